@@ -1,0 +1,7 @@
+module mycel
+
+go 1.26
+
+require golang.org/x/crypto v0.44.0
+
+require golang.org/x/sys v0.38.0 // indirect

@@ -1,0 +1,288 @@
+package crdt
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Doc is the merged state of one object.
+type Doc struct {
+	actors   actorTable
+	maxCtr   uint64
+	actorMax map[uint32]uint64
+	details  map[string]reg
+	blocks   map[iid]*block
+	pos      []posElem
+}
+
+// NewDoc returns an empty document.
+func NewDoc() *Doc {
+	return &Doc{actorMax: map[uint32]uint64{}, details: map[string]reg{}, blocks: map[iid]*block{}}
+}
+
+// NextCounter is the first counter of the next local change.
+func (d *Doc) NextCounter() uint64 { return d.maxCtr + 1 }
+
+// MaxCounter is the greatest counter applied so far.
+func (d *Doc) MaxCounter() uint64 { return d.maxCtr }
+
+// Apply integrates a change. Changes must be applied in causal order (every
+// change after those it depends on); concurrent changes commute. Apply checks
+// every reference; on error the Doc may hold part of the change and must be
+// discarded (callers apply to a clone, or rebuild).
+func (d *Doc) Apply(ch *Change) error {
+	if ch.Actor == "" {
+		return fmt.Errorf("change has no actor")
+	}
+	if ch.Start == 0 {
+		return fmt.Errorf("change starts at counter 0")
+	}
+	act := d.actors.intern(ch.Actor)
+	if m := d.actorMax[act]; ch.Start <= m {
+		return fmt.Errorf("change by %s starts at counter %d, not after its previous change (%d)", short(ch.Actor), ch.Start, m)
+	}
+	ctr := ch.Start
+	for i := range ch.Ops {
+		op := &ch.Ops[i]
+		w := op.width()
+		if w == 0 {
+			return fmt.Errorf("op %d: empty text insert", i)
+		}
+		if err := d.applyOp(op, iid{ctr, act}); err != nil {
+			return fmt.Errorf("op %d (%s): %w", i, op.Kind, err)
+		}
+		ctr += w
+	}
+	if ctr-1 > d.maxCtr {
+		d.maxCtr = ctr - 1
+	}
+	d.actorMax[act] = ctr - 1
+	return nil
+}
+
+func short(actor string) string {
+	if len(actor) > 8 {
+		return fmt.Sprintf("%x", actor[:4])
+	}
+	return actor
+}
+
+func (k OpKind) String() string {
+	switch k {
+	case OpSetDetail:
+		return "set detail"
+	case OpInsertBlock:
+		return "insert block"
+	case OpDeleteBlock:
+		return "delete block"
+	case OpMoveBlock:
+		return "move block"
+	case OpSetAttr:
+		return "set attribute"
+	case OpInsertText:
+		return "insert text"
+	case OpDeleteText:
+		return "delete text"
+	}
+	return fmt.Sprintf("op kind %d", uint8(k))
+}
+
+func (d *Doc) ref(id ID) (iid, error) {
+	x, ok := d.actors.internal(id)
+	if !ok {
+		return iid{}, fmt.Errorf("reference to unknown actor %s", short(id.Actor))
+	}
+	return x, nil
+}
+
+func (d *Doc) blockRef(id ID) (*block, error) {
+	x, err := d.ref(id)
+	if err != nil {
+		return nil, err
+	}
+	b := d.blocks[x]
+	if b == nil {
+		return nil, fmt.Errorf("unknown block %d@%s", id.Counter, short(id.Actor))
+	}
+	return b, nil
+}
+
+func (d *Doc) applyOp(op *Op, id iid) error {
+	switch op.Kind {
+	case OpSetDetail:
+		setReg(&d.actors, d.details, op.Key, reg{op.Value, op.Unset, id})
+	case OpInsertBlock:
+		parent, err := d.parentRef(op.Parent)
+		if err != nil {
+			return err
+		}
+		ref, err := d.ref(op.Ref)
+		if err != nil {
+			return err
+		}
+		if ref.ctr >= id.ctr {
+			return fmt.Errorf("position reference is not older than the op")
+		}
+		if d.blocks[id] != nil {
+			return fmt.Errorf("duplicate block id")
+		}
+		b := &block{id: id, attrs: map[string]reg{}, parent: parent, posID: id, locTS: id, text: newText(&d.actors)}
+		b.attrs["type"] = reg{val: op.Value, ts: id}
+		d.blocks[id] = b
+		return d.insertPos(ref, id, id)
+	case OpDeleteBlock:
+		b, err := d.blockRef(op.Block)
+		if err != nil {
+			return err
+		}
+		b.deleted = true
+	case OpMoveBlock:
+		b, err := d.blockRef(op.Block)
+		if err != nil {
+			return err
+		}
+		parent, err := d.parentRef(op.Parent)
+		if err != nil {
+			return err
+		}
+		ref, err := d.ref(op.Ref)
+		if err != nil {
+			return err
+		}
+		if ref.ctr >= id.ctr {
+			return fmt.Errorf("position reference is not older than the op")
+		}
+		if err := d.insertPos(ref, id, b.id); err != nil {
+			return err
+		}
+		if d.actors.greater(id, b.locTS) {
+			b.parent, b.posID, b.locTS = parent, id, id
+		}
+	case OpSetAttr:
+		b, err := d.blockRef(op.Block)
+		if err != nil {
+			return err
+		}
+		setReg(&d.actors, b.attrs, op.Key, reg{op.Value, op.Unset, id})
+	case OpInsertText:
+		b, err := d.blockRef(op.Block)
+		if err != nil {
+			return err
+		}
+		origin, err := d.ref(op.Ref)
+		if err != nil {
+			return err
+		}
+		if origin.ctr >= id.ctr {
+			return fmt.Errorf("insert after a character that is not older than it")
+		}
+		return b.text.integrate(origin, id, []rune(op.Text))
+	case OpDeleteText:
+		b, err := d.blockRef(op.Block)
+		if err != nil {
+			return err
+		}
+		for _, s := range op.Spans {
+			start, err := d.ref(s.Start)
+			if err != nil {
+				return err
+			}
+			if s.N <= 0 {
+				return fmt.Errorf("delete of %d characters", s.N)
+			}
+			if err := b.text.deleteSpan(start, s.N); err != nil {
+				return err
+			}
+		}
+	default:
+		return fmt.Errorf("unknown operation")
+	}
+	return nil
+}
+
+func (d *Doc) parentRef(id ID) (iid, error) {
+	if id.IsZero() {
+		return iid{}, nil
+	}
+	b, err := d.blockRef(id)
+	if err != nil {
+		return iid{}, err
+	}
+	return b.id, nil
+}
+
+func setReg(actors *actorTable, m map[string]reg, key string, r reg) {
+	if old, ok := m[key]; ok && !actors.greater(r.ts, old.ts) {
+		return
+	}
+	m[key] = r
+}
+
+// Details returns the details that are set.
+func (d *Doc) Details() map[string]string {
+	out := make(map[string]string, len(d.details))
+	for k, r := range d.details {
+		if !r.unset {
+			out[k] = r.val
+		}
+	}
+	return out
+}
+
+// Clone returns an independent copy.
+func (d *Doc) Clone() *Doc {
+	n := &Doc{
+		actors:   actorTable{names: append([]string(nil), d.actors.names...), idx: make(map[string]uint32, len(d.actors.idx))},
+		maxCtr:   d.maxCtr,
+		actorMax: make(map[uint32]uint64, len(d.actorMax)),
+		details:  make(map[string]reg, len(d.details)),
+		blocks:   make(map[iid]*block, len(d.blocks)),
+		pos:      append([]posElem(nil), d.pos...),
+	}
+	for k, v := range d.actors.idx {
+		n.actors.idx[k] = v
+	}
+	for k, v := range d.actorMax {
+		n.actorMax[k] = v
+	}
+	for k, v := range d.details {
+		n.details[k] = v
+	}
+	for id, b := range d.blocks {
+		nb := *b
+		nb.attrs = make(map[string]reg, len(b.attrs))
+		for k, v := range b.attrs {
+			nb.attrs[k] = v
+		}
+		nb.text = b.text.clone(&n.actors)
+		n.blocks[id] = &nb
+	}
+	return n
+}
+
+// Text returns the text of a block ("" for an unknown block).
+func (d *Doc) Text(block ID) string {
+	b, err := d.blockRef(block)
+	if err != nil {
+		return ""
+	}
+	return b.text.String()
+}
+
+// TextLen returns the visible length of a block's text in characters.
+func (d *Doc) TextLen(block ID) int {
+	b, err := d.blockRef(block)
+	if err != nil {
+		return 0
+	}
+	return b.text.Len()
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

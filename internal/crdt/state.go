@@ -1,0 +1,311 @@
+package crdt
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"unicode/utf8"
+)
+
+// stateMagic starts every encoded state; the digit is the format version.
+const stateMagic = "MYS1"
+
+// MarshalState encodes the whole state, tombstones and IDs included, in a
+// canonical form: equal states give equal bytes whatever order their changes
+// came in. Snapshots carry it; convergence tests compare it.
+func (d *Doc) MarshalState() []byte {
+	// Canonical actor numbering: by name.
+	names := append([]string(nil), d.actors.names...)
+	sort.Strings(names)
+	remap := make([]uint64, len(names))
+	for i, n := range names {
+		remap[d.actors.idx[n]] = uint64(i)
+	}
+	var e enc
+	e.b = append(e.b, stateMagic...)
+	e.uint(uint64(len(names)))
+	for _, n := range names {
+		e.str(n)
+	}
+	id := func(x iid) {
+		e.uint(x.ctr)
+		if x.ctr != 0 {
+			e.uint(remap[x.act])
+		}
+	}
+	e.uint(d.maxCtr)
+	maxes := make([]uint64, len(names))
+	for a, m := range d.actorMax {
+		maxes[remap[a]] = m
+	}
+	for _, m := range maxes {
+		e.uint(m)
+	}
+	regs := func(m map[string]reg) {
+		e.uint(uint64(len(m)))
+		for _, k := range sortedKeys(m) {
+			r := m[k]
+			e.str(k)
+			e.str(r.val)
+			e.bool(r.unset)
+			id(r.ts)
+		}
+	}
+	regs(d.details)
+	e.uint(uint64(len(d.pos)))
+	for _, p := range d.pos {
+		id(p.id)
+		id(p.block)
+	}
+	ids := make([]iid, 0, len(d.blocks))
+	for k := range d.blocks {
+		ids = append(ids, k)
+	}
+	sort.Slice(ids, func(i, j int) bool { return d.actors.greater(ids[j], ids[i]) })
+	e.uint(uint64(len(ids)))
+	for _, k := range ids {
+		b := d.blocks[k]
+		id(b.id)
+		id(b.parent)
+		id(b.posID)
+		id(b.locTS)
+		e.bool(b.deleted)
+		regs(b.attrs)
+		var runs [][]byte
+		b.text.eachRun(func(rid iid, n int, del bool, text []rune) {
+			var re enc
+			re.uint(rid.ctr)
+			re.uint(remap[rid.act])
+			re.uint(uint64(n))
+			re.bool(del)
+			if !del {
+				re.str(string(text))
+			}
+			runs = append(runs, re.b)
+		})
+		e.uint(uint64(len(runs)))
+		for _, r := range runs {
+			e.b = append(e.b, r...)
+		}
+	}
+	return e.b
+}
+
+// ErrState is wrapped by every error decoding a state.
+var ErrState = errors.New("invalid object state")
+
+// UnmarshalState decodes a state written by MarshalState. Input is untrusted:
+// every count, reference and string is checked.
+func UnmarshalState(data []byte) (*Doc, error) {
+	d := NewDoc()
+	if err := d.unmarshal(data); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrState, err)
+	}
+	return d, nil
+}
+
+func (d *Doc) unmarshal(data []byte) error {
+	if len(data) < len(stateMagic) || string(data[:len(stateMagic)]) != stateMagic {
+		return errors.New("bad magic")
+	}
+	r := dec{b: data[len(stateMagic):]}
+	na := r.count()
+	for i := 0; i < na && r.err == nil; i++ {
+		name := r.str()
+		if name == "" || (i > 0 && name <= d.actors.names[i-1]) {
+			return errors.New("actors not sorted and unique")
+		}
+		d.actors.intern(name)
+	}
+	id := func() iid {
+		c := r.uint()
+		if c == 0 {
+			return iid{}
+		}
+		a := r.uint()
+		if a >= uint64(na) {
+			r.fail("actor index out of range")
+		}
+		return iid{c, uint32(a)}
+	}
+	d.maxCtr = r.uint()
+	for i := 0; i < na; i++ {
+		if m := r.uint(); m != 0 {
+			d.actorMax[uint32(i)] = m
+		}
+	}
+	regs := func(m map[string]reg) {
+		n := r.count()
+		for i := 0; i < n && r.err == nil; i++ {
+			k := r.str()
+			m[k] = reg{val: r.str(), unset: r.bool(), ts: id()}
+		}
+	}
+	regs(d.details)
+	np := r.count()
+	for i := 0; i < np && r.err == nil; i++ {
+		d.pos = append(d.pos, posElem{id: id(), block: id()})
+	}
+	nb := r.count()
+	for i := 0; i < nb && r.err == nil; i++ {
+		b := &block{attrs: map[string]reg{}, text: newText(&d.actors)}
+		b.id, b.parent, b.posID, b.locTS = id(), id(), id(), id()
+		b.deleted = r.bool()
+		regs(b.attrs)
+		nr := r.count()
+		ci := 0
+		for j := 0; j < nr && r.err == nil; j++ {
+			ru := &run{id: id(), n: int(r.bounded(1 << 30)), del: r.bool()}
+			if !ru.del {
+				s := r.str()
+				ru.text = []rune(s)
+				if len(ru.text) != ru.n {
+					r.fail("run length does not match its text")
+				}
+			}
+			if ru.n <= 0 || ru.id.ctr == 0 {
+				r.fail("empty run")
+			}
+			if r.err != nil {
+				break
+			}
+			if _, _, dup := b.text.lookup(ru.id); dup {
+				r.fail("duplicate character id")
+				break
+			}
+			if len(b.text.chunks[ci].runs) >= maxChunk/2 {
+				b.text.chunks = append(b.text.chunks, &chunk{})
+				ci++
+			}
+			c := b.text.chunks[ci]
+			b.text.insertRun(ci, len(c.runs), ru)
+		}
+		if r.err == nil {
+			if b.id.ctr == 0 || d.blocks[b.id] != nil {
+				return errors.New("bad or duplicate block id")
+			}
+			d.blocks[b.id] = b
+		}
+	}
+	if r.err != nil {
+		return r.err
+	}
+	if len(r.b) != 0 {
+		return errors.New("trailing bytes")
+	}
+	// References must resolve, so rendering never meets a dangling ID.
+	for _, p := range d.pos {
+		if d.blocks[p.block] == nil {
+			return errors.New("position element of unknown block")
+		}
+	}
+	for _, b := range d.blocks {
+		if b.parent.ctr != 0 && d.blocks[b.parent] == nil {
+			return errors.New("block under unknown parent")
+		}
+		found := false
+		for _, p := range d.pos {
+			if p.id == b.posID && p.block == b.id {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return errors.New("block location names no position element")
+		}
+	}
+	return nil
+}
+
+type enc struct{ b []byte }
+
+func (e *enc) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
+func (e *enc) str(s string)  { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
+func (e *enc) bool(v bool) {
+	if v {
+		e.b = append(e.b, 1)
+	} else {
+		e.b = append(e.b, 0)
+	}
+}
+
+// dec reads what enc wrote; the first error sticks and later reads return zero.
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (r *dec) fail(msg string) {
+	if r.err == nil {
+		r.err = errors.New(msg)
+	}
+}
+
+func (r *dec) uint() uint64 {
+	if r.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.fail("truncated number")
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+// count reads a length and rejects one larger than the bytes left, so a
+// forged count cannot make us allocate.
+func (r *dec) count() int {
+	v := r.uint()
+	if v > uint64(len(r.b))+1 {
+		r.fail("count larger than input")
+		return 0
+	}
+	return int(v)
+}
+
+// bounded reads a number and rejects one above max.
+func (r *dec) bounded(max uint64) uint64 {
+	v := r.uint()
+	if v > max {
+		r.fail("number out of range")
+		return 0
+	}
+	return v
+}
+
+func (r *dec) str() string {
+	n := r.uint()
+	if r.err != nil {
+		return ""
+	}
+	if n > uint64(len(r.b)) {
+		r.fail("truncated string")
+		return ""
+	}
+	s := string(r.b[:n])
+	r.b = r.b[n:]
+	if !utf8.ValidString(s) {
+		r.fail("string is not UTF-8")
+		return ""
+	}
+	return s
+}
+
+func (r *dec) bool() bool {
+	if r.err != nil {
+		return false
+	}
+	if len(r.b) == 0 {
+		r.fail("truncated bool")
+		return false
+	}
+	v := r.b[0]
+	r.b = r.b[1:]
+	if v > 1 {
+		r.fail("bad bool")
+	}
+	return v == 1
+}

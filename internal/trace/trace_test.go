@@ -1,0 +1,88 @@
+package trace
+
+import (
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// dataDir finds ../shared/data/traces from the module root.
+func dataDir(t testing.TB) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for d := dir; d != "/"; d = filepath.Dir(d) {
+		p := filepath.Join(filepath.Dir(d), "shared", "data", "traces")
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			if _, err := os.Stat(p); err != nil {
+				t.Fatalf("trace data not found at %s (it lives in ../shared/data/traces beside the project)", p)
+			}
+			return p
+		}
+	}
+	t.Fatal("module root not found")
+	return ""
+}
+
+func load(t testing.TB, name string) *Trace {
+	tr, err := Load(filepath.Join(dataDir(t), name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
+func TestSequentialTraces(t *testing.T) {
+	for _, name := range []string{"automerge-paper.json.gz", "seph-blog1.json.gz"} {
+		t.Run(name, func(t *testing.T) {
+			tr := load(t, name)
+			d, blk := Sequential(tr)
+			if got := d.Text(blk); got != tr.EndContent {
+				t.Fatalf("replay gives %d chars, want %d (endContent)", len([]rune(got)), len([]rune(tr.EndContent)))
+			}
+		})
+	}
+}
+
+func TestConcurrentTrace(t *testing.T) {
+	tr := load(t, "node_nodecc-concurrent.json.gz")
+	h, err := Concurrent(tr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h.Final != tr.EndContent {
+		t.Fatalf("replica of the last txn has %d chars, want endContent (%d)", len(h.Final), len(tr.EndContent))
+	}
+	for seed := uint64(1); seed <= 20; seed++ {
+		d, err := Deliver(h, rand.New(rand.NewPCG(seed, 0)), int(seed%3))
+		if err != nil {
+			t.Fatalf("seed %d: %v", seed, err)
+		}
+		if got := d.Text(h.Block); got != tr.EndContent {
+			t.Fatalf("seed %d: delivered replica differs from endContent", seed)
+		}
+	}
+}
+
+func BenchmarkSequentialAutomergePaper(b *testing.B) {
+	tr := load(b, "automerge-paper.json.gz")
+	b.ResetTimer()
+	for b.Loop() {
+		Sequential(tr)
+	}
+}
+
+func BenchmarkConcurrentLoad(b *testing.B) {
+	tr := load(b, "node_nodecc-concurrent.json.gz")
+	h, err := Concurrent(tr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := Deliver(h, rng, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
