@@ -4,4 +4,7 @@ go 1.26
 
 require golang.org/x/crypto v0.44.0
 
-require golang.org/x/sys v0.38.0 // indirect
+require (
+	golang.org/x/sys v0.38.0 // indirect
+	pgregory.net/rapid v1.2.0 // indirect
+)

@@ -181,3 +181,12 @@ func (d *Doc) BlockIDs() []ID {
 	walk(d.Blocks())
 	return out
 }
+
+// parentOf returns the effective parent of a visible block.
+func (d *Doc) parentOf(id ID) ID {
+	x, ok := d.actors.internal(id)
+	if !ok {
+		return ID{}
+	}
+	return d.actors.external(d.effectiveParents()[x])
+}

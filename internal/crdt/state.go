@@ -15,10 +15,16 @@ const stateMagic = "MYS1"
 // canonical form: equal states give equal bytes whatever order their changes
 // came in. Snapshots carry it; convergence tests compare it.
 func (d *Doc) MarshalState() []byte {
-	// Canonical actor numbering: by name.
-	names := append([]string(nil), d.actors.names...)
+	// Canonical actor numbering: by name, over the actors with changes (an
+	// uncommitted Tx may have interned its actor, which is no state).
+	var names []string
+	for i, n := range d.actors.names {
+		if d.actorMax[uint32(i)] > 0 {
+			names = append(names, n)
+		}
+	}
 	sort.Strings(names)
-	remap := make([]uint64, len(names))
+	remap := make([]uint64, len(d.actors.names))
 	for i, n := range names {
 		remap[d.actors.idx[n]] = uint64(i)
 	}

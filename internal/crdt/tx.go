@@ -125,22 +125,25 @@ func (d *Doc) posAfter(parent, after ID) ID {
 	}
 	// First child: follow the element just before the parent's current
 	// first child, so the new block sorts before it.
-	p, err := d.parentRef(parent)
-	if err != nil {
-		panic("crdt: " + err.Error())
+	kids := d.childIDs(parent)
+	if len(kids) == 0 {
+		if !parent.IsZero() {
+			b, err := d.blockRef(parent)
+			if err != nil {
+				panic("crdt: " + err.Error())
+			}
+			return d.actors.external(b.posID)
+		}
+		return ID{}
 	}
-	eff := d.effectiveParents()
+	first, _ := d.blockRef(kids[0])
 	for i, e := range d.pos {
-		b := d.blocks[e.block]
-		if b.posID == e.id && eff[b.id] == p && d.visible(b.id, eff) {
+		if e.id == first.posID {
 			if i == 0 {
 				return ID{}
 			}
 			return d.actors.external(d.pos[i-1].id)
 		}
 	}
-	if p.ctr != 0 {
-		return d.actors.external(d.blocks[p].posID)
-	}
-	return ID{}
+	panic("crdt: block position not in sequence")
 }

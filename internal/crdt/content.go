@@ -1,0 +1,228 @@
+package crdt
+
+import (
+	"mycel/internal/diff"
+)
+
+// flatBlock is a block in depth-first order with its parent's index (-1 =
+// top level) and its children's indices.
+type flatBlock struct {
+	b        *Block
+	parent   int
+	children []int
+}
+
+func flatten(bs []*Block) []flatBlock {
+	var out []flatBlock
+	var walk func([]*Block, int) []int
+	walk = func(bs []*Block, parent int) []int {
+		var idx []int
+		for _, b := range bs {
+			i := len(out)
+			idx = append(idx, i)
+			out = append(out, flatBlock{b: b, parent: parent})
+			out[i].children = walk(b.Children, i)
+		}
+		return idx
+	}
+	walk(bs, -1)
+	return out
+}
+
+func blockKey(b *Block) string { return b.Type + "\x00" + b.Text }
+
+// Replace edits the document so its block tree equals target (whose IDs are
+// ignored), with few operations: blocks are matched to existing ones by a
+// shortest diff over (type, text), unmatched neighbours are paired up as
+// edits of one another, text changes become character inserts and deletes,
+// and only blocks out of order are moved. So a replaced text merges with
+// concurrent edits like any other edit. Write, edit and restore use it.
+func (tx *Tx) Replace(target []*Block) {
+	d := tx.d
+	cur := flatten(d.Blocks())
+	tgt := flatten(target)
+	curKeys := make([]string, len(cur))
+	for i, f := range cur {
+		curKeys[i] = blockKey(f.b)
+	}
+	tgtKeys := make([]string, len(tgt))
+	for i, f := range tgt {
+		tgtKeys[i] = blockKey(f.b)
+	}
+
+	// match[i] is the index in cur of the block target i reuses, or -1.
+	match := make([]int, len(tgt))
+	for i := range match {
+		match[i] = -1
+	}
+	var dels, inss []int
+	pair := func() {
+		for i := 0; i < len(dels) && i < len(inss); i++ {
+			match[inss[i]] = dels[i]
+		}
+		dels, inss = dels[:0], inss[:0]
+	}
+	for _, e := range diff.Diff(curKeys, tgtKeys) {
+		switch e.Kind {
+		case diff.Equal:
+			pair()
+			for j := 0; j < e.N; j++ {
+				match[e.B+j] = e.A + j
+			}
+		case diff.Delete:
+			for j := 0; j < e.N; j++ {
+				dels = append(dels, e.A+j)
+			}
+		case diff.Insert:
+			for j := 0; j < e.N; j++ {
+				inss = append(inss, e.B+j)
+			}
+		}
+	}
+	pair()
+
+	kept := make([]bool, len(cur))
+	for _, m := range match {
+		if m >= 0 {
+			kept[m] = true
+		}
+	}
+	var place func(parent ID, children []int)
+	place = func(parent ID, children []int) {
+		// Which of the wanted children already sit under parent, in an
+		// order we can keep? The longest common subsequence stays put.
+		want := make([]ID, 0, len(children))
+		for _, c := range children {
+			if m := match[c]; m >= 0 {
+				want = append(want, cur[m].b.ID)
+			}
+		}
+		wantSet := make(map[ID]bool, len(want))
+		for _, id := range want {
+			wantSet[id] = true
+		}
+		var have []ID
+		for _, id := range d.childIDs(parent) {
+			if wantSet[id] {
+				have = append(have, id)
+			}
+		}
+		stay := map[ID]bool{}
+		for _, e := range diff.Diff(have, want) {
+			if e.Kind == diff.Equal {
+				for j := 0; j < e.N; j++ {
+					stay[have[e.A+j]] = true
+				}
+			}
+		}
+		prev := ID{}
+		ids := make([]ID, len(children))
+		for i, c := range children {
+			t := tgt[c].b
+			var id ID
+			if m := match[c]; m < 0 {
+				id = tx.InsertBlock(parent, prev, t.Type)
+				tx.setAttrs(id, nil, t.Attrs)
+				tx.InsertText(id, 0, t.Text)
+			} else {
+				old := cur[m].b
+				id = old.ID
+				if !stay[id] {
+					tx.MoveBlock(id, parent, prev)
+				}
+				if old.Type != t.Type {
+					tx.SetAttr(id, "type", t.Type)
+				}
+				tx.setAttrs(id, old.Attrs, t.Attrs)
+				tx.editText(id, old.Text, t.Text)
+			}
+			ids[i] = id
+			prev = id
+		}
+		for i, c := range children {
+			place(ids[i], tgt[c].children)
+		}
+	}
+	var top []int
+	for i, f := range tgt {
+		if f.parent < 0 {
+			top = append(top, i)
+		}
+	}
+	place(ID{}, top)
+	for i, f := range cur {
+		if !kept[i] {
+			tx.DeleteBlock(f.b.ID)
+		}
+	}
+}
+
+func (tx *Tx) setAttrs(id ID, old, want map[string]string) {
+	for _, k := range sortedKeys(want) {
+		if v, ok := old[k]; !ok || v != want[k] {
+			tx.SetAttr(id, k, want[k])
+		}
+	}
+	for _, k := range sortedKeys(old) {
+		if _, ok := want[k]; !ok {
+			tx.UnsetAttr(id, k)
+		}
+	}
+}
+
+// editText turns old into new with character inserts and deletes.
+func (tx *Tx) editText(id ID, old, new string) {
+	if old == new {
+		return
+	}
+	a, b := []rune(old), []rune(new)
+	pos := 0
+	for _, e := range diff.Diff(a, b) {
+		switch e.Kind {
+		case diff.Equal:
+			pos += e.N
+		case diff.Delete:
+			tx.DeleteText(id, pos, e.N)
+		case diff.Insert:
+			tx.InsertText(id, pos, string(b[e.B:e.B+e.N]))
+			pos += e.N
+		}
+	}
+}
+
+// ReplaceDetails sets every detail in want and unsets every other one,
+// except the keys in keep, which stay as they are.
+func (tx *Tx) ReplaceDetails(want map[string]string, keep ...string) {
+	skip := map[string]bool{}
+	for _, k := range keep {
+		skip[k] = true
+	}
+	have := tx.d.Details()
+	for _, k := range sortedKeys(want) {
+		if v, ok := have[k]; !skip[k] && (!ok || v != want[k]) {
+			tx.SetDetail(k, want[k])
+		}
+	}
+	for _, k := range sortedKeys(have) {
+		if _, ok := want[k]; !ok && !skip[k] {
+			tx.UnsetDetail(k)
+		}
+	}
+}
+
+// childIDs lists the visible children of parent (zero = top level) in order.
+func (d *Doc) childIDs(parent ID) []ID {
+	p, err := d.parentRef(parent)
+	if err != nil {
+		return nil
+	}
+	eff := d.effectiveParents()
+	var out []ID
+	for _, e := range d.pos {
+		b := d.blocks[e.block]
+		if b.posID == e.id && eff[b.id] == p && d.visible(b.id, eff) {
+			out = append(out, d.actors.external(b.id))
+		}
+	}
+	return out
+}

@@ -1,0 +1,251 @@
+package crdt
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"testing"
+
+	"pgregory.net/rapid"
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	// The convergence property must see at least 1,000 random histories per
+	// run; -rapid.checks on the command line still wins.
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
+	if !set {
+		flag.Set("rapid.checks", "1000")
+	}
+	os.Exit(m.Run())
+}
+
+// sim is a set of replicas exchanging changes; deps[i] are the changes
+// change i's author had applied when making it.
+type sim struct {
+	docs    []*Doc
+	applied [][]bool
+	changes []*Change
+	deps    [][]int
+	history [][][]*Block // per device, rendered states it has seen, for restores
+}
+
+func (s *sim) commit(dev int, ch *Change) {
+	if ch == nil {
+		return
+	}
+	var deps []int
+	for i, ok := range s.applied[dev] {
+		if ok {
+			deps = append(deps, i)
+		}
+	}
+	s.changes = append(s.changes, ch)
+	s.deps = append(s.deps, deps)
+	for i := range s.applied {
+		s.applied[i] = append(s.applied[i], i == dev)
+	}
+	s.history[dev] = append(s.history[dev], s.docs[dev].Blocks())
+}
+
+func (s *sim) ready(dev, c int) bool {
+	if s.applied[dev][c] {
+		return false
+	}
+	for _, p := range s.deps[c] {
+		if !s.applied[dev][p] {
+			return false
+		}
+	}
+	return true
+}
+
+// deliver applies change c to dev; a duplicate must be refused untouched.
+func (s *sim) deliver(t *rapid.T, dev, c int, dup bool) {
+	d := s.docs[dev]
+	if err := d.Apply(s.changes[c]); err != nil {
+		t.Fatalf("device %d: apply change %d: %v", dev, c, err)
+	}
+	s.applied[dev][c] = true
+	if dup {
+		before := d.MarshalState()
+		if err := d.Apply(s.changes[c]); err == nil {
+			t.Fatalf("device %d: duplicate of change %d was accepted", dev, c)
+		}
+		if !bytes.Equal(before, d.MarshalState()) {
+			t.Fatalf("device %d: refused duplicate changed the state", dev)
+		}
+	}
+}
+
+// syncRandom delivers to dev, in random causal order, some of what it lacks.
+func (s *sim) syncRandom(t *rapid.T, dev int, all bool) {
+	for {
+		var ready []int
+		for c := range s.changes {
+			if s.ready(dev, c) {
+				ready = append(ready, c)
+			}
+		}
+		if len(ready) == 0 {
+			return
+		}
+		if !all && !rapid.Bool().Draw(t, "keep delivering") {
+			return
+		}
+		c := ready[rapid.IntRange(0, len(ready)-1).Draw(t, "which")]
+		s.deliver(t, dev, c, rapid.IntRange(0, 4).Draw(t, "dup") == 0)
+	}
+}
+
+var alphabet = []rune("abcdé 😀\n")
+
+func randText(t *rapid.T) string {
+	n := rapid.IntRange(1, 6).Draw(t, "len")
+	r := make([]rune, n)
+	for i := range r {
+		r[i] = alphabet[rapid.IntRange(0, len(alphabet)-1).Draw(t, "ch")]
+	}
+	return string(r)
+}
+
+func (s *sim) edit(t *rapid.T, dev int) {
+	d := s.docs[dev]
+	tx := d.Begin(fmt.Sprintf("device-%d", dev))
+	ids := d.BlockIDs()
+	pick := func() ID { return ids[rapid.IntRange(0, len(ids)-1).Draw(t, "block")] }
+	nops := rapid.IntRange(1, 4).Draw(t, "ops")
+	for i := 0; i < nops; i++ {
+		ids = d.BlockIDs()
+		kind := rapid.IntRange(0, 9).Draw(t, "kind")
+		if len(ids) == 0 && kind != 9 {
+			kind = 0
+		}
+		switch kind {
+		case 0: // insert block, maybe nested
+			parent, after := ID{}, ID{}
+			if len(ids) > 0 && rapid.Bool().Draw(t, "nested") {
+				parent = pick()
+			}
+			kids := d.childIDs(parent)
+			if len(kids) > 0 && rapid.Bool().Draw(t, "after") {
+				after = kids[rapid.IntRange(0, len(kids)-1).Draw(t, "sibling")]
+			}
+			b := tx.InsertBlock(parent, after, TypeParagraph)
+			tx.InsertText(b, 0, randText(t))
+		case 1, 2, 3: // type into a paragraph: the same one on every device, often
+			b := ids[0]
+			if rapid.Bool().Draw(t, "other block") {
+				b = pick()
+			}
+			tx.InsertText(b, rapid.IntRange(0, d.TextLen(b)).Draw(t, "pos"), randText(t))
+		case 4: // delete text
+			b := pick()
+			if n := d.TextLen(b); n > 0 {
+				pos := rapid.IntRange(0, n-1).Draw(t, "pos")
+				tx.DeleteText(b, pos, rapid.IntRange(1, n-pos).Draw(t, "n"))
+			}
+		case 5: // move block, maybe into another (cycles arise concurrently)
+			b := pick()
+			parent := ID{}
+			if rapid.Bool().Draw(t, "into") {
+				p := pick()
+				ok := true
+				for x := p; !x.IsZero(); x = d.parentOf(x) {
+					if x == b {
+						ok = false
+					}
+				}
+				if ok {
+					parent = p
+				}
+			}
+			after := ID{}
+			if kids := d.childIDs(parent); len(kids) > 0 && rapid.Bool().Draw(t, "after") {
+				after = kids[rapid.IntRange(0, len(kids)-1).Draw(t, "sibling")]
+				if after == b {
+					after = ID{}
+				}
+			}
+			tx.MoveBlock(b, parent, after)
+		case 6:
+			tx.DeleteBlock(pick())
+		case 7:
+			tx.SetDetail([]string{"title", "type", "tags"}[rapid.IntRange(0, 2).Draw(t, "key")], randText(t))
+		case 8:
+			b := pick()
+			tx.SetAttr(b, "type", []string{TypeTodo, TypeHeading1, TypeQuote}[rapid.IntRange(0, 2).Draw(t, "type")])
+			tx.SetAttr(b, "checked", fmt.Sprint(rapid.Bool().Draw(t, "checked")))
+		case 9: // restore an earlier state this device saw
+			h := s.history[dev]
+			if len(h) > 0 {
+				tx.Replace(h[rapid.IntRange(0, len(h)-1).Draw(t, "version")])
+			}
+		}
+	}
+	s.commit(dev, tx.Commit())
+}
+
+func TestConvergence(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.IntRange(2, 5).Draw(t, "devices")
+		s := &sim{docs: make([]*Doc, n), applied: make([][]bool, n), history: make([][][]*Block, n)}
+		for i := range s.docs {
+			s.docs[i] = NewDoc()
+		}
+		// Device 0 makes the page with one paragraph; everyone starts from it.
+		tx := s.docs[0].Begin("device-0")
+		tx.SetDetail("title", "page")
+		b := tx.InsertBlock(ID{}, ID{}, TypeParagraph)
+		tx.InsertText(b, 0, "hello")
+		s.commit(0, tx.Commit())
+		for i := 1; i < n; i++ {
+			s.deliver(t, i, 0, false)
+		}
+		steps := rapid.IntRange(1, 40).Draw(t, "steps")
+		for i := 0; i < steps; i++ {
+			dev := rapid.IntRange(0, n-1).Draw(t, "device")
+			if rapid.IntRange(0, 2).Draw(t, "action") == 0 {
+				s.syncRandom(t, dev, false)
+			} else {
+				s.edit(t, dev)
+			}
+		}
+		for dev := range s.docs {
+			s.syncRandom(t, dev, true)
+		}
+		want := s.docs[0].MarshalState()
+		for dev := 1; dev < n; dev++ {
+			if got := s.docs[dev].MarshalState(); !bytes.Equal(got, want) {
+				t.Fatalf("device %d state differs from device 0:\n%s\nvs\n%s", dev, dump(s.docs[dev]), dump(s.docs[0]))
+			}
+		}
+		// A snapshot of the state decodes to the same state.
+		back, err := UnmarshalState(want)
+		if err != nil {
+			t.Fatalf("snapshot does not decode: %v", err)
+		}
+		if !bytes.Equal(back.MarshalState(), want) {
+			t.Fatal("snapshot round trip changed the state")
+		}
+		if dump(back) != dump(s.docs[0]) {
+			t.Fatal("snapshot renders differently")
+		}
+	})
+}
+
+func dump(d *Doc) string {
+	var b bytes.Buffer
+	fmt.Fprintf(&b, "details %v\n", d.Details())
+	var walk func([]*Block, string)
+	walk = func(bs []*Block, ind string) {
+		for _, x := range bs {
+			fmt.Fprintf(&b, "%s%s %v %q\n", ind, x.Type, x.Attrs, x.Text)
+			walk(x.Children, ind+"  ")
+		}
+	}
+	walk(d.Blocks(), "")
+	return b.String()
+}
