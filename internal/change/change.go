@@ -1,0 +1,255 @@
+// Package change is the change envelope: a signed, encrypted step of an
+// object's history. It builds changes, parses and verifies them (id = SHA-256
+// of the exact signed bytes, ed25519 signature by the author, structure and
+// size limits) and seals and opens their payload. Whether the author is a
+// member and the parents are known is for the caller, which has that context.
+package change
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"mycel/internal/keys"
+	"mycel/internal/pb"
+)
+
+// Limits on what a change may be. A change over them is rejected on arrival.
+const (
+	MaxSize    = 8 << 20 // bytes of a signed change; a snapshot of a very large page fits
+	MaxParents = 256
+)
+
+const signContext = "mycel/change/v1\n"
+
+// ID names a change: the SHA-256 of its signed bytes.
+type ID [32]byte
+
+// String is the lowercase hex form.
+func (id ID) String() string { return hex.EncodeToString(id[:]) }
+
+// Short is the 12-character prefix used in listings.
+func (id ID) Short() string { return id.String()[:12] }
+
+// ParseID reads the hex form.
+func ParseID(s string) (ID, error) {
+	var id ID
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(id) {
+		return id, fmt.Errorf("%q is not a change or object id (64 hex characters)", s)
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// ErrInvalid is wrapped by every rejection of a malformed or forged change.
+var ErrInvalid = errors.New("invalid change")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// Change is a parsed, verified change.
+type Change struct {
+	ID         ID
+	Raw        []byte // exact signed bytes
+	VaultID    keys.VaultID
+	Object     ID // the object; for a root change, its own ID
+	Parents    []ID
+	Author     ed25519.PublicKey
+	Lamport    uint64
+	Time       time.Time
+	Snapshot   bool
+	KeyEpoch   uint32
+	Nonce      []byte
+	Ciphertext []byte
+}
+
+// IsRoot reports whether the change creates its object.
+func (c *Change) IsRoot() bool { return c.Object == c.ID }
+
+// NewRoot makes the change that creates an object. It carries no content
+// (the object key derives from the object id, which is this change's hash),
+// only the vault and a random nonce that makes the object unique.
+func NewRoot(vault keys.VaultID, author ed25519.PrivateKey, at time.Time) (*Change, error) {
+	nonce := make([]byte, keys.NonceSize)
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, fmt.Errorf("new root: %w", err)
+	}
+	body := &pb.ChangeBody{
+		VaultId:     vault[:],
+		Author:      author.Public().(ed25519.PublicKey),
+		TimestampMs: at.UnixMilli(),
+		Nonce:       nonce,
+	}
+	return sign(body, author)
+}
+
+// Draft is a change to be sealed and signed.
+type Draft struct {
+	Object   ID
+	Parents  []ID
+	Lamport  uint64
+	Time     time.Time
+	Snapshot bool
+	Payload  *Payload
+}
+
+// New seals the draft's payload with the object key and signs it.
+func New(d Draft, objectKey [32]byte, author ed25519.PrivateKey) (*Change, error) {
+	if len(d.Parents) == 0 {
+		return nil, errors.New("new change: a non-root change needs parents")
+	}
+	pt, err := d.Payload.marshal(author.Public().(ed25519.PublicKey))
+	if err != nil {
+		return nil, fmt.Errorf("new change: %w", err)
+	}
+	pub := author.Public().(ed25519.PublicKey)
+	nonce, ct, err := keys.Seal(objectKey, pt, ad(d.Object, pub))
+	if err != nil {
+		return nil, err
+	}
+	parents := slices.Clone(d.Parents)
+	slices.SortFunc(parents, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	parents = slices.Compact(parents)
+	body := &pb.ChangeBody{
+		ObjectId:    d.Object[:],
+		Author:      pub,
+		Lamport:     d.Lamport,
+		TimestampMs: d.Time.UnixMilli(),
+		Snapshot:    d.Snapshot,
+		Nonce:       nonce,
+		Ciphertext:  ct,
+	}
+	for _, p := range parents {
+		body.Parents = append(body.Parents, p[:])
+	}
+	return sign(body, author)
+}
+
+// ad binds a payload to its object and author, so a ciphertext cannot be
+// moved to another object or claimed by another device.
+func ad(object ID, author ed25519.PublicKey) []byte {
+	return append(append([]byte("mycel/payload/v1\n"), object[:]...), author...)
+}
+
+func sign(body *pb.ChangeBody, author ed25519.PrivateKey) (*Change, error) {
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(body)
+	if err != nil {
+		return nil, fmt.Errorf("encode change: %w", err)
+	}
+	sig := ed25519.Sign(author, append([]byte(signContext), b...))
+	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pb.SignedChange{Body: b, Signature: sig})
+	if err != nil {
+		return nil, fmt.Errorf("encode change: %w", err)
+	}
+	return Parse(raw)
+}
+
+// Parse decodes and verifies a change: size, structure, signature. The id is
+// computed from raw; ParseWithID also checks a claimed id.
+func Parse(raw []byte) (*Change, error) {
+	if len(raw) > MaxSize {
+		return nil, invalid("%d bytes, over the %d-byte limit", len(raw), MaxSize)
+	}
+	var sc pb.SignedChange
+	if err := proto.Unmarshal(raw, &sc); err != nil {
+		return nil, invalid("not a signed change: %v", err)
+	}
+	var body pb.ChangeBody
+	if err := proto.Unmarshal(sc.Body, &body); err != nil {
+		return nil, invalid("body does not decode: %v", err)
+	}
+	c := &Change{
+		ID:         sha256.Sum256(raw),
+		Raw:        raw,
+		Lamport:    body.Lamport,
+		Time:       time.UnixMilli(body.TimestampMs).UTC(),
+		Snapshot:   body.Snapshot,
+		KeyEpoch:   body.KeyEpoch,
+		Nonce:      body.Nonce,
+		Ciphertext: body.Ciphertext,
+	}
+	if len(body.Author) != ed25519.PublicKeySize {
+		return nil, invalid("author key is %d bytes, want %d", len(body.Author), ed25519.PublicKeySize)
+	}
+	c.Author = ed25519.PublicKey(body.Author)
+	if len(sc.Signature) != ed25519.SignatureSize || !ed25519.Verify(c.Author, append([]byte(signContext), sc.Body...), sc.Signature) {
+		return nil, invalid("signature does not verify for author %x", c.Author[:4])
+	}
+	if len(body.Nonce) != keys.NonceSize {
+		return nil, invalid("nonce is %d bytes, want %d", len(body.Nonce), keys.NonceSize)
+	}
+	if len(body.ObjectId) == 0 {
+		// Root change.
+		if len(body.VaultId) != len(c.VaultID) {
+			return nil, invalid("root change without a vault id")
+		}
+		if len(body.Parents) != 0 || len(body.Ciphertext) != 0 || body.Snapshot {
+			return nil, invalid("root change with parents, content or snapshot flag")
+		}
+		copy(c.VaultID[:], body.VaultId)
+		c.Object = c.ID
+		return c, nil
+	}
+	if len(body.ObjectId) != len(c.Object) {
+		return nil, invalid("object id is %d bytes, want %d", len(body.ObjectId), len(c.Object))
+	}
+	if len(body.VaultId) != 0 {
+		return nil, invalid("vault id outside a root change")
+	}
+	copy(c.Object[:], body.ObjectId)
+	if len(body.Parents) == 0 || len(body.Parents) > MaxParents {
+		return nil, invalid("%d parents (a change has 1 to %d)", len(body.Parents), MaxParents)
+	}
+	for i, p := range body.Parents {
+		if len(p) != len(ID{}) {
+			return nil, invalid("parent %d is %d bytes", i, len(p))
+		}
+		if i > 0 && bytes.Compare(body.Parents[i-1], p) >= 0 {
+			return nil, invalid("parents are not sorted and unique")
+		}
+		var id ID
+		copy(id[:], p)
+		if id == c.ID {
+			return nil, invalid("change is its own parent")
+		}
+		c.Parents = append(c.Parents, id)
+	}
+	if c.Lamport == 0 {
+		return nil, invalid("lamport counter is 0")
+	}
+	return c, nil
+}
+
+// ParseWithID parses raw and checks that it hashes to id.
+func ParseWithID(id ID, raw []byte) (*Change, error) {
+	if got := ID(sha256.Sum256(raw)); got != id {
+		return nil, invalid("bytes hash to %s, not to the claimed id %s", got.Short(), id.Short())
+	}
+	return Parse(raw)
+}
+
+// Open decrypts and decodes the payload.
+func (c *Change) Open(objectKey [32]byte) (*Payload, error) {
+	if c.IsRoot() {
+		return &Payload{}, nil
+	}
+	pt, err := keys.Open(objectKey, c.Nonce, c.Ciphertext, ad(c.Object, c.Author))
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload of %s: %v", ErrInvalid, c.ID.Short(), err)
+	}
+	p, err := unmarshalPayload(pt, c)
+	if err != nil {
+		return nil, fmt.Errorf("%w: payload of %s: %v", ErrInvalid, c.ID.Short(), err)
+	}
+	return p, nil
+}
