@@ -11,16 +11,22 @@ import (
 // others; changing a label changes every vault, so they are frozen.
 const (
 	labelAccount   = "mycel/v1/account-signing-key"
-	labelVaultID   = "mycel/v1/vault-id"
+	labelVaultID   = "mycel/v1/vault-id\n"
 	labelReadKey   = "mycel/v1/vault-read-key"
 	labelDiscovery = "mycel/v1/lan-discovery-key"
 	labelObjectKey = "mycel/v1/object-key"
 	labelNameKey   = "mycel/v1/device-name-key"
 )
 
-// VaultID names a vault. It is public (the node routes by it) but derived,
-// so it reveals nothing of the phrase.
+// VaultID names a vault. It is public (the node routes by it): the hash of
+// the account public key, so anyone holding the membership log, which starts
+// with that key, can check the log belongs to the vault without a secret.
 type VaultID [32]byte
+
+// VaultIDOf is the vault id of an account public key.
+func VaultIDOf(account ed25519.PublicKey) VaultID {
+	return sha256.Sum256(append([]byte(labelVaultID), account...))
+}
 
 // Vault holds every secret derived from a recovery phrase.
 type Vault struct {
@@ -38,10 +44,11 @@ func DeriveVault(seed []byte) (*Vault, error) {
 		return nil, err
 	}
 	v.Account = ed25519.NewKeyFromSeed(acct)
+	v.ID = VaultIDOf(v.AccountPublic())
 	for _, d := range []struct {
 		label string
 		dst   []byte
-	}{{labelVaultID, v.ID[:]}, {labelReadKey, v.ReadKey[:]}, {labelDiscovery, v.DiscoveryKey[:]}} {
+	}{{labelReadKey, v.ReadKey[:]}, {labelDiscovery, v.DiscoveryKey[:]}} {
 		k, err := derive(seed, d.label, 32)
 		if err != nil {
 			return nil, err

@@ -535,6 +535,7 @@ type MemberRecord struct {
 	NameNonce     []byte                 `protobuf:"bytes,6,opt,name=name_nonce,json=nameNonce,proto3" json:"name_nonce,omitempty"`
 	SealedName    []byte                 `protobuf:"bytes,7,opt,name=sealed_name,json=sealedName,proto3" json:"sealed_name,omitempty"`
 	TimestampMs   int64                  `protobuf:"varint,8,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
+	Account       []byte                 `protobuf:"bytes,9,opt,name=account,proto3" json:"account,omitempty"` // seq 1 only: the account public key; SHA-256 of it names the vault
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -623,6 +624,13 @@ func (x *MemberRecord) GetTimestampMs() int64 {
 		return x.TimestampMs
 	}
 	return 0
+}
+
+func (x *MemberRecord) GetAccount() []byte {
+	if x != nil {
+		return x.Account
+	}
+	return nil
 }
 
 type SignedRecord struct {
@@ -719,7 +727,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\x05value\x18\x06 \x01(\tR\x05value\x12\x14\n" +
 	"\x05unset\x18\a \x01(\bR\x05unset\x12\x12\n" +
 	"\x04text\x18\b \x01(\tR\x04text\x12$\n" +
-	"\x05spans\x18\t \x03(\v2\x0e.mycel.v1.SpanR\x05spans\"\xcf\x02\n" +
+	"\x05spans\x18\t \x03(\v2\x0e.mycel.v1.SpanR\x05spans\"\xe9\x02\n" +
 	"\fMemberRecord\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\fR\avaultId\x12\x10\n" +
 	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
@@ -730,7 +738,8 @@ const file_mycel_proto_rawDesc = "" +
 	"name_nonce\x18\x06 \x01(\fR\tnameNonce\x12\x1f\n" +
 	"\vsealed_name\x18\a \x01(\fR\n" +
 	"sealedName\x12!\n" +
-	"\ftimestamp_ms\x18\b \x01(\x03R\vtimestampMs\"R\n" +
+	"\ftimestamp_ms\x18\b \x01(\x03R\vtimestampMs\x12\x18\n" +
+	"\aaccount\x18\t \x01(\fR\aaccount\"R\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +

@@ -1,0 +1,442 @@
+// Package sqlite implements store.Store on SQLite (modernc.org/sqlite: pure
+// Go, WAL, FTS5) in one file per data folder.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"mycel/internal/change"
+	"mycel/internal/store"
+)
+
+var _ store.Store = (*DB)(nil)
+
+// DB is a store in one SQLite file.
+type DB struct {
+	db *sql.DB
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (
+	seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+	id       BLOB NOT NULL UNIQUE,
+	object   BLOB NOT NULL,
+	author   BLOB NOT NULL,
+	lamport  INTEGER NOT NULL,
+	time_ms  INTEGER NOT NULL,
+	snapshot INTEGER NOT NULL,
+	parents  BLOB NOT NULL,
+	raw      BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_object ON changes(object, seq);
+CREATE TABLE IF NOT EXISTS heads (object BLOB NOT NULL, change BLOB NOT NULL, PRIMARY KEY (object, change)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (
+	id         BLOB PRIMARY KEY,
+	title      TEXT NOT NULL,
+	type       TEXT NOT NULL,
+	archived   INTEGER NOT NULL,
+	created_ms INTEGER NOT NULL,
+	updated_ms INTEGER NOT NULL,
+	snippet    TEXT NOT NULL,
+	changes    INTEGER NOT NULL
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5(id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS parked (
+	id      BLOB PRIMARY KEY,
+	object  BLOB NOT NULL,
+	author  BLOB NOT NULL,
+	lamport INTEGER NOT NULL,
+	time_ms INTEGER NOT NULL,
+	snapshot INTEGER NOT NULL,
+	parents BLOB NOT NULL,
+	raw     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS parked_by_object ON parked(object);
+CREATE TABLE IF NOT EXISTS members (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL);
+PRAGMA user_version = 1;
+`
+
+// Open opens (creating if needed) the store at path. The file is made
+// readable by its owner only.
+func Open(path string) (*DB, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	f.Close()
+	q := url.Values{}
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+		q.Add("_pragma", p)
+	}
+	q.Set("_txlock", "immediate")
+	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	if _, err := db.Exec(schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open store %s: %w", path, err)
+	}
+	var ok string
+	if err := db.QueryRow("PRAGMA quick_check").Scan(&ok); err != nil || ok != "ok" {
+		db.Close()
+		if err == nil {
+			err = errors.New(ok)
+		}
+		return nil, fmt.Errorf("open store %s: integrity check failed: %v", path, err)
+	}
+	return &DB{db: db}, nil
+}
+
+// Close closes the database.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Update implements store.Store.
+func (d *DB) Update(ctx context.Context, f func(store.Tx) error) error {
+	return d.run(ctx, false, f)
+}
+
+// View implements store.Store.
+func (d *DB) View(ctx context.Context, f func(store.Tx) error) error {
+	return d.run(ctx, true, f)
+}
+
+func (d *DB) run(ctx context.Context, readOnly bool, f func(store.Tx) error) error {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := f(&txn{tx: tx}); err != nil {
+		tx.Rollback()
+		return err
+	}
+	if readOnly {
+		return tx.Rollback()
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+type txn struct{ tx *sql.Tx }
+
+func (t *txn) Setting(key string) ([]byte, error) {
+	var v []byte
+	err := t.tx.QueryRow(`SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return v, err
+}
+
+func (t *txn) SetSetting(key string, value []byte) error {
+	_, err := t.tx.Exec(`INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
+	return err
+}
+
+func joinIDs(ids []change.ID) []byte {
+	b := make([]byte, 0, len(ids)*32)
+	for _, id := range ids {
+		b = append(b, id[:]...)
+	}
+	return b
+}
+
+func splitIDs(b []byte) ([]change.ID, error) {
+	if len(b)%32 != 0 {
+		return nil, errors.New("stored id list is damaged")
+	}
+	ids := make([]change.ID, len(b)/32)
+	for i := range ids {
+		copy(ids[i][:], b[i*32:])
+	}
+	return ids, nil
+}
+
+func toID(b []byte) (change.ID, error) {
+	var id change.ID
+	if len(b) != len(id) {
+		return id, errors.New("stored id is damaged")
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (t *txn) PutChange(m store.ChangeMeta, raw []byte) (bool, error) {
+	res, err := t.tx.Exec(`INSERT OR IGNORE INTO changes(id, object, author, lamport, time_ms, snapshot, parents, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID[:], m.Object[:], m.Author, int64(m.Lamport), m.Time.UnixMilli(), boolInt(m.Snapshot), joinIDs(m.Parents), raw)
+	if err != nil {
+		return false, fmt.Errorf("put change: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+func (t *txn) HasChange(id change.ID) (bool, error) {
+	var one int
+	err := t.tx.QueryRow(`SELECT 1 FROM changes WHERE id = ?`, id[:]).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+func (t *txn) RawChange(id change.ID) ([]byte, error) {
+	var raw []byte
+	err := t.tx.QueryRow(`SELECT raw FROM changes WHERE id = ?`, id[:]).Scan(&raw)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("change %s: %w", id.Short(), store.ErrNotFound)
+	}
+	return raw, err
+}
+
+func scanMetas(rows *sql.Rows, withRaw bool) ([]store.ChangeMeta, [][]byte, error) {
+	defer rows.Close()
+	var out []store.ChangeMeta
+	var raws [][]byte
+	for rows.Next() {
+		var id, obj, author, parents, raw []byte
+		var lamport, tms int64
+		var snap, size int
+		dst := []any{&id, &obj, &author, &lamport, &tms, &snap, &parents, &size}
+		if withRaw {
+			dst = append(dst, &raw)
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, nil, err
+		}
+		m := store.ChangeMeta{Author: author, Lamport: uint64(lamport), Time: time.UnixMilli(tms).UTC(), Snapshot: snap != 0, Size: size}
+		var err error
+		if m.ID, err = toID(id); err != nil {
+			return nil, nil, err
+		}
+		if m.Object, err = toID(obj); err != nil {
+			return nil, nil, err
+		}
+		if m.Parents, err = splitIDs(parents); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, m)
+		raws = append(raws, raw)
+	}
+	return out, raws, rows.Err()
+}
+
+func (t *txn) Changes(object change.ID) ([]store.ChangeMeta, error) {
+	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, snapshot, parents, length(raw) FROM changes WHERE object = ? ORDER BY seq`, object[:])
+	if err != nil {
+		return nil, fmt.Errorf("list changes: %w", err)
+	}
+	m, _, err := scanMetas(rows, false)
+	return m, err
+}
+
+func (t *txn) Heads(object change.ID) ([]change.ID, error) {
+	rows, err := t.tx.Query(`SELECT change FROM heads WHERE object = ? ORDER BY change`, object[:])
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []change.ID
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		id, err := toID(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func (t *txn) SetHeads(object change.ID, heads []change.ID) error {
+	if _, err := t.tx.Exec(`DELETE FROM heads WHERE object = ?`, object[:]); err != nil {
+		return err
+	}
+	for _, h := range heads {
+		if _, err := t.tx.Exec(`INSERT INTO heads(object, change) VALUES (?, ?)`, object[:], h[:]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *txn) PutObject(o store.Object) error {
+	_, err := t.tx.Exec(`INSERT INTO objects(id, title, type, archived, created_ms, updated_ms, snippet, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET title = excluded.title, type = excluded.type, archived = excluded.archived,
+		updated_ms = excluded.updated_ms, snippet = excluded.snippet, changes = excluded.changes`,
+		o.ID[:], o.Title, o.Type, boolInt(o.Archived), o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes)
+	if err != nil {
+		return fmt.Errorf("index object: %w", err)
+	}
+	if _, err := t.tx.Exec(`DELETE FROM objects_fts WHERE id = ?`, o.ID[:]); err != nil {
+		return fmt.Errorf("index object: %w", err)
+	}
+	if _, err := t.tx.Exec(`INSERT INTO objects_fts(id, title, body) VALUES (?, ?, ?)`, o.ID[:], o.Title, o.Body); err != nil {
+		return fmt.Errorf("index object: %w", err)
+	}
+	return nil
+}
+
+const objectCols = `id, title, type, archived, created_ms, updated_ms, snippet, changes`
+
+func scanObject(sc interface{ Scan(...any) error }, extra ...any) (store.Object, error) {
+	var o store.Object
+	var id []byte
+	var arch int
+	var cms, ums int64
+	if err := sc.Scan(append([]any{&id, &o.Title, &o.Type, &arch, &cms, &ums, &o.Snippet, &o.Changes}, extra...)...); err != nil {
+		return o, err
+	}
+	var err error
+	o.ID, err = toID(id)
+	o.Archived = arch != 0
+	o.Created, o.Updated = time.UnixMilli(cms).UTC(), time.UnixMilli(ums).UTC()
+	return o, err
+}
+
+func (t *txn) Object(id change.ID) (store.Object, error) {
+	o, err := scanObject(t.tx.QueryRow(`SELECT `+objectCols+` FROM objects WHERE id = ?`, id[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, fmt.Errorf("object %s: %w", id.Short(), store.ErrNotFound)
+	}
+	return o, err
+}
+
+func (t *txn) Objects() ([]store.Object, error) {
+	rows, err := t.tx.Query(`SELECT ` + objectCols + ` FROM objects ORDER BY updated_ms DESC, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Object
+	for rows.Next() {
+		o, err := scanObject(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// ftsQuery turns what a person typed into an FTS5 query that cannot be a
+// syntax error: every word quoted, all required, the last one as a prefix.
+func ftsQuery(q string) string {
+	words := strings.Fields(q)
+	for i, w := range words {
+		words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
+	}
+	if len(words) > 0 {
+		words[len(words)-1] += "*"
+	}
+	return strings.Join(words, " ")
+}
+
+func (t *txn) Search(query string, limit int) ([]store.Hit, error) {
+	fq := ftsQuery(query)
+	if fq == "" {
+		return nil, nil
+	}
+	rows, err := t.tx.Query(`SELECT o.id, o.title, o.type, o.archived, o.created_ms, o.updated_ms, o.snippet, o.changes,
+		snippet(objects_fts, 2, '[', ']', '…', 12)
+		FROM objects_fts f JOIN objects o ON o.id = f.id WHERE objects_fts MATCH ? ORDER BY rank LIMIT ?`, fq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Hit
+	for rows.Next() {
+		var h store.Hit
+		o, err := scanObject(rows, &h.Match)
+		if err != nil {
+			return nil, err
+		}
+		h.Object = o
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+func (t *txn) ObjectsWithPrefix(prefix string) ([]change.ID, error) {
+	rows, err := t.tx.Query(`SELECT id FROM objects WHERE lower(hex(id)) LIKE ? ORDER BY id`, strings.ToLower(prefix)+"%")
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []change.ID
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		id, err := toID(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+func (t *txn) Park(m store.ChangeMeta, raw []byte) error {
+	_, err := t.tx.Exec(`INSERT OR IGNORE INTO parked(id, object, author, lamport, time_ms, snapshot, parents, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID[:], m.Object[:], m.Author, int64(m.Lamport), m.Time.UnixMilli(), boolInt(m.Snapshot), joinIDs(m.Parents), raw)
+	return err
+}
+
+func (t *txn) Parked(object change.ID) ([]store.ChangeMeta, [][]byte, error) {
+	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, snapshot, parents, length(raw), raw FROM parked WHERE object = ?`, object[:])
+	if err != nil {
+		return nil, nil, err
+	}
+	return scanMetas(rows, true)
+}
+
+func (t *txn) Unpark(id change.ID) error {
+	_, err := t.tx.Exec(`DELETE FROM parked WHERE id = ?`, id[:])
+	return err
+}
+
+func (t *txn) MemberRecords() ([][]byte, error) {
+	rows, err := t.tx.Query(`SELECT raw FROM members ORDER BY seq`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out [][]byte
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		out = append(out, b)
+	}
+	return out, rows.Err()
+}
+
+func (t *txn) AppendMemberRecord(seq uint64, raw []byte) error {
+	_, err := t.tx.Exec(`INSERT INTO members(seq, raw) VALUES (?, ?)`, int64(seq), raw)
+	return err
+}

@@ -1,0 +1,96 @@
+// Package store declares what the engine needs from persistence: changes
+// kept as exact bytes, heads, an object index with full-text search, parked
+// changes waiting for parents, the membership log and settings, all inside
+// transactions. Implementations live in subpackages (sqlite now; PostgreSQL
+// for scaled-out nodes later) and are held to one contract test suite.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"mycel/internal/change"
+)
+
+// ErrNotFound is returned for a missing change or object.
+var ErrNotFound = errors.New("not found")
+
+// Store is a transactional store. Every CLI command runs in one Update, so
+// a command that fails leaves no trace, and a committed one survives a crash.
+type Store interface {
+	// Update runs f in a read-write transaction, committed if f returns nil.
+	Update(ctx context.Context, f func(Tx) error) error
+	// View runs f in a read-only transaction.
+	View(ctx context.Context, f func(Tx) error) error
+	Close() error
+}
+
+// ChangeMeta is the cleartext of a stored change, for building the DAG
+// without reading or decrypting bytes.
+type ChangeMeta struct {
+	ID       change.ID
+	Object   change.ID
+	Parents  []change.ID
+	Author   []byte
+	Lamport  uint64
+	Time     time.Time
+	Snapshot bool
+	Size     int
+}
+
+// MetaOf extracts the metadata of a parsed change.
+func MetaOf(c *change.Change) ChangeMeta {
+	return ChangeMeta{ID: c.ID, Object: c.Object, Parents: c.Parents, Author: c.Author, Lamport: c.Lamport,
+		Time: c.Time, Snapshot: c.Snapshot, Size: len(c.Raw)}
+}
+
+// Object is a row of the object index.
+type Object struct {
+	ID       change.ID
+	Title    string
+	Type     string
+	Archived bool
+	Created  time.Time
+	Updated  time.Time
+	Snippet  string
+	Changes  int
+	Body     string // indexed for search; not read back
+}
+
+// Hit is a search result.
+type Hit struct {
+	Object
+	Match string // text around the match
+}
+
+// Tx is one transaction.
+type Tx interface {
+	Setting(key string) ([]byte, error) // nil when unset
+	SetSetting(key string, value []byte) error
+
+	// PutChange stores a verified change; false if it was already there.
+	PutChange(m ChangeMeta, raw []byte) (bool, error)
+	HasChange(id change.ID) (bool, error)
+	RawChange(id change.ID) ([]byte, error)
+	// Changes lists an object's changes in the order they were stored
+	// (a causal order: a change is stored only after its parents).
+	Changes(object change.ID) ([]ChangeMeta, error)
+	Heads(object change.ID) ([]change.ID, error)
+	SetHeads(object change.ID, heads []change.ID) error
+
+	PutObject(o Object) error
+	Object(id change.ID) (Object, error)
+	Objects() ([]Object, error) // most recently updated first
+	Search(query string, limit int) ([]Hit, error)
+	// ObjectsWithPrefix lists objects whose hex id starts with prefix.
+	ObjectsWithPrefix(prefix string) ([]change.ID, error)
+
+	// Park keeps a verified change whose parents have not arrived.
+	Park(m ChangeMeta, raw []byte) error
+	Parked(object change.ID) ([]ChangeMeta, [][]byte, error)
+	Unpark(id change.ID) error
+
+	MemberRecords() ([][]byte, error)
+	AppendMemberRecord(seq uint64, raw []byte) error
+}

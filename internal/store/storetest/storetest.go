@@ -1,0 +1,147 @@
+// Package storetest is the contract every store.Store implementation must
+// meet; each implementation's tests call Run.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"mycel/internal/change"
+	"mycel/internal/store"
+)
+
+// Run checks s against the store contract. s must be empty.
+func Run(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	obj := change.ID{1}
+	c1 := store.ChangeMeta{ID: obj, Object: obj, Author: []byte("author"), Lamport: 0, Time: time.UnixMilli(1000).UTC()}
+	c2 := store.ChangeMeta{ID: change.ID{2}, Object: obj, Parents: []change.ID{obj}, Author: []byte("author"), Lamport: 1, Time: time.UnixMilli(2000).UTC(), Snapshot: true}
+
+	t.Run("changes", func(t *testing.T) {
+		err := s.Update(ctx, func(tx store.Tx) error {
+			for _, c := range []store.ChangeMeta{c1, c2} {
+				if ok, err := tx.PutChange(c, []byte("raw-"+c.ID.Short())); err != nil || !ok {
+					t.Fatalf("put %s: %v %v", c.ID.Short(), ok, err)
+				}
+			}
+			if ok, err := tx.PutChange(c1, []byte("other")); err != nil || ok {
+				t.Fatalf("second put of the same change: stored=%v err=%v", ok, err)
+			}
+			return tx.SetHeads(obj, []change.ID{c2.ID})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.View(ctx, func(tx store.Tx) error {
+			raw, err := tx.RawChange(c1.ID)
+			if err != nil || string(raw) != "raw-"+c1.ID.Short() {
+				t.Fatalf("raw = %q, %v (a second put must not overwrite)", raw, err)
+			}
+			if _, err := tx.RawChange(change.ID{9}); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("missing change: %v", err)
+			}
+			ms, err := tx.Changes(obj)
+			if err != nil || len(ms) != 2 || ms[0].ID != c1.ID || ms[1].ID != c2.ID {
+				t.Fatalf("changes = %+v, %v", ms, err)
+			}
+			if !ms[1].Snapshot || ms[1].Parents[0] != obj || !ms[1].Time.Equal(c2.Time) || ms[1].Lamport != 1 {
+				t.Fatalf("metadata not kept: %+v", ms[1])
+			}
+			heads, err := tx.Heads(obj)
+			if err != nil || len(heads) != 1 || heads[0] != c2.ID {
+				t.Fatalf("heads = %v, %v", heads, err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("rollback", func(t *testing.T) {
+		boom := errors.New("boom")
+		err := s.Update(ctx, func(tx store.Tx) error {
+			tx.PutChange(store.ChangeMeta{ID: change.ID{3}, Object: obj}, []byte("x"))
+			tx.SetSetting("k", []byte("v"))
+			return boom
+		})
+		if !errors.Is(err, boom) {
+			t.Fatalf("update error = %v", err)
+		}
+		s.View(ctx, func(tx store.Tx) error {
+			if ok, _ := tx.HasChange(change.ID{3}); ok {
+				t.Fatal("a failed update left a change behind")
+			}
+			if v, _ := tx.Setting("k"); v != nil {
+				t.Fatal("a failed update left a setting behind")
+			}
+			return nil
+		})
+	})
+
+	t.Run("objects", func(t *testing.T) {
+		o := store.Object{ID: obj, Title: "Garden plans", Type: "page", Created: time.UnixMilli(1000).UTC(), Updated: time.UnixMilli(5000).UTC(),
+			Snippet: "Tomatoes", Changes: 2, Body: "Tomatoes and basil along the south wall"}
+		o2 := store.Object{ID: change.ID{0x1f}, Title: "Other", Type: "page", Updated: time.UnixMilli(9000).UTC(), Body: "nothing"}
+		s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.PutObject(o); err != nil {
+				t.Fatal(err)
+			}
+			o.Archived = true
+			if err := tx.PutObject(o); err != nil {
+				t.Fatal(err)
+			}
+			return tx.PutObject(o2)
+		})
+		s.View(ctx, func(tx store.Tx) error {
+			got, err := tx.Object(obj)
+			if err != nil || got.Title != o.Title || !got.Archived || got.Changes != 2 {
+				t.Fatalf("object = %+v, %v", got, err)
+			}
+			all, _ := tx.Objects()
+			if len(all) != 2 || all[0].ID != o2.ID {
+				t.Fatalf("objects not newest first: %+v", all)
+			}
+			hits, err := tx.Search("basil sou", 10)
+			if err != nil || len(hits) != 1 || hits[0].ID != obj {
+				t.Fatalf("search = %+v, %v", hits, err)
+			}
+			if hits, err := tx.Search(`"unbalanced AND (`, 10); err != nil || len(hits) != 0 {
+				t.Fatalf("odd query: %v %v", hits, err)
+			}
+			ids, err := tx.ObjectsWithPrefix("01")
+			if err != nil || len(ids) != 1 || ids[0] != obj {
+				t.Fatalf("prefix = %v, %v", ids, err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("parked and members", func(t *testing.T) {
+		p := store.ChangeMeta{ID: change.ID{7}, Object: obj, Parents: []change.ID{{6}}, Author: []byte("a"), Lamport: 5}
+		s.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Park(p, []byte("parked")); err != nil {
+				t.Fatal(err)
+			}
+			tx.AppendMemberRecord(1, []byte("r1"))
+			return tx.AppendMemberRecord(2, []byte("r2"))
+		})
+		s.Update(ctx, func(tx store.Tx) error {
+			ms, raws, err := tx.Parked(obj)
+			if err != nil || len(ms) != 1 || ms[0].ID != p.ID || string(raws[0]) != "parked" {
+				t.Fatalf("parked = %+v, %v", ms, err)
+			}
+			if err := tx.Unpark(p.ID); err != nil {
+				t.Fatal(err)
+			}
+			ms, _, _ = tx.Parked(obj)
+			if len(ms) != 0 {
+				t.Fatal("unpark left the change")
+			}
+			recs, err := tx.MemberRecords()
+			if err != nil || len(recs) != 2 || string(recs[1]) != "r2" {
+				t.Fatalf("members = %q, %v", recs, err)
+			}
+			return nil
+		})
+	})
+}
