@@ -37,6 +37,7 @@ type ChangeMeta struct {
 	Time     time.Time
 	Snapshot bool
 	Size     int
+	Seq      int64 // local arrival order, set by the store
 }
 
 // MetaOf extracts the metadata of a parsed change.
@@ -56,6 +57,11 @@ type Object struct {
 	Snippet  string
 	Changes  int
 	Body     string // indexed for search; not read back
+	// Snapshot is the snapshot change that opening starts from (zero when
+	// none) and SnapshotSeq the arrival number up to which every stored
+	// change is inside that snapshot; changes after it are replayed.
+	Snapshot    change.ID
+	SnapshotSeq int64
 }
 
 // Hit is a search result.
@@ -76,6 +82,9 @@ type Tx interface {
 	// Changes lists an object's changes in the order they were stored
 	// (a causal order: a change is stored only after its parents).
 	Changes(object change.ID) ([]ChangeMeta, error)
+	// ChangesAfter lists, with their bytes, an object's changes stored
+	// after arrival number seq, in order.
+	ChangesAfter(object change.ID, seq int64) ([]ChangeMeta, [][]byte, error)
 	Heads(object change.ID) ([]change.ID, error)
 	SetHeads(object change.ID, heads []change.ID) error
 

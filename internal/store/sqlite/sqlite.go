@@ -48,7 +48,9 @@ CREATE TABLE IF NOT EXISTS objects (
 	created_ms INTEGER NOT NULL,
 	updated_ms INTEGER NOT NULL,
 	snippet    TEXT NOT NULL,
-	changes    INTEGER NOT NULL
+	changes    INTEGER NOT NULL,
+	snap_id    BLOB,
+	snap_seq   INTEGER NOT NULL
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5(id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS parked (
@@ -214,16 +216,16 @@ func scanMetas(rows *sql.Rows, withRaw bool) ([]store.ChangeMeta, [][]byte, erro
 	var raws [][]byte
 	for rows.Next() {
 		var id, obj, author, parents, raw []byte
-		var lamport, tms int64
+		var lamport, tms, seq int64
 		var snap, size int
-		dst := []any{&id, &obj, &author, &lamport, &tms, &snap, &parents, &size}
+		dst := []any{&id, &obj, &author, &lamport, &tms, &snap, &parents, &size, &seq}
 		if withRaw {
 			dst = append(dst, &raw)
 		}
 		if err := rows.Scan(dst...); err != nil {
 			return nil, nil, err
 		}
-		m := store.ChangeMeta{Author: author, Lamport: uint64(lamport), Time: time.UnixMilli(tms).UTC(), Snapshot: snap != 0, Size: size}
+		m := store.ChangeMeta{Author: author, Lamport: uint64(lamport), Time: time.UnixMilli(tms).UTC(), Snapshot: snap != 0, Size: size, Seq: seq}
 		var err error
 		if m.ID, err = toID(id); err != nil {
 			return nil, nil, err
@@ -241,12 +243,20 @@ func scanMetas(rows *sql.Rows, withRaw bool) ([]store.ChangeMeta, [][]byte, erro
 }
 
 func (t *txn) Changes(object change.ID) ([]store.ChangeMeta, error) {
-	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, snapshot, parents, length(raw) FROM changes WHERE object = ? ORDER BY seq`, object[:])
+	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, snapshot, parents, length(raw), seq FROM changes WHERE object = ? ORDER BY seq`, object[:])
 	if err != nil {
 		return nil, fmt.Errorf("list changes: %w", err)
 	}
 	m, _, err := scanMetas(rows, false)
 	return m, err
+}
+
+func (t *txn) ChangesAfter(object change.ID, seq int64) ([]store.ChangeMeta, [][]byte, error) {
+	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, snapshot, parents, length(raw), seq, raw FROM changes WHERE object = ? AND seq > ? ORDER BY seq`, object[:], seq)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list changes: %w", err)
+	}
+	return scanMetas(rows, true)
 }
 
 func (t *txn) Heads(object change.ID) ([]change.ID, error) {
@@ -283,10 +293,15 @@ func (t *txn) SetHeads(object change.ID, heads []change.ID) error {
 }
 
 func (t *txn) PutObject(o store.Object) error {
-	_, err := t.tx.Exec(`INSERT INTO objects(id, title, type, archived, created_ms, updated_ms, snippet, changes) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+	var snap []byte
+	if o.Snapshot != (change.ID{}) {
+		snap = o.Snapshot[:]
+	}
+	_, err := t.tx.Exec(`INSERT INTO objects(id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET title = excluded.title, type = excluded.type, archived = excluded.archived,
-		updated_ms = excluded.updated_ms, snippet = excluded.snippet, changes = excluded.changes`,
-		o.ID[:], o.Title, o.Type, boolInt(o.Archived), o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes)
+		updated_ms = excluded.updated_ms, snippet = excluded.snippet, changes = excluded.changes,
+		snap_id = excluded.snap_id, snap_seq = excluded.snap_seq`,
+		o.ID[:], o.Title, o.Type, boolInt(o.Archived), o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, snap, o.SnapshotSeq)
 	if err != nil {
 		return fmt.Errorf("index object: %w", err)
 	}
@@ -299,17 +314,22 @@ func (t *txn) PutObject(o store.Object) error {
 	return nil
 }
 
-const objectCols = `id, title, type, archived, created_ms, updated_ms, snippet, changes`
+const objectCols = `id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq`
 
 func scanObject(sc interface{ Scan(...any) error }, extra ...any) (store.Object, error) {
 	var o store.Object
-	var id []byte
+	var id, snap []byte
 	var arch int
 	var cms, ums int64
-	if err := sc.Scan(append([]any{&id, &o.Title, &o.Type, &arch, &cms, &ums, &o.Snippet, &o.Changes}, extra...)...); err != nil {
+	if err := sc.Scan(append([]any{&id, &o.Title, &o.Type, &arch, &cms, &ums, &o.Snippet, &o.Changes, &snap, &o.SnapshotSeq}, extra...)...); err != nil {
 		return o, err
 	}
 	var err error
+	if snap != nil {
+		if o.Snapshot, err = toID(snap); err != nil {
+			return o, err
+		}
+	}
 	o.ID, err = toID(id)
 	o.Archived = arch != 0
 	o.Created, o.Updated = time.UnixMilli(cms).UTC(), time.UnixMilli(ums).UTC()
@@ -359,7 +379,7 @@ func (t *txn) Search(query string, limit int) ([]store.Hit, error) {
 	if fq == "" {
 		return nil, nil
 	}
-	rows, err := t.tx.Query(`SELECT o.id, o.title, o.type, o.archived, o.created_ms, o.updated_ms, o.snippet, o.changes,
+	rows, err := t.tx.Query(`SELECT o.id, o.title, o.type, o.archived, o.created_ms, o.updated_ms, o.snippet, o.changes, o.snap_id, o.snap_seq,
 		snippet(objects_fts, 2, '[', ']', '…', 12)
 		FROM objects_fts f JOIN objects o ON o.id = f.id WHERE objects_fts MATCH ? ORDER BY rank LIMIT ?`, fq, limit)
 	if err != nil {
@@ -407,7 +427,7 @@ func (t *txn) Park(m store.ChangeMeta, raw []byte) error {
 }
 
 func (t *txn) Parked(object change.ID) ([]store.ChangeMeta, [][]byte, error) {
-	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, snapshot, parents, length(raw), raw FROM parked WHERE object = ?`, object[:])
+	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, snapshot, parents, length(raw), 0, raw FROM parked WHERE object = ?`, object[:])
 	if err != nil {
 		return nil, nil, err
 	}

@@ -49,6 +49,10 @@ func Run(t *testing.T, s store.Store) {
 			if !ms[1].Snapshot || ms[1].Parents[0] != obj || !ms[1].Time.Equal(c2.Time) || ms[1].Lamport != 1 {
 				t.Fatalf("metadata not kept: %+v", ms[1])
 			}
+			after, raws, err := tx.ChangesAfter(obj, ms[0].Seq)
+			if err != nil || len(after) != 1 || after[0].ID != c2.ID || string(raws[0]) != "raw-"+c2.ID.Short() || ms[0].Seq >= ms[1].Seq {
+				t.Fatalf("changes after %d = %+v, %v", ms[0].Seq, after, err)
+			}
 			heads, err := tx.Heads(obj)
 			if err != nil || len(heads) != 1 || heads[0] != c2.ID {
 				t.Fatalf("heads = %v, %v", heads, err)
@@ -80,7 +84,7 @@ func Run(t *testing.T, s store.Store) {
 
 	t.Run("objects", func(t *testing.T) {
 		o := store.Object{ID: obj, Title: "Garden plans", Type: "page", Created: time.UnixMilli(1000).UTC(), Updated: time.UnixMilli(5000).UTC(),
-			Snippet: "Tomatoes", Changes: 2, Body: "Tomatoes and basil along the south wall"}
+			Snippet: "Tomatoes", Changes: 2, Body: "Tomatoes and basil along the south wall", Snapshot: change.ID{2}, SnapshotSeq: 2}
 		o2 := store.Object{ID: change.ID{0x1f}, Title: "Other", Type: "page", Updated: time.UnixMilli(9000).UTC(), Body: "nothing"}
 		s.Update(ctx, func(tx store.Tx) error {
 			if err := tx.PutObject(o); err != nil {
@@ -94,7 +98,7 @@ func Run(t *testing.T, s store.Store) {
 		})
 		s.View(ctx, func(tx store.Tx) error {
 			got, err := tx.Object(obj)
-			if err != nil || got.Title != o.Title || !got.Archived || got.Changes != 2 {
+			if err != nil || got.Title != o.Title || !got.Archived || got.Changes != 2 || got.Snapshot != o.Snapshot || got.SnapshotSeq != 2 {
 				t.Fatalf("object = %+v, %v", got, err)
 			}
 			all, _ := tx.Objects()

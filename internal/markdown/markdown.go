@@ -1,0 +1,157 @@
+// Package markdown converts between block trees and Markdown. Every block
+// kind round-trips: Parse(Render(blocks)) gives the same tree.
+//
+//	paragraph     text (several lines; a line that would read as markup is escaped with "\")
+//	heading1..3   # text, ## text, ### text
+//	todo          - [ ] text / - [x] text
+//	bulleted      - text
+//	numbered      1. text
+//	quote         > text (every line)
+//	code          ```language … ``` (a longer fence when the code holds one)
+//	link          [title](mycel:OBJECT-ID)
+//
+// Children follow their parent, indented two spaces per level. Headings,
+// list items and links hold one line: a newline in them renders as a space.
+package markdown
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"mycel/internal/crdt"
+)
+
+// Render writes blocks as Markdown.
+func Render(blocks []*crdt.Block) string {
+	var b strings.Builder
+	renderLevel(&b, blocks, 0, true)
+	return b.String()
+}
+
+func isList(t string) bool {
+	return t == crdt.TypeBulleted || t == crdt.TypeNumbered || t == crdt.TypeTodo
+}
+
+func renderLevel(b *strings.Builder, blocks []*crdt.Block, depth int, first bool) bool {
+	ind := strings.Repeat("  ", depth)
+	num := 0
+	prevList := false
+	for _, blk := range blocks {
+		if blk.Type == crdt.TypeNumbered {
+			num++
+		} else {
+			num = 0
+		}
+		if !first {
+			// Tight lists: consecutive items need no blank line.
+			if !(prevList && isList(blk.Type)) {
+				b.WriteString("\n")
+			}
+		}
+		first = false
+		for _, line := range blockLines(blk, num) {
+			if line == codeEmpty {
+				line = ""
+			}
+			b.WriteString(ind + line + "\n")
+		}
+		prevList = isList(blk.Type)
+		if len(blk.Children) > 0 {
+			renderLevel(b, blk.Children, depth+1, false)
+			prevList = false
+		}
+	}
+	return first
+}
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
+
+func blockLines(blk *crdt.Block, num int) []string {
+	text := blk.Text
+	switch blk.Type {
+	case crdt.TypeHeading1:
+		return []string{"# " + oneLine(text)}
+	case crdt.TypeHeading2:
+		return []string{"## " + oneLine(text)}
+	case crdt.TypeHeading3:
+		return []string{"### " + oneLine(text)}
+	case crdt.TypeTodo:
+		box := "[ ]"
+		if blk.Attrs["checked"] == "true" {
+			box = "[x]"
+		}
+		return []string{"- " + box + " " + oneLine(text)}
+	case crdt.TypeBulleted:
+		t := oneLine(text)
+		if strings.HasPrefix(t, `\`) || strings.HasPrefix(t, "[ ] ") || strings.HasPrefix(t, "[x] ") || t == "[ ]" || t == "[x]" {
+			t = `\` + t
+		}
+		return []string{"- " + t}
+	case crdt.TypeNumbered:
+		return []string{fmt.Sprintf("%d. %s", num, oneLine(text))}
+	case crdt.TypeQuote:
+		var out []string
+		for _, l := range strings.Split(text, "\n") {
+			if l == "" {
+				out = append(out, ">")
+			} else {
+				out = append(out, "> "+l)
+			}
+		}
+		return out
+	case crdt.TypeCode:
+		// The fence must be longer than any backtick run opening a code line.
+		fence := "```"
+		for _, l := range strings.Split(text, "\n") {
+			l = strings.TrimLeft(l, " \t")
+			for strings.HasPrefix(l, fence) {
+				fence += "`"
+			}
+		}
+		out := []string{fence + blk.Attrs["language"]}
+		if text != "" {
+			out = append(out, strings.Split(text, "\n")...)
+		}
+		// Code lines are verbatim, empty ones too; mark them so the
+		// caller does not drop the indentation of an empty line.
+		for i := 1; i < len(out); i++ {
+			if out[i] == "" {
+				out[i] = codeEmpty
+			}
+		}
+		return append(out, fence)
+	case crdt.TypeLink:
+		return []string{"[" + oneLine(text) + "](mycel:" + blk.Attrs["target"] + ")"}
+	}
+	// Paragraphs, and any type this version does not know.
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		if needsEscape(l) {
+			l = `\` + l
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// codeEmpty stands for an empty line inside a code block while rendering;
+// it is replaced before output.
+const codeEmpty = "\x00"
+
+var (
+	numberedRe = regexp.MustCompile(`^(\d+)\.(?: (.*))?$`)
+	linkRe     = regexp.MustCompile(`^\[(.*)\]\(mycel:([0-9a-fA-F]*)\)$`)
+)
+
+func needsEscape(l string) bool {
+	if l == "" || l[0] == ' ' || l[0] == '\t' || l[0] == '\\' {
+		return true
+	}
+	for _, p := range []string{"#", "-", "*", "+", ">", "```", "~~~", "[", "|"} {
+		if strings.HasPrefix(l, p) {
+			return true
+		}
+	}
+	return numberedRe.MatchString(l) || (len(l) > 0 && l[0] >= '0' && l[0] <= '9')
+}

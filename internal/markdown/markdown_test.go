@@ -1,0 +1,107 @@
+package markdown
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"pgregory.net/rapid"
+
+	"mycel/internal/crdt"
+)
+
+var kinds = []string{crdt.TypeParagraph, crdt.TypeHeading1, crdt.TypeHeading2, crdt.TypeHeading3, crdt.TypeTodo,
+	crdt.TypeBulleted, crdt.TypeNumbered, crdt.TypeQuote, crdt.TypeCode, crdt.TypeLink}
+
+// Characters that mean something in Markdown, plus ordinary ones.
+var tricky = []rune("ab #-*+>`~[]()1.x\\\t|é")
+
+func genText(t *rapid.T, multiline bool) string {
+	n := rapid.IntRange(0, 12).Draw(t, "n")
+	r := make([]rune, n)
+	for i := range r {
+		if multiline && rapid.IntRange(0, 6).Draw(t, "nl") == 0 {
+			r[i] = '\n'
+		} else {
+			r[i] = tricky[rapid.IntRange(0, len(tricky)-1).Draw(t, "c")]
+		}
+	}
+	return string(r)
+}
+
+func genBlocks(t *rapid.T, depth int) []*crdt.Block {
+	n := rapid.IntRange(0, 4).Draw(t, "blocks")
+	var out []*crdt.Block
+	for i := 0; i < n; i++ {
+		k := kinds[rapid.IntRange(0, len(kinds)-1).Draw(t, "kind")]
+		multi := k == crdt.TypeParagraph || k == crdt.TypeQuote || k == crdt.TypeCode
+		b := &crdt.Block{Type: k, Attrs: map[string]string{}, Text: genText(t, multi)}
+		switch k {
+		case crdt.TypeTodo:
+			b.Attrs["checked"] = []string{"false", "true"}[rapid.IntRange(0, 1).Draw(t, "checked")]
+		case crdt.TypeCode:
+			if rapid.Bool().Draw(t, "lang") {
+				b.Attrs["language"] = "go"
+			}
+		case crdt.TypeLink:
+			b.Attrs["target"] = "0a1b2c"
+		}
+		if depth < 3 && rapid.IntRange(0, 3).Draw(t, "kids") == 0 {
+			b.Children = genBlocks(t, depth+1)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func TestRoundTrip(t *testing.T) {
+	rapid.Check(t, func(t *rapid.T) {
+		blocks := genBlocks(t, 0)
+		md := Render(blocks)
+		got := Parse(md)
+		if !reflect.DeepEqual(norm(got), norm(blocks)) {
+			t.Fatalf("round trip differs\nmarkdown:\n%s\nwant %s\ngot  %s", md, show(blocks), show(got))
+		}
+	})
+}
+
+func norm(bs []*crdt.Block) []*crdt.Block {
+	if len(bs) == 0 {
+		return nil
+	}
+	for _, b := range bs {
+		if len(b.Attrs) == 0 {
+			b.Attrs = map[string]string{}
+		}
+		b.Children = norm(b.Children)
+	}
+	return bs
+}
+
+func show(bs []*crdt.Block) string {
+	var s strings.Builder
+	for _, b := range bs {
+		s.WriteString("{" + b.Type + " " + strings.ReplaceAll(b.Text, "\n", "⏎") + " " + show(b.Children) + "}")
+	}
+	return s.String()
+}
+
+func TestParsesCommonMarkdown(t *testing.T) {
+	md := "# Title\r\n\nSome *text*\nmore\n\n* one\n\t+ nested\n3. three\n- [X] done\n\n~~~py\nprint(1)\n~~~\n"
+	got := Parse(md)
+	want := []string{"heading1 Title", "paragraph Some *text*\nmore", "bulleted one", "numbered three", "todo done", "code print(1)"}
+	if len(got) != len(want) {
+		t.Fatalf("got %d blocks: %s", len(got), show(got))
+	}
+	for i, b := range got {
+		if b.Type+" "+b.Text != want[i] {
+			t.Errorf("block %d = %q, want %q", i, b.Type+" "+b.Text, want[i])
+		}
+	}
+	if len(got[2].Children) != 1 || got[2].Children[0].Text != "nested" {
+		t.Errorf("nested item lost: %s", show(got))
+	}
+	if got[4].Attrs["checked"] != "true" || got[5].Attrs["language"] != "py" {
+		t.Errorf("attributes lost: %v %v", got[4].Attrs, got[5].Attrs)
+	}
+}
