@@ -118,7 +118,7 @@ func (d *Doc) unmarshal(data []byte) error {
 	r := dec{b: data[len(stateMagic):]}
 	na := r.count()
 	for i := 0; i < na && r.err == nil; i++ {
-		name := r.str()
+		name := r.raw()
 		if name == "" || (i > 0 && name <= d.actors.names[i-1]) {
 			return errors.New("actors not sorted and unique")
 		}
@@ -282,7 +282,18 @@ func (r *dec) bounded(max uint64) uint64 {
 	return v
 }
 
+// str reads text, which must be UTF-8.
 func (r *dec) str() string {
+	s := r.raw()
+	if !utf8.ValidString(s) {
+		r.fail("string is not UTF-8")
+		return ""
+	}
+	return s
+}
+
+// raw reads a length-prefixed byte string (actor names are keys, not text).
+func (r *dec) raw() string {
 	n := r.uint()
 	if r.err != nil {
 		return ""
@@ -293,10 +304,6 @@ func (r *dec) str() string {
 	}
 	s := string(r.b[:n])
 	r.b = r.b[n:]
-	if !utf8.ValidString(s) {
-		r.fail("string is not UTF-8")
-		return ""
-	}
 	return s
 }
 

@@ -7,7 +7,7 @@ import (
 
 func sampleDoc() *Doc {
 	d := NewDoc()
-	tx := d.Begin("a")
+	tx := d.Begin("a\xff\x00binary-key") // actors are raw keys, not text
 	tx.SetDetail("title", "T")
 	p := tx.InsertBlock(ID{}, ID{}, TypeBulleted)
 	tx.InsertText(p, 0, "parent")

@@ -1,11 +1,14 @@
-// Package member is a vault's membership log: an append-only chain of
-// records, each signed by the account key, that add, rename and remove
-// devices. Devices and nodes check every change's author against it. Device
-// names are sealed with a key from the vault read key, so a node storing the
-// log learns the device keys but not their names.
+// Package member is a vault's membership log: a grow-only set of statements
+// signed by the account key that add, rename and remove devices. Its state
+// is a function of the set (a device is a member once added and until
+// removed; its name is the latest by time, then hash), so devices that add
+// records offline merge without conflict. Devices and nodes check every
+// change's author against it. Names are sealed with a key from the vault read
+// key: a node storing the log sees device keys, never names.
 package member
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"errors"
@@ -36,9 +39,8 @@ const (
 	Remove = pb.MemberRecord_REMOVE_DEVICE
 )
 
-// Record is one verified entry.
+// Record is one verified statement.
 type Record struct {
-	Seq    uint64
 	Kind   Kind
 	Device ed25519.PublicKey
 	Time   time.Time
@@ -48,82 +50,91 @@ type Record struct {
 	nameNonce, sealedName []byte
 }
 
-// Device is a device as the log currently describes it.
+// later orders records for last-writer-wins: by time, then hash.
+func (r *Record) later(o *Record) bool {
+	if !r.Time.Equal(o.Time) {
+		return r.Time.After(o.Time)
+	}
+	return bytes.Compare(r.Hash[:], o.Hash[:]) > 0
+}
+
+// Device is a device as the log describes it.
 type Device struct {
 	Key     ed25519.PublicKey
 	Added   time.Time
-	Removed bool
+	Removed *time.Time // when removed, if it was
 
-	nameNonce, sealedName []byte
+	name *Record // the Add or Rename whose name wins
 }
 
 // Name opens the device's sealed name.
 func (d *Device) Name(readKey [32]byte) (string, error) {
-	b, err := keys.Open(keys.NameKey(readKey), d.nameNonce, d.sealedName, d.Key)
+	if d.name == nil {
+		return "", errors.New("device name: no name recorded")
+	}
+	b, err := keys.Open(keys.NameKey(readKey), d.name.nameNonce, d.name.sealedName, d.Key)
 	if err != nil {
 		return "", fmt.Errorf("device name: %w", err)
 	}
 	return string(b), nil
 }
 
-// Log is a verified membership log.
+// Log is the verified membership of one vault.
 type Log struct {
 	Vault   keys.VaultID
-	account ed25519.PublicKey
+	seen    map[[32]byte]bool
 	records []*Record
 	devices map[string]*Device
 	order   []string
 }
 
-// NewLog returns an empty log for a vault; the first record appended must
-// carry the account key whose hash is the vault id.
+// NewLog returns an empty log for a vault.
 func NewLog(vault keys.VaultID) *Log {
-	return &Log{Vault: vault, devices: map[string]*Device{}}
+	return &Log{Vault: vault, seen: map[[32]byte]bool{}, devices: map[string]*Device{}}
 }
 
 // Len is the number of records.
 func (l *Log) Len() int { return len(l.records) }
 
-// Records returns the records in order.
+// Records returns the records in the order they were added.
 func (l *Log) Records() []*Record { return l.records }
 
-// IsMember reports whether key is a current (added, not removed) device.
+// IsMember reports whether key is a device that was added and not removed.
 func (l *Log) IsMember(key ed25519.PublicKey) bool {
 	d := l.devices[string(key)]
-	return d != nil && !d.Removed
+	return d != nil && !d.Added.IsZero() && d.Removed == nil
+}
+
+// MayAuthor reports whether key may author a change made at t: a member,
+// or a removed device for what it wrote before its removal.
+func (l *Log) MayAuthor(key ed25519.PublicKey, t time.Time) bool {
+	d := l.devices[string(key)]
+	if d == nil || d.Added.IsZero() {
+		return false
+	}
+	return d.Removed == nil || t.Before(*d.Removed)
 }
 
 // Device returns what the log says of a device key.
 func (l *Log) Device(key ed25519.PublicKey) (*Device, bool) {
 	d, ok := l.devices[string(key)]
-	return d, ok
+	return d, ok && !d.Added.IsZero()
 }
 
-// Devices lists every device ever added, in order of addition.
+// Devices lists the devices ever added, in the order their first record came.
 func (l *Log) Devices() []*Device {
-	out := make([]*Device, len(l.order))
-	for i, k := range l.order {
-		out[i] = l.devices[k]
+	var out []*Device
+	for _, k := range l.order {
+		if d := l.devices[k]; !d.Added.IsZero() {
+			out = append(out, d)
+		}
 	}
 	return out
 }
 
-// Next signs a new record for the end of the log. For Add and Rename, name
-// is sealed.
-func (l *Log) Next(v *keys.Vault, kind Kind, device ed25519.PublicKey, name string, at time.Time) ([]byte, error) {
-	rec := &pb.MemberRecord{
-		VaultId:     v.ID[:],
-		Seq:         uint64(len(l.records) + 1),
-		Kind:        kind,
-		Device:      device,
-		TimestampMs: at.UnixMilli(),
-	}
-	if len(l.records) == 0 {
-		rec.Account = v.AccountPublic()
-	} else {
-		prev := l.records[len(l.records)-1].Hash
-		rec.Prev = prev[:]
-	}
+// NewRecord signs a statement. For Add and Rename, name is sealed.
+func NewRecord(v *keys.Vault, kind Kind, device ed25519.PublicKey, name string, at time.Time) ([]byte, error) {
+	rec := &pb.MemberRecord{Account: v.AccountPublic(), Kind: kind, Device: device, TimestampMs: at.UnixMilli()}
 	if kind == Add || kind == Rename {
 		nonce, sealed, err := keys.Seal(keys.NameKey(v.ReadKey), []byte(name), device)
 		if err != nil {
@@ -139,37 +150,42 @@ func (l *Log) Next(v *keys.Vault, kind Kind, device ed25519.PublicKey, name stri
 	return proto.MarshalOptions{Deterministic: true}.Marshal(&pb.SignedRecord{Body: body, Signature: sig})
 }
 
-// Append verifies raw as the next record and adds it. On error the log is
-// unchanged.
-func (l *Log) Append(raw []byte) error {
+// Add verifies a record and adds it to the set; a record already there is
+// accepted again without effect. On error the log is unchanged.
+func (l *Log) Add(raw []byte) error {
 	r, err := l.verify(raw)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	if len(l.records) == 0 {
-		l.account = ed25519.PublicKey(mustAccount(raw))
+	if l.seen[r.Hash] {
+		return nil
 	}
+	l.seen[r.Hash] = true
 	l.records = append(l.records, r)
 	key := string(r.Device)
+	d := l.devices[key]
+	if d == nil {
+		d = &Device{Key: r.Device}
+		l.devices[key] = d
+		l.order = append(l.order, key)
+	}
 	switch r.Kind {
 	case Add:
-		l.devices[key] = &Device{Key: r.Device, Added: r.Time, nameNonce: r.nameNonce, sealedName: r.sealedName}
-		l.order = append(l.order, key)
+		if d.Added.IsZero() || r.Time.Before(d.Added) {
+			d.Added = r.Time
+		}
+		fallthrough
 	case Rename:
-		d := l.devices[key]
-		d.nameNonce, d.sealedName = r.nameNonce, r.sealedName
+		if d.name == nil || r.later(d.name) {
+			d.name = r
+		}
 	case Remove:
-		l.devices[key].Removed = true
+		if d.Removed == nil || r.Time.Before(*d.Removed) {
+			t := r.Time
+			d.Removed = &t
+		}
 	}
 	return nil
-}
-
-func mustAccount(raw []byte) []byte {
-	var sr pb.SignedRecord
-	var rec pb.MemberRecord
-	_ = proto.Unmarshal(raw, &sr)
-	_ = proto.Unmarshal(sr.Body, &rec)
-	return rec.Account
 }
 
 func (l *Log) verify(raw []byte) (*Record, error) {
@@ -184,46 +200,17 @@ func (l *Log) verify(raw []byte) (*Record, error) {
 	if err := proto.Unmarshal(sr.Body, &rec); err != nil {
 		return nil, fmt.Errorf("body does not decode: %v", err)
 	}
-	if string(rec.VaultId) != string(l.Vault[:]) {
-		return nil, errors.New("record of another vault")
+	if len(rec.Account) != ed25519.PublicKeySize || keys.VaultIDOf(rec.Account) != l.Vault {
+		return nil, errors.New("signed by the account of another vault")
 	}
-	account := l.account
-	if len(l.records) == 0 {
-		if len(rec.Account) != ed25519.PublicKeySize || keys.VaultIDOf(rec.Account) != l.Vault {
-			return nil, errors.New("first record does not carry the vault's account key")
-		}
-		account = rec.Account
-		if len(rec.Prev) != 0 {
-			return nil, errors.New("first record names a previous record")
-		}
-	} else {
-		if len(rec.Account) != 0 {
-			return nil, errors.New("account key outside the first record")
-		}
-		prev := l.records[len(l.records)-1].Hash
-		if string(rec.Prev) != string(prev[:]) {
-			return nil, errors.New("record does not follow the last one (previous hash differs)")
-		}
-	}
-	if rec.Seq != uint64(len(l.records)+1) {
-		return nil, fmt.Errorf("record %d where %d comes next", rec.Seq, len(l.records)+1)
-	}
-	if len(sr.Signature) != ed25519.SignatureSize || !ed25519.Verify(account, append([]byte(signContext), sr.Body...), sr.Signature) {
+	if len(sr.Signature) != ed25519.SignatureSize || !ed25519.Verify(rec.Account, append([]byte(signContext), sr.Body...), sr.Signature) {
 		return nil, errors.New("signature is not the account's")
 	}
 	if len(rec.Device) != ed25519.PublicKeySize {
 		return nil, errors.New("device key has the wrong size")
 	}
-	d := l.devices[string(rec.Device)]
 	switch rec.Kind {
-	case Add:
-		if d != nil {
-			return nil, errors.New("device added twice")
-		}
-	case Rename, Remove:
-		if d == nil || d.Removed {
-			return nil, errors.New("record for a device that is not a member")
-		}
+	case Add, Rename, Remove:
 	default:
 		return nil, fmt.Errorf("unknown record kind %d", rec.Kind)
 	}
@@ -231,7 +218,7 @@ func (l *Log) verify(raw []byte) (*Record, error) {
 		return nil, errors.New("device name missing or misplaced")
 	}
 	return &Record{
-		Seq: rec.Seq, Kind: rec.Kind, Device: ed25519.PublicKey(rec.Device),
+		Kind: rec.Kind, Device: ed25519.PublicKey(rec.Device),
 		Time: time.UnixMilli(rec.TimestampMs).UTC(), Raw: raw, Hash: sha256.Sum256(raw),
 		nameNonce: rec.NameNonce, sealedName: rec.SealedName,
 	}, nil

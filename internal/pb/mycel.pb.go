@@ -143,8 +143,9 @@ type ChangeBody struct {
 	TimestampMs   int64                  `protobuf:"varint,6,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
 	Snapshot      bool                   `protobuf:"varint,7,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
 	KeyEpoch      uint32                 `protobuf:"varint,8,opt,name=key_epoch,json=keyEpoch,proto3" json:"key_epoch,omitempty"`
-	Nonce         []byte                 `protobuf:"bytes,9,opt,name=nonce,proto3" json:"nonce,omitempty"`            // XChaCha20-Poly1305 nonce (root: random, makes the object unique)
-	Ciphertext    []byte                 `protobuf:"bytes,10,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"` // a sealed Payload (empty in a root change)
+	Nonce         []byte                 `protobuf:"bytes,9,opt,name=nonce,proto3" json:"nonce,omitempty"`                               // XChaCha20-Poly1305 nonce (root: random, makes the object unique)
+	Ciphertext    []byte                 `protobuf:"bytes,10,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`                    // a sealed Payload (empty in a root change)
+	NewVersion    bool                   `protobuf:"varint,11,opt,name=new_version,json=newVersion,proto3" json:"new_version,omitempty"` // history starts a new version here (restores do)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -247,6 +248,13 @@ func (x *ChangeBody) GetCiphertext() []byte {
 		return x.Ciphertext
 	}
 	return nil
+}
+
+func (x *ChangeBody) GetNewVersion() bool {
+	if x != nil {
+		return x.NewVersion
+	}
+	return false
 }
 
 // Payload is the decrypted content of a change.
@@ -522,20 +530,18 @@ func (x *Op) GetSpans() []*Span {
 	return nil
 }
 
-// MemberRecord is one entry of a vault's membership log, signed by the
-// account key. Device names are sealed with a key derived from the vault
-// read key, so a node storing the log cannot read them.
+// MemberRecord is one statement of a vault's membership, signed by the
+// account key. The log is a set of them (no chain), so devices that add
+// records while offline never fork it. Device names are sealed with a key
+// derived from the vault read key, so a node storing the log cannot read them.
 type MemberRecord struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
-	VaultId       []byte                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
-	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`  // 1, 2, 3 …
-	Prev          []byte                 `protobuf:"bytes,3,opt,name=prev,proto3" json:"prev,omitempty"` // SHA-256 of the previous SignedRecord (empty for seq 1)
-	Kind          MemberRecord_Kind      `protobuf:"varint,4,opt,name=kind,proto3,enum=mycel.v1.MemberRecord_Kind" json:"kind,omitempty"`
-	Device        []byte                 `protobuf:"bytes,5,opt,name=device,proto3" json:"device,omitempty"` // ed25519 public key
-	NameNonce     []byte                 `protobuf:"bytes,6,opt,name=name_nonce,json=nameNonce,proto3" json:"name_nonce,omitempty"`
-	SealedName    []byte                 `protobuf:"bytes,7,opt,name=sealed_name,json=sealedName,proto3" json:"sealed_name,omitempty"`
-	TimestampMs   int64                  `protobuf:"varint,8,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
-	Account       []byte                 `protobuf:"bytes,9,opt,name=account,proto3" json:"account,omitempty"` // seq 1 only: the account public key; SHA-256 of it names the vault
+	Account       []byte                 `protobuf:"bytes,1,opt,name=account,proto3" json:"account,omitempty"` // account public key; SHA-256 of it (labelled) names the vault
+	Kind          MemberRecord_Kind      `protobuf:"varint,2,opt,name=kind,proto3,enum=mycel.v1.MemberRecord_Kind" json:"kind,omitempty"`
+	Device        []byte                 `protobuf:"bytes,3,opt,name=device,proto3" json:"device,omitempty"` // ed25519 public key
+	NameNonce     []byte                 `protobuf:"bytes,4,opt,name=name_nonce,json=nameNonce,proto3" json:"name_nonce,omitempty"`
+	SealedName    []byte                 `protobuf:"bytes,5,opt,name=sealed_name,json=sealedName,proto3" json:"sealed_name,omitempty"`
+	TimestampMs   int64                  `protobuf:"varint,6,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -570,23 +576,9 @@ func (*MemberRecord) Descriptor() ([]byte, []int) {
 	return file_mycel_proto_rawDescGZIP(), []int{6}
 }
 
-func (x *MemberRecord) GetVaultId() []byte {
+func (x *MemberRecord) GetAccount() []byte {
 	if x != nil {
-		return x.VaultId
-	}
-	return nil
-}
-
-func (x *MemberRecord) GetSeq() uint64 {
-	if x != nil {
-		return x.Seq
-	}
-	return 0
-}
-
-func (x *MemberRecord) GetPrev() []byte {
-	if x != nil {
-		return x.Prev
+		return x.Account
 	}
 	return nil
 }
@@ -624,13 +616,6 @@ func (x *MemberRecord) GetTimestampMs() int64 {
 		return x.TimestampMs
 	}
 	return 0
-}
-
-func (x *MemberRecord) GetAccount() []byte {
-	if x != nil {
-		return x.Account
-	}
-	return nil
 }
 
 type SignedRecord struct {
@@ -692,7 +677,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\vmycel.proto\x12\bmycel.v1\"@\n" +
 	"\fSignedChange\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xa2\x02\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xc3\x02\n" +
 	"\n" +
 	"ChangeBody\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\fR\avaultId\x12\x1b\n" +
@@ -707,7 +692,9 @@ const file_mycel_proto_rawDesc = "" +
 	"\n" +
 	"ciphertext\x18\n" +
 	" \x01(\fR\n" +
-	"ciphertext\"W\n" +
+	"ciphertext\x12\x1f\n" +
+	"\vnew_version\x18\v \x01(\bR\n" +
+	"newVersion\"W\n" +
 	"\aPayload\x12\x16\n" +
 	"\x06actors\x18\x01 \x03(\fR\x06actors\x12\x1e\n" +
 	"\x03ops\x18\x02 \x03(\v2\f.mycel.v1.OpR\x03ops\x12\x14\n" +
@@ -727,19 +714,16 @@ const file_mycel_proto_rawDesc = "" +
 	"\x05value\x18\x06 \x01(\tR\x05value\x12\x14\n" +
 	"\x05unset\x18\a \x01(\bR\x05unset\x12\x12\n" +
 	"\x04text\x18\b \x01(\tR\x04text\x12$\n" +
-	"\x05spans\x18\t \x03(\v2\x0e.mycel.v1.SpanR\x05spans\"\xe9\x02\n" +
-	"\fMemberRecord\x12\x19\n" +
-	"\bvault_id\x18\x01 \x01(\fR\avaultId\x12\x10\n" +
-	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x12\n" +
-	"\x04prev\x18\x03 \x01(\fR\x04prev\x12/\n" +
-	"\x04kind\x18\x04 \x01(\x0e2\x1b.mycel.v1.MemberRecord.KindR\x04kind\x12\x16\n" +
-	"\x06device\x18\x05 \x01(\fR\x06device\x12\x1d\n" +
+	"\x05spans\x18\t \x03(\v2\x0e.mycel.v1.SpanR\x05spans\"\xa8\x02\n" +
+	"\fMemberRecord\x12\x18\n" +
+	"\aaccount\x18\x01 \x01(\fR\aaccount\x12/\n" +
+	"\x04kind\x18\x02 \x01(\x0e2\x1b.mycel.v1.MemberRecord.KindR\x04kind\x12\x16\n" +
+	"\x06device\x18\x03 \x01(\fR\x06device\x12\x1d\n" +
 	"\n" +
-	"name_nonce\x18\x06 \x01(\fR\tnameNonce\x12\x1f\n" +
-	"\vsealed_name\x18\a \x01(\fR\n" +
+	"name_nonce\x18\x04 \x01(\fR\tnameNonce\x12\x1f\n" +
+	"\vsealed_name\x18\x05 \x01(\fR\n" +
 	"sealedName\x12!\n" +
-	"\ftimestamp_ms\x18\b \x01(\x03R\vtimestampMs\x12\x18\n" +
-	"\aaccount\x18\t \x01(\fR\aaccount\"R\n" +
+	"\ftimestamp_ms\x18\x06 \x01(\x03R\vtimestampMs\"R\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\x0e\n" +
 	"\n" +

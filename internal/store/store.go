@@ -36,14 +36,16 @@ type ChangeMeta struct {
 	Lamport  uint64
 	Time     time.Time
 	Snapshot bool
-	Size     int
-	Seq      int64 // local arrival order, set by the store
+	// NewVersion: history starts a new version here.
+	NewVersion bool
+	Size       int
+	Seq        int64 // local arrival order, set by the store
 }
 
 // MetaOf extracts the metadata of a parsed change.
 func MetaOf(c *change.Change) ChangeMeta {
 	return ChangeMeta{ID: c.ID, Object: c.Object, Parents: c.Parents, Author: c.Author, Lamport: c.Lamport,
-		Time: c.Time, Snapshot: c.Snapshot, Size: len(c.Raw)}
+		Time: c.Time, Snapshot: c.Snapshot, NewVersion: c.NewVersion, Size: len(c.Raw)}
 }
 
 // Object is a row of the object index.
@@ -75,8 +77,9 @@ type Tx interface {
 	Setting(key string) ([]byte, error) // nil when unset
 	SetSetting(key string, value []byte) error
 
-	// PutChange stores a verified change; false if it was already there.
-	PutChange(m ChangeMeta, raw []byte) (bool, error)
+	// PutChange stores a verified change and returns its arrival number;
+	// stored is false (and seq 0) if it was already there.
+	PutChange(m ChangeMeta, raw []byte) (seq int64, stored bool, err error)
 	HasChange(id change.ID) (bool, error)
 	RawChange(id change.ID) ([]byte, error)
 	// Changes lists an object's changes in the order they were stored
@@ -100,6 +103,8 @@ type Tx interface {
 	Parked(object change.ID) ([]ChangeMeta, [][]byte, error)
 	Unpark(id change.ID) error
 
+	// MemberRecords lists the membership records in the order stored;
+	// PutMemberRecord stores one, ignoring a record already there.
 	MemberRecords() ([][]byte, error)
-	AppendMemberRecord(seq uint64, raw []byte) error
+	PutMemberRecord(raw []byte) error
 }

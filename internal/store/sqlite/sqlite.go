@@ -4,6 +4,7 @@ package sqlite
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -34,7 +35,7 @@ CREATE TABLE IF NOT EXISTS changes (
 	author   BLOB NOT NULL,
 	lamport  INTEGER NOT NULL,
 	time_ms  INTEGER NOT NULL,
-	snapshot INTEGER NOT NULL,
+	flags    INTEGER NOT NULL, -- 1 snapshot, 2 starts a new version
 	parents  BLOB NOT NULL,
 	raw      BLOB NOT NULL
 );
@@ -59,12 +60,12 @@ CREATE TABLE IF NOT EXISTS parked (
 	author  BLOB NOT NULL,
 	lamport INTEGER NOT NULL,
 	time_ms INTEGER NOT NULL,
-	snapshot INTEGER NOT NULL,
+	flags   INTEGER NOT NULL,
 	parents BLOB NOT NULL,
 	raw     BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS parked_by_object ON parked(object);
-CREATE TABLE IF NOT EXISTS members (seq INTEGER PRIMARY KEY, raw BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS members (seq INTEGER PRIMARY KEY AUTOINCREMENT, hash BLOB NOT NULL UNIQUE, raw BLOB NOT NULL);
 PRAGMA user_version = 1;
 `
 
@@ -175,6 +176,10 @@ func toID(b []byte) (change.ID, error) {
 	return id, nil
 }
 
+func flags(m store.ChangeMeta) int {
+	return boolInt(m.Snapshot) | boolInt(m.NewVersion)<<1
+}
+
 func boolInt(b bool) int {
 	if b {
 		return 1
@@ -182,14 +187,17 @@ func boolInt(b bool) int {
 	return 0
 }
 
-func (t *txn) PutChange(m store.ChangeMeta, raw []byte) (bool, error) {
-	res, err := t.tx.Exec(`INSERT OR IGNORE INTO changes(id, object, author, lamport, time_ms, snapshot, parents, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID[:], m.Object[:], m.Author, int64(m.Lamport), m.Time.UnixMilli(), boolInt(m.Snapshot), joinIDs(m.Parents), raw)
+func (t *txn) PutChange(m store.ChangeMeta, raw []byte) (int64, bool, error) {
+	res, err := t.tx.Exec(`INSERT OR IGNORE INTO changes(id, object, author, lamport, time_ms, flags, parents, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID[:], m.Object[:], m.Author, int64(m.Lamport), m.Time.UnixMilli(), flags(m), joinIDs(m.Parents), raw)
 	if err != nil {
-		return false, fmt.Errorf("put change: %w", err)
+		return 0, false, fmt.Errorf("put change: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	if n, err := res.RowsAffected(); err != nil || n == 0 {
+		return 0, false, err
+	}
+	seq, err := res.LastInsertId()
+	return seq, err == nil, err
 }
 
 func (t *txn) HasChange(id change.ID) (bool, error) {
@@ -225,7 +233,8 @@ func scanMetas(rows *sql.Rows, withRaw bool) ([]store.ChangeMeta, [][]byte, erro
 		if err := rows.Scan(dst...); err != nil {
 			return nil, nil, err
 		}
-		m := store.ChangeMeta{Author: author, Lamport: uint64(lamport), Time: time.UnixMilli(tms).UTC(), Snapshot: snap != 0, Size: size, Seq: seq}
+		m := store.ChangeMeta{Author: author, Lamport: uint64(lamport), Time: time.UnixMilli(tms).UTC(),
+			Snapshot: snap&1 != 0, NewVersion: snap&2 != 0, Size: size, Seq: seq}
 		var err error
 		if m.ID, err = toID(id); err != nil {
 			return nil, nil, err
@@ -243,7 +252,7 @@ func scanMetas(rows *sql.Rows, withRaw bool) ([]store.ChangeMeta, [][]byte, erro
 }
 
 func (t *txn) Changes(object change.ID) ([]store.ChangeMeta, error) {
-	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, snapshot, parents, length(raw), seq FROM changes WHERE object = ? ORDER BY seq`, object[:])
+	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), seq FROM changes WHERE object = ? ORDER BY seq`, object[:])
 	if err != nil {
 		return nil, fmt.Errorf("list changes: %w", err)
 	}
@@ -252,7 +261,7 @@ func (t *txn) Changes(object change.ID) ([]store.ChangeMeta, error) {
 }
 
 func (t *txn) ChangesAfter(object change.ID, seq int64) ([]store.ChangeMeta, [][]byte, error) {
-	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, snapshot, parents, length(raw), seq, raw FROM changes WHERE object = ? AND seq > ? ORDER BY seq`, object[:], seq)
+	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), seq, raw FROM changes WHERE object = ? AND seq > ? ORDER BY seq`, object[:], seq)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list changes: %w", err)
 	}
@@ -421,13 +430,13 @@ func (t *txn) ObjectsWithPrefix(prefix string) ([]change.ID, error) {
 }
 
 func (t *txn) Park(m store.ChangeMeta, raw []byte) error {
-	_, err := t.tx.Exec(`INSERT OR IGNORE INTO parked(id, object, author, lamport, time_ms, snapshot, parents, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		m.ID[:], m.Object[:], m.Author, int64(m.Lamport), m.Time.UnixMilli(), boolInt(m.Snapshot), joinIDs(m.Parents), raw)
+	_, err := t.tx.Exec(`INSERT OR IGNORE INTO parked(id, object, author, lamport, time_ms, flags, parents, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID[:], m.Object[:], m.Author, int64(m.Lamport), m.Time.UnixMilli(), flags(m), joinIDs(m.Parents), raw)
 	return err
 }
 
 func (t *txn) Parked(object change.ID) ([]store.ChangeMeta, [][]byte, error) {
-	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, snapshot, parents, length(raw), 0, raw FROM parked WHERE object = ?`, object[:])
+	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), 0, raw FROM parked WHERE object = ?`, object[:])
 	if err != nil {
 		return nil, nil, err
 	}
@@ -456,7 +465,8 @@ func (t *txn) MemberRecords() ([][]byte, error) {
 	return out, rows.Err()
 }
 
-func (t *txn) AppendMemberRecord(seq uint64, raw []byte) error {
-	_, err := t.tx.Exec(`INSERT INTO members(seq, raw) VALUES (?, ?)`, int64(seq), raw)
+func (t *txn) PutMemberRecord(raw []byte) error {
+	h := sha256.Sum256(raw)
+	_, err := t.tx.Exec(`INSERT OR IGNORE INTO members(hash, raw) VALUES (?, ?)`, h[:], raw)
 	return err
 }

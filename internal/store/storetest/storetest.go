@@ -17,16 +17,16 @@ func Run(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	obj := change.ID{1}
 	c1 := store.ChangeMeta{ID: obj, Object: obj, Author: []byte("author"), Lamport: 0, Time: time.UnixMilli(1000).UTC()}
-	c2 := store.ChangeMeta{ID: change.ID{2}, Object: obj, Parents: []change.ID{obj}, Author: []byte("author"), Lamport: 1, Time: time.UnixMilli(2000).UTC(), Snapshot: true}
+	c2 := store.ChangeMeta{ID: change.ID{2}, Object: obj, Parents: []change.ID{obj}, Author: []byte("author"), Lamport: 1, Time: time.UnixMilli(2000).UTC(), Snapshot: true, NewVersion: true}
 
 	t.Run("changes", func(t *testing.T) {
 		err := s.Update(ctx, func(tx store.Tx) error {
 			for _, c := range []store.ChangeMeta{c1, c2} {
-				if ok, err := tx.PutChange(c, []byte("raw-"+c.ID.Short())); err != nil || !ok {
-					t.Fatalf("put %s: %v %v", c.ID.Short(), ok, err)
+				if seq, ok, err := tx.PutChange(c, []byte("raw-"+c.ID.Short())); err != nil || !ok || seq <= 0 {
+					t.Fatalf("put %s: %v %v %v", c.ID.Short(), seq, ok, err)
 				}
 			}
-			if ok, err := tx.PutChange(c1, []byte("other")); err != nil || ok {
+			if _, ok, err := tx.PutChange(c1, []byte("other")); err != nil || ok {
 				t.Fatalf("second put of the same change: stored=%v err=%v", ok, err)
 			}
 			return tx.SetHeads(obj, []change.ID{c2.ID})
@@ -46,7 +46,7 @@ func Run(t *testing.T, s store.Store) {
 			if err != nil || len(ms) != 2 || ms[0].ID != c1.ID || ms[1].ID != c2.ID {
 				t.Fatalf("changes = %+v, %v", ms, err)
 			}
-			if !ms[1].Snapshot || ms[1].Parents[0] != obj || !ms[1].Time.Equal(c2.Time) || ms[1].Lamport != 1 {
+			if !ms[1].Snapshot || !ms[1].NewVersion || ms[0].NewVersion || ms[1].Parents[0] != obj || !ms[1].Time.Equal(c2.Time) || ms[1].Lamport != 1 {
 				t.Fatalf("metadata not kept: %+v", ms[1])
 			}
 			after, raws, err := tx.ChangesAfter(obj, ms[0].Seq)
@@ -126,8 +126,9 @@ func Run(t *testing.T, s store.Store) {
 			if err := tx.Park(p, []byte("parked")); err != nil {
 				t.Fatal(err)
 			}
-			tx.AppendMemberRecord(1, []byte("r1"))
-			return tx.AppendMemberRecord(2, []byte("r2"))
+			tx.PutMemberRecord([]byte("r1"))
+			tx.PutMemberRecord([]byte("r2"))
+			return tx.PutMemberRecord([]byte("r1"))
 		})
 		s.Update(ctx, func(tx store.Tx) error {
 			ms, raws, err := tx.Parked(obj)

@@ -1,0 +1,148 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"mycel/internal/change"
+	"mycel/internal/member"
+	"mycel/internal/store"
+)
+
+// Outcome says what became of a received change.
+type Outcome int
+
+// Outcomes of Receive.
+const (
+	Stored    Outcome = iota // verified, applied and stored
+	Duplicate                // already here
+	Parked                   // verified, waiting for its parents
+)
+
+func (o Outcome) String() string {
+	return [...]string{"stored", "duplicate", "parked"}[o]
+}
+
+// ErrRejected is wrapped by every refusal of a received change.
+var ErrRejected = errors.New("change rejected")
+
+// Receive verifies a change from another device or a node and stores it:
+// the bytes must hash to id, carry a valid signature by a device of this
+// vault (per the membership log), decrypt with the object key and apply to
+// the object's state. A change whose parents are missing is parked until
+// they come. A rejected change is not stored, and the error says why.
+func (e *Engine) Receive(ctx context.Context, id change.ID, raw []byte) (Outcome, error) {
+	var out Outcome
+	err := e.db.Update(ctx, func(tx store.Tx) error {
+		l, err := e.members(tx)
+		if err != nil {
+			return err
+		}
+		out, err = e.receive(tx, l, id, raw)
+		return err
+	})
+	return out, err
+}
+
+func reject(id change.ID, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrRejected, id.Short(), fmt.Sprintf(format, args...))
+}
+
+func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (Outcome, error) {
+	c, err := change.ParseWithID(id, raw)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	if !l.MayAuthor(c.Author, c.Time) {
+		return 0, reject(id, "author %x is not a device of this vault", c.Author[:6])
+	}
+	if have, err := tx.HasChange(id); err != nil || have {
+		return Duplicate, err
+	}
+	if c.IsRoot() {
+		if c.VaultID != e.vault.ID {
+			return 0, reject(id, "it creates an object in another vault")
+		}
+		if err := e.putRoot(tx, c); err != nil {
+			return 0, err
+		}
+		return Stored, e.unpark(tx, l, c.Object)
+	}
+	for _, p := range append([]change.ID{c.Object}, c.Parents...) {
+		have, err := tx.HasChange(p)
+		if err != nil {
+			return 0, err
+		}
+		if !have {
+			return Parked, tx.Park(store.MetaOf(c), raw)
+		}
+	}
+	obj, err := e.load(tx, c.Object)
+	if err != nil {
+		return 0, err
+	}
+	p, err := c.Open(e.objectKey(c.Object))
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	if c.Snapshot {
+		// A snapshot adds nothing to the state; it must still decode.
+		if _, err := decodeState(p.State); err != nil {
+			return 0, reject(id, "snapshot: %v", err)
+		}
+	} else if err := obj.doc.Apply(p.CRDT(c)); err != nil {
+		return 0, reject(id, "%v", err)
+	}
+	if err := e.putChange(tx, obj, c); err != nil {
+		return 0, err
+	}
+	if err := e.index(tx, obj); err != nil {
+		return 0, err
+	}
+	return Stored, e.unpark(tx, l, c.Object)
+}
+
+// unpark retries the parked changes of an object until none can proceed.
+func (e *Engine) unpark(tx store.Tx, l *member.Log, object change.ID) error {
+	for {
+		metas, raws, err := tx.Parked(object)
+		if err != nil {
+			return err
+		}
+		progress := false
+		for i, m := range metas {
+			out, err := e.receive(tx, l, m.ID, raws[i])
+			if err != nil && !errors.Is(err, ErrRejected) {
+				return err
+			}
+			// A parked change whose content does not apply on top of
+			// its parents is dropped, like any rejected change.
+			if err != nil || out != Parked {
+				if err := tx.Unpark(m.ID); err != nil {
+					return err
+				}
+				progress = true
+			}
+		}
+		if !progress {
+			return nil
+		}
+	}
+}
+
+// Changes returns the ids and bytes of every stored change of an object, in
+// arrival order (a causal order), for export or another device.
+func (e *Engine) Changes(ctx context.Context, id change.ID) ([]change.ID, [][]byte, error) {
+	var ids []change.ID
+	var raws [][]byte
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		ms, rs, err := tx.ChangesAfter(id, 0)
+		for _, m := range ms {
+			ids = append(ids, m.ID)
+		}
+		raws = rs
+		return err
+	})
+	return ids, raws, err
+}

@@ -1,0 +1,277 @@
+// Package vault is the local engine: the one API through which the CLI (and
+// later the daemon and web app) reads and edits objects. It owns a data
+// folder: the store, the vault secrets and the device key. Every call that
+// writes runs in one store transaction, so it happens entirely or not at all.
+package vault
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"mycel/internal/keys"
+	"mycel/internal/member"
+	"mycel/internal/object"
+	"mycel/internal/store"
+	"mycel/internal/store/sqlite"
+)
+
+// Files in a data folder.
+const (
+	DBFile      = "mycel.db"
+	SecretsFile = "secrets.json" // mode 0600: vault seed and device key
+)
+
+// ErrNoVault means the data folder has no vault yet.
+var ErrNoVault = errors.New("no vault here")
+
+// Engine is an open vault on this device.
+type Engine struct {
+	dir    string
+	db     store.Store
+	vault  *keys.Vault
+	device ed25519.PrivateKey
+	// Now is the clock; tests replace it.
+	Now    func() time.Time
+	Policy object.SnapshotPolicy
+}
+
+type secrets struct {
+	Version    int    `json:"version"`
+	VaultSeed  []byte `json:"vault_seed"`  // BIP39 seed of the recovery phrase
+	DeviceSeed []byte `json:"device_seed"` // ed25519 seed of this device
+}
+
+// Init creates a new vault with a fresh recovery phrase in dir and makes
+// this device its first member. It returns the phrase, which is shown once
+// and stored nowhere.
+func Init(ctx context.Context, dir, deviceName string) (*Engine, string, error) {
+	phrase, err := keys.NewPhrase()
+	if err != nil {
+		return nil, "", err
+	}
+	e, err := create(ctx, dir, phrase, deviceName)
+	return e, phrase, err
+}
+
+// Recover sets up this device as a new member of the vault of phrase.
+func Recover(ctx context.Context, dir, phrase, deviceName string) (*Engine, error) {
+	if err := keys.CheckPhrase(phrase); err != nil {
+		return nil, err
+	}
+	return create(ctx, dir, phrase, deviceName)
+}
+
+func create(ctx context.Context, dir, phrase, deviceName string) (*Engine, error) {
+	if deviceName == "" {
+		deviceName = DefaultDeviceName()
+	}
+	if _, err := os.Stat(filepath.Join(dir, SecretsFile)); err == nil {
+		return nil, fmt.Errorf("%s already holds a vault; use another --data folder, or remove it first", dir)
+	}
+	if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil {
+		return nil, fmt.Errorf("%s holds a store but no keys (an interrupted init?); move it away and try again", dir)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	seed := keys.Seed(phrase)
+	v, err := keys.DeriveVault(seed)
+	if err != nil {
+		return nil, err
+	}
+	_, device, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(filepath.Join(dir, DBFile))
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{dir: dir, db: db, vault: v, device: device, Now: time.Now, Policy: object.DefaultSnapshotPolicy}
+	rec, err := member.NewRecord(v, member.Add, e.DeviceKey(), deviceName, e.Now())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	err = db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.SetSetting("vault_id", v.ID[:]); err != nil {
+			return err
+		}
+		return tx.PutMemberRecord(rec)
+	})
+	if err == nil {
+		// The keys go last: a folder with keys is a complete vault.
+		err = writeSecrets(filepath.Join(dir, SecretsFile), secrets{Version: 1, VaultSeed: seed, DeviceSeed: device.Seed()})
+	}
+	if err != nil {
+		db.Close()
+		os.Remove(filepath.Join(dir, DBFile))
+		return nil, fmt.Errorf("create vault: %w", err)
+	}
+	return e, nil
+}
+
+// DefaultDeviceName is the host name, or "device".
+func DefaultDeviceName() string {
+	if h, err := os.Hostname(); err == nil && h != "" {
+		return h
+	}
+	return "device"
+}
+
+// writeSecrets writes the file atomically with mode 0600.
+func writeSecrets(path string, s secrets) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(filepath.Dir(path)); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// Open opens the vault in dir.
+func Open(dir string) (*Engine, error) {
+	path := filepath.Join(dir, SecretsFile)
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s has no vault; run `mycel init` to create one or `mycel recover` to join yours", ErrNoVault, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%s is readable by others (mode %v); run `chmod 600 %s`", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s secrets
+	if err := json.Unmarshal(b, &s); err != nil || s.Version != 1 || len(s.VaultSeed) != 64 || len(s.DeviceSeed) != ed25519.SeedSize {
+		return nil, fmt.Errorf("%s is damaged; recover the vault into a new folder with your recovery phrase", path)
+	}
+	v, err := keys.DeriveVault(s.VaultSeed)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(filepath.Join(dir, DBFile))
+	if err != nil {
+		return nil, err
+	}
+	return &Engine{dir: dir, db: db, vault: v, device: ed25519.NewKeyFromSeed(s.DeviceSeed), Now: time.Now, Policy: object.DefaultSnapshotPolicy}, nil
+}
+
+// Close closes the store.
+func (e *Engine) Close() error { return e.db.Close() }
+
+// Dir is the data folder.
+func (e *Engine) Dir() string { return e.dir }
+
+// VaultID is the vault's public id.
+func (e *Engine) VaultID() keys.VaultID { return e.vault.ID }
+
+// DeviceKey is this device's public key.
+func (e *Engine) DeviceKey() ed25519.PublicKey { return e.device.Public().(ed25519.PublicKey) }
+
+// Members loads the membership log.
+func (e *Engine) members(tx store.Tx) (*member.Log, error) {
+	raws, err := tx.MemberRecords()
+	if err != nil {
+		return nil, err
+	}
+	l := member.NewLog(e.vault.ID)
+	for _, r := range raws {
+		if err := l.Add(r); err != nil {
+			return nil, fmt.Errorf("membership log in the store: %w", err)
+		}
+	}
+	return l, nil
+}
+
+// DeviceInfo describes one device of the vault.
+type DeviceInfo struct {
+	Key     ed25519.PublicKey
+	Name    string
+	Added   time.Time
+	Removed bool
+	This    bool
+}
+
+// Devices lists the vault's devices with their names.
+func (e *Engine) Devices(ctx context.Context) ([]DeviceInfo, error) {
+	var out []DeviceInfo
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		l, err := e.members(tx)
+		if err != nil {
+			return err
+		}
+		for _, d := range l.Devices() {
+			name, err := d.Name(e.vault.ReadKey)
+			if err != nil {
+				name = "(name unreadable)"
+			}
+			out = append(out, DeviceInfo{Key: d.Key, Name: name, Added: d.Added, Removed: d.Removed != nil, This: d.Key.Equal(e.DeviceKey())})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// AddMemberRecords adds membership records from elsewhere (another device
+// of the vault); each is verified.
+func (e *Engine) AddMemberRecords(ctx context.Context, raws [][]byte) error {
+	return e.db.Update(ctx, func(tx store.Tx) error {
+		l := member.NewLog(e.vault.ID)
+		for _, r := range raws {
+			if err := l.Add(r); err != nil {
+				return err
+			}
+			if err := tx.PutMemberRecord(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// MemberRecords returns the raw membership log.
+func (e *Engine) MemberRecords(ctx context.Context) ([][]byte, error) {
+	var out [][]byte
+	err := e.db.View(ctx, func(tx store.Tx) (err error) {
+		out, err = tx.MemberRecords()
+		return err
+	})
+	return out, err
+}
+
+func sha256sum(b []byte) [32]byte { return sha256.Sum256(b) }

@@ -1,0 +1,253 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mycel/internal/change"
+	"mycel/internal/crdt"
+	"mycel/internal/keys"
+	"mycel/internal/markdown"
+	"mycel/internal/store"
+)
+
+var ctx = context.Background()
+
+// pair makes two devices of one vault that know each other.
+func pair(t *testing.T) (*Engine, *Engine) {
+	t.Helper()
+	a, phrase, err := Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Recover(ctx, filepath.Join(t.TempDir(), "b"), phrase, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close(); b.Close() })
+	if a.VaultID() != b.VaultID() {
+		t.Fatal("recovered device has another vault id")
+	}
+	ra, _ := a.MemberRecords(ctx)
+	rb, _ := b.MemberRecords(ctx)
+	if err := a.AddMemberRecords(ctx, rb); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddMemberRecords(ctx, ra); err != nil {
+		t.Fatal(err)
+	}
+	return a, b
+}
+
+// send gives to dst every change of object id that src has.
+func send(t *testing.T, src, dst *Engine, id change.ID) {
+	t.Helper()
+	ids, raws, err := src.Changes(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ids {
+		if _, err := dst.Receive(ctx, ids[i], raws[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func md(t *testing.T, e *Engine, id change.ID) string {
+	t.Helper()
+	o, err := e.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return markdown.Render(o.Doc.Blocks())
+}
+
+func TestRecoverAndDevices(t *testing.T) {
+	a, b := pair(t)
+	for _, e := range []*Engine{a, b} {
+		ds, err := e.Devices(ctx)
+		if err != nil || len(ds) != 2 {
+			t.Fatalf("devices = %+v, %v", ds, err)
+		}
+		names := ds[0].Name + "," + ds[1].Name
+		if !strings.Contains(names, "laptop") || !strings.Contains(names, "phone") {
+			t.Fatalf("names = %s", names)
+		}
+	}
+	fi, err := os.Stat(filepath.Join(a.Dir(), SecretsFile))
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("secrets file mode %v, %v", fi.Mode().Perm(), err)
+	}
+	if _, err := Recover(ctx, t.TempDir(), "legal winner thank year wave sausage worth useful legal winner thank year", ""); !errors.Is(err, keys.ErrPhrase) {
+		t.Fatalf("bad phrase: %v", err)
+	}
+	if _, _, err := Init(ctx, a.Dir(), ""); err == nil {
+		t.Fatal("init over an existing vault succeeded")
+	}
+}
+
+func TestConcurrentEditsMerge(t *testing.T) {
+	a, b := pair(t)
+	id, err := a.Create(ctx, map[string]string{"title": "Notes"}, markdown.Parse("The cat sat.\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, a, b, id)
+	if got := md(t, b, id); got != "The cat sat.\n" {
+		t.Fatalf("b sees %q", got)
+	}
+	// Offline, both edit the same paragraph.
+	write := func(e *Engine, text string) {
+		if _, err := e.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(text)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(a, "The black cat sat.\n")
+	write(b, "The cat sat on the mat.\n")
+	send(t, a, b, id)
+	send(t, b, a, id)
+	ga, gb := md(t, a, id), md(t, b, id)
+	if ga != gb || ga != "The black cat sat on the mat.\n" {
+		t.Fatalf("merged: a=%q b=%q", ga, gb)
+	}
+}
+
+func TestForgedChangesAreRejected(t *testing.T) {
+	a, b := pair(t)
+	id, err := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("secret\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, raws, _ := a.Changes(ctx, id)
+	// Root first, so the forgeries are judged on their content.
+	if _, err := b.Receive(ctx, ids[0], raws[0]); err != nil {
+		t.Fatal(err)
+	}
+	last := len(raws) - 1
+	for _, pos := range []int{len(raws[last]) - 80, len(raws[last]) - 1, 40} { // payload, signature, header
+		bad := append([]byte(nil), raws[last]...)
+		bad[pos] ^= 1
+		badID := change.ID(sha256sum(bad))
+		if _, err := b.Receive(ctx, badID, bad); !errors.Is(err, ErrRejected) {
+			t.Fatalf("byte %d flipped: %v", pos, err)
+		}
+	}
+	// A change by a device outside the vault: valid signature, wrong author.
+	c, _ := keys.VaultFromPhrase("legal winner thank year wave sausage worth useful legal winner thank yellow")
+	stranger, _, _ := Init(ctx, t.TempDir(), "stranger")
+	defer stranger.Close()
+	_ = c
+	sid, err := stranger.Create(ctx, map[string]string{"title": "x"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sids, sraws, _ := stranger.Changes(ctx, sid)
+	_, err = b.Receive(ctx, sids[0], sraws[0])
+	if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "not a device of this vault") {
+		t.Fatalf("stranger's change: %v", err)
+	}
+	// Nothing of the forgeries was stored.
+	gotIDs, _, _ := b.Changes(ctx, id)
+	if len(gotIDs) != 1 {
+		t.Fatalf("b holds %d changes of the object, want only the root", len(gotIDs))
+	}
+	if _, err := b.Get(ctx, sid); err == nil {
+		t.Fatal("stranger's object was stored")
+	}
+	// The real change still goes in.
+	send(t, a, b, id)
+	if got := md(t, b, id); got != "secret\n" {
+		t.Fatalf("b sees %q", got)
+	}
+}
+
+func TestOutOfOrderChangesWait(t *testing.T) {
+	a, b := pair(t)
+	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("one\n"))
+	a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("one\n\ntwo\n")); return nil })
+	ids, raws, _ := a.Changes(ctx, id)
+	for i := len(ids) - 1; i >= 0; i-- { // newest first
+		out, err := b.Receive(ctx, ids[i], raws[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]Outcome{true: Stored, false: Parked}[i == 0]; out != want {
+			t.Fatalf("change %d: %v, want %v", i, out, want)
+		}
+	}
+	if got := md(t, b, id); got != "one\n\ntwo\n" {
+		t.Fatalf("b sees %q", got)
+	}
+	if o, _ := b.Get(ctx, id); o.Parked != 0 {
+		t.Fatalf("%d changes still parked", o.Parked)
+	}
+}
+
+func TestSnapshotsHistoryRestore(t *testing.T) {
+	a, b := pair(t)
+	now := time.Unix(1700000000, 0)
+	a.Now = func() time.Time { now = now.Add(time.Second); return now }
+	id, _ := a.Create(ctx, map[string]string{"title": "Draft"}, markdown.Parse("v1\n"))
+	for i := 2; i <= 80; i++ {
+		if i == 40 {
+			now = now.Add(time.Hour) // a pause: a new version
+		}
+		text := "v" + strings.Repeat("x", i) + "\n"
+		if _, err := a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(text)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	o, _ := a.Get(ctx, id)
+	if o.Index.Snapshot == (change.ID{}) {
+		t.Fatal("80 edits wrote no snapshot")
+	}
+	want := md(t, a, id)
+	send(t, a, b, id)
+	if got := md(t, b, id); got != want {
+		t.Fatalf("b (replaying, snapshots skipped) sees %q, want %q", got, want)
+	}
+	vs, err := a.History(ctx, id)
+	if err != nil || len(vs) != 2 {
+		t.Fatalf("versions = %+v, %v", vs, err)
+	}
+	v1, _ := a.At(ctx, id, 1)
+	if got := markdown.Render(v1.Blocks()); got != "v"+strings.Repeat("x", 39)+"\n" {
+		t.Fatalf("version 1 = %q", got)
+	}
+	if _, err := a.Restore(ctx, id, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := md(t, a, id); got != markdown.Render(v1.Blocks()) {
+		t.Fatalf("after restore: %q", got)
+	}
+	vs2, _ := a.History(ctx, id)
+	if len(vs2) != 3 {
+		t.Fatalf("restore should add a version on top: %d versions", len(vs2))
+	}
+	// Undo the restore by restoring the version before it.
+	a.Restore(ctx, id, 2)
+	if got := md(t, a, id); got != want {
+		t.Fatalf("undoing the restore gives %q, want %q", got, want)
+	}
+	// A reopened engine reads the same state from snapshot + tail.
+	dir := a.Dir()
+	a.Close()
+	a2, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a2.Close()
+	if got := md(t, a2, id); got != want {
+		t.Fatalf("reopened: %q", got)
+	}
+	hits, _ := a2.Search(ctx, "draft", 5)
+	if len(hits) != 1 {
+		t.Fatalf("search by title: %+v", hits)
+	}
+	_ = store.ErrNotFound
+}
