@@ -332,4 +332,3 @@ func PlainText(blocks []*crdt.Block) string {
 	walk(blocks)
 	return b.String()
 }
-
