@@ -121,9 +121,7 @@ func (tx *Tx) Replace(target []*Block) {
 			t := tgt[c].b
 			var id ID
 			if m := match[c]; m < 0 {
-				id = tx.InsertBlock(parent, prev, t.Type)
-				tx.setAttrs(id, nil, t.Attrs)
-				tx.InsertText(id, 0, t.Text)
+				id = tx.insertFilled(parent, prev, t)
 			} else {
 				old := cur[m].b
 				id = old.ID
@@ -191,7 +189,8 @@ func (tx *Tx) editText(id ID, old, new string) {
 }
 
 // ReplaceDetails sets every detail in want and unsets every other one,
-// except the keys in keep, which stay as they are.
+// except the keys in keep, which stay as they are. (To change only some
+// details, see SetDetails.)
 func (tx *Tx) ReplaceDetails(want map[string]string, keep ...string) {
 	skip := map[string]bool{}
 	for _, k := range keep {
@@ -225,4 +224,48 @@ func (d *Doc) childIDs(parent ID) []ID {
 		}
 	}
 	return out
+}
+
+// AppendBlocks adds blocks (with their children) after the last top-level block.
+func (tx *Tx) AppendBlocks(blocks []*Block) {
+	after := ID{}
+	if top := tx.d.childIDs(ID{}); len(top) > 0 {
+		after = top[len(top)-1]
+	}
+	var add func(parent, after ID, bs []*Block)
+	add = func(parent, after ID, bs []*Block) {
+		for _, b := range bs {
+			id := tx.insertFilled(parent, after, b)
+			add(id, ID{}, b.Children)
+			after = id
+		}
+	}
+	add(ID{}, after, blocks)
+}
+
+// insertFilled inserts a block with b's type, attributes and text (not its
+// children).
+func (tx *Tx) insertFilled(parent, after ID, b *Block) ID {
+	id := tx.InsertBlock(parent, after, b.Type)
+	tx.setAttrs(id, nil, b.Attrs)
+	tx.InsertText(id, 0, b.Text)
+	return id
+}
+
+// Details returns the details as the transaction has left them so far.
+func (tx *Tx) Details() map[string]string { return tx.d.Details() }
+
+// SetDetails sets the details in want; an empty value unsets the detail.
+// Details not in want stay as they are.
+func (tx *Tx) SetDetails(want map[string]string) {
+	have := tx.d.Details()
+	for _, k := range sortedKeys(want) {
+		v, ok := have[k]
+		switch {
+		case want[k] == "" && ok:
+			tx.UnsetDetail(k)
+		case want[k] != "" && (!ok || v != want[k]):
+			tx.SetDetail(k, want[k])
+		}
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 )
 
@@ -22,6 +23,9 @@ const (
 // the account public key, so anyone holding the membership log, which starts
 // with that key, can check the log belongs to the vault without a secret.
 type VaultID [32]byte
+
+// Short is the first 12 hex characters, for messages.
+func (id VaultID) Short() string { return hex.EncodeToString(id[:6]) }
 
 // VaultIDOf is the vault id of an account public key.
 func VaultIDOf(account ed25519.PublicKey) VaultID {

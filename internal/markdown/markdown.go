@@ -25,7 +25,8 @@ import (
 // Render writes blocks as Markdown.
 func Render(blocks []*crdt.Block) string {
 	var b strings.Builder
-	renderLevel(&b, blocks, 0, true)
+	r := renderer{b: &b, first: true}
+	r.level(blocks, 0)
 	return b.String()
 }
 
@@ -33,36 +34,36 @@ func isList(t string) bool {
 	return t == crdt.TypeBulleted || t == crdt.TypeNumbered || t == crdt.TypeTodo
 }
 
-func renderLevel(b *strings.Builder, blocks []*crdt.Block, depth int, first bool) bool {
+type renderer struct {
+	b        *strings.Builder
+	first    bool
+	prevList bool // the block written last is a list item
+}
+
+func (r *renderer) level(blocks []*crdt.Block, depth int) {
 	ind := strings.Repeat("  ", depth)
 	num := 0
-	prevList := false
 	for _, blk := range blocks {
 		if blk.Type == crdt.TypeNumbered {
 			num++
 		} else {
 			num = 0
 		}
-		if !first {
-			// Tight lists: consecutive items need no blank line.
-			if !(prevList && isList(blk.Type)) {
-				b.WriteString("\n")
-			}
+		// Blocks are separated by a blank line, except list items that
+		// follow list items (at any depth): a tight list.
+		if !r.first && !(r.prevList && isList(blk.Type)) {
+			r.b.WriteString("\n")
 		}
-		first = false
+		r.first = false
 		for _, line := range blockLines(blk, num) {
 			if line == codeEmpty {
 				line = ""
 			}
-			b.WriteString(ind + line + "\n")
+			r.b.WriteString(ind + line + "\n")
 		}
-		prevList = isList(blk.Type)
-		if len(blk.Children) > 0 {
-			renderLevel(b, blk.Children, depth+1, false)
-			prevList = false
-		}
+		r.prevList = isList(blk.Type)
+		r.level(blk.Children, depth+1)
 	}
-	return first
 }
 
 func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }

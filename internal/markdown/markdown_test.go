@@ -105,3 +105,16 @@ func TestParsesCommonMarkdown(t *testing.T) {
 		t.Errorf("attributes lost: %v %v", got[4].Attrs, got[5].Attrs)
 	}
 }
+
+func TestDocumentFrontMatter(t *testing.T) {
+	d := map[string]string{"title": "Garden: plans", "tags": "home"}
+	blocks := Parse("# Beds\n\n- tomatoes\n")
+	md := RenderDocument(d, blocks)
+	gd, gb := ParseDocument(md)
+	if !reflect.DeepEqual(gd, d) || Render(gb) != Render(blocks) {
+		t.Fatalf("document round trip: %v %q", gd, Render(gb))
+	}
+	if gd, _ := ParseDocument("just text\n"); gd != nil {
+		t.Fatal("no front matter must give nil details")
+	}
+}

@@ -59,6 +59,9 @@ type Object struct {
 	Snippet  string
 	Changes  int
 	Body     string // indexed for search; not read back
+	// TextStale: Body is not given and the text index of this object is
+	// out of date until a later PutObject gives it.
+	TextStale bool
 	// Snapshot is the snapshot change that opening starts from (zero when
 	// none) and SnapshotSeq the arrival number up to which every stored
 	// change is inside that snapshot; changes after it are replayed.
@@ -95,6 +98,8 @@ type Tx interface {
 	Object(id change.ID) (Object, error)
 	Objects() ([]Object, error) // most recently updated first
 	Search(query string, limit int) ([]Hit, error)
+	// StaleText lists objects whose text index is out of date.
+	StaleText() ([]change.ID, error)
 	// ObjectsWithPrefix lists objects whose hex id starts with prefix.
 	ObjectsWithPrefix(prefix string) ([]change.ID, error)
 

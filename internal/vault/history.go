@@ -71,17 +71,21 @@ func (e *Engine) at(tx store.Tx, id change.ID, n int) (*crdt.Doc, error) {
 // undone by restoring the version before it. Archiving is left as it is.
 func (e *Engine) Restore(ctx context.Context, id change.ID, n int) (bool, error) {
 	var changed bool
+	var l *loaded
 	err := e.db.Update(ctx, func(tx store.Tx) error {
 		old, err := e.at(tx, id, n)
 		if err != nil {
 			return err
 		}
-		changed, err = e.editIn(tx, id, true, func(t *crdt.Tx) error {
+		l, changed, err = e.editIn(tx, id, true, func(t *crdt.Tx) error {
 			t.ReplaceDetails(old.Details(), "archived")
 			t.Replace(old.Blocks())
 			return nil
 		})
 		return err
 	})
+	if err == nil {
+		e.keep(l)
+	}
 	return changed, err
 }

@@ -1,10 +1,13 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"time"
 
 	"mycel/internal/change"
 	"mycel/internal/crdt"
@@ -37,6 +40,48 @@ type loaded struct {
 }
 
 func (e *Engine) objectKey(id change.ID) [32]byte { return keys.ObjectKey(e.vault.ReadKey, id[:]) }
+
+// take returns the object for a write: from the cache when its heads are
+// still those in the store, else loaded. The entry leaves the cache; a
+// successful write puts it back (keep), so a failed one leaves no trace.
+func (e *Engine) take(tx store.Tx, id change.ID) (*loaded, error) {
+	e.mu.Lock()
+	l := e.cache[id]
+	delete(e.cache, id)
+	e.mu.Unlock()
+	if l != nil {
+		heads, err := tx.Heads(id)
+		if err != nil {
+			return nil, err
+		}
+		if slices.Equal(heads, l.heads) {
+			return l, nil
+		}
+	}
+	return e.load(tx, id)
+}
+
+// keep caches objects after the transaction that changed them committed.
+func (e *Engine) keep(ls ...*loaded) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.cache == nil {
+		e.cache = map[change.ID]*loaded{}
+	}
+	for _, l := range ls {
+		if l == nil {
+			continue
+		}
+		if len(e.cache) >= cacheSize {
+			clear(e.cache)
+		}
+		slices.SortFunc(l.heads, func(a, b change.ID) int { return bytes.Compare(a[:], b[:]) })
+		e.cache[l.id] = l
+	}
+}
+
+// cacheSize bounds the objects kept open between writes.
+const cacheSize = 16
 
 // load opens an object: its last snapshot, then every change stored after
 // it. Each change is checked against its id and its payload authenticated.
@@ -164,6 +209,9 @@ func (e *Engine) List(ctx context.Context) ([]store.Object, error) {
 
 // Search runs a full-text search over titles and text.
 func (e *Engine) Search(ctx context.Context, query string, limit int) ([]store.Hit, error) {
+	if err := e.refreshText(ctx); err != nil {
+		return nil, err
+	}
 	var out []store.Hit
 	err := e.db.View(ctx, func(tx store.Tx) (err error) {
 		out, err = tx.Search(query, limit)
@@ -176,6 +224,7 @@ func (e *Engine) Search(ctx context.Context, query string, limit int) ([]store.H
 // details and blocks given, in one transaction.
 func (e *Engine) Create(ctx context.Context, details map[string]string, blocks []*crdt.Block) (change.ID, error) {
 	var id change.ID
+	var l *loaded
 	err := e.db.Update(ctx, func(tx store.Tx) error {
 		now := e.Now()
 		root, err := change.NewRoot(e.vault.ID, e.device, now)
@@ -186,13 +235,16 @@ func (e *Engine) Create(ctx context.Context, details map[string]string, blocks [
 		if err := e.putRoot(tx, root); err != nil {
 			return err
 		}
-		_, err = e.editIn(tx, id, false, func(t *crdt.Tx) error {
+		l, _, err = e.editIn(tx, id, false, func(t *crdt.Tx) error {
 			t.ReplaceDetails(details)
 			t.Replace(blocks)
 			return nil
 		})
 		return err
 	})
+	if err == nil {
+		e.keep(l)
+	}
 	return id, err
 }
 
@@ -210,45 +262,51 @@ func (e *Engine) putRoot(tx store.Tx, root *change.Change) error {
 // reports whether anything changed (f may find nothing to do).
 func (e *Engine) Edit(ctx context.Context, id change.ID, f func(*crdt.Tx) error) (bool, error) {
 	var changed bool
+	var l *loaded
 	err := e.db.Update(ctx, func(tx store.Tx) (err error) {
-		changed, err = e.editIn(tx, id, false, f)
+		l, changed, err = e.editIn(tx, id, false, f)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
 		return false, fmt.Errorf("no object %s in this vault", id.Short())
 	}
+	if err == nil {
+		e.keep(l)
+	}
 	return changed, err
 }
 
-func (e *Engine) editIn(tx store.Tx, id change.ID, newVersion bool, f func(*crdt.Tx) error) (bool, error) {
-	l, err := e.load(tx, id)
+// editIn makes one local change inside a transaction. The returned object
+// may be cached once the transaction commits.
+func (e *Engine) editIn(tx store.Tx, id change.ID, newVersion bool, f func(*crdt.Tx) error) (*loaded, bool, error) {
+	l, err := e.take(tx, id)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	t := l.doc.Begin(string(e.DeviceKey()))
 	if err := f(t); err != nil {
-		return false, err
+		return nil, false, err
 	}
 	ch := t.Commit()
 	if ch == nil {
-		return false, nil
+		return l, false, nil
 	}
 	c, err := change.New(change.Draft{Object: id, Parents: l.heads, Lamport: ch.Start, Time: e.Now(), NewVersion: newVersion, Payload: &change.Payload{Ops: ch.Ops}},
 		e.objectKey(id), e.device)
 	if err != nil {
-		return false, err
+		return nil, false, err
 	}
 	if err := e.putChange(tx, l, c); err != nil {
-		return false, err
+		return nil, false, err
 	}
 	l.sinceSnap++
 	l.bytesSince += len(c.Raw)
 	if e.Policy.Due(l.sinceSnap, l.bytesSince, l.snapSize) {
 		if err := e.snapshot(tx, l); err != nil {
-			return false, err
+			return nil, false, err
 		}
 	}
-	return true, e.index(tx, l)
+	return l, true, e.index(tx, l)
 }
 
 // putChange stores a change whose effect is already in l.doc and makes it
@@ -298,8 +356,13 @@ func (e *Engine) snapshot(tx store.Tx, l *loaded) error {
 // snippetLen is how much text the object list shows.
 const snippetLen = 160
 
-// index refreshes the object's row in the index (title, type, snippet, and
-// the full text for search).
+// textIndexEvery bounds how often one object's full text is reindexed while
+// it is being edited; in between, its row says the text index is stale, and
+// Close or the next search brings it up to date.
+const textIndexEvery = 2 * time.Second
+
+// index refreshes the object's row in the index (title, type, snippet) and,
+// unless it was done less than textIndexEvery ago, its full text.
 func (e *Engine) index(tx store.Tx, l *loaded) error {
 	d := l.doc.Details()
 	l.row.Title = d["title"]
@@ -308,14 +371,76 @@ func (e *Engine) index(tx store.Tx, l *loaded) error {
 		l.row.Type = "page"
 	}
 	l.row.Archived = d["archived"] == "true"
-	body := PlainText(l.doc.Blocks())
-	l.row.Body = body
-	snip := []rune(strings.Join(strings.Fields(body), " "))
+	blocks := l.doc.Blocks()
+	l.row.Snippet = snippet(blocks)
+	now := time.Now()
+	e.mu.Lock()
+	last, seen := e.textIndexed[l.id]
+	due := !seen || now.Sub(last) >= textIndexEvery
+	if due {
+		if e.textIndexed == nil {
+			e.textIndexed = map[change.ID]time.Time{}
+		}
+		e.textIndexed[l.id] = now
+	}
+	e.mu.Unlock()
+	l.row.TextStale = !due
+	l.row.Body = ""
+	if due {
+		l.row.Body = PlainText(blocks)
+	}
+	return tx.PutObject(l.row)
+}
+
+// snippet is the start of the text, whitespace folded.
+func snippet(blocks []*crdt.Block) string {
+	var words []string
+	n := 0
+	var walk func([]*crdt.Block)
+	walk = func(bs []*crdt.Block) {
+		for _, b := range bs {
+			if n > snippetLen {
+				return
+			}
+			for _, w := range strings.Fields(b.Text) {
+				words = append(words, w)
+				n += len(w) + 1
+			}
+			walk(b.Children)
+		}
+	}
+	walk(blocks)
+	snip := []rune(strings.Join(words, " "))
 	if len(snip) > snippetLen {
 		snip = append(snip[:snippetLen-1], '…')
 	}
-	l.row.Snippet = string(snip)
-	return tx.PutObject(l.row)
+	return string(snip)
+}
+
+// refreshText reindexes the full text of every object whose text index is
+// stale.
+func (e *Engine) refreshText(ctx context.Context) error {
+	var stale []change.ID
+	if err := e.db.View(ctx, func(tx store.Tx) (err error) {
+		stale, err = tx.StaleText()
+		return err
+	}); err != nil || len(stale) == 0 {
+		return err
+	}
+	return e.db.Update(ctx, func(tx store.Tx) error {
+		for _, id := range stale {
+			l, err := e.load(tx, id)
+			if err != nil {
+				return err
+			}
+			l.row.TextStale = false
+			l.row.Body = PlainText(l.doc.Blocks())
+			if err := tx.PutObject(l.row); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // PlainText is the text of blocks, one block per line.

@@ -34,6 +34,9 @@ var ErrRejected = errors.New("change rejected")
 // they come. A rejected change is not stored, and the error says why.
 func (e *Engine) Receive(ctx context.Context, id change.ID, raw []byte) (Outcome, error) {
 	var out Outcome
+	e.recvMu.Lock()
+	defer e.recvMu.Unlock()
+	e.touched = e.touched[:0]
 	err := e.db.Update(ctx, func(tx store.Tx) error {
 		l, err := e.members(tx)
 		if err != nil {
@@ -42,6 +45,9 @@ func (e *Engine) Receive(ctx context.Context, id change.ID, raw []byte) (Outcome
 		out, err = e.receive(tx, l, id, raw)
 		return err
 	})
+	if err == nil {
+		e.keep(e.touched...)
+	}
 	return out, err
 }
 
@@ -78,10 +84,12 @@ func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (
 			return Parked, tx.Park(store.MetaOf(c), raw)
 		}
 	}
-	obj, err := e.load(tx, c.Object)
+	obj, err := e.take(tx, c.Object)
 	if err != nil {
 		return 0, err
 	}
+	// Cached again only if the whole transaction commits.
+	e.touched = append(e.touched, obj)
 	p, err := c.Open(e.objectKey(c.Object))
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrRejected, err)

@@ -14,8 +14,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
+	"mycel/internal/change"
 	"mycel/internal/keys"
 	"mycel/internal/member"
 	"mycel/internal/object"
@@ -30,7 +32,15 @@ const (
 )
 
 // ErrNoVault means the data folder has no vault yet.
-var ErrNoVault = errors.New("no vault here")
+var ErrNoVault = errors.New("no vault in the data folder")
+
+type noVaultError struct{ dir string }
+
+func (e noVaultError) Error() string {
+	return fmt.Sprintf("%s has no vault; run `mycel init` to create one, or `mycel recover` to join yours", e.dir)
+}
+
+func (e noVaultError) Is(target error) bool { return target == ErrNoVault }
 
 // Engine is an open vault on this device.
 type Engine struct {
@@ -41,6 +51,13 @@ type Engine struct {
 	// Now is the clock; tests replace it.
 	Now    func() time.Time
 	Policy object.SnapshotPolicy
+
+	mu          sync.Mutex
+	cache       map[change.ID]*loaded   // open objects, valid while their heads are
+	textIndexed map[change.ID]time.Time // when each object's full text was last indexed
+
+	recvMu  sync.Mutex
+	touched []*loaded // objects a Receive transaction changed
 }
 
 type secrets struct {
@@ -164,7 +181,7 @@ func Open(dir string) (*Engine, error) {
 	path := filepath.Join(dir, SecretsFile)
 	fi, err := os.Stat(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s has no vault; run `mycel init` to create one or `mycel recover` to join yours", ErrNoVault, dir)
+		return nil, noVaultError{dir}
 	}
 	if err != nil {
 		return nil, err
@@ -191,8 +208,14 @@ func Open(dir string) (*Engine, error) {
 	return &Engine{dir: dir, db: db, vault: v, device: ed25519.NewKeyFromSeed(s.DeviceSeed), Now: time.Now, Policy: object.DefaultSnapshotPolicy}, nil
 }
 
-// Close closes the store.
-func (e *Engine) Close() error { return e.db.Close() }
+// Close brings the text index up to date and closes the store.
+func (e *Engine) Close() error {
+	err := e.refreshText(context.Background())
+	if cerr := e.db.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
 
 // Dir is the data folder.
 func (e *Engine) Dir() string { return e.dir }

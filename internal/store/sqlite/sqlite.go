@@ -51,7 +51,8 @@ CREATE TABLE IF NOT EXISTS objects (
 	snippet    TEXT NOT NULL,
 	changes    INTEGER NOT NULL,
 	snap_id    BLOB,
-	snap_seq   INTEGER NOT NULL
+	snap_seq   INTEGER NOT NULL,
+	text_stale INTEGER NOT NULL DEFAULT 0
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5(id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS parked (
@@ -306,13 +307,16 @@ func (t *txn) PutObject(o store.Object) error {
 	if o.Snapshot != (change.ID{}) {
 		snap = o.Snapshot[:]
 	}
-	_, err := t.tx.Exec(`INSERT INTO objects(id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	_, err := t.tx.Exec(`INSERT INTO objects(id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq, text_stale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET title = excluded.title, type = excluded.type, archived = excluded.archived,
 		updated_ms = excluded.updated_ms, snippet = excluded.snippet, changes = excluded.changes,
-		snap_id = excluded.snap_id, snap_seq = excluded.snap_seq`,
-		o.ID[:], o.Title, o.Type, boolInt(o.Archived), o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, snap, o.SnapshotSeq)
+		snap_id = excluded.snap_id, snap_seq = excluded.snap_seq, text_stale = excluded.text_stale`,
+		o.ID[:], o.Title, o.Type, boolInt(o.Archived), o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, snap, o.SnapshotSeq, boolInt(o.TextStale))
 	if err != nil {
 		return fmt.Errorf("index object: %w", err)
+	}
+	if o.TextStale {
+		return nil
 	}
 	if _, err := t.tx.Exec(`DELETE FROM objects_fts WHERE id = ?`, o.ID[:]); err != nil {
 		return fmt.Errorf("index object: %w", err)
@@ -408,8 +412,16 @@ func (t *txn) Search(query string, limit int) ([]store.Hit, error) {
 	return out, rows.Err()
 }
 
+func (t *txn) StaleText() ([]change.ID, error) {
+	return t.ids(`SELECT id FROM objects WHERE text_stale != 0 ORDER BY id`)
+}
+
 func (t *txn) ObjectsWithPrefix(prefix string) ([]change.ID, error) {
-	rows, err := t.tx.Query(`SELECT id FROM objects WHERE lower(hex(id)) LIKE ? ORDER BY id`, strings.ToLower(prefix)+"%")
+	return t.ids(`SELECT id FROM objects WHERE lower(hex(id)) LIKE ? ORDER BY id`, strings.ToLower(prefix)+"%")
+}
+
+func (t *txn) ids(query string, args ...any) ([]change.ID, error) {
+	rows, err := t.tx.Query(query, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -112,9 +112,41 @@ func Run(t *testing.T, s store.Store) {
 			if hits, err := tx.Search(`"unbalanced AND (`, 10); err != nil || len(hits) != 0 {
 				t.Fatalf("odd query: %v %v", hits, err)
 			}
+			if stale, err := tx.StaleText(); err != nil || len(stale) != 0 {
+				t.Fatalf("stale = %v, %v", stale, err)
+			}
 			ids, err := tx.ObjectsWithPrefix("01")
 			if err != nil || len(ids) != 1 || ids[0] != obj {
 				t.Fatalf("prefix = %v, %v", ids, err)
+			}
+			return nil
+		})
+	})
+
+	t.Run("stale text", func(t *testing.T) {
+		s.Update(ctx, func(tx store.Tx) error {
+			o, _ := tx.Object(obj)
+			o.TextStale, o.Body = true, "cucumbers"
+			return tx.PutObject(o)
+		})
+		s.Update(ctx, func(tx store.Tx) error {
+			stale, err := tx.StaleText()
+			if err != nil || len(stale) != 1 || stale[0] != obj {
+				t.Fatalf("stale = %v, %v", stale, err)
+			}
+			if hits, _ := tx.Search("cucumbers", 5); len(hits) != 0 {
+				t.Fatal("a stale put must not index its body")
+			}
+			if hits, _ := tx.Search("basil", 5); len(hits) != 1 {
+				t.Fatal("a stale put must keep the old text indexed")
+			}
+			o, _ := tx.Object(obj)
+			o.TextStale, o.Body = false, "cucumbers"
+			return tx.PutObject(o)
+		})
+		s.View(ctx, func(tx store.Tx) error {
+			if hits, _ := tx.Search("cucumbers", 5); len(hits) != 1 {
+				t.Fatal("text not reindexed")
 			}
 			return nil
 		})

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mycel/internal/bench"
+	"mycel/internal/trace"
+)
+
+func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), d)
+}
+
+func (a *app) benchCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Measure mycel on this machine",
+	}
+	var pipeline bool
+	traceCmd := &cobra.Command{
+		Use:   "trace FILE",
+		Short: "Replay an editing trace and print timings",
+		Long: `Replay an editing trace (gzipped JSON, as in shared/data/traces) through the merge
+engine and print edits, wall time, operations per second, memory and whether the
+final text is right. For a concurrent trace it also times a fresh replica loading
+the merged object.
+
+With --pipeline, write a sequential trace through the whole engine into a
+temporary vault instead: one change per second of trace time (or per 10 edits
+when the trace's times are synthetic), each signed, sealed and stored in its own
+transaction; then time opening the final object.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			t, err := trace.Load(args[0])
+			if err != nil {
+				return err
+			}
+			if pipeline {
+				dir, err := os.MkdirTemp("", "mycel-bench-")
+				if err != nil {
+					return err
+				}
+				defer os.RemoveAll(dir)
+				r, err := bench.Pipeline(cmd.Context(), t, dir, func(done, total int) {
+					fmt.Fprintf(a.stderr, "\r%d/%d changes", done, total)
+				})
+				fmt.Fprint(a.stderr, "\r")
+				if err != nil {
+					return err
+				}
+				return a.emit(map[string]any{"edits": r.Edits, "changes": r.Changes, "grouped_by_time": r.ByTime, "wall_ms": ms(r.Wall),
+					"changes_per_s": r.ChangesPerSec(), "db_bytes": r.DBBytes, "open_ms": ms(r.Open), "correct": r.Correct}, func(w io.Writer) {
+					grouping := "one per second of trace time"
+					if !r.ByTime {
+						grouping = fmt.Sprintf("one per %d edits (the trace's times are synthetic)", bench.EditsPerChange)
+					}
+					fmt.Fprintf(w, "edits        %d\nchanges      %d (%s)\nwall time    %s\nchanges/s    %.0f\ndatabase     %.1f MB\nopen object  %s\nfinal text   %s\n",
+						r.Edits, r.Changes, grouping, r.Wall.Round(time.Millisecond), r.ChangesPerSec(), float64(r.DBBytes)/(1<<20),
+						r.Open.Round(time.Microsecond*100), okText(r.Correct))
+				})
+			}
+			r, err := bench.Merge(t)
+			if err != nil {
+				return err
+			}
+			return a.emit(map[string]any{"edits": r.Edits, "wall_ms": ms(r.Wall), "ops_per_s": r.OpsPerSec(), "heap_bytes": r.HeapBytes,
+				"peak_rss_bytes": bench.PeakRSS(), "load_ms": ms(r.Load), "correct": r.Correct}, func(w io.Writer) {
+				fmt.Fprintf(w, "edits        %d\nwall time    %s\nops/s        %.0f\nheap (live)  %.1f MB\npeak RSS     %.1f MB\n",
+					r.Edits, r.Wall.Round(time.Microsecond*100), r.OpsPerSec(), float64(r.HeapBytes)/(1<<20), float64(bench.PeakRSS())/(1<<20))
+				if t.Concurrent() {
+					fmt.Fprintf(w, "fresh load   %s (all changes, random causal order)\n", r.Load.Round(time.Microsecond*100))
+				}
+				fmt.Fprintf(w, "final text   %s\n", okText(r.Correct))
+			})
+		},
+	}
+	traceCmd.Flags().BoolVar(&pipeline, "pipeline", false, "write through signing, sealing and the store")
+	cmd.AddCommand(traceCmd)
+	return cmd
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func okText(ok bool) string {
+	if ok {
+		return "matches endContent"
+	}
+	return "WRONG: differs from endContent"
+}

@@ -1,0 +1,135 @@
+// Command mycel is the command line of mycel, an offline-first, end-to-end
+// encrypted object store. It is thin: flags and output here, everything else
+// in internal/vault and the packages below it.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"mycel/internal/change"
+	"mycel/internal/vault"
+)
+
+// app holds what every command shares: flags and the standard streams.
+type app struct {
+	data   string
+	asJSON bool
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func main() {
+	a := &app{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cmd := a.root()
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(a.stderr, "mycel: "+err.Error())
+		os.Exit(1)
+	}
+}
+
+func (a *app) root() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "mycel",
+		Short: "An offline-first, end-to-end encrypted object store that syncs",
+		Long: `mycel keeps pages (objects made of blocks) on your devices. Every edit is a small
+signed, encrypted change; edits made offline on different devices merge, down to
+the character. Everything works offline.
+
+Start with 'mycel init' (or 'mycel up', which sets up a vault on first run),
+then 'mycel new --title "My page" --text "Hello"'.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&a.data, "data", defaultDataDir(), "data folder of this device (env MYCEL_DATA)")
+	root.PersistentFlags().BoolVar(&a.asJSON, "json", false, "print machine-readable JSON")
+	root.AddCommand(a.initCmd(), a.recoverCmd(), a.newCmd(), a.lsCmd(), a.searchCmd(), a.showCmd(),
+		a.writeCmd(), a.editCmd(), a.appendCmd(), a.setCmd(), a.archiveCmd(true), a.archiveCmd(false),
+		a.historyCmd(), a.diffCmd(), a.restoreCmd(), a.devicesCmd(), a.upCmd(), a.benchCmd())
+	return root
+}
+
+// defaultDataDir is $MYCEL_DATA, else the OS's per-user data folder.
+func defaultDataDir() string {
+	if d := os.Getenv("MYCEL_DATA"); d != "" {
+		return d
+	}
+	home, _ := os.UserHomeDir()
+	switch runtime.GOOS {
+	case "darwin":
+		return filepath.Join(home, "Library", "Application Support", "mycel")
+	case "windows":
+		if d := os.Getenv("LocalAppData"); d != "" {
+			return filepath.Join(d, "mycel")
+		}
+	}
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "mycel")
+	}
+	return filepath.Join(home, ".local", "share", "mycel")
+}
+
+func (a *app) open() (*vault.Engine, error) { return vault.Open(a.data) }
+
+// withObject opens the vault, resolves an id argument and runs f.
+func (a *app) withObject(cmd *cobra.Command, arg string, f func(*vault.Engine, change.ID) error) error {
+	e, err := a.open()
+	if err != nil {
+		return err
+	}
+	defer e.Close()
+	id, err := e.Resolve(cmd.Context(), arg)
+	if err != nil {
+		return err
+	}
+	return f(e, id)
+}
+
+// emit prints v as JSON with --json, else calls human.
+func (a *app) emit(v any, human func(w io.Writer)) error {
+	if a.asJSON {
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(v)
+	}
+	human(a.stdout)
+	return nil
+}
+
+// readInput reads a file argument; "-" is standard input.
+func (a *app) readInput(path string) (string, error) {
+	var b []byte
+	var err error
+	if path == "-" {
+		b, err = io.ReadAll(a.stdin)
+	} else {
+		b, err = os.ReadFile(path)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", path, err)
+	}
+	if !isText(b) {
+		return "", fmt.Errorf("%s is not UTF-8 text", path)
+	}
+	return string(b), nil
+}
+
+func isText(b []byte) bool {
+	return !strings.ContainsRune(string(b), 0) && strings.ToValidUTF8(string(b), "\uFFFD") == string(b)
+}
+
+var errUsage = errors.New("usage")

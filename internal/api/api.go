@@ -1,0 +1,101 @@
+// Package api is the local HTTP/JSON API of a running device (`mycel up`),
+// served on a unix socket in the data folder that only its owner can open.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"mycel/internal/change"
+	"mycel/internal/markdown"
+	"mycel/internal/vault"
+)
+
+// SocketFile is the socket's name in the data folder.
+const SocketFile = "mycel.sock"
+
+// Handler serves the API for e.
+func Handler(e *vault.Engine) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
+		objs, err := e.List(r.Context())
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err)
+			return
+		}
+		reply(w, map[string]any{"vault_id": fmt.Sprintf("%x", e.VaultID()), "device": fmt.Sprintf("%x", e.DeviceKey()), "objects": len(objs)})
+	})
+	mux.HandleFunc("GET /v1/objects", func(w http.ResponseWriter, r *http.Request) {
+		objs, err := e.List(r.Context())
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err)
+			return
+		}
+		type row struct {
+			ID       string    `json:"id"`
+			Title    string    `json:"title"`
+			Type     string    `json:"type"`
+			Archived bool      `json:"archived"`
+			Updated  time.Time `json:"updated"`
+			Snippet  string    `json:"snippet"`
+		}
+		out := []row{}
+		for _, o := range objs {
+			out = append(out, row{o.ID.String(), o.Title, o.Type, o.Archived, o.Updated, o.Snippet})
+		}
+		reply(w, out)
+	})
+	mux.HandleFunc("GET /v1/objects/{id}", func(w http.ResponseWriter, r *http.Request) {
+		id, err := change.ParseID(r.PathValue("id"))
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
+		o, err := e.Get(r.Context(), id)
+		if err != nil {
+			fail(w, http.StatusNotFound, err)
+			return
+		}
+		reply(w, map[string]any{"id": id.String(), "details": o.Details, "markdown": markdown.Render(o.Doc.Blocks()), "incomplete": o.Parked > 0})
+	})
+	return mux
+}
+
+func reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func fail(w http.ResponseWriter, code int, err error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+}
+
+// Listen opens the socket in dir, refusing when another device process
+// already serves it and clearing a stale one left by a crash.
+func Listen(dir string) (net.Listener, error) {
+	path := filepath.Join(dir, SocketFile)
+	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("mycel is already running for %s (socket %s answers)", dir, path)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("remove stale socket: %w", err)
+	}
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, err
+	}
+	return l, nil
+}
