@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 
-
 	"github.com/spf13/cobra"
 
 	"mycel/internal/change"
@@ -77,4 +76,3 @@ JSON. --at shows it as it was at a version listed by 'mycel history'.`,
 	cmd.Flags().StringVar(&format, "format", "markdown", "markdown or json")
 	return cmd
 }
-
