@@ -71,7 +71,7 @@ transaction; then time opening the final object.`,
 			}
 			return a.emit(map[string]any{"edits": r.Edits, "wall_ms": ms(r.Wall), "ops_per_s": r.OpsPerSec(), "heap_bytes": r.HeapBytes,
 				"peak_rss_bytes": bench.PeakRSS(), "load_ms": ms(r.Load), "correct": r.Correct}, func(w io.Writer) {
-				fmt.Fprintf(w, "edits        %d\nwall time    %s\nops/s        %.0f\nheap (live)  %.1f MB\npeak RSS     %.1f MB\n",
+				fmt.Fprintf(w, "edits        %d\nwall time    %s\nops/s        %.0f\ndocument     %.1f MB heap\npeak RSS     %.1f MB\n",
 					r.Edits, r.Wall.Round(time.Microsecond*100), r.OpsPerSec(), float64(r.HeapBytes)/(1<<20), float64(bench.PeakRSS())/(1<<20))
 				if t.Concurrent() {
 					fmt.Fprintf(w, "fresh load   %s (all changes, random causal order)\n", r.Load.Round(time.Microsecond*100))

@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -83,7 +84,24 @@ func defaultDataDir() string {
 	return filepath.Join(home, ".local", "share", "mycel")
 }
 
-func (a *app) open() (*vault.Engine, error) { return vault.Open(a.data) }
+func (a *app) open() (*vault.Engine, error) {
+	e, err := vault.Open(a.data)
+	if err != nil {
+		return nil, err
+	}
+	e.Now = clock()
+	return e, nil
+}
+
+// clock is the wall clock, shifted by MYCEL_CLOCK_OFFSET (a Go duration)
+// when set: tests use it to step past the idle gap that ends a version.
+func clock() func() time.Time {
+	off, err := time.ParseDuration(os.Getenv("MYCEL_CLOCK_OFFSET"))
+	if err != nil {
+		return time.Now
+	}
+	return func() time.Time { return time.Now().Add(off) }
+}
 
 // withObject opens the vault, resolves an id argument and runs f.
 func (a *app) withObject(cmd *cobra.Command, arg string, f func(*vault.Engine, change.ID) error) error {

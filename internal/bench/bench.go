@@ -23,7 +23,7 @@ import (
 type MergeResult struct {
 	Edits     int
 	Wall      time.Duration
-	HeapBytes uint64 // live heap after the replay (the document in memory)
+	HeapBytes uint64 // heap the replayed document holds (live heap after minus before)
 	Correct   bool   // the final text equals the trace's endContent
 	// Concurrent traces: time for a fresh replica to load the merged
 	// object from all changes (in a random causal order).
@@ -36,13 +36,13 @@ func (r MergeResult) OpsPerSec() float64 { return float64(r.Edits) / r.Wall.Seco
 // Merge replays t through the merge engine.
 func Merge(t *trace.Trace) (MergeResult, error) {
 	r := MergeResult{Edits: t.Edits()}
-	runtime.GC()
+	before := liveHeap()
 	start := time.Now()
 	if !t.Concurrent() {
 		d, blk := trace.Sequential(t)
 		r.Wall = time.Since(start)
 		r.Correct = d.Text(blk) == t.EndContent
-		r.HeapBytes = liveHeap()
+		r.HeapBytes = liveHeap() - before
 		runtime.KeepAlive(d)
 		return r, nil
 	}
@@ -58,7 +58,9 @@ func Merge(t *trace.Trace) (MergeResult, error) {
 	}
 	r.Load = time.Since(start)
 	r.Correct = h.Final == t.EndContent && d.Text(h.Block) == t.EndContent
-	r.HeapBytes = liveHeap()
+	runtime.KeepAlive(h)
+	h = nil
+	r.HeapBytes = liveHeap() - before
 	runtime.KeepAlive(d)
 	return r, nil
 }

@@ -251,3 +251,44 @@ func TestSnapshotsHistoryRestore(t *testing.T) {
 	}
 	_ = store.ErrNotFound
 }
+
+func TestSearchSeesLatestText(t *testing.T) {
+	a, _ := pair(t)
+	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("apples\n"))
+	// Edits within the reindex interval leave the text index stale…
+	for _, w := range []string{"pears\n", "plums\n", "quinces\n"} {
+		a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(w)); return nil })
+	}
+	// …but a search brings it up to date first.
+	hits, err := a.Search(ctx, "quinces", 5)
+	if err != nil || len(hits) != 1 {
+		t.Fatalf("search for the latest text: %v, %v", hits, err)
+	}
+	if hits, _ := a.Search(ctx, "apples", 5); len(hits) != 0 {
+		t.Fatal("search still finds replaced text")
+	}
+}
+
+func TestFailedEditLeavesNoTrace(t *testing.T) {
+	a, _ := pair(t)
+	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("kept\n"))
+	boom := errors.New("boom")
+	_, err := a.Edit(ctx, id, func(tx *crdt.Tx) error {
+		tx.Replace(markdown.Parse("lost\n"))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("edit error = %v", err)
+	}
+	if got := md(t, a, id); got != "kept\n" {
+		t.Fatalf("after a failed edit: %q", got)
+	}
+	// The next edit starts from the stored state, not the abandoned one.
+	a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("kept\n\nmore\n")); return nil })
+	if got := md(t, a, id); got != "kept\n\nmore\n" {
+		t.Fatalf("after the next edit: %q", got)
+	}
+	if n, err := a.Verify(ctx); err != nil || n == 0 {
+		t.Fatalf("verify: %d, %v", n, err)
+	}
+}

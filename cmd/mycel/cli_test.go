@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var bin string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mycel-cli-")
+	if err != nil {
+		panic(err)
+	}
+	bin = filepath.Join(dir, "mycel")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		panic("build mycel: " + string(out))
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// cli runs the binary on one data folder.
+type cli struct {
+	t    *testing.T
+	data string
+	env  []string
+}
+
+func newCLI(t *testing.T) *cli { return &cli{t: t, data: filepath.Join(t.TempDir(), "data")} }
+
+func (c *cli) run(stdin string, args ...string) (string, string, error) {
+	cmd := exec.Command(bin, append([]string{"--data", c.data}, args...)...)
+	cmd.Env = append(os.Environ(), c.env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	return out.String(), errb.String(), err
+}
+
+// ok runs a command that must succeed and returns its output.
+func (c *cli) ok(args ...string) string {
+	c.t.Helper()
+	out, errOut, err := c.run("", args...)
+	if err != nil {
+		c.t.Fatalf("mycel %s: %v\n%s", strings.Join(args, " "), err, errOut)
+	}
+	return out
+}
+
+// fails runs a command that must fail, with stderr naming the cause.
+func (c *cli) fails(want string, args ...string) {
+	c.t.Helper()
+	out, errOut, err := c.run("", args...)
+	if err == nil {
+		c.t.Fatalf("mycel %s succeeded: %s", strings.Join(args, " "), out)
+	}
+	if !strings.Contains(errOut, want) {
+		c.t.Fatalf("mycel %s: stderr %q does not say %q", strings.Join(args, " "), errOut, want)
+	}
+}
+
+func jsonOf[T any](t *testing.T, s string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, s)
+	}
+	return v
+}
+
+func TestScenario(t *testing.T) {
+	a := newCLI(t)
+	a.fails("has no vault", "ls")
+	init := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))
+	if n := len(strings.Fields(init["phrase"])); n != 12 {
+		t.Fatalf("phrase has %d words", n)
+	}
+	a.fails("already holds a vault", "init")
+
+	// A second device from the same phrase has the same vault id.
+	b := newCLI(t)
+	out, errOut, err := b.run(init["phrase"]+"\n", "recover", "--name", "phone", "--json")
+	if err != nil {
+		t.Fatalf("recover: %v %s", err, errOut)
+	}
+	if got := jsonOf[map[string]string](t, out)["vault_id"]; got != init["vault_id"] {
+		t.Fatalf("recovered vault id %s, want %s", got, init["vault_id"])
+	}
+	bad := newCLI(t)
+	if _, errOut, err := bad.run(strings.Replace(init["phrase"], strings.Fields(init["phrase"])[0], "notaword", 1), "recover"); err == nil || !strings.Contains(errOut, `("notaword") is not in the BIP39`) {
+		t.Fatalf("bad phrase: %v %q", err, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(bad.data, "secrets.json")); err == nil {
+		t.Fatal("a refused recover left keys behind")
+	}
+
+	a.fails("needs a title", "new", "--text", "x")
+	id := strings.TrimSpace(a.ok("new", "--title", "Garden", "--text", "# Beds\n\n- tomatoes\n\nWater on Sundays."))
+	if len(id) != 64 {
+		t.Fatalf("new printed %q", id)
+	}
+	short := id[:6]
+	md := filepath.Join(t.TempDir(), "g.md")
+	os.WriteFile(md, []byte("---\ntitle: Garden plans\n---\n\n# Beds\n\n- tomatoes\n- basil\n  - genovese\n\nWater on Sundays.\n"), 0o600)
+	a.ok("write", short, "--file", md)
+	if got := a.ok("write", short, "--file", md); !strings.Contains(got, "No changes") {
+		t.Fatalf("writing the same content again: %q", got)
+	}
+
+	// Later (past the idle gap, so a new version), edit in a fake $EDITOR.
+	a.env = []string{"MYCEL_CLOCK_OFFSET=10m", "VISUAL=", "EDITOR=sed -i s/Sundays/Saturdays/"}
+	a.ok("edit", short)
+	shown := a.ok("show", short)
+	wantNow := "---\ntitle: Garden plans\ntype: page\n---\n\n# Beds\n\n- tomatoes\n- basil\n  - genovese\n\nWater on Saturdays.\n"
+	if shown != wantNow {
+		t.Fatalf("show after edit:\n%s\nwant:\n%s", shown, wantNow)
+	}
+	a.env = []string{"EDITOR=false"}
+	a.fails("nothing was saved", "edit", short)
+
+	hist := jsonOf[[]map[string]any](t, a.ok("history", short, "--json"))
+	if len(hist) != 2 || hist[0]["device"] != "laptop" {
+		t.Fatalf("history = %v", hist)
+	}
+	d := a.ok("diff", short, "1", "2")
+	if !strings.Contains(d, "-Water on Sundays.\n") || !strings.Contains(d, "+Water on Saturdays.\n") {
+		t.Fatalf("diff:\n%s", d)
+	}
+	v1 := a.ok("show", short, "--at", "1")
+	a.env = []string{"MYCEL_CLOCK_OFFSET=20m"}
+	a.ok("restore", short, "1")
+	if got := a.ok("show", short); got != v1 {
+		t.Fatalf("after restore:\n%s\nwant version 1:\n%s", got, v1)
+	}
+	if hist := jsonOf[[]map[string]any](t, a.ok("history", short, "--json")); len(hist) != 3 {
+		t.Fatalf("restore should add a version: %v", hist)
+	}
+	a.ok("restore", short, "2") // undo the restore
+	if got := a.ok("show", short); got != wantNow {
+		t.Fatalf("after undoing the restore:\n%s", got)
+	}
+	a.fails("not 9", "restore", short, "9")
+
+	a.ok("append", short, "--text", "- [ ] buy seeds")
+	a.ok("set", short, "tags", "home")
+	if got := a.ok("show", short, "--format", "json"); !strings.Contains(got, `"checked": "false"`) || !strings.Contains(got, `"tags": "home"`) {
+		t.Fatalf("show json: %s", got)
+	}
+	if hits := jsonOf[[]map[string]any](t, a.ok("search", "genov", "--json")); len(hits) != 1 || hits[0]["id"] != id {
+		t.Fatalf("search: %v", hits)
+	}
+	a.ok("archive", short)
+	if ls := jsonOf[[]map[string]any](t, a.ok("ls", "--json")); len(ls) != 0 {
+		t.Fatalf("archived object listed: %v", ls)
+	}
+	if ls := jsonOf[[]map[string]any](t, a.ok("ls", "--all", "--json")); len(ls) != 1 || ls[0]["archived"] != true {
+		t.Fatalf("ls --all: %v", ls)
+	}
+	a.ok("unarchive", short)
+	a.fails("no object id starts with", "show", "abcdef")
+	a.fails("not an object id", "show", "zz")
+}
+
+func TestUpServesUntilInterrupted(t *testing.T) {
+	c := newCLI(t)
+	cmd := exec.Command(bin, "--data", c.data, "up", "--name", "desk")
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(c.data, "mycel.sock")
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	var status map[string]any
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := client.Get("http://mycel/v1/status")
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			status = jsonOf[map[string]any](t, string(b))
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("API did not come up: %v\n%s", err, out.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling with a deadline
+	}
+	if status["objects"] != float64(0) || len(status["vault_id"].(string)) != 64 {
+		t.Fatalf("status = %v", status)
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("up did not stop cleanly: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "recovery phrase") || !strings.Contains(out.String(), "Stopped.") {
+		t.Fatalf("up output:\n%s", out.String())
+	}
+}
