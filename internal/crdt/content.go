@@ -33,9 +33,11 @@ func blockKey(b *Block) string { return b.Type + "\x00" + b.Text }
 
 // Replace edits the document so its block tree equals target (whose IDs are
 // ignored), with few operations: blocks are matched to existing ones by a
-// shortest diff over (type, text), unmatched neighbours are paired up as
-// edits of one another, text changes become character inserts and deletes,
-// and only blocks out of order are moved. So a replaced text merges with
+// shortest diff over (type, text), then blocks with the same content
+// elsewhere count as moved, then unmatched neighbours pair up as edits of
+// one another; text changes become character inserts and deletes, and only
+// blocks out of order are moved. A moved or edited block keeps its identity,
+// so concurrent edits to it survive. So a replaced text merges with
 // concurrent edits like any other edit. Write, edit and restore use it.
 func (tx *Tx) Replace(target []*Block) {
 	d := tx.d
@@ -51,42 +53,63 @@ func (tx *Tx) Replace(target []*Block) {
 	}
 
 	// match[i] is the index in cur of the block target i reuses, or -1.
+	// First the shortest diff's equal runs; then blocks that moved (same
+	// type and text elsewhere); then, within each gap of the diff, the
+	// remaining neighbours pair up as edits of one another.
 	match := make([]int, len(tgt))
 	for i := range match {
 		match[i] = -1
 	}
+	used := make([]bool, len(cur))
+	script := diff.Diff(curKeys, tgtKeys)
+	for _, e := range script {
+		if e.Kind == diff.Equal {
+			for j := 0; j < e.N; j++ {
+				match[e.B+j] = e.A + j
+				used[e.A+j] = true
+			}
+		}
+	}
+	spare := map[string][]int{}
+	for i, k := range curKeys {
+		if !used[i] {
+			spare[k] = append(spare[k], i)
+		}
+	}
+	for i, k := range tgtKeys {
+		if q := spare[k]; match[i] < 0 && len(q) > 0 {
+			match[i], used[q[0]] = q[0], true
+			spare[k] = q[1:]
+		}
+	}
 	var dels, inss []int
 	pair := func() {
-		for i := 0; i < len(dels) && i < len(inss); i++ {
-			match[inss[i]] = dels[i]
+		for len(dels) > 0 && len(inss) > 0 {
+			match[inss[0]], used[dels[0]] = dels[0], true
+			dels, inss = dels[1:], inss[1:]
 		}
 		dels, inss = dels[:0], inss[:0]
 	}
-	for _, e := range diff.Diff(curKeys, tgtKeys) {
+	for _, e := range script {
 		switch e.Kind {
 		case diff.Equal:
 			pair()
-			for j := 0; j < e.N; j++ {
-				match[e.B+j] = e.A + j
-			}
 		case diff.Delete:
 			for j := 0; j < e.N; j++ {
-				dels = append(dels, e.A+j)
+				if !used[e.A+j] {
+					dels = append(dels, e.A+j)
+				}
 			}
 		case diff.Insert:
 			for j := 0; j < e.N; j++ {
-				inss = append(inss, e.B+j)
+				if match[e.B+j] < 0 {
+					inss = append(inss, e.B+j)
+				}
 			}
 		}
 	}
 	pair()
 
-	kept := make([]bool, len(cur))
-	for _, m := range match {
-		if m >= 0 {
-			kept[m] = true
-		}
-	}
 	var place func(parent ID, children []int)
 	place = func(parent ID, children []int) {
 		// Which of the wanted children already sit under parent, in an
@@ -149,7 +172,7 @@ func (tx *Tx) Replace(target []*Block) {
 	}
 	place(ID{}, top)
 	for i, f := range cur {
-		if !kept[i] {
+		if !used[i] {
 			tx.DeleteBlock(f.b.ID)
 		}
 	}
