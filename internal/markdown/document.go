@@ -30,7 +30,7 @@ func RenderDocument(details map[string]string, blocks []*crdt.Block) string {
 // ParseDocument reads what RenderDocument writes. details is nil when the
 // text has no front matter (so the caller leaves details as they are).
 func ParseDocument(md string) (details map[string]string, blocks []*crdt.Block) {
-	md = strings.ReplaceAll(md, "\r\n", "\n")
+	md = strings.ReplaceAll(strings.ReplaceAll(md, "\r\n", "\n"), "\r", "\n")
 	if rest, ok := strings.CutPrefix(md, "---\n"); ok {
 		if fm, body, ok := strings.Cut(rest, "\n---\n"); ok {
 			details = map[string]string{}

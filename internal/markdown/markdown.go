@@ -56,10 +56,10 @@ func (r *renderer) level(blocks []*crdt.Block, depth int) {
 		}
 		r.first = false
 		for _, line := range blockLines(blk, num) {
-			if line == codeEmpty {
-				line = ""
+			if line != "" { // only code has empty lines; they need no indent
+				r.b.WriteString(ind + line)
 			}
-			r.b.WriteString(ind + line + "\n")
+			r.b.WriteString("\n")
 		}
 		r.prevList = isList(blk.Type)
 		r.level(blk.Children, depth+1)
@@ -102,24 +102,26 @@ func blockLines(blk *crdt.Block, num int) []string {
 		}
 		return out
 	case crdt.TypeCode:
-		// The fence must be longer than any backtick run opening a code line.
-		fence := "```"
+		// Backticks, or tildes when the language holds a backtick (a
+		// backtick fence cannot); longer than any such run opening a line.
+		lang := strings.TrimSpace(oneLine(blk.Attrs["language"]))
+		fc := "`"
+		if strings.Contains(lang, "`") {
+			fc = "~"
+		}
+		fence := strings.Repeat(fc, 3)
 		for _, l := range strings.Split(text, "\n") {
 			l = strings.TrimLeft(l, " \t")
 			for strings.HasPrefix(l, fence) {
-				fence += "`"
+				fence += fc
 			}
 		}
-		out := []string{fence + blk.Attrs["language"]}
+		if strings.HasPrefix(lang, fc) {
+			lang = " " + lang
+		}
+		out := []string{fence + lang}
 		if text != "" {
 			out = append(out, strings.Split(text, "\n")...)
-		}
-		// Code lines are verbatim, empty ones too; mark them so the
-		// caller does not drop the indentation of an empty line.
-		for i := 1; i < len(out); i++ {
-			if out[i] == "" {
-				out[i] = codeEmpty
-			}
 		}
 		return append(out, fence)
 	case crdt.TypeLink:
@@ -135,10 +137,6 @@ func blockLines(blk *crdt.Block, num int) []string {
 	}
 	return out
 }
-
-// codeEmpty stands for an empty line inside a code block while rendering;
-// it is replaced before output.
-const codeEmpty = "\x00"
 
 var (
 	numberedRe = regexp.MustCompile(`^(\d+)\.(?: (.*))?$`)

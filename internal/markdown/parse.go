@@ -10,7 +10,7 @@ import (
 // common variants a person types (* or + bullets, any list numbering,
 // ~~~ fences, tabs for indentation, CRLF line ends).
 func Parse(md string) []*crdt.Block {
-	md = strings.ReplaceAll(md, "\r\n", "\n")
+	md = strings.ReplaceAll(strings.ReplaceAll(md, "\r\n", "\n"), "\r", "\n")
 	lines := strings.Split(md, "\n")
 	if n := len(lines); n > 0 && lines[n-1] == "" {
 		lines = lines[:n-1]
@@ -34,7 +34,7 @@ func Parse(md string) []*crdt.Block {
 	}
 	for i := 0; i < len(lines); i++ {
 		line := lines[i]
-		if strings.TrimSpace(line) == "" {
+		if strings.Trim(line, " \t") == "" { // blank: spaces and tabs only
 			last = nil
 			continue
 		}
