@@ -2,25 +2,16 @@ package crdt
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
-	"os"
 	"testing"
 
 	"pgregory.net/rapid"
+
+	"mycel/internal/checks"
 )
 
-func TestMain(m *testing.M) {
-	flag.Parse()
-	// The convergence property must see at least 1,000 random histories per
-	// run; -rapid.checks on the command line still wins.
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "rapid.checks" })
-	if !set {
-		flag.Set("rapid.checks", "1000")
-	}
-	os.Exit(m.Run())
-}
+// The convergence property must see at least 1,000 random histories per run.
+func TestMain(m *testing.M) { checks.Default(m, "1000") }
 
 // sim is a set of replicas exchanging changes; deps[i] are the changes
 // change i's author had applied when making it.

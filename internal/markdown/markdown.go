@@ -85,7 +85,8 @@ func blockLines(blk *crdt.Block, num int) []string {
 		return []string{"- " + box + " " + oneLine(text)}
 	case crdt.TypeBulleted:
 		t := oneLine(text)
-		if strings.HasPrefix(t, `\`) || strings.HasPrefix(t, "[ ] ") || strings.HasPrefix(t, "[x] ") || t == "[ ]" || t == "[x]" {
+		// Escape what would read as a to-do box (Parse accepts any case).
+		if strings.HasPrefix(t, `\`) || strings.HasPrefix(t, "[ ]") || strings.HasPrefix(t, "[x]") || strings.HasPrefix(t, "[X]") {
 			t = `\` + t
 		}
 		return []string{"- " + t}

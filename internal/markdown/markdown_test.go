@@ -7,6 +7,7 @@ import (
 
 	"pgregory.net/rapid"
 
+	"mycel/internal/checks"
 	"mycel/internal/crdt"
 )
 
@@ -53,6 +54,8 @@ func genBlocks(t *rapid.T, depth int) []*crdt.Block {
 	}
 	return out
 }
+
+func TestMain(m *testing.M) { checks.Default(m, "2000") }
 
 func TestRoundTrip(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
