@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"mycel/internal/trace"
 )
@@ -38,5 +39,29 @@ func BenchmarkPipelineAutomergePaper(b *testing.B) {
 		b.ReportMetric(r.ChangesPerSec(), "changes/s")
 		b.ReportMetric(float64(r.DBBytes)/(1<<20), "MB")
 		b.ReportMetric(float64(r.Open.Microseconds())/1000, "open-ms")
+	}
+}
+
+// A small synthetic trace through the whole pipeline: it must reproduce the
+// text, group by trace seconds, and reopen to the same text.
+func TestPipelineSmall(t *testing.T) {
+	tr := &trace.Trace{EndContent: "hello, world"}
+	t0 := time.Unix(1700000000, 0)
+	text := ""
+	for i, r := range "hello world" {
+		tr.Txns = append(tr.Txns, trace.Txn{Time: t0.Add(time.Duration(i/3) * time.Second), Patches: []trace.Patch{{Pos: len(text), Ins: string(r)}}})
+		text += string(r)
+	}
+	tr.Txns = append(tr.Txns, trace.Txn{Time: t0.Add(10 * time.Second), Patches: []trace.Patch{{Pos: 5, Ins: ","}}})
+	r, err := Pipeline(context.Background(), tr, t.TempDir(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Correct || !r.ByTime || r.Changes != 5 || r.DBBytes == 0 {
+		t.Fatalf("result = %+v", r)
+	}
+	m, err := Merge(tr)
+	if err != nil || !m.Correct || m.Edits != 12 {
+		t.Fatalf("merge = %+v, %v", m, err)
 	}
 }

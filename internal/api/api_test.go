@@ -1,0 +1,77 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mycel/internal/markdown"
+	"mycel/internal/vault"
+)
+
+func TestHandler(t *testing.T) {
+	ctx := context.Background()
+	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	id, err := e.Create(ctx, map[string]string{"title": "Hello"}, markdown.Parse("- one\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := Handler(e)
+	get := func(path string, want int) map[string]any {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, path, nil))
+		if rec.Code != want {
+			t.Fatalf("GET %s: %d, want %d: %s", path, rec.Code, want, rec.Body)
+		}
+		var v any
+		if err := json.Unmarshal(rec.Body.Bytes(), &v); err != nil {
+			t.Fatalf("GET %s: not JSON: %s", path, rec.Body)
+		}
+		if m, ok := v.(map[string]any); ok {
+			return m
+		}
+		return map[string]any{"list": v}
+	}
+	if st := get("/v1/status", 200); st["objects"] != float64(1) {
+		t.Fatalf("status = %v", st)
+	}
+	if l := get("/v1/objects", 200)["list"].([]any); len(l) != 1 {
+		t.Fatalf("objects = %v", l)
+	}
+	o := get("/v1/objects/"+id.String(), 200)
+	if o["markdown"] != "- one\n" || o["details"].(map[string]any)["title"] != "Hello" {
+		t.Fatalf("object = %v", o)
+	}
+	if e := get("/v1/objects/nothex", 400); !strings.Contains(e["error"].(string), "not a change or object id") {
+		t.Fatalf("bad id error = %v", e)
+	}
+	get("/v1/objects/"+strings.Repeat("0", 64), 404)
+}
+
+func TestListenRefusesSecondServer(t *testing.T) {
+	dir := t.TempDir()
+	l, err := Listen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	go http.Serve(l, http.NotFoundHandler())
+	if _, err := Listen(dir); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second listen: %v", err)
+	}
+	l.Close()
+	// A stale socket (no one answering) is cleared.
+	l2, err := Listen(dir)
+	if err != nil {
+		t.Fatalf("listen after a stale socket: %v", err)
+	}
+	l2.Close()
+}
