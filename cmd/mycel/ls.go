@@ -9,6 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mycel/internal/vault"
+
 	"mycel/internal/store"
 )
 
@@ -37,36 +39,33 @@ func (a *app) lsCmd() *cobra.Command {
 		Long:  "List objects, most recently updated first. Archived objects are left out unless --all.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.open()
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			objs, err := e.List(cmd.Context())
-			if err != nil {
-				return err
-			}
-			out := []objectJSON{}
-			for _, o := range objs {
-				if all || !o.Archived {
-					out = append(out, toJSON(o, ""))
+			return a.withVault(func(e *vault.Engine) error {
+				objs, err := e.List(cmd.Context())
+				if err != nil {
+					return err
 				}
-			}
-			return a.emit(out, func(w io.Writer) {
-				if len(out) == 0 {
-					fmt.Fprintln(w, `No objects yet. Create one: mycel new --title "My page" --text "Hello"`)
-					return
-				}
-				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tTITLE\tTYPE\tUPDATED\tSNIPPET")
-				for _, o := range out {
-					title := o.Title
-					if o.Archived {
-						title += " (archived)"
+				out := []objectJSON{}
+				for _, o := range objs {
+					if all || !o.Archived {
+						out = append(out, toJSON(o, ""))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.ID[:12], clip(title, 40), o.Type, o.Updated.Local().Format("2006-01-02 15:04"), clip(o.Snippet, 50))
 				}
-				tw.Flush()
+				return a.emit(out, func(w io.Writer) {
+					if len(out) == 0 {
+						fmt.Fprintln(w, `No objects yet. Create one: mycel new --title "My page" --text "Hello"`)
+						return
+					}
+					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+					fmt.Fprintln(tw, "ID\tTITLE\tTYPE\tUPDATED\tSNIPPET")
+					for _, o := range out {
+						title := o.Title
+						if o.Archived {
+							title += " (archived)"
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.ID[:12], clip(title, 40), o.Type, o.Updated.Local().Format("2006-01-02 15:04"), clip(o.Snippet, 50))
+					}
+					tw.Flush()
+				})
 			})
 		},
 	}
@@ -93,27 +92,24 @@ may be the start of a word). Matching ignores case and accents.
   mycel search garden tom`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			e, err := a.open()
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			hits, err := e.Search(cmd.Context(), strings.Join(args, " "), limit)
-			if err != nil {
-				return err
-			}
-			out := []objectJSON{}
-			for _, h := range hits {
-				out = append(out, toJSON(h.Object, h.Match))
-			}
-			return a.emit(out, func(w io.Writer) {
-				if len(out) == 0 {
-					fmt.Fprintln(w, "Nothing found.")
-					return
+			return a.withVault(func(e *vault.Engine) error {
+				hits, err := e.Search(cmd.Context(), strings.Join(args, " "), limit)
+				if err != nil {
+					return err
 				}
-				for _, o := range out {
-					fmt.Fprintf(w, "%s  %s\n    %s\n", o.ID[:12], o.Title, clip(o.Match, 100))
+				out := []objectJSON{}
+				for _, h := range hits {
+					out = append(out, toJSON(h.Object, h.Match))
 				}
+				return a.emit(out, func(w io.Writer) {
+					if len(out) == 0 {
+						fmt.Fprintln(w, "Nothing found.")
+						return
+					}
+					for _, o := range out {
+						fmt.Fprintf(w, "%s  %s\n    %s\n", o.ID[:12], o.Title, clip(o.Match, 100))
+					}
+				})
 			})
 		},
 	}

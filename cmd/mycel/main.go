@@ -103,18 +103,30 @@ func clock() func() time.Time {
 	return func() time.Time { return time.Now().Add(off) }
 }
 
-// withObject opens the vault, resolves an id argument and runs f.
-func (a *app) withObject(cmd *cobra.Command, arg string, f func(*vault.Engine, change.ID) error) error {
+// withVault opens the vault, runs f and closes the vault; an error from
+// closing (it brings the text index up to date) is reported too.
+func (a *app) withVault(f func(*vault.Engine) error) (err error) {
 	e, err := a.open()
 	if err != nil {
 		return err
 	}
-	defer e.Close()
-	id, err := e.Resolve(cmd.Context(), arg)
-	if err != nil {
-		return err
-	}
-	return f(e, id)
+	defer func() {
+		if cerr := e.Close(); err == nil {
+			err = cerr
+		}
+	}()
+	return f(e)
+}
+
+// withObject opens the vault, resolves an id argument and runs f.
+func (a *app) withObject(cmd *cobra.Command, arg string, f func(*vault.Engine, change.ID) error) error {
+	return a.withVault(func(e *vault.Engine) error {
+		id, err := e.Resolve(cmd.Context(), arg)
+		if err != nil {
+			return err
+		}
+		return f(e, id)
+	})
 }
 
 // emit prints v as JSON with --json, else calls human.

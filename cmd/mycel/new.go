@@ -6,6 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mycel/internal/vault"
+
 	"mycel/internal/crdt"
 	"mycel/internal/markdown"
 )
@@ -51,16 +53,13 @@ from --text or from a file (- for standard input). A file's front matter
 			if fm := details["type"]; fm == "" {
 				details["type"] = "page"
 			}
-			e, err := a.open()
-			if err != nil {
-				return err
-			}
-			defer e.Close()
-			id, err := e.Create(cmd.Context(), details, blocks)
-			if err != nil {
-				return err
-			}
-			return a.emit(map[string]string{"id": id.String()}, func(w io.Writer) { fmt.Fprintln(w, id) })
+			return a.withVault(func(e *vault.Engine) error {
+				id, err := e.Create(cmd.Context(), details, blocks)
+				if err != nil {
+					return err
+				}
+				return a.emit(map[string]string{"id": id.String()}, func(w io.Writer) { fmt.Fprintln(w, id) })
+			})
 		},
 	}
 	cmd.Flags().StringVar(&title, "title", "", "title of the object")

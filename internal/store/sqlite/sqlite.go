@@ -270,24 +270,7 @@ func (t *txn) ChangesAfter(object change.ID, seq int64) ([]store.ChangeMeta, [][
 }
 
 func (t *txn) Heads(object change.ID) ([]change.ID, error) {
-	rows, err := t.tx.Query(`SELECT change FROM heads WHERE object = ? ORDER BY change`, object[:])
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []change.ID
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, err
-		}
-		id, err := toID(b)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, rows.Err()
+	return t.ids(`SELECT change FROM heads WHERE object = ? ORDER BY change`, object[:])
 }
 
 func (t *txn) SetHeads(object change.ID, heads []change.ID) error {
