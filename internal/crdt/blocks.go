@@ -2,6 +2,8 @@ package crdt
 
 import (
 	"fmt"
+	"strings"
+	"unicode/utf8"
 )
 
 // reg is a last-writer-wins register: the write with the greatest ID wins.
@@ -73,12 +75,43 @@ func (d *Doc) insertPos(ref, id, blk iid) error {
 	return nil
 }
 
-// Blocks renders the block tree. A block shows under its parent when its
+// Preview returns about the first n characters of the page's text, blocks
+// in document order, whitespace folded to single spaces. It reads only the
+// text it returns, so it stays cheap on long pages.
+func (d *Doc) Preview(n int) string {
+	var words []string
+	left := n
+	var walk func([]*Block)
+	walk = func(bs []*Block) {
+		for _, b := range bs {
+			if left <= 0 {
+				return
+			}
+			blk := d.blocks[d.actors.mustInternal(b.ID)]
+			for _, w := range strings.Fields(blk.text.Prefix(left + 1)) {
+				words = append(words, w)
+				left -= utf8.RuneCountInString(w) + 1
+			}
+			walk(b.Children)
+		}
+	}
+	walk(d.tree(false))
+	s := []rune(strings.Join(words, " "))
+	if len(s) > n {
+		s = append(s[:n-1], '…')
+	}
+	return string(s)
+}
+
+// Blocks renders the block tree.
+func (d *Doc) Blocks() []*Block { return d.tree(true) }
+
+// tree renders the block tree, with or without the blocks' text. A block shows under its parent when its
 // location register's position element is reached in sequence order; a
 // block whose parent is deleted is hidden with it; blocks whose parent links
 // form a cycle (concurrent moves into each other) are shown at the top level,
 // which is a function of the state alone, so every replica agrees.
-func (d *Doc) Blocks() []*Block {
+func (d *Doc) tree(withText bool) []*Block {
 	parent := d.effectiveParents()
 	out := map[iid]*Block{}
 	var roots []*Block
@@ -87,7 +120,10 @@ func (d *Doc) Blocks() []*Block {
 		if b.posID != p.id || !d.visible(b.id, parent) {
 			continue
 		}
-		rb := &Block{ID: d.actors.external(b.id), Text: b.text.String(), Attrs: map[string]string{}}
+		rb := &Block{ID: d.actors.external(b.id), Attrs: map[string]string{}}
+		if withText {
+			rb.Text = b.text.String()
+		}
 		for k, r := range b.attrs {
 			if r.unset {
 				continue

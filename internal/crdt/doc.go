@@ -134,6 +134,15 @@ func (t *actorTable) external(id iid) ID {
 	return ID{Counter: id.ctr, Actor: t.names[id.act]}
 }
 
+// mustInternal converts the ID of an element known to the document.
+func (t *actorTable) mustInternal(id ID) iid {
+	x, ok := t.internal(id)
+	if !ok {
+		panic("crdt: ID of an unknown actor")
+	}
+	return x
+}
+
 // internal converts an ID; ok is false for an actor the table has never seen
 // (which no existing element can carry).
 func (t *actorTable) internal(id ID) (iid, bool) {

@@ -53,3 +53,13 @@ func FuzzUnmarshalState(f *testing.F) {
 		d.MarshalState()
 	})
 }
+
+func TestPreview(t *testing.T) {
+	d := sampleDoc()
+	if got := d.Preview(100); got != "parent ch text" {
+		t.Fatalf("preview = %q", got)
+	}
+	if got := d.Preview(8); got != "parent …" && got != "parent c…" {
+		t.Fatalf("short preview = %q", got)
+	}
+}

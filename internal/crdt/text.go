@@ -62,6 +62,26 @@ func (t *Text) String() string {
 	return b.String()
 }
 
+// Prefix returns up to n visible characters from the start.
+func (t *Text) Prefix(n int) string {
+	var b strings.Builder
+	for _, c := range t.chunks {
+		for _, r := range c.runs {
+			if r.del {
+				continue
+			}
+			for _, ch := range r.text {
+				if n == 0 {
+					return b.String()
+				}
+				b.WriteRune(ch)
+				n--
+			}
+		}
+	}
+	return b.String()
+}
+
 func (t *Text) visLen(r *run) int {
 	if r.del {
 		return 0

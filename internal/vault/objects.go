@@ -371,8 +371,7 @@ func (e *Engine) index(tx store.Tx, l *loaded) error {
 		l.row.Type = "page"
 	}
 	l.row.Archived = d["archived"] == "true"
-	blocks := l.doc.Blocks()
-	l.row.Snippet = snippet(blocks)
+	l.row.Snippet = l.doc.Preview(snippetLen)
 	now := time.Now()
 	e.mu.Lock()
 	last, seen := e.textIndexed[l.id]
@@ -387,34 +386,9 @@ func (e *Engine) index(tx store.Tx, l *loaded) error {
 	l.row.TextStale = !due
 	l.row.Body = ""
 	if due {
-		l.row.Body = PlainText(blocks)
+		l.row.Body = PlainText(l.doc.Blocks())
 	}
 	return tx.PutObject(l.row)
-}
-
-// snippet is the start of the text, whitespace folded.
-func snippet(blocks []*crdt.Block) string {
-	var words []string
-	n := 0
-	var walk func([]*crdt.Block)
-	walk = func(bs []*crdt.Block) {
-		for _, b := range bs {
-			if n > snippetLen {
-				return
-			}
-			for _, w := range strings.Fields(b.Text) {
-				words = append(words, w)
-				n += len(w) + 1
-			}
-			walk(b.Children)
-		}
-	}
-	walk(blocks)
-	snip := []rune(strings.Join(words, " "))
-	if len(snip) > snippetLen {
-		snip = append(snip[:snippetLen-1], '…')
-	}
-	return string(snip)
 }
 
 // refreshText reindexes the full text of every object whose text index is
