@@ -12,7 +12,11 @@ import (
 
 func traceFile(tb testing.TB, name string) *trace.Trace {
 	dir, _ := os.Getwd()
-	t, err := trace.Load(filepath.Join(dir, "..", "..", "..", "shared", "data", "traces", name))
+	path := filepath.Join(dir, "..", "..", "..", "shared", "data", "traces", name)
+	if _, err := os.Stat(path); err != nil && os.Getenv("CI") == "" {
+		tb.Skipf("trace data not found at %s (it lives in ../shared/data/traces beside the project)", path)
+	}
+	t, err := trace.Load(path)
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package trace
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,7 +16,11 @@ func dataDir(t testing.TB) string {
 		p := filepath.Join(filepath.Dir(d), "shared", "data", "traces")
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
 			if _, err := os.Stat(p); err != nil {
-				t.Fatalf("trace data not found at %s (it lives in ../shared/data/traces beside the project)", p)
+				msg := fmt.Sprintf("trace data not found at %s (it lives in ../shared/data/traces beside the project)", p)
+				if os.Getenv("CI") != "" {
+					t.Fatal(msg)
+				}
+				t.Skip(msg)
 			}
 			return p
 		}
