@@ -181,7 +181,7 @@ func (d *Doc) unmarshal(data []byte) error {
 				break
 			}
 			if len(b.text.chunks[ci].runs) >= maxChunk/2 {
-				b.text.chunks = append(b.text.chunks, &chunk{})
+				b.text.appendChunk()
 				ci++
 			}
 			c := b.text.chunks[ci]

@@ -33,6 +33,7 @@ type run struct {
 type chunk struct {
 	runs []*run
 	vis  int
+	idx  int // position in Text.chunks, renumbered when a chunk is inserted
 }
 
 // maxChunk bounds the runs in a chunk: insertion into a chunk is a memmove of
@@ -40,7 +41,9 @@ type chunk struct {
 const maxChunk = 64
 
 func newText(actors *actorTable) *Text {
-	return &Text{actors: actors, chunks: []*chunk{{}}, index: map[uint32]*runIndex{}}
+	t := &Text{actors: actors, index: map[uint32]*runIndex{}}
+	t.appendChunk()
+	return t
 }
 
 // Len is the number of visible characters.
@@ -113,12 +116,17 @@ func (t *Text) seek(pos int) (int, int) {
 func (t *Text) resetCursor() { t.curChunk, t.curPos = 0, 0 }
 
 func (t *Text) chunkIndex(c *chunk) int {
-	for i, x := range t.chunks {
-		if x == c {
-			return i
-		}
+	if t.chunks[c.idx] != c {
+		panic("crdt: chunk index out of date")
 	}
-	panic("crdt: chunk not in text")
+	return c.idx
+}
+
+// appendChunk adds an empty chunk at the end.
+func (t *Text) appendChunk() *chunk {
+	c := &chunk{idx: len(t.chunks)}
+	t.chunks = append(t.chunks, c)
+	return c
 }
 
 func runPos(c *chunk, r *run) int {
@@ -161,6 +169,9 @@ func (t *Text) splitChunk(ci int) {
 	t.chunks = append(t.chunks, nil)
 	copy(t.chunks[ci+2:], t.chunks[ci+1:])
 	t.chunks[ci+1] = nc
+	for i := ci + 1; i < len(t.chunks); i++ {
+		t.chunks[i].idx = i
+	}
 }
 
 func (t *Text) indexAdd(r *run) {
@@ -376,7 +387,7 @@ func (t *Text) clone(actors *actorTable) *Text {
 	nt := &Text{actors: actors, vis: t.vis, chunks: make([]*chunk, len(t.chunks)), index: make(map[uint32]*runIndex, len(t.index))}
 	byActor := map[uint32][]*run{}
 	for i, c := range t.chunks {
-		nc := &chunk{runs: make([]*run, len(c.runs), maxChunk+1), vis: c.vis}
+		nc := &chunk{runs: make([]*run, len(c.runs), maxChunk+1), vis: c.vis, idx: i}
 		for j, r := range c.runs {
 			nr := *r
 			nr.c = nc

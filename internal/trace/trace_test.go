@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"mycel/internal/crdt"
 )
 
 // dataDir finds ../shared/data/traces from the module root.
@@ -88,6 +90,37 @@ func BenchmarkConcurrentLoad(b *testing.B) {
 	for b.Loop() {
 		if _, err := Deliver(h, rng, 0); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkRemoteReplay applies automerge-paper's changes (one per edit) to a
+// fresh replica, as received changes: the path a device without snapshots
+// takes, where every operation is located by ID, not by position.
+func BenchmarkRemoteReplay(b *testing.B) {
+	tr := load(b, "automerge-paper.json.gz")
+	var changes []*crdt.Change
+	d := crdt.NewDoc()
+	tx := d.Begin("author")
+	blk := tx.InsertBlock(crdt.ID{}, crdt.ID{}, crdt.TypeParagraph)
+	changes = append(changes, tx.Commit())
+	for i := range tr.Txns {
+		tx := d.Begin("author")
+		applyPatches(tx, blk, tr.Txns[i].Patches)
+		if ch := tx.Commit(); ch != nil {
+			changes = append(changes, ch)
+		}
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		r := crdt.NewDoc()
+		for _, ch := range changes {
+			if err := r.Apply(ch); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if r.Text(blk) != tr.EndContent {
+			b.Fatal("remote replay differs from endContent")
 		}
 	}
 }
