@@ -63,7 +63,7 @@ func (d *Doc) insertPos(ref, id, blk iid) error {
 			}
 		}
 		if i < 0 {
-			return fmt.Errorf("position after unknown block position %d@%s", ref.ctr, d.actors.names[ref.act])
+			return fmt.Errorf("position after unknown block position %d@%s", ref.ctr, short(d.actors.names[ref.act]))
 		}
 	}
 	for i < len(d.pos) && d.actors.greater(d.pos[i].id, id) {

@@ -332,7 +332,7 @@ func (t *Text) integrate(origin, id iid, s []rune) error {
 	if origin.ctr != 0 {
 		r, off, ok := t.lookup(origin)
 		if !ok {
-			return fmt.Errorf("insert after unknown character %d@%s", origin.ctr, t.actors.names[origin.act])
+			return fmt.Errorf("insert after unknown character %d@%s", origin.ctr, short(t.actors.names[origin.act]))
 		}
 		ci = t.chunkIndex(r.c)
 		ri = runPos(r.c, r)
@@ -367,7 +367,7 @@ func (t *Text) deleteSpan(start iid, n int) error {
 	for n > 0 {
 		r, off, ok := t.lookup(start)
 		if !ok {
-			return fmt.Errorf("delete of unknown character %d@%s", start.ctr, t.actors.names[start.act])
+			return fmt.Errorf("delete of unknown character %d@%s", start.ctr, short(t.actors.names[start.act]))
 		}
 		if off > 0 {
 			r = t.split(t.chunkIndex(r.c), runPos(r.c, r), r, off)

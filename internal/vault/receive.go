@@ -88,8 +88,6 @@ func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (
 	if err != nil {
 		return 0, err
 	}
-	// Cached again only if the whole transaction commits.
-	e.touched = append(e.touched, obj)
 	p, err := c.Open(e.objectKey(c.Object))
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
@@ -108,6 +106,9 @@ func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (
 	if err := e.index(tx, obj); err != nil {
 		return 0, err
 	}
+	// Cached again once the whole transaction commits; only now, so a
+	// change that failed to apply never leaves its half-applied state there.
+	e.touched = append(e.touched, obj)
 	return Stored, e.unpark(tx, l, c.Object)
 }
 

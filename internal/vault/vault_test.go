@@ -292,3 +292,56 @@ func TestFailedEditLeavesNoTrace(t *testing.T) {
 		t.Fatalf("verify: %d, %v", n, err)
 	}
 }
+
+// A parked change whose operations fail halfway is dropped when its parent
+// arrives, and leaves nothing behind: not in the store, not in the cache
+// that the next local edit starts from.
+func TestBadParkedChangeLeavesNoTrace(t *testing.T) {
+	a, b := pair(t)
+	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("base\n"))
+	ids, raws, _ := a.Changes(ctx, id)
+	for i := range ids {
+		if _, err := b.Receive(ctx, ids[i], raws[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// a makes a good change; b's device forges on top of it a change whose
+	// first op is valid and whose second names a block that does not exist.
+	a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base plus\n")); return nil })
+	ids2, raws2, _ := a.Changes(ctx, id)
+	parent := ids2[len(ids2)-1]
+	o, _ := a.Get(ctx, id)
+	blk := o.Doc.BlockIDs()[0]
+	me := string(b.DeviceKey())
+	bad, err := change.New(change.Draft{Object: id, Parents: []change.ID{parent}, Lamport: o.Doc.NextCounter(), Time: time.Now(),
+		Payload: &change.Payload{Ops: []crdt.Op{
+			{Kind: crdt.OpInsertText, Block: blk, Text: "PHANTOM "},
+			{Kind: crdt.OpSetAttr, Block: crdt.ID{Counter: 999999, Actor: me}, Key: "k", Value: "v"},
+		}}}, b.objectKey(id), b.device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := b.Receive(ctx, bad.ID, bad.Raw); err != nil || out != Parked {
+		t.Fatalf("forged child before its parent: %v, %v", out, err)
+	}
+	if out, err := b.Receive(ctx, parent, raws2[len(raws2)-1]); err != nil || out != Stored {
+		t.Fatalf("parent: %v, %v", out, err)
+	}
+	if has, _, _ := b.Changes(ctx, id); len(has) != len(ids2) {
+		t.Fatalf("b holds %d changes, want %d (the bad one dropped)", len(has), len(ids2))
+	}
+	// The next local edit must start from the stored state.
+	if _, err := b.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base plus more\n")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := md(t, b, id); got != "base plus more\n" {
+		t.Fatalf("b shows %q", got)
+	}
+	if _, err := b.Verify(ctx); err != nil {
+		t.Fatalf("store after the bad change: %v", err)
+	}
+	send(t, b, a, id)
+	if got := md(t, a, id); got != "base plus more\n" {
+		t.Fatalf("a shows %q", got)
+	}
+}
