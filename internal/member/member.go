@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"google.golang.org/protobuf/proto"
@@ -91,6 +92,20 @@ type Log struct {
 // NewLog returns an empty log for a vault.
 func NewLog(vault keys.VaultID) *Log {
 	return &Log{Vault: vault, seen: map[[32]byte]bool{}, devices: map[string]*Device{}}
+}
+
+// Clone returns a copy that later Adds do not share.
+func (l *Log) Clone() *Log {
+	c := &Log{Vault: l.Vault, seen: make(map[[32]byte]bool, len(l.seen)), records: slices.Clone(l.records),
+		devices: make(map[string]*Device, len(l.devices)), order: slices.Clone(l.order)}
+	for k, v := range l.seen {
+		c.seen[k] = v
+	}
+	for k, d := range l.devices {
+		dc := *d
+		c.devices[k] = &dc
+	}
+	return c
 }
 
 // Len is the number of records.

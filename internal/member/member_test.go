@@ -91,3 +91,19 @@ func FuzzAdd(f *testing.F) {
 		}
 	})
 }
+
+func TestCloneIsIndependent(t *testing.T) {
+	v := vault(t)
+	dev, _, _ := ed25519.GenerateKey(nil)
+	l := NewLog(v.ID)
+	add, _ := NewRecord(v, Add, dev, "a", time.Unix(1, 0))
+	l.Add(add)
+	c := l.Clone()
+	rm, _ := NewRecord(v, Remove, dev, "", time.Unix(2, 0))
+	if err := c.Add(rm); err != nil {
+		t.Fatal(err)
+	}
+	if !l.IsMember(dev) || c.IsMember(dev) || l.Len() != 1 || c.Len() != 2 {
+		t.Fatal("clone shares state with the original")
+	}
+}

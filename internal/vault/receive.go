@@ -56,15 +56,17 @@ func reject(id change.ID, format string, args ...any) error {
 }
 
 func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (Outcome, error) {
+	// A change already here needs no second verification: what is stored
+	// was verified and hashes to id.
+	if have, err := tx.HasChange(id); err != nil || have {
+		return Duplicate, err
+	}
 	c, err := change.ParseWithID(id, raw)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
 	}
 	if !l.MayAuthor(c.Author, c.Time) {
 		return 0, reject(id, "author %x is not a device of this vault", c.Author[:6])
-	}
-	if have, err := tx.HasChange(id); err != nil || have {
-		return Duplicate, err
 	}
 	if c.IsRoot() {
 		if c.VaultID != e.vault.ID {

@@ -58,6 +58,8 @@ type Engine struct {
 
 	recvMu  sync.Mutex
 	touched []*loaded // objects a Receive transaction changed
+
+	memberLog *member.Log // verified membership records seen so far (under mu)
 }
 
 type secrets struct {
@@ -226,18 +228,26 @@ func (e *Engine) VaultID() keys.VaultID { return e.vault.ID }
 // DeviceKey is this device's public key.
 func (e *Engine) DeviceKey() ed25519.PublicKey { return e.device.Public().(ed25519.PublicKey) }
 
-// Members loads the membership log.
+// members returns the membership log as stored. Records only grow, in
+// arrival order, so the engine keeps the verified log and checks only
+// records it has not seen.
 func (e *Engine) members(tx store.Tx) (*member.Log, error) {
 	raws, err := tx.MemberRecords()
 	if err != nil {
 		return nil, err
 	}
-	l := member.NewLog(e.vault.ID)
-	for _, r := range raws {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.memberLog == nil || len(raws) < e.memberLog.Len() {
+		e.memberLog = member.NewLog(e.vault.ID)
+	}
+	l := e.memberLog.Clone()
+	for _, r := range raws[l.Len():] {
 		if err := l.Add(r); err != nil {
 			return nil, fmt.Errorf("membership log in the store: %w", err)
 		}
 	}
+	e.memberLog = l
 	return l, nil
 }
 
