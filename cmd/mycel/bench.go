@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"mycel/internal/bench"
+	"mycel/internal/reconcile"
 	"mycel/internal/trace"
 )
 
@@ -81,7 +83,7 @@ transaction; then time opening the final object.`,
 		},
 	}
 	traceCmd.Flags().BoolVar(&pipeline, "pipeline", false, "write through signing, sealing and the store")
-	cmd.AddCommand(traceCmd)
+	cmd.AddCommand(traceCmd, a.benchReconcileCmd())
 	return cmd
 }
 
@@ -92,4 +94,47 @@ func okText(ok bool) string {
 		return "matches endContent"
 	}
 	return "WRONG: differs from endContent"
+}
+
+func (a *app) benchReconcileCmd() *cobra.Command {
+	var n int
+	cmd := &cobra.Command{
+		Use:   "reconcile",
+		Short: "Measure set reconciliation between two peers",
+		Long: `Reconcile two sets of N objects (object id → hash of heads) that differ in
+d = 1, 100 and 1,000 objects, in memory, and print the round trips and bytes
+each way. The peers' sync protocol runs this on connect and periodically.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if n < 1000 {
+				return fmt.Errorf("--n must be at least 1000 (the largest d measured)")
+			}
+			var out []map[string]any
+			for _, d := range []int{1, 100, 1000} {
+				start := time.Now()
+				r, err := reconcile.Measure(n, d, uint64(d))
+				wall := time.Since(start)
+				if err != nil {
+					return err
+				}
+				if !r.Correct {
+					return fmt.Errorf("reconciliation of n=%d, d=%d missed differences", n, d)
+				}
+				out = append(out, map[string]any{"n": n, "d": d, "differing_ids": r.Differing, "round_trips": r.RoundTrips,
+					"bytes_initiator_to_responder": r.BytesAtoB, "bytes_responder_to_initiator": r.BytesBtoA, "wall_ms": ms(wall)})
+			}
+			return a.emit(out, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
+				fmt.Fprintln(tw, "n\td\tdiffering ids\tround trips\tbytes →\tbytes ←\tbytes per differing id\twall (incl. building both sets)\t")
+				for _, r := range out {
+					total := r["bytes_initiator_to_responder"].(int) + r["bytes_responder_to_initiator"].(int)
+					fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%d\t%d\t%.1f\t%.0f ms\t\n", r["n"], r["d"], r["differing_ids"], r["round_trips"],
+						r["bytes_initiator_to_responder"], r["bytes_responder_to_initiator"], float64(total)/float64(r["differing_ids"].(int)), r["wall_ms"])
+				}
+				tw.Flush()
+			})
+		},
+	}
+	cmd.Flags().IntVar(&n, "n", 100000, "objects on each side (at least 1,000)")
+	return cmd
 }

@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"fmt"
 	"math/rand/v2"
 )
 
@@ -16,7 +17,10 @@ type Result struct {
 // Measure reconciles two sets of n items that differ in d (a third missing
 // on one side, a third on the other, a third with another value), from a
 // seed, and reports the cost.
-func Measure(n, d int, seed uint64) Result {
+func Measure(n, d int, seed uint64) (Result, error) {
+	if n < 1 || d < 0 || d > n {
+		return Result{}, fmt.Errorf("measure: need 0 <= d <= n and n >= 1, got n=%d d=%d", n, d)
+	}
 	r := rand.New(rand.NewPCG(seed, 42))
 	items := make([]Item, n)
 	for i := range items {
@@ -56,7 +60,7 @@ func Measure(n, d int, seed uint64) Result {
 			msg, err = sa.Next(msg)
 		}
 		if err != nil {
-			return Result{N: n, D: d}
+			return Result{N: n, D: d}, err
 		}
 	}
 	got := map[ID]bool{}
@@ -70,5 +74,5 @@ func Measure(n, d int, seed uint64) Result {
 	for id := range want {
 		correct = correct && got[id]
 	}
-	return Result{N: n, D: d, Differing: len(want), RoundTrips: sa.MsgsSent, BytesAtoB: sa.BytesSent, BytesBtoA: sb.BytesSent, Correct: correct}
+	return Result{N: n, D: d, Differing: len(want), RoundTrips: sa.MsgsSent, BytesAtoB: sa.BytesSent, BytesBtoA: sb.BytesSent, Correct: correct}, nil
 }

@@ -150,20 +150,25 @@ func TestCostAtScale(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large sets")
 	}
-	for _, d := range []int{1, 100, 1000} {
-		res := Measure(100000, d, 1)
-		t.Logf("n=100000 d=%d (%d ids): %d round trips, %d B initiator→responder, %d B back, %.1f B per differing id",
-			d, res.Differing, res.RoundTrips, res.BytesAtoB, res.BytesBtoA, float64(res.BytesAtoB+res.BytesBtoA)/float64(res.Differing))
-		if !res.Correct {
-			t.Fatalf("d=%d: differences not all found", d)
-		}
-		// Issue 3's targets.
-		total := res.BytesAtoB + res.BytesBtoA
-		if d == 1 && (res.RoundTrips > 3 || total > 2048) {
-			t.Errorf("d=1: %d round trips and %d bytes; the target is at most 3 and 2 KB", res.RoundTrips, total)
-		}
-		if d == 1000 && total > 100*res.Differing {
-			t.Errorf("d=1000: %.1f bytes per differing object; the target is at most 100", float64(total)/float64(res.Differing))
+	for seed := uint64(1); seed <= 10; seed++ {
+		for _, d := range []int{1, 100, 1000} {
+			res, err := Measure(100000, d, seed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total := res.BytesAtoB + res.BytesBtoA
+			t.Logf("seed %d n=100000 d=%d (%d ids): %d round trips, %d B →, %d B ←, %.1f B per differing id",
+				seed, d, res.Differing, res.RoundTrips, res.BytesAtoB, res.BytesBtoA, float64(total)/float64(res.Differing))
+			if !res.Correct {
+				t.Fatalf("seed %d d=%d: differences not all found", seed, d)
+			}
+			// Issue 3's targets, for every seed.
+			if d == 1 && (res.RoundTrips > 3 || total > 2048) {
+				t.Errorf("seed %d d=1: %d round trips and %d bytes; the target is at most 3 and 2 KB", seed, res.RoundTrips, total)
+			}
+			if d == 1000 && total > 100*res.Differing {
+				t.Errorf("seed %d d=1000: %.1f bytes per differing object; the target is at most 100", seed, float64(total)/float64(res.Differing))
+			}
 		}
 	}
 }
@@ -173,7 +178,10 @@ func BenchmarkReconcile(b *testing.B) {
 		b.Run(fmt.Sprintf("n=100000/d=%d", d), func(b *testing.B) {
 			var res Result
 			for b.Loop() {
-				res = Measure(100000, d, 7)
+				var err error
+				if res, err = Measure(100000, d, 7); err != nil {
+					b.Fatal(err)
+				}
 			}
 			if !res.Correct {
 				b.Fatal("differences not all found")

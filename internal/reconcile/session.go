@@ -226,7 +226,7 @@ func (s *Session) Next(msg []byte) ([]byte, error) {
 
 // density reports whether differences look dense in a message's ranges
 // (its body after the header): at least four of its fingerprints differ
-// from ours, and at least a quarter of them. Errors are left to Next.
+// from ours, and at least an eighth of them. Errors are left to Next.
 func (s *Session) density(body []byte) bool {
 	r := reader{b: body}
 	lo, fps, differ := 0, 0, 0
@@ -250,7 +250,7 @@ func (s *Session) density(body []byte) bool {
 		}
 		lo = hi
 	}
-	return differ >= 4 && differ*4 >= fps
+	return differ >= 4 && differ*8 >= fps
 }
 
 // differ answers a range whose fingerprints differ: with the list of this
