@@ -1,0 +1,304 @@
+package objsync
+
+import (
+	"errors"
+	"fmt"
+
+	"mycel/internal/reconcile"
+)
+
+// Machine is one peer's sync state toward all the peers it is connected to.
+type Machine struct {
+	self  PeerID
+	store Storage
+	cfg   Config
+	salt  func() [reconcile.SaltSize]byte
+	peers map[PeerID]*peer
+	ticks int
+	ready Ready
+	next  uint64 // session counter
+}
+
+type peer struct {
+	id        PeerID
+	initiator bool // this side starts reconciliations with the peer
+	session   uint64
+	seq       uint32 // the next Recon message expected (or sent) in the session
+	recon     *reconcile.Session
+	lastRecon int
+	// heads is what the peer last said its heads of an object are.
+	heads map[ID][]ID
+	// offered is the heads hash last sent unasked, so pushes do not repeat.
+	offered map[ID][32]byte
+	// failed holds objects whose changes from the peer were rejected, so
+	// the machine does not ask for them again until the next reconciliation.
+	failed map[ID]bool
+}
+
+// New returns a machine for peer self over store. salt draws a fresh random
+// salt for each reconciliation (tests pass a seeded source).
+func New(self PeerID, store Storage, cfg Config, salt func() [reconcile.SaltSize]byte) *Machine {
+	return &Machine{self: self, store: store, cfg: cfg, salt: salt, peers: map[PeerID]*peer{}}
+}
+
+func (m *Machine) send(to PeerID, msg Message) {
+	m.ready.Messages = append(m.ready.Messages, Envelope{To: to, Msg: msg})
+}
+
+// Ready returns what the driver must do; call Advance when done.
+func (m *Machine) Ready() Ready { return m.ready }
+
+// HasReady reports whether there is anything to do.
+func (m *Machine) HasReady() bool { return len(m.ready.Messages)+len(m.ready.Received) > 0 }
+
+// Advance acknowledges the last Ready.
+func (m *Machine) Advance() { m.ready = Ready{} }
+
+// Connected starts syncing with a peer: the side with the lesser id starts
+// a reconciliation at once.
+func (m *Machine) Connected(p PeerID) {
+	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, offered: map[ID][32]byte{}, failed: map[ID]bool{}}
+	m.peers[p] = pr
+	if pr.initiator {
+		m.startRecon(pr)
+	}
+}
+
+// Disconnected forgets a peer's state; what was in flight is lost and the
+// next connection starts over with a reconciliation.
+func (m *Machine) Disconnected(p PeerID) { delete(m.peers, p) }
+
+// Connected peers, for status.
+func (m *Machine) Peers() []PeerID {
+	out := make([]PeerID, 0, len(m.peers))
+	for p := range m.peers {
+		out = append(out, p)
+	}
+	return out
+}
+
+// Tick advances time by one unit: reconciliations repeat every
+// cfg.ReconcileEvery ticks with each connected peer, and one that has not
+// finished within twice that (a message was lost) starts over.
+func (m *Machine) Tick() {
+	m.ticks++
+	for _, pr := range m.peers {
+		if !pr.initiator {
+			continue
+		}
+		idle := m.ticks - pr.lastRecon
+		if (pr.recon == nil && idle >= m.cfg.ReconcileEvery) || idle >= 2*m.cfg.ReconcileEvery {
+			m.startRecon(pr)
+		}
+	}
+}
+
+func (m *Machine) startRecon(pr *peer) {
+	m.next++
+	pr.session = m.next
+	pr.lastRecon = m.ticks
+	var msg []byte
+	pr.recon, msg = reconcile.Initiate(reconcile.NewSet(m.store.Objects()), m.salt())
+	pr.seq = 0
+	m.sendRecon(pr, msg)
+}
+
+func (m *Machine) sendRecon(pr *peer, msg []byte) {
+	m.send(pr.id, Message{Kind: Recon, Session: pr.session, Seq: pr.seq, Recon: msg})
+	pr.seq++
+}
+
+// Changed tells the machine the local store has new changes of object
+// (made on this device): they are offered to every connected peer at once.
+func (m *Machine) Changed(object ID) {
+	for _, pr := range m.peers {
+		m.offer(pr, object)
+	}
+}
+
+// ErrProtocol is wrapped by errors about a peer's messages; the driver
+// should drop the connection.
+var ErrProtocol = errors.New("sync protocol error")
+
+// Step handles a message from a connected peer.
+func (m *Machine) Step(from PeerID, msg Message) error {
+	pr := m.peers[from]
+	if pr == nil {
+		return nil // from a peer since disconnected: ignore
+	}
+	switch msg.Kind {
+	case Recon:
+		return m.stepRecon(pr, msg)
+	case Heads:
+		m.stepHeads(pr, msg.Object, msg.Heads)
+	case Changes:
+		if len(msg.Changes) == 0 {
+			return fmt.Errorf("%w: empty changes message", ErrProtocol)
+		}
+		pr.heads[msg.Object] = msg.Heads
+		for _, c := range msg.Changes {
+			m.ready.Received = append(m.ready.Received, Incoming{From: from, Object: msg.Object, Change: c})
+		}
+	default:
+		return fmt.Errorf("%w: unknown message kind %d", ErrProtocol, msg.Kind)
+	}
+	return nil
+}
+
+// stepRecon runs a reconciliation message. Messages of an older session, or
+// out of sequence (duplicated, reordered), are ignored: a session that
+// loses one stalls, and the initiator starts a new one (see Tick).
+func (m *Machine) stepRecon(pr *peer, msg Message) error {
+	switch {
+	case !pr.initiator && msg.Session > pr.session && msg.Seq == 0 && msg.Recon != nil:
+		pr.session, pr.seq = msg.Session, 0
+		pr.recon = reconcile.Respond(reconcile.NewSet(m.store.Objects()))
+	case msg.Session != pr.session || msg.Seq != pr.seq || pr.recon == nil:
+		return nil
+	}
+	pr.seq++
+	if msg.Recon == nil { // the other side is done
+		m.finishRecon(pr)
+		return nil
+	}
+	reply, err := pr.recon.Next(msg.Recon)
+	if err != nil {
+		pr.recon = nil
+		return fmt.Errorf("%w: %v", ErrProtocol, err)
+	}
+	m.sendRecon(pr, reply)
+	if reply == nil {
+		m.finishRecon(pr)
+	}
+	return nil
+}
+
+// finishRecon offers every object this side learned differs.
+func (m *Machine) finishRecon(pr *peer) {
+	diff := pr.recon.Differences()
+	pr.recon = nil
+	clear(pr.failed)
+	for _, obj := range diff {
+		delete(pr.offered, obj) // a difference: offer even if offered before
+		m.offer(pr, obj)
+	}
+}
+
+// offer sends a peer what it lacks of an object, if its heads are known,
+// and else this side's heads, which prompt the peer to say what it has.
+func (m *Machine) offer(pr *peer, obj ID) {
+	mine := m.store.Heads(obj)
+	if theirs, ok := pr.heads[obj]; ok && m.sendMissing(pr, obj, theirs, mine) {
+		return
+	}
+	h := HeadsHash(mine)
+	if last, ok := pr.offered[obj]; ok && last == h {
+		return
+	}
+	pr.offered[obj] = h
+	m.send(pr.id, Message{Kind: Heads, Object: obj, Heads: mine})
+}
+
+func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) {
+	pr.heads[obj] = theirs
+	mine := m.store.Heads(obj)
+	m.sendMissing(pr, obj, theirs, mine)
+	for _, h := range theirs {
+		if !m.store.Has(h) {
+			if !pr.failed[obj] {
+				// Ask: our heads tell the peer what to send.
+				m.send(pr.id, Message{Kind: Heads, Object: obj, Heads: mine})
+			}
+			return
+		}
+	}
+}
+
+// sendMissing sends, in causal order and bounded batches, the changes of
+// obj this side holds that are not in the closure of the peer's heads. It
+// reports whether it sent anything.
+func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
+	have := map[ID]bool{}
+	var walk func(ID)
+	walk = func(id ID) {
+		if have[id] || !m.store.Has(id) {
+			return
+		}
+		have[id] = true
+		for _, p := range m.store.Parents(id) {
+			walk(p)
+		}
+	}
+	for _, h := range theirs {
+		walk(h)
+	}
+	var order []ID
+	seen := map[ID]bool{}
+	var post func(ID)
+	post = func(id ID) {
+		if seen[id] || have[id] {
+			return
+		}
+		seen[id] = true
+		for _, p := range m.store.Parents(id) {
+			post(p)
+		}
+		order = append(order, id)
+	}
+	for _, h := range mine {
+		post(h)
+	}
+	if len(order) == 0 {
+		return false
+	}
+	var batch []Change
+	size := 0
+	flush := func() {
+		if len(batch) > 0 {
+			m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: batch})
+			batch, size = nil, 0
+		}
+	}
+	for _, id := range order {
+		raw := m.store.Raw(id)
+		if size > 0 && size+len(raw) > m.cfg.BatchBytes {
+			flush()
+		}
+		batch = append(batch, Change{ID: id, Raw: raw})
+		size += len(raw)
+	}
+	flush()
+	pr.offered[obj] = HeadsHash(mine)
+	return true
+}
+
+// Applied reports what became of the changes of one Changes message from a
+// peer (in order). The machine acknowledges with its heads, asks for what
+// is still missing, and relays new changes to its other peers.
+func (m *Machine) Applied(from PeerID, obj ID, outcomes []Outcome) {
+	stored, rejected := 0, 0
+	for _, o := range outcomes {
+		switch o {
+		case Stored:
+			stored++
+		case Rejected:
+			rejected++
+		}
+	}
+	if pr := m.peers[from]; pr != nil {
+		if rejected > 0 {
+			// Asking again would bring the same changes back; the next
+			// reconciliation retries.
+			pr.failed[obj] = true
+		} else {
+			m.send(from, Message{Kind: Heads, Object: obj, Heads: m.store.Heads(obj)})
+		}
+	}
+	if stored > 0 {
+		for id, pr := range m.peers {
+			if id != from {
+				m.offer(pr, obj)
+			}
+		}
+	}
+}

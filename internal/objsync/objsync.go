@@ -1,0 +1,129 @@
+// Package objsync decides what peers send each other so that every object
+// ends up with the same changes everywhere: reconciliation to find the
+// objects that differ, then per object an exchange of heads and of the
+// changes the other side lacks, in causal order and bounded batches, and a
+// push of new local changes. It is a pure state machine in the style of
+// etcd-io/raft: the driver reports events (Connected, Step, Tick, Changed,
+// Applied) and takes a Ready (messages to send, received changes to verify
+// and store). It does no I/O, starts no goroutines and reads no clock, so a
+// whole network of devices and nodes runs deterministically in one test.
+//
+// It never verifies changes (the driver's store does, and reports back with
+// Applied), so devices and nodes, which cannot read content, run the same
+// machine.
+package objsync
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"slices"
+
+	"mycel/internal/reconcile"
+)
+
+// ID names a change or an object (an object's id is its root change's).
+type ID = [32]byte
+
+// PeerID names a peer (its libp2p peer id, say).
+type PeerID string
+
+// Storage is what the machine reads of the local store. It must reflect
+// every change the driver has stored (see Applied).
+type Storage interface {
+	// Objects lists every object with the hash of its heads.
+	Objects() []reconcile.Item
+	// Heads are the object's changes that no other change names as parent.
+	Heads(object ID) []ID
+	Has(change ID) bool
+	// Parents of a stored change.
+	Parents(change ID) []ID
+	// Raw is a stored change's exact bytes.
+	Raw(change ID) []byte
+}
+
+// HeadsHash is the value reconciliation compares for an object.
+func HeadsHash(heads []ID) [32]byte {
+	hs := slices.Clone(heads)
+	slices.SortFunc(hs, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
+	h := sha256.New()
+	for _, x := range hs {
+		h.Write(x[:])
+	}
+	var out [32]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// Kind is the kind of a Message.
+type Kind uint8
+
+// Message kinds.
+const (
+	// Recon carries a reconciliation message of session Session.
+	Recon Kind = iota + 1
+	// Heads tells the sender's heads of Object; it asks for what the
+	// sender lacks and acknowledges what it holds.
+	Heads
+	// Changes carries changes of Object in causal order, then the sender's
+	// heads.
+	Changes
+)
+
+// Change is a change on the wire.
+type Change struct {
+	ID  ID
+	Raw []byte
+}
+
+// Message is what peers exchange.
+type Message struct {
+	Kind    Kind
+	Session uint64 // Recon: sessions of a connection only grow
+	Seq     uint32 // Recon: 0, 1, 2… within a session; others are ignored
+	Recon   []byte // Recon; nil ends a session
+	Object  ID     // Heads, Changes
+	Heads   []ID   // Heads, Changes: the sender's heads after this message
+	Changes []Change
+}
+
+// Envelope is a message to send.
+type Envelope struct {
+	To  PeerID
+	Msg Message
+}
+
+// Incoming is a received change for the driver to verify and store.
+type Incoming struct {
+	From   PeerID
+	Object ID
+	Change Change
+}
+
+// Outcome is what storing an Incoming came to.
+type Outcome uint8
+
+// Outcomes.
+const (
+	Stored    Outcome = iota // verified and stored (also: was already there)
+	Waiting                  // verified, parked until its parents arrive
+	Rejected                 // refused: not stored
+)
+
+// Ready is what the driver must do next: store the received changes (and
+// report with Applied), then send the messages, then call Advance.
+type Ready struct {
+	Received []Incoming
+	Messages []Envelope
+}
+
+// Config tunes a machine.
+type Config struct {
+	// ReconcileEvery is how many ticks pass between reconciliations with
+	// each connected peer.
+	ReconcileEvery int
+	// BatchBytes bounds the changes in one Changes message.
+	BatchBytes int
+}
+
+// DefaultConfig: with a 1 s tick, reconcile every 20 s; 1 MiB batches.
+var DefaultConfig = Config{ReconcileEvery: 20, BatchBytes: 1 << 20}
