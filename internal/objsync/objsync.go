@@ -104,9 +104,9 @@ type Outcome uint8
 
 // Outcomes.
 const (
-	Stored    Outcome = iota // verified and stored (also: was already there)
-	Waiting                  // verified, parked until its parents arrive
-	Rejected                 // refused: not stored
+	Stored   Outcome = iota // verified and stored (also: was already there)
+	Waiting                 // verified, parked until its parents arrive
+	Rejected                // refused: not stored
 )
 
 // Ready is what the driver must do next: store the received changes (and
