@@ -670,6 +670,435 @@ func (x *SignedRecord) GetSignature() []byte {
 	return nil
 }
 
+// Frame is one message on a /mycel/sync/1 stream (length-delimited).
+type Frame struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Body:
+	//
+	//	*Frame_Hello
+	//	*Frame_HelloReply
+	//	*Frame_Sync
+	//	*Frame_Members
+	Body          isFrame_Body `protobuf_oneof:"body"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Frame) Reset() {
+	*x = Frame{}
+	mi := &file_mycel_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Frame) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Frame) ProtoMessage() {}
+
+func (x *Frame) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Frame.ProtoReflect.Descriptor instead.
+func (*Frame) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Frame) GetBody() isFrame_Body {
+	if x != nil {
+		return x.Body
+	}
+	return nil
+}
+
+func (x *Frame) GetHello() *Hello {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Hello); ok {
+			return x.Hello
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetHelloReply() *HelloReply {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_HelloReply); ok {
+			return x.HelloReply
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetSync() *SyncMessage {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Sync); ok {
+			return x.Sync
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetMembers() *Members {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Members); ok {
+			return x.Members
+		}
+	}
+	return nil
+}
+
+type isFrame_Body interface {
+	isFrame_Body()
+}
+
+type Frame_Hello struct {
+	Hello *Hello `protobuf:"bytes,1,opt,name=hello,proto3,oneof"`
+}
+
+type Frame_HelloReply struct {
+	HelloReply *HelloReply `protobuf:"bytes,2,opt,name=hello_reply,json=helloReply,proto3,oneof"`
+}
+
+type Frame_Sync struct {
+	Sync *SyncMessage `protobuf:"bytes,3,opt,name=sync,proto3,oneof"`
+}
+
+type Frame_Members struct {
+	Members *Members `protobuf:"bytes,4,opt,name=members,proto3,oneof"`
+}
+
+func (*Frame_Hello) isFrame_Body() {}
+
+func (*Frame_HelloReply) isFrame_Body() {}
+
+func (*Frame_Sync) isFrame_Body() {}
+
+func (*Frame_Members) isFrame_Body() {}
+
+// Members carries membership records; the receiver verifies and keeps the
+// ones it lacks, so a device added elsewhere is known before its changes.
+type Members struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Records       [][]byte               `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Members) Reset() {
+	*x = Members{}
+	mi := &file_mycel_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Members) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Members) ProtoMessage() {}
+
+func (x *Members) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Members.ProtoReflect.Descriptor instead.
+func (*Members) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *Members) GetRecords() [][]byte {
+	if x != nil {
+		return x.Records
+	}
+	return nil
+}
+
+// Hello opens a sync stream. The peer's identity is its libp2p peer id,
+// which Noise has authenticated and which is its device key: sending the
+// membership log proves the device belongs to the vault without a secret.
+type Hello struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	VaultId       []byte                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	MemberRecords [][]byte               `protobuf:"bytes,2,rep,name=member_records,json=memberRecords,proto3" json:"member_records,omitempty"`
+	Register      bool                   `protobuf:"varint,3,opt,name=register,proto3" json:"register,omitempty"` // ask a node to store this vault
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Hello) Reset() {
+	*x = Hello{}
+	mi := &file_mycel_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Hello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Hello) ProtoMessage() {}
+
+func (x *Hello) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Hello.ProtoReflect.Descriptor instead.
+func (*Hello) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *Hello) GetVaultId() []byte {
+	if x != nil {
+		return x.VaultId
+	}
+	return nil
+}
+
+func (x *Hello) GetMemberRecords() [][]byte {
+	if x != nil {
+		return x.MemberRecords
+	}
+	return nil
+}
+
+func (x *Hello) GetRegister() bool {
+	if x != nil {
+		return x.Register
+	}
+	return false
+}
+
+type HelloReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Error         string                 `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"` // empty: accepted
+	MemberRecords [][]byte               `protobuf:"bytes,2,rep,name=member_records,json=memberRecords,proto3" json:"member_records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *HelloReply) Reset() {
+	*x = HelloReply{}
+	mi := &file_mycel_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *HelloReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*HelloReply) ProtoMessage() {}
+
+func (x *HelloReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use HelloReply.ProtoReflect.Descriptor instead.
+func (*HelloReply) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *HelloReply) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *HelloReply) GetMemberRecords() [][]byte {
+	if x != nil {
+		return x.MemberRecords
+	}
+	return nil
+}
+
+// SyncMessage carries an objsync.Message.
+type SyncMessage struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Session       uint64                 `protobuf:"varint,2,opt,name=session,proto3" json:"session,omitempty"`
+	Seq           uint32                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	Recon         []byte                 `protobuf:"bytes,4,opt,name=recon,proto3" json:"recon,omitempty"`
+	ReconEnd      bool                   `protobuf:"varint,5,opt,name=recon_end,json=reconEnd,proto3" json:"recon_end,omitempty"`
+	Object        []byte                 `protobuf:"bytes,6,opt,name=object,proto3" json:"object,omitempty"`
+	Heads         [][]byte               `protobuf:"bytes,7,rep,name=heads,proto3" json:"heads,omitempty"`
+	Changes       []*WireChange          `protobuf:"bytes,8,rep,name=changes,proto3" json:"changes,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncMessage) Reset() {
+	*x = SyncMessage{}
+	mi := &file_mycel_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncMessage) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncMessage) ProtoMessage() {}
+
+func (x *SyncMessage) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncMessage.ProtoReflect.Descriptor instead.
+func (*SyncMessage) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *SyncMessage) GetKind() uint32 {
+	if x != nil {
+		return x.Kind
+	}
+	return 0
+}
+
+func (x *SyncMessage) GetSession() uint64 {
+	if x != nil {
+		return x.Session
+	}
+	return 0
+}
+
+func (x *SyncMessage) GetSeq() uint32 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *SyncMessage) GetRecon() []byte {
+	if x != nil {
+		return x.Recon
+	}
+	return nil
+}
+
+func (x *SyncMessage) GetReconEnd() bool {
+	if x != nil {
+		return x.ReconEnd
+	}
+	return false
+}
+
+func (x *SyncMessage) GetObject() []byte {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+func (x *SyncMessage) GetHeads() [][]byte {
+	if x != nil {
+		return x.Heads
+	}
+	return nil
+}
+
+func (x *SyncMessage) GetChanges() []*WireChange {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+type WireChange struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Raw           []byte                 `protobuf:"bytes,2,opt,name=raw,proto3" json:"raw,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *WireChange) Reset() {
+	*x = WireChange{}
+	mi := &file_mycel_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *WireChange) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*WireChange) ProtoMessage() {}
+
+func (x *WireChange) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use WireChange.ProtoReflect.Descriptor instead.
+func (*WireChange) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *WireChange) GetId() []byte {
+	if x != nil {
+		return x.Id
+	}
+	return nil
+}
+
+func (x *WireChange) GetRaw() []byte {
+	if x != nil {
+		return x.Raw
+	}
+	return nil
+}
+
 var File_mycel_proto protoreflect.FileDescriptor
 
 const file_mycel_proto_rawDesc = "" +
@@ -732,7 +1161,37 @@ const file_mycel_proto_rawDesc = "" +
 	"\rREMOVE_DEVICE\x10\x03\"@\n" +
 	"\fSignedRecord\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignatureB\x13Z\x11mycel/internal/pbb\x06proto3"
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xcd\x01\n" +
+	"\x05Frame\x12'\n" +
+	"\x05hello\x18\x01 \x01(\v2\x0f.mycel.v1.HelloH\x00R\x05hello\x127\n" +
+	"\vhello_reply\x18\x02 \x01(\v2\x14.mycel.v1.HelloReplyH\x00R\n" +
+	"helloReply\x12+\n" +
+	"\x04sync\x18\x03 \x01(\v2\x15.mycel.v1.SyncMessageH\x00R\x04sync\x12-\n" +
+	"\amembers\x18\x04 \x01(\v2\x11.mycel.v1.MembersH\x00R\amembersB\x06\n" +
+	"\x04body\"#\n" +
+	"\aMembers\x12\x18\n" +
+	"\arecords\x18\x01 \x03(\fR\arecords\"e\n" +
+	"\x05Hello\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\fR\avaultId\x12%\n" +
+	"\x0emember_records\x18\x02 \x03(\fR\rmemberRecords\x12\x1a\n" +
+	"\bregister\x18\x03 \x01(\bR\bregister\"I\n" +
+	"\n" +
+	"HelloReply\x12\x14\n" +
+	"\x05error\x18\x01 \x01(\tR\x05error\x12%\n" +
+	"\x0emember_records\x18\x02 \x03(\fR\rmemberRecords\"\xde\x01\n" +
+	"\vSyncMessage\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x18\n" +
+	"\asession\x18\x02 \x01(\x04R\asession\x12\x10\n" +
+	"\x03seq\x18\x03 \x01(\rR\x03seq\x12\x14\n" +
+	"\x05recon\x18\x04 \x01(\fR\x05recon\x12\x1b\n" +
+	"\trecon_end\x18\x05 \x01(\bR\breconEnd\x12\x16\n" +
+	"\x06object\x18\x06 \x01(\fR\x06object\x12\x14\n" +
+	"\x05heads\x18\a \x03(\fR\x05heads\x12.\n" +
+	"\achanges\x18\b \x03(\v2\x14.mycel.v1.WireChangeR\achanges\".\n" +
+	"\n" +
+	"WireChange\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\fR\x02id\x12\x10\n" +
+	"\x03raw\x18\x02 \x01(\fR\x03rawB\x13Z\x11mycel/internal/pbb\x06proto3"
 
 var (
 	file_mycel_proto_rawDescOnce sync.Once
@@ -747,7 +1206,7 @@ func file_mycel_proto_rawDescGZIP() []byte {
 }
 
 var file_mycel_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
 var file_mycel_proto_goTypes = []any{
 	(MemberRecord_Kind)(0), // 0: mycel.v1.MemberRecord.Kind
 	(*SignedChange)(nil),   // 1: mycel.v1.SignedChange
@@ -758,20 +1217,31 @@ var file_mycel_proto_goTypes = []any{
 	(*Op)(nil),             // 6: mycel.v1.Op
 	(*MemberRecord)(nil),   // 7: mycel.v1.MemberRecord
 	(*SignedRecord)(nil),   // 8: mycel.v1.SignedRecord
+	(*Frame)(nil),          // 9: mycel.v1.Frame
+	(*Members)(nil),        // 10: mycel.v1.Members
+	(*Hello)(nil),          // 11: mycel.v1.Hello
+	(*HelloReply)(nil),     // 12: mycel.v1.HelloReply
+	(*SyncMessage)(nil),    // 13: mycel.v1.SyncMessage
+	(*WireChange)(nil),     // 14: mycel.v1.WireChange
 }
 var file_mycel_proto_depIdxs = []int32{
-	6, // 0: mycel.v1.Payload.ops:type_name -> mycel.v1.Op
-	4, // 1: mycel.v1.Span.start:type_name -> mycel.v1.OpID
-	4, // 2: mycel.v1.Op.block:type_name -> mycel.v1.OpID
-	4, // 3: mycel.v1.Op.parent:type_name -> mycel.v1.OpID
-	4, // 4: mycel.v1.Op.ref:type_name -> mycel.v1.OpID
-	5, // 5: mycel.v1.Op.spans:type_name -> mycel.v1.Span
-	0, // 6: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
-	7, // [7:7] is the sub-list for method output_type
-	7, // [7:7] is the sub-list for method input_type
-	7, // [7:7] is the sub-list for extension type_name
-	7, // [7:7] is the sub-list for extension extendee
-	0, // [0:7] is the sub-list for field type_name
+	6,  // 0: mycel.v1.Payload.ops:type_name -> mycel.v1.Op
+	4,  // 1: mycel.v1.Span.start:type_name -> mycel.v1.OpID
+	4,  // 2: mycel.v1.Op.block:type_name -> mycel.v1.OpID
+	4,  // 3: mycel.v1.Op.parent:type_name -> mycel.v1.OpID
+	4,  // 4: mycel.v1.Op.ref:type_name -> mycel.v1.OpID
+	5,  // 5: mycel.v1.Op.spans:type_name -> mycel.v1.Span
+	0,  // 6: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
+	11, // 7: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
+	12, // 8: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
+	13, // 9: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
+	10, // 10: mycel.v1.Frame.members:type_name -> mycel.v1.Members
+	14, // 11: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
+	12, // [12:12] is the sub-list for method output_type
+	12, // [12:12] is the sub-list for method input_type
+	12, // [12:12] is the sub-list for extension type_name
+	12, // [12:12] is the sub-list for extension extendee
+	0,  // [0:12] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }
@@ -779,13 +1249,19 @@ func file_mycel_proto_init() {
 	if File_mycel_proto != nil {
 		return
 	}
+	file_mycel_proto_msgTypes[8].OneofWrappers = []any{
+		(*Frame_Hello)(nil),
+		(*Frame_HelloReply)(nil),
+		(*Frame_Sync)(nil),
+		(*Frame_Members)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mycel_proto_rawDesc), len(file_mycel_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   8,
+			NumMessages:   14,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

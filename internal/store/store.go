@@ -92,6 +92,10 @@ type Tx interface {
 	// after arrival number seq, in order.
 	ChangesAfter(object change.ID, seq int64) ([]ChangeMeta, [][]byte, error)
 	Heads(object change.ID) ([]change.ID, error)
+	// AllHeads returns the heads of every object, in one read.
+	AllHeads() (map[change.ID][]change.ID, error)
+	// Meta returns a stored change's metadata (ErrNotFound if absent).
+	Meta(id change.ID) (ChangeMeta, error)
 	SetHeads(object change.ID, heads []change.ID) error
 
 	PutObject(o Object) error

@@ -308,3 +308,32 @@ func (e *Engine) MemberRecords(ctx context.Context) ([][]byte, error) {
 }
 
 func sha256sum(b []byte) [32]byte { return sha256.Sum256(b) }
+
+// HostKey is this device's private key, which is also its libp2p identity.
+func (e *Engine) HostKey() ed25519.PrivateKey { return e.device }
+
+// Store is the engine's store, for the sync service (reads, and the
+// engine's Receive for writes).
+func (e *Engine) Store() store.Store { return e.db }
+
+// Nodes lists the backup nodes this device syncs with (their multiaddrs).
+func (e *Engine) Nodes(ctx context.Context) ([]string, error) {
+	var out []string
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		b, err := tx.Setting("nodes")
+		if err != nil || b == nil {
+			return err
+		}
+		return json.Unmarshal(b, &out)
+	})
+	return out, err
+}
+
+// SetNodes replaces the list of backup nodes.
+func (e *Engine) SetNodes(ctx context.Context, addrs []string) error {
+	b, err := json.Marshal(addrs)
+	if err != nil {
+		return err
+	}
+	return e.db.Update(ctx, func(tx store.Tx) error { return tx.SetSetting("nodes", b) })
+}

@@ -273,6 +273,46 @@ func (t *txn) Heads(object change.ID) ([]change.ID, error) {
 	return t.ids(`SELECT change FROM heads WHERE object = ? ORDER BY change`, object[:])
 }
 
+func (t *txn) AllHeads() (map[change.ID][]change.ID, error) {
+	rows, err := t.tx.Query(`SELECT object, change FROM heads ORDER BY object, change`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[change.ID][]change.ID{}
+	for rows.Next() {
+		var o, c []byte
+		if err := rows.Scan(&o, &c); err != nil {
+			return nil, err
+		}
+		obj, err := toID(o)
+		if err != nil {
+			return nil, err
+		}
+		id, err := toID(c)
+		if err != nil {
+			return nil, err
+		}
+		out[obj] = append(out[obj], id)
+	}
+	return out, rows.Err()
+}
+
+func (t *txn) Meta(id change.ID) (store.ChangeMeta, error) {
+	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), seq FROM changes WHERE id = ?`, id[:])
+	if err != nil {
+		return store.ChangeMeta{}, err
+	}
+	ms, _, err := scanMetas(rows, false)
+	if err != nil {
+		return store.ChangeMeta{}, err
+	}
+	if len(ms) == 0 {
+		return store.ChangeMeta{}, fmt.Errorf("change %s: %w", id.Short(), store.ErrNotFound)
+	}
+	return ms[0], nil
+}
+
 func (t *txn) SetHeads(object change.ID, heads []change.ID) error {
 	if _, err := t.tx.Exec(`DELETE FROM heads WHERE object = ?`, object[:]); err != nil {
 		return err

@@ -53,6 +53,17 @@ func Run(t *testing.T, s store.Store) {
 			if err != nil || len(after) != 1 || after[0].ID != c2.ID || string(raws[0]) != "raw-"+c2.ID.Short() || ms[0].Seq >= ms[1].Seq {
 				t.Fatalf("changes after %d = %+v, %v", ms[0].Seq, after, err)
 			}
+			m, err := tx.Meta(c2.ID)
+			if err != nil || m.Parents[0] != obj || m.Object != obj {
+				t.Fatalf("meta = %+v, %v", m, err)
+			}
+			if _, err := tx.Meta(change.ID{9}); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("meta of a missing change: %v", err)
+			}
+			all, err := tx.AllHeads()
+			if err != nil || len(all) != 1 || all[obj][0] != c2.ID {
+				t.Fatalf("all heads = %v, %v", all, err)
+			}
 			heads, err := tx.Heads(obj)
 			if err != nil || len(heads) != 1 || heads[0] != c2.ID {
 				t.Fatalf("heads = %v, %v", heads, err)

@@ -1,0 +1,193 @@
+// Package device runs a device: its libp2p host, the sync service of its
+// vault, and a connection to each configured backup node, redialed with
+// jittered exponential backoff whenever it drops.
+package device
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+
+	"mycel/internal/change"
+	"mycel/internal/objsync"
+	"mycel/internal/p2p"
+	"mycel/internal/pb"
+	"mycel/internal/vault"
+)
+
+// Config tunes a running device.
+type Config struct {
+	Service    p2p.ServiceConfig
+	BackoffMin time.Duration
+	BackoffMax time.Duration // the cap: at most this long between attempts
+	Log        *slog.Logger
+}
+
+// DefaultConfig: 1 s ticks, reconcile every 20 s, backoff from 250 ms to 30 s.
+func DefaultConfig(log *slog.Logger) Config {
+	return Config{Service: p2p.ServiceConfig{Sync: objsync.DefaultConfig, Tick: time.Second, PollLocal: true, Log: log},
+		BackoffMin: 250 * time.Millisecond, BackoffMax: 30 * time.Second, Log: log}
+}
+
+// Device is a running device.
+type Device struct {
+	Engine  *vault.Engine
+	Host    host.Host
+	Service *p2p.Service
+	cfg     Config
+
+	mu    sync.Mutex
+	nodes map[string]*NodeState
+}
+
+// NodeState is what the device knows of one configured node.
+type NodeState struct {
+	Addr      string
+	Peer      objsync.PeerID
+	Connected bool
+	LastSeen  time.Time
+	LastError string
+	Attempts  int
+}
+
+// Start starts the host and the service and dials every configured node.
+func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
+	h, err := p2p.NewHost(e.HostKey(), nil)
+	if err != nil {
+		return nil, err
+	}
+	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}}
+	recv := func(ctx context.Context, id change.ID, raw []byte) (objsync.Outcome, error) {
+		out, err := e.Receive(ctx, id, raw)
+		switch {
+		case err != nil:
+			return objsync.Rejected, err
+		case out == vault.Parked:
+			return objsync.Waiting, nil
+		}
+		return objsync.Stored, nil
+	}
+	d.Service = p2p.NewService(objsync.PeerID(h.ID().String()), e.VaultID(), e.Store(), recv,
+		p2p.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, cfg.Service)
+	go d.Service.Run(ctx)
+	addrs, err := e.Nodes(ctx)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	for _, a := range addrs {
+		d.nodes[a] = &NodeState{Addr: a}
+		go d.keepConnected(ctx, a)
+	}
+	go func() {
+		<-ctx.Done()
+		h.Close()
+	}()
+	return d, nil
+}
+
+// Nodes reports the configured nodes' states.
+func (d *Device) Nodes() []NodeState {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	peers := d.Service.Peers()
+	var out []NodeState
+	for _, n := range d.nodes {
+		s := *n
+		_, s.Connected = peers[s.Peer]
+		out = append(out, s)
+	}
+	return out
+}
+
+// keepConnected dials a node and, whenever the connection ends, dials again
+// after a jittered, exponentially growing pause (capped), reset on success.
+func (d *Device) keepConnected(ctx context.Context, addr string) {
+	backoff := d.cfg.BackoffMin
+	for ctx.Err() == nil {
+		recs, err := d.Engine.MemberRecords(ctx)
+		if err != nil {
+			d.cfg.Log.Error("read membership", "err", err)
+			return
+		}
+		peer, stream, r, theirs, err := p2p.Dial(ctx, d.Host, addr, &pb.Hello{VaultId: vid(d), MemberRecords: recs})
+		d.mu.Lock()
+		st := d.nodes[addr]
+		st.Attempts++
+		if err != nil {
+			st.LastError = err.Error()
+		} else {
+			st.Peer, st.LastError, st.LastSeen, st.Attempts = peer, "", time.Now(), 0
+		}
+		d.mu.Unlock()
+		if err == nil {
+			if err := d.Engine.AddMemberRecords(ctx, theirs); err != nil {
+				d.cfg.Log.Warn("membership records from the node refused", "node", addr, "err", err)
+			}
+			d.cfg.Log.Info("connected to node", "node", addr)
+			backoff = d.cfg.BackoffMin
+			select {
+			case <-d.Service.Attach(peer, stream, r):
+			case <-ctx.Done():
+				return
+			}
+			d.cfg.Log.Info("disconnected from node", "node", addr)
+			continue
+		}
+		if errors.Is(err, context.Canceled) {
+			return
+		}
+		d.cfg.Log.Info("cannot reach node", "node", addr, "err", err, "retry_in", backoff.Round(time.Millisecond))
+		// Jitter: somewhere in [backoff/2, backoff].
+		pause := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(pause):
+		}
+		backoff = min(backoff*2, d.cfg.BackoffMax)
+	}
+}
+
+func vid(d *Device) []byte {
+	id := d.Engine.VaultID()
+	return id[:]
+}
+
+// Register asks the node at addr to store this vault (proving membership
+// with the handshake) and adds it to the device's nodes.
+func Register(ctx context.Context, e *vault.Engine, addr string) error {
+	h, err := p2p.NewHost(e.HostKey(), nil)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	recs, err := e.MemberRecords(ctx)
+	if err != nil {
+		return err
+	}
+	id := e.VaultID()
+	_, stream, _, theirs, err := p2p.Dial(ctx, h, addr, &pb.Hello{VaultId: id[:], MemberRecords: recs, Register: true})
+	if err != nil {
+		return err
+	}
+	stream.Close()
+	if err := e.AddMemberRecords(ctx, theirs); err != nil {
+		return err
+	}
+	nodes, err := e.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		if n == addr {
+			return nil
+		}
+	}
+	return e.SetNodes(ctx, append(nodes, addr))
+}

@@ -1,0 +1,290 @@
+// Package node is a backup node's store of vaults. A node keeps, for each
+// vault registered with it, the membership log and the changes, as exact
+// bytes, in a store of its own. It verifies every change as far as it can
+// without keys (id, signature, author a member device, parents present,
+// else parked) and can never read content: it holds no key.
+package node
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"mycel/internal/change"
+	"mycel/internal/keys"
+	"mycel/internal/member"
+	"mycel/internal/store"
+	"mycel/internal/store/sqlite"
+)
+
+// ErrNotRegistered is returned for a vault this node does not store.
+var ErrNotRegistered = errors.New("vault not registered on this node")
+
+// Node is the set of vaults a node stores.
+type Node struct {
+	dir    string
+	mu     sync.Mutex
+	vaults map[keys.VaultID]*Vault
+}
+
+// Open opens the node's data folder, creating it if needed, and every
+// vault registered in it.
+func Open(dir string) (*Node, error) {
+	root := filepath.Join(dir, "vaults")
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, fmt.Errorf("open node: %w", err)
+	}
+	n := &Node{dir: dir, vaults: map[keys.VaultID]*Vault{}}
+	ents, err := os.ReadDir(root)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range ents {
+		b, err := hex.DecodeString(e.Name())
+		if err != nil || len(b) != 32 {
+			continue
+		}
+		var id keys.VaultID
+		copy(id[:], b)
+		v, err := openVault(filepath.Join(root, e.Name()), id)
+		if err != nil {
+			n.Close()
+			return nil, err
+		}
+		n.vaults[id] = v
+	}
+	return n, nil
+}
+
+// Close closes every vault's store.
+func (n *Node) Close() error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var first error
+	for _, v := range n.vaults {
+		if err := v.db.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// Vault returns a registered vault.
+func (n *Node) Vault(id keys.VaultID) (*Vault, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	v := n.vaults[id]
+	if v == nil {
+		return nil, fmt.Errorf("%w: %s (a device registers it with `mycel nodes add`)", ErrNotRegistered, id.Short())
+	}
+	return v, nil
+}
+
+// Vaults counts the registered vaults.
+func (n *Node) Vaults() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.vaults)
+}
+
+// Register stores a vault, given its membership records; device must be a
+// member (the caller has authenticated it as its peer). Registering again
+// only adds records.
+func (n *Node) Register(ctx context.Context, id keys.VaultID, device []byte, records [][]byte) (*Vault, error) {
+	l := member.NewLog(id)
+	for _, r := range records {
+		if err := l.Add(r); err != nil {
+			return nil, err
+		}
+	}
+	if !l.IsMember(device) {
+		return nil, fmt.Errorf("device %x is not a member of vault %s", device[:6], id.Short())
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	v := n.vaults[id]
+	if v == nil {
+		var err error
+		if v, err = openVault(filepath.Join(n.dir, "vaults", hex.EncodeToString(id[:])), id); err != nil {
+			return nil, err
+		}
+		n.vaults[id] = v
+	}
+	return v, v.AddMembers(ctx, records)
+}
+
+// Vault is one vault on the node.
+type Vault struct {
+	ID keys.VaultID
+	db store.Store
+
+	mu      sync.Mutex
+	members *member.Log
+}
+
+func openVault(dir string, id keys.VaultID) (*Vault, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(filepath.Join(dir, "mycel.db"))
+	if err != nil {
+		return nil, err
+	}
+	v := &Vault{ID: id, db: db, members: member.NewLog(id)}
+	err = db.View(context.Background(), func(tx store.Tx) error {
+		raws, err := tx.MemberRecords()
+		for _, r := range raws {
+			if err := v.members.Add(r); err != nil {
+				return err
+			}
+		}
+		return err
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("open vault %s: %w", id.Short(), err)
+	}
+	return v, nil
+}
+
+// Store is the vault's store.
+func (v *Vault) Store() store.Store { return v.db }
+
+// AddMembers verifies and stores membership records.
+func (v *Vault) AddMembers(ctx context.Context, records [][]byte) error {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	l := v.members.Clone()
+	for _, r := range records {
+		if err := l.Add(r); err != nil {
+			return err
+		}
+	}
+	err := v.db.Update(ctx, func(tx store.Tx) error {
+		for _, r := range records {
+			if err := tx.PutMemberRecord(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		v.members = l
+	}
+	return err
+}
+
+// IsMember reports whether a device key belongs to the vault now.
+func (v *Vault) IsMember(device []byte) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.members.IsMember(device)
+}
+
+// MemberRecords returns the stored membership records.
+func (v *Vault) MemberRecords() [][]byte {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	var out [][]byte
+	for _, r := range v.members.Records() {
+		out = append(out, r.Raw)
+	}
+	return out
+}
+
+// Outcome of Receive, as in the device engine.
+type Outcome int
+
+// Outcomes.
+const (
+	Stored Outcome = iota
+	Duplicate
+	Parked
+)
+
+// ErrRejected is wrapped by every refused change.
+var ErrRejected = errors.New("change rejected")
+
+// Receive verifies a change's envelope and stores it (or parks it until its
+// parents arrive). Once it returns, the change is durable: that is what the
+// node's acknowledgement means.
+func (v *Vault) Receive(ctx context.Context, id change.ID, raw []byte) (Outcome, error) {
+	v.mu.Lock()
+	l := v.members
+	v.mu.Unlock()
+	var out Outcome
+	err := v.db.Update(ctx, func(tx store.Tx) (err error) {
+		out, err = v.receive(tx, l, id, raw)
+		return err
+	})
+	return out, err
+}
+
+func (v *Vault) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (Outcome, error) {
+	if have, err := tx.HasChange(id); err != nil || have {
+		return Duplicate, err
+	}
+	c, err := change.ParseWithID(id, raw)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	if !l.MayAuthor(c.Author, c.Time) {
+		return 0, fmt.Errorf("%w: %s: author %x is not a device of this vault", ErrRejected, id.Short(), c.Author[:6])
+	}
+	if c.IsRoot() && c.VaultID != v.ID {
+		return 0, fmt.Errorf("%w: %s creates an object in another vault", ErrRejected, id.Short())
+	}
+	if !c.IsRoot() {
+		for _, p := range append([]change.ID{c.Object}, c.Parents...) {
+			have, err := tx.HasChange(p)
+			if err != nil {
+				return 0, err
+			}
+			if !have {
+				return Parked, tx.Park(store.MetaOf(c), raw)
+			}
+		}
+	}
+	if _, _, err := tx.PutChange(store.MetaOf(c), raw); err != nil {
+		return 0, err
+	}
+	heads, err := tx.Heads(c.Object)
+	if err != nil {
+		return 0, err
+	}
+	heads = slices.DeleteFunc(heads, func(h change.ID) bool { return slices.Contains(c.Parents, h) })
+	if err := tx.SetHeads(c.Object, append(heads, c.ID)); err != nil {
+		return 0, err
+	}
+	if c.IsRoot() {
+		if err := tx.PutObject(store.Object{ID: c.ID, Created: c.Time, Updated: c.Time, Changes: 1, TextStale: false}); err != nil {
+			return 0, err
+		}
+	}
+	// Retry what waited for this change.
+	for progress := true; progress; {
+		progress = false
+		metas, raws, err := tx.Parked(c.Object)
+		if err != nil {
+			return 0, err
+		}
+		for i, m := range metas {
+			out, err := v.receive(tx, l, m.ID, raws[i])
+			if err != nil && !errors.Is(err, ErrRejected) {
+				return 0, err
+			}
+			if err != nil || out != Parked {
+				if err := tx.Unpark(m.ID); err != nil {
+					return 0, err
+				}
+				progress = true
+			}
+		}
+	}
+	return Stored, nil
+}

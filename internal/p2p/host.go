@@ -1,0 +1,137 @@
+package p2p
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"mycel/internal/keys"
+	"mycel/internal/objsync"
+	"mycel/internal/pb"
+)
+
+// NewHost starts a libp2p host whose identity is key (a device's key, or a
+// node's), listening on the given multiaddrs (none: dial only).
+func NewHost(key ed25519.PrivateKey, listen []string) (host.Host, error) {
+	pk, err := crypto.UnmarshalEd25519PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("host key: %w", err)
+	}
+	opts := []libp2p.Option{libp2p.Identity(pk), libp2p.ListenAddrStrings(listen...)}
+	if len(listen) == 0 {
+		opts = append(opts, libp2p.NoListenAddrs)
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("start libp2p host: %w", err)
+	}
+	return h, nil
+}
+
+// PeerKey returns the ed25519 public key behind a peer id.
+func PeerKey(id peer.ID) (ed25519.PublicKey, error) {
+	pk, err := id.ExtractPublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("peer %s: %w", id, err)
+	}
+	raw, err := pk.Raw()
+	if err != nil || pk.Type() != crypto.Ed25519 || len(raw) != ed25519.PublicKeySize {
+		return nil, fmt.Errorf("peer %s does not have an ed25519 key", id)
+	}
+	return ed25519.PublicKey(raw), nil
+}
+
+// HandshakeTimeout bounds the vault handshake.
+const HandshakeTimeout = 15 * time.Second
+
+// Dial connects to a node and performs the vault handshake: hello carries
+// the vault id and membership records (and whether to register). It
+// returns the open stream and the node's membership records.
+func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsync.PeerID, network.Stream, *bufio.Reader, [][]byte, error) {
+	m, err := ma.NewMultiaddr(addr)
+	if err != nil {
+		return "", nil, nil, nil, fmt.Errorf("%q is not a multiaddr: %w", addr, err)
+	}
+	info, err := peer.AddrInfoFromP2pAddr(m)
+	if err != nil {
+		return "", nil, nil, nil, fmt.Errorf("%s has no /p2p/ peer id (copy the whole address `mycel node` prints): %w", addr, err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
+	defer cancel()
+	if err := h.Connect(ctx, *info); err != nil {
+		return "", nil, nil, nil, fmt.Errorf("connect to %s: %w", addr, err)
+	}
+	s, err := h.NewStream(ctx, info.ID, ProtocolID)
+	if err != nil {
+		return "", nil, nil, nil, fmt.Errorf("open sync stream to %s: %w", addr, err)
+	}
+	s.SetDeadline(time.Now().Add(HandshakeTimeout))
+	if err := writeFrame(s, &pb.Frame{Body: &pb.Frame_Hello{Hello: hello}}); err != nil {
+		s.Reset()
+		return "", nil, nil, nil, fmt.Errorf("handshake with %s: %w", addr, err)
+	}
+	r := bufio.NewReader(s)
+	f, err := readFrame(r)
+	if err != nil {
+		s.Reset()
+		return "", nil, nil, nil, fmt.Errorf("handshake with %s: %w", addr, err)
+	}
+	rep := f.GetHelloReply()
+	if rep == nil {
+		s.Reset()
+		return "", nil, nil, nil, fmt.Errorf("handshake with %s: unexpected reply", addr)
+	}
+	if rep.Error != "" {
+		s.Reset()
+		return "", nil, nil, nil, fmt.Errorf("%w by %s: %s", errRefused, addr, rep.Error)
+	}
+	s.SetDeadline(time.Time{})
+	return objsync.PeerID(info.ID.String()), s, r, rep.MemberRecords, nil
+}
+
+// Accept reads a hello on an incoming stream; decide says whether to accept
+// it (given the vault, the authenticated peer key and the hello) and with
+// which service and records. Refusals are answered with their reason.
+func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.Hello) (*Service, [][]byte, error)) error {
+	s.SetDeadline(time.Now().Add(HandshakeTimeout))
+	r := bufio.NewReader(s)
+	f, err := readFrame(r)
+	if err != nil {
+		s.Reset()
+		return fmt.Errorf("handshake: %w", err)
+	}
+	hello := f.GetHello()
+	if hello == nil || len(hello.VaultId) != 32 {
+		s.Reset()
+		return fmt.Errorf("handshake: no hello")
+	}
+	var vault keys.VaultID
+	copy(vault[:], hello.VaultId)
+	key, err := PeerKey(s.Conn().RemotePeer())
+	if err != nil {
+		s.Reset()
+		return err
+	}
+	svc, records, err := decide(vault, key, hello)
+	if err != nil {
+		writeFrame(s, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{Error: err.Error()}}})
+		s.Close()
+		return err
+	}
+	if err := writeFrame(s, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{MemberRecords: records}}}); err != nil {
+		s.Reset()
+		return err
+	}
+	s.SetDeadline(time.Time{})
+	svc.Attach(objsync.PeerID(s.Conn().RemotePeer().String()), s, r)
+	return nil
+}

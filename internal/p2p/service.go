@@ -1,0 +1,308 @@
+package p2p
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+
+	"mycel/internal/change"
+	"mycel/internal/keys"
+	"mycel/internal/objsync"
+	"mycel/internal/pb"
+	"mycel/internal/reconcile"
+	"mycel/internal/store"
+)
+
+// Receiver verifies and stores a change received from a peer: the device
+// engine (which decrypts and applies it) or a node vault (which cannot).
+type Receiver func(ctx context.Context, id change.ID, raw []byte) (objsync.Outcome, error)
+
+// Service syncs one vault with the peers attached to it. One goroutine runs
+// the objsync machine; each connection has a reader and a writer.
+type Service struct {
+	Vault   keys.VaultID
+	db      store.Store
+	machine *objsync.Machine
+	receive Receiver
+	members Members
+	every   int // ticks between membership exchanges
+	ticks   int
+	log     *slog.Logger
+	tick    time.Duration
+	poll    bool // watch the store for local changes (devices)
+	events  chan func()
+	conns   map[objsync.PeerID]*conn // loop goroutine only
+	last    map[change.ID][32]byte   // heads hash per object at the last poll
+
+	mu    sync.Mutex
+	peers map[objsync.PeerID]time.Time // connected, since
+}
+
+type conn struct {
+	peer   objsync.PeerID
+	stream network.Stream
+	out    chan *pb.Frame
+	closed chan struct{} // closed when the connection is dropped
+}
+
+// ServiceConfig configures a Service.
+type ServiceConfig struct {
+	Sync objsync.Config
+	Tick time.Duration // one machine tick; reconciliation every Sync.ReconcileEvery ticks
+	// PollLocal makes the service look for changes written to the store by
+	// other processes (the CLI) at every tick, and offer them.
+	PollLocal bool
+	Log       *slog.Logger
+}
+
+// Members is how a service reads and extends its vault's membership log;
+// records are exchanged with every peer on connect and every
+// reconciliation period.
+type Members struct {
+	Get func(ctx context.Context) ([][]byte, error)
+	Add func(ctx context.Context, records [][]byte) error
+}
+
+// NewService prepares a service; Run runs it.
+func NewService(self objsync.PeerID, vault keys.VaultID, db store.Store, receive Receiver, members Members, cfg ServiceConfig) *Service {
+	s := &Service{Vault: vault, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
+		log: cfg.Log, tick: cfg.Tick, poll: cfg.PollLocal,
+		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	s.machine = objsync.New(self, storeView{db}, cfg.Sync, func() (salt [reconcile.SaltSize]byte) {
+		rand.Read(salt[:])
+		return salt
+	})
+	return s
+}
+
+// Run drives the machine until ctx ends, then closes every connection.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTicker(s.tick)
+	defer t.Stop()
+	if s.poll {
+		s.pollLocal(false)
+	}
+	for {
+		select {
+		case f := <-s.events:
+			f()
+		case <-t.C:
+			s.machine.Tick()
+			if s.poll {
+				s.pollLocal(true)
+			}
+			if s.ticks++; s.ticks%s.every == 0 {
+				for _, c := range s.conns {
+					s.sendMembers(ctx, c)
+				}
+			}
+		case <-ctx.Done():
+			for _, c := range s.conns {
+				s.drop(c)
+			}
+			return
+		}
+		s.process(ctx)
+	}
+}
+
+// do runs f on the loop goroutine.
+func (s *Service) do(f func()) { s.events <- f }
+
+// Changed offers an object's new local changes at once.
+func (s *Service) Changed(obj change.ID) {
+	s.do(func() { s.machine.Changed(obj) })
+}
+
+// Peers lists the connected peers and since when.
+func (s *Service) Peers() map[objsync.PeerID]time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[objsync.PeerID]time.Time, len(s.peers))
+	for k, v := range s.peers {
+		out[k] = v
+	}
+	return out
+}
+
+// pollLocal offers objects whose heads changed since the last poll.
+func (s *Service) pollLocal(offer bool) {
+	var all map[change.ID][]change.ID
+	if err := s.db.View(context.Background(), func(tx store.Tx) (err error) {
+		all, err = tx.AllHeads()
+		return err
+	}); err != nil {
+		s.log.Error("read heads", "err", err)
+		return
+	}
+	next := make(map[change.ID][32]byte, len(all))
+	for obj, hs := range all {
+		h := objsync.HeadsHash(ids(hs))
+		next[obj] = h
+		if old, ok := s.last[obj]; offer && (!ok || old != h) {
+			s.machine.Changed(obj)
+		}
+	}
+	s.last = next
+}
+
+// process carries out the machine's Ready: store, report, send.
+func (s *Service) process(ctx context.Context) {
+	for s.machine.HasReady() {
+		rd := s.machine.Ready()
+		s.machine.Advance()
+		type key struct {
+			from objsync.PeerID
+			obj  objsync.ID
+		}
+		var order []key
+		outs := map[key][]objsync.Outcome{}
+		for _, in := range rd.Received {
+			k := key{in.From, in.Object}
+			if _, ok := outs[k]; !ok {
+				order = append(order, k)
+			}
+			out, err := s.receive(ctx, change.ID(in.Change.ID), in.Change.Raw)
+			if err != nil {
+				s.log.Warn("change refused", "peer", shortPeer(in.From), "change", change.ID(in.Change.ID).Short(), "err", err)
+				out = objsync.Rejected
+			}
+			outs[k] = append(outs[k], out)
+		}
+		for _, k := range order {
+			s.machine.Applied(k.from, k.obj, outs[k])
+		}
+		for _, e := range rd.Messages {
+			c := s.conns[e.To]
+			if c == nil {
+				continue
+			}
+			select {
+			case c.out <- toWire(e.Msg):
+			default:
+				s.log.Warn("peer too slow; dropping the connection", "peer", shortPeer(e.To))
+				s.drop(c)
+			}
+		}
+	}
+}
+
+// Attach hands a connection, after its handshake, to the service. The
+// returned channel is closed when the connection ends.
+func (s *Service) Attach(peer objsync.PeerID, stream network.Stream, r *bufio.Reader) <-chan struct{} {
+	c := &conn{peer: peer, stream: stream, out: make(chan *pb.Frame, 4096), closed: make(chan struct{})}
+	s.do(func() {
+		if old := s.conns[peer]; old != nil {
+			s.drop(old)
+		}
+		s.conns[peer] = c
+		s.mu.Lock()
+		s.peers[peer] = time.Now()
+		s.mu.Unlock()
+		s.machine.Connected(peer)
+		go s.write(c)
+		go s.read(c, r)
+		s.sendMembers(context.Background(), c)
+	})
+	return c.closed
+}
+
+func (s *Service) drop(c *conn) {
+	if s.conns[c.peer] != c {
+		return
+	}
+	delete(s.conns, c.peer)
+	s.mu.Lock()
+	delete(s.peers, c.peer)
+	s.mu.Unlock()
+	close(c.out)
+	close(c.closed)
+	c.stream.Reset()
+	s.machine.Disconnected(c.peer)
+}
+
+func (s *Service) read(c *conn, r *bufio.Reader) {
+	for {
+		f, err := readFrame(r)
+		if err != nil {
+			s.do(func() { s.drop(c) })
+			return
+		}
+		if m := f.GetMembers(); m != nil {
+			if err := s.members.Add(context.Background(), m.Records); err != nil {
+				s.log.Warn("membership records refused", "peer", shortPeer(c.peer), "err", err)
+			}
+			continue
+		}
+		sm := f.GetSync()
+		if sm == nil {
+			s.log.Warn("unexpected frame; dropping the connection", "peer", shortPeer(c.peer))
+			s.do(func() { s.drop(c) })
+			return
+		}
+		msg, err := fromWire(sm)
+		if err != nil {
+			s.log.Warn("bad message; dropping the connection", "peer", shortPeer(c.peer), "err", err)
+			s.do(func() { s.drop(c) })
+			return
+		}
+		s.do(func() {
+			if s.conns[c.peer] != c {
+				return
+			}
+			if err := s.machine.Step(c.peer, msg); err != nil {
+				s.log.Warn("protocol error; dropping the connection", "peer", shortPeer(c.peer), "err", err)
+				s.drop(c)
+			}
+		})
+	}
+}
+
+func (s *Service) sendMembers(ctx context.Context, c *conn) {
+	recs, err := s.members.Get(ctx)
+	if err != nil {
+		s.log.Error("read membership", "err", err)
+		return
+	}
+	select {
+	case c.out <- &pb.Frame{Body: &pb.Frame_Members{Members: &pb.Members{Records: recs}}}:
+	default:
+	}
+}
+
+func (s *Service) write(c *conn) {
+	w := bufio.NewWriterSize(c.stream, 64<<10)
+	for f := range c.out {
+		if err := writeFrame(w, f); err != nil {
+			c.stream.Reset()
+			return
+		}
+		if len(c.out) == 0 {
+			if err := w.Flush(); err != nil {
+				c.stream.Reset()
+				return
+			}
+		}
+	}
+}
+
+func shortPeer(p objsync.PeerID) string {
+	s := string(p)
+	if len(s) > 12 {
+		return s[len(s)-8:]
+	}
+	return s
+}
+
+// errRefused marks a handshake the other side refused.
+var errRefused = errors.New("refused")
+
