@@ -21,7 +21,9 @@ import (
 	"mycel/internal/vault"
 )
 
-func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})) }
+func quietLog() *slog.Logger {
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
 
 // startNode runs a node on loopback and returns its dialable address.
 func startNode(t *testing.T, ctx context.Context, dir string) string {
@@ -108,7 +110,10 @@ func TestSyncThroughNode(t *testing.T) {
 	eventually(t, "the object on b", func() bool { return show(b) == "Plant tomatoes in May.\n" })
 
 	// Edits flow both ways, pushed at once.
-	if _, err := b.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("Plant tomatoes in May. Water daily.\n")); return nil }); err != nil {
+	if _, err := b.Edit(ctx, id, func(tx *crdt.Tx) error {
+		tx.Replace(markdown.Parse("Plant tomatoes in May. Water daily.\n"))
+		return nil
+	}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "b's edit on a", func() bool { return show(a) == "Plant tomatoes in May. Water daily.\n" })

@@ -305,4 +305,3 @@ func shortPeer(p objsync.PeerID) string {
 
 // errRefused marks a handshake the other side refused.
 var errRefused = errors.New("refused")
-

@@ -93,4 +93,3 @@ func fromWire(s *pb.SyncMessage) (objsync.Message, error) {
 	}
 	return m, nil
 }
-
