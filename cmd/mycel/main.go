@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mycel/internal/api"
 	"mycel/internal/change"
 	"mycel/internal/vault"
 )
@@ -60,7 +63,7 @@ then 'mycel new --title "My page" --text "Hello"'.`,
 	root.PersistentFlags().BoolVar(&a.asJSON, "json", false, "print machine-readable JSON")
 	root.AddCommand(a.initCmd(), a.recoverCmd(), a.newCmd(), a.lsCmd(), a.searchCmd(), a.showCmd(),
 		a.writeCmd(), a.editCmd(), a.appendCmd(), a.setCmd(), a.archiveCmd(true), a.archiveCmd(false),
-		a.historyCmd(), a.diffCmd(), a.restoreCmd(), a.devicesCmd(), a.upCmd(), a.benchCmd())
+		a.historyCmd(), a.diffCmd(), a.restoreCmd(), a.devicesCmd(), a.upCmd(), a.nodeCmd(), a.nodesCmd(), a.benchCmd())
 	return root
 }
 
@@ -114,8 +117,27 @@ func (a *app) withVault(f func(*vault.Engine) error) (err error) {
 		if cerr := e.Close(); err == nil {
 			err = cerr
 		}
+		if err == nil {
+			poke(a.data)
+		}
 	}()
 	return f(e)
+}
+
+// poke tells a running `mycel up` for this data folder to look for new
+// changes now, so that an edit made by this command is pushed at once. No
+// running device is fine: it finds them when it starts.
+func poke(dir string) {
+	sock := filepath.Join(dir, api.SocketFile)
+	if _, err := os.Stat(sock); err != nil {
+		return
+	}
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	if resp, err := c.Post("http://mycel/v1/poke", "", nil); err == nil {
+		resp.Body.Close()
+	}
 }
 
 // withObject opens the vault, resolves an id argument and runs f.

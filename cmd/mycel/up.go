@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mycel/internal/api"
+	"mycel/internal/device"
 	"mycel/internal/vault"
 )
 
@@ -45,8 +47,14 @@ the data folder (only you can open it) until Ctrl-C or SIGTERM.`,
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: api.Handler(e), ReadHeaderTimeout: 10 * time.Second}
-			fmt.Fprintf(a.stdout, "mycel is up: vault %s, %d objects, data in %s.\n", e.VaultID().Short(), len(objs), a.data)
+			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			dev, err := device.Start(ctx, e, device.DefaultConfig(log))
+			if err != nil {
+				return err
+			}
+			srv := &http.Server{Handler: api.Handler(e, dev), ReadHeaderTimeout: 10 * time.Second}
+			nodes, _ := e.Nodes(ctx)
+			fmt.Fprintf(a.stdout, "mycel is up: vault %s, %d objects, %d backup nodes, data in %s.\n", e.VaultID().Short(), len(objs), len(nodes), a.data)
 			fmt.Fprintf(a.stdout, "Local API on unix:%s. Press Ctrl-C to stop.\n", filepath.Join(a.data, api.SocketFile))
 			done := make(chan error, 1)
 			go func() { done <- srv.Serve(l) }()

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"mycel/internal/change"
+	"mycel/internal/device"
 	"mycel/internal/markdown"
 	"mycel/internal/vault"
 )
@@ -20,8 +21,14 @@ import (
 // SocketFile is the socket's name in the data folder.
 const SocketFile = "mycel.sock"
 
-// Handler serves the API for e.
-func Handler(e *vault.Engine) http.Handler {
+// Running is what the API needs of a running device (nil: none).
+type Running interface {
+	Nodes() []device.NodeState
+	Poke()
+}
+
+// Handler serves the API for e, and for the running device dev if any.
+func Handler(e *vault.Engine, dev Running) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		objs, err := e.List(r.Context())
@@ -29,7 +36,27 @@ func Handler(e *vault.Engine) http.Handler {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
-		reply(w, map[string]any{"vault_id": fmt.Sprintf("%x", e.VaultID()), "device": fmt.Sprintf("%x", e.DeviceKey()), "objects": len(objs)})
+		type nodeJSON struct {
+			Addr      string    `json:"addr"`
+			Connected bool      `json:"connected"`
+			LastSeen  time.Time `json:"last_seen"`
+			LastError string    `json:"last_error,omitempty"`
+		}
+		nodes := []nodeJSON{}
+		if dev != nil {
+			for _, n := range dev.Nodes() {
+				nodes = append(nodes, nodeJSON{n.Addr, n.Connected, n.LastSeen, n.LastError})
+			}
+		}
+		reply(w, map[string]any{"vault_id": fmt.Sprintf("%x", e.VaultID()), "device": fmt.Sprintf("%x", e.DeviceKey()), "objects": len(objs), "nodes": nodes})
+	})
+	// A CLI that wrote to the store pokes the running device so that what
+	// it wrote is pushed at once rather than at the next poll.
+	mux.HandleFunc("POST /v1/poke", func(w http.ResponseWriter, r *http.Request) {
+		if dev != nil {
+			dev.Poke()
+		}
+		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /v1/objects", func(w http.ResponseWriter, r *http.Request) {
 		objs, err := e.List(r.Context())

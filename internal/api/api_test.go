@@ -24,7 +24,7 @@ func TestHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := Handler(e)
+	h := Handler(e, nil)
 	get := func(path string, want int) map[string]any {
 		t.Helper()
 		rec := httptest.NewRecorder()

@@ -91,6 +91,9 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	return d, nil
 }
 
+// Poke makes the device look for new local changes now.
+func (d *Device) Poke() { d.Service.Poke() }
+
 // Nodes reports the configured nodes' states.
 func (d *Device) Nodes() []NodeState {
 	d.mu.Lock()

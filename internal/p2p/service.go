@@ -123,6 +123,15 @@ func (s *Service) Changed(obj change.ID) {
 	s.do(func() { s.machine.Changed(obj) })
 }
 
+// Poke looks for local changes written by other processes now.
+func (s *Service) Poke() {
+	s.do(func() {
+		if s.poll {
+			s.pollLocal(true)
+		}
+	})
+}
+
 // Peers lists the connected peers and since when.
 func (s *Service) Peers() map[objsync.PeerID]time.Time {
 	s.mu.Lock()
