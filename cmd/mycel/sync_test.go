@@ -129,9 +129,30 @@ func TestTwoDevicesSyncThroughANode(t *testing.T) {
 		}
 	}
 	waitFor(t, "the new object on b", shows(b, "\nThe quokka sat.\n"), node, upA, upB)
+	statusOf := func(c *cli, args ...string) string {
+		out, _, err := c.run("", append([]string{"status", "--json"}, args...)...)
+		if err != nil {
+			return "error: " + err.Error()
+		}
+		return jsonOf[statusReply](t, out).Status
+	}
+	objStatus := func(c *cli) string {
+		out, _, err := c.run("", "status", id, "--json")
+		if err != nil {
+			return ""
+		}
+		r := jsonOf[statusReply](t, out)
+		if len(r.Objects) != 1 {
+			return ""
+		}
+		return r.Objects[0].Status
+	}
+	waitFor(t, "a's object to be Synced", func() bool { return objStatus(a) == "Synced" }, node, upA, upB)
+	waitFor(t, "b's vault to be Synced", func() bool { return statusOf(b) == "Synced" }, node, upA, upB)
 
 	// Offline on both sides: stop the node, edit the same paragraph.
 	node.stop()
+	waitFor(t, "a to see No connection", func() bool { return statusOf(a) == "No connection" }, upA)
 	wa := filepath.Join(t.TempDir(), "a.md")
 	os.WriteFile(wa, []byte("The ebony quokka sat.\n"), 0o600)
 	a.ok("write", id, "--file", wa)
@@ -145,6 +166,10 @@ func TestTwoDevicesSyncThroughANode(t *testing.T) {
 	want := "\nThe ebony quokka sat on the zabuton.\n"
 	waitFor(t, "a to merge b's edit", shows(a, want), node, upA, upB)
 	waitFor(t, "b to merge a's edit", shows(b, want), node, upA, upB)
+	waitFor(t, "both vaults Synced again", func() bool { return statusOf(a) == "Synced" && statusOf(b) == "Synced" }, node, upA, upB)
+	if out := a.ok("status", id); !strings.Contains(out, "holds our latest changes") {
+		t.Fatalf("object status does not show the node holding it:\n%s", out)
+	}
 
 	// The node's files hold none of what was written.
 	// (Distinctive words: short ones occur in SQLite's own bytes.)

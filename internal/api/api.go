@@ -3,6 +3,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,7 +24,7 @@ const SocketFile = "mycel.sock"
 
 // Running is what the API needs of a running device (nil: none).
 type Running interface {
-	Nodes() []device.NodeState
+	Status(ctx context.Context, only *change.ID) (device.VaultStatus, error)
 	Poke()
 }
 
@@ -31,24 +32,30 @@ type Running interface {
 func Handler(e *vault.Engine, dev Running) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		objs, err := e.List(r.Context())
+		out := map[string]any{"vault_id": fmt.Sprintf("%x", e.VaultID()), "device": fmt.Sprintf("%x", e.DeviceKey())}
+		if dev == nil {
+			reply(w, out)
+			return
+		}
+		var only *change.ID
+		if q := r.URL.Query().Get("object"); q != "" {
+			id, err := change.ParseID(q)
+			if err != nil {
+				fail(w, http.StatusBadRequest, err)
+				return
+			}
+			only = &id
+		}
+		vs, err := dev.Status(r.Context(), only)
 		if err != nil {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
-		type nodeJSON struct {
-			Addr      string    `json:"addr"`
-			Connected bool      `json:"connected"`
-			LastSeen  time.Time `json:"last_seen"`
-			LastError string    `json:"last_error,omitempty"`
-		}
-		nodes := []nodeJSON{}
-		if dev != nil {
-			for _, n := range dev.Nodes() {
-				nodes = append(nodes, nodeJSON{n.Addr, n.Connected, n.LastSeen, n.LastError})
-			}
-		}
-		reply(w, map[string]any{"vault_id": fmt.Sprintf("%x", e.VaultID()), "device": fmt.Sprintf("%x", e.DeviceKey()), "objects": len(objs), "nodes": nodes})
+		out["status"] = vs.Status
+		out["nodes"] = vs.Nodes
+		out["devices_connected"] = vs.Devices
+		out["objects"] = vs.Objects
+		reply(w, out)
 	})
 	// A CLI that wrote to the store pokes the running device so that what
 	// it wrote is pushed at once rather than at the next poll.

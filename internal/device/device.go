@@ -5,6 +5,7 @@ package device
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"log/slog"
 	"math/rand/v2"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"mycel/internal/change"
 	"mycel/internal/objsync"
@@ -193,4 +195,12 @@ func Register(ctx context.Context, e *vault.Engine, addr string) error {
 		}
 	}
 	return e.SetNodes(ctx, append(nodes, addr))
+}
+
+func peerKey(p objsync.PeerID) (ed25519.PublicKey, error) {
+	id, err := peer.Decode(string(p))
+	if err != nil {
+		return nil, err
+	}
+	return p2p.PeerKey(id)
 }

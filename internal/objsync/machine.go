@@ -33,6 +33,11 @@ type peer struct {
 	// failed holds objects whose changes from the peer were rejected, so
 	// the machine does not ask for them again until the next reconciliation.
 	failed map[ID]bool
+	// held is the hash of the heads the peer is known to hold per object:
+	// from its Heads messages, and, after a reconciliation, ours for every
+	// object that did not differ.
+	held       map[ID][32]byte
+	reconciled bool // a reconciliation with the peer has completed
 }
 
 // New returns a machine for peer self over store. salt draws a fresh random
@@ -57,7 +62,7 @@ func (m *Machine) Advance() { m.ready = Ready{} }
 // Connected starts syncing with a peer: the side with the lesser id starts
 // a reconciliation at once.
 func (m *Machine) Connected(p PeerID) {
-	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, offered: map[ID][32]byte{}, failed: map[ID]bool{}}
+	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, offered: map[ID][32]byte{}, failed: map[ID]bool{}, held: map[ID][32]byte{}}
 	m.peers[p] = pr
 	if pr.initiator {
 		m.startRecon(pr)
@@ -136,6 +141,7 @@ func (m *Machine) Step(from PeerID, msg Message) error {
 			return fmt.Errorf("%w: empty changes message", ErrProtocol)
 		}
 		pr.heads[msg.Object] = msg.Heads
+		pr.held[msg.Object] = HeadsHash(msg.Heads)
 		for _, c := range msg.Changes {
 			m.ready.Received = append(m.ready.Received, Incoming{From: from, Object: msg.Object, Change: c})
 		}
@@ -177,7 +183,17 @@ func (m *Machine) stepRecon(pr *peer, msg Message) error {
 func (m *Machine) finishRecon(pr *peer) {
 	diff := pr.recon.Differences()
 	pr.recon = nil
+	pr.reconciled = true
 	clear(pr.failed)
+	differs := make(map[ID]bool, len(diff))
+	for _, obj := range diff {
+		differs[obj] = true
+	}
+	for _, it := range m.store.Objects() {
+		if !differs[it.ID] {
+			pr.held[it.ID] = it.Value
+		}
+	}
 	for _, obj := range diff {
 		delete(pr.offered, obj) // a difference: offer even if offered before
 		m.offer(pr, obj)
@@ -201,6 +217,7 @@ func (m *Machine) offer(pr *peer, obj ID) {
 
 func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) {
 	pr.heads[obj] = theirs
+	pr.held[obj] = HeadsHash(theirs)
 	mine := m.store.Heads(obj)
 	m.sendMissing(pr, obj, theirs, mine)
 	for _, h := range theirs {
@@ -218,6 +235,34 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) {
 // obj this side holds that are not in the closure of the peer's heads. It
 // reports whether it sent anything.
 func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
+	order := m.missing(theirs, mine)
+	if len(order) == 0 {
+		return false
+	}
+	var batch []Change
+	size := 0
+	flush := func() {
+		if len(batch) > 0 {
+			m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: batch})
+			batch, size = nil, 0
+		}
+	}
+	for _, id := range order {
+		raw := m.store.Raw(id)
+		if size > 0 && size+len(raw) > m.cfg.BatchBytes {
+			flush()
+		}
+		batch = append(batch, Change{ID: id, Raw: raw})
+		size += len(raw)
+	}
+	flush()
+	pr.offered[obj] = HeadsHash(mine)
+	return true
+}
+
+// missing lists, parents first, our changes (up to mine) that are not in
+// the closure of theirs.
+func (m *Machine) missing(theirs, mine []ID) []ID {
 	have := map[ID]bool{}
 	var walk func(ID)
 	walk = func(id ID) {
@@ -248,28 +293,7 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
 	for _, h := range mine {
 		post(h)
 	}
-	if len(order) == 0 {
-		return false
-	}
-	var batch []Change
-	size := 0
-	flush := func() {
-		if len(batch) > 0 {
-			m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: batch})
-			batch, size = nil, 0
-		}
-	}
-	for _, id := range order {
-		raw := m.store.Raw(id)
-		if size > 0 && size+len(raw) > m.cfg.BatchBytes {
-			flush()
-		}
-		batch = append(batch, Change{ID: id, Raw: raw})
-		size += len(raw)
-	}
-	flush()
-	pr.offered[obj] = HeadsHash(mine)
-	return true
+	return order
 }
 
 // Applied reports what became of the changes of one Changes message from a
@@ -301,4 +325,41 @@ func (m *Machine) Applied(from PeerID, obj ID, outcomes []Outcome) {
 			}
 		}
 	}
+}
+
+// PeerObject is what this side knows of one object at one connected peer.
+type PeerObject struct {
+	Peer       PeerID
+	Reconciled bool // a reconciliation with the peer has completed
+	Known      bool // the peer's heads of the object are known
+	HasMine    bool // the peer holds every change of our current heads
+	Outgoing   int  // changes of ours the peer lacks (when Known)
+	Incoming   bool // the peer holds changes we lack
+	Failed     bool // changes from the peer were refused
+}
+
+// Object reports, for each connected peer, what it holds of obj.
+func (m *Machine) Object(obj ID) []PeerObject {
+	mine := m.store.Heads(obj)
+	myHash := HeadsHash(mine)
+	var out []PeerObject
+	for _, pr := range m.peers {
+		po := PeerObject{Peer: pr.id, Reconciled: pr.reconciled, Failed: pr.failed[obj]}
+		if h, ok := pr.held[obj]; ok {
+			po.Known = true
+			if h == myHash {
+				po.HasMine = true
+			} else if theirs, ok := pr.heads[obj]; ok {
+				po.Outgoing = len(m.missing(theirs, mine))
+				po.HasMine = po.Outgoing == 0
+				for _, t := range theirs {
+					if !m.store.Has(t) {
+						po.Incoming = true
+					}
+				}
+			}
+		}
+		out = append(out, po)
+	}
+	return out
 }

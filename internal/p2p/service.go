@@ -123,6 +123,23 @@ func (s *Service) Changed(obj change.ID) {
 	s.do(func() { s.machine.Changed(obj) })
 }
 
+// Object reports what each connected peer holds of obj (see
+// objsync.Machine.Object); it asks the loop goroutine.
+func (s *Service) Object(ctx context.Context, obj change.ID) ([]objsync.PeerObject, error) {
+	reply := make(chan []objsync.PeerObject, 1)
+	select {
+	case s.events <- func() { reply <- s.machine.Object(obj) }:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	select {
+	case r := <-reply:
+		return r, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
 // Poke looks for local changes written by other processes now.
 func (s *Service) Poke() {
 	s.do(func() {

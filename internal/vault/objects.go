@@ -431,3 +431,14 @@ func PlainText(blocks []*crdt.Block) string {
 	walk(blocks)
 	return b.String()
 }
+
+// ParkedCount is how many received changes of an object wait for parents.
+func (e *Engine) ParkedCount(ctx context.Context, id change.ID) (int, error) {
+	var n int
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		ms, _, err := tx.Parked(id)
+		n = len(ms)
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mycel/internal/api"
+	"mycel/internal/change"
+	"mycel/internal/device"
+	"mycel/internal/status"
+	"mycel/internal/vault"
+)
+
+type statusReply struct {
+	VaultID string                `json:"vault_id"`
+	Status  string                `json:"status"`
+	Reason  string                `json:"reason,omitempty"`
+	Nodes   []device.NodeStatus   `json:"nodes"`
+	Devices []device.PeerStatus   `json:"devices_connected"`
+	Objects []device.ObjectStatus `json:"objects"`
+}
+
+func (a *app) statusCmd() *cobra.Command {
+	var watch bool
+	cmd := &cobra.Command{
+		Use:   "status [ID]",
+		Short: "Show sync status: of the vault, its nodes and devices, and its objects",
+		Long: `Show the sync status of the vault, of each backup node and connected device, and
+of each object (or of one object, with each peer's part):
+
+  Preparing…     comparing with peers after start
+  Syncing…       uploading or downloading, or waiting for a node to acknowledge
+  Synced         its current version is stored on a backup node, nothing pending
+  No connection  no backup node can be reached (devices may still sync directly)
+  Not syncing    sync failed (a change was refused) or is off
+
+Status comes from the running device ('mycel up'); --watch refreshes it.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var query string
+			if len(args) == 1 {
+				if err := a.withObject(cmd, args[0], func(_ *vault.Engine, id change.ID) error {
+					query = "?object=" + url.QueryEscape(id.String())
+					return nil
+				}); err != nil {
+					return err
+				}
+			} else if _, err := os.Stat(filepath.Join(a.data, vault.SecretsFile)); err != nil {
+				return a.withVault(func(*vault.Engine) error { return nil }) // says there is no vault
+			}
+			last := ""
+			for {
+				r, err := a.fetchStatus(cmd.Context(), query)
+				if err != nil {
+					return err
+				}
+				var b strings.Builder
+				if a.asJSON {
+					enc := json.NewEncoder(&b)
+					enc.SetIndent("", "  ")
+					enc.Encode(r)
+				} else {
+					printStatus(&b, r, len(args) == 1)
+				}
+				if out := b.String(); out != last {
+					if watch && last != "" && !a.asJSON {
+						fmt.Fprintln(a.stdout, "—", time.Now().Format("15:04:05"))
+					}
+					fmt.Fprint(a.stdout, out)
+					last = out
+				}
+				if !watch {
+					return nil
+				}
+				select {
+				case <-cmd.Context().Done():
+					return nil
+				case <-time.After(time.Second):
+				}
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&watch, "watch", false, "keep showing the status as it changes, until Ctrl-C")
+	return cmd
+}
+
+// fetchStatus asks the running device; without one, sync is off.
+func (a *app) fetchStatus(ctx context.Context, query string) (statusReply, error) {
+	sock := filepath.Join(a.data, api.SocketFile)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://mycel/v1/status"+query, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) || errors.Is(err, os.ErrNotExist) || strings.Contains(err.Error(), "connect") {
+			return statusReply{Status: status.NotSyncing, Reason: "this device is not running; start it with 'mycel up'"}, nil
+		}
+		return statusReply{}, err
+	}
+	defer resp.Body.Close()
+	var r statusReply
+	if resp.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(resp.Body)
+		return r, fmt.Errorf("status: %s", strings.TrimSpace(string(b)))
+	}
+	return r, json.NewDecoder(resp.Body).Decode(&r)
+}
+
+func printStatus(w io.Writer, r statusReply, detail bool) {
+	fmt.Fprintf(w, "Vault: %s", r.Status)
+	if r.Reason != "" {
+		fmt.Fprintf(w, " (%s)", r.Reason)
+	}
+	fmt.Fprintln(w)
+	if r.Reason != "" {
+		return
+	}
+	if len(r.Nodes) == 0 {
+		fmt.Fprintln(w, "Backup nodes: none (add one with 'mycel nodes add ADDR')")
+	}
+	for _, n := range r.Nodes {
+		state := "reachable"
+		if !n.Connected {
+			state = "not reachable"
+			if n.LastError != "" {
+				state += ": " + clip(n.LastError, 60)
+			}
+		}
+		seen := ""
+		if !n.LastSeen.IsZero() {
+			seen = ", last seen " + n.LastSeen.Local().Format("15:04:05")
+		}
+		fmt.Fprintf(w, "Node %s: %s%s\n", clip(n.Addr, 60), state, seen)
+	}
+	var names []string
+	for _, d := range r.Devices {
+		names = append(names, d.Name)
+	}
+	if len(names) > 0 {
+		fmt.Fprintf(w, "Devices connected: %s\n", strings.Join(names, ", "))
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, o := range r.Objects {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.ID[:12], clip(o.Title, 30), o.Status, o.Reason)
+		if detail {
+			for _, p := range o.Peers {
+				kind, name := "device", p.Name
+				if p.Node {
+					kind, name = "node", "…"+p.Peer[max(0, len(p.Peer)-8):]
+				}
+				held := "lacks our latest changes"
+				if p.HasMine {
+					held = "holds our latest changes"
+				}
+				fmt.Fprintf(tw, "  %s %s\t%s\t%d to send\t", kind, name, held, p.Outgoing)
+				if p.Incoming {
+					fmt.Fprint(tw, "has changes for us")
+				}
+				fmt.Fprintln(tw)
+			}
+		}
+	}
+	tw.Flush()
+}

@@ -1,0 +1,114 @@
+package device
+
+import (
+	"context"
+	"time"
+
+	"mycel/internal/change"
+	"mycel/internal/objsync"
+	"mycel/internal/status"
+)
+
+// PeerStatus is one peer's part in an object's status.
+type PeerStatus struct {
+	Peer     string `json:"peer"`
+	Name     string `json:"name"`
+	Node     bool   `json:"node"`
+	HasMine  bool   `json:"holds_our_heads"`
+	Outgoing int    `json:"changes_to_send"`
+	Incoming bool   `json:"changes_to_receive"`
+}
+
+// ObjectStatus is an object's sync status.
+type ObjectStatus struct {
+	ID      string       `json:"id"`
+	Title   string       `json:"title"`
+	Status  string       `json:"status"`
+	Reason  string       `json:"reason,omitempty"`
+	Waiting int          `json:"changes_waiting_for_parents,omitempty"`
+	Peers   []PeerStatus `json:"peers"`
+}
+
+// VaultStatus is the status of the whole vault and of its objects.
+type VaultStatus struct {
+	Status  string         `json:"status"`
+	Nodes   []NodeStatus   `json:"nodes"`
+	Devices []PeerStatus   `json:"devices_connected"`
+	Objects []ObjectStatus `json:"objects"`
+}
+
+// NodeStatus is a configured node's reachability.
+type NodeStatus struct {
+	Addr      string    `json:"addr"`
+	Connected bool      `json:"connected"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
+	LastError string    `json:"last_error,omitempty"`
+}
+
+// Status computes the vault's status; with only set, of that object alone.
+func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, error) {
+	var vs VaultStatus
+	nodePeers := map[objsync.PeerID]bool{}
+	reachable := false
+	for _, n := range d.Nodes() {
+		vs.Nodes = append(vs.Nodes, NodeStatus{n.Addr, n.Connected, n.LastSeen, n.LastError})
+		nodePeers[n.Peer] = true
+		reachable = reachable || n.Connected
+	}
+	isNode := func(p objsync.PeerID) bool { return nodePeers[p] }
+	names := d.deviceNames(ctx)
+	for p := range d.Service.Peers() {
+		if !isNode(p) {
+			vs.Devices = append(vs.Devices, PeerStatus{Peer: string(p), Name: names[p]})
+		}
+	}
+	objs, err := d.Engine.List(ctx)
+	if err != nil {
+		return vs, err
+	}
+	var labels []string
+	for _, o := range objs {
+		if only != nil && o.ID != *only {
+			continue
+		}
+		peers, err := d.Service.Object(ctx, o.ID)
+		if err != nil {
+			return vs, err
+		}
+		parked, err := d.Engine.ParkedCount(ctx, o.ID)
+		if err != nil {
+			return vs, err
+		}
+		label, reason := status.Object(status.Facts{Peers: peers, IsNode: isNode, Parked: parked})
+		os := ObjectStatus{ID: o.ID.String(), Title: o.Title, Status: label, Reason: reason, Waiting: parked, Peers: []PeerStatus{}}
+		for _, p := range peers {
+			os.Peers = append(os.Peers, PeerStatus{Peer: string(p.Peer), Name: names[p.Peer], Node: isNode(p.Peer),
+				HasMine: p.HasMine, Outgoing: p.Outgoing, Incoming: p.Incoming})
+		}
+		vs.Objects = append(vs.Objects, os)
+		labels = append(labels, label)
+	}
+	vs.Status = status.Vault(labels, reachable)
+	return vs, nil
+}
+
+// deviceNames maps connected peers to device names from the membership log.
+func (d *Device) deviceNames(ctx context.Context) map[objsync.PeerID]string {
+	out := map[objsync.PeerID]string{}
+	devs, err := d.Engine.Devices(ctx)
+	if err != nil {
+		return out
+	}
+	for p := range d.Service.Peers() {
+		key, err := peerKey(p)
+		if err != nil {
+			continue
+		}
+		for _, dv := range devs {
+			if dv.Key.Equal(key) {
+				out[p] = dv.Name
+			}
+		}
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+// Package status turns what a running device knows about its peers into
+// the sync status people see, with the exact meanings of DESIGN.md:
+//
+//   - Preparing…: warming up, until the first reconciliation with every
+//     reachable peer has finished;
+//   - Syncing…: something of the object is being uploaded or downloaded,
+//     with a node or a device, or it waits for a node to acknowledge it;
+//   - Synced: its current heads are durably stored on at least one backup
+//     node (the node acknowledged them) and nothing is pending;
+//   - No connection: no backup node can be reached (devices may still sync
+//     directly);
+//   - Not syncing: sync fails (a change was refused) or is off.
+//
+// It is pure: facts in, labels out.
+package status
+
+import (
+	"fmt"
+
+	"mycel/internal/objsync"
+)
+
+// Labels, exactly as shown.
+const (
+	Preparing    = "Preparing…"
+	Syncing      = "Syncing…"
+	Synced       = "Synced"
+	NoConnection = "No connection"
+	NotSyncing   = "Not syncing"
+)
+
+// Facts is what the device knows of one object.
+type Facts struct {
+	Peers  []objsync.PeerObject // connected peers
+	IsNode func(objsync.PeerID) bool
+	Parked int // changes received whose parents have not arrived
+}
+
+// Object returns an object's status and, for anything but Synced, why.
+func Object(f Facts) (string, string) {
+	nodes := 0
+	for _, p := range f.Peers {
+		if p.Failed {
+			return NotSyncing, fmt.Sprintf("a change from %s was refused", short(p.Peer))
+		}
+		if f.IsNode(p.Peer) {
+			nodes++
+		}
+	}
+	for _, p := range f.Peers {
+		if !p.Reconciled {
+			return Preparing, "comparing with " + short(p.Peer)
+		}
+	}
+	if f.Parked > 0 {
+		return Syncing, fmt.Sprintf("%d changes wait for earlier ones to arrive", f.Parked)
+	}
+	for _, p := range f.Peers {
+		switch {
+		case p.Incoming:
+			return Syncing, "downloading from " + short(p.Peer)
+		case p.Outgoing > 0:
+			return Syncing, fmt.Sprintf("uploading %d changes to %s", p.Outgoing, short(p.Peer))
+		}
+	}
+	if nodes == 0 {
+		return NoConnection, "no backup node can be reached"
+	}
+	for _, p := range f.Peers {
+		if f.IsNode(p.Peer) && p.HasMine {
+			return Synced, ""
+		}
+	}
+	return Syncing, "waiting for a backup node to acknowledge"
+}
+
+// Vault folds object statuses into the vault's: the first of Not syncing,
+// Preparing…, Syncing…, No connection that any object has, else Synced.
+func Vault(objects []string, nodesReachable bool) string {
+	rank := map[string]int{NotSyncing: 0, Preparing: 1, Syncing: 2, NoConnection: 3, Synced: 4}
+	best := Synced
+	if !nodesReachable {
+		best = NoConnection
+	}
+	for _, s := range objects {
+		if rank[s] < rank[best] {
+			best = s
+		}
+	}
+	return best
+}
+
+func short(p objsync.PeerID) string {
+	s := string(p)
+	if len(s) > 8 {
+		return "…" + s[len(s)-6:]
+	}
+	return s
+}

@@ -1,0 +1,52 @@
+package status
+
+import (
+	"testing"
+
+	"mycel/internal/objsync"
+)
+
+func TestObject(t *testing.T) {
+	isNode := func(p objsync.PeerID) bool { return p == "node" }
+	node := func(po objsync.PeerObject) objsync.PeerObject {
+		po.Peer = "node"
+		po.Reconciled = true
+		po.Known = true
+		return po
+	}
+	dev := func(po objsync.PeerObject) objsync.PeerObject {
+		po.Peer = "phone"
+		po.Reconciled = true
+		po.Known = true
+		return po
+	}
+	for _, tc := range []struct {
+		name   string
+		peers  []objsync.PeerObject
+		parked int
+		want   string
+	}{
+		{"nobody", nil, 0, NoConnection},
+		{"node holds it", []objsync.PeerObject{node(objsync.PeerObject{HasMine: true})}, 0, Synced},
+		{"node not compared yet", []objsync.PeerObject{{Peer: "node"}}, 0, Preparing},
+		{"uploading", []objsync.PeerObject{node(objsync.PeerObject{Outgoing: 3})}, 0, Syncing},
+		{"downloading", []objsync.PeerObject{node(objsync.PeerObject{Incoming: true, HasMine: true})}, 0, Syncing},
+		{"waiting for parents", []objsync.PeerObject{node(objsync.PeerObject{HasMine: true})}, 2, Syncing},
+		{"node has not acknowledged", []objsync.PeerObject{node(objsync.PeerObject{})}, 0, Syncing},
+		{"refused", []objsync.PeerObject{node(objsync.PeerObject{HasMine: true, Failed: true})}, 0, NotSyncing},
+		{"only a device, in sync", []objsync.PeerObject{dev(objsync.PeerObject{HasMine: true})}, 0, NoConnection},
+		{"only a device, uploading", []objsync.PeerObject{dev(objsync.PeerObject{Outgoing: 1})}, 0, Syncing},
+		{"device holds it, node not", []objsync.PeerObject{dev(objsync.PeerObject{HasMine: true}), node(objsync.PeerObject{})}, 0, Syncing},
+	} {
+		if got, _ := Object(Facts{Peers: tc.peers, IsNode: isNode, Parked: tc.parked}); got != tc.want {
+			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
+		}
+	}
+}
+
+func TestVault(t *testing.T) {
+	if Vault([]string{Synced, Syncing}, true) != Syncing || Vault([]string{Synced}, false) != NoConnection ||
+		Vault(nil, true) != Synced || Vault([]string{NotSyncing, Preparing}, true) != NotSyncing {
+		t.Fatal("vault status wrong")
+	}
+}
