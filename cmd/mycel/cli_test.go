@@ -203,7 +203,7 @@ func TestUpServesUntilInterrupted(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling with a deadline
 	}
-	if status["objects"] != float64(0) || len(status["vault_id"].(string)) != 64 {
+	if objs, _ := status["objects"].([]any); objs == nil || len(objs) != 0 || status["status"] != "No connection" || len(status["vault_id"].(string)) != 64 {
 		t.Fatalf("status = %v", status)
 	}
 	cmd.Process.Signal(syscall.SIGINT)

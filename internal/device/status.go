@@ -47,7 +47,7 @@ type NodeStatus struct {
 
 // Status computes the vault's status; with only set, of that object alone.
 func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, error) {
-	var vs VaultStatus
+	vs := VaultStatus{Nodes: []NodeStatus{}, Devices: []PeerStatus{}, Objects: []ObjectStatus{}}
 	nodePeers := map[objsync.PeerID]bool{}
 	reachable := false
 	for _, n := range d.Nodes() {
