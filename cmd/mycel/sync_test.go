@@ -191,3 +191,66 @@ func TestTwoDevicesSyncThroughANode(t *testing.T) {
 	upB.stop()
 	node.stop()
 }
+
+// The node is killed (SIGKILL) and restarted 20 times while a device keeps
+// editing: both running devices reconnect on their own, within the backoff
+// cap, and no edit is lost.
+func TestNodeRestartsLoseNothing(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a node 20 times")
+	}
+	nodeData := filepath.Join(t.TempDir(), "node")
+	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	node := start(t, "--data", nodeData, "node", "--listen", listen)
+	addr := nodeAddr(t, node)
+	a, b := newCLI(t), newCLI(t)
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
+		t.Fatalf("recover: %v %s", err, errOut)
+	}
+	a.ok("nodes", "add", addr)
+	b.ok("nodes", "add", addr)
+	upA := start(t, "--data", a.data, "up")
+	upB := start(t, "--data", b.data, "up")
+	id := strings.TrimSpace(a.ok("new", "--title", "Log"))
+	connected := func(c *cli) bool {
+		out, _, err := c.run("", "status", "--json")
+		if err != nil {
+			return false
+		}
+		r := jsonOf[statusReply](t, out)
+		return len(r.Nodes) == 1 && r.Nodes[0].Connected
+	}
+	n := 0
+	for round := 0; round < 20; round++ {
+		node.cmd.Process.Kill()
+		node.cmd.Wait()
+		for k := 0; k < 2; k++ { // edits while the node is down
+			n++
+			a.ok("append", id, "--text", fmt.Sprintf("edit %d", n))
+		}
+		node = start(t, "--data", nodeData, "node", "--listen", listen)
+		nodeAddr(t, node)
+		began := time.Now()
+		waitFor(t, fmt.Sprintf("round %d: both devices reconnected", round), func() bool { return connected(a) && connected(b) }, node, upA, upB)
+		if d := time.Since(began); d > 31*time.Second {
+			t.Fatalf("round %d: reconnecting took %v, over the 30 s backoff cap", round, d)
+		}
+		n++
+		a.ok("append", id, "--text", fmt.Sprintf("edit %d", n)) // and one while it is up
+	}
+	waitFor(t, "every edit on b", func() bool {
+		out, _, err := b.run("", "show", id)
+		return err == nil && strings.Contains(out, fmt.Sprintf("\nedit %d\n", n))
+	}, node, upA, upB)
+	out := b.ok("show", id)
+	for i := 1; i <= n; i++ {
+		if !strings.Contains(out, fmt.Sprintf("\nedit %d\n", i)) {
+			t.Fatalf("edit %d lost:\n%s", i, out)
+		}
+	}
+	waitFor(t, "a Synced", func() bool {
+		out, _, err := a.run("", "status", "--json")
+		return err == nil && jsonOf[statusReply](t, out).Status == "Synced"
+	}, node, upA, upB)
+}

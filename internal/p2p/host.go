@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"mycel/internal/keys"
@@ -67,6 +68,11 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 	}
 	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
+	// The caller paces its attempts (with its own backoff); libp2p's dial
+	// backoff would add seconds after a node restarts.
+	if sw, ok := h.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(info.ID)
+	}
 	if err := h.Connect(ctx, *info); err != nil {
 		return "", nil, nil, nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
