@@ -64,15 +64,27 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		return nil, err
 	}
 	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}}
-	recv := func(ctx context.Context, id change.ID, raw []byte) (objsync.Outcome, error) {
-		out, err := e.Receive(ctx, id, raw)
-		switch {
-		case err != nil:
-			return objsync.Rejected, err
-		case out == vault.Parked:
-			return objsync.Waiting, nil
+	recv := func(ctx context.Context, cs []objsync.Change) ([]objsync.Outcome, []error, error) {
+		in := make([]vault.Incoming, len(cs))
+		for i, c := range cs {
+			in[i] = vault.Incoming{ID: change.ID(c.ID), Raw: c.Raw}
 		}
-		return objsync.Stored, nil
+		outs, errs, err := e.ReceiveBatch(ctx, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		res := make([]objsync.Outcome, len(outs))
+		for i, o := range outs {
+			switch {
+			case errs[i] != nil:
+				res[i] = objsync.Rejected
+			case o == vault.Parked:
+				res[i] = objsync.Waiting
+			default:
+				res[i] = objsync.Stored
+			}
+		}
+		return res, errs, nil
 	}
 	d.Service = p2p.NewService(objsync.PeerID(h.ID().String()), e.VaultID(), e.Store(), recv,
 		p2p.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, cfg.Service)

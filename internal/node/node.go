@@ -214,15 +214,39 @@ var ErrRejected = errors.New("change rejected")
 // parents arrive). Once it returns, the change is durable: that is what the
 // node's acknowledgement means.
 func (v *Vault) Receive(ctx context.Context, id change.ID, raw []byte) (Outcome, error) {
+	outs, errs, err := v.ReceiveBatch(ctx, []Incoming{{ID: id, Raw: raw}})
+	if err != nil {
+		return 0, err
+	}
+	return outs[0], errs[0]
+}
+
+// Incoming is a change to receive.
+type Incoming struct {
+	ID  change.ID
+	Raw []byte
+}
+
+// ReceiveBatch receives changes in one transaction; errs[i] says why change
+// i was refused, err is a storage error (and then nothing is stored).
+func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome, errs []error, err error) {
 	v.mu.Lock()
 	l := v.members
 	v.mu.Unlock()
-	var out Outcome
-	err := v.db.Update(ctx, func(tx store.Tx) (err error) {
-		out, err = v.receive(tx, l, id, raw)
-		return err
+	err = v.db.Update(ctx, func(tx store.Tx) error {
+		outs, errs = make([]Outcome, len(in)), make([]error, len(in))
+		for i, c := range in {
+			outs[i], errs[i] = v.receive(tx, l, c.ID, c.Raw)
+			if errs[i] != nil && !errors.Is(errs[i], ErrRejected) {
+				return errs[i]
+			}
+		}
+		return nil
 	})
-	return out, err
+	if err != nil {
+		return nil, nil, err
+	}
+	return outs, errs, nil
 }
 
 func (v *Vault) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (Outcome, error) {

@@ -3,7 +3,6 @@ package node
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -64,17 +63,27 @@ func (s *Server) service(v *Vault) *p2p.Service {
 	if svc := s.services[v.ID]; svc != nil {
 		return svc
 	}
-	recv := func(ctx context.Context, id change.ID, raw []byte) (objsync.Outcome, error) {
-		out, err := v.Receive(ctx, id, raw)
-		switch {
-		case errors.Is(err, ErrRejected):
-			return objsync.Rejected, err
-		case err != nil:
-			return objsync.Rejected, err
-		case out == Parked:
-			return objsync.Waiting, nil
+	recv := func(ctx context.Context, cs []objsync.Change) ([]objsync.Outcome, []error, error) {
+		in := make([]Incoming, len(cs))
+		for i, c := range cs {
+			in[i] = Incoming{ID: change.ID(c.ID), Raw: c.Raw}
 		}
-		return objsync.Stored, nil
+		outs, errs, err := v.ReceiveBatch(ctx, in)
+		if err != nil {
+			return nil, nil, err
+		}
+		res := make([]objsync.Outcome, len(outs))
+		for i, o := range outs {
+			switch {
+			case errs[i] != nil:
+				res[i] = objsync.Rejected
+			case o == Parked:
+				res[i] = objsync.Waiting
+			default:
+				res[i] = objsync.Stored
+			}
+		}
+		return res, errs, nil
 	}
 	members := p2p.Members{
 		Get: func(context.Context) ([][]byte, error) { return v.MemberRecords(), nil },

@@ -19,9 +19,11 @@ import (
 	"mycel/internal/store"
 )
 
-// Receiver verifies and stores a change received from a peer: the device
-// engine (which decrypts and applies it) or a node vault (which cannot).
-type Receiver func(ctx context.Context, id change.ID, raw []byte) (objsync.Outcome, error)
+// Receiver verifies and stores the changes of one message from a peer, in
+// one transaction: the device engine (which decrypts and applies them) or a
+// node vault (which cannot). errs[i] says why change i was refused; err is
+// a storage error, and then nothing was stored.
+type Receiver func(ctx context.Context, changes []objsync.Change) (outs []objsync.Outcome, errs []error, err error)
 
 // Service syncs one vault with the peers attached to it. One goroutine runs
 // the objsync machine; each connection has a reader and a writer.
@@ -191,21 +193,29 @@ func (s *Service) process(ctx context.Context) {
 			obj  objsync.ID
 		}
 		var order []key
-		outs := map[key][]objsync.Outcome{}
+		batches := map[key][]objsync.Change{}
 		for _, in := range rd.Received {
 			k := key{in.From, in.Object}
-			if _, ok := outs[k]; !ok {
+			if _, ok := batches[k]; !ok {
 				order = append(order, k)
 			}
-			out, err := s.receive(ctx, change.ID(in.Change.ID), in.Change.Raw)
-			if err != nil {
-				s.log.Warn("change refused", "peer", shortPeer(in.From), "change", change.ID(in.Change.ID).Short(), "err", err)
-				out = objsync.Rejected
-			}
-			outs[k] = append(outs[k], out)
+			batches[k] = append(batches[k], in.Change)
 		}
 		for _, k := range order {
-			s.machine.Applied(k.from, k.obj, outs[k])
+			outs, errs, err := s.receive(ctx, batches[k])
+			if err != nil {
+				s.log.Error("store received changes", "peer", shortPeer(k.from), "err", err)
+				outs = make([]objsync.Outcome, len(batches[k]))
+				for i := range outs {
+					outs[i] = objsync.Rejected
+				}
+			}
+			for i, e := range errs {
+				if e != nil {
+					s.log.Warn("change refused", "peer", shortPeer(k.from), "change", change.ID(batches[k][i].ID).Short(), "err", e)
+				}
+			}
+			s.machine.Applied(k.from, k.obj, outs)
 		}
 		for _, e := range rd.Messages {
 			c := s.conns[e.To]

@@ -33,22 +33,47 @@ var ErrRejected = errors.New("change rejected")
 // the object's state. A change whose parents are missing is parked until
 // they come. A rejected change is not stored, and the error says why.
 func (e *Engine) Receive(ctx context.Context, id change.ID, raw []byte) (Outcome, error) {
-	var out Outcome
+	outs, errs, err := e.ReceiveBatch(ctx, []Incoming{{ID: id, Raw: raw}})
+	if err != nil {
+		return 0, err
+	}
+	return outs[0], errs[0]
+}
+
+// Incoming is a change to receive.
+type Incoming struct {
+	ID  change.ID
+	Raw []byte
+}
+
+// ReceiveBatch receives changes in one transaction (one fsync): each is
+// verified and stored, parked or refused on its own, so errs[i] says why
+// change i was refused; err is a storage error, and then nothing is stored.
+func (e *Engine) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome, errs []error, err error) {
 	e.recvMu.Lock()
 	defer e.recvMu.Unlock()
 	e.touched = e.touched[:0]
-	err := e.db.Update(ctx, func(tx store.Tx) error {
+	err = e.db.Update(ctx, func(tx store.Tx) error {
+		outs, errs = make([]Outcome, len(in)), make([]error, len(in))
 		l, err := e.members(tx)
 		if err != nil {
 			return err
 		}
-		out, err = e.receive(tx, l, id, raw)
-		return err
+		e.pending = map[change.ID]*loaded{}
+		defer func() { e.pending = nil }()
+		for i, c := range in {
+			outs[i], errs[i] = e.receive(tx, l, c.ID, c.Raw)
+			if errs[i] != nil && !errors.Is(errs[i], ErrRejected) {
+				return errs[i]
+			}
+		}
+		return nil
 	})
-	if err == nil {
-		e.keep(e.touched...)
+	if err != nil {
+		return nil, nil, err
 	}
-	return out, err
+	e.keep(e.touched...)
+	return outs, errs, nil
 }
 
 func reject(id change.ID, format string, args ...any) error {
@@ -90,6 +115,9 @@ func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (
 	if err != nil {
 		return 0, err
 	}
+	// Within a batch the object stays open from change to change; a change
+	// that fails may have half applied, so its state is dropped.
+	delete(e.pending, c.Object)
 	p, err := c.Open(e.objectKey(c.Object))
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
@@ -111,6 +139,9 @@ func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (
 	// Cached again once the whole transaction commits; only now, so a
 	// change that failed to apply never leaves its half-applied state there.
 	e.touched = append(e.touched, obj)
+	if e.pending != nil {
+		e.pending[c.Object] = obj
+	}
 	return Stored, e.unpark(tx, l, c.Object)
 }
 

@@ -57,7 +57,8 @@ type Engine struct {
 	textIndexed map[change.ID]time.Time // when each object's full text was last indexed
 
 	recvMu  sync.Mutex
-	touched []*loaded // objects a Receive transaction changed
+	touched []*loaded             // objects a Receive transaction changed
+	pending map[change.ID]*loaded // objects open during a ReceiveBatch (under recvMu)
 
 	memberLog *member.Log // verified membership records seen so far (under mu)
 }
