@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"mycel/internal/change"
 	"mycel/internal/member"
@@ -80,7 +81,7 @@ func reject(id change.ID, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrRejected, id.Short(), fmt.Sprintf(format, args...))
 }
 
-func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (Outcome, error) {
+func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (_ Outcome, retErr error) {
 	// A change already here needs no second verification: what is stored
 	// was verified and hashes to id.
 	if have, err := tx.HasChange(id); err != nil || have {
@@ -115,9 +116,15 @@ func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (
 	if err != nil {
 		return 0, err
 	}
-	// Within a batch the object stays open from change to change; a change
-	// that fails may have half applied, so its state is dropped.
+	// Within a batch the object stays open from change to change. A change
+	// that fails may have half applied: its state must not be used again,
+	// neither by the rest of the batch nor through the cache.
 	delete(e.pending, c.Object)
+	defer func() {
+		if retErr != nil {
+			e.touched = slices.DeleteFunc(e.touched, func(x *loaded) bool { return x == obj })
+		}
+	}()
 	p, err := c.Open(e.objectKey(c.Object))
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
