@@ -69,3 +69,20 @@ func TestPipelineSmall(t *testing.T) {
 		t.Fatalf("merge = %+v, %v", m, err)
 	}
 }
+
+func TestInitialSyncSmall(t *testing.T) {
+	r, err := InitialSync(context.Background(), t.TempDir(), 20, 5, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Changes != 100 || r.Wall <= 0 || r.TCPCopy <= 0 || r.VerifyAll <= 0 {
+		t.Fatalf("result = %+v", r)
+	}
+}
+
+func TestLatencySmall(t *testing.T) {
+	ds, err := Latency(context.Background(), t.TempDir(), 5)
+	if err != nil || len(ds) != 5 {
+		t.Fatalf("latency: %v %v", ds, err)
+	}
+}

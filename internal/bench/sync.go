@@ -1,0 +1,323 @@
+package bench
+
+import (
+	"context"
+	"crypto/ed25519"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"mycel/internal/change"
+	"mycel/internal/crdt"
+	"mycel/internal/device"
+	"mycel/internal/keys"
+	"mycel/internal/node"
+	"mycel/internal/p2p"
+	"mycel/internal/store"
+	"mycel/internal/vault"
+)
+
+// InitialSyncResult is a fresh device pulling a whole vault from a node.
+type InitialSyncResult struct {
+	Objects, Changes int
+	Bytes            int64
+	Wall             time.Duration // until the device holds every change
+	TCPCopy          time.Duration // the same bytes over a raw loopback TCP socket
+	VerifyAll        time.Duration // every change's signature verified, on all cores
+}
+
+// MBps is the sync's throughput.
+func (r InitialSyncResult) MBps() float64 { return float64(r.Bytes) / (1 << 20) / r.Wall.Seconds() }
+
+// InitialSync builds a vault of objects × perObject changes on a node (in
+// dir), then times a freshly recovered device syncing all of it over
+// loopback, and measures the two limits in the same run.
+func InitialSync(ctx context.Context, dir string, objects, perObject int, progress func(string)) (InitialSyncResult, error) {
+	r := InitialSyncResult{Objects: objects}
+	a, phrase, err := vault.Init(ctx, filepath.Join(dir, "a"), "writer")
+	if err != nil {
+		return r, err
+	}
+	recs, _ := a.MemberRecords(ctx)
+	n, err := node.Open(filepath.Join(dir, "node"))
+	if err != nil {
+		return r, err
+	}
+	defer n.Close()
+	nv, err := n.Register(ctx, a.VaultID(), a.DeviceKey(), recs)
+	if err != nil {
+		return r, err
+	}
+	// Generate the vault's changes, as device a would have written them.
+	var all []node.Incoming
+	key := a.HostKey()
+	readKey := vaultReadKey(phrase)
+	for o := 0; o < objects; o++ {
+		root, err := change.NewRoot(a.VaultID(), key, time.Now())
+		if err != nil {
+			return r, err
+		}
+		all = append(all, node.Incoming{ID: root.ID, Raw: root.Raw})
+		doc := crdt.NewDoc()
+		heads := []change.ID{root.ID}
+		var blk crdt.ID
+		for c := 1; c < perObject; c++ {
+			tx := doc.Begin(string(a.DeviceKey()))
+			if c == 1 {
+				tx.SetDetail("title", fmt.Sprintf("Object %d", o))
+				blk = tx.InsertBlock(crdt.ID{}, crdt.ID{}, crdt.TypeParagraph)
+			}
+			tx.InsertText(blk, doc.TextLen(blk), fmt.Sprintf("Change %d of object %d. ", c, o))
+			ch := tx.Commit()
+			cc, err := change.New(change.Draft{Object: root.ID, Parents: heads, Lamport: ch.Start, Time: time.Now(),
+				Payload: &change.Payload{Ops: ch.Ops}}, keys.ObjectKey(readKey, root.ID[:]), key)
+			if err != nil {
+				return r, err
+			}
+			all = append(all, node.Incoming{ID: cc.ID, Raw: cc.Raw})
+			heads = []change.ID{cc.ID}
+		}
+	}
+	a.Close()
+	r.Changes = len(all)
+	for _, c := range all {
+		r.Bytes += int64(len(c.Raw))
+	}
+	if progress != nil {
+		progress(fmt.Sprintf("storing %d changes (%.1f MB) on the node", len(all), float64(r.Bytes)/(1<<20)))
+	}
+	for i := 0; i < len(all); i += 2000 {
+		if _, _, err := nv.ReceiveBatch(ctx, all[i:min(i+2000, len(all))]); err != nil {
+			return r, err
+		}
+	}
+	// Serve the node on loopback.
+	_, nkey, _ := ed25519.GenerateKey(nil)
+	h, err := p2p.NewHost(nkey, []string{"/ip4/127.0.0.1/tcp/0"})
+	if err != nil {
+		return r, err
+	}
+	defer h.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	node.Serve(sctx, h, n, node.DefaultServiceConfig(quiet))
+	addr := h.Addrs()[0].String() + "/p2p/" + h.ID().String()
+
+	// A fresh device pulls everything.
+	b, err := vault.Recover(ctx, filepath.Join(dir, "b"), phrase, "reader")
+	if err != nil {
+		return r, err
+	}
+	defer b.Close()
+	if err := device.Register(ctx, b, addr); err != nil {
+		return r, err
+	}
+	if progress != nil {
+		progress("syncing to a fresh device")
+	}
+	start := time.Now()
+	if _, err := device.Start(sctx, b, device.DefaultConfig(quiet)); err != nil {
+		return r, err
+	}
+	for {
+		have, err := countChanges(ctx, b.Store())
+		if err != nil {
+			return r, err
+		}
+		if have >= len(all) {
+			break
+		}
+		if time.Since(start) > 30*time.Minute {
+			return r, fmt.Errorf("initial sync incomplete after 30 minutes: %d of %d changes", have, len(all))
+		}
+		time.Sleep(50 * time.Millisecond) // polling the store for completion
+	}
+	r.Wall = time.Since(start)
+	cancel()
+	if r.TCPCopy, err = tcpCopy(r.Bytes); err != nil {
+		return r, err
+	}
+	r.VerifyAll = verifyAll(all)
+	return r, nil
+}
+
+func vaultReadKey(phrase string) [32]byte {
+	v, _ := keys.VaultFromPhrase(phrase)
+	return v.ReadKey
+}
+
+func countChanges(ctx context.Context, db store.Store) (int, error) {
+	n := 0
+	err := db.View(ctx, func(tx store.Tx) error {
+		all, err := tx.AllHeads()
+		if err != nil {
+			return err
+		}
+		for obj := range all {
+			ms, err := tx.Changes(obj)
+			if err != nil {
+				return err
+			}
+			n += len(ms)
+		}
+		return nil
+	})
+	return n, err
+}
+
+// tcpCopy times sending n bytes over a loopback TCP connection.
+func tcpCopy(n int64) (time.Duration, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	done := make(chan error, 1)
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(io.Discard, c)
+		c.Close()
+		done <- err
+	}()
+	c, err := net.Dial("tcp", l.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	buf := make([]byte, 64<<10)
+	start := time.Now()
+	for left := n; left > 0; left -= int64(len(buf)) {
+		if _, err := c.Write(buf[:min(int64(len(buf)), left)]); err != nil {
+			return 0, err
+		}
+	}
+	c.Close()
+	err = <-done
+	return time.Since(start), err
+}
+
+// verifyAll parses (and so signature-checks) every change on all cores.
+func verifyAll(all []node.Incoming) time.Duration {
+	start := time.Now()
+	var wg sync.WaitGroup
+	workers := runtime.NumCPU()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := w; i < len(all); i += workers {
+				change.ParseWithID(all[i].ID, all[i].Raw)
+			}
+		}(w)
+	}
+	wg.Wait()
+	return time.Since(start)
+}
+
+// Latency times, for each of edits changes written on device A, how long
+// until device B holds it, both syncing through a node on loopback. It
+// returns the delays in order.
+func Latency(ctx context.Context, dir string, edits int) ([]time.Duration, error) {
+	n, err := node.Open(filepath.Join(dir, "node"))
+	if err != nil {
+		return nil, err
+	}
+	defer n.Close()
+	_, nkey, _ := ed25519.GenerateKey(nil)
+	h, err := p2p.NewHost(nkey, []string{"/ip4/127.0.0.1/tcp/0"})
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	node.Serve(sctx, h, n, node.DefaultServiceConfig(quiet))
+	addr := h.Addrs()[0].String() + "/p2p/" + h.ID().String()
+	a, phrase, err := vault.Init(ctx, filepath.Join(dir, "a"), "a")
+	if err != nil {
+		return nil, err
+	}
+	defer a.Close()
+	b, err := vault.Recover(ctx, filepath.Join(dir, "b"), phrase, "b")
+	if err != nil {
+		return nil, err
+	}
+	defer b.Close()
+	for _, e := range []*vault.Engine{a, b} {
+		if err := device.Register(ctx, e, addr); err != nil {
+			return nil, err
+		}
+	}
+	da, err := device.Start(sctx, a, device.DefaultConfig(quiet))
+	if err != nil {
+		return nil, err
+	}
+	if _, err := device.Start(sctx, b, device.DefaultConfig(quiet)); err != nil {
+		return nil, err
+	}
+	id, err := a.Create(ctx, map[string]string{"title": "latency"}, []*crdt.Block{{Type: crdt.TypeParagraph}})
+	if err != nil {
+		return nil, err
+	}
+	da.Poke()
+	reached := func(want []change.ID) bool {
+		var got []change.ID
+		b.Store().View(ctx, func(tx store.Tx) (err error) {
+			got, err = tx.Heads(id)
+			return err
+		})
+		return len(got) == 1 && len(want) == 1 && got[0] == want[0]
+	}
+	heads := func() []change.ID {
+		var hs []change.ID
+		a.Store().View(ctx, func(tx store.Tx) (err error) {
+			hs, err = tx.Heads(id)
+			return err
+		})
+		return hs
+	}
+	wait := func(want []change.ID) error {
+		deadline := time.Now().Add(30 * time.Second)
+		for !reached(want) {
+			if time.Now().After(deadline) {
+				return fmt.Errorf("an edit did not reach the other device within 30 s")
+			}
+			time.Sleep(200 * time.Microsecond) // polling b's store
+		}
+		return nil
+	}
+	if err := wait(heads()); err != nil {
+		return nil, err
+	}
+	o, err := a.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	blk := o.Doc.BlockIDs()[0]
+	var out []time.Duration
+	for i := 0; i < edits; i++ {
+		start := time.Now()
+		if _, err := a.Edit(ctx, id, func(tx *crdt.Tx) error {
+			tx.InsertText(blk, 0, "x")
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		da.Poke()
+		if err := wait(heads()); err != nil {
+			return nil, err
+		}
+		out = append(out, time.Since(start))
+	}
+	return out, nil
+}
