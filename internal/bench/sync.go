@@ -154,19 +154,9 @@ func vaultReadKey(phrase string) [32]byte {
 
 func countChanges(ctx context.Context, db store.Store) (int, error) {
 	n := 0
-	err := db.View(ctx, func(tx store.Tx) error {
-		all, err := tx.AllHeads()
-		if err != nil {
-			return err
-		}
-		for obj := range all {
-			ms, err := tx.Changes(obj)
-			if err != nil {
-				return err
-			}
-			n += len(ms)
-		}
-		return nil
+	err := db.View(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.CountChanges()
+		return err
 	})
 	return n, err
 }

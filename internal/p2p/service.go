@@ -97,6 +97,17 @@ func (s *Service) Run(ctx context.Context) {
 		select {
 		case f := <-s.events:
 			f()
+			// Take what else is queued before acting, so that the changes
+			// of many messages are stored in one transaction.
+		drain:
+			for i := 0; i < drainMax; i++ {
+				select {
+				case f := <-s.events:
+					f()
+				default:
+					break drain
+				}
+			}
 		case <-t.C:
 			s.machine.Tick()
 			if s.poll {
@@ -183,6 +194,9 @@ func (s *Service) pollLocal(offer bool) {
 	s.last = next
 }
 
+// drainMax bounds the queued events handled before acting on them.
+const drainMax = 256
+
 // process carries out the machine's Ready: store, report, send.
 func (s *Service) process(ctx context.Context) {
 	for s.machine.HasReady() {
@@ -201,21 +215,32 @@ func (s *Service) process(ctx context.Context) {
 			}
 			batches[k] = append(batches[k], in.Change)
 		}
+		// One transaction for everything received, reported per message.
+		var all []objsync.Change
 		for _, k := range order {
-			outs, errs, err := s.receive(ctx, batches[k])
-			if err != nil {
-				s.log.Error("store received changes", "peer", shortPeer(k.from), "err", err)
-				outs = make([]objsync.Outcome, len(batches[k]))
+			all = append(all, batches[k]...)
+		}
+		var outs []objsync.Outcome
+		var errs []error
+		if len(all) > 0 {
+			var err error
+			if outs, errs, err = s.receive(ctx, all); err != nil {
+				s.log.Error("store received changes", "err", err)
+				outs, errs = make([]objsync.Outcome, len(all)), make([]error, len(all))
 				for i := range outs {
 					outs[i] = objsync.Rejected
 				}
 			}
-			for i, e := range errs {
-				if e != nil {
-					s.log.Warn("change refused", "peer", shortPeer(k.from), "change", change.ID(batches[k][i].ID).Short(), "err", e)
-				}
+		}
+		for i, e := range errs {
+			if e != nil {
+				s.log.Warn("change refused", "change", change.ID(all[i].ID).Short(), "err", e)
 			}
-			s.machine.Applied(k.from, k.obj, outs)
+		}
+		for _, k := range order {
+			n := len(batches[k])
+			s.machine.Applied(k.from, k.obj, outs[:n])
+			outs = outs[n:]
 		}
 		for _, e := range rd.Messages {
 			c := s.conns[e.To]

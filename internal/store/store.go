@@ -94,6 +94,8 @@ type Tx interface {
 	Heads(object change.ID) ([]change.ID, error)
 	// AllHeads returns the heads of every object, in one read.
 	AllHeads() (map[change.ID][]change.ID, error)
+	// CountChanges counts every stored change.
+	CountChanges() (int, error)
 	// Meta returns a stored change's metadata (ErrNotFound if absent).
 	Meta(id change.ID) (ChangeMeta, error)
 	SetHeads(object change.ID, heads []change.ID) error

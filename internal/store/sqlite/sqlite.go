@@ -298,6 +298,12 @@ func (t *txn) AllHeads() (map[change.ID][]change.ID, error) {
 	return out, rows.Err()
 }
 
+func (t *txn) CountChanges() (int, error) {
+	var n int
+	err := t.tx.QueryRow(`SELECT count(*) FROM changes`).Scan(&n)
+	return n, err
+}
+
 func (t *txn) Meta(id change.ID) (store.ChangeMeta, error) {
 	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), seq FROM changes WHERE id = ?`, id[:])
 	if err != nil {

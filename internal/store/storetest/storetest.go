@@ -60,6 +60,9 @@ func Run(t *testing.T, s store.Store) {
 			if _, err := tx.Meta(change.ID{9}); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("meta of a missing change: %v", err)
 			}
+			if n, err := tx.CountChanges(); err != nil || n != 2 {
+				t.Fatalf("count = %d, %v", n, err)
+			}
 			all, err := tx.AllHeads()
 			if err != nil || len(all) != 1 || all[obj][0] != c2.ID {
 				t.Fatalf("all heads = %v, %v", all, err)
