@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"google.golang.org/protobuf/proto"
 
 	"mycel/internal/change"
 	"mycel/internal/keys"
@@ -49,8 +50,62 @@ type Service struct {
 type conn struct {
 	peer   objsync.PeerID
 	stream network.Stream
-	out    chan *pb.Frame
 	closed chan struct{} // closed when the connection is dropped
+
+	// The send queue is bounded by bytes, not frames: a burst of small
+	// messages (heads for thousands of objects after a reconciliation) is
+	// normal; a peer that leaves maxQueued bytes unread is too slow.
+	mu     sync.Mutex
+	queue  []*pb.Frame
+	queued int
+	wake   chan struct{}
+	done   bool
+}
+
+// maxQueued bounds the bytes waiting to be written to one peer.
+const maxQueued = 256 << 20
+
+// push queues a frame; false means the peer is too slow (or gone).
+func (c *conn) push(f *pb.Frame) bool {
+	n := proto.Size(f)
+	c.mu.Lock()
+	if c.done || c.queued+n > maxQueued {
+		c.mu.Unlock()
+		return false
+	}
+	c.queue = append(c.queue, f)
+	c.queued += n
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// pop takes what is queued, waiting for something; nil when closed.
+func (c *conn) pop() []*pb.Frame {
+	for {
+		c.mu.Lock()
+		if len(c.queue) > 0 || c.done {
+			q := c.queue
+			c.queue, c.queued = nil, 0
+			c.mu.Unlock()
+			return q
+		}
+		c.mu.Unlock()
+		<-c.wake
+	}
+}
+
+func (c *conn) close() {
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
 }
 
 // ServiceConfig configures a Service.
@@ -247,9 +302,7 @@ func (s *Service) process(ctx context.Context) {
 			if c == nil {
 				continue
 			}
-			select {
-			case c.out <- toWire(e.Msg):
-			default:
+			if !c.push(toWire(e.Msg)) {
 				s.log.Warn("peer too slow; dropping the connection", "peer", shortPeer(e.To))
 				s.drop(c)
 			}
@@ -260,7 +313,7 @@ func (s *Service) process(ctx context.Context) {
 // Attach hands a connection, after its handshake, to the service. The
 // returned channel is closed when the connection ends.
 func (s *Service) Attach(peer objsync.PeerID, stream network.Stream, r *bufio.Reader) <-chan struct{} {
-	c := &conn{peer: peer, stream: stream, out: make(chan *pb.Frame, 4096), closed: make(chan struct{})}
+	c := &conn{peer: peer, stream: stream, closed: make(chan struct{}), wake: make(chan struct{}, 1)}
 	s.do(func() {
 		if old := s.conns[peer]; old != nil {
 			s.drop(old)
@@ -285,7 +338,7 @@ func (s *Service) drop(c *conn) {
 	s.mu.Lock()
 	delete(s.peers, c.peer)
 	s.mu.Unlock()
-	close(c.out)
+	c.close()
 	close(c.closed)
 	c.stream.Reset()
 	s.machine.Disconnected(c.peer)
@@ -334,24 +387,25 @@ func (s *Service) sendMembers(ctx context.Context, c *conn) {
 		s.log.Error("read membership", "err", err)
 		return
 	}
-	select {
-	case c.out <- &pb.Frame{Body: &pb.Frame_Members{Members: &pb.Members{Records: recs}}}:
-	default:
-	}
+	c.push(&pb.Frame{Body: &pb.Frame_Members{Members: &pb.Members{Records: recs}}})
 }
 
 func (s *Service) write(c *conn) {
 	w := bufio.NewWriterSize(c.stream, 64<<10)
-	for f := range c.out {
-		if err := writeFrame(w, f); err != nil {
-			c.stream.Reset()
-			return
+	for {
+		q := c.pop()
+		if len(q) == 0 {
+			return // closed
 		}
-		if len(c.out) == 0 {
-			if err := w.Flush(); err != nil {
+		for _, f := range q {
+			if err := writeFrame(w, f); err != nil {
 				c.stream.Reset()
 				return
 			}
+		}
+		if err := w.Flush(); err != nil {
+			c.stream.Reset()
+			return
 		}
 	}
 }
