@@ -134,7 +134,7 @@ func NewService(self objsync.PeerID, vault keys.VaultID, db store.Store, receive
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.machine = objsync.New(self, storeView{db}, cfg.Sync, func() (salt [reconcile.SaltSize]byte) {
+	s.machine = objsync.New(self, newStoreView(db), cfg.Sync, func() (salt [reconcile.SaltSize]byte) {
 		rand.Read(salt[:])
 		return salt
 	})
