@@ -73,18 +73,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		res := make([]objsync.Outcome, len(outs))
-		for i, o := range outs {
-			switch {
-			case errs[i] != nil:
-				res[i] = objsync.Rejected
-			case o == vault.Parked:
-				res[i] = objsync.Waiting
-			default:
-				res[i] = objsync.Stored
-			}
-		}
-		return res, errs, nil
+		return p2p.Outcomes(errs, func(i int) bool { return outs[i] == vault.Parked }), errs, nil
 	}
 	d.Service = p2p.NewService(objsync.PeerID(h.ID().String()), e.VaultID(), e.Store(), recv,
 		p2p.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, cfg.Service)

@@ -72,18 +72,7 @@ func (s *Server) service(v *Vault) *p2p.Service {
 		if err != nil {
 			return nil, nil, err
 		}
-		res := make([]objsync.Outcome, len(outs))
-		for i, o := range outs {
-			switch {
-			case errs[i] != nil:
-				res[i] = objsync.Rejected
-			case o == Parked:
-				res[i] = objsync.Waiting
-			default:
-				res[i] = objsync.Stored
-			}
-		}
-		return res, errs, nil
+		return p2p.Outcomes(errs, func(i int) bool { return outs[i] == Parked }), errs, nil
 	}
 	members := p2p.Members{
 		Get: func(context.Context) ([][]byte, error) { return v.MemberRecords(), nil },

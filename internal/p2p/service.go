@@ -26,6 +26,23 @@ import (
 // a storage error, and then nothing was stored.
 type Receiver func(ctx context.Context, changes []objsync.Change) (outs []objsync.Outcome, errs []error, err error)
 
+// Outcomes maps a store's per-change results (an error: refused; parked:
+// waiting for parents; else stored) to the machine's outcomes.
+func Outcomes(errs []error, parked func(i int) bool) []objsync.Outcome {
+	out := make([]objsync.Outcome, len(errs))
+	for i, err := range errs {
+		switch {
+		case err != nil:
+			out[i] = objsync.Rejected
+		case parked(i):
+			out[i] = objsync.Waiting
+		default:
+			out[i] = objsync.Stored
+		}
+	}
+	return out
+}
+
 // Service syncs one vault with the peers attached to it. One goroutine runs
 // the objsync machine; each connection has a reader and a writer.
 type Service struct {

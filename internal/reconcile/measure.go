@@ -50,18 +50,9 @@ func Measure(n, d int, seed uint64) (Result, error) {
 	for i := range salt {
 		salt[i] = byte(r.IntN(256))
 	}
-	sa, msg := Initiate(NewSet(a), salt)
-	sb := Respond(NewSet(b))
-	for turn := 0; msg != nil && turn < 1000; turn++ {
-		var err error
-		if turn%2 == 0 {
-			msg, err = sb.Next(msg)
-		} else {
-			msg, err = sa.Next(msg)
-		}
-		if err != nil {
-			return Result{N: n, D: d}, err
-		}
+	sa, sb, err := exchange(NewSet(a), NewSet(b), salt)
+	if err != nil {
+		return Result{N: n, D: d}, err
 	}
 	got := map[ID]bool{}
 	for _, id := range sa.Differences() {
@@ -75,4 +66,25 @@ func Measure(n, d int, seed uint64) (Result, error) {
 		correct = correct && got[id]
 	}
 	return Result{N: n, D: d, Differing: len(want), RoundTrips: sa.MsgsSent, BytesAtoB: sa.BytesSent, BytesBtoA: sb.BytesSent, Correct: correct}, nil
+}
+
+// exchange runs a whole reconciliation between two in-memory sets.
+func exchange(a, b *Set, salt [SaltSize]byte) (*Session, *Session, error) {
+	sa, msg := Initiate(a, salt)
+	sb := Respond(b)
+	for turn := 0; msg != nil; turn++ {
+		if turn > 1000 {
+			return nil, nil, fmt.Errorf("reconciliation did not end after %d messages", turn)
+		}
+		var err error
+		if turn%2 == 0 {
+			msg, err = sb.Next(msg)
+		} else {
+			msg, err = sa.Next(msg)
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return sa, sb, nil
 }

@@ -19,21 +19,9 @@ func TestMain(m *testing.M) { checks.Default(m, "1000") }
 // run reconciles a and b in memory; it returns both sessions and the round
 // trips (initiator messages sent).
 func run(t interface{ Fatal(...any) }, a, b *Set, salt [SaltSize]byte) (*Session, *Session, int) {
-	sa, msg := Initiate(a, salt)
-	sb := Respond(b)
-	for turn := 0; msg != nil; turn++ {
-		if turn > 200 {
-			t.Fatal("reconciliation does not end")
-		}
-		var err error
-		if turn%2 == 0 {
-			msg, err = sb.Next(msg)
-		} else {
-			msg, err = sa.Next(msg)
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
+	sa, sb, err := exchange(a, b, salt)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return sa, sb, sa.MsgsSent
 }
