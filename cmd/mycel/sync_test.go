@@ -102,24 +102,31 @@ func nodeAddr(t *testing.T, p *proc) string {
 	return addr
 }
 
-func TestTwoDevicesSyncThroughANode(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a node and two devices")
-	}
-	nodeData := filepath.Join(t.TempDir(), "node")
-	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
-	node := start(t, "--data", nodeData, "node", "--listen", listen)
+// setup starts a node on a fixed loopback port and two devices of one vault
+// (laptop, phone) registered with it, each running `mycel up`.
+func setup(t *testing.T) (nodeData, listen string, node *proc, a, b *cli, upA, upB *proc) {
+	t.Helper()
+	nodeData = filepath.Join(t.TempDir(), "node")
+	listen = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	node = start(t, "--data", nodeData, "node", "--listen", listen)
 	addr := nodeAddr(t, node)
-
-	a, b := newCLI(t), newCLI(t)
+	a, b = newCLI(t), newCLI(t)
 	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
 	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
 		t.Fatalf("recover: %v %s", err, errOut)
 	}
 	a.ok("nodes", "add", addr)
 	b.ok("nodes", "add", addr)
-	upA := start(t, "--data", a.data, "up")
-	upB := start(t, "--data", b.data, "up")
+	upA = start(t, "--data", a.data, "up")
+	upB = start(t, "--data", b.data, "up")
+	return
+}
+
+func TestTwoDevicesSyncThroughANode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and two devices")
+	}
+	nodeData, listen, node, a, b, upA, upB := setup(t)
 
 	id := strings.TrimSpace(a.ok("new", "--title", "Shared secret page", "--text", "The quokka sat."))
 	shows := func(c *cli, want string) func() bool {
@@ -199,19 +206,7 @@ func TestNodeRestartsLoseNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("restarts a node 20 times")
 	}
-	nodeData := filepath.Join(t.TempDir(), "node")
-	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
-	node := start(t, "--data", nodeData, "node", "--listen", listen)
-	addr := nodeAddr(t, node)
-	a, b := newCLI(t), newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
-	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
-		t.Fatalf("recover: %v %s", err, errOut)
-	}
-	a.ok("nodes", "add", addr)
-	b.ok("nodes", "add", addr)
-	upA := start(t, "--data", a.data, "up")
-	upB := start(t, "--data", b.data, "up")
+	nodeData, listen, node, a, b, upA, upB := setup(t)
 	id := strings.TrimSpace(a.ok("new", "--title", "Log"))
 	connected := func(c *cli) bool {
 		out, _, err := c.run("", "status", "--json")

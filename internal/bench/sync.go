@@ -96,18 +96,14 @@ func InitialSync(ctx context.Context, dir string, objects, perObject int, progre
 			return r, err
 		}
 	}
-	// Serve the node on loopback.
-	_, nkey, _ := ed25519.GenerateKey(nil)
-	h, err := p2p.NewHost(nkey, []string{"/ip4/127.0.0.1/tcp/0"})
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	addr, closeHost, err := serveLoopback(sctx, n)
 	if err != nil {
 		return r, err
 	}
-	defer h.Close()
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer closeHost()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	node.Serve(sctx, h, n, node.DefaultServiceConfig(quiet))
-	addr := h.Addrs()[0].String() + "/p2p/" + h.ID().String()
 
 	// A fresh device pulls everything.
 	b, err := vault.Recover(ctx, filepath.Join(dir, "b"), phrase, "reader")
@@ -145,6 +141,20 @@ func InitialSync(ctx context.Context, dir string, objects, perObject int, progre
 	}
 	r.VerifyAll = verifyAll(all)
 	return r, nil
+}
+
+// serveLoopback serves a node on a fresh loopback address until ctx ends.
+func serveLoopback(ctx context.Context, n *node.Node) (addr string, closeHost func() error, err error) {
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return "", nil, err
+	}
+	h, err := p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
+	if err != nil {
+		return "", nil, err
+	}
+	node.Serve(ctx, h, n, node.DefaultServiceConfig(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	return h.Addrs()[0].String() + "/p2p/" + h.ID().String(), h.Close, nil
 }
 
 func vaultReadKey(phrase string) [32]byte {
@@ -222,17 +232,14 @@ func Latency(ctx context.Context, dir string, edits int) ([]time.Duration, error
 		return nil, err
 	}
 	defer n.Close()
-	_, nkey, _ := ed25519.GenerateKey(nil)
-	h, err := p2p.NewHost(nkey, []string{"/ip4/127.0.0.1/tcp/0"})
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	addr, closeHost, err := serveLoopback(sctx, n)
 	if err != nil {
 		return nil, err
 	}
-	defer h.Close()
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	defer closeHost()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	node.Serve(sctx, h, n, node.DefaultServiceConfig(quiet))
-	addr := h.Addrs()[0].String() + "/p2p/" + h.ID().String()
 	a, phrase, err := vault.Init(ctx, filepath.Join(dir, "a"), "a")
 	if err != nil {
 		return nil, err
