@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sync"
 
+	"mycel/internal/admit"
 	"mycel/internal/change"
 	"mycel/internal/keys"
 	"mycel/internal/member"
@@ -198,17 +199,17 @@ func (v *Vault) MemberRecords() [][]byte {
 }
 
 // Outcome of Receive, as in the device engine.
-type Outcome int
+type Outcome = admit.Outcome
 
 // Outcomes.
 const (
-	Stored Outcome = iota
-	Duplicate
-	Parked
+	Stored    = admit.Stored
+	Duplicate = admit.Stale
+	Parked    = admit.Waiting
 )
 
 // ErrRejected is wrapped by every refused change.
-var ErrRejected = errors.New("change rejected")
+var ErrRejected = admit.ErrRejected
 
 // Receive verifies a change's envelope and stores it (or parks it until its
 // parents arrive). Once it returns, the change is durable: that is what the
@@ -222,10 +223,7 @@ func (v *Vault) Receive(ctx context.Context, id change.ID, raw []byte) (Outcome,
 }
 
 // Incoming is a change to receive.
-type Incoming struct {
-	ID  change.ID
-	Raw []byte
-}
+type Incoming = admit.Incoming
 
 // ReceiveBatch receives changes in one transaction; errs[i] says why change
 // i was refused, err is a storage error (and then nothing is stored).
@@ -233,15 +231,9 @@ func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome
 	v.mu.Lock()
 	l := v.members
 	v.mu.Unlock()
-	err = v.db.Update(ctx, func(tx store.Tx) error {
-		outs, errs = make([]Outcome, len(in)), make([]error, len(in))
-		for i, c := range in {
-			outs[i], errs[i] = v.receive(tx, l, c.ID, c.Raw)
-			if errs[i] != nil && !errors.Is(errs[i], ErrRejected) {
-				return errs[i]
-			}
-		}
-		return nil
+	err = v.db.Update(ctx, func(tx store.Tx) (err error) {
+		outs, errs, err = admit.Batch(in, func(id change.ID, raw []byte) (Outcome, error) { return v.receive(tx, l, id, raw) })
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
@@ -250,29 +242,14 @@ func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome
 }
 
 func (v *Vault) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (Outcome, error) {
-	if have, err := tx.HasChange(id); err != nil || have {
-		return Duplicate, err
-	}
-	c, err := change.ParseWithID(id, raw)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
-	}
-	if !l.MayAuthor(c.Author, c.Time) {
-		return 0, fmt.Errorf("%w: %s: author %x is not a device of this vault", ErrRejected, id.Short(), c.Author[:6])
-	}
-	if c.IsRoot() && c.VaultID != v.ID {
-		return 0, fmt.Errorf("%w: %s creates an object in another vault", ErrRejected, id.Short())
-	}
-	if !c.IsRoot() {
-		for _, p := range append([]change.ID{c.Object}, c.Parents...) {
-			have, err := tx.HasChange(p)
-			if err != nil {
-				return 0, err
-			}
-			if !have {
-				return Parked, tx.Park(store.MetaOf(c), raw)
-			}
-		}
+	c, verdict, err := admit.Check(tx, v.ID, l, id, raw)
+	switch {
+	case err != nil:
+		return 0, err
+	case verdict == admit.Duplicate:
+		return Duplicate, nil
+	case verdict == admit.Parked:
+		return Parked, nil
 	}
 	if _, _, err := tx.PutChange(store.MetaOf(c), raw); err != nil {
 		return 0, err
@@ -286,29 +263,13 @@ func (v *Vault) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (O
 		return 0, err
 	}
 	if c.IsRoot() {
-		if err := tx.PutObject(store.Object{ID: c.ID, Created: c.Time, Updated: c.Time, Changes: 1, TextStale: false}); err != nil {
+		if err := tx.PutObject(store.Object{ID: c.ID, Created: c.Time, Updated: c.Time, Changes: 1}); err != nil {
 			return 0, err
 		}
 	}
 	// Retry what waited for this change.
-	for progress := true; progress; {
-		progress = false
-		metas, raws, err := tx.Parked(c.Object)
-		if err != nil {
-			return 0, err
-		}
-		for i, m := range metas {
-			out, err := v.receive(tx, l, m.ID, raws[i])
-			if err != nil && !errors.Is(err, ErrRejected) {
-				return 0, err
-			}
-			if err != nil || out != Parked {
-				if err := tx.Unpark(m.ID); err != nil {
-					return 0, err
-				}
-				progress = true
-			}
-		}
-	}
-	return Stored, nil
+	return Stored, admit.Unpark(tx, c.Object, func(id change.ID, raw []byte) (bool, error) {
+		out, err := v.receive(tx, l, id, raw)
+		return out == Parked, err
+	})
 }

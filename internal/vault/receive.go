@@ -2,31 +2,27 @@ package vault
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 
+	"mycel/internal/admit"
 	"mycel/internal/change"
 	"mycel/internal/member"
 	"mycel/internal/store"
 )
 
 // Outcome says what became of a received change.
-type Outcome int
+type Outcome = admit.Outcome
 
 // Outcomes of Receive.
 const (
-	Stored    Outcome = iota // verified, applied and stored
-	Duplicate                // already here
-	Parked                   // verified, waiting for its parents
+	Stored    = admit.Stored  // verified, applied and stored
+	Duplicate = admit.Stale   // already here
+	Parked    = admit.Waiting // verified, waiting for its parents
 )
 
-func (o Outcome) String() string {
-	return [...]string{"stored", "duplicate", "parked"}[o]
-}
-
 // ErrRejected is wrapped by every refusal of a received change.
-var ErrRejected = errors.New("change rejected")
+var ErrRejected = admit.ErrRejected
 
 // Receive verifies a change from another device or a node and stores it:
 // the bytes must hash to id, carry a valid signature by a device of this
@@ -42,10 +38,7 @@ func (e *Engine) Receive(ctx context.Context, id change.ID, raw []byte) (Outcome
 }
 
 // Incoming is a change to receive.
-type Incoming struct {
-	ID  change.ID
-	Raw []byte
-}
+type Incoming = admit.Incoming
 
 // ReceiveBatch receives changes in one transaction (one fsync): each is
 // verified and stored, parked or refused on its own, so errs[i] says why
@@ -55,20 +48,14 @@ func (e *Engine) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcom
 	defer e.recvMu.Unlock()
 	e.touched = e.touched[:0]
 	err = e.db.Update(ctx, func(tx store.Tx) error {
-		outs, errs = make([]Outcome, len(in)), make([]error, len(in))
 		l, err := e.members(tx)
 		if err != nil {
 			return err
 		}
 		e.pending = map[change.ID]*loaded{}
 		defer func() { e.pending = nil }()
-		for i, c := range in {
-			outs[i], errs[i] = e.receive(tx, l, c.ID, c.Raw)
-			if errs[i] != nil && !errors.Is(errs[i], ErrRejected) {
-				return errs[i]
-			}
-		}
-		return nil
+		outs, errs, err = admit.Batch(in, func(id change.ID, raw []byte) (Outcome, error) { return e.receive(tx, l, id, raw) })
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
@@ -78,39 +65,24 @@ func (e *Engine) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcom
 }
 
 func reject(id change.ID, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrRejected, id.Short(), fmt.Sprintf(format, args...))
+	return admit.Rejectf(id, format, args...)
 }
 
 func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (_ Outcome, retErr error) {
-	// A change already here needs no second verification: what is stored
-	// was verified and hashes to id.
-	if have, err := tx.HasChange(id); err != nil || have {
-		return Duplicate, err
-	}
-	c, err := change.ParseWithID(id, raw)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
-	}
-	if !l.MayAuthor(c.Author, c.Time) {
-		return 0, reject(id, "author %x is not a device of this vault", c.Author[:6])
+	c, verdict, err := admit.Check(tx, e.vault.ID, l, id, raw)
+	switch {
+	case err != nil:
+		return 0, err
+	case verdict == admit.Duplicate:
+		return Duplicate, nil
+	case verdict == admit.Parked:
+		return Parked, nil
 	}
 	if c.IsRoot() {
-		if c.VaultID != e.vault.ID {
-			return 0, reject(id, "it creates an object in another vault")
-		}
 		if err := e.putRoot(tx, c); err != nil {
 			return 0, err
 		}
 		return Stored, e.unpark(tx, l, c.Object)
-	}
-	for _, p := range append([]change.ID{c.Object}, c.Parents...) {
-		have, err := tx.HasChange(p)
-		if err != nil {
-			return 0, err
-		}
-		if !have {
-			return Parked, tx.Park(store.MetaOf(c), raw)
-		}
 	}
 	obj, err := e.take(tx, c.Object)
 	if err != nil {
@@ -154,30 +126,10 @@ func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (
 
 // unpark retries the parked changes of an object until none can proceed.
 func (e *Engine) unpark(tx store.Tx, l *member.Log, object change.ID) error {
-	for {
-		metas, raws, err := tx.Parked(object)
-		if err != nil {
-			return err
-		}
-		progress := false
-		for i, m := range metas {
-			out, err := e.receive(tx, l, m.ID, raws[i])
-			if err != nil && !errors.Is(err, ErrRejected) {
-				return err
-			}
-			// A parked change whose content does not apply on top of
-			// its parents is dropped, like any rejected change.
-			if err != nil || out != Parked {
-				if err := tx.Unpark(m.ID); err != nil {
-					return err
-				}
-				progress = true
-			}
-		}
-		if !progress {
-			return nil
-		}
-	}
+	return admit.Unpark(tx, object, func(id change.ID, raw []byte) (bool, error) {
+		out, err := e.receive(tx, l, id, raw)
+		return out == Parked, err
+	})
 }
 
 // Changes returns the ids and bytes of every stored change of an object, in
