@@ -25,6 +25,7 @@ type peer struct {
 	session   uint64
 	seq       uint32 // the next Recon message expected (or sent) in the session
 	recon     *reconcile.Session
+	reconSet  *reconcile.Set // what the session compares: our objects when it began
 	lastRecon int
 	// heads is what the peer last said its heads of an object are.
 	heads map[ID][]ID
@@ -103,7 +104,8 @@ func (m *Machine) startRecon(pr *peer) {
 	pr.session = m.next
 	pr.lastRecon = m.ticks
 	var msg []byte
-	pr.recon, msg = reconcile.Initiate(reconcile.NewSet(m.store.Objects()), m.salt())
+	pr.reconSet = reconcile.NewSet(m.store.Objects())
+	pr.recon, msg = reconcile.Initiate(pr.reconSet, m.salt())
 	pr.seq = 0
 	m.sendRecon(pr, msg)
 }
@@ -158,7 +160,8 @@ func (m *Machine) stepRecon(pr *peer, msg Message) error {
 	switch {
 	case !pr.initiator && msg.Session > pr.session && msg.Seq == 0 && msg.Recon != nil:
 		pr.session, pr.seq = msg.Session, 0
-		pr.recon = reconcile.Respond(reconcile.NewSet(m.store.Objects()))
+		pr.reconSet = reconcile.NewSet(m.store.Objects())
+		pr.recon = reconcile.Respond(pr.reconSet)
 	case msg.Session != pr.session || msg.Seq != pr.seq || pr.recon == nil:
 		return nil
 	}
@@ -189,7 +192,9 @@ func (m *Machine) finishRecon(pr *peer) {
 	for _, obj := range diff {
 		differs[obj] = true
 	}
-	for _, it := range m.store.Objects() {
+	// The objects that did not differ were equal at the peer as they were
+	// when the session began (not now: a change made since is not held).
+	for _, it := range pr.reconSet.Items() {
 		if !differs[it.ID] {
 			pr.held[it.ID] = it.Value
 		}

@@ -297,6 +297,7 @@ func TestSimulatedNetworkConverges(t *testing.T) {
 		links()
 		steps := rapid.IntRange(10, 150).Draw(rt, "steps")
 		for i := 0; i < steps; i++ {
+			s.checkHeldIsTrue()
 			switch rapid.IntRange(0, 9).Draw(rt, "event") {
 			case 0, 1:
 				s.edit(s.names[rapid.IntRange(0, 2).Draw(rt, "editor")])
@@ -369,7 +370,57 @@ func TestSimulatedNetworkConverges(t *testing.T) {
 				}
 			}
 		}
+		s.checkHeldIsTrue()
+		// Quiet and converged: once reconciliations have run (a stalled one
+		// restarts after two periods), every device knows the node holds
+		// every object at its heads (status Synced).
+		held := func() bool {
+			for _, p := range s.names[:3] {
+				for obj := range s.stores[p].heads {
+					for _, po := range s.machines[p].Object(obj) {
+						if po.Peer == "node" && !po.HasMine {
+							return false
+						}
+					}
+				}
+			}
+			return true
+		}
+		for round := 0; !held(); round++ {
+			if round == 5 {
+				rt.Fatalf("converged, but a device never learns that the node holds its objects")
+			}
+			for _, p := range s.names {
+				for k := 0; k < 11; k++ {
+					s.machines[p].Tick()
+				}
+				s.flush(p)
+			}
+			for len(s.flight) > 0 {
+				s.deliver(0)
+			}
+		}
+		s.checkHeldIsTrue()
 	})
+}
+
+// checkHeldIsTrue: whenever a device believes the node holds its current
+// heads of an object (what makes it Synced), the node's store has them.
+func (s *sim) checkHeldIsTrue() {
+	for _, p := range s.names[:3] {
+		for obj, heads := range s.stores[p].heads {
+			for _, po := range s.machines[p].Object(obj) {
+				if po.Peer != "node" || !po.HasMine {
+					continue
+				}
+				for _, h := range heads {
+					if !s.stores["node"].Has(h) {
+						s.t.Fatalf("%s believes the node holds %x, which the node lacks", p, h[:4])
+					}
+				}
+			}
+		}
+	}
 }
 
 func (s *sim) converged() bool {
