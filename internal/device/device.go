@@ -9,6 +9,9 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -28,12 +31,18 @@ type Config struct {
 	BackoffMin time.Duration
 	BackoffMax time.Duration // the cap: at most this long between attempts
 	Log        *slog.Logger
+	// NetCheck is how often the device looks for a network change (its
+	// interface addresses); on one, waiting dials go at once. Zero: never.
+	NetCheck time.Duration
+	// Addrs lists the interface addresses (net.InterfaceAddrs; tests fake it).
+	Addrs func() ([]net.Addr, error)
 }
 
 // DefaultConfig: 1 s ticks, reconcile every 20 s, backoff from 250 ms to 30 s.
 func DefaultConfig(log *slog.Logger) Config {
 	return Config{Service: p2p.ServiceConfig{Sync: objsync.DefaultConfig, Tick: time.Second, PollLocal: true, Log: log},
-		BackoffMin: 250 * time.Millisecond, BackoffMax: 30 * time.Second, Log: log}
+		BackoffMin: 250 * time.Millisecond, BackoffMax: 30 * time.Second, Log: log,
+		NetCheck: 2 * time.Second, Addrs: net.InterfaceAddrs}
 }
 
 // Device is a running device.
@@ -45,6 +54,7 @@ type Device struct {
 
 	mu    sync.Mutex
 	nodes map[string]*NodeState
+	kick  chan struct{} // closed (and replaced) when the network changes
 }
 
 // NodeState is what the device knows of one configured node.
@@ -63,7 +73,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}}
+	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, kick: make(chan struct{})}
 	recv := func(ctx context.Context, cs []objsync.Change) ([]objsync.Outcome, []error, error) {
 		in := make([]vault.Incoming, len(cs))
 		for i, c := range cs {
@@ -86,6 +96,9 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	for _, a := range addrs {
 		d.nodes[a] = &NodeState{Addr: a}
 		go d.keepConnected(ctx, a)
+	}
+	if cfg.NetCheck > 0 && cfg.Addrs != nil {
+		go d.watchNetwork(ctx)
 	}
 	go func() {
 		<-ctx.Done()
@@ -151,18 +164,58 @@ func (d *Device) keepConnected(ctx context.Context, addr string) {
 		d.cfg.Log.Info("cannot reach node", "node", addr, "err", err, "retry_in", backoff.Round(time.Millisecond))
 		// Jitter: somewhere in [backoff/2, backoff].
 		pause := backoff/2 + time.Duration(rand.Int64N(int64(backoff/2)+1))
+		d.mu.Lock()
+		kick := d.kick
+		d.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return
 		case <-time.After(pause):
+			backoff = min(backoff*2, d.cfg.BackoffMax)
+		case <-kick: // the network changed: try now, from the shortest pause
+			backoff = d.cfg.BackoffMin
 		}
-		backoff = min(backoff*2, d.cfg.BackoffMax)
 	}
 }
 
 func vid(d *Device) []byte {
 	id := d.Engine.VaultID()
 	return id[:]
+}
+
+// watchNetwork wakes every waiting dial when the interface addresses change.
+func (d *Device) watchNetwork(ctx context.Context) {
+	last := addrKey(d.cfg.Addrs)
+	t := time.NewTicker(d.cfg.NetCheck)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if now := addrKey(d.cfg.Addrs); now != last {
+			last = now
+			d.cfg.Log.Info("network changed; redialing nodes")
+			d.mu.Lock()
+			close(d.kick)
+			d.kick = make(chan struct{})
+			d.mu.Unlock()
+		}
+	}
+}
+
+func addrKey(list func() ([]net.Addr, error)) string {
+	as, err := list()
+	if err != nil {
+		return "error"
+	}
+	keys := make([]string, len(as))
+	for i, a := range as {
+		keys[i] = a.String()
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ",")
 }
 
 // Register asks the node at addr to store this vault (proving membership

@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/ed25519"
+	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -145,4 +148,74 @@ func TestSyncThroughNode(t *testing.T) {
 	_ = change.ID{}
 	_ = objsync.Stored
 	_ = strings.Contains
+}
+
+// A network change wakes a dial that is waiting out a long backoff.
+func TestNetworkChangeRedialsAtOnce(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	// A node that is not there yet: a free loopback port and a peer id.
+	nodeDir := t.TempDir()
+	_, key, _ := ed25519.GenerateKey(nil)
+	port := freeTCPPort(t)
+	h0, err := p2p.NewHost(key, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", port, h0.ID())
+	h0.Close()
+	if err := e.SetNodes(ctx, []string{addr}); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	iface := "192.0.2.10/24"
+	cfg := fastConfig()
+	cfg.BackoffMin, cfg.BackoffMax = time.Hour, time.Hour // without a kick, no retry in this test
+	cfg.NetCheck = 20 * time.Millisecond
+	cfg.Addrs = func() ([]net.Addr, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		ip, n, _ := net.ParseCIDR(iface)
+		n.IP = ip // the interface's address, not its network
+		return []net.Addr{n}, nil
+	}
+	d, err := Start(ctx, e, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the first, failed dial", func() bool { return len(d.Nodes()) == 1 && d.Nodes()[0].Attempts == 1 })
+	// The node comes up, then the network "changes": the device dials now.
+	n, err := node.Open(nodeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	h, err := p2p.NewHost(key, []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	node.Serve(ctx, h, n, node.DefaultServiceConfig(quietLog()))
+	recs, _ := e.MemberRecords(ctx)
+	if _, err := n.Register(ctx, e.VaultID(), e.DeviceKey(), recs); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	iface = "192.0.2.20/24"
+	mu.Unlock()
+	eventually(t, "a dial right after the network change", func() bool { return len(d.Nodes()) == 1 && d.Nodes()[0].Connected })
+}
+
+func freeTCPPort(t *testing.T) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
 }
