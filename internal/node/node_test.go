@@ -154,3 +154,50 @@ func TestGarbageFrameDropsConnection(t *testing.T) {
 		}
 	}
 }
+
+// A peer that stops in the middle of a frame is dropped after three
+// reconciliation periods without a complete frame.
+func TestStalledPeerIsDropped(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	n, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	_, key, _ := ed25519.GenerateKey(nil)
+	h, err := p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	cfg := DefaultServiceConfig(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	cfg.Tick, cfg.Sync.ReconcileEvery = 20*time.Millisecond, 5 // stalled after 300 ms
+	Serve(ctx, h, n, cfg)
+	addr := h.Addrs()[0].String() + "/p2p/" + h.ID().String()
+	e, _, _ := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "laptop")
+	defer e.Close()
+	id := e.VaultID()
+	recs, _ := e.MemberRecords(ctx)
+	dh, _ := p2p.NewHost(e.HostKey(), nil)
+	defer dh.Close()
+	_, s, _, _, err := p2p.Dial(ctx, dh, addr, &pb.Hello{VaultId: id[:], MemberRecords: recs, Register: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write([]byte{100, 1, 2, 3}) // a frame of 100 bytes, 3 of them sent, then nothing
+	start := time.Now()
+	s.SetReadDeadline(time.Now().Add(10 * time.Second))
+	r := bufio.NewReader(s)
+	for {
+		if _, err := r.ReadByte(); err != nil {
+			if strings.Contains(err.Error(), "deadline") {
+				t.Fatal("the node kept a stalled peer for 10 s")
+			}
+			break // reset by the node
+		}
+	}
+	if d := time.Since(start); d < 250*time.Millisecond {
+		t.Fatalf("dropped after %v, before the stall limit", d)
+	}
+}

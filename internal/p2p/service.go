@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"time"
 
@@ -362,9 +363,17 @@ func (s *Service) drop(c *conn) {
 }
 
 func (s *Service) read(c *conn, r *bufio.Reader) {
+	// Both sides send at least one frame per reconciliation period (the
+	// membership exchange), so a peer that completes none in three is
+	// stalled, mid-frame or not: drop it (a device then redials).
+	idle := 3 * time.Duration(s.every) * s.tick
 	for {
+		c.stream.SetReadDeadline(time.Now().Add(idle))
 		f, err := readFrame(r)
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				s.log.Warn("peer stalled; dropping the connection", "peer", shortPeer(c.peer), "idle", idle)
+			}
 			s.do(func() { s.drop(c) })
 			return
 		}
