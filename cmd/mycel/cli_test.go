@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"io"
-	"net"
-	"net/http"
+	"mycel/internal/api"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -183,10 +181,7 @@ func TestUpServesUntilInterrupted(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(c.data, "mycel.sock")
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
+	client := api.Client(c.data, 5*time.Second)
 	var status map[string]any
 	deadline := time.Now().Add(20 * time.Second)
 	for {

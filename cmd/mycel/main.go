@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -132,10 +130,7 @@ func poke(dir string) {
 	if _, err := os.Stat(sock); err != nil {
 		return
 	}
-	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
-	if resp, err := c.Post("http://mycel/v1/poke", "", nil); err == nil {
+	if resp, err := api.Client(dir, 2*time.Second).Post("http://mycel/v1/poke", "", nil); err == nil {
 		resp.Body.Close()
 	}
 }

@@ -99,10 +99,7 @@ Status comes from the running device ('mycel up'); --watch refreshes it.`,
 
 // fetchStatus asks the running device; without one, sync is off.
 func (a *app) fetchStatus(ctx context.Context, query string) (statusReply, error) {
-	sock := filepath.Join(a.data, api.SocketFile)
-	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
+	c := api.Client(a.data, 10*time.Second)
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://mycel/v1/status"+query, nil)
 	resp, err := c.Do(req)
 	if err != nil {

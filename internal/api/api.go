@@ -133,3 +133,11 @@ func Listen(dir string) (net.Listener, error) {
 	}
 	return l, nil
 }
+
+// Client talks to the API of the device running on data folder dir.
+func Client(dir string, timeout time.Duration) *http.Client {
+	sock := filepath.Join(dir, SocketFile)
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+}

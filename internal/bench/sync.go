@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"crypto/ed25519"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,7 +16,6 @@ import (
 	"mycel/internal/device"
 	"mycel/internal/keys"
 	"mycel/internal/node"
-	"mycel/internal/p2p"
 	"mycel/internal/store"
 	"mycel/internal/vault"
 )
@@ -144,17 +142,12 @@ func InitialSync(ctx context.Context, dir string, objects, perObject int, progre
 }
 
 // serveLoopback serves a node on a fresh loopback address until ctx ends.
-func serveLoopback(ctx context.Context, n *node.Node) (addr string, closeHost func() error, err error) {
-	_, key, err := ed25519.GenerateKey(nil)
+func serveLoopback(ctx context.Context, n *node.Node) (string, func() error, error) {
+	addr, h, err := node.ServeLoopback(ctx, n, node.DefaultServiceConfig(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		return "", nil, err
 	}
-	h, err := p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
-	if err != nil {
-		return "", nil, err
-	}
-	node.Serve(ctx, h, n, node.DefaultServiceConfig(slog.New(slog.NewTextHandler(io.Discard, nil))))
-	return h.Addrs()[0].String() + "/p2p/" + h.ID().String(), h.Close, nil
+	return addr, h.Close, nil
 }
 
 func vaultReadKey(phrase string) [32]byte {

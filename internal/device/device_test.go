@@ -36,16 +36,14 @@ func startNode(t *testing.T, ctx context.Context, dir string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	_, key, _ := ed25519.GenerateKey(nil)
-	h, err := p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
+	cfg := node.DefaultServiceConfig(quietLog())
+	cfg.Tick = 50 * time.Millisecond
+	addr, h, err := node.ServeLoopback(ctx, n, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	cfg := node.DefaultServiceConfig(quietLog())
-	cfg.Tick = 50 * time.Millisecond
-	node.Serve(ctx, h, n, cfg)
-	return h.Addrs()[0].String() + "/p2p/" + h.ID().String()
+	return addr
 }
 
 func fastConfig() Config {

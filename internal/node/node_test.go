@@ -26,14 +26,12 @@ func serve(t *testing.T, ctx context.Context) (string, *Node) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { n.Close() })
-	_, key, _ := ed25519.GenerateKey(nil)
-	h, err := p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
+	addr, h, err := ServeLoopback(ctx, n, DefaultServiceConfig(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.Close() })
-	Serve(ctx, h, n, DefaultServiceConfig(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError}))))
-	return h.Addrs()[0].String() + "/p2p/" + h.ID().String(), n
+	return addr, n
 }
 
 func dial(t *testing.T, ctx context.Context, key ed25519.PrivateKey, addr string, hello *pb.Hello) error {
@@ -165,16 +163,13 @@ func TestStalledPeerIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	_, key, _ := ed25519.GenerateKey(nil)
-	h, err := p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
+	cfg := DefaultServiceConfig(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
+	cfg.Tick, cfg.Sync.ReconcileEvery = 20*time.Millisecond, 5 // stalled after 300 ms
+	addr, h, err := ServeLoopback(ctx, n, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer h.Close()
-	cfg := DefaultServiceConfig(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	cfg.Tick, cfg.Sync.ReconcileEvery = 20*time.Millisecond, 5 // stalled after 300 ms
-	Serve(ctx, h, n, cfg)
-	addr := h.Addrs()[0].String() + "/p2p/" + h.ID().String()
 	e, _, _ := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "laptop")
 	defer e.Close()
 	id := e.VaultID()

@@ -88,3 +88,19 @@ func (s *Server) service(v *Vault) *p2p.Service {
 func DefaultServiceConfig(log *slog.Logger) p2p.ServiceConfig {
 	return p2p.ServiceConfig{Sync: objsync.DefaultConfig, Tick: time.Second, Log: log}
 }
+
+// ServeLoopback serves n with cfg on a fresh host listening on a free
+// loopback port (tests and benchmarks) and returns its dialable address.
+// Closing the host stops it.
+func ServeLoopback(ctx context.Context, n *Node, cfg p2p.ServiceConfig) (string, host.Host, error) {
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		return "", nil, err
+	}
+	h, err := p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
+	if err != nil {
+		return "", nil, err
+	}
+	Serve(ctx, h, n, cfg)
+	return h.Addrs()[0].String() + "/p2p/" + h.ID().String(), h, nil
+}
