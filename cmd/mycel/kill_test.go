@@ -80,10 +80,7 @@ func TestKill9DuringWrite(t *testing.T) {
 	}
 }
 
+// plain is the text of paragraphs separated by blank lines, one per line.
 func plain(md string) string {
-	var out []string
-	for _, p := range strings.Split(strings.TrimSpace(md), "\n\n") {
-		out = append(out, p)
-	}
-	return strings.Join(out, "\n") + "\n"
+	return strings.Join(strings.Split(strings.TrimSpace(md), "\n\n"), "\n") + "\n"
 }

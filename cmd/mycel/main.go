@@ -6,7 +6,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -178,5 +177,3 @@ func (a *app) readInput(path string) (string, error) {
 func isText(b []byte) bool {
 	return !strings.ContainsRune(string(b), 0) && strings.ToValidUTF8(string(b), "\uFFFD") == string(b)
 }
-
-var errUsage = errors.New("usage")

@@ -289,7 +289,6 @@ func (t *Text) deleteLocal(pos, n int) []span {
 			off = 0
 			ci = t.chunkIndex(r.c)
 			ri = runPos(r.c, r)
-			c = r.c
 		}
 		if r.n > n {
 			t.split(ci, ri, r, n)
@@ -432,18 +431,4 @@ func (t *Text) eachRun(f func(id iid, n int, del bool, text []rune)) {
 		}
 	}
 	flush()
-}
-
-// idAt returns the ID of the visible character at pos.
-func (t *Text) idAt(pos int) iid {
-	ci, cstart := t.seek(pos)
-	off := pos - cstart
-	for _, r := range t.chunks[ci].runs {
-		v := t.visLen(r)
-		if off < v {
-			return iid{r.id.ctr + uint64(off), r.id.act}
-		}
-		off -= v
-	}
-	panic("crdt: position out of range")
 }

@@ -91,10 +91,7 @@ func Parse(md string) []*crdt.Block {
 			b.Text = afterMarker(content, 5)
 		case content == "-" || content == "*" || content == "+" || strings.HasPrefix(content, "- ") || strings.HasPrefix(content, "* ") || strings.HasPrefix(content, "+ "):
 			b.Type = crdt.TypeBulleted
-			b.Text = afterMarker(content, 1)
-			if strings.HasPrefix(b.Text, `\`) {
-				b.Text = b.Text[1:]
-			}
+			b.Text = unescape(afterMarker(content, 1))
 		case numberedRe.MatchString(content):
 			b.Type = crdt.TypeNumbered
 			b.Text = numberedRe.FindStringSubmatch(content)[2]
