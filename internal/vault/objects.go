@@ -45,9 +45,6 @@ func (e *Engine) objectKey(id change.ID) [32]byte { return keys.ObjectKey(e.vaul
 // still those in the store, else loaded. The entry leaves the cache; a
 // successful write puts it back (keep), so a failed one leaves no trace.
 func (e *Engine) take(tx store.Tx, id change.ID) (*loaded, error) {
-	if l := e.pending[id]; l != nil {
-		return l, nil
-	}
 	e.mu.Lock()
 	l := e.cache[id]
 	delete(e.cache, id)

@@ -44,23 +44,20 @@ type Incoming = admit.Incoming
 // verified and stored, parked or refused on its own, so errs[i] says why
 // change i was refused; err is a storage error, and then nothing is stored.
 func (e *Engine) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome, errs []error, err error) {
-	e.recvMu.Lock()
-	defer e.recvMu.Unlock()
-	e.touched = e.touched[:0]
+	var b *batch
 	err = e.db.Update(ctx, func(tx store.Tx) error {
 		l, err := e.members(tx)
 		if err != nil {
 			return err
 		}
-		e.pending = map[change.ID]*loaded{}
-		defer func() { e.pending = nil }()
-		outs, errs, err = admit.Batch(in, func(id change.ID, raw []byte) (Outcome, error) { return e.receive(tx, l, id, raw) })
+		b = &batch{tx: tx, members: l, open: map[change.ID]*loaded{}}
+		outs, errs, err = admit.Batch(in, func(id change.ID, raw []byte) (Outcome, error) { return e.receive(b, id, raw) })
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	e.keep(e.touched...)
+	e.keep(b.touched...)
 	return outs, errs, nil
 }
 
@@ -68,8 +65,18 @@ func reject(id change.ID, format string, args ...any) error {
 	return admit.Rejectf(id, format, args...)
 }
 
-func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (_ Outcome, retErr error) {
-	c, verdict, err := admit.Check(tx, e.vault.ID, l, id, raw)
+// batch is one ReceiveBatch transaction: the objects it has open, from
+// change to change, and those to cache once it commits.
+type batch struct {
+	tx      store.Tx
+	members *member.Log
+	open    map[change.ID]*loaded
+	touched []*loaded
+}
+
+func (e *Engine) receive(b *batch, id change.ID, raw []byte) (_ Outcome, retErr error) {
+	tx := b.tx
+	c, verdict, err := admit.Check(tx, e.vault.ID, b.members, id, raw)
 	switch {
 	case err != nil:
 		return 0, err
@@ -82,19 +89,21 @@ func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (
 		if err := e.putRoot(tx, c); err != nil {
 			return 0, err
 		}
-		return Stored, e.unpark(tx, l, c.Object)
+		return Stored, e.unpark(b, c.Object)
 	}
-	obj, err := e.take(tx, c.Object)
-	if err != nil {
-		return 0, err
+	obj := b.open[c.Object]
+	if obj == nil {
+		if obj, err = e.take(tx, c.Object); err != nil {
+			return 0, err
+		}
 	}
 	// Within a batch the object stays open from change to change. A change
 	// that fails may have half applied: its state must not be used again,
 	// neither by the rest of the batch nor through the cache.
-	delete(e.pending, c.Object)
+	delete(b.open, c.Object)
 	defer func() {
 		if retErr != nil {
-			e.touched = slices.DeleteFunc(e.touched, func(x *loaded) bool { return x == obj })
+			b.touched = slices.DeleteFunc(b.touched, func(x *loaded) bool { return x == obj })
 		}
 	}()
 	p, err := c.Open(e.objectKey(c.Object))
@@ -117,17 +126,15 @@ func (e *Engine) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (
 	}
 	// Cached again once the whole transaction commits; only now, so a
 	// change that failed to apply never leaves its half-applied state there.
-	e.touched = append(e.touched, obj)
-	if e.pending != nil {
-		e.pending[c.Object] = obj
-	}
-	return Stored, e.unpark(tx, l, c.Object)
+	b.touched = append(b.touched, obj)
+	b.open[c.Object] = obj
+	return Stored, e.unpark(b, c.Object)
 }
 
 // unpark retries the parked changes of an object until none can proceed.
-func (e *Engine) unpark(tx store.Tx, l *member.Log, object change.ID) error {
-	return admit.Unpark(tx, object, func(id change.ID, raw []byte) (bool, error) {
-		out, err := e.receive(tx, l, id, raw)
+func (e *Engine) unpark(b *batch, object change.ID) error {
+	return admit.Unpark(b.tx, object, func(id change.ID, raw []byte) (bool, error) {
+		out, err := e.receive(b, id, raw)
 		return out == Parked, err
 	})
 }

@@ -56,10 +56,6 @@ type Engine struct {
 	cache       map[change.ID]*loaded   // open objects, valid while their heads are
 	textIndexed map[change.ID]time.Time // when each object's full text was last indexed
 
-	recvMu  sync.Mutex
-	touched []*loaded             // objects a Receive transaction changed
-	pending map[change.ID]*loaded // objects open during a ReceiveBatch (under recvMu)
-
 	memberLog *member.Log // verified membership records seen so far (under mu)
 }
 
