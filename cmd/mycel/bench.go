@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"os"
@@ -17,10 +16,6 @@ import (
 	"mycel/internal/reconcile"
 	"mycel/internal/trace"
 )
-
-func contextWithTimeout(d time.Duration) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), d)
-}
 
 func (a *app) benchCmd() *cobra.Command {
 	cmd := &cobra.Command{

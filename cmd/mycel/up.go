@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -63,7 +64,8 @@ the data folder (only you can open it) until Ctrl-C or SIGTERM.`,
 				return err
 			case <-ctx.Done():
 			}
-			shut, cancel := contextWithTimeout(5 * time.Second)
+			// The command's context is already done: give shutdown its own.
+			shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			if err := srv.Shutdown(shut); err != nil {
 				return err
