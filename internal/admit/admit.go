@@ -9,6 +9,8 @@ package admit
 import (
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"mycel/internal/change"
 	"mycel/internal/keys"
@@ -34,56 +36,117 @@ const (
 	Parked                   // verified and parked until its parents arrive
 )
 
-// Check admits a change into the store of vault, whose members are l. A
-// refusal wraps ErrRejected; other errors are the store's.
-func Check(tx store.Tx, vault keys.VaultID, l *member.Log, id change.ID, raw []byte) (*change.Change, Verdict, error) {
+// Admission admits the changes received in one transaction. It remembers
+// what the transaction stored and which objects have parked changes, so
+// that a change arriving after its parents (the usual case) costs one
+// store read, not one per parent.
+type Admission struct {
+	tx      store.Tx
+	vault   keys.VaultID
+	members *member.Log
+	known   map[change.ID]bool // whether stored, for changes looked up or stored by this transaction
+	parked  map[change.ID]bool // objects with parked changes
+}
+
+// Begin starts admitting changes into the store of vault, whose members
+// are l, inside tx; in are the changes about to be checked, whose
+// presence it looks up at once rather than one by one.
+func Begin(tx store.Tx, vault keys.VaultID, l *member.Log, in []Incoming) (*Admission, error) {
+	objs, err := tx.ParkedObjects()
+	if err != nil {
+		return nil, err
+	}
+	a := &Admission{tx: tx, vault: vault, members: l, known: map[change.ID]bool{}, parked: map[change.ID]bool{}}
+	for _, o := range objs {
+		a.parked[o] = true
+	}
+	ids := make([]change.ID, len(in))
+	for i, c := range in {
+		ids[i] = c.ID
+	}
+	stored, err := tx.StoredOf(ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		a.known[id] = stored[id]
+	}
+	return a, nil
+}
+
+// has reports whether a change is stored.
+func (a *Admission) has(id change.ID) (bool, error) {
+	if have, ok := a.known[id]; ok {
+		return have, nil
+	}
+	return a.tx.HasChange(id)
+}
+
+// Check admits a change. A refusal wraps ErrRejected; other errors are
+// the store's. The caller stores a Ready change and then calls Stored.
+func (a *Admission) Check(in Incoming) (*change.Change, Verdict, error) {
+	id, raw := in.ID, in.Raw
 	// A change already here needs no second verification: what is stored
 	// was verified and hashes to id.
-	if have, err := tx.HasChange(id); err != nil || have {
+	if have, err := a.has(id); err != nil || have {
 		return nil, Duplicate, err
 	}
-	c, err := change.ParseWithID(id, raw)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %v", ErrRejected, err)
+	c := in.Parsed
+	if c == nil || c.ID != id {
+		var err error
+		if c, err = change.ParseWithID(id, raw); err != nil {
+			return nil, 0, fmt.Errorf("%w: %v", ErrRejected, err)
+		}
 	}
-	if !l.MayAuthor(c.Author, c.Time) {
+	if !a.members.MayAuthor(c.Author, c.Time) {
 		return nil, 0, Rejectf(id, "author %x is not a device of this vault", c.Author[:6])
 	}
 	if c.IsRoot() {
-		if c.VaultID != vault {
+		if c.VaultID != a.vault {
 			return nil, 0, Rejectf(id, "it creates an object in another vault")
 		}
 		return c, Ready, nil
 	}
 	for _, p := range append([]change.ID{c.Object}, c.Parents...) {
-		have, err := tx.HasChange(p)
+		have, err := a.has(p)
 		if err != nil {
 			return nil, 0, err
 		}
 		if !have {
-			return c, Parked, tx.Park(store.MetaOf(c), raw)
+			a.parked[c.Object] = true
+			return c, Parked, a.tx.Park(store.MetaOf(c), raw)
 		}
 	}
 	return c, Ready, nil
 }
 
+// Stored records that the transaction stored a change Check found Ready.
+func (a *Admission) Stored(c *change.Change) { a.known[c.ID] = true }
+
 // Unpark retries an object's parked changes with receive until none can
 // proceed. A parked change that is refused now (its content does not apply
 // on top of its parents) is dropped like any refused change.
-func Unpark(tx store.Tx, object change.ID, receive func(id change.ID, raw []byte) (parked bool, err error)) error {
+func (a *Admission) Unpark(object change.ID, receive func(Incoming) (parked bool, err error)) error {
+	if !a.parked[object] {
+		return nil
+	}
 	for {
-		metas, raws, err := tx.Parked(object)
+		metas, raws, err := a.tx.Parked(object)
 		if err != nil {
 			return err
 		}
+		if len(metas) == 0 {
+			delete(a.parked, object)
+			return nil
+		}
 		progress := false
 		for i, m := range metas {
-			parked, err := receive(m.ID, raws[i])
+			parked, err := receive(Incoming{ID: m.ID, Raw: raws[i]})
 			if err != nil && !errors.Is(err, ErrRejected) {
 				return err
 			}
 			if err != nil || !parked {
-				if err := tx.Unpark(m.ID); err != nil {
+				if err := a.tx.Unpark(m.ID); err != nil {
 					return err
 				}
 				progress = true
@@ -99,7 +162,44 @@ func Unpark(tx store.Tx, object change.ID, receive func(id change.ID, raw []byte
 type Incoming struct {
 	ID  change.ID
 	Raw []byte
+	// Parsed, when set, is ParseWithID(ID, Raw) done ahead of the batch's
+	// transaction (see Verify), so that admission does not do it again.
+	Parsed *change.Change
 }
+
+// Verify parses and verifies the signatures of changes ahead of storing
+// them, on every core: signature checks are most of the cost of receiving,
+// and doing them outside the store's single writer lets them overlap with
+// storing the previous batch. A change that fails is left unparsed, and
+// Check refuses it, saying why.
+func Verify(in []Incoming) {
+	workers := min(runtime.GOMAXPROCS(0), len(in)/verifyChunk+1)
+	var next int
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				lo := next
+				next += verifyChunk
+				mu.Unlock()
+				if lo >= len(in) {
+					return
+				}
+				for i := lo; i < min(lo+verifyChunk, len(in)); i++ {
+					if c, err := change.ParseWithID(in[i].ID, in[i].Raw); err == nil {
+						in[i].Parsed = c
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// verifyChunk is how many changes a Verify worker takes at a time.
+const verifyChunk = 16
 
 // Outcome is what became of a received change.
 type Outcome int
@@ -116,10 +216,10 @@ func (o Outcome) String() string { return [...]string{"stored", "duplicate", "pa
 // Batch receives changes one by one (inside the caller's transaction):
 // errs[i] says why change i was refused; err is the first error that is not
 // a refusal (a storage error), and then the caller must roll back.
-func Batch(in []Incoming, receive func(id change.ID, raw []byte) (Outcome, error)) (outs []Outcome, errs []error, err error) {
+func Batch(in []Incoming, receive func(Incoming) (Outcome, error)) (outs []Outcome, errs []error, err error) {
 	outs, errs = make([]Outcome, len(in)), make([]error, len(in))
 	for i, c := range in {
-		outs[i], errs[i] = receive(c.ID, c.Raw)
+		outs[i], errs[i] = receive(c)
 		if errs[i] != nil && !errors.Is(errs[i], ErrRejected) {
 			return nil, nil, errs[i]
 		}

@@ -18,7 +18,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
-	"mycel/internal/change"
 	"mycel/internal/objsync"
 	"mycel/internal/p2p"
 	"mycel/internal/pb"
@@ -40,7 +39,7 @@ type Config struct {
 
 // DefaultConfig: 1 s ticks, reconcile every 20 s, backoff from 250 ms to 30 s.
 func DefaultConfig(log *slog.Logger) Config {
-	return Config{Service: p2p.ServiceConfig{Sync: objsync.DefaultConfig, Tick: time.Second, PollLocal: true, Log: log},
+	return Config{Service: p2p.ServiceConfig{Sync: objsync.DefaultConfig, Tick: time.Second, Log: log},
 		BackoffMin: 250 * time.Millisecond, BackoffMax: 30 * time.Second, Log: log,
 		NetCheck: 2 * time.Second, Addrs: net.InterfaceAddrs}
 }
@@ -74,19 +73,10 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		return nil, err
 	}
 	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, kick: make(chan struct{})}
-	recv := func(ctx context.Context, cs []objsync.Change) ([]objsync.Outcome, []error, error) {
-		in := make([]vault.Incoming, len(cs))
-		for i, c := range cs {
-			in[i] = vault.Incoming{ID: change.ID(c.ID), Raw: c.Raw}
-		}
-		outs, errs, err := e.ReceiveBatch(ctx, in)
-		if err != nil {
-			return nil, nil, err
-		}
-		return p2p.Outcomes(errs, func(i int) bool { return outs[i] == vault.Parked }), errs, nil
-	}
-	d.Service = p2p.NewService(objsync.PeerID(h.ID().String()), e.VaultID(), e.Store(), recv,
-		p2p.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, cfg.Service)
+	svc := cfg.Service
+	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
+	d.Service = p2p.NewService(objsync.PeerID(h.ID().String()), e.VaultID(), e.Store(), e.ReceiveBatch,
+		p2p.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
 	go d.Service.Run(ctx)
 	addrs, err := e.Nodes(ctx)
 	if err != nil {

@@ -232,7 +232,11 @@ func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome
 	l := v.members
 	v.mu.Unlock()
 	err = v.db.Update(ctx, func(tx store.Tx) (err error) {
-		outs, errs, err = admit.Batch(in, func(id change.ID, raw []byte) (Outcome, error) { return v.receive(tx, l, id, raw) })
+		a, err := admit.Begin(tx, v.ID, l, in)
+		if err != nil {
+			return err
+		}
+		outs, errs, err = admit.Batch(in, func(c Incoming) (Outcome, error) { return v.receive(tx, a, c) })
 		return err
 	})
 	if err != nil {
@@ -241,8 +245,8 @@ func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome
 	return outs, errs, nil
 }
 
-func (v *Vault) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (Outcome, error) {
-	c, verdict, err := admit.Check(tx, v.ID, l, id, raw)
+func (v *Vault) receive(tx store.Tx, a *admit.Admission, in Incoming) (Outcome, error) {
+	c, verdict, err := a.Check(in)
 	switch {
 	case err != nil:
 		return 0, err
@@ -251,9 +255,10 @@ func (v *Vault) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (O
 	case verdict == admit.Parked:
 		return Parked, nil
 	}
-	if _, _, err := tx.PutChange(store.MetaOf(c), raw); err != nil {
+	if _, _, err := tx.PutChange(store.MetaOf(c), in.Raw); err != nil {
 		return 0, err
 	}
+	a.Stored(c)
 	heads, err := tx.Heads(c.Object)
 	if err != nil {
 		return 0, err
@@ -268,8 +273,8 @@ func (v *Vault) receive(tx store.Tx, l *member.Log, id change.ID, raw []byte) (O
 		}
 	}
 	// Retry what waited for this change.
-	return Stored, admit.Unpark(tx, c.Object, func(id change.ID, raw []byte) (bool, error) {
-		out, err := v.receive(tx, l, id, raw)
+	return Stored, a.Unpark(c.Object, func(in Incoming) (bool, error) {
+		out, err := v.receive(tx, a, in)
 		return out == Parked, err
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 
-	"mycel/internal/change"
 	"mycel/internal/keys"
 	"mycel/internal/objsync"
 	"mycel/internal/p2p"
@@ -63,22 +62,11 @@ func (s *Server) service(v *Vault) *p2p.Service {
 	if svc := s.services[v.ID]; svc != nil {
 		return svc
 	}
-	recv := func(ctx context.Context, cs []objsync.Change) ([]objsync.Outcome, []error, error) {
-		in := make([]Incoming, len(cs))
-		for i, c := range cs {
-			in[i] = Incoming{ID: change.ID(c.ID), Raw: c.Raw}
-		}
-		outs, errs, err := v.ReceiveBatch(ctx, in)
-		if err != nil {
-			return nil, nil, err
-		}
-		return p2p.Outcomes(errs, func(i int) bool { return outs[i] == Parked }), errs, nil
-	}
 	members := p2p.Members{
 		Get: func(context.Context) ([][]byte, error) { return v.MemberRecords(), nil },
 		Add: v.AddMembers,
 	}
-	svc := p2p.NewService(objsync.PeerID(s.host.ID().String()), v.ID, v.db, recv, members, s.cfg)
+	svc := p2p.NewService(objsync.PeerID(s.host.ID().String()), v.ID, v.db, v.ReceiveBatch, members, s.cfg)
 	go svc.Run(s.ctx)
 	s.services[v.ID] = svc
 	return svc

@@ -3,6 +3,7 @@ package objsync
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"mycel/internal/reconcile"
 )
@@ -240,10 +241,11 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) {
 // obj this side holds that are not in the closure of the peer's heads. It
 // reports whether it sent anything.
 func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
-	order := m.missing(theirs, mine)
+	order := m.missing(obj, theirs, mine)
 	if len(order) == 0 {
 		return false
 	}
+	raws := m.store.Raws(obj, order)
 	var batch []Change
 	size := 0
 	flush := func() {
@@ -252,8 +254,11 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
 			batch, size = nil, 0
 		}
 	}
-	for _, id := range order {
-		raw := m.store.Raw(id)
+	for i, id := range order {
+		raw := raws[i]
+		if raw == nil {
+			break // gone from the store: send what comes before it
+		}
 		if size > 0 && size+len(raw) > m.cfg.BatchBytes {
 			flush()
 		}
@@ -265,38 +270,37 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
 	return true
 }
 
-// missing lists, parents first, our changes (up to mine) that are not in
-// the closure of theirs.
-func (m *Machine) missing(theirs, mine []ID) []ID {
-	have := map[ID]bool{}
-	var walk func(ID)
-	walk = func(id ID) {
-		if have[id] || !m.store.Has(id) {
-			return
-		}
-		have[id] = true
-		for _, p := range m.store.Parents(id) {
-			walk(p)
-		}
+// missing lists, parents first, our changes of obj (up to mine) that are
+// not in the closure of theirs.
+func (m *Machine) missing(obj ID, theirs, mine []ID) []ID {
+	graph := m.store.Graph(obj)
+	parents := make(map[ID][]ID, len(graph))
+	for _, n := range graph {
+		parents[n.ID] = n.Parents
 	}
-	for _, h := range theirs {
-		walk(h)
+	// Mark the closures of theirs and of mine by walking back; an id not
+	// in the graph (theirs that we lack) has no known ancestors.
+	closure := func(from []ID) map[ID]bool {
+		in := map[ID]bool{}
+		stack := slices.Clone(from)
+		for len(stack) > 0 {
+			id := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			ps, ok := parents[id]
+			if !ok || in[id] {
+				continue
+			}
+			in[id] = true
+			stack = append(stack, ps...)
+		}
+		return in
 	}
+	have, want := closure(theirs), closure(mine)
 	var order []ID
-	seen := map[ID]bool{}
-	var post func(ID)
-	post = func(id ID) {
-		if seen[id] || have[id] {
-			return
+	for _, n := range graph {
+		if want[n.ID] && !have[n.ID] {
+			order = append(order, n.ID)
 		}
-		seen[id] = true
-		for _, p := range m.store.Parents(id) {
-			post(p)
-		}
-		order = append(order, id)
-	}
-	for _, h := range mine {
-		post(h)
 	}
 	return order
 }
@@ -355,7 +359,7 @@ func (m *Machine) Object(obj ID) []PeerObject {
 			if h == myHash {
 				po.HasMine = true
 			} else if theirs, ok := pr.heads[obj]; ok {
-				po.Outgoing = len(m.missing(theirs, mine))
+				po.Outgoing = len(m.missing(obj, theirs, mine))
 				po.HasMine = po.Outgoing == 0
 				for _, t := range theirs {
 					if !m.store.Has(t) {

@@ -35,10 +35,19 @@ type Storage interface {
 	// Heads are the object's changes that no other change names as parent.
 	Heads(object ID) []ID
 	Has(change ID) bool
-	// Parents of a stored change.
-	Parents(change ID) []ID
-	// Raw is a stored change's exact bytes.
-	Raw(change ID) []byte
+	// Graph lists the object's stored changes with their parents, in a
+	// causal order (parents first): what the machine walks to find what a
+	// peer lacks, read in one go rather than change by change.
+	Graph(object ID) []Node
+	// Raws are the exact bytes of stored changes of object (nil for one
+	// not stored), given in Graph's order.
+	Raws(object ID, changes []ID) [][]byte
+}
+
+// Node is a change in an object's graph.
+type Node struct {
+	ID      ID
+	Parents []ID
 }
 
 // HeadsHash is the value reconciliation compares for an object.

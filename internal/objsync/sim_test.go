@@ -23,6 +23,7 @@ func TestMain(m *testing.M) { checks.Default(m, "1000") }
 type memStore struct {
 	changes map[ID]memChange
 	heads   map[ID][]ID
+	order   map[ID][]ID // each object's changes in arrival order
 	parked  map[ID]memChange
 }
 
@@ -33,7 +34,7 @@ type memChange struct {
 }
 
 func newMem() *memStore {
-	return &memStore{changes: map[ID]memChange{}, heads: map[ID][]ID{}, parked: map[ID]memChange{}}
+	return &memStore{changes: map[ID]memChange{}, heads: map[ID][]ID{}, order: map[ID][]ID{}, parked: map[ID]memChange{}}
 }
 
 // encode makes a change: object (zero for a root), parents, a nonce.
@@ -113,6 +114,7 @@ func (s *memStore) ready(id ID, c memChange) bool {
 
 func (s *memStore) put(id ID, c memChange) {
 	s.changes[id] = c
+	s.order[c.obj] = append(s.order[c.obj], id)
 	var heads []ID
 	for _, h := range s.heads[c.obj] {
 		if !slices.Contains(c.parents, h) {
@@ -131,10 +133,20 @@ func (s *memStore) Objects() []reconcile.Item {
 }
 func (s *memStore) Heads(obj ID) []ID { return slices.Clone(s.heads[obj]) }
 func (s *memStore) Has(id ID) bool    { _, ok := s.changes[id]; return ok }
-func (s *memStore) Parents(id ID) []ID {
-	return s.changes[id].parents
+func (s *memStore) Graph(obj ID) []Node {
+	var out []Node
+	for _, id := range s.order[obj] {
+		out = append(out, Node{ID: id, Parents: s.changes[id].parents})
+	}
+	return out
 }
-func (s *memStore) Raw(id ID) []byte { return s.changes[id].raw }
+func (s *memStore) Raws(_ ID, ids []ID) [][]byte {
+	out := make([][]byte, len(ids))
+	for i, id := range ids {
+		out[i] = s.changes[id].raw
+	}
+	return out
+}
 
 // sim is a network of machines.
 type sim struct {

@@ -85,7 +85,7 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 		s.Reset()
 		return "", nil, nil, nil, fmt.Errorf("handshake with %s: %w", addr, err)
 	}
-	r := bufio.NewReader(s)
+	r := bufio.NewReaderSize(s, readBuffer)
 	f, err := readFrame(r)
 	if err != nil {
 		s.Reset()
@@ -109,7 +109,7 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 // which service and records. Refusals are answered with their reason.
 func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.Hello) (*Service, [][]byte, error)) error {
 	s.SetDeadline(time.Now().Add(HandshakeTimeout))
-	r := bufio.NewReader(s)
+	r := bufio.NewReaderSize(s, readBuffer)
 	f, err := readFrame(r)
 	if err != nil {
 		s.Reset()

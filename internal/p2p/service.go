@@ -7,12 +7,14 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"google.golang.org/protobuf/proto"
 
+	"mycel/internal/admit"
 	"mycel/internal/change"
 	"mycel/internal/keys"
 	"mycel/internal/objsync"
@@ -21,21 +23,21 @@ import (
 	"mycel/internal/store"
 )
 
-// Receiver verifies and stores the changes of one message from a peer, in
-// one transaction: the device engine (which decrypts and applies them) or a
-// node vault (which cannot). errs[i] says why change i was refused; err is
-// a storage error, and then nothing was stored.
-type Receiver func(ctx context.Context, changes []objsync.Change) (outs []objsync.Outcome, errs []error, err error)
+// Receiver verifies and stores received changes in one transaction: the
+// device engine (which decrypts and applies them) or a node vault (which
+// cannot). errs[i] says why change i was refused; err is a storage error,
+// and then nothing was stored. The service has already parsed and verified
+// what it could (see admit.Verify).
+type Receiver func(ctx context.Context, changes []admit.Incoming) (outs []admit.Outcome, errs []error, err error)
 
-// Outcomes maps a store's per-change results (an error: refused; parked:
-// waiting for parents; else stored) to the machine's outcomes.
-func Outcomes(errs []error, parked func(i int) bool) []objsync.Outcome {
+// outcomes maps a store's per-change results to the machine's.
+func outcomes(outs []admit.Outcome, errs []error) []objsync.Outcome {
 	out := make([]objsync.Outcome, len(errs))
 	for i, err := range errs {
 		switch {
 		case err != nil:
 			out[i] = objsync.Rejected
-		case parked(i):
+		case outs[i] == admit.Waiting:
 			out[i] = objsync.Waiting
 		default:
 			out[i] = objsync.Stored
@@ -49,6 +51,7 @@ func Outcomes(errs []error, parked func(i int) bool) []objsync.Outcome {
 type Service struct {
 	Vault   keys.VaultID
 	db      store.Store
+	store   *storeView // what the machine reads
 	machine *objsync.Machine
 	receive Receiver
 	members Members
@@ -56,10 +59,13 @@ type Service struct {
 	ticks   int
 	log     *slog.Logger
 	tick    time.Duration
-	poll    bool // watch the store for local changes (devices)
+	author  []byte // watch the store for changes by this author (a device's own)
 	events  chan func()
 	conns   map[objsync.PeerID]*conn // loop goroutine only
-	last    map[change.ID][32]byte   // heads hash per object at the last poll
+	polled  int64                    // arrival number of the last change seen by pollLocal
+	// verified holds the changes of the messages stepped since the last
+	// process, parsed and verified by the connections' readers.
+	verified map[objsync.ID]*change.Change
 
 	mu    sync.Mutex
 	peers map[objsync.PeerID]time.Time // connected, since
@@ -130,10 +136,11 @@ func (c *conn) close() {
 type ServiceConfig struct {
 	Sync objsync.Config
 	Tick time.Duration // one machine tick; reconciliation every Sync.ReconcileEvery ticks
-	// PollLocal makes the service look for changes written to the store by
-	// other processes (the CLI) at every tick, and offer them.
-	PollLocal bool
-	Log       *slog.Logger
+	// LocalAuthor, when set, makes the service look at every tick for
+	// changes by this author (the device itself) that other processes (the
+	// CLI) wrote to the store, and offer them.
+	LocalAuthor []byte
+	Log         *slog.Logger
 }
 
 // Members is how a service reads and extends its vault's membership log;
@@ -147,12 +154,14 @@ type Members struct {
 // NewService prepares a service; Run runs it.
 func NewService(self objsync.PeerID, vault keys.VaultID, db store.Store, receive Receiver, members Members, cfg ServiceConfig) *Service {
 	s := &Service{Vault: vault, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
-		log: cfg.Log, tick: cfg.Tick, poll: cfg.PollLocal,
-		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{}}
+		log: cfg.Log, tick: cfg.Tick, author: cfg.LocalAuthor,
+		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
+		verified: map[objsync.ID]*change.Change{}}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
-	s.machine = objsync.New(self, newStoreView(db), cfg.Sync, func() (salt [reconcile.SaltSize]byte) {
+	s.store = newStoreView(db)
+	s.machine = objsync.New(self, s.store, cfg.Sync, func() (salt [reconcile.SaltSize]byte) {
 		rand.Read(salt[:])
 		return salt
 	})
@@ -163,29 +172,35 @@ func NewService(self objsync.PeerID, vault keys.VaultID, db store.Store, receive
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(s.tick)
 	defer t.Stop()
-	if s.poll {
+	if s.author != nil {
 		s.pollLocal(false)
 	}
 	for {
 		select {
 		case f := <-s.events:
-			f()
 			// Take what else is queued before acting, so that the changes
 			// of many messages are stored in one transaction.
-		drain:
-			for i := 0; i < drainMax; i++ {
-				select {
-				case f := <-s.events:
-					f()
-				default:
-					break drain
+			s.store.within(func() {
+				f()
+				// Not so long that messages to send wait: a peer should
+				// get the first changes it asked for while the machine
+				// works out the rest.
+				for i := 0; i < drainMax && len(s.machine.Ready().Messages) < drainMessages; i++ {
+					select {
+					case f := <-s.events:
+						f()
+					default:
+						return
+					}
 				}
-			}
+			})
 		case <-t.C:
-			s.machine.Tick()
-			if s.poll {
-				s.pollLocal(true)
-			}
+			s.store.within(func() {
+				s.machine.Tick()
+				if s.author != nil {
+					s.pollLocal(true)
+				}
+			})
 			if s.ticks++; s.ticks%s.every == 0 {
 				for _, c := range s.conns {
 					s.sendMembers(ctx, c)
@@ -229,7 +244,7 @@ func (s *Service) Object(ctx context.Context, obj change.ID) ([]objsync.PeerObje
 // Poke looks for local changes written by other processes now.
 func (s *Service) Poke() {
 	s.do(func() {
-		if s.poll {
+		if s.author != nil {
 			s.pollLocal(true)
 		}
 	})
@@ -246,29 +261,31 @@ func (s *Service) Peers() map[objsync.PeerID]time.Time {
 	return out
 }
 
-// pollLocal offers objects whose heads changed since the last poll.
+// pollLocal offers the objects with local changes stored since the last
+// poll. (Changes received from peers have other authors; the machine
+// relays those itself.)
 func (s *Service) pollLocal(offer bool) {
-	var all map[change.ID][]change.ID
+	var objs []change.ID
 	if err := s.db.View(context.Background(), func(tx store.Tx) (err error) {
-		all, err = tx.AllHeads()
+		objs, s.polled, err = tx.ChangedBy(s.author, s.polled)
 		return err
 	}); err != nil {
-		s.log.Error("read heads", "err", err)
+		s.log.Error("look for local changes", "err", err)
 		return
 	}
-	next := make(map[change.ID][32]byte, len(all))
-	for obj, hs := range all {
-		h := objsync.HeadsHash(ids(hs))
-		next[obj] = h
-		if old, ok := s.last[obj]; offer && (!ok || old != h) {
+	if offer {
+		for _, obj := range objs {
 			s.machine.Changed(obj)
 		}
 	}
-	s.last = next
 }
 
-// drainMax bounds the queued events handled before acting on them.
-const drainMax = 256
+// drainMax bounds the queued events handled before acting on them, and
+// drainMessages the messages to send that they may produce.
+const (
+	drainMax      = 256
+	drainMessages = 64
+)
 
 // process carries out the machine's Ready: store, report, send.
 func (s *Service) process(ctx context.Context) {
@@ -289,32 +306,38 @@ func (s *Service) process(ctx context.Context) {
 			batches[k] = append(batches[k], in.Change)
 		}
 		// One transaction for everything received, reported per message.
-		var all []objsync.Change
+		var all []admit.Incoming
 		for _, k := range order {
-			all = append(all, batches[k]...)
+			for _, c := range batches[k] {
+				all = append(all, admit.Incoming{ID: c.ID, Raw: c.Raw, Parsed: s.verified[c.ID]})
+			}
 		}
 		var outs []objsync.Outcome
 		var errs []error
 		if len(all) > 0 {
-			var err error
-			if outs, errs, err = s.receive(ctx, all); err != nil {
+			stored, refused, err := s.receive(ctx, all)
+			if err != nil {
+				// Nothing was stored; report all as refused (the next
+				// reconciliation retries), but log the cause once.
 				s.log.Error("store received changes", "err", err)
-				outs, errs = make([]objsync.Outcome, len(all)), make([]error, len(all))
-				for i := range outs {
-					outs[i] = objsync.Rejected
-				}
+				outs = slices.Repeat([]objsync.Outcome{objsync.Rejected}, len(all))
+			} else {
+				outs, errs = outcomes(stored, refused), refused
 			}
 		}
 		for i, e := range errs {
 			if e != nil {
-				s.log.Warn("change refused", "change", change.ID(all[i].ID).Short(), "err", e)
+				s.log.Warn("change refused", "change", all[i].ID.Short(), "err", e)
 			}
 		}
-		for _, k := range order {
-			n := len(batches[k])
-			s.machine.Applied(k.from, k.obj, outs[:n])
-			outs = outs[n:]
-		}
+		s.store.within(func() {
+			for _, k := range order {
+				n := len(batches[k])
+				s.machine.Applied(k.from, k.obj, outs[:n])
+				outs = outs[n:]
+			}
+		})
+		clear(s.verified)
 		for _, e := range rd.Messages {
 			c := s.conns[e.To]
 			if c == nil {
@@ -367,6 +390,7 @@ func (s *Service) read(c *conn, r *bufio.Reader) {
 	// membership exchange), so a peer that completes none in three is
 	// stalled, mid-frame or not: drop it (a device then redials).
 	idle := 3 * time.Duration(s.every) * s.tick
+	var msgs []objsync.Message
 	for {
 		c.stream.SetReadDeadline(time.Now().Add(idle))
 		f, err := readFrame(r)
@@ -381,30 +405,77 @@ func (s *Service) read(c *conn, r *bufio.Reader) {
 			if err := s.members.Add(context.Background(), m.Records); err != nil {
 				s.log.Warn("membership records refused", "peer", shortPeer(c.peer), "err", err)
 			}
-			continue
-		}
-		sm := f.GetSync()
-		if sm == nil {
+		} else if sm := f.GetSync(); sm == nil {
 			s.log.Warn("unexpected frame; dropping the connection", "peer", shortPeer(c.peer))
 			s.do(func() { s.drop(c) })
 			return
-		}
-		msg, err := fromWire(sm)
-		if err != nil {
-			s.log.Warn("bad message; dropping the connection", "peer", shortPeer(c.peer), "err", err)
-			s.do(func() { s.drop(c) })
-			return
-		}
-		s.do(func() {
-			if s.conns[c.peer] != c {
+		} else {
+			msg, err := fromWire(sm)
+			if err != nil {
+				s.log.Warn("bad message; dropping the connection", "peer", shortPeer(c.peer), "err", err)
+				s.do(func() { s.drop(c) })
 				return
 			}
-			if err := s.machine.Step(c.peer, msg); err != nil {
+			msgs = append(msgs, msg)
+		}
+		// Messages that arrived together go to the loop together: their
+		// signatures are checked in one go and their changes stored in
+		// one transaction.
+		if len(msgs) == 0 || len(msgs) < maxGroup && frameBuffered(r) {
+			continue
+		}
+		s.step(c, msgs)
+		msgs = nil
+	}
+}
+
+// maxGroup bounds the messages a reader hands to the loop at once.
+const maxGroup = 64
+
+// step verifies the changes of messages from c and has the loop step the
+// machine with them.
+func (s *Service) step(c *conn, msgs []objsync.Message) {
+	var cs []objsync.Change
+	for _, m := range msgs {
+		cs = append(cs, m.Changes...)
+	}
+	verified := verify(cs)
+	s.do(func() {
+		if s.conns[c.peer] != c {
+			return
+		}
+		for _, v := range verified {
+			s.verified[v.ID] = v
+		}
+		for _, m := range msgs {
+			if err := s.machine.Step(c.peer, m); err != nil {
 				s.log.Warn("protocol error; dropping the connection", "peer", shortPeer(c.peer), "err", err)
 				s.drop(c)
+				return
 			}
-		})
+		}
+	})
+}
+
+// verify parses and verifies a message's changes (see admit.Verify) in
+// the reader, so that this work overlaps with the loop storing earlier
+// messages; it returns those that passed.
+func verify(cs []objsync.Change) []*change.Change {
+	if len(cs) == 0 {
+		return nil
 	}
+	in := make([]admit.Incoming, len(cs))
+	for i, c := range cs {
+		in[i] = admit.Incoming{ID: c.ID, Raw: c.Raw}
+	}
+	admit.Verify(in)
+	out := make([]*change.Change, 0, len(in))
+	for _, c := range in {
+		if c.Parsed != nil {
+			out = append(out, c.Parsed)
+		}
+	}
+	return out
 }
 
 func (s *Service) sendMembers(ctx context.Context, c *conn) {

@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"context"
+	"slices"
 
 	"mycel/internal/change"
 	"mycel/internal/objsync"
@@ -13,24 +14,70 @@ import (
 // reads as absent: the machine then asks again later, and the error is
 // the store's to report.
 //
-// The machine walks histories asking whether a change is here and what its
-// parents are, again and again; a stored change never changes, so the view
-// remembers the answers (only "present": an absent change may arrive).
+// The machine walks an object's graph each time it works out what a peer
+// lacks; stored changes never change, so the view keeps each graph it
+// read and later reads only the changes stored since. Only the sync loop
+// goroutine calls it.
 type storeView struct {
-	db      store.Store
-	parents map[objsync.ID][]objsync.ID // stored changes seen so far
+	db     store.Store
+	tx     store.Tx // while set, the read transaction every read shares (see within)
+	graphs map[objsync.ID]*graph
+	nodes  int // in all graphs
+	// The bytes of the changes of the graph last read whole, for a Raws
+	// that follows.
+	fresh     objsync.ID
+	freshRaws map[objsync.ID][]byte
+}
+
+// graph is what the view knows of one object's graph.
+type graph struct {
+	nodes []objsync.Node
+	seqs  []int64 // arrival number of each node
+}
+
+func (g *graph) last() int64 {
+	if len(g.seqs) == 0 {
+		return 0
+	}
+	return g.seqs[len(g.seqs)-1]
 }
 
 var _ objsync.Storage = (*storeView)(nil)
 
-// maxRemembered bounds the parents the view keeps (about 100 MB at most).
+// maxRemembered bounds the graph nodes the view keeps (about 100 MB at most).
 const maxRemembered = 1 << 20
 
 func newStoreView(db store.Store) *storeView {
-	return &storeView{db: db, parents: map[objsync.ID][]objsync.ID{}}
+	return &storeView{db: db, graphs: map[objsync.ID]*graph{}}
 }
 
-func (s *storeView) view(f func(store.Tx) error) { _ = s.db.View(context.Background(), f) }
+func (s *storeView) view(f func(store.Tx) error) error {
+	if s.tx != nil {
+		return f(s.tx)
+	}
+	return s.db.View(context.Background(), f)
+}
+
+// within runs f with the view's reads in one read transaction: the machine
+// reads a little at a time, and a transaction for each read would cost
+// more than the read. f must not write to the store (what it reads would
+// not show the write).
+func (s *storeView) within(f func()) {
+	if s.tx != nil {
+		f()
+		return
+	}
+	ran := false
+	s.db.View(context.Background(), func(tx store.Tx) error {
+		s.tx, ran = tx, true
+		defer func() { s.tx = nil }()
+		f()
+		return nil
+	})
+	if !ran { // no transaction to be had: each read tries on its own
+		f()
+	}
+}
 
 func (s *storeView) Objects() []reconcile.Item {
 	var out []reconcile.Item
@@ -55,47 +102,104 @@ func (s *storeView) Heads(obj objsync.ID) []objsync.ID {
 }
 
 func (s *storeView) Has(id objsync.ID) bool {
-	_, ok := s.lookup(id)
-	return ok
+	var have bool
+	s.view(func(tx store.Tx) (err error) {
+		have, err = tx.HasChange(change.ID(id))
+		return err
+	})
+	return have
 }
 
-func (s *storeView) Parents(id objsync.ID) []objsync.ID {
-	ps, _ := s.lookup(id)
-	return ps
-}
-
-// lookup returns a stored change's parents, from memory when it can.
-// (Only the sync loop goroutine calls it.)
-func (s *storeView) lookup(id objsync.ID) ([]objsync.ID, bool) {
-	if ps, ok := s.parents[id]; ok {
-		return ps, true
+func (s *storeView) Graph(obj objsync.ID) []objsync.Node {
+	g := s.graphs[obj]
+	if g == nil {
+		g = &graph{}
 	}
-	var ps []objsync.ID
-	found := false
+	// A graph read for the first time is most often read to send it all
+	// (to a peer that has none of it): its bytes come in the same read.
+	var metas []store.ChangeMeta
+	var raws [][]byte
+	if err := s.view(func(tx store.Tx) (err error) {
+		if len(g.nodes) == 0 {
+			metas, raws, err = tx.ChangesAfter(change.ID(obj), 0)
+		} else {
+			metas, err = tx.Changes(change.ID(obj), g.last())
+		}
+		return err
+	}); err != nil {
+		return g.nodes
+	}
+	s.fresh, s.freshRaws = obj, nil
+	if raws != nil {
+		s.freshRaws = make(map[objsync.ID][]byte, len(raws))
+		for i, m := range metas {
+			s.freshRaws[m.ID] = raws[i]
+		}
+	}
+	for _, m := range metas {
+		g.nodes = append(g.nodes, objsync.Node{ID: m.ID, Parents: ids(m.Parents)})
+		g.seqs = append(g.seqs, m.Seq)
+	}
+	if s.graphs[obj] == nil {
+		if s.nodes+len(g.nodes) > maxRemembered {
+			clear(s.graphs)
+			s.nodes = 0
+		}
+		s.graphs[obj] = g
+	}
+	s.nodes += len(metas)
+	return g.nodes
+}
+
+// Raws reads, in one range, the object's changes stored from the first
+// one asked for on: what a peer lacks is most often the end of the graph.
+func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) [][]byte {
+	out := make([][]byte, len(cs))
+	if len(cs) == 0 {
+		return out
+	}
+	if fresh := s.freshRaws; obj == s.fresh && fresh != nil {
+		s.freshRaws = nil
+		for i, id := range cs {
+			out[i] = fresh[id]
+		}
+		if !slices.ContainsFunc(out, func(raw []byte) bool { return raw == nil }) {
+			return out
+		}
+	}
+	g := s.graphs[obj]
+	from := -1
+	if g != nil {
+		from = slices.IndexFunc(g.nodes, func(n objsync.Node) bool { return n.ID == cs[0] })
+		if from >= 0 && 2*len(cs) < len(g.nodes)-from {
+			from = -1 // most of the range is not wanted
+		}
+	}
 	s.view(func(tx store.Tx) error {
-		m, err := tx.Meta(change.ID(id))
+		if from < 0 {
+			for i, id := range cs {
+				raw, err := tx.RawChange(change.ID(id))
+				if err != nil {
+					return err
+				}
+				out[i] = raw
+			}
+			return nil
+		}
+		metas, raws, err := tx.ChangesAfter(change.ID(obj), g.seqs[from]-1)
 		if err != nil {
 			return err
 		}
-		ps, found = ids(m.Parents), true
+		byID := make(map[objsync.ID][]byte, len(metas))
+		for i, m := range metas {
+			byID[m.ID] = raws[i]
+		}
+		for i, id := range cs {
+			out[i] = byID[id]
+		}
 		return nil
 	})
-	if found {
-		if len(s.parents) >= maxRemembered {
-			clear(s.parents)
-		}
-		s.parents[id] = ps
-	}
-	return ps, found
-}
-
-func (s *storeView) Raw(id objsync.ID) []byte {
-	var raw []byte
-	s.view(func(tx store.Tx) (err error) {
-		raw, err = tx.RawChange(change.ID(id))
-		return err
-	})
-	return raw
+	return out
 }
 
 func ids(cs []change.ID) []objsync.ID {

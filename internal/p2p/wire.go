@@ -5,6 +5,7 @@ package p2p
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"io"
 
@@ -23,6 +24,18 @@ const MaxFrame = 16 << 20
 func writeFrame(w io.Writer, f *pb.Frame) error {
 	_, err := protodelim.MarshalTo(w, f)
 	return err
+}
+
+// readBuffer sizes a connection's read buffer: large enough to hold many
+// frames, so that those that arrived together are handled together.
+const readBuffer = 256 << 10
+
+// frameBuffered reports whether r holds a whole frame that can be read
+// without waiting.
+func frameBuffered(r *bufio.Reader) bool {
+	head, _ := r.Peek(min(r.Buffered(), binary.MaxVarintLen64))
+	n, k := binary.Uvarint(head)
+	return k > 0 && uint64(r.Buffered()-k) >= n
 }
 
 func readFrame(r *bufio.Reader) (*pb.Frame, error) {

@@ -84,10 +84,13 @@ type Tx interface {
 	// stored is false (and seq 0) if it was already there.
 	PutChange(m ChangeMeta, raw []byte) (seq int64, stored bool, err error)
 	HasChange(id change.ID) (bool, error)
+	// StoredOf returns those of ids that are stored, in one read.
+	StoredOf(ids []change.ID) (map[change.ID]bool, error)
 	RawChange(id change.ID) ([]byte, error)
-	// Changes lists an object's changes in the order they were stored
-	// (a causal order: a change is stored only after its parents).
-	Changes(object change.ID) ([]ChangeMeta, error)
+	// Changes lists an object's changes stored after arrival number seq
+	// (0: all of them) in the order they were stored (a causal order: a
+	// change is stored only after its parents).
+	Changes(object change.ID, seq int64) ([]ChangeMeta, error)
 	// ChangesAfter lists, with their bytes, an object's changes stored
 	// after arrival number seq, in order.
 	ChangesAfter(object change.ID, seq int64) ([]ChangeMeta, [][]byte, error)
@@ -96,6 +99,12 @@ type Tx interface {
 	AllHeads() (map[change.ID][]change.ID, error)
 	// CountChanges counts every stored change.
 	CountChanges() (int, error)
+	// LastSeq is the arrival number of the last change stored (0: none);
+	// cheaper than counting, for watching a store fill.
+	LastSeq() (int64, error)
+	// ChangedBy lists the objects with changes by author stored after
+	// arrival number seq, and the last arrival number (seq when none).
+	ChangedBy(author []byte, seq int64) ([]change.ID, int64, error)
 	// Meta returns a stored change's metadata (ErrNotFound if absent).
 	Meta(id change.ID) (ChangeMeta, error)
 	SetHeads(object change.ID, heads []change.ID) error
@@ -113,6 +122,8 @@ type Tx interface {
 	Park(m ChangeMeta, raw []byte) error
 	Parked(object change.ID) ([]ChangeMeta, [][]byte, error)
 	Unpark(id change.ID) error
+	// ParkedObjects lists the objects that have parked changes.
+	ParkedObjects() ([]change.ID, error)
 
 	// MemberRecords lists the membership records in the order stored;
 	// PutMemberRecord stores one, ignoring a record already there.

@@ -16,7 +16,7 @@ func decodeState(b []byte) (*crdt.Doc, error) { return crdt.UnmarshalState(b) }
 func (e *Engine) History(ctx context.Context, id change.ID) ([]object.Version, error) {
 	var vs []object.Version
 	err := e.db.View(ctx, func(tx store.Tx) error {
-		metas, err := tx.Changes(id)
+		metas, err := tx.Changes(id, 0)
 		if err != nil {
 			return err
 		}
@@ -40,7 +40,7 @@ func (e *Engine) At(ctx context.Context, id change.ID, n int) (*crdt.Doc, error)
 }
 
 func (e *Engine) at(tx store.Tx, id change.ID, n int) (*crdt.Doc, error) {
-	metas, err := tx.Changes(id)
+	metas, err := tx.Changes(id, 0)
 	if err != nil {
 		return nil, err
 	}

@@ -31,6 +31,7 @@ func (o *Object) Title() string { return o.Details["title"] }
 // loaded is an object open inside a transaction.
 type loaded struct {
 	id         change.ID
+	key        [32]byte // the object key: derived once, used for every change
 	row        store.Object
 	doc        *crdt.Doc
 	heads      []change.ID
@@ -90,8 +91,8 @@ func (e *Engine) load(tx store.Tx, id change.ID) (*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	l := &loaded{id: id, row: row, doc: crdt.NewDoc()}
 	key := e.objectKey(id)
+	l := &loaded{id: id, key: key, row: row, doc: crdt.NewDoc()}
 	if row.Snapshot != (change.ID{}) {
 		raw, err := tx.RawChange(row.Snapshot)
 		if err != nil {
@@ -292,7 +293,7 @@ func (e *Engine) editIn(tx store.Tx, id change.ID, newVersion bool, f func(*crdt
 		return l, false, nil
 	}
 	c, err := change.New(change.Draft{Object: id, Parents: l.heads, Lamport: ch.Start, Time: e.Now(), NewVersion: newVersion, Payload: &change.Payload{Ops: ch.Ops}},
-		e.objectKey(id), e.device)
+		l.key, e.device)
 	if err != nil {
 		return nil, false, err
 	}
@@ -306,11 +307,20 @@ func (e *Engine) editIn(tx store.Tx, id change.ID, newVersion bool, f func(*crdt
 			return nil, false, err
 		}
 	}
-	return l, true, e.index(tx, l)
+	return l, true, e.save(tx, l)
+}
+
+// save writes what putChange and snapshot left in memory: the object's
+// heads and its index row. A batch of changes to one object saves once.
+func (e *Engine) save(tx store.Tx, l *loaded) error {
+	if err := tx.SetHeads(l.id, l.heads); err != nil {
+		return err
+	}
+	return e.index(tx, l)
 }
 
 // putChange stores a change whose effect is already in l.doc and makes it
-// replace its parents among the heads.
+// replace its parents among l's heads; save writes those.
 func (e *Engine) putChange(tx store.Tx, l *loaded, c *change.Change) error {
 	if _, _, err := tx.PutChange(store.MetaOf(c), c.Raw); err != nil {
 		return err
@@ -330,15 +340,16 @@ func (e *Engine) putChange(tx store.Tx, l *loaded, c *change.Change) error {
 	if c.Time.After(l.row.Updated) {
 		l.row.Updated = c.Time
 	}
-	return tx.SetHeads(l.id, heads)
+	return nil
 }
 
-// snapshot writes a snapshot change at the current heads. Every change
-// stored so far is in it, so opening starts there.
+// snapshot writes a snapshot change at the current heads (in memory; save
+// writes them). Every change stored so far is in it, so opening starts
+// there.
 func (e *Engine) snapshot(tx store.Tx, l *loaded) error {
 	state := l.doc.MarshalState()
 	c, err := change.New(change.Draft{Object: l.id, Parents: l.heads, Lamport: max(l.doc.MaxCounter(), 1), Time: e.Now(), Snapshot: true,
-		Payload: &change.Payload{State: state}}, e.objectKey(l.id), e.device)
+		Payload: &change.Payload{State: state}}, l.key, e.device)
 	if err != nil {
 		return err
 	}
@@ -350,7 +361,7 @@ func (e *Engine) snapshot(tx store.Tx, l *loaded) error {
 	l.row.Changes++
 	l.row.Snapshot, l.row.SnapshotSeq = c.ID, seq
 	l.sinceSnap, l.bytesSince, l.snapSize = 0, 0, len(c.Raw)
-	return tx.SetHeads(l.id, l.heads)
+	return nil
 }
 
 // snippetLen is how much text the object list shows.

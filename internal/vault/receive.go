@@ -2,12 +2,13 @@ package vault
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	"mycel/internal/admit"
 	"mycel/internal/change"
-	"mycel/internal/member"
+	"mycel/internal/crdt"
 	"mycel/internal/store"
 )
 
@@ -50,14 +51,20 @@ func (e *Engine) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcom
 		if err != nil {
 			return err
 		}
-		b = &batch{tx: tx, members: l, open: map[change.ID]*loaded{}}
-		outs, errs, err = admit.Batch(in, func(id change.ID, raw []byte) (Outcome, error) { return e.receive(b, id, raw) })
-		return err
+		a, err := admit.Begin(tx, e.vault.ID, l, in)
+		if err != nil {
+			return err
+		}
+		b = &batch{tx: tx, admit: a, open: map[change.ID]*loaded{}}
+		if outs, errs, err = admit.Batch(in, func(c Incoming) (Outcome, error) { return e.receive(b, c) }); err != nil {
+			return err
+		}
+		return e.saveBatch(b)
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	e.keep(b.touched...)
+	e.keep(b.saved...)
 	return outs, errs, nil
 }
 
@@ -65,18 +72,48 @@ func reject(id change.ID, format string, args ...any) error {
 	return admit.Rejectf(id, format, args...)
 }
 
-// batch is one ReceiveBatch transaction: the objects it has open, from
-// change to change, and those to cache once it commits.
+// batch is one ReceiveBatch transaction. The objects it changes stay open
+// from change to change; their heads and index rows are written once, at
+// the end (saveBatch), and they are cached once it commits.
 type batch struct {
-	tx      store.Tx
-	members *member.Log
-	open    map[change.ID]*loaded
-	touched []*loaded
+	tx    store.Tx
+	admit *admit.Admission
+	open  map[change.ID]*loaded
+	order []change.ID // the objects changed, in the order first opened
+	saved []*loaded   // to cache once the transaction commits
 }
 
-func (e *Engine) receive(b *batch, id change.ID, raw []byte) (_ Outcome, retErr error) {
-	tx := b.tx
-	c, verdict, err := admit.Check(tx, e.vault.ID, b.members, id, raw)
+// opened puts an object in the batch.
+func (b *batch) opened(l *loaded) {
+	if _, again := b.open[l.id]; !again && !slices.Contains(b.order, l.id) {
+		b.order = append(b.order, l.id)
+	}
+	b.open[l.id] = l
+}
+
+// saveBatch writes the heads and index rows of the objects the batch
+// changed. An object whose state was dropped after a change failed to
+// apply is opened again from the store, where its changes are.
+func (e *Engine) saveBatch(b *batch) error {
+	for _, id := range b.order {
+		l := b.open[id]
+		if l == nil {
+			var err error
+			if l, err = e.load(b.tx, id); err != nil {
+				return err
+			}
+		}
+		if err := e.save(b.tx, l); err != nil {
+			return err
+		}
+		b.saved = append(b.saved, l)
+	}
+	return nil
+}
+
+func (e *Engine) receive(b *batch, in Incoming) (_ Outcome, retErr error) {
+	tx, id := b.tx, in.ID
+	c, verdict, err := b.admit.Check(in)
 	switch {
 	case err != nil:
 		return 0, err
@@ -86,9 +123,13 @@ func (e *Engine) receive(b *batch, id change.ID, raw []byte) (_ Outcome, retErr 
 		return Parked, nil
 	}
 	if c.IsRoot() {
-		if err := e.putRoot(tx, c); err != nil {
+		// A new, empty object; saveBatch writes its heads and index row.
+		if _, _, err := tx.PutChange(store.MetaOf(c), c.Raw); err != nil {
 			return 0, err
 		}
+		b.admit.Stored(c)
+		b.opened(&loaded{id: c.ID, key: e.objectKey(c.ID), doc: crdt.NewDoc(), heads: []change.ID{c.ID},
+			row: store.Object{ID: c.ID, Type: "page", Created: c.Time, Updated: c.Time, Changes: 1}})
 		return Stored, e.unpark(b, c.Object)
 	}
 	obj := b.open[c.Object]
@@ -96,17 +137,25 @@ func (e *Engine) receive(b *batch, id change.ID, raw []byte) (_ Outcome, retErr 
 		if obj, err = e.take(tx, c.Object); err != nil {
 			return 0, err
 		}
+		b.opened(obj)
 	}
-	// Within a batch the object stays open from change to change. A change
-	// that fails may have half applied: its state must not be used again,
-	// neither by the rest of the batch nor through the cache.
-	delete(b.open, c.Object)
+	// A change that fails may have half applied: the object's state must
+	// not be used again, neither by the rest of the batch nor through the
+	// cache. The changes stored before it are kept: their heads and counts
+	// are written now, so that the object can be opened again from the
+	// store (saveBatch then indexes its content).
 	defer func() {
-		if retErr != nil {
-			b.touched = slices.DeleteFunc(b.touched, func(x *loaded) bool { return x == obj })
+		if retErr != nil && errors.Is(retErr, ErrRejected) {
+			delete(b.open, c.Object)
+			obj.row.TextStale = true
+			if err := tx.SetHeads(obj.id, obj.heads); err != nil {
+				retErr = err
+			} else if err := tx.PutObject(obj.row); err != nil {
+				retErr = err
+			}
 		}
 	}()
-	p, err := c.Open(e.objectKey(c.Object))
+	p, err := c.Open(obj.key)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
 	}
@@ -121,20 +170,14 @@ func (e *Engine) receive(b *batch, id change.ID, raw []byte) (_ Outcome, retErr 
 	if err := e.putChange(tx, obj, c); err != nil {
 		return 0, err
 	}
-	if err := e.index(tx, obj); err != nil {
-		return 0, err
-	}
-	// Cached again once the whole transaction commits; only now, so a
-	// change that failed to apply never leaves its half-applied state there.
-	b.touched = append(b.touched, obj)
-	b.open[c.Object] = obj
+	b.admit.Stored(c)
 	return Stored, e.unpark(b, c.Object)
 }
 
 // unpark retries the parked changes of an object until none can proceed.
 func (e *Engine) unpark(b *batch, object change.ID) error {
-	return admit.Unpark(b.tx, object, func(id change.ID, raw []byte) (bool, error) {
-		out, err := e.receive(b, id, raw)
+	return b.admit.Unpark(object, func(in Incoming) (bool, error) {
+		out, err := e.receive(b, in)
 		return out == Parked, err
 	})
 }

@@ -345,3 +345,66 @@ func TestBadParkedChangeLeavesNoTrace(t *testing.T) {
 		t.Fatalf("a shows %q", got)
 	}
 }
+
+// Within one batch, a change that fails halfway is refused while the
+// changes of the same object before and after it are kept: heads, index
+// row and the state the next edit starts from all include them.
+func TestBatchKeepsChangesAroundABadOne(t *testing.T) {
+	a, b := pair(t)
+	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("base\n"))
+	send(t, a, b, id)
+	a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base one\n")); return nil })
+	ids1, raws1, _ := a.Changes(ctx, id)
+	first := ids1[len(ids1)-1]
+	o, _ := a.Get(ctx, id)
+	blk := o.Doc.BlockIDs()[0]
+	bad, err := change.New(change.Draft{Object: id, Parents: []change.ID{first}, Lamport: o.Doc.NextCounter(), Time: time.Now(),
+		Payload: &change.Payload{Ops: []crdt.Op{
+			{Kind: crdt.OpInsertText, Block: blk, Text: "PHANTOM "},
+			{Kind: crdt.OpSetAttr, Block: crdt.ID{Counter: 999999, Actor: string(b.DeviceKey())}, Key: "k", Value: "v"},
+		}}}, b.objectKey(id), b.device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Edit(ctx, id, func(tx *crdt.Tx) error {
+		tx.SetDetail("title", "Renamed")
+		tx.Replace(markdown.Parse("base one two\n"))
+		return nil
+	})
+	ids2, raws2, _ := a.Changes(ctx, id)
+	second := ids2[len(ids2)-1]
+	outs, errs, err := b.ReceiveBatch(ctx, []Incoming{
+		{ID: first, Raw: raws1[len(raws1)-1]},
+		{ID: bad.ID, Raw: bad.Raw},
+		{ID: second, Raw: raws2[len(raws2)-1]},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outs[0] != Stored || errs[0] != nil || !errors.Is(errs[1], ErrRejected) || outs[2] != Stored || errs[2] != nil {
+		t.Fatalf("outcomes %v, errors %v", outs, errs)
+	}
+	got, err := b.Get(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Heads) != 1 || got.Heads[0] != second {
+		t.Fatalf("heads %v, want [%s]", got.Heads, second.Short())
+	}
+	if s := markdown.Render(got.Doc.Blocks()); s != "base one two\n" {
+		t.Fatalf("b shows %q", s)
+	}
+	list, _ := b.List(ctx)
+	if len(list) != 1 || list[0].Title != "Renamed" || list[0].Changes != len(ids2) {
+		t.Fatalf("index row %+v, want title Renamed and %d changes", list, len(ids2))
+	}
+	if _, err := b.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base one two three\n")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if s := md(t, b, id); s != "base one two three\n" {
+		t.Fatalf("after the next edit b shows %q", s)
+	}
+	if _, err := b.Verify(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

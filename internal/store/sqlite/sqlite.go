@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
@@ -24,6 +25,11 @@ var _ store.Store = (*DB)(nil)
 // DB is a store in one SQLite file.
 type DB struct {
 	db *sql.DB
+
+	// Statements are prepared once and reused by every transaction: with
+	// modernc's SQLite, parsing a statement costs as much as running it.
+	mu    sync.Mutex
+	stmts map[string]*sql.Stmt
 }
 
 const schema = `
@@ -52,7 +58,8 @@ CREATE TABLE IF NOT EXISTS objects (
 	changes    INTEGER NOT NULL,
 	snap_id    BLOB,
 	snap_seq   INTEGER NOT NULL,
-	text_stale INTEGER NOT NULL DEFAULT 0
+	text_stale INTEGER NOT NULL DEFAULT 0,
+	fts_rowid  INTEGER -- the object's row in objects_fts
 );
 CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5(id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS parked (
@@ -67,8 +74,21 @@ CREATE TABLE IF NOT EXISTS parked (
 );
 CREATE INDEX IF NOT EXISTS parked_by_object ON parked(object);
 CREATE TABLE IF NOT EXISTS members (seq INTEGER PRIMARY KEY AUTOINCREMENT, hash BLOB NOT NULL UNIQUE, raw BLOB NOT NULL);
-PRAGMA user_version = 1;
 `
+
+// schemaVersion is the store format this code writes (PRAGMA user_version).
+const schemaVersion = 2
+
+// migrations[v] brings a store of version v to v+1.
+var migrations = map[int]string{
+	// Version 1 found an object's search row by its id, which FTS5 cannot
+	// index: every update scanned the whole search table. Rows are now
+	// found by rowid; the search table is rebuilt from the objects, whose
+	// text is reindexed when the vault opens (text_stale).
+	1: `ALTER TABLE objects ADD COLUMN fts_rowid INTEGER;
+DELETE FROM objects_fts;
+UPDATE objects SET text_stale = 1;`,
+}
 
 // Open opens (creating if needed) the store at path. The file is made
 // readable by its owner only.
@@ -79,7 +99,7 @@ func Open(path string) (*DB, error) {
 	}
 	f.Close()
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)"} {
+	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "wal_autocheckpoint(16384)"} {
 		q.Add("_pragma", p)
 	}
 	q.Set("_txlock", "immediate")
@@ -87,7 +107,7 @@ func Open(path string) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if _, err := db.Exec(schema); err != nil {
+	if err := migrate(db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
@@ -99,11 +119,71 @@ func Open(path string) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open store %s: integrity check failed: %v", path, err)
 	}
-	return &DB{db: db}, nil
+	return &DB{db: db, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// migrate creates the schema in a new store or brings an older one up to
+// schemaVersion, in one transaction.
+func migrate(db *sql.DB) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		return err
+	}
+	switch {
+	case v > schemaVersion:
+		return fmt.Errorf("the store has format %d, newer than this mycel understands (%d): upgrade mycel", v, schemaVersion)
+	case v == schemaVersion:
+		return nil
+	case v == 0:
+		if _, err := tx.Exec(schema); err != nil {
+			return err
+		}
+	default:
+		for ; v < schemaVersion; v++ {
+			if _, err := tx.Exec(migrations[v]); err != nil {
+				return fmt.Errorf("upgrade the store from format %d: %w", v, err)
+			}
+		}
+	}
+	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 // Close closes the database.
-func (d *DB) Close() error { return d.db.Close() }
+func (d *DB) Close() error {
+	d.mu.Lock()
+	for _, st := range d.stmts {
+		st.Close()
+	}
+	d.stmts = nil
+	d.mu.Unlock()
+	return d.db.Close()
+}
+
+// prepared returns the shared prepared statement for query.
+func (d *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if st := d.stmts[query]; st != nil {
+		return st, nil
+	}
+	if d.stmts == nil {
+		return nil, errors.New("store is closed")
+	}
+	st, err := d.db.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	d.stmts[query] = st
+	return st, nil
+}
 
 // Update implements store.Store.
 func (d *DB) Update(ctx context.Context, f func(store.Tx) error) error {
@@ -120,7 +200,7 @@ func (d *DB) run(ctx context.Context, readOnly bool, f func(store.Tx) error) err
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	if err := f(&txn{tx: tx}); err != nil {
+	if err := f(&txn{tx: tx, db: d, ctx: ctx}); err != nil {
 		tx.Rollback()
 		return err
 	}
@@ -133,11 +213,57 @@ func (d *DB) run(ctx context.Context, readOnly bool, f func(store.Tx) error) err
 	return nil
 }
 
-type txn struct{ tx *sql.Tx }
+type txn struct {
+	tx  *sql.Tx
+	db  *DB
+	ctx context.Context
+}
+
+// stmt is query, prepared once per connection, bound to this transaction.
+func (t *txn) stmt(query string) (*sql.Stmt, error) {
+	st, err := t.db.prepared(t.ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return t.tx.StmtContext(t.ctx, st), nil
+}
+
+func (t *txn) exec(query string, args ...any) (sql.Result, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.Exec(args...)
+}
+
+func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
+	st, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	// Closing a transaction's copy of a shared statement keeps the
+	// prepared statement; rows stay readable until they are closed.
+	defer st.Close()
+	return st.Query(args...)
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+func (t *txn) queryRow(query string, args ...any) interface{ Scan(...any) error } {
+	st, err := t.stmt(query)
+	if err != nil {
+		return errRow{err}
+	}
+	defer st.Close()
+	return st.QueryRow(args...)
+}
 
 func (t *txn) Setting(key string) ([]byte, error) {
 	var v []byte
-	err := t.tx.QueryRow(`SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
+	err := t.queryRow(`SELECT value FROM settings WHERE key = ?`, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -145,7 +271,7 @@ func (t *txn) Setting(key string) ([]byte, error) {
 }
 
 func (t *txn) SetSetting(key string, value []byte) error {
-	_, err := t.tx.Exec(`INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
+	_, err := t.exec(`INSERT INTO settings(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`, key, value)
 	return err
 }
 
@@ -189,7 +315,7 @@ func boolInt(b bool) int {
 }
 
 func (t *txn) PutChange(m store.ChangeMeta, raw []byte) (int64, bool, error) {
-	res, err := t.tx.Exec(`INSERT OR IGNORE INTO changes(id, object, author, lamport, time_ms, flags, parents, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	res, err := t.exec(`INSERT OR IGNORE INTO changes(id, object, author, lamport, time_ms, flags, parents, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID[:], m.Object[:], m.Author, int64(m.Lamport), m.Time.UnixMilli(), flags(m), joinIDs(m.Parents), raw)
 	if err != nil {
 		return 0, false, fmt.Errorf("put change: %w", err)
@@ -203,16 +329,41 @@ func (t *txn) PutChange(m store.ChangeMeta, raw []byte) (int64, bool, error) {
 
 func (t *txn) HasChange(id change.ID) (bool, error) {
 	var one int
-	err := t.tx.QueryRow(`SELECT 1 FROM changes WHERE id = ?`, id[:]).Scan(&one)
+	err := t.queryRow(`SELECT 1 FROM changes WHERE id = ?`, id[:]).Scan(&one)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
 	return err == nil, err
 }
 
+// storedOfChunk is how many ids one StoredOf query asks about; shorter
+// lists are padded, so that one prepared statement serves every query.
+const storedOfChunk = 128
+
+var storedOfQuery = `SELECT id FROM changes WHERE id IN (?` + strings.Repeat(`, ?`, storedOfChunk-1) + `)`
+
+func (t *txn) StoredOf(ids []change.ID) (map[change.ID]bool, error) {
+	out := map[change.ID]bool{}
+	args := make([]any, storedOfChunk)
+	for lo := 0; lo < len(ids); lo += storedOfChunk {
+		chunk := ids[lo:min(lo+storedOfChunk, len(ids))]
+		for i := range args {
+			args[i] = chunk[min(i, len(chunk)-1)][:]
+		}
+		found, err := t.ids(storedOfQuery, args...)
+		if err != nil {
+			return nil, err
+		}
+		for _, id := range found {
+			out[id] = true
+		}
+	}
+	return out, nil
+}
+
 func (t *txn) RawChange(id change.ID) ([]byte, error) {
 	var raw []byte
-	err := t.tx.QueryRow(`SELECT raw FROM changes WHERE id = ?`, id[:]).Scan(&raw)
+	err := t.queryRow(`SELECT raw FROM changes WHERE id = ?`, id[:]).Scan(&raw)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("change %s: %w", id.Short(), store.ErrNotFound)
 	}
@@ -252,8 +403,8 @@ func scanMetas(rows *sql.Rows, withRaw bool) ([]store.ChangeMeta, [][]byte, erro
 	return out, raws, rows.Err()
 }
 
-func (t *txn) Changes(object change.ID) ([]store.ChangeMeta, error) {
-	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), seq FROM changes WHERE object = ? ORDER BY seq`, object[:])
+func (t *txn) Changes(object change.ID, seq int64) ([]store.ChangeMeta, error) {
+	rows, err := t.query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), seq FROM changes WHERE object = ? AND seq > ? ORDER BY seq`, object[:], seq)
 	if err != nil {
 		return nil, fmt.Errorf("list changes: %w", err)
 	}
@@ -262,7 +413,7 @@ func (t *txn) Changes(object change.ID) ([]store.ChangeMeta, error) {
 }
 
 func (t *txn) ChangesAfter(object change.ID, seq int64) ([]store.ChangeMeta, [][]byte, error) {
-	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), seq, raw FROM changes WHERE object = ? AND seq > ? ORDER BY seq`, object[:], seq)
+	rows, err := t.query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), seq, raw FROM changes WHERE object = ? AND seq > ? ORDER BY seq`, object[:], seq)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list changes: %w", err)
 	}
@@ -274,7 +425,7 @@ func (t *txn) Heads(object change.ID) ([]change.ID, error) {
 }
 
 func (t *txn) AllHeads() (map[change.ID][]change.ID, error) {
-	rows, err := t.tx.Query(`SELECT object, change FROM heads ORDER BY object, change`)
+	rows, err := t.query(`SELECT object, change FROM heads ORDER BY object, change`)
 	if err != nil {
 		return nil, err
 	}
@@ -300,12 +451,30 @@ func (t *txn) AllHeads() (map[change.ID][]change.ID, error) {
 
 func (t *txn) CountChanges() (int, error) {
 	var n int
-	err := t.tx.QueryRow(`SELECT count(*) FROM changes`).Scan(&n)
+	err := t.queryRow(`SELECT count(*) FROM changes`).Scan(&n)
 	return n, err
 }
 
+func (t *txn) LastSeq() (int64, error) {
+	var last int64
+	err := t.queryRow(`SELECT coalesce(max(seq), 0) FROM changes`).Scan(&last)
+	return last, err
+}
+
+func (t *txn) ChangedBy(author []byte, seq int64) ([]change.ID, int64, error) {
+	last, err := t.LastSeq()
+	if err != nil {
+		return nil, 0, err
+	}
+	if last <= seq {
+		return nil, seq, nil
+	}
+	objs, err := t.ids(`SELECT DISTINCT object FROM changes WHERE seq > ? AND seq <= ? AND author = ?`, seq, last, author)
+	return objs, last, err
+}
+
 func (t *txn) Meta(id change.ID) (store.ChangeMeta, error) {
-	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), seq FROM changes WHERE id = ?`, id[:])
+	rows, err := t.query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), seq FROM changes WHERE id = ?`, id[:])
 	if err != nil {
 		return store.ChangeMeta{}, err
 	}
@@ -320,11 +489,11 @@ func (t *txn) Meta(id change.ID) (store.ChangeMeta, error) {
 }
 
 func (t *txn) SetHeads(object change.ID, heads []change.ID) error {
-	if _, err := t.tx.Exec(`DELETE FROM heads WHERE object = ?`, object[:]); err != nil {
+	if _, err := t.exec(`DELETE FROM heads WHERE object = ?`, object[:]); err != nil {
 		return err
 	}
 	for _, h := range heads {
-		if _, err := t.tx.Exec(`INSERT INTO heads(object, change) VALUES (?, ?)`, object[:], h[:]); err != nil {
+		if _, err := t.exec(`INSERT INTO heads(object, change) VALUES (?, ?)`, object[:], h[:]); err != nil {
 			return err
 		}
 	}
@@ -336,21 +505,37 @@ func (t *txn) PutObject(o store.Object) error {
 	if o.Snapshot != (change.ID{}) {
 		snap = o.Snapshot[:]
 	}
-	_, err := t.tx.Exec(`INSERT INTO objects(id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq, text_stale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+	var ftsRow sql.NullInt64
+	err := t.queryRow(`INSERT INTO objects(id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq, text_stale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT(id) DO UPDATE SET title = excluded.title, type = excluded.type, archived = excluded.archived,
 		updated_ms = excluded.updated_ms, snippet = excluded.snippet, changes = excluded.changes,
-		snap_id = excluded.snap_id, snap_seq = excluded.snap_seq, text_stale = excluded.text_stale`,
-		o.ID[:], o.Title, o.Type, boolInt(o.Archived), o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, snap, o.SnapshotSeq, boolInt(o.TextStale))
+		snap_id = excluded.snap_id, snap_seq = excluded.snap_seq, text_stale = excluded.text_stale
+		RETURNING fts_rowid`,
+		o.ID[:], o.Title, o.Type, boolInt(o.Archived), o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, snap, o.SnapshotSeq, boolInt(o.TextStale)).Scan(&ftsRow)
 	if err != nil {
 		return fmt.Errorf("index object: %w", err)
 	}
 	if o.TextStale {
 		return nil
 	}
-	if _, err := t.tx.Exec(`DELETE FROM objects_fts WHERE id = ?`, o.ID[:]); err != nil {
+	if ftsRow.Valid {
+		if _, err := t.exec(`DELETE FROM objects_fts WHERE rowid = ?`, ftsRow.Int64); err != nil {
+			return fmt.Errorf("index object: %w", err)
+		}
+		if _, err := t.exec(`INSERT INTO objects_fts(rowid, id, title, body) VALUES (?, ?, ?, ?)`, ftsRow.Int64, o.ID[:], o.Title, o.Body); err != nil {
+			return fmt.Errorf("index object: %w", err)
+		}
+		return nil
+	}
+	res, err := t.exec(`INSERT INTO objects_fts(id, title, body) VALUES (?, ?, ?)`, o.ID[:], o.Title, o.Body)
+	if err != nil {
 		return fmt.Errorf("index object: %w", err)
 	}
-	if _, err := t.tx.Exec(`INSERT INTO objects_fts(id, title, body) VALUES (?, ?, ?)`, o.ID[:], o.Title, o.Body); err != nil {
+	row, err := res.LastInsertId()
+	if err == nil {
+		_, err = t.exec(`UPDATE objects SET fts_rowid = ? WHERE id = ?`, row, o.ID[:])
+	}
+	if err != nil {
 		return fmt.Errorf("index object: %w", err)
 	}
 	return nil
@@ -379,7 +564,7 @@ func scanObject(sc interface{ Scan(...any) error }, extra ...any) (store.Object,
 }
 
 func (t *txn) Object(id change.ID) (store.Object, error) {
-	o, err := scanObject(t.tx.QueryRow(`SELECT `+objectCols+` FROM objects WHERE id = ?`, id[:]))
+	o, err := scanObject(t.queryRow(`SELECT `+objectCols+` FROM objects WHERE id = ?`, id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("object %s: %w", id.Short(), store.ErrNotFound)
 	}
@@ -387,7 +572,7 @@ func (t *txn) Object(id change.ID) (store.Object, error) {
 }
 
 func (t *txn) Objects() ([]store.Object, error) {
-	rows, err := t.tx.Query(`SELECT ` + objectCols + ` FROM objects ORDER BY updated_ms DESC, id`)
+	rows, err := t.query(`SELECT ` + objectCols + ` FROM objects ORDER BY updated_ms DESC, id`)
 	if err != nil {
 		return nil, err
 	}
@@ -421,7 +606,7 @@ func (t *txn) Search(query string, limit int) ([]store.Hit, error) {
 	if fq == "" {
 		return nil, nil
 	}
-	rows, err := t.tx.Query(`SELECT o.id, o.title, o.type, o.archived, o.created_ms, o.updated_ms, o.snippet, o.changes, o.snap_id, o.snap_seq,
+	rows, err := t.query(`SELECT o.id, o.title, o.type, o.archived, o.created_ms, o.updated_ms, o.snippet, o.changes, o.snap_id, o.snap_seq,
 		snippet(objects_fts, 2, '[', ']', '…', 12)
 		FROM objects_fts f JOIN objects o ON o.id = f.id WHERE objects_fts MATCH ? ORDER BY rank LIMIT ?`, fq, limit)
 	if err != nil {
@@ -450,7 +635,7 @@ func (t *txn) ObjectsWithPrefix(prefix string) ([]change.ID, error) {
 }
 
 func (t *txn) ids(query string, args ...any) ([]change.ID, error) {
-	rows, err := t.tx.Query(query, args...)
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -471,26 +656,30 @@ func (t *txn) ids(query string, args ...any) ([]change.ID, error) {
 }
 
 func (t *txn) Park(m store.ChangeMeta, raw []byte) error {
-	_, err := t.tx.Exec(`INSERT OR IGNORE INTO parked(id, object, author, lamport, time_ms, flags, parents, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.exec(`INSERT OR IGNORE INTO parked(id, object, author, lamport, time_ms, flags, parents, raw) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID[:], m.Object[:], m.Author, int64(m.Lamport), m.Time.UnixMilli(), flags(m), joinIDs(m.Parents), raw)
 	return err
 }
 
 func (t *txn) Parked(object change.ID) ([]store.ChangeMeta, [][]byte, error) {
-	rows, err := t.tx.Query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), 0, raw FROM parked WHERE object = ?`, object[:])
+	rows, err := t.query(`SELECT id, object, author, lamport, time_ms, flags, parents, length(raw), 0, raw FROM parked WHERE object = ?`, object[:])
 	if err != nil {
 		return nil, nil, err
 	}
 	return scanMetas(rows, true)
 }
 
+func (t *txn) ParkedObjects() ([]change.ID, error) {
+	return t.ids(`SELECT DISTINCT object FROM parked`)
+}
+
 func (t *txn) Unpark(id change.ID) error {
-	_, err := t.tx.Exec(`DELETE FROM parked WHERE id = ?`, id[:])
+	_, err := t.exec(`DELETE FROM parked WHERE id = ?`, id[:])
 	return err
 }
 
 func (t *txn) MemberRecords() ([][]byte, error) {
-	rows, err := t.tx.Query(`SELECT raw FROM members ORDER BY seq`)
+	rows, err := t.query(`SELECT raw FROM members ORDER BY seq`)
 	if err != nil {
 		return nil, err
 	}
@@ -508,6 +697,6 @@ func (t *txn) MemberRecords() ([][]byte, error) {
 
 func (t *txn) PutMemberRecord(raw []byte) error {
 	h := sha256.Sum256(raw)
-	_, err := t.tx.Exec(`INSERT OR IGNORE INTO members(hash, raw) VALUES (?, ?)`, h[:], raw)
+	_, err := t.exec(`INSERT OR IGNORE INTO members(hash, raw) VALUES (?, ?)`, h[:], raw)
 	return err
 }

@@ -42,7 +42,7 @@ func Run(t *testing.T, s store.Store) {
 			if _, err := tx.RawChange(change.ID{9}); !errors.Is(err, store.ErrNotFound) {
 				t.Fatalf("missing change: %v", err)
 			}
-			ms, err := tx.Changes(obj)
+			ms, err := tx.Changes(obj, 0)
 			if err != nil || len(ms) != 2 || ms[0].ID != c1.ID || ms[1].ID != c2.ID {
 				t.Fatalf("changes = %+v, %v", ms, err)
 			}
@@ -62,6 +62,33 @@ func Run(t *testing.T, s store.Store) {
 			}
 			if n, err := tx.CountChanges(); err != nil || n != 2 {
 				t.Fatalf("count = %d, %v", n, err)
+			}
+			var many []change.ID // more than one query's worth
+			for i := range 300 {
+				many = append(many, change.ID{byte(i), byte(i >> 8), 0xee})
+			}
+			many = append(many, c2.ID, c1.ID)
+			if got, err := tx.StoredOf(many); err != nil || len(got) != 2 || !got[c1.ID] || !got[c2.ID] {
+				t.Fatalf("stored of %d ids = %v, %v; want the 2 stored", len(many), got, err)
+			}
+			if got, err := tx.StoredOf(nil); err != nil || len(got) != 0 {
+				t.Fatalf("stored of none = %v, %v", got, err)
+			}
+			if last, err := tx.LastSeq(); err != nil || last != ms[1].Seq {
+				t.Fatalf("last seq = %d, %v; want %d", last, err, ms[1].Seq)
+			}
+			if later, err := tx.Changes(obj, ms[1].Seq); err != nil || len(later) != 0 {
+				t.Fatalf("changes after the last = %+v, %v", later, err)
+			}
+			objs, last, err := tx.ChangedBy([]byte("author"), ms[0].Seq)
+			if err != nil || len(objs) != 1 || objs[0] != obj || last != ms[1].Seq {
+				t.Fatalf("changed by author after %d = %v, %d, %v", ms[0].Seq, objs, last, err)
+			}
+			if objs, last, err := tx.ChangedBy([]byte("someone else"), 0); err != nil || len(objs) != 0 || last != ms[1].Seq {
+				t.Fatalf("changed by another author = %v, %d, %v", objs, last, err)
+			}
+			if objs, last, err := tx.ChangedBy([]byte("author"), ms[1].Seq); err != nil || len(objs) != 0 || last != ms[1].Seq {
+				t.Fatalf("changed by author after the last = %v, %d, %v", objs, last, err)
 			}
 			all, err := tx.AllHeads()
 			if err != nil || len(all) != 1 || all[obj][0] != c2.ID {
@@ -181,12 +208,18 @@ func Run(t *testing.T, s store.Store) {
 			if err != nil || len(ms) != 1 || ms[0].ID != p.ID || string(raws[0]) != "parked" {
 				t.Fatalf("parked = %+v, %v", ms, err)
 			}
+			if objs, err := tx.ParkedObjects(); err != nil || len(objs) != 1 || objs[0] != obj {
+				t.Fatalf("parked objects = %v, %v", objs, err)
+			}
 			if err := tx.Unpark(p.ID); err != nil {
 				t.Fatal(err)
 			}
 			ms, _, _ = tx.Parked(obj)
 			if len(ms) != 0 {
 				t.Fatal("unpark left the change")
+			}
+			if objs, _ := tx.ParkedObjects(); len(objs) != 0 {
+				t.Fatalf("parked objects after unpark = %v", objs)
 			}
 			recs, err := tx.MemberRecords()
 			if err != nil || len(recs) != 2 || string(recs[1]) != "r2" {
