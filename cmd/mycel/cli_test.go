@@ -2,9 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
-	"mycel/internal/api"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"mycel/internal/api"
+	"mycel/internal/change"
+	"mycel/internal/device"
+	"mycel/internal/status"
+	"mycel/internal/vault"
 )
 
 var bin string
@@ -207,5 +214,52 @@ func TestUpServesUntilInterrupted(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "recovery phrase") || !strings.Contains(out.String(), "Stopped.") {
 		t.Fatalf("up output:\n%s", out.String())
+	}
+}
+
+// downloadingDevice stands in for a running device that is still
+// downloading one object.
+type downloadingDevice struct{ id string }
+
+func (d downloadingDevice) Status(context.Context, *change.ID) (device.VaultStatus, error) {
+	return device.VaultStatus{Status: status.Syncing, Objects: []device.ObjectStatus{{
+		ID: d.id, Status: status.Syncing, Reason: "downloading from …node01: 12 of 40 changes",
+		Peers: []device.PeerStatus{{Peer: "node01", Node: true, Incoming: true, IncomingCount: 28}},
+	}}}, nil
+}
+func (downloadingDevice) Poke() {}
+
+// While the running device is still downloading an object, show says the
+// object is incomplete and how far along it is, rather than pretending.
+func TestShowSaysIncompleteWhileDownloading(t *testing.T) {
+	a := newCLI(t)
+	a.ok("init", "--name", "laptop")
+	id := strings.TrimSpace(a.ok("new", "--title", "Big", "--text", "first part"))
+	if _, errOut, _ := a.run("", "show", id); strings.Contains(errOut, "incomplete") {
+		t.Fatalf("with no device running, show says: %s", errOut)
+	}
+	e, err := vault.Open(a.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	l, err := api.Listen(a.data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: api.Handler(e, downloadingDevice{id})}
+	go srv.Serve(l)
+	defer srv.Close()
+
+	out, errOut, err := a.run("", "show", id)
+	if err != nil || !strings.Contains(out, "first part") {
+		t.Fatalf("show: %v\n%s%s", err, out, errOut)
+	}
+	if !strings.Contains(errOut, "incomplete") || !strings.Contains(errOut, "12 of 40 changes") {
+		t.Fatalf("show while downloading says %q; want incomplete, 12 of 40 changes", errOut)
+	}
+	js := jsonOf[map[string]any](t, a.ok("show", id, "--json"))
+	if js["incomplete"] != true || !strings.Contains(js["downloading"].(string), "12 of 40") {
+		t.Fatalf("show --json while downloading: %v", js)
 	}
 }

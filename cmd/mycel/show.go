@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -59,12 +61,19 @@ JSON. --at shows it as it was at a version listed by 'mycel history'.`,
 					}
 					doc, incomplete = o.Doc, o.Parked
 				}
+				downloading := ""
+				if at == 0 {
+					downloading = a.downloading(cmd.Context(), id)
+				}
 				if format == "json" {
 					a.asJSON = true
 					return a.emit(map[string]any{"id": id.String(), "details": doc.Details(), "blocks": blocksJSON(doc.Blocks()),
-						"version": at, "incomplete": incomplete > 0, "waiting_changes": incomplete}, nil)
+						"version": at, "incomplete": incomplete > 0 || downloading != "", "waiting_changes": incomplete,
+						"downloading": downloading}, nil)
 				}
-				if incomplete > 0 {
+				if downloading != "" {
+					fmt.Fprintf(a.stderr, "mycel: %s is incomplete (%s); this is what has arrived so far\n", id.Short(), downloading)
+				} else if incomplete > 0 {
 					fmt.Fprintf(a.stderr, "mycel: %s is incomplete: %d changes are waiting for earlier ones to arrive\n", id.Short(), incomplete)
 				}
 				fmt.Fprint(a.stdout, markdown.RenderDocument(doc.Details(), doc.Blocks()))
@@ -75,4 +84,30 @@ JSON. --at shows it as it was at a version listed by 'mycel history'.`,
 	cmd.Flags().IntVar(&at, "at", 0, "version to show (see mycel history)")
 	cmd.Flags().StringVar(&format, "format", "markdown", "markdown or json")
 	return cmd
+}
+
+// downloading asks the running device, if any, whether changes of object id
+// are still being downloaded, and says how far along ("" when not).
+func (a *app) downloading(ctx context.Context, id change.ID) string {
+	r, err := a.fetchStatus(ctx, "?object="+id.String())
+	if err != nil {
+		return ""
+	}
+	for _, o := range r.Objects {
+		if o.ID != id.String() {
+			continue
+		}
+		for _, p := range o.Peers {
+			switch {
+			case !p.Incoming:
+			case strings.HasPrefix(o.Reason, "downloading"):
+				return o.Reason // with how far along, when known
+			case p.IncomingCount > 0:
+				return fmt.Sprintf("%d changes still to download", p.IncomingCount)
+			default:
+				return "changes still to download"
+			}
+		}
+	}
+	return ""
 }

@@ -124,8 +124,8 @@ func printStatus(w io.Writer, r statusReply, detail bool) {
 		fmt.Fprintf(w, " (%s)", r.Reason)
 	}
 	fmt.Fprintln(w)
-	if r.Reason != "" {
-		return
+	if r.Nodes == nil {
+		return // no device running
 	}
 	if len(r.Nodes) == 0 {
 		fmt.Fprintln(w, "Backup nodes: none (add one with 'mycel nodes add ADDR')")
@@ -165,7 +165,10 @@ func printStatus(w io.Writer, r statusReply, detail bool) {
 					held = "holds our latest changes"
 				}
 				fmt.Fprintf(tw, "  %s %s\t%s\t%d to send\t", kind, name, held, p.Outgoing)
-				if p.Incoming {
+				switch {
+				case p.IncomingCount > 0:
+					fmt.Fprintf(tw, "%d to receive", p.IncomingCount)
+				case p.Incoming:
 					fmt.Fprint(tw, "has changes for us")
 				}
 				fmt.Fprintln(tw)

@@ -96,7 +96,18 @@ func Handler(e *vault.Engine, dev Running) http.Handler {
 			fail(w, http.StatusNotFound, err)
 			return
 		}
-		reply(w, map[string]any{"id": id.String(), "details": o.Details, "markdown": markdown.Render(o.Doc.Blocks()), "incomplete": o.Parked > 0})
+		downloading := false
+		if dev != nil {
+			if vs, err := dev.Status(r.Context(), &id); err == nil {
+				for _, os := range vs.Objects {
+					for _, p := range os.Peers {
+						downloading = downloading || p.Incoming
+					}
+				}
+			}
+		}
+		reply(w, map[string]any{"id": id.String(), "details": o.Details, "markdown": markdown.Render(o.Doc.Blocks()),
+			"incomplete": o.Parked > 0 || downloading, "downloading": downloading})
 	})
 	return mux
 }

@@ -64,6 +64,8 @@ type NodeState struct {
 	LastSeen  time.Time
 	LastError string
 	Attempts  int
+	// Incompatible: the node speaks another version of the sync protocol.
+	Incompatible bool
 }
 
 // Start starts the host and the service and dials every configured node.
@@ -129,9 +131,9 @@ func (d *Device) keepConnected(ctx context.Context, addr string) {
 		st := d.nodes[addr]
 		st.Attempts++
 		if err != nil {
-			st.LastError = err.Error()
+			st.LastError, st.Incompatible = err.Error(), errors.Is(err, p2p.ErrIncompatible)
 		} else {
-			st.Peer, st.LastError, st.LastSeen, st.Attempts = peer, "", time.Now(), 0
+			st.Peer, st.LastError, st.LastSeen, st.Attempts, st.Incompatible = peer, "", time.Now(), 0, false
 		}
 		d.mu.Unlock()
 		if err == nil {

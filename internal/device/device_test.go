@@ -15,12 +15,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
+
 	"mycel/internal/change"
 	"mycel/internal/crdt"
 	"mycel/internal/markdown"
 	"mycel/internal/node"
 	"mycel/internal/objsync"
 	"mycel/internal/p2p"
+	"mycel/internal/status"
 	"mycel/internal/vault"
 )
 
@@ -216,4 +219,94 @@ func freeTCPPort(t *testing.T) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
+}
+
+// A node that speaks another version of the sync protocol makes the vault
+// Not syncing, and says so, rather than No connection.
+func TestIncompatibleNodeIsNotSyncing(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	_, key, _ := ed25519.GenerateKey(nil)
+	h, err := p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	h.SetStreamHandler("/mycel/sync/999", func(s network.Stream) { s.Reset() })
+	addr := fmt.Sprintf("%s/p2p/%s", h.Addrs()[0], h.ID())
+	if err := e.SetNodes(ctx, []string{addr}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Start(ctx, e, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a refused dial", func() bool { return len(d.Nodes()) == 1 && d.Nodes()[0].Incompatible })
+	vs, err := d.Status(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs.Status != status.NotSyncing || !strings.Contains(vs.Reason, "another version of the sync protocol") ||
+		len(vs.Objects) != 1 || vs.Objects[0].Status != status.NotSyncing {
+		t.Fatalf("status %+v", vs)
+	}
+}
+
+// Until the first attempt to reach a node has ended, the device does not
+// know whether it can: the vault and its objects are Preparing…, not No
+// connection.
+func TestPreparingWhileFirstDialIsUnderWay(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	// A "node" that accepts TCP connections and never says a word: the
+	// first dial lasts until the handshake timeout.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	_, key, _ := ed25519.GenerateKey(nil)
+	h, _ := p2p.NewHost(key, nil)
+	addr := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d/p2p/%s", l.Addr().(*net.TCPAddr).Port, h.ID())
+	h.Close()
+	if err := e.SetNodes(ctx, []string{addr}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := Start(ctx, e, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vs, err := d.Status(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs.Status != status.Preparing || len(vs.Objects) != 1 || vs.Objects[0].Status != status.Preparing ||
+		!strings.Contains(vs.Objects[0].Reason, "connecting to") {
+		t.Fatalf("during the first dial: %+v", vs)
+	}
 }

@@ -16,7 +16,10 @@ type PeerStatus struct {
 	Node     bool   `json:"node"`
 	HasMine  bool   `json:"holds_our_heads"`
 	Outgoing int    `json:"changes_to_send"`
-	Incoming bool   `json:"changes_to_receive"`
+	Incoming bool   `json:"has_changes_for_us"`
+	// How many changes we lack that the peer holds, when it has said how
+	// many it holds (it does with every batch it sends).
+	IncomingCount int `json:"changes_to_receive,omitempty"`
 }
 
 // ObjectStatus is an object's sync status.
@@ -32,6 +35,7 @@ type ObjectStatus struct {
 // VaultStatus is the status of the whole vault and of its objects.
 type VaultStatus struct {
 	Status  string         `json:"status"`
+	Reason  string         `json:"reason,omitempty"` // why it is Not syncing
 	Nodes   []NodeStatus   `json:"nodes"`
 	Devices []PeerStatus   `json:"devices_connected"`
 	Objects []ObjectStatus `json:"objects"`
@@ -39,10 +43,11 @@ type VaultStatus struct {
 
 // NodeStatus is a configured node's reachability.
 type NodeStatus struct {
-	Addr      string    `json:"addr"`
-	Connected bool      `json:"connected"`
-	LastSeen  time.Time `json:"last_seen,omitzero"`
-	LastError string    `json:"last_error,omitempty"`
+	Addr         string    `json:"addr"`
+	Connected    bool      `json:"connected"`
+	Incompatible bool      `json:"incompatible,omitempty"`
+	LastSeen     time.Time `json:"last_seen,omitzero"`
+	LastError    string    `json:"last_error,omitempty"`
 }
 
 // Status computes the vault's status; with only set, of that object alone.
@@ -51,11 +56,29 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 	nodePeers := map[objsync.PeerID]bool{}
 	reachable := false
 	for _, n := range d.Nodes() {
-		vs.Nodes = append(vs.Nodes, NodeStatus{n.Addr, n.Connected, n.LastSeen, n.LastError})
+		vs.Nodes = append(vs.Nodes, NodeStatus{Addr: n.Addr, Connected: n.Connected, Incompatible: n.Incompatible, LastSeen: n.LastSeen, LastError: n.LastError})
 		nodePeers[n.Peer] = true
 		reachable = reachable || n.Connected
 	}
 	isNode := func(p objsync.PeerID) bool { return nodePeers[p] }
+	// A node not tried yet (the first dial is under way) is neither
+	// reachable nor not: the device is still preparing.
+	connecting := ""
+	for _, n := range d.Nodes() {
+		if !n.Connected && n.Attempts == 0 && n.LastSeen.IsZero() {
+			connecting = "connecting to " + n.Addr
+		}
+	}
+	// Failures that stop sync for every object.
+	if err := d.Service.StoreError(); err != nil {
+		vs.Reason = "storage error: " + err.Error()
+	} else if !reachable {
+		for _, n := range vs.Nodes {
+			if n.Incompatible {
+				vs.Reason = "the node at " + n.Addr + " speaks another version of the sync protocol: upgrade mycel on whichever side is older"
+			}
+		}
+	}
 	names := d.deviceNames(ctx)
 	for p := range d.Service.Peers() {
 		if !isNode(p) {
@@ -79,16 +102,22 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		if err != nil {
 			return vs, err
 		}
-		label, reason := status.Object(status.Facts{Peers: peers, IsNode: isNode, Parked: parked})
+		label, reason := status.Object(status.Facts{Peers: peers, IsNode: isNode, Parked: parked, Failure: vs.Reason, Connecting: connecting})
 		os := ObjectStatus{ID: o.ID.String(), Title: o.Title, Status: label, Reason: reason, Waiting: parked, Peers: []PeerStatus{}}
 		for _, p := range peers {
 			os.Peers = append(os.Peers, PeerStatus{Peer: string(p.Peer), Name: names[p.Peer], Node: isNode(p.Peer),
-				HasMine: p.HasMine, Outgoing: p.Outgoing, Incoming: p.Incoming})
+				HasMine: p.HasMine, Outgoing: p.Outgoing, Incoming: p.Incoming, IncomingCount: p.IncomingCount})
 		}
 		vs.Objects = append(vs.Objects, os)
 		labels = append(labels, label)
 	}
-	vs.Status = status.Vault(labels, reachable)
+	vs.Status = status.Vault(labels, reachable || connecting != "")
+	if connecting != "" && vs.Status == status.Synced {
+		vs.Status = status.Preparing // nothing to compare yet, but a node to reach
+	}
+	if vs.Reason != "" {
+		vs.Status = status.NotSyncing
+	}
 	return vs, nil
 }
 

@@ -39,7 +39,8 @@ type peer struct {
 	// from its Heads messages, and, after a reconciliation, ours for every
 	// object that did not differ.
 	held       map[ID][32]byte
-	reconciled bool // a reconciliation with the peer has completed
+	count      map[ID]int // how many changes of an object the peer said it holds
+	reconciled bool       // a reconciliation with the peer has completed
 }
 
 // New returns a machine for peer self over store. salt draws a fresh random
@@ -64,7 +65,7 @@ func (m *Machine) Advance() { m.ready = Ready{} }
 // Connected starts syncing with a peer: the side with the lesser id starts
 // a reconciliation at once.
 func (m *Machine) Connected(p PeerID) {
-	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, offered: map[ID][32]byte{}, failed: map[ID]bool{}, held: map[ID][32]byte{}}
+	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, offered: map[ID][32]byte{}, failed: map[ID]bool{}, held: map[ID][32]byte{}, count: map[ID]int{}}
 	m.peers[p] = pr
 	if pr.initiator {
 		m.startRecon(pr)
@@ -145,6 +146,7 @@ func (m *Machine) Step(from PeerID, msg Message) error {
 		}
 		pr.heads[msg.Object] = msg.Heads
 		pr.held[msg.Object] = HeadsHash(msg.Heads)
+		pr.count[msg.Object] = msg.Held
 		for _, c := range msg.Changes {
 			m.ready.Received = append(m.ready.Received, Incoming{From: from, Object: msg.Object, Change: c})
 		}
@@ -241,7 +243,7 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) {
 // obj this side holds that are not in the closure of the peer's heads. It
 // reports whether it sent anything.
 func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
-	order := m.missing(obj, theirs, mine)
+	order, held := m.missing(obj, theirs, mine)
 	if len(order) == 0 {
 		return false
 	}
@@ -250,7 +252,7 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
 	size := 0
 	flush := func() {
 		if len(batch) > 0 {
-			m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: batch})
+			m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: batch, Held: held})
 			batch, size = nil, 0
 		}
 	}
@@ -271,8 +273,8 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
 }
 
 // missing lists, parents first, our changes of obj (up to mine) that are
-// not in the closure of theirs.
-func (m *Machine) missing(obj ID, theirs, mine []ID) []ID {
+// not in the closure of theirs; and how many changes of obj we hold.
+func (m *Machine) missing(obj ID, theirs, mine []ID) ([]ID, int) {
 	graph := m.store.Graph(obj)
 	parents := make(map[ID][]ID, len(graph))
 	for _, n := range graph {
@@ -302,7 +304,7 @@ func (m *Machine) missing(obj ID, theirs, mine []ID) []ID {
 			order = append(order, n.ID)
 		}
 	}
-	return order
+	return order, len(graph)
 }
 
 // Applied reports what became of the changes of one Changes message from a
@@ -344,7 +346,13 @@ type PeerObject struct {
 	HasMine    bool // the peer holds every change of our current heads
 	Outgoing   int  // changes of ours the peer lacks (when Known)
 	Incoming   bool // the peer holds changes we lack
-	Failed     bool // changes from the peer were refused
+	// While Incoming, and once the peer has sent some: how many of its
+	// changes we lack, and how many the object has in all, so that a
+	// download shows "Have of Total" (exact for a download; with changes
+	// on both sides, counted as if the peer held all of ours).
+	IncomingCount int
+	Have, Total   int
+	Failed        bool // changes from the peer were refused
 }
 
 // Object reports, for each connected peer, what it holds of obj.
@@ -359,12 +367,21 @@ func (m *Machine) Object(obj ID) []PeerObject {
 			if h == myHash {
 				po.HasMine = true
 			} else if theirs, ok := pr.heads[obj]; ok {
-				po.Outgoing = len(m.missing(obj, theirs, mine))
+				var missing []ID
+				missing, po.Have = m.missing(obj, theirs, mine)
+				po.Outgoing = len(missing)
 				po.HasMine = po.Outgoing == 0
 				for _, t := range theirs {
 					if !m.store.Has(t) {
 						po.Incoming = true
 					}
+				}
+				// They hold n changes. Which of ours are among them cannot
+				// be told from heads we do not have; counted as if all (a
+				// download, the usual case, is exact).
+				if n := pr.count[obj]; po.Incoming && n > 0 {
+					po.IncomingCount = max(n-po.Have, 1)
+					po.Total = po.Have + po.IncomingCount
 				}
 			}
 		}

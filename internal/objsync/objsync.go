@@ -93,6 +93,7 @@ type Message struct {
 	Object  ID     // Heads, Changes
 	Heads   []ID   // Heads, Changes: the sender's heads after this message
 	Changes []Change
+	Held    int // Changes: how many changes of Object the sender holds
 }
 
 // Envelope is a message to send.

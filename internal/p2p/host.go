@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
 	"time"
 
@@ -12,8 +13,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/multiformats/go-multistream"
 
 	"mycel/internal/keys"
 	"mycel/internal/objsync"
@@ -51,6 +54,10 @@ func PeerKey(id peer.ID) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(raw), nil
 }
 
+// ErrIncompatible is wrapped by the error of a dial to a peer that speaks
+// another version of the sync protocol.
+var ErrIncompatible = errors.New("another version of the sync protocol")
+
 // HandshakeTimeout bounds the vault handshake.
 const HandshakeTimeout = 15 * time.Second
 
@@ -77,6 +84,9 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 		return "", nil, nil, nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
 	s, err := h.NewStream(ctx, info.ID, ProtocolID)
+	if errors.Is(err, multistream.ErrNotSupported[protocol.ID]{}) {
+		return "", nil, nil, nil, fmt.Errorf("%w: %s does not speak %s: upgrade mycel on whichever side is older", ErrIncompatible, addr, ProtocolID)
+	}
 	if err != nil {
 		return "", nil, nil, nil, fmt.Errorf("open sync stream to %s: %w", addr, err)
 	}

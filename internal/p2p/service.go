@@ -67,8 +67,9 @@ type Service struct {
 	// process, parsed and verified by the connections' readers.
 	verified map[objsync.ID]*change.Change
 
-	mu    sync.Mutex
-	peers map[objsync.PeerID]time.Time // connected, since
+	mu       sync.Mutex
+	peers    map[objsync.PeerID]time.Time // connected, since
+	storeErr error                        // of the last store of received changes (nil: it worked)
 }
 
 type conn struct {
@@ -250,6 +251,14 @@ func (s *Service) Poke() {
 	})
 }
 
+// StoreError is why storing received changes failed the last time it was
+// tried (a full disk, say); nil when it worked.
+func (s *Service) StoreError() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.storeErr
+}
+
 // Peers lists the connected peers and since when.
 func (s *Service) Peers() map[objsync.PeerID]time.Time {
 	s.mu.Lock()
@@ -316,6 +325,9 @@ func (s *Service) process(ctx context.Context) {
 		var errs []error
 		if len(all) > 0 {
 			stored, refused, err := s.receive(ctx, all)
+			s.mu.Lock()
+			s.storeErr = err
+			s.mu.Unlock()
 			if err != nil {
 				// Nothing was stored; report all as refused (the next
 				// reconciliation retries), but log the cause once.

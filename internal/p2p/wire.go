@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"math"
 
 	"google.golang.org/protobuf/encoding/protodelim"
 
@@ -48,7 +49,7 @@ func readFrame(r *bufio.Reader) (*pb.Frame, error) {
 
 func toWire(m objsync.Message) *pb.Frame {
 	s := &pb.SyncMessage{Kind: uint32(m.Kind), Session: m.Session, Seq: m.Seq, Recon: m.Recon,
-		ReconEnd: m.Kind == objsync.Recon && m.Recon == nil}
+		ReconEnd: m.Kind == objsync.Recon && m.Recon == nil, Held: uint64(m.Held)}
 	if m.Kind != objsync.Recon {
 		s.Object = m.Object[:]
 	}
@@ -86,6 +87,10 @@ func fromWire(s *pb.SyncMessage) (objsync.Message, error) {
 	default:
 		return m, fmt.Errorf("unknown message kind %d", s.Kind)
 	}
+	if s.Held > math.MaxInt32 {
+		return m, fmt.Errorf("held count %d out of range", s.Held)
+	}
+	m.Held = int(s.Held)
 	var err error
 	if m.Object, err = id32(s.Object); err != nil {
 		return m, fmt.Errorf("object: %w", err)

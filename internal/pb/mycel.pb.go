@@ -948,15 +948,18 @@ func (x *HelloReply) GetMemberRecords() [][]byte {
 
 // SyncMessage carries an objsync.Message.
 type SyncMessage struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Session       uint64                 `protobuf:"varint,2,opt,name=session,proto3" json:"session,omitempty"`
-	Seq           uint32                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
-	Recon         []byte                 `protobuf:"bytes,4,opt,name=recon,proto3" json:"recon,omitempty"`
-	ReconEnd      bool                   `protobuf:"varint,5,opt,name=recon_end,json=reconEnd,proto3" json:"recon_end,omitempty"`
-	Object        []byte                 `protobuf:"bytes,6,opt,name=object,proto3" json:"object,omitempty"`
-	Heads         [][]byte               `protobuf:"bytes,7,rep,name=heads,proto3" json:"heads,omitempty"`
-	Changes       []*WireChange          `protobuf:"bytes,8,rep,name=changes,proto3" json:"changes,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Kind     uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Session  uint64                 `protobuf:"varint,2,opt,name=session,proto3" json:"session,omitempty"`
+	Seq      uint32                 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
+	Recon    []byte                 `protobuf:"bytes,4,opt,name=recon,proto3" json:"recon,omitempty"`
+	ReconEnd bool                   `protobuf:"varint,5,opt,name=recon_end,json=reconEnd,proto3" json:"recon_end,omitempty"`
+	Object   []byte                 `protobuf:"bytes,6,opt,name=object,proto3" json:"object,omitempty"`
+	Heads    [][]byte               `protobuf:"bytes,7,rep,name=heads,proto3" json:"heads,omitempty"`
+	Changes  []*WireChange          `protobuf:"bytes,8,rep,name=changes,proto3" json:"changes,omitempty"`
+	// Changes: how many changes of the object the sender holds, so that the
+	// receiver can show "n of m changes" while downloading.
+	Held          uint64 `protobuf:"varint,9,opt,name=held,proto3" json:"held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1045,6 +1048,13 @@ func (x *SyncMessage) GetChanges() []*WireChange {
 		return x.Changes
 	}
 	return nil
+}
+
+func (x *SyncMessage) GetHeld() uint64 {
+	if x != nil {
+		return x.Held
+	}
+	return 0
 }
 
 type WireChange struct {
@@ -1178,7 +1188,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\n" +
 	"HelloReply\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12%\n" +
-	"\x0emember_records\x18\x02 \x03(\fR\rmemberRecords\"\xde\x01\n" +
+	"\x0emember_records\x18\x02 \x03(\fR\rmemberRecords\"\xf2\x01\n" +
 	"\vSyncMessage\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x18\n" +
 	"\asession\x18\x02 \x01(\x04R\asession\x12\x10\n" +
@@ -1187,7 +1197,8 @@ const file_mycel_proto_rawDesc = "" +
 	"\trecon_end\x18\x05 \x01(\bR\breconEnd\x12\x16\n" +
 	"\x06object\x18\x06 \x01(\fR\x06object\x12\x14\n" +
 	"\x05heads\x18\a \x03(\fR\x05heads\x12.\n" +
-	"\achanges\x18\b \x03(\v2\x14.mycel.v1.WireChangeR\achanges\".\n" +
+	"\achanges\x18\b \x03(\v2\x14.mycel.v1.WireChangeR\achanges\x12\x12\n" +
+	"\x04held\x18\t \x01(\x04R\x04held\".\n" +
 	"\n" +
 	"WireChange\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x10\n" +

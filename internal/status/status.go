@@ -1,8 +1,9 @@
 // Package status turns what a running device knows about its peers into
 // the sync status people see, with the exact meanings of DESIGN.md:
 //
-//   - Preparing…: warming up, until the first reconciliation with every
-//     reachable peer has finished;
+//   - Preparing…: warming up, until the first connection attempt to every
+//     node has ended and the first reconciliation with every reachable
+//     peer has finished;
 //   - Syncing…: something of the object is being uploaded or downloaded,
 //     with a node or a device, or it waits for a node to acknowledge it;
 //   - Synced: its current heads are durably stored on at least one backup
@@ -34,10 +35,19 @@ type Facts struct {
 	Peers  []objsync.PeerObject // connected peers
 	IsNode func(objsync.PeerID) bool
 	Parked int // changes received whose parents have not arrived
+	// Failure, when set, stops sync for every object (a storage error, a
+	// node that speaks another protocol version) and says why.
+	Failure string
+	// Connecting, when set, says a first connection to a node is under
+	// way: until it ends, the object is Preparing… rather than No connection.
+	Connecting string
 }
 
 // Object returns an object's status and, for anything but Synced, why.
 func Object(f Facts) (string, string) {
+	if f.Failure != "" {
+		return NotSyncing, f.Failure
+	}
 	nodes := 0
 	for _, p := range f.Peers {
 		if p.Failed {
@@ -52,11 +62,16 @@ func Object(f Facts) (string, string) {
 			return Preparing, "comparing with " + short(p.Peer)
 		}
 	}
+	if nodes == 0 && f.Connecting != "" {
+		return Preparing, f.Connecting
+	}
 	if f.Parked > 0 {
 		return Syncing, fmt.Sprintf("%d changes wait for earlier ones to arrive", f.Parked)
 	}
 	for _, p := range f.Peers {
 		switch {
+		case p.Incoming && p.Total > 0:
+			return Syncing, fmt.Sprintf("downloading from %s: %d of %d changes", short(p.Peer), p.Have, p.Total)
 		case p.Incoming:
 			return Syncing, "downloading from " + short(p.Peer)
 		case p.Outgoing > 0:
@@ -75,7 +90,8 @@ func Object(f Facts) (string, string) {
 }
 
 // Vault folds object statuses into the vault's: the first of Not syncing,
-// Preparing…, Syncing…, No connection that any object has, else Synced.
+// Preparing…, Syncing…, No connection that any object has, else Synced
+// (No connection when no node is reachable, or being connected to).
 func Vault(objects []string, nodesReachable bool) string {
 	rank := map[string]int{NotSyncing: 0, Preparing: 1, Syncing: 2, NoConnection: 3, Synced: 4}
 	best := Synced

@@ -1,6 +1,7 @@
 package status
 
 import (
+	"strings"
 	"testing"
 
 	"mycel/internal/objsync"
@@ -41,6 +42,16 @@ func TestObject(t *testing.T) {
 		if got, _ := Object(Facts{Peers: tc.peers, IsNode: isNode, Parked: tc.parked}); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.name, got, tc.want)
 		}
+	}
+	if got, why := Object(Facts{Peers: []objsync.PeerObject{node(objsync.PeerObject{HasMine: true})}, IsNode: isNode, Failure: "storage error: disk full"}); got != NotSyncing || why != "storage error: disk full" {
+		t.Errorf("a failure: %s (%s), want Not syncing with its reason", got, why)
+	}
+	if got, _ := Object(Facts{IsNode: isNode, Connecting: "connecting to node"}); got != Preparing {
+		t.Errorf("first dial under way: %s, want Preparing", got)
+	}
+	down := node(objsync.PeerObject{Incoming: true, HasMine: true, IncomingCount: 28, Have: 12, Total: 40})
+	if got, why := Object(Facts{Peers: []objsync.PeerObject{down}, IsNode: isNode}); got != Syncing || !strings.Contains(why, "12 of 40 changes") {
+		t.Errorf("a download under way: %s (%s), want Syncing with 12 of 40 changes", got, why)
 	}
 }
 
