@@ -226,14 +226,7 @@ func freeTCPPort(t *testing.T) int {
 func TestIncompatibleNodeIsNotSyncing(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if _, err := e.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("x\n")); err != nil {
-		t.Fatal(err)
-	}
+	e := vaultWithAnObject(t, ctx)
 	_, key, _ := ed25519.GenerateKey(nil)
 	h, err := p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
 	if err != nil {
@@ -266,14 +259,7 @@ func TestIncompatibleNodeIsNotSyncing(t *testing.T) {
 func TestPreparingWhileFirstDialIsUnderWay(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	if _, err := e.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("x\n")); err != nil {
-		t.Fatal(err)
-	}
+	e := vaultWithAnObject(t, ctx)
 	// A "node" that accepts TCP connections and never says a word: the
 	// first dial lasts until the handshake timeout.
 	l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -309,4 +295,18 @@ func TestPreparingWhileFirstDialIsUnderWay(t *testing.T) {
 		!strings.Contains(vs.Objects[0].Reason, "connecting to") {
 		t.Fatalf("during the first dial: %+v", vs)
 	}
+}
+
+// vaultWithAnObject makes a new vault holding one object.
+func vaultWithAnObject(t *testing.T, ctx context.Context) *vault.Engine {
+	t.Helper()
+	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	if _, err := e.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	return e
 }
