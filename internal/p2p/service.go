@@ -66,6 +66,12 @@ type Service struct {
 	// verified holds the changes of the messages stepped since the last
 	// process, parsed and verified by the connections' readers.
 	verified map[objsync.ID]*change.Change
+	// Received changes waiting to be stored (see storeNow).
+	pending    []pending
+	lastStore  time.Time // when pending changes were last stored
+	lastStored int       // how many
+	flush      *time.Timer
+	flushAt    time.Time // when flush fires (zero: not armed)
 
 	mu       sync.Mutex
 	peers    map[objsync.PeerID]time.Time // connected, since
@@ -157,7 +163,8 @@ func NewService(self objsync.PeerID, vault keys.VaultID, db store.Store, receive
 	s := &Service{Vault: vault, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
 		log: cfg.Log, tick: cfg.Tick, author: cfg.LocalAuthor,
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
-		verified: map[objsync.ID]*change.Change{}}
+		verified: map[objsync.ID]*change.Change{}, flush: time.NewTimer(time.Hour)}
+	s.flush.Stop()
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -195,6 +202,10 @@ func (s *Service) Run(ctx context.Context) {
 					}
 				}
 			})
+		case <-s.flush.C:
+			s.flushAt = time.Time{}
+			s.process(ctx, true)
+			continue
 		case <-t.C:
 			s.store.within(func() {
 				s.machine.Tick()
@@ -213,7 +224,7 @@ func (s *Service) Run(ctx context.Context) {
 			}
 			return
 		}
-		s.process(ctx)
+		s.process(ctx, false)
 	}
 }
 
@@ -296,69 +307,114 @@ const (
 	drainMessages = 64
 )
 
-// process carries out the machine's Ready: store, report, send.
-func (s *Service) process(ctx context.Context) {
-	for s.machine.HasReady() {
+// process carries out the machine's Ready: send its messages, store what
+// was received (now, or a little later with more: see storeNow) and report
+// it. flush stores whatever is pending.
+func (s *Service) process(ctx context.Context, flush bool) {
+	for s.machine.HasReady() || flush && len(s.pending) > 0 {
 		rd := s.machine.Ready()
 		s.machine.Advance()
-		type key struct {
-			from objsync.PeerID
-			obj  objsync.ID
-		}
-		var order []key
-		batches := map[key][]objsync.Change{}
 		for _, in := range rd.Received {
-			k := key{in.From, in.Object}
-			if _, ok := batches[k]; !ok {
-				order = append(order, k)
-			}
-			batches[k] = append(batches[k], in.Change)
+			s.pending = append(s.pending, pending{from: in.From, obj: in.Object,
+				Incoming: admit.Incoming{ID: in.Change.ID, Raw: in.Change.Raw, Parsed: s.verified[in.Change.ID]}})
 		}
-		// One transaction for everything received, reported per message.
-		var all []admit.Incoming
-		for _, k := range order {
-			for _, c := range batches[k] {
-				all = append(all, admit.Incoming{ID: c.ID, Raw: c.Raw, Parsed: s.verified[c.ID]})
-			}
-		}
-		var outs []objsync.Outcome
-		var errs []error
-		if len(all) > 0 {
-			stored, refused, err := s.receive(ctx, all)
-			s.mu.Lock()
-			s.storeErr = err
-			s.mu.Unlock()
-			if err != nil {
-				// Nothing was stored; report all as refused (the next
-				// reconciliation retries), but log the cause once.
-				s.log.Error("store received changes", "err", err)
-				outs = slices.Repeat([]objsync.Outcome{objsync.Rejected}, len(all))
-			} else {
-				outs, errs = outcomes(stored, refused), refused
-			}
-		}
-		for i, e := range errs {
-			if e != nil {
-				s.log.Warn("change refused", "change", all[i].ID.Short(), "err", e)
-			}
-		}
-		s.store.within(func() {
-			for _, k := range order {
-				n := len(batches[k])
-				s.machine.Applied(k.from, k.obj, outs[:n])
-				outs = outs[n:]
-			}
-		})
 		clear(s.verified)
-		for _, e := range rd.Messages {
-			c := s.conns[e.To]
-			if c == nil {
-				continue
+		s.send(rd.Messages)
+		if s.storeNow(flush) {
+			s.storePending(ctx)
+		}
+		flush = false
+	}
+}
+
+// pending is a received change waiting to be stored.
+type pending struct {
+	from objsync.PeerID
+	obj  objsync.ID
+	admit.Incoming
+}
+
+// Group commit: while changes stream in (the last store was of at least
+// streamMin changes, less than groupWait ago), stores wait for groupMin
+// changes or groupWait, whichever comes first: each commit rewrites the
+// index pages its changes touch, and a few large commits touch far fewer
+// pages than many small ones. A lone change (a push) is stored at once.
+const (
+	streamMin = 64
+	groupMin  = 2048
+	groupWait = 40 * time.Millisecond
+)
+
+// storeNow says whether to store the pending changes now; if not, it makes
+// sure a timer will.
+func (s *Service) storeNow(flush bool) bool {
+	if len(s.pending) == 0 {
+		return false
+	}
+	due := s.lastStore.Add(groupWait)
+	if flush || len(s.pending) >= groupMin || s.lastStored < streamMin || !time.Now().Before(due) {
+		return true
+	}
+	if s.flushAt.IsZero() {
+		s.flushAt = due
+		s.flush.Reset(time.Until(due))
+	}
+	return false
+}
+
+// storePending stores the pending changes in one transaction and reports
+// each message's outcomes to the machine.
+func (s *Service) storePending(ctx context.Context) {
+	in := s.pending
+	s.pending = nil
+	s.flushAt = time.Time{}
+	all := make([]admit.Incoming, len(in))
+	for i, p := range in {
+		all[i] = p.Incoming
+	}
+	stored, errs, err := s.receive(ctx, all)
+	s.lastStore, s.lastStored = time.Now(), len(all)
+	s.mu.Lock()
+	s.storeErr = err
+	s.mu.Unlock()
+	var outs []objsync.Outcome
+	if err != nil {
+		// Nothing was stored; report all as refused (the next
+		// reconciliation retries), but log the cause once.
+		s.log.Error("store received changes", "err", err)
+		outs = slices.Repeat([]objsync.Outcome{objsync.Rejected}, len(all))
+		errs = nil
+	} else {
+		outs = outcomes(stored, errs)
+	}
+	for i, e := range errs {
+		if e != nil {
+			s.log.Warn("change refused", "change", all[i].ID.Short(), "err", e)
+		}
+	}
+	// Reported per message: a run of changes of one object from one peer.
+	s.store.within(func() {
+		for lo := 0; lo < len(in); {
+			hi := lo + 1
+			for hi < len(in) && in[hi].from == in[lo].from && in[hi].obj == in[lo].obj {
+				hi++
 			}
-			if !c.push(toWire(e.Msg)) {
-				s.log.Warn("peer too slow; dropping the connection", "peer", shortPeer(e.To))
-				s.drop(c)
-			}
+			s.machine.Applied(in[lo].from, in[lo].obj, outs[lo:hi])
+			lo = hi
+		}
+	})
+}
+
+// send queues messages to their peers.
+func (s *Service) send(msgs []objsync.Envelope) {
+	for _, e := range msgs {
+		c := s.conns[e.To]
+		if c == nil {
+			continue
+		}
+		if !c.push(toWire(e.Msg)) {
+			s.log.Warn("peer too slow; dropping the connection", "peer", shortPeer(e.To))
+			s.drop(c)
 		}
 	}
 }
