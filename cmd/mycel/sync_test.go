@@ -249,3 +249,82 @@ func TestNodeRestartsLoseNothing(t *testing.T) {
 		return err == nil && jsonOf[statusReply](t, out).Status == "Synced"
 	}, node, upA, upB)
 }
+
+// Status walks Preparing… (the first dial to the node is under way) →
+// Synced, and an object written while the node cannot answer (stopped with
+// SIGSTOP: connected, silent) walks Syncing… → Synced once it answers.
+func TestStatusWalk(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and a device")
+	}
+	// Register the vault with the node, then stop it. Where it listened,
+	// something accepts connections and never answers, so the device's
+	// first dial lasts.
+	nodeData := filepath.Join(t.TempDir(), "node")
+	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	node := start(t, "--data", nodeData, "node", "--listen", listen)
+	a := newCLI(t)
+	a.ok("init", "--name", "laptop")
+	a.ok("nodes", "add", nodeAddr(t, node))
+	node.stop()
+	silent, err := net.Listen("tcp", strings.TrimPrefix(strings.Replace(listen, "/tcp/", ":", 1), "/ip4/"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []net.Conn
+	var mu sync.Mutex
+	go func() {
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c)
+			mu.Unlock()
+		}
+	}()
+	up := start(t, "--data", a.data, "up")
+	vaultStatus := func() string {
+		out, _, err := a.run("", "status", "--json")
+		if err != nil {
+			return ""
+		}
+		return jsonOf[statusReply](t, out).Status
+	}
+	waitFor(t, "Preparing… while the first dial is under way", func() bool { return vaultStatus() == "Preparing…" }, up)
+
+	// The node takes the port; the device gets through on a later dial.
+	silent.Close()
+	mu.Lock()
+	for _, c := range held {
+		c.Close()
+	}
+	mu.Unlock()
+	node = start(t, "--data", nodeData, "node", "--listen", listen)
+	nodeAddr(t, node)
+	waitFor(t, "Synced once the node answers", func() bool { return vaultStatus() == "Synced" }, up, node)
+
+	// The node stops answering (still connected); a new object waits.
+	node.cmd.Process.Signal(syscall.SIGSTOP)
+	id := strings.TrimSpace(a.ok("new", "--title", "Pending", "--text", "waits for the node"))
+	objStatus := func() string {
+		out, _, err := a.run("", "status", id, "--json")
+		if err != nil {
+			return ""
+		}
+		r := jsonOf[statusReply](t, out)
+		if len(r.Objects) != 1 {
+			return ""
+		}
+		return r.Objects[0].Status
+	}
+	waitFor(t, "the new object Syncing… while the node is silent", func() bool { return objStatus() == "Syncing…" }, up)
+	for range 5 { // and it stays so: nothing acknowledged it
+		if s := objStatus(); s != "Syncing…" {
+			t.Fatalf("object status %q while the node is stopped", s)
+		}
+	}
+	node.cmd.Process.Signal(syscall.SIGCONT)
+	waitFor(t, "the object Synced once the node acknowledges", func() bool { return objStatus() == "Synced" }, up, node)
+}
