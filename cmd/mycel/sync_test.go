@@ -86,6 +86,20 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// objectStatus is one object's status as c's running device reports it
+// ("" when it cannot tell).
+func objectStatus(t *testing.T, c *cli, id string) string {
+	out, _, err := c.run("", "status", id, "--json")
+	if err != nil {
+		return ""
+	}
+	r := jsonOf[statusReply](t, out)
+	if len(r.Objects) != 1 {
+		return ""
+	}
+	return r.Objects[0].Status
+}
+
 // nodeAddr reads the dialable address a node prints.
 func nodeAddr(t *testing.T, p *proc) string {
 	var addr string
@@ -143,18 +157,7 @@ func TestTwoDevicesSyncThroughANode(t *testing.T) {
 		}
 		return jsonOf[statusReply](t, out).Status
 	}
-	objStatus := func(c *cli) string {
-		out, _, err := c.run("", "status", id, "--json")
-		if err != nil {
-			return ""
-		}
-		r := jsonOf[statusReply](t, out)
-		if len(r.Objects) != 1 {
-			return ""
-		}
-		return r.Objects[0].Status
-	}
-	waitFor(t, "a's object to be Synced", func() bool { return objStatus(a) == "Synced" }, node, upA, upB)
+	waitFor(t, "a's object to be Synced", func() bool { return objectStatus(t, a, id) == "Synced" }, node, upA, upB)
 	waitFor(t, "b's vault to be Synced", func() bool { return statusOf(b) == "Synced" }, node, upA, upB)
 
 	// Offline on both sides: stop the node, edit the same paragraph.
@@ -308,17 +311,7 @@ func TestStatusWalk(t *testing.T) {
 	// The node stops answering (still connected); a new object waits.
 	node.cmd.Process.Signal(syscall.SIGSTOP)
 	id := strings.TrimSpace(a.ok("new", "--title", "Pending", "--text", "waits for the node"))
-	objStatus := func() string {
-		out, _, err := a.run("", "status", id, "--json")
-		if err != nil {
-			return ""
-		}
-		r := jsonOf[statusReply](t, out)
-		if len(r.Objects) != 1 {
-			return ""
-		}
-		return r.Objects[0].Status
-	}
+	objStatus := func() string { return objectStatus(t, a, id) }
 	waitFor(t, "the new object Syncing… while the node is silent", func() bool { return objStatus() == "Syncing…" }, up)
 	for range 5 { // and it stays so: nothing acknowledged it
 		if s := objStatus(); s != "Syncing…" {
