@@ -40,6 +40,9 @@ type peer struct {
 	// object that did not differ.
 	held       map[ID][32]byte
 	count      map[ID]int // how many changes of an object the peer said it holds
+	// inflight holds, per object, the changes sent to the peer that it has
+	// not shown it holds yet, with their sizes (see sendMissing).
+	inflight map[ID]map[ID]int
 	reconciled bool       // a reconciliation with the peer has completed
 }
 
@@ -65,7 +68,7 @@ func (m *Machine) Advance() { m.ready = Ready{} }
 // Connected starts syncing with a peer: the side with the lesser id starts
 // a reconciliation at once.
 func (m *Machine) Connected(p PeerID) {
-	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, offered: map[ID][32]byte{}, failed: map[ID]bool{}, held: map[ID][32]byte{}, count: map[ID]int{}}
+	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, offered: map[ID][32]byte{}, failed: map[ID]bool{}, held: map[ID][32]byte{}, count: map[ID]int{}, inflight: map[ID]map[ID]int{}}
 	m.peers[p] = pr
 	if pr.initiator {
 		m.startRecon(pr)
@@ -204,6 +207,7 @@ func (m *Machine) finishRecon(pr *peer) {
 	}
 	for _, obj := range diff {
 		delete(pr.offered, obj) // a difference: offer even if offered before
+		delete(pr.inflight, obj) // and send again what may have been lost
 		m.offer(pr, obj)
 	}
 }
@@ -241,13 +245,36 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) {
 
 // sendMissing sends, in causal order and bounded batches, the changes of
 // obj this side holds that are not in the closure of the peer's heads. It
-// reports whether it sent anything.
+// reports whether any are missing there.
+//
+// At most cfg.Window bytes of one object are in flight to a peer: the
+// peer's heads, which it sends after storing each batch, let the next
+// ones go. So a huge object takes its turn with the others rather than
+// filling the connection ahead of them.
 func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
 	order, held := m.missing(obj, theirs, mine)
 	if len(order) == 0 {
+		delete(pr.inflight, obj)
 		return false
 	}
-	raws := m.store.Raws(obj, order)
+	// What the peer now holds is no longer in flight.
+	flying := pr.inflight[obj]
+	still := make(map[ID]int, len(flying))
+	inAir := 0
+	for _, id := range order {
+		if n, ok := flying[id]; ok {
+			still[id] = n
+			inAir += n
+		}
+	}
+	pr.inflight[obj] = still
+	var send []ID
+	for _, id := range order {
+		if _, ok := still[id]; !ok {
+			send = append(send, id)
+		}
+	}
+	raws := m.store.Raws(obj, send)
 	var batch []Change
 	size := 0
 	flush := func() {
@@ -256,16 +283,18 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
 			batch, size = nil, 0
 		}
 	}
-	for i, id := range order {
+	for i, id := range send {
 		raw := raws[i]
-		if raw == nil {
-			break // gone from the store: send what comes before it
+		if raw == nil || inAir > 0 && inAir+len(raw) > m.cfg.Window {
+			break // gone from the store, or the window is full
 		}
 		if size > 0 && size+len(raw) > m.cfg.BatchBytes {
 			flush()
 		}
 		batch = append(batch, Change{ID: id, Raw: raw})
 		size += len(raw)
+		inAir += len(raw)
+		still[id] = len(raw)
 	}
 	flush()
 	pr.offered[obj] = HeadsHash(mine)

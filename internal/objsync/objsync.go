@@ -133,7 +133,11 @@ type Config struct {
 	ReconcileEvery int
 	// BatchBytes bounds the changes in one Changes message.
 	BatchBytes int
+	// Window bounds the bytes of one object's changes sent to a peer and
+	// not yet acknowledged by its heads (at least one change is sent).
+	Window int
 }
 
-// DefaultConfig: with a 1 s tick, reconcile every 20 s; 1 MiB batches.
-var DefaultConfig = Config{ReconcileEvery: 20, BatchBytes: 1 << 20}
+// DefaultConfig: with a 1 s tick, reconcile every 20 s; 1 MiB batches, up
+// to 4 MiB of one object in flight.
+var DefaultConfig = Config{ReconcileEvery: 20, BatchBytes: 1 << 20, Window: 4 << 20}
