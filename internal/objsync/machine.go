@@ -38,12 +38,12 @@ type peer struct {
 	// held is the hash of the heads the peer is known to hold per object:
 	// from its Heads messages, and, after a reconciliation, ours for every
 	// object that did not differ.
-	held       map[ID][32]byte
-	count      map[ID]int // how many changes of an object the peer said it holds
+	held  map[ID][32]byte
+	count map[ID]int // how many changes of an object the peer said it holds
 	// inflight holds, per object, the changes sent to the peer that it has
 	// not shown it holds yet, with their sizes (see sendMissing).
-	inflight map[ID]map[ID]int
-	reconciled bool       // a reconciliation with the peer has completed
+	inflight   map[ID]map[ID]int
+	reconciled bool // a reconciliation with the peer has completed
 }
 
 // New returns a machine for peer self over store. salt draws a fresh random
@@ -206,7 +206,7 @@ func (m *Machine) finishRecon(pr *peer) {
 		}
 	}
 	for _, obj := range diff {
-		delete(pr.offered, obj) // a difference: offer even if offered before
+		delete(pr.offered, obj)  // a difference: offer even if offered before
 		delete(pr.inflight, obj) // and send again what may have been lost
 		m.offer(pr, obj)
 	}
