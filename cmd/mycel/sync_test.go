@@ -131,8 +131,8 @@ func setup(t *testing.T) (nodeData, listen string, node *proc, a, b *cli, upA, u
 	}
 	a.ok("nodes", "add", addr)
 	b.ok("nodes", "add", addr)
-	upA = start(t, "--data", a.data, "up")
-	upB = start(t, "--data", b.data, "up")
+	upA = start(t, "--data", a.data, "up", "--no-lan")
+	upB = start(t, "--data", b.data, "up", "--no-lan")
 	return
 }
 
@@ -287,7 +287,7 @@ func TestStatusWalk(t *testing.T) {
 			mu.Unlock()
 		}
 	}()
-	up := start(t, "--data", a.data, "up")
+	up := start(t, "--data", a.data, "up", "--no-lan")
 	vaultStatus := func() string {
 		out, _, err := a.run("", "status", "--json")
 		if err != nil {

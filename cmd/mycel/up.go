@@ -18,12 +18,21 @@ import (
 
 func (a *app) upCmd() *cobra.Command {
 	var name string
+	var listen, peers []string
+	var noLAN, lanOnly bool
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run this device: set up a vault on first run, then serve until Ctrl-C",
 		Long: `Run this device. On first run, with no vault in the data folder, it creates one
-and prints its recovery phrase. Then it serves the local API on a unix socket in
-the data folder (only you can open it) until Ctrl-C or SIGTERM.`,
+and prints its recovery phrase. Then it syncs until Ctrl-C or SIGTERM:
+
+  - with the backup nodes ('mycel nodes add ADDR'), redialing them with backoff;
+  - directly with the vault's other devices: found on the local network (mDNS),
+    given with --peer, or remembered from before; redialed every 10 s. Devices
+    of other vaults learn nothing from this device, not even its vault's id.
+
+It also serves the local API on a unix socket in the data folder (only you can
+open it), which the other commands use while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -49,13 +58,24 @@ the data folder (only you can open it) until Ctrl-C or SIGTERM.`,
 				return err
 			}
 			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			dev, err := device.Start(ctx, e, device.DefaultConfig(log))
+			cfg := device.DefaultConfig(log)
+			if cmd.Flags().Changed("listen") {
+				cfg.Listen = listen
+			}
+			cfg.Peers, cfg.LAN, cfg.LANOnly = peers, !noLAN, lanOnly
+			if noLAN && lanOnly {
+				return errors.New("--no-lan and --lan-only together would sync with nothing")
+			}
+			dev, err := device.Start(ctx, e, cfg)
 			if err != nil {
 				return err
 			}
 			srv := &http.Server{Handler: api.Handler(e, dev), ReadHeaderTimeout: 10 * time.Second}
 			nodes, _ := e.Nodes(ctx)
 			fmt.Fprintf(a.stdout, "mycel is up: vault %s, %d objects, %d backup nodes, data in %s.\n", e.VaultID().Short(), len(objs), len(nodes), a.data)
+			for _, addr := range dev.Host.Addrs() {
+				fmt.Fprintf(a.stdout, "Other devices of the vault can reach this one at %s/p2p/%s\n", addr, dev.Host.ID())
+			}
 			fmt.Fprintf(a.stdout, "Local API on unix:%s. Press Ctrl-C to stop.\n", filepath.Join(a.data, api.SocketFile))
 			done := make(chan error, 1)
 			go func() { done <- srv.Serve(l) }()
@@ -75,5 +95,9 @@ the data folder (only you can open it) until Ctrl-C or SIGTERM.`,
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "name of this device, if a vault is created (default: the host name)")
+	cmd.Flags().StringSliceVar(&listen, "listen", nil, "multiaddrs where the vault's other devices can reach this one (default: every interface, TCP and QUIC, any port)")
+	cmd.Flags().StringSliceVar(&peers, "peer", nil, "another device of the vault to sync with directly (its address with /p2p/, as its 'mycel up' prints)")
+	cmd.Flags().BoolVar(&noLAN, "no-lan", false, "do not look for the vault's devices on the local network (mDNS)")
+	cmd.Flags().BoolVar(&lanOnly, "lan-only", false, "never dial a backup node: sync only with devices directly")
 	return cmd
 }

@@ -117,7 +117,7 @@ func InitialSync(ctx context.Context, dir string, objects, perObject int, progre
 		progress("syncing to a fresh device")
 	}
 	start := time.Now()
-	if _, err := device.Start(sctx, b, device.DefaultConfig(quiet)); err != nil {
+	if _, err := device.Start(sctx, b, nodeOnly(quiet)); err != nil {
 		return r, err
 	}
 	// Poll the store for completion: often (the wall time is measured to
@@ -148,6 +148,14 @@ func InitialSync(ctx context.Context, dir string, objects, perObject int, progre
 	}
 	r.VerifyAll, _ = median3(func() (time.Duration, error) { return verifyAll(all), nil })
 	return r, nil
+}
+
+// nodeOnly configures a device that syncs through nodes only: what these
+// benchmarks measure.
+func nodeOnly(log *slog.Logger) device.Config {
+	c := device.DefaultConfig(log)
+	c.Listen, c.LAN = nil, false
+	return c
 }
 
 // serveLoopback serves a node on a fresh loopback address until ctx ends.
@@ -271,11 +279,11 @@ func Latency(ctx context.Context, dir string, edits int) ([]time.Duration, error
 			return nil, err
 		}
 	}
-	da, err := device.Start(sctx, a, device.DefaultConfig(quiet))
+	da, err := device.Start(sctx, a, nodeOnly(quiet))
 	if err != nil {
 		return nil, err
 	}
-	if _, err := device.Start(sctx, b, device.DefaultConfig(quiet)); err != nil {
+	if _, err := device.Start(sctx, b, nodeOnly(quiet)); err != nil {
 		return nil, err
 	}
 	id, err := a.Create(ctx, map[string]string{"title": "latency"}, []*crdt.Block{{Type: crdt.TypeParagraph}})

@@ -35,13 +35,29 @@ type Config struct {
 	NetCheck time.Duration
 	// Addrs lists the interface addresses (net.InterfaceAddrs; tests fake it).
 	Addrs func() ([]net.Addr, error)
+
+	// Listen: where other devices of the vault can reach this one (none:
+	// it only dials).
+	Listen []string
+	// Peers: other devices' addresses to dial (with /p2p/), besides those
+	// found on the network and remembered.
+	Peers []string
+	// LAN finds devices on the local network by mDNS.
+	LAN bool
+	// LANOnly never dials a node.
+	LANOnly bool
+	// RedialEvery: how often a device not connected is dialed again.
+	RedialEvery time.Duration
 }
 
-// DefaultConfig: 1 s ticks, reconcile every 20 s, backoff from 250 ms to 30 s.
+// DefaultConfig: 1 s ticks, reconcile every 20 s, backoff from 250 ms to
+// 30 s; listening on every interface, finding devices by mDNS, redialing
+// them every 10 s.
 func DefaultConfig(log *slog.Logger) Config {
 	return Config{Service: p2p.ServiceConfig{Sync: objsync.DefaultConfig, Tick: time.Second, Log: log},
 		BackoffMin: 250 * time.Millisecond, BackoffMax: 30 * time.Second, Log: log,
-		NetCheck: 2 * time.Second, Addrs: net.InterfaceAddrs}
+		NetCheck: 2 * time.Second, Addrs: net.InterfaceAddrs,
+		Listen: []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"}, LAN: true, RedialEvery: 10 * time.Second}
 }
 
 // Device is a running device.
@@ -53,7 +69,8 @@ type Device struct {
 
 	mu    sync.Mutex
 	nodes map[string]*NodeState
-	kick  chan struct{} // closed (and replaced) when the network changes
+	peers map[peer.ID]*PeerState // other devices of the vault
+	kick  chan struct{}          // closed (and replaced) when the network changes
 }
 
 // NodeState is what the device knows of one configured node.
@@ -70,11 +87,11 @@ type NodeState struct {
 
 // Start starts the host and the service and dials every configured node.
 func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
-	h, err := p2p.NewHost(e.HostKey(), nil)
+	h, err := p2p.NewHost(e.HostKey(), cfg.Listen)
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, kick: make(chan struct{})}
+	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{})}
 	svc := cfg.Service
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
 	d.Service = p2p.NewService(objsync.PeerID(h.ID().String()), e.VaultID(), e.Store(), e.ReceiveBatch,
@@ -86,8 +103,15 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		return nil, err
 	}
 	for _, a := range addrs {
+		if cfg.LANOnly {
+			break
+		}
 		d.nodes[a] = &NodeState{Addr: a}
 		go d.keepConnected(ctx, a)
+	}
+	if err := d.servePeers(ctx); err != nil {
+		h.Close()
+		return nil, err
 	}
 	if cfg.NetCheck > 0 && cfg.Addrs != nil {
 		go d.watchNetwork(ctx)
@@ -242,6 +266,8 @@ func Register(ctx context.Context, e *vault.Engine, addr string) error {
 	}
 	return e.SetNodes(ctx, append(nodes, addr))
 }
+
+func objsyncPeer(id peer.ID) objsync.PeerID { return objsync.PeerID(id.String()) }
 
 func peerKey(p objsync.PeerID) (ed25519.PublicKey, error) {
 	id, err := peer.Decode(string(p))

@@ -53,6 +53,7 @@ func fastConfig() Config {
 	c := DefaultConfig(quietLog())
 	c.Service.Tick = 50 * time.Millisecond
 	c.BackoffMin, c.BackoffMax = 20*time.Millisecond, 200*time.Millisecond
+	c.Listen, c.LAN, c.RedialEvery = []string{"/ip4/127.0.0.1/tcp/0"}, false, 100*time.Millisecond
 	return c
 }
 

@@ -118,12 +118,9 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 // it (given the vault, the authenticated peer key and the hello) and with
 // which service and records. Refusals are answered with their reason.
 func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.Hello) (*Service, [][]byte, error)) error {
-	s.SetDeadline(time.Now().Add(HandshakeTimeout))
-	r := bufio.NewReaderSize(s, readBuffer)
-	f, err := readFrame(r)
+	r, f, err := firstFrame(s)
 	if err != nil {
-		s.Reset()
-		return fmt.Errorf("handshake: %w", err)
+		return err
 	}
 	hello := f.GetHello()
 	if hello == nil || len(hello.VaultId) != 32 {
@@ -138,12 +135,31 @@ func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.H
 		return err
 	}
 	svc, records, err := decide(vault, key, hello)
+	return answer(s, r, svc, err, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{MemberRecords: records}}})
+}
+
+// firstFrame starts answering a stream: it reads the first frame within
+// the handshake timeout.
+func firstFrame(s network.Stream) (*bufio.Reader, *pb.Frame, error) {
+	s.SetDeadline(time.Now().Add(HandshakeTimeout))
+	r := bufio.NewReaderSize(s, readBuffer)
+	f, err := readFrame(r)
 	if err != nil {
-		writeFrame(s, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{Error: err.Error()}}})
-		s.Close()
-		return err
+		s.Reset()
+		return nil, nil, fmt.Errorf("handshake: %w", err)
 	}
-	if err := writeFrame(s, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{MemberRecords: records}}}); err != nil {
+	return r, f, nil
+}
+
+// answer ends an accepted handshake: it sends the refusal, or the welcome
+// and hands the stream to svc.
+func answer(s network.Stream, r *bufio.Reader, svc *Service, refusal error, welcome *pb.Frame) error {
+	if refusal != nil {
+		writeFrame(s, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{Error: refusal.Error()}}})
+		s.Close()
+		return refusal
+	}
+	if err := writeFrame(s, welcome); err != nil {
 		s.Reset()
 		return err
 	}

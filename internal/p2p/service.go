@@ -50,6 +50,7 @@ func outcomes(outs []admit.Outcome, errs []error) []objsync.Outcome {
 // the objsync machine; each connection has a reader and a writer.
 type Service struct {
 	Vault   keys.VaultID
+	self    objsync.PeerID
 	db      store.Store
 	store   *storeView // what the machine reads
 	machine *objsync.Machine
@@ -160,7 +161,7 @@ type Members struct {
 
 // NewService prepares a service; Run runs it.
 func NewService(self objsync.PeerID, vault keys.VaultID, db store.Store, receive Receiver, members Members, cfg ServiceConfig) *Service {
-	s := &Service{Vault: vault, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
+	s := &Service{Vault: vault, self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
 		log: cfg.Log, tick: cfg.Tick, author: cfg.LocalAuthor,
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
 		verified: map[objsync.ID]*change.Change{}, flush: time.NewTimer(time.Hour)}
@@ -425,6 +426,11 @@ func (s *Service) Attach(peer objsync.PeerID, stream network.Stream, r *bufio.Re
 	c := &conn{peer: peer, stream: stream, closed: make(chan struct{}), wake: make(chan struct{}, 1)}
 	s.do(func() {
 		if old := s.conns[peer]; old != nil {
+			if s.keepsOld(old, c) {
+				close(c.closed)
+				stream.Reset()
+				return
+			}
 			s.drop(old)
 		}
 		s.conns[peer] = c
@@ -437,6 +443,21 @@ func (s *Service) Attach(peer objsync.PeerID, stream network.Stream, r *bufio.Re
 		s.sendMembers(context.Background(), c)
 	})
 	return c.closed
+}
+
+// keepsOld decides between two connections to one peer. Two devices that
+// dial each other at once must keep the same one, or each would drop the
+// one the other kept: that dialed by the lesser peer id. Otherwise the new
+// one replaces the old (the peer reconnected).
+func (s *Service) keepsOld(old, c *conn) bool {
+	dialer := func(c *conn) objsync.PeerID {
+		if c.stream.Conn().Stat().Direction == network.DirOutbound {
+			return s.self
+		}
+		return c.peer
+	}
+	a, b := dialer(old), dialer(c)
+	return a != b && a < b
 }
 
 func (s *Service) drop(c *conn) {

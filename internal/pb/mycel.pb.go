@@ -679,6 +679,8 @@ type Frame struct {
 	//	*Frame_HelloReply
 	//	*Frame_Sync
 	//	*Frame_Members
+	//	*Frame_PeerHello
+	//	*Frame_PeerProof
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -757,6 +759,24 @@ func (x *Frame) GetMembers() *Members {
 	return nil
 }
 
+func (x *Frame) GetPeerHello() *PeerHello {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_PeerHello); ok {
+			return x.PeerHello
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetPeerProof() *PeerProof {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_PeerProof); ok {
+			return x.PeerProof
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -777,6 +797,14 @@ type Frame_Members struct {
 	Members *Members `protobuf:"bytes,4,opt,name=members,proto3,oneof"`
 }
 
+type Frame_PeerHello struct {
+	PeerHello *PeerHello `protobuf:"bytes,5,opt,name=peer_hello,json=peerHello,proto3,oneof"`
+}
+
+type Frame_PeerProof struct {
+	PeerProof *PeerProof `protobuf:"bytes,6,opt,name=peer_proof,json=peerProof,proto3,oneof"`
+}
+
 func (*Frame_Hello) isFrame_Body() {}
 
 func (*Frame_HelloReply) isFrame_Body() {}
@@ -784,6 +812,121 @@ func (*Frame_HelloReply) isFrame_Body() {}
 func (*Frame_Sync) isFrame_Body() {}
 
 func (*Frame_Members) isFrame_Body() {}
+
+func (*Frame_PeerHello) isFrame_Body() {}
+
+func (*Frame_PeerProof) isFrame_Body() {}
+
+// PeerHello opens a device-to-device stream (/mycel/peer/1): the dialer's
+// fresh nonce. Nothing in it names a vault.
+type PeerHello struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nonce         []byte                 `protobuf:"bytes,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeerHello) Reset() {
+	*x = PeerHello{}
+	mi := &file_mycel_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeerHello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeerHello) ProtoMessage() {}
+
+func (x *PeerHello) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeerHello.ProtoReflect.Descriptor instead.
+func (*PeerHello) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{9}
+}
+
+func (x *PeerHello) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+// PeerProof proves knowledge of the vault's discovery key without
+// revealing anything to a peer that lacks it. The listener answers a hello
+// with its nonce and MAC; the dialer, once it checked that MAC, sends its
+// own MAC and its membership records; the listener's last answer carries
+// its records (or a HelloReply with the reason it refuses a device).
+type PeerProof struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Nonce         []byte                 `protobuf:"bytes,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Mac           []byte                 `protobuf:"bytes,2,opt,name=mac,proto3" json:"mac,omitempty"`
+	MemberRecords [][]byte               `protobuf:"bytes,3,rep,name=member_records,json=memberRecords,proto3" json:"member_records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeerProof) Reset() {
+	*x = PeerProof{}
+	mi := &file_mycel_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeerProof) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeerProof) ProtoMessage() {}
+
+func (x *PeerProof) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeerProof.ProtoReflect.Descriptor instead.
+func (*PeerProof) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *PeerProof) GetNonce() []byte {
+	if x != nil {
+		return x.Nonce
+	}
+	return nil
+}
+
+func (x *PeerProof) GetMac() []byte {
+	if x != nil {
+		return x.Mac
+	}
+	return nil
+}
+
+func (x *PeerProof) GetMemberRecords() [][]byte {
+	if x != nil {
+		return x.MemberRecords
+	}
+	return nil
+}
 
 // Members carries membership records; the receiver verifies and keeps the
 // ones it lacks, so a device added elsewhere is known before its changes.
@@ -796,7 +939,7 @@ type Members struct {
 
 func (x *Members) Reset() {
 	*x = Members{}
-	mi := &file_mycel_proto_msgTypes[9]
+	mi := &file_mycel_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -808,7 +951,7 @@ func (x *Members) String() string {
 func (*Members) ProtoMessage() {}
 
 func (x *Members) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[9]
+	mi := &file_mycel_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -821,7 +964,7 @@ func (x *Members) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Members.ProtoReflect.Descriptor instead.
 func (*Members) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{9}
+	return file_mycel_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Members) GetRecords() [][]byte {
@@ -845,7 +988,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_mycel_proto_msgTypes[10]
+	mi := &file_mycel_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -857,7 +1000,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[10]
+	mi := &file_mycel_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -870,7 +1013,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{10}
+	return file_mycel_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Hello) GetVaultId() []byte {
@@ -904,7 +1047,7 @@ type HelloReply struct {
 
 func (x *HelloReply) Reset() {
 	*x = HelloReply{}
-	mi := &file_mycel_proto_msgTypes[11]
+	mi := &file_mycel_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -916,7 +1059,7 @@ func (x *HelloReply) String() string {
 func (*HelloReply) ProtoMessage() {}
 
 func (x *HelloReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[11]
+	mi := &file_mycel_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -929,7 +1072,7 @@ func (x *HelloReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloReply.ProtoReflect.Descriptor instead.
 func (*HelloReply) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{11}
+	return file_mycel_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *HelloReply) GetError() string {
@@ -966,7 +1109,7 @@ type SyncMessage struct {
 
 func (x *SyncMessage) Reset() {
 	*x = SyncMessage{}
-	mi := &file_mycel_proto_msgTypes[12]
+	mi := &file_mycel_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1121,7 @@ func (x *SyncMessage) String() string {
 func (*SyncMessage) ProtoMessage() {}
 
 func (x *SyncMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[12]
+	mi := &file_mycel_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1134,7 @@ func (x *SyncMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncMessage.ProtoReflect.Descriptor instead.
 func (*SyncMessage) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{12}
+	return file_mycel_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *SyncMessage) GetKind() uint32 {
@@ -1067,7 +1210,7 @@ type WireChange struct {
 
 func (x *WireChange) Reset() {
 	*x = WireChange{}
-	mi := &file_mycel_proto_msgTypes[13]
+	mi := &file_mycel_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1079,7 +1222,7 @@ func (x *WireChange) String() string {
 func (*WireChange) ProtoMessage() {}
 
 func (x *WireChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[13]
+	mi := &file_mycel_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1092,7 +1235,7 @@ func (x *WireChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WireChange.ProtoReflect.Descriptor instead.
 func (*WireChange) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{13}
+	return file_mycel_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *WireChange) GetId() []byte {
@@ -1171,14 +1314,24 @@ const file_mycel_proto_rawDesc = "" +
 	"\rREMOVE_DEVICE\x10\x03\"@\n" +
 	"\fSignedRecord\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xcd\x01\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xb9\x02\n" +
 	"\x05Frame\x12'\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.mycel.v1.HelloH\x00R\x05hello\x127\n" +
 	"\vhello_reply\x18\x02 \x01(\v2\x14.mycel.v1.HelloReplyH\x00R\n" +
 	"helloReply\x12+\n" +
 	"\x04sync\x18\x03 \x01(\v2\x15.mycel.v1.SyncMessageH\x00R\x04sync\x12-\n" +
-	"\amembers\x18\x04 \x01(\v2\x11.mycel.v1.MembersH\x00R\amembersB\x06\n" +
-	"\x04body\"#\n" +
+	"\amembers\x18\x04 \x01(\v2\x11.mycel.v1.MembersH\x00R\amembers\x124\n" +
+	"\n" +
+	"peer_hello\x18\x05 \x01(\v2\x13.mycel.v1.PeerHelloH\x00R\tpeerHello\x124\n" +
+	"\n" +
+	"peer_proof\x18\x06 \x01(\v2\x13.mycel.v1.PeerProofH\x00R\tpeerProofB\x06\n" +
+	"\x04body\"!\n" +
+	"\tPeerHello\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\fR\x05nonce\"Z\n" +
+	"\tPeerProof\x12\x14\n" +
+	"\x05nonce\x18\x01 \x01(\fR\x05nonce\x12\x10\n" +
+	"\x03mac\x18\x02 \x01(\fR\x03mac\x12%\n" +
+	"\x0emember_records\x18\x03 \x03(\fR\rmemberRecords\"#\n" +
 	"\aMembers\x12\x18\n" +
 	"\arecords\x18\x01 \x03(\fR\arecords\"e\n" +
 	"\x05Hello\x12\x19\n" +
@@ -1217,7 +1370,7 @@ func file_mycel_proto_rawDescGZIP() []byte {
 }
 
 var file_mycel_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 14)
+var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
 var file_mycel_proto_goTypes = []any{
 	(MemberRecord_Kind)(0), // 0: mycel.v1.MemberRecord.Kind
 	(*SignedChange)(nil),   // 1: mycel.v1.SignedChange
@@ -1229,11 +1382,13 @@ var file_mycel_proto_goTypes = []any{
 	(*MemberRecord)(nil),   // 7: mycel.v1.MemberRecord
 	(*SignedRecord)(nil),   // 8: mycel.v1.SignedRecord
 	(*Frame)(nil),          // 9: mycel.v1.Frame
-	(*Members)(nil),        // 10: mycel.v1.Members
-	(*Hello)(nil),          // 11: mycel.v1.Hello
-	(*HelloReply)(nil),     // 12: mycel.v1.HelloReply
-	(*SyncMessage)(nil),    // 13: mycel.v1.SyncMessage
-	(*WireChange)(nil),     // 14: mycel.v1.WireChange
+	(*PeerHello)(nil),      // 10: mycel.v1.PeerHello
+	(*PeerProof)(nil),      // 11: mycel.v1.PeerProof
+	(*Members)(nil),        // 12: mycel.v1.Members
+	(*Hello)(nil),          // 13: mycel.v1.Hello
+	(*HelloReply)(nil),     // 14: mycel.v1.HelloReply
+	(*SyncMessage)(nil),    // 15: mycel.v1.SyncMessage
+	(*WireChange)(nil),     // 16: mycel.v1.WireChange
 }
 var file_mycel_proto_depIdxs = []int32{
 	6,  // 0: mycel.v1.Payload.ops:type_name -> mycel.v1.Op
@@ -1243,16 +1398,18 @@ var file_mycel_proto_depIdxs = []int32{
 	4,  // 4: mycel.v1.Op.ref:type_name -> mycel.v1.OpID
 	5,  // 5: mycel.v1.Op.spans:type_name -> mycel.v1.Span
 	0,  // 6: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
-	11, // 7: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
-	12, // 8: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
-	13, // 9: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
-	10, // 10: mycel.v1.Frame.members:type_name -> mycel.v1.Members
-	14, // 11: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
-	12, // [12:12] is the sub-list for method output_type
-	12, // [12:12] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	13, // 7: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
+	14, // 8: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
+	15, // 9: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
+	12, // 10: mycel.v1.Frame.members:type_name -> mycel.v1.Members
+	10, // 11: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
+	11, // 12: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
+	16, // 13: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
+	14, // [14:14] is the sub-list for method output_type
+	14, // [14:14] is the sub-list for method input_type
+	14, // [14:14] is the sub-list for extension type_name
+	14, // [14:14] is the sub-list for extension extendee
+	0,  // [0:14] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }
@@ -1265,6 +1422,8 @@ func file_mycel_proto_init() {
 		(*Frame_HelloReply)(nil),
 		(*Frame_Sync)(nil),
 		(*Frame_Members)(nil),
+		(*Frame_PeerHello)(nil),
+		(*Frame_PeerProof)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1272,7 +1431,7 @@ func file_mycel_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mycel_proto_rawDesc), len(file_mycel_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   14,
+			NumMessages:   16,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

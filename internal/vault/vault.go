@@ -277,6 +277,40 @@ func (e *Engine) Devices(ctx context.Context) ([]DeviceInfo, error) {
 	return out, err
 }
 
+// Setting reads a device setting (nil when unset).
+func (e *Engine) Setting(ctx context.Context, key string) ([]byte, error) {
+	var v []byte
+	err := e.db.View(ctx, func(tx store.Tx) (err error) {
+		v, err = tx.Setting(key)
+		return err
+	})
+	return v, err
+}
+
+// SetSetting writes a device setting.
+func (e *Engine) SetSetting(ctx context.Context, key string, value []byte) error {
+	return e.db.Update(ctx, func(tx store.Tx) error { return tx.SetSetting(key, value) })
+}
+
+// DiscoveryKey keys the handshake between devices of this vault (see
+// p2p.DialPeer); it never leaves the device.
+func (e *Engine) DiscoveryKey() [32]byte { return e.vault.DiscoveryKey }
+
+// IsMember reports whether key is a current (not removed) device of the
+// vault.
+func (e *Engine) IsMember(ctx context.Context, key ed25519.PublicKey) (bool, error) {
+	devs, err := e.Devices(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, d := range devs {
+		if d.Key.Equal(key) && !d.Removed {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // AddMemberRecords adds membership records from elsewhere (another device
 // of the vault); each is verified.
 func (e *Engine) AddMemberRecords(ctx context.Context, raws [][]byte) error {

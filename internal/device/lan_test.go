@@ -1,0 +1,119 @@
+package device
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"mycel/internal/change"
+	"mycel/internal/crdt"
+	"mycel/internal/markdown"
+	"mycel/internal/vault"
+)
+
+// addrOf is a running device's dialable address.
+func addrOf(d *Device) string {
+	return fmt.Sprintf("%s/p2p/%s", d.Host.Addrs()[0], d.Host.ID())
+}
+
+func text(t *testing.T, e *vault.Engine, id change.ID) string {
+	o, err := e.Get(context.Background(), id)
+	if err != nil {
+		return ""
+	}
+	return markdown.Render(o.Doc.Blocks())
+}
+
+// Two devices of one vault sync directly, with no node; a device of another
+// vault that dials one of them gets nothing and learns nothing; a device
+// that restarts finds its peer again by the address it remembered.
+func TestDevicesSyncDirectly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	a, phrase, err := vault.Init(ctx, filepath.Join(dir, "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := vault.Recover(ctx, filepath.Join(dir, "b"), phrase, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, _, err := vault.Init(ctx, filepath.Join(dir, "c"), "stranger")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	secret, _ := c.Create(ctx, map[string]string{"title": "C's own"}, markdown.Parse("not for a\n"))
+
+	da, err := Start(ctx, a, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgB := fastConfig()
+	cfgB.Peers = []string{addrOf(da)}
+	bctx, stopB := context.WithCancel(ctx)
+	db, err := Start(bctx, b, cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bID := objsyncPeer(db.Host.ID())
+	cfgC := fastConfig()
+	cfgC.Peers = []string{addrOf(da)}
+	dc, err := Start(ctx, c, cfgC)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	id, err := a.Create(ctx, map[string]string{"title": "Shared"}, markdown.Parse("from a\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a's object on b, directly", func() bool { return text(t, b, id) == "from a\n" })
+	if _, err := b.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("from a and b\n")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b's edit on a, directly", func() bool { return text(t, a, id) == "from a and b\n" })
+
+	// The stranger was refused before anything was exchanged.
+	eventually(t, "c to see a is not of its vault", func() bool {
+		for _, p := range dc.Peers() {
+			if p.ID == da.Host.ID() && p.Foreign {
+				return true
+			}
+		}
+		return false
+	})
+	if objs, _ := c.List(ctx); len(objs) != 1 || objs[0].ID != secret {
+		t.Fatalf("c's objects: %+v", objs)
+	}
+	if devs, _ := c.Devices(ctx); len(devs) != 1 {
+		t.Fatalf("c learned of %d devices", len(devs))
+	}
+	if _, err := a.Get(ctx, secret); err == nil {
+		t.Fatal("a holds c's object")
+	}
+	if _, connected := da.Service.Peers()[objsyncPeer(dc.Host.ID())]; connected {
+		t.Fatal("a is connected to c")
+	}
+
+	// b restarts with no peer configured: it dials a where it last found it.
+	stopB()
+	eventually(t, "a to see b gone", func() bool {
+		_, connected := da.Service.Peers()[bID]
+		return !connected
+	})
+	if _, err := a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("from a and b, again a\n")); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if db, err = Start(ctx, b, fastConfig()); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "b back in touch by the remembered address", func() bool { return text(t, b, id) == "from a and b, again a\n" })
+	if peers := db.Peers(); len(peers) != 1 || !peers[0].Connected {
+		t.Fatalf("b's peers: %+v", peers)
+	}
+}
