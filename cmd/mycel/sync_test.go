@@ -86,6 +86,14 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// showsText reports whether c shows object id ending with want.
+func showsText(c *cli, id, want string) func() bool {
+	return func() bool {
+		out, _, err := c.run("", "show", id)
+		return err == nil && strings.HasSuffix(out, want)
+	}
+}
+
 // objectStatus is one object's status as c's running device reports it
 // ("" when it cannot tell).
 func objectStatus(t *testing.T, c *cli, id string) string {
@@ -143,12 +151,7 @@ func TestTwoDevicesSyncThroughANode(t *testing.T) {
 	nodeData, listen, node, a, b, upA, upB := setup(t)
 
 	id := strings.TrimSpace(a.ok("new", "--title", "Shared secret page", "--text", "The quokka sat."))
-	shows := func(c *cli, want string) func() bool {
-		return func() bool {
-			out, _, err := c.run("", "show", id)
-			return err == nil && strings.HasSuffix(out, want)
-		}
-	}
+	shows := func(c *cli, want string) func() bool { return showsText(c, id, want) }
 	waitFor(t, "the new object on b", shows(b, "\nThe quokka sat.\n"), node, upA, upB)
 	statusOf := func(c *cli, args ...string) string {
 		out, _, err := c.run("", append([]string{"status", "--json"}, args...)...)

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// reachAt reads the address a running `mycel up` prints for other devices.
+func reachAt(t *testing.T, p *proc) string {
+	var addr string
+	waitFor(t, "the device's address", func() bool {
+		sc := bufio.NewScanner(strings.NewReader(p.output()))
+		for sc.Scan() {
+			if rest, ok := strings.CutPrefix(sc.Text(), "Other devices of the vault can reach this one at "); ok && strings.HasPrefix(rest, "/ip4/127.0.0.1/") {
+				addr = strings.TrimSpace(rest)
+				return true
+			}
+		}
+		return false
+	}, p)
+	return addr
+}
+
+// The LAN scenario on loopback, without root (mDNS off, peers given by
+// address): devices sync directly while the node is gone, a device that
+// drops off finds its peer again by itself, everything reaches the node
+// when it is back, and a device of another vault gets nothing.
+func TestDevicesSyncDirectlyOnLoopback(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and three devices")
+	}
+	nodeData := filepath.Join(t.TempDir(), "node")
+	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	node := start(t, "--data", nodeData, "node", "--listen", listen)
+	naddr := nodeAddr(t, node)
+	a, b, other := newCLI(t), newCLI(t), newCLI(t)
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
+		t.Fatalf("recover: %v %s", err, errOut)
+	}
+	other.ok("init", "--name", "stranger")
+	strangerID := strings.TrimSpace(other.ok("new", "--title", "Stranger's page", "--text", "kept to itself"))
+	a.ok("nodes", "add", naddr)
+	b.ok("nodes", "add", naddr)
+
+	upA := start(t, "--data", a.data, "up", "--no-lan", "--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)))
+	aAddr := reachAt(t, upA)
+	bListen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	upB := start(t, "--data", b.data, "up", "--no-lan", "--listen", bListen, "--peer", aAddr)
+	upO := start(t, "--data", other.data, "up", "--no-lan", "--peer", aAddr)
+
+	id := strings.TrimSpace(a.ok("new", "--title", "Plans", "--text", "The heron waits."))
+	shows := func(c *cli, want string) func() bool { return showsText(c, id, want) }
+	waitFor(t, "the object on b", shows(b, "\nThe heron waits.\n"), node, upA, upB)
+
+	// The node goes away: a and b still sync, directly.
+	node.stop()
+	vaultOf := func(c *cli) statusReply {
+		out, _, err := c.run("", "status", "--json")
+		if err != nil {
+			return statusReply{}
+		}
+		return jsonOf[statusReply](t, out)
+	}
+	waitFor(t, "a: No connection (node), phone connected", func() bool {
+		r := vaultOf(a)
+		return r.Status == "No connection" && len(r.Devices) == 1 && r.Devices[0].Name == "phone"
+	}, upA)
+	if out := a.ok("status"); !strings.Contains(out, "Devices connected: phone") {
+		t.Fatalf("status does not name the connected device:\n%s", out)
+	}
+	write := func(c *cli, text string) {
+		f := filepath.Join(t.TempDir(), "page.md")
+		os.WriteFile(f, []byte(text), 0o600)
+		c.ok("write", id, "--file", f)
+	}
+	write(a, "The grey heron waits.\n")
+	waitFor(t, "a's edit on b, directly", shows(b, "\nThe grey heron waits.\n"), upA, upB)
+	write(b, "The grey heron waits by the reeds.\n")
+	waitFor(t, "b's edit on a, directly", shows(a, "\nThe grey heron waits by the reeds.\n"), upA, upB)
+
+	// b drops off; both edit; b comes back and finds a by itself.
+	upB.stop()
+	write(a, "The grey heron waits by the reeds. Dawn.\n")
+	write(b, "The grey heron waits by the still reeds.\n")
+	upB = start(t, "--data", b.data, "up", "--no-lan", "--listen", bListen)
+	began := time.Now()
+	merged := "\nThe grey heron waits by the still reeds. Dawn.\n"
+	waitFor(t, "b back, and both merged", func() bool { return shows(a, merged)() && shows(b, merged)() }, upA, upB)
+	if d := time.Since(began); d > 20*time.Second {
+		t.Fatalf("reconnecting took %v, over two redial periods", d)
+	}
+
+	// The node comes back: everything reaches it, and both are Synced.
+	node = start(t, "--data", nodeData, "node", "--listen", listen)
+	nodeAddr(t, node)
+	waitFor(t, "both Synced", func() bool { return vaultOf(a).Status == "Synced" && vaultOf(b).Status == "Synced" }, node, upA, upB)
+
+	// The other vault's device got nothing, and gave nothing.
+	if out := other.ok("ls"); strings.Contains(out, "Plans") || !strings.Contains(out, "Stranger's page") {
+		t.Fatalf("the stranger's objects:\n%s", out)
+	}
+	if _, _, err := a.run("", "show", strangerID); err == nil {
+		t.Fatal("a holds the stranger's object")
+	}
+	if !strings.Contains(upO.output(), "not a device of this vault") {
+		t.Fatalf("the stranger's log does not say why it got nothing:\n%s", upO.output())
+	}
+	vid := jsonOf[statusReply](t, a.ok("status", "--json")).VaultID
+	if vid == "" || strings.Contains(upO.output(), vid) {
+		t.Fatal("the stranger's log holds the vault id")
+	}
+}
