@@ -94,6 +94,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{})}
 	svc := cfg.Service
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
+	svc.ClosePeer = p2p.PeerCloser(h)
 	d.Service = p2p.NewService(objsync.PeerID(h.ID().String()), e.VaultID(), e.Store(), e.ReceiveBatch,
 		p2p.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
 	go d.Service.Run(ctx)

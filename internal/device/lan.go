@@ -120,11 +120,13 @@ func (d *Device) foundPeer(ctx context.Context, info peer.AddrInfo) {
 }
 
 // keepPeer dials a device and redials it every RedialEvery (jittered)
-// while it is not connected.
+// while it is not connected; at once (after BackoffMin) when a connection
+// it made ends, since the device was there a moment ago.
 func (d *Device) keepPeer(ctx context.Context, id peer.ID) {
 	for ctx.Err() == nil {
-		if _, connected := d.Service.Peers()[objsyncPeer(id)]; !connected {
-			d.dialPeer(ctx, id)
+		wait := d.cfg.RedialEvery
+		if _, connected := d.Service.Peers()[objsyncPeer(id)]; !connected && d.dialPeer(ctx, id) {
+			wait = d.cfg.BackoffMin
 		}
 		d.mu.Lock()
 		foreign, kick := d.peers[id].Foreign, d.kick
@@ -132,7 +134,7 @@ func (d *Device) keepPeer(ctx context.Context, id peer.ID) {
 		if foreign {
 			return
 		}
-		pause := d.cfg.RedialEvery/2 + time.Duration(rand.Int64N(int64(d.cfg.RedialEvery/2)+1))
+		pause := wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
 		select {
 		case <-ctx.Done():
 			return
@@ -143,15 +145,16 @@ func (d *Device) keepPeer(ctx context.Context, id peer.ID) {
 }
 
 // dialPeer connects to a device once and, on success, hands the
-// connection to the service and waits for it to end.
-func (d *Device) dialPeer(ctx context.Context, id peer.ID) {
+// connection to the service and waits for it to end; it reports whether it
+// connected.
+func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 	d.mu.Lock()
 	info := peer.AddrInfo{ID: id, Addrs: d.peers[id].Addrs}
 	d.mu.Unlock()
 	recs, err := d.Engine.MemberRecords(ctx)
 	if err != nil {
 		d.cfg.Log.Error("read membership", "err", err)
-		return
+		return false
 	}
 	pid, stream, r, theirs, err := p2p.DialPeer(ctx, d.Host, info, d.Engine.DiscoveryKey(), recs)
 	if err == nil {
@@ -177,7 +180,7 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) {
 	d.mu.Unlock()
 	if err != nil {
 		d.cfg.Log.Info("cannot sync with device", "peer", id.ShortString(), "err", err)
-		return
+		return false
 	}
 	d.connectedPeer(id, nil)
 	d.cfg.Log.Info("connected to device", "peer", id.ShortString())
@@ -186,6 +189,7 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) {
 	case <-ctx.Done():
 	}
 	d.cfg.Log.Info("disconnected from device", "peer", id.ShortString())
+	return true
 }
 
 // connectedPeer records a connection to a device and remembers where it

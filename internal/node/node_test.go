@@ -154,7 +154,8 @@ func TestGarbageFrameDropsConnection(t *testing.T) {
 }
 
 // A peer that stops in the middle of a frame is dropped after three
-// reconciliation periods without a complete frame.
+// keepalive periods (each side sends a frame every two ticks) without a
+// complete frame.
 func TestStalledPeerIsDropped(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -164,7 +165,7 @@ func TestStalledPeerIsDropped(t *testing.T) {
 	}
 	defer n.Close()
 	cfg := DefaultServiceConfig(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})))
-	cfg.Tick, cfg.Sync.ReconcileEvery = 20*time.Millisecond, 5 // stalled after 300 ms
+	cfg.Tick, cfg.Sync.ReconcileEvery = 50*time.Millisecond, 5 // keepalive every 100 ms: stalled after 300 ms
 	addr, h, err := ServeLoopback(ctx, n, cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -66,7 +66,9 @@ func (s *Server) service(v *Vault) *p2p.Service {
 		Get: func(context.Context) ([][]byte, error) { return v.MemberRecords(), nil },
 		Add: v.AddMembers,
 	}
-	svc := p2p.NewService(objsync.PeerID(s.host.ID().String()), v.ID, v.db, v.ReceiveBatch, members, s.cfg)
+	cfg := s.cfg
+	cfg.ClosePeer = p2p.PeerCloser(s.host)
+	svc := p2p.NewService(objsync.PeerID(s.host.ID().String()), v.ID, v.db, v.ReceiveBatch, members, cfg)
 	go svc.Run(s.ctx)
 	s.services[v.ID] = svc
 	return svc

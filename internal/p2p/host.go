@@ -54,6 +54,24 @@ func PeerKey(id peer.ID) (ed25519.PublicKey, error) {
 	return ed25519.PublicKey(raw), nil
 }
 
+// PeerCloser closes every connection of h to a sync peer (see
+// ServiceConfig.ClosePeer).
+func PeerCloser(h host.Host) func(objsync.PeerID) {
+	return func(p objsync.PeerID) {
+		if id, err := peer.Decode(string(p)); err == nil {
+			h.Network().ClosePeer(id)
+		}
+	}
+}
+
+// clearBackoff forgets libp2p's dial backoff for a peer: callers pace their
+// attempts themselves, and libp2p's would add seconds after a peer restarts.
+func clearBackoff(h host.Host, id peer.ID) {
+	if sw, ok := h.Network().(*swarm.Swarm); ok {
+		sw.Backoff().Clear(id)
+	}
+}
+
 // ErrIncompatible is wrapped by the error of a dial to a peer that speaks
 // another version of the sync protocol.
 var ErrIncompatible = errors.New("another version of the sync protocol")
@@ -75,11 +93,7 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 	}
 	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
-	// The caller paces its attempts (with its own backoff); libp2p's dial
-	// backoff would add seconds after a node restarts.
-	if sw, ok := h.Network().(*swarm.Swarm); ok {
-		sw.Backoff().Clear(info.ID)
-	}
+	clearBackoff(h, info.ID)
 	if err := h.Connect(ctx, *info); err != nil {
 		return "", nil, nil, nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}

@@ -50,6 +50,7 @@ func peerMAC(key [32]byte, role string, self, other peer.ID, dialerNonce, listen
 func DialPeer(ctx context.Context, h host.Host, info peer.AddrInfo, discovery [32]byte, records [][]byte) (objsync.PeerID, network.Stream, *bufio.Reader, [][]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, HandshakeTimeout)
 	defer cancel()
+	clearBackoff(h, info.ID)
 	if err := h.Connect(ctx, info); err != nil {
 		return "", nil, nil, nil, fmt.Errorf("connect to %s: %w", info.ID.ShortString(), err)
 	}

@@ -49,21 +49,22 @@ func outcomes(outs []admit.Outcome, errs []error) []objsync.Outcome {
 // Service syncs one vault with the peers attached to it. One goroutine runs
 // the objsync machine; each connection has a reader and a writer.
 type Service struct {
-	Vault   keys.VaultID
-	self    objsync.PeerID
-	db      store.Store
-	store   *storeView // what the machine reads
-	machine *objsync.Machine
-	receive Receiver
-	members Members
-	every   int // ticks between membership exchanges
-	ticks   int
-	log     *slog.Logger
-	tick    time.Duration
-	author  []byte // watch the store for changes by this author (a device's own)
-	events  chan func()
-	conns   map[objsync.PeerID]*conn // loop goroutine only
-	polled  int64                    // arrival number of the last change seen by pollLocal
+	Vault     keys.VaultID
+	self      objsync.PeerID
+	db        store.Store
+	store     *storeView // what the machine reads
+	machine   *objsync.Machine
+	receive   Receiver
+	members   Members
+	every     int // ticks between membership exchanges
+	ticks     int
+	log       *slog.Logger
+	tick      time.Duration
+	author    []byte // watch the store for changes by this author (a device's own)
+	closePeer func(objsync.PeerID)
+	events    chan func()
+	conns     map[objsync.PeerID]*conn // loop goroutine only
+	polled    int64                    // arrival number of the last change seen by pollLocal
 	// verified holds the changes of the messages stepped since the last
 	// process, parsed and verified by the connections' readers.
 	verified map[objsync.ID]*change.Change
@@ -149,6 +150,9 @@ type ServiceConfig struct {
 	// CLI) wrote to the store, and offer them.
 	LocalAuthor []byte
 	Log         *slog.Logger
+	// ClosePeer closes every transport connection to a peer whose sync
+	// connection stalled (nil: only the one under it).
+	ClosePeer func(objsync.PeerID)
 }
 
 // Members is how a service reads and extends its vault's membership log;
@@ -162,7 +166,7 @@ type Members struct {
 // NewService prepares a service; Run runs it.
 func NewService(self objsync.PeerID, vault keys.VaultID, db store.Store, receive Receiver, members Members, cfg ServiceConfig) *Service {
 	s := &Service{Vault: vault, self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
-		log: cfg.Log, tick: cfg.Tick, author: cfg.LocalAuthor,
+		log: cfg.Log, tick: cfg.Tick, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer,
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
 		verified: map[objsync.ID]*change.Change{}, flush: time.NewTimer(time.Hour)}
 	s.flush.Stop()
@@ -176,6 +180,11 @@ func NewService(self objsync.PeerID, vault keys.VaultID, db store.Store, receive
 	})
 	return s
 }
+
+// keepalive is how many ticks pass between the frames each side sends a
+// quiet connection (with a 1 s tick, 2 s: a peer that vanished, or a
+// connection that stopped passing anything, is noticed within 6 s).
+func (s *Service) keepalive() int { return min(2, s.every) }
 
 // Run drives the machine until ctx ends, then closes every connection.
 func (s *Service) Run(ctx context.Context) {
@@ -214,9 +223,13 @@ func (s *Service) Run(ctx context.Context) {
 					s.pollLocal(true)
 				}
 			})
-			if s.ticks++; s.ticks%s.every == 0 {
-				for _, c := range s.conns {
+			s.ticks++
+			for _, c := range s.conns {
+				switch {
+				case s.ticks%s.every == 0:
 					s.sendMembers(ctx, c)
+				case s.ticks%s.keepalive() == 0:
+					c.push(&pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
 				}
 			}
 		case <-ctx.Done():
@@ -475,10 +488,10 @@ func (s *Service) drop(c *conn) {
 }
 
 func (s *Service) read(c *conn, r *bufio.Reader) {
-	// Both sides send at least one frame per reconciliation period (the
-	// membership exchange), so a peer that completes none in three is
-	// stalled, mid-frame or not: drop it (a device then redials).
-	idle := 3 * time.Duration(s.every) * s.tick
+	// Both sides send at least one frame per keepalive period (a ping, or
+	// the membership exchange), so a peer that completes none in three is
+	// gone or stalled, mid-frame or not: drop it (a device then redials).
+	idle := 3 * time.Duration(s.keepalive()) * s.tick
 	var msgs []objsync.Message
 	for {
 		c.stream.SetReadDeadline(time.Now().Add(idle))
@@ -486,20 +499,30 @@ func (s *Service) read(c *conn, r *bufio.Reader) {
 		if err != nil {
 			if errors.Is(err, os.ErrDeadlineExceeded) {
 				s.log.Warn("peer stalled; dropping the connection", "peer", shortPeer(c.peer), "idle", idle)
+				// The transport connections under it pass nothing either
+				// (a link that went down and up can leave them so): close
+				// them, so that the next dial makes a fresh one.
+				if s.closePeer != nil {
+					s.closePeer(c.peer)
+				} else {
+					c.stream.Conn().Close()
+				}
 			}
 			s.do(func() { s.drop(c) })
 			return
 		}
-		if m := f.GetMembers(); m != nil {
-			if err := s.members.Add(context.Background(), m.Records); err != nil {
+		switch {
+		case f.GetPing() != nil: // it is alive; nothing else to do
+		case f.GetMembers() != nil:
+			if err := s.members.Add(context.Background(), f.GetMembers().Records); err != nil {
 				s.log.Warn("membership records refused", "peer", shortPeer(c.peer), "err", err)
 			}
-		} else if sm := f.GetSync(); sm == nil {
+		case f.GetSync() == nil:
 			s.log.Warn("unexpected frame; dropping the connection", "peer", shortPeer(c.peer))
 			s.do(func() { s.drop(c) })
 			return
-		} else {
-			msg, err := fromWire(sm)
+		default:
+			msg, err := fromWire(f.GetSync())
 			if err != nil {
 				s.log.Warn("bad message; dropping the connection", "peer", shortPeer(c.peer), "err", err)
 				s.do(func() { s.drop(c) })

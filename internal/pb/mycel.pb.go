@@ -681,6 +681,7 @@ type Frame struct {
 	//	*Frame_Members
 	//	*Frame_PeerHello
 	//	*Frame_PeerProof
+	//	*Frame_Ping
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -777,6 +778,15 @@ func (x *Frame) GetPeerProof() *PeerProof {
 	return nil
 }
 
+func (x *Frame) GetPing() *Ping {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Ping); ok {
+			return x.Ping
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -805,6 +815,10 @@ type Frame_PeerProof struct {
 	PeerProof *PeerProof `protobuf:"bytes,6,opt,name=peer_proof,json=peerProof,proto3,oneof"`
 }
 
+type Frame_Ping struct {
+	Ping *Ping `protobuf:"bytes,7,opt,name=ping,proto3,oneof"`
+}
+
 func (*Frame_Hello) isFrame_Body() {}
 
 func (*Frame_HelloReply) isFrame_Body() {}
@@ -817,6 +831,46 @@ func (*Frame_PeerHello) isFrame_Body() {}
 
 func (*Frame_PeerProof) isFrame_Body() {}
 
+func (*Frame_Ping) isFrame_Body() {}
+
+// Ping keeps a quiet connection known to be alive: each side sends one
+// every few seconds, and drops a peer from which nothing came for three.
+type Ping struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ping) Reset() {
+	*x = Ping{}
+	mi := &file_mycel_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ping) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ping) ProtoMessage() {}
+
+func (x *Ping) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ping.ProtoReflect.Descriptor instead.
+func (*Ping) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{9}
+}
+
 // PeerHello opens a device-to-device stream (/mycel/peer/1): the dialer's
 // fresh nonce. Nothing in it names a vault.
 type PeerHello struct {
@@ -828,7 +882,7 @@ type PeerHello struct {
 
 func (x *PeerHello) Reset() {
 	*x = PeerHello{}
-	mi := &file_mycel_proto_msgTypes[9]
+	mi := &file_mycel_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -840,7 +894,7 @@ func (x *PeerHello) String() string {
 func (*PeerHello) ProtoMessage() {}
 
 func (x *PeerHello) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[9]
+	mi := &file_mycel_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -853,7 +907,7 @@ func (x *PeerHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerHello.ProtoReflect.Descriptor instead.
 func (*PeerHello) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{9}
+	return file_mycel_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *PeerHello) GetNonce() []byte {
@@ -879,7 +933,7 @@ type PeerProof struct {
 
 func (x *PeerProof) Reset() {
 	*x = PeerProof{}
-	mi := &file_mycel_proto_msgTypes[10]
+	mi := &file_mycel_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -891,7 +945,7 @@ func (x *PeerProof) String() string {
 func (*PeerProof) ProtoMessage() {}
 
 func (x *PeerProof) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[10]
+	mi := &file_mycel_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -904,7 +958,7 @@ func (x *PeerProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerProof.ProtoReflect.Descriptor instead.
 func (*PeerProof) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{10}
+	return file_mycel_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *PeerProof) GetNonce() []byte {
@@ -939,7 +993,7 @@ type Members struct {
 
 func (x *Members) Reset() {
 	*x = Members{}
-	mi := &file_mycel_proto_msgTypes[11]
+	mi := &file_mycel_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1005,7 @@ func (x *Members) String() string {
 func (*Members) ProtoMessage() {}
 
 func (x *Members) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[11]
+	mi := &file_mycel_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1018,7 @@ func (x *Members) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Members.ProtoReflect.Descriptor instead.
 func (*Members) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{11}
+	return file_mycel_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Members) GetRecords() [][]byte {
@@ -988,7 +1042,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_mycel_proto_msgTypes[12]
+	mi := &file_mycel_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1000,7 +1054,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[12]
+	mi := &file_mycel_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1013,7 +1067,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{12}
+	return file_mycel_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *Hello) GetVaultId() []byte {
@@ -1047,7 +1101,7 @@ type HelloReply struct {
 
 func (x *HelloReply) Reset() {
 	*x = HelloReply{}
-	mi := &file_mycel_proto_msgTypes[13]
+	mi := &file_mycel_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1113,7 @@ func (x *HelloReply) String() string {
 func (*HelloReply) ProtoMessage() {}
 
 func (x *HelloReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[13]
+	mi := &file_mycel_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1126,7 @@ func (x *HelloReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloReply.ProtoReflect.Descriptor instead.
 func (*HelloReply) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{13}
+	return file_mycel_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *HelloReply) GetError() string {
@@ -1109,7 +1163,7 @@ type SyncMessage struct {
 
 func (x *SyncMessage) Reset() {
 	*x = SyncMessage{}
-	mi := &file_mycel_proto_msgTypes[14]
+	mi := &file_mycel_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1121,7 +1175,7 @@ func (x *SyncMessage) String() string {
 func (*SyncMessage) ProtoMessage() {}
 
 func (x *SyncMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[14]
+	mi := &file_mycel_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1134,7 +1188,7 @@ func (x *SyncMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncMessage.ProtoReflect.Descriptor instead.
 func (*SyncMessage) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{14}
+	return file_mycel_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SyncMessage) GetKind() uint32 {
@@ -1210,7 +1264,7 @@ type WireChange struct {
 
 func (x *WireChange) Reset() {
 	*x = WireChange{}
-	mi := &file_mycel_proto_msgTypes[15]
+	mi := &file_mycel_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1222,7 +1276,7 @@ func (x *WireChange) String() string {
 func (*WireChange) ProtoMessage() {}
 
 func (x *WireChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[15]
+	mi := &file_mycel_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1235,7 +1289,7 @@ func (x *WireChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WireChange.ProtoReflect.Descriptor instead.
 func (*WireChange) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{15}
+	return file_mycel_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *WireChange) GetId() []byte {
@@ -1314,7 +1368,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\rREMOVE_DEVICE\x10\x03\"@\n" +
 	"\fSignedRecord\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xb9\x02\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xdf\x02\n" +
 	"\x05Frame\x12'\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.mycel.v1.HelloH\x00R\x05hello\x127\n" +
 	"\vhello_reply\x18\x02 \x01(\v2\x14.mycel.v1.HelloReplyH\x00R\n" +
@@ -1324,8 +1378,10 @@ const file_mycel_proto_rawDesc = "" +
 	"\n" +
 	"peer_hello\x18\x05 \x01(\v2\x13.mycel.v1.PeerHelloH\x00R\tpeerHello\x124\n" +
 	"\n" +
-	"peer_proof\x18\x06 \x01(\v2\x13.mycel.v1.PeerProofH\x00R\tpeerProofB\x06\n" +
-	"\x04body\"!\n" +
+	"peer_proof\x18\x06 \x01(\v2\x13.mycel.v1.PeerProofH\x00R\tpeerProof\x12$\n" +
+	"\x04ping\x18\a \x01(\v2\x0e.mycel.v1.PingH\x00R\x04pingB\x06\n" +
+	"\x04body\"\x06\n" +
+	"\x04Ping\"!\n" +
 	"\tPeerHello\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\fR\x05nonce\"Z\n" +
 	"\tPeerProof\x12\x14\n" +
@@ -1370,7 +1426,7 @@ func file_mycel_proto_rawDescGZIP() []byte {
 }
 
 var file_mycel_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
 var file_mycel_proto_goTypes = []any{
 	(MemberRecord_Kind)(0), // 0: mycel.v1.MemberRecord.Kind
 	(*SignedChange)(nil),   // 1: mycel.v1.SignedChange
@@ -1382,13 +1438,14 @@ var file_mycel_proto_goTypes = []any{
 	(*MemberRecord)(nil),   // 7: mycel.v1.MemberRecord
 	(*SignedRecord)(nil),   // 8: mycel.v1.SignedRecord
 	(*Frame)(nil),          // 9: mycel.v1.Frame
-	(*PeerHello)(nil),      // 10: mycel.v1.PeerHello
-	(*PeerProof)(nil),      // 11: mycel.v1.PeerProof
-	(*Members)(nil),        // 12: mycel.v1.Members
-	(*Hello)(nil),          // 13: mycel.v1.Hello
-	(*HelloReply)(nil),     // 14: mycel.v1.HelloReply
-	(*SyncMessage)(nil),    // 15: mycel.v1.SyncMessage
-	(*WireChange)(nil),     // 16: mycel.v1.WireChange
+	(*Ping)(nil),           // 10: mycel.v1.Ping
+	(*PeerHello)(nil),      // 11: mycel.v1.PeerHello
+	(*PeerProof)(nil),      // 12: mycel.v1.PeerProof
+	(*Members)(nil),        // 13: mycel.v1.Members
+	(*Hello)(nil),          // 14: mycel.v1.Hello
+	(*HelloReply)(nil),     // 15: mycel.v1.HelloReply
+	(*SyncMessage)(nil),    // 16: mycel.v1.SyncMessage
+	(*WireChange)(nil),     // 17: mycel.v1.WireChange
 }
 var file_mycel_proto_depIdxs = []int32{
 	6,  // 0: mycel.v1.Payload.ops:type_name -> mycel.v1.Op
@@ -1398,18 +1455,19 @@ var file_mycel_proto_depIdxs = []int32{
 	4,  // 4: mycel.v1.Op.ref:type_name -> mycel.v1.OpID
 	5,  // 5: mycel.v1.Op.spans:type_name -> mycel.v1.Span
 	0,  // 6: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
-	13, // 7: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
-	14, // 8: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
-	15, // 9: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
-	12, // 10: mycel.v1.Frame.members:type_name -> mycel.v1.Members
-	10, // 11: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
-	11, // 12: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
-	16, // 13: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
-	14, // [14:14] is the sub-list for method output_type
-	14, // [14:14] is the sub-list for method input_type
-	14, // [14:14] is the sub-list for extension type_name
-	14, // [14:14] is the sub-list for extension extendee
-	0,  // [0:14] is the sub-list for field type_name
+	14, // 7: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
+	15, // 8: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
+	16, // 9: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
+	13, // 10: mycel.v1.Frame.members:type_name -> mycel.v1.Members
+	11, // 11: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
+	12, // 12: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
+	10, // 13: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
+	17, // 14: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
+	15, // [15:15] is the sub-list for method output_type
+	15, // [15:15] is the sub-list for method input_type
+	15, // [15:15] is the sub-list for extension type_name
+	15, // [15:15] is the sub-list for extension extendee
+	0,  // [0:15] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }
@@ -1424,6 +1482,7 @@ func file_mycel_proto_init() {
 		(*Frame_Members)(nil),
 		(*Frame_PeerHello)(nil),
 		(*Frame_PeerProof)(nil),
+		(*Frame_Ping)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -1431,7 +1490,7 @@ func file_mycel_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mycel_proto_rawDesc), len(file_mycel_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   16,
+			NumMessages:   17,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
