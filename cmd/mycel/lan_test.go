@@ -26,6 +26,19 @@ func reachAt(t *testing.T, p *proc) string {
 	return addr
 }
 
+// laptopPhoneStranger makes two devices of one vault (laptop, phone) and a
+// device of another vault holding one object (whose id it returns).
+func laptopPhoneStranger(t *testing.T) (a, b, other *cli, strangerID string) {
+	a, b, other = newCLI(t), newCLI(t), newCLI(t)
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
+		t.Fatalf("recover: %v %s", err, errOut)
+	}
+	other.ok("init", "--name", "stranger")
+	strangerID = strings.TrimSpace(other.ok("new", "--title", "Stranger's page", "--text", "kept to itself"))
+	return a, b, other, strangerID
+}
+
 // The LAN scenario on loopback, without root (mDNS off, peers given by
 // address): devices sync directly while the node is gone, a device that
 // drops off finds its peer again by itself, everything reaches the node
@@ -38,13 +51,7 @@ func TestDevicesSyncDirectlyOnLoopback(t *testing.T) {
 	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
 	node := start(t, "--data", nodeData, "node", "--listen", listen)
 	naddr := nodeAddr(t, node)
-	a, b, other := newCLI(t), newCLI(t), newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
-	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
-		t.Fatalf("recover: %v %s", err, errOut)
-	}
-	other.ok("init", "--name", "stranger")
-	strangerID := strings.TrimSpace(other.ok("new", "--title", "Stranger's page", "--text", "kept to itself"))
+	a, b, other, strangerID := laptopPhoneStranger(t)
 	a.ok("nodes", "add", naddr)
 	b.ok("nodes", "add", naddr)
 

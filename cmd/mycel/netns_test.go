@@ -121,13 +121,7 @@ func TestLANWithNetworkNamespaces(t *testing.T) {
 		}
 		return false
 	}, node)
-	a, b, other := newCLI(t), newCLI(t), newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
-	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
-		t.Fatalf("recover: %v %s", err, errOut)
-	}
-	other.ok("init", "--name", "stranger")
-	strangerID := strings.TrimSpace(other.ok("new", "--title", "Stranger's page", "--text", "kept to itself"))
+	a, b, other, strangerID := laptopPhoneStranger(t)
 	n.run(2, a, "nodes", "add", naddr)
 	n.run(3, b, "nodes", "add", naddr)
 	upA := n.start(2, "--data", a.data, "up")
