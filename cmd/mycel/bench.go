@@ -81,7 +81,7 @@ transaction; then time opening the final object.`,
 		},
 	}
 	traceCmd.Flags().BoolVar(&pipeline, "pipeline", false, "write through signing, sealing and the store")
-	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd())
+	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd())
 	return cmd
 }
 
@@ -183,6 +183,41 @@ func (a *app) benchSyncCmd() *cobra.Command {
 	}
 	cmd.Flags().IntVar(&objects, "objects", 10000, "objects in the vault synced")
 	cmd.Flags().IntVar(&perObject, "changes-per-object", 20, "changes per object (root included)")
+	cmd.Flags().IntVar(&edits, "edits", 200, "edits timed for latency")
+	return cmd
+}
+
+func (a *app) benchLANCmd() *cobra.Command {
+	var edits int
+	cmd := &cobra.Command{
+		Use:   "lan",
+		Short: "Measure devices syncing directly: time to the first object, write-to-visible latency",
+		Long: `Measure two devices of one vault syncing directly, with no node, over loopback
+(peers given by address: loopback has no multicast for mDNS), in temporary folders:
+
+  1. from the moment the second device starts to it holding the first device's object
+     (dial, handshake, reconciliation, transfer);
+  2. the delay from a write on device A to the change being on device B, over --edits
+     edits (p50, p99).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := os.MkdirTemp("", "mycel-bench-lan-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			first, ds, err := bench.Direct(cmd.Context(), dir, edits)
+			if err != nil {
+				return err
+			}
+			slices.Sort(ds)
+			p50, p99 := ds[len(ds)/2], ds[min(len(ds)-1, len(ds)*99/100)]
+			return a.emit(map[string]any{"first_object_ms": ms(first), "latency_edits": len(ds), "latency_p50_ms": ms(p50), "latency_p99_ms": ms(p99)}, func(w io.Writer) {
+				fmt.Fprintf(w, "device start → first object synced  %s\n", first.Round(time.Microsecond*100))
+				fmt.Fprintf(w, "latency A→B directly, %d edits     p50 %s, p99 %s\n", len(ds), p50.Round(time.Microsecond*100), p99.Round(time.Microsecond*100))
+			})
+		},
+	}
 	cmd.Flags().IntVar(&edits, "edits", 200, "edits timed for latency")
 	return cmd
 }

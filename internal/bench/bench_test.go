@@ -80,6 +80,13 @@ func TestInitialSyncSmall(t *testing.T) {
 	}
 }
 
+func TestDirectSmall(t *testing.T) {
+	first, ds, err := Direct(context.Background(), t.TempDir(), 5)
+	if err != nil || len(ds) != 5 || first <= 0 {
+		t.Fatalf("direct: %v, %v, %v", first, ds, err)
+	}
+}
+
 func TestLatencySmall(t *testing.T) {
 	ds, err := Latency(context.Background(), t.TempDir(), 5)
 	if err != nil || len(ds) != 5 {

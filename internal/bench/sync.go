@@ -291,35 +291,84 @@ func Latency(ctx context.Context, dir string, edits int) ([]time.Duration, error
 		return nil, err
 	}
 	da.Poke()
-	reached := func(want []change.ID) bool {
-		var got []change.ID
-		b.Store().View(ctx, func(tx store.Tx) (err error) {
-			got, err = tx.Heads(id)
-			return err
-		})
-		return len(got) == 1 && len(want) == 1 && got[0] == want[0]
-	}
-	heads := func() []change.ID {
-		var hs []change.ID
-		a.Store().View(ctx, func(tx store.Tx) (err error) {
-			hs, err = tx.Heads(id)
-			return err
-		})
-		return hs
-	}
-	wait := func(want []change.ID) error {
-		deadline := time.Now().Add(30 * time.Second)
-		for !reached(want) {
-			if time.Now().After(deadline) {
-				return fmt.Errorf("an edit did not reach the other device within 30 s")
-			}
-			time.Sleep(200 * time.Microsecond) // polling b's store
-		}
-		return nil
-	}
-	if err := wait(heads()); err != nil {
+	if err := waitHeads(ctx, a, b, id); err != nil {
 		return nil, err
 	}
+	return timeEdits(ctx, a, da, b, id, edits)
+}
+
+// Direct measures two devices of one vault syncing directly over loopback,
+// with no node: how long a device that starts takes to hold an object the
+// other has (from its start: dialing, handshake, reconciliation, transfer),
+// then, for each of edits changes written on A, how long until B holds it.
+func Direct(ctx context.Context, dir string, edits int) (first time.Duration, delays []time.Duration, err error) {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, phrase, err := vault.Init(ctx, filepath.Join(dir, "a"), "a")
+	if err != nil {
+		return 0, nil, err
+	}
+	defer a.Close()
+	b, err := vault.Recover(ctx, filepath.Join(dir, "b"), phrase, "b")
+	if err != nil {
+		return 0, nil, err
+	}
+	defer b.Close()
+	id, err := a.Create(ctx, map[string]string{"title": "latency"}, []*crdt.Block{{Type: crdt.TypeParagraph}})
+	if err != nil {
+		return 0, nil, err
+	}
+	direct := func(peers ...string) device.Config {
+		c := device.DefaultConfig(quiet)
+		c.Listen, c.LAN, c.Peers = []string{"/ip4/127.0.0.1/tcp/0"}, false, peers
+		return c
+	}
+	da, err := device.Start(sctx, a, direct())
+	if err != nil {
+		return 0, nil, err
+	}
+	start := time.Now()
+	if _, err := device.Start(sctx, b, direct(fmt.Sprintf("%s/p2p/%s", da.Host.Addrs()[0], da.Host.ID()))); err != nil {
+		return 0, nil, err
+	}
+	if err := waitHeads(ctx, a, b, id); err != nil {
+		return 0, nil, err
+	}
+	first = time.Since(start)
+	delays, err = timeEdits(ctx, a, da, b, id, edits)
+	return first, delays, err
+}
+
+// headsOf reads an object's heads.
+func headsOf(ctx context.Context, e *vault.Engine, id change.ID) []change.ID {
+	var hs []change.ID
+	e.Store().View(ctx, func(tx store.Tx) (err error) {
+		hs, err = tx.Heads(id)
+		return err
+	})
+	return hs
+}
+
+// waitHeads waits until b holds a's current heads of object id.
+func waitHeads(ctx context.Context, a, b *vault.Engine, id change.ID) error {
+	want := headsOf(ctx, a, id)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		got := headsOf(ctx, b, id)
+		if len(got) == 1 && len(want) == 1 && got[0] == want[0] {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("an edit did not reach the other device within 30 s")
+		}
+		time.Sleep(200 * time.Microsecond) // polling b's store
+	}
+}
+
+// timeEdits times, for each of edits changes written on a (running as da),
+// how long until b holds it.
+func timeEdits(ctx context.Context, a *vault.Engine, da *device.Device, b *vault.Engine, id change.ID, edits int) ([]time.Duration, error) {
 	o, err := a.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -335,7 +384,7 @@ func Latency(ctx context.Context, dir string, edits int) ([]time.Duration, error
 			return nil, err
 		}
 		da.Poke()
-		if err := wait(heads()); err != nil {
+		if err := waitHeads(ctx, a, b, id); err != nil {
 			return nil, err
 		}
 		out = append(out, time.Since(start))

@@ -198,20 +198,21 @@ func (s *Service) Run(ctx context.Context) {
 		case f := <-s.events:
 			// Take what else is queued before acting, so that the changes
 			// of many messages are stored in one transaction.
-			s.store.within(func() {
-				f()
-				// Not so long that messages to send wait: a peer should
-				// get the first changes it asked for while the machine
-				// works out the rest.
-				for i := 0; i < drainMax && len(s.machine.Ready().Messages) < drainMessages; i++ {
-					select {
-					case f := <-s.events:
-						f()
-					default:
-						return
-					}
+			// Each event reads the store in one transaction of its own: a
+			// later event may be about a change committed since (a poke).
+			s.store.within(f)
+			// Not so long that messages to send wait: a peer should get
+			// the first changes it asked for while the machine works out
+			// the rest.
+		drain:
+			for i := 0; i < drainMax && len(s.machine.Ready().Messages) < drainMessages; i++ {
+				select {
+				case f := <-s.events:
+					s.store.within(f)
+				default:
+					break drain
 				}
-			})
+			}
 		case <-s.flush.C:
 			s.flushAt = time.Time{}
 			s.process(ctx, true)
@@ -299,8 +300,10 @@ func (s *Service) Peers() map[objsync.PeerID]time.Time {
 // poll. (Changes received from peers have other authors; the machine
 // relays those itself.)
 func (s *Service) pollLocal(offer bool) {
+	// Through the machine's view: what the machine then reads of these
+	// objects is of the same moment.
 	var objs []change.ID
-	if err := s.db.View(context.Background(), func(tx store.Tx) (err error) {
+	if err := s.store.view(func(tx store.Tx) (err error) {
 		objs, s.polled, err = tx.ChangedBy(s.author, s.polled)
 		return err
 	}); err != nil {
