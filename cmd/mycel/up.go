@@ -20,6 +20,7 @@ func (a *app) upCmd() *cobra.Command {
 	var name string
 	var listen, peers []string
 	var noLAN, lanOnly bool
+	var redial time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run this device: set up a vault on first run, then serve until Ctrl-C",
@@ -35,6 +36,12 @@ It also serves the local API on a unix socket in the data folder (only you can
 open it), which the other commands use while it runs.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if noLAN && lanOnly {
+				return errors.New("--no-lan and --lan-only together would sync with nothing")
+			}
+			if redial < time.Second {
+				return fmt.Errorf("--redial-every %v is too often: at least 1s", redial)
+			}
 			ctx := cmd.Context()
 			e, err := a.open()
 			if errors.Is(err, vault.ErrNoVault) {
@@ -63,9 +70,7 @@ open it), which the other commands use while it runs.`,
 				cfg.Listen = listen
 			}
 			cfg.Peers, cfg.LAN, cfg.LANOnly = peers, !noLAN, lanOnly
-			if noLAN && lanOnly {
-				return errors.New("--no-lan and --lan-only together would sync with nothing")
-			}
+			cfg.RedialEvery = redial
 			dev, err := device.Start(ctx, e, cfg)
 			if err != nil {
 				return err
@@ -99,5 +104,6 @@ open it), which the other commands use while it runs.`,
 	cmd.Flags().StringSliceVar(&peers, "peer", nil, "another device of the vault to sync with directly (its address with /p2p/, as its 'mycel up' prints)")
 	cmd.Flags().BoolVar(&noLAN, "no-lan", false, "do not look for the vault's devices on the local network (mDNS)")
 	cmd.Flags().BoolVar(&lanOnly, "lan-only", false, "never dial a backup node: sync only with devices directly")
+	cmd.Flags().DurationVar(&redial, "redial-every", 10*time.Second, "how often to dial again a known device that is not connected")
 	return cmd
 }

@@ -10,6 +10,7 @@ import (
 	"mycel/internal/change"
 	"mycel/internal/crdt"
 	"mycel/internal/markdown"
+	"mycel/internal/status"
 	"mycel/internal/vault"
 )
 
@@ -171,5 +172,33 @@ func TestEveryPushArrives(t *testing.T) {
 			}
 			time.Sleep(time.Millisecond)
 		}
+	}
+}
+
+// --lan-only: a device never dials its nodes, and says it has none to reach.
+func TestLANOnlyNeverDialsANode(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := vaultWithAnObject(t, ctx)
+	addr := startNode(t, ctx, t.TempDir())
+	if err := Register(ctx, e, addr); err != nil {
+		t.Fatal(err)
+	}
+	cfg := fastConfig()
+	cfg.LANOnly = true
+	d, err := Start(ctx, e, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Its nodes are not even tracked: nothing dials them.
+	if nodes := d.Nodes(); len(nodes) != 0 {
+		t.Fatalf("lan-only device tracks nodes: %+v", nodes)
+	}
+	vs, err := d.Status(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vs.Status != status.NoConnection || len(vs.Nodes) != 0 {
+		t.Fatalf("lan-only status %+v", vs)
 	}
 }
