@@ -22,6 +22,13 @@ type netns struct {
 func newNetns(t *testing.T, hosts int) *netns {
 	t.Helper()
 	n := &netns{t: t, prefix: fmt.Sprintf("my%d", os.Getpid()%100000), hosts: hosts}
+	// Root without the capability (a container without CAP_SYS_ADMIN and
+	// CAP_NET_ADMIN) cannot make namespaces: say so rather than fail.
+	probe := n.prefix + "probe"
+	if out, err := exec.Command("ip", "netns", "add", probe).CombinedOutput(); err != nil {
+		t.Skipf("cannot create network namespaces here (%v: %s)", err, strings.TrimSpace(string(out)))
+	}
+	exec.Command("ip", "netns", "del", probe).Run()
 	t.Cleanup(n.remove)
 	n.ip("link", "add", n.bridge(), "type", "bridge", "mcast_snooping", "0")
 	n.ip("link", "set", n.bridge(), "up")
