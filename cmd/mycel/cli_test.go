@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -261,5 +262,51 @@ func TestShowSaysIncompleteWhileDownloading(t *testing.T) {
 	js := jsonOf[map[string]any](t, a.ok("show", id, "--json"))
 	if js["incomplete"] != true || !strings.Contains(js["downloading"].(string), "12 of 40") {
 		t.Fatalf("show --json while downloading: %v", js)
+	}
+}
+
+// check passes a healthy store, names what is wrong in a damaged one (exit
+// code not 0), and --repair rebuilds what can be rebuilt.
+func TestCheck(t *testing.T) {
+	a := newCLI(t)
+	a.ok("init", "--name", "laptop")
+	id := strings.TrimSpace(a.ok("new", "--title", "Diary", "--text", "one"))
+	a.ok("append", id, "--text", "two")
+	if out := a.ok("check"); !strings.Contains(out, "all good") {
+		t.Fatalf("healthy: %s", out)
+	}
+	db, err := sql.Open("sqlite", filepath.Join(a.data, vault.DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	full, _ := change.ParseID(id)
+	if _, err := db.Exec(`UPDATE objects SET title = 'Stale' WHERE id = ?`, full[:]); err != nil {
+		t.Fatal(err)
+	}
+	a.fails("problems remain", "check")
+	if out, _, _ := a.run("", "check"); !strings.Contains(out, "index") || !strings.Contains(out, "--repair") {
+		t.Fatalf("check does not name the problem and its fix:\n%s", out)
+	}
+	if out := a.ok("check", "--repair"); !strings.Contains(out, "Rebuilt") {
+		t.Fatalf("repair: %s", out)
+	}
+	a.ok("check")
+	if out := a.ok("ls"); !strings.Contains(out, "Diary") {
+		t.Fatalf("ls after repair: %s", out)
+	}
+	// A change damaged on disk cannot be repaired here.
+	var cid, raw []byte
+	if err := db.QueryRow(`SELECT id, raw FROM changes WHERE object = ? ORDER BY seq DESC LIMIT 1`, full[:]).Scan(&cid, &raw); err != nil {
+		t.Fatal(err)
+	}
+	raw[len(raw)/2] ^= 0x10
+	if _, err := db.Exec(`UPDATE changes SET raw = ? WHERE id = ?`, raw, cid); err != nil {
+		t.Fatal(err)
+	}
+	a.fails("problems remain", "check", "--repair")
+	r := jsonOf[map[string]any](t, func() string { out, _, _ := a.run("", "check", "--json"); return out }())
+	if r["remaining"] != float64(1) {
+		t.Fatalf("check --json: %v", r)
 	}
 }

@@ -115,6 +115,12 @@ type Tx interface {
 	Search(query string, limit int) ([]Hit, error)
 	// StaleText lists objects whose text index is out of date.
 	StaleText() ([]change.ID, error)
+	// IndexedText is an object's title and text as the search index holds
+	// them (ok false: not indexed, or its text is marked stale).
+	IndexedText(id change.ID) (title, body string, ok bool, err error)
+	// ChangeObjects lists every object that has stored changes, whether or
+	// not it has an index row.
+	ChangeObjects() ([]change.ID, error)
 	// ObjectsWithPrefix lists objects whose hex id starts with prefix.
 	ObjectsWithPrefix(prefix string) ([]change.ID, error)
 

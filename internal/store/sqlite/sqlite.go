@@ -669,6 +669,27 @@ func (t *txn) Parked(object change.ID) ([]store.ChangeMeta, [][]byte, error) {
 	return scanMetas(rows, true)
 }
 
+func (t *txn) IndexedText(id change.ID) (title, body string, ok bool, err error) {
+	var stale int
+	var row sql.NullInt64
+	err = t.queryRow(`SELECT text_stale, fts_rowid FROM objects WHERE id = ?`, id[:]).Scan(&stale, &row)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (stale != 0 || !row.Valid) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, err
+	}
+	err = t.queryRow(`SELECT title, body FROM objects_fts WHERE rowid = ?`, row.Int64).Scan(&title, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	return title, body, err == nil, err
+}
+
+func (t *txn) ChangeObjects() ([]change.ID, error) {
+	return t.ids(`SELECT DISTINCT object FROM changes`)
+}
+
 func (t *txn) ParkedObjects() ([]change.ID, error) {
 	return t.ids(`SELECT DISTINCT object FROM parked`)
 }

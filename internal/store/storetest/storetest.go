@@ -178,6 +178,9 @@ func Run(t *testing.T, s store.Store) {
 			if hits, _ := tx.Search("cucumbers", 5); len(hits) != 0 {
 				t.Fatal("a stale put must not index its body")
 			}
+			if _, _, ok, err := tx.IndexedText(obj); ok || err != nil {
+				t.Fatalf("indexed text of a stale object: ok=%v err=%v", ok, err)
+			}
 			if hits, _ := tx.Search("basil", 5); len(hits) != 1 {
 				t.Fatal("a stale put must keep the old text indexed")
 			}
@@ -188,6 +191,16 @@ func Run(t *testing.T, s store.Store) {
 		s.View(ctx, func(tx store.Tx) error {
 			if hits, _ := tx.Search("cucumbers", 5); len(hits) != 1 {
 				t.Fatal("text not reindexed")
+			}
+			o, _ := tx.Object(obj)
+			if title, body, ok, err := tx.IndexedText(obj); !ok || err != nil || body != "cucumbers" || title != o.Title {
+				t.Fatalf("indexed text = %q, %q, %v, %v", title, body, ok, err)
+			}
+			if _, _, ok, err := tx.IndexedText(change.ID{0xab}); ok || err != nil {
+				t.Fatalf("indexed text of no object: ok=%v err=%v", ok, err)
+			}
+			if objs, err := tx.ChangeObjects(); err != nil || len(objs) != 1 || objs[0] != obj {
+				t.Fatalf("objects with changes = %v, %v", objs, err)
 			}
 			return nil
 		})

@@ -1,0 +1,160 @@
+package vault
+
+import (
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mycel/internal/change"
+	"mycel/internal/crdt"
+	"mycel/internal/markdown"
+	"mycel/internal/object"
+	"mycel/internal/store"
+)
+
+// damage runs SQL on an engine's store file behind its back.
+func damage(t *testing.T, e *Engine, query string, args ...any) {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(e.Dir(), DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	res, err := db.Exec(query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		t.Fatalf("%s changed %d rows", query, n)
+	}
+}
+
+// checked runs Check and returns the kinds of problem found.
+func checked(t *testing.T, e *Engine, repair bool) (CheckReport, string) {
+	t.Helper()
+	r, err := e.Check(ctx, repair)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, p := range r.Problems {
+		kinds = append(kinds, p.Kind)
+	}
+	return r, strings.Join(kinds, ",")
+}
+
+// objectWithHistory makes an object of a root and four changes and returns
+// its id and the id of a change in the middle.
+func objectWithHistory(t *testing.T, e *Engine) (change.ID, change.ID) {
+	t.Helper()
+	id, err := e.Create(ctx, map[string]string{"title": "Diary"}, markdown.Parse("one\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, text := range []string{"one two\n", "one two three\n", "one two three four\n"} {
+		if _, err := e.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(text)); return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, _, _ := e.Changes(ctx, id)
+	return id, ids[len(ids)/2]
+}
+
+func TestCheckPassesAHealthyStore(t *testing.T) {
+	a, _ := pair(t)
+	a.Policy = object.SnapshotPolicy{MinChanges: 1, MaxChanges: 2} // snapshots among the changes
+	id, _ := objectWithHistory(t, a)
+	snaps := 0
+	a.db.View(ctx, func(tx store.Tx) error {
+		ms, err := tx.Changes(id, 0)
+		for _, m := range ms {
+			if m.Snapshot {
+				snaps++
+			}
+		}
+		return err
+	})
+	if snaps == 0 {
+		t.Fatal("no snapshot to check")
+	}
+	r, kinds := checked(t, a, false)
+	if kinds != "" || r.Objects != 1 || r.Changes < 5 {
+		t.Fatalf("healthy store: %+v (%s)", r, kinds)
+	}
+}
+
+// A snapshot whose state is not what its changes make is found.
+func TestCheckFindsAWrongSnapshot(t *testing.T) {
+	a, _ := pair(t)
+	id, _ := objectWithHistory(t, a)
+	// A snapshot made by this device of another state than its heads'.
+	err := a.db.Update(ctx, func(tx store.Tx) error {
+		l, err := a.take(tx, id)
+		if err != nil {
+			return err
+		}
+		t2 := l.doc.Begin(string(a.DeviceKey()))
+		t2.SetDetail("title", "Not what the changes say")
+		t2.Commit()
+		if err := a.snapshot(tx, l); err != nil {
+			return err
+		}
+		return tx.SetHeads(id, l.heads)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, kinds := checked(t, a, false); !strings.Contains(kinds, "snapshot") {
+		t.Fatalf("problems %q, want snapshot", kinds)
+	}
+}
+
+func TestCheckFindsAndRepairsAStaleIndexRow(t *testing.T) {
+	a, _ := pair(t)
+	id, _ := objectWithHistory(t, a)
+	damage(t, a, `UPDATE objects SET title = 'Stale', changes = 1 WHERE id = ?`, id[:])
+	if _, kinds := checked(t, a, false); kinds != "index" {
+		t.Fatalf("problems %q, want index", kinds)
+	}
+	r, _ := checked(t, a, true)
+	if r.Repaired != 1 {
+		t.Fatalf("repaired %d objects", r.Repaired)
+	}
+	if _, kinds := checked(t, a, false); kinds != "" {
+		t.Fatalf("after repair: %q", kinds)
+	}
+	if list, _ := a.List(ctx); list[0].Title != "Diary" {
+		t.Fatalf("index row after repair: %+v", list[0])
+	}
+}
+
+func TestCheckFindsAFlippedByte(t *testing.T) {
+	a, _ := pair(t)
+	_, mid := objectWithHistory(t, a)
+	db, err := sql.Open("sqlite", filepath.Join(a.Dir(), DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw []byte
+	if err := db.QueryRow(`SELECT raw FROM changes WHERE id = ?`, mid[:]).Scan(&raw); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	raw[len(raw)/2] ^= 1
+	damage(t, a, `UPDATE changes SET raw = ? WHERE id = ?`, raw, mid[:])
+	r, kinds := checked(t, a, true)
+	if kinds != "change" || r.Repaired != 0 || !strings.Contains(r.Problems[0].Detail, mid.Short()) {
+		t.Fatalf("problems %q (%+v), want the damaged change named", kinds, r.Problems)
+	}
+}
+
+func TestCheckFindsAHoleInTheHistory(t *testing.T) {
+	a, _ := pair(t)
+	_, mid := objectWithHistory(t, a)
+	damage(t, a, `DELETE FROM changes WHERE id = ?`, mid[:])
+	r, kinds := checked(t, a, false)
+	if kinds != "history" || !strings.Contains(r.Problems[0].Detail, mid.Short()) {
+		t.Fatalf("problems %q (%+v), want the missing change named", kinds, r.Problems)
+	}
+}
