@@ -81,7 +81,7 @@ transaction; then time opening the final object.`,
 		},
 	}
 	traceCmd.Flags().BoolVar(&pipeline, "pipeline", false, "write through signing, sealing and the store")
-	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd())
+	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd(), a.benchBackupCmd())
 	return cmd
 }
 
@@ -219,5 +219,35 @@ func (a *app) benchLANCmd() *cobra.Command {
 		},
 	}
 	cmd.Flags().IntVar(&edits, "edits", 200, "edits timed for latency")
+	return cmd
+}
+
+func (a *app) benchBackupCmd() *cobra.Command {
+	var objects, perObject int
+	cmd := &cobra.Command{
+		Use:   "backup",
+		Short: "Measure a backup of a vault of --objects objects",
+		Long: `Fill a device's store, in a temporary folder, with --objects objects of
+--changes-per-object changes each, then time 'mycel backup' of it and report the
+backup's size next to the live store's.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir, err := os.MkdirTemp("", "mycel-bench-backup-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			r, err := bench.Backup(cmd.Context(), dir, objects, perObject, func(s string) { fmt.Fprintln(a.stderr, s) })
+			if err != nil {
+				return err
+			}
+			return a.emit(map[string]any{"objects": r.Objects, "changes": r.Changes, "backup_ms": ms(r.Wall), "backup_bytes": r.Bytes, "store_bytes": r.StoreSize}, func(w io.Writer) {
+				fmt.Fprintf(w, "backup of %d objects, %d changes: %s, %.1f MB (the live store: %.1f MB)\n", r.Objects, r.Changes,
+					r.Wall.Round(time.Millisecond), float64(r.Bytes)/(1<<20), float64(r.StoreSize)/(1<<20))
+			})
+		},
+	}
+	cmd.Flags().IntVar(&objects, "objects", 10000, "objects in the vault")
+	cmd.Flags().IntVar(&perObject, "changes-per-object", 20, "changes per object (root included)")
 	return cmd
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -308,5 +309,93 @@ func TestCheck(t *testing.T) {
 	r := jsonOf[map[string]any](t, func() string { out, _, _ := a.run("", "check", "--json"); return out }())
 	if r["remaining"] != float64(1) {
 		t.Fatalf("check --json: %v", r)
+	}
+}
+
+// A backup taken while another process keeps writing restores, whole and
+// consistent, on another device: with the phrase as a new device, or with
+// the device key as the same device; a damaged backup or a folder in use
+// is refused.
+func TestBackupWhileWriting(t *testing.T) {
+	a := newCLI(t)
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	id := strings.TrimSpace(a.ok("new", "--title", "Log", "--text", "start"))
+	stop := make(chan struct{})
+	done := make(chan int)
+	go func() { // the writer: one process per edit, as fast as it goes
+		n := 0
+		for {
+			select {
+			case <-stop:
+				done <- n
+				return
+			default:
+			}
+			if _, _, err := a.run("", "append", id, "--text", fmt.Sprintf("line %d", n)); err == nil {
+				n++
+			}
+		}
+	}()
+	dest := filepath.Join(t.TempDir(), "backup")
+	var m map[string]any
+	for i := 0; i < 3; i++ { // backups while it writes
+		d := fmt.Sprintf("%s%d", dest, i)
+		m = jsonOf[map[string]any](t, a.ok("backup", d, "--json"))
+		dest = d
+	}
+	close(stop)
+	if n := <-done; n == 0 {
+		t.Fatal("the writer wrote nothing meanwhile")
+	}
+	keyed := filepath.Join(t.TempDir(), "keyed")
+	a.ok("backup", keyed, "--include-device-key")
+
+	// Restored with the phrase: a new device, every change of the backup.
+	b := newCLI(t)
+	if _, errOut, err := b.run(phrase+"\n", "restore-backup", dest, "--name", "restored"); err != nil {
+		t.Fatalf("restore: %v %s", err, errOut)
+	}
+	if out := b.ok("check"); !strings.Contains(out, "all good") {
+		t.Fatalf("check after restore: %s", out)
+	}
+	r := jsonOf[map[string]any](t, b.ok("check", "--json"))
+	if r["changes"] != m["changes"] || r["objects"] != m["objects"] {
+		t.Fatalf("restored %v changes of %v objects, the manifest says %v of %v", r["changes"], r["objects"], m["changes"], m["objects"])
+	}
+	if devs := b.ok("devices"); !strings.Contains(devs, "restored") || !strings.Contains(devs, "laptop") {
+		t.Fatalf("devices after restore: %s", devs)
+	}
+	// Restored with the key: the same device, no phrase.
+	c := newCLI(t)
+	c.ok("restore-backup", keyed)
+	type devicesReply struct {
+		Devices []struct {
+			Key  string
+			This bool `json:"this_device"`
+		}
+	}
+	thisDevice := func(c *cli) string {
+		for _, d := range jsonOf[devicesReply](t, c.ok("devices", "--json")).Devices {
+			if d.This {
+				return d.Key
+			}
+		}
+		return ""
+	}
+	if ad, cd := thisDevice(a), thisDevice(c); ad == "" || ad != cd {
+		t.Fatalf("keyed restore is device %q, not %q", cd, ad)
+	}
+	if bd := thisDevice(b); bd == "" || bd == thisDevice(a) {
+		t.Fatalf("a restore with the phrase is device %q, the same as the original", bd)
+	}
+	c.fails("not empty", "restore-backup", keyed)
+	// A damaged backup is refused.
+	f := filepath.Join(dest, vault.DBFile)
+	raw, _ := os.ReadFile(f)
+	raw[len(raw)/2] ^= 1
+	os.WriteFile(f, raw, 0o600)
+	d := newCLI(t)
+	if _, errOut, err := d.run(phrase+"\n", "restore-backup", dest); err == nil || !strings.Contains(errOut, "damaged") {
+		t.Fatalf("restoring a damaged backup: %v %s", err, errOut)
 	}
 }

@@ -93,3 +93,10 @@ func TestLatencySmall(t *testing.T) {
 		t.Fatalf("latency: %v %v", ds, err)
 	}
 }
+
+func TestBackupSmall(t *testing.T) {
+	r, err := Backup(context.Background(), t.TempDir(), 20, 5, nil)
+	if err != nil || r.Objects != 20 || r.Changes != 100 || r.Bytes <= 0 || r.Wall <= 0 {
+		t.Fatalf("backup: %+v, %v", r, err)
+	}
+}

@@ -53,34 +53,9 @@ func InitialSync(ctx context.Context, dir string, objects, perObject int, progre
 		return r, err
 	}
 	// Generate the vault's changes, as device a would have written them.
-	var all []node.Incoming
-	key := a.HostKey()
-	readKey := vaultReadKey(phrase)
-	for o := 0; o < objects; o++ {
-		root, err := change.NewRoot(a.VaultID(), key, time.Now())
-		if err != nil {
-			return r, err
-		}
-		all = append(all, node.Incoming{ID: root.ID, Raw: root.Raw})
-		doc := crdt.NewDoc()
-		heads := []change.ID{root.ID}
-		var blk crdt.ID
-		for c := 1; c < perObject; c++ {
-			tx := doc.Begin(string(a.DeviceKey()))
-			if c == 1 {
-				tx.SetDetail("title", fmt.Sprintf("Object %d", o))
-				blk = tx.InsertBlock(crdt.ID{}, crdt.ID{}, crdt.TypeParagraph)
-			}
-			tx.InsertText(blk, doc.TextLen(blk), fmt.Sprintf("Change %d of object %d. ", c, o))
-			ch := tx.Commit()
-			cc, err := change.New(change.Draft{Object: root.ID, Parents: heads, Lamport: ch.Start, Time: time.Now(),
-				Payload: &change.Payload{Ops: ch.Ops}}, keys.ObjectKey(readKey, root.ID[:]), key)
-			if err != nil {
-				return r, err
-			}
-			all = append(all, node.Incoming{ID: cc.ID, Raw: cc.Raw})
-			heads = []change.ID{cc.ID}
-		}
+	all, err := generate(a, phrase, objects, perObject)
+	if err != nil {
+		return r, err
 	}
 	a.Close()
 	r.Changes = len(all)
@@ -156,6 +131,42 @@ func nodeOnly(log *slog.Logger) device.Config {
 	c := device.DefaultConfig(log)
 	c.Listen, c.LAN = nil, false
 	return c
+}
+
+// generate makes a vault's changes as device a (of the vault of phrase)
+// would have written them: objects objects of perObject changes each, a
+// title and a paragraph growing by a sentence per change.
+func generate(a *vault.Engine, phrase string, objects, perObject int) ([]node.Incoming, error) {
+	var all []node.Incoming
+	key := a.HostKey()
+	readKey := vaultReadKey(phrase)
+	for o := 0; o < objects; o++ {
+		root, err := change.NewRoot(a.VaultID(), key, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, node.Incoming{ID: root.ID, Raw: root.Raw})
+		doc := crdt.NewDoc()
+		heads := []change.ID{root.ID}
+		var blk crdt.ID
+		for c := 1; c < perObject; c++ {
+			tx := doc.Begin(string(a.DeviceKey()))
+			if c == 1 {
+				tx.SetDetail("title", fmt.Sprintf("Object %d", o))
+				blk = tx.InsertBlock(crdt.ID{}, crdt.ID{}, crdt.TypeParagraph)
+			}
+			tx.InsertText(blk, doc.TextLen(blk), fmt.Sprintf("Change %d of object %d. ", c, o))
+			ch := tx.Commit()
+			cc, err := change.New(change.Draft{Object: root.ID, Parents: heads, Lamport: ch.Start, Time: time.Now(),
+				Payload: &change.Payload{Ops: ch.Ops}}, keys.ObjectKey(readKey, root.ID[:]), key)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, node.Incoming{ID: cc.ID, Raw: cc.Raw})
+			heads = []change.ID{cc.ID}
+		}
+	}
+	return all, nil
 }
 
 // serveLoopback serves a node on a fresh loopback address until ctx ends.

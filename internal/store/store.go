@@ -23,6 +23,9 @@ type Store interface {
 	Update(ctx context.Context, f func(Tx) error) error
 	// View runs f in a read-only transaction.
 	View(ctx context.Context, f func(Tx) error) error
+	// CopyTo writes a consistent copy of the whole store to a new file at
+	// path, while others go on reading and writing.
+	CopyTo(ctx context.Context, path string) error
 	Close() error
 }
 

@@ -98,6 +98,16 @@ func create(ctx context.Context, dir, phrase, deviceName string) (*Engine, error
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
+	return adopt(ctx, dir, phrase, deviceName)
+}
+
+// adopt makes dir a new device of the vault of phrase: over the store
+// already there (a restored backup) or a new one. The keys are written
+// last: a folder with keys is a complete vault.
+func adopt(ctx context.Context, dir, phrase, deviceName string) (*Engine, error) {
+	if deviceName == "" {
+		deviceName = DefaultDeviceName()
+	}
 	seed := keys.Seed(phrase)
 	v, err := keys.DeriveVault(seed)
 	if err != nil {
@@ -150,19 +160,8 @@ func writeSecrets(path string, s secrets) error {
 		return err
 	}
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
+	os.Remove(tmp) // left by a crash
+	if err := writePrivate(tmp, b); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, path); err != nil {

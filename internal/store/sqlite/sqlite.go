@@ -191,6 +191,23 @@ func (d *DB) Update(ctx context.Context, f func(store.Tx) error) error {
 }
 
 // View implements store.Store.
+// CopyTo writes a consistent copy with VACUUM INTO: one read transaction,
+// so writers go on meanwhile, and the copy is compact and self-contained
+// (no WAL). The file is made readable by its owner only.
+func (d *DB) CopyTo(ctx context.Context, path string) error {
+	// Made empty and private first: VACUUM INTO fills an empty file.
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("copy store: %w", err)
+	}
+	f.Close()
+	if _, err := d.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+		os.Remove(path)
+		return fmt.Errorf("copy store: %w", err)
+	}
+	return nil
+}
+
 func (d *DB) View(ctx context.Context, f func(store.Tx) error) error {
 	return d.run(ctx, true, f)
 }

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"mycel/internal/vault"
+)
+
+func (a *app) backupCmd() *cobra.Command {
+	var withKey bool
+	cmd := &cobra.Command{
+		Use:   "backup DEST",
+		Short: "Write a consistent copy of this device's store to a new folder",
+		Long: `Write a consistent copy of this device's store (every object and its whole
+history) to DEST, a new or empty folder, with a manifest (vault, time, counts,
+checksum). It works while 'mycel up' runs: the copy is one snapshot of the store,
+not a copy of its files.
+
+The keys are left out: restoring then makes a new device of the vault, which
+needs the recovery phrase. With --include-device-key the backup holds this
+device's keys too, and whoever holds it can read the vault: keep it safe.
+
+Restore with 'mycel restore-backup DEST --data NEWDIR'.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withVault(func(e *vault.Engine) error {
+				start := time.Now()
+				m, err := e.Backup(cmd.Context(), args[0], withKey)
+				if err != nil {
+					return err
+				}
+				return a.emit(m, func(w io.Writer) {
+					fmt.Fprintf(w, "Backed up %d objects, %d changes (%.1f MB) to %s in %s.\n", m.Objects, m.Changes, float64(m.Bytes)/(1<<20), args[0], time.Since(start).Round(time.Millisecond))
+					if withKey {
+						fmt.Fprintln(w, "The backup holds this device's keys: whoever has it can read the vault.")
+					} else {
+						fmt.Fprintln(w, "The backup holds no keys: restoring it needs the recovery phrase.")
+					}
+				})
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&withKey, "include-device-key", false, "include this device's keys (the restore is this device, with no phrase)")
+	return cmd
+}
+
+func (a *app) restoreBackupCmd() *cobra.Command {
+	var name string
+	cmd := &cobra.Command{
+		Use:   "restore-backup SRC --data DIR",
+		Short: "Restore a backup into a new data folder",
+		Long: `Restore the backup in SRC (made by 'mycel backup') into the data folder given
+with --data, which must be new or empty: nothing is overwritten. The backup is
+checked against its manifest first.
+
+A backup without keys becomes a new device of the vault: the recovery phrase is
+read from standard input (or asked for on the terminal).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			m, err := vault.ReadBackup(args[0])
+			if err != nil {
+				return err
+			}
+			phrase := ""
+			if !m.IncludeDeviceKey {
+				if phrase, err = a.readPhrase(); err != nil {
+					return err
+				}
+			}
+			e, err := vault.RestoreBackup(cmd.Context(), args[0], a.data, phrase, name)
+			if err != nil {
+				return err
+			}
+			defer e.Close()
+			return a.emit(m, func(w io.Writer) {
+				fmt.Fprintf(w, "Restored %d objects, %d changes of vault %s (backed up %s) into %s.\n", m.Objects, m.Changes, e.VaultID().Short(), m.Created.Local().Format(time.DateTime), a.data)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "name of the new device, for a backup without keys (default: the host name)")
+	return cmd
+}
