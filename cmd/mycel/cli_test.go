@@ -399,3 +399,41 @@ func TestBackupWhileWriting(t *testing.T) {
 		t.Fatalf("restoring a damaged backup: %v %s", err, errOut)
 	}
 }
+
+// A diagnostics file shows an object's graph but none of its words, unless
+// asked; never the device names.
+func TestDiagnosticsHideContent(t *testing.T) {
+	a := newCLI(t)
+	a.ok("init", "--name", "Marguerite's laptop")
+	id := strings.TrimSpace(a.ok("new", "--title", "Zanzibar itinerary", "--text", "Pack the snorkelling equipment, 42 sunscreen tubes."))
+	a.ok("append", id, "--text", "Remember Mombasa ferry timetable.")
+	secret := []string{"Zanzibar", "itinerary", "snorkelling", "equipment", "sunscreen", "Mombasa", "timetable", "Marguerite"}
+	f := filepath.Join(t.TempDir(), "diag.json")
+	a.ok("diagnostics", id, "-o", f)
+	b, _ := os.ReadFile(f)
+	for _, w := range secret {
+		if strings.Contains(strings.ToLower(string(b)), strings.ToLower(w)) {
+			t.Fatalf("diagnostics hold %q:\n%s", w, b)
+		}
+	}
+	d := jsonOf[vault.Diagnostics](t, string(b))
+	if !d.Anonymized || len(d.Changes) < 3 || len(d.Heads) != 1 || len(d.Verification) != 0 || d.StoreFormat == 0 {
+		t.Fatalf("diagnostics: %+v", d)
+	}
+	// The shape is kept: same length, same punctuation.
+	if len(d.Text) == 0 || !strings.Contains(d.Text, ", ") || !strings.HasSuffix(strings.TrimSpace(d.Text), ".") {
+		t.Fatalf("anonymized text lost its shape: %q", d.Text)
+	}
+	a.fails("give a new file", "diagnostics", id, "-o", f)
+	g := filepath.Join(t.TempDir(), "diag-content.json")
+	a.ok("diagnostics", id, "-o", g, "--include-content")
+	c, _ := os.ReadFile(g)
+	for _, w := range secret[:7] {
+		if !strings.Contains(string(c), w) {
+			t.Fatalf("with --include-content, %q is missing", w)
+		}
+	}
+	if strings.Contains(string(c), "Marguerite") {
+		t.Fatal("diagnostics hold a device name")
+	}
+}

@@ -2,9 +2,11 @@ package vault
 
 import (
 	"database/sql"
+	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
+	"unicode"
 
 	"mycel/internal/change"
 	"mycel/internal/crdt"
@@ -156,5 +158,28 @@ func TestCheckFindsAHoleInTheHistory(t *testing.T) {
 	r, kinds := checked(t, a, false)
 	if kinds != "history" || !strings.Contains(r.Problems[0].Detail, mid.Short()) {
 		t.Fatalf("problems %q (%+v), want the missing change named", kinds, r.Problems)
+	}
+}
+
+func TestAnonymizeKeepsShapeOnly(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	in := "Hello, World 2026!\n- [ ] Buy milk & eggs.\n"
+	out := Anonymize(in, rng)
+	if len([]rune(out)) != len([]rune(in)) {
+		t.Fatalf("length changed: %q", out)
+	}
+	for i, r := range []rune(in) {
+		o := []rune(out)[i]
+		switch {
+		case unicode.IsUpper(r) && !unicode.IsUpper(o), unicode.IsLower(r) && !unicode.IsLower(o), unicode.IsDigit(r) && !unicode.IsDigit(o):
+			t.Fatalf("kind changed at %d: %q → %q", i, r, o)
+		case !unicode.IsLetter(r) && !unicode.IsDigit(r) && r != o:
+			t.Fatalf("punctuation or space changed at %d: %q → %q", i, r, o)
+		}
+	}
+	for _, w := range []string{"Hello", "World", "2026", "milk", "eggs"} {
+		if strings.Contains(out, w) {
+			t.Fatalf("%q survived: %q", w, out)
+		}
 	}
 }

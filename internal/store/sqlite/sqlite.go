@@ -76,8 +76,8 @@ CREATE INDEX IF NOT EXISTS parked_by_object ON parked(object);
 CREATE TABLE IF NOT EXISTS members (seq INTEGER PRIMARY KEY AUTOINCREMENT, hash BLOB NOT NULL UNIQUE, raw BLOB NOT NULL);
 `
 
-// schemaVersion is the store format this code writes (PRAGMA user_version).
-const schemaVersion = 2
+// SchemaVersion is the store format this code writes (PRAGMA user_version).
+const SchemaVersion = 2
 
 // migrations[v] brings a store of version v to v+1.
 var migrations = map[int]string{
@@ -123,7 +123,7 @@ func Open(path string) (*DB, error) {
 }
 
 // migrate creates the schema in a new store or brings an older one up to
-// schemaVersion, in one transaction.
+// SchemaVersion, in one transaction.
 func migrate(db *sql.DB) error {
 	tx, err := db.Begin()
 	if err != nil {
@@ -135,22 +135,22 @@ func migrate(db *sql.DB) error {
 		return err
 	}
 	switch {
-	case v > schemaVersion:
-		return fmt.Errorf("the store has format %d, newer than this mycel understands (%d): upgrade mycel", v, schemaVersion)
-	case v == schemaVersion:
+	case v > SchemaVersion:
+		return fmt.Errorf("the store has format %d, newer than this mycel understands (%d): upgrade mycel", v, SchemaVersion)
+	case v == SchemaVersion:
 		return nil
 	case v == 0:
 		if _, err := tx.Exec(schema); err != nil {
 			return err
 		}
 	default:
-		for ; v < schemaVersion; v++ {
+		for ; v < SchemaVersion; v++ {
 			if _, err := tx.Exec(migrations[v]); err != nil {
 				return fmt.Errorf("upgrade the store from format %d: %w", v, err)
 			}
 		}
 	}
-	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
+	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, SchemaVersion)); err != nil {
 		return err
 	}
 	return tx.Commit()

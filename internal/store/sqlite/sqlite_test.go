@@ -65,8 +65,8 @@ func TestOpenUpgradesFormat1(t *testing.T) {
 	defer db.Close()
 	var v int
 	db.db.QueryRow(`PRAGMA user_version`).Scan(&v)
-	if v != schemaVersion {
-		t.Fatalf("format %d after opening, want %d", v, schemaVersion)
+	if v != SchemaVersion {
+		t.Fatalf("format %d after opening, want %d", v, SchemaVersion)
 	}
 	err = db.Update(context.Background(), func(tx store.Tx) error {
 		stale, err := tx.StaleText()
@@ -98,7 +98,7 @@ func TestOpenRefusesNewerFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db.db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion+1))
+	db.db.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, SchemaVersion+1))
 	db.Close()
 	if _, err := Open(path); err == nil || !strings.Contains(err.Error(), "upgrade mycel") {
 		t.Fatalf("opening a newer store: %v", err)

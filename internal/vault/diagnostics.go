@@ -1,0 +1,148 @@
+package vault
+
+import (
+	"context"
+	"encoding/hex"
+	"math/rand/v2"
+	"runtime/debug"
+	"time"
+	"unicode"
+
+	"mycel/internal/change"
+	"mycel/internal/markdown"
+	"mycel/internal/store"
+	"mycel/internal/store/sqlite"
+)
+
+// Diagnostics describes one object for support: its change graph, heads
+// and verification, without its content unless asked, and without keys,
+// the phrase, device names or any other object's data.
+type Diagnostics struct {
+	Object       string             `json:"object"`
+	Generated    time.Time          `json:"generated"`
+	Mycel        string             `json:"mycel_version"`
+	StoreFormat  int                `json:"store_format"`
+	Heads        []string           `json:"heads"`
+	Changes      []DiagnosticChange `json:"changes"`
+	Verification []string           `json:"verification"` // what Check found wrong with the object; empty: nothing
+	Parked       int                `json:"changes_waiting_for_parents"`
+	// Peers is filled in by a running device: what each peer holds.
+	Peers []DiagnosticPeer `json:"peers,omitempty"`
+	// Content is the object's details and text, with every letter and
+	// digit replaced by a random one (shape, punctuation and spaces kept)
+	// unless Anonymized is false.
+	Anonymized bool              `json:"anonymized"`
+	Details    map[string]string `json:"details"`
+	Text       string            `json:"text"`
+}
+
+// DiagnosticChange is one change of the graph.
+type DiagnosticChange struct {
+	ID         string    `json:"id"`
+	Parents    []string  `json:"parents"`
+	Author     string    `json:"author"` // the device key's first 8 hex digits: not its name
+	Lamport    uint64    `json:"lamport"`
+	Time       time.Time `json:"time"`
+	Size       int       `json:"size"`
+	Snapshot   bool      `json:"snapshot,omitempty"`
+	NewVersion bool      `json:"new_version,omitempty"`
+	Seq        int64     `json:"arrival"`
+}
+
+// DiagnosticPeer is what one connected peer holds of the object.
+type DiagnosticPeer struct {
+	Peer            string `json:"peer"` // short peer id
+	Node            bool   `json:"node"`
+	HoldsOurHeads   bool   `json:"holds_our_heads"`
+	ChangesToSend   int    `json:"changes_to_send"`
+	HasChangesForUs bool   `json:"has_changes_for_us"`
+}
+
+// Diagnose describes object id (see Diagnostics).
+func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool) (*Diagnostics, error) {
+	d := &Diagnostics{Object: id.String(), Generated: time.Now().UTC(), Mycel: version(), StoreFormat: sqlite.SchemaVersion,
+		Anonymized: !includeContent, Verification: []string{}}
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		metas, err := tx.Changes(id, 0)
+		if err != nil {
+			return err
+		}
+		for _, m := range metas {
+			c := DiagnosticChange{ID: m.ID.String(), Author: hex.EncodeToString(m.Author)[:min(8, 2*len(m.Author))], Lamport: m.Lamport,
+				Time: m.Time, Size: m.Size, Snapshot: m.Snapshot, NewVersion: m.NewVersion, Seq: m.Seq, Parents: []string{}}
+			for _, p := range m.Parents {
+				c.Parents = append(c.Parents, p.String())
+			}
+			d.Changes = append(d.Changes, c)
+		}
+		heads, err := tx.Heads(id)
+		if err != nil {
+			return err
+		}
+		for _, h := range heads {
+			d.Heads = append(d.Heads, h.String())
+		}
+		parked, _, err := tx.Parked(id)
+		d.Parked = len(parked)
+		if err != nil {
+			return err
+		}
+		members, err := e.members(tx)
+		if err != nil {
+			return err
+		}
+		problems, l, _, err := e.checkObject(tx, members.MayAuthor, id)
+		if err != nil {
+			return err
+		}
+		for _, p := range problems {
+			d.Verification = append(d.Verification, p.Kind+": "+p.Detail)
+		}
+		if l != nil {
+			d.Details, d.Text = l.doc.Details(), markdown.Render(l.doc.Blocks())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !includeContent {
+		rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+		for k, v := range d.Details {
+			d.Details[k] = Anonymize(v, rng)
+		}
+		d.Text = Anonymize(d.Text, rng)
+	}
+	return d, nil
+}
+
+// Anonymize replaces every letter and digit with a random one of the same
+// kind (and case), keeping the text's shape: lengths, punctuation, spaces.
+func Anonymize(s string, rng *rand.Rand) string {
+	out := []rune(s)
+	for i, r := range out {
+		switch {
+		case unicode.IsDigit(r):
+			out[i] = rune('0' + rng.IntN(10))
+		case unicode.IsUpper(r):
+			out[i] = rune('A' + rng.IntN(26))
+		case unicode.IsLetter(r):
+			out[i] = rune('a' + rng.IntN(26))
+		}
+	}
+	return string(out)
+}
+
+// version is this binary's module version ("(devel)" when built from a
+// checkout).
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return bi.Main.Version + " " + s.Value
+			}
+		}
+		return bi.Main.Version
+	}
+	return "unknown"
+}
