@@ -437,3 +437,30 @@ func TestDiagnosticsHideContent(t *testing.T) {
 		t.Fatal("diagnostics hold a device name")
 	}
 }
+
+// export → import (JSON) through the command line, into another vault and
+// again without duplicates.
+func TestExportImport(t *testing.T) {
+	a, b := newCLI(t), newCLI(t)
+	a.ok("init", "--name", "laptop")
+	b.ok("init", "--name", "desk")
+	a.ok("new", "--title", "Recipes", "--text", "# Bread\n\n- flour\n- water")
+	a.ok("new", "--title", "Garden", "--text", "Water on Sundays.")
+	dir := filepath.Join(t.TempDir(), "export")
+	if out := a.ok("export", dir); !strings.Contains(out, "Exported 2 objects") {
+		t.Fatalf("export: %s", out)
+	}
+	a.fails("not empty", "export", dir)
+	a.fails("only json", "export", filepath.Join(t.TempDir(), "md"), "--format", "markdown")
+	if out := b.ok("import", dir); !strings.Contains(out, "2 new objects") {
+		t.Fatalf("import: %s", out)
+	}
+	if out := b.ok("import", dir); !strings.Contains(out, "0 new objects") {
+		t.Fatalf("second import: %s", out)
+	}
+	ls := b.ok("ls")
+	if strings.Count(ls, "Recipes") != 1 || strings.Count(ls, "Garden") != 1 {
+		t.Fatalf("after two imports:\n%s", ls)
+	}
+	b.fails("not a mycel JSON export", "import", t.TempDir())
+}

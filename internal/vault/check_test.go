@@ -2,6 +2,7 @@ package vault
 
 import (
 	"database/sql"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"strings"
@@ -181,5 +182,55 @@ func TestAnonymizeKeepsShapeOnly(t *testing.T) {
 		if strings.Contains(out, w) {
 			t.Fatalf("%q survived: %q", w, out)
 		}
+	}
+}
+
+// A JSON export imports into another vault with the same state, links
+// pointing to the imported objects; importing it again duplicates nothing,
+// and into the vault it came from changes nothing.
+func TestExportImportJSON(t *testing.T) {
+	a, _ := pair(t)
+	target, _ := a.Create(ctx, map[string]string{"title": "Target", "tags": "x, y"}, markdown.Parse("# Head\n\n- [ ] todo\n- item\n\n> quote\n"))
+	src, _ := a.Create(ctx, map[string]string{"title": "Source", "archived": "true"}, markdown.Parse("see\n\n[Target]("+"mycel:"+target.String()+")\n"))
+	dir := filepath.Join(t.TempDir(), "export")
+	if n, err := a.ExportJSON(ctx, dir, nil); err != nil || n != 2 {
+		t.Fatalf("export: %d, %v", n, err)
+	}
+	c, _, err := Init(ctx, filepath.Join(t.TempDir(), "c"), "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	r, err := c.ImportJSON(ctx, dir)
+	if err != nil || r.Created != 2 {
+		t.Fatalf("import: %+v, %v", r, err)
+	}
+	list, _ := c.List(ctx)
+	byTitle := map[string]change.ID{}
+	for _, o := range list {
+		byTitle[o.Title] = o.ID
+	}
+	for title, orig := range map[string]change.ID{"Target": target, "Source": src} {
+		want, _ := a.Get(ctx, orig)
+		got, err := c.Get(ctx, byTitle[title])
+		if err != nil {
+			t.Fatalf("%s not imported: %v", title, err)
+		}
+		w, g := markdown.Render(want.Doc.Blocks()), markdown.Render(got.Doc.Blocks())
+		if title == "Source" { // the link points to the imported target
+			w = strings.ReplaceAll(w, target.String(), byTitle["Target"].String())
+		}
+		if w != g || !maps.Equal(want.Details, got.Details) {
+			t.Fatalf("%s: imported as %q %v, want %q %v", title, g, got.Details, w, want.Details)
+		}
+	}
+	if r, err := c.ImportJSON(ctx, dir); err != nil || r.Created != 0 || r.Unchanged != 2 {
+		t.Fatalf("second import: %+v, %v", r, err)
+	}
+	if list, _ := c.List(ctx); len(list) != 2 {
+		t.Fatalf("after a second import: %d objects", len(list))
+	}
+	if r, err := a.ImportJSON(ctx, dir); err != nil || r.Created != 0 || r.Unchanged != 2 {
+		t.Fatalf("import into the vault it came from: %+v, %v", r, err)
 	}
 }
