@@ -226,10 +226,10 @@ func (a *app) benchBackupCmd() *cobra.Command {
 	var objects, perObject int
 	cmd := &cobra.Command{
 		Use:   "backup",
-		Short: "Measure a backup of a vault of --objects objects",
+		Short: "Measure a backup and the exports of a vault of --objects objects",
 		Long: `Fill a device's store, in a temporary folder, with --objects objects of
---changes-per-object changes each, then time 'mycel backup' of it and report the
-backup's size next to the live store's.`,
+--changes-per-object changes each, then time 'mycel backup' of it (its size next
+to the live store's) and 'mycel export' as Markdown and as JSON.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := os.MkdirTemp("", "mycel-bench-backup-")
@@ -241,9 +241,13 @@ backup's size next to the live store's.`,
 			if err != nil {
 				return err
 			}
-			return a.emit(map[string]any{"objects": r.Objects, "changes": r.Changes, "backup_ms": ms(r.Wall), "backup_bytes": r.Bytes, "store_bytes": r.StoreSize}, func(w io.Writer) {
+			return a.emit(map[string]any{"objects": r.Objects, "changes": r.Changes, "backup_ms": ms(r.Wall), "backup_bytes": r.Bytes, "store_bytes": r.StoreSize,
+				"export_markdown_ms": ms(r.Markdown), "export_markdown_bytes": r.MarkdownSize, "export_json_ms": ms(r.JSON), "export_json_bytes": r.JSONSize}, func(w io.Writer) {
+				mb := func(n int64) float64 { return float64(n) / (1 << 20) }
 				fmt.Fprintf(w, "backup of %d objects, %d changes: %s, %.1f MB (the live store: %.1f MB)\n", r.Objects, r.Changes,
-					r.Wall.Round(time.Millisecond), float64(r.Bytes)/(1<<20), float64(r.StoreSize)/(1<<20))
+					r.Wall.Round(time.Millisecond), mb(r.Bytes), mb(r.StoreSize))
+				fmt.Fprintf(w, "export as Markdown: %s, %.1f MB; as JSON: %s, %.1f MB\n", r.Markdown.Round(time.Millisecond), mb(r.MarkdownSize),
+					r.JSON.Round(time.Millisecond), mb(r.JSONSize))
 			})
 		},
 	}

@@ -424,7 +424,19 @@ func TestDiagnosticsHideContent(t *testing.T) {
 	if len(d.Text) == 0 || !strings.Contains(d.Text, ", ") || !strings.HasSuffix(strings.TrimSpace(d.Text), ".") {
 		t.Fatalf("anonymized text lost its shape: %q", d.Text)
 	}
+	if len(d.Log) != 0 {
+		t.Fatalf("log lines with no log: %q", d.Log)
+	}
 	a.fails("give a new file", "diagnostics", id, "-o", f)
+	// The sync log's lines about this object, and only those, come along.
+	full, _ := change.ParseID(id)
+	os.WriteFile(filepath.Join(a.data, vault.LogFile), []byte("level=WARN msg=\"change refused\" object="+full.Short()+" err=x\nlevel=INFO msg=other object=0123456789ab\n"), 0o600)
+	h := filepath.Join(t.TempDir(), "diag-log.json")
+	a.ok("diagnostics", id, "-o", h)
+	hb, _ := os.ReadFile(h)
+	if dl := jsonOf[vault.Diagnostics](t, string(hb)).Log; len(dl) != 1 || !strings.Contains(dl[0], "change refused") {
+		t.Fatalf("log lines %q", dl)
+	}
 	g := filepath.Join(t.TempDir(), "diag-content.json")
 	a.ok("diagnostics", id, "-o", g, "--include-content")
 	c, _ := os.ReadFile(g)
@@ -447,11 +459,21 @@ func TestExportImport(t *testing.T) {
 	a.ok("new", "--title", "Recipes", "--text", "# Bread\n\n- flour\n- water")
 	a.ok("new", "--title", "Garden", "--text", "Water on Sundays.")
 	dir := filepath.Join(t.TempDir(), "export")
-	if out := a.ok("export", dir); !strings.Contains(out, "Exported 2 objects") {
+	if out := a.ok("export", dir, "--format", "json"); !strings.Contains(out, "Exported 2 objects") {
 		t.Fatalf("export: %s", out)
 	}
 	a.fails("not empty", "export", dir)
-	a.fails("only json", "export", filepath.Join(t.TempDir(), "md"), "--format", "markdown")
+	a.fails("markdown or json", "export", filepath.Join(t.TempDir(), "x"), "--format", "pdf")
+	md := filepath.Join(t.TempDir(), "md")
+	a.ok("export", md)
+	c := newCLI(t)
+	c.ok("init", "--name", "other")
+	if out := c.ok("import", md); !strings.Contains(out, "Imported 2 Markdown files") {
+		t.Fatalf("import markdown: %s", out)
+	}
+	if ls := c.ok("ls"); !strings.Contains(ls, "Recipes") || !strings.Contains(ls, "Garden") {
+		t.Fatalf("after a Markdown import:\n%s", ls)
+	}
 	if out := b.ok("import", dir); !strings.Contains(out, "2 new objects") {
 		t.Fatalf("import: %s", out)
 	}
@@ -462,5 +484,5 @@ func TestExportImport(t *testing.T) {
 	if strings.Count(ls, "Recipes") != 1 || strings.Count(ls, "Garden") != 1 {
 		t.Fatalf("after two imports:\n%s", ls)
 	}
-	b.fails("not a mycel JSON export", "import", t.TempDir())
+	b.fails("not a folder", "import", filepath.Join(t.TempDir(), "none"))
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -15,16 +17,20 @@ func (a *app) exportCmd() *cobra.Command {
 	var format string
 	var ids []string
 	cmd := &cobra.Command{
-		Use:   "export DIR [--format json] [--ids ID,…]",
-		Short: "Export objects to a new folder, losslessly as JSON",
-		Long: `Export every object (or those given with --ids) into DIR, a new or empty folder:
-one ID.json per object with all its details and blocks (ids included), and a
-manifest. 'mycel import DIR' reads it back, here or in another vault, without
-duplicating what it imported before. (Markdown export is not built yet.)`,
+		Use:   "export DIR [--format markdown|json] [--ids ID,…]",
+		Short: "Export objects to a new folder, as Markdown files or losslessly as JSON",
+		Long: `Export every object (or those given with --ids) into DIR, a new or empty folder.
+
+  markdown  one .md file per object, named after its title (safe, unique, the same
+            from one export to the next), with front matter (id, title, type, tags,
+            created, updated, archived) and links between objects as relative links;
+  json      one ID.json per object with all its details and blocks (ids included)
+            and a manifest: 'mycel import DIR' reads it back, here or in another
+            vault, without duplicating what it imported before.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "json" {
-				return fmt.Errorf("--format %q: only json is built so far (Markdown export is to come)", format)
+			if format != "json" && format != "markdown" {
+				return fmt.Errorf("--format is markdown or json, not %q", format)
 			}
 			return a.withVault(func(e *vault.Engine) error {
 				var want []change.ID
@@ -35,7 +41,11 @@ duplicating what it imported before. (Markdown export is not built yet.)`,
 					}
 					want = append(want, id)
 				}
-				n, err := e.ExportJSON(cmd.Context(), args[0], want)
+				export := e.ExportMarkdown
+				if format == "json" {
+					export = e.ExportJSON
+				}
+				n, err := export(cmd.Context(), args[0], want)
 				if err != nil {
 					return err
 				}
@@ -45,7 +55,7 @@ duplicating what it imported before. (Markdown export is not built yet.)`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "json", "json (lossless, re-importable)")
+	cmd.Flags().StringVar(&format, "format", "markdown", "markdown, or json (lossless, re-importable)")
 	cmd.Flags().StringSliceVar(&ids, "ids", nil, "objects to export (ids or unique prefixes; default: all)")
 	return cmd
 }
@@ -53,23 +63,48 @@ duplicating what it imported before. (Markdown export is not built yet.)`,
 func (a *app) importCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "import DIR",
-		Short: "Import a mycel JSON export",
-		Long: `Import a folder written by 'mycel export': objects of this vault are brought to
-the exported state, objects imported before are updated rather than duplicated,
-and the rest become new objects, with links between them kept. (Importing
-folders of Markdown files is not built yet.)`,
+		Short: "Import a folder of Markdown files, or a mycel JSON export",
+		Long: `Import DIR:
+
+  - a folder written by 'mycel export --format json': objects of this vault are
+    brought to the exported state, objects imported before are updated rather
+    than duplicated, the rest become new objects, links between them kept;
+  - any folder of Markdown files (nested folders too, an Obsidian vault say):
+    each file becomes an object, titled by its front matter or its name, its
+    front matter as details; a line that is only a link to another file of
+    the folder ([[Name]], [text](other.md)) becomes a link to that object.
+
+It reports what it could not convert.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withVault(func(e *vault.Engine) error {
-				r, err := e.ImportJSON(cmd.Context(), args[0])
+				if _, err := os.Stat(filepath.Join(args[0], vault.ExportManifest)); err == nil {
+					r, err := e.ImportJSON(cmd.Context(), args[0])
+					if err != nil {
+						return err
+					}
+					if r.Created+r.Updated+r.Unchanged == 0 {
+						return errors.New("the export holds no objects")
+					}
+					return a.emit(r, func(w io.Writer) {
+						fmt.Fprintf(w, "Imported from %s: %d new objects, %d updated, %d already as exported.\n", args[0], r.Created, r.Updated, r.Unchanged)
+					})
+				}
+				if fi, err := os.Stat(args[0]); err != nil || !fi.IsDir() {
+					return fmt.Errorf("%s is not a folder to import", args[0])
+				}
+				r, err := e.ImportMarkdown(cmd.Context(), args[0])
 				if err != nil {
 					return err
 				}
-				if r.Created+r.Updated+r.Unchanged == 0 {
-					return errors.New("the export holds no objects")
-				}
-				return a.emit(r, func(w io.Writer) {
-					fmt.Fprintf(w, "Imported from %s: %d new objects, %d updated, %d already as exported.\n", args[0], r.Created, r.Updated, r.Unchanged)
+				return a.emit(map[string]any{"created": r.Created, "not_converted": r.NotConverted}, func(w io.Writer) {
+					fmt.Fprintf(w, "Imported %d Markdown files from %s as new objects.\n", r.Created, args[0])
+					if len(r.NotConverted) > 0 {
+						fmt.Fprintf(w, "Not converted (%d):\n", len(r.NotConverted))
+						for _, s := range r.NotConverted {
+							fmt.Fprintf(w, "  %s\n", s)
+						}
+					}
 				})
 			})
 		},

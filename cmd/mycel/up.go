@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -64,7 +66,12 @@ open it), which the other commands use while it runs.`,
 			if err != nil {
 				return err
 			}
-			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+			logFile, err := openLog(a.data)
+			if err != nil {
+				return err
+			}
+			defer logFile.Close()
+			log := slog.New(slog.NewTextHandler(io.MultiWriter(a.stderr, logFile), &slog.HandlerOptions{Level: slog.LevelInfo}))
 			cfg := device.DefaultConfig(log)
 			if cmd.Flags().Changed("listen") {
 				cfg.Listen = listen
@@ -106,4 +113,24 @@ open it), which the other commands use while it runs.`,
 	cmd.Flags().BoolVar(&lanOnly, "lan-only", false, "never dial a backup node: sync only with devices directly")
 	cmd.Flags().DurationVar(&redial, "redial-every", 10*time.Second, "how often to dial again a known device that is not connected")
 	return cmd
+}
+
+// maxLog is the size at which the sync log is started afresh (the old one
+// kept as .1): enough for `mycel diagnostics` to find recent lines.
+const maxLog = 8 << 20
+
+// openLog opens the sync log in the data folder for appending, private to
+// its owner. It holds ids, peers and errors, never content or keys.
+func openLog(dir string) (*os.File, error) {
+	path := filepath.Join(dir, vault.LogFile)
+	if fi, err := os.Stat(path); err == nil && fi.Size() > maxLog {
+		if err := os.Rename(path, path+".1"); err != nil {
+			return nil, err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the sync log: %w", err)
+	}
+	return f, nil
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"mycel/internal/change"
 	"mycel/internal/vault"
 )
 
@@ -15,6 +16,9 @@ type BackupResult struct {
 	vault.Manifest
 	Wall      time.Duration // writing the backup
 	StoreSize int64         // of the live store, for comparison
+	// Exports of the same store, each timed, with the size written.
+	Markdown, JSON         time.Duration
+	MarkdownSize, JSONSize int64
 }
 
 // Backup fills a device's store with objects × perObject changes, then
@@ -44,7 +48,25 @@ func Backup(ctx context.Context, dir string, objects, perObject int, progress fu
 	start := time.Now()
 	m, err := a.Backup(ctx, filepath.Join(dir, "backup"), false)
 	r.Wall, r.Manifest = time.Since(start), m
-	return r, err
+	if err != nil {
+		return r, err
+	}
+	for _, x := range []struct {
+		name   string
+		export func(context.Context, string, []change.ID) (int, error)
+		wall   *time.Duration
+		size   *int64
+	}{{"markdown", a.ExportMarkdown, &r.Markdown, &r.MarkdownSize}, {"json", a.ExportJSON, &r.JSON, &r.JSONSize}} {
+		start := time.Now()
+		if _, err := x.export(ctx, filepath.Join(dir, x.name), nil); err != nil {
+			return r, err
+		}
+		*x.wall = time.Since(start)
+		if *x.size, err = dirSize(filepath.Join(dir, x.name)); err != nil {
+			return r, err
+		}
+	}
+	return r, nil
 }
 
 // dirSize adds up the sizes of the files in dir.

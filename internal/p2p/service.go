@@ -406,7 +406,7 @@ func (s *Service) storePending(ctx context.Context) {
 	}
 	for i, e := range errs {
 		if e != nil {
-			s.log.Warn("change refused", "change", all[i].ID.Short(), "err", e)
+			s.log.Warn("change refused", "object", change.ID(in[i].obj).Short(), "change", all[i].ID.Short(), "peer", shortPeer(in[i].from), "err", e)
 		}
 	}
 	// Reported per message: a run of changes of one object from one peer.

@@ -23,6 +23,8 @@ const ManifestFile = "manifest.json"
 // Manifest is what a backup holds and how to check it.
 type Manifest struct {
 	Format           int       `json:"format"` // of the backup folder: 1
+	Mycel            string    `json:"mycel_version"`
+	StoreFormat      int       `json:"store_format"`
 	VaultID          string    `json:"vault_id"`
 	Created          time.Time `json:"created"`
 	Objects          int       `json:"objects"`
@@ -37,7 +39,8 @@ type Manifest struct {
 // The keys are left out unless includeDeviceKey: then whoever holds the
 // backup holds this device (and can read the vault).
 func (e *Engine) Backup(ctx context.Context, dest string, includeDeviceKey bool) (Manifest, error) {
-	m := Manifest{Format: 1, VaultID: hex.EncodeToString(e.vault.ID[:]), Created: time.Now().UTC(), IncludeDeviceKey: includeDeviceKey}
+	m := Manifest{Format: 1, Mycel: version(), StoreFormat: sqlite.SchemaVersion, VaultID: hex.EncodeToString(e.vault.ID[:]),
+		Created: time.Now().UTC(), IncludeDeviceKey: includeDeviceKey}
 	if err := emptyFolder(dest); err != nil {
 		return m, err
 	}

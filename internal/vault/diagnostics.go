@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/hex"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"runtime/debug"
+	"strings"
 	"time"
 	"unicode"
 
@@ -25,7 +28,10 @@ type Diagnostics struct {
 	Heads        []string           `json:"heads"`
 	Changes      []DiagnosticChange `json:"changes"`
 	Verification []string           `json:"verification"` // what Check found wrong with the object; empty: nothing
-	Parked       int                `json:"changes_waiting_for_parents"`
+	// Log holds the last lines of this device's sync log that name the
+	// object (mycel up keeps the log in the data folder).
+	Log    []string `json:"log"`
+	Parked int      `json:"changes_waiting_for_parents"`
 	// Peers is filled in by a running device: what each peer holds.
 	Peers []DiagnosticPeer `json:"peers,omitempty"`
 	// Content is the object's details and text, with every letter and
@@ -106,6 +112,7 @@ func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool
 	if err != nil {
 		return nil, err
 	}
+	d.Log = e.logLines(id, 100)
 	if !includeContent {
 		rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 		for k, v := range d.Details {
@@ -114,6 +121,27 @@ func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool
 		d.Text = Anonymize(d.Text, rng)
 	}
 	return d, nil
+}
+
+// LogFile is the sync log `mycel up` keeps in the data folder (the one
+// before it is LogFile + ".1").
+const LogFile = "mycel.log"
+
+// logLines returns the last n lines of the sync log that name object id.
+func (e *Engine) logLines(id change.ID, n int) []string {
+	out := []string{}
+	for _, name := range []string{LogFile + ".1", LogFile} {
+		b, err := os.ReadFile(filepath.Join(e.dir, name))
+		if err != nil {
+			continue
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, id.Short()) {
+				out = append(out, line)
+			}
+		}
+	}
+	return out[max(0, len(out)-n):]
 }
 
 // Anonymize replaces every letter and digit with a random one of the same
