@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,18 +11,10 @@ import (
 
 // reachAt reads the address a running `mycel up` prints for other devices.
 func reachAt(t *testing.T, p *proc) string {
-	var addr string
-	waitFor(t, "the device's address", func() bool {
-		sc := bufio.NewScanner(strings.NewReader(p.output()))
-		for sc.Scan() {
-			if rest, ok := strings.CutPrefix(sc.Text(), "Other devices of the vault can reach this one at "); ok && strings.HasPrefix(rest, "/ip4/127.0.0.1/") {
-				addr = strings.TrimSpace(rest)
-				return true
-			}
-		}
-		return false
-	}, p)
-	return addr
+	return printed(t, p, "the device's address", func(l string) (string, bool) {
+		rest, ok := strings.CutPrefix(l, "Other devices of the vault can reach this one at ")
+		return rest, ok && strings.HasPrefix(rest, "/ip4/127.0.0.1/")
+	})
 }
 
 // laptopPhoneStranger makes two devices of one vault (laptop, phone) and a

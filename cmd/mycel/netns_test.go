@@ -118,16 +118,9 @@ func TestLANWithNetworkNamespaces(t *testing.T) {
 	n := newNetns(t, 4)
 	nodeData := filepath.Join(t.TempDir(), "node")
 	node := n.start(1, "--data", nodeData, "node", "--listen", "/ip4/192.0.2.1/tcp/4001")
-	var naddr string
-	waitFor(t, "the node's address", func() bool {
-		for _, l := range strings.Split(node.output(), "\n") {
-			if l = strings.TrimSpace(l); strings.HasPrefix(l, "/ip4/192.0.2.1/tcp/4001/p2p/") {
-				naddr = l
-				return true
-			}
-		}
-		return false
-	}, node)
+	naddr := printed(t, node, "the node's address", func(l string) (string, bool) {
+		return l, strings.HasPrefix(l, "/ip4/192.0.2.1/tcp/4001/p2p/")
+	})
 	a, b, other, strangerID := laptopPhoneStranger(t)
 	n.run(2, a, "nodes", "add", naddr)
 	n.run(3, b, "nodes", "add", naddr)

@@ -110,18 +110,27 @@ func objectStatus(t *testing.T, c *cli, id string) string {
 
 // nodeAddr reads the dialable address a node prints.
 func nodeAddr(t *testing.T, p *proc) string {
-	var addr string
-	waitFor(t, "the node's address", func() bool {
+	return printed(t, p, "the node's address", func(l string) (string, bool) {
+		return l, strings.HasPrefix(l, "/ip4/127.0.0.1/tcp/") && strings.Contains(l, "/p2p/")
+	})
+}
+
+// printed waits for a process to print a line that match accepts, and
+// returns what match makes of it.
+func printed(t *testing.T, p *proc, what string, match func(line string) (string, bool)) string {
+	t.Helper()
+	var got string
+	waitFor(t, what, func() bool {
 		sc := bufio.NewScanner(strings.NewReader(p.output()))
 		for sc.Scan() {
-			if l := strings.TrimSpace(sc.Text()); strings.HasPrefix(l, "/ip4/127.0.0.1/tcp/") && strings.Contains(l, "/p2p/") {
-				addr = l
+			if v, ok := match(strings.TrimSpace(sc.Text())); ok {
+				got = v
 				return true
 			}
 		}
 		return false
 	}, p)
-	return addr
+	return got
 }
 
 // setup starts a node on a fixed loopback port and two devices of one vault
