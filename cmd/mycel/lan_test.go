@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/hex"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +18,41 @@ func reachAt(t *testing.T, p *proc) string {
 		rest, ok := strings.CutPrefix(l, "Other devices of the vault can reach this one at ")
 		return rest, ok && strings.HasPrefix(rest, "/ip4/127.0.0.1/")
 	})
+}
+
+// knowsNothingOf checks that a device of another vault holds nothing of
+// the vault of laptop a: not its id nor a's device key (which its
+// membership records carry), in its log or any file of its data folder.
+func knowsNothingOf(t *testing.T, other *cli, up *proc, a *cli) {
+	t.Helper()
+	type devices struct {
+		VaultID string `json:"vault_id"`
+		Devices []struct{ Key string }
+	}
+	devs := jsonOf[devices](t, a.ok("devices", "--json"))
+	secrets := []string{devs.VaultID}
+	for _, d := range devs.Devices {
+		secrets = append(secrets, d.Key)
+	}
+	for _, h := range secrets {
+		raw, err := hex.DecodeString(h)
+		if err != nil || len(raw) != 32 {
+			t.Fatalf("not a 32-byte hex id: %q", h)
+		}
+		if strings.Contains(up.output(), h) {
+			t.Fatalf("the stranger's log holds %s", h)
+		}
+		filepath.WalkDir(other.data, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, _ := os.ReadFile(p)
+			if bytes.Contains(b, raw) || bytes.Contains(b, []byte(h)) {
+				t.Errorf("the stranger's %s holds %s…", filepath.Base(p), h[:12])
+			}
+			return nil
+		})
+	}
 }
 
 // laptopPhoneStranger makes two devices of one vault (laptop, phone) and a
@@ -109,8 +147,5 @@ func TestDevicesSyncDirectlyOnLoopback(t *testing.T) {
 	if !strings.Contains(upO.output(), "not a device of this vault") {
 		t.Fatalf("the stranger's log does not say why it got nothing:\n%s", upO.output())
 	}
-	vid := jsonOf[statusReply](t, a.ok("status", "--json")).VaultID
-	if vid == "" || strings.Contains(upO.output(), vid) {
-		t.Fatal("the stranger's log holds the vault id")
-	}
+	knowsNothingOf(t, other, upO, a)
 }

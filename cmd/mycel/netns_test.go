@@ -197,8 +197,5 @@ func TestLANWithNetworkNamespaces(t *testing.T) {
 	if _, _, err := a.run("", "show", strangerID); err == nil {
 		t.Fatal("the laptop holds the stranger's object")
 	}
-	vid := vaultOf(a).VaultID
-	if vid == "" || strings.Contains(upO.output(), vid) {
-		t.Fatal("the stranger's log holds the vault id")
-	}
+	knowsNothingOf(t, other, upO, a)
 }
