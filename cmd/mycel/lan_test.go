@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/hex"
-	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -77,16 +76,16 @@ func TestDevicesSyncDirectlyOnLoopback(t *testing.T) {
 		t.Skip("starts a node and three devices")
 	}
 	nodeData := filepath.Join(t.TempDir(), "node")
-	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
-	node := start(t, "--data", nodeData, "node", "--listen", listen)
+	listen := loopbackListen(t)
+	node := runNode(t, nodeData, listen)
 	naddr := nodeAddr(t, node)
 	a, b, other, strangerID := laptopPhoneStranger(t)
 	a.ok("nodes", "add", naddr)
 	b.ok("nodes", "add", naddr)
 
-	upA := start(t, "--data", a.data, "up", "--no-lan", "--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)))
+	upA := start(t, "--data", a.data, "up", "--no-lan", "--listen", loopbackListen(t))
 	aAddr := reachAt(t, upA)
-	bListen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
+	bListen := loopbackListen(t)
 	upB := start(t, "--data", b.data, "up", "--no-lan", "--listen", bListen, "--peer", aAddr)
 	upO := start(t, "--data", other.data, "up", "--no-lan", "--peer", aAddr)
 
@@ -133,7 +132,7 @@ func TestDevicesSyncDirectlyOnLoopback(t *testing.T) {
 	}
 
 	// The node comes back: everything reaches it, and both are Synced.
-	node = start(t, "--data", nodeData, "node", "--listen", listen)
+	node = runNode(t, nodeData, listen)
 	nodeAddr(t, node)
 	waitFor(t, "both Synced", func() bool { return vaultOf(a).Status == "Synced" && vaultOf(b).Status == "Synced" }, node, upA, upB)
 

@@ -108,6 +108,16 @@ func objectStatus(t *testing.T, c *cli, id string) string {
 	return r.Objects[0].Status
 }
 
+// loopbackListen is a free loopback TCP address to listen on.
+func loopbackListen(t *testing.T) string { return fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t)) }
+
+// runNode starts `mycel node` on data, listening at listen: the same
+// address each time, so a node can be stopped and started again where its
+// devices expect it.
+func runNode(t *testing.T, data, listen string) *proc {
+	return start(t, "--data", data, "node", "--listen", listen)
+}
+
 // nodeAddr reads the dialable address a node prints.
 func nodeAddr(t *testing.T, p *proc) string {
 	return printed(t, p, "the node's address", func(l string) (string, bool) {
@@ -138,8 +148,8 @@ func printed(t *testing.T, p *proc, what string, match func(line string) (string
 func setup(t *testing.T) (nodeData, listen string, node *proc, a, b *cli, upA, upB *proc) {
 	t.Helper()
 	nodeData = filepath.Join(t.TempDir(), "node")
-	listen = fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
-	node = start(t, "--data", nodeData, "node", "--listen", listen)
+	listen = loopbackListen(t)
+	node = runNode(t, nodeData, listen)
 	addr := nodeAddr(t, node)
 	a, b = newCLI(t), newCLI(t)
 	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
@@ -183,7 +193,7 @@ func TestTwoDevicesSyncThroughANode(t *testing.T) {
 	b.ok("write", id, "--file", wb)
 
 	// The node comes back on the same address; both edits survive everywhere.
-	node = start(t, "--data", nodeData, "node", "--listen", listen)
+	node = runNode(t, nodeData, listen)
 	nodeAddr(t, node)
 	want := "\nThe ebony quokka sat on the zabuton.\n"
 	waitFor(t, "a to merge b's edit", shows(a, want), node, upA, upB)
@@ -239,7 +249,7 @@ func TestNodeRestartsLoseNothing(t *testing.T) {
 			n++
 			a.ok("append", id, "--text", fmt.Sprintf("edit %d", n))
 		}
-		node = start(t, "--data", nodeData, "node", "--listen", listen)
+		node = runNode(t, nodeData, listen)
 		nodeAddr(t, node)
 		began := time.Now()
 		waitFor(t, fmt.Sprintf("round %d: both devices reconnected", round), func() bool { return connected(a) && connected(b) }, node, upA, upB)
@@ -276,8 +286,8 @@ func TestStatusWalk(t *testing.T) {
 	// something accepts connections and never answers, so the device's
 	// first dial lasts.
 	nodeData := filepath.Join(t.TempDir(), "node")
-	listen := fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", freePort(t))
-	node := start(t, "--data", nodeData, "node", "--listen", listen)
+	listen := loopbackListen(t)
+	node := runNode(t, nodeData, listen)
 	a := newCLI(t)
 	a.ok("init", "--name", "laptop")
 	a.ok("nodes", "add", nodeAddr(t, node))
@@ -316,7 +326,7 @@ func TestStatusWalk(t *testing.T) {
 		c.Close()
 	}
 	mu.Unlock()
-	node = start(t, "--data", nodeData, "node", "--listen", listen)
+	node = runNode(t, nodeData, listen)
 	nodeAddr(t, node)
 	waitFor(t, "Synced once the node answers", func() bool { return vaultStatus() == "Synced" }, up, node)
 

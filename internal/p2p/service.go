@@ -196,14 +196,13 @@ func (s *Service) Run(ctx context.Context) {
 	for {
 		select {
 		case f := <-s.events:
-			// Take what else is queued before acting, so that the changes
-			// of many messages are stored in one transaction.
 			// Each event reads the store in one transaction of its own: a
 			// later event may be about a change committed since (a poke).
 			s.store.within(f)
-			// Not so long that messages to send wait: a peer should get
-			// the first changes it asked for while the machine works out
-			// the rest.
+			// Take what else is queued before acting, so that the changes
+			// of many messages are stored in one transaction; but not so
+			// much that messages to send wait: a peer should get the first
+			// changes it asked for while the machine works out the rest.
 		drain:
 			for i := 0; i < drainMax && len(s.machine.Ready().Messages) < drainMessages; i++ {
 				select {
