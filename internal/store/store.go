@@ -24,9 +24,21 @@ type Store interface {
 	// View runs f in a read-only transaction.
 	View(ctx context.Context, f func(Tx) error) error
 	// CopyTo writes a consistent copy of the whole store to a new file at
-	// path, while others go on reading and writing.
-	CopyTo(ctx context.Context, path string) error
+	// path, while others go on reading and writing. With CiphertextOnly the
+	// copy keeps no plaintext at all: index rows keep ids, types, times and
+	// counts but lose titles and snippets (and are marked text-stale), the
+	// search index is empty, and no freed page of the file still holds what
+	// was removed.
+	CopyTo(ctx context.Context, path string, opt CopyOptions) error
+	// IntegrityCheck checks the store's own structure (for SQLite, PRAGMA
+	// quick_check); it is for `mycel check`, not for every open.
+	IntegrityCheck(ctx context.Context) error
 	Close() error
+}
+
+// CopyOptions say what a copy of the store (CopyTo) leaves out.
+type CopyOptions struct {
+	CiphertextOnly bool
 }
 
 // ChangeMeta is the cleartext of a stored change, for building the DAG
@@ -41,8 +53,16 @@ type ChangeMeta struct {
 	Snapshot bool
 	// NewVersion: history starts a new version here.
 	NewVersion bool
-	Size       int
-	Seq        int64 // local arrival order, set by the store
+	// Local: this store wrote the change (its device authored it here),
+	// rather than receiving it. Never sent: a device-local fact.
+	Local bool
+	// Inert: the change is stored and synced but is not part of the
+	// object's state (it lost a counter overlap with another change by the
+	// same device key, or descends from one that did). Device-local,
+	// derived from the set of changes; see SetInert.
+	Inert bool
+	Size  int
+	Seq   int64 // local arrival order, set by the store
 }
 
 // MetaOf extracts the metadata of a parsed change.
@@ -70,6 +90,24 @@ type Object struct {
 	// change is inside that snapshot; changes after it are replayed.
 	Snapshot    change.ID
 	SnapshotSeq int64
+}
+
+// Snapshot is a device's own copy of an object's state: sealed with the
+// object key, covering every change of the object stored up to arrival
+// number Seq. Snapshots are never synced: each device writes its own.
+type Snapshot struct {
+	Seq    int64
+	Sealed []byte
+}
+
+// Damaged is a stored change whose bytes no longer hash to its id: moved
+// aside (Quarantine) until sync brings the change back.
+type Damaged struct {
+	ID     change.ID
+	Object change.ID
+	Raw    []byte // the damaged bytes, kept for diagnosis
+	Reason string
+	Time   time.Time
 }
 
 // Hit is a search result.
@@ -138,4 +176,32 @@ type Tx interface {
 	// PutMemberRecord stores one, ignoring a record already there.
 	MemberRecords() ([][]byte, error)
 	PutMemberRecord(raw []byte) error
+
+	// SetInert marks a stored change as inert or not (ErrNotFound if it
+	// is not stored).
+	SetInert(id change.ID, inert bool) error
+	// DeleteChange removes a stored change (its bytes go with it; the
+	// caller parks or quarantines them first). Heads are the caller's.
+	DeleteChange(id change.ID) error
+
+	// PutSnapshot replaces the object's local snapshot; Snapshot reads it
+	// (ErrNotFound when there is none); DeleteSnapshot drops it.
+	PutSnapshot(object change.ID, s Snapshot) error
+	Snapshot(object change.ID) (Snapshot, error)
+	DeleteSnapshot(object change.ID) error
+
+	// PutHeld records the hash of the heads a peer said it holds of an
+	// object (the last word wins); Held lists them for one peer.
+	PutHeld(peer string, object change.ID, heads [32]byte) error
+	Held(peer string) (map[change.ID][32]byte, error)
+
+	// Quarantine moves a stored change aside as damaged (it is no longer
+	// a stored change: HasChange is false); Damaged lists an object's
+	// quarantined changes, DamagedObjects the objects with any, and
+	// ClearDamaged forgets one (sync brought it back).
+	Quarantine(d Damaged) error
+	Damaged(object change.ID) ([]Damaged, error)
+	DamagedObjects() ([]change.ID, error)
+	IsDamaged(id change.ID) (bool, error)
+	ClearDamaged(id change.ID) error
 }

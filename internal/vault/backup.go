@@ -45,7 +45,7 @@ func (e *Engine) Backup(ctx context.Context, dest string, includeDeviceKey bool)
 		return m, err
 	}
 	copyPath := filepath.Join(dest, DBFile)
-	if err := e.db.CopyTo(ctx, copyPath); err != nil {
+	if err := e.db.CopyTo(ctx, copyPath, store.CopyOptions{CiphertextOnly: !includeDeviceKey}); err != nil {
 		return m, err
 	}
 	// Count what the copy holds, not the live store.

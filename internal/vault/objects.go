@@ -453,3 +453,15 @@ func (e *Engine) ParkedCount(ctx context.Context, id change.ID) (int, error) {
 	})
 	return n, err
 }
+
+// DamagedCount is how many changes of an object were found damaged (their
+// bytes no longer hash to their id) and wait for sync to bring them back.
+func (e *Engine) DamagedCount(ctx context.Context, id change.ID) (int, error) {
+	var n int
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		ds, err := tx.Damaged(id)
+		n = len(ds)
+		return err
+	})
+	return n, err
+}
