@@ -91,12 +91,13 @@ func (a *Admission) Check(in Incoming) (*change.Change, Verdict, error) {
 	if have, err := a.has(id); err != nil || have {
 		return nil, Duplicate, err
 	}
-	c := in.Parsed
+	c := in.Verified.Change()
 	if c == nil || c.ID != id {
-		var err error
-		if c, err = change.ParseWithID(id, raw); err != nil {
+		v, err := change.Verify(id, raw)
+		if err != nil {
 			return nil, 0, fmt.Errorf("%w: %v", ErrRejected, err)
 		}
+		c = v.Change()
 	}
 	if !a.members.MayAuthor(c.Author, c.Time) {
 		return nil, 0, Rejectf(id, "author %x is not a device of this vault", c.Author[:6])
@@ -162,9 +163,10 @@ func (a *Admission) Unpark(object change.ID, receive func(Incoming) (parked bool
 type Incoming struct {
 	ID  change.ID
 	Raw []byte
-	// Parsed, when set, is ParseWithID(ID, Raw) done ahead of the batch's
-	// transaction (see Verify), so that admission does not do it again.
-	Parsed *change.Change
+	// Verified, when it holds a change, is the check of ID and Raw done
+	// ahead of the batch's transaction (see Verify), so that admission does
+	// not do it again.
+	Verified change.Verified
 }
 
 // Verify parses and verifies the signatures of changes ahead of storing
@@ -188,8 +190,8 @@ func Verify(in []Incoming) {
 					return
 				}
 				for i := lo; i < min(lo+verifyChunk, len(in)); i++ {
-					if c, err := change.ParseWithID(in[i].ID, in[i].Raw); err == nil {
-						in[i].Parsed = c
+					if v, err := change.Verify(in[i].ID, in[i].Raw); err == nil {
+						in[i].Verified = v
 					}
 				}
 			}

@@ -67,7 +67,7 @@ type Service struct {
 	polled    int64                    // arrival number of the last change seen by pollLocal
 	// verified holds the changes of the messages stepped since the last
 	// process, parsed and verified by the connections' readers.
-	verified map[objsync.ID]*change.Change
+	verified map[objsync.ID]change.Verified
 	// Received changes waiting to be stored (see storeNow).
 	pending    []pending
 	lastStore  time.Time // when pending changes were last stored
@@ -168,7 +168,7 @@ func NewService(self objsync.PeerID, vault keys.VaultID, db store.Store, receive
 	s := &Service{Vault: vault, self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
 		log: cfg.Log, tick: cfg.Tick, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer,
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
-		verified: map[objsync.ID]*change.Change{}, flush: time.NewTimer(time.Hour)}
+		verified: map[objsync.ID]change.Verified{}, flush: time.NewTimer(time.Hour)}
 	s.flush.Stop()
 	if s.log == nil {
 		s.log = slog.Default()
@@ -332,7 +332,7 @@ func (s *Service) process(ctx context.Context, flush bool) {
 		s.machine.Advance()
 		for _, in := range rd.Received {
 			s.pending = append(s.pending, pending{from: in.From, obj: in.Object,
-				Incoming: admit.Incoming{ID: in.Change.ID, Raw: in.Change.Raw, Parsed: s.verified[in.Change.ID]}})
+				Incoming: admit.Incoming{ID: in.Change.ID, Raw: in.Change.Raw, Verified: s.verified[in.Change.ID]}})
 		}
 		clear(s.verified)
 		s.send(rd.Messages)
@@ -559,7 +559,7 @@ func (s *Service) step(c *conn, msgs []objsync.Message) {
 			return
 		}
 		for _, v := range verified {
-			s.verified[v.ID] = v
+			s.verified[v.Change().ID] = v
 		}
 		for _, m := range msgs {
 			if err := s.machine.Step(c.peer, m); err != nil {
@@ -574,7 +574,7 @@ func (s *Service) step(c *conn, msgs []objsync.Message) {
 // verify parses and verifies a message's changes (see admit.Verify) in
 // the reader, so that this work overlaps with the loop storing earlier
 // messages; it returns those that passed.
-func verify(cs []objsync.Change) []*change.Change {
+func verify(cs []objsync.Change) []change.Verified {
 	if len(cs) == 0 {
 		return nil
 	}
@@ -583,10 +583,10 @@ func verify(cs []objsync.Change) []*change.Change {
 		in[i] = admit.Incoming{ID: c.ID, Raw: c.Raw}
 	}
 	admit.Verify(in)
-	out := make([]*change.Change, 0, len(in))
+	out := make([]change.Verified, 0, len(in))
 	for _, c := range in {
-		if c.Parsed != nil {
-			out = append(out, c.Parsed)
+		if c.Verified.Change() != nil {
+			out = append(out, c.Verified)
 		}
 	}
 	return out
