@@ -41,11 +41,12 @@ func (a *app) statusCmd() *cobra.Command {
 		Long: `Show the sync status of the vault, of each backup node and connected device, and
 of each object (or of one object, with each peer's part):
 
-  Preparing…     comparing with peers after start
+  Preparing…     after start, until every node was tried and compared with
   Syncing…       uploading or downloading, or waiting for a node to acknowledge
-  Synced         its current version is stored on a backup node, nothing pending
+  Synced         a backup node said it holds its current version; nothing pending
   No connection  no backup node can be reached (devices may still sync directly)
-  Not syncing    sync failed (a change was refused) or is off
+  Not syncing    sync failed (a change was refused, the store fails, a node refused
+                 this vault) or is off
 
 Status comes from the running device ('mycel up'); --watch refreshes it.`,
 		Args: cobra.MaximumNArgs(1),
@@ -134,15 +135,18 @@ func printStatus(w io.Writer, r statusReply, detail bool) {
 		state := "reachable"
 		if !n.Connected {
 			state = "not reachable"
-			if n.LastError != "" {
-				state += ": " + clip(n.LastError, 60)
+			switch {
+			case n.Refused != "":
+				state = "refused: " + n.Refused
+			case n.LastError != "":
+				state += ": " + n.LastError // whole: a reason clipped helps no one
 			}
 		}
 		seen := ""
 		if !n.LastSeen.IsZero() {
 			seen = ", last seen " + n.LastSeen.Local().Format("15:04:05")
 		}
-		fmt.Fprintf(w, "Node %s: %s%s\n", clip(n.Addr, 60), state, seen)
+		fmt.Fprintf(w, "Node %s: %s%s\n", n.Addr, state, seen)
 	}
 	var names []string
 	for _, d := range r.Devices {

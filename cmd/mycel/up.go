@@ -78,7 +78,9 @@ open it), which the other commands use while it runs.`,
 			}
 			cfg.Peers, cfg.LAN, cfg.LANOnly = peers, !noLAN, lanOnly
 			cfg.RedialEvery = redial
-			dev, err := device.Start(ctx, e, cfg)
+			// Not cancelled by the signal: the device is closed in its turn
+			// below, after the API stops.
+			dev, err := device.Start(context.WithoutCancel(ctx), e, cfg)
 			if err != nil {
 				return err
 			}
@@ -91,15 +93,23 @@ open it), which the other commands use while it runs.`,
 			fmt.Fprintf(a.stdout, "Local API on unix:%s. Press Ctrl-C to stop.\n", filepath.Join(a.data, api.SocketFile))
 			done := make(chan error, 1)
 			go func() { done <- srv.Serve(l) }()
+			var serveErr error
 			select {
-			case err := <-done:
-				return err
+			case serveErr = <-done:
 			case <-ctx.Done():
 			}
-			// The command's context is already done: give shutdown its own.
+			// Shut down from the outside in: stop serving the API (no new
+			// request reaches the device), close the device (its dials and
+			// its sync service, whose goroutines it waits for), close the
+			// host, and last the engine (the deferred e.Close above), which
+			// nothing uses any more. The command's context is already done:
+			// give shutdown its own.
 			shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			if err := srv.Shutdown(shut); err != nil {
+			shutErr := srv.Shutdown(shut)
+			dev.Close()
+			hostErr := dev.Host.Close()
+			if err := errors.Join(serveErr, shutErr, hostErr); err != nil {
 				return err
 			}
 			fmt.Fprintln(a.stdout, "Stopped.")

@@ -52,6 +52,9 @@ func Handler(e *vault.Engine, dev Running) http.Handler {
 			return
 		}
 		out["status"] = vs.Status
+		if vs.Reason != "" {
+			out["reason"] = vs.Reason
+		}
 		out["nodes"] = vs.Nodes
 		out["devices_connected"] = vs.Devices
 		out["objects"] = vs.Objects

@@ -1,13 +1,18 @@
 // Package device runs a device: its libp2p host, the sync service of its
-// vault, and a connection to each configured backup node, redialed with
-// jittered exponential backoff whenever it drops.
+// vault, a connection to each configured backup node (redialed with
+// jittered exponential backoff whenever it drops; the list re-read on a
+// poke, so `mycel nodes add` and `rm` take effect at once), and direct
+// connections to the vault's other devices. Close stops all of it and
+// waits.
 package device
 
 import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"io"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"slices"
@@ -21,12 +26,13 @@ import (
 	"mycel/internal/objsync"
 	"mycel/internal/p2p"
 	"mycel/internal/pb"
+	"mycel/internal/syncer"
 	"mycel/internal/vault"
 )
 
 // Config tunes a running device.
 type Config struct {
-	Service    p2p.ServiceConfig
+	Service    syncer.Config
 	BackoffMin time.Duration
 	BackoffMax time.Duration // the cap: at most this long between attempts
 	Log        *slog.Logger
@@ -54,7 +60,7 @@ type Config struct {
 // 30 s; listening on every interface, finding devices by mDNS, redialing
 // them every 10 s.
 func DefaultConfig(log *slog.Logger) Config {
-	return Config{Service: p2p.ServiceConfig{Sync: objsync.DefaultConfig, Tick: time.Second, Log: log},
+	return Config{Service: syncer.Config{Sync: objsync.DefaultConfig, Tick: time.Second, Log: log},
 		BackoffMin: 250 * time.Millisecond, BackoffMax: 30 * time.Second, Log: log,
 		NetCheck: 2 * time.Second, Addrs: net.InterfaceAddrs,
 		Listen: []string{"/ip4/0.0.0.0/tcp/0", "/ip4/0.0.0.0/udp/0/quic-v1"}, LAN: true, RedialEvery: 10 * time.Second}
@@ -64,13 +70,18 @@ func DefaultConfig(log *slog.Logger) Config {
 type Device struct {
 	Engine  *vault.Engine
 	Host    host.Host
-	Service *p2p.Service
+	Service *syncer.Service
 	cfg     Config
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // every goroutine the device started
 
-	mu    sync.Mutex
-	nodes map[string]*NodeState
-	peers map[peer.ID]*PeerState // other devices of the vault
-	kick  chan struct{}          // closed (and replaced) when the network changes
+	mu     sync.Mutex
+	nodes  map[string]*NodeState
+	peers  map[peer.ID]*PeerState // other devices of the vault
+	kick   chan struct{}          // closed (and replaced) when the network changes
+	closed bool
+	mdns   io.Closer
 }
 
 // NodeState is what the device knows of one configured node.
@@ -83,67 +94,187 @@ type NodeState struct {
 	Attempts  int
 	// Incompatible: the node speaks another version of the sync protocol.
 	Incompatible bool
+	// Refused is the node's whole reason when it refused the handshake
+	// (the vault is not registered there, say); empty otherwise.
+	Refused string
+
+	// Warming up (see warmingUp): whether the node was configured at
+	// start, its first dial attempt has ended, that attempt connected,
+	// and that first connection has ended since.
+	atStart, firstEnded, firstConnected, firstConnEnded bool
+	stop                                                context.CancelFunc // ends its dial loop
 }
 
 // Start starts the host and the service and dials every configured node.
+// It runs until ctx ends or Close.
 func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	h, err := p2p.NewHost(e.HostKey(), cfg.Listen)
 	if err != nil {
 		return nil, err
 	}
-	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{})}
-	svc := cfg.Service
-	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
-	svc.ClosePeer = p2p.PeerCloser(h)
-	d.Service = p2p.NewService(objsync.PeerID(h.ID().String()), e.VaultID(), e.Store(), e.ReceiveBatch,
-		p2p.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
-	go d.Service.Run(ctx)
 	addrs, err := e.Nodes(ctx)
 	if err != nil {
 		h.Close()
 		return nil, err
 	}
-	for _, a := range addrs {
-		if cfg.LANOnly {
-			break
-		}
-		d.nodes[a] = &NodeState{Addr: a}
-		go d.keepConnected(ctx, a)
-	}
-	if err := d.servePeers(ctx); err != nil {
+	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{})}
+	d.ctx, d.cancel = context.WithCancel(ctx)
+	svc := cfg.Service
+	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
+	svc.ClosePeer = p2p.PeerCloser(h)
+	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), e.ReceiveBatch,
+		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
+	d.mu.Lock()
+	d.setNodes(addrs, true)
+	d.mu.Unlock()
+	if err := d.servePeers(d.ctx); err != nil {
+		d.Close()
 		h.Close()
 		return nil, err
 	}
 	if cfg.NetCheck > 0 && cfg.Addrs != nil {
-		go d.watchNetwork(ctx)
+		d.mu.Lock()
+		d.goTracked(func() { d.watchNetwork(d.ctx) })
+		d.mu.Unlock()
 	}
+	// A caller that only cancels ctx (and never calls Close) still gets
+	// everything stopped, the host included.
 	go func() {
-		<-ctx.Done()
+		<-d.ctx.Done()
+		d.Close()
 		h.Close()
 	}()
 	return d, nil
 }
 
-// Poke makes the device look for new local changes now.
-func (d *Device) Poke() { d.Service.Poke() }
+// goTracked runs f on a goroutine that Close waits for; none once closed.
+// (Callers hold d.mu, or are the device's own start-up.)
+func (d *Device) goTracked(f func()) bool {
+	if d.closed {
+		return false
+	}
+	d.wg.Add(1)
+	go func() {
+		defer d.wg.Done()
+		f()
+	}()
+	return true
+}
 
-// Nodes reports the configured nodes' states.
+// Close stops the device: its dial loops (and the connections they made),
+// LAN discovery, the network watch and the sync service, and waits for
+// every goroutine it started. The host is the caller's to close after (or
+// is closed when Start's context ends).
+func (d *Device) Close() {
+	d.mu.Lock()
+	already := d.closed
+	d.closed = true
+	mdns := d.mdns
+	d.mu.Unlock()
+	if already {
+		d.wg.Wait()
+		return
+	}
+	d.Host.RemoveStreamHandler(p2p.PeerProtocolID)
+	if mdns != nil {
+		mdns.Close()
+	}
+	d.cancel()
+	d.Service.Close()
+	d.wg.Wait()
+}
+
+// setNodes makes the dialed nodes those of addrs: it starts a dial loop
+// for each new one and stops those no longer listed (their connection is
+// dropped). Called with d.mu held.
+func (d *Device) setNodes(addrs []string, atStart bool) {
+	if d.cfg.LANOnly {
+		addrs = nil
+	}
+	want := map[string]bool{}
+	for _, a := range addrs {
+		want[a] = true
+		if d.nodes[a] != nil {
+			continue
+		}
+		ctx, stop := context.WithCancel(d.ctx)
+		st := &NodeState{Addr: a, atStart: atStart, stop: stop}
+		if !d.goTracked(func() { d.keepConnected(ctx, st) }) {
+			stop()
+			continue
+		}
+		d.nodes[a] = st
+		if !atStart {
+			d.cfg.Log.Info("node added", "node", a)
+		}
+	}
+	for a, st := range d.nodes {
+		if !want[a] {
+			d.cfg.Log.Info("node removed", "node", a)
+			st.stop()
+			delete(d.nodes, a)
+		}
+	}
+}
+
+// Poke makes the device look for new local changes now, and re-read its
+// node list (a CLI that wrote either pokes the running device).
+func (d *Device) Poke() {
+	d.Service.Poke()
+	addrs, err := d.Engine.Nodes(d.ctx)
+	if err != nil {
+		d.cfg.Log.Warn("read the node list", "err", err)
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.setNodes(addrs, false)
+}
+
+// Nodes reports the configured nodes' states, by address.
 func (d *Device) Nodes() []NodeState {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	peers := d.Service.Peers()
 	var out []NodeState
-	for _, n := range d.nodes {
-		s := *n
+	for _, a := range slices.Sorted(maps.Keys(d.nodes)) {
+		s := *d.nodes[a]
+		s.stop = nil
 		_, s.Connected = peers[s.Peer]
+		s.Connected = s.Connected && s.Peer != ""
 		out = append(out, s)
 	}
 	return out
 }
 
+// warmingUp says why the device is still warming up, or "" once it is
+// done: until the first dial attempt to every node configured at start
+// has ended, and the first reconciliation with each node that first
+// attempt reached has finished (or that connection has ended). Every one
+// of these facts, once true, stays true, so warming up ends once and for
+// all: a node added later, or a device that joins, never brings it back.
+func (d *Device) warmingUp() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range slices.Sorted(maps.Keys(d.nodes)) {
+		st := d.nodes[a]
+		switch {
+		case !st.atStart:
+		case !st.firstEnded:
+			return "connecting to " + a
+		case st.firstConnected && !st.firstConnEnded && !d.Service.Reconciled(st.Peer):
+			return "comparing with the backup node at " + a
+		}
+	}
+	return ""
+}
+
 // keepConnected dials a node and, whenever the connection ends, dials again
 // after a jittered, exponentially growing pause (capped), reset on success.
-func (d *Device) keepConnected(ctx context.Context, addr string) {
+// It ends, dropping its connection, when ctx does (the node was removed,
+// or the device is closing).
+func (d *Device) keepConnected(ctx context.Context, st *NodeState) {
+	addr := st.Addr
 	backoff := d.cfg.BackoffMin
 	for ctx.Err() == nil {
 		recs, err := d.Engine.MemberRecords(ctx)
@@ -152,13 +283,25 @@ func (d *Device) keepConnected(ctx context.Context, addr string) {
 			return
 		}
 		peer, stream, r, theirs, err := p2p.Dial(ctx, d.Host, addr, &pb.Hello{VaultId: vid(d), MemberRecords: recs})
+		if ctx.Err() != nil {
+			if err == nil {
+				stream.Reset()
+			}
+			return
+		}
+		var refused *p2p.RefusedError
 		d.mu.Lock()
-		st := d.nodes[addr]
 		st.Attempts++
+		first := !st.firstEnded
+		st.firstEnded = true
 		if err != nil {
-			st.LastError, st.Incompatible = err.Error(), errors.Is(err, p2p.ErrIncompatible)
+			st.LastError, st.Incompatible, st.Refused = err.Error(), errors.Is(err, p2p.ErrIncompatible), ""
+			if errors.As(err, &refused) {
+				st.Refused = refused.Reason
+			}
 		} else {
-			st.Peer, st.LastError, st.LastSeen, st.Attempts, st.Incompatible = peer, "", time.Now(), 0, false
+			st.Peer, st.LastError, st.LastSeen, st.Attempts, st.Incompatible, st.Refused = peer, "", time.Now(), 0, false, ""
+			st.firstConnected = st.firstConnected || first
 		}
 		d.mu.Unlock()
 		if err == nil {
@@ -168,15 +311,15 @@ func (d *Device) keepConnected(ctx context.Context, addr string) {
 			d.cfg.Log.Info("connected to node", "node", addr)
 			backoff = d.cfg.BackoffMin
 			select {
-			case <-d.Service.Attach(peer, stream, r):
+			case <-d.Service.Attach(peer, p2p.StreamConn(stream, r)):
 			case <-ctx.Done():
-				return
+				d.Service.Drop(peer)
 			}
+			d.mu.Lock()
+			st.firstConnEnded = st.firstConnEnded || st.firstConnected
+			d.mu.Unlock()
 			d.cfg.Log.Info("disconnected from node", "node", addr)
 			continue
-		}
-		if errors.Is(err, context.Canceled) {
-			return
 		}
 		d.cfg.Log.Info("cannot reach node", "node", addr, "err", err, "retry_in", backoff.Round(time.Millisecond))
 		// Jitter: somewhere in [backoff/2, backoff].

@@ -15,6 +15,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"mycel/internal/p2p"
+	"mycel/internal/syncer"
 )
 
 // MDNSService is the mDNS service name devices announce. It names no
@@ -64,7 +65,9 @@ func (d *Device) servePeers(ctx context.Context) error {
 		if err := svc.Start(); err != nil {
 			return fmt.Errorf("start LAN discovery (mDNS): %w", err)
 		}
-		go func() { <-ctx.Done(); svc.Close() }()
+		d.mu.Lock()
+		d.mdns = svc
+		d.mu.Unlock()
 	}
 	return nil
 }
@@ -82,7 +85,7 @@ func (n notifee) HandlePeerFound(info peer.AddrInfo) {
 
 // admitPeer decides on a device that proved it holds the discovery key: it
 // must be a member of the vault, by the records it brought or ours.
-func (d *Device) admitPeer(key ed25519.PublicKey, records [][]byte) (*p2p.Service, [][]byte, error) {
+func (d *Device) admitPeer(key ed25519.PublicKey, records [][]byte) (*syncer.Service, [][]byte, error) {
 	ctx := context.Background()
 	if err := d.Engine.AddMemberRecords(ctx, records); err != nil {
 		return nil, nil, fmt.Errorf("membership records: %w", err)
@@ -100,7 +103,7 @@ func (d *Device) admitPeer(key ed25519.PublicKey, records [][]byte) (*p2p.Servic
 
 // foundPeer learns of another device (configured, remembered or found by
 // mDNS) and keeps a connection to it. (Two devices that dial each other at
-// once keep one connection: see p2p.Service.Attach.)
+// once keep one connection: see syncer.Service.Attach.)
 func (d *Device) foundPeer(ctx context.Context, info peer.AddrInfo) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -115,8 +118,7 @@ func (d *Device) foundPeer(ctx context.Context, info peer.AddrInfo) {
 	if st.Foreign || st.dialing {
 		return
 	}
-	st.dialing = true
-	go d.keepPeer(ctx, info.ID)
+	st.dialing = d.goTracked(func() { d.keepPeer(ctx, info.ID) })
 }
 
 // keepPeer dials a device and redials it every RedialEvery (jittered)
@@ -185,7 +187,7 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 	d.connectedPeer(id, nil)
 	d.cfg.Log.Info("connected to device", "peer", id.ShortString())
 	select {
-	case <-d.Service.Attach(pid, stream, r):
+	case <-d.Service.Attach(pid, p2p.StreamConn(stream, r)):
 	case <-ctx.Done():
 	}
 	d.cfg.Log.Info("disconnected from device", "peer", id.ShortString())

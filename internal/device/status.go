@@ -2,6 +2,8 @@ package device
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"mycel/internal/change"
@@ -29,13 +31,14 @@ type ObjectStatus struct {
 	Status  string       `json:"status"`
 	Reason  string       `json:"reason,omitempty"`
 	Waiting int          `json:"changes_waiting_for_parents,omitempty"`
+	Damaged int          `json:"damaged_changes,omitempty"`
 	Peers   []PeerStatus `json:"peers"`
 }
 
 // VaultStatus is the status of the whole vault and of its objects.
 type VaultStatus struct {
 	Status  string         `json:"status"`
-	Reason  string         `json:"reason,omitempty"` // why it is Not syncing
+	Reason  string         `json:"reason,omitempty"` // why it is Not syncing (or Preparing…)
 	Nodes   []NodeStatus   `json:"nodes"`
 	Devices []PeerStatus   `json:"devices_connected"`
 	Objects []ObjectStatus `json:"objects"`
@@ -46,6 +49,7 @@ type NodeStatus struct {
 	Addr         string    `json:"addr"`
 	Connected    bool      `json:"connected"`
 	Incompatible bool      `json:"incompatible,omitempty"`
+	Refused      string    `json:"refused,omitempty"` // the node's reason, whole
 	LastSeen     time.Time `json:"last_seen,omitzero"`
 	LastError    string    `json:"last_error,omitempty"`
 }
@@ -55,26 +59,27 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 	vs := VaultStatus{Nodes: []NodeStatus{}, Devices: []PeerStatus{}, Objects: []ObjectStatus{}}
 	nodePeers := map[objsync.PeerID]bool{}
 	reachable := false
-	for _, n := range d.Nodes() {
-		vs.Nodes = append(vs.Nodes, NodeStatus{Addr: n.Addr, Connected: n.Connected, Incompatible: n.Incompatible, LastSeen: n.LastSeen, LastError: n.LastError})
-		nodePeers[n.Peer] = true
+	nodes := d.Nodes()
+	for _, n := range nodes {
+		vs.Nodes = append(vs.Nodes, NodeStatus{Addr: n.Addr, Connected: n.Connected, Incompatible: n.Incompatible,
+			Refused: n.Refused, LastSeen: n.LastSeen, LastError: n.LastError})
+		if n.Peer != "" {
+			nodePeers[n.Peer] = true
+		}
 		reachable = reachable || n.Connected
 	}
 	isNode := func(p objsync.PeerID) bool { return nodePeers[p] }
-	// A node not tried yet (the first dial is under way) is neither
-	// reachable nor not: the device is still preparing.
-	connecting := ""
-	for _, n := range d.Nodes() {
-		if !n.Connected && n.Attempts == 0 && n.LastSeen.IsZero() {
-			connecting = "connecting to " + n.Addr
-		}
-	}
+	warm := d.warmingUp()
 	// Failures that stop sync for every object.
 	if err := d.Service.StoreError(); err != nil {
 		vs.Reason = "storage error: " + err.Error()
 	} else if !reachable {
-		for _, n := range vs.Nodes {
-			if n.Incompatible {
+		for _, n := range nodes {
+			switch {
+			case vs.Reason != "":
+			case n.Refused != "":
+				vs.Reason = "the backup node at " + n.Addr + " refused: " + n.Refused
+			case n.Incompatible:
 				vs.Reason = "the node at " + n.Addr + " speaks another version of the sync protocol: upgrade mycel on whichever side is older"
 			}
 		}
@@ -85,6 +90,7 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 			vs.Devices = append(vs.Devices, PeerStatus{Peer: string(p), Name: names[p]})
 		}
 	}
+	slices.SortFunc(vs.Devices, func(a, b PeerStatus) int { return strings.Compare(a.Peer, b.Peer) })
 	objs, err := d.Engine.List(ctx)
 	if err != nil {
 		return vs, err
@@ -94,16 +100,28 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		if only != nil && o.ID != *only {
 			continue
 		}
+		failure := vs.Reason
 		peers, err := d.Service.Object(ctx, o.ID)
 		if err != nil {
-			return vs, err
+			if ctx.Err() != nil {
+				return vs, err
+			}
+			failure = err.Error() // the store failed: "storage error: …"
+			if vs.Reason == "" {
+				vs.Reason = failure
+			}
 		}
 		parked, err := d.Engine.ParkedCount(ctx, o.ID)
 		if err != nil {
 			return vs, err
 		}
-		label, reason := status.Object(status.Facts{Peers: peers, IsNode: isNode, Parked: parked, Failure: vs.Reason, Connecting: connecting})
-		os := ObjectStatus{ID: o.ID.String(), Title: o.Title, Status: label, Reason: reason, Waiting: parked, Peers: []PeerStatus{}}
+		damaged, err := d.Engine.DamagedCount(ctx, o.ID)
+		if err != nil {
+			return vs, err
+		}
+		label, reason := status.Object(status.Facts{Peers: peers, IsNode: isNode, Parked: parked, Damaged: damaged,
+			Failure: failure, WarmingUp: warm})
+		os := ObjectStatus{ID: o.ID.String(), Title: o.Title, Status: label, Reason: reason, Waiting: parked, Damaged: damaged, Peers: []PeerStatus{}}
 		for _, p := range peers {
 			os.Peers = append(os.Peers, PeerStatus{Peer: string(p.Peer), Name: names[p.Peer], Node: isNode(p.Peer),
 				HasMine: p.HasMine, Outgoing: p.Outgoing, Incoming: p.Incoming, IncomingCount: p.IncomingCount})
@@ -111,12 +129,12 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		vs.Objects = append(vs.Objects, os)
 		labels = append(labels, label)
 	}
-	vs.Status = status.Vault(labels, reachable || connecting != "")
-	if connecting != "" && vs.Status == status.Synced {
-		vs.Status = status.Preparing // nothing to compare yet, but a node to reach
-	}
-	if vs.Reason != "" {
+	vs.Status = status.Vault(labels, reachable || warm != "")
+	switch {
+	case vs.Reason != "": // a failure that stops sync for every object
 		vs.Status = status.NotSyncing
+	case warm != "" && vs.Status != status.NotSyncing:
+		vs.Status, vs.Reason = status.Preparing, warm
 	}
 	return vs, nil
 }

@@ -3,6 +3,7 @@ package objsync
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"mycel/internal/reconcile"
@@ -30,14 +31,16 @@ type peer struct {
 	lastRecon int
 	// heads is what the peer last said its heads of an object are.
 	heads map[ID][]ID
-	// offered is the heads hash last sent unasked, so pushes do not repeat.
-	offered map[ID][32]byte
+	// told is the hash of the heads this side last sent the peer (in a
+	// Heads or a Changes message) on this connection: pushes and answers
+	// are not repeated.
+	told map[ID][32]byte
 	// failed holds objects whose changes from the peer were rejected, so
 	// the machine does not ask for them again until the next reconciliation.
 	failed map[ID]bool
-	// held is the hash of the heads the peer is known to hold per object:
-	// from its Heads messages, and, after a reconciliation, ours for every
-	// object that did not differ.
+	// held is the hash of the heads the peer said it holds, per object:
+	// from its Heads and Changes messages, on this connection or (through
+	// Storage.Held) an earlier one. Nothing else sets it.
 	held  map[ID][32]byte
 	count map[ID]int // how many changes of an object the peer said it holds
 	// inflight holds, per object, the changes sent to the peer that it has
@@ -56,60 +59,115 @@ func (m *Machine) send(to PeerID, msg Message) {
 	m.ready.Messages = append(m.ready.Messages, Envelope{To: to, Msg: msg})
 }
 
+// tell sends the peer our heads of obj and remembers that it was told.
+func (m *Machine) tell(pr *peer, obj ID, mine []ID) {
+	pr.told[obj] = HeadsHash(mine)
+	m.send(pr.id, Message{Kind: Heads, Object: obj, Heads: mine})
+}
+
+// setHeld records what a peer said it holds, for status and for the driver
+// to persist.
+func (m *Machine) setHeld(pr *peer, obj ID, h [32]byte) {
+	if old, ok := pr.held[obj]; ok && old == h {
+		return
+	}
+	pr.held[obj] = h
+	m.ready.Held = append(m.ready.Held, HeldUpdate{Peer: pr.id, Object: obj, Heads: h})
+}
+
 // Ready returns what the driver must do; call Advance when done.
 func (m *Machine) Ready() Ready { return m.ready }
 
 // HasReady reports whether there is anything to do.
-func (m *Machine) HasReady() bool { return len(m.ready.Messages)+len(m.ready.Received) > 0 }
+func (m *Machine) HasReady() bool {
+	return len(m.ready.Messages)+len(m.ready.Received)+len(m.ready.Held) > 0
+}
 
 // Advance acknowledges the last Ready.
 func (m *Machine) Advance() { m.ready = Ready{} }
 
-// Connected starts syncing with a peer: the side with the lesser id starts
-// a reconciliation at once.
-func (m *Machine) Connected(p PeerID) {
-	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, offered: map[ID][32]byte{}, failed: map[ID]bool{}, held: map[ID][32]byte{}, count: map[ID]int{}, inflight: map[ID]map[ID]int{}}
-	m.peers[p] = pr
-	if pr.initiator {
-		m.startRecon(pr)
+// sorted lists the connected peers in id order: every loop over peers
+// whose output is sent goes through it, so output does not depend on map
+// order.
+func (m *Machine) sorted() []*peer {
+	out := make([]*peer, 0, len(m.peers))
+	for _, id := range slices.Sorted(maps.Keys(m.peers)) {
+		out = append(out, m.peers[id])
 	}
+	return out
+}
+
+// Connected starts syncing with a peer, from what it said it held before:
+// the side with the lesser id starts a reconciliation at once. On a storage
+// error the peer is not connected (the driver drops the connection).
+func (m *Machine) Connected(p PeerID) error {
+	held, err := m.store.Held(p)
+	if err != nil {
+		return fmt.Errorf("read what %s holds: %w", p, err)
+	}
+	if held == nil {
+		held = map[ID][32]byte{}
+	} else {
+		held = maps.Clone(held)
+	}
+	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, told: map[ID][32]byte{}, failed: map[ID]bool{},
+		held: held, count: map[ID]int{}, inflight: map[ID]map[ID]int{}}
+	if pr.initiator {
+		items, err := m.store.Objects()
+		if err != nil {
+			return err
+		}
+		m.peers[p] = pr
+		m.beginRecon(pr, items)
+		return nil
+	}
+	m.peers[p] = pr
+	return nil
 }
 
 // Disconnected forgets a peer's state; what was in flight is lost and the
 // next connection starts over with a reconciliation.
 func (m *Machine) Disconnected(p PeerID) { delete(m.peers, p) }
 
-// Connected peers, for status.
-func (m *Machine) Peers() []PeerID {
-	out := make([]PeerID, 0, len(m.peers))
-	for p := range m.peers {
-		out = append(out, p)
-	}
-	return out
+// Peers lists the connected peers, in order.
+func (m *Machine) Peers() []PeerID { return slices.Sorted(maps.Keys(m.peers)) }
+
+// Reconciled reports whether a reconciliation with a connected peer has
+// completed on this connection.
+func (m *Machine) Reconciled(p PeerID) bool {
+	pr := m.peers[p]
+	return pr != nil && pr.reconciled
 }
 
 // Tick advances time by one unit: reconciliations repeat every
 // cfg.ReconcileEvery ticks with each connected peer, and one that has not
-// finished within twice that (a message was lost) starts over.
-func (m *Machine) Tick() {
+// finished within twice that (a message was lost) starts over. On a
+// storage error the peers not reached yet wait for the next tick.
+func (m *Machine) Tick() error {
 	m.ticks++
-	for _, pr := range m.peers {
+	for _, pr := range m.sorted() {
 		if !pr.initiator {
 			continue
 		}
 		idle := m.ticks - pr.lastRecon
 		if (pr.recon == nil && idle >= m.cfg.ReconcileEvery) || idle >= 2*m.cfg.ReconcileEvery {
-			m.startRecon(pr)
+			items, err := m.store.Objects()
+			if err != nil {
+				return err
+			}
+			m.beginRecon(pr, items)
 		}
 	}
+	return nil
 }
 
-func (m *Machine) startRecon(pr *peer) {
+// beginRecon starts a reconciliation session over items (our objects).
+func (m *Machine) beginRecon(pr *peer, items []reconcile.Item) {
 	m.next++
 	pr.session = m.next
 	pr.lastRecon = m.ticks
 	var msg []byte
-	pr.reconSet = reconcile.NewSet(m.store.Objects())
+	pr.reconSet = reconcile.NewSet(items)
 	pr.recon, msg = reconcile.Initiate(pr.reconSet, m.salt())
 	pr.seq = 0
 	m.sendRecon(pr, msg)
@@ -122,14 +180,21 @@ func (m *Machine) sendRecon(pr *peer, msg []byte) {
 
 // Changed tells the machine the local store has new changes of object
 // (made on this device): they are offered to every connected peer at once.
-func (m *Machine) Changed(object ID) {
-	for _, pr := range m.peers {
-		m.offer(pr, object)
+func (m *Machine) Changed(object ID) error {
+	mine, err := m.store.Heads(object)
+	if err != nil {
+		return err
 	}
+	for _, pr := range m.sorted() {
+		if err := m.offer(pr, object, mine); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ErrProtocol is wrapped by errors about a peer's messages; the driver
-// should drop the connection.
+// should drop the connection. Other errors from Step are the store's.
 var ErrProtocol = errors.New("sync protocol error")
 
 // Step handles a message from a connected peer.
@@ -142,13 +207,13 @@ func (m *Machine) Step(from PeerID, msg Message) error {
 	case Recon:
 		return m.stepRecon(pr, msg)
 	case Heads:
-		m.stepHeads(pr, msg.Object, msg.Heads)
+		return m.stepHeads(pr, msg.Object, msg.Heads)
 	case Changes:
 		if len(msg.Changes) == 0 {
 			return fmt.Errorf("%w: empty changes message", ErrProtocol)
 		}
 		pr.heads[msg.Object] = msg.Heads
-		pr.held[msg.Object] = HeadsHash(msg.Heads)
+		m.setHeld(pr, msg.Object, HeadsHash(msg.Heads))
 		pr.count[msg.Object] = msg.Held
 		for _, c := range msg.Changes {
 			m.ready.Received = append(m.ready.Received, Incoming{From: from, Object: msg.Object, Change: c})
@@ -165,16 +230,19 @@ func (m *Machine) Step(from PeerID, msg Message) error {
 func (m *Machine) stepRecon(pr *peer, msg Message) error {
 	switch {
 	case !pr.initiator && msg.Session > pr.session && msg.Seq == 0 && msg.Recon != nil:
+		items, err := m.store.Objects()
+		if err != nil {
+			return err // the session is not joined; the initiator retries
+		}
 		pr.session, pr.seq = msg.Session, 0
-		pr.reconSet = reconcile.NewSet(m.store.Objects())
+		pr.reconSet = reconcile.NewSet(items)
 		pr.recon = reconcile.Respond(pr.reconSet)
 	case msg.Session != pr.session || msg.Seq != pr.seq || pr.recon == nil:
 		return nil
 	}
 	pr.seq++
 	if msg.Recon == nil { // the other side is done
-		m.finishRecon(pr)
-		return nil
+		return m.finishRecon(pr)
 	}
 	reply, err := pr.recon.Next(msg.Recon)
 	if err != nil {
@@ -183,163 +251,114 @@ func (m *Machine) stepRecon(pr *peer, msg Message) error {
 	}
 	m.sendRecon(pr, reply)
 	if reply == nil {
-		m.finishRecon(pr)
+		return m.finishRecon(pr)
 	}
 	return nil
 }
 
-// finishRecon offers every object this side learned differs.
-func (m *Machine) finishRecon(pr *peer) {
-	diff := pr.recon.Differences()
+// finishRecon offers every object this side learned differs, in id order,
+// and tells the peer our heads of each object found equal that it has not
+// acknowledged at the compared heads: equal fingerprints (3 salted bytes)
+// are a hint, not the peer's word, and only its word makes Synced.
+func (m *Machine) finishRecon(pr *peer) error {
+	diff := pr.recon.Differences() // sorted
 	pr.recon = nil
 	pr.reconciled = true
 	clear(pr.failed)
 	differs := make(map[ID]bool, len(diff))
 	for _, obj := range diff {
 		differs[obj] = true
-	}
-	// The objects that did not differ were equal at the peer as they were
-	// when the session began (not now: a change made since is not held).
-	for _, it := range pr.reconSet.Items() {
-		if !differs[it.ID] {
-			pr.held[it.ID] = it.Value
-		}
+		delete(pr.told, obj)     // a difference: offer even if offered before
+		delete(pr.inflight, obj) // and send again what may have been lost
 	}
 	for _, obj := range diff {
-		delete(pr.offered, obj)  // a difference: offer even if offered before
-		delete(pr.inflight, obj) // and send again what may have been lost
-		m.offer(pr, obj)
+		mine, err := m.store.Heads(obj)
+		if err != nil {
+			return err
+		}
+		if err := m.offer(pr, obj, mine); err != nil {
+			return err
+		}
 	}
+	for _, it := range pr.reconSet.Items() { // sorted by id
+		if differs[it.ID] {
+			continue
+		}
+		// What was told is forgotten at each reconciliation, on both
+		// sides: a Heads lost on the way is then sent, and answered,
+		// again, as everything else lost is repaired by the next one.
+		delete(pr.told, it.ID)
+		if h, ok := pr.held[it.ID]; ok && h == it.Value {
+			continue // it said so already
+		}
+		mine, err := m.store.Heads(it.ID)
+		if err != nil {
+			return err
+		}
+		m.tell(pr, it.ID, mine)
+	}
+	return nil
 }
 
 // offer sends a peer what it lacks of an object, if its heads are known,
-// and else this side's heads, which prompt the peer to say what it has.
-func (m *Machine) offer(pr *peer, obj ID) {
-	mine := m.store.Heads(obj)
-	if theirs, ok := pr.heads[obj]; ok && m.sendMissing(pr, obj, theirs, mine) {
-		return
+// and else this side's heads (mine), which prompt the peer to say what it
+// has.
+func (m *Machine) offer(pr *peer, obj ID, mine []ID) error {
+	if theirs, ok := pr.heads[obj]; ok {
+		sent, err := m.sendMissing(pr, obj, theirs, mine)
+		if err != nil || sent {
+			return err
+		}
 	}
-	h := HeadsHash(mine)
-	if last, ok := pr.offered[obj]; ok && last == h {
-		return
+	if last, ok := pr.told[obj]; ok && last == HeadsHash(mine) {
+		return nil
 	}
-	pr.offered[obj] = h
-	m.send(pr.id, Message{Kind: Heads, Object: obj, Heads: mine})
+	m.tell(pr, obj, mine)
+	return nil
 }
 
-func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) {
+// stepHeads handles a peer's heads: send what it lacks; ask for what we
+// lack; and if they equal ours, say so once (see the package comment).
+func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 	pr.heads[obj] = theirs
-	pr.held[obj] = HeadsHash(theirs)
-	mine := m.store.Heads(obj)
-	m.sendMissing(pr, obj, theirs, mine)
+	theirHash := HeadsHash(theirs)
+	m.setHeld(pr, obj, theirHash)
+	mine, err := m.store.Heads(obj)
+	if err != nil {
+		return err
+	}
+	lacking := false
 	for _, h := range theirs {
-		if !m.store.Has(h) {
-			if !pr.failed[obj] {
-				// Ask: our heads tell the peer what to send.
-				m.send(pr.id, Message{Kind: Heads, Object: obj, Heads: mine})
-			}
-			return
+		have, err := m.store.Has(h)
+		if err != nil {
+			return err
+		}
+		if !have {
+			lacking = true
+			break
 		}
 	}
-}
-
-// sendMissing sends, in causal order and bounded batches, the changes of
-// obj this side holds that are not in the closure of the peer's heads. It
-// reports whether any are missing there.
-//
-// At most cfg.Window bytes of one object are in flight to a peer: the
-// peer's heads, which it sends after storing each batch, let the next
-// ones go. So a huge object takes its turn with the others rather than
-// filling the connection ahead of them.
-func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) bool {
-	order, held := m.missing(obj, theirs, mine)
-	if len(order) == 0 {
-		delete(pr.inflight, obj)
-		return false
+	sent, err := m.sendMissing(pr, obj, theirs, mine)
+	if err != nil {
+		return err
 	}
-	// What the peer now holds is no longer in flight.
-	flying := pr.inflight[obj]
-	still := make(map[ID]int, len(flying))
-	inAir := 0
-	for _, id := range order {
-		if n, ok := flying[id]; ok {
-			still[id] = n
-			inAir += n
+	myHash := HeadsHash(mine)
+	switch {
+	case lacking && !pr.failed[obj]:
+		// Ask: our heads tell the peer what to send.
+		m.tell(pr, obj, mine)
+	case !sent && theirHash == myHash:
+		if t, ok := pr.told[obj]; !ok || t != myHash {
+			m.tell(pr, obj, mine) // the answer that acknowledges: we hold them too
 		}
 	}
-	pr.inflight[obj] = still
-	var send []ID
-	for _, id := range order {
-		if _, ok := still[id]; !ok {
-			send = append(send, id)
-		}
-	}
-	raws := m.store.Raws(obj, send)
-	var batch []Change
-	size := 0
-	flush := func() {
-		if len(batch) > 0 {
-			m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: batch, Held: held})
-			batch, size = nil, 0
-		}
-	}
-	for i, id := range send {
-		raw := raws[i]
-		if raw == nil || inAir > 0 && inAir+len(raw) > m.cfg.Window {
-			break // gone from the store, or the window is full
-		}
-		if size > 0 && size+len(raw) > m.cfg.BatchBytes {
-			flush()
-		}
-		batch = append(batch, Change{ID: id, Raw: raw})
-		size += len(raw)
-		inAir += len(raw)
-		still[id] = len(raw)
-	}
-	flush()
-	pr.offered[obj] = HeadsHash(mine)
-	return true
-}
-
-// missing lists, parents first, our changes of obj (up to mine) that are
-// not in the closure of theirs; and how many changes of obj we hold.
-func (m *Machine) missing(obj ID, theirs, mine []ID) ([]ID, int) {
-	graph := m.store.Graph(obj)
-	parents := make(map[ID][]ID, len(graph))
-	for _, n := range graph {
-		parents[n.ID] = n.Parents
-	}
-	// Mark the closures of theirs and of mine by walking back; an id not
-	// in the graph (theirs that we lack) has no known ancestors.
-	closure := func(from []ID) map[ID]bool {
-		in := map[ID]bool{}
-		stack := slices.Clone(from)
-		for len(stack) > 0 {
-			id := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			ps, ok := parents[id]
-			if !ok || in[id] {
-				continue
-			}
-			in[id] = true
-			stack = append(stack, ps...)
-		}
-		return in
-	}
-	have, want := closure(theirs), closure(mine)
-	var order []ID
-	for _, n := range graph {
-		if want[n.ID] && !have[n.ID] {
-			order = append(order, n.ID)
-		}
-	}
-	return order, len(graph)
+	return nil
 }
 
 // Applied reports what became of the changes of one Changes message from a
 // peer (in order). The machine acknowledges with its heads, asks for what
 // is still missing, and relays new changes to its other peers.
-func (m *Machine) Applied(from PeerID, obj ID, outcomes []Outcome) {
+func (m *Machine) Applied(from PeerID, obj ID, outcomes []Outcome) error {
 	stored, rejected := 0, 0
 	for _, o := range outcomes {
 		switch o {
@@ -349,72 +368,27 @@ func (m *Machine) Applied(from PeerID, obj ID, outcomes []Outcome) {
 			rejected++
 		}
 	}
+	mine, err := m.store.Heads(obj)
+	if err != nil {
+		return err
+	}
 	if pr := m.peers[from]; pr != nil {
 		if rejected > 0 {
 			// Asking again would bring the same changes back; the next
 			// reconciliation retries.
 			pr.failed[obj] = true
 		} else {
-			m.send(from, Message{Kind: Heads, Object: obj, Heads: m.store.Heads(obj)})
+			m.tell(pr, obj, mine)
 		}
 	}
 	if stored > 0 {
-		for id, pr := range m.peers {
-			if id != from {
-				m.offer(pr, obj)
-			}
-		}
-	}
-}
-
-// PeerObject is what this side knows of one object at one connected peer.
-type PeerObject struct {
-	Peer       PeerID
-	Reconciled bool // a reconciliation with the peer has completed
-	Known      bool // the peer's heads of the object are known
-	HasMine    bool // the peer holds every change of our current heads
-	Outgoing   int  // changes of ours the peer lacks (when Known)
-	Incoming   bool // the peer holds changes we lack
-	// While Incoming, and once the peer has sent some: how many of its
-	// changes we lack, and how many the object has in all, so that a
-	// download shows "Have of Total" (exact for a download; with changes
-	// on both sides, counted as if the peer held all of ours).
-	IncomingCount int
-	Have, Total   int
-	Failed        bool // changes from the peer were refused
-}
-
-// Object reports, for each connected peer, what it holds of obj.
-func (m *Machine) Object(obj ID) []PeerObject {
-	mine := m.store.Heads(obj)
-	myHash := HeadsHash(mine)
-	var out []PeerObject
-	for _, pr := range m.peers {
-		po := PeerObject{Peer: pr.id, Reconciled: pr.reconciled, Failed: pr.failed[obj]}
-		if h, ok := pr.held[obj]; ok {
-			po.Known = true
-			if h == myHash {
-				po.HasMine = true
-			} else if theirs, ok := pr.heads[obj]; ok {
-				var missing []ID
-				missing, po.Have = m.missing(obj, theirs, mine)
-				po.Outgoing = len(missing)
-				po.HasMine = po.Outgoing == 0
-				for _, t := range theirs {
-					if !m.store.Has(t) {
-						po.Incoming = true
-					}
-				}
-				// They hold n changes. Which of ours are among them cannot
-				// be told from heads we do not have; counted as if all (a
-				// download, the usual case, is exact).
-				if n := pr.count[obj]; po.Incoming && n > 0 {
-					po.IncomingCount = max(n-po.Have, 1)
-					po.Total = po.Have + po.IncomingCount
+		for _, pr := range m.sorted() {
+			if pr.id != from {
+				if err := m.offer(pr, obj, mine); err != nil {
+					return err
 				}
 			}
 		}
-		out = append(out, po)
 	}
-	return out
+	return nil
 }

@@ -11,6 +11,23 @@
 // It never verifies changes (the driver's store does, and reports back with
 // Applied), so devices and nodes, which cannot read content, run the same
 // machine.
+//
+// Three rules keep it honest and repeatable:
+//
+//   - A storage error is never a fact. Every method that reads the store
+//     returns the store's error, and builds no message from a read that
+//     failed: a failed Heads is not "no heads".
+//   - Same inputs, same outputs: every map the output depends on is walked
+//     in sorted order, so a transcript (testdata/*.txt) is exact.
+//   - What a peer holds is only what it said. A peer's held heads of an
+//     object come from its own Heads and Changes messages (kept across
+//     connections through Storage.Held and Ready.Held), never from a
+//     reconciliation's fingerprints matching. After a reconciliation, each
+//     object found equal whose held heads are not the compared ones gets
+//     our Heads once; a Heads message equal to ours is answered with ours
+//     unless that peer was already told them. So an equal object is
+//     acknowledged after one message each way, and a node's Heads, sent
+//     only after it durably stored what they name, is what Synced means.
 package objsync
 
 import (
@@ -28,20 +45,25 @@ type ID = [32]byte
 type PeerID string
 
 // Storage is what the machine reads of the local store. It must reflect
-// every change the driver has stored (see Applied).
+// every change the driver has stored (see Applied). Every read returns the
+// store's error when it fails; the machine then acts on nothing it read
+// in that call and hands the error back.
 type Storage interface {
 	// Objects lists every object with the hash of its heads.
-	Objects() []reconcile.Item
+	Objects() ([]reconcile.Item, error)
 	// Heads are the object's changes that no other change names as parent.
-	Heads(object ID) []ID
-	Has(change ID) bool
+	Heads(object ID) ([]ID, error)
+	Has(change ID) (bool, error)
 	// Graph lists the object's stored changes with their parents, in a
 	// causal order (parents first): what the machine walks to find what a
 	// peer lacks, read in one go rather than change by change.
-	Graph(object ID) []Node
+	Graph(object ID) ([]Node, error)
 	// Raws are the exact bytes of stored changes of object (nil for one
 	// not stored), given in Graph's order.
-	Raws(object ID, changes []ID) [][]byte
+	Raws(object ID, changes []ID) ([][]byte, error)
+	// Held is what a peer said it holds, per object (the hash of its
+	// heads), as persisted from earlier connections (see Ready.Held).
+	Held(peer PeerID) (map[ID][32]byte, error)
 }
 
 // Node is a change in an object's graph.
@@ -120,10 +142,25 @@ const (
 )
 
 // Ready is what the driver must do next: store the received changes (and
-// report with Applied), then send the messages, then call Advance.
+// report with Applied), persist the held updates, send the messages, then
+// call Advance. The messages never depend on the received changes being
+// stored: acknowledgements of those come from Applied, in a later Ready.
 type Ready struct {
 	Received []Incoming
 	Messages []Envelope
+	// Held lists what peers just said they hold, in the order they said
+	// it (a later entry for the same peer and object wins): the driver
+	// persists it so that the next connection starts from it (see
+	// Storage.Held) and an object acknowledged once stays Synced across
+	// restarts while its heads do not change.
+	Held []HeldUpdate
+}
+
+// HeldUpdate is a peer's word on which heads of an object it holds.
+type HeldUpdate struct {
+	Peer   PeerID
+	Object ID
+	Heads  [32]byte // HeadsHash of the peer's heads
 }
 
 // Config tunes a machine.

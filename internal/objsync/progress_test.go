@@ -26,8 +26,12 @@ func pairRun(t *testing.T, cfg Config, src, dst *memStore, seen func(a, b *Machi
 	t.Helper()
 	salt := func() (s [reconcile.SaltSize]byte) { return s }
 	a, b := New("a", src, cfg, salt), New("b", dst, cfg, salt)
-	a.Connected("b")
-	b.Connected("a")
+	if err := a.Connected("b"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Connected("a"); err != nil {
+		t.Fatal(err)
+	}
 	inflight := map[PeerID][]Message{}
 	take := func(m *Machine, store *memStore) {
 		for m.HasReady() {
@@ -37,8 +41,11 @@ func pairRun(t *testing.T, cfg Config, src, dst *memStore, seen func(a, b *Machi
 			for _, in := range rd.Received {
 				outs = append(outs, store.receive(in.Change.ID, in.Change.Raw))
 			}
+			store.persist(rd.Held)
 			if len(rd.Received) > 0 {
-				m.Applied(rd.Received[0].From, rd.Received[0].Object, outs)
+				if err := m.Applied(rd.Received[0].From, rd.Received[0].Object, outs); err != nil {
+					t.Fatal(err)
+				}
 			}
 			for _, e := range rd.Messages {
 				inflight[e.To] = append(inflight[e.To], e.Msg)
@@ -86,7 +93,11 @@ func TestDownloadShowsProgress(t *testing.T) {
 		if msg.Kind != Changes {
 			return
 		}
-		for _, po := range b.Object(obj) {
+		pos, err := b.Object(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, po := range pos {
 			if po.Incoming {
 				if po.Total != n || po.Have+po.IncomingCount != n {
 					t.Fatalf("mid-download: have %d, to receive %d, total %d; want total %d", po.Have, po.IncomingCount, po.Total, n)

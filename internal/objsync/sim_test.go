@@ -2,8 +2,6 @@ package objsync
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/binary"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -16,137 +14,6 @@ import (
 )
 
 func TestMain(m *testing.M) { checks.Default(m, "1000") }
-
-// memStore is an in-memory store that verifies changes the way a real one
-// does in spirit: the bytes must hash to the id and decode; parents must be
-// present, else the change is parked until they come.
-type memStore struct {
-	changes map[ID]memChange
-	heads   map[ID][]ID
-	order   map[ID][]ID // each object's changes in arrival order
-	parked  map[ID]memChange
-}
-
-type memChange struct {
-	obj     ID
-	parents []ID
-	raw     []byte
-}
-
-func newMem() *memStore {
-	return &memStore{changes: map[ID]memChange{}, heads: map[ID][]ID{}, order: map[ID][]ID{}, parked: map[ID]memChange{}}
-}
-
-// encode makes a change: object (zero for a root), parents, a nonce.
-func encode(obj ID, parents []ID, nonce uint64) (ID, []byte) {
-	raw := append([]byte(nil), obj[:]...)
-	raw = binary.AppendUvarint(raw, uint64(len(parents)))
-	for _, p := range parents {
-		raw = append(raw, p[:]...)
-	}
-	raw = binary.AppendUvarint(raw, nonce)
-	return sha256.Sum256(raw), raw
-}
-
-func decode(id ID, raw []byte) (memChange, bool) {
-	if sha256.Sum256(raw) != id || len(raw) < 33 {
-		return memChange{}, false
-	}
-	var c memChange
-	copy(c.obj[:], raw)
-	n, k := binary.Uvarint(raw[32:])
-	if k <= 0 || n > 64 || len(raw) < 32+k+int(n)*32 {
-		return memChange{}, false
-	}
-	off := 32 + k
-	for i := 0; i < int(n); i++ {
-		var p ID
-		copy(p[:], raw[off:])
-		c.parents = append(c.parents, p)
-		off += 32
-	}
-	if c.obj == (ID{}) {
-		c.obj = id // a root names its object
-	}
-	c.raw = raw
-	return c, true
-}
-
-func (s *memStore) receive(id ID, raw []byte) Outcome {
-	if _, ok := s.changes[id]; ok {
-		return Stored
-	}
-	c, ok := decode(id, raw)
-	if !ok {
-		return Rejected
-	}
-	if !s.ready(id, c) {
-		s.parked[id] = c
-		return Waiting
-	}
-	s.put(id, c)
-	for progress := true; progress; {
-		progress = false
-		for pid, pc := range s.parked {
-			if s.ready(pid, pc) {
-				delete(s.parked, pid)
-				s.put(pid, pc)
-				progress = true
-			}
-		}
-	}
-	return Stored
-}
-
-func (s *memStore) ready(id ID, c memChange) bool {
-	if c.obj != id {
-		if _, ok := s.changes[c.obj]; !ok {
-			return false
-		}
-	}
-	for _, p := range c.parents {
-		if _, ok := s.changes[p]; !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func (s *memStore) put(id ID, c memChange) {
-	s.changes[id] = c
-	s.order[c.obj] = append(s.order[c.obj], id)
-	var heads []ID
-	for _, h := range s.heads[c.obj] {
-		if !slices.Contains(c.parents, h) {
-			heads = append(heads, h)
-		}
-	}
-	s.heads[c.obj] = append(heads, id)
-}
-
-func (s *memStore) Objects() []reconcile.Item {
-	var out []reconcile.Item
-	for obj, hs := range s.heads {
-		out = append(out, reconcile.Item{ID: obj, Value: HeadsHash(hs)})
-	}
-	return out
-}
-func (s *memStore) Heads(obj ID) []ID { return slices.Clone(s.heads[obj]) }
-func (s *memStore) Has(id ID) bool    { _, ok := s.changes[id]; return ok }
-func (s *memStore) Graph(obj ID) []Node {
-	var out []Node
-	for _, id := range s.order[obj] {
-		out = append(out, Node{ID: id, Parents: s.changes[id].parents})
-	}
-	return out
-}
-func (s *memStore) Raws(_ ID, ids []ID) [][]byte {
-	out := make([][]byte, len(ids))
-	for i, id := range ids {
-		out[i] = s.changes[id].raw
-	}
-	return out
-}
 
 // sim is a network of machines.
 type sim struct {
@@ -192,8 +59,8 @@ func (s *sim) connect(a, b PeerID) {
 		return
 	}
 	s.links[k] = true
-	s.machines[a].Connected(b)
-	s.machines[b].Connected(a)
+	s.must(s.machines[a].Connected(b))
+	s.must(s.machines[b].Connected(a))
 	s.flush(a)
 	s.flush(b)
 }
@@ -216,12 +83,20 @@ func (s *sim) disconnect(a, b PeerID) {
 	s.flight = kept
 }
 
-// flush runs a machine's Ready loop: store what came, then send.
+func (s *sim) must(err error) {
+	if err != nil {
+		s.t.Fatal(err)
+	}
+}
+
+// flush runs a machine's Ready loop: store what came and what peers said
+// they hold, then send.
 func (s *sim) flush(p PeerID) {
 	m := s.machines[p]
 	for m.HasReady() {
 		rd := m.Ready()
 		m.Advance()
+		s.stores[p].persist(rd.Held)
 		// Group outcomes per (from, object) message, in order.
 		type key struct {
 			from PeerID
@@ -237,7 +112,7 @@ func (s *sim) flush(p PeerID) {
 			outs[k] = append(outs[k], s.stores[p].receive(in.Change.ID, in.Change.Raw))
 		}
 		for _, k := range order {
-			m.Applied(k.from, k.obj, outs[k])
+			s.must(m.Applied(k.from, k.obj, outs[k]))
 		}
 		for _, e := range rd.Messages {
 			if s.links[pair(p, e.To)] {
@@ -263,13 +138,13 @@ func (s *sim) edit(p PeerID) {
 		obj = id
 	} else {
 		obj = objs[rapid.IntRange(0, len(objs)-1).Draw(s.t, "object")]
-		id, raw = encode(obj, st.Heads(obj), s.nonce)
+		id, raw = encode(obj, st.heads[obj], s.nonce)
 	}
 	if st.receive(id, raw) != Stored {
 		s.t.Fatalf("local change not stored")
 	}
 	s.created = append(s.created, id)
-	s.machines[p].Changed(obj)
+	s.must(s.machines[p].Changed(obj))
 	s.flush(p)
 }
 
@@ -347,7 +222,7 @@ func TestSimulatedNetworkConverges(t *testing.T) {
 				links()
 			case 9:
 				p := s.names[rapid.IntRange(0, 3).Draw(rt, "ticker")]
-				s.machines[p].Tick()
+				s.must(s.machines[p].Tick())
 				s.flush(p)
 			}
 		}
@@ -367,7 +242,7 @@ func TestSimulatedNetworkConverges(t *testing.T) {
 			}
 			for _, p := range s.names {
 				for k := 0; k < 5; k++ {
-					s.machines[p].Tick()
+					s.must(s.machines[p].Tick())
 				}
 				s.flush(p)
 			}
@@ -377,7 +252,7 @@ func TestSimulatedNetworkConverges(t *testing.T) {
 		}
 		for _, id := range s.created {
 			for _, p := range s.names {
-				if !s.stores[p].Has(id) {
+				if !s.stores[p].has(id) {
 					rt.Fatalf("change %x lost on %s", id[:4], p)
 				}
 			}
@@ -389,7 +264,7 @@ func TestSimulatedNetworkConverges(t *testing.T) {
 		held := func() bool {
 			for _, p := range s.names[:3] {
 				for obj := range s.stores[p].heads {
-					for _, po := range s.machines[p].Object(obj) {
+					for _, po := range s.object(p, obj) {
 						if po.Peer == "node" && !po.HasMine {
 							return false
 						}
@@ -404,7 +279,7 @@ func TestSimulatedNetworkConverges(t *testing.T) {
 			}
 			for _, p := range s.names {
 				for k := 0; k < 11; k++ {
-					s.machines[p].Tick()
+					s.must(s.machines[p].Tick())
 				}
 				s.flush(p)
 			}
@@ -421,18 +296,24 @@ func TestSimulatedNetworkConverges(t *testing.T) {
 func (s *sim) checkHeldIsTrue() {
 	for _, p := range s.names[:3] {
 		for obj, heads := range s.stores[p].heads {
-			for _, po := range s.machines[p].Object(obj) {
+			for _, po := range s.object(p, obj) {
 				if po.Peer != "node" || !po.HasMine {
 					continue
 				}
 				for _, h := range heads {
-					if !s.stores["node"].Has(h) {
+					if !s.stores["node"].has(h) {
 						s.t.Fatalf("%s believes the node holds %x, which the node lacks", p, h[:4])
 					}
 				}
 			}
 		}
 	}
+}
+
+func (s *sim) object(p PeerID, obj ID) []PeerObject {
+	out, err := s.machines[p].Object(obj)
+	s.must(err)
+	return out
 }
 
 func (s *sim) converged() bool {
@@ -443,7 +324,7 @@ func (s *sim) converged() bool {
 			return false
 		}
 		for id := range ref.changes {
-			if !st.Has(id) {
+			if !st.has(id) {
 				return false
 			}
 		}

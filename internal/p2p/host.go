@@ -21,6 +21,7 @@ import (
 	"mycel/internal/keys"
 	"mycel/internal/objsync"
 	"mycel/internal/pb"
+	"mycel/internal/syncer"
 )
 
 // NewHost starts a libp2p host whose identity is key (a device's key, or a
@@ -55,7 +56,7 @@ func PeerKey(id peer.ID) (ed25519.PublicKey, error) {
 }
 
 // PeerCloser closes every connection of h to a sync peer (see
-// ServiceConfig.ClosePeer).
+// syncer.Config.ClosePeer).
 func PeerCloser(h host.Host) func(objsync.PeerID) {
 	return func(p objsync.PeerID) {
 		if id, err := peer.Decode(string(p)); err == nil {
@@ -105,12 +106,12 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 		return "", nil, nil, nil, fmt.Errorf("open sync stream to %s: %w", addr, err)
 	}
 	s.SetDeadline(time.Now().Add(HandshakeTimeout))
-	if err := writeFrame(s, &pb.Frame{Body: &pb.Frame_Hello{Hello: hello}}); err != nil {
+	if err := syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_Hello{Hello: hello}}); err != nil {
 		s.Reset()
 		return "", nil, nil, nil, fmt.Errorf("handshake with %s: %w", addr, err)
 	}
-	r := bufio.NewReaderSize(s, readBuffer)
-	f, err := readFrame(r)
+	r := bufio.NewReaderSize(s, syncer.ReadBuffer)
+	f, err := syncer.ReadFrame(r)
 	if err != nil {
 		s.Reset()
 		return "", nil, nil, nil, fmt.Errorf("handshake with %s: %w", addr, err)
@@ -122,7 +123,7 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 	}
 	if rep.Error != "" {
 		s.Reset()
-		return "", nil, nil, nil, fmt.Errorf("%w by %s: %s", errRefused, addr, rep.Error)
+		return "", nil, nil, nil, &RefusedError{Addr: addr, Reason: rep.Error}
 	}
 	s.SetDeadline(time.Time{})
 	return objsync.PeerID(info.ID.String()), s, r, rep.MemberRecords, nil
@@ -131,7 +132,7 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 // Accept reads a hello on an incoming stream; decide says whether to accept
 // it (given the vault, the authenticated peer key and the hello) and with
 // which service and records. Refusals are answered with their reason.
-func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.Hello) (*Service, [][]byte, error)) error {
+func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.Hello) (*syncer.Service, [][]byte, error)) error {
 	r, f, err := firstFrame(s)
 	if err != nil {
 		return err
@@ -156,8 +157,8 @@ func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.H
 // the handshake timeout.
 func firstFrame(s network.Stream) (*bufio.Reader, *pb.Frame, error) {
 	s.SetDeadline(time.Now().Add(HandshakeTimeout))
-	r := bufio.NewReaderSize(s, readBuffer)
-	f, err := readFrame(r)
+	r := bufio.NewReaderSize(s, syncer.ReadBuffer)
+	f, err := syncer.ReadFrame(r)
 	if err != nil {
 		s.Reset()
 		return nil, nil, fmt.Errorf("handshake: %w", err)
@@ -167,17 +168,17 @@ func firstFrame(s network.Stream) (*bufio.Reader, *pb.Frame, error) {
 
 // answer ends an accepted handshake: it sends the refusal, or the welcome
 // and hands the stream to svc.
-func answer(s network.Stream, r *bufio.Reader, svc *Service, refusal error, welcome *pb.Frame) error {
+func answer(s network.Stream, r *bufio.Reader, svc *syncer.Service, refusal error, welcome *pb.Frame) error {
 	if refusal != nil {
-		writeFrame(s, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{Error: refusal.Error()}}})
+		syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{Error: refusal.Error()}}})
 		s.Close()
 		return refusal
 	}
-	if err := writeFrame(s, welcome); err != nil {
+	if err := syncer.WriteFrame(s, welcome); err != nil {
 		s.Reset()
 		return err
 	}
 	s.SetDeadline(time.Time{})
-	svc.Attach(objsync.PeerID(s.Conn().RemotePeer().String()), s, r)
+	svc.Attach(objsync.PeerID(s.Conn().RemotePeer().String()), StreamConn(s, r))
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"mycel/internal/objsync"
 	"mycel/internal/pb"
+	"mycel/internal/syncer"
 )
 
 // PeerProtocolID names the device-to-device protocol: the same sync as
@@ -65,11 +66,11 @@ func DialPeer(ctx context.Context, h host.Host, info peer.AddrInfo, discovery [3
 	s.SetDeadline(time.Now().Add(HandshakeTimeout))
 	mine := make([]byte, nonceSize)
 	rand.Read(mine)
-	if err := writeFrame(s, &pb.Frame{Body: &pb.Frame_PeerHello{PeerHello: &pb.PeerHello{Nonce: mine}}}); err != nil {
+	if err := syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_PeerHello{PeerHello: &pb.PeerHello{Nonce: mine}}}); err != nil {
 		return fail(err)
 	}
-	r := bufio.NewReaderSize(s, readBuffer)
-	f, err := readFrame(r)
+	r := bufio.NewReaderSize(s, syncer.ReadBuffer)
+	f, err := syncer.ReadFrame(r)
 	if err != nil {
 		return fail(err)
 	}
@@ -80,14 +81,14 @@ func DialPeer(ctx context.Context, h host.Host, info peer.AddrInfo, discovery [3
 		return fail(ErrNotOurVault)
 	}
 	proof := &pb.PeerProof{Mac: peerMAC(discovery, "dialer", self, other, mine, ch.Nonce), MemberRecords: records}
-	if err := writeFrame(s, &pb.Frame{Body: &pb.Frame_PeerProof{PeerProof: proof}}); err != nil {
+	if err := syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_PeerProof{PeerProof: proof}}); err != nil {
 		return fail(err)
 	}
-	if f, err = readFrame(r); err != nil {
+	if f, err = syncer.ReadFrame(r); err != nil {
 		return fail(err)
 	}
 	if rep := f.GetHelloReply(); rep != nil {
-		return fail(fmt.Errorf("%w: %s", errRefused, rep.Error))
+		return fail(&RefusedError{Addr: info.ID.ShortString(), Reason: rep.Error})
 	}
 	welcome := f.GetPeerProof()
 	if welcome == nil {
@@ -102,7 +103,7 @@ func DialPeer(ctx context.Context, h host.Host, info peer.AddrInfo, discovery [3
 // (given the dialer's device key and membership records) for the service
 // to attach it to and the records to send back. A dialer without the key
 // gets no reason: the stream is reset.
-func AcceptPeer(s network.Stream, discovery [32]byte, decide func(ed25519.PublicKey, [][]byte) (*Service, [][]byte, error)) error {
+func AcceptPeer(s network.Stream, discovery [32]byte, decide func(ed25519.PublicKey, [][]byte) (*syncer.Service, [][]byte, error)) error {
 	r, f, err := firstFrame(s)
 	if err != nil {
 		return err
@@ -116,11 +117,11 @@ func AcceptPeer(s network.Stream, discovery [32]byte, decide func(ed25519.Public
 	mine := make([]byte, nonceSize)
 	rand.Read(mine)
 	ch := &pb.PeerProof{Nonce: mine, Mac: peerMAC(discovery, "listener", self, other, hello.Nonce, mine)}
-	if err := writeFrame(s, &pb.Frame{Body: &pb.Frame_PeerProof{PeerProof: ch}}); err != nil {
+	if err := syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_PeerProof{PeerProof: ch}}); err != nil {
 		s.Reset()
 		return err
 	}
-	if f, err = readFrame(r); err != nil {
+	if f, err = syncer.ReadFrame(r); err != nil {
 		s.Reset()
 		return fmt.Errorf("handshake: %w", err)
 	}

@@ -1,18 +1,22 @@
 // Package status turns what a running device knows about its peers into
 // the sync status people see, with the exact meanings of DESIGN.md:
 //
-//   - Preparing…: warming up, until the first connection attempt to every
-//     node has ended and the first reconciliation with every reachable
-//     peer has finished;
+//   - Preparing…: warming up, from start until the first dial attempt to
+//     every configured node has ended and the first reconciliation with
+//     every node connected then has finished (the device decides when, see
+//     Facts.WarmingUp; a device that joins later never brings it back);
 //   - Syncing…: something of the object is being uploaded or downloaded,
 //     with a node or a device, or it waits for a node to acknowledge it;
-//   - Synced: its current heads are durably stored on at least one backup
-//     node (the node acknowledged them) and nothing is pending;
+//   - Synced: a backup node said it holds the object's current heads (its
+//     own Heads or Changes message, this session or an earlier one), and
+//     nothing is pending: no change waits for its parents, none is damaged;
 //   - No connection: no backup node can be reached (devices may still sync
 //     directly);
-//   - Not syncing: sync fails (a change was refused) or is off.
+//   - Not syncing: sync fails (a change was refused, the store fails, a node
+//     refused this vault or speaks another protocol version) or is off.
 //
-// It is pure: facts in, labels out.
+// It is pure: facts in, labels out. Reasons are whole sentences and are
+// never clipped.
 package status
 
 import (
@@ -35,12 +39,16 @@ type Facts struct {
 	Peers  []objsync.PeerObject // connected peers
 	IsNode func(objsync.PeerID) bool
 	Parked int // changes received whose parents have not arrived
+	// Damaged counts the object's stored changes found damaged (moved
+	// aside until a peer gives them back).
+	Damaged int
 	// Failure, when set, stops sync for every object (a storage error, a
-	// node that speaks another protocol version) and says why.
+	// node that refused this vault or speaks another protocol version)
+	// and says why.
 	Failure string
-	// Connecting, when set, says a first connection to a node is under
-	// way: until it ends, the object is Preparing… rather than No connection.
-	Connecting string
+	// WarmingUp, when set, says the device is still warming up and why
+	// ("connecting to …", "comparing with …"): every object is Preparing….
+	WarmingUp string
 }
 
 // Object returns an object's status and, for anything but Synced, why.
@@ -57,13 +65,14 @@ func Object(f Facts) (string, string) {
 			nodes++
 		}
 	}
-	for _, p := range f.Peers {
-		if !p.Reconciled {
-			return Preparing, "comparing with " + short(p.Peer)
-		}
+	if f.WarmingUp != "" {
+		return Preparing, f.WarmingUp
 	}
-	if nodes == 0 && f.Connecting != "" {
-		return Preparing, f.Connecting
+	if f.Damaged > 0 {
+		if len(f.Peers) == 0 {
+			return NotSyncing, fmt.Sprintf("%d damaged changes, and no peer is connected to fetch them again from", f.Damaged)
+		}
+		return Syncing, fmt.Sprintf("fetching %d damaged changes again", f.Damaged)
 	}
 	if f.Parked > 0 {
 		return Syncing, fmt.Sprintf("%d changes wait for earlier ones to arrive", f.Parked)
@@ -84,6 +93,11 @@ func Object(f Facts) (string, string) {
 	for _, p := range f.Peers {
 		if f.IsNode(p.Peer) && p.HasMine {
 			return Synced, ""
+		}
+	}
+	for _, p := range f.Peers {
+		if f.IsNode(p.Peer) && !p.Reconciled {
+			return Syncing, "comparing with " + short(p.Peer)
 		}
 	}
 	return Syncing, "waiting for a backup node to acknowledge"

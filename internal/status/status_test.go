@@ -29,7 +29,9 @@ func TestObject(t *testing.T) {
 	}{
 		{"nobody", nil, 0, NoConnection},
 		{"node holds it", []objsync.PeerObject{node(objsync.PeerObject{HasMine: true})}, 0, Synced},
-		{"node not compared yet", []objsync.PeerObject{{Peer: "node"}}, 0, Preparing},
+		{"node not compared yet", []objsync.PeerObject{{Peer: "node"}}, 0, Syncing},
+		{"node not compared yet, acknowledged before", []objsync.PeerObject{{Peer: "node", Known: true, HasMine: true}}, 0, Synced},
+		{"a device joins late", []objsync.PeerObject{node(objsync.PeerObject{HasMine: true}), {Peer: "phone"}}, 0, Synced},
 		{"uploading", []objsync.PeerObject{node(objsync.PeerObject{Outgoing: 3})}, 0, Syncing},
 		{"downloading", []objsync.PeerObject{node(objsync.PeerObject{Incoming: true, HasMine: true})}, 0, Syncing},
 		{"waiting for parents", []objsync.PeerObject{node(objsync.PeerObject{HasMine: true})}, 2, Syncing},
@@ -46,8 +48,19 @@ func TestObject(t *testing.T) {
 	if got, why := Object(Facts{Peers: []objsync.PeerObject{node(objsync.PeerObject{HasMine: true})}, IsNode: isNode, Failure: "storage error: disk full"}); got != NotSyncing || why != "storage error: disk full" {
 		t.Errorf("a failure: %s (%s), want Not syncing with its reason", got, why)
 	}
-	if got, _ := Object(Facts{IsNode: isNode, Connecting: "connecting to node"}); got != Preparing {
+	if got, _ := Object(Facts{IsNode: isNode, WarmingUp: "connecting to node"}); got != Preparing {
 		t.Errorf("first dial under way: %s, want Preparing", got)
+	}
+	synced := []objsync.PeerObject{node(objsync.PeerObject{HasMine: true})}
+	if got, why := Object(Facts{Peers: synced, IsNode: isNode, Damaged: 2}); got != Syncing || why != "fetching 2 damaged changes again" {
+		t.Errorf("damaged, a peer connected: %s (%s)", got, why)
+	}
+	if got, why := Object(Facts{IsNode: isNode, Damaged: 1}); got != NotSyncing || !strings.Contains(why, "1 damaged changes") || !strings.Contains(why, "no peer") {
+		t.Errorf("damaged, nobody connected: %s (%s)", got, why)
+	}
+	long := "storage error: " + strings.Repeat("a very long reason ", 20)
+	if _, why := Object(Facts{IsNode: isNode, Failure: long}); why != long {
+		t.Errorf("reason clipped: %q", why)
 	}
 	down := node(objsync.PeerObject{Incoming: true, HasMine: true, IncomingCount: 28, Have: 12, Total: 40})
 	if got, why := Object(Facts{Peers: []objsync.PeerObject{down}, IsNode: isNode}); got != Syncing || !strings.Contains(why, "12 of 40 changes") {

@@ -1,4 +1,4 @@
-package p2p
+package syncer
 
 import (
 	"bufio"
@@ -8,7 +8,7 @@ import (
 	"mycel/internal/objsync"
 )
 
-// frameBuffered says a frame can be read without waiting only when all of
+// FrameBuffered says a frame can be read without waiting only when all of
 // it is in the buffer.
 func TestFrameBuffered(t *testing.T) {
 	var wire bytes.Buffer
@@ -16,18 +16,18 @@ func TestFrameBuffered(t *testing.T) {
 	for i := range 3 {
 		f := toWire(objsync.Message{Kind: objsync.Changes, Object: objsync.ID{byte(i)},
 			Changes: []objsync.Change{{ID: objsync.ID{9}, Raw: bytes.Repeat([]byte{byte(i)}, 1000*(i+1))}}})
-		if err := writeFrame(&wire, f); err != nil {
+		if err := WriteFrame(&wire, f); err != nil {
 			t.Fatal(err)
 		}
 		ends = append(ends, wire.Len())
 	}
 	all := wire.Bytes()
 	for cut := 0; cut <= len(all); cut++ {
-		r := bufio.NewReaderSize(bytes.NewReader(all[:cut]), readBuffer)
+		r := bufio.NewReaderSize(bytes.NewReader(all[:cut]), ReadBuffer)
 		r.Peek(1) // fill the buffer with what there is
 		n := 0
-		for frameBuffered(r) {
-			f, err := readFrame(r)
+		for FrameBuffered(r) {
+			f, err := ReadFrame(r)
 			if err != nil {
 				t.Fatalf("cut at %d: frame %d said buffered, then: %v", cut, n, err)
 			}

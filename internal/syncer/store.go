@@ -1,7 +1,9 @@
-package p2p
+package syncer
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 
 	"mycel/internal/change"
@@ -11,8 +13,9 @@ import (
 )
 
 // storeView shows a store.Store to the sync machine. A read that fails
-// reads as absent: the machine then asks again later, and the error is
-// the store's to report.
+// returns its error, never a made-up answer (no heads, nothing held): the
+// machine then acts on nothing it read, and the service reports the error
+// in status until a later read works (see failed).
 //
 // The machine walks an object's graph each time it works out what a peer
 // lacks; stored changes never change, so the view keeps each graph it
@@ -27,6 +30,8 @@ type storeView struct {
 	// that follows.
 	fresh     objsync.ID
 	freshRaws map[objsync.ID][]byte
+	// failed is the error of the last read, nil once one worked again.
+	failed error
 }
 
 // graph is what the view knows of one object's graph.
@@ -51,11 +56,17 @@ func newStoreView(db store.Store) *storeView {
 	return &storeView{db: db, graphs: map[objsync.ID]*graph{}}
 }
 
+// view runs a read in the shared transaction, or one of its own, and
+// remembers whether it worked.
 func (s *storeView) view(f func(store.Tx) error) error {
+	var err error
 	if s.tx != nil {
-		return f(s.tx)
+		err = f(s.tx)
+	} else {
+		err = s.db.View(context.Background(), f)
 	}
-	return s.db.View(context.Background(), f)
+	s.failed = err
+	return err
 }
 
 // within runs f with the view's reads in one read transaction: the machine
@@ -68,49 +79,82 @@ func (s *storeView) within(f func()) {
 		return
 	}
 	ran := false
-	s.db.View(context.Background(), func(tx store.Tx) error {
+	err := s.db.View(context.Background(), func(tx store.Tx) error {
 		s.tx, ran = tx, true
 		defer func() { s.tx = nil }()
 		f()
 		return nil
 	})
 	if !ran { // no transaction to be had: each read tries on its own
+		s.failed = err
 		f()
 	}
 }
 
-func (s *storeView) Objects() []reconcile.Item {
+func (s *storeView) Objects() ([]reconcile.Item, error) {
 	var out []reconcile.Item
-	s.view(func(tx store.Tx) error {
+	err := s.view(func(tx store.Tx) error {
 		all, err := tx.AllHeads()
+		if err != nil {
+			return err
+		}
+		out = make([]reconcile.Item, 0, len(all))
 		for obj, hs := range all {
 			out = append(out, reconcile.Item{ID: obj, Value: objsync.HeadsHash(ids(hs))})
 		}
-		return err
+		return nil
 	})
-	return out
+	if err != nil {
+		return nil, fmt.Errorf("read every object's heads: %w", err)
+	}
+	return out, nil
 }
 
-func (s *storeView) Heads(obj objsync.ID) []objsync.ID {
+func (s *storeView) Heads(obj objsync.ID) ([]objsync.ID, error) {
 	var out []objsync.ID
-	s.view(func(tx store.Tx) error {
+	err := s.view(func(tx store.Tx) error {
 		hs, err := tx.Heads(change.ID(obj))
 		out = ids(hs)
 		return err
 	})
-	return out
+	if err != nil {
+		return nil, fmt.Errorf("read the heads of %s: %w", change.ID(obj).Short(), err)
+	}
+	return out, nil
 }
 
-func (s *storeView) Has(id objsync.ID) bool {
+func (s *storeView) Has(id objsync.ID) (bool, error) {
 	var have bool
-	s.view(func(tx store.Tx) (err error) {
+	err := s.view(func(tx store.Tx) (err error) {
 		have, err = tx.HasChange(change.ID(id))
 		return err
 	})
-	return have
+	if err != nil {
+		return false, fmt.Errorf("look for change %s: %w", change.ID(id).Short(), err)
+	}
+	return have, nil
 }
 
-func (s *storeView) Graph(obj objsync.ID) []objsync.Node {
+func (s *storeView) Held(p objsync.PeerID) (map[objsync.ID][32]byte, error) {
+	var out map[objsync.ID][32]byte
+	err := s.view(func(tx store.Tx) error {
+		held, err := tx.Held(string(p))
+		if err != nil {
+			return err
+		}
+		out = make(map[objsync.ID][32]byte, len(held))
+		for obj, h := range held {
+			out[obj] = h
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read what %s holds: %w", shortPeer(p), err)
+	}
+	return out, nil
+}
+
+func (s *storeView) Graph(obj objsync.ID) ([]objsync.Node, error) {
 	g := s.graphs[obj]
 	if g == nil {
 		g = &graph{}
@@ -127,7 +171,7 @@ func (s *storeView) Graph(obj objsync.ID) []objsync.Node {
 		}
 		return err
 	}); err != nil {
-		return g.nodes
+		return nil, fmt.Errorf("read the changes of %s: %w", change.ID(obj).Short(), err)
 	}
 	s.fresh, s.freshRaws = obj, nil
 	if raws != nil {
@@ -148,15 +192,15 @@ func (s *storeView) Graph(obj objsync.ID) []objsync.Node {
 		s.graphs[obj] = g
 	}
 	s.nodes += len(metas)
-	return g.nodes
+	return g.nodes, nil
 }
 
 // Raws reads, in one range, the object's changes stored from the first
 // one asked for on: what a peer lacks is most often the end of the graph.
-func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) [][]byte {
+func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) ([][]byte, error) {
 	out := make([][]byte, len(cs))
 	if len(cs) == 0 {
-		return out
+		return out, nil
 	}
 	if fresh := s.freshRaws; obj == s.fresh && fresh != nil {
 		s.freshRaws = nil
@@ -164,7 +208,7 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) [][]byte {
 			out[i] = fresh[id]
 		}
 		if !slices.ContainsFunc(out, func(raw []byte) bool { return raw == nil }) {
-			return out
+			return out, nil
 		}
 	}
 	g := s.graphs[obj]
@@ -175,10 +219,13 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) [][]byte {
 			from = -1 // most of the range is not wanted
 		}
 	}
-	s.view(func(tx store.Tx) error {
+	err := s.view(func(tx store.Tx) error {
 		if from < 0 {
 			for i, id := range cs {
 				raw, err := tx.RawChange(change.ID(id))
+				if errors.Is(err, store.ErrNotFound) {
+					continue // gone: the machine sends what comes before it
+				}
 				if err != nil {
 					return err
 				}
@@ -199,7 +246,10 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) [][]byte {
 		}
 		return nil
 	})
-	return out
+	if err != nil {
+		return nil, fmt.Errorf("read changes of %s: %w", change.ID(obj).Short(), err)
+	}
+	return out, nil
 }
 
 func ids(cs []change.ID) []objsync.ID {

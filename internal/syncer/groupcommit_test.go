@@ -1,4 +1,4 @@
-package p2p
+package syncer
 
 import (
 	"testing"
@@ -7,8 +7,9 @@ import (
 
 // Received changes are stored at once unless they stream in; then they wait
 // for more (or a short while), and the timer that ends the wait fires.
-func TestGroupCommit(t *testing.T) {
-	s := NewService("me", [32]byte{}, nil, nil, Members{}, ServiceConfig{Tick: time.Second})
+func TestStoreNow(t *testing.T) {
+	clock := NewFakeClock()
+	s := newService("me", nil, nil, Members{}, Config{Tick: time.Second, Clock: clock})
 	some := func(n int) []pending { return make([]pending, n) }
 
 	if s.storeNow(false) {
@@ -19,16 +20,17 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatal("a lone change after a quiet spell must be stored at once")
 	}
 	// The last store was large and just now: a stream.
-	s.lastStore, s.lastStored = time.Now(), streamMin
+	s.lastStore, s.lastStored = clock.Now(), streamMin
 	if s.storeNow(false) {
 		t.Fatal("in a stream, a few changes must wait for more")
 	}
 	if s.flushAt.IsZero() {
 		t.Fatal("waiting, but no timer armed")
 	}
+	clock.Advance(groupWait)
 	select {
-	case <-s.flush.C:
-	case <-time.After(10 * groupWait):
+	case <-s.flush.C():
+	default:
 		t.Fatal("the timer that ends the wait did not fire")
 	}
 	if !s.storeNow(true) {
@@ -39,7 +41,7 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatal("enough changes for a group must be stored at once")
 	}
 	s.pending = some(1)
-	s.lastStore = time.Now().Add(-groupWait)
+	s.lastStore = clock.Now().Add(-groupWait)
 	if !s.storeNow(false) {
 		t.Fatal("after the wait, changes must be stored")
 	}

@@ -1,0 +1,320 @@
+package syncer
+
+import (
+	"errors"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"mycel/internal/admit"
+	"mycel/internal/change"
+	"mycel/internal/objsync"
+	"mycel/internal/pb"
+)
+
+// conn is a peer's connection as the service runs it.
+type conn struct {
+	peer   objsync.PeerID
+	c      Conn
+	closed chan struct{} // closed when the connection is dropped
+	last   atomic.Int64  // when the reader last completed a frame (clock, Unix ns)
+
+	// The send queue is bounded by bytes, not frames: a burst of small
+	// messages (heads for thousands of objects after a reconciliation) is
+	// normal; a peer that leaves maxQueued bytes unread is too slow.
+	mu     sync.Mutex
+	queue  []*pb.Frame
+	queued int
+	wake   chan struct{}
+	done   bool
+}
+
+func (c *conn) lastFrame() time.Time { return time.Unix(0, c.last.Load()) }
+
+// push queues a frame; false means the peer is too slow (or gone).
+func (c *conn) push(f *pb.Frame, limit int) bool {
+	n := proto.Size(f)
+	c.mu.Lock()
+	if c.done || c.queued+n > limit {
+		c.mu.Unlock()
+		return false
+	}
+	c.queue = append(c.queue, f)
+	c.queued += n
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// pop takes what is queued, waiting for something; nil when closed.
+func (c *conn) pop() []*pb.Frame {
+	for {
+		c.mu.Lock()
+		if c.done {
+			c.mu.Unlock()
+			return nil
+		}
+		if len(c.queue) > 0 {
+			q := c.queue
+			c.queue, c.queued = nil, 0
+			c.mu.Unlock()
+			return q
+		}
+		c.mu.Unlock()
+		<-c.wake
+	}
+}
+
+func (c *conn) close() {
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// push queues a frame for c, dropping a peer too slow to take it.
+func (s *Service) push(c *conn, f *pb.Frame) {
+	if !c.push(f, s.maxQueued) {
+		if s.conns[c.peer] == c {
+			s.log.Warn("peer too slow; dropping the connection", "peer", shortPeer(c.peer))
+		}
+		s.drop(c)
+	}
+}
+
+// send queues messages to their peers.
+func (s *Service) send(msgs []objsync.Envelope) {
+	for _, e := range msgs {
+		if c := s.conns[e.To]; c != nil {
+			s.push(c, toWire(e.Msg))
+		}
+	}
+}
+
+func (s *Service) sortedConns() []*conn {
+	out := make([]*conn, 0, len(s.conns))
+	for _, p := range slices.Sorted(maps.Keys(s.conns)) {
+		out = append(out, s.conns[p])
+	}
+	return out
+}
+
+// Attach hands a connection, after its handshake, to the service. The
+// returned channel is closed when the connection ends (at once if the
+// service has stopped).
+func (s *Service) Attach(peer objsync.PeerID, nc Conn) <-chan struct{} {
+	c := &conn{peer: peer, c: nc, closed: make(chan struct{}), wake: make(chan struct{}, 1)}
+	attached := make(chan struct{})
+	s.do(func() {
+		close(attached)
+		if old := s.conns[peer]; old != nil {
+			if keepsOld(s.self, old, c) {
+				close(c.closed)
+				nc.Close()
+				return
+			}
+			s.drop(old)
+		}
+		if err := s.machine.Connected(peer); err != nil {
+			s.check(err)
+			close(c.closed)
+			nc.Close()
+			return
+		}
+		s.check(nil)
+		s.conns[peer] = c
+		now := s.clock.Now()
+		c.last.Store(now.UnixNano())
+		s.mu.Lock()
+		s.peers[peer] = now
+		s.mu.Unlock()
+		s.wg.Add(2)
+		go func() { defer s.wg.Done(); s.write(c) }()
+		go func() { defer s.wg.Done(); s.read(c) }()
+		s.sendMembers(c)
+	})
+	select {
+	case <-attached:
+	case <-s.done:
+		select {
+		case <-attached: // it ran just before the loop ended
+		default: // the service has stopped: it never will
+			nc.Close()
+			close(c.closed)
+		}
+	}
+	return c.closed
+}
+
+// keepsOld decides between two connections to one peer. Two devices that
+// dial each other at once must keep the same one, or each would drop the
+// one the other kept: that dialed by the lesser peer id. Otherwise the new
+// one replaces the old (the peer reconnected).
+func keepsOld(self objsync.PeerID, old, c *conn) bool {
+	dialer := func(c *conn) objsync.PeerID {
+		if c.c.Dialed() {
+			return self
+		}
+		return c.peer
+	}
+	a, b := dialer(old), dialer(c)
+	return a != b && a < b
+}
+
+func (s *Service) drop(c *conn) {
+	if s.conns[c.peer] != c {
+		return
+	}
+	delete(s.conns, c.peer)
+	s.mu.Lock()
+	delete(s.peers, c.peer)
+	s.mu.Unlock()
+	c.close()
+	close(c.closed)
+	c.c.Close()
+	s.machine.Disconnected(c.peer)
+}
+
+// read reads frames from a peer and hands them to the loop. Both sides
+// send at least one frame per keepalive period (a ping, or the membership
+// exchange), so the loop drops a peer that completes none in three (see
+// onTick): it is gone or stalled, mid-frame or not.
+func (s *Service) read(c *conn) {
+	var msgs []objsync.Message
+	for {
+		f, err := c.c.ReadFrame()
+		if err != nil {
+			s.do(func() { s.drop(c) })
+			return
+		}
+		c.last.Store(s.clock.Now().UnixNano())
+		switch {
+		case f.GetPing() != nil: // it is alive; nothing else to do
+		case f.GetMembers() != nil:
+			if err := s.members.Add(s.ctx, f.GetMembers().Records); err != nil {
+				s.log.Warn("membership records refused", "peer", shortPeer(c.peer), "err", err)
+			}
+		case f.GetSync() == nil:
+			s.log.Warn("unexpected frame; dropping the connection", "peer", shortPeer(c.peer))
+			s.do(func() { s.drop(c) })
+			return
+		default:
+			msg, err := fromWire(f.GetSync())
+			if err != nil {
+				s.log.Warn("bad message; dropping the connection", "peer", shortPeer(c.peer), "err", err)
+				s.do(func() { s.drop(c) })
+				return
+			}
+			msgs = append(msgs, msg)
+		}
+		// Messages that arrived together go to the loop together: their
+		// signatures are checked in one go and their changes stored in
+		// one transaction.
+		if len(msgs) == 0 || len(msgs) < maxGroup && c.c.Buffered() {
+			continue
+		}
+		s.step(c, msgs)
+		msgs = nil
+	}
+}
+
+// maxGroup bounds the messages a reader hands to the loop at once.
+const maxGroup = 64
+
+// step verifies the changes of messages from c and has the loop step the
+// machine with them.
+func (s *Service) step(c *conn, msgs []objsync.Message) {
+	var cs []objsync.Change
+	for _, m := range msgs {
+		cs = append(cs, m.Changes...)
+	}
+	verified := verify(cs)
+	s.do(func() {
+		if s.conns[c.peer] != c {
+			return
+		}
+		for _, v := range verified {
+			s.verified[v.Change().ID] = v
+		}
+		for _, m := range msgs {
+			err := s.machine.Step(c.peer, m)
+			if errors.Is(err, objsync.ErrProtocol) {
+				s.log.Warn("protocol error; dropping the connection", "peer", shortPeer(c.peer), "err", err)
+				s.drop(c)
+				return
+			}
+			s.check(err)
+		}
+		if !s.reconciledOnce(c.peer) && s.machine.Reconciled(c.peer) {
+			s.mu.Lock()
+			s.reconciled[c.peer] = true
+			s.mu.Unlock()
+		}
+	})
+}
+
+func (s *Service) reconciledOnce(p objsync.PeerID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.reconciled[p]
+}
+
+// verify parses and verifies a message's changes (see admit.Verify) in
+// the reader, so that this work overlaps with the loop storing earlier
+// messages; it returns those that passed.
+func verify(cs []objsync.Change) []change.Verified {
+	if len(cs) == 0 {
+		return nil
+	}
+	in := make([]admit.Incoming, len(cs))
+	for i, c := range cs {
+		in[i] = admit.Incoming{ID: c.ID, Raw: c.Raw}
+	}
+	admit.Verify(in)
+	out := make([]change.Verified, 0, len(in))
+	for _, c := range in {
+		if c.Verified.Change() != nil {
+			out = append(out, c.Verified)
+		}
+	}
+	return out
+}
+
+func (s *Service) sendMembers(c *conn) {
+	recs, err := s.members.Get(s.ctx)
+	if err != nil {
+		s.log.Error("read membership", "err", err)
+		return
+	}
+	s.push(c, &pb.Frame{Body: &pb.Frame_Members{Members: &pb.Members{Records: recs}}})
+}
+
+// write writes what is queued for a peer until the connection is dropped.
+func (s *Service) write(c *conn) {
+	for {
+		q := c.pop()
+		if len(q) == 0 {
+			return // closed
+		}
+		for _, f := range q {
+			if err := c.c.WriteFrame(f); err != nil {
+				c.c.Close() // the reader ends, and the loop drops it
+				return
+			}
+		}
+		if err := c.c.Flush(); err != nil {
+			c.c.Close()
+			return
+		}
+	}
+}

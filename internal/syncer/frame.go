@@ -1,0 +1,154 @@
+package syncer
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"math"
+
+	"google.golang.org/protobuf/encoding/protodelim"
+
+	"mycel/internal/objsync"
+	"mycel/internal/pb"
+)
+
+// Conn is one connection to a peer, after its handshake: what the service
+// needs of a transport. A reader goroutine calls ReadFrame and Buffered, a
+// writer goroutine WriteFrame and Flush, and Close may come from anywhere.
+type Conn interface {
+	// ReadFrame reads the next frame, waiting for it.
+	ReadFrame() (*pb.Frame, error)
+	// Buffered reports whether a whole frame is already buffered, so that
+	// ReadFrame would not wait: frames that arrived together are handled
+	// together.
+	Buffered() bool
+	// WriteFrame buffers a frame; Flush sends what is buffered.
+	WriteFrame(f *pb.Frame) error
+	Flush() error
+	// Dialed reports whether this side dialed the connection (it decides
+	// which of two simultaneous connections both sides keep).
+	Dialed() bool
+	// Close ends the connection: a ReadFrame or a write under way returns
+	// with an error.
+	Close() error
+}
+
+// MaxFrame bounds one frame: a batch of changes, or a reconciliation message.
+const MaxFrame = 16 << 20
+
+// ReadBuffer sizes a connection's read buffer: large enough to hold many
+// frames, so that those that arrived together are handled together.
+const ReadBuffer = 256 << 10
+
+// WriteFrame writes one length-delimited frame.
+func WriteFrame(w io.Writer, f *pb.Frame) error {
+	_, err := protodelim.MarshalTo(w, f)
+	return err
+}
+
+// ReadFrame reads one length-delimited frame of at most MaxFrame bytes.
+func ReadFrame(r *bufio.Reader) (*pb.Frame, error) {
+	f := &pb.Frame{}
+	if err := (protodelim.UnmarshalOptions{MaxSize: MaxFrame}).UnmarshalFrom(r, f); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// FrameBuffered reports whether r holds a whole frame that can be read
+// without waiting.
+func FrameBuffered(r *bufio.Reader) bool {
+	head, _ := r.Peek(min(r.Buffered(), binary.MaxVarintLen64))
+	n, k := binary.Uvarint(head)
+	return k > 0 && uint64(r.Buffered()-k) >= n
+}
+
+// NewConn makes a Conn of any byte stream (a libp2p stream, one end of a
+// net.Pipe): r, when not nil, is a reader over rwc that may already hold
+// bytes read past a handshake. dialed says whether this side dialed it.
+func NewConn(rwc io.ReadWriteCloser, r *bufio.Reader, dialed bool) Conn {
+	if r == nil {
+		r = bufio.NewReaderSize(rwc, ReadBuffer)
+	}
+	return &streamConn{rwc: rwc, r: r, w: bufio.NewWriterSize(rwc, 64<<10), dialed: dialed}
+}
+
+type streamConn struct {
+	rwc    io.ReadWriteCloser
+	r      *bufio.Reader
+	w      *bufio.Writer
+	dialed bool
+}
+
+func (c *streamConn) ReadFrame() (*pb.Frame, error) { return ReadFrame(c.r) }
+func (c *streamConn) Buffered() bool                 { return FrameBuffered(c.r) }
+func (c *streamConn) WriteFrame(f *pb.Frame) error   { return WriteFrame(c.w, f) }
+func (c *streamConn) Flush() error                   { return c.w.Flush() }
+func (c *streamConn) Dialed() bool                   { return c.dialed }
+func (c *streamConn) Close() error                   { return c.rwc.Close() }
+
+func toWire(m objsync.Message) *pb.Frame {
+	s := &pb.SyncMessage{Kind: uint32(m.Kind), Session: m.Session, Seq: m.Seq, Recon: m.Recon,
+		ReconEnd: m.Kind == objsync.Recon && m.Recon == nil, Held: uint64(m.Held)}
+	if m.Kind != objsync.Recon {
+		s.Object = m.Object[:]
+	}
+	for _, h := range m.Heads {
+		s.Heads = append(s.Heads, append([]byte(nil), h[:]...))
+	}
+	for _, c := range m.Changes {
+		s.Changes = append(s.Changes, &pb.WireChange{Id: append([]byte(nil), c.ID[:]...), Raw: c.Raw})
+	}
+	return &pb.Frame{Body: &pb.Frame_Sync{Sync: s}}
+}
+
+func id32(b []byte) (objsync.ID, error) {
+	var id objsync.ID
+	if len(b) != len(id) {
+		return id, fmt.Errorf("id of %d bytes", len(b))
+	}
+	copy(id[:], b)
+	return id, nil
+}
+
+// fromWire validates and converts a sync message.
+func fromWire(s *pb.SyncMessage) (objsync.Message, error) {
+	m := objsync.Message{Kind: objsync.Kind(s.Kind), Session: s.Session, Seq: s.Seq}
+	switch m.Kind {
+	case objsync.Recon:
+		if !s.ReconEnd {
+			if len(s.Recon) == 0 {
+				return m, fmt.Errorf("empty reconciliation message")
+			}
+			m.Recon = s.Recon
+		}
+		return m, nil
+	case objsync.Heads, objsync.Changes:
+	default:
+		return m, fmt.Errorf("unknown message kind %d", s.Kind)
+	}
+	if s.Held > math.MaxInt32 {
+		return m, fmt.Errorf("held count %d out of range", s.Held)
+	}
+	m.Held = int(s.Held)
+	var err error
+	if m.Object, err = id32(s.Object); err != nil {
+		return m, fmt.Errorf("object: %w", err)
+	}
+	for _, h := range s.Heads {
+		id, err := id32(h)
+		if err != nil {
+			return m, fmt.Errorf("head: %w", err)
+		}
+		m.Heads = append(m.Heads, id)
+	}
+	for _, c := range s.Changes {
+		id, err := id32(c.Id)
+		if err != nil {
+			return m, fmt.Errorf("change: %w", err)
+		}
+		m.Changes = append(m.Changes, objsync.Change{ID: id, Raw: c.Raw})
+	}
+	return m, nil
+}
