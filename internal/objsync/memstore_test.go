@@ -42,7 +42,9 @@ var errDisk = errors.New("disk I/O error")
 
 // encode makes a change: object (zero for a root), parents, a nonce, and
 // pad bytes of padding (to make a change of some size).
-func encode(obj ID, parents []ID, nonce uint64) (ID, []byte) { return encodePad(obj, parents, nonce, 0) }
+func encode(obj ID, parents []ID, nonce uint64) (ID, []byte) {
+	return encodePad(obj, parents, nonce, 0)
+}
 
 func encodePad(obj ID, parents []ID, nonce uint64, pad int) (ID, []byte) {
 	raw := append([]byte(nil), obj[:]...)

@@ -82,11 +82,11 @@ type streamConn struct {
 }
 
 func (c *streamConn) ReadFrame() (*pb.Frame, error) { return ReadFrame(c.r) }
-func (c *streamConn) Buffered() bool                 { return FrameBuffered(c.r) }
-func (c *streamConn) WriteFrame(f *pb.Frame) error   { return WriteFrame(c.w, f) }
-func (c *streamConn) Flush() error                   { return c.w.Flush() }
-func (c *streamConn) Dialed() bool                   { return c.dialed }
-func (c *streamConn) Close() error                   { return c.rwc.Close() }
+func (c *streamConn) Buffered() bool                { return FrameBuffered(c.r) }
+func (c *streamConn) WriteFrame(f *pb.Frame) error  { return WriteFrame(c.w, f) }
+func (c *streamConn) Flush() error                  { return c.w.Flush() }
+func (c *streamConn) Dialed() bool                  { return c.dialed }
+func (c *streamConn) Close() error                  { return c.rwc.Close() }
 
 func toWire(m objsync.Message) *pb.Frame {
 	s := &pb.SyncMessage{Kind: uint32(m.Kind), Session: m.Session, Seq: m.Seq, Recon: m.Recon,
