@@ -75,6 +75,10 @@ type Device struct {
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup // every goroutine the device started
+	// closing is closed by Close; watched once the goroutine that watches
+	// Start's context has ended.
+	closing, watched chan struct{}
+	closeOnce        sync.Once
 
 	mu     sync.Mutex
 	nodes  map[string]*NodeState
@@ -117,7 +121,8 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		h.Close()
 		return nil, err
 	}
-	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{})}
+	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{}),
+		closing: make(chan struct{}), watched: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(ctx)
 	svc := cfg.Service
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
@@ -128,7 +133,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	d.setNodes(addrs, true)
 	d.mu.Unlock()
 	if err := d.servePeers(d.ctx); err != nil {
-		d.Close()
+		d.shutdown()
 		h.Close()
 		return nil, err
 	}
@@ -138,11 +143,16 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		d.mu.Unlock()
 	}
 	// A caller that only cancels ctx (and never calls Close) still gets
-	// everything stopped, the host included.
+	// everything stopped, the host included; after Close, the host is the
+	// caller's.
 	go func() {
-		<-d.ctx.Done()
-		d.Close()
-		h.Close()
+		defer close(d.watched)
+		select {
+		case <-ctx.Done():
+			d.shutdown()
+			h.Close()
+		case <-d.closing:
+		}
 	}()
 	return d, nil
 }
@@ -166,6 +176,12 @@ func (d *Device) goTracked(f func()) bool {
 // every goroutine it started. The host is the caller's to close after (or
 // is closed when Start's context ends).
 func (d *Device) Close() {
+	d.shutdown()
+	d.closeOnce.Do(func() { close(d.closing) })
+	<-d.watched
+}
+
+func (d *Device) shutdown() {
 	d.mu.Lock()
 	already := d.closed
 	d.closed = true

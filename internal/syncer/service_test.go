@@ -2,9 +2,11 @@ package syncer_test
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,6 +14,7 @@ import (
 	"mycel/internal/change"
 	"mycel/internal/objsync"
 	"mycel/internal/pb"
+	"mycel/internal/store"
 	"mycel/internal/syncer"
 )
 
@@ -260,4 +263,60 @@ func (w *watched) late() int {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.after
+}
+
+// flaky is a store whose reads fail while fail is set.
+type flaky struct {
+	store.Store
+	fail atomic.Bool
+}
+
+var errDisk = errors.New("disk I/O error")
+
+func (s *flaky) View(ctx context.Context, f func(store.Tx) error) error {
+	if s.fail.Load() {
+		return errDisk
+	}
+	return s.Store.View(ctx, f)
+}
+
+// A store that fails to read is not a store that holds nothing: asked for
+// an object while its reads fail, the service sends nothing about it (not
+// "no heads", not everything), says why in StoreError, and answers once
+// the store works again.
+func TestStorageErrorIsNotAFact(t *testing.T) {
+	f := newFixture(t)
+	obj := f.object(4)
+	root := obj[0].ID
+	v := f.holding(obj)
+	db := &flaky{Store: v.Store()}
+	members := syncer.Members{
+		Get: func(context.Context) ([][]byte, error) { return v.MemberRecords(), nil },
+		Add: v.AddMembers,
+	}
+	svc := syncer.Start(context.Background(), "node", db, v.ReceiveBatch, members, config(syncer.NewFakeClock()))
+	t.Cleanup(svc.Close)
+	mine, theirs := pipe()
+	log := &eventLog{}
+	peer := newRawPeer(mine, log, "device", true)
+	svc.Attach("device", theirs)
+
+	db.fail.Store(true)
+	peer.send(objsync.Message{Kind: objsync.Heads, Object: root}) // it holds nothing of it
+	if _, err := svc.Object(context.Background(), root); err == nil || !errors.Is(err, errDisk) {
+		t.Fatalf("Object while the store fails: %v", err)
+	}
+	if err := svc.StoreError(); !errors.Is(err, errDisk) {
+		t.Fatalf("StoreError while the store fails: %v", err)
+	}
+	db.fail.Store(false)
+	peer.send(objsync.Message{Kind: objsync.Heads, Object: root})
+	about := func(e event) bool { m, ok := syncMsg(e.frame); return ok && m.Object == root }
+	eventually(t, "the answer once the store works", func() bool { return log.index(about) >= 0 })
+	if m, _ := syncMsg(log.all()[log.index(about)].frame); m.Kind != objsync.Changes || len(m.Changes) != len(obj) {
+		t.Fatalf("the first message about the object is %+v: want every change, sent after the store healed", m)
+	}
+	if err := svc.StoreError(); err != nil {
+		t.Fatalf("StoreError once the store works: %v", err)
+	}
 }
