@@ -211,3 +211,20 @@ func (s *memStore) Held(p PeerID) (map[ID][32]byte, error) {
 
 // has is Has for tests, which never fail.
 func (s *memStore) has(id ID) bool { _, ok := s.changes[id]; return ok }
+
+// closure is the set of changes heads name, with all their ancestors.
+func (s *memStore) closure(heads []ID) map[ID]bool {
+	in := map[ID]bool{}
+	stack := slices.Clone(heads)
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		c, ok := s.changes[id]
+		if !ok || in[id] {
+			continue
+		}
+		in[id] = true
+		stack = append(stack, c.parents...)
+	}
+	return in
+}

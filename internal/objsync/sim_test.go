@@ -27,6 +27,9 @@ type sim struct {
 	flight   []flight
 	created  []ID
 	nonce    uint64
+	// said is every set of heads the node told each device it holds, per
+	// object (in Heads and Changes messages that arrived).
+	said map[PeerID]map[ID][][]ID
 }
 
 type flight struct {
@@ -154,6 +157,12 @@ func (s *sim) deliver(i int) {
 	if !s.links[pair(f.from, f.to)] {
 		return
 	}
+	if f.from == "node" && (f.msg.Kind == Heads || f.msg.Kind == Changes) {
+		if s.said[f.to] == nil {
+			s.said[f.to] = map[ID][][]ID{}
+		}
+		s.said[f.to][f.msg.Object] = append(s.said[f.to][f.msg.Object], f.msg.Heads)
+	}
 	if err := s.machines[f.to].Step(f.from, f.msg); err != nil {
 		s.t.Fatalf("%s from %s: %v", f.to, f.from, err)
 	}
@@ -165,7 +174,7 @@ func TestSimulatedNetworkConverges(t *testing.T) {
 		s := &sim{t: rt, rng: rand.New(rand.NewPCG(rapid.Uint64().Draw(rt, "seed"), 1)),
 			names:  []PeerID{"dev-a", "dev-b", "dev-c", "node"},
 			stores: map[PeerID]*memStore{}, machines: map[PeerID]*Machine{},
-			links: map[[2]PeerID]bool{}, cut: map[[2]PeerID]bool{}}
+			links: map[[2]PeerID]bool{}, cut: map[[2]PeerID]bool{}, said: map[PeerID]map[ID][][]ID{}}
 		for _, p := range s.names {
 			s.stores[p] = newMem()
 			s.newMachine(p)
@@ -292,8 +301,11 @@ func TestSimulatedNetworkConverges(t *testing.T) {
 }
 
 // checkHeldIsTrue: whenever a device believes the node holds its current
-// heads of an object (what makes it Synced), the node's store has them.
+// heads of an object (what makes it Synced), the node's store has them,
+// and the node said so: some heads it sent that device cover them. (A
+// reconciliation's matching fingerprints are never its word.)
 func (s *sim) checkHeldIsTrue() {
+	node := s.stores["node"]
 	for _, p := range s.names[:3] {
 		for obj, heads := range s.stores[p].heads {
 			for _, po := range s.object(p, obj) {
@@ -301,9 +313,17 @@ func (s *sim) checkHeldIsTrue() {
 					continue
 				}
 				for _, h := range heads {
-					if !s.stores["node"].has(h) {
+					if !node.has(h) {
 						s.t.Fatalf("%s believes the node holds %x, which the node lacks", p, h[:4])
 					}
+				}
+				said := false
+				for _, theirs := range s.said[p][obj] {
+					in := node.closure(theirs)
+					said = said || !slices.ContainsFunc(heads, func(h ID) bool { return !in[h] })
+				}
+				if !said {
+					s.t.Fatalf("%s believes the node holds its heads of %x, which the node never said", p, obj[:4])
 				}
 			}
 		}

@@ -183,6 +183,7 @@ func (s *Service) drop(c *conn) {
 	close(c.closed)
 	c.c.Close()
 	s.machine.Disconnected(c.peer)
+	s.log.Info("connection ended", "peer", shortPeer(c.peer))
 }
 
 // read reads frames from a peer and hands them to the loop. Both sides
