@@ -14,18 +14,25 @@ type reg struct {
 }
 
 type block struct {
-	id      iid
-	attrs   map[string]reg
-	parent  iid // location register: parent block and position element,
-	posID   iid // written together by insert and move, timestamped locTS
-	locTS   iid
-	deleted bool
-	text    *Text
+	id     iid
+	attrs  map[string]reg
+	parent iid // location register: parent block and position element,
+	posID  iid // written together by insert and move, timestamped locTS
+	locTS  iid
+	// dels are the deletes of the block; edits, per actor, the greatest
+	// counter of the ops made on it (its creation, moves, attributes, text,
+	// and blocks inserted or moved under it). A delete holds only if it saw
+	// every edit of the block and of the blocks under it (see layout).
+	dels  []del
+	edits stamps
+	text  *Text
 }
 
-type posElem struct {
-	id    iid
-	block iid
+// del is one delete of a block.
+type del struct {
+	id   iid
+	seen stamps
+	all  bool // written before deletes said what they saw: it holds
 }
 
 // Block is one block of the rendered tree.
@@ -35,6 +42,10 @@ type Block struct {
 	Attrs    map[string]string // every attribute but "type"
 	Text     string
 	Children []*Block
+	// Kept: the block was deleted on some device, but edited concurrently
+	// on another (it or a block under it), so it stays. Deleting it again
+	// now deletes it for good.
+	Kept bool
 }
 
 // Block types.
@@ -51,28 +62,117 @@ const (
 	TypeLink      = "link"
 )
 
-// insertPos places a position element after ref by the RGA rule.
+// posRune fills the position sequence: it is a Text whose characters are
+// position elements (see Doc.seq), and they carry no text of their own.
+var posRune = []rune{0}
+
+// insertPos places position element id of block blk after ref by the RGA
+// rule, in O(log n) through the sequence's index.
 func (d *Doc) insertPos(ref, id, blk iid) error {
-	i := 0
 	if ref.ctr != 0 {
-		i = -1
-		for j, p := range d.pos {
-			if p.id == ref {
-				i = j + 1
-				break
-			}
-		}
-		if i < 0 {
+		if _, _, ok := d.seq.lookup(ref); !ok {
 			return fmt.Errorf("position after unknown block position %d@%s", ref.ctr, short(d.actors.names[ref.act]))
 		}
 	}
-	for i < len(d.pos) && d.actors.greater(d.pos[i].id, id) {
-		i++
+	if err := d.seq.integrate(ref, id, posRune); err != nil {
+		return err
 	}
-	d.pos = append(d.pos, posElem{})
-	copy(d.pos[i+1:], d.pos[i:])
-	d.pos[i] = posElem{id: id, block: blk}
+	d.posOf[id] = blk
 	return nil
+}
+
+// eachPos calls f on every position element in sequence order, with the
+// block it places.
+func (d *Doc) eachPos(f func(elem, blk iid)) {
+	for _, c := range d.seq.chunks {
+		for _, r := range c.runs {
+			for k := 0; k < r.n; k++ {
+				e := iid{r.id.ctr + uint64(k), r.id.act}
+				f(e, d.posOf[e])
+			}
+		}
+	}
+}
+
+// layout is the block tree as the state defines it, computed once per
+// state (Doc.lay) and dropped by any op.
+type layout struct {
+	parent   map[iid]iid   // effective parent of every block (cycles cut)
+	children map[iid][]iid // every block's children, deleted ones too, in order; zero = top level
+	deleted  map[iid]bool  // blocks whose delete holds
+	kept     map[iid]bool  // blocks deleted somewhere but kept by a concurrent edit
+	visible  map[iid]bool
+}
+
+func (d *Doc) layout() *layout {
+	if d.lay != nil {
+		return d.lay
+	}
+	l := &layout{parent: d.effectiveParents(), children: map[iid][]iid{}, deleted: map[iid]bool{}, kept: map[iid]bool{},
+		visible: make(map[iid]bool, len(d.blocks))}
+	d.eachPos(func(elem, blk iid) {
+		if b := d.blocks[blk]; b.posID == elem {
+			p := l.parent[blk]
+			l.children[p] = append(l.children[p], blk)
+		}
+	})
+	memo := map[iid]stamps{}
+	var under func(iid) stamps
+	under = func(x iid) stamps {
+		if s, ok := memo[x]; ok {
+			return s
+		}
+		s := append(stamps(nil), d.blocks[x].edits...)
+		for _, c := range l.children[x] {
+			s.merge(under(c))
+		}
+		memo[x] = s
+		return s
+	}
+	for id, b := range d.blocks {
+		if len(b.dels) == 0 {
+			continue
+		}
+		edits := under(id)
+		for _, dl := range b.dels {
+			if dl.all || dl.seen.covers(edits) {
+				l.deleted[id] = true
+				break
+			}
+		}
+		if !l.deleted[id] {
+			l.kept[id] = true
+		}
+	}
+	// Visible: not deleted, under a visible parent; walked from the top.
+	var walk func(iid)
+	walk = func(p iid) {
+		for _, c := range l.children[p] {
+			if !l.deleted[c] {
+				l.visible[c] = true
+				walk(c)
+			}
+		}
+	}
+	walk(iid{})
+	d.lay = l
+	return l
+}
+
+// subtreeEdits is what a delete of x sees: the edits of x and of every
+// block under it.
+func (d *Doc) subtreeEdits(x iid) stamps {
+	l := d.layout()
+	var s stamps
+	var walk func(iid)
+	walk = func(b iid) {
+		s.merge(d.blocks[b].edits)
+		for _, c := range l.children[b] {
+			walk(c)
+		}
+	}
+	walk(x)
+	return s
 }
 
 // Preview returns about the first n characters of the page's text, blocks
@@ -81,21 +181,24 @@ func (d *Doc) insertPos(ref, id, blk iid) error {
 func (d *Doc) Preview(n int) string {
 	var words []string
 	left := n
-	var walk func([]*Block)
-	walk = func(bs []*Block) {
-		for _, b := range bs {
+	l := d.layout()
+	var walk func(iid)
+	walk = func(p iid) {
+		for _, c := range l.children[p] {
 			if left <= 0 {
 				return
 			}
-			blk := d.blocks[d.actors.mustInternal(b.ID)]
-			for _, w := range strings.Fields(blk.text.Prefix(left + 1)) {
+			if !l.visible[c] {
+				continue
+			}
+			for _, w := range strings.Fields(d.blocks[c].text.Prefix(left + 1)) {
 				words = append(words, w)
 				left -= utf8.RuneCountInString(w) + 1
 			}
-			walk(b.Children)
+			walk(c)
 		}
 	}
-	walk(d.tree(false))
+	walk(iid{})
 	s := []rune(strings.Join(words, " "))
 	if len(s) > n {
 		s = append(s[:n-1], '…')
@@ -106,62 +209,43 @@ func (d *Doc) Preview(n int) string {
 // Blocks renders the block tree.
 func (d *Doc) Blocks() []*Block { return d.tree(true) }
 
-// tree renders the block tree, with or without the blocks' text. A block shows under its parent when its
-// location register's position element is reached in sequence order; a
-// block whose parent is deleted is hidden with it; blocks whose parent links
-// form a cycle (concurrent moves into each other) are shown at the top level,
-// which is a function of the state alone, so every replica agrees.
+// tree renders the block tree, with or without the blocks' text. A block
+// shows under its parent in the order of its position element in the
+// sequence; a deleted block is hidden with everything under it, unless an
+// edit the delete did not see (a concurrent one) is in it, which keeps it;
+// blocks whose parent links form a cycle (concurrent moves into each
+// other) are shown at the top level. All of it is a function of the state
+// alone, so every replica renders alike.
 func (d *Doc) tree(withText bool) []*Block {
-	parent := d.effectiveParents()
-	out := map[iid]*Block{}
-	var roots []*Block
-	for _, p := range d.pos {
-		b := d.blocks[p.block]
-		if b.posID != p.id || !d.visible(b.id, parent) {
-			continue
-		}
-		rb := &Block{ID: d.actors.external(b.id), Attrs: map[string]string{}}
-		if withText {
-			rb.Text = b.text.String()
-		}
-		for k, r := range b.attrs {
-			if r.unset {
+	l := d.layout()
+	var build func(p iid) []*Block
+	build = func(p iid) []*Block {
+		var out []*Block
+		for _, c := range l.children[p] {
+			if !l.visible[c] {
 				continue
 			}
-			if k == "type" {
-				rb.Type = r.val
-			} else {
-				rb.Attrs[k] = r.val
+			b := d.blocks[c]
+			rb := &Block{ID: d.actors.external(b.id), Attrs: map[string]string{}, Kept: l.kept[c]}
+			if withText {
+				rb.Text = b.text.String()
 			}
+			for k, r := range b.attrs {
+				if r.unset {
+					continue
+				}
+				if k == "type" {
+					rb.Type = r.val
+				} else {
+					rb.Attrs[k] = r.val
+				}
+			}
+			rb.Children = build(c)
+			out = append(out, rb)
 		}
-		out[b.id] = rb
-		if pp := parent[b.id]; pp.ctr == 0 {
-			roots = append(roots, rb)
-		}
+		return out
 	}
-	// Attach children in sequence order.
-	for _, p := range d.pos {
-		b := d.blocks[p.block]
-		rb, ok := out[b.id]
-		if !ok || b.posID != p.id {
-			continue
-		}
-		if pp := parent[b.id]; pp.ctr != 0 {
-			out[pp].Children = append(out[pp].Children, rb)
-		}
-	}
-	return roots
-}
-
-func (d *Doc) visible(id iid, parent map[iid]iid) bool {
-	for id.ctr != 0 {
-		b := d.blocks[id]
-		if b == nil || b.deleted {
-			return false
-		}
-		id = parent[id]
-	}
-	return true
+	return build(iid{})
 }
 
 // effectiveParents resolves cycles: each cycle is cut at the block whose
@@ -176,10 +260,9 @@ func (d *Doc) effectiveParents() map[iid]iid {
 		parent[id] = p
 	}
 	state := make(map[iid]uint8, len(d.blocks)) // 1 = on path, 2 = done
-	for _, p := range d.pos {
-		start := p.block
+	d.eachPos(func(_, start iid) {
 		if state[start] == 2 {
-			continue
+			return
 		}
 		var path []iid
 		for id := start; id.ctr != 0 && state[id] != 2; id = parent[id] {
@@ -200,21 +283,24 @@ func (d *Doc) effectiveParents() map[iid]iid {
 		for _, id := range path {
 			state[id] = 2
 		}
-	}
+	})
 	return parent
 }
 
 // BlockIDs lists the visible blocks depth-first in document order.
 func (d *Doc) BlockIDs() []ID {
 	var out []ID
-	var walk func([]*Block)
-	walk = func(bs []*Block) {
-		for _, b := range bs {
-			out = append(out, b.ID)
-			walk(b.Children)
+	l := d.layout()
+	var walk func(iid)
+	walk = func(p iid) {
+		for _, c := range l.children[p] {
+			if l.visible[c] {
+				out = append(out, d.actors.external(c))
+				walk(c)
+			}
 		}
 	}
-	walk(d.Blocks())
+	walk(iid{})
 	return out
 }
 
@@ -224,5 +310,21 @@ func (d *Doc) parentOf(id ID) ID {
 	if !ok {
 		return ID{}
 	}
-	return d.actors.external(d.effectiveParents()[x])
+	return d.actors.external(d.layout().parent[x])
+}
+
+// childIDs lists the visible children of parent (zero = top level) in order.
+func (d *Doc) childIDs(parent ID) []ID {
+	p, err := d.parentRef(parent)
+	if err != nil {
+		return nil
+	}
+	l := d.layout()
+	var out []ID
+	for _, c := range l.children[p] {
+		if l.visible[c] {
+			out = append(out, d.actors.external(c))
+		}
+	}
+	return out
 }

@@ -432,3 +432,37 @@ func (t *Text) eachRun(f func(id iid, n int, del bool, text []rune)) {
 	}
 	flush()
 }
+
+// before returns the element just before id in the sequence (zero when id
+// is the first), in O(log n); id must be in the text.
+func (t *Text) before(id iid) iid {
+	r, off, ok := t.lookup(id)
+	if !ok {
+		panic("crdt: before an unknown element")
+	}
+	if off > 0 {
+		return iid{r.id.ctr + uint64(off) - 1, r.id.act}
+	}
+	ci, ri := t.chunkIndex(r.c), runPos(r.c, r)
+	for {
+		if ri > 0 {
+			p := t.chunks[ci].runs[ri-1]
+			return iid{p.id.ctr + uint64(p.n) - 1, p.id.act}
+		}
+		if ci == 0 {
+			return iid{}
+		}
+		ci--
+		ri = len(t.chunks[ci].runs)
+	}
+}
+
+// appendRun adds a run at the end of the text (decoding a state).
+func (t *Text) appendRun(r *run) {
+	ci := len(t.chunks) - 1
+	if len(t.chunks[ci].runs) >= maxChunk/2 {
+		t.appendChunk()
+		ci++
+	}
+	t.insertRun(ci, len(t.chunks[ci].runs), r)
+}
