@@ -12,17 +12,18 @@ type Doc struct {
 	ranges  map[uint32]rangeSet // the counters each actor has used
 	details map[string]reg
 	blocks  map[iid]*block
+	list    []*block // every block, by block.idx
 	// seq is the RGA sequence of position elements that orders blocks
 	// among their siblings (a Text whose characters are the elements, for
 	// its chunks and ID index); posOf names each element's block.
 	seq   *Text
-	posOf map[iid]iid
+	posOf map[iid]*block
 	lay   *layout // the tree as of this state; nil once an op changed it
 }
 
 // NewDoc returns an empty document.
 func NewDoc() *Doc {
-	d := &Doc{ranges: map[uint32]rangeSet{}, details: map[string]reg{}, blocks: map[iid]*block{}, posOf: map[iid]iid{}}
+	d := &Doc{ranges: map[uint32]rangeSet{}, details: map[string]reg{}, blocks: map[iid]*block{}, posOf: map[iid]*block{}}
 	d.seq = newText(&d.actors)
 	return d
 }
@@ -141,12 +142,13 @@ func (d *Doc) applyOp(op *Op, id iid) error {
 		if d.blocks[id] != nil {
 			return fmt.Errorf("duplicate block id")
 		}
-		b := &block{id: id, attrs: map[string]reg{}, parent: parent, posID: id, locTS: id, text: newText(&d.actors)}
+		b := &block{id: id, idx: int32(len(d.list)), attrs: map[string]reg{}, parent: parent, posID: id, locTS: id, text: newText(&d.actors)}
 		b.attrs["type"] = reg{val: op.Value, ts: id}
-		if err := d.insertPos(ref, id, id); err != nil {
+		if err := d.insertPos(ref, id, b); err != nil {
 			return err
 		}
 		d.blocks[id] = b
+		d.list = append(d.list, b)
 		b.edits.note(id.act, id.ctr)
 		d.noteUnder(parent, id)
 	case OpDeleteBlock:
@@ -179,7 +181,7 @@ func (d *Doc) applyOp(op *Op, id iid) error {
 		if ref.ctr >= id.ctr {
 			return fmt.Errorf("position reference is not older than the op")
 		}
-		if err := d.insertPos(ref, id, b.id); err != nil {
+		if err := d.insertPos(ref, id, b); err != nil {
 			return err
 		}
 		if d.actors.greater(id, b.locTS) {
@@ -280,16 +282,14 @@ func (d *Doc) Clone() *Doc {
 		ranges:  make(map[uint32]rangeSet, len(d.ranges)),
 		details: make(map[string]reg, len(d.details)),
 		blocks:  make(map[iid]*block, len(d.blocks)),
-		posOf:   make(map[iid]iid, len(d.posOf)),
+		list:    make([]*block, len(d.list)),
+		posOf:   make(map[iid]*block, len(d.posOf)),
 	}
 	for k, v := range d.actors.idx {
 		n.actors.idx[k] = v
 	}
 	for k, v := range d.ranges {
 		n.ranges[k] = append(rangeSet(nil), v...)
-	}
-	for k, v := range d.posOf {
-		n.posOf[k] = v
 	}
 	n.seq = d.seq.clone(&n.actors)
 	for k, v := range d.details {
@@ -308,6 +308,10 @@ func (d *Doc) Clone() *Doc {
 			nb.dels[i] = del{id: dl.id, all: dl.all, seen: append(stamps(nil), dl.seen...)}
 		}
 		n.blocks[id] = &nb
+		n.list[nb.idx] = &nb
+	}
+	for k, v := range d.posOf {
+		n.posOf[k] = n.list[v.idx]
 	}
 	return n
 }

@@ -15,6 +15,7 @@ type reg struct {
 
 type block struct {
 	id     iid
+	idx    int32 // in Doc.list
 	attrs  map[string]reg
 	parent iid // location register: parent block and position element,
 	posID  iid // written together by insert and move, timestamped locTS
@@ -66,9 +67,9 @@ const (
 // position elements (see Doc.seq), and they carry no text of their own.
 var posRune = []rune{0}
 
-// insertPos places position element id of block blk after ref by the RGA
+// insertPos places position element id of block b after ref by the RGA
 // rule, in O(log n) through the sequence's index.
-func (d *Doc) insertPos(ref, id, blk iid) error {
+func (d *Doc) insertPos(ref, id iid, b *block) error {
 	if ref.ctr != 0 {
 		if _, _, ok := d.seq.lookup(ref); !ok {
 			return fmt.Errorf("position after unknown block position %d@%s", ref.ctr, short(d.actors.names[ref.act]))
@@ -77,13 +78,13 @@ func (d *Doc) insertPos(ref, id, blk iid) error {
 	if err := d.seq.integrate(ref, id, posRune); err != nil {
 		return err
 	}
-	d.posOf[id] = blk
+	d.posOf[id] = b
 	return nil
 }
 
 // eachPos calls f on every position element in sequence order, with the
 // block it places.
-func (d *Doc) eachPos(f func(elem, blk iid)) {
+func (d *Doc) eachPos(f func(elem iid, b *block)) {
 	for _, c := range d.seq.chunks {
 		for _, r := range c.runs {
 			for k := 0; k < r.n; k++ {
@@ -95,83 +96,112 @@ func (d *Doc) eachPos(f func(elem, blk iid)) {
 }
 
 // layout is the block tree as the state defines it, computed once per
-// state (Doc.lay) and dropped by any op.
+// state (Doc.lay) and dropped by any op. Blocks are numbered by their
+// index in Doc.list, so the layout is slices, not maps.
 type layout struct {
-	parent   map[iid]iid   // effective parent of every block (cycles cut)
-	children map[iid][]iid // every block's children, deleted ones too, in order; zero = top level
-	deleted  map[iid]bool  // blocks whose delete holds
-	kept     map[iid]bool  // blocks deleted somewhere but kept by a concurrent edit
-	visible  map[iid]bool
+	parent   []int32   // effective parent's index (-1: top level), cycles cut
+	children [][]int32 // every block's children, deleted ones too, in order
+	top      []int32   // the top-level blocks, in order
+	deleted  []bool    // the block's delete holds
+	kept     []bool    // deleted somewhere, but kept by a concurrent edit
+	visible  []bool
+}
+
+func (l *layout) kids(p int32) []int32 {
+	if p < 0 {
+		return l.top
+	}
+	return l.children[p]
 }
 
 func (d *Doc) layout() *layout {
 	if d.lay != nil {
 		return d.lay
 	}
-	l := &layout{parent: d.effectiveParents(), children: map[iid][]iid{}, deleted: map[iid]bool{}, kept: map[iid]bool{},
-		visible: make(map[iid]bool, len(d.blocks))}
-	d.eachPos(func(elem, blk iid) {
-		if b := d.blocks[blk]; b.posID == elem {
-			p := l.parent[blk]
-			l.children[p] = append(l.children[p], blk)
+	n := len(d.list)
+	l := &layout{parent: d.effectiveParents(), children: make([][]int32, n), deleted: make([]bool, n), kept: make([]bool, n),
+		visible: make([]bool, n)}
+	// Blocks in sequence order, then grouped by parent in one backing
+	// array (a counting sort): two allocations, not one per parent.
+	order := make([]int32, 0, n)
+	count := make([]int32, n+1) // count[p+1]: children of p (p = -1: top)
+	d.eachPos(func(elem iid, b *block) {
+		if b.posID == elem {
+			order = append(order, b.idx)
+			count[l.parent[b.idx]+1]++
 		}
 	})
-	memo := map[iid]stamps{}
-	var under func(iid) stamps
-	under = func(x iid) stamps {
+	start := make([]int32, n+2)
+	for i := range count {
+		start[i+1] = start[i] + count[i]
+	}
+	backing := make([]int32, len(order))
+	fill := append([]int32(nil), start[:n+1]...)
+	for _, x := range order {
+		p := l.parent[x] + 1
+		backing[fill[p]] = x
+		fill[p]++
+	}
+	l.top = backing[start[0]:start[1]:start[1]]
+	for p := 0; p < n; p++ {
+		if a, b := start[p+1], start[p+2]; b > a {
+			l.children[p] = backing[a:b:b]
+		}
+	}
+	memo := map[int32]stamps{}
+	var under func(int32) stamps
+	under = func(x int32) stamps {
 		if s, ok := memo[x]; ok {
 			return s
 		}
-		s := append(stamps(nil), d.blocks[x].edits...)
+		s := append(stamps(nil), d.list[x].edits...)
 		for _, c := range l.children[x] {
 			s.merge(under(c))
 		}
 		memo[x] = s
 		return s
 	}
-	for id, b := range d.blocks {
+	for i, b := range d.list {
 		if len(b.dels) == 0 {
 			continue
 		}
-		edits := under(id)
+		edits := under(int32(i))
 		for _, dl := range b.dels {
 			if dl.all || dl.seen.covers(edits) {
-				l.deleted[id] = true
+				l.deleted[i] = true
 				break
 			}
 		}
-		if !l.deleted[id] {
-			l.kept[id] = true
-		}
+		l.kept[i] = !l.deleted[i]
 	}
 	// Visible: not deleted, under a visible parent; walked from the top.
-	var walk func(iid)
-	walk = func(p iid) {
-		for _, c := range l.children[p] {
+	var walk func([]int32)
+	walk = func(kids []int32) {
+		for _, c := range kids {
 			if !l.deleted[c] {
 				l.visible[c] = true
-				walk(c)
+				walk(l.children[c])
 			}
 		}
 	}
-	walk(iid{})
+	walk(l.top)
 	d.lay = l
 	return l
 }
 
 // subtreeEdits is what a delete of x sees: the edits of x and of every
 // block under it.
-func (d *Doc) subtreeEdits(x iid) stamps {
+func (d *Doc) subtreeEdits(x *block) stamps {
 	l := d.layout()
 	var s stamps
-	var walk func(iid)
-	walk = func(b iid) {
-		s.merge(d.blocks[b].edits)
+	var walk func(int32)
+	walk = func(b int32) {
+		s.merge(d.list[b].edits)
 		for _, c := range l.children[b] {
 			walk(c)
 		}
 	}
-	walk(x)
+	walk(x.idx)
 	return s
 }
 
@@ -182,23 +212,23 @@ func (d *Doc) Preview(n int) string {
 	var words []string
 	left := n
 	l := d.layout()
-	var walk func(iid)
-	walk = func(p iid) {
-		for _, c := range l.children[p] {
+	var walk func([]int32)
+	walk = func(kids []int32) {
+		for _, c := range kids {
 			if left <= 0 {
 				return
 			}
 			if !l.visible[c] {
 				continue
 			}
-			for _, w := range strings.Fields(d.blocks[c].text.Prefix(left + 1)) {
+			for _, w := range strings.Fields(d.list[c].text.Prefix(left + 1)) {
 				words = append(words, w)
 				left -= utf8.RuneCountInString(w) + 1
 			}
-			walk(c)
+			walk(l.children[c])
 		}
 	}
-	walk(iid{})
+	walk(l.top)
 	s := []rune(strings.Join(words, " "))
 	if len(s) > n {
 		s = append(s[:n-1], '…')
@@ -218,15 +248,15 @@ func (d *Doc) Blocks() []*Block { return d.tree(true) }
 // alone, so every replica renders alike.
 func (d *Doc) tree(withText bool) []*Block {
 	l := d.layout()
-	var build func(p iid) []*Block
-	build = func(p iid) []*Block {
+	var build func(kids []int32) []*Block
+	build = func(kids []int32) []*Block {
 		var out []*Block
-		for _, c := range l.children[p] {
+		for _, c := range kids {
 			if !l.visible[c] {
 				continue
 			}
-			b := d.blocks[c]
-			rb := &Block{ID: d.actors.external(b.id), Attrs: map[string]string{}, Kept: l.kept[c]}
+			b := d.list[c]
+			rb := &Block{ID: d.actors.external(b.id), Attrs: make(map[string]string, max(len(b.attrs)-1, 0)), Kept: l.kept[c]}
 			if withText {
 				rb.Text = b.text.String()
 			}
@@ -240,41 +270,42 @@ func (d *Doc) tree(withText bool) []*Block {
 					rb.Attrs[k] = r.val
 				}
 			}
-			rb.Children = build(c)
+			rb.Children = build(l.children[c])
 			out = append(out, rb)
 		}
 		return out
 	}
-	return build(iid{})
+	return build(l.top)
 }
 
 // effectiveParents resolves cycles: each cycle is cut at the block whose
-// location was written last, which moves to the top level.
-func (d *Doc) effectiveParents() map[iid]iid {
-	parent := make(map[iid]iid, len(d.blocks))
-	for id, b := range d.blocks {
-		p := b.parent
-		if p.ctr != 0 && d.blocks[p] == nil {
-			p = iid{}
+// location was written last, which moves to the top level. It returns each
+// block's parent by index (-1: top level).
+func (d *Doc) effectiveParents() []int32 {
+	parent := make([]int32, len(d.list))
+	for i, b := range d.list {
+		parent[i] = -1
+		if p := d.blocks[b.parent]; b.parent.ctr != 0 && p != nil {
+			parent[i] = p.idx
 		}
-		parent[id] = p
 	}
-	state := make(map[iid]uint8, len(d.blocks)) // 1 = on path, 2 = done
-	d.eachPos(func(_, start iid) {
+	state := make([]uint8, len(d.list)) // 1 = on path, 2 = done
+	var path []int32
+	for start := range d.list {
 		if state[start] == 2 {
-			return
+			continue
 		}
-		var path []iid
-		for id := start; id.ctr != 0 && state[id] != 2; id = parent[id] {
+		path = path[:0]
+		for id := int32(start); id >= 0 && state[id] != 2; id = parent[id] {
 			if state[id] == 1 {
 				// Cycle: from id around to id. Cut at the latest writer.
 				cut := id
 				for x := parent[id]; x != id; x = parent[x] {
-					if d.actors.greater(d.blocks[x].locTS, d.blocks[cut].locTS) {
+					if d.actors.greater(d.list[x].locTS, d.list[cut].locTS) {
 						cut = x
 					}
 				}
-				parent[cut] = iid{}
+				parent[cut] = -1
 				break
 			}
 			state[id] = 1
@@ -283,7 +314,7 @@ func (d *Doc) effectiveParents() map[iid]iid {
 		for _, id := range path {
 			state[id] = 2
 		}
-	})
+	}
 	return parent
 }
 
@@ -291,39 +322,46 @@ func (d *Doc) effectiveParents() map[iid]iid {
 func (d *Doc) BlockIDs() []ID {
 	var out []ID
 	l := d.layout()
-	var walk func(iid)
-	walk = func(p iid) {
-		for _, c := range l.children[p] {
+	var walk func([]int32)
+	walk = func(kids []int32) {
+		for _, c := range kids {
 			if l.visible[c] {
-				out = append(out, d.actors.external(c))
-				walk(c)
+				out = append(out, d.actors.external(d.list[c].id))
+				walk(l.children[c])
 			}
 		}
 	}
-	walk(iid{})
+	walk(l.top)
 	return out
 }
 
-// parentOf returns the effective parent of a visible block.
+// parentOf returns the effective parent of a block.
 func (d *Doc) parentOf(id ID) ID {
-	x, ok := d.actors.internal(id)
-	if !ok {
+	b, err := d.blockRef(id)
+	if err != nil {
 		return ID{}
 	}
-	return d.actors.external(d.layout().parent[x])
+	if p := d.layout().parent[b.idx]; p >= 0 {
+		return d.actors.external(d.list[p].id)
+	}
+	return ID{}
 }
 
 // childIDs lists the visible children of parent (zero = top level) in order.
 func (d *Doc) childIDs(parent ID) []ID {
-	p, err := d.parentRef(parent)
-	if err != nil {
-		return nil
+	p := int32(-1)
+	if !parent.IsZero() {
+		b, err := d.blockRef(parent)
+		if err != nil {
+			return nil
+		}
+		p = b.idx
 	}
 	l := d.layout()
 	var out []ID
-	for _, c := range l.children[p] {
+	for _, c := range l.kids(p) {
 		if l.visible[c] {
-			out = append(out, d.actors.external(c))
+			out = append(out, d.actors.external(d.list[c].id))
 		}
 	}
 	return out

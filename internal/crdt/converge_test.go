@@ -263,13 +263,13 @@ func (s *sim) checkNothingSwallowed(t *rapid.T) {
 			if op.Kind != OpInsertText {
 				continue
 			}
-			x := d.actors.mustInternal(op.Block)
-			if l.visible[x] {
+			x := d.blocks[d.actors.mustInternal(op.Block)]
+			if l.visible[x.idx] {
 				continue
 			}
 			seen := false
-			for y := x; y.ctr != 0 && !seen; y = l.parent[y] {
-				for _, di := range deletes[y] {
+			for y := x.idx; y >= 0 && !seen; y = l.parent[y] {
+				for _, di := range deletes[d.list[y].id] {
 					seen = seen || di == ci // deleted by the change that typed it
 					for _, dep := range s.deps[di] {
 						seen = seen || dep == ci
@@ -277,7 +277,7 @@ func (s *sim) checkNothingSwallowed(t *rapid.T) {
 				}
 			}
 			if !seen {
-				t.Fatalf("text %q typed in change %d into %v (parent %v, deleted %v) is hidden by a delete that did not see it:\n%s", op.Text, ci, x, l.parent[x], l.deleted[x], dump(d))
+				t.Fatalf("text %q typed in change %d is hidden by a delete that did not see it:\n%s", op.Text, ci, dump(d))
 			}
 		}
 	}

@@ -80,9 +80,9 @@ func (d *Doc) MarshalState() []byte {
 	}
 	regs(d.details)
 	e.uint(uint64(len(d.posOf)))
-	d.eachPos(func(elem, blk iid) {
+	d.eachPos(func(elem iid, b *block) {
 		id(elem)
-		id(blk)
+		id(b.id)
 	})
 	ids := make([]iid, 0, len(d.blocks))
 	for k := range d.blocks {
@@ -220,17 +220,18 @@ func (d *Doc) unmarshal(data []byte) error {
 	}
 	regs(d.details)
 	np := r.count()
+	posBlock := make(map[iid]iid, np) // resolved once the blocks are read
 	for i := 0; i < np && r.err == nil; i++ {
 		elem, blk := id(), id()
 		if elem.ctr == 0 || blk.ctr == 0 {
 			r.fail("empty position element")
 			break
 		}
-		if _, dup := d.posOf[elem]; dup {
+		if _, dup := posBlock[elem]; dup {
 			r.fail("duplicate position element")
 			break
 		}
-		d.posOf[elem] = blk
+		posBlock[elem] = blk
 		d.seq.appendRun(&run{id: elem, n: 1, text: posRune})
 	}
 	nb := r.count()
@@ -277,7 +278,9 @@ func (d *Doc) unmarshal(data []byte) error {
 			if b.id.ctr == 0 || d.blocks[b.id] != nil {
 				return errors.New("bad or duplicate block id")
 			}
+			b.idx = int32(len(d.list))
 			d.blocks[b.id] = b
+			d.list = append(d.list, b)
 		}
 	}
 	if r.err != nil {
@@ -287,16 +290,18 @@ func (d *Doc) unmarshal(data []byte) error {
 		return errors.New("trailing bytes")
 	}
 	// References must resolve, so rendering never meets a dangling ID.
-	for _, blk := range d.posOf {
-		if d.blocks[blk] == nil {
+	for elem, blk := range posBlock {
+		b := d.blocks[blk]
+		if b == nil {
 			return errors.New("position element of unknown block")
 		}
+		d.posOf[elem] = b
 	}
 	for _, b := range d.blocks {
 		if b.parent.ctr != 0 && d.blocks[b.parent] == nil {
 			return errors.New("block under unknown parent")
 		}
-		if d.posOf[b.posID] != b.id || b.posID.ctr == 0 {
+		if d.posOf[b.posID] != b || b.posID.ctr == 0 {
 			return errors.New("block location names no position element")
 		}
 	}

@@ -84,8 +84,8 @@ func (tx *Tx) moveAt(b, parent ID, ref iid) {
 // records the edits it saw, so that an edit made concurrently elsewhere
 // keeps the block (see Block.Kept).
 func (tx *Tx) DeleteBlock(b ID) {
-	x, err := tx.d.ref(b)
-	if err != nil || tx.d.blocks[x] == nil {
+	x, err := tx.d.blockRef(b)
+	if err != nil {
 		panic("crdt: delete of an unknown block")
 	}
 	tx.deleteSeen(b, tx.d.subtreeEdits(x))
