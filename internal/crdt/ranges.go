@@ -19,14 +19,6 @@ type counterRange struct{ lo, hi uint64 }
 // what overlaps reports, whatever the order they came in.
 type rangeSet []counterRange
 
-// max is the greatest counter used (0: none).
-func (r rangeSet) max() uint64 {
-	if len(r) == 0 {
-		return 0
-	}
-	return r[len(r)-1].hi
-}
-
 // overlaps reports whether any counter in lo..hi is used.
 func (r rangeSet) overlaps(lo, hi uint64) bool {
 	// First range ending at or after lo.

@@ -67,7 +67,7 @@ func (d *Doc) flattenCurrent() []current {
 	backing := make([]int, 0, len(out))
 	for i := range out {
 		if count[i] > 0 {
-			out[i].children = backing[len(backing):len(backing):len(backing)+count[i]]
+			out[i].children = backing[len(backing) : len(backing) : len(backing)+count[i]]
 			backing = backing[:len(backing)+count[i]]
 		}
 	}
