@@ -25,6 +25,8 @@ func fixture(t testing.TB) (*Change, *Change, [32]byte, ed25519.PrivateKey) {
 	tx := d.Begin(string(priv.Public().(ed25519.PublicKey)))
 	b := tx.InsertBlock(crdt.ID{}, crdt.ID{}, crdt.TypeParagraph)
 	tx.InsertText(b, 0, "secret text")
+	gone := tx.InsertBlock(crdt.ID{}, b, crdt.TypeParagraph)
+	tx.DeleteBlock(gone) // a delete carries what it saw
 	ch := tx.Commit()
 	c, err := New(Draft{Object: root.ID, Parents: []ID{root.ID}, Lamport: ch.Start, Time: time.Unix(1700000001, 0), Payload: &Payload{Ops: ch.Ops}}, objKey, priv)
 	if err != nil {
@@ -52,6 +54,9 @@ func TestRoundTrip(t *testing.T) {
 	}
 	if got := d.Text(d.BlockIDs()[0]); got != "secret text" {
 		t.Fatalf("text = %q", got)
+	}
+	if del := p.Ops[len(p.Ops)-1]; del.Kind != crdt.OpDeleteBlock || len(del.Seen) != 1 || del.Seen[0].Counter == 0 {
+		t.Fatalf("the delete's seen ops did not survive the round trip: %+v", del)
 	}
 }
 

@@ -44,6 +44,9 @@ func (p *Payload) marshal(author ed25519.PublicKey) ([]byte, error) {
 		for _, s := range op.Spans {
 			po.Spans = append(po.Spans, &pb.Span{Start: id(s.Start), N: uint32(s.N)})
 		}
+		for _, s := range op.Seen {
+			po.Seen = append(po.Seen, id(s))
+		}
 		m.Ops = append(m.Ops, po)
 	}
 	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
@@ -92,6 +95,12 @@ func unmarshalPayload(b []byte, c *Change) (*Payload, error) {
 				return nil, fmt.Errorf("op %d deletes an empty span", i)
 			}
 			op.Spans = append(op.Spans, crdt.Span{Start: id(s.Start), N: int(s.N)})
+		}
+		for _, s := range po.Seen {
+			if s == nil || s.Counter == 0 {
+				return nil, fmt.Errorf("op %d saw an empty op id", i)
+			}
+			op.Seen = append(op.Seen, id(s))
 		}
 		p.Ops[i] = op
 	}

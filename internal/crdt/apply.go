@@ -7,17 +7,25 @@ import (
 
 // Doc is the merged state of one object.
 type Doc struct {
-	actors   actorTable
-	maxCtr   uint64
-	actorMax map[uint32]uint64
-	details  map[string]reg
-	blocks   map[iid]*block
-	pos      []posElem
+	actors  actorTable
+	maxCtr  uint64
+	ranges  map[uint32]rangeSet // the counters each actor has used
+	details map[string]reg
+	blocks  map[iid]*block
+	list    []*block // every block, by block.idx
+	// seq is the RGA sequence of position elements that orders blocks
+	// among their siblings (a Text whose characters are the elements, for
+	// its chunks and ID index); posOf names each element's block.
+	seq   *Text
+	posOf map[iid]*block
+	lay   *layout // the tree as of this state; nil once an op changed it
 }
 
 // NewDoc returns an empty document.
 func NewDoc() *Doc {
-	return &Doc{actorMax: map[uint32]uint64{}, details: map[string]reg{}, blocks: map[iid]*block{}}
+	d := &Doc{ranges: map[uint32]rangeSet{}, details: map[string]reg{}, blocks: map[iid]*block{}, posOf: map[iid]*block{}}
+	d.seq = newText(&d.actors)
+	return d
 }
 
 // NextCounter is the first counter of the next local change.
@@ -37,10 +45,15 @@ func (d *Doc) Apply(ch *Change) error {
 	if ch.Start == 0 {
 		return fmt.Errorf("change starts at counter 0")
 	}
-	act := d.actors.intern(ch.Actor)
-	if m := d.actorMax[act]; ch.Start <= m {
-		return fmt.Errorf("change by %s starts at counter %d, not after its previous change (%d)", short(ch.Actor), ch.Start, m)
+	end := ch.End()
+	if end < ch.Start {
+		return fmt.Errorf("change by %s has counters past the largest", short(ch.Actor))
 	}
+	act := d.actors.intern(ch.Actor)
+	if d.ranges[act].overlaps(ch.Start, end) {
+		return &OverlapError{Actor: ch.Actor, Start: ch.Start, End: end}
+	}
+	d.lay = nil
 	ctr := ch.Start
 	for i := range ch.Ops {
 		op := &ch.Ops[i]
@@ -53,10 +66,12 @@ func (d *Doc) Apply(ch *Change) error {
 		}
 		ctr += w
 	}
-	if ctr-1 > d.maxCtr {
-		d.maxCtr = ctr - 1
+	if end > d.maxCtr {
+		d.maxCtr = end
 	}
-	d.actorMax[act] = ctr - 1
+	rs := d.ranges[act]
+	rs.add(ch.Start, end)
+	d.ranges[act] = rs
 	return nil
 }
 
@@ -108,6 +123,7 @@ func (d *Doc) blockRef(id ID) (*block, error) {
 }
 
 func (d *Doc) applyOp(op *Op, id iid) error {
+	d.lay = nil
 	switch op.Kind {
 	case OpSetDetail:
 		setReg(&d.actors, d.details, op.Key, reg{op.Value, op.Unset, id})
@@ -126,16 +142,29 @@ func (d *Doc) applyOp(op *Op, id iid) error {
 		if d.blocks[id] != nil {
 			return fmt.Errorf("duplicate block id")
 		}
-		b := &block{id: id, attrs: map[string]reg{}, parent: parent, posID: id, locTS: id, text: newText(&d.actors)}
+		b := &block{id: id, idx: int32(len(d.list)), attrs: map[string]reg{}, parent: parent, posID: id, locTS: id, text: newText(&d.actors)}
 		b.attrs["type"] = reg{val: op.Value, ts: id}
+		if err := d.insertPos(ref, id, b); err != nil {
+			return err
+		}
 		d.blocks[id] = b
-		return d.insertPos(ref, id, id)
+		d.list = append(d.list, b)
+		b.edits.note(id.act, id.ctr)
+		d.noteUnder(parent, id)
 	case OpDeleteBlock:
 		b, err := d.blockRef(op.Block)
 		if err != nil {
 			return err
 		}
-		b.deleted = true
+		dl := del{id: id, all: len(op.Seen) == 0}
+		for _, s := range op.Seen {
+			x, err := d.ref(s)
+			if err != nil || x.ctr == 0 {
+				return fmt.Errorf("delete saw an op of an unknown actor")
+			}
+			dl.seen.note(x.act, x.ctr)
+		}
+		b.dels = append(b.dels, dl)
 	case OpMoveBlock:
 		b, err := d.blockRef(op.Block)
 		if err != nil {
@@ -152,18 +181,21 @@ func (d *Doc) applyOp(op *Op, id iid) error {
 		if ref.ctr >= id.ctr {
 			return fmt.Errorf("position reference is not older than the op")
 		}
-		if err := d.insertPos(ref, id, b.id); err != nil {
+		if err := d.insertPos(ref, id, b); err != nil {
 			return err
 		}
 		if d.actors.greater(id, b.locTS) {
 			b.parent, b.posID, b.locTS = parent, id, id
 		}
+		b.edits.note(id.act, id.ctr)
+		d.noteUnder(parent, id)
 	case OpSetAttr:
 		b, err := d.blockRef(op.Block)
 		if err != nil {
 			return err
 		}
 		setReg(&d.actors, b.attrs, op.Key, reg{op.Value, op.Unset, id})
+		b.edits.note(id.act, id.ctr)
 	case OpInsertText:
 		b, err := d.blockRef(op.Block)
 		if err != nil {
@@ -176,7 +208,11 @@ func (d *Doc) applyOp(op *Op, id iid) error {
 		if origin.ctr >= id.ctr {
 			return fmt.Errorf("insert after a character that is not older than it")
 		}
-		return b.text.integrate(origin, id, []rune(op.Text))
+		rs := []rune(op.Text)
+		if err := b.text.integrate(origin, id, rs); err != nil {
+			return err
+		}
+		b.edits.note(id.act, id.ctr+uint64(len(rs))-1)
 	case OpDeleteText:
 		b, err := d.blockRef(op.Block)
 		if err != nil {
@@ -194,10 +230,19 @@ func (d *Doc) applyOp(op *Op, id iid) error {
 				return err
 			}
 		}
+		b.edits.note(id.act, id.ctr)
 	default:
 		return fmt.Errorf("unknown operation")
 	}
 	return nil
+}
+
+// noteUnder records an op that put a block under parent as an edit of
+// parent: a delete of parent that did not see it must not hide it.
+func (d *Doc) noteUnder(parent, op iid) {
+	if p := d.blocks[parent]; p != nil {
+		p.edits.note(op.act, op.ctr)
+	}
 }
 
 func (d *Doc) parentRef(id ID) (iid, error) {
@@ -232,19 +277,21 @@ func (d *Doc) Details() map[string]string {
 // Clone returns an independent copy.
 func (d *Doc) Clone() *Doc {
 	n := &Doc{
-		actors:   actorTable{names: append([]string(nil), d.actors.names...), idx: make(map[string]uint32, len(d.actors.idx))},
-		maxCtr:   d.maxCtr,
-		actorMax: make(map[uint32]uint64, len(d.actorMax)),
-		details:  make(map[string]reg, len(d.details)),
-		blocks:   make(map[iid]*block, len(d.blocks)),
-		pos:      append([]posElem(nil), d.pos...),
+		actors:  actorTable{names: append([]string(nil), d.actors.names...), idx: make(map[string]uint32, len(d.actors.idx))},
+		maxCtr:  d.maxCtr,
+		ranges:  make(map[uint32]rangeSet, len(d.ranges)),
+		details: make(map[string]reg, len(d.details)),
+		blocks:  make(map[iid]*block, len(d.blocks)),
+		list:    make([]*block, len(d.list)),
+		posOf:   make(map[iid]*block, len(d.posOf)),
 	}
 	for k, v := range d.actors.idx {
 		n.actors.idx[k] = v
 	}
-	for k, v := range d.actorMax {
-		n.actorMax[k] = v
+	for k, v := range d.ranges {
+		n.ranges[k] = append(rangeSet(nil), v...)
 	}
+	n.seq = d.seq.clone(&n.actors)
 	for k, v := range d.details {
 		n.details[k] = v
 	}
@@ -255,7 +302,16 @@ func (d *Doc) Clone() *Doc {
 			nb.attrs[k] = v
 		}
 		nb.text = b.text.clone(&n.actors)
+		nb.edits = append(stamps(nil), b.edits...)
+		nb.dels = make([]del, len(b.dels))
+		for i, dl := range b.dels {
+			nb.dels[i] = del{id: dl.id, all: dl.all, seen: append(stamps(nil), dl.seen...)}
+		}
 		n.blocks[id] = &nb
+		n.list[nb.idx] = &nb
+	}
+	for k, v := range d.posOf {
+		n.posOf[k] = n.list[v.idx]
 	}
 	return n
 }

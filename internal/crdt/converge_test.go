@@ -213,6 +213,7 @@ func TestConvergence(t *testing.T) {
 				t.Fatalf("device %d state differs from device 0:\n%s\nvs\n%s", dev, dump(s.docs[dev]), dump(s.docs[0]))
 			}
 		}
+		s.checkNothingSwallowed(t)
 		// A snapshot of the state decodes to the same state.
 		back, err := UnmarshalState(want)
 		if err != nil {
@@ -239,4 +240,45 @@ func dump(d *Doc) string {
 	}
 	walk(d.Blocks(), "")
 	return b.String()
+}
+
+// checkNothingSwallowed: text inserted into a block that ends up hidden was
+// seen by a delete of that block or of one above it (the deleting device
+// had the text when it deleted); a delete never hides what was typed
+// concurrently.
+func (s *sim) checkNothingSwallowed(t *rapid.T) {
+	d := s.docs[0]
+	l := d.layout()
+	deletes := map[iid][]int{} // block → changes deleting it
+	for ci, ch := range s.changes {
+		for _, op := range ch.Ops {
+			if op.Kind == OpDeleteBlock {
+				x := d.actors.mustInternal(op.Block)
+				deletes[x] = append(deletes[x], ci)
+			}
+		}
+	}
+	for ci, ch := range s.changes {
+		for _, op := range ch.Ops {
+			if op.Kind != OpInsertText {
+				continue
+			}
+			x := d.blocks[d.actors.mustInternal(op.Block)]
+			if l.visible[x.idx] {
+				continue
+			}
+			seen := false
+			for y := x.idx; y >= 0 && !seen; y = l.parent[y] {
+				for _, di := range deletes[d.list[y].id] {
+					seen = seen || di == ci // deleted by the change that typed it
+					for _, dep := range s.deps[di] {
+						seen = seen || dep == ci
+					}
+				}
+			}
+			if !seen {
+				t.Fatalf("text %q typed in change %d is hidden by a delete that did not see it:\n%s", op.Text, ci, dump(d))
+			}
+		}
+	}
 }

@@ -48,7 +48,7 @@ type OpKind uint8
 const (
 	OpSetDetail   OpKind = 1 // Key, Value / Unset
 	OpInsertBlock OpKind = 2 // Parent, Ref = position element to follow, Value = block type
-	OpDeleteBlock OpKind = 3 // Block
+	OpDeleteBlock OpKind = 3 // Block, Seen
 	OpMoveBlock   OpKind = 4 // Block, Parent, Ref
 	OpSetAttr     OpKind = 5 // Block, Key, Value / Unset
 	OpInsertText  OpKind = 6 // Block, Ref = character to follow, Text
@@ -66,6 +66,12 @@ type Op struct {
 	Unset  bool
 	Text   string
 	Spans  []Span
+	// Seen (block deletes): per actor, the greatest counter among the ops
+	// on the block and the blocks under it that the delete saw. An op it
+	// did not see (made concurrently) makes the delete void, so a delete
+	// never swallows a concurrent edit. A delete without Seen (written
+	// before deletes said what they saw) holds whatever happened.
+	Seen []ID
 }
 
 // width is the number of counters an op consumes.

@@ -9,7 +9,12 @@ import (
 )
 
 // stateMagic starts every encoded state; the digit is the format version.
-const stateMagic = "MYS1"
+// Format 1 (before deletes said what they saw, and before counters were
+// kept as ranges) is still read: legacy snapshot changes carry it.
+const (
+	stateMagic   = "MYS2"
+	stateMagicV1 = "MYS1"
+)
 
 // MarshalState encodes the whole state, tombstones and IDs included, in a
 // canonical form: equal states give equal bytes whatever order their changes
@@ -19,7 +24,7 @@ func (d *Doc) MarshalState() []byte {
 	// uncommitted Tx may have interned its actor, which is no state).
 	var names []string
 	for i, n := range d.actors.names {
-		if d.actorMax[uint32(i)] > 0 {
+		if len(d.ranges[uint32(i)]) > 0 {
 			names = append(names, n)
 		}
 	}
@@ -40,13 +45,28 @@ func (d *Doc) MarshalState() []byte {
 			e.uint(remap[x.act])
 		}
 	}
-	e.uint(d.maxCtr)
-	maxes := make([]uint64, len(names))
-	for a, m := range d.actorMax {
-		maxes[remap[a]] = m
+	stamped := func(s stamps) {
+		c := make([]stamp, len(s))
+		for i, x := range s {
+			c[i] = stamp{uint32(remap[x.act]), x.ctr}
+		}
+		sort.Slice(c, func(i, j int) bool { return c[i].act < c[j].act })
+		e.uint(uint64(len(c)))
+		for _, x := range c {
+			e.uint(uint64(x.act))
+			e.uint(x.ctr)
+		}
 	}
-	for _, m := range maxes {
-		e.uint(m)
+	e.uint(d.maxCtr)
+	for _, n := range names {
+		rs := d.ranges[d.actors.idx[n]]
+		e.uint(uint64(len(rs)))
+		last := uint64(0)
+		for _, r := range rs {
+			e.uint(r.lo - last)
+			e.uint(r.hi - r.lo)
+			last = r.hi
+		}
 	}
 	regs := func(m map[string]reg) {
 		e.uint(uint64(len(m)))
@@ -59,11 +79,11 @@ func (d *Doc) MarshalState() []byte {
 		}
 	}
 	regs(d.details)
-	e.uint(uint64(len(d.pos)))
-	for _, p := range d.pos {
-		id(p.id)
-		id(p.block)
-	}
+	e.uint(uint64(len(d.posOf)))
+	d.eachPos(func(elem iid, b *block) {
+		id(elem)
+		id(b.id)
+	})
 	ids := make([]iid, 0, len(d.blocks))
 	for k := range d.blocks {
 		ids = append(ids, k)
@@ -76,7 +96,15 @@ func (d *Doc) MarshalState() []byte {
 		id(b.parent)
 		id(b.posID)
 		id(b.locTS)
-		e.bool(b.deleted)
+		dels := append([]del(nil), b.dels...)
+		sort.Slice(dels, func(i, j int) bool { return d.actors.greater(dels[j].id, dels[i].id) })
+		e.uint(uint64(len(dels)))
+		for _, dl := range dels {
+			id(dl.id)
+			e.bool(dl.all)
+			stamped(dl.seen)
+		}
+		stamped(b.edits)
 		regs(b.attrs)
 		var runs [][]byte
 		b.text.eachRun(func(rid iid, n int, del bool, text []rune) {
@@ -112,7 +140,15 @@ func UnmarshalState(data []byte) (*Doc, error) {
 }
 
 func (d *Doc) unmarshal(data []byte) error {
-	if len(data) < len(stateMagic) || string(data[:len(stateMagic)]) != stateMagic {
+	if len(data) < len(stateMagic) {
+		return errors.New("bad magic")
+	}
+	v1 := false
+	switch string(data[:len(stateMagic)]) {
+	case stateMagic:
+	case stateMagicV1:
+		v1 = true
+	default:
 		return errors.New("bad magic")
 	}
 	r := dec{b: data[len(stateMagic):]}
@@ -124,21 +160,55 @@ func (d *Doc) unmarshal(data []byte) error {
 		}
 		d.actors.intern(name)
 	}
+	actor := func() uint32 {
+		a := r.uint()
+		if a >= uint64(na) {
+			r.fail("actor index out of range")
+			return 0
+		}
+		return uint32(a)
+	}
 	id := func() iid {
 		c := r.uint()
 		if c == 0 {
 			return iid{}
 		}
-		a := r.uint()
-		if a >= uint64(na) {
-			r.fail("actor index out of range")
+		return iid{c, actor()}
+	}
+	stamped := func() stamps {
+		n := r.count()
+		var s stamps
+		for i := 0; i < n && r.err == nil; i++ {
+			a := actor()
+			if i > 0 && a <= s[len(s)-1].act {
+				r.fail("stamps not sorted")
+			}
+			s = append(s, stamp{a, r.uint()})
 		}
-		return iid{c, uint32(a)}
+		return s
 	}
 	d.maxCtr = r.uint()
-	for i := 0; i < na; i++ {
-		if m := r.uint(); m != 0 {
-			d.actorMax[uint32(i)] = m
+	for i := 0; i < na && r.err == nil; i++ {
+		if v1 {
+			if m := r.uint(); m != 0 {
+				d.ranges[uint32(i)] = rangeSet{{1, m}}
+			}
+			continue
+		}
+		n := r.count()
+		var rs rangeSet
+		last := uint64(0)
+		for j := 0; j < n && r.err == nil; j++ {
+			lo := last + r.uint()
+			hi := lo + r.uint()
+			if lo == 0 || (j > 0 && lo <= last+1) || hi < lo || hi > d.maxCtr {
+				r.fail("counter ranges out of order")
+			}
+			rs = append(rs, counterRange{lo, hi})
+			last = hi
+		}
+		if len(rs) > 0 {
+			d.ranges[uint32(i)] = rs
 		}
 	}
 	regs := func(m map[string]reg) {
@@ -150,17 +220,39 @@ func (d *Doc) unmarshal(data []byte) error {
 	}
 	regs(d.details)
 	np := r.count()
+	posBlock := make(map[iid]iid, np) // resolved once the blocks are read
 	for i := 0; i < np && r.err == nil; i++ {
-		d.pos = append(d.pos, posElem{id: id(), block: id()})
+		elem, blk := id(), id()
+		if elem.ctr == 0 || blk.ctr == 0 {
+			r.fail("empty position element")
+			break
+		}
+		if _, dup := posBlock[elem]; dup {
+			r.fail("duplicate position element")
+			break
+		}
+		posBlock[elem] = blk
+		d.seq.appendRun(&run{id: elem, n: 1, text: posRune})
 	}
 	nb := r.count()
 	for i := 0; i < nb && r.err == nil; i++ {
 		b := &block{attrs: map[string]reg{}, text: newText(&d.actors)}
 		b.id, b.parent, b.posID, b.locTS = id(), id(), id(), id()
-		b.deleted = r.bool()
+		if v1 {
+			if r.bool() {
+				b.dels = []del{{all: true}}
+			}
+		} else {
+			nd := r.count()
+			for j := 0; j < nd && r.err == nil; j++ {
+				dl := del{id: id(), all: r.bool()}
+				dl.seen = stamped()
+				b.dels = append(b.dels, dl)
+			}
+			b.edits = stamped()
+		}
 		regs(b.attrs)
 		nr := r.count()
-		ci := 0
 		for j := 0; j < nr && r.err == nil; j++ {
 			ru := &run{id: id(), n: int(r.bounded(1 << 30)), del: r.bool()}
 			if !ru.del {
@@ -180,18 +272,15 @@ func (d *Doc) unmarshal(data []byte) error {
 				r.fail("duplicate character id")
 				break
 			}
-			if len(b.text.chunks[ci].runs) >= maxChunk/2 {
-				b.text.appendChunk()
-				ci++
-			}
-			c := b.text.chunks[ci]
-			b.text.insertRun(ci, len(c.runs), ru)
+			b.text.appendRun(ru)
 		}
 		if r.err == nil {
 			if b.id.ctr == 0 || d.blocks[b.id] != nil {
 				return errors.New("bad or duplicate block id")
 			}
+			b.idx = int32(len(d.list))
 			d.blocks[b.id] = b
+			d.list = append(d.list, b)
 		}
 	}
 	if r.err != nil {
@@ -201,23 +290,18 @@ func (d *Doc) unmarshal(data []byte) error {
 		return errors.New("trailing bytes")
 	}
 	// References must resolve, so rendering never meets a dangling ID.
-	for _, p := range d.pos {
-		if d.blocks[p.block] == nil {
+	for elem, blk := range posBlock {
+		b := d.blocks[blk]
+		if b == nil {
 			return errors.New("position element of unknown block")
 		}
+		d.posOf[elem] = b
 	}
 	for _, b := range d.blocks {
 		if b.parent.ctr != 0 && d.blocks[b.parent] == nil {
 			return errors.New("block under unknown parent")
 		}
-		found := false
-		for _, p := range d.pos {
-			if p.id == b.posID && p.block == b.id {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if d.posOf[b.posID] != b || b.posID.ctr == 0 {
 			return errors.New("block location names no position element")
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"unicode/utf8"
 )
 
 // Text is the character sequence of one block: an RGA whose characters are
@@ -20,6 +21,10 @@ type Text struct {
 	// cursor: chunks[curChunk] starts at visible position curPos. Local edits
 	// keep it valid; operations located by ID reset it.
 	curChunk, curPos int
+	// str is the visible text, when strOK: rendering a page asks every
+	// block for its text, and most blocks did not change since last time.
+	str   string
+	strOK bool
 }
 
 type run struct {
@@ -51,18 +56,21 @@ func (t *Text) Len() int { return t.vis }
 
 // String returns the visible text.
 func (t *Text) String() string {
-	var b strings.Builder
-	b.Grow(t.vis)
+	if t.strOK {
+		return t.str
+	}
+	b := make([]byte, 0, t.vis)
 	for _, c := range t.chunks {
 		for _, r := range c.runs {
 			if !r.del {
 				for _, ch := range r.text {
-					b.WriteRune(ch)
+					b = utf8.AppendRune(b, ch)
 				}
 			}
 		}
 	}
-	return b.String()
+	t.str, t.strOK = string(b), true
+	return t.str
 }
 
 // Prefix returns up to n visible characters from the start.
@@ -140,6 +148,7 @@ func runPos(c *chunk, r *run) int {
 
 // insertRun puts r into chunk ci at index ri, splitting the chunk if full.
 func (t *Text) insertRun(ci, ri int, r *run) {
+	t.strOK = false
 	c := t.chunks[ci]
 	c.runs = append(c.runs, nil)
 	copy(c.runs[ri+1:], c.runs[ri:])
@@ -244,6 +253,7 @@ func (t *Text) insertLocal(pos int, s []rune, start uint64, act uint32) iid {
 	if off == r.n-1 && r.id.act == act && r.id.ctr+uint64(r.n) == start {
 		// Typing on: extend the run. No run holds counters above start, so
 		// the index stays sorted without touching it.
+		t.strOK = false
 		r.text = append(r.text, s...)
 		r.n += len(s)
 		c.vis += len(s)
@@ -313,6 +323,7 @@ func (t *Text) markDeleted(r *run) {
 	}
 	r.del = true
 	r.text = nil
+	t.strOK = false
 	r.c.vis -= r.n
 	t.vis -= r.n
 }
@@ -383,7 +394,7 @@ func (t *Text) deleteSpan(start iid, n int) error {
 
 // clone deep-copies the text onto another actor table (with the same indices).
 func (t *Text) clone(actors *actorTable) *Text {
-	nt := &Text{actors: actors, vis: t.vis, chunks: make([]*chunk, len(t.chunks)), index: make(map[uint32]*runIndex, len(t.index))}
+	nt := &Text{actors: actors, vis: t.vis, str: t.str, strOK: t.strOK, chunks: make([]*chunk, len(t.chunks)), index: make(map[uint32]*runIndex, len(t.index))}
 	byActor := map[uint32][]*run{}
 	for i, c := range t.chunks {
 		nc := &chunk{runs: make([]*run, len(c.runs), maxChunk+1), vis: c.vis, idx: i}
@@ -431,4 +442,38 @@ func (t *Text) eachRun(f func(id iid, n int, del bool, text []rune)) {
 		}
 	}
 	flush()
+}
+
+// before returns the element just before id in the sequence (zero when id
+// is the first), in O(log n); id must be in the text.
+func (t *Text) before(id iid) iid {
+	r, off, ok := t.lookup(id)
+	if !ok {
+		panic("crdt: before an unknown element")
+	}
+	if off > 0 {
+		return iid{r.id.ctr + uint64(off) - 1, r.id.act}
+	}
+	ci, ri := t.chunkIndex(r.c), runPos(r.c, r)
+	for {
+		if ri > 0 {
+			p := t.chunks[ci].runs[ri-1]
+			return iid{p.id.ctr + uint64(p.n) - 1, p.id.act}
+		}
+		if ci == 0 {
+			return iid{}
+		}
+		ci--
+		ri = len(t.chunks[ci].runs)
+	}
+}
+
+// appendRun adds a run at the end of the text (decoding a state).
+func (t *Text) appendRun(r *run) {
+	ci := len(t.chunks) - 1
+	if len(t.chunks[ci].runs) >= maxChunk/2 {
+		t.appendChunk()
+		ci++
+	}
+	t.insertRun(ci, len(t.chunks[ci].runs), r)
 }

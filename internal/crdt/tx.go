@@ -16,8 +16,14 @@ type Tx struct {
 }
 
 // Begin starts a local change by actor.
-func (d *Doc) Begin(actor string) *Tx {
-	start := d.maxCtr + 1
+func (d *Doc) Begin(actor string) *Tx { return d.BeginAt(actor, 0) }
+
+// BeginAt starts a local change by actor whose first counter is at least
+// min. An edit built on an earlier state than the newest (the state the
+// person saw) starts above every counter of the newest, so that its IDs are
+// new everywhere and its author's counters never repeat.
+func (d *Doc) BeginAt(actor string, min uint64) *Tx {
+	start := max(d.maxCtr+1, min)
 	return &Tx{d: d, actor: actor, act: d.actors.intern(actor), start: start, next: start}
 }
 
@@ -27,8 +33,10 @@ func (tx *Tx) Commit() *Change {
 		return nil
 	}
 	d := tx.d
-	d.maxCtr = tx.next - 1
-	d.actorMax[tx.act] = tx.next - 1
+	d.maxCtr = max(d.maxCtr, tx.next-1)
+	rs := d.ranges[tx.act]
+	rs.add(tx.start, tx.next-1)
+	d.ranges[tx.act] = rs
 	return &Change{Actor: tx.actor, Start: tx.start, Ops: tx.ops}
 }
 
@@ -42,7 +50,7 @@ func (tx *Tx) apply(op Op) ID {
 	tx.next += op.width()
 	// Keep maxCtr current so later ops in this Tx see their own IDs as
 	// the newest (the RGA rule relies on it).
-	tx.d.maxCtr = tx.next - 1
+	tx.d.maxCtr = max(tx.d.maxCtr, tx.next-1)
 	return tx.d.actors.external(id)
 }
 
@@ -57,16 +65,40 @@ func (tx *Tx) UnsetDetail(key string) { tx.apply(Op{Kind: OpSetDetail, Key: key,
 // InsertBlock adds an empty block of type typ under parent (zero = top
 // level), right after sibling after (zero = as the first child).
 func (tx *Tx) InsertBlock(parent, after ID, typ string) ID {
-	return tx.apply(Op{Kind: OpInsertBlock, Parent: parent, Ref: tx.d.posAfter(parent, after), Value: typ})
+	return tx.insertAt(parent, tx.d.posAfter(parent, after), typ)
+}
+
+// insertAt adds a block whose position element follows ref.
+func (tx *Tx) insertAt(parent ID, ref iid, typ string) ID {
+	return tx.apply(Op{Kind: OpInsertBlock, Parent: parent, Ref: tx.d.actors.external(ref), Value: typ})
 }
 
 // MoveBlock moves b under parent, right after sibling after (zero = first).
-func (tx *Tx) MoveBlock(b, parent, after ID) {
-	tx.apply(Op{Kind: OpMoveBlock, Block: b, Parent: parent, Ref: tx.d.posAfter(parent, after)})
+func (tx *Tx) MoveBlock(b, parent, after ID) { tx.moveAt(b, parent, tx.d.posAfter(parent, after)) }
+
+func (tx *Tx) moveAt(b, parent ID, ref iid) {
+	tx.apply(Op{Kind: OpMoveBlock, Block: b, Parent: parent, Ref: tx.d.actors.external(ref)})
 }
 
-// DeleteBlock deletes a block and, with it, its children.
-func (tx *Tx) DeleteBlock(b ID) { tx.apply(Op{Kind: OpDeleteBlock, Block: b}) }
+// DeleteBlock deletes a block and, with it, its children. The delete
+// records the edits it saw, so that an edit made concurrently elsewhere
+// keeps the block (see Block.Kept).
+func (tx *Tx) DeleteBlock(b ID) {
+	x, err := tx.d.blockRef(b)
+	if err != nil {
+		panic("crdt: delete of an unknown block")
+	}
+	tx.deleteSeen(b, tx.d.subtreeEdits(x))
+}
+
+// deleteSeen deletes b, having seen the edits in seen.
+func (tx *Tx) deleteSeen(b ID, seen stamps) {
+	op := Op{Kind: OpDeleteBlock, Block: b}
+	for _, s := range seen {
+		op.Seen = append(op.Seen, tx.d.actors.external(iid{s.ctr, s.act}))
+	}
+	tx.apply(op)
+}
 
 // SetAttr sets a block attribute ("type", "checked", "language", "target"…).
 func (tx *Tx) SetAttr(b ID, key, value string) {
@@ -91,7 +123,9 @@ func (tx *Tx) InsertText(b ID, pos int, s string) {
 	origin := blk.text.insertLocal(pos, rs, tx.next, tx.act)
 	tx.ops = append(tx.ops, Op{Kind: OpInsertText, Block: b, Ref: tx.d.actors.external(origin), Text: s})
 	tx.next += uint64(len(rs))
-	tx.d.maxCtr = tx.next - 1
+	tx.d.maxCtr = max(tx.d.maxCtr, tx.next-1)
+	blk.edits.note(tx.act, tx.next-1)
+	tx.d.lay = nil
 }
 
 // DeleteText deletes n characters at position pos of block b's text.
@@ -109,19 +143,21 @@ func (tx *Tx) DeleteText(b ID, pos, n int) {
 		op.Spans[i] = Span{Start: tx.d.actors.external(s.start), N: s.n}
 	}
 	tx.ops = append(tx.ops, op)
+	blk.edits.note(tx.act, tx.next)
 	tx.next++
-	tx.d.maxCtr = tx.next - 1
+	tx.d.maxCtr = max(tx.d.maxCtr, tx.next-1)
+	tx.d.lay = nil
 }
 
 // posAfter returns the position element a new child of parent must follow to
 // land right after sibling after, or first when after is zero.
-func (d *Doc) posAfter(parent, after ID) ID {
+func (d *Doc) posAfter(parent, after ID) iid {
 	if !after.IsZero() {
 		b, err := d.blockRef(after)
 		if err != nil {
 			panic("crdt: " + err.Error())
 		}
-		return d.actors.external(b.posID)
+		return b.posID
 	}
 	// First child: follow the element just before the parent's current
 	// first child, so the new block sorts before it.
@@ -132,18 +168,64 @@ func (d *Doc) posAfter(parent, after ID) ID {
 			if err != nil {
 				panic("crdt: " + err.Error())
 			}
-			return d.actors.external(b.posID)
+			return b.posID
 		}
-		return ID{}
+		return iid{}
 	}
 	first, _ := d.blockRef(kids[0])
-	for i, e := range d.pos {
-		if e.id == first.posID {
-			if i == 0 {
-				return ID{}
-			}
-			return d.actors.external(d.pos[i-1].id)
+	return d.seq.before(first.posID)
+}
+
+// Shift moves the change's own counters up by delta: what an edit computed
+// on a state that another writer of the same device extended meanwhile
+// must do so that its counters are still new. Every ID the change gives
+// its own operations moves; IDs of earlier operations stay.
+func (c *Change) Shift(delta uint64) {
+	if delta == 0 {
+		return
+	}
+	own := func(id *ID) {
+		if id.Actor == c.Actor && id.Counter >= c.Start {
+			id.Counter += delta
 		}
 	}
-	panic("crdt: block position not in sequence")
+	for i := range c.Ops {
+		op := &c.Ops[i]
+		own(&op.Block)
+		own(&op.Parent)
+		own(&op.Ref)
+		for j := range op.Spans {
+			own(&op.Spans[j].Start)
+		}
+		for j := range op.Seen {
+			own(&op.Seen[j])
+		}
+	}
+	c.Start += delta
+}
+
+// Split cuts the change into consecutive changes of about maxBytes of
+// payload each (at least one op each), which applied in order have its
+// effect: a very large edit (pasting a book) is stored and sent as several
+// changes that each fit a change's size limit.
+func (c *Change) Split(maxBytes int) []*Change {
+	var out []*Change
+	cur := &Change{Actor: c.Actor, Start: c.Start}
+	size := 0
+	for _, op := range c.Ops {
+		n := opSize(&op)
+		if len(cur.Ops) > 0 && size+n > maxBytes {
+			next := cur.End() + 1
+			out = append(out, cur)
+			cur, size = &Change{Actor: c.Actor, Start: next}, 0
+		}
+		cur.Ops = append(cur.Ops, op)
+		size += n
+	}
+	return append(out, cur)
+}
+
+// opSize estimates an op's encoded size: its strings and a few bytes per ID.
+func opSize(op *Op) int {
+	return 24 + len(op.Key) + len(op.Value) + len(op.Text) + 12*(len(op.Spans)+len(op.Seen))
 }

@@ -55,9 +55,14 @@ func Diff[T comparable](a, b []T) []Edit {
 }
 
 // MaxEdits bounds the search: past this many differences (memory grows with
-// their square) the differing middle is reported as one delete and one
-// insert, which is still a correct script, just not a shortest one.
+// their square), or once the search has done maxWork steps, the differing
+// middle is reported as one delete and one insert, which is still a correct
+// script, just not a shortest one.
 const MaxEdits = 4096
+
+// maxWork bounds the steps of one search (each step extends one diagonal
+// by at least one element): a few tenths of a second.
+const maxWork = 1 << 26
 
 // myers returns unit edits (N = 1) from a forward greedy search with a
 // trace of the diagonals reached at each step, walked back to recover the
@@ -75,7 +80,7 @@ func myers[T comparable](a, b []T) []Edit {
 	var d int
 outer:
 	for d = 0; d <= max; d++ {
-		if d > MaxEdits {
+		if d > MaxEdits || d*(n+m) > maxWork {
 			return []Edit{{Delete, 0, 0, n}, {Insert, n, 0, m}}
 		}
 		lo, hi := off-d-1, off+d+2

@@ -423,16 +423,19 @@ func (x *Span) GetN() uint32 {
 }
 
 type Op struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Kind          uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
-	Block         *OpID                  `protobuf:"bytes,2,opt,name=block,proto3" json:"block,omitempty"`
-	Parent        *OpID                  `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
-	Ref           *OpID                  `protobuf:"bytes,4,opt,name=ref,proto3" json:"ref,omitempty"`
-	Key           string                 `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`
-	Value         string                 `protobuf:"bytes,6,opt,name=value,proto3" json:"value,omitempty"`
-	Unset         bool                   `protobuf:"varint,7,opt,name=unset,proto3" json:"unset,omitempty"`
-	Text          string                 `protobuf:"bytes,8,opt,name=text,proto3" json:"text,omitempty"`
-	Spans         []*Span                `protobuf:"bytes,9,rep,name=spans,proto3" json:"spans,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Kind   uint32                 `protobuf:"varint,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Block  *OpID                  `protobuf:"bytes,2,opt,name=block,proto3" json:"block,omitempty"`
+	Parent *OpID                  `protobuf:"bytes,3,opt,name=parent,proto3" json:"parent,omitempty"`
+	Ref    *OpID                  `protobuf:"bytes,4,opt,name=ref,proto3" json:"ref,omitempty"`
+	Key    string                 `protobuf:"bytes,5,opt,name=key,proto3" json:"key,omitempty"`
+	Value  string                 `protobuf:"bytes,6,opt,name=value,proto3" json:"value,omitempty"`
+	Unset  bool                   `protobuf:"varint,7,opt,name=unset,proto3" json:"unset,omitempty"`
+	Text   string                 `protobuf:"bytes,8,opt,name=text,proto3" json:"text,omitempty"`
+	Spans  []*Span                `protobuf:"bytes,9,rep,name=spans,proto3" json:"spans,omitempty"`
+	// Block deletes: per actor, the greatest counter of the ops on the block
+	// and under it that the delete saw (counter, actor); see crdt.Op.Seen.
+	Seen          []*OpID `protobuf:"bytes,10,rep,name=seen,proto3" json:"seen,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -526,6 +529,13 @@ func (x *Op) GetText() string {
 func (x *Op) GetSpans() []*Span {
 	if x != nil {
 		return x.Spans
+	}
+	return nil
+}
+
+func (x *Op) GetSeen() []*OpID {
+	if x != nil {
+		return x.Seen
 	}
 	return nil
 }
@@ -1340,7 +1350,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\x05actor\x18\x02 \x01(\rR\x05actor\":\n" +
 	"\x04Span\x12$\n" +
 	"\x05start\x18\x01 \x01(\v2\x0e.mycel.v1.OpIDR\x05start\x12\f\n" +
-	"\x01n\x18\x02 \x01(\rR\x01n\"\x80\x02\n" +
+	"\x01n\x18\x02 \x01(\rR\x01n\"\xa4\x02\n" +
 	"\x02Op\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12$\n" +
 	"\x05block\x18\x02 \x01(\v2\x0e.mycel.v1.OpIDR\x05block\x12&\n" +
@@ -1350,7 +1360,9 @@ const file_mycel_proto_rawDesc = "" +
 	"\x05value\x18\x06 \x01(\tR\x05value\x12\x14\n" +
 	"\x05unset\x18\a \x01(\bR\x05unset\x12\x12\n" +
 	"\x04text\x18\b \x01(\tR\x04text\x12$\n" +
-	"\x05spans\x18\t \x03(\v2\x0e.mycel.v1.SpanR\x05spans\"\xa8\x02\n" +
+	"\x05spans\x18\t \x03(\v2\x0e.mycel.v1.SpanR\x05spans\x12\"\n" +
+	"\x04seen\x18\n" +
+	" \x03(\v2\x0e.mycel.v1.OpIDR\x04seen\"\xa8\x02\n" +
 	"\fMemberRecord\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\fR\aaccount\x12/\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1b.mycel.v1.MemberRecord.KindR\x04kind\x12\x16\n" +
@@ -1454,20 +1466,21 @@ var file_mycel_proto_depIdxs = []int32{
 	4,  // 3: mycel.v1.Op.parent:type_name -> mycel.v1.OpID
 	4,  // 4: mycel.v1.Op.ref:type_name -> mycel.v1.OpID
 	5,  // 5: mycel.v1.Op.spans:type_name -> mycel.v1.Span
-	0,  // 6: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
-	14, // 7: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
-	15, // 8: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
-	16, // 9: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
-	13, // 10: mycel.v1.Frame.members:type_name -> mycel.v1.Members
-	11, // 11: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
-	12, // 12: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
-	10, // 13: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
-	17, // 14: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
-	15, // [15:15] is the sub-list for method output_type
-	15, // [15:15] is the sub-list for method input_type
-	15, // [15:15] is the sub-list for extension type_name
-	15, // [15:15] is the sub-list for extension extendee
-	0,  // [0:15] is the sub-list for field type_name
+	4,  // 6: mycel.v1.Op.seen:type_name -> mycel.v1.OpID
+	0,  // 7: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
+	14, // 8: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
+	15, // 9: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
+	16, // 10: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
+	13, // 11: mycel.v1.Frame.members:type_name -> mycel.v1.Members
+	11, // 12: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
+	12, // 13: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
+	10, // 14: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
+	17, // 15: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
+	16, // [16:16] is the sub-list for method output_type
+	16, // [16:16] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }
