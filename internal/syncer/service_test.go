@@ -320,3 +320,79 @@ func TestStorageErrorIsNotAFact(t *testing.T) {
 		t.Fatalf("StoreError once the store works: %v", err)
 	}
 }
+
+// heldStore keeps what peers said they hold in memory (the SQLite store's
+// PutHeld and Held are placeholders until its format 3).
+type heldStore struct {
+	store.Store
+	mu   sync.Mutex
+	held map[string]map[change.ID][32]byte
+}
+
+type heldTx struct {
+	store.Tx
+	s *heldStore
+}
+
+func (s *heldStore) View(ctx context.Context, f func(store.Tx) error) error {
+	return s.Store.View(ctx, func(tx store.Tx) error { return f(heldTx{tx, s}) })
+}
+
+func (s *heldStore) Update(ctx context.Context, f func(store.Tx) error) error {
+	return s.Store.Update(ctx, func(tx store.Tx) error { return f(heldTx{tx, s}) })
+}
+
+func (t heldTx) PutHeld(peer string, obj change.ID, h [32]byte) error {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	if t.s.held[peer] == nil {
+		t.s.held[peer] = map[change.ID][32]byte{}
+	}
+	t.s.held[peer][obj] = h
+	return nil
+}
+
+func (t heldTx) Held(peer string) (map[change.ID][32]byte, error) {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	out := map[change.ID][32]byte{}
+	for k, v := range t.s.held[peer] {
+		out[k] = v
+	}
+	return out, nil
+}
+
+// What a node said it holds is persisted: after the service restarts, the
+// object shows as held by the node as soon as it connects, before the node
+// says a word.
+func TestHeldIsPersisted(t *testing.T) {
+	f := newFixture(t)
+	obj := f.object(3)
+	root, head := obj[0].ID, obj[len(obj)-1].ID
+	v := f.holding(obj)
+	db := &heldStore{Store: v.Store(), held: map[string]map[change.ID][32]byte{}}
+	members := syncer.Members{
+		Get: func(context.Context) ([][]byte, error) { return v.MemberRecords(), nil },
+		Add: v.AddMembers,
+	}
+	holds := func(svc *syncer.Service) bool {
+		pos, err := svc.Object(context.Background(), root)
+		return err == nil && len(pos) == 1 && pos[0].HasMine
+	}
+	svc := syncer.Start(context.Background(), "device", db, v.ReceiveBatch, members, config(syncer.NewFakeClock()))
+	mine, theirs := pipe()
+	node := newRawPeer(mine, &eventLog{}, "node", true)
+	svc.Attach("node", theirs)
+	node.send(objsync.Message{Kind: objsync.Heads, Object: root, Heads: []objsync.ID{head}})
+	eventually(t, "the node's word taken", func() bool { return holds(svc) })
+	svc.Close()
+
+	svc = syncer.Start(context.Background(), "device", db, v.ReceiveBatch, members, config(syncer.NewFakeClock()))
+	t.Cleanup(svc.Close)
+	mine, theirs = pipe()
+	newRawPeer(mine, &eventLog{}, "node", true) // says nothing
+	svc.Attach("node", theirs)
+	if !holds(svc) {
+		t.Fatal("after a restart, the node's earlier word is forgotten")
+	}
+}
