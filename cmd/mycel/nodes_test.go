@@ -39,6 +39,12 @@ func TestNodesAddAndRmTakeEffectWhileUp(t *testing.T) {
 	if len(r.Nodes) != 0 || r.Status != "No connection" {
 		t.Fatalf("after nodes rm: %s, nodes %+v", r.Status, r.Nodes)
 	}
+	// Ctrl-C: the API, the device, the host and the engine close in turn,
+	// and it exits cleanly.
+	up.stop()
+	if !up.cmd.ProcessState.Success() || !strings.Contains(up.output(), "Stopped.") {
+		t.Fatalf("mycel up did not stop cleanly (%v):\n%s", up.cmd.ProcessState, up.output())
+	}
 }
 
 // mycel status prints every reason whole, however long.
