@@ -7,6 +7,7 @@ import (
 	"mycel/internal/change"
 	"mycel/internal/objsync"
 	"mycel/internal/status"
+	"mycel/internal/vault"
 )
 
 // PeerStatus is one peer's part in an object's status.
@@ -85,7 +86,7 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 			vs.Devices = append(vs.Devices, PeerStatus{Peer: string(p), Name: names[p]})
 		}
 	}
-	objs, err := d.Engine.List(ctx)
+	objs, err := d.Engine.List(ctx, vault.ListOptions{All: true})
 	if err != nil {
 		return vs, err
 	}
