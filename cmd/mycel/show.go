@@ -121,6 +121,7 @@ listed by 'mycel history --all').`,
 	cmd.Flags().StringVar(&format, "format", "markdown", "markdown or json")
 	return cmd
 }
+
 // downloading asks the running device, if any, whether changes of object id
 // are still being downloaded, and says how far along ("" when not).
 func (a *app) downloading(ctx context.Context, id change.ID) string {
