@@ -6,8 +6,10 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -153,6 +155,53 @@ func (a *app) emit(v any, human func(w io.Writer)) error {
 		return enc.Encode(v)
 	}
 	human(a.stdout)
+	return nil
+}
+
+// emitLine prints v as one line of JSON: the output of a long-running
+// command with --json is one object per event, each a line.
+func (a *app) emitLine(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// errLocked: another process holds the lock (see lockFile).
+var errLocked = errors.New("locked by another process")
+
+// writeFileAtomic replaces path with data: a crash leaves the old file or
+// the new, never a part. The data is synced before the rename, the folder
+// after it.
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // fails once renamed
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // not every system can sync a folder; the rename is done
+		d.Close()
+	}
 	return nil
 }
 
