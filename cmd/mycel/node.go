@@ -49,13 +49,17 @@ It prints its addresses; give one to 'mycel nodes add' on each device.
 Its addresses stay the same from one start to the next. On the first start it
 listens on this machine only (127.0.0.1), on a free TCP port and a free UDP port
 (QUIC), and records the addresses it got, ports included, in node.addrs in its
-data folder (one multiaddr a line). Every later start listens there again, so
-the address each device was given keeps working. To listen elsewhere (every
-interface, fixed ports), start it with --listen: those addresses replace the
-recorded ones from then on, and each device needs the new address ('mycel
-nodes rm OLD', then 'mycel nodes add NEW').
+data folder (--data; one multiaddr a line). Every later start listens there
+again, so the address each device was given keeps working. To listen elsewhere
+(every interface, fixed ports), start it once with --listen: those addresses
+replace the recorded ones from then on, and each device needs the new address
+('mycel nodes rm OLD', then 'mycel nodes add NEW').
 
   mycel node --data /srv/mycel-node --listen /ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/udp/4001/quic-v1
+
+On a server, give fixed ports like these: a port the system chose can be taken
+by another program while the node is stopped (the node then says so and does
+not start).
 
 One node at a time runs on a data folder, and a node does not share a port: a
 folder another node uses, or an address another process listens on, stops it

@@ -107,3 +107,13 @@ func TestRecordedAddressTaken(t *testing.T) {
 		t.Fatalf("once the port is free again the node listens at %q, not %s", got, own)
 	}
 }
+
+// mycel node --help says where the addresses are kept and how to change them.
+func TestNodeHelpTeachesAddresses(t *testing.T) {
+	help := strings.Join(strings.Fields(newCLI(t).ok("node", "--help")), " ") // lines rewrapped
+	for _, want := range []string{"recorded in node.addrs", "stay the same from one start to the next", "start it once with --listen: those addresses replace the recorded ones", "mycel nodes add NEW"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("mycel node --help does not say %q:\n%s", want, help)
+		}
+	}
+}
