@@ -93,6 +93,8 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "set", ok: run("set", id, "tags", "home"), fail: run("set", id, "archived", "x")},
 		{command: "archive", ok: run("archive", id), fail: run("archive", "zz")},
 		{command: "unarchive", ok: run("unarchive", id), fail: run("unarchive", "zz")},
+		{command: "rm", ok: run("rm", id), fail: run("rm", "zz")},
+		{command: "bin", ok: run("bin"), fail: jsonRun{args: []string{"bin"}, on: empty}},
 		{command: "history", ok: run("history", id), fail: run("history", "zz")},
 		{command: "diff", ok: run("diff", id, "1", "1"), fail: run("diff", id, "x", "1")},
 		{command: "restore", ok: run("restore", id, "1"), fail: run("restore", id, "9")},
