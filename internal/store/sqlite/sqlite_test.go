@@ -24,17 +24,21 @@ func open(t *testing.T, path string) *DB {
 }
 
 func TestContract(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "mycel.db")
-	db := open(t, path)
-	defer db.Close()
-	storetest.Run(t, db)
-	fi, err := os.Stat(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fi.Mode().Perm() != 0o600 {
-		t.Fatalf("store file mode %v, want 0600", fi.Mode().Perm())
-	}
+	storetest.Run(t, storetest.Impl{
+		New: func(t *testing.T) store.Store {
+			path := filepath.Join(t.TempDir(), "mycel.db")
+			db := open(t, path)
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode().Perm() != 0o600 {
+				t.Fatalf("store file mode %v, want 0600", fi.Mode().Perm())
+			}
+			return db
+		},
+		OpenCopy: func(t *testing.T, path string) store.Store { return open(t, path) },
+	})
 }
 
 func TestOpenRefusesGarbage(t *testing.T) {
