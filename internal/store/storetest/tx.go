@@ -67,11 +67,18 @@ func testPanic(t *testing.T, impl Impl) {
 	s := fresh(t, impl)
 	f := fill(t, s)
 	before := dump(t, s, f)
-	for _, run := range []func(context.Context, func(store.Tx) error) error{s.Update, s.View} {
+	for _, c := range []struct {
+		run   func(context.Context, func(store.Tx) error) error
+		write bool // a View only reads
+	}{{s.Update, true}, {s.View, false}} {
 		got := func() (p any) {
 			defer func() { p = recover() }()
-			run(ctx, func(tx store.Tx) error {
-				writeEverything(t, tx)
+			c.run(ctx, func(tx store.Tx) error {
+				if c.write {
+					writeEverything(t, tx)
+				} else if _, err := tx.HasChange(fixA); err != nil {
+					t.Fatal(err)
+				}
 				panic("in the transaction")
 			})
 			return nil
