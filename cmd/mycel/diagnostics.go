@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 
 	"github.com/spf13/cobra"
@@ -54,13 +55,14 @@ object's data.`,
 				if err := f.Close(); err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stdout, "Wrote diagnostics of %s (%d changes) to %s", id.Short(), len(d.Changes), out)
-				if d.Anonymized {
-					fmt.Fprintln(a.stdout, "; its content is anonymized.")
-				} else {
-					fmt.Fprintln(a.stdout, "; it holds the object's real content.")
-				}
-				return nil
+				return a.emit(map[string]any{"id": id.String(), "file": out, "changes": len(d.Changes), "anonymized": d.Anonymized}, func(w io.Writer) {
+					fmt.Fprintf(w, "Wrote diagnostics of %s (%d changes) to %s", id.Short(), len(d.Changes), out)
+					if d.Anonymized {
+						fmt.Fprintln(w, "; its content is anonymized.")
+					} else {
+						fmt.Fprintln(w, "; it holds the object's real content.")
+					}
+				})
 			})
 		},
 	}

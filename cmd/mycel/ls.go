@@ -19,6 +19,7 @@ type objectJSON struct {
 	Title    string    `json:"title"`
 	Type     string    `json:"type"`
 	Archived bool      `json:"archived"`
+	Deleted  bool      `json:"in_bin,omitempty"`
 	Created  time.Time `json:"created"`
 	Updated  time.Time `json:"updated"`
 	Snippet  string    `json:"snippet"`
@@ -27,7 +28,7 @@ type objectJSON struct {
 }
 
 func toJSON(o store.Object, match string) objectJSON {
-	return objectJSON{ID: o.ID.String(), Title: o.Title, Type: o.Type, Archived: o.Archived, Created: o.Created,
+	return objectJSON{ID: o.ID.String(), Title: o.Title, Type: o.Type, Archived: o.Archived, Deleted: o.Deleted, Created: o.Created,
 		Updated: o.Updated, Snippet: o.Snippet, Changes: o.Changes, Match: match}
 }
 
@@ -36,19 +37,17 @@ func (a *app) lsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List objects, most recently updated first",
-		Long:  "List objects, most recently updated first. Archived objects are left out unless --all.",
+		Long:  "List objects, most recently updated first. Archived objects are left out unless --all; objects in the bin are in 'mycel bin'.",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withVault(func(e *vault.Engine) error {
-				objs, err := e.List(cmd.Context())
+				objs, err := e.List(cmd.Context(), vault.ListOptions{Archived: all})
 				if err != nil {
 					return err
 				}
 				out := []objectJSON{}
 				for _, o := range objs {
-					if all || !o.Archived {
-						out = append(out, toJSON(o, ""))
-					}
+					out = append(out, toJSON(o, ""))
 				}
 				return a.emit(out, func(w io.Writer) {
 					if len(out) == 0 {
@@ -87,7 +86,8 @@ func (a *app) searchCmd() *cobra.Command {
 		Use:   "search QUERY",
 		Short: "Full-text search over titles and text",
 		Long: `Find objects whose title or text contains every word of QUERY (the last word
-may be the start of a word). Matching ignores case and accents.
+may be the start of a word). Matching ignores case and accents. Objects in the
+bin are left out.
 
   mycel search garden tom`,
 		Args: cobra.MinimumNArgs(1),

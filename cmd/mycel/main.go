@@ -6,12 +6,15 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -38,9 +41,39 @@ func main() {
 	defer stop()
 	cmd := a.root()
 	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(a.stderr, "mycel: "+err.Error())
+		a.printError(err, a.asJSON || jsonFlag(os.Args[1:]))
 		os.Exit(1)
 	}
+}
+
+// printError reports a command's failure on stderr: one JSON object
+// {"error": "…"} with --json, else one line; the message is the same.
+func (a *app) printError(err error, asJSON bool) {
+	if asJSON {
+		b, _ := json.Marshal(map[string]string{"error": err.Error()})
+		fmt.Fprintf(a.stderr, "%s\n", b)
+		return
+	}
+	fmt.Fprintln(a.stderr, "mycel: "+err.Error())
+}
+
+// jsonFlag reports whether the arguments ask for --json. Cobra sets
+// app.asJSON only once it has parsed the flags, and an unknown command or
+// a bad flag fails before: its error must still come out as JSON.
+func jsonFlag(args []string) bool {
+	for _, arg := range args {
+		if arg == "--" {
+			return false
+		}
+		if arg == "--json" {
+			return true
+		}
+		if v, ok := strings.CutPrefix(arg, "--json="); ok {
+			b, err := strconv.ParseBool(v)
+			return err == nil && b
+		}
+	}
+	return false
 }
 
 func (a *app) root() *cobra.Command {
@@ -59,10 +92,90 @@ then 'mycel new --title "My page" --text "Hello"'.`,
 	root.PersistentFlags().StringVar(&a.data, "data", defaultDataDir(), "data folder of this device (env MYCEL_DATA)")
 	root.PersistentFlags().BoolVar(&a.asJSON, "json", false, "print machine-readable JSON")
 	root.AddCommand(a.initCmd(), a.recoverCmd(), a.newCmd(), a.lsCmd(), a.searchCmd(), a.showCmd(),
-		a.writeCmd(), a.editCmd(), a.appendCmd(), a.setCmd(), a.archiveCmd(true), a.archiveCmd(false),
+		a.writeCmd(), a.editCmd(), a.appendCmd(), a.setCmd(), a.archiveCmd(true), a.archiveCmd(false), a.rmCmd(), a.binCmd(),
 		a.historyCmd(), a.diffCmd(), a.restoreCmd(), a.devicesCmd(), a.upCmd(), a.nodeCmd(), a.nodesCmd(), a.statusCmd(), a.checkCmd(), a.backupCmd(), a.restoreBackupCmd(), a.diagnosticsCmd(), a.exportCmd(), a.importCmd(), a.benchCmd())
+	a.cobraOutput(root)
 	return root
 }
+
+// cobraOutput holds what cobra prints by itself to the rules of every
+// command: with --json, help (--help, 'mycel help', a command group run
+// without a subcommand) is {"command", "help"} and a completion script
+// {"shell", "script"}; a mistyped subcommand or help topic is an error.
+func (a *app) cobraOutput(root *cobra.Command) {
+	// Cobra's own output goes through out, which a capture points elsewhere.
+	out := &switchWriter{w: a.stdout}
+	root.SetOut(out)
+	capture := func(f func()) string {
+		var b strings.Builder
+		out.w = &b
+		defer func() { out.w = a.stdout }()
+		f()
+		return b.String()
+	}
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(c *cobra.Command, args []string) {
+		if !a.asJSON {
+			help(c, args)
+			return
+		}
+		text := capture(func() { help(c, args) })
+		a.emit(map[string]string{"command": c.CommandPath(), "help": text}, nil)
+	})
+	// Now, not when cobra would, so that these commands can be changed.
+	root.InitDefaultHelpCmd()
+	root.InitDefaultCompletionCmd()
+	// A group run without a subcommand shows its help, and one run with an
+	// unknown subcommand fails: cobra would show the help and exit 0.
+	var groups func(c *cobra.Command)
+	groups = func(c *cobra.Command) {
+		if c.HasSubCommands() && !c.Runnable() {
+			c.Args = cobra.NoArgs
+			c.RunE = func(c *cobra.Command, args []string) error { return c.Help() }
+		}
+		for _, sub := range c.Commands() {
+			groups(sub)
+		}
+	}
+	groups(root)
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help":
+			// An unknown topic is an error, not the usage and exit code 0.
+			c.Run = nil
+			c.RunE = func(c *cobra.Command, args []string) error {
+				topic, rest, err := c.Root().Find(args)
+				if err != nil || len(rest) > 0 {
+					return fmt.Errorf("no help on %q: 'mycel --help' lists the commands", strings.Join(args, " "))
+				}
+				return topic.Help()
+			}
+			continue
+		case "completion":
+		default:
+			continue
+		}
+		for _, sh := range c.Commands() {
+			run := sh.RunE
+			sh.RunE = func(c *cobra.Command, args []string) error {
+				if !a.asJSON {
+					return run(c, args)
+				}
+				var err error
+				script := capture(func() { err = run(c, args) })
+				if err != nil {
+					return err
+				}
+				return a.emit(map[string]string{"shell": c.Name(), "script": script}, nil)
+			}
+		}
+	}
+}
+
+// switchWriter writes to w, which can be changed.
+type switchWriter struct{ w io.Writer }
+
+func (s *switchWriter) Write(p []byte) (int, error) { return s.w.Write(p) }
 
 // defaultDataDir is $MYCEL_DATA, else the OS's per-user data folder.
 func defaultDataDir() string {
@@ -150,9 +263,57 @@ func (a *app) emit(v any, human func(w io.Writer)) error {
 	if a.asJSON {
 		enc := json.NewEncoder(a.stdout)
 		enc.SetIndent("", "  ")
+		enc.SetEscapeHTML(false) // JSON for programs, not for a web page
 		return enc.Encode(v)
 	}
 	human(a.stdout)
+	return nil
+}
+
+// emitLine prints v as one line of JSON: the output of a long-running
+// command with --json is one object per event, each a line.
+func (a *app) emitLine(v any) error {
+	enc := json.NewEncoder(a.stdout)
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+// errLocked: another process holds the lock (see lockFile).
+var errLocked = errors.New("locked by another process")
+
+// writeFileAtomic replaces path with data: a crash leaves the old file or
+// the new, never a part. The data is synced before the rename, the folder
+// after it.
+func writeFileAtomic(path string, data []byte, perm fs.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp) // fails once renamed
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync() // not every system can sync a folder; the rename is done
+		d.Close()
+	}
 	return nil
 }
 

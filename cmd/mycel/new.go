@@ -7,9 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"mycel/internal/vault"
-
-	"mycel/internal/crdt"
-	"mycel/internal/markdown"
 )
 
 func (a *app) newCmd() *cobra.Command {
@@ -28,34 +25,28 @@ from --text or from a file (- for standard input). A file's front matter
 			if file != "" && text != "" {
 				return fmt.Errorf("give --text or --file, not both")
 			}
-			details := map[string]string{}
-			var blocks []*crdt.Block
+			md := text
 			if file != "" {
-				md, err := a.readInput(file)
-				if err != nil {
+				var err error
+				if md, err = a.readInput(file); err != nil {
 					return err
 				}
-				var fm map[string]string
-				fm, blocks = markdown.ParseDocument(md)
-				for k, v := range fm {
-					details[k] = v
-				}
-			} else if text != "" {
-				blocks = markdown.Parse(text)
+			} else if md != "" {
+				md = "\n" + md // --text is content, never front matter
 			}
+			details := map[string]string{}
 			if title != "" {
 				details["title"] = title
 			}
-			if details["title"] == "" {
-				return fmt.Errorf("an object needs a title: add --title TITLE")
-			}
-			details["type"] = typ
-			if fm := details["type"]; fm == "" {
-				details["type"] = "page"
+			if cmd.Flags().Changed("type") {
+				details["type"] = typ
 			}
 			return a.withVault(func(e *vault.Engine) error {
-				id, err := e.Create(cmd.Context(), details, blocks)
+				id, err := e.CreateMarkdown(cmd.Context(), md, details)
 				if err != nil {
+					if title == "" {
+						return fmt.Errorf("%w: add --title TITLE", err)
+					}
 					return err
 				}
 				return a.emit(map[string]string{"id": id.String()}, func(w io.Writer) { fmt.Fprintln(w, id) })

@@ -9,8 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/spf13/cobra"
 
 	"mycel/internal/device"
@@ -18,6 +22,17 @@ import (
 	"mycel/internal/p2p"
 	"mycel/internal/vault"
 )
+
+// Files of a node's data folder besides its vaults.
+const (
+	nodeKeyFile   = "node.key"
+	nodeAddrsFile = "node.addrs" // where it listens, ports filled in
+	nodeLockFile  = "node.lock"  // held while a node runs on the folder
+)
+
+// firstListen is where a node listens on its first start: this machine
+// only (a node serves the internet only when told to), on free ports.
+var firstListen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"}
 
 func (a *app) nodeCmd() *cobra.Command {
 	var listen []string
@@ -31,13 +46,55 @@ cannot read content, titles or device names.
 
 It prints its addresses; give one to 'mycel nodes add' on each device.
 
-  mycel node --data /srv/mycel-node --listen /ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/udp/4001/quic-v1`,
+Its addresses stay the same from one start to the next. On the first start it
+listens on this machine only (127.0.0.1), on a free TCP port and a free UDP port
+(QUIC), and records the addresses it got, ports included, in node.addrs in its
+data folder (--data; one multiaddr a line). Every later start listens there
+again, so the address each device was given keeps working. To listen elsewhere
+(every interface, fixed ports), start it once with --listen: those addresses
+replace the recorded ones from then on, and each device needs the new address
+('mycel nodes rm OLD', then 'mycel nodes add NEW').
+
+  mycel node --data /srv/mycel-node --listen /ip4/0.0.0.0/tcp/4001,/ip4/0.0.0.0/udp/4001/quic-v1
+
+On a server, give fixed ports like these: a port the system chose can be taken
+by another program while the node is stopped (the node then says so and does
+not start).
+
+One node at a time runs on a data folder, and a node does not share a port: a
+folder another node uses, or an address another process listens on, stops it
+at once with an error saying so.
+
+With --json it prints one JSON object a line: {"event": "up", ...} with its
+addresses once it listens, {"event": "stopped"} when it stops; its log on
+standard error is JSON too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			explicit := cmd.Flags().Changed("listen")
+			if explicit && len(listen) == 0 {
+				return errors.New("--listen needs at least one multiaddr")
+			}
+			if err := os.MkdirAll(a.data, 0o700); err != nil {
+				return fmt.Errorf("create the node's data folder: %w", err)
+			}
+			lock, err := lockNode(a.data)
+			if err != nil {
+				return err
+			}
+			defer lock.Close()
 			key, err := nodeKey(a.data)
 			if err != nil {
 				return err
+			}
+			addrsPath := filepath.Join(a.data, nodeAddrsFile)
+			if !explicit {
+				if listen, err = readNodeAddrs(addrsPath); err != nil {
+					return err
+				}
+				if listen == nil {
+					listen = firstListen
+				}
 			}
 			n, err := node.Open(a.data)
 			if err != nil {
@@ -49,37 +106,139 @@ It prints its addresses; give one to 'mycel nodes add' on each device.
 				return err
 			}
 			defer h.Close()
-			log := slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
-			node.Serve(ctx, h, n, node.DefaultServiceConfig(log))
-			fmt.Fprintf(a.stdout, "mycel node is up: %d vaults, data in %s.\n", n.Vaults(), a.data)
-			fmt.Fprintln(a.stdout, "Addresses (give one to 'mycel nodes add' on each device):")
-			for _, m := range h.Addrs() {
-				fmt.Fprintf(a.stdout, "  %s/p2p/%s\n", m, h.ID())
+			// Recorded only once it listens: a --listen that failed leaves
+			// the addresses devices know.
+			bound := boundAddrs(h)
+			if err := writeNodeAddrs(addrsPath, bound); err != nil {
+				return err
 			}
-			fmt.Fprintln(a.stdout, "Press Ctrl-C to stop.")
+			var logHandler slog.Handler = slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+			if a.asJSON {
+				logHandler = slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
+			}
+			node.Serve(ctx, h, n, node.DefaultServiceConfig(slog.New(logHandler)))
+			var dial []string
+			for _, m := range h.Addrs() {
+				dial = append(dial, fmt.Sprintf("%s/p2p/%s", m, h.ID()))
+			}
+			slices.Sort(dial) // the same order at every start
+			if a.asJSON {
+				if err := a.emitLine(map[string]any{"event": "up", "vaults": n.Vaults(), "data": a.data, "peer_id": h.ID().String(),
+					"addresses": dial, "listen": bound, "addresses_file": addrsPath}); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(a.stdout, "mycel node is up: %d vaults, data in %s.\n", n.Vaults(), a.data)
+				fmt.Fprintln(a.stdout, "Addresses (give one to 'mycel nodes add' on each device):")
+				for _, d := range dial {
+					fmt.Fprintf(a.stdout, "  %s\n", d)
+				}
+				fmt.Fprintf(a.stdout, "They are the same at every start (kept in %s; --listen changes them).\n", addrsPath)
+				fmt.Fprintln(a.stdout, "Press Ctrl-C to stop.")
+			}
 			<-ctx.Done()
+			if a.asJSON {
+				return a.emitLine(map[string]string{"event": "stopped"})
+			}
 			fmt.Fprintln(a.stdout, "Stopped.")
 			return nil
 		},
 	}
-	cmd.Flags().StringSliceVar(&listen, "listen", []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1"},
-		"multiaddrs to listen on (TCP and QUIC; port 0 picks a free one)")
+	cmd.Flags().StringSliceVar(&listen, "listen", nil,
+		"multiaddrs to listen on, TCP and QUIC (port 0: a free one), recorded for the next starts (default: those recorded in node.addrs, else "+strings.Join(firstListen, ",")+")")
 	return cmd
+}
+
+// lockNode locks the node's data folder for this process's life, so that
+// two nodes never serve (and write) the same stores.
+func lockNode(dir string) (*os.File, error) {
+	path := filepath.Join(dir, nodeLockFile)
+	f, err := lockFile(path)
+	if errors.Is(err, errLocked) {
+		who := "another mycel node"
+		if b, err := os.ReadFile(path); err == nil && len(strings.TrimSpace(string(b))) > 0 {
+			who += " (pid " + strings.TrimSpace(string(b)) + ")"
+		}
+		return nil, fmt.Errorf("%s runs on the data folder %s: stop it, or give this node another --data", who, dir)
+	}
+	if err != nil {
+		return nil, err
+	}
+	// Who holds it, for the message above; the lock, not this, is what counts.
+	if err := f.Truncate(0); err == nil {
+		f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
+	}
+	return f, nil
+}
+
+// readNodeAddrs reads the recorded listen addresses: nil if none are.
+func readNodeAddrs(path string) ([]string, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var addrs []string
+	for i, l := range strings.Split(string(b), "\n") {
+		l = strings.TrimSpace(l)
+		if l == "" || strings.HasPrefix(l, "#") {
+			continue
+		}
+		if _, err := ma.NewMultiaddr(l); err != nil {
+			return nil, fmt.Errorf("%s, line %d: %q is not a multiaddr (%v): fix the line, or start with --listen to replace the file", path, i+1, l, err)
+		}
+		addrs = append(addrs, l)
+	}
+	if len(addrs) == 0 {
+		return nil, fmt.Errorf("%s holds no address: remove it, or start with --listen to replace it", path)
+	}
+	return addrs, nil
+}
+
+// writeNodeAddrs records the addresses a node listens on, if they are not
+// what the file holds already.
+func writeNodeAddrs(path string, addrs []string) error {
+	if old, err := readNodeAddrs(path); err == nil && slices.Equal(old, addrs) {
+		return nil
+	}
+	text := "# Where this mycel node listens, one multiaddr a line, read at every start.\n" +
+		"# 'mycel node --listen ADDRS' replaces them.\n" + strings.Join(addrs, "\n") + "\n"
+	if err := writeFileAtomic(path, []byte(text), 0o600); err != nil {
+		return fmt.Errorf("record the node's addresses: %w", err)
+	}
+	return nil
+}
+
+// boundAddrs are the TCP and QUIC addresses h listens on, with the ports
+// the system chose for port 0, in a stable order. (libp2p's relay
+// transport listens too, on /p2p-circuit, which no device dials.)
+func boundAddrs(h host.Host) []string {
+	var out []string
+	for _, m := range h.Network().ListenAddresses() {
+		_, tcpErr := m.ValueForProtocol(ma.P_TCP)
+		_, udpErr := m.ValueForProtocol(ma.P_UDP)
+		if tcpErr == nil || udpErr == nil {
+			out = append(out, m.String())
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // nodeKey reads the node's identity key, creating it on first run.
 func nodeKey(dir string) (ed25519.PrivateKey, error) {
-	path := filepath.Join(dir, "node.key")
+	path := filepath.Join(dir, nodeKeyFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, err
-		}
 		_, key, err := ed25519.GenerateKey(nil)
 		if err != nil {
 			return nil, err
 		}
-		if err := os.WriteFile(path, key.Seed(), 0o600); err != nil {
+		// Atomically: a half-written key would change the node's peer id,
+		// and every device's address of it with it.
+		if err := writeFileAtomic(path, key.Seed(), 0o600); err != nil {
 			return nil, fmt.Errorf("write node key: %w", err)
 		}
 		return key, nil

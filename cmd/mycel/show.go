@@ -18,6 +18,7 @@ type blockJSON struct {
 	Type     string            `json:"type"`
 	Attrs    map[string]string `json:"attrs,omitempty"`
 	Text     string            `json:"text"`
+	Kept     bool              `json:"kept,omitempty"`
 	Children []blockJSON       `json:"children,omitempty"`
 }
 
@@ -25,19 +26,36 @@ func blocksJSON(bs []*crdt.Block) []blockJSON {
 	out := []blockJSON{}
 	for _, b := range bs {
 		out = append(out, blockJSON{ID: fmt.Sprintf("%d@%x", b.ID.Counter, b.ID.Actor[:min(4, len(b.ID.Actor))]),
-			Type: b.Type, Attrs: b.Attrs, Text: b.Text, Children: blocksJSON(b.Children)})
+			Type: b.Type, Attrs: b.Attrs, Text: b.Text, Kept: b.Kept, Children: blocksJSON(b.Children)})
+	}
+	return out
+}
+
+// kept lists the blocks kept although a device deleted them (an edit made
+// at the same time on another device kept them).
+func kept(bs []*crdt.Block) []string {
+	var out []string
+	for _, b := range bs {
+		if b.Kept {
+			out = append(out, clip(b.Text, 40))
+		}
+		out = append(out, kept(b.Children)...)
 	}
 	return out
 }
 
 func (a *app) showCmd() *cobra.Command {
-	var at int
+	var at string
 	var format string
 	cmd := &cobra.Command{
 		Use:   "show ID [--at VERSION] [--format markdown|json]",
 		Short: "Print an object",
-		Long: `Print an object as Markdown (details as front matter, then the blocks) or as
-JSON. --at shows it as it was at a version listed by 'mycel history'.`,
+		Long: `Print an object as Markdown (details, id and heads as front matter, then the
+blocks) or as JSON. The heads name the version shown: 'mycel write' of the file,
+edited, is based on that version and keeps whatever changed since.
+
+--at shows it as it was at a version listed by 'mycel history' (or a change
+listed by 'mycel history --all').`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if a.asJSON {
@@ -47,41 +65,59 @@ JSON. --at shows it as it was at a version listed by 'mycel history'.`,
 				return fmt.Errorf("--format is markdown or json, not %q", format)
 			}
 			return a.withObject(cmd, args[0], func(e *vault.Engine, id change.ID) error {
-				var doc *crdt.Doc
-				var incomplete int
-				if at > 0 {
-					var err error
-					if doc, err = e.At(cmd.Context(), id, at); err != nil {
-						return err
-					}
-				} else {
-					o, err := e.Get(cmd.Context(), id)
+				if at != "" {
+					p, err := e.ParsePoint(cmd.Context(), id, at)
 					if err != nil {
 						return err
 					}
-					doc, incomplete = o.Doc, o.Parked
+					doc, err := e.At(cmd.Context(), id, p)
+					if err != nil {
+						return err
+					}
+					if format == "json" {
+						a.asJSON = true
+						return a.emit(map[string]any{"id": id.String(), "details": doc.Details(), "blocks": blocksJSON(doc.Blocks()), "at": at}, nil)
+					}
+					fmt.Fprint(a.stdout, markdown.RenderDocument(doc.Details(), markdown.Meta{}, doc.Blocks()))
+					return nil
 				}
-				downloading := ""
-				if at == 0 {
-					downloading = a.downloading(cmd.Context(), id)
+				o, err := e.Get(cmd.Context(), id)
+				if err != nil {
+					return err
 				}
+				downloading := a.downloading(cmd.Context(), id)
+				blocks := o.Doc.Blocks()
+				keptBlocks := kept(blocks)
 				if format == "json" {
 					a.asJSON = true
-					return a.emit(map[string]any{"id": id.String(), "details": doc.Details(), "blocks": blocksJSON(doc.Blocks()),
-						"version": at, "incomplete": incomplete > 0 || downloading != "", "waiting_changes": incomplete,
-						"downloading": downloading}, nil)
+					heads := []string{}
+					for _, h := range o.Heads {
+						heads = append(heads, h.String())
+					}
+					return a.emit(map[string]any{"id": id.String(), "heads": heads, "details": o.Details, "blocks": blocksJSON(blocks),
+						"incomplete": o.Parked+o.Damaged > 0 || downloading != "", "waiting_changes": o.Parked, "damaged_changes": o.Damaged,
+						"downloading": downloading, "in_bin": o.Details["deleted"] == "true", "kept_blocks": len(keptBlocks)}, nil)
 				}
-				if downloading != "" {
+				switch {
+				case downloading != "":
 					fmt.Fprintf(a.stderr, "mycel: %s is incomplete (%s); this is what has arrived so far\n", id.Short(), downloading)
-				} else if incomplete > 0 {
-					fmt.Fprintf(a.stderr, "mycel: %s is incomplete: %d changes are waiting for earlier ones to arrive\n", id.Short(), incomplete)
+				case o.Damaged > 0:
+					fmt.Fprintf(a.stderr, "mycel: %s is incomplete: %d changes were found damaged on this device and are being fetched again from your other devices or the backup node\n", id.Short(), o.Damaged)
+				case o.Parked > 0:
+					fmt.Fprintf(a.stderr, "mycel: %s is incomplete: %d changes are waiting for earlier ones to arrive\n", id.Short(), o.Parked)
 				}
-				fmt.Fprint(a.stdout, markdown.RenderDocument(doc.Details(), doc.Blocks()))
+				if o.Details["deleted"] == "true" {
+					fmt.Fprintf(a.stderr, "mycel: %s is in the bin ('mycel rm --undo %s' takes it out)\n", id.Short(), id.Short()[:8])
+				}
+				if len(keptBlocks) > 0 {
+					fmt.Fprintf(a.stderr, "mycel: %d blocks deleted on one device were kept, because they were edited at the same time on another (%q…); delete them again to remove them\n", len(keptBlocks), keptBlocks[0])
+				}
+				fmt.Fprint(a.stdout, o.Markdown())
 				return nil
 			})
 		},
 	}
-	cmd.Flags().IntVar(&at, "at", 0, "version to show (see mycel history)")
+	cmd.Flags().StringVar(&at, "at", "", "version to show (a number from mycel history, or a change id)")
 	cmd.Flags().StringVar(&format, "format", "markdown", "markdown or json")
 	return cmd
 }

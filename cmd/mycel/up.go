@@ -62,7 +62,7 @@ open it), which the other commands use while it runs.`,
 			if err != nil {
 				return err
 			}
-			objs, err := e.List(ctx)
+			objs, err := e.List(ctx, vault.ListOptions{All: true})
 			if err != nil {
 				return err
 			}

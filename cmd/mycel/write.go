@@ -11,38 +11,23 @@ import (
 	"github.com/spf13/cobra"
 
 	"mycel/internal/change"
-	"mycel/internal/crdt"
-	"mycel/internal/markdown"
 	"mycel/internal/vault"
 )
 
-// replaceWith makes the object match a Markdown document: the content
-// always, the details when the document has front matter.
-func (a *app) replaceWith(cmd *cobra.Command, e *vault.Engine, id change.ID, md string) error {
-	details, blocks := markdown.ParseDocument(md)
-	changed, err := e.Edit(cmd.Context(), id, func(tx *crdt.Tx) error {
-		if details != nil {
-			if t, ok := details["title"]; ok && t == "" {
-				return fmt.Errorf("the front matter's title is empty; an object needs a title")
-			}
-			delete(details, "archived") // archive and unarchive do that
-			tx.SetDetails(details)
-		}
-		tx.Replace(blocks)
-		return nil
-	})
-	if err != nil {
-		return err
+// reportEdit prints what an edit did.
+func (a *app) reportEdit(r vault.Result) error {
+	heads := []string{}
+	for _, h := range r.Heads {
+		heads = append(heads, h.String())
 	}
-	return a.reportChange(id, changed)
-}
-
-func (a *app) reportChange(id change.ID, changed bool) error {
-	return a.emit(map[string]any{"id": id.String(), "changed": changed}, func(w io.Writer) {
-		if changed {
-			fmt.Fprintf(w, "Saved %s.\n", id.Short())
-		} else {
+	return a.emit(map[string]any{"id": r.ID.String(), "changed": r.Changed, "merged": r.Merged, "heads": heads}, func(w io.Writer) {
+		switch {
+		case !r.Changed:
 			fmt.Fprintln(w, "No changes.")
+		case r.Merged:
+			fmt.Fprintf(w, "Saved %s, merged with the changes made to it since the version you edited.\n", r.ID.Short())
+		default:
+			fmt.Fprintf(w, "Saved %s.\n", r.ID.Short())
 		}
 	})
 }
@@ -53,9 +38,16 @@ func (a *app) writeCmd() *cobra.Command {
 		Use:   "write ID --file FILE.md",
 		Short: "Replace an object's content with a Markdown file",
 		Long: `Replace an object's content with Markdown from a file (- for standard input).
+
 Only what differs is written, as block and character edits, so it merges with
-edits made elsewhere at the same time. Front matter, if present, sets the details
-it names (an empty value removes one); details it does not name stay.`,
+edits made elsewhere. A file from 'mycel show' or 'mycel export' names the
+version it shows (heads: in its front matter): the write is based on that
+version, so whatever was changed since, here or on another device, stays. A
+file without heads replaces the current version.
+
+Front matter sets the details it names (an empty value removes one); details it
+does not name stay. Every write is a version of its own: 'mycel history' lists
+it, 'mycel restore' undoes it.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file == "" {
@@ -65,7 +57,13 @@ it names (an empty value removes one); details it does not name stay.`,
 			if err != nil {
 				return err
 			}
-			return a.withObject(cmd, args[0], func(e *vault.Engine, id change.ID) error { return a.replaceWith(cmd, e, id, md) })
+			return a.withObject(cmd, args[0], func(e *vault.Engine, id change.ID) error {
+				r, err := e.WriteMarkdown(cmd.Context(), id, md, vault.EditOptions{NewVersion: true})
+				if err != nil {
+					return err
+				}
+				return a.reportEdit(r)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&file, "file", "", "Markdown file (- for standard input)")
@@ -77,8 +75,9 @@ func (a *app) editCmd() *cobra.Command {
 		Use:   "edit ID",
 		Short: "Edit an object in your $EDITOR",
 		Long: `Open the object as Markdown in $VISUAL or $EDITOR (vi if neither is set); when the
-editor exits, save what changed, as 'mycel write' does. If the editor fails,
-nothing is saved.`,
+editor exits, save what changed, as 'mycel write' does. What arrives from other
+devices while the editor is open is kept: the edit is based on the version you
+opened, and merged with the rest. If the editor fails, nothing is saved.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withObject(cmd, args[0], func(e *vault.Engine, id change.ID) error {
@@ -86,7 +85,7 @@ nothing is saved.`,
 				if err != nil {
 					return err
 				}
-				before := markdown.RenderDocument(o.Details, o.Doc.Blocks())
+				before := o.Markdown()
 				dir, err := os.MkdirTemp("", "mycel-edit-")
 				if err != nil {
 					return err
@@ -114,9 +113,13 @@ nothing is saved.`,
 					return err
 				}
 				if after == before {
-					return a.reportChange(id, false)
+					return a.reportEdit(vault.Result{ID: id, Heads: o.Heads})
 				}
-				return a.replaceWith(cmd, e, id, after)
+				r, err := e.WriteMarkdown(cmd.Context(), id, after, vault.EditOptions{Base: o.Heads, NewVersion: true})
+				if err != nil {
+					return err
+				}
+				return a.reportEdit(r)
 			})
 		},
 	}
@@ -133,14 +136,11 @@ func (a *app) appendCmd() *cobra.Command {
 				return fmt.Errorf("give what to append with --text")
 			}
 			return a.withObject(cmd, args[0], func(e *vault.Engine, id change.ID) error {
-				changed, err := e.Edit(cmd.Context(), id, func(tx *crdt.Tx) error {
-					tx.AppendBlocks(markdown.Parse(text))
-					return nil
-				})
+				r, err := e.AppendMarkdown(cmd.Context(), id, text)
 				if err != nil {
 					return err
 				}
-				return a.reportChange(id, changed)
+				return a.reportEdit(r)
 			})
 		},
 	}

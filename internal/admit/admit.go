@@ -1,15 +1,18 @@
-// Package admit holds what every store does with a change received from
-// elsewhere before applying it, the same on a device and on a node: skip a
+// Package admit is the one pipeline every store takes a change received
+// from elsewhere through, on a device and on a node alike: skip a
 // duplicate, verify the envelope (id, signature, size), check the author is
-// a device of the vault, check a root belongs to the vault, and park a
-// change whose parents have not arrived. And, once a change is stored, it
-// retries the parked changes that were waiting for it.
+// a device of the vault and a root belongs to the vault, park a change
+// whose parents have not arrived, store what passes (with the heads of its
+// object), and retry what was parked once its parents are stored. A device
+// and a node differ only in how they apply a change (an Applier): a device
+// decrypts it and merges it into the object's state, a node cannot.
 package admit
 
 import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"sync"
 
 	"mycel/internal/change"
@@ -26,139 +29,6 @@ func Rejectf(id change.ID, format string, args ...any) error {
 	return fmt.Errorf("%w: %s: %s", ErrRejected, id.Short(), fmt.Sprintf(format, args...))
 }
 
-// Verdict is what admission decided.
-type Verdict int
-
-// Verdicts.
-const (
-	Ready     Verdict = iota // verified, parents present: apply and store it
-	Duplicate                // already stored
-	Parked                   // verified and parked until its parents arrive
-)
-
-// Admission admits the changes received in one transaction. It remembers
-// what the transaction stored and which objects have parked changes, so
-// that a change arriving after its parents (the usual case) costs one
-// store read, not one per parent.
-type Admission struct {
-	tx      store.Tx
-	vault   keys.VaultID
-	members *member.Log
-	known   map[change.ID]bool // whether stored, for changes looked up or stored by this transaction
-	parked  map[change.ID]bool // objects with parked changes
-}
-
-// Begin starts admitting changes into the store of vault, whose members
-// are l, inside tx; in are the changes about to be checked, whose
-// presence it looks up at once rather than one by one.
-func Begin(tx store.Tx, vault keys.VaultID, l *member.Log, in []Incoming) (*Admission, error) {
-	objs, err := tx.ParkedObjects()
-	if err != nil {
-		return nil, err
-	}
-	a := &Admission{tx: tx, vault: vault, members: l, known: map[change.ID]bool{}, parked: map[change.ID]bool{}}
-	for _, o := range objs {
-		a.parked[o] = true
-	}
-	ids := make([]change.ID, len(in))
-	for i, c := range in {
-		ids[i] = c.ID
-	}
-	stored, err := tx.StoredOf(ids)
-	if err != nil {
-		return nil, err
-	}
-	for _, id := range ids {
-		a.known[id] = stored[id]
-	}
-	return a, nil
-}
-
-// has reports whether a change is stored.
-func (a *Admission) has(id change.ID) (bool, error) {
-	if have, ok := a.known[id]; ok {
-		return have, nil
-	}
-	return a.tx.HasChange(id)
-}
-
-// Check admits a change. A refusal wraps ErrRejected; other errors are
-// the store's. The caller stores a Ready change and then calls Stored.
-func (a *Admission) Check(in Incoming) (*change.Change, Verdict, error) {
-	id, raw := in.ID, in.Raw
-	// A change already here needs no second verification: what is stored
-	// was verified and hashes to id.
-	if have, err := a.has(id); err != nil || have {
-		return nil, Duplicate, err
-	}
-	c := in.Verified.Change()
-	if c == nil || c.ID != id {
-		v, err := change.Verify(id, raw)
-		if err != nil {
-			return nil, 0, fmt.Errorf("%w: %v", ErrRejected, err)
-		}
-		c = v.Change()
-	}
-	if !a.members.MayAuthor(c.Author, c.Time) {
-		return nil, 0, Rejectf(id, "author %x is not a device of this vault", c.Author[:6])
-	}
-	if c.IsRoot() {
-		if c.VaultID != a.vault {
-			return nil, 0, Rejectf(id, "it creates an object in another vault")
-		}
-		return c, Ready, nil
-	}
-	for _, p := range append([]change.ID{c.Object}, c.Parents...) {
-		have, err := a.has(p)
-		if err != nil {
-			return nil, 0, err
-		}
-		if !have {
-			a.parked[c.Object] = true
-			return c, Parked, a.tx.Park(store.MetaOf(c), raw)
-		}
-	}
-	return c, Ready, nil
-}
-
-// Stored records that the transaction stored a change Check found Ready.
-func (a *Admission) Stored(c *change.Change) { a.known[c.ID] = true }
-
-// Unpark retries an object's parked changes with receive until none can
-// proceed. A parked change that is refused now (its content does not apply
-// on top of its parents) is dropped like any refused change.
-func (a *Admission) Unpark(object change.ID, receive func(Incoming) (parked bool, err error)) error {
-	if !a.parked[object] {
-		return nil
-	}
-	for {
-		metas, raws, err := a.tx.Parked(object)
-		if err != nil {
-			return err
-		}
-		if len(metas) == 0 {
-			delete(a.parked, object)
-			return nil
-		}
-		progress := false
-		for i, m := range metas {
-			parked, err := receive(Incoming{ID: m.ID, Raw: raws[i]})
-			if err != nil && !errors.Is(err, ErrRejected) {
-				return err
-			}
-			if err != nil || !parked {
-				if err := a.tx.Unpark(m.ID); err != nil {
-					return err
-				}
-				progress = true
-			}
-		}
-		if !progress {
-			return nil
-		}
-	}
-}
-
 // Incoming is a received change.
 type Incoming struct {
 	ID  change.ID
@@ -169,11 +39,275 @@ type Incoming struct {
 	Verified change.Verified
 }
 
+// Outcome is what became of a received change.
+type Outcome int
+
+// Outcomes.
+const (
+	Stored  Outcome = iota // verified (and, on a device, applied) and stored
+	Stale                  // already here
+	Waiting                // verified, parked until its parents arrive
+)
+
+func (o Outcome) String() string { return [...]string{"stored", "duplicate", "parked"}[o] }
+
+// Applier is what a store does with a verified change whose parents are
+// stored, before the pipeline stores it.
+type Applier interface {
+	// Apply makes the change part of its object; it reports whether the
+	// change is inert (stored and synced, but not part of the state). An
+	// error wrapping ErrRejected refuses the change (nothing of it is
+	// kept); any other error aborts the batch.
+	Apply(tx store.Tx, c *change.Change) (inert bool, err error)
+	// Stored tells that the change is stored with arrival number seq.
+	Stored(tx store.Tx, c *change.Change, seq int64) error
+	// Finish ends the batch: heads holds the new heads of every object
+	// the batch changed (already written).
+	Finish(tx store.Tx, heads map[change.ID][]change.ID) error
+}
+
+// Receive takes changes into the store of vault (members l) in the
+// caller's transaction: errs[i] says why change i was refused; err is the
+// first error that is not a refusal (a storage error), and then the
+// caller must roll back.
+func Receive(tx store.Tx, vault keys.VaultID, l *member.Log, app Applier, in []Incoming) (outs []Outcome, errs []error, err error) {
+	p, err := begin(tx, vault, l, app, in)
+	if err != nil {
+		return nil, nil, err
+	}
+	outs, errs = make([]Outcome, len(in)), make([]error, len(in))
+	for i, c := range in {
+		outs[i], errs[i] = p.receive(c)
+		if errs[i] != nil && !errors.Is(errs[i], ErrRejected) {
+			return nil, nil, errs[i]
+		}
+	}
+	if err := p.finish(); err != nil {
+		return nil, nil, err
+	}
+	return outs, errs, nil
+}
+
+// pipeline is one Receive. It remembers what the transaction stored and
+// which objects have parked changes, so that a change arriving after its
+// parents (the usual case) costs one store read, not one per parent; and
+// it keeps the heads of the objects it changes, written once at the end.
+type pipeline struct {
+	tx      store.Tx
+	vault   keys.VaultID
+	members *member.Log
+	app     Applier
+	known   map[change.ID]bool // whether stored, for changes looked up or stored here
+	parked  map[change.ID]bool // objects with parked changes
+	heads   map[change.ID][]change.ID
+}
+
+func begin(tx store.Tx, vault keys.VaultID, l *member.Log, app Applier, in []Incoming) (*pipeline, error) {
+	objs, err := tx.ParkedObjects()
+	if err != nil {
+		return nil, err
+	}
+	p := &pipeline{tx: tx, vault: vault, members: l, app: app, known: map[change.ID]bool{}, parked: map[change.ID]bool{},
+		heads: map[change.ID][]change.ID{}}
+	for _, o := range objs {
+		p.parked[o] = true
+	}
+	ids := make([]change.ID, len(in))
+	for i, c := range in {
+		ids[i] = c.ID
+	}
+	stored, err := tx.StoredOf(ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		p.known[id] = stored[id]
+	}
+	return p, nil
+}
+
+func (p *pipeline) has(id change.ID) (bool, error) {
+	if have, ok := p.known[id]; ok {
+		return have, nil
+	}
+	have, err := p.tx.HasChange(id)
+	if err == nil {
+		p.known[id] = have
+	}
+	return have, err
+}
+
+// verdict is what checking a change decided.
+type verdict int
+
+const (
+	ready     verdict = iota // verified, parents present: apply and store it
+	duplicate                // already stored
+	park                     // verified, a parent is missing
+)
+
+// check verifies a change and finds whether its parents are here.
+func (p *pipeline) check(in Incoming) (*change.Change, verdict, error) {
+	id, raw := in.ID, in.Raw
+	// A change already here needs no second verification: what is stored
+	// was verified and hashes to id.
+	if have, err := p.has(id); err != nil || have {
+		return nil, duplicate, err
+	}
+	c := in.Verified.Change()
+	if c == nil || c.ID != id {
+		v, err := change.Verify(id, raw)
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %v", ErrRejected, err)
+		}
+		c = v.Change()
+	}
+	if !p.members.MayAuthor(c.Author, c.Time) {
+		return nil, 0, Rejectf(id, "author %x is not a device of this vault", c.Author[:6])
+	}
+	if c.IsRoot() {
+		if c.VaultID != p.vault {
+			return nil, 0, Rejectf(id, "it creates an object in another vault")
+		}
+		return c, ready, nil
+	}
+	for _, q := range append([]change.ID{c.Object}, c.Parents...) {
+		have, err := p.has(q)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !have {
+			return c, park, nil
+		}
+	}
+	return c, ready, nil
+}
+
+func (p *pipeline) receive(in Incoming) (Outcome, error) {
+	c, v, err := p.check(in)
+	switch {
+	case err != nil:
+		return 0, err
+	case v == duplicate:
+		return Stale, nil
+	case v == park:
+		p.parked[c.Object] = true
+		return Waiting, p.tx.Park(store.MetaOf(c), c.Raw)
+	}
+	if err := p.store(c); err != nil {
+		return 0, err
+	}
+	return Stored, p.unpark(c)
+}
+
+// store applies and stores a ready change and updates its object's heads.
+func (p *pipeline) store(c *change.Change) error {
+	inert, err := p.app.Apply(p.tx, c)
+	if err != nil {
+		return err
+	}
+	m := store.MetaOf(c)
+	m.Inert = inert
+	seq, _, err := p.tx.PutChange(m, c.Raw)
+	if err != nil {
+		return err
+	}
+	p.known[c.ID] = true
+	heads, ok := p.heads[c.Object]
+	if !ok && !c.IsRoot() {
+		if heads, err = p.tx.Heads(c.Object); err != nil {
+			return err
+		}
+	}
+	heads = slices.DeleteFunc(slices.Clone(heads), func(h change.ID) bool { return slices.Contains(c.Parents, h) })
+	p.heads[c.Object] = append(heads, c.ID)
+	return p.app.Stored(p.tx, c, seq)
+}
+
+// unpark stores the parked changes of c's object that c's arrival makes
+// ready, and those that theirs does, and so on: each parked change is
+// looked at once per arrival of one of its parents (linear), with a queue
+// rather than recursion.
+func (p *pipeline) unpark(c *change.Change) error {
+	if !p.parked[c.Object] {
+		return nil
+	}
+	metas, raws, err := p.tx.Parked(c.Object)
+	if err != nil {
+		return err
+	}
+	if len(metas) == 0 {
+		delete(p.parked, c.Object)
+		return nil
+	}
+	// waiting[i]: how many of parked change i's parents (and object) are
+	// not stored; children: parked changes by parent.
+	waiting := make([]int, len(metas))
+	children := map[change.ID][]int{}
+	for i, m := range metas {
+		for _, q := range append([]change.ID{m.Object}, m.Parents...) {
+			have, err := p.has(q)
+			if err != nil {
+				return err
+			}
+			if !have || q == c.ID { // c is stored now, but they waited for it
+				waiting[i]++
+				children[q] = append(children[q], i)
+			}
+		}
+	}
+	queue := []change.ID{c.ID}
+	left := len(metas)
+	for len(queue) > 0 {
+		id := queue[0]
+		queue = queue[1:]
+		for _, i := range children[id] {
+			if waiting[i]--; waiting[i] != 0 {
+				continue
+			}
+			left--
+			if err := p.tx.Unpark(metas[i].ID); err != nil {
+				return err
+			}
+			next, v, err := p.check(Incoming{ID: metas[i].ID, Raw: raws[i]})
+			if errors.Is(err, ErrRejected) {
+				continue // refused now: dropped like any refused change
+			}
+			if err != nil {
+				return err
+			}
+			if v != ready {
+				continue
+			}
+			switch err := p.store(next); {
+			case errors.Is(err, ErrRejected):
+				continue
+			case err != nil:
+				return err
+			}
+			queue = append(queue, next.ID)
+		}
+	}
+	if left == 0 {
+		delete(p.parked, c.Object)
+	}
+	return nil
+}
+
+func (p *pipeline) finish() error {
+	for obj, heads := range p.heads {
+		if err := p.tx.SetHeads(obj, heads); err != nil {
+			return err
+		}
+	}
+	return p.app.Finish(p.tx, p.heads)
+}
+
 // Verify parses and verifies the signatures of changes ahead of storing
 // them, on every core: signature checks are most of the cost of receiving,
 // and doing them outside the store's single writer lets them overlap with
-// storing the previous batch. A change that fails is left unparsed, and
-// Check refuses it, saying why.
+// storing the previous batch. A change that fails is left unverified, and
+// Receive refuses it, saying why.
 func Verify(in []Incoming) {
 	workers := min(runtime.GOMAXPROCS(0), len(in)/verifyChunk+1)
 	var next int
@@ -202,29 +336,3 @@ func Verify(in []Incoming) {
 
 // verifyChunk is how many changes a Verify worker takes at a time.
 const verifyChunk = 16
-
-// Outcome is what became of a received change.
-type Outcome int
-
-// Outcomes.
-const (
-	Stored  Outcome = iota // verified (and, on a device, applied) and stored
-	Stale                  // already here
-	Waiting                // verified, parked until its parents arrive
-)
-
-func (o Outcome) String() string { return [...]string{"stored", "duplicate", "parked"}[o] }
-
-// Batch receives changes one by one (inside the caller's transaction):
-// errs[i] says why change i was refused; err is the first error that is not
-// a refusal (a storage error), and then the caller must roll back.
-func Batch(in []Incoming, receive func(Incoming) (Outcome, error)) (outs []Outcome, errs []error, err error) {
-	outs, errs = make([]Outcome, len(in)), make([]error, len(in))
-	for i, c := range in {
-		outs[i], errs[i] = receive(c)
-		if errs[i] != nil && !errors.Is(errs[i], ErrRejected) {
-			return nil, nil, errs[i]
-		}
-	}
-	return outs, errs, nil
-}

@@ -69,7 +69,7 @@ func Handler(e *vault.Engine, dev Running) http.Handler {
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /v1/objects", func(w http.ResponseWriter, r *http.Request) {
-		objs, err := e.List(r.Context())
+		objs, err := e.List(r.Context(), vault.ListOptions{All: true})
 		if err != nil {
 			fail(w, http.StatusInternalServerError, err)
 			return

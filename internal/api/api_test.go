@@ -20,7 +20,7 @@ func TestHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	id, err := e.Create(ctx, map[string]string{"title": "Hello"}, markdown.Parse("- one\n"))
+	id, err := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "Hello"}, Blocks: markdown.Parse("- one\n")})
 	if err != nil {
 		t.Fatal(err)
 	}

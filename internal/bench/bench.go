@@ -141,7 +141,7 @@ func Pipeline(ctx context.Context, t *trace.Trace, dir string, progress func(don
 	if err != nil {
 		return r, err
 	}
-	id, err := e.Create(ctx, map[string]string{"title": "trace"}, []*crdt.Block{{Type: crdt.TypeCode, Text: t.StartContent}})
+	id, err := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "trace"}, Blocks: []*crdt.Block{{Type: crdt.TypeCode, Text: t.StartContent}}})
 	if err != nil {
 		e.Close()
 		return r, err
@@ -156,7 +156,7 @@ func Pipeline(ctx context.Context, t *trace.Trace, dir string, progress func(don
 	r.ByTime = byTime
 	start := time.Now()
 	for gi, group := range groups {
-		_, err := e.Edit(ctx, id, func(tx *crdt.Tx) error {
+		_, err := e.Edit(ctx, id, vault.EditOptions{}, func(tx *crdt.Tx) error {
 			for _, txn := range group {
 				for _, p := range txn.Patches {
 					tx.DeleteText(blk, p.Pos, p.Del)

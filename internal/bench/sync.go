@@ -297,7 +297,7 @@ func Latency(ctx context.Context, dir string, edits int) ([]time.Duration, error
 	if _, err := device.Start(sctx, b, nodeOnly(quiet)); err != nil {
 		return nil, err
 	}
-	id, err := a.Create(ctx, map[string]string{"title": "latency"}, []*crdt.Block{{Type: crdt.TypeParagraph}})
+	id, err := a.Create(ctx, vault.NewPage{Details: map[string]string{"title": "latency"}, Blocks: []*crdt.Block{{Type: crdt.TypeParagraph}}})
 	if err != nil {
 		return nil, err
 	}
@@ -326,7 +326,7 @@ func Direct(ctx context.Context, dir string, edits int) (first time.Duration, de
 		return 0, nil, err
 	}
 	defer b.Close()
-	id, err := a.Create(ctx, map[string]string{"title": "latency"}, []*crdt.Block{{Type: crdt.TypeParagraph}})
+	id, err := a.Create(ctx, vault.NewPage{Details: map[string]string{"title": "latency"}, Blocks: []*crdt.Block{{Type: crdt.TypeParagraph}}})
 	if err != nil {
 		return 0, nil, err
 	}
@@ -388,7 +388,7 @@ func timeEdits(ctx context.Context, a *vault.Engine, da *device.Device, b *vault
 	var out []time.Duration
 	for i := 0; i < edits; i++ {
 		start := time.Now()
-		if _, err := a.Edit(ctx, id, func(tx *crdt.Tx) error {
+		if _, err := a.Edit(ctx, id, vault.EditOptions{}, func(tx *crdt.Tx) error {
 			tx.InsertText(blk, 0, "x")
 			return nil
 		}); err != nil {

@@ -342,3 +342,13 @@ func sortedKeys[V any](m map[string]V) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// DetailStamp is the ID of the write that set a detail's current value
+// (ok false when the detail was never written).
+func (d *Doc) DetailStamp(key string) (ID, bool) {
+	r, ok := d.details[key]
+	if !ok {
+		return ID{}, false
+	}
+	return d.actors.external(r.ts), true
+}

@@ -83,7 +83,7 @@ func TestSyncThroughNode(t *testing.T) {
 	if err := Register(ctx, a, addr); err != nil {
 		t.Fatal(err)
 	}
-	id, err := a.Create(ctx, map[string]string{"title": "Secret garden"}, markdown.Parse("Plant tomatoes in May.\n"))
+	id, err := a.Create(ctx, vault.NewPage{Details: map[string]string{"title": "Secret garden"}, Blocks: markdown.Parse("Plant tomatoes in May.\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,14 +115,14 @@ func TestSyncThroughNode(t *testing.T) {
 	eventually(t, "the object on b", func() bool { return show(b) == "Plant tomatoes in May.\n" })
 
 	// Edits flow both ways, pushed at once.
-	if _, err := b.Edit(ctx, id, func(tx *crdt.Tx) error {
+	if _, err := b.Edit(ctx, id, vault.EditOptions{}, func(tx *crdt.Tx) error {
 		tx.Replace(markdown.Parse("Plant tomatoes in May. Water daily.\n"))
 		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "b's edit on a", func() bool { return show(a) == "Plant tomatoes in May. Water daily.\n" })
-	if _, err := a.Edit(ctx, id, func(tx *crdt.Tx) error {
+	if _, err := a.Edit(ctx, id, vault.EditOptions{}, func(tx *crdt.Tx) error {
 		tx.Replace(markdown.Parse("Plant tomatoes in late May. Water daily.\n"))
 		return nil
 	}); err != nil {
@@ -306,7 +306,7 @@ func vaultWithAnObject(t *testing.T, ctx context.Context) *vault.Engine {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { e.Close() })
-	if _, err := e.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("x\n")); err != nil {
+	if _, err := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("x\n")}); err != nil {
 		t.Fatal(err)
 	}
 	return e

@@ -54,7 +54,7 @@ func TestDevicesSyncDirectly(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	secret, _ := c.Create(ctx, map[string]string{"title": "C's own"}, markdown.Parse("not for a\n"))
+	secret, _ := c.Create(ctx, vault.NewPage{Details: map[string]string{"title": "C's own"}, Blocks: markdown.Parse("not for a\n")})
 
 	da, err := Start(ctx, a, fastConfig())
 	if err != nil {
@@ -75,12 +75,12 @@ func TestDevicesSyncDirectly(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	id, err := a.Create(ctx, map[string]string{"title": "Shared"}, markdown.Parse("from a\n"))
+	id, err := a.Create(ctx, vault.NewPage{Details: map[string]string{"title": "Shared"}, Blocks: markdown.Parse("from a\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "a's object on b, directly", func() bool { return text(t, b, id) == "from a\n" })
-	if _, err := b.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("from a and b\n")); return nil }); err != nil {
+	if _, err := b.Edit(ctx, id, vault.EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("from a and b\n")); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	eventually(t, "b's edit on a, directly", func() bool { return text(t, a, id) == "from a and b\n" })
@@ -94,7 +94,7 @@ func TestDevicesSyncDirectly(t *testing.T) {
 		}
 		return false
 	})
-	if objs, _ := c.List(ctx); len(objs) != 1 || objs[0].ID != secret {
+	if objs, _ := c.List(ctx, vault.ListOptions{All: true}); len(objs) != 1 || objs[0].ID != secret {
 		t.Fatalf("c's objects: %+v", objs)
 	}
 	if devs, _ := c.Devices(ctx); len(devs) != 1 {
@@ -113,7 +113,7 @@ func TestDevicesSyncDirectly(t *testing.T) {
 		_, connected := da.Service.Peers()[bID]
 		return !connected
 	})
-	if _, err := a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("from a and b, again a\n")); return nil }); err != nil {
+	if _, err := a.Edit(ctx, id, vault.EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("from a and b, again a\n")); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if db, err = Start(ctx, b, fastConfig()); err != nil {
@@ -134,7 +134,7 @@ func TestEveryPushArrives(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, b := laptopAndPhone(t, ctx)
-	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("x\n"))
+	id, _ := a.Create(ctx, vault.NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("x\n")})
 	cfg := fastConfig()
 	cfg.Service.Sync.ReconcileEvery = 100000 // never again after the first
 	da, err := Start(ctx, a, cfg)
@@ -158,7 +158,7 @@ func TestEveryPushArrives(t *testing.T) {
 	}
 	eventually(t, "the object on b", same)
 	for i := range 300 {
-		if _, err := a.Edit(ctx, id, func(tx *crdt.Tx) error {
+		if _, err := a.Edit(ctx, id, vault.EditOptions{}, func(tx *crdt.Tx) error {
 			tx.Replace(markdown.Parse(fmt.Sprintf("edit %d\n", i)))
 			return nil
 		}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"mycel/internal/change"
 	"mycel/internal/objsync"
 	"mycel/internal/status"
+	"mycel/internal/vault"
 )
 
 // PeerStatus is one peer's part in an object's status.
@@ -91,7 +92,7 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		}
 	}
 	slices.SortFunc(vs.Devices, func(a, b PeerStatus) int { return strings.Compare(a.Peer, b.Peer) })
-	objs, err := d.Engine.List(ctx)
+	objs, err := d.Engine.List(ctx, vault.ListOptions{All: true})
 	if err != nil {
 		return vs, err
 	}

@@ -111,14 +111,41 @@ func TestParsesCommonMarkdown(t *testing.T) {
 
 func TestDocumentFrontMatter(t *testing.T) {
 	d := map[string]string{"title": "Garden: plans", "tags": "home"}
+	meta := Meta{ID: strings.Repeat("ab", 32), Heads: []string{strings.Repeat("01", 32), strings.Repeat("02", 32)}, Created: "2026-01-02T03:04:05Z"}
 	blocks := Parse("# Beds\n\n- tomatoes\n")
-	md := RenderDocument(d, blocks)
-	gd, gb := ParseDocument(md)
-	if !reflect.DeepEqual(gd, d) || Render(gb) != Render(blocks) {
-		t.Fatalf("document round trip: %v %q", gd, Render(gb))
+	md := RenderDocument(d, meta, blocks)
+	got := ParseDocument(md)
+	if !reflect.DeepEqual(got.Details, d) || !reflect.DeepEqual(got.Meta, meta) || Render(got.Blocks) != Render(blocks) {
+		t.Fatalf("document round trip: %v %+v %q", got.Details, got.Meta, Render(got.Blocks))
 	}
-	if gd, _ := ParseDocument("just text\n"); gd != nil {
+	if got := ParseDocument("just text\n"); got.Details != nil {
 		t.Fatal("no front matter must give nil details")
+	}
+	// Front matter as notes apps write it: lists, quotes, comments.
+	got = ParseDocument("---\ntitle: \"Q: A\"\ntags: [a, 'b c']\naliases:\n  - x\n  - y\n# a comment\n---\nbody\n")
+	if want := map[string]string{"title": "Q: A", "tags": "a, b c", "aliases": "x, y"}; !reflect.DeepEqual(got.Details, want) || got.Body != "body\n" {
+		t.Fatalf("notes-app front matter: %v %q", got.Details, got.Body)
+	}
+}
+
+// What a person types is kept: a backslash before a letter is theirs, not
+// an escape (CommonMark keeps it too); one before markup is an escape.
+func TestBackslashesKept(t *testing.T) {
+	for md, want := range map[string]string{
+		"\\a b\n":             `\a b`,
+		"C:\\Users\n":         `C:\Users`,
+		"\\# not a heading\n": "# not a heading",
+		"- \\a\n":             `\a`,
+		"x\n\\b\n":            "x\n\\b",
+	} {
+		blocks := Parse(md)
+		if len(blocks) != 1 || blocks[0].Text != want {
+			t.Errorf("%q parses to %q, want %q", md, show(blocks), want)
+			continue
+		}
+		if again := Parse(Render(blocks)); again[0].Text != want {
+			t.Errorf("%q does not round trip: %q", md, again[0].Text)
+		}
 	}
 }
 

@@ -131,9 +131,12 @@ func afterMarker(s string, n int) string {
 	return strings.TrimPrefix(s, " ")
 }
 
+// unescape drops the backslash Render puts before a line that would read
+// as markup: only there, so a backslash a person typed before a letter
+// ("\a") stays, as CommonMark keeps it too.
 func unescape(l string) string {
-	if strings.HasPrefix(l, `\`) {
-		return l[1:]
+	if rest, ok := strings.CutPrefix(l, `\`); ok && needsEscape(rest) {
+		return rest
 	}
 	return l
 }

@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 
 	"mycel/internal/admit"
@@ -225,18 +224,15 @@ func (v *Vault) Receive(ctx context.Context, id change.ID, raw []byte) (Outcome,
 // Incoming is a change to receive.
 type Incoming = admit.Incoming
 
-// ReceiveBatch receives changes in one transaction; errs[i] says why change
-// i was refused, err is a storage error (and then nothing is stored).
+// ReceiveBatch receives changes in one transaction, through the pipeline
+// every store shares (package admit); errs[i] says why change i was
+// refused, err is a storage error (and then nothing is stored).
 func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome, errs []error, err error) {
 	v.mu.Lock()
 	l := v.members
 	v.mu.Unlock()
 	err = v.db.Update(ctx, func(tx store.Tx) (err error) {
-		a, err := admit.Begin(tx, v.ID, l, in)
-		if err != nil {
-			return err
-		}
-		outs, errs, err = admit.Batch(in, func(c Incoming) (Outcome, error) { return v.receive(tx, a, c) })
+		outs, errs, err = admit.Receive(tx, v.ID, l, keeper{}, in)
 		return err
 	})
 	if err != nil {
@@ -245,36 +241,17 @@ func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome
 	return outs, errs, nil
 }
 
-func (v *Vault) receive(tx store.Tx, a *admit.Admission, in Incoming) (Outcome, error) {
-	c, verdict, err := a.Check(in)
-	switch {
-	case err != nil:
-		return 0, err
-	case verdict == admit.Duplicate:
-		return Duplicate, nil
-	case verdict == admit.Parked:
-		return Parked, nil
-	}
-	if _, _, err := tx.PutChange(store.MetaOf(c), in.Raw); err != nil {
-		return 0, err
-	}
-	a.Stored(c)
-	heads, err := tx.Heads(c.Object)
-	if err != nil {
-		return 0, err
-	}
-	heads = slices.DeleteFunc(heads, func(h change.ID) bool { return slices.Contains(c.Parents, h) })
-	if err := tx.SetHeads(c.Object, append(heads, c.ID)); err != nil {
-		return 0, err
-	}
+// keeper is a node's admit.Applier: it cannot read a change, so it only
+// keeps it (and an index row for each object, which lists it).
+type keeper struct{}
+
+func (keeper) Apply(store.Tx, *change.Change) (bool, error) { return false, nil }
+
+func (keeper) Stored(tx store.Tx, c *change.Change, _ int64) error {
 	if c.IsRoot() {
-		if err := tx.PutObject(store.Object{ID: c.ID, Created: c.Time, Updated: c.Time, Changes: 1}); err != nil {
-			return 0, err
-		}
+		return tx.PutObject(store.Object{ID: c.ID, Created: c.Time, Updated: c.Time, Changes: 1})
 	}
-	// Retry what waited for this change.
-	return Stored, a.Unpark(c.Object, func(in Incoming) (bool, error) {
-		out, err := v.receive(tx, a, in)
-		return out == Parked, err
-	})
+	return nil
 }
+
+func (keeper) Finish(store.Tx, map[change.ID][]change.ID) error { return nil }

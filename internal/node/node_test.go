@@ -97,7 +97,7 @@ func TestVaultReceiveVerifies(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obj, _ := e.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("x\n"))
+	obj, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("x\n")})
 	ids, raws, _ := e.Changes(ctx, obj)
 	// Children first: parked, then stored when the root arrives.
 	if out, err := v.Receive(ctx, ids[1], raws[1]); err != nil || out != Parked {
@@ -118,7 +118,7 @@ func TestVaultReceiveVerifies(t *testing.T) {
 	// A device of another vault is refused.
 	other, _, _ := vault.Init(ctx, filepath.Join(t.TempDir(), "o"), "x")
 	defer other.Close()
-	oobj, _ := other.Create(ctx, map[string]string{"title": "x"}, nil)
+	oobj, _ := other.Create(ctx, vault.NewPage{Details: map[string]string{"title": "x"}})
 	oids, oraws, _ := other.Changes(ctx, oobj)
 	if _, err := v.Receive(ctx, oids[0], oraws[0]); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "not a device of this vault") {
 		t.Fatalf("other vault's change: %v", err)

@@ -86,6 +86,11 @@ type Version struct {
 	// Upto is how many changes of the ordered history make up the object
 	// at this version (a prefix of a topological order is causally closed).
 	Upto int
+	// Merged: at this version, edits made concurrently (on different
+	// devices, or on different versions of one) came together: one of its
+	// changes was made on several heads, or the object had several heads
+	// after it.
+	Merged bool
 }
 
 // Versions groups an ordered history (from Order) into versions: a device's
@@ -94,23 +99,30 @@ type Version struct {
 // edits and open no version.
 func Versions(ordered []store.ChangeMeta) []Version {
 	var out []Version
+	heads := map[change.ID]bool{}
 	for i, m := range ordered {
-		if m.ID == m.Object || m.Snapshot {
+		for _, p := range m.Parents {
+			delete(heads, p)
+		}
+		heads[m.ID] = true
+		if m.ID == m.Object || m.Snapshot || m.Inert {
 			if len(out) > 0 {
 				out[len(out)-1].Upto = i + 1
 			}
 			continue
 		}
+		merged := len(m.Parents) > 1 || len(heads) > 1
 		if n := len(out); n > 0 {
 			v := &out[n-1]
 			if !m.NewVersion && bytes.Equal(v.Author, m.Author) && m.Time.Sub(v.End) <= IdleGap && !m.Time.Before(v.Start) {
 				v.End = m.Time
 				v.Changes++
 				v.Upto = i + 1
+				v.Merged = v.Merged || merged
 				continue
 			}
 		}
-		out = append(out, Version{N: len(out) + 1, Author: m.Author, Start: m.Time, End: m.Time, Changes: 1, Upto: i + 1})
+		out = append(out, Version{N: len(out) + 1, Author: m.Author, Start: m.Time, End: m.Time, Changes: 1, Upto: i + 1, Merged: merged})
 	}
 	return out
 }

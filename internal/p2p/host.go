@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -15,6 +16,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/net/swarm"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/quicreuse"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/multiformats/go-multistream"
 
@@ -25,19 +29,57 @@ import (
 )
 
 // NewHost starts a libp2p host whose identity is key (a device's key, or a
-// node's), listening on the given multiaddrs (none: dial only).
+// node's), listening on the given multiaddrs (none: dial only). It fails,
+// naming the address, unless it listens on every one of them: a node that
+// came up on some of its addresses only would be unreachable where its
+// devices dial it.
 func NewHost(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	pk, err := crypto.UnmarshalEd25519PrivateKey(key)
 	if err != nil {
 		return nil, fmt.Errorf("host key: %w", err)
 	}
-	opts := []libp2p.Option{libp2p.Identity(pk), libp2p.ListenAddrStrings(listen...)}
+	addrs := make([]ma.Multiaddr, len(listen))
+	for i, s := range listen {
+		if addrs[i], err = ma.NewMultiaddr(s); err != nil {
+			return nil, fmt.Errorf("listen address %q: %w", s, err)
+		}
+	}
+	// TCP and QUIC only (mycel speaks nothing else), neither sharing its
+	// port. libp2p binds TCP with SO_REUSEPORT by default, so a second
+	// process on a port in use starts without an error and the kernel
+	// hands it part of the incoming connections. QUIC's "reuseport" is no
+	// socket option (its UDP bind already fails on a port in use) but the
+	// sharing of the listening socket with dials; off, every dial has a
+	// socket of its own on both transports, and a socket lives no longer
+	// than its listener or connection.
+	opts := []libp2p.Option{libp2p.Identity(pk),
+		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
+		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport())}
 	if len(listen) == 0 {
 		opts = append(opts, libp2p.NoListenAddrs)
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("start libp2p host: %w", err)
+	}
+	// One address at a time: libp2p's own Listen succeeds if any address
+	// works, and its error names none of those that failed.
+	for i, m := range addrs {
+		var err error
+		if sw, ok := h.Network().(*swarm.Swarm); ok {
+			err = sw.AddListenAddr(m) // the transport's error, unwrapped
+		} else {
+			err = h.Network().Listen(m)
+		}
+		if err == nil {
+			continue
+		}
+		h.Close()
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, fmt.Errorf("%s is in use by another process: stop it or choose another --listen", listen[i])
+		}
+		return nil, fmt.Errorf("listen on %s: %w", listen[i], err)
 	}
 	return h, nil
 }

@@ -77,6 +77,7 @@ type Object struct {
 	Title    string
 	Type     string
 	Archived bool
+	Deleted  bool // in the bin: hidden from lists and search, kept in history
 	Created  time.Time
 	Updated  time.Time
 	Snippet  string

@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -12,9 +13,9 @@ import (
 	"path/filepath"
 	"time"
 
+	"mycel/internal/change"
 	"mycel/internal/keys"
 	"mycel/internal/store"
-	"mycel/internal/store/sqlite"
 )
 
 // ManifestFile describes a backup, next to the store copy in it.
@@ -22,34 +23,44 @@ const ManifestFile = "manifest.json"
 
 // Manifest is what a backup holds and how to check it.
 type Manifest struct {
-	Format           int       `json:"format"` // of the backup folder: 1
-	Mycel            string    `json:"mycel_version"`
-	StoreFormat      int       `json:"store_format"`
-	VaultID          string    `json:"vault_id"`
-	Created          time.Time `json:"created"`
-	Objects          int       `json:"objects"`
-	Changes          int       `json:"changes"`
-	SHA256           string    `json:"sha256"` // of the store copy
-	Bytes            int64     `json:"bytes"`
-	IncludeDeviceKey bool      `json:"includes_device_key"`
+	Format      int       `json:"format"` // of the backup folder: 1
+	Mycel       string    `json:"mycel_version"`
+	StoreFormat int       `json:"store_format"`
+	VaultID     string    `json:"vault_id"`
+	Device      string    `json:"device,omitempty"` // the backed-up device's key: a restore takes its name
+	Created     time.Time `json:"created"`
+	Objects     int       `json:"objects"`
+	Changes     int       `json:"changes"`
+	SHA256      string    `json:"sha256"` // of the store copy
+	Bytes       int64     `json:"bytes"`
+	// IncludeDeviceKey: the backup holds the vault's keys (a restore
+	// needs no phrase) and, with them, the plaintext search index. Without
+	// them it holds only ciphertext.
+	IncludeDeviceKey bool `json:"includes_device_key"`
 }
 
 // Backup writes a consistent copy of the store into dest (a new or empty
 // folder) with a manifest, while this and other processes go on writing.
-// The keys are left out unless includeDeviceKey: then whoever holds the
-// backup holds this device (and can read the vault).
-func (e *Engine) Backup(ctx context.Context, dest string, includeDeviceKey bool) (Manifest, error) {
-	m := Manifest{Format: 1, Mycel: version(), StoreFormat: sqlite.SchemaVersion, VaultID: hex.EncodeToString(e.vault.ID[:]),
-		Created: time.Now().UTC(), IncludeDeviceKey: includeDeviceKey}
+// Without includeKeys the copy holds nothing readable: the changes and
+// the membership log as stored (ciphertext, and what a backup node sees
+// anyway) but no title, snippet or search text; restoring it needs the
+// recovery phrase and rebuilds the index. With includeKeys it holds the
+// vault's keys and index too: whoever has it can read the vault.
+func (e *Engine) Backup(ctx context.Context, dest string, includeKeys bool) (Manifest, error) {
+	m := Manifest{Format: 1, Mycel: version(), StoreFormat: e.storeFormat, VaultID: hex.EncodeToString(e.vault.ID[:]),
+		Device: hex.EncodeToString(e.DeviceKey()), Created: time.Now().UTC(), IncludeDeviceKey: includeKeys}
+	if e.openStore == nil {
+		return m, errors.New("backups need the engine to know how to open a store copy (vault.WithStores)")
+	}
 	if err := emptyFolder(dest); err != nil {
 		return m, err
 	}
 	copyPath := filepath.Join(dest, DBFile)
-	if err := e.db.CopyTo(ctx, copyPath, store.CopyOptions{CiphertextOnly: !includeDeviceKey}); err != nil {
+	if err := e.db.CopyTo(ctx, copyPath, store.CopyOptions{CiphertextOnly: !includeKeys}); err != nil {
 		return m, err
 	}
 	// Count what the copy holds, not the live store.
-	c, err := sqlite.Open(copyPath)
+	c, err := e.openStore(copyPath)
 	if err != nil {
 		return m, err
 	}
@@ -70,7 +81,7 @@ func (e *Engine) Backup(ctx context.Context, dest string, includeDeviceKey bool)
 	if m.SHA256, m.Bytes, err = fileSum(copyPath); err != nil {
 		return m, err
 	}
-	if includeDeviceKey {
+	if includeKeys {
 		b, err := os.ReadFile(filepath.Join(e.dir, SecretsFile))
 		if err != nil {
 			return m, err
@@ -105,55 +116,134 @@ func ReadBackup(src string) (Manifest, error) {
 	return m, nil
 }
 
-// RestoreBackup restores the backup in src into dir, which must be new or
-// empty. A backup with the device key opens as that device; one without
-// becomes a new device of the vault, named deviceName, which needs the
-// recovery phrase.
-func RestoreBackup(ctx context.Context, src, dir, phrase, deviceName string) (*Engine, error) {
+// RestoreBackupWith restores the backup in src into dir, which must be new or
+// empty, opening the restored store with open. The restore is always a new
+// device of the vault, with a key of its own (two stores writing with one
+// key would fork pages), named deviceName or else like the device backed
+// up. A backup without keys needs the recovery phrase, and its index
+// (titles, search) is rebuilt from the changes.
+func RestoreBackupWith(ctx context.Context, src, dir, phrase, deviceName string, open func(path string) (store.Store, error), opts ...Option) (*Engine, error) {
 	m, err := ReadBackup(src)
 	if err != nil {
 		return nil, err
 	}
-	if !m.IncludeDeviceKey {
+	var seed []byte
+	if m.IncludeDeviceKey {
+		s, err := readSecrets(src)
+		if err != nil {
+			return nil, fmt.Errorf("the backup says it holds the keys, but: %w", err)
+		}
+		seed = s.VaultSeed
+	} else {
 		if phrase == "" {
-			return nil, errors.New("this backup holds no device key: give the vault's recovery phrase, and the restore becomes a new device")
+			return nil, errors.New("this backup holds no keys: give the vault's recovery phrase, and the restore becomes a new device")
 		}
 		if err := keys.CheckPhrase(phrase); err != nil {
 			return nil, err
 		}
-		v, err := keys.DeriveVault(keys.Seed(phrase))
-		if err != nil {
-			return nil, err
+		seed = keys.Seed(phrase)
+	}
+	v, err := keys.DeriveVault(seed)
+	if err != nil {
+		return nil, err
+	}
+	if hex.EncodeToString(v.ID[:]) != m.VaultID {
+		if m.IncludeDeviceKey {
+			return nil, errors.New("the backup's keys are of another vault than its store")
 		}
-		if hex.EncodeToString(v.ID[:]) != m.VaultID {
-			return nil, errors.New("this recovery phrase is of another vault than the backup's")
-		}
+		return nil, errors.New("this recovery phrase is of another vault than the backup's")
 	}
 	if err := emptyFolder(dir); err != nil {
 		return nil, err
 	}
-	if err := copyFile(filepath.Join(src, DBFile), filepath.Join(dir, DBFile)); err != nil {
+	path := filepath.Join(dir, DBFile)
+	if err := copyFile(filepath.Join(src, DBFile), path); err != nil {
 		return nil, err
 	}
-	if m.IncludeDeviceKey {
-		b, err := os.ReadFile(filepath.Join(src, SecretsFile))
-		if err != nil {
-			return nil, fmt.Errorf("the backup says it holds the device key, but: %w", err)
-		}
-		if err := writePrivate(filepath.Join(dir, SecretsFile), b); err != nil {
-			return nil, err
-		}
-		e, err := Open(dir)
-		if err != nil {
-			return nil, err
-		}
-		if hex.EncodeToString(e.vault.ID[:]) != m.VaultID {
-			e.Close()
-			return nil, errors.New("the backup's device key is of another vault than its store")
-		}
-		return e, nil
+	db, err := open(path)
+	if err != nil {
+		return nil, err
 	}
-	return adopt(ctx, dir, phrase, deviceName)
+	if deviceName == "" {
+		deviceName = backedUpName(ctx, db, v, m.Device)
+	}
+	e, err := createFromSeed(ctx, dir, db, seed, deviceName, opts)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if !m.IncludeDeviceKey {
+		if err := e.RebuildIndex(ctx); err != nil {
+			e.Close()
+			return nil, fmt.Errorf("rebuild the index of the restored store: %w", err)
+		}
+	}
+	return e, nil
+}
+
+// backedUpName is the name of the backed-up device (hex key) in the
+// restored membership log, or the host name.
+func backedUpName(ctx context.Context, db store.Store, v *keys.Vault, device string) string {
+	_, scratch, _ := ed25519.GenerateKey(nil) // Devices marks "this" device by key
+	e := &Engine{db: db, vault: v, device: scratch}
+	if devs, err := e.Devices(ctx); err == nil {
+		for _, d := range devs {
+			if hex.EncodeToString(d.Key) == device {
+				return d.Name
+			}
+		}
+	}
+	return DefaultDeviceName()
+}
+
+// RebuildIndex writes every object's index row and search text again from
+// its changes.
+func (e *Engine) RebuildIndex(ctx context.Context) error {
+	var ids []change.ID
+	if err := e.db.View(ctx, func(tx store.Tx) (err error) {
+		ids, err = tx.ChangeObjects()
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		var l *loaded
+		err := e.db.Update(ctx, func(tx store.Tx) error {
+			if _, err := tx.Object(id); errors.Is(err, store.ErrNotFound) {
+				// A store copy keeps its rows; one without is given one.
+				root, err := tx.Meta(id)
+				if err != nil {
+					return err
+				}
+				return tx.PutObject(store.Object{ID: id, Type: "page", Created: root.Time, Updated: root.Time, TextStale: true})
+			} else {
+				return err
+			}
+		})
+		if err != nil {
+			return err
+		}
+		if err := e.db.View(ctx, func(tx store.Tx) (err error) {
+			l, err = e.load(tx, id)
+			if err == nil {
+				l.row.Changes, err = countChanges(tx, id)
+			}
+			return err
+		}); err != nil {
+			return err
+		}
+		err = e.db.Update(ctx, func(tx store.Tx) error {
+			if err := e.index(tx, l); err != nil {
+				return err
+			}
+			l.row.TextStale, l.row.Body = false, PlainText(l.doc.Blocks())
+			return tx.PutObject(l.row)
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // emptyFolder makes dir, or checks that it is empty: a restore or backup

@@ -33,8 +33,8 @@ func damage(t *testing.T, e *Engine, query string, args ...any) {
 	}
 }
 
-// checked runs Check and returns the kinds of problem found.
-func checked(t *testing.T, e *Engine, repair bool) (CheckReport, string) {
+// runCheck runs Check and returns the kinds of problem found.
+func runCheck(t *testing.T, e *Engine, repair bool) (CheckReport, string) {
 	t.Helper()
 	r, err := e.Check(ctx, repair)
 	if err != nil {
@@ -51,12 +51,12 @@ func checked(t *testing.T, e *Engine, repair bool) (CheckReport, string) {
 // its id and the id of a change in the middle.
 func objectWithHistory(t *testing.T, e *Engine) (change.ID, change.ID) {
 	t.Helper()
-	id, err := e.Create(ctx, map[string]string{"title": "Diary"}, markdown.Parse("one\n"))
+	id, err := e.Create(ctx, NewPage{Title: "Diary", Blocks: markdown.Parse("one\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, text := range []string{"one two\n", "one two three\n", "one two three four\n"} {
-		if _, err := e.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(text)); return nil }); err != nil {
+		if _, err := e.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(text)); return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -66,50 +66,49 @@ func objectWithHistory(t *testing.T, e *Engine) (change.ID, change.ID) {
 
 func TestCheckPassesAHealthyStore(t *testing.T) {
 	a, _ := pair(t)
-	a.Policy = object.SnapshotPolicy{MinChanges: 1, MaxChanges: 2} // snapshots among the changes
+	a.Policy = object.SnapshotPolicy{MinChanges: 1, MaxChanges: 2} // a local snapshot among the changes
 	id, _ := objectWithHistory(t, a)
-	snaps := 0
-	a.db.View(ctx, func(tx store.Tx) error {
-		ms, err := tx.Changes(id, 0)
-		for _, m := range ms {
-			if m.Snapshot {
-				snaps++
-			}
-		}
-		return err
-	})
-	if snaps == 0 {
-		t.Fatal("no snapshot to check")
+	if err := a.db.View(ctx, func(tx store.Tx) error { _, err := tx.Snapshot(id); return err }); err != nil {
+		t.Fatalf("no snapshot to check: %v", err)
 	}
-	r, kinds := checked(t, a, false)
+	r, kinds := runCheck(t, a, false)
 	if kinds != "" || r.Objects != 1 || r.Changes < 5 {
 		t.Fatalf("healthy store: %+v (%s)", r, kinds)
 	}
 }
 
-// A snapshot whose state is not what its changes make is found.
+// A local snapshot whose state is not what its changes make is found, and
+// repair drops it (the object replays from its changes).
 func TestCheckFindsAWrongSnapshot(t *testing.T) {
 	a, _ := pair(t)
 	id, _ := objectWithHistory(t, a)
-	// A snapshot made by this device of another state than its heads'.
 	err := a.db.Update(ctx, func(tx store.Tx) error {
-		l, err := a.take(tx, id)
+		l, err := a.load(tx, id)
 		if err != nil {
 			return err
 		}
 		t2 := l.doc.Begin(string(a.DeviceKey()))
 		t2.SetDetail("title", "Not what the changes say")
 		t2.Commit()
-		if err := a.snapshot(tx, l); err != nil {
+		sealed, err := sealSnapshot(l.key, id, l.doc)
+		if err != nil {
 			return err
 		}
-		return tx.SetHeads(id, l.heads)
+		return tx.PutSnapshot(id, store.Snapshot{Seq: l.seq, Sealed: sealed})
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, kinds := checked(t, a, false); !strings.Contains(kinds, "snapshot") {
+	a.forget(id)
+	if _, kinds := runCheck(t, a, false); !strings.Contains(kinds, "snapshot") {
 		t.Fatalf("problems %q, want snapshot", kinds)
+	}
+	runCheck(t, a, true)
+	if _, kinds := runCheck(t, a, false); kinds != "" {
+		t.Fatalf("after repair: %q", kinds)
+	}
+	if o, _ := a.Get(ctx, id); o.Title() != "Diary" {
+		t.Fatalf("title after repair: %q", o.Title())
 	}
 }
 
@@ -117,17 +116,17 @@ func TestCheckFindsAndRepairsAStaleIndexRow(t *testing.T) {
 	a, _ := pair(t)
 	id, _ := objectWithHistory(t, a)
 	damage(t, a, `UPDATE objects SET title = 'Stale', changes = 1 WHERE id = ?`, id[:])
-	if _, kinds := checked(t, a, false); kinds != "index" {
+	if _, kinds := runCheck(t, a, false); kinds != "index" {
 		t.Fatalf("problems %q, want index", kinds)
 	}
-	r, _ := checked(t, a, true)
+	r, _ := runCheck(t, a, true)
 	if r.Repaired != 1 {
 		t.Fatalf("repaired %d objects", r.Repaired)
 	}
-	if _, kinds := checked(t, a, false); kinds != "" {
+	if _, kinds := runCheck(t, a, false); kinds != "" {
 		t.Fatalf("after repair: %q", kinds)
 	}
-	if list, _ := a.List(ctx); list[0].Title != "Diary" {
+	if list, _ := a.List(ctx, ListOptions{All: true}); list[0].Title != "Diary" {
 		t.Fatalf("index row after repair: %+v", list[0])
 	}
 }
@@ -146,9 +145,18 @@ func TestCheckFindsAFlippedByte(t *testing.T) {
 	db.Close()
 	raw[len(raw)/2] ^= 1
 	damage(t, a, `UPDATE changes SET raw = ? WHERE id = ?`, raw, mid[:])
-	r, kinds := checked(t, a, true)
-	if kinds != "change" || r.Repaired != 0 || !strings.Contains(r.Problems[0].Detail, mid.Short()) {
+	r, kinds := runCheck(t, a, false)
+	if kinds != "change" || !strings.Contains(r.Problems[0].Detail, mid.Short()) {
 		t.Fatalf("problems %q (%+v), want the damaged change named", kinds, r.Problems)
+	}
+	// Repair moves it aside (and what is built on it): the object opens
+	// without it, shows it is damaged, and check says sync brings it back.
+	if r, _ := runCheck(t, a, true); r.Repaired != 1 {
+		t.Fatalf("repaired %d", r.Repaired)
+	}
+	r, kinds = runCheck(t, a, false)
+	if kinds != "damaged" || !strings.Contains(r.Problems[0].Detail, "bring it back") {
+		t.Fatalf("after repair: %q %+v", kinds, r.Problems)
 	}
 }
 
@@ -156,7 +164,7 @@ func TestCheckFindsAHoleInTheHistory(t *testing.T) {
 	a, _ := pair(t)
 	_, mid := objectWithHistory(t, a)
 	damage(t, a, `DELETE FROM changes WHERE id = ?`, mid[:])
-	r, kinds := checked(t, a, false)
+	r, kinds := runCheck(t, a, false)
 	if kinds != "history" || !strings.Contains(r.Problems[0].Detail, mid.Short()) {
 		t.Fatalf("problems %q (%+v), want the missing change named", kinds, r.Problems)
 	}
@@ -190,8 +198,11 @@ func TestAnonymizeKeepsShapeOnly(t *testing.T) {
 // and into the vault it came from changes nothing.
 func TestExportImportJSON(t *testing.T) {
 	a, _ := pair(t)
-	target, _ := a.Create(ctx, map[string]string{"title": "Target", "tags": "x, y"}, markdown.Parse("# Head\n\n- [ ] todo\n- item\n\n> quote\n"))
-	src, _ := a.Create(ctx, map[string]string{"title": "Source", "archived": "true"}, markdown.Parse("see\n\n[Target]("+"mycel:"+target.String()+")\n"))
+	target, _ := a.Create(ctx, NewPage{Details: map[string]string{"title": "Target", "tags": "x, y"}, Blocks: markdown.Parse("# Head\n\n- [ ] todo\n- item\n\n> quote\n")})
+	src, _ := a.Create(ctx, NewPage{Title: "Source", Blocks: markdown.Parse("see\n\n[Target](" + "mycel:" + target.String() + ")\n")})
+	if _, err := a.Archive(ctx, src, true); err != nil {
+		t.Fatal(err)
+	}
 	dir := filepath.Join(t.TempDir(), "export")
 	if n, err := a.ExportJSON(ctx, dir, nil); err != nil || n != 2 {
 		t.Fatalf("export: %d, %v", n, err)
@@ -205,7 +216,7 @@ func TestExportImportJSON(t *testing.T) {
 	if err != nil || r.Created != 2 {
 		t.Fatalf("import: %+v, %v", r, err)
 	}
-	list, _ := c.List(ctx)
+	list, _ := c.List(ctx, ListOptions{All: true})
 	byTitle := map[string]change.ID{}
 	for _, o := range list {
 		byTitle[o.Title] = o.ID
@@ -227,7 +238,7 @@ func TestExportImportJSON(t *testing.T) {
 	if r, err := c.ImportJSON(ctx, dir); err != nil || r.Created != 0 || r.Unchanged != 2 {
 		t.Fatalf("second import: %+v, %v", r, err)
 	}
-	if list, _ := c.List(ctx); len(list) != 2 {
+	if list, _ := c.List(ctx, ListOptions{All: true}); len(list) != 2 {
 		t.Fatalf("after a second import: %d objects", len(list))
 	}
 	if r, err := a.ImportJSON(ctx, dir); err != nil || r.Created != 0 || r.Unchanged != 2 {

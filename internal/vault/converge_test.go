@@ -3,6 +3,7 @@ package vault
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"testing"
 
@@ -50,7 +51,7 @@ func TestEnginesConverge(t *testing.T) {
 				rt.Fatal(err)
 			}
 		}
-		id, err := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("alpha beta\n\n- one\n- two\n"))
+		id, err := a.Create(ctx, NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("alpha beta\n\n- one\n- two\n")})
 		if err != nil {
 			rt.Fatal(err)
 		}
@@ -92,7 +93,8 @@ func TestEnginesConverge(t *testing.T) {
 		// Device 1 and 2 receive the object before editing it.
 		deliverSome(engines[1], true)
 		deliverSome(engines[2], true)
-		words := []string{"alpha", "beta", "gamma", "one", "two", "three", "- four", "# Head", "> quote"}
+		words := []string{"alpha", "beta", "gamma", "one", "two", "three", "- four", "# Head", "> quote", "  - nested"}
+		seen := map[*Engine][][]change.ID{} // heads each device has shown
 		steps := rapid.IntRange(1, 8).Draw(rt, "steps")
 		for s := 0; s < steps; s++ {
 			e := engines[rapid.IntRange(0, 2).Draw(rt, "device")]
@@ -107,11 +109,30 @@ func TestEnginesConverge(t *testing.T) {
 			if o.Parked > 0 {
 				continue // an incomplete object is not edited in this test
 			}
+			seen[e] = append(seen[e], o.Heads)
+			// Often the edit is made on a version shown earlier (an editor
+			// left open while changes came in): it must merge, not undo.
+			opts := EditOptions{NewVersion: true}
+			if h := seen[e]; rapid.Bool().Draw(rt, "old base") {
+				opts.Base = h[rapid.IntRange(0, len(h)-1).Draw(rt, "base")]
+			}
+			if rapid.IntRange(0, 5).Draw(rt, "bin") == 0 {
+				if o.Details["deleted"] == "true" {
+					_, err = e.Undelete(ctx, id)
+				} else {
+					_, err = e.Delete(ctx, id)
+				}
+				if err != nil {
+					rt.Fatal(err)
+				}
+				collect(e)
+				continue
+			}
 			var md bytes.Buffer
 			for n := rapid.IntRange(1, 4).Draw(rt, "blocks"); n > 0; n-- {
 				md.WriteString(words[rapid.IntRange(0, len(words)-1).Draw(rt, "word")] + " " + words[rapid.IntRange(0, len(words)-1).Draw(rt, "word")] + "\n\n")
 			}
-			if _, err := e.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(md.String())); return nil }); err != nil {
+			if _, err := e.Edit(ctx, id, opts, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(md.String())); return nil }); err != nil {
 				rt.Fatal(err)
 			}
 			collect(e)
@@ -120,6 +141,7 @@ func TestEnginesConverge(t *testing.T) {
 			deliverSome(e, true)
 		}
 		var want []byte
+		var wantDetails map[string]string
 		for i, e := range engines {
 			o, err := e.Get(ctx, id)
 			if err != nil {
@@ -130,7 +152,9 @@ func TestEnginesConverge(t *testing.T) {
 			}
 			st := o.Doc.MarshalState()
 			if i == 0 {
-				want = st
+				want, wantDetails = st, o.Details
+			} else if !maps.Equal(o.Details, wantDetails) {
+				rt.Fatalf("device %d has details %v, device 0 %v", i, o.Details, wantDetails)
 			} else if !bytes.Equal(st, want) {
 				rt.Fatalf("device %d differs:\n%s\nvs\n%s", i, markdown.Render(o.Doc.Blocks()), md(t, engines[0], id))
 			}

@@ -14,7 +14,6 @@ import (
 	"mycel/internal/change"
 	"mycel/internal/markdown"
 	"mycel/internal/store"
-	"mycel/internal/store/sqlite"
 )
 
 // Diagnostics describes one object for support: its change graph, heads
@@ -66,7 +65,7 @@ type DiagnosticPeer struct {
 
 // Diagnose describes object id (see Diagnostics).
 func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool) (*Diagnostics, error) {
-	d := &Diagnostics{Object: id.String(), Generated: time.Now().UTC(), Mycel: version(), StoreFormat: sqlite.SchemaVersion,
+	d := &Diagnostics{Object: id.String(), Generated: time.Now().UTC(), Mycel: version(), StoreFormat: e.storeFormat,
 		Anonymized: !includeContent, Verification: []string{}}
 	err := e.db.View(ctx, func(tx store.Tx) error {
 		metas, err := tx.Changes(id, 0)
@@ -97,15 +96,15 @@ func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool
 		if err != nil {
 			return err
 		}
-		problems, l, _, err := e.checkObject(tx, members.MayAuthor, id)
+		c, err := e.checkObject(tx, members.MayAuthor, id)
 		if err != nil {
 			return err
 		}
-		for _, p := range problems {
+		for _, p := range c.problems {
 			d.Verification = append(d.Verification, p.Kind+": "+p.Detail)
 		}
-		if l != nil {
-			d.Details, d.Text = l.doc.Details(), markdown.Render(l.doc.Blocks())
+		if c.l != nil {
+			d.Details, d.Text = c.l.doc.Details(), markdown.Render(c.l.doc.Blocks())
 		}
 		return nil
 	})

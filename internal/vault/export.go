@@ -11,6 +11,7 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/crdt"
+	"mycel/internal/store"
 )
 
 // ExportManifest names a folder as a mycel JSON export.
@@ -19,7 +20,10 @@ const ExportManifest = "mycel-export.json"
 // Exported is one object as a JSON export holds it: everything in its
 // state, ids included, so that importing it gives back the same state.
 type Exported struct {
-	ID      string            `json:"id"`
+	ID string `json:"id"`
+	// Heads name the version exported: importing into this vault is
+	// based on it, so an old export undoes nothing done since.
+	Heads   []string          `json:"heads"`
 	Details map[string]string `json:"details"`
 	Blocks  []ExportedBlock   `json:"blocks"`
 	Created time.Time         `json:"created"`
@@ -73,7 +77,7 @@ func importBlocks(bs []ExportedBlock, remap func(string) string) []*crdt.Block {
 // folder: one ID.json per object and a manifest. It returns how many.
 func (e *Engine) ExportJSON(ctx context.Context, dir string, ids []change.ID) (int, error) {
 	if len(ids) == 0 {
-		rows, err := e.List(ctx)
+		rows, err := e.List(ctx, ListOptions{Archived: true})
 		if err != nil {
 			return 0, err
 		}
@@ -92,6 +96,9 @@ func (e *Engine) ExportJSON(ctx context.Context, dir string, ids []change.ID) (i
 		}
 		x := Exported{ID: id.String(), Details: o.Details, Blocks: exportBlocks(o.Doc.Blocks()),
 			Created: o.Index.Created, Updated: o.Index.Updated, Changes: o.Index.Changes}
+		for _, h := range o.Heads {
+			x.Heads = append(x.Heads, h.String())
+		}
 		b, _ := json.MarshalIndent(x, "", "  ")
 		if err := writePrivate(filepath.Join(dir, id.String()+".json"), append(b, '\n')); err != nil {
 			return 0, err
@@ -105,11 +112,27 @@ func (e *Engine) ExportJSON(ctx context.Context, dir string, ids []change.ID) (i
 // ImportResult says what an import did.
 type ImportResult struct {
 	Created, Updated, Unchanged int
+	// Skipped: objects of this vault exported from a version this device
+	// does not have yet (sync first), left as they are.
+	Skipped []string `json:",omitempty"`
 }
 
-// ImportJSON imports a JSON export: an object of this vault (same id) is
-// brought to the exported state; one imported before is updated, not
-// duplicated; others become new objects. Links between the exported
+// imported is what an earlier import made of an exported object, kept in
+// a setting: the object, and its heads and the export's right after.
+type imported struct {
+	Object   string   `json:"object"`
+	Heads    []string `json:"heads"`
+	Exported []string `json:"exported_heads"`
+}
+
+func importSetting(exported string) string { return "imported:" + exported }
+
+// ImportJSON imports a JSON export, each object as one change and a
+// version of its own. An object of this vault (same id) is brought to the
+// exported state on top of the exported version: what was done since the
+// export stays (an old export changes nothing). One imported before is
+// updated on top of what that import made, and only if the export
+// changed since. Others become new objects. Links between the exported
 // objects point to the imported ones.
 func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, error) {
 	var r ImportResult
@@ -136,66 +159,134 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 		}
 		objs = append(objs, x)
 	}
-	// Where each exported object lives here: itself, or what an earlier
-	// import made of it.
-	target := map[string]change.ID{}
+	// Where each exported object lives here, and the version to build on.
+	type plan struct {
+		target change.ID
+		base   []change.ID
+		root   *change.Change // a new object
+		prior  *imported
+	}
+	plans := map[string]*plan{}
 	for _, x := range objs {
 		id, _ := change.ParseID(x.ID)
-		if _, err := e.Get(ctx, id); err == nil {
-			target[x.ID] = id
+		if o, err := e.Get(ctx, id); err == nil {
+			p := &plan{target: id}
+			if p.base, err = parseIDs(x.Heads); err != nil {
+				return r, fmt.Errorf("%s.json: %w", x.ID, err)
+			}
+			if !e.hasChanges(ctx, p.base) {
+				r.Skipped = append(r.Skipped, fmt.Sprintf("%s (%s): exported from a version this device does not have yet; sync first", o.Title(), id.Short()))
+				continue
+			}
+			plans[x.ID] = p
 			continue
 		}
 		v, err := e.Setting(ctx, importSetting(x.ID))
 		if err != nil {
 			return r, err
 		}
-		if mine, err := change.ParseID(string(v)); err == nil {
-			if _, err := e.Get(ctx, mine); err == nil {
-				target[x.ID] = mine
+		var prior imported
+		if json.Unmarshal(v, &prior) == nil {
+			if mine, err := change.ParseID(prior.Object); err == nil {
+				if _, err := e.Get(ctx, mine); err == nil {
+					base, _ := parseIDs(prior.Heads)
+					plans[x.ID] = &plan{target: mine, base: base, prior: &prior}
+					continue
+				}
 			}
 		}
-	}
-	// New objects first, so that links can point to them.
-	created := map[string]bool{}
-	for _, x := range objs {
-		if _, ok := target[x.ID]; ok {
-			continue
-		}
-		id, err := e.Create(ctx, nil, nil)
+		root, err := change.NewRoot(e.vault.ID, e.device, e.Now())
 		if err != nil {
 			return r, err
 		}
-		if err := e.SetSetting(ctx, importSetting(x.ID), []byte(id.String())); err != nil {
-			return r, err
-		}
-		target[x.ID] = id
-		created[x.ID] = true
-		r.Created++
+		plans[x.ID] = &plan{target: root.ID, root: root}
 	}
 	remap := func(t string) string {
-		if id, ok := target[t]; ok {
-			return id.String()
+		if p, ok := plans[t]; ok {
+			return p.target.String()
 		}
 		return t
 	}
 	for _, x := range objs {
-		id := target[x.ID]
-		changed, err := e.Edit(ctx, id, func(tx *crdt.Tx) error {
-			tx.ReplaceDetails(x.Details)
-			tx.Replace(importBlocks(x.Blocks, remap))
-			return nil
-		})
+		p := plans[x.ID]
+		if p == nil {
+			continue
+		}
+		blocks := importBlocks(x.Blocks, remap)
+		res := Result{ID: p.target}
 		switch {
-		case err != nil:
-			return r, err
-		case created[x.ID]:
-		case changed:
-			r.Updated++
+		case p.root != nil:
+			if err := e.createAs(ctx, p.root, x.Details, blocks); err != nil {
+				return r, err
+			}
+			res.Changed = true
+			r.Created++
+		case p.prior != nil && slicesEqualStr(p.prior.Exported, x.Heads):
+			r.Unchanged++ // the same export as last time
+			continue
 		default:
-			r.Unchanged++
+			if res, err = e.Edit(ctx, p.target, EditOptions{Base: p.base, NewVersion: true}, func(tx *crdt.Tx) error {
+				tx.ReplaceDetails(x.Details)
+				tx.Replace(blocks)
+				return nil
+			}); err != nil {
+				return r, err
+			}
+			if res.Changed {
+				r.Updated++
+			} else {
+				r.Unchanged++
+			}
+		}
+		if p.root != nil || p.prior != nil {
+			o, err := e.Get(ctx, p.target)
+			if err != nil {
+				return r, err
+			}
+			rec := imported{Object: p.target.String(), Exported: x.Heads}
+			for _, h := range o.Heads {
+				rec.Heads = append(rec.Heads, h.String())
+			}
+			b, _ := json.Marshal(rec)
+			if err := e.SetSetting(ctx, importSetting(x.ID), b); err != nil {
+				return r, err
+			}
 		}
 	}
 	return r, nil
 }
 
-func importSetting(exported string) string { return "imported:" + exported }
+func parseIDs(hex []string) ([]change.ID, error) {
+	var out []change.ID
+	for _, h := range hex {
+		id, err := change.ParseID(h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+func slicesEqualStr(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// hasChanges reports whether every one of ids is a stored change.
+func (e *Engine) hasChanges(ctx context.Context, ids []change.ID) bool {
+	ok := true
+	e.db.View(ctx, func(tx store.Tx) error {
+		got, err := tx.StoredOf(ids)
+		ok = err == nil && len(got) == len(ids)
+		return err
+	})
+	return ok
+}

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"mycel/internal/change"
-	"mycel/internal/crdt"
 	"mycel/internal/markdown"
 	"mycel/internal/store"
 )
@@ -24,7 +23,7 @@ import (
 // front matter (id, title, type, tags, created, updated, archived) and links
 // between exported objects as relative links. It returns how many.
 func (e *Engine) ExportMarkdown(ctx context.Context, dir string, ids []change.ID) (int, error) {
-	rows, err := e.List(ctx)
+	rows, err := e.List(ctx, ListOptions{Archived: true})
 	if err != nil {
 		return 0, err
 	}
@@ -57,14 +56,18 @@ func (e *Engine) ExportMarkdown(ctx context.Context, dir string, ids []change.ID
 		if err != nil {
 			return 0, err
 		}
-		fm := map[string]string{"id": r.ID.String(), "created": r.Created.Format(time.RFC3339), "updated": r.Updated.Format(time.RFC3339)}
+		fm := map[string]string{}
 		for k, v := range o.Details {
 			fm[k] = v
 		}
 		if fm["type"] == "" {
 			fm["type"] = "page"
 		}
-		text := markdown.RenderDocument(fm, o.Doc.Blocks())
+		meta := markdown.Meta{ID: r.ID.String(), Created: r.Created.Format(time.RFC3339), Updated: r.Updated.Format(time.RFC3339)}
+		for _, h := range o.Heads {
+			meta.Heads = append(meta.Heads, h.String())
+		}
+		text := markdown.RenderDocument(fm, meta, o.Doc.Blocks())
 		text = mycelLink.ReplaceAllStringFunc(text, func(m string) string {
 			sub := mycelLink.FindStringSubmatch(m)
 			id, err := change.ParseID(sub[2])
@@ -122,17 +125,20 @@ var (
 
 // ImportMarkdown imports a folder of Markdown files (nested folders too,
 // an Obsidian vault say): each file becomes an object titled by its front
-// matter or its name, with its front matter as details; a line that is only
-// a link to another imported file ([[Name]], [text](other.md)) becomes a
-// link to its object, and wiki links inside text keep their words.
+// matter or its name, with its front matter as details, in one change (a
+// version of its own); a line that is only a link to another imported file
+// ([[Name]], [text](other.md)) becomes a link to its object, and wiki links
+// inside text keep their words. Code (fenced blocks and `spans`) is taken
+// as it is.
 func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport, error) {
 	var r MarkdownImport
 	type file struct {
 		rel     string
 		details map[string]string
 		body    string
+		root    *change.Change
 	}
-	var files []file
+	var files []*file
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -156,36 +162,52 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 			r.NotConverted = append(r.NotConverted, rel+": not UTF-8 text")
 			return nil
 		}
-		details, body := splitFrontMatter(string(b))
+		if err := checkSize(string(b)); err != nil {
+			r.NotConverted = append(r.NotConverted, rel+": "+err.Error())
+			return nil
+		}
+		fields, body, _ := markdown.SplitFrontMatter(string(b))
+		details := map[string]string{}
+		for k, v := range fields {
+			// An id or heads of another vault mean nothing here; times are
+			// the new object's own; hiding is for this vault's people.
+			if !reserved(k) && v != "" && !strings.Contains(v, "\n") {
+				details[k] = v
+			}
+		}
 		if details["title"] == "" {
 			details["title"] = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
 		}
-		// An id of another vault means nothing here; times are the new
-		// object's own.
-		for _, k := range []string{"id", "created", "updated"} {
-			delete(details, k)
+		if details["type"] == "" {
+			details["type"] = "page"
 		}
-		files = append(files, file{rel: filepath.ToSlash(rel), details: details, body: body})
+		files = append(files, &file{rel: filepath.ToSlash(rel), details: details, body: body})
 		return nil
 	})
 	if err != nil {
 		return r, err
 	}
-	// Objects first, so that links can point to them.
+	// Every object's id first (its root change), so that links can point
+	// to objects not written yet.
 	byPath, byName := map[string]change.ID{}, map[string]change.ID{}
 	for _, f := range files {
-		id, err := e.Create(ctx, f.details, nil)
-		if err != nil {
+		if f.root, err = change.NewRoot(e.vault.ID, e.device, e.Now()); err != nil {
 			return r, err
 		}
+		id := f.root.ID
 		byPath[strings.ToLower(f.rel)] = id
 		byName[strings.ToLower(strings.TrimSuffix(path.Base(f.rel), path.Ext(f.rel)))] = id
 		byName[strings.ToLower(f.details["title"])] = id
-		r.Created++
 	}
 	for _, f := range files {
 		lines := strings.Split(f.body, "\n")
+		fence := ""
 		for i, line := range lines {
+			if fence != "" || isFence(line) {
+				// Inside a code block, or its fence: as it is.
+				fence = nextFence(fence, line)
+				continue
+			}
 			if m := wikiLine.FindStringSubmatch(line); m != nil {
 				text := strings.TrimSpace(m[1])
 				if m[2] != "" {
@@ -204,21 +226,67 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 				}
 				r.NotConverted = append(r.NotConverted, fmt.Sprintf("%s: link to %q, which is not in the folder", f.rel, m[2]))
 			}
-			// A wiki link inside text keeps its words.
-			lines[i] = wikiAny.ReplaceAllStringFunc(lines[i], func(s string) string {
-				m := wikiAny.FindStringSubmatch(s)
-				if m[2] != "" {
-					return m[2]
-				}
-				return m[1]
+			// A wiki link inside text keeps its words (but not in code).
+			lines[i] = outsideCode(lines[i], func(s string) string {
+				return wikiAny.ReplaceAllStringFunc(s, func(s string) string {
+					m := wikiAny.FindStringSubmatch(s)
+					if m[2] != "" {
+						return m[2]
+					}
+					return m[1]
+				})
 			})
 		}
-		blocks := markdown.Parse(strings.Join(lines, "\n"))
-		if _, err := e.Edit(ctx, byPath[strings.ToLower(f.rel)], func(tx *crdt.Tx) error { tx.Replace(blocks); return nil }); err != nil {
+		if err := e.createAs(ctx, f.root, f.details, markdown.Parse(strings.Join(lines, "\n"))); err != nil {
 			return r, err
 		}
+		r.Created++
 	}
 	return r, nil
+}
+
+// isFence reports whether a line opens (or closes) a fenced code block.
+func isFence(line string) bool {
+	t := strings.TrimLeft(line, " \t")
+	return strings.HasPrefix(t, "```") || strings.HasPrefix(t, "~~~")
+}
+
+// nextFence tracks fenced code: the open fence after line ("" outside).
+func nextFence(open, line string) string {
+	t := strings.TrimLeft(line, " \t")
+	if open == "" {
+		if !isFence(line) {
+			return ""
+		}
+		c := t[:1]
+		return t[:len(t)-len(strings.TrimLeft(t, c))]
+	}
+	if strings.HasPrefix(t, open) && strings.Trim(t, open[:1]+" \t") == "" {
+		return ""
+	}
+	return open
+}
+
+// outsideCode applies f to the parts of line outside `code spans`.
+func outsideCode(line string, f func(string) string) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(line, '`')
+		if i < 0 {
+			b.WriteString(f(line))
+			return b.String()
+		}
+		n := len(line[i:]) - len(strings.TrimLeft(line[i:], "`"))
+		j := strings.Index(line[i+n:], line[i:i+n])
+		if j < 0 {
+			b.WriteString(f(line))
+			return b.String()
+		}
+		end := i + n + j + n
+		b.WriteString(f(line[:i]))
+		b.WriteString(line[i:end])
+		line = line[end:]
+	}
 }
 
 // wikiTarget finds the object a wiki link names: by title or file name, or
@@ -235,48 +303,6 @@ func wikiTarget(byName, byPath map[string]change.ID, name string) (change.ID, bo
 		}
 	}
 	return change.ID{}, false
-}
-
-// splitFrontMatter reads YAML-ish front matter: "key: value" lines, and
-// lists (tags: [a, b], or "- a" lines under a key) as comma-separated
-// values.
-func splitFrontMatter(md string) (map[string]string, string) {
-	md = strings.ReplaceAll(md, "\r\n", "\n")
-	details := map[string]string{}
-	rest, ok := strings.CutPrefix(md, "---\n")
-	if !ok {
-		return details, md
-	}
-	fm, body, ok := strings.Cut(rest, "\n---\n")
-	if !ok {
-		return details, md
-	}
-	last := ""
-	for _, line := range strings.Split(fm, "\n") {
-		if item, ok := strings.CutPrefix(strings.TrimSpace(line), "- "); ok && last != "" {
-			if details[last] != "" {
-				details[last] += ", "
-			}
-			details[last] += strings.Trim(strings.TrimSpace(item), `"'`)
-			continue
-		}
-		k, v, ok := strings.Cut(line, ":")
-		if k = strings.TrimSpace(k); !ok || k == "" {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
-			var items []string
-			for _, it := range strings.Split(strings.Trim(v, "[]"), ",") {
-				if it = strings.Trim(strings.TrimSpace(it), `"'`); it != "" {
-					items = append(items, it)
-				}
-			}
-			v = strings.Join(items, ", ")
-		}
-		details[k], last = strings.Trim(v, `"'`), k
-	}
-	return details, strings.TrimPrefix(body, "\n")
 }
 
 func isUTF8Text(b []byte) bool {

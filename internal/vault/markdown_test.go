@@ -15,7 +15,7 @@ import (
 // titles maps an engine's objects by title.
 func titles(t *testing.T, e *Engine) map[string]change.ID {
 	t.Helper()
-	list, err := e.List(ctx)
+	list, err := e.List(ctx, ListOptions{All: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,9 +38,9 @@ func kinds(bs []*crdt.Block) []string {
 // Markdown export → import keeps titles, block kinds, text and links.
 func TestMarkdownExportImport(t *testing.T) {
 	a, _ := pair(t)
-	target, _ := a.Create(ctx, map[string]string{"title": "Notes: a/b?"}, markdown.Parse("# Head\n\n- [x] done\n- item\n\n> quoted\n\n```go\nx := 1\n```\n"))
-	a.Create(ctx, map[string]string{"title": "Notes: a/b?"}, markdown.Parse("same title, another object\n"))
-	src, _ := a.Create(ctx, map[string]string{"title": "Index", "tags": "home, start"}, markdown.Parse("start here\n\n[the notes](mycel:"+target.String()+")\n"))
+	target, _ := a.Create(ctx, NewPage{Details: map[string]string{"title": "Notes: a/b?"}, Blocks: markdown.Parse("# Head\n\n- [x] done\n- item\n\n> quoted\n\n```go\nx := 1\n```\n")})
+	a.Create(ctx, NewPage{Details: map[string]string{"title": "Notes: a/b?"}, Blocks: markdown.Parse("same title, another object\n")})
+	src, _ := a.Create(ctx, NewPage{Details: map[string]string{"title": "Index", "tags": "home, start"}, Blocks: markdown.Parse("start here\n\n[the notes](mycel:" + target.String() + ")\n")})
 	dir := filepath.Join(t.TempDir(), "md")
 	if n, err := a.ExportMarkdown(ctx, dir, nil); err != nil || n != 3 {
 		t.Fatalf("export: %d, %v", n, err)
@@ -66,7 +66,7 @@ func TestMarkdownExportImport(t *testing.T) {
 	}
 	// Every object comes back with its title, block kinds and text (the
 	// Index's link aside, which now points to the imported notes).
-	imported, _ := c.List(ctx)
+	imported, _ := c.List(ctx, ListOptions{All: true})
 	for _, orig := range []change.ID{target} {
 		want, _ := a.Get(ctx, orig)
 		found := false

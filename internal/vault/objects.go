@@ -17,11 +17,16 @@ import (
 
 // Object is the merged state of an object as of now.
 type Object struct {
-	ID      change.ID
-	Doc     *crdt.Doc
-	Heads   []change.ID
-	Index   store.Object
-	Parked  int // changes received whose parents have not arrived
+	ID    change.ID
+	Doc   *crdt.Doc
+	Heads []change.ID // what an edit of what is shown must be based on
+	Index store.Object
+	// Parked: changes received whose parents have not arrived; Damaged:
+	// changes found damaged on this device, waiting for sync to bring
+	// them back. Either way the object is incomplete.
+	Parked, Damaged int
+	// Details are the object's details, with archived and deleted as they
+	// hold (see hidden.go): a concurrent edit undoes them.
 	Details map[string]string
 }
 
@@ -30,14 +35,17 @@ func (o *Object) Title() string { return o.Details["title"] }
 
 // loaded is an object open inside a transaction.
 type loaded struct {
-	id         change.ID
-	key        [32]byte // the object key: derived once, used for every change
-	row        store.Object
-	doc        *crdt.Doc
-	heads      []change.ID
-	sinceSnap  int // changes after the snapshot
-	bytesSince int
-	snapSize   int
+	id    change.ID
+	key   [32]byte // the object key: derived once, used for every change
+	row   store.Object
+	doc   *crdt.Doc
+	heads []change.ID
+	// What the snapshot policy looks at: changes and bytes applied since
+	// the local snapshot the object was opened from, and its size; seq is
+	// the arrival number of the last change in doc (what a snapshot of it
+	// covers).
+	sinceSnap, bytesSince, snapSize int
+	seq                             int64
 }
 
 func (e *Engine) objectKey(id change.ID) [32]byte { return keys.ObjectKey(e.vault.ReadKey, id[:]) }
@@ -76,16 +84,35 @@ func (e *Engine) keep(ls ...*loaded) {
 		if len(e.cache) >= cacheSize {
 			clear(e.cache)
 		}
-		slices.SortFunc(l.heads, func(a, b change.ID) int { return bytes.Compare(a[:], b[:]) })
+		slices.SortFunc(l.heads, compareIDs)
 		e.cache[l.id] = l
 	}
+}
+
+// forget drops an object from the cache.
+func (e *Engine) forget(id change.ID) {
+	e.mu.Lock()
+	delete(e.cache, id)
+	e.mu.Unlock()
 }
 
 // cacheSize bounds the objects kept open between writes.
 const cacheSize = 16
 
-// load opens an object: its last snapshot, then every change stored after
-// it. Each change is checked against its id and its payload authenticated.
+// damagedError says a stored change no longer hashes to its id: the
+// engine moves it aside (quarantine) and opens the object without it.
+type damagedError struct {
+	object, change change.ID
+	err            error
+}
+
+func (e *damagedError) Error() string {
+	return fmt.Sprintf("object %s: change %s is damaged: %v", e.object.Short(), e.change.Short(), e.err)
+}
+
+// load opens an object: its local snapshot, then every change stored after
+// it. Each change is checked against its id and its payload authenticated;
+// one whose bytes no longer hash to its id is a *damagedError.
 func (e *Engine) load(tx store.Tx, id change.ID) (*loaded, error) {
 	row, err := tx.Object(id)
 	if err != nil {
@@ -93,33 +120,29 @@ func (e *Engine) load(tx store.Tx, id change.ID) (*loaded, error) {
 	}
 	key := e.objectKey(id)
 	l := &loaded{id: id, key: key, row: row, doc: crdt.NewDoc()}
-	if row.Snapshot != (change.ID{}) {
-		raw, err := tx.RawChange(row.Snapshot)
-		if err != nil {
-			return nil, fmt.Errorf("open %s: snapshot: %w", id.Short(), err)
+	if snap, err := tx.Snapshot(id); err == nil {
+		// A snapshot that does not open is only lost work: replay instead.
+		if doc, err := openSnapshot(key, id, snap.Sealed); err == nil {
+			l.doc, l.seq, l.snapSize = doc, snap.Seq, len(snap.Sealed)
 		}
-		c, err := change.Decode(row.Snapshot, raw)
-		if err != nil {
-			return nil, err
-		}
-		p, err := c.Open(key)
-		if err != nil {
-			return nil, err
-		}
-		if l.doc, err = crdt.UnmarshalState(p.State); err != nil {
-			return nil, fmt.Errorf("open %s: snapshot %s: %w", id.Short(), c.ID.Short(), err)
-		}
-		l.snapSize = len(raw)
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return nil, err
 	}
-	metas, raws, err := tx.ChangesAfter(id, row.SnapshotSeq)
+	metas, raws, err := tx.ChangesAfter(id, l.seq)
 	if err != nil {
 		return nil, err
 	}
 	for i, m := range metas {
-		if m.ID == m.Object || m.Snapshot {
+		l.seq = max(l.seq, m.Seq)
+		if m.ID == m.Object || m.Snapshot || m.Inert {
 			continue
 		}
 		if err := e.applyStored(l.doc, key, m.ID, raws[i]); err != nil {
+			var de *damagedError
+			if errors.As(err, &de) {
+				de.object = id
+				return nil, de
+			}
 			return nil, fmt.Errorf("open %s: %w", id.Short(), err)
 		}
 		l.sinceSnap++
@@ -134,16 +157,60 @@ func (e *Engine) load(tx store.Tx, id change.ID) (*loaded, error) {
 func (e *Engine) applyStored(doc *crdt.Doc, key [32]byte, id change.ID, raw []byte) error {
 	c, err := change.Decode(id, raw)
 	if err != nil {
-		return err
+		return &damagedError{change: id, err: err}
 	}
 	p, err := c.Open(key)
 	if err != nil {
-		return err
+		return &damagedError{change: id, err: err}
 	}
 	if err := doc.Apply(p.CRDT(c)); err != nil {
 		return fmt.Errorf("change %s: %w", id.Short(), err)
 	}
 	return nil
+}
+
+// view runs f on an object opened in a read transaction (shared: it is
+// the cache's, f must not change it); a damaged change found on the way is
+// quarantined (sync brings it back) and f runs on the object without it.
+func (e *Engine) view(ctx context.Context, id change.ID, f func(tx store.Tx, l *loaded, shared bool) error) error {
+	for attempt := 0; ; attempt++ {
+		err := e.db.View(ctx, func(tx store.Tx) error {
+			l, shared, err := e.cached(tx, id)
+			if err != nil {
+				return err
+			}
+			return f(tx, l, shared)
+		})
+		var de *damagedError
+		if !errors.As(err, &de) || attempt > 8 {
+			if errors.Is(err, store.ErrNotFound) {
+				return fmt.Errorf("no object %s in this vault", id.Short())
+			}
+			return err
+		}
+		if err := e.quarantine(ctx, de); err != nil {
+			return err
+		}
+	}
+}
+
+// cached returns the cached object if its heads are still the store's
+// (shared: without taking it out, the caller only reads), else loads it.
+func (e *Engine) cached(tx store.Tx, id change.ID) (*loaded, bool, error) {
+	e.mu.Lock()
+	l := e.cache[id]
+	e.mu.Unlock()
+	if l != nil {
+		heads, err := tx.Heads(id)
+		if err != nil {
+			return nil, false, err
+		}
+		if slices.Equal(heads, l.heads) {
+			return l, true, nil
+		}
+	}
+	l, err := e.load(tx, id)
+	return l, false, err
 }
 
 // Resolve turns a full id or a unique prefix of at least 4 hex characters
@@ -177,191 +244,82 @@ func (e *Engine) Resolve(ctx context.Context, prefix string) (change.ID, error) 
 	return change.ID{}, fmt.Errorf("%d objects start with %q (%s…): give more characters", len(ids), prefix, strings.Join(shown, ", "))
 }
 
-// Get opens an object.
+// Get opens an object. The returned Doc is the caller's.
 func (e *Engine) Get(ctx context.Context, id change.ID) (*Object, error) {
 	var o *Object
-	err := e.db.View(ctx, func(tx store.Tx) error {
-		l, err := e.load(tx, id)
-		if err != nil {
-			return err
-		}
+	err := e.view(ctx, id, func(tx store.Tx, l *loaded, shared bool) error {
 		parked, _, err := tx.Parked(id)
 		if err != nil {
 			return err
 		}
-		o = &Object{ID: id, Doc: l.doc, Heads: l.heads, Index: l.row, Parked: len(parked), Details: l.doc.Details()}
+		damaged, err := tx.Damaged(id)
+		if err != nil {
+			return err
+		}
+		h, err := e.hiddenIn(tx, l)
+		if err != nil {
+			return err
+		}
+		doc := l.doc
+		if shared {
+			doc = doc.Clone() // the cache's: the caller gets its own
+		}
+		o = &Object{ID: id, Doc: doc, Heads: slices.Clone(l.heads), Index: l.row, Parked: len(parked), Damaged: len(damaged),
+			Details: h.details(l.doc.Details())}
 		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, fmt.Errorf("no object %s in this vault", id.Short())
-	}
 	return o, err
 }
 
-// List returns the object index, most recently updated first.
-func (e *Engine) List(ctx context.Context) ([]store.Object, error) {
+// ListOptions say which objects List returns.
+type ListOptions struct {
+	Archived bool // include archived objects
+	Deleted  bool // only the objects in the bin
+	All      bool // every object: archived, in the bin or not
+}
+
+// List returns the object index, most recently updated first: objects not
+// in the bin (and not archived, unless asked), or only those in the bin.
+func (e *Engine) List(ctx context.Context, opt ListOptions) ([]store.Object, error) {
 	var out []store.Object
 	err := e.db.View(ctx, func(tx store.Tx) (err error) {
 		out, err = tx.Objects()
 		return err
 	})
-	return out, err
+	return slices.DeleteFunc(out, func(o store.Object) bool {
+		if opt.All {
+			return false
+		}
+		if opt.Deleted {
+			return !o.Deleted
+		}
+		return o.Deleted || o.Archived && !opt.Archived
+	}), err
 }
 
-// Search runs a full-text search over titles and text.
+// Search runs a full-text search over titles and text; objects in the bin
+// are left out.
 func (e *Engine) Search(ctx context.Context, query string, limit int) ([]store.Hit, error) {
 	if err := e.refreshText(ctx); err != nil {
 		return nil, err
 	}
 	var out []store.Hit
-	err := e.db.View(ctx, func(tx store.Tx) (err error) {
-		out, err = tx.Search(query, limit)
-		return err
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		// Ask for more than the limit: hits in the bin are dropped.
+		for ask := limit; ; ask *= 4 {
+			hits, err := tx.Search(query, ask)
+			if err != nil {
+				return err
+			}
+			out = slices.DeleteFunc(hits, func(h store.Hit) bool { return h.Deleted })
+			if len(out) >= limit || len(hits) < ask {
+				break
+			}
+		}
+		out = out[:min(len(out), limit)]
+		return nil
 	})
 	return out, err
-}
-
-// Create makes a new object: its root change and a first change with the
-// details and blocks given, in one transaction.
-func (e *Engine) Create(ctx context.Context, details map[string]string, blocks []*crdt.Block) (change.ID, error) {
-	var id change.ID
-	var l *loaded
-	err := e.db.Update(ctx, func(tx store.Tx) error {
-		now := e.Now()
-		root, err := change.NewRoot(e.vault.ID, e.device, now)
-		if err != nil {
-			return err
-		}
-		id = root.ID
-		if err := e.putRoot(tx, root); err != nil {
-			return err
-		}
-		l, _, err = e.editIn(tx, id, false, func(t *crdt.Tx) error {
-			t.ReplaceDetails(details)
-			t.Replace(blocks)
-			return nil
-		})
-		return err
-	})
-	if err == nil {
-		e.keep(l)
-	}
-	return id, err
-}
-
-func (e *Engine) putRoot(tx store.Tx, root *change.Change) error {
-	if _, _, err := tx.PutChange(store.MetaOf(root), root.Raw); err != nil {
-		return err
-	}
-	if err := tx.SetHeads(root.ID, []change.ID{root.ID}); err != nil {
-		return err
-	}
-	return tx.PutObject(store.Object{ID: root.ID, Type: "page", Created: root.Time, Updated: root.Time, Changes: 1})
-}
-
-// Edit runs f on the object's state as one local change and stores it. It
-// reports whether anything changed (f may find nothing to do).
-func (e *Engine) Edit(ctx context.Context, id change.ID, f func(*crdt.Tx) error) (bool, error) {
-	var changed bool
-	var l *loaded
-	err := e.db.Update(ctx, func(tx store.Tx) (err error) {
-		l, changed, err = e.editIn(tx, id, false, f)
-		return err
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return false, fmt.Errorf("no object %s in this vault", id.Short())
-	}
-	if err == nil {
-		e.keep(l)
-	}
-	return changed, err
-}
-
-// editIn makes one local change inside a transaction. The returned object
-// may be cached once the transaction commits.
-func (e *Engine) editIn(tx store.Tx, id change.ID, newVersion bool, f func(*crdt.Tx) error) (*loaded, bool, error) {
-	l, err := e.take(tx, id)
-	if err != nil {
-		return nil, false, err
-	}
-	t := l.doc.Begin(string(e.DeviceKey()))
-	if err := f(t); err != nil {
-		return nil, false, err
-	}
-	ch := t.Commit()
-	if ch == nil {
-		return l, false, nil
-	}
-	c, err := change.New(change.Draft{Object: id, Parents: l.heads, Lamport: ch.Start, Time: e.Now(), NewVersion: newVersion, Payload: &change.Payload{Ops: ch.Ops}},
-		l.key, e.device)
-	if err != nil {
-		return nil, false, err
-	}
-	if err := e.putChange(tx, l, c); err != nil {
-		return nil, false, err
-	}
-	l.sinceSnap++
-	l.bytesSince += len(c.Raw)
-	if e.Policy.Due(l.sinceSnap, l.bytesSince, l.snapSize) {
-		if err := e.snapshot(tx, l); err != nil {
-			return nil, false, err
-		}
-	}
-	return l, true, e.save(tx, l)
-}
-
-// save writes what putChange and snapshot left in memory: the object's
-// heads and its index row. A batch of changes to one object saves once.
-func (e *Engine) save(tx store.Tx, l *loaded) error {
-	if err := tx.SetHeads(l.id, l.heads); err != nil {
-		return err
-	}
-	return e.index(tx, l)
-}
-
-// putChange stores a change whose effect is already in l.doc and makes it
-// replace its parents among l's heads; save writes those.
-func (e *Engine) putChange(tx store.Tx, l *loaded, c *change.Change) error {
-	if _, _, err := tx.PutChange(store.MetaOf(c), c.Raw); err != nil {
-		return err
-	}
-	parents := map[change.ID]bool{}
-	for _, p := range c.Parents {
-		parents[p] = true
-	}
-	heads := []change.ID{c.ID}
-	for _, h := range l.heads {
-		if !parents[h] {
-			heads = append(heads, h)
-		}
-	}
-	l.heads = heads
-	l.row.Changes++
-	if c.Time.After(l.row.Updated) {
-		l.row.Updated = c.Time
-	}
-	return nil
-}
-
-// snapshot writes a snapshot change at the current heads (in memory; save
-// writes them). Every change stored so far is in it, so opening starts
-// there.
-func (e *Engine) snapshot(tx store.Tx, l *loaded) error {
-	state := l.doc.MarshalState()
-	c, err := change.New(change.Draft{Object: l.id, Parents: l.heads, Lamport: max(l.doc.MaxCounter(), 1), Time: e.Now(), Snapshot: true,
-		Payload: &change.Payload{State: state}}, l.key, e.device)
-	if err != nil {
-		return err
-	}
-	seq, _, err := tx.PutChange(store.MetaOf(c), c.Raw)
-	if err != nil {
-		return err
-	}
-	l.heads = []change.ID{c.ID}
-	l.row.Changes++
-	l.row.Snapshot, l.row.SnapshotSeq = c.ID, seq
-	l.sinceSnap, l.bytesSince, l.snapSize = 0, 0, len(c.Raw)
-	return nil
 }
 
 // snippetLen is how much text the object list shows.
@@ -372,34 +330,75 @@ const snippetLen = 160
 // Close or the next search brings it up to date.
 const textIndexEvery = 2 * time.Second
 
-// index refreshes the object's row in the index (title, type, snippet) and,
-// unless it was done less than textIndexEvery ago, its full text.
+// index refreshes the object's row in the index (title, type, whether it
+// is archived or in the bin, snippet) and marks its full text stale:
+// tokenizing a long page's text is left out of the transaction that
+// stores a change (see indexText).
 func (e *Engine) index(tx store.Tx, l *loaded) error {
 	d := l.doc.Details()
+	h, err := e.hiddenIn(tx, l)
+	if err != nil {
+		return err
+	}
 	l.row.Title = d["title"]
 	l.row.Type = d["type"]
 	if l.row.Type == "" {
 		l.row.Type = "page"
 	}
-	l.row.Archived = d["archived"] == "true"
+	l.row.Archived, l.row.Deleted = h.archived, h.deleted
 	l.row.Snippet = l.doc.Preview(snippetLen)
+	l.row.TextStale = true
+	l.row.Body = ""
+	return tx.PutObject(l.row)
+}
+
+// indexText brings the full text of objects just written up to date, each
+// at most every textIndexEvery, in a transaction of its own.
+func (e *Engine) indexText(ctx context.Context, ls ...*loaded) error {
 	now := time.Now()
+	var due []*loaded
 	e.mu.Lock()
-	last, seen := e.textIndexed[l.id]
-	due := !seen || now.Sub(last) >= textIndexEvery
-	if due {
-		if e.textIndexed == nil {
-			e.textIndexed = map[change.ID]time.Time{}
+	for _, l := range ls {
+		if l == nil {
+			continue
 		}
-		e.textIndexed[l.id] = now
+		if last, seen := e.textIndexed[l.id]; !seen || now.Sub(last) >= textIndexEvery {
+			if e.textIndexed == nil {
+				e.textIndexed = map[change.ID]time.Time{}
+			}
+			e.textIndexed[l.id] = now
+			due = append(due, l)
+		}
 	}
 	e.mu.Unlock()
-	l.row.TextStale = !due
-	l.row.Body = ""
-	if due {
-		l.row.Body = PlainText(l.doc.Blocks())
+	if len(due) == 0 {
+		return nil
 	}
-	return tx.PutObject(l.row)
+	type text struct {
+		l    *loaded
+		body string
+		row  store.Object
+	}
+	texts := make([]text, len(due))
+	for i, l := range due {
+		texts[i] = text{l, PlainText(l.doc.Blocks()), l.row}
+	}
+	return e.db.Update(ctx, func(tx store.Tx) error {
+		for _, t := range texts {
+			heads, err := tx.Heads(t.l.id)
+			if err != nil {
+				return err
+			}
+			if !sameIDs(heads, t.l.heads) {
+				continue // changed since: its next write indexes it
+			}
+			t.row.TextStale, t.row.Body = false, t.body
+			if err := tx.PutObject(t.row); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // refreshText reindexes the full text of every object whose text index is
@@ -412,20 +411,33 @@ func (e *Engine) refreshText(ctx context.Context) error {
 	}); err != nil || len(stale) == 0 {
 		return err
 	}
-	return e.db.Update(ctx, func(tx store.Tx) error {
-		for _, id := range stale {
-			l, err := e.load(tx, id)
+	for _, id := range stale {
+		var body string
+		var heads []change.ID
+		err := e.view(ctx, id, func(tx store.Tx, l *loaded, _ bool) error {
+			body, heads = PlainText(l.doc.Blocks()), slices.Clone(l.heads)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = e.db.Update(ctx, func(tx store.Tx) error {
+			row, err := tx.Object(id)
 			if err != nil {
 				return err
 			}
-			l.row.TextStale = false
-			l.row.Body = PlainText(l.doc.Blocks())
-			if err := tx.PutObject(l.row); err != nil {
-				return err
+			now, err := tx.Heads(id)
+			if err != nil || !sameIDs(now, heads) {
+				return err // changed since: the next refresh has it
 			}
+			row.TextStale, row.Body = false, body
+			return tx.PutObject(row)
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // PlainText is the text of blocks, one block per line.
@@ -464,4 +476,14 @@ func (e *Engine) DamagedCount(ctx context.Context, id change.ID) (int, error) {
 		return err
 	})
 	return n, err
+}
+
+func sameIDs(a, b []change.ID) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.SortFunc(a, compareIDs)
+	slices.SortFunc(b, compareIDs)
+	return slices.EqualFunc(a, b, func(x, y change.ID) bool { return bytes.Equal(x[:], y[:]) })
 }

@@ -1,10 +1,10 @@
 package vault
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"mycel/internal/admit"
 	"mycel/internal/change"
@@ -25,6 +25,9 @@ const (
 // ErrRejected is wrapped by every refusal of a received change.
 var ErrRejected = admit.ErrRejected
 
+// Incoming is a change to receive.
+type Incoming = admit.Incoming
+
 // Receive verifies a change from another device or a node and stores it:
 // the bytes must hash to id, carry a valid signature by a device of this
 // vault (per the membership log), decrypt with the object key and apply to
@@ -38,12 +41,10 @@ func (e *Engine) Receive(ctx context.Context, id change.ID, raw []byte) (Outcome
 	return outs[0], errs[0]
 }
 
-// Incoming is a change to receive.
-type Incoming = admit.Incoming
-
-// ReceiveBatch receives changes in one transaction (one fsync): each is
-// verified and stored, parked or refused on its own, so errs[i] says why
-// change i was refused; err is a storage error, and then nothing is stored.
+// ReceiveBatch receives changes in one transaction (one fsync), through
+// the pipeline every store shares (package admit): each is verified and
+// stored, parked or refused on its own, so errs[i] says why change i was
+// refused; err is a storage error, and then nothing is stored.
 func (e *Engine) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome, errs []error, err error) {
 	var b *batch
 	err = e.db.Update(ctx, func(tx store.Tx) error {
@@ -51,59 +52,183 @@ func (e *Engine) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcom
 		if err != nil {
 			return err
 		}
-		a, err := admit.Begin(tx, e.vault.ID, l, in)
-		if err != nil {
+		b = &batch{e: e, open: map[change.ID]*loaded{}}
+		if b.damaged, err = tx.DamagedObjects(); err != nil {
 			return err
 		}
-		b = &batch{tx: tx, admit: a, open: map[change.ID]*loaded{}}
-		if outs, errs, err = admit.Batch(in, func(c Incoming) (Outcome, error) { return e.receive(b, c) }); err != nil {
+		if b.inertObjects, err = e.inertObjects(tx); err != nil {
 			return err
 		}
-		return e.saveBatch(b)
+		outs, errs, err = admit.Receive(tx, e.vault.ID, l, b, in)
+		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
 	e.keep(b.saved...)
+	e.afterWrite(ctx, b.saved...)
 	return outs, errs, nil
 }
 
-func reject(id change.ID, format string, args ...any) error {
-	return admit.Rejectf(id, format, args...)
-}
-
-// batch is one ReceiveBatch transaction. The objects it changes stay open
-// from change to change; their heads and index rows are written once, at
-// the end (saveBatch), and they are cached once it commits.
+// batch is a device's part of one ReceiveBatch (an admit.Applier). The
+// objects it changes stay open from change to change; their index rows are
+// written once, at the end, and they are cached once it commits.
 type batch struct {
-	tx    store.Tx
-	admit *admit.Admission
-	open  map[change.ID]*loaded
-	order []change.ID // the objects changed, in the order first opened
-	saved []*loaded   // to cache once the transaction commits
+	e            *Engine
+	open         map[change.ID]*loaded // nil entry: dropped, reopen from the store
+	order        []change.ID           // the objects changed, in the order first opened
+	saved        []*loaded             // to cache once the transaction commits
+	damaged      []change.ID           // objects with quarantined changes
+	inertObjects map[change.ID]bool    // objects with inert changes
+	reopened     map[change.ID]bool    // opened again from the store after a change failed
 }
 
-// opened puts an object in the batch.
 func (b *batch) opened(l *loaded) {
-	if _, again := b.open[l.id]; !again && !slices.Contains(b.order, l.id) {
+	if _, again := b.open[l.id]; !again {
 		b.order = append(b.order, l.id)
 	}
 	b.open[l.id] = l
 }
 
-// saveBatch writes the heads and index rows of the objects the batch
-// changed. An object whose state was dropped after a change failed to
-// apply is opened again from the store, where its changes are.
-func (e *Engine) saveBatch(b *batch) error {
-	for _, id := range b.order {
-		l := b.open[id]
-		if l == nil {
-			var err error
-			if l, err = e.load(b.tx, id); err != nil {
-				return err
+// object returns the open state of an object, opening it if needed (a
+// damaged change met on the way is quarantined in this transaction).
+func (b *batch) object(tx store.Tx, id change.ID) (*loaded, error) {
+	if l := b.open[id]; l != nil {
+		return l, nil
+	}
+	if _, dropped := b.open[id]; dropped {
+		if b.reopened == nil {
+			b.reopened = map[change.ID]bool{}
+		}
+		b.reopened[id] = true
+	}
+	for attempt := 0; ; attempt++ {
+		l, err := b.e.take(tx, id)
+		var de *damagedError
+		if errors.As(err, &de) && attempt < 8 {
+			if err := b.e.quarantineIn(tx, de.object, de.change, de.err.Error()); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		b.opened(l)
+		return l, nil
+	}
+}
+
+// Apply implements admit.Applier: decrypt the change and merge it into its
+// object's state.
+func (b *batch) Apply(tx store.Tx, c *change.Change) (bool, error) {
+	e := b.e
+	if bytes.Equal(c.Author, e.DeviceKey()) {
+		// A change by this device's key that this store does not have and
+		// did not lose: another copy of this data folder wrote it.
+		if lost, err := tx.IsDamaged(c.ID); err != nil {
+			return false, err
+		} else if !lost {
+			if err := e.noteClone(tx, c); err != nil {
+				return false, err
 			}
 		}
-		if err := e.save(b.tx, l); err != nil {
+	}
+	if c.IsRoot() {
+		// A new, empty object; Finish writes its index row.
+		b.opened(&loaded{id: c.ID, key: e.objectKey(c.ID), doc: crdt.NewDoc(), heads: []change.ID{c.ID},
+			row: store.Object{ID: c.ID, Type: "page", Created: c.Time, Updated: c.Time}})
+		return false, nil
+	}
+	obj, err := b.object(tx, c.Object)
+	if err != nil {
+		return false, err
+	}
+	p, err := c.Open(obj.key)
+	if err != nil {
+		return false, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	if c.Snapshot {
+		// A snapshot change (written by older versions) adds nothing to
+		// the state; it must still decode.
+		if _, err := crdt.UnmarshalState(p.State); err != nil {
+			return false, admit.Rejectf(c.ID, "snapshot: %v", err)
+		}
+		return false, nil
+	}
+	if b.inertObjects[c.Object] {
+		// A change that builds on an inert one is inert too: what it
+		// refers to is not in the state.
+		for _, q := range c.Parents {
+			if m, err := tx.Meta(q); err != nil {
+				return false, err
+			} else if m.Inert {
+				return true, nil
+			}
+		}
+	}
+	err = obj.doc.Apply(p.CRDT(c))
+	if crdt.IsOverlap(err) {
+		inert, err := e.resolveOverlap(tx, obj, c)
+		b.inertObjects[c.Object] = true
+		return inert, err
+	}
+	if err != nil {
+		// It may have half applied: the object's state must not be used
+		// again, by the rest of the batch or through the cache. The
+		// changes stored before it are kept; Finish reopens the object
+		// from the store.
+		b.open[c.Object] = nil
+		return false, admit.Rejectf(c.ID, "%v", err)
+	}
+	obj.sinceSnap++
+	obj.bytesSince += len(c.Raw)
+	return false, nil
+}
+
+// Stored implements admit.Applier.
+func (b *batch) Stored(tx store.Tx, c *change.Change, seq int64) error {
+	if l := b.open[c.Object]; l != nil {
+		l.seq = max(l.seq, seq)
+		if !c.IsRoot() {
+			b.e.replaceHeads(l, c)
+		} else {
+			l.row.Changes = 1
+		}
+	}
+	for _, d := range b.damaged {
+		if d == c.Object {
+			// Sync brought back a change this device had found damaged.
+			return tx.ClearDamaged(c.ID)
+		}
+	}
+	return nil
+}
+
+// Finish implements admit.Applier: write the index rows of the objects
+// the batch changed (the pipeline wrote their heads).
+func (b *batch) Finish(tx store.Tx, heads map[change.ID][]change.ID) error {
+	for _, id := range b.order {
+		l := b.open[id]
+		if l == nil || b.reopened[id] {
+			// Its count in memory missed what was stored while it was
+			// closed: count what the store holds.
+			if l == nil {
+				var err error
+				if l, err = b.e.load(tx, id); err != nil {
+					return err
+				}
+			}
+			n, err := countChanges(tx, id)
+			if err != nil {
+				return err
+			}
+			l.row.Changes = n
+		}
+		if h, ok := heads[id]; ok {
+			l.heads = h
+		}
+		if err := b.e.index(tx, l); err != nil {
 			return err
 		}
 		b.saved = append(b.saved, l)
@@ -111,75 +236,9 @@ func (e *Engine) saveBatch(b *batch) error {
 	return nil
 }
 
-func (e *Engine) receive(b *batch, in Incoming) (_ Outcome, retErr error) {
-	tx, id := b.tx, in.ID
-	c, verdict, err := b.admit.Check(in)
-	switch {
-	case err != nil:
-		return 0, err
-	case verdict == admit.Duplicate:
-		return Duplicate, nil
-	case verdict == admit.Parked:
-		return Parked, nil
-	}
-	if c.IsRoot() {
-		// A new, empty object; saveBatch writes its heads and index row.
-		if _, _, err := tx.PutChange(store.MetaOf(c), c.Raw); err != nil {
-			return 0, err
-		}
-		b.admit.Stored(c)
-		b.opened(&loaded{id: c.ID, key: e.objectKey(c.ID), doc: crdt.NewDoc(), heads: []change.ID{c.ID},
-			row: store.Object{ID: c.ID, Type: "page", Created: c.Time, Updated: c.Time, Changes: 1}})
-		return Stored, e.unpark(b, c.Object)
-	}
-	obj := b.open[c.Object]
-	if obj == nil {
-		if obj, err = e.take(tx, c.Object); err != nil {
-			return 0, err
-		}
-		b.opened(obj)
-	}
-	// A change that fails may have half applied: the object's state must
-	// not be used again, neither by the rest of the batch nor through the
-	// cache. The changes stored before it are kept: their heads and counts
-	// are written now, so that the object can be opened again from the
-	// store (saveBatch then indexes its content).
-	defer func() {
-		if retErr != nil && errors.Is(retErr, ErrRejected) {
-			delete(b.open, c.Object)
-			obj.row.TextStale = true
-			if err := tx.SetHeads(obj.id, obj.heads); err != nil {
-				retErr = err
-			} else if err := tx.PutObject(obj.row); err != nil {
-				retErr = err
-			}
-		}
-	}()
-	p, err := c.Open(obj.key)
-	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrRejected, err)
-	}
-	if c.Snapshot {
-		// A snapshot adds nothing to the state; it must still decode.
-		if _, err := decodeState(p.State); err != nil {
-			return 0, reject(id, "snapshot: %v", err)
-		}
-	} else if err := obj.doc.Apply(p.CRDT(c)); err != nil {
-		return 0, reject(id, "%v", err)
-	}
-	if err := e.putChange(tx, obj, c); err != nil {
-		return 0, err
-	}
-	b.admit.Stored(c)
-	return Stored, e.unpark(b, c.Object)
-}
-
-// unpark retries the parked changes of an object until none can proceed.
-func (e *Engine) unpark(b *batch, object change.ID) error {
-	return b.admit.Unpark(object, func(in Incoming) (bool, error) {
-		out, err := e.receive(b, in)
-		return out == Parked, err
-	})
+func countChanges(tx store.Tx, id change.ID) (int, error) {
+	ms, err := tx.Changes(id, 0)
+	return len(ms), err
 }
 
 // Changes returns the ids and bytes of every stored change of an object, in

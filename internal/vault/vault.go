@@ -22,7 +22,6 @@ import (
 	"mycel/internal/member"
 	"mycel/internal/object"
 	"mycel/internal/store"
-	"mycel/internal/store/sqlite"
 )
 
 // Files in a data folder.
@@ -52,11 +51,23 @@ type Engine struct {
 	Now    func() time.Time
 	Policy object.SnapshotPolicy
 
+	openStore   func(path string) (store.Store, error) // opens a copy of a store (backups)
+	storeFormat int
+
 	mu          sync.Mutex
 	cache       map[change.ID]*loaded   // open objects, valid while their heads are
 	textIndexed map[change.ID]time.Time // when each object's full text was last indexed
 
 	memberLog *member.Log // verified membership records seen so far (under mu)
+}
+
+// An Option configures an engine.
+type Option func(*Engine)
+
+// WithStores says how to open a store file other than the engine's own (a
+// backup's copy) and which format the engine's store writes.
+func WithStores(open func(path string) (store.Store, error), format int) Option {
+	return func(e *Engine) { e.openStore, e.storeFormat = open, format }
 }
 
 type secrets struct {
@@ -65,50 +76,27 @@ type secrets struct {
 	DeviceSeed []byte `json:"device_seed"` // ed25519 seed of this device
 }
 
-// Init creates a new vault with a fresh recovery phrase in dir and makes
-// this device its first member. It returns the phrase, which is shown once
-// and stored nowhere.
-func Init(ctx context.Context, dir, deviceName string) (*Engine, string, error) {
-	phrase, err := keys.NewPhrase()
-	if err != nil {
-		return nil, "", err
-	}
-	e, err := create(ctx, dir, phrase, deviceName)
-	return e, phrase, err
-}
-
-// Recover sets up this device as a new member of the vault of phrase.
-func Recover(ctx context.Context, dir, phrase, deviceName string) (*Engine, error) {
+// Create makes dir a new device of the vault of phrase over db, a store
+// the caller opened (new and empty, or a restored backup's copy). The keys
+// are written last: a folder with keys is a complete vault.
+func Create(ctx context.Context, dir string, db store.Store, phrase, deviceName string, opts ...Option) (*Engine, error) {
 	if err := keys.CheckPhrase(phrase); err != nil {
 		return nil, err
 	}
-	return create(ctx, dir, phrase, deviceName)
+	return createFromSeed(ctx, dir, db, keys.Seed(phrase), deviceName, opts)
 }
 
-func create(ctx context.Context, dir, phrase, deviceName string) (*Engine, error) {
-	if deviceName == "" {
-		deviceName = DefaultDeviceName()
-	}
+// createFromSeed is Create given the phrase's seed.
+func createFromSeed(ctx context.Context, dir string, db store.Store, seed []byte, deviceName string, opts []Option) (*Engine, error) {
 	if _, err := os.Stat(filepath.Join(dir, SecretsFile)); err == nil {
 		return nil, fmt.Errorf("%s already holds a vault; use another --data folder, or remove it first", dir)
-	}
-	if _, err := os.Stat(filepath.Join(dir, DBFile)); err == nil {
-		return nil, fmt.Errorf("%s holds a store but no keys (an interrupted init?); move it away and try again", dir)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data folder: %w", err)
 	}
-	return adopt(ctx, dir, phrase, deviceName)
-}
-
-// adopt makes dir a new device of the vault of phrase: over the store
-// already there (a restored backup) or a new one. The keys are written
-// last: a folder with keys is a complete vault.
-func adopt(ctx context.Context, dir, phrase, deviceName string) (*Engine, error) {
 	if deviceName == "" {
 		deviceName = DefaultDeviceName()
 	}
-	seed := keys.Seed(phrase)
 	v, err := keys.DeriveVault(seed)
 	if err != nil {
 		return nil, err
@@ -117,14 +105,19 @@ func adopt(ctx context.Context, dir, phrase, deviceName string) (*Engine, error)
 	if err != nil {
 		return nil, err
 	}
-	db, err := sqlite.Open(filepath.Join(dir, DBFile))
-	if err != nil {
+	e := newEngine(dir, db, v, device, opts)
+	var have []byte
+	if err := db.View(ctx, func(tx store.Tx) (err error) {
+		have, err = tx.Setting("vault_id")
+		return err
+	}); err != nil {
 		return nil, err
 	}
-	e := &Engine{dir: dir, db: db, vault: v, device: device, Now: time.Now, Policy: object.DefaultSnapshotPolicy}
+	if have != nil && string(have) != string(v.ID[:]) {
+		return nil, fmt.Errorf("the store in %s belongs to another vault", dir)
+	}
 	rec, err := member.NewRecord(v, member.Add, e.DeviceKey(), deviceName, e.Now())
 	if err != nil {
-		db.Close()
 		return nil, err
 	}
 	err = db.Update(ctx, func(tx store.Tx) error {
@@ -138,11 +131,54 @@ func adopt(ctx context.Context, dir, phrase, deviceName string) (*Engine, error)
 		err = writeSecrets(filepath.Join(dir, SecretsFile), secrets{Version: 1, VaultSeed: seed, DeviceSeed: device.Seed()})
 	}
 	if err != nil {
-		db.Close()
-		os.Remove(filepath.Join(dir, DBFile))
 		return nil, fmt.Errorf("create vault: %w", err)
 	}
 	return e, nil
+}
+
+func newEngine(dir string, db store.Store, v *keys.Vault, device ed25519.PrivateKey, opts []Option) *Engine {
+	e := &Engine{dir: dir, db: db, vault: v, device: device, Now: time.Now, Policy: object.DefaultSnapshotPolicy}
+	for _, o := range opts {
+		o(e)
+	}
+	return e
+}
+
+// New opens the vault whose keys are in dir over db, the store the caller
+// opened for it (see Open for a device's data folder).
+func New(dir string, db store.Store, opts ...Option) (*Engine, error) {
+	s, err := readSecrets(dir)
+	if err != nil {
+		return nil, err
+	}
+	v, err := keys.DeriveVault(s.VaultSeed)
+	if err != nil {
+		return nil, err
+	}
+	return newEngine(dir, db, v, ed25519.NewKeyFromSeed(s.DeviceSeed), opts), nil
+}
+
+func readSecrets(dir string) (secrets, error) {
+	var s secrets
+	path := filepath.Join(dir, SecretsFile)
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return s, noVaultError{dir}
+	}
+	if err != nil {
+		return s, err
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return s, fmt.Errorf("%s is readable by others (mode %v); run `chmod 600 %s`", path, fi.Mode().Perm(), path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal(b, &s); err != nil || s.Version != 1 || len(s.VaultSeed) != 64 || len(s.DeviceSeed) != ed25519.SeedSize {
+		return s, fmt.Errorf("%s is damaged; recover the vault into a new folder with your recovery phrase", path)
+	}
+	return s, nil
 }
 
 // DefaultDeviceName is the host name, or "device".
@@ -172,38 +208,6 @@ func writeSecrets(path string, s secrets) error {
 		d.Close()
 	}
 	return nil
-}
-
-// Open opens the vault in dir.
-func Open(dir string) (*Engine, error) {
-	path := filepath.Join(dir, SecretsFile)
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, noVaultError{dir}
-	}
-	if err != nil {
-		return nil, err
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%s is readable by others (mode %v); run `chmod 600 %s`", path, fi.Mode().Perm(), path)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var s secrets
-	if err := json.Unmarshal(b, &s); err != nil || s.Version != 1 || len(s.VaultSeed) != 64 || len(s.DeviceSeed) != ed25519.SeedSize {
-		return nil, fmt.Errorf("%s is damaged; recover the vault into a new folder with your recovery phrase", path)
-	}
-	v, err := keys.DeriveVault(s.VaultSeed)
-	if err != nil {
-		return nil, err
-	}
-	db, err := sqlite.Open(filepath.Join(dir, DBFile))
-	if err != nil {
-		return nil, err
-	}
-	return &Engine{dir: dir, db: db, vault: v, device: ed25519.NewKeyFromSeed(s.DeviceSeed), Now: time.Now, Policy: object.DefaultSnapshotPolicy}, nil
 }
 
 // Close brings the text index up to date and closes the store.

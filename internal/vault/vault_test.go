@@ -93,7 +93,7 @@ func TestRecoverAndDevices(t *testing.T) {
 
 func TestConcurrentEditsMerge(t *testing.T) {
 	a, b := pair(t)
-	id, err := a.Create(ctx, map[string]string{"title": "Notes"}, markdown.Parse("The cat sat.\n"))
+	id, err := a.Create(ctx, NewPage{Details: map[string]string{"title": "Notes"}, Blocks: markdown.Parse("The cat sat.\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +103,7 @@ func TestConcurrentEditsMerge(t *testing.T) {
 	}
 	// Offline, both edit the same paragraph.
 	write := func(e *Engine, text string) {
-		if _, err := e.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(text)); return nil }); err != nil {
+		if _, err := e.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(text)); return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -119,7 +119,7 @@ func TestConcurrentEditsMerge(t *testing.T) {
 
 func TestForgedChangesAreRejected(t *testing.T) {
 	a, b := pair(t)
-	id, err := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("secret\n"))
+	id, err := a.Create(ctx, NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("secret\n")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +142,7 @@ func TestForgedChangesAreRejected(t *testing.T) {
 	stranger, _, _ := Init(ctx, t.TempDir(), "stranger")
 	defer stranger.Close()
 	_ = c
-	sid, err := stranger.Create(ctx, map[string]string{"title": "x"}, nil)
+	sid, err := stranger.Create(ctx, NewPage{Details: map[string]string{"title": "x"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,8 +168,8 @@ func TestForgedChangesAreRejected(t *testing.T) {
 
 func TestOutOfOrderChangesWait(t *testing.T) {
 	a, b := pair(t)
-	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("one\n"))
-	a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("one\n\ntwo\n")); return nil })
+	id, _ := a.Create(ctx, NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("one\n")})
+	a.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("one\n\ntwo\n")); return nil })
 	ids, raws, _ := a.Changes(ctx, id)
 	for i := len(ids) - 1; i >= 0; i-- { // newest first
 		out, err := b.Receive(ctx, ids[i], raws[i])
@@ -192,19 +192,18 @@ func TestSnapshotsHistoryRestore(t *testing.T) {
 	a, b := pair(t)
 	now := time.Unix(1700000000, 0)
 	a.Now = func() time.Time { now = now.Add(time.Second); return now }
-	id, _ := a.Create(ctx, map[string]string{"title": "Draft"}, markdown.Parse("v1\n"))
+	id, _ := a.Create(ctx, NewPage{Details: map[string]string{"title": "Draft"}, Blocks: markdown.Parse("v1\n")})
 	for i := 2; i <= 80; i++ {
 		if i == 40 {
 			now = now.Add(time.Hour) // a pause: a new version
 		}
 		text := "v" + strings.Repeat("x", i) + "\n"
-		if _, err := a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(text)); return nil }); err != nil {
+		if _, err := a.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(text)); return nil }); err != nil {
 			t.Fatal(err)
 		}
 	}
-	o, _ := a.Get(ctx, id)
-	if o.Index.Snapshot == (change.ID{}) {
-		t.Fatal("80 edits wrote no snapshot")
+	if err := a.db.View(ctx, func(tx store.Tx) error { _, err := tx.Snapshot(id); return err }); err != nil {
+		t.Fatalf("80 edits wrote no snapshot: %v", err)
 	}
 	want := md(t, a, id)
 	send(t, a, b, id)
@@ -215,11 +214,11 @@ func TestSnapshotsHistoryRestore(t *testing.T) {
 	if err != nil || len(vs) != 2 {
 		t.Fatalf("versions = %+v, %v", vs, err)
 	}
-	v1, _ := a.At(ctx, id, 1)
+	v1, _ := a.At(ctx, id, Point{Version: 1})
 	if got := markdown.Render(v1.Blocks()); got != "v"+strings.Repeat("x", 39)+"\n" {
 		t.Fatalf("version 1 = %q", got)
 	}
-	if _, err := a.Restore(ctx, id, 1); err != nil {
+	if _, err := a.Restore(ctx, id, Point{Version: 1}); err != nil {
 		t.Fatal(err)
 	}
 	if got := md(t, a, id); got != markdown.Render(v1.Blocks()) {
@@ -230,7 +229,7 @@ func TestSnapshotsHistoryRestore(t *testing.T) {
 		t.Fatalf("restore should add a version on top: %d versions", len(vs2))
 	}
 	// Undo the restore by restoring the version before it.
-	a.Restore(ctx, id, 2)
+	a.Restore(ctx, id, Point{Version: 2})
 	if got := md(t, a, id); got != want {
 		t.Fatalf("undoing the restore gives %q, want %q", got, want)
 	}
@@ -254,10 +253,10 @@ func TestSnapshotsHistoryRestore(t *testing.T) {
 
 func TestSearchSeesLatestText(t *testing.T) {
 	a, _ := pair(t)
-	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("apples\n"))
+	id, _ := a.Create(ctx, NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("apples\n")})
 	// Edits within the reindex interval leave the text index stale…
 	for _, w := range []string{"pears\n", "plums\n", "quinces\n"} {
-		a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(w)); return nil })
+		a.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(w)); return nil })
 	}
 	// …but a search brings it up to date first.
 	hits, err := a.Search(ctx, "quinces", 5)
@@ -271,9 +270,9 @@ func TestSearchSeesLatestText(t *testing.T) {
 
 func TestFailedEditLeavesNoTrace(t *testing.T) {
 	a, _ := pair(t)
-	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("kept\n"))
+	id, _ := a.Create(ctx, NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("kept\n")})
 	boom := errors.New("boom")
-	_, err := a.Edit(ctx, id, func(tx *crdt.Tx) error {
+	_, err := a.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error {
 		tx.Replace(markdown.Parse("lost\n"))
 		return boom
 	})
@@ -284,7 +283,7 @@ func TestFailedEditLeavesNoTrace(t *testing.T) {
 		t.Fatalf("after a failed edit: %q", got)
 	}
 	// The next edit starts from the stored state, not the abandoned one.
-	a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("kept\n\nmore\n")); return nil })
+	a.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("kept\n\nmore\n")); return nil })
 	if got := md(t, a, id); got != "kept\n\nmore\n" {
 		t.Fatalf("after the next edit: %q", got)
 	}
@@ -298,26 +297,26 @@ func TestFailedEditLeavesNoTrace(t *testing.T) {
 // that the next local edit starts from.
 func TestBadParkedChangeLeavesNoTrace(t *testing.T) {
 	a, b := pair(t)
-	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("base\n"))
+	id, _ := a.Create(ctx, NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("base\n")})
 	ids, raws, _ := a.Changes(ctx, id)
 	for i := range ids {
 		if _, err := b.Receive(ctx, ids[i], raws[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// a makes a good change; b's device forges on top of it a change whose
-	// first op is valid and whose second names a block that does not exist.
-	a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base plus\n")); return nil })
+	// a makes a good change; a forges on top of it a change whose first op
+	// is valid and whose second names a block that does not exist.
+	a.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base plus\n")); return nil })
 	ids2, raws2, _ := a.Changes(ctx, id)
 	parent := ids2[len(ids2)-1]
 	o, _ := a.Get(ctx, id)
 	blk := o.Doc.BlockIDs()[0]
-	me := string(b.DeviceKey())
+	me := string(a.DeviceKey())
 	bad, err := change.New(change.Draft{Object: id, Parents: []change.ID{parent}, Lamport: o.Doc.NextCounter(), Time: time.Now(),
 		Payload: &change.Payload{Ops: []crdt.Op{
 			{Kind: crdt.OpInsertText, Block: blk, Text: "PHANTOM "},
 			{Kind: crdt.OpSetAttr, Block: crdt.ID{Counter: 999999, Actor: me}, Key: "k", Value: "v"},
-		}}}, b.objectKey(id), b.device)
+		}}}, a.objectKey(id), a.device)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -331,7 +330,7 @@ func TestBadParkedChangeLeavesNoTrace(t *testing.T) {
 		t.Fatalf("b holds %d changes, want %d (the bad one dropped)", len(has), len(ids2))
 	}
 	// The next local edit must start from the stored state.
-	if _, err := b.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base plus more\n")); return nil }); err != nil {
+	if _, err := b.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base plus more\n")); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if got := md(t, b, id); got != "base plus more\n" {
@@ -351,9 +350,9 @@ func TestBadParkedChangeLeavesNoTrace(t *testing.T) {
 // row and the state the next edit starts from all include them.
 func TestBatchKeepsChangesAroundABadOne(t *testing.T) {
 	a, b := pair(t)
-	id, _ := a.Create(ctx, map[string]string{"title": "T"}, markdown.Parse("base\n"))
+	id, _ := a.Create(ctx, NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("base\n")})
 	send(t, a, b, id)
-	a.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base one\n")); return nil })
+	a.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base one\n")); return nil })
 	ids1, raws1, _ := a.Changes(ctx, id)
 	first := ids1[len(ids1)-1]
 	o, _ := a.Get(ctx, id)
@@ -361,12 +360,12 @@ func TestBatchKeepsChangesAroundABadOne(t *testing.T) {
 	bad, err := change.New(change.Draft{Object: id, Parents: []change.ID{first}, Lamport: o.Doc.NextCounter(), Time: time.Now(),
 		Payload: &change.Payload{Ops: []crdt.Op{
 			{Kind: crdt.OpInsertText, Block: blk, Text: "PHANTOM "},
-			{Kind: crdt.OpSetAttr, Block: crdt.ID{Counter: 999999, Actor: string(b.DeviceKey())}, Key: "k", Value: "v"},
-		}}}, b.objectKey(id), b.device)
+			{Kind: crdt.OpSetAttr, Block: crdt.ID{Counter: 999999, Actor: string(a.DeviceKey())}, Key: "k", Value: "v"},
+		}}}, a.objectKey(id), a.device)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Edit(ctx, id, func(tx *crdt.Tx) error {
+	a.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error {
 		tx.SetDetail("title", "Renamed")
 		tx.Replace(markdown.Parse("base one two\n"))
 		return nil
@@ -394,11 +393,11 @@ func TestBatchKeepsChangesAroundABadOne(t *testing.T) {
 	if s := markdown.Render(got.Doc.Blocks()); s != "base one two\n" {
 		t.Fatalf("b shows %q", s)
 	}
-	list, _ := b.List(ctx)
+	list, _ := b.List(ctx, ListOptions{All: true})
 	if len(list) != 1 || list[0].Title != "Renamed" || list[0].Changes != len(ids2) {
 		t.Fatalf("index row %+v, want title Renamed and %d changes", list, len(ids2))
 	}
-	if _, err := b.Edit(ctx, id, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base one two three\n")); return nil }); err != nil {
+	if _, err := b.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse("base one two three\n")); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if s := md(t, b, id); s != "base one two three\n" {

@@ -1,10 +1,18 @@
 // Package storetest is the contract every store.Store implementation must
 // meet; each implementation's tests call Run.
+//
+// Every subtest starts from a new, empty store, so that each checks one
+// part of the contract and a failure in one says nothing about the others.
+// Where store.go leaves an order open (ChangeObjects, ChangedBy, Damaged,
+// ...) the suite compares sets; where it says one, it checks it.
 package storetest
 
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,233 +20,311 @@ import (
 	"mycel/internal/store"
 )
 
-// Run checks s against the store contract. s must be empty.
-func Run(t *testing.T, s store.Store) {
-	ctx := context.Background()
-	obj := change.ID{1}
-	c1 := store.ChangeMeta{ID: obj, Object: obj, Author: []byte("author"), Lamport: 0, Time: time.UnixMilli(1000).UTC()}
-	c2 := store.ChangeMeta{ID: change.ID{2}, Object: obj, Parents: []change.ID{obj}, Author: []byte("author"), Lamport: 1, Time: time.UnixMilli(2000).UTC(), Snapshot: true, NewVersion: true}
+// Impl is an implementation under test.
+type Impl struct {
+	// New returns a new, empty store. The suite closes it.
+	New func(t *testing.T) store.Store
+	// OpenCopy opens a file that the implementation's CopyTo wrote. The
+	// suite closes it.
+	OpenCopy func(t *testing.T, path string) store.Store
+}
 
-	t.Run("changes", func(t *testing.T) {
-		err := s.Update(ctx, func(tx store.Tx) error {
-			for _, c := range []store.ChangeMeta{c1, c2} {
-				if seq, ok, err := tx.PutChange(c, []byte("raw-"+c.ID.Short())); err != nil || !ok || seq <= 0 {
-					t.Fatalf("put %s: %v %v %v", c.ID.Short(), seq, ok, err)
-				}
-			}
-			if _, ok, err := tx.PutChange(c1, []byte("other")); err != nil || ok {
-				t.Fatalf("second put of the same change: stored=%v err=%v", ok, err)
-			}
-			return tx.SetHeads(obj, []change.ID{c2.ID})
+// Run checks impl against the store contract.
+func Run(t *testing.T, impl Impl) {
+	for _, c := range []struct {
+		name string
+		f    func(*testing.T, Impl)
+	}{
+		{"changes", testChanges},
+		{"flags", testFlags},
+		{"set inert", testSetInert},
+		{"delete change", testDeleteChange},
+		{"stored of", testStoredOf},
+		{"heads", testHeads},
+		{"changed by", testChangedBy},
+		{"parked", testParked},
+		{"objects", testObjects},
+		{"search", testSearch},
+		{"search match", testSearchMatch},
+		{"stale text", testStaleText},
+		{"objects with prefix", testObjectsWithPrefix},
+		{"settings", testSettings},
+		{"members", testMembers},
+		{"snapshots", testSnapshots},
+		{"held", testHeld},
+		{"quarantine", testQuarantine},
+		{"caller's slices", testCallersSlices},
+		{"rollback", testRollback},
+		{"panic", testPanic},
+		{"goexit", testGoexit},
+		{"canceled context", testCanceled},
+		{"isolation", testIsolation},
+		{"writers serialized", testWritersSerialized},
+		{"integrity check", testIntegrityCheck},
+		{"close", testClose},
+		{"copy", testCopy},
+		{"copy ciphertext only", testCopyCiphertextOnly},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			c.f(t, impl)
 		})
-		if err != nil {
-			t.Fatal(err)
+	}
+}
+
+var ctx = context.Background()
+
+// fresh returns a new, empty store of impl, closed when the test ends.
+func fresh(t *testing.T, impl Impl) store.Store {
+	t.Helper()
+	s := impl.New(t)
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// update runs f in an Update and fails the test if it fails.
+func update(t *testing.T, s store.Store, f func(tx store.Tx) error) {
+	t.Helper()
+	if err := s.Update(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// view runs f in a View and fails the test if it fails.
+func view(t *testing.T, s store.Store, f func(tx store.Tx) error) {
+	t.Helper()
+	if err := s.View(ctx, f); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// must fails the test on err.
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// id is an id starting with b (the rest zero).
+func id(b ...byte) change.ID {
+	var x change.ID
+	copy(x[:], b)
+	return x
+}
+
+// ms is a time a store keeps exactly: milliseconds, UTC.
+func ms(n int64) time.Time { return time.UnixMilli(n).UTC() }
+
+// meta is a change of object obj (its root when c == obj).
+func meta(c, obj change.ID, lamport uint64, parents ...change.ID) store.ChangeMeta {
+	return store.ChangeMeta{ID: c, Object: obj, Parents: parents, Author: []byte("author"), Lamport: lamport, Time: ms(int64(1000 + lamport))}
+}
+
+// raw is a change's bytes in these tests.
+func raw(c change.ID) []byte { return []byte("raw-" + c.String()) }
+
+// put stores changes with raw(id) as bytes and returns their arrival
+// numbers.
+func put(t *testing.T, tx store.Tx, ms ...store.ChangeMeta) []int64 {
+	t.Helper()
+	var seqs []int64
+	for _, m := range ms {
+		seq, ok, err := tx.PutChange(m, raw(m.ID))
+		if err != nil || !ok || seq <= 0 {
+			t.Fatalf("put %s: seq %d, stored %v, %v", m.ID.Short(), seq, ok, err)
 		}
-		s.View(ctx, func(tx store.Tx) error {
-			raw, err := tx.RawChange(c1.ID)
-			if err != nil || string(raw) != "raw-"+c1.ID.Short() {
-				t.Fatalf("raw = %q, %v (a second put must not overwrite)", raw, err)
-			}
-			if _, err := tx.RawChange(change.ID{9}); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("missing change: %v", err)
-			}
-			ms, err := tx.Changes(obj, 0)
-			if err != nil || len(ms) != 2 || ms[0].ID != c1.ID || ms[1].ID != c2.ID {
-				t.Fatalf("changes = %+v, %v", ms, err)
-			}
-			if !ms[1].Snapshot || !ms[1].NewVersion || ms[0].NewVersion || ms[1].Parents[0] != obj || !ms[1].Time.Equal(c2.Time) || ms[1].Lamport != 1 {
-				t.Fatalf("metadata not kept: %+v", ms[1])
-			}
-			after, raws, err := tx.ChangesAfter(obj, ms[0].Seq)
-			if err != nil || len(after) != 1 || after[0].ID != c2.ID || string(raws[0]) != "raw-"+c2.ID.Short() || ms[0].Seq >= ms[1].Seq {
-				t.Fatalf("changes after %d = %+v, %v", ms[0].Seq, after, err)
-			}
-			m, err := tx.Meta(c2.ID)
-			if err != nil || m.Parents[0] != obj || m.Object != obj {
-				t.Fatalf("meta = %+v, %v", m, err)
-			}
-			if _, err := tx.Meta(change.ID{9}); !errors.Is(err, store.ErrNotFound) {
-				t.Fatalf("meta of a missing change: %v", err)
-			}
-			if n, err := tx.CountChanges(); err != nil || n != 2 {
-				t.Fatalf("count = %d, %v", n, err)
-			}
-			var many []change.ID // more than one query's worth
-			for i := range 300 {
-				many = append(many, change.ID{byte(i), byte(i >> 8), 0xee})
-			}
-			many = append(many, c2.ID, c1.ID)
-			if got, err := tx.StoredOf(many); err != nil || len(got) != 2 || !got[c1.ID] || !got[c2.ID] {
-				t.Fatalf("stored of %d ids = %v, %v; want the 2 stored", len(many), got, err)
-			}
-			if got, err := tx.StoredOf(nil); err != nil || len(got) != 0 {
-				t.Fatalf("stored of none = %v, %v", got, err)
-			}
-			if last, err := tx.LastSeq(); err != nil || last != ms[1].Seq {
-				t.Fatalf("last seq = %d, %v; want %d", last, err, ms[1].Seq)
-			}
-			if later, err := tx.Changes(obj, ms[1].Seq); err != nil || len(later) != 0 {
-				t.Fatalf("changes after the last = %+v, %v", later, err)
-			}
-			objs, last, err := tx.ChangedBy([]byte("author"), ms[0].Seq)
-			if err != nil || len(objs) != 1 || objs[0] != obj || last != ms[1].Seq {
-				t.Fatalf("changed by author after %d = %v, %d, %v", ms[0].Seq, objs, last, err)
-			}
-			if objs, last, err := tx.ChangedBy([]byte("someone else"), 0); err != nil || len(objs) != 0 || last != ms[1].Seq {
-				t.Fatalf("changed by another author = %v, %d, %v", objs, last, err)
-			}
-			if objs, last, err := tx.ChangedBy([]byte("author"), ms[1].Seq); err != nil || len(objs) != 0 || last != ms[1].Seq {
-				t.Fatalf("changed by author after the last = %v, %d, %v", objs, last, err)
-			}
-			all, err := tx.AllHeads()
-			if err != nil || len(all) != 1 || all[obj][0] != c2.ID {
-				t.Fatalf("all heads = %v, %v", all, err)
-			}
-			heads, err := tx.Heads(obj)
-			if err != nil || len(heads) != 1 || heads[0] != c2.ID {
-				t.Fatalf("heads = %v, %v", heads, err)
-			}
-			return nil
-		})
-	})
+		seqs = append(seqs, seq)
+	}
+	return seqs
+}
 
-	t.Run("rollback", func(t *testing.T) {
-		boom := errors.New("boom")
-		err := s.Update(ctx, func(tx store.Tx) error {
-			tx.PutChange(store.ChangeMeta{ID: change.ID{3}, Object: obj}, []byte("x"))
-			tx.SetSetting("k", []byte("v"))
-			return boom
-		})
-		if !errors.Is(err, boom) {
-			t.Fatalf("update error = %v", err)
+// sameIDs says whether a and b hold the same ids, in any order.
+func sameIDs(a, b []change.ID) bool {
+	return len(a) == len(b) && !slices.ContainsFunc(a, func(x change.ID) bool { return !slices.Contains(b, x) })
+}
+
+func idsOf(ms []store.ChangeMeta) []change.ID {
+	var out []change.ID
+	for _, m := range ms {
+		out = append(out, m.ID)
+	}
+	return out
+}
+
+// metaString is a change's metadata as text, for comparisons that do not
+// care whether an empty list is nil.
+func metaString(m store.ChangeMeta) string {
+	return fmt.Sprintf("id=%s object=%s parents=%v author=%q lamport=%d time=%d snapshot=%v version=%v local=%v inert=%v size=%d seq=%d",
+		m.ID.Short(), m.Object.Short(), m.Parents, m.Author, m.Lamport, m.Time.UnixMilli(), m.Snapshot, m.NewVersion, m.Local, m.Inert, m.Size, m.Seq)
+}
+
+// fixture is a store filled with one of everything, for the tests of
+// transactions and copies. Its words are distinctive, so that a copy's
+// bytes can be searched for them.
+type fixture struct {
+	objects  []change.ID
+	settings []string
+	peers    []string
+	// plaintext is every title, snippet and word of text written.
+	plaintext []string
+}
+
+var (
+	fixA = id(0xa1)
+	fixB = id(0xb2)
+	fixC = id(0xc3)
+)
+
+func fill(t *testing.T, s store.Store) fixture {
+	t.Helper()
+	f := fixture{objects: []change.ID{fixA, fixB, fixC}, settings: []string{"vault_id", "nodes"}, peers: []string{"peer-1", "peer-2"},
+		plaintext: []string{"Quokkaparadise", "Zanzibarquill", "Marmaladesnippet", "Pangolinsnippet", "xylophonequartz", "ultramarinewombat", "Brontosaurusfjord"}}
+	update(t, s, func(tx store.Tx) error {
+		a1 := meta(id(0xa1, 1), fixA, 1, fixA)
+		a1.Local = true
+		a2 := meta(id(0xa1, 2), fixA, 2, a1.ID)
+		a2.Snapshot, a2.NewVersion, a2.Inert = true, true, true
+		b1 := meta(id(0xb2, 1), fixB, 1, fixB)
+		put(t, tx, meta(fixA, fixA, 0), a1, a2, meta(fixB, fixB, 0), b1, meta(fixC, fixC, 0), meta(id(0xc3, 9), fixC, 9, fixC))
+		must(t, tx.Quarantine(store.Damaged{ID: id(0xc3, 9), Reason: "bytes hash to something else", Time: ms(7000)}))
+		must(t, tx.SetHeads(fixA, []change.ID{a2.ID}))
+		must(t, tx.SetHeads(fixB, []change.ID{b1.ID}))
+		must(t, tx.SetHeads(fixC, []change.ID{fixC}))
+		must(t, tx.Park(meta(id(0xb2, 5), fixB, 5, id(0xb2, 4)), raw(id(0xb2, 5))))
+		must(t, tx.PutMemberRecord([]byte("member-record-1")))
+		must(t, tx.PutMemberRecord([]byte("member-record-2")))
+		must(t, tx.SetSetting("vault_id", []byte{1, 2, 3}))
+		must(t, tx.SetSetting("nodes", []byte(`["node"]`)))
+		must(t, tx.PutSnapshot(fixA, store.Snapshot{Seq: 3, Sealed: []byte("sealed-state-a")}))
+		must(t, tx.PutHeld("peer-1", fixA, [32]byte{1}))
+		must(t, tx.PutHeld("peer-1", fixB, [32]byte{2}))
+		must(t, tx.PutHeld("peer-2", fixA, [32]byte{3}))
+		must(t, tx.PutObject(store.Object{ID: fixA, Title: "Quokkaparadise", Type: "page", Created: ms(1000), Updated: ms(5000),
+			Snippet: "Marmaladesnippet", Changes: 3, Body: "xylophonequartz and more", Snapshot: id(0xa1, 2), SnapshotSeq: 3}))
+		must(t, tx.PutObject(store.Object{ID: fixB, Title: "Zanzibarquill", Type: "task", Archived: true, Created: ms(1000), Updated: ms(6000),
+			Snippet: "Pangolinsnippet", Changes: 2, Body: "ultramarinewombat"}))
+		// An object whose text is stale still has its old text indexed.
+		must(t, tx.PutObject(store.Object{ID: fixC, Title: "Brontosaurusfjord", Type: "page", Created: ms(1000), Updated: ms(4000), Changes: 1, Body: "first words"}))
+		return tx.PutObject(store.Object{ID: fixC, Title: "Brontosaurusfjord", Type: "page", Created: ms(1000), Updated: ms(4000), Changes: 1, TextStale: true})
+	})
+	return f
+}
+
+// dump is everything the store holds that f names, as text: two stores
+// (or one store at two times) hold the same when their dumps are equal.
+func dump(t *testing.T, s store.Store, f fixture) string {
+	t.Helper()
+	var b strings.Builder
+	p := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
+	view(t, s, func(tx store.Tx) error {
+		n, err := tx.CountChanges()
+		must(t, err)
+		last, err := tx.LastSeq()
+		must(t, err)
+		p("count %d last %d", n, last)
+		objs, err := tx.ChangeObjects()
+		must(t, err)
+		slices.SortFunc(objs, func(a, b change.ID) int { return strings.Compare(a.String(), b.String()) })
+		p("change objects %v", objs)
+		all, err := tx.AllHeads()
+		must(t, err)
+		p("all heads %v", all)
+		for _, o := range f.objects {
+			ms, raws, err := tx.ChangesAfter(o, 0)
+			must(t, err)
+			for i, m := range ms {
+				p("change %s %q", metaString(m), raws[i])
+			}
+			heads, err := tx.Heads(o)
+			must(t, err)
+			p("heads %s %v", o.Short(), heads)
+			ms, raws, err = tx.Parked(o)
+			must(t, err)
+			for i, m := range ms {
+				p("parked %s %q", metaString(m), raws[i])
+			}
+			ds, err := tx.Damaged(o)
+			must(t, err)
+			for _, d := range ds {
+				p("damaged %s %s %q %q %d", d.ID.Short(), d.Object.Short(), d.Raw, d.Reason, d.Time.UnixMilli())
+			}
+			snap, err := tx.Snapshot(o)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				t.Fatal(err)
+			}
+			p("snapshot %s %d %q %v", o.Short(), snap.Seq, snap.Sealed, err != nil)
+			row, err := tx.Object(o)
+			must(t, err)
+			p("object %s", objectString(row))
+			title, body, ok, err := tx.IndexedText(o)
+			must(t, err)
+			p("indexed %q %q %v", title, body, ok)
 		}
-		s.View(ctx, func(tx store.Tx) error {
-			if ok, _ := tx.HasChange(change.ID{3}); ok {
-				t.Fatal("a failed update left a change behind")
+		rows, err := tx.Objects()
+		must(t, err)
+		for _, o := range rows {
+			p("objects %s", o.ID.Short())
+		}
+		stale, err := tx.StaleText()
+		must(t, err)
+		p("stale %v", stale)
+		parked, err := tx.ParkedObjects()
+		must(t, err)
+		p("parked objects %v", parked)
+		damaged, err := tx.DamagedObjects()
+		must(t, err)
+		p("damaged objects %v", damaged)
+		recs, err := tx.MemberRecords()
+		must(t, err)
+		p("members %q", recs)
+		for _, k := range f.settings {
+			v, err := tx.Setting(k)
+			must(t, err)
+			p("setting %s %q", k, v)
+		}
+		for _, peer := range f.peers {
+			h, err := tx.Held(peer)
+			must(t, err)
+			p("held %s %v", peer, h)
+		}
+		for _, w := range f.plaintext {
+			hits, err := tx.Search(w, 10)
+			must(t, err)
+			for _, h := range hits {
+				p("search %s %s %q", w, h.ID.Short(), h.Match)
 			}
-			if v, _ := tx.Setting("k"); v != nil {
-				t.Fatal("a failed update left a setting behind")
-			}
-			return nil
-		})
+		}
+		return nil
 	})
+	return b.String()
+}
 
-	t.Run("objects", func(t *testing.T) {
-		o := store.Object{ID: obj, Title: "Garden plans", Type: "page", Created: time.UnixMilli(1000).UTC(), Updated: time.UnixMilli(5000).UTC(),
-			Snippet: "Tomatoes", Changes: 2, Body: "Tomatoes and basil along the south wall", Snapshot: change.ID{2}, SnapshotSeq: 2}
-		o2 := store.Object{ID: change.ID{0x1f}, Title: "Other", Type: "page", Updated: time.UnixMilli(9000).UTC(), Body: "nothing"}
-		s.Update(ctx, func(tx store.Tx) error {
-			if err := tx.PutObject(o); err != nil {
-				t.Fatal(err)
-			}
-			o.Archived = true
-			if err := tx.PutObject(o); err != nil {
-				t.Fatal(err)
-			}
-			return tx.PutObject(o2)
-		})
-		s.View(ctx, func(tx store.Tx) error {
-			got, err := tx.Object(obj)
-			if err != nil || got.Title != o.Title || !got.Archived || got.Changes != 2 || got.Snapshot != o.Snapshot || got.SnapshotSeq != 2 {
-				t.Fatalf("object = %+v, %v", got, err)
-			}
-			all, _ := tx.Objects()
-			if len(all) != 2 || all[0].ID != o2.ID {
-				t.Fatalf("objects not newest first: %+v", all)
-			}
-			hits, err := tx.Search("basil sou", 10)
-			if err != nil || len(hits) != 1 || hits[0].ID != obj {
-				t.Fatalf("search = %+v, %v", hits, err)
-			}
-			if hits, err := tx.Search(`"unbalanced AND (`, 10); err != nil || len(hits) != 0 {
-				t.Fatalf("odd query: %v %v", hits, err)
-			}
-			if stale, err := tx.StaleText(); err != nil || len(stale) != 0 {
-				t.Fatalf("stale = %v, %v", stale, err)
-			}
-			ids, err := tx.ObjectsWithPrefix("01")
-			if err != nil || len(ids) != 1 || ids[0] != obj {
-				t.Fatalf("prefix = %v, %v", ids, err)
-			}
-			return nil
-		})
-	})
+func objectString(o store.Object) string {
+	return fmt.Sprintf("%s title=%q type=%q archived=%v created=%d updated=%d snippet=%q changes=%d stale=%v snapshot=%s/%d",
+		o.ID.Short(), o.Title, o.Type, o.Archived, o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, o.TextStale, o.Snapshot.Short(), o.SnapshotSeq)
+}
 
-	t.Run("stale text", func(t *testing.T) {
-		s.Update(ctx, func(tx store.Tx) error {
-			o, _ := tx.Object(obj)
-			o.TextStale, o.Body = true, "cucumbers"
-			return tx.PutObject(o)
-		})
-		s.Update(ctx, func(tx store.Tx) error {
-			stale, err := tx.StaleText()
-			if err != nil || len(stale) != 1 || stale[0] != obj {
-				t.Fatalf("stale = %v, %v", stale, err)
-			}
-			if hits, _ := tx.Search("cucumbers", 5); len(hits) != 0 {
-				t.Fatal("a stale put must not index its body")
-			}
-			if _, _, ok, err := tx.IndexedText(obj); ok || err != nil {
-				t.Fatalf("indexed text of a stale object: ok=%v err=%v", ok, err)
-			}
-			if hits, _ := tx.Search("basil", 5); len(hits) != 1 {
-				t.Fatal("a stale put must keep the old text indexed")
-			}
-			o, _ := tx.Object(obj)
-			o.TextStale, o.Body = false, "cucumbers"
-			return tx.PutObject(o)
-		})
-		s.View(ctx, func(tx store.Tx) error {
-			if hits, _ := tx.Search("cucumbers", 5); len(hits) != 1 {
-				t.Fatal("text not reindexed")
-			}
-			o, _ := tx.Object(obj)
-			if title, body, ok, err := tx.IndexedText(obj); !ok || err != nil || body != "cucumbers" || title != o.Title {
-				t.Fatalf("indexed text = %q, %q, %v, %v", title, body, ok, err)
-			}
-			if _, _, ok, err := tx.IndexedText(change.ID{0xab}); ok || err != nil {
-				t.Fatalf("indexed text of no object: ok=%v err=%v", ok, err)
-			}
-			if objs, err := tx.ChangeObjects(); err != nil || len(objs) != 1 || objs[0] != obj {
-				t.Fatalf("objects with changes = %v, %v", objs, err)
-			}
-			return nil
-		})
-	})
-
-	t.Run("parked and members", func(t *testing.T) {
-		p := store.ChangeMeta{ID: change.ID{7}, Object: obj, Parents: []change.ID{{6}}, Author: []byte("a"), Lamport: 5}
-		s.Update(ctx, func(tx store.Tx) error {
-			if err := tx.Park(p, []byte("parked")); err != nil {
-				t.Fatal(err)
-			}
-			tx.PutMemberRecord([]byte("r1"))
-			tx.PutMemberRecord([]byte("r2"))
-			return tx.PutMemberRecord([]byte("r1"))
-		})
-		s.Update(ctx, func(tx store.Tx) error {
-			ms, raws, err := tx.Parked(obj)
-			if err != nil || len(ms) != 1 || ms[0].ID != p.ID || string(raws[0]) != "parked" {
-				t.Fatalf("parked = %+v, %v", ms, err)
-			}
-			if objs, err := tx.ParkedObjects(); err != nil || len(objs) != 1 || objs[0] != obj {
-				t.Fatalf("parked objects = %v, %v", objs, err)
-			}
-			if err := tx.Unpark(p.ID); err != nil {
-				t.Fatal(err)
-			}
-			ms, _, _ = tx.Parked(obj)
-			if len(ms) != 0 {
-				t.Fatal("unpark left the change")
-			}
-			if objs, _ := tx.ParkedObjects(); len(objs) != 0 {
-				t.Fatalf("parked objects after unpark = %v", objs)
-			}
-			recs, err := tx.MemberRecords()
-			if err != nil || len(recs) != 2 || string(recs[1]) != "r2" {
-				t.Fatalf("members = %q, %v", recs, err)
-			}
-			return nil
-		})
-	})
+// writeEverything makes one write of every kind, for the tests of
+// transactions that must leave no trace.
+func writeEverything(t *testing.T, tx store.Tx) {
+	t.Helper()
+	put(t, tx, meta(id(0xd4), id(0xd4), 0), meta(id(0xa1, 7), fixA, 7, id(0xa1, 2)))
+	must(t, tx.SetInert(id(0xa1, 1), true))
+	must(t, tx.DeleteChange(id(0xb2, 1)))
+	must(t, tx.Quarantine(store.Damaged{ID: fixA, Reason: "r", Time: ms(1)}))
+	must(t, tx.ClearDamaged(id(0xc3, 9)))
+	must(t, tx.SetHeads(fixA, []change.ID{id(0xa1, 7)}))
+	must(t, tx.SetHeads(fixB, nil))
+	must(t, tx.Park(meta(id(0xa1, 9), fixA, 9, id(0xa1, 8)), []byte("p")))
+	must(t, tx.Unpark(id(0xb2, 5)))
+	must(t, tx.PutMemberRecord([]byte("member-record-3")))
+	must(t, tx.SetSetting("vault_id", []byte("changed")))
+	must(t, tx.SetSetting("nodes", []byte("changed")))
+	must(t, tx.DeleteSnapshot(fixA))
+	must(t, tx.PutSnapshot(fixB, store.Snapshot{Seq: 9, Sealed: []byte("other")}))
+	must(t, tx.PutHeld("peer-1", fixA, [32]byte{9}))
+	must(t, tx.PutHeld("peer-2", fixC, [32]byte{9}))
+	must(t, tx.PutObject(store.Object{ID: fixA, Title: "Changed", Body: "changed words", Updated: ms(9999)}))
+	must(t, tx.PutObject(store.Object{ID: fixC, Title: "Brontosaurusfjord", Body: "reindexed"}))
 }

@@ -1,0 +1,156 @@
+package memstore
+
+import (
+	"encoding/hex"
+	"fmt"
+	"slices"
+	"strings"
+
+	"mycel/internal/change"
+	"mycel/internal/store"
+)
+
+// PutObject writes an object's row and, unless its text is stale, its
+// search text. An object keeps the creation time of its first put.
+func (t *tx) PutObject(o store.Object) error {
+	st, err := t.w()
+	if err != nil {
+		return err
+	}
+	rec := &objectRec{}
+	if old, ok := st.objects.get(idKey(o.ID)); ok {
+		o.Created = old.row.Created
+		rec.text = old.text
+	}
+	if !o.TextStale {
+		rec.text = &indexed{title: o.Title, body: o.Body, titleToks: tokenize(o.Title), bodyToks: tokenize(o.Body)}
+	}
+	o.Body = ""
+	o.Created, o.Updated = ms(o.Created), ms(o.Updated)
+	rec.row = o
+	st.objects.put(t.gen, idKey(o.ID), rec)
+	return nil
+}
+
+func (t *tx) Object(id change.ID) (store.Object, error) {
+	st, err := t.r()
+	if err != nil {
+		return store.Object{}, err
+	}
+	rec, ok := st.objects.get(idKey(id))
+	if !ok {
+		return store.Object{}, fmt.Errorf("object %s: %w", id.Short(), store.ErrNotFound)
+	}
+	return rec.row, nil
+}
+
+// Objects lists the rows most recently updated first, the same time in id
+// order.
+func (t *tx) Objects() ([]store.Object, error) {
+	st, err := t.r()
+	if err != nil {
+		return nil, err
+	}
+	var rows []store.Object
+	st.objects.ascend("", func(_ string, rec *objectRec) bool {
+		rows = append(rows, rec.row)
+		return true
+	})
+	slices.SortStableFunc(rows, func(a, b store.Object) int {
+		return b.Updated.Compare(a.Updated) // ties stay in id order
+	})
+	return rows, nil
+}
+
+// Search finds the objects whose indexed title and text hold every word
+// of query, the last as a prefix (text.go), those with the most
+// occurrences first, then in id order.
+func (t *tx) Search(query string, limit int) ([]store.Hit, error) {
+	st, err := t.r()
+	if err != nil {
+		return nil, err
+	}
+	phrases := parseQuery(query)
+	if len(phrases) == 0 || limit == 0 {
+		return nil, nil
+	}
+	type found struct {
+		hit   store.Hit
+		score int
+	}
+	var all []found
+	st.objects.ascend("", func(_ string, rec *objectRec) bool {
+		if rec.text == nil {
+			return true
+		}
+		score := 0
+		for _, p := range phrases {
+			n := len(p.positions(rec.text.titleToks)) + len(p.positions(rec.text.bodyToks))
+			if n == 0 {
+				return true
+			}
+			score += n
+		}
+		insts := instances(phrases, rec.text.bodyToks)
+		all = append(all, found{store.Hit{Object: rec.row, Match: snippet(rec.text.body, rec.text.bodyToks, insts, len(phrases))}, score})
+		return true
+	})
+	slices.SortStableFunc(all, func(a, b found) int { return b.score - a.score })
+	if limit > 0 && len(all) > limit {
+		all = all[:limit]
+	}
+	hits := make([]store.Hit, len(all))
+	for i, f := range all {
+		hits[i] = f.hit
+	}
+	return hits, nil
+}
+
+func (t *tx) StaleText() ([]change.ID, error) {
+	st, err := t.r()
+	if err != nil {
+		return nil, err
+	}
+	var ids []change.ID
+	st.objects.ascend("", func(k string, rec *objectRec) bool {
+		if rec.row.TextStale {
+			ids = append(ids, keyID(k))
+		}
+		return true
+	})
+	return ids, nil
+}
+
+func (t *tx) IndexedText(id change.ID) (title, body string, ok bool, err error) {
+	st, err := t.r()
+	if err != nil {
+		return "", "", false, err
+	}
+	rec, found := st.objects.get(idKey(id))
+	if !found || rec.row.TextStale || rec.text == nil {
+		return "", "", false, nil
+	}
+	return rec.text.title, rec.text.body, true, nil
+}
+
+// ObjectsWithPrefix seeks to the whole bytes the prefix names, then
+// checks the half byte of an odd prefix.
+func (t *tx) ObjectsWithPrefix(prefix string) ([]change.ID, error) {
+	st, err := t.r()
+	if err != nil {
+		return nil, err
+	}
+	p := strings.ToLower(prefix)
+	whole, err := hex.DecodeString(p[:len(p)&^1])
+	if err != nil || len(p) > 2*len(change.ID{}) {
+		return nil, nil // not hex, or longer than an id: no id starts so
+	}
+	var ids []change.ID
+	st.objects.prefixed(string(whole), func(k string, _ *objectRec) bool {
+		if len(p)%2 == 0 || hex.EncodeToString([]byte{k[len(whole)]})[0] == p[len(p)-1] {
+			ids = append(ids, keyID(k))
+		}
+		return true
+	})
+	return ids, nil
+}

@@ -1,0 +1,343 @@
+package memstore
+
+import (
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
+
+// The search here is SQLite's for the SQLite store: FTS5 with the
+// unicode61 tokenizer (remove_diacritics 2), the query made by that
+// store's ftsQuery (every word a quoted phrase, the last one a prefix) and
+// the match by snippet(objects_fts, 2, '[', ']', '…', 12). What follows
+// copies their rules; TestTokensAsSQLite and TestSearchAsSQLite compare
+// the two.
+
+// token is a word of a text: its folded form and where it stands.
+type token struct {
+	term       string
+	start, end int // byte offsets in the text
+}
+
+// tokenize splits text into words as unicode61 does: runs of letters,
+// digits, private-use and unassigned characters (and the combining
+// accents it removes), each folded.
+func tokenize(text string) []token {
+	var out []token
+	var b strings.Builder
+	start := -1
+	flush := func(end int) {
+		if start >= 0 && b.Len() > 0 { // a run of accents alone is no word
+			out = append(out, token{b.String(), start, end})
+		}
+		start = -1
+		b.Reset()
+	}
+	for i := 0; i < len(text); {
+		r, n := utf8.DecodeRuneInString(text[i:])
+		switch {
+		case isAccent(r):
+			if start < 0 {
+				start = i
+			}
+		case isWordRune(r):
+			if start < 0 {
+				start = i
+			}
+			b.WriteRune(fold(r))
+		default:
+			flush(i)
+		}
+		i += n
+	}
+	flush(len(text))
+	return out
+}
+
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
+	// Unassigned code points too: SQLite's tables count them with the
+	// letters.
+	return r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsNumber(r) || unicode.In(r, unicode.Co, unicode.Cn))
+}
+
+// isAccent reports the combining marks unicode61 takes as part of a word
+// and then drops (remove_diacritics 2): U+0300-0304, 0306-030C, 030F,
+// 0311, 031B, 0323-0328, 032D, 032E, 0330, 0331.
+func isAccent(r rune) bool {
+	if r < 0x300 || r > 0x331 {
+		return false
+	}
+	return accents&(1<<(r-0x300)) != 0
+}
+
+const accents = 1<<0 | 1<<1 | 1<<2 | 1<<3 | 1<<4 | 1<<6 | 1<<7 | 1<<8 | 1<<9 | 1<<0xa | 1<<0xb | 1<<0xc | 1<<0xf |
+	1<<0x11 | 1<<0x1b | 1<<0x23 | 1<<0x24 | 1<<0x25 | 1<<0x26 | 1<<0x27 | 1<<0x28 | 1<<0x2d | 1<<0x2e | 1<<0x30 | 1<<0x31
+
+// fold is case folding, then an accented Latin letter's base letter.
+func fold(r rune) rune {
+	if r < utf8.RuneSelf {
+		if 'A' <= r && r <= 'Z' {
+			r += 'a' - 'A'
+		}
+		return r
+	}
+	l := unicode.ToLower(r)
+	// Case folding of letters that are lowercase already: µ, ſ, ς, ϐ fold
+	// to the lowercase of their uppercase (μ, s, σ, β); dotless ı does not.
+	if l == r && r != 'ı' {
+		if u := unicode.ToUpper(r); u != r {
+			l = unicode.ToLower(u)
+		}
+	}
+	switch {
+	case 0xc0 <= l && l <= 0x24f:
+		if b := latinBase[l-0xc0]; b != '.' {
+			return rune(b)
+		}
+	case 0x1e00 <= l && l <= 0x1eff:
+		if b := latinExtendedBase[l-0x1e00]; b != '.' {
+			return rune(b)
+		}
+	}
+	return l
+}
+
+// latinBase and latinExtendedBase give the base letter of each lowercase
+// letter of U+00C0-024F and U+1E00-1EFF that unicode61 folds to one ('.'
+// for none), read off SQLite's own tokenizer.
+const latinBase = "................................aaaaaa.ceeeeiiii.nooooo..uuuuy.y" +
+	".a.a.a.c.c.c.c.d...e.e.e.e.e.g.g.g.g.h...i.i.i.i.....j.k..l.l.l." +
+	"....n.n.n....o.o.o...r.r.r.s.s.s.s.t.t...u.u.u.u.u.u.w.y..z.z.z." +
+	".................................o..............u..............." +
+	"..............a.i.o.u.u.u.u.u..a.......g.k.o.o..j....g...n.a...." +
+	".a.a.e.e.i.i.o.o.r.r.u.u.s.t...h.......a.e.o.o.o.o.y............" +
+	"................"
+
+const latinExtendedBase = ".a.b.b.b.c.d.d.d.d.d.e.e.e.e.e.f.g.h.h.h.h.h.i.i.k.k.k.l.l.l.l.m" +
+	".m.m.n.n.n.n.o.o.o.o.p.p.r.r.r.r.s.s.s.s.s.t.t.t.t.u.u.u.u.u.v.v" +
+	".w.w.w.w.w.x.x.y.z.z.zhtwy.......a.a.a.a.a.a.a.a.a.a.a.a.e.e.e.e" +
+	".e.e.e.e.i.i.o.o.o.o.o.o.o.o.o.o.o.o.u.u.u.u.u.u.u.y.y.y.y......"
+
+// phrase is one word of a query: its tokens in a row, the last one a
+// prefix for the last word.
+type phrase struct {
+	terms  []string
+	prefix bool
+}
+
+// parseQuery makes phrases of what a person typed, as the SQLite store's
+// ftsQuery does: every whitespace-separated word a phrase, all required,
+// the last one a prefix. A word with no letters in it asks for nothing
+// (FTS5 leaves such a phrase out); nil when nothing is asked.
+func parseQuery(q string) []phrase {
+	words := strings.Fields(q)
+	var out []phrase
+	for i, w := range words {
+		var terms []string
+		for _, tk := range tokenize(w) {
+			terms = append(terms, tk.term)
+		}
+		if len(terms) > 0 {
+			out = append(out, phrase{terms: terms, prefix: i == len(words)-1})
+		}
+	}
+	return out
+}
+
+// positions lists where p stands in toks.
+func (p phrase) positions(toks []token) []int {
+	var out []int
+	n := len(p.terms)
+	for i := 0; i+n <= len(toks); i++ {
+		ok := true
+		for j, term := range p.terms {
+			got := toks[i+j].term
+			if j == n-1 && p.prefix {
+				ok = strings.HasPrefix(got, term)
+			} else {
+				ok = got == term
+			}
+			if !ok {
+				break
+			}
+		}
+		if ok {
+			out = append(out, i)
+		}
+	}
+	return out
+}
+
+// instance is where a phrase (by its index in the query) stands in a text.
+type instance struct{ phrase, pos, size int }
+
+// instances lists where the phrases stand in toks, by position, then
+// phrase, as FTS5's xInst gives them.
+func instances(phrases []phrase, toks []token) []instance {
+	var out []instance
+	for i, p := range phrases {
+		for _, pos := range p.positions(toks) {
+			out = append(out, instance{i, pos, len(p.terms)})
+		}
+	}
+	slices.SortFunc(out, func(a, b instance) int {
+		if a.pos != b.pos {
+			return a.pos - b.pos
+		}
+		return a.phrase - b.phrase
+	})
+	return out
+}
+
+// snippetTokens is how many words a match shows at most.
+const snippetTokens = 12
+
+// snippet is FTS5's snippet() of one column: the window of snippetTokens
+// words with the best score (every phrase seen counts 1000, each time
+// again 1, a window that starts a sentence 100 more), the instances in it
+// in brackets, an ellipsis where the text is cut.
+func snippet(text string, toks []token, insts []instance, nPhrases int) string {
+	nDoc := len(toks)
+	// Where sentences start: the first word, and every word after a '.'
+	// or ':' and some white space.
+	var firsts []int
+	for i, tk := range toks {
+		if i == 0 {
+			firsts = append(firsts, 0)
+			continue
+		}
+		j := tk.start - 1
+		for j >= 0 && strings.IndexByte(" \t\n\r", text[j]) >= 0 {
+			j--
+		}
+		if j != tk.start-1 && j >= 0 && (text[j] == '.' || text[j] == ':') {
+			firsts = append(firsts, i)
+		}
+	}
+	best, bestStart := 0, 0
+	for _, in := range insts {
+		score, adj := windowScore(insts, nPhrases, in.pos, nDoc)
+		if score > best {
+			best, bestStart = score, adj
+		}
+		if len(firsts) > 0 && nDoc > snippetTokens {
+			jj := 0
+			for ; jj < len(firsts)-1; jj++ {
+				if firsts[jj+1] > in.pos {
+					break
+				}
+			}
+			if firsts[jj] < in.pos {
+				score, _ := windowScore(insts, nPhrases, firsts[jj], nDoc)
+				if firsts[jj] == 0 {
+					score += 120
+				} else {
+					score += 100
+				}
+				if score > best {
+					best, bestStart = score, firsts[jj]
+				}
+			}
+		}
+	}
+	return highlight(text, toks, insts, bestStart, bestStart+snippetTokens-1)
+}
+
+// windowScore scores the window of words from start, and says where a
+// window of the same instances would be centred.
+func windowScore(insts []instance, nPhrases, start, nDoc int) (score, adj int) {
+	seen := make([]bool, nPhrases)
+	first, last := -1, 0
+	for _, in := range insts {
+		if in.pos < start || in.pos >= start+snippetTokens {
+			continue
+		}
+		if seen[in.phrase] {
+			score++
+		} else {
+			score += 1000
+		}
+		seen[in.phrase] = true
+		if first < 0 {
+			first = in.pos
+		}
+		last = in.pos + in.size
+	}
+	adj = first - (snippetTokens-(last-first))/2
+	if adj+snippetTokens > nDoc {
+		adj = nDoc - snippetTokens
+	}
+	return score, max(adj, 0)
+}
+
+// highlight writes the words from lo to hi (and the text before lo when lo
+// is the first, after hi when hi is the last), overlapping instances
+// merged into one pair of brackets.
+func highlight(text string, toks []token, insts []instance, lo, hi int) string {
+	// Merged instances: [start, end] word ranges, from lo on.
+	type span struct{ start, end int }
+	var spans []span
+	for _, in := range insts {
+		end := in.pos + in.size - 1
+		if n := len(spans); n > 0 && in.pos <= spans[n-1].end {
+			spans[n-1].end = max(spans[n-1].end, end)
+			continue
+		}
+		spans = append(spans, span{in.pos, end})
+	}
+	for len(spans) > 0 && spans[0].start < lo {
+		spans = spans[1:]
+	}
+	var b strings.Builder
+	if lo > 0 {
+		b.WriteString("…")
+	}
+	off := 0
+	cur := span{-1, -1}
+	next := func() {
+		cur = span{-1, -1}
+		if len(spans) > 0 {
+			cur, spans = spans[0], spans[1:]
+		}
+	}
+	next()
+	for pos, tk := range toks {
+		if pos < lo || pos > hi {
+			continue
+		}
+		if lo > 0 && pos == lo {
+			off = tk.start
+		}
+		if pos == cur.start {
+			b.WriteString(text[off:tk.start])
+			b.WriteString("[")
+			off = tk.start
+		}
+		if pos == cur.end {
+			if cur.start < lo {
+				b.WriteString("[")
+			}
+			b.WriteString(text[off:tk.end])
+			b.WriteString("]")
+			off = tk.end
+			next()
+		}
+		if pos == hi {
+			b.WriteString(text[off:tk.end])
+			off = tk.end
+			if pos >= cur.start && pos < cur.end {
+				b.WriteString("]")
+			}
+		}
+	}
+	if hi >= len(toks)-1 {
+		b.WriteString(text[off:])
+	} else {
+		b.WriteString("…")
+	}
+	return b.String()
+}

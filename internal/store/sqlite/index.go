@@ -1,0 +1,169 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"mycel/internal/change"
+	"mycel/internal/store"
+)
+
+// PutObject writes an object's index row and, unless its text is stale,
+// its search row. An object keeps the creation time of its first put.
+func (t *txn) PutObject(o store.Object) error {
+	var snap []byte
+	if o.Snapshot != (change.ID{}) {
+		snap = o.Snapshot[:]
+	}
+	var ftsRow sql.NullInt64
+	err := t.queryRow(`INSERT INTO objects(id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq, text_stale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(id) DO UPDATE SET title = excluded.title, type = excluded.type, archived = excluded.archived,
+		updated_ms = excluded.updated_ms, snippet = excluded.snippet, changes = excluded.changes,
+		snap_id = excluded.snap_id, snap_seq = excluded.snap_seq, text_stale = excluded.text_stale
+		RETURNING fts_rowid`,
+		o.ID[:], o.Title, o.Type, boolInt(o.Archived), o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, snap, o.SnapshotSeq, boolInt(o.TextStale)).Scan(&ftsRow)
+	if err != nil {
+		return fmt.Errorf("index object: %w", err)
+	}
+	if o.TextStale {
+		return nil
+	}
+	if ftsRow.Valid {
+		if _, err := t.exec(`DELETE FROM objects_fts WHERE rowid = ?`, ftsRow.Int64); err != nil {
+			return fmt.Errorf("index object: %w", err)
+		}
+		if _, err := t.exec(`INSERT INTO objects_fts(rowid, id, title, body) VALUES (?, ?, ?, ?)`, ftsRow.Int64, o.ID[:], o.Title, o.Body); err != nil {
+			return fmt.Errorf("index object: %w", err)
+		}
+		return nil
+	}
+	res, err := t.exec(`INSERT INTO objects_fts(id, title, body) VALUES (?, ?, ?)`, o.ID[:], o.Title, o.Body)
+	if err != nil {
+		return fmt.Errorf("index object: %w", err)
+	}
+	row, err := res.LastInsertId()
+	if err == nil {
+		_, err = t.exec(`UPDATE objects SET fts_rowid = ? WHERE id = ?`, row, o.ID[:])
+	}
+	if err != nil {
+		return fmt.Errorf("index object: %w", err)
+	}
+	return nil
+}
+
+const objectCols = `id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq, text_stale`
+
+func scanObject(sc interface{ Scan(...any) error }, extra ...any) (store.Object, error) {
+	var o store.Object
+	var id, snap []byte
+	var arch, stale int
+	var cms, ums int64
+	if err := sc.Scan(append([]any{&id, &o.Title, &o.Type, &arch, &cms, &ums, &o.Snippet, &o.Changes, &snap, &o.SnapshotSeq, &stale}, extra...)...); err != nil {
+		return o, err
+	}
+	var err error
+	if snap != nil {
+		if o.Snapshot, err = toID(snap); err != nil {
+			return o, err
+		}
+	}
+	o.ID, err = toID(id)
+	o.Archived, o.TextStale = arch != 0, stale != 0
+	o.Created, o.Updated = time.UnixMilli(cms).UTC(), time.UnixMilli(ums).UTC()
+	return o, err
+}
+
+func (t *txn) Object(id change.ID) (store.Object, error) {
+	o, err := scanObject(t.queryRow(`SELECT `+objectCols+` FROM objects WHERE id = ?`, id[:]))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, fmt.Errorf("object %s: %w", id.Short(), store.ErrNotFound)
+	}
+	return o, err
+}
+
+func (t *txn) Objects() ([]store.Object, error) {
+	rows, err := t.query(`SELECT ` + objectCols + ` FROM objects ORDER BY updated_ms DESC, id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Object
+	for rows.Next() {
+		o, err := scanObject(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// ftsQuery turns what a person typed into an FTS5 query that cannot be a
+// syntax error: every word quoted, all required, the last one as a prefix.
+func ftsQuery(q string) string {
+	words := strings.Fields(q)
+	for i, w := range words {
+		words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
+	}
+	if len(words) > 0 {
+		words[len(words)-1] += "*"
+	}
+	return strings.Join(words, " ")
+}
+
+func (t *txn) Search(query string, limit int) ([]store.Hit, error) {
+	fq := ftsQuery(query)
+	if fq == "" {
+		return nil, nil
+	}
+	rows, err := t.query(`SELECT o.id, o.title, o.type, o.archived, o.created_ms, o.updated_ms, o.snippet, o.changes, o.snap_id, o.snap_seq, o.text_stale,
+		snippet(objects_fts, 2, '[', ']', '…', 12)
+		FROM objects_fts f JOIN objects o ON o.id = f.id WHERE objects_fts MATCH ? ORDER BY rank, o.id LIMIT ?`, fq, limit)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	defer rows.Close()
+	var out []store.Hit
+	for rows.Next() {
+		var h store.Hit
+		o, err := scanObject(rows, &h.Match)
+		if err != nil {
+			return nil, err
+		}
+		h.Object = o
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
+
+func (t *txn) StaleText() ([]change.ID, error) {
+	return t.ids(`SELECT id FROM objects WHERE text_stale != 0 ORDER BY id`)
+}
+
+// likeEscape makes s match itself in a LIKE pattern with ESCAPE '\': a
+// typed prefix is text, not a pattern.
+var likeEscape = strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+
+func (t *txn) ObjectsWithPrefix(prefix string) ([]change.ID, error) {
+	return t.ids(`SELECT id FROM objects WHERE lower(hex(id)) LIKE ? ESCAPE '\' ORDER BY id`, likeEscape.Replace(strings.ToLower(prefix))+"%")
+}
+
+func (t *txn) IndexedText(id change.ID) (title, body string, ok bool, err error) {
+	var stale int
+	var row sql.NullInt64
+	err = t.queryRow(`SELECT text_stale, fts_rowid FROM objects WHERE id = ?`, id[:]).Scan(&stale, &row)
+	if errors.Is(err, sql.ErrNoRows) || err == nil && (stale != 0 || !row.Valid) {
+		return "", "", false, nil
+	}
+	if err != nil {
+		return "", "", false, err
+	}
+	err = t.queryRow(`SELECT title, body FROM objects_fts WHERE rowid = ?`, row.Int64).Scan(&title, &body)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", "", false, nil
+	}
+	return title, body, err == nil, err
+}

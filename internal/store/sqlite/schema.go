@@ -1,0 +1,133 @@
+package sqlite
+
+import (
+	"database/sql"
+	"fmt"
+)
+
+// schema is the whole of the current format, for a new store. An older
+// store gets here through migrations instead; TestMigratedSchemaIsFresh
+// checks that both roads end at the same tables.
+const schema = `
+CREATE TABLE IF NOT EXISTS settings (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (
+	seq      INTEGER PRIMARY KEY AUTOINCREMENT,
+	id       BLOB NOT NULL UNIQUE,
+	object   BLOB NOT NULL,
+	author   BLOB NOT NULL,
+	lamport  INTEGER NOT NULL,
+	time_ms  INTEGER NOT NULL,
+	flags    INTEGER NOT NULL, -- 1 snapshot, 2 starts a new version, 4 local, 8 inert
+	parents  BLOB NOT NULL,
+	raw      BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS changes_by_object ON changes(object, seq);
+CREATE TABLE IF NOT EXISTS heads (object BLOB NOT NULL, change BLOB NOT NULL, PRIMARY KEY (object, change)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS objects (
+	id         BLOB PRIMARY KEY,
+	title      TEXT NOT NULL,
+	type       TEXT NOT NULL,
+	archived   INTEGER NOT NULL,
+	created_ms INTEGER NOT NULL,
+	updated_ms INTEGER NOT NULL,
+	snippet    TEXT NOT NULL,
+	changes    INTEGER NOT NULL,
+	snap_id    BLOB,
+	snap_seq   INTEGER NOT NULL,
+	text_stale INTEGER NOT NULL DEFAULT 0,
+	fts_rowid  INTEGER -- the object's row in objects_fts
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5(id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2');
+CREATE TABLE IF NOT EXISTS parked (
+	id      BLOB PRIMARY KEY,
+	object  BLOB NOT NULL,
+	author  BLOB NOT NULL,
+	lamport INTEGER NOT NULL,
+	time_ms INTEGER NOT NULL,
+	flags   INTEGER NOT NULL,
+	parents BLOB NOT NULL,
+	raw     BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS parked_by_object ON parked(object);
+CREATE TABLE IF NOT EXISTS members (seq INTEGER PRIMARY KEY AUTOINCREMENT, hash BLOB NOT NULL UNIQUE, raw BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS snapshots (object BLOB PRIMARY KEY, seq INTEGER NOT NULL, sealed BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS held (peer TEXT NOT NULL, object BLOB NOT NULL, heads BLOB NOT NULL, PRIMARY KEY (peer, object)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS damaged (
+	id      BLOB PRIMARY KEY,
+	object  BLOB NOT NULL,
+	raw     BLOB NOT NULL,
+	reason  TEXT NOT NULL,
+	time_ms INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS damaged_by_object ON damaged(object);
+`
+
+// SchemaVersion is the store format this code writes (PRAGMA user_version).
+const SchemaVersion = 3
+
+// migrations[v] brings a store of version v to v+1. Each is written out as
+// it was when its format was current: a later format changes the schema
+// with a migration of its own, never by editing an earlier one.
+var migrations = map[int]string{
+	// Version 1 found an object's search row by its id, which FTS5 cannot
+	// index: every update scanned the whole search table. Rows are now
+	// found by rowid; the search table is rebuilt from the objects, whose
+	// text is reindexed when the vault opens (text_stale).
+	1: `ALTER TABLE objects ADD COLUMN fts_rowid INTEGER;
+DELETE FROM objects_fts;
+UPDATE objects SET text_stale = 1;`,
+	// Version 3 adds the device-local tables: snapshots sealed by this
+	// device (never synced), the heads each peer said it holds (hashed),
+	// and changes found damaged, kept aside until sync brings them back.
+	// Existing changes keep flags 1 and 2; bits 4 (local) and 8 (inert)
+	// start clear, as a format-2 store never recorded either.
+	2: `CREATE TABLE snapshots (object BLOB PRIMARY KEY, seq INTEGER NOT NULL, sealed BLOB NOT NULL);
+CREATE TABLE held (peer TEXT NOT NULL, object BLOB NOT NULL, heads BLOB NOT NULL, PRIMARY KEY (peer, object)) WITHOUT ROWID;
+CREATE TABLE damaged (
+	id      BLOB PRIMARY KEY,
+	object  BLOB NOT NULL,
+	raw     BLOB NOT NULL,
+	reason  TEXT NOT NULL,
+	time_ms INTEGER NOT NULL
+);
+CREATE INDEX damaged_by_object ON damaged(object);`,
+}
+
+// migrate creates the schema in a new store or brings an older one up to
+// SchemaVersion, in one transaction: a store is at one format or the next,
+// never in between.
+func migrate(db *sql.DB) error {
+	tx, err := db.Begin()
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var v int
+	if err := tx.QueryRow(`PRAGMA user_version`).Scan(&v); err != nil {
+		return err
+	}
+	switch {
+	case v > SchemaVersion:
+		return fmt.Errorf("the store has format %d, newer than this mycel understands (%d): upgrade mycel", v, SchemaVersion)
+	case v == SchemaVersion:
+		return nil
+	case v == 0:
+		if _, err := tx.Exec(schema); err != nil {
+			return err
+		}
+	default:
+		for ; v < SchemaVersion; v++ {
+			m, ok := migrations[v]
+			if !ok {
+				return fmt.Errorf("the store has format %d, which this mycel cannot upgrade", v)
+			}
+			if _, err := tx.Exec(m); err != nil {
+				return fmt.Errorf("upgrade the store from format %d: %w", v, err)
+			}
+		}
+	}
+	if _, err := tx.Exec(fmt.Sprintf(`PRAGMA user_version = %d`, SchemaVersion)); err != nil {
+		return err
+	}
+	return tx.Commit()
+}

@@ -1,0 +1,310 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"mycel/internal/change"
+	"mycel/internal/crdt"
+	"mycel/internal/store"
+)
+
+// EditOptions say what an edit is built on and how history shows it.
+type EditOptions struct {
+	// Base is the heads of the state the edit was made on: the version
+	// the person saw (and an exported file carries). The change is built
+	// on that state, with those heads as parents, so it merges with what
+	// arrived since like any concurrent change and never undoes it. Nil:
+	// the object's current heads.
+	Base []change.ID
+	// NewVersion starts a new version in history at this edit. Every
+	// command does, so every command can be undone; an editor typing away
+	// would start one after a pause.
+	NewVersion bool
+}
+
+// Result is what an edit did.
+type Result struct {
+	ID      change.ID
+	Changed bool
+	// Heads are the object's heads after the edit.
+	Heads []change.ID
+	// Merged: the edit was built on earlier heads than the object had,
+	// and merged with the changes that came in since.
+	Merged bool
+}
+
+// errStale: another writer stored a change of the object while an edit was
+// being computed; the edit is computed again on the new state.
+var errStale = errors.New("the object changed while the edit was computed")
+
+// maxChangePayload bounds the operations in one change: a larger edit
+// (pasting a book) is stored as several changes in a row, each well under
+// change.MaxSize and sent in a batch of its own.
+const maxChangePayload = 1 << 20
+
+// Edit runs f on the object's state at opts.Base as one local change and
+// stores it. The change is computed before the store's write transaction
+// (other commands and the running device go on meanwhile; ctx stops it,
+// leaving the store as it was), which holds the store only to store it.
+// If another writer stored a change of the object meanwhile, f runs again
+// on the new state, so f must have no other effect.
+func (e *Engine) Edit(ctx context.Context, id change.ID, opts EditOptions, f func(*crdt.Tx) error) (Result, error) {
+	for attempt := 0; ; attempt++ {
+		r, err := e.editOnce(ctx, id, opts, f)
+		if !errors.Is(err, errStale) || attempt == 8 {
+			return r, err
+		}
+	}
+}
+
+// open takes an object out of the cache (or loads it) for a write,
+// quarantining any damaged change it meets on the way.
+func (e *Engine) open(ctx context.Context, id change.ID) (*loaded, error) {
+	for attempt := 0; ; attempt++ {
+		var l *loaded
+		err := e.db.View(ctx, func(tx store.Tx) (err error) {
+			l, err = e.take(tx, id)
+			return err
+		})
+		var de *damagedError
+		if !errors.As(err, &de) || attempt > 8 {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("no object %s in this vault", id.Short())
+			}
+			return l, err
+		}
+		if err := e.quarantine(ctx, de); err != nil {
+			return nil, err
+		}
+	}
+}
+
+func (e *Engine) editOnce(ctx context.Context, id change.ID, opts EditOptions, f func(*crdt.Tx) error) (Result, error) {
+	r := Result{ID: id}
+	if err := e.mayWrite(ctx); err != nil {
+		return r, err
+	}
+	cur, err := e.open(ctx, id)
+	if err != nil {
+		return r, err
+	}
+	heads := slices.Clone(cur.heads)
+	work, parents := cur.doc, heads
+	if opts.Base != nil && !sameIDs(opts.Base, heads) {
+		if work, err = e.stateAt(ctx, id, opts.Base); err != nil {
+			return r, err
+		}
+		parents, r.Merged = slices.Clone(opts.Base), true
+	}
+	t := work.BeginAt(string(e.DeviceKey()), cur.doc.NextCounter())
+	if err := run(ctx, func() error { return f(t) }); err != nil {
+		return r, err
+	}
+	ch := t.Commit()
+	if ch == nil {
+		if !r.Merged {
+			e.keep(cur)
+		}
+		r.Heads = heads
+		return r, nil
+	}
+	if r.Merged {
+		if err := cur.doc.Apply(ch); err != nil {
+			return r, fmt.Errorf("merge the edit with what came since: %w", err)
+		}
+	}
+	cs, err := e.seal(ctx, id, cur.key, parents, ch, opts.NewVersion)
+	if err != nil {
+		return r, err
+	}
+	err = e.db.Update(ctx, func(tx store.Tx) error {
+		now, err := tx.Heads(id)
+		if err != nil {
+			return err
+		}
+		if !sameIDs(now, heads) {
+			return errStale
+		}
+		if err := e.checkWriter(tx); err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := e.putLocal(tx, cur, c); err != nil {
+				return err
+			}
+		}
+		return e.save(tx, cur)
+	})
+	if err != nil {
+		return r, err
+	}
+	r.Changed, r.Heads = true, slices.Clone(cur.heads)
+	e.keep(cur)
+	e.afterWrite(ctx, cur)
+	return r, nil
+}
+
+// run calls f, returning early (with ctx's error) if ctx ends first: a
+// long computation (Replace of a huge page) is abandoned, its result
+// dropped, and nothing was stored.
+func run(ctx context.Context, f func() error) error {
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- fmt.Errorf("internal error: %v", p)
+			}
+		}()
+		done <- f()
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// seal makes the signed, sealed changes of a local edit: one, or a chain
+// of several for a very large one.
+func (e *Engine) seal(ctx context.Context, id change.ID, key [32]byte, parents []change.ID, ch *crdt.Change, newVersion bool) ([]*change.Change, error) {
+	now := e.Now()
+	var out []*change.Change
+	for i, p := range ch.Split(maxChangePayload) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		c, err := change.New(change.Draft{Object: id, Parents: parents, Lamport: p.Start, Time: now, NewVersion: newVersion && i == 0,
+			Payload: &change.Payload{Ops: p.Ops}}, key, e.device)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+		parents = []change.ID{c.ID}
+	}
+	return out, nil
+}
+
+// putLocal stores a change this device made, whose effect is in l.doc.
+func (e *Engine) putLocal(tx store.Tx, l *loaded, c *change.Change) error {
+	m := store.MetaOf(c)
+	m.Local = true
+	seq, _, err := tx.PutChange(m, c.Raw)
+	if err != nil {
+		return err
+	}
+	l.seq = max(l.seq, seq)
+	e.replaceHeads(l, c)
+	l.sinceSnap++
+	l.bytesSince += len(c.Raw)
+	return nil
+}
+
+// replaceHeads makes c replace its parents among l's heads.
+func (e *Engine) replaceHeads(l *loaded, c *change.Change) {
+	heads := []change.ID{c.ID}
+	for _, h := range l.heads {
+		if !slices.Contains(c.Parents, h) {
+			heads = append(heads, h)
+		}
+	}
+	l.heads = heads
+	l.row.Changes++
+	if c.Time.After(l.row.Updated) {
+		l.row.Updated = c.Time
+	}
+}
+
+// save writes what putLocal (or a receive) left in memory: the object's
+// heads and its index row.
+func (e *Engine) save(tx store.Tx, l *loaded) error {
+	if err := tx.SetHeads(l.id, l.heads); err != nil {
+		return err
+	}
+	return e.index(tx, l)
+}
+
+// afterWrite does what a write leaves for later, each in a short
+// transaction of its own: a snapshot when the policy wants one, and the
+// full text for search. Neither is needed for correctness (a snapshot only
+// saves replaying; stale text is caught up by the next search), so their
+// failure is not the write's.
+func (e *Engine) afterWrite(ctx context.Context, ls ...*loaded) {
+	for _, l := range ls {
+		if l == nil || !e.snapshotDue(l) {
+			continue
+		}
+		sealed, err := sealSnapshot(l.key, l.id, l.doc)
+		if err != nil {
+			continue
+		}
+		e.db.Update(ctx, func(tx store.Tx) error { return e.putSnapshot(tx, l, sealed) })
+	}
+	e.indexText(ctx, ls...)
+}
+
+// stateAt is the object's state at heads base: the replay of their causal
+// past (from the local snapshot when the snapshot lies within it).
+func (e *Engine) stateAt(ctx context.Context, id change.ID, base []change.ID) (*crdt.Doc, error) {
+	var doc *crdt.Doc
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		metas, err := tx.Changes(id, 0)
+		if err != nil {
+			return err
+		}
+		byID := make(map[change.ID]*store.ChangeMeta, len(metas))
+		for i := range metas {
+			byID[metas[i].ID] = &metas[i]
+		}
+		past := map[change.ID]bool{}
+		stack := slices.Clone(base)
+		for _, b := range base {
+			if byID[b] == nil {
+				return fmt.Errorf("the version this edit was made on (change %s) is not on this device: sync first, or save without it to replace the current version", b.Short())
+			}
+		}
+		for len(stack) > 0 {
+			x := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if past[x] || byID[x] == nil {
+				continue
+			}
+			past[x] = true
+			stack = append(stack, byID[x].Parents...)
+		}
+		key := e.objectKey(id)
+		from := int64(0)
+		doc = crdt.NewDoc()
+		if snap, err := tx.Snapshot(id); err == nil {
+			within := true
+			for _, m := range metas {
+				if m.Seq <= snap.Seq && !past[m.ID] {
+					within = false
+					break
+				}
+			}
+			if within {
+				if d, err := openSnapshot(key, id, snap.Sealed); err == nil {
+					doc, from = d, snap.Seq
+				}
+			}
+		}
+		ms, raws, err := tx.ChangesAfter(id, from)
+		if err != nil {
+			return err
+		}
+		for i, m := range ms {
+			if !past[m.ID] || m.ID == m.Object || m.Snapshot || m.Inert {
+				continue
+			}
+			if err := e.applyStored(doc, key, m.ID, raws[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return doc, err
+}

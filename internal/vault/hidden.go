@@ -1,0 +1,113 @@
+package vault
+
+import (
+	"bytes"
+	"maps"
+
+	"mycel/internal/store"
+)
+
+// Archiving an object and putting it in the bin hide it (from lists and
+// search) without deleting anything. Neither may hide an edit made at the
+// same time on another device: the details "archived" and "deleted" hold
+// only while no change of the object is concurrent with the change that
+// set them (neither before it nor after it in the history). An edit made
+// while the object was archived elsewhere brings it back; an edit made
+// after, knowing it was archived, leaves it archived. Whether they hold is
+// a function of the object's set of changes, like everything else.
+
+// hideKeys are the details that hide an object.
+var hideKeys = []string{"archived", "deleted"}
+
+// hidden is whether an object is archived or in the bin, as it holds.
+type hidden struct{ archived, deleted bool }
+
+// details returns d with the hiding details that do not hold removed.
+func (h hidden) details(d map[string]string) map[string]string {
+	out := maps.Clone(d)
+	if !h.archived {
+		delete(out, "archived")
+	}
+	if !h.deleted {
+		delete(out, "deleted")
+	}
+	return out
+}
+
+// hiddenIn works out whether the loaded object is archived or in the bin.
+func (e *Engine) hiddenIn(tx store.Tx, l *loaded) (hidden, error) {
+	var h hidden
+	d := l.doc.Details()
+	var metas []store.ChangeMeta
+	for _, key := range hideKeys {
+		if d[key] != "true" {
+			continue
+		}
+		if metas == nil {
+			var err error
+			if metas, err = tx.Changes(l.id, 0); err != nil {
+				return h, err
+			}
+		}
+		stamp, _ := l.doc.DetailStamp(key)
+		holds := !concurrentWith(metas, []byte(stamp.Actor), stamp.Counter)
+		if key == "archived" {
+			h.archived = holds
+		} else {
+			h.deleted = holds
+		}
+	}
+	return h, nil
+}
+
+// concurrentWith reports whether some edit of the object is concurrent
+// with the change by author that holds counter ctr.
+func concurrentWith(metas []store.ChangeMeta, author []byte, ctr uint64) bool {
+	edit := func(m *store.ChangeMeta) bool { return m.ID != m.Object && !m.Snapshot && !m.Inert }
+	// The change holding the op: by author, starting at or before ctr,
+	// the latest such (an author's counters never repeat).
+	w := -1
+	for i := range metas {
+		m := &metas[i]
+		if edit(m) && bytes.Equal(m.Author, author) && m.Lamport <= ctr && (w < 0 || m.Lamport > metas[w].Lamport) {
+			w = i
+		}
+	}
+	if w < 0 {
+		return false
+	}
+	index := make(map[[32]byte]int, len(metas))
+	for i, m := range metas {
+		index[m.ID] = i
+	}
+	related := make([]bool, len(metas)) // w itself, its ancestors and descendants
+	related[w] = true
+	stack := []int{w}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, p := range metas[i].Parents {
+			if j, ok := index[p]; ok && !related[j] {
+				related[j] = true
+				stack = append(stack, j)
+			}
+		}
+	}
+	// Descendants: metas are in arrival order, a causal order, so one pass
+	// finds every change with w in its past.
+	after := make([]bool, len(metas))
+	after[w] = true
+	for i, m := range metas {
+		for _, p := range m.Parents {
+			if j, ok := index[p]; ok && after[j] {
+				after[i] = true
+			}
+		}
+	}
+	for i := range metas {
+		if edit(&metas[i]) && !related[i] && !after[i] {
+			return true
+		}
+	}
+	return false
+}

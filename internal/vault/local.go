@@ -1,0 +1,93 @@
+package vault
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"mycel/internal/keys"
+	"mycel/internal/store"
+	"mycel/internal/store/sqlite"
+)
+
+// A device's data folder holds its SQLite store (DBFile) beside its keys
+// (SecretsFile). Open, Init and Recover are New and Create over that store:
+// what the CLI and a running device use. Tests may give New and Create
+// another store.
+
+func openSQLite(path string) (store.Store, error) { return sqlite.Open(path) }
+
+// LocalStores is the option Open, Init and Recover give the engine.
+var LocalStores = WithStores(openSQLite, sqlite.SchemaVersion)
+
+// Open opens the vault in data folder dir.
+func Open(dir string) (*Engine, error) {
+	if _, err := readSecrets(dir); err != nil {
+		return nil, err
+	}
+	db, err := sqlite.Open(filepath.Join(dir, DBFile))
+	if err != nil {
+		return nil, err
+	}
+	e, err := New(dir, db, LocalStores)
+	if err != nil {
+		db.Close()
+	}
+	return e, err
+}
+
+// Init creates a new vault with a fresh recovery phrase in dir and makes
+// this device its first member. It returns the phrase, which is shown once
+// and stored nowhere.
+func Init(ctx context.Context, dir, deviceName string) (*Engine, string, error) {
+	phrase, err := keys.NewPhrase()
+	if err != nil {
+		return nil, "", err
+	}
+	e, err := createLocal(ctx, dir, phrase, deviceName)
+	return e, phrase, err
+}
+
+// Recover sets up this device as a new member of the vault of phrase.
+func Recover(ctx context.Context, dir, phrase, deviceName string) (*Engine, error) {
+	if err := keys.CheckPhrase(phrase); err != nil {
+		return nil, err
+	}
+	return createLocal(ctx, dir, phrase, deviceName)
+}
+
+func createLocal(ctx context.Context, dir, phrase, deviceName string) (*Engine, error) {
+	if _, err := os.Stat(filepath.Join(dir, SecretsFile)); err == nil {
+		return nil, fmt.Errorf("%s already holds a vault; use another --data folder, or remove it first", dir)
+	}
+	path := filepath.Join(dir, DBFile)
+	if _, err := os.Stat(path); err == nil {
+		return nil, fmt.Errorf("%s holds a store but no keys (an interrupted init?); move it away and try again", dir)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data folder: %w", err)
+	}
+	db, err := sqlite.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	e, err := Create(ctx, dir, db, phrase, deviceName, LocalStores)
+	if err != nil {
+		db.Close()
+		os.Remove(path)
+		os.Remove(path + "-wal")
+		os.Remove(path + "-shm")
+		return nil, err
+	}
+	return e, nil
+}
+
+// RestoreBackup restores the backup in src into data folder dir (see
+// RestoreBackupWith), over a SQLite store.
+func RestoreBackup(ctx context.Context, src, dir, phrase, deviceName string) (*Engine, error) {
+	return RestoreBackupWith(ctx, src, dir, phrase, deviceName, openSQLite, LocalStores)
+}
