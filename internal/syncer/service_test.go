@@ -321,47 +321,6 @@ func TestStorageErrorIsNotAFact(t *testing.T) {
 	}
 }
 
-// heldStore keeps what peers said they hold in memory (the SQLite store's
-// PutHeld and Held are placeholders until its format 3).
-type heldStore struct {
-	store.Store
-	mu   sync.Mutex
-	held map[string]map[change.ID][32]byte
-}
-
-type heldTx struct {
-	store.Tx
-	s *heldStore
-}
-
-func (s *heldStore) View(ctx context.Context, f func(store.Tx) error) error {
-	return s.Store.View(ctx, func(tx store.Tx) error { return f(heldTx{tx, s}) })
-}
-
-func (s *heldStore) Update(ctx context.Context, f func(store.Tx) error) error {
-	return s.Store.Update(ctx, func(tx store.Tx) error { return f(heldTx{tx, s}) })
-}
-
-func (t heldTx) PutHeld(peer string, obj change.ID, h [32]byte) error {
-	t.s.mu.Lock()
-	defer t.s.mu.Unlock()
-	if t.s.held[peer] == nil {
-		t.s.held[peer] = map[change.ID][32]byte{}
-	}
-	t.s.held[peer][obj] = h
-	return nil
-}
-
-func (t heldTx) Held(peer string) (map[change.ID][32]byte, error) {
-	t.s.mu.Lock()
-	defer t.s.mu.Unlock()
-	out := map[change.ID][32]byte{}
-	for k, v := range t.s.held[peer] {
-		out[k] = v
-	}
-	return out, nil
-}
-
 // What a node said it holds is persisted: after the service restarts, the
 // object shows as held by the node as soon as it connects, before the node
 // says a word.
@@ -370,7 +329,7 @@ func TestHeldIsPersisted(t *testing.T) {
 	obj := f.object(3)
 	root, head := obj[0].ID, obj[len(obj)-1].ID
 	v := f.holding(obj)
-	db := &heldStore{Store: v.Store(), held: map[string]map[change.ID][32]byte{}}
+	db := v.Store() // SQLite, format 3: held heads in their table
 	members := syncer.Members{
 		Get: func(context.Context) ([][]byte, error) { return v.MemberRecords(), nil },
 		Add: v.AddMembers,
