@@ -26,7 +26,8 @@ type Store interface {
 	// CopyTo writes a consistent copy of the whole store to a new file at
 	// path, while others go on reading and writing. With CiphertextOnly the
 	// copy keeps no plaintext at all: index rows keep ids, types, times and
-	// counts but lose titles and snippets (and are marked text-stale), the
+	// counts but lose titles, snippets and whether the object is archived or
+	// in the bin (and are marked text-stale), the
 	// search index is empty, and no freed page of the file still holds what
 	// was removed.
 	CopyTo(ctx context.Context, path string, opt CopyOptions) error

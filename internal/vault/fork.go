@@ -29,8 +29,9 @@ import (
 //     `mycel check --repair` gives it a key of its own;
 //   - when two changes by one key do overlap, every device keeps the same
 //     one, the lesser by (Lamport counter, id), whatever order they came
-//     in; the other, and every change built on it, is inert: stored and
-//     synced (so heads agree everywhere), but not part of the state;
+//     in; the other is inert: stored and synced (so heads agree
+//     everywhere), but not part of the state; and so is a change that
+//     refers to what an inert change made (it cannot apply without it);
 //   - `mycel check --repair` on the store that wrote an inert change
 //     writes its content again as a new change, built on what it was built
 //     on, so nothing typed is lost.
@@ -154,27 +155,34 @@ func (e *Engine) resolveOverlap(tx store.Tx, l *loaded, c *change.Change) (bool,
 }
 
 // replayCanonical replays changes in the order every device computes and
-// says which are inert. A change that does not apply for another reason is
-// an error.
+// says which are inert. A change after an inert one in its history is
+// tried on a copy of the state: if it does not apply, it referred to what
+// the inert change made, and is inert too. A change that does not apply
+// for another reason is an error.
 func (e *Engine) replayCanonical(id change.ID, metas []store.ChangeMeta, rawOf map[change.ID][]byte) (*crdt.Doc, map[change.ID]bool, error) {
 	key := e.objectKey(id)
 	doc := crdt.NewDoc()
 	inert := map[change.ID]bool{}
+	after := map[change.ID]bool{} // an inert change is in its past
 	for _, m := range object.Order(metas) {
+		if slices.ContainsFunc(m.Parents, func(p change.ID) bool { return inert[p] || after[p] }) {
+			after[m.ID] = true
+		}
 		if m.ID == m.Object || m.Snapshot {
 			continue
 		}
-		if slices.ContainsFunc(m.Parents, func(p change.ID) bool { return inert[p] }) {
-			inert[m.ID] = true
-			continue
+		try := doc
+		if after[m.ID] {
+			try = doc.Clone()
 		}
-		err := e.applyStored(doc, key, m.ID, rawOf[m.ID])
-		if crdt.IsOverlap(err) {
+		err := e.applyStored(try, key, m.ID, rawOf[m.ID])
+		switch {
+		case crdt.IsOverlap(err), err != nil && after[m.ID]:
 			inert[m.ID] = true
-			continue
-		}
-		if err != nil {
+		case err != nil:
 			return nil, nil, err
+		default:
+			doc = try
 		}
 	}
 	return doc, inert, nil

@@ -67,6 +67,17 @@ func (e *Engine) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcom
 	}
 	e.keep(b.saved...)
 	e.afterWrite(ctx, b.saved...)
+	// Changes this store wrote that are now inert (they built on a change
+	// that lost an overlap) are written again at once, unless this store's
+	// own key is the one two copies use (then check --repair does it, after
+	// giving it a key of its own).
+	if len(b.forked) > 0 && e.mayWrite(ctx) == nil {
+		for _, id := range b.forked {
+			if _, err := e.reauthor(ctx, id); err != nil {
+				return outs, errs, fmt.Errorf("write again what a fork made inert: %w", err)
+			}
+		}
+	}
 	return outs, errs, nil
 }
 
@@ -81,6 +92,7 @@ type batch struct {
 	damaged      []change.ID           // objects with quarantined changes
 	inertObjects map[change.ID]bool    // objects with inert changes
 	reopened     map[change.ID]bool    // opened again from the store after a change failed
+	forked       []change.ID           // objects where changes of one key overlapped
 }
 
 func (b *batch) opened(l *loaded) {
@@ -156,22 +168,19 @@ func (b *batch) Apply(tx store.Tx, c *change.Change) (bool, error) {
 		}
 		return false, nil
 	}
-	if b.inertObjects[c.Object] {
-		// A change that builds on an inert one is inert too: what it
-		// refers to is not in the state.
-		for _, q := range c.Parents {
-			if m, err := tx.Meta(q); err != nil {
-				return false, err
-			} else if m.Inert {
-				return true, nil
-			}
-		}
-	}
 	err = obj.doc.Apply(p.CRDT(c))
 	if crdt.IsOverlap(err) {
 		inert, err := e.resolveOverlap(tx, obj, c)
 		b.inertObjects[c.Object] = true
+		b.forked = append(b.forked, c.Object)
 		return inert, err
+	}
+	if err != nil && b.inertObjects[c.Object] {
+		// In an object with inert changes, a change that does not apply
+		// refers to what one of them made: inert too (see fork.go). It may
+		// have half applied: reopen the object from the store.
+		b.open[c.Object] = nil
+		return true, nil
 	}
 	if err != nil {
 		// It may have half applied: the object's state must not be used

@@ -84,6 +84,8 @@ func TestSameKeyStoresDoNotForkForGood(t *testing.T) {
 		}
 	}
 	for _, pair := range [][2]*Engine{{a, b}, {c, b}, {b, a}, {b, c}} {
+		recs, _ := pair[0].MemberRecords(ctx) // what sync exchanges first
+		pair[1].AddMemberRecords(ctx, recs)
 		send(t, pair[0], pair[1], id)
 	}
 	got := md(t, b, id)

@@ -104,6 +104,7 @@ func (st *state) image(opt store.CopyOptions) *image {
 		}
 		if opt.CiphertextOnly {
 			o.Row.Title, o.Row.Snippet, o.Row.TextStale = "", "", true
+			o.Row.Archived, o.Row.Deleted = false, false
 			o.Indexed, o.Title, o.Body = false, "", ""
 		}
 		img.Objects = append(img.Objects, o)

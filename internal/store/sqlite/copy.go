@@ -73,7 +73,7 @@ func scrub(ctx context.Context, path string) error {
 		return fmt.Errorf("read the search index's definition: %w", err)
 	}
 	for _, s := range []string{
-		`UPDATE objects SET title = '', snippet = '', text_stale = 1, fts_rowid = NULL`,
+		`UPDATE objects SET title = '', snippet = '', archived = 0, text_stale = 1, fts_rowid = NULL`,
 		`DROP TABLE objects_fts`,
 		fts,
 	} {

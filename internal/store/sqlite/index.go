@@ -24,7 +24,7 @@ func (t *txn) PutObject(o store.Object) error {
 		updated_ms = excluded.updated_ms, snippet = excluded.snippet, changes = excluded.changes,
 		snap_id = excluded.snap_id, snap_seq = excluded.snap_seq, text_stale = excluded.text_stale
 		RETURNING fts_rowid`,
-		o.ID[:], o.Title, o.Type, boolInt(o.Archived), o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, snap, o.SnapshotSeq, boolInt(o.TextStale)).Scan(&ftsRow)
+		o.ID[:], o.Title, o.Type, boolInt(o.Archived)|boolInt(o.Deleted)<<1, o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, snap, o.SnapshotSeq, boolInt(o.TextStale)).Scan(&ftsRow)
 	if err != nil {
 		return fmt.Errorf("index object: %w", err)
 	}
@@ -71,7 +71,7 @@ func scanObject(sc interface{ Scan(...any) error }, extra ...any) (store.Object,
 		}
 	}
 	o.ID, err = toID(id)
-	o.Archived, o.TextStale = arch != 0, stale != 0
+	o.Archived, o.Deleted, o.TextStale = arch&1 != 0, arch&2 != 0, stale != 0
 	o.Created, o.Updated = time.UnixMilli(cms).UTC(), time.UnixMilli(ums).UTC()
 	return o, err
 }

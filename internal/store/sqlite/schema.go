@@ -27,7 +27,7 @@ CREATE TABLE IF NOT EXISTS objects (
 	id         BLOB PRIMARY KEY,
 	title      TEXT NOT NULL,
 	type       TEXT NOT NULL,
-	archived   INTEGER NOT NULL,
+	archived   INTEGER NOT NULL, -- 1 archived, 2 in the bin
 	created_ms INTEGER NOT NULL,
 	updated_ms INTEGER NOT NULL,
 	snippet    TEXT NOT NULL,

@@ -18,13 +18,13 @@ func testObjects(t *testing.T, impl Impl) {
 		must(t, tx.PutObject(o))
 		o2 := o
 		// A later put replaces the row but keeps the creation time.
-		o2.Title, o2.Type, o2.Archived, o2.Created, o2.Updated, o2.Snippet, o2.Changes, o2.Snapshot, o2.SnapshotSeq =
-			"Garden", "task", true, ms(3000), ms(6000), "Beans", 3, change.ID{}, 0
+		o2.Title, o2.Type, o2.Archived, o2.Deleted, o2.Created, o2.Updated, o2.Snippet, o2.Changes, o2.Snapshot, o2.SnapshotSeq =
+			"Garden", "task", true, true, ms(3000), ms(6000), "Beans", 3, change.ID{}, 0
 		return tx.PutObject(o2)
 	})
 	view(t, s, func(tx store.Tx) error {
 		got, err := tx.Object(obj)
-		want := store.Object{ID: obj, Title: "Garden", Type: "task", Archived: true, Created: ms(1000), Updated: ms(6000), Snippet: "Beans", Changes: 3}
+		want := store.Object{ID: obj, Title: "Garden", Type: "task", Archived: true, Deleted: true, Created: ms(1000), Updated: ms(6000), Snippet: "Beans", Changes: 3}
 		if err != nil || objectString(got) != objectString(want) {
 			t.Fatalf("object:\n got %s, %v\nwant %s", objectString(got), err, objectString(want))
 		}
@@ -39,7 +39,7 @@ func testObjects(t *testing.T, impl Impl) {
 	update(t, s, func(tx store.Tx) error {
 		must(t, tx.PutObject(o)) // the snapshot pointer comes back
 		got, err := tx.Object(obj)
-		if err != nil || got.Snapshot != id(2) || got.SnapshotSeq != 2 || got.Archived {
+		if err != nil || got.Snapshot != id(2) || got.SnapshotSeq != 2 || got.Archived || got.Deleted {
 			t.Fatalf("object = %s, %v", objectString(got), err)
 		}
 		// Most recently updated first; the same time in id order.

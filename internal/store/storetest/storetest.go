@@ -301,8 +301,8 @@ func dump(t *testing.T, s store.Store, f fixture) string {
 }
 
 func objectString(o store.Object) string {
-	return fmt.Sprintf("%s title=%q type=%q archived=%v created=%d updated=%d snippet=%q changes=%d stale=%v snapshot=%s/%d",
-		o.ID.Short(), o.Title, o.Type, o.Archived, o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, o.TextStale, o.Snapshot.Short(), o.SnapshotSeq)
+	return fmt.Sprintf("%s title=%q type=%q archived=%v bin=%v created=%d updated=%d snippet=%q changes=%d stale=%v snapshot=%s/%d",
+		o.ID.Short(), o.Title, o.Type, o.Archived, o.Deleted, o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, o.TextStale, o.Snapshot.Short(), o.SnapshotSeq)
 }
 
 // writeEverything makes one write of every kind, for the tests of
