@@ -97,7 +97,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "bin", ok: run("bin"), fail: jsonRun{args: []string{"bin"}, on: empty}},
 		{command: "history", ok: run("history", id), fail: run("history", "zz")},
 		{command: "diff", ok: run("diff", id, "1", "1"), fail: run("diff", id, "x", "1")},
-		{command: "restore", ok: run("restore", id, "1"), fail: run("restore", id, "9")},
+		{command: "restore", ok: run("restore", id, "1"), fail: run("restore", id, "999")},
 		{command: "devices", ok: run("devices"), fail: jsonRun{args: []string{"devices"}, on: empty}},
 		{command: "up", gap: "up.go prints its lines as text with --json", fail: run("up", "--no-lan", "--lan-only")},
 		{command: "node", fail: jsonRun{args: []string{"--data", nodeData, "node"}}}, // its success: below
