@@ -501,3 +501,51 @@ func TestExportImport(t *testing.T) {
 	}
 	b.fails("not a folder", "import", filepath.Join(t.TempDir(), "none"))
 }
+
+// What a person does through the CLI loses nothing: a change stored while
+// the editor is open (here by another process, as `mycel up` would store
+// one from another device) stays; a wrong file written seconds after
+// creating a page can be undone; the bin hides and gives back.
+func TestNothingLostByEditing(t *testing.T) {
+	a := newCLI(t)
+	a.ok("init", "--name", "laptop")
+	id := strings.TrimSpace(a.ok("new", "--title", "Plan", "--text", "first\n\nsecond"))
+	script := filepath.Join(t.TempDir(), "editor.sh")
+	// The "editor": meanwhile a change arrives; then the person edits.
+	os.WriteFile(script, []byte("#!/bin/sh\n"+bin+" --data "+a.data+" write "+id+" --file - <<EOF\nfirst\n\nsecond, arrived meanwhile\nEOF\nsed -i s/^first$/first,\\ edited/ \"$1\"\n"), 0o700)
+	a.env = []string{"VISUAL=", "EDITOR=" + script}
+	if out := a.ok("edit", id); !strings.Contains(out, "merged") {
+		t.Fatalf("edit: %s", out)
+	}
+	a.env = nil
+	if got := withoutMeta(a.ok("show", id)); !strings.Contains(got, "first, edited\n\nsecond, arrived meanwhile\n") {
+		t.Fatalf("after the edit:\n%s", got)
+	}
+	// A wrong file right after creating a page: undone.
+	b := strings.TrimSpace(a.ok("new", "--title", "Letter", "--text", "the original"))
+	wrong := filepath.Join(t.TempDir(), "wrong.md")
+	os.WriteFile(wrong, []byte("oops\n"), 0o600)
+	a.ok("write", b, "--file", wrong)
+	a.ok("restore", b, "1")
+	if got := withoutMeta(a.ok("show", b)); !strings.HasSuffix(got, "the original\n") {
+		t.Fatalf("after undo:\n%s", got)
+	}
+	// The bin.
+	a.ok("rm", b)
+	if ls := a.ok("ls"); strings.Contains(ls, "Letter") {
+		t.Fatalf("ls shows a page in the bin:\n%s", ls)
+	}
+	if bin := a.ok("bin"); !strings.Contains(bin, "Letter") {
+		t.Fatalf("bin:\n%s", bin)
+	}
+	if _, errOut, _ := a.run("", "show", b); !strings.Contains(errOut, "in the bin") {
+		t.Fatalf("show of a page in the bin says nothing: %q", errOut)
+	}
+	a.ok("rm", "--undo", b)
+	if ls := a.ok("ls"); !strings.Contains(ls, "Letter") {
+		t.Fatalf("after rm --undo:\n%s", ls)
+	}
+	if steps := jsonOf[[]map[string]any](t, a.ok("history", b, "--all", "--json")); len(steps) != 6 {
+		t.Fatalf("history --all: %v", steps)
+	}
+}
