@@ -20,9 +20,13 @@ history) to DEST, a new or empty folder, with a manifest (vault, time, counts,
 checksum). It works while 'mycel up' runs: the copy is one snapshot of the store,
 not a copy of its files.
 
-The keys are left out: restoring then makes a new device of the vault, which
-needs the recovery phrase. With --include-device-key the backup holds this
-device's keys too, and whoever holds it can read the vault: keep it safe.
+Without --include-device-key the backup holds only ciphertext: the changes and
+the membership log as stored, no key, no title, no search text. Restoring it
+needs the recovery phrase, and rebuilds the index. With --include-device-key it
+holds the vault's keys and this device's plaintext index too: whoever has it can
+read the vault, so keep it safe. Either way a restore is a new device of the
+vault (named like this one), never a second copy of this one: two stores writing
+with one device key would fork pages.
 
 Restore with 'mycel restore-backup DEST --data NEWDIR'.`,
 		Args: cobra.ExactArgs(1),
@@ -44,7 +48,7 @@ Restore with 'mycel restore-backup DEST --data NEWDIR'.`,
 			})
 		},
 	}
-	cmd.Flags().BoolVar(&withKey, "include-device-key", false, "include this device's keys (the restore is this device, with no phrase)")
+	cmd.Flags().BoolVar(&withKey, "include-device-key", false, "include the vault's keys and the plaintext index (the restore needs no phrase)")
 	return cmd
 }
 
@@ -57,8 +61,10 @@ func (a *app) restoreBackupCmd() *cobra.Command {
 with --data, which must be new or empty: nothing is overwritten. The backup is
 checked against its manifest first.
 
-A backup without keys becomes a new device of the vault: the recovery phrase is
-read from standard input (or asked for on the terminal).`,
+The restore is a new device of the vault, with a key of its own, named like the
+device backed up unless --name says otherwise. For a backup without keys the
+recovery phrase is read from standard input (or asked for on the terminal), and
+the index (titles, search) is rebuilt from the changes.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			m, err := vault.ReadBackup(args[0])
@@ -81,6 +87,6 @@ read from standard input (or asked for on the terminal).`,
 			})
 		},
 	}
-	cmd.Flags().StringVar(&name, "name", "", "name of the new device, for a backup without keys (default: the host name)")
+	cmd.Flags().StringVar(&name, "name", "", "name of the new device (default: the backed-up device's)")
 	return cmd
 }

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strconv"
 	"text/tabwriter"
 	"time"
 
@@ -81,7 +82,7 @@ transaction; then time opening the final object.`,
 		},
 	}
 	traceCmd.Flags().BoolVar(&pipeline, "pipeline", false, "write through signing, sealing and the store")
-	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd(), a.benchBackupCmd())
+	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd(), a.benchBackupCmd(), a.benchEditCmd())
 	return cmd
 }
 
@@ -289,5 +290,61 @@ to the live store's) and 'mycel export' as Markdown and as JSON.`,
 	}
 	cmd.Flags().IntVar(&objects, "objects", 10000, "objects in the vault")
 	cmd.Flags().IntVar(&perObject, "changes-per-object", 20, "changes per object (root included)")
+	return cmd
+}
+
+func (a *app) benchEditCmd() *cobra.Command {
+	var blocks, megabytes []int
+	var changes, runs int
+	cmd := &cobra.Command{
+		Use:   "edit",
+		Short: "Measure edits of large pages and opening a long history",
+		Long: `In a temporary folder, time (medians of --runs):
+
+  - writing back a page of N blocks with one paragraph changed (--blocks), the
+    whole of 'mycel write': Markdown parsed, diffed, sealed, stored, indexed;
+  - writing M megabytes of Markdown into a new page (--megabytes);
+  - opening an object of --changes changes, cold, on the device that made them
+    and on one that only received them.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := atLeastOne(cmd, "runs"); err != nil {
+				return err
+			}
+			dir, err := os.MkdirTemp("", "mycel-bench-edit-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			r, err := bench.Edit(cmd.Context(), dir, blocks, megabytes, changes, runs, func(s string) { fmt.Fprintln(a.stderr, s) })
+			if err != nil {
+				return err
+			}
+			one, write := map[string]float64{}, map[string]float64{}
+			for n, d := range r.OneBlock {
+				one[strconv.Itoa(n)] = ms(d)
+			}
+			for n, d := range r.Write {
+				write[strconv.Itoa(n)] = ms(d)
+			}
+			return a.emit(map[string]any{"one_block_edit_ms": one, "write_ms": write, "open_changes": r.OpenChanges,
+				"open_author_ms": ms(r.OpenAuthor), "open_receiver_ms": ms(r.OpenPeer)}, func(w io.Writer) {
+				for _, n := range blocks {
+					fmt.Fprintf(w, "one-block edit of a %d-block page: %.1f ms\n", n, ms(r.OneBlock[n]))
+				}
+				for _, n := range megabytes {
+					fmt.Fprintf(w, "write %d MB of Markdown: %.0f ms\n", n, ms(r.Write[n]))
+				}
+				if r.OpenChanges > 0 {
+					fmt.Fprintf(w, "open an object of %d changes: author %.1f ms, a device that received them %.1f ms (%.2f×)\n", r.OpenChanges,
+						ms(r.OpenAuthor), ms(r.OpenPeer), float64(r.OpenPeer)/float64(r.OpenAuthor))
+				}
+			})
+		},
+	}
+	cmd.Flags().IntSliceVar(&blocks, "blocks", []int{1000, 4000, 10000}, "page sizes in blocks for one-block edits")
+	cmd.Flags().IntSliceVar(&megabytes, "megabytes", []int{1, 4}, "sizes of Markdown to write, in MB")
+	cmd.Flags().IntVar(&changes, "changes", 10000, "changes of the object opened (0: skip)")
+	cmd.Flags().IntVar(&runs, "runs", 9, "runs of each measurement (the median is shown)")
 	return cmd
 }

@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/spf13/cobra"
 
@@ -24,20 +26,28 @@ missing changes cannot be rebuilt here: another device or the backup node has
 them, and sync brings them back. The exit code is not 0 while a problem remains.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if repair && deviceRunning(a.data) {
+				return errors.New("stop 'mycel up' for this data folder first: repair may give this device a new key")
+			}
 			return a.withVault(func(e *vault.Engine) error {
 				r, err := e.Check(cmd.Context(), repair)
 				if err != nil {
 					return err
 				}
-				left := 0
+				after := r
+				if repair && (r.Repaired > 0 || r.Rekeyed) {
+					// What is left is what a check finds now.
+					if after, err = e.Check(cmd.Context(), false); err != nil {
+						return err
+					}
+				}
 				var problems []map[string]any
 				for _, p := range r.Problems {
-					if !(repair && p.Repairable && r.Repaired > 0) {
-						left++
-					}
 					problems = append(problems, map[string]any{"object": p.Object.String(), "kind": p.Kind, "detail": p.Detail, "repairable": p.Repairable})
 				}
-				err = a.emit(map[string]any{"objects": r.Objects, "changes": r.Changes, "problems": problems, "repaired": r.Repaired, "remaining": left}, func(w io.Writer) {
+				left := len(after.Problems)
+				err = a.emit(map[string]any{"objects": r.Objects, "changes": r.Changes, "problems": problems, "repaired": r.Repaired,
+					"rekeyed": r.Rekeyed, "rewritten": r.Rewritten, "remaining": left}, func(w io.Writer) {
 					fmt.Fprintf(w, "Checked %d objects, %d changes: ", r.Objects, r.Changes)
 					if len(r.Problems) == 0 {
 						fmt.Fprintln(w, "all good.")
@@ -51,15 +61,24 @@ them, and sync brings them back. The exit code is not 0 while a problem remains.
 							repairable++
 						}
 					}
-					damaged := len(r.Problems) - repairable
 					switch {
-					case r.Repaired > 0:
-						fmt.Fprintf(w, "Rebuilt the index, search text and heads of %d objects from their changes.\n", r.Repaired)
+					case r.Repaired > 0 || r.Rekeyed:
+						if r.Rekeyed {
+							fmt.Fprintln(w, "Gave this device a key of its own (another copy of this data folder writes with the old one).")
+						}
+						if r.Rewritten > 0 {
+							fmt.Fprintf(w, "Wrote again the content of %d changes that a copy of this device's key had made overlap.\n", r.Rewritten)
+						}
+						fmt.Fprintf(w, "Repaired %d objects from their changes.\n", r.Repaired)
 					case repairable > 0:
-						fmt.Fprintf(w, "%d of them 'mycel check --repair' rebuilds from the changes.\n", repairable)
+						fmt.Fprintf(w, "%d of them 'mycel check --repair' repairs.\n", repairable)
 					}
-					if damaged > 0 {
-						fmt.Fprintln(w, "Damaged or missing changes are not rebuilt here: sync with another device or the backup node brings them back.")
+					if left > 0 {
+						fmt.Fprintf(w, "%d problems remain", left)
+						if slices.ContainsFunc(after.Problems, func(p vault.Problem) bool { return p.Kind == "damaged" }) {
+							fmt.Fprint(w, ": damaged changes come back from another device or the backup node when they sync ('mycel up')")
+						}
+						fmt.Fprintln(w, ".")
 					}
 				})
 				if err == nil && left > 0 {

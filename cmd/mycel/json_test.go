@@ -97,7 +97,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "bin", ok: run("bin"), fail: jsonRun{args: []string{"bin"}, on: empty}},
 		{command: "history", ok: run("history", id), fail: run("history", "zz")},
 		{command: "diff", ok: run("diff", id, "1", "1"), fail: run("diff", id, "x", "1")},
-		{command: "restore", ok: run("restore", id, "1"), fail: run("restore", id, "9")},
+		{command: "restore", ok: run("restore", id, "1"), fail: run("restore", id, "999")},
 		{command: "devices", ok: run("devices"), fail: jsonRun{args: []string{"devices"}, on: empty}},
 		{command: "up", gap: "up.go prints its lines as text with --json", fail: run("up", "--no-lan", "--lan-only")},
 		{command: "node", fail: jsonRun{args: []string{"--data", nodeData, "node"}}}, // its success: below
@@ -119,6 +119,7 @@ func TestJSONEverywhere(t *testing.T) {
 			fail: run("bench", "sync", "--edits", "0")},
 		{command: "bench lan", ok: run("bench", "lan", "--edits", "2"), fail: run("bench", "lan", "--edits", "0")},
 		{command: "bench backup", ok: run("bench", "backup", "--objects", "2", "--changes-per-object", "2"), fail: run("bench", "backup", "--objects", "0")},
+		{command: "bench edit", ok: run("bench", "edit", "--blocks", "20", "--megabytes", "1", "--changes", "20", "--runs", "1"), fail: run("bench", "edit", "--runs", "0")},
 		{command: "completion", ok: run("completion"), fail: run("completion", "bogus")},
 		{command: "help", ok: run("help", "nodes", "add"), fail: run("help", "nosuch")},
 	}

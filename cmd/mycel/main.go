@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -232,6 +233,16 @@ func (a *app) withVault(f func(*vault.Engine) error) (err error) {
 		}
 	}()
 	return f(e)
+}
+
+// deviceRunning reports whether a `mycel up` serves data folder dir.
+func deviceRunning(dir string) bool {
+	c, err := net.DialTimeout("unix", filepath.Join(dir, api.SocketFile), time.Second)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // poke tells a running `mycel up` for this data folder to look for new

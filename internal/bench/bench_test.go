@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mycel/internal/trace"
+	"mycel/internal/vault"
 )
 
 func traceFile(tb testing.TB, name string) *trace.Trace {
@@ -98,5 +99,40 @@ func TestBackupSmall(t *testing.T) {
 	r, err := Backup(context.Background(), t.TempDir(), 20, 5, nil)
 	if err != nil || r.Objects != 20 || r.Changes != 100 || r.Bytes <= 0 || r.Wall <= 0 {
 		t.Fatalf("backup: %+v, %v", r, err)
+	}
+}
+
+// BenchmarkWriteOneBlock writes back a 10,000-block page with one
+// paragraph changed, the whole engine path (mycel bench edit).
+func BenchmarkWriteOneBlock(b *testing.B) {
+	ctx := context.Background()
+	a, _, err := vault.Init(ctx, filepath.Join(b.TempDir(), "a"), "w")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	const n = 10000
+	id, err := a.CreateMarkdown(ctx, page(n, -1), map[string]string{"title": "big"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	docs := []string{page(n, n/3), page(n, 2*n/3)}
+	i := 0
+	for b.Loop() {
+		i++
+		if _, err := a.WriteMarkdown(ctx, id, docs[i%2], vault.EditOptions{NewVersion: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestEditBench runs mycel bench edit small, so that it stays working.
+func TestEditBench(t *testing.T) {
+	r, err := Edit(context.Background(), t.TempDir(), []int{100}, []int{1}, 50, 3, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.OneBlock[100] <= 0 || r.Write[1] <= 0 || r.OpenAuthor <= 0 || r.OpenPeer <= 0 {
+		t.Fatalf("%+v", r)
 	}
 }

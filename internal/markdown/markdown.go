@@ -153,5 +153,5 @@ func needsEscape(l string) bool {
 			return true
 		}
 	}
-	return numberedRe.MatchString(l) || (len(l) > 0 && l[0] >= '0' && l[0] <= '9')
+	return l[0] >= '0' && l[0] <= '9' // a numbered item, or what could read as one
 }

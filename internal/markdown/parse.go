@@ -92,14 +92,14 @@ func Parse(md string) []*crdt.Block {
 		case content == "-" || content == "*" || content == "+" || strings.HasPrefix(content, "- ") || strings.HasPrefix(content, "* ") || strings.HasPrefix(content, "+ "):
 			b.Type = crdt.TypeBulleted
 			b.Text = unescape(afterMarker(content, 1))
-		case numberedRe.MatchString(content):
+		case content[0] >= '0' && content[0] <= '9' && numberedRe.MatchString(content):
 			b.Type = crdt.TypeNumbered
 			b.Text = numberedRe.FindStringSubmatch(content)[2]
 		case content == ">" || strings.HasPrefix(content, "> "):
 			b.Type = crdt.TypeQuote
 			b.Text = strings.TrimPrefix(strings.TrimPrefix(content, ">"), " ")
 			last = b
-		case linkRe.MatchString(content):
+		case content[0] == '[' && linkRe.MatchString(content):
 			m := linkRe.FindStringSubmatch(content)
 			b.Type = crdt.TypeLink
 			b.Text = m[1]
@@ -116,13 +116,14 @@ func Parse(md string) []*crdt.Block {
 
 // heading returns the level (1-3) of a heading line, or 0.
 func heading(s string) int {
-	for n := 3; n >= 1; n-- {
-		m := strings.Repeat("#", n)
-		if s == m || strings.HasPrefix(s, m+" ") {
-			return n
-		}
+	n := 0
+	for n < len(s) && n < 4 && s[n] == '#' {
+		n++
 	}
-	return 0
+	if n == 0 || n > 3 || n < len(s) && s[n] != ' ' {
+		return 0
+	}
+	return n
 }
 
 // afterMarker drops an n-byte marker and the one space after it.

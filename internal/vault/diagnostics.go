@@ -31,6 +31,8 @@ type Diagnostics struct {
 	// object (mycel up keeps the log in the data folder).
 	Log    []string `json:"log"`
 	Parked int      `json:"changes_waiting_for_parents"`
+	// Damaged lists changes found damaged here, waiting for sync.
+	Damaged []string `json:"damaged_changes,omitempty"`
 	// Peers is filled in by a running device: what each peer holds.
 	Peers []DiagnosticPeer `json:"peers,omitempty"`
 	// Content is the object's details and text, with every letter and
@@ -51,6 +53,8 @@ type DiagnosticChange struct {
 	Size       int       `json:"size"`
 	Snapshot   bool      `json:"snapshot,omitempty"`
 	NewVersion bool      `json:"new_version,omitempty"`
+	Local      bool      `json:"written_here,omitempty"`
+	Inert      bool      `json:"inert,omitempty"` // lost a counter overlap: not part of the page
 	Seq        int64     `json:"arrival"`
 }
 
@@ -74,7 +78,7 @@ func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool
 		}
 		for _, m := range metas {
 			c := DiagnosticChange{ID: m.ID.String(), Author: hex.EncodeToString(m.Author)[:min(8, 2*len(m.Author))], Lamport: m.Lamport,
-				Time: m.Time, Size: m.Size, Snapshot: m.Snapshot, NewVersion: m.NewVersion, Seq: m.Seq, Parents: []string{}}
+				Time: m.Time, Size: m.Size, Snapshot: m.Snapshot, NewVersion: m.NewVersion, Local: m.Local, Inert: m.Inert, Seq: m.Seq, Parents: []string{}}
 			for _, p := range m.Parents {
 				c.Parents = append(c.Parents, p.String())
 			}
@@ -91,6 +95,13 @@ func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool
 		d.Parked = len(parked)
 		if err != nil {
 			return err
+		}
+		damaged, err := tx.Damaged(id)
+		if err != nil {
+			return err
+		}
+		for _, x := range damaged {
+			d.Damaged = append(d.Damaged, x.ID.String())
 		}
 		members, err := e.members(tx)
 		if err != nil {
