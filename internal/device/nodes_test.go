@@ -137,6 +137,21 @@ func TestWarmingUpEndsOnce(t *testing.T) {
 // Close stops every goroutine of the device and of its sync service, and
 // a node Server's Close every goroutine of its vaults' services.
 func TestCloseStopsEverything(t *testing.T) {
+	// Devices of earlier tests may still be stopping (their context was
+	// cancelled): only goroutines started from here on count.
+	before := map[string]bool{}
+	for _, g := range goroutinesOf("mycel/internal/device.", "mycel/internal/syncer.") {
+		before[goroutineID(g)] = true
+	}
+	fresh := func(gs []string) []string {
+		var out []string
+		for _, g := range gs {
+			if !before[goroutineID(g)] {
+				out = append(out, g)
+			}
+		}
+		return out
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	e := vaultWithAnObject(t, ctx)
@@ -161,11 +176,11 @@ func TestCloseStopsEverything(t *testing.T) {
 	}
 	eventually(t, "synced", func() bool { s, _ := objectStatus(t, d); return s == status.Synced })
 	d.Close()
-	if gs := goroutinesOf("mycel/internal/device."); len(gs) > 0 {
+	if gs := fresh(goroutinesOf("mycel/internal/device.")); len(gs) > 0 {
 		t.Fatalf("after the device's Close, %d of its goroutines are left:\n%s", len(gs), gs[0])
 	}
 	srv.Close()
-	if gs := goroutinesOf("mycel/internal/syncer."); len(gs) > 0 {
+	if gs := fresh(goroutinesOf("mycel/internal/syncer.")); len(gs) > 0 {
 		t.Fatalf("after both Close, %d goroutines of sync services are left:\n%s", len(gs), gs[0])
 	}
 	d.Host.Close()
@@ -190,4 +205,10 @@ func goroutinesOf(pkgs ...string) []string {
 		}
 	}
 	return out
+}
+
+// goroutineID is the number in a goroutine's "goroutine N [state]:" line.
+func goroutineID(g string) string {
+	id, _, _ := strings.Cut(strings.TrimPrefix(g, "goroutine "), " ")
+	return id
 }
