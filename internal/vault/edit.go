@@ -142,8 +142,8 @@ func (e *Engine) editOnce(ctx context.Context, id change.ID, opts EditOptions, f
 		return r, err
 	}
 	r.Changed, r.Heads = true, slices.Clone(cur.heads)
+	e.afterWrite(ctx, cur) // before it is shared again: it renders the doc
 	e.keep(cur)
-	e.afterWrite(ctx, cur)
 	return r, nil
 }
 

@@ -194,20 +194,25 @@ func (e *Engine) view(ctx context.Context, id change.ID, f func(tx store.Tx, l *
 	}
 }
 
-// cached returns the cached object if its heads are still the store's
-// (shared: without taking it out, the caller only reads), else loads it.
+// cached returns a copy of the cached object if its heads are still the
+// store's, else loads it. The copy is made under the cache's lock: a
+// writer takes an object out of the cache (under the same lock) before it
+// changes it, so no copy is ever made of an object being changed.
 func (e *Engine) cached(tx store.Tx, id change.ID) (*loaded, bool, error) {
+	heads, err := tx.Heads(id)
+	if err != nil {
+		return nil, false, err
+	}
 	e.mu.Lock()
-	l := e.cache[id]
+	var own *loaded
+	if l := e.cache[id]; l != nil && slices.Equal(heads, l.heads) {
+		c := *l
+		c.doc, c.heads = l.doc.Clone(), slices.Clone(l.heads)
+		own = &c
+	}
 	e.mu.Unlock()
-	if l != nil {
-		heads, err := tx.Heads(id)
-		if err != nil {
-			return nil, false, err
-		}
-		if slices.Equal(heads, l.heads) {
-			return l, true, nil
-		}
+	if own != nil {
+		return own, false, nil
 	}
 	l, err := e.load(tx, id)
 	return l, false, err
@@ -247,7 +252,7 @@ func (e *Engine) Resolve(ctx context.Context, prefix string) (change.ID, error) 
 // Get opens an object. The returned Doc is the caller's.
 func (e *Engine) Get(ctx context.Context, id change.ID) (*Object, error) {
 	var o *Object
-	err := e.view(ctx, id, func(tx store.Tx, l *loaded, shared bool) error {
+	err := e.view(ctx, id, func(tx store.Tx, l *loaded, _ bool) error {
 		parked, _, err := tx.Parked(id)
 		if err != nil {
 			return err
@@ -260,11 +265,7 @@ func (e *Engine) Get(ctx context.Context, id change.ID) (*Object, error) {
 		if err != nil {
 			return err
 		}
-		doc := l.doc
-		if shared {
-			doc = doc.Clone() // the cache's: the caller gets its own
-		}
-		o = &Object{ID: id, Doc: doc, Heads: slices.Clone(l.heads), Index: l.row, Parked: len(parked), Damaged: len(damaged),
+		o = &Object{ID: id, Doc: l.doc, Heads: slices.Clone(l.heads), Index: l.row, Parked: len(parked), Damaged: len(damaged),
 			Details: h.details(l.doc.Details())}
 		return nil
 	})

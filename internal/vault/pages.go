@@ -147,8 +147,8 @@ func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[
 	if err != nil {
 		return err
 	}
-	e.keep(l)
 	e.afterWrite(ctx, l)
+	e.keep(l)
 	return nil
 }
 

@@ -65,8 +65,8 @@ func (e *Engine) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcom
 	if err != nil {
 		return nil, nil, err
 	}
+	e.afterWrite(ctx, b.saved...) // before they are shared again: it renders them
 	e.keep(b.saved...)
-	e.afterWrite(ctx, b.saved...)
 	// Changes this store wrote that are now inert (they built on a change
 	// that lost an overlap) are written again at once, unless this store's
 	// own key is the one two copies use (then check --repair does it, after
