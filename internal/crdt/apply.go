@@ -69,9 +69,7 @@ func (d *Doc) Apply(ch *Change) error {
 	if end > d.maxCtr {
 		d.maxCtr = end
 	}
-	rs := d.ranges[act]
-	rs.add(ch.Start, end)
-	d.ranges[act] = rs
+	d.ranges[act] = d.ranges[act].add(ch.Start, end)
 	return nil
 }
 

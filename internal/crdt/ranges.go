@@ -26,17 +26,17 @@ func (r rangeSet) overlaps(lo, hi uint64) bool {
 	return i < len(r) && r[i].lo <= hi
 }
 
-// add marks lo..hi used; it must not overlap.
-func (r *rangeSet) add(lo, hi uint64) {
-	s := *r
+// add returns the set with lo..hi marked used; it must not overlap. (It
+// returns the set rather than changing it through a pointer, so that the
+// set in a map entry stays off the heap on the usual path.)
+func (s rangeSet) add(lo, hi uint64) rangeSet {
 	if n := len(s); n == 0 || s[n-1].hi < lo {
 		if n > 0 && s[n-1].hi+1 == lo {
 			s[n-1].hi = hi
 		} else {
 			s = append(s, counterRange{lo, hi})
 		}
-		*r = s
-		return
+		return s
 	}
 	i := sort.Search(len(s), func(i int) bool { return s[i].lo > hi })
 	// s[i-1] ends before lo (no overlap), s[i] starts after hi.
@@ -55,7 +55,7 @@ func (r *rangeSet) add(lo, hi uint64) {
 		copy(s[i+1:], s[i:])
 		s[i] = counterRange{lo, hi}
 	}
-	*r = s
+	return s
 }
 
 // OverlapError is returned by Apply for a change that uses counters its
@@ -92,7 +92,10 @@ type stamps []stamp
 // note raises act's counter to at least ctr.
 func (s *stamps) note(act uint32, ctr uint64) {
 	v := *s
-	i := sort.Search(len(v), func(i int) bool { return v[i].act >= act })
+	i := 0 // a handful of actors: a scan beats a search (and allocates nothing)
+	for i < len(v) && v[i].act < act {
+		i++
+	}
 	if i < len(v) && v[i].act == act {
 		if ctr > v[i].ctr {
 			v[i].ctr = ctr

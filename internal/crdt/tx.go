@@ -32,12 +32,14 @@ func (tx *Tx) Commit() *Change {
 	if len(tx.ops) == 0 {
 		return nil
 	}
-	d := tx.d
-	d.maxCtr = max(d.maxCtr, tx.next-1)
-	rs := d.ranges[tx.act]
-	rs.add(tx.start, tx.next-1)
-	d.ranges[tx.act] = rs
+	tx.d.used(tx.act, tx.start, tx.next-1)
 	return &Change{Actor: tx.actor, Start: tx.start, Ops: tx.ops}
+}
+
+// used records that act used counters lo..hi.
+func (d *Doc) used(act uint32, lo, hi uint64) {
+	d.maxCtr = max(d.maxCtr, hi)
+	d.ranges[act] = d.ranges[act].add(lo, hi)
 }
 
 // apply runs a non-text op through the same path remote ops take.
