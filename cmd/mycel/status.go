@@ -71,7 +71,9 @@ Status comes from the running device ('mycel up'); --watch refreshes it.`,
 				var b strings.Builder
 				if a.asJSON {
 					enc := json.NewEncoder(&b)
-					enc.SetIndent("", "  ")
+					if !watch { // --watch: one object a line, a line per change
+						enc.SetIndent("", "  ")
+					}
 					enc.Encode(r)
 				} else {
 					printStatus(&b, r, len(args) == 1)

@@ -51,8 +51,12 @@ open it), which the other commands use while it runs.`,
 				if e, phrase, err = vault.Init(ctx, a.data, name); err != nil {
 					return err
 				}
-				printPhrase(a.stdout, a.data, phrase)
-				fmt.Fprintln(a.stdout)
+				if a.asJSON {
+					a.emitLine(map[string]any{"event": "created", "vault_id": fmt.Sprintf("%x", e.VaultID()), "phrase": phrase, "data": a.data})
+				} else {
+					printPhrase(a.stdout, a.data, phrase)
+					fmt.Fprintln(a.stdout)
+				}
 			}
 			if err != nil {
 				return err
@@ -71,7 +75,11 @@ open it), which the other commands use while it runs.`,
 				return err
 			}
 			defer logFile.Close()
-			log := slog.New(slog.NewTextHandler(io.MultiWriter(a.stderr, logFile), &slog.HandlerOptions{Level: slog.LevelInfo}))
+			var logHandler slog.Handler = slog.NewTextHandler(io.MultiWriter(a.stderr, logFile), &slog.HandlerOptions{Level: slog.LevelInfo})
+			if a.asJSON {
+				logHandler = slog.NewJSONHandler(io.MultiWriter(a.stderr, logFile), &slog.HandlerOptions{Level: slog.LevelInfo})
+			}
+			log := slog.New(logHandler)
 			cfg := device.DefaultConfig(log)
 			if cmd.Flags().Changed("listen") {
 				cfg.Listen = listen
@@ -86,11 +94,21 @@ open it), which the other commands use while it runs.`,
 			}
 			srv := &http.Server{Handler: api.Handler(e, dev), ReadHeaderTimeout: 10 * time.Second}
 			nodes, _ := e.Nodes(ctx)
-			fmt.Fprintf(a.stdout, "mycel is up: vault %s, %d objects, %d backup nodes, data in %s.\n", e.VaultID().Short(), len(objs), len(nodes), a.data)
+			var reach []string
 			for _, addr := range dev.Host.Addrs() {
-				fmt.Fprintf(a.stdout, "Other devices of the vault can reach this one at %s/p2p/%s\n", addr, dev.Host.ID())
+				reach = append(reach, fmt.Sprintf("%s/p2p/%s", addr, dev.Host.ID()))
 			}
-			fmt.Fprintf(a.stdout, "Local API on unix:%s. Press Ctrl-C to stop.\n", filepath.Join(a.data, api.SocketFile))
+			sock := filepath.Join(a.data, api.SocketFile)
+			if a.asJSON {
+				a.emitLine(map[string]any{"event": "up", "vault_id": fmt.Sprintf("%x", e.VaultID()), "objects": len(objs), "nodes": nodes,
+					"addresses": reach, "api": "unix:" + sock, "data": a.data})
+			} else {
+				fmt.Fprintf(a.stdout, "mycel is up: vault %s, %d objects, %d backup nodes, data in %s.\n", e.VaultID().Short(), len(objs), len(nodes), a.data)
+				for _, r := range reach {
+					fmt.Fprintf(a.stdout, "Other devices of the vault can reach this one at %s\n", r)
+				}
+				fmt.Fprintf(a.stdout, "Local API on unix:%s. Press Ctrl-C to stop.\n", sock)
+			}
 			done := make(chan error, 1)
 			go func() { done <- srv.Serve(l) }()
 			var serveErr error
@@ -111,6 +129,9 @@ open it), which the other commands use while it runs.`,
 			hostErr := dev.Host.Close()
 			if err := errors.Join(serveErr, shutErr, hostErr); err != nil {
 				return err
+			}
+			if a.asJSON {
+				return a.emitLine(map[string]string{"event": "stopped"})
 			}
 			fmt.Fprintln(a.stdout, "Stopped.")
 			return nil
