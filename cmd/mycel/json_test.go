@@ -99,7 +99,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "diff", ok: run("diff", id, "1", "1"), fail: run("diff", id, "x", "1")},
 		{command: "restore", ok: run("restore", id, "1"), fail: run("restore", id, "999")},
 		{command: "devices", ok: run("devices"), fail: jsonRun{args: []string{"devices"}, on: empty}},
-		{command: "up", fail: run("up", "--no-lan", "--lan-only")}, // its success: below
+		{command: "up", fail: run("up", "--no-lan", "--lan-only")},                   // its success: below
 		{command: "node", fail: jsonRun{args: []string{"--data", nodeData, "node"}}}, // its success: below
 		{command: "nodes", ok: run("nodes"), fail: run("nodes", "bogus")},
 		{command: "nodes add", ok: run("nodes", "add", naddr), fail: run("nodes", "add", "notamultiaddr")},
