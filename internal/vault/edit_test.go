@@ -1,6 +1,8 @@
 package vault
 
 import (
+	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,9 +12,11 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/crdt"
+	"mycel/internal/keys"
 	"mycel/internal/markdown"
 	"mycel/internal/object"
 	"mycel/internal/store"
+	"mycel/internal/store/memstore"
 )
 
 // An edit made on the version the person saw keeps what arrived while
@@ -277,5 +281,113 @@ func TestImportAndWriteKeepText(t *testing.T) {
 	})
 	if blocks[0].Text != `\a and \b stay` {
 		t.Fatalf("stored text %q", blocks[0].Text)
+	}
+}
+
+// While an edit is being computed the store is not locked: another writer
+// (another command, the running device) stores a change meanwhile, and the
+// edit is computed again on top of it, so both are kept. And a cancelled
+// edit (Ctrl-C) leaves the store as it was.
+func TestEditComputesOutsideTheWriteLock(t *testing.T) {
+	a, _ := pair(t)
+	id, _ := a.Create(ctx, NewPage{Title: "T", Blocks: markdown.Parse("one\n\ntwo\n")})
+	other, err := Open(a.Dir()) // another process on the same folder
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	computing, release := make(chan struct{}), make(chan struct{})
+	runs := 0
+	done := make(chan error, 1)
+	go func() {
+		_, err := a.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error {
+			runs++
+			if runs == 1 {
+				close(computing)
+				<-release
+			}
+			return markdownAppend(tx, "three")
+		})
+		done <- err
+	}()
+	<-computing
+	// The other writer is not blocked by the edit being computed.
+	if _, err := other.AppendMarkdown(ctx, id, "meanwhile\n"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if runs != 2 {
+		t.Fatalf("the edit ran %d times; it should run again on the new state", runs)
+	}
+	if got := md(t, a, id); got != "one\n\ntwo\n\nmeanwhile\n\nthree\n" {
+		t.Fatalf("got %q", got)
+	}
+	// Cancelled while computing: nothing stored, and the call returns at
+	// once rather than when the computation ends.
+	before := md(t, a, id)
+	cctx, cancel := context.WithCancel(ctx)
+	stuck, started := make(chan struct{}), make(chan struct{})
+	defer close(stuck)
+	go func() { <-started; cancel() }()
+	_, err = a.Edit(cctx, id, EditOptions{}, func(tx *crdt.Tx) error {
+		markdownAppend(tx, "never")
+		close(started)
+		<-stuck
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("a cancelled edit: %v", err)
+	}
+	if got := md(t, a, id); got != before {
+		t.Fatalf("a cancelled edit left %q", got)
+	}
+}
+
+func markdownAppend(tx *crdt.Tx, text string) error {
+	tx.AppendBlocks(markdown.Parse(text + "\n"))
+	return nil
+}
+
+// The engine runs on the store its caller gives it: the in-memory
+// reference store, here, as SQLite elsewhere.
+func TestEngineOnTheReferenceStore(t *testing.T) {
+	phrase, _ := keys.NewPhrase()
+	mk := func(name string) *Engine {
+		e, err := Create(ctx, filepath.Join(t.TempDir(), name), memstore.New(), phrase, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e
+	}
+	a, b := mk("a"), mk("b")
+	for _, x := range [][2]*Engine{{a, b}, {b, a}} {
+		recs, _ := x[0].MemberRecords(ctx)
+		x[1].AddMemberRecords(ctx, recs)
+	}
+	id, err := a.Create(ctx, NewPage{Title: "Mem", Blocks: markdown.Parse("x\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	send(t, a, b, id)
+	seen, _ := a.Get(ctx, id)
+	b.WriteMarkdown(ctx, id, "x\n\nfrom b\n", EditOptions{})
+	send(t, b, a, id)
+	if _, err := a.WriteMarkdown(ctx, id, strings.Replace(seen.Markdown(), "x\n", "x, from a\n", 1), EditOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	send(t, a, b, id)
+	for _, e := range []*Engine{a, b} {
+		if got := md(t, e, id); got != "x, from a\n\nfrom b\n" {
+			t.Fatalf("got %q", got)
+		}
+		if hits, _ := e.Search(ctx, "from", 5); len(hits) != 1 {
+			t.Fatalf("search: %+v", hits)
+		}
+		if _, err := e.Verify(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
