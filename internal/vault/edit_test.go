@@ -391,3 +391,20 @@ func TestEngineOnTheReferenceStore(t *testing.T) {
 		}
 	}
 }
+
+// A document over the limit is refused with the limit and what to do,
+// before anything is computed.
+func TestHugeDocumentRefused(t *testing.T) {
+	a, _ := pair(t)
+	id, _ := a.Create(ctx, NewPage{Title: "T"})
+	huge := strings.Repeat("a line of a very large paste\n\n", (MaxMarkdown/30)+1)
+	if _, err := a.WriteMarkdown(ctx, id, huge, EditOptions{}); err == nil || !strings.Contains(err.Error(), "at most 16 MB") || !strings.Contains(err.Error(), "split it") {
+		t.Fatalf("a %d MB document: %v", len(huge)>>20, err)
+	}
+	if _, err := a.CreateMarkdown(ctx, huge, map[string]string{"title": "x"}); err == nil {
+		t.Fatal("created a page over the limit")
+	}
+	if vs, _ := a.History(ctx, id); len(vs) != 1 {
+		t.Fatalf("a refused write left %d versions", len(vs))
+	}
+}
