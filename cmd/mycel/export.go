@@ -83,11 +83,17 @@ It reports what it could not convert.`,
 					if err != nil {
 						return err
 					}
-					if r.Created+r.Updated+r.Unchanged == 0 {
+					if r.Created+r.Updated+r.Unchanged+len(r.Skipped) == 0 {
 						return errors.New("the export holds no objects")
 					}
 					return a.emit(r, func(w io.Writer) {
 						fmt.Fprintf(w, "Imported from %s: %d new objects, %d updated, %d already as exported.\n", args[0], r.Created, r.Updated, r.Unchanged)
+						if len(r.Skipped) > 0 {
+							fmt.Fprintf(w, "Left as they are (%d):\n", len(r.Skipped))
+							for _, s := range r.Skipped {
+								fmt.Fprintf(w, "  %s\n", s)
+							}
+						}
 					})
 				}
 				if fi, err := os.Stat(args[0]); err != nil || !fi.IsDir() {

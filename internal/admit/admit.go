@@ -57,8 +57,10 @@ type Applier interface {
 	// Apply makes the change part of its object; it reports whether the
 	// change is inert (stored and synced, but not part of the state). An
 	// error wrapping ErrRejected refuses the change (nothing of it is
-	// kept); any other error aborts the batch.
-	Apply(tx store.Tx, c *change.Change) (inert bool, err error)
+	// kept); any other error aborts the batch. local says the change is
+	// this store's own, set aside (parked) while a change it is built on
+	// was damaged, and now back.
+	Apply(tx store.Tx, c *change.Change, local bool) (inert bool, err error)
 	// Stored tells that the change is stored with arrival number seq.
 	Stored(tx store.Tx, c *change.Change, seq int64) error
 	// Finish ends the batch: heads holds the new heads of every object
@@ -99,6 +101,7 @@ type pipeline struct {
 	app     Applier
 	known   map[change.ID]bool // whether stored, for changes looked up or stored here
 	parked  map[change.ID]bool // objects with parked changes
+	waits   map[change.ID]*waitlist
 	heads   map[change.ID][]change.ID
 }
 
@@ -108,7 +111,7 @@ func begin(tx store.Tx, vault keys.VaultID, l *member.Log, app Applier, in []Inc
 		return nil, err
 	}
 	p := &pipeline{tx: tx, vault: vault, members: l, app: app, known: map[change.ID]bool{}, parked: map[change.ID]bool{},
-		heads: map[change.ID][]change.ID{}}
+		waits: map[change.ID]*waitlist{}, heads: map[change.ID][]change.ID{}}
 	for _, o := range objs {
 		p.parked[o] = true
 	}
@@ -192,22 +195,27 @@ func (p *pipeline) receive(in Incoming) (Outcome, error) {
 		return Stale, nil
 	case v == park:
 		p.parked[c.Object] = true
+		if w := p.waits[c.Object]; w != nil {
+			if err := p.wait(w, store.MetaOf(c), c.Raw, change.ID{}); err != nil {
+				return 0, err
+			}
+		}
 		return Waiting, p.tx.Park(store.MetaOf(c), c.Raw)
 	}
-	if err := p.store(c); err != nil {
+	if err := p.store(c, false); err != nil {
 		return 0, err
 	}
 	return Stored, p.unpark(c)
 }
 
 // store applies and stores a ready change and updates its object's heads.
-func (p *pipeline) store(c *change.Change) error {
-	inert, err := p.app.Apply(p.tx, c)
+func (p *pipeline) store(c *change.Change, local bool) error {
+	inert, err := p.app.Apply(p.tx, c, local)
 	if err != nil {
 		return err
 	}
 	m := store.MetaOf(c)
-	m.Inert = inert
+	m.Inert, m.Local = inert, local
 	seq, _, err := p.tx.PutChange(m, c.Raw)
 	if err != nil {
 		return err
@@ -224,52 +232,71 @@ func (p *pipeline) store(c *change.Change) error {
 	return p.app.Stored(p.tx, c, seq)
 }
 
+// waitlist is what an object's parked changes wait for, read once per
+// pipeline: waiting[i] counts the parents (and object) of parked change i
+// not stored yet, children maps a missing change to the parked ones that
+// wait for it.
+type waitlist struct {
+	metas    []store.ChangeMeta
+	raws     [][]byte
+	waiting  []int
+	children map[change.ID][]int
+}
+
+// add puts a parked change on the list.
+func (p *pipeline) wait(w *waitlist, m store.ChangeMeta, raw []byte, stored change.ID) error {
+	i := len(w.metas)
+	w.metas, w.raws, w.waiting = append(w.metas, m), append(w.raws, raw), append(w.waiting, 0)
+	for _, q := range append([]change.ID{m.Object}, m.Parents...) {
+		have, err := p.has(q)
+		if err != nil {
+			return err
+		}
+		if !have || q == stored { // stored now, but it waited for it
+			w.waiting[i]++
+			w.children[q] = append(w.children[q], i)
+		}
+	}
+	return nil
+}
+
 // unpark stores the parked changes of c's object that c's arrival makes
-// ready, and those that theirs does, and so on: each parked change is
-// looked at once per arrival of one of its parents (linear), with a queue
-// rather than recursion.
+// ready, and those that theirs does, and so on, with a queue rather than
+// recursion. The object's parked changes are read once per pipeline, and
+// each is looked at once per arrival of one of its parents: linear.
 func (p *pipeline) unpark(c *change.Change) error {
 	if !p.parked[c.Object] {
 		return nil
 	}
-	metas, raws, err := p.tx.Parked(c.Object)
-	if err != nil {
-		return err
-	}
-	if len(metas) == 0 {
-		delete(p.parked, c.Object)
-		return nil
-	}
-	// waiting[i]: how many of parked change i's parents (and object) are
-	// not stored; children: parked changes by parent.
-	waiting := make([]int, len(metas))
-	children := map[change.ID][]int{}
-	for i, m := range metas {
-		for _, q := range append([]change.ID{m.Object}, m.Parents...) {
-			have, err := p.has(q)
-			if err != nil {
+	w := p.waits[c.Object]
+	if w == nil {
+		metas, raws, err := p.tx.Parked(c.Object)
+		if err != nil {
+			return err
+		}
+		w = &waitlist{children: map[change.ID][]int{}}
+		for i := range metas {
+			if err := p.wait(w, metas[i], raws[i], c.ID); err != nil {
 				return err
 			}
-			if !have || q == c.ID { // c is stored now, but they waited for it
-				waiting[i]++
-				children[q] = append(children[q], i)
-			}
 		}
+		p.waits[c.Object] = w
 	}
 	queue := []change.ID{c.ID}
-	left := len(metas)
 	for len(queue) > 0 {
 		id := queue[0]
 		queue = queue[1:]
-		for _, i := range children[id] {
-			if waiting[i]--; waiting[i] != 0 {
+		kids := w.children[id]
+		delete(w.children, id)
+		for _, i := range kids {
+			if w.waiting[i]--; w.waiting[i] != 0 {
 				continue
 			}
-			left--
-			if err := p.tx.Unpark(metas[i].ID); err != nil {
+			m := w.metas[i]
+			if err := p.tx.Unpark(m.ID); err != nil {
 				return err
 			}
-			next, v, err := p.check(Incoming{ID: metas[i].ID, Raw: raws[i]})
+			next, v, err := p.check(Incoming{ID: m.ID, Raw: w.raws[i]})
 			if errors.Is(err, ErrRejected) {
 				continue // refused now: dropped like any refused change
 			}
@@ -279,7 +306,7 @@ func (p *pipeline) unpark(c *change.Change) error {
 			if v != ready {
 				continue
 			}
-			switch err := p.store(next); {
+			switch err := p.store(next, m.Local); {
 			case errors.Is(err, ErrRejected):
 				continue
 			case err != nil:
@@ -287,9 +314,6 @@ func (p *pipeline) unpark(c *change.Change) error {
 			}
 			queue = append(queue, next.ID)
 		}
-	}
-	if left == 0 {
-		delete(p.parked, c.Object)
 	}
 	return nil
 }

@@ -194,7 +194,7 @@ func TestCountersOfOneActorInAnyOrder(t *testing.T) {
 	}
 }
 
-func TestSplitAndShift(t *testing.T) {
+func TestSplit(t *testing.T) {
 	d := NewDoc()
 	tx := d.Begin("A")
 	var blocks []*Block
@@ -216,23 +216,32 @@ func TestSplitAndShift(t *testing.T) {
 	if !bytes.Equal(e.MarshalState(), d.MarshalState()) {
 		t.Fatal("the parts applied in order differ from the whole")
 	}
-	// A change shifted past counters another writer used meanwhile still
-	// applies, with the same effect, on top of that writer's change.
-	base := d.Clone()
-	other := d.Begin("A")
-	other.InsertText(d.BlockIDs()[0], 0, "other ")
-	oc := other.Commit()
-	mine := base.Begin("A")
-	mine.InsertText(base.BlockIDs()[1], 0, "mine ")
-	mc := mine.Commit()
-	if err := d.Apply(mc); !IsOverlap(err) {
-		t.Fatalf("unshifted: %v", err)
+}
+
+// A huge insert is cut into inserts that follow one another: the same
+// characters, ids and order.
+func TestSplitCutsAHugeInsert(t *testing.T) {
+	d := NewDoc()
+	tx := d.Begin("A")
+	b := tx.InsertBlock(ID{}, ID{}, TypeCode)
+	tx.InsertText(b, 0, strings.Repeat("é0123456789", 1000))
+	whole := tx.Commit()
+	parts := whole.Split(1000)
+	if len(parts) < 10 {
+		t.Fatalf("%d parts", len(parts))
 	}
-	mc.Shift(oc.End() + 1 - mc.Start)
-	if err := d.Apply(mc); err != nil {
-		t.Fatal(err)
+	e := NewDoc()
+	for _, p := range parts {
+		for _, op := range p.Ops {
+			if len(op.Text) > 1000 {
+				t.Fatalf("an op of %d bytes", len(op.Text))
+			}
+		}
+		if err := e.Apply(p); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if ids := d.BlockIDs(); !strings.HasPrefix(d.Text(ids[0]), "other ") || !strings.HasPrefix(d.Text(ids[1]), "mine ") {
-		t.Fatalf("after shift: %q %q", d.Text(ids[0]), d.Text(ids[1]))
+	if !bytes.Equal(e.MarshalState(), d.MarshalState()) {
+		t.Fatal("the parts differ from the whole")
 	}
 }

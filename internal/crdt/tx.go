@@ -1,6 +1,9 @@
 package crdt
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // Tx records local edits. Each edit is applied at once, so positions in later
 // edits refer to the text as changed by earlier ones; Commit returns the
@@ -178,43 +181,17 @@ func (d *Doc) posAfter(parent, after ID) iid {
 	return d.seq.before(first.posID)
 }
 
-// Shift moves the change's own counters up by delta: what an edit computed
-// on a state that another writer of the same device extended meanwhile
-// must do so that its counters are still new. Every ID the change gives
-// its own operations moves; IDs of earlier operations stay.
-func (c *Change) Shift(delta uint64) {
-	if delta == 0 {
-		return
-	}
-	own := func(id *ID) {
-		if id.Actor == c.Actor && id.Counter >= c.Start {
-			id.Counter += delta
-		}
-	}
-	for i := range c.Ops {
-		op := &c.Ops[i]
-		own(&op.Block)
-		own(&op.Parent)
-		own(&op.Ref)
-		for j := range op.Spans {
-			own(&op.Spans[j].Start)
-		}
-		for j := range op.Seen {
-			own(&op.Seen[j])
-		}
-	}
-	c.Start += delta
-}
-
 // Split cuts the change into consecutive changes of about maxBytes of
-// payload each (at least one op each), which applied in order have its
-// effect: a very large edit (pasting a book) is stored and sent as several
-// changes that each fit a change's size limit.
+// payload each, which applied in order have its effect: a very large edit
+// (pasting a book) is stored and sent as several changes that each fit a
+// change's size limit. An insert of more text than that is cut into
+// inserts each following the last character of the one before (the same
+// characters, ids and order).
 func (c *Change) Split(maxBytes int) []*Change {
 	var out []*Change
 	cur := &Change{Actor: c.Actor, Start: c.Start}
 	size := 0
-	for _, op := range c.Ops {
+	add := func(op Op) {
 		n := opSize(&op)
 		if len(cur.Ops) > 0 && size+n > maxBytes {
 			next := cur.End() + 1
@@ -223,6 +200,30 @@ func (c *Change) Split(maxBytes int) []*Change {
 		}
 		cur.Ops = append(cur.Ops, op)
 		size += n
+	}
+	ctr := c.Start
+	for _, op := range c.Ops {
+		w := op.width()
+		if op.Kind != OpInsertText || len(op.Text) <= maxBytes {
+			add(op)
+			ctr += w
+			continue
+		}
+		rs := []rune(op.Text)
+		ref := op.Ref
+		for lo := 0; lo < len(rs); {
+			hi, bytes := lo, 0
+			for hi < len(rs) && (hi == lo || bytes+utf8.RuneLen(rs[hi]) <= maxBytes) {
+				bytes += utf8.RuneLen(rs[hi])
+				hi++
+			}
+			part := op
+			part.Ref, part.Text = ref, string(rs[lo:hi])
+			add(part)
+			ctr += uint64(hi - lo)
+			ref = ID{Counter: ctr - 1, Actor: c.Actor}
+			lo = hi
+		}
 	}
 	return append(out, cur)
 }

@@ -67,7 +67,7 @@ func RenderDocument(details map[string]string, meta Meta, blocks []*crdt.Block) 
 		sort.Strings(keys)
 		b.WriteString("---\n")
 		for _, k := range keys {
-			b.WriteString(k + ": " + oneLine(fields[k]) + "\n")
+			b.WriteString(k + ": " + frontValue(oneLine(fields[k])) + "\n")
 		}
 		b.WriteString("---\n\n")
 	}
@@ -136,19 +136,34 @@ func SplitFrontMatter(md string) (fields map[string]string, body string, ok bool
 		if k = strings.TrimSpace(k); !ok || k == "" || strings.HasPrefix(k, "#") {
 			continue
 		}
-		v = strings.TrimSpace(v)
-		if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
-			var items []string
-			for _, it := range strings.Split(strings.Trim(v, "[]"), ",") {
-				if it = unquote(strings.TrimSpace(it)); it != "" {
-					items = append(items, it)
-				}
-			}
-			v = strings.Join(items, ", ")
-		}
-		fields[k], last = unquote(v), k
+		fields[k], last = readValue(v), k
 	}
 	return fields, strings.TrimPrefix(body, "\n"), true
+}
+
+// readValue reads a front-matter value: spaces around it dropped, a list
+// ([a, b]) as "a, b", quotes around it dropped.
+func readValue(v string) string {
+	v = strings.TrimSpace(v)
+	if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
+		var items []string
+		for _, it := range strings.Split(v[1:len(v)-1], ",") {
+			if it = unquote(strings.TrimSpace(it)); it != "" {
+				items = append(items, it)
+			}
+		}
+		return strings.Join(items, ", ")
+	}
+	return unquote(v)
+}
+
+// frontValue writes a value so that readValue gives it back as it is:
+// quoted when it would not be (quotes or spaces around it, brackets).
+func frontValue(v string) string {
+	if readValue(v) != v {
+		return `"` + v + `"`
+	}
+	return v
 }
 
 func unquote(s string) string {

@@ -245,7 +245,7 @@ func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome
 // keeps it (and an index row for each object, which lists it).
 type keeper struct{}
 
-func (keeper) Apply(store.Tx, *change.Change) (bool, error) { return false, nil }
+func (keeper) Apply(store.Tx, *change.Change, bool) (bool, error) { return false, nil }
 
 func (keeper) Stored(tx store.Tx, c *change.Change, _ int64) error {
 	if c.IsRoot() {

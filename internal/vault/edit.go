@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
+	"time"
 
 	"mycel/internal/change"
 	"mycel/internal/crdt"
@@ -54,8 +56,19 @@ const maxChangePayload = 1 << 20
 func (e *Engine) Edit(ctx context.Context, id change.ID, opts EditOptions, f func(*crdt.Tx) error) (Result, error) {
 	for attempt := 0; ; attempt++ {
 		r, err := e.editOnce(ctx, id, opts, f)
-		if !errors.Is(err, errStale) || attempt == 8 {
+		if !errors.Is(err, errStale) {
 			return r, err
+		}
+		// Another writer got in first: go again on its state, after a
+		// growing, jittered pause once this keeps happening (two writers
+		// in a tight loop would otherwise take turns losing).
+		if attempt >= 2 {
+			pause := time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt-2, 6)))
+			select {
+			case <-ctx.Done():
+				return r, ctx.Err()
+			case <-time.After(pause):
+			}
 		}
 	}
 }

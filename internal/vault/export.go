@@ -5,12 +5,15 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"mycel/internal/change"
 	"mycel/internal/crdt"
+	"mycel/internal/markdown"
 	"mycel/internal/store"
 )
 
@@ -165,16 +168,30 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 		base   []change.ID
 		root   *change.Change // a new object
 		prior  *imported
+		// unknownBase: the version to build on is not known (an export or
+		// an import by an older mycel): imported only if it changes nothing.
+		unknownBase bool
 	}
 	plans := map[string]*plan{}
+	absent := func(err error) bool { return err != nil && strings.HasPrefix(err.Error(), "no object") }
 	for _, x := range objs {
 		id, _ := change.ParseID(x.ID)
-		if o, err := e.Get(ctx, id); err == nil {
+		o, err := e.Get(ctx, id)
+		if err != nil && !absent(err) {
+			return r, err
+		}
+		if err == nil {
 			p := &plan{target: id}
 			if p.base, err = parseIDs(x.Heads); err != nil {
 				return r, fmt.Errorf("%s.json: %w", x.ID, err)
 			}
-			if !e.hasChanges(ctx, p.base) {
+			switch {
+			case len(p.base) == 0:
+				// An export by an older mycel names no version: brought to
+				// its state on top of the current one, it would undo what
+				// was done since.
+				p.unknownBase = true
+			case !e.hasChanges(ctx, p.base):
 				r.Skipped = append(r.Skipped, fmt.Sprintf("%s (%s): exported from a version this device does not have yet; sync first", o.Title(), id.Short()))
 				continue
 			}
@@ -186,13 +203,18 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 			return r, err
 		}
 		var prior imported
-		if json.Unmarshal(v, &prior) == nil {
-			if mine, err := change.ParseID(prior.Object); err == nil {
-				if _, err := e.Get(ctx, mine); err == nil {
-					base, _ := parseIDs(prior.Heads)
-					plans[x.ID] = &plan{target: mine, base: base, prior: &prior}
-					continue
-				}
+		if json.Unmarshal(v, &prior) != nil && len(v) > 0 {
+			prior = imported{Object: string(v)} // written by an older mycel: the id alone
+		}
+		if mine, err := change.ParseID(prior.Object); err == nil {
+			_, err := e.Get(ctx, mine)
+			if err != nil && !absent(err) {
+				return r, err
+			}
+			if err == nil {
+				base, _ := parseIDs(prior.Heads)
+				plans[x.ID] = &plan{target: mine, base: base, prior: &prior, unknownBase: len(base) == 0}
+				continue
 			}
 		}
 		root, err := change.NewRoot(e.vault.ID, e.device, e.Now())
@@ -221,8 +243,19 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 			}
 			res.Changed = true
 			r.Created++
-		case p.prior != nil && slicesEqualStr(p.prior.Exported, x.Heads):
+		case p.prior != nil && !p.unknownBase && slicesEqualStr(p.prior.Exported, x.Heads):
 			r.Unchanged++ // the same export as last time
+			continue
+		case p.unknownBase:
+			o, err := e.Get(ctx, p.target)
+			if err != nil {
+				return r, err
+			}
+			if maps.Equal(o.Details, x.Details) && markdown.Render(o.Doc.Blocks()) == markdown.Render(blocks) {
+				r.Unchanged++
+			} else {
+				r.Skipped = append(r.Skipped, fmt.Sprintf("%s (%s): the export does not say which version it is of (an older mycel made it), so importing it could undo what was done since; export again with this version", o.Title(), p.target.Short()))
+			}
 			continue
 		default:
 			if res, err = e.Edit(ctx, p.target, EditOptions{Base: p.base, NewVersion: true}, func(tx *crdt.Tx) error {

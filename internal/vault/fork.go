@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
+	"mycel/internal/admit"
 	"mycel/internal/change"
 	"mycel/internal/crdt"
 	"mycel/internal/member"
@@ -117,7 +119,8 @@ func addSettingID(tx store.Tx, key string, id change.ID) error {
 }
 
 // resolveOverlap is called when c reuses counters of its author already
-// used by a stored change of l's object. It replays the object's changes,
+// used by a stored change of l's object, and for every change of an object
+// that has inert changes (whether c refers to one needs the whole history). It replays the object's changes,
 // c among them, in the order every device computes (object.Order: least
 // (Lamport, id) first): a change that overlaps one placed before it, or
 // builds on an inert one, is inert. It updates the stored inert flags and
@@ -133,8 +136,12 @@ func (e *Engine) resolveOverlap(tx store.Tx, l *loaded, c *change.Change) (bool,
 	}
 	rawOf[c.ID] = c.Raw
 	doc, inert, err := e.replayCanonical(l.id, append(metas, store.MetaOf(c)), rawOf)
+	var re *replayError
+	if errors.As(err, &re) && re.change == c.ID {
+		return false, admit.Rejectf(c.ID, "%v", re.err) // nothing stored has changed
+	}
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("object %s: the changes stored do not replay (run mycel check): %w", l.id.Short(), err)
 	}
 	for _, m := range metas {
 		if m.Inert != inert[m.ID] {
@@ -154,38 +161,131 @@ func (e *Engine) resolveOverlap(tx store.Tx, l *loaded, c *change.Change) (bool,
 	return inert[c.ID], nil
 }
 
+// replayError says which change did not apply in a canonical replay.
+type replayError struct {
+	change change.ID
+	err    error
+}
+
+func (e *replayError) Error() string { return fmt.Sprintf("change %s: %v", e.change.Short(), e.err) }
+
+// counters is a range of counters one change used.
+type counters struct {
+	lo, hi uint64
+	id     change.ID
+}
+
 // replayCanonical replays changes in the order every device computes and
-// says which are inert. A change after an inert one in its history is
-// tried on a copy of the state: if it does not apply, it referred to what
-// the inert change made, and is inert too. A change that does not apply
-// for another reason is an error.
+// says which are inert: a change whose counters overlap those of one
+// placed before it (by the same key), and a change that refers to what an
+// inert change made. Two overlapping changes give their elements the same
+// ids, so a reference into the shared range means the inert one's element
+// when the inert change is in the referring change's past and no change in
+// the state covering it is; it means the other's otherwise. A change that
+// does not apply for another reason is a *replayError.
 func (e *Engine) replayCanonical(id change.ID, metas []store.ChangeMeta, rawOf map[change.ID][]byte) (*crdt.Doc, map[change.ID]bool, error) {
+	doc, inert, _, err := e.replayWhy(id, metas, rawOf)
+	return doc, inert, err
+}
+
+// replayWhy is replayCanonical, also saying which inert changes are so
+// because they refer to what an inert change made (the others overlap).
+func (e *Engine) replayWhy(id change.ID, metas []store.ChangeMeta, rawOf map[change.ID][]byte) (*crdt.Doc, map[change.ID]bool, map[change.ID]bool, error) {
 	key := e.objectKey(id)
+	refers := map[change.ID]bool{}
 	doc := crdt.NewDoc()
 	inert := map[change.ID]bool{}
-	after := map[change.ID]bool{} // an inert change is in its past
-	for _, m := range object.Order(metas) {
-		if slices.ContainsFunc(m.Parents, func(p change.ID) bool { return inert[p] || after[p] }) {
-			after[m.ID] = true
+	parents := make(map[change.ID][]change.ID, len(metas))
+	for _, m := range metas {
+		parents[m.ID] = m.Parents
+	}
+	applied, lost := map[string][]counters{}, map[string][]counters{}
+	pasts := map[change.ID]map[change.ID]bool{}
+	past := func(x change.ID) map[change.ID]bool {
+		if p, ok := pasts[x]; ok {
+			return p
 		}
+		in := map[change.ID]bool{}
+		stack := slices.Clone(parents[x])
+		for len(stack) > 0 {
+			y := stack[len(stack)-1]
+			stack = stack[:len(stack)-1]
+			if !in[y] {
+				in[y] = true
+				stack = append(stack, parents[y]...)
+			}
+		}
+		pasts[x] = in
+		return in
+	}
+	// refersToLost reports whether ch refers to an element an inert change
+	// in m's past made.
+	refersToLost := func(m store.ChangeMeta, ch *crdt.Change) bool {
+		if len(lost) == 0 {
+			return false
+		}
+		check := func(r crdt.ID, n uint64) bool {
+			if r.IsZero() {
+				return false
+			}
+			for _, l := range lost[r.Actor] {
+				if r.Counter > l.hi || r.Counter+n-1 < l.lo || !past(m.ID)[l.id] {
+					continue
+				}
+				covered := false
+				for _, a := range applied[r.Actor] {
+					if a.lo <= max(r.Counter, l.lo) && min(r.Counter+n-1, l.hi) <= a.hi && past(m.ID)[a.id] {
+						covered = true
+					}
+				}
+				if !covered {
+					return true
+				}
+			}
+			return false
+		}
+		for _, op := range ch.Ops {
+			if check(op.Block, 1) || check(op.Parent, 1) || check(op.Ref, 1) {
+				return true
+			}
+			for _, sp := range op.Spans {
+				if check(sp.Start, uint64(max(sp.N, 1))) {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	for _, m := range object.Order(metas) {
 		if m.ID == m.Object || m.Snapshot {
 			continue
 		}
-		try := doc
-		if after[m.ID] {
-			try = doc.Clone()
+		c, err := change.Decode(m.ID, rawOf[m.ID])
+		if err != nil {
+			return nil, nil, nil, &replayError{m.ID, err}
 		}
-		err := e.applyStored(try, key, m.ID, rawOf[m.ID])
-		switch {
-		case crdt.IsOverlap(err), err != nil && after[m.ID]:
+		p, err := c.Open(key)
+		if err != nil {
+			return nil, nil, nil, &replayError{m.ID, err}
+		}
+		ch := p.CRDT(c)
+		span := counters{ch.Start, ch.End(), m.ID}
+		if refersToLost(m, ch) {
+			inert[m.ID], refers[m.ID] = true, true
+			lost[ch.Actor] = append(lost[ch.Actor], span)
+			continue
+		}
+		switch err := doc.Apply(ch); {
+		case crdt.IsOverlap(err):
 			inert[m.ID] = true
+			lost[ch.Actor] = append(lost[ch.Actor], span)
 		case err != nil:
-			return nil, nil, err
+			return nil, nil, nil, &replayError{m.ID, err}
 		default:
-			doc = try
+			applied[ch.Actor] = append(applied[ch.Actor], span)
 		}
 	}
-	return doc, inert, nil
+	return doc, inert, refers, nil
 }
 
 // Rekey gives this store a device key of its own, as a new device of the
@@ -227,12 +327,21 @@ func (e *Engine) Rekey(ctx context.Context) error {
 	return e.db.Update(ctx, func(tx store.Tx) error { return tx.SetSetting(cloneSetting, []byte{}) })
 }
 
-// reauthor writes again, as new changes by this device, the content of the
-// inert changes this store wrote (see the top of this file): each inert
-// change that no other inert change of this store builds on is replayed
-// with its causal past, and that state is written on top of the version it
-// was built on, so it merges with everything else. It returns how many it
-// wrote.
+// reauthor writes again, as new changes by this device, what the inert
+// changes this store wrote held (see the top of this file):
+//
+//   - a change that lost an overlap is replayed with its causal past (its
+//     writer's view, where it was part of the page), and that state is
+//     written on top of the version it was built on, so it merges with
+//     everything else: each such change that no other of them builds on;
+//   - a change that referred to what a losing change made (an edit of a
+//     text that is no longer part of the page) cannot be replayed without
+//     it, and its writer must not write the losing change's content again
+//     (that is its own writer's to do, or the page would hold it twice):
+//     the text it typed is added at the end of the page instead.
+//
+// It returns how many it wrote. (A crash between writing one and noting it
+// written writes it twice when repair runs again: twice, never lost.)
 func (e *Engine) reauthor(ctx context.Context, id change.ID) (int, error) {
 	var metas []store.ChangeMeta
 	var raws [][]byte
@@ -253,9 +362,13 @@ func (e *Engine) reauthor(ctx context.Context, id change.ID) (int, error) {
 		byID[metas[i].ID] = &metas[i]
 		rawOf[metas[i].ID] = raws[i]
 	}
+	_, inert, refers, err := e.replayWhy(id, metas, rawOf)
+	if err != nil {
+		return 0, err
+	}
 	builtOn := map[change.ID]bool{}
 	for _, m := range metas {
-		if m.Inert && m.Local {
+		if inert[m.ID] && !refers[m.ID] && m.Local {
 			for _, p := range m.Parents {
 				builtOn[p] = true
 			}
@@ -263,44 +376,20 @@ func (e *Engine) reauthor(ctx context.Context, id change.ID) (int, error) {
 	}
 	n := 0
 	for _, m := range metas {
-		if !m.Inert || !m.Local || builtOn[m.ID] || slices.Contains(done, m.ID) {
+		if !inert[m.ID] || !m.Local || slices.Contains(done, m.ID) {
 			continue
 		}
-		// The state its writer saw: its causal past and itself.
-		past := closure(byID, []change.ID{m.ID})
-		var mine []store.ChangeMeta
-		for _, x := range metas {
-			if past[x.ID] {
-				x.Inert = false
-				mine = append(mine, x)
-			}
+		var err error
+		switch {
+		case refers[m.ID]:
+			err = e.keepTyped(ctx, id, m, rawOf[m.ID])
+		case !builtOn[m.ID]:
+			err = e.rewriteLost(ctx, id, m, metas, byID, rawOf, inert)
+		default:
+			continue // a later one of its own replays it
 		}
-		target, _, err := e.replayCanonical(id, mine, rawOf)
 		if err != nil {
 			return n, fmt.Errorf("write again the content of change %s: %w", m.ID.Short(), err)
-		}
-		// What it was built on: the part of its past that is in the state.
-		var base []change.ID
-		named := map[change.ID]bool{}
-		for _, x := range metas {
-			if past[x.ID] && !x.Inert {
-				for _, p := range x.Parents {
-					named[p] = true
-				}
-			}
-		}
-		for _, x := range metas {
-			if past[x.ID] && !x.Inert && !named[x.ID] {
-				base = append(base, x.ID)
-			}
-		}
-		details, blocks := target.Details(), target.Blocks()
-		if _, err := e.Edit(ctx, id, EditOptions{Base: base, NewVersion: true}, func(t *crdt.Tx) error {
-			t.ReplaceDetails(details)
-			t.Replace(blocks)
-			return nil
-		}); err != nil {
-			return n, err
 		}
 		if err := e.db.Update(ctx, func(tx store.Tx) error { return addSettingID(tx, reauthoredSetting, m.ID) }); err != nil {
 			return n, err
@@ -308,6 +397,81 @@ func (e *Engine) reauthor(ctx context.Context, id change.ID) (int, error) {
 		n++
 	}
 	return n, nil
+}
+
+// rewriteLost writes again the page as the writer of m (which lost an
+// overlap) saw it, on top of the part of m's past that is in the page.
+func (e *Engine) rewriteLost(ctx context.Context, id change.ID, m store.ChangeMeta, metas []store.ChangeMeta, byID map[change.ID]*store.ChangeMeta, rawOf map[change.ID][]byte, inert map[change.ID]bool) error {
+	past := closure(byID, []change.ID{m.ID})
+	var mine []store.ChangeMeta
+	for _, x := range metas {
+		if past[x.ID] {
+			mine = append(mine, x)
+		}
+	}
+	target, _, err := e.replayCanonical(id, mine, rawOf)
+	if err != nil {
+		return err
+	}
+	var base []change.ID
+	named := map[change.ID]bool{}
+	for _, x := range mine {
+		if !inert[x.ID] {
+			for _, p := range x.Parents {
+				named[p] = true
+			}
+		}
+	}
+	for _, x := range mine {
+		if !inert[x.ID] && !named[x.ID] {
+			base = append(base, x.ID)
+		}
+	}
+	details, blocks := target.Details(), target.Blocks()
+	_, err = e.Edit(ctx, id, EditOptions{Base: base, NewVersion: true}, func(t *crdt.Tx) error {
+		t.ReplaceDetails(details)
+		t.Replace(blocks)
+		return nil
+	})
+	return err
+}
+
+// keepTyped adds at the end of the page the text change m typed, block by
+// block.
+func (e *Engine) keepTyped(ctx context.Context, id change.ID, m store.ChangeMeta, raw []byte) error {
+	c, err := change.Decode(m.ID, raw)
+	if err != nil {
+		return err
+	}
+	p, err := c.Open(e.objectKey(id))
+	if err != nil {
+		return err
+	}
+	var order []crdt.ID
+	typed := map[crdt.ID]string{}
+	for _, op := range p.Ops {
+		if op.Kind != crdt.OpInsertText {
+			continue
+		}
+		if _, ok := typed[op.Block]; !ok {
+			order = append(order, op.Block)
+		}
+		typed[op.Block] += op.Text
+	}
+	var blocks []*crdt.Block
+	for _, b := range order {
+		if t := typed[b]; strings.TrimSpace(t) != "" {
+			blocks = append(blocks, &crdt.Block{Type: crdt.TypeParagraph, Attrs: map[string]string{}, Text: t})
+		}
+	}
+	if len(blocks) == 0 {
+		return nil
+	}
+	_, err = e.Edit(ctx, id, EditOptions{NewVersion: true}, func(t *crdt.Tx) error {
+		t.AppendBlocks(blocks)
+		return nil
+	})
+	return err
 }
 
 // closure is the set of changes from, with every ancestor in byID.

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"maps"
 
+	"mycel/internal/change"
+	"mycel/internal/crdt"
 	"mycel/internal/store"
 )
 
@@ -50,7 +52,10 @@ func (e *Engine) hiddenIn(tx store.Tx, l *loaded) (hidden, error) {
 			}
 		}
 		stamp, _ := l.doc.DetailStamp(key)
-		holds := !concurrentWith(metas, []byte(stamp.Actor), stamp.Counter)
+		// Another device hiding it too (archive or bin), at the same time,
+		// is no edit that hiding would hide.
+		same := func(m *store.ChangeMeta) bool { return e.onlyHides(tx, l, m.ID) }
+		holds := !concurrentWith(metas, []byte(stamp.Actor), stamp.Counter, same)
 		if key == "archived" {
 			h.archived = holds
 		} else {
@@ -60,9 +65,33 @@ func (e *Engine) hiddenIn(tx store.Tx, l *loaded) (hidden, error) {
 	return h, nil
 }
 
+// onlyHides reports whether change id does nothing but archive the object
+// or put it in the bin.
+func (e *Engine) onlyHides(tx store.Tx, l *loaded, id change.ID) bool {
+	raw, err := tx.RawChange(id)
+	if err != nil {
+		return false
+	}
+	c, err := change.Decode(id, raw)
+	if err != nil {
+		return false
+	}
+	p, err := c.Open(l.key)
+	if err != nil || len(p.Ops) == 0 {
+		return false
+	}
+	for _, op := range p.Ops {
+		if op.Kind != crdt.OpSetDetail || (op.Key != "archived" && op.Key != "deleted") || op.Unset || op.Value != "true" {
+			return false
+		}
+	}
+	return true
+}
+
 // concurrentWith reports whether some edit of the object is concurrent
-// with the change by author that holds counter ctr.
-func concurrentWith(metas []store.ChangeMeta, author []byte, ctr uint64) bool {
+// with the change by author that holds counter ctr (same says an edit
+// that does not count: one that does the same).
+func concurrentWith(metas []store.ChangeMeta, author []byte, ctr uint64, same func(*store.ChangeMeta) bool) bool {
 	edit := func(m *store.ChangeMeta) bool { return m.ID != m.Object && !m.Snapshot && !m.Inert }
 	// The change holding the op: by author, starting at or before ctr,
 	// the latest such (an author's counters never repeat).
@@ -105,7 +134,7 @@ func concurrentWith(metas []store.ChangeMeta, author []byte, ctr uint64) bool {
 		}
 	}
 	for i := range metas {
-		if edit(&metas[i]) && !related[i] && !after[i] {
+		if edit(&metas[i]) && !related[i] && !after[i] && !same(&metas[i]) {
 			return true
 		}
 	}

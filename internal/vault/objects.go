@@ -169,17 +169,17 @@ func (e *Engine) applyStored(doc *crdt.Doc, key [32]byte, id change.ID, raw []by
 	return nil
 }
 
-// view runs f on an object opened in a read transaction (shared: it is
-// the cache's, f must not change it); a damaged change found on the way is
-// quarantined (sync brings it back) and f runs on the object without it.
-func (e *Engine) view(ctx context.Context, id change.ID, f func(tx store.Tx, l *loaded, shared bool) error) error {
+// view runs f on an object (its own copy) opened in a read transaction; a
+// damaged change found on the way is quarantined (sync brings it back) and
+// f runs on the object without it.
+func (e *Engine) view(ctx context.Context, id change.ID, f func(tx store.Tx, l *loaded) error) error {
 	for attempt := 0; ; attempt++ {
 		err := e.db.View(ctx, func(tx store.Tx) error {
-			l, shared, err := e.cached(tx, id)
+			l, err := e.cached(tx, id)
 			if err != nil {
 				return err
 			}
-			return f(tx, l, shared)
+			return f(tx, l)
 		})
 		var de *damagedError
 		if !errors.As(err, &de) || attempt > 8 {
@@ -198,10 +198,10 @@ func (e *Engine) view(ctx context.Context, id change.ID, f func(tx store.Tx, l *
 // store's, else loads it. The copy is made under the cache's lock: a
 // writer takes an object out of the cache (under the same lock) before it
 // changes it, so no copy is ever made of an object being changed.
-func (e *Engine) cached(tx store.Tx, id change.ID) (*loaded, bool, error) {
+func (e *Engine) cached(tx store.Tx, id change.ID) (*loaded, error) {
 	heads, err := tx.Heads(id)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	e.mu.Lock()
 	var own *loaded
@@ -212,10 +212,9 @@ func (e *Engine) cached(tx store.Tx, id change.ID) (*loaded, bool, error) {
 	}
 	e.mu.Unlock()
 	if own != nil {
-		return own, false, nil
+		return own, nil
 	}
-	l, err := e.load(tx, id)
-	return l, false, err
+	return e.load(tx, id)
 }
 
 // Resolve turns a full id or a unique prefix of at least 4 hex characters
@@ -252,7 +251,7 @@ func (e *Engine) Resolve(ctx context.Context, prefix string) (change.ID, error) 
 // Get opens an object. The returned Doc is the caller's.
 func (e *Engine) Get(ctx context.Context, id change.ID) (*Object, error) {
 	var o *Object
-	err := e.view(ctx, id, func(tx store.Tx, l *loaded, _ bool) error {
+	err := e.view(ctx, id, func(tx store.Tx, l *loaded) error {
 		parked, _, err := tx.Parked(id)
 		if err != nil {
 			return err
@@ -415,7 +414,7 @@ func (e *Engine) refreshText(ctx context.Context) error {
 	for _, id := range stale {
 		var body string
 		var heads []change.ID
-		err := e.view(ctx, id, func(tx store.Tx, l *loaded, _ bool) error {
+		err := e.view(ctx, id, func(tx store.Tx, l *loaded) error {
 			body, heads = PlainText(l.doc.Blocks()), slices.Clone(l.heads)
 			return nil
 		})

@@ -33,8 +33,8 @@ func reserved(key string) bool {
 // checkDetail checks a detail a person sets.
 func checkDetail(key, value string) error {
 	switch {
-	case key == "" || strings.ContainsAny(key, ":\n") || strings.TrimSpace(key) != key:
-		return fmt.Errorf("%q is not a detail name (no colons, newlines or surrounding spaces)", key)
+	case key == "" || strings.ContainsAny(key, ":\n") || strings.TrimSpace(key) != key || strings.HasPrefix(key, "-") || strings.HasPrefix(key, "#"):
+		return fmt.Errorf("%q is not a detail name (no colons or newlines, nor spaces, '-' or '#' at its start)", key)
 	case key == "archived":
 		return errors.New("archive and unarchive an object with `mycel archive` and `mycel unarchive`")
 	case key == "deleted":
@@ -265,7 +265,8 @@ func (e *Engine) setHidden(ctx context.Context, id change.ID, key string, on boo
 	if err != nil {
 		return Result{ID: id}, err
 	}
-	if (o.Details[key] == "true") == on {
+	holds, set := o.Details[key] == "true", o.Doc.Details()[key] == "true"
+	if on && holds || !on && !set {
 		return Result{ID: id, Heads: o.Heads}, nil
 	}
 	return e.Edit(ctx, id, EditOptions{NewVersion: true}, func(t *crdt.Tx) error {

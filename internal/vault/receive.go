@@ -133,14 +133,14 @@ func (b *batch) object(tx store.Tx, id change.ID) (*loaded, error) {
 
 // Apply implements admit.Applier: decrypt the change and merge it into its
 // object's state.
-func (b *batch) Apply(tx store.Tx, c *change.Change) (bool, error) {
+func (b *batch) Apply(tx store.Tx, c *change.Change, local bool) (bool, error) {
 	e := b.e
-	if bytes.Equal(c.Author, e.DeviceKey()) {
+	if bytes.Equal(c.Author, e.DeviceKey()) && !local {
 		// A change by this device's key that this store does not have and
 		// did not lose: another copy of this data folder wrote it.
-		if lost, err := tx.IsDamaged(c.ID); err != nil {
+		if ours, err := e.setAside(tx, c); err != nil {
 			return false, err
-		} else if !lost {
+		} else if !ours {
 			if err := e.noteClone(tx, c); err != nil {
 				return false, err
 			}
@@ -168,19 +168,24 @@ func (b *batch) Apply(tx store.Tx, c *change.Change) (bool, error) {
 		}
 		return false, nil
 	}
+	if b.inertObjects[c.Object] {
+		// Whether the change refers to what an inert change made takes the
+		// object's history (see fork.go): replay it.
+		inert, err := e.resolveOverlap(tx, obj, c)
+		if err != nil {
+			b.open[c.Object] = nil
+		}
+		return inert, err
+	}
 	err = obj.doc.Apply(p.CRDT(c))
 	if crdt.IsOverlap(err) {
 		inert, err := e.resolveOverlap(tx, obj, c)
 		b.inertObjects[c.Object] = true
 		b.forked = append(b.forked, c.Object)
+		if err != nil {
+			b.open[c.Object] = nil
+		}
 		return inert, err
-	}
-	if err != nil && b.inertObjects[c.Object] {
-		// In an object with inert changes, a change that does not apply
-		// refers to what one of them made: inert too (see fork.go). It may
-		// have half applied: reopen the object from the store.
-		b.open[c.Object] = nil
-		return true, nil
 	}
 	if err != nil {
 		// It may have half applied: the object's state must not be used
@@ -193,6 +198,12 @@ func (b *batch) Apply(tx store.Tx, c *change.Change) (bool, error) {
 	obj.sinceSnap++
 	obj.bytesSince += len(c.Raw)
 	return false, nil
+}
+
+// setAside reports whether this store had c and set it aside as damaged.
+// (What was built on it, parked, comes back through Apply with local set.)
+func (e *Engine) setAside(tx store.Tx, c *change.Change) (bool, error) {
+	return tx.IsDamaged(c.ID)
 }
 
 // Stored implements admit.Applier.

@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"errors"
 	"fmt"
 
 	"mycel/internal/change"
@@ -45,11 +46,20 @@ func (e *Engine) snapshotDue(l *loaded) bool {
 	return e.Policy.Due(l.sinceSnap, l.bytesSince, l.snapSize)
 }
 
-// snapshot writes l's state as its local snapshot, if no newer one is
+// putSnapshot writes l's state as its local snapshot, if no newer one is
 // there. sealed is sealSnapshot's output for l.
 func (e *Engine) putSnapshot(tx store.Tx, l *loaded, sealed []byte) error {
-	if old, err := tx.Snapshot(l.id); err == nil && old.Seq >= l.seq {
+	// Only while the object is as l says: a repair or a fork resolution in
+	// between may have made what l holds no longer the replay of its
+	// changes up to l.seq.
+	if heads, err := tx.Heads(l.id); err != nil || !sameIDs(heads, l.heads) {
+		return err
+	}
+	switch old, err := tx.Snapshot(l.id); {
+	case err == nil && old.Seq >= l.seq:
 		return nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return err
 	}
 	if err := tx.PutSnapshot(l.id, store.Snapshot{Seq: l.seq, Sealed: sealed}); err != nil {
 		return err
