@@ -2,8 +2,12 @@ package vault
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"slices"
+	"strings"
 	"path/filepath"
 	"testing"
 
@@ -11,7 +15,10 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/crdt"
+	"mycel/internal/keys"
 	"mycel/internal/markdown"
+	"mycel/internal/store"
+	"mycel/internal/store/memstore"
 )
 
 // Three devices of one vault edit an object and exchange its changes, as
@@ -175,4 +182,145 @@ func sortIDs(ids []change.ID) {
 			ids[j], ids[j-1] = ids[j-1], ids[j]
 		}
 	}
+}
+
+// Two copies of one data folder (one device key) and another device edit
+// one page, at times on versions they saw earlier, and exchange changes in
+// random orders. Whatever each saw first, all three end in the same state
+// (which changes are inert included), and no refusal is left over.
+func TestForksConverge(t *testing.T) {
+	forked := 0
+	rapid.Check(t, func(rt *rapid.T) {
+		phrase, _ := keys.NewPhrase()
+		dir := t.TempDir()
+		a, err := Create(ctx, filepath.Join(dir, "a"), memstore.New(), phrase, "a")
+		if err != nil {
+			rt.Fatal(err)
+		}
+		b, err := Create(ctx, filepath.Join(dir, "b"), memstore.New(), phrase, "b")
+		if err != nil {
+			rt.Fatal(err)
+		}
+		for _, x := range [][2]*Engine{{a, b}, {b, a}} {
+			recs, _ := x[0].MemberRecords(ctx)
+			x[1].AddMemberRecords(ctx, recs)
+		}
+		id, err := a.Create(ctx, NewPage{Title: "T", Blocks: markdown.Parse("alpha\n\nbeta\n")})
+		if err != nil {
+			rt.Fatal(err)
+		}
+		// The copy: a's store and keys, as cp -r makes it.
+		img := filepath.Join(dir, "image")
+		if err := a.db.CopyTo(ctx, img, store.CopyOptions{}); err != nil {
+			rt.Fatal(err)
+		}
+		cdb, err := memstore.Load(img)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(dir, "c"), 0o700)
+		sec, _ := os.ReadFile(filepath.Join(a.Dir(), SecretsFile))
+		os.WriteFile(filepath.Join(dir, "c", SecretsFile), sec, 0o600)
+		c, err := New(filepath.Join(dir, "c"), cdb)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		engines := []*Engine{a, b, c}
+		seen := map[*Engine][][]change.ID{}
+		pool := map[change.ID][]byte{}
+		collect := func(e *Engine) {
+			ids, raws, _ := e.Changes(ctx, id)
+			for i := range ids {
+				pool[ids[i]] = raws[i]
+			}
+		}
+		deliver := func(e *Engine, all bool) {
+			var ids []change.ID
+			for k := range pool {
+				ids = append(ids, k)
+			}
+			sortIDs(ids)
+			for len(ids) > 0 {
+				if !all && !rapid.Bool().Draw(rt, "more") {
+					return
+				}
+				i := rapid.IntRange(0, len(ids)-1).Draw(rt, "which")
+				if _, err := e.Receive(ctx, ids[i], pool[ids[i]]); err != nil && !errors.Is(err, ErrRejected) {
+					rt.Fatalf("receive: %v", err)
+				}
+				ids = append(ids[:i], ids[i+1:]...)
+			}
+			collect(e) // what it wrote again on its own
+		}
+		collect(a)
+		deliver(b, true) // b starts from the page too
+		words := []string{"alpha", "beta", "gamma", "delta", "- item", "# head"}
+		for s, n := 0, rapid.IntRange(1, 8).Draw(rt, "steps"); s < n; s++ {
+			e := engines[rapid.IntRange(0, 2).Draw(rt, "device")]
+			if rapid.IntRange(0, 2).Draw(rt, "action") == 0 {
+				deliver(e, false)
+				continue
+			}
+			o, err := e.Get(ctx, id)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			seen[e] = append(seen[e], o.Heads)
+			opts := EditOptions{NewVersion: true}
+			if h := seen[e]; rapid.Bool().Draw(rt, "old base") {
+				opts.Base = h[rapid.IntRange(0, len(h)-1).Draw(rt, "base")]
+			}
+			var md strings.Builder
+			for k := rapid.IntRange(1, 3).Draw(rt, "blocks"); k > 0; k-- {
+				md.WriteString(words[rapid.IntRange(0, len(words)-1).Draw(rt, "w")] + " " + words[rapid.IntRange(0, len(words)-1).Draw(rt, "w")] + "\n\n")
+			}
+			_, err = e.Edit(ctx, id, opts, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(md.String())); return nil })
+			if err != nil && !errors.Is(err, ErrKeyInUse) {
+				rt.Fatal(err)
+			}
+			collect(e)
+		}
+		for round := 0; round < 3; round++ {
+			for _, e := range engines {
+				deliver(e, true)
+			}
+		}
+		var want []byte
+		var wantInert []change.ID
+		for i, e := range engines {
+			o, err := e.Get(ctx, id)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			var inert []change.ID
+			e.db.View(ctx, func(tx store.Tx) error {
+				ms, err := tx.Changes(id, 0)
+				for _, m := range ms {
+					if m.Inert {
+						inert = append(inert, m.ID)
+					}
+				}
+				return err
+			})
+			sortIDs(inert)
+			st := o.Doc.MarshalState()
+			if i == 0 {
+				want, wantInert = st, inert
+				if len(inert) > 0 {
+					forked++
+				}
+				continue
+			}
+			if !bytes.Equal(st, want) || !slices.Equal(inert, wantInert) {
+				rt.Fatalf("device %d differs: %q (inert %d) vs %q (inert %d)", i, markdown.Render(o.Doc.Blocks()), len(inert), md(t, a, id), len(wantInert))
+			}
+			if o.Parked != 0 {
+				rt.Fatalf("device %d: %d parked", i, o.Parked)
+			}
+		}
+	})
+	if forked == 0 {
+		t.Fatal("no run had two copies write overlapping changes: the test does not exercise forks")
+	}
+	t.Logf("%d runs forked", forked)
 }
