@@ -45,26 +45,7 @@ func (a *app) lsCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out := []objectJSON{}
-				for _, o := range objs {
-					out = append(out, toJSON(o, ""))
-				}
-				return a.emit(out, func(w io.Writer) {
-					if len(out) == 0 {
-						fmt.Fprintln(w, `No objects yet. Create one: mycel new --title "My page" --text "Hello"`)
-						return
-					}
-					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "ID\tTITLE\tTYPE\tUPDATED\tSNIPPET")
-					for _, o := range out {
-						title := o.Title
-						if o.Archived {
-							title += " (archived)"
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.ID[:12], clip(title, 40), o.Type, o.Updated.Local().Format("2006-01-02 15:04"), clip(o.Snippet, 50))
-					}
-					tw.Flush()
-				})
+				return a.printObjects(objs, `No objects yet. Create one: mycel new --title "My page" --text "Hello"`)
 			})
 		},
 	}
@@ -115,4 +96,29 @@ bin are left out.
 	}
 	cmd.Flags().IntVar(&limit, "limit", 20, "most results to show")
 	return cmd
+}
+
+// printObjects prints index rows as a table (or JSON), with empty said
+// when there are none.
+func (a *app) printObjects(objs []store.Object, empty string) error {
+	out := []objectJSON{}
+	for _, o := range objs {
+		out = append(out, toJSON(o, ""))
+	}
+	return a.emit(out, func(w io.Writer) {
+		if len(out) == 0 {
+			fmt.Fprintln(w, empty)
+			return
+		}
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tTITLE\tTYPE\tUPDATED\tSNIPPET")
+		for _, o := range out {
+			title := o.Title
+			if o.Archived {
+				title += " (archived)"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", o.ID[:12], clip(title, 40), o.Type, o.Updated.Local().Format("2006-01-02 15:04"), clip(o.Snippet, 50))
+		}
+		tw.Flush()
+	})
 }

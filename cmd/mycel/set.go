@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
@@ -116,22 +115,7 @@ func (a *app) binCmd() *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out := []objectJSON{}
-				for _, o := range objs {
-					out = append(out, toJSON(o, ""))
-				}
-				return a.emit(out, func(w io.Writer) {
-					if len(out) == 0 {
-						fmt.Fprintln(w, "The bin is empty.")
-						return
-					}
-					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "ID\tTITLE\tDELETED")
-					for _, o := range out {
-						fmt.Fprintf(tw, "%s\t%s\t%s\n", o.ID[:12], clip(o.Title, 50), o.Updated.Local().Format("2006-01-02 15:04"))
-					}
-					tw.Flush()
-				})
+				return a.printObjects(objs, "The bin is empty.")
 			})
 		},
 	}

@@ -1,6 +1,10 @@
 package crdt
 
-import "mycel/internal/diff"
+import (
+	"slices"
+
+	"mycel/internal/diff"
+)
 
 // key is what Replace matches blocks by.
 type key struct{ typ, text string }
@@ -238,7 +242,7 @@ func (tx *Tx) Replace(blocks []*Block) {
 				}
 			}
 		}
-		if slicesEqual(have, want) {
+		if slices.Equal(have, want) {
 			for _, k := range have {
 				stay[k] = calls
 			}
@@ -322,18 +326,6 @@ func (tx *Tx) Replace(blocks []*Block) {
 	for i, g := range gone {
 		tx.deleteSeen(cur[g].id, seen[i])
 	}
-}
-
-func slicesEqual(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // syncAttrs makes b's attributes (but its type) those in want.

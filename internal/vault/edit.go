@@ -272,22 +272,12 @@ func (e *Engine) stateAt(ctx context.Context, id change.ID, base []change.ID) (*
 		for i := range metas {
 			byID[metas[i].ID] = &metas[i]
 		}
-		past := map[change.ID]bool{}
-		stack := slices.Clone(base)
 		for _, b := range base {
 			if byID[b] == nil {
 				return fmt.Errorf("the version this edit was made on (change %s) is not on this device: sync first, or save without it to replace the current version", b.Short())
 			}
 		}
-		for len(stack) > 0 {
-			x := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if past[x] || byID[x] == nil {
-				continue
-			}
-			past[x] = true
-			stack = append(stack, byID[x].Parents...)
-		}
+		past := closure(byID, base)
 		key := e.objectKey(id)
 		from := int64(0)
 		doc = crdt.NewDoc()

@@ -8,6 +8,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -243,7 +244,7 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 			}
 			res.Changed = true
 			r.Created++
-		case p.prior != nil && !p.unknownBase && slicesEqualStr(p.prior.Exported, x.Heads):
+		case p.prior != nil && !p.unknownBase && slices.Equal(p.prior.Exported, x.Heads):
 			r.Unchanged++ // the same export as last time
 			continue
 		case p.unknownBase:
@@ -299,18 +300,6 @@ func parseIDs(hex []string) ([]change.ID, error) {
 		out = append(out, id)
 	}
 	return out, nil
-}
-
-func slicesEqualStr(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // hasChanges reports whether every one of ids is a stored change.
