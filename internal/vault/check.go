@@ -370,17 +370,7 @@ func (e *Engine) repair(ctx context.Context, c *checked) error {
 // checkSnapshot compares a snapshot change's state (written by older
 // versions) with the replay of the changes in its causal past.
 func (e *Engine) checkSnapshot(snap *change.Change, all []*change.Change, parents map[change.ID][]change.ID, inert map[change.ID]bool) error {
-	past := map[change.ID]bool{}
-	stack := slices.Clone(snap.Parents)
-	for len(stack) > 0 {
-		id := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if past[id] {
-			continue
-		}
-		past[id] = true
-		stack = append(stack, parents[id]...)
-	}
+	past := ancestry(parents, snap.Parents)
 	key := e.objectKey(snap.Object)
 	replay := crdt.NewDoc()
 	for _, c := range all {

@@ -53,20 +53,7 @@ func (e *Engine) quarantineIn(tx store.Tx, obj, bad change.ID, reason string) er
 			return err
 		}
 	}
-	named := map[change.ID]bool{}
-	for _, m := range metas {
-		if !gone[m.ID] {
-			for _, p := range m.Parents {
-				named[p] = true
-			}
-		}
-	}
-	var heads []change.ID
-	for _, m := range metas {
-		if !gone[m.ID] && !named[m.ID] {
-			heads = append(heads, m.ID)
-		}
-	}
+	heads := headsOf(metas, func(m *store.ChangeMeta) bool { return !gone[m.ID] })
 	if err := tx.SetHeads(obj, heads); err != nil {
 		return err
 	}

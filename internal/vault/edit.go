@@ -277,7 +277,7 @@ func (e *Engine) stateAt(ctx context.Context, id change.ID, base []change.ID) (*
 				return fmt.Errorf("the version this edit was made on (change %s) is not on this device: sync first, or save without it to replace the current version", b.Short())
 			}
 		}
-		past := closure(byID, base)
+		past := ancestry(parentsOf(metas), base)
 		key := e.objectKey(id)
 		from := int64(0)
 		doc = crdt.NewDoc()

@@ -195,28 +195,15 @@ func (e *Engine) replayWhy(id change.ID, metas []store.ChangeMeta, rawOf map[cha
 	refers := map[change.ID]bool{}
 	doc := crdt.NewDoc()
 	inert := map[change.ID]bool{}
-	parents := make(map[change.ID][]change.ID, len(metas))
-	for _, m := range metas {
-		parents[m.ID] = m.Parents
-	}
+	parents := parentsOf(metas)
 	applied, lost := map[string][]counters{}, map[string][]counters{}
 	pasts := map[change.ID]map[change.ID]bool{}
 	past := func(x change.ID) map[change.ID]bool {
 		if p, ok := pasts[x]; ok {
 			return p
 		}
-		in := map[change.ID]bool{}
-		stack := slices.Clone(parents[x])
-		for len(stack) > 0 {
-			y := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			if !in[y] {
-				in[y] = true
-				stack = append(stack, parents[y]...)
-			}
-		}
-		pasts[x] = in
-		return in
+		pasts[x] = ancestry(parents, parents[x])
+		return pasts[x]
 	}
 	// refersToLost reports whether ch refers to an element an inert change
 	// in m's past made.
@@ -260,11 +247,7 @@ func (e *Engine) replayWhy(id change.ID, metas []store.ChangeMeta, rawOf map[cha
 		if m.ID == m.Object || m.Snapshot {
 			continue
 		}
-		c, err := change.Decode(m.ID, rawOf[m.ID])
-		if err != nil {
-			return nil, nil, nil, &replayError{m.ID, err}
-		}
-		p, err := c.Open(key)
+		c, p, err := openStored(key, m.ID, rawOf[m.ID])
 		if err != nil {
 			return nil, nil, nil, &replayError{m.ID, err}
 		}
@@ -356,10 +339,8 @@ func (e *Engine) reauthor(ctx context.Context, id change.ID) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	byID := map[change.ID]*store.ChangeMeta{}
 	rawOf := map[change.ID][]byte{}
 	for i := range metas {
-		byID[metas[i].ID] = &metas[i]
 		rawOf[metas[i].ID] = raws[i]
 	}
 	_, inert, refers, err := e.replayWhy(id, metas, rawOf)
@@ -384,7 +365,7 @@ func (e *Engine) reauthor(ctx context.Context, id change.ID) (int, error) {
 		case refers[m.ID]:
 			err = e.keepTyped(ctx, id, m, rawOf[m.ID])
 		case !builtOn[m.ID]:
-			err = e.rewriteLost(ctx, id, m, metas, byID, rawOf, inert)
+			err = e.rewriteLost(ctx, id, m, metas, rawOf, inert)
 		default:
 			continue // a later one of its own replays it
 		}
@@ -401,8 +382,8 @@ func (e *Engine) reauthor(ctx context.Context, id change.ID) (int, error) {
 
 // rewriteLost writes again the page as the writer of m (which lost an
 // overlap) saw it, on top of the part of m's past that is in the page.
-func (e *Engine) rewriteLost(ctx context.Context, id change.ID, m store.ChangeMeta, metas []store.ChangeMeta, byID map[change.ID]*store.ChangeMeta, rawOf map[change.ID][]byte, inert map[change.ID]bool) error {
-	past := closure(byID, []change.ID{m.ID})
+func (e *Engine) rewriteLost(ctx context.Context, id change.ID, m store.ChangeMeta, metas []store.ChangeMeta, rawOf map[change.ID][]byte, inert map[change.ID]bool) error {
+	past := ancestry(parentsOf(metas), []change.ID{m.ID})
 	var mine []store.ChangeMeta
 	for _, x := range metas {
 		if past[x.ID] {
@@ -413,20 +394,8 @@ func (e *Engine) rewriteLost(ctx context.Context, id change.ID, m store.ChangeMe
 	if err != nil {
 		return err
 	}
-	var base []change.ID
-	named := map[change.ID]bool{}
-	for _, x := range mine {
-		if !inert[x.ID] {
-			for _, p := range x.Parents {
-				named[p] = true
-			}
-		}
-	}
-	for _, x := range mine {
-		if !inert[x.ID] && !named[x.ID] {
-			base = append(base, x.ID)
-		}
-	}
+	// What it was built on: the part of its past that is in the page.
+	base := headsOf(mine, func(x *store.ChangeMeta) bool { return !inert[x.ID] })
 	details, blocks := target.Details(), target.Blocks()
 	_, err = e.Edit(ctx, id, EditOptions{Base: base, NewVersion: true}, func(t *crdt.Tx) error {
 		t.ReplaceDetails(details)
@@ -439,11 +408,7 @@ func (e *Engine) rewriteLost(ctx context.Context, id change.ID, m store.ChangeMe
 // keepTyped adds at the end of the page the text change m typed, block by
 // block.
 func (e *Engine) keepTyped(ctx context.Context, id change.ID, m store.ChangeMeta, raw []byte) error {
-	c, err := change.Decode(m.ID, raw)
-	if err != nil {
-		return err
-	}
-	p, err := c.Open(e.objectKey(id))
+	_, p, err := openStored(e.objectKey(id), m.ID, raw)
 	if err != nil {
 		return err
 	}
@@ -472,20 +437,4 @@ func (e *Engine) keepTyped(ctx context.Context, id change.ID, m store.ChangeMeta
 		return nil
 	})
 	return err
-}
-
-// closure is the set of changes from, with every ancestor in byID.
-func closure(byID map[change.ID]*store.ChangeMeta, from []change.ID) map[change.ID]bool {
-	in := map[change.ID]bool{}
-	stack := slices.Clone(from)
-	for len(stack) > 0 {
-		x := stack[len(stack)-1]
-		stack = stack[:len(stack)-1]
-		if in[x] || byID[x] == nil {
-			continue
-		}
-		in[x] = true
-		stack = append(stack, byID[x].Parents...)
-	}
-	return in
 }

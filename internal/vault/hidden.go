@@ -72,11 +72,7 @@ func (e *Engine) onlyHides(tx store.Tx, l *loaded, id change.ID) bool {
 	if err != nil {
 		return false
 	}
-	c, err := change.Decode(id, raw)
-	if err != nil {
-		return false
-	}
-	p, err := c.Open(l.key)
+	_, p, err := openStored(l.key, id, raw)
 	if err != nil || len(p.Ops) == 0 {
 		return false
 	}

@@ -155,13 +155,9 @@ func (e *Engine) load(tx store.Tx, id change.ID) (*loaded, error) {
 }
 
 func (e *Engine) applyStored(doc *crdt.Doc, key [32]byte, id change.ID, raw []byte) error {
-	c, err := change.Decode(id, raw)
+	c, p, err := openStored(key, id, raw)
 	if err != nil {
-		return &damagedError{change: id, err: err}
-	}
-	p, err := c.Open(key)
-	if err != nil {
-		return &damagedError{change: id, err: err}
+		return err
 	}
 	if err := doc.Apply(p.CRDT(c)); err != nil {
 		return fmt.Errorf("change %s: %w", id.Short(), err)
