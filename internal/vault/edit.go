@@ -225,6 +225,11 @@ func (e *Engine) replaceHeads(l *loaded, c *change.Change) {
 		}
 	}
 	l.heads = heads
+	counted(l, c)
+}
+
+// counted adds a stored change to l's index row.
+func counted(l *loaded, c *change.Change) {
 	l.row.Changes++
 	if c.Time.After(l.row.Updated) {
 		l.row.Updated = c.Time

@@ -211,7 +211,7 @@ func (b *batch) Stored(tx store.Tx, c *change.Change, seq int64) error {
 	if l := b.open[c.Object]; l != nil {
 		l.seq = max(l.seq, seq)
 		if !c.IsRoot() {
-			b.e.replaceHeads(l, c)
+			counted(l, c) // its heads are the pipeline's (see Finish)
 		} else {
 			l.row.Changes = 1
 		}
