@@ -1,6 +1,7 @@
 package markdown
 
 import (
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -176,4 +177,27 @@ func flatten(bs []*crdt.Block) []*crdt.Block {
 		out = append(out, flatten(b.Children)...)
 	}
 	return out
+}
+
+// Whatever front matter a file holds, reading it never panics, and what
+// it reads writes back to front matter that reads the same.
+func FuzzParseDocument(f *testing.F) {
+	for _, s := range []string{"---\ntitle: \"a\"\ntags: [x, 'y']\n---\nbody\n", "---\nk: - v\n  - w\n---\n", "---\n---\n", "---\nheads: ab, cd\nid: EF\n---\n# x\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, md string) {
+		doc := ParseDocument(md)
+		if doc.Details == nil {
+			return
+		}
+		for k, v := range doc.Details {
+			if strings.ContainsAny(k, ":\n") || strings.HasPrefix(k, "-") || strings.HasPrefix(k, "#") || strings.Contains(v, "\n") {
+				return // not a detail mycel writes
+			}
+		}
+		again := ParseDocument(RenderDocument(doc.Details, doc.Meta, nil))
+		if !maps.Equal(again.Details, doc.Details) {
+			t.Fatalf("details %q read back as %q", doc.Details, again.Details)
+		}
+	})
 }
