@@ -211,9 +211,10 @@ func (e *Engine) replayWhy(id change.ID, metas []store.ChangeMeta, rawOf map[cha
 		if len(lost) == 0 {
 			return false
 		}
+		end := ch.End()
 		check := func(r crdt.ID, n uint64) bool {
-			if r.IsZero() {
-				return false
+			if r.IsZero() || r.Actor == ch.Actor && r.Counter >= ch.Start && r.Counter <= end {
+				return false // none, or its own: a change may reuse an inert one's counters
 			}
 			for _, l := range lost[r.Actor] {
 				if r.Counter > l.hi || r.Counter+n-1 < l.lo || !past(m.ID)[l.id] {
