@@ -269,7 +269,22 @@ func changesMsg(obj change.ID, cs []admit.Incoming, held int) objsync.Message {
 
 // syncerGoroutines lists the goroutines running code of package syncer
 // (test code excepted).
+// A goroutine that has called wg.Done may not have returned yet when
+// Close does (it is between its last deferred call and its exit), so the
+// stacks are read until none of the service's is left or a second has
+// passed: anything still there then is really running.
 func syncerGoroutines() []string {
+	deadline := time.Now().Add(time.Second)
+	for {
+		gs := syncerStacks()
+		if len(gs) == 0 || time.Now().After(deadline) {
+			return gs
+		}
+		runtime.Gosched()
+	}
+}
+
+func syncerStacks() []string {
 	buf := make([]byte, 1<<20)
 	buf = buf[:runtime.Stack(buf, true)]
 	var out []string
