@@ -103,7 +103,22 @@ type pipeline struct {
 	parked  map[change.ID]bool // objects with parked changes
 	waits   map[change.ID]*waitlist
 	heads   map[change.ID][]change.ID
+	metas   map[change.ID]parentMeta // of changes stored here or read as parents
 }
+
+// parentMeta is what a change's admission needs of each of its parents.
+type parentMeta struct {
+	object  change.ID
+	lamport uint64
+}
+
+// MaxLamportStep bounds how far a change's first counter may lie above its
+// parents' (see checkParents). An honest change starts one above every
+// counter its author has seen, which is above its parents by the
+// characters typed concurrently since: far below 2^32. Without the bound
+// one change could take a counter near crdt.MaxCounter and leave no room
+// for any later edit of its object.
+const MaxLamportStep = 1 << 32
 
 func begin(tx store.Tx, vault keys.VaultID, l *member.Log, app Applier, in []Incoming) (*pipeline, error) {
 	objs, err := tx.ParkedObjects()
@@ -111,7 +126,7 @@ func begin(tx store.Tx, vault keys.VaultID, l *member.Log, app Applier, in []Inc
 		return nil, err
 	}
 	p := &pipeline{tx: tx, vault: vault, members: l, app: app, known: map[change.ID]bool{}, parked: map[change.ID]bool{},
-		waits: map[change.ID]*waitlist{}, heads: map[change.ID][]change.ID{}}
+		waits: map[change.ID]*waitlist{}, heads: map[change.ID][]change.ID{}, metas: map[change.ID]parentMeta{}}
 	for _, o := range objs {
 		p.parked[o] = true
 	}
@@ -183,7 +198,36 @@ func (p *pipeline) check(in Incoming) (*change.Change, verdict, error) {
 			return c, park, nil
 		}
 	}
+	if err := p.checkParents(c); err != nil {
+		return nil, 0, err
+	}
 	return c, ready, nil
+}
+
+// checkParents refuses a change whose parents lie in another object (its
+// object's history would then not be closed under parents, which no check
+// could ever repair) or whose first counter jumps too far above theirs.
+func (p *pipeline) checkParents(c *change.Change) error {
+	var top uint64
+	for _, q := range c.Parents {
+		m, ok := p.metas[q]
+		if !ok {
+			sm, err := p.tx.Meta(q)
+			if err != nil {
+				return err
+			}
+			m = parentMeta{object: sm.Object, lamport: sm.Lamport}
+			p.metas[q] = m
+		}
+		if m.object != c.Object {
+			return Rejectf(c.ID, "its parent %s is a change of another object", q.Short())
+		}
+		top = max(top, m.lamport)
+	}
+	if c.Lamport > top+MaxLamportStep {
+		return Rejectf(c.ID, "its counter %d jumps more than 2^32 above its parents' (%d)", c.Lamport, top)
+	}
+	return nil
 }
 
 func (p *pipeline) receive(in Incoming) (Outcome, error) {
@@ -221,6 +265,7 @@ func (p *pipeline) store(c *change.Change, local bool) error {
 		return err
 	}
 	p.known[c.ID] = true
+	p.metas[c.ID] = parentMeta{object: c.Object, lamport: c.Lamport}
 	heads, ok := p.heads[c.Object]
 	if !ok && !c.IsRoot() {
 		if heads, err = p.tx.Heads(c.Object); err != nil {

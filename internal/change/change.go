@@ -16,8 +16,7 @@ import (
 	"slices"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
+	"mycel/internal/crdt"
 	"mycel/internal/keys"
 	"mycel/internal/pb"
 )
@@ -146,12 +145,12 @@ func ad(object ID, author ed25519.PublicKey) []byte {
 }
 
 func sign(body *pb.ChangeBody, author ed25519.PrivateKey) (*Change, error) {
-	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(body)
+	b, err := pb.MarshalCanonical(body)
 	if err != nil {
 		return nil, fmt.Errorf("encode change: %w", err)
 	}
 	sig := ed25519.Sign(author, append([]byte(signContext), b...))
-	raw, err := proto.MarshalOptions{Deterministic: true}.Marshal(&pb.SignedChange{Body: b, Signature: sig})
+	raw, err := pb.MarshalCanonical(&pb.SignedChange{Body: b, Signature: sig})
 	if err != nil {
 		return nil, fmt.Errorf("encode change: %w", err)
 	}
@@ -179,19 +178,21 @@ func parse(raw []byte, verify bool) (*Change, error) {
 	if len(raw) > MaxSize {
 		return nil, invalid("%d bytes, over the %d-byte limit", len(raw), MaxSize)
 	}
+	// Canonical encodings only: the id hashes raw, so a change that parsed
+	// from more than one encoding would have more than one id.
 	var sc pb.SignedChange
-	if err := proto.Unmarshal(raw, &sc); err != nil {
+	if err := pb.UnmarshalCanonical(raw, &sc); err != nil {
 		return nil, invalid("not a signed change: %v", err)
 	}
 	var body pb.ChangeBody
-	if err := proto.Unmarshal(sc.Body, &body); err != nil {
+	if err := pb.UnmarshalCanonical(sc.Body, &body); err != nil {
 		return nil, invalid("body does not decode: %v", err)
 	}
 	c := &Change{
 		ID:         sha256.Sum256(raw),
 		Raw:        raw,
 		Lamport:    body.Lamport,
-		Time:       time.UnixMilli(body.TimestampMs).UTC(),
+		Time:       clampTime(body.TimestampMs),
 		Snapshot:   body.Snapshot,
 		NewVersion: body.NewVersion,
 		KeyEpoch:   body.KeyEpoch,
@@ -247,7 +248,30 @@ func parse(raw []byte, verify bool) (*Change, error) {
 	if c.Lamport == 0 {
 		return nil, invalid("lamport counter is 0")
 	}
+	if c.Lamport > crdt.MaxCounter {
+		return nil, invalid("lamport counter %d is over the limit of %d", c.Lamport, uint64(crdt.MaxCounter))
+	}
 	return c, nil
+}
+
+// Times a change can show. A change's time is what its author's clock
+// said: it orders nothing that decides validity (see member), it is only
+// shown and sorted. Out-of-range values (a clock at year 292278994, or
+// before 1970) are clamped so that formatting them never fails; the engine
+// further shows no received change as later than its arrival.
+var (
+	minTime = time.Unix(0, 0).UTC()
+	maxTime = time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC)
+)
+
+func clampTime(ms int64) time.Time {
+	switch {
+	case ms < minTime.UnixMilli():
+		return minTime
+	case ms > maxTime.UnixMilli():
+		return maxTime
+	}
+	return time.UnixMilli(ms).UTC()
 }
 
 // Verified is a change whose envelope was checked: its bytes hash to its

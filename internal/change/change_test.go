@@ -6,8 +6,12 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"mycel/internal/crdt"
 	"mycel/internal/keys"
+	"mycel/internal/pb"
+	"mycel/internal/pb/pbtest"
 )
 
 func fixture(t testing.TB) (*Change, *Change, [32]byte, ed25519.PrivateKey) {
@@ -116,5 +120,51 @@ func FuzzPayload(f *testing.F) {
 		// Applying decoded ops must fail cleanly or succeed, never panic.
 		_ = crdt.NewDoc().Apply(p.CRDT(c))
 		_ = objKey
+	})
+}
+
+// One change has one id: every other encoding of its signed bytes, or of
+// its body under a valid signature, is refused (a node operator holds no
+// key, yet could otherwise give a stored change a second id, and a copied
+// root a second object).
+func TestOnlyTheCanonicalEncodingParses(t *testing.T) {
+	root, c, _, priv := fixture(t)
+	for _, orig := range []*Change{root, c} {
+		for i, raw := range pbtest.Malleations(orig.Raw) {
+			if _, err := Parse(raw); !errors.Is(err, ErrInvalid) {
+				t.Errorf("malleation %d of the signed change parsed (err %v)", i, err)
+			}
+		}
+		// The author (or anyone with its key) re-signing a re-encoded
+		// body: the body is refused as well.
+		var sc pb.SignedChange
+		if err := proto.Unmarshal(orig.Raw, &sc); err != nil {
+			t.Fatal(err)
+		}
+		for i, body := range pbtest.Malleations(sc.Body) {
+			sig := ed25519.Sign(priv, append([]byte(signContext), body...))
+			raw, _ := pb.MarshalCanonical(&pb.SignedChange{Body: body, Signature: sig})
+			if _, err := Parse(raw); !errors.Is(err, ErrInvalid) {
+				t.Errorf("malleation %d of the body parsed (err %v)", i, err)
+			}
+		}
+	}
+}
+
+// Whatever bytes are inserted into a change, what still parses is the
+// change itself.
+func FuzzMalleate(f *testing.F) {
+	_, c, _, _ := fixture(f)
+	f.Add(len(c.Raw), []byte{0x78, 0x01})
+	f.Add(0, []byte{0xa0, 0x06, 0x01})
+	f.Add(1, []byte{0x80})
+	f.Fuzz(func(t *testing.T, at int, insert []byte) {
+		if at < 0 || at > len(c.Raw) || len(insert) == 0 {
+			return
+		}
+		raw := append(append(append([]byte(nil), c.Raw[:at]...), insert...), c.Raw[at:]...)
+		if got, err := Parse(raw); err == nil {
+			t.Fatalf("%x inserted at %d parsed, as change %s", insert, at, got.ID.Short())
+		}
 	})
 }

@@ -28,6 +28,12 @@ func NewDoc() *Doc {
 	return d
 }
 
+// MaxCounter bounds every counter. A change past it is refused, so that
+// no counter ever wraps (a change at 2^64-1 made every later local change
+// start at 0) and every counter is exact as a JavaScript number. Honest
+// devices consume one counter per character typed: 2^53 is out of reach.
+const MaxCounter = 1<<53 - 1
+
 // NextCounter is the first counter of the next local change.
 func (d *Doc) NextCounter() uint64 { return d.maxCtr + 1 }
 
@@ -46,8 +52,8 @@ func (d *Doc) Apply(ch *Change) error {
 		return fmt.Errorf("change starts at counter 0")
 	}
 	end := ch.End()
-	if end < ch.Start {
-		return fmt.Errorf("change by %s has counters past the largest", short(ch.Actor))
+	if end < ch.Start || end > MaxCounter {
+		return fmt.Errorf("change by %s uses counters up to %d, past the largest (%d)", short(ch.Actor), end, uint64(MaxCounter))
 	}
 	act := d.actors.intern(ch.Actor)
 	if d.ranges[act].overlaps(ch.Start, end) {

@@ -16,8 +16,6 @@ import (
 	"slices"
 	"time"
 
-	"google.golang.org/protobuf/proto"
-
 	"mycel/internal/keys"
 	"mycel/internal/pb"
 )
@@ -157,12 +155,12 @@ func NewRecord(v *keys.Vault, kind Kind, device ed25519.PublicKey, name string, 
 		}
 		rec.NameNonce, rec.SealedName = nonce, sealed
 	}
-	body, err := proto.MarshalOptions{Deterministic: true}.Marshal(rec)
+	body, err := pb.MarshalCanonical(rec)
 	if err != nil {
 		return nil, err
 	}
 	sig := ed25519.Sign(v.Account, append([]byte(signContext), body...))
-	return proto.MarshalOptions{Deterministic: true}.Marshal(&pb.SignedRecord{Body: body, Signature: sig})
+	return pb.MarshalCanonical(&pb.SignedRecord{Body: body, Signature: sig})
 }
 
 // Add verifies a record and adds it to the set; a record already there is
@@ -207,12 +205,13 @@ func (l *Log) verify(raw []byte) (*Record, error) {
 	if len(raw) > MaxRecordSize {
 		return nil, fmt.Errorf("%d bytes, over the %d-byte limit", len(raw), MaxRecordSize)
 	}
+	// Canonical encodings only: a record is known by the hash of its bytes.
 	var sr pb.SignedRecord
-	if err := proto.Unmarshal(raw, &sr); err != nil {
+	if err := pb.UnmarshalCanonical(raw, &sr); err != nil {
 		return nil, fmt.Errorf("does not decode: %v", err)
 	}
 	var rec pb.MemberRecord
-	if err := proto.Unmarshal(sr.Body, &rec); err != nil {
+	if err := pb.UnmarshalCanonical(sr.Body, &rec); err != nil {
 		return nil, fmt.Errorf("body does not decode: %v", err)
 	}
 	if len(rec.Account) != ed25519.PublicKeySize || keys.VaultIDOf(rec.Account) != l.Vault {

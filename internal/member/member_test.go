@@ -7,7 +7,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"mycel/internal/keys"
+	"mycel/internal/pb"
+	"mycel/internal/pb/pbtest"
 )
 
 func vault(t testing.TB) *keys.Vault {
@@ -105,5 +109,33 @@ func TestCloneIsIndependent(t *testing.T) {
 	}
 	if !l.IsMember(dev) || c.IsMember(dev) || l.Len() != 1 || c.Len() != 2 {
 		t.Fatal("clone shares state with the original")
+	}
+}
+
+// One record has one hash: re-encodings of a signed record, or of its body
+// under the account's signature, are refused.
+func TestOnlyTheCanonicalEncodingIsAdded(t *testing.T) {
+	v := vault(t)
+	dev, _, _ := ed25519.GenerateKey(nil)
+	good, _ := NewRecord(v, Add, dev, "x", time.Unix(1700000000, 0))
+	l := NewLog(v.ID)
+	for i, raw := range pbtest.Malleations(good) {
+		if err := l.Add(raw); !errors.Is(err, ErrInvalid) {
+			t.Errorf("malleation %d of the signed record added (err %v)", i, err)
+		}
+	}
+	var sr pb.SignedRecord
+	if err := proto.Unmarshal(good, &sr); err != nil {
+		t.Fatal(err)
+	}
+	for i, body := range pbtest.Malleations(sr.Body) {
+		sig := ed25519.Sign(v.Account, append([]byte(signContext), body...))
+		raw, _ := pb.MarshalCanonical(&pb.SignedRecord{Body: body, Signature: sig})
+		if err := l.Add(raw); !errors.Is(err, ErrInvalid) {
+			t.Errorf("malleation %d of the body added (err %v)", i, err)
+		}
+	}
+	if l.Len() != 0 {
+		t.Fatalf("%d malleated records in the log", l.Len())
 	}
 }

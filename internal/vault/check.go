@@ -260,15 +260,15 @@ func (e *Engine) checkObject(tx store.Tx, mayAuthor func(ed25519.PublicKey, time
 	l.row.ID = id
 	for _, ch := range changes {
 		if ch.IsRoot() {
-			l.row.Created = ch.Time
+			l.row.Created = shownTime(ch, e.Now())
 		}
 		if ch.Snapshot {
 			if err := e.checkSnapshot(ch, changes, c.parents, inert); err != nil {
 				problem("snapshot", false, "snapshot change %s: %v", ch.ID.Short(), err)
 			}
 		}
-		if ch.Time.After(l.row.Updated) {
-			l.row.Updated = ch.Time
+		if t := shownTime(ch, e.Now()); t.After(l.row.Updated) {
+			l.row.Updated = t
 		}
 		l.seq = max(l.seq, metaSeq(metas, ch.ID))
 	}

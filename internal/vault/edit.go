@@ -225,15 +225,26 @@ func (e *Engine) replaceHeads(l *loaded, c *change.Change) {
 		}
 	}
 	l.heads = heads
-	counted(l, c)
+	counted(l, c, e.Now())
 }
 
-// counted adds a stored change to l's index row.
-func counted(l *loaded, c *change.Change) {
+// counted adds a stored change to l's index row. A change counts as no
+// later than now (when it arrived): its time is its author's claim, and a
+// clock set far ahead must not keep a page at the top of every list.
+func counted(l *loaded, c *change.Change, now time.Time) {
 	l.row.Changes++
-	if c.Time.After(l.row.Updated) {
-		l.row.Updated = c.Time
+	if t := shownTime(c, now); t.After(l.row.Updated) {
+		l.row.Updated = t
 	}
+}
+
+// shownTime is a change's time as lists show and sort it: its own, unless
+// that is after now.
+func shownTime(c *change.Change, now time.Time) time.Time {
+	if c.Time.After(now) {
+		return now.UTC()
+	}
+	return c.Time
 }
 
 // save writes what putLocal (or a receive) left in memory: the object's

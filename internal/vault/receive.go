@@ -149,7 +149,7 @@ func (b *batch) Apply(tx store.Tx, c *change.Change, local bool) (bool, error) {
 	if c.IsRoot() {
 		// A new, empty object; Finish writes its index row.
 		b.opened(&loaded{id: c.ID, key: e.objectKey(c.ID), doc: crdt.NewDoc(), heads: []change.ID{c.ID},
-			row: store.Object{ID: c.ID, Type: "page", Created: c.Time, Updated: c.Time}})
+			row: store.Object{ID: c.ID, Type: "page", Created: shownTime(c, b.e.Now()), Updated: shownTime(c, b.e.Now())}})
 		return false, nil
 	}
 	obj, err := b.object(tx, c.Object)
@@ -211,7 +211,7 @@ func (b *batch) Stored(tx store.Tx, c *change.Change, seq int64) error {
 	if l := b.open[c.Object]; l != nil {
 		l.seq = max(l.seq, seq)
 		if !c.IsRoot() {
-			counted(l, c) // its heads are the pipeline's (see Finish)
+			counted(l, c, b.e.Now()) // its heads are the pipeline's (see Finish)
 		} else {
 			l.row.Changes = 1
 		}

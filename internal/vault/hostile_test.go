@@ -1,0 +1,138 @@
+package vault
+
+import (
+	"crypto/ed25519"
+	"errors"
+	"math"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"mycel/internal/change"
+	"mycel/internal/crdt"
+	"mycel/internal/markdown"
+	"mycel/internal/pb"
+)
+
+// resign re-signs raw with its author's key after edit changed its body:
+// what a member (any device holds its own key) can send.
+func resign(t *testing.T, raw []byte, author ed25519.PrivateKey, edit func(*pb.ChangeBody)) (change.ID, []byte) {
+	t.Helper()
+	var sc pb.SignedChange
+	var body pb.ChangeBody
+	if err := proto.Unmarshal(raw, &sc); err != nil {
+		t.Fatal(err)
+	}
+	if err := proto.Unmarshal(sc.Body, &body); err != nil {
+		t.Fatal(err)
+	}
+	edit(&body)
+	b, _ := pb.MarshalCanonical(&body)
+	sig := ed25519.Sign(author, append([]byte("mycel/change/v1\n"), b...))
+	out, _ := pb.MarshalCanonical(&pb.SignedChange{Body: b, Signature: sig})
+	return change.ID(sha256sum(out)), out
+}
+
+// One member change at a huge counter used to wrap every replica's counter
+// to 0, after which no device could edit the page again ("lamport counter
+// is 0", or a panic). Now it is refused, with the reason, and the page
+// stays editable everywhere.
+func TestHugeCountersAreRefused(t *testing.T) {
+	a, b := pair(t)
+	id, _ := a.Create(ctx, NewPage{Title: "Shared", Blocks: markdown.Parse("start\n")})
+	send(t, a, b, id)
+	o, _ := b.Get(ctx, id)
+	draft := func(lamport uint64, text string) *change.Change {
+		t.Helper()
+		c, err := change.New(change.Draft{Object: id, Parents: o.Heads, Lamport: lamport, Time: b.Now(),
+			Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: text}}}}, b.objectKey(id), b.device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	base := draft(o.Doc.NextCounter(), "x")
+	for _, tc := range []struct {
+		name    string
+		lamport uint64
+		want    string
+	}{
+		{"2^64-1", math.MaxUint64, "over the limit"},
+		{"past the limit", crdt.MaxCounter + 1, "over the limit"},
+		{"a jump of 2^40", 1 << 40, "jumps more than 2^32"},
+	} {
+		cid, raw := resign(t, base.Raw, b.device, func(body *pb.ChangeBody) { body.Lamport = tc.lamport })
+		_, err := a.Receive(ctx, cid, raw)
+		if !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: received with %v, want a refusal saying %q", tc.name, err, tc.want)
+		}
+	}
+	// The page is still editable, on both devices.
+	if _, err := a.AppendMarkdown(ctx, id, "more\n"); err != nil {
+		t.Fatalf("append after the attack: %v", err)
+	}
+	if _, err := a.SetDetail(ctx, id, "title", "Still mine"); err != nil {
+		t.Fatalf("set after the attack: %v", err)
+	}
+	send(t, a, b, id)
+	if got := md(t, b, id); got != "start\n\nmore\n" {
+		t.Fatalf("b shows %q", got)
+	}
+}
+
+// A change whose parent is a change of another object is refused: its
+// object's history would name a change outside it, and check would fail
+// for good.
+func TestParentInAnotherObjectIsRefused(t *testing.T) {
+	a, b := pair(t)
+	x, _ := a.Create(ctx, NewPage{Title: "X", Blocks: markdown.Parse("x\n")})
+	y, _ := a.Create(ctx, NewPage{Title: "Y", Blocks: markdown.Parse("y\n")})
+	send(t, a, b, x)
+	send(t, a, b, y)
+	ox, _ := b.Get(ctx, x)
+	oy, _ := b.Get(ctx, y)
+	c, err := change.New(change.Draft{Object: x, Parents: append(ox.Heads, oy.Heads...), Lamport: 1000, Time: b.Now(),
+		Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: "mixed"}}}}, b.objectKey(x), b.device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Receive(ctx, c.ID, c.Raw); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "another object") {
+		t.Fatalf("cross-object parent: %v", err)
+	}
+	if r, err := a.Check(ctx, false); err != nil || len(r.Problems) > 0 {
+		t.Fatalf("check after the attempt: %v %+v", err, r.Problems)
+	}
+}
+
+// A change dated in year 292278994 is shown and sorted as no later than
+// when it arrived: it does not stay at the top of every list.
+func TestFarFutureTimeDoesNotSortFirst(t *testing.T) {
+	a, b := pair(t)
+	id, _ := a.Create(ctx, NewPage{Title: "Old", Blocks: markdown.Parse("x\n")})
+	send(t, a, b, id)
+	o, _ := b.Get(ctx, id)
+	c, err := change.New(change.Draft{Object: id, Parents: o.Heads, Lamport: o.Doc.NextCounter(), Time: time.UnixMilli(math.MaxInt64),
+		Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: "Future"}}}}, b.objectKey(id), b.device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := a.Now()
+	if _, err := a.Receive(ctx, c.ID, c.Raw); err != nil {
+		t.Fatal(err)
+	}
+	later, _ := a.Create(ctx, NewPage{Title: "Newer", Blocks: markdown.Parse("y\n")})
+	list, err := a.List(ctx, ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != later {
+		t.Fatalf("the page written later is not first: %+v", list)
+	}
+	for _, r := range list {
+		if r.Updated.After(a.Now()) || r.Updated.Year() > before.Year()+1 {
+			t.Fatalf("%s shows as updated at %v", r.ID.Short(), r.Updated)
+		}
+	}
+}
