@@ -180,7 +180,7 @@ func (p *pipeline) check(in Incoming) (*change.Change, verdict, error) {
 		}
 		c = v.Change()
 	}
-	if !p.members.MayAuthor(c.Author, c.Time) {
+	if !p.members.MayAuthor(c.Author) {
 		return nil, 0, Rejectf(id, "author %x is not a device of this vault", c.Author[:6])
 	}
 	if c.IsRoot() {

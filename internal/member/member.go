@@ -118,14 +118,22 @@ func (l *Log) IsMember(key ed25519.PublicKey) bool {
 	return d != nil && !d.Added.IsZero() && d.Removed == nil
 }
 
-// MayAuthor reports whether key may author a change made at t: a member,
-// or a removed device for what it wrote before its removal.
-func (l *Log) MayAuthor(key ed25519.PublicKey, t time.Time) bool {
+// MayAuthor reports whether key authors changes of the vault: a device the
+// log ever added, removed since or not.
+//
+// A removal does not reach back into history. It used to void the changes
+// a device dated after the removal's time, but both times are their
+// authors' claims: any member could sign a removal dated 1970 and wipe a
+// device's whole history on every new replica. What a removal does now is
+// keep the device out: no node or device accepts a connection from it
+// (IsMember), so its later changes have no way in but through a replica
+// that took them before it learned of the removal, and those every replica
+// keeps alike. (Refusing a removed device's later changes by a rule it
+// cannot game, with key epochs so it cannot read them either, is the
+// device-removal design of docs/security.md.)
+func (l *Log) MayAuthor(key ed25519.PublicKey) bool {
 	d := l.devices[string(key)]
-	if d == nil || d.Added.IsZero() {
-		return false
-	}
-	return d.Removed == nil || t.Before(*d.Removed)
+	return d != nil && !d.Added.IsZero()
 }
 
 // Device returns what the log says of a device key.

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
 
 	"mycel/internal/change"
 	"mycel/internal/crdt"
@@ -165,7 +164,7 @@ type checked struct {
 
 // checkObject checks one object's changes, heads, snapshots, index row
 // and search text.
-func (e *Engine) checkObject(tx store.Tx, mayAuthor func(ed25519.PublicKey, time.Time) bool, id change.ID) (*checked, error) {
+func (e *Engine) checkObject(tx store.Tx, mayAuthor func(ed25519.PublicKey) bool, id change.ID) (*checked, error) {
 	c := &checked{id: id, rawOf: map[change.ID][]byte{}, parents: map[change.ID][]change.ID{}}
 	problem := func(kind string, repairable bool, format string, args ...any) {
 		c.problems = append(c.problems, Problem{id, kind, fmt.Sprintf(format, args...), repairable})
@@ -191,7 +190,7 @@ func (e *Engine) checkObject(tx store.Tx, mayAuthor func(ed25519.PublicKey, time
 			broken = true
 			continue
 		}
-		if !mayAuthor(ch.Author, ch.Time) {
+		if !mayAuthor(ch.Author) {
 			problem("change", false, "change %s: its author is not a device of this vault", ch.ID.Short())
 			broken = true
 		}

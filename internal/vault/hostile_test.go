@@ -4,6 +4,7 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"math"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,7 +13,9 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/crdt"
+	"mycel/internal/keys"
 	"mycel/internal/markdown"
+	"mycel/internal/member"
 	"mycel/internal/pb"
 )
 
@@ -133,6 +136,52 @@ func TestFarFutureTimeDoesNotSortFirst(t *testing.T) {
 	for _, r := range list {
 		if r.Updated.After(a.Now()) || r.Updated.Year() > before.Year()+1 {
 			t.Fatalf("%s shows as updated at %v", r.ID.Short(), r.Updated)
+		}
+	}
+}
+
+// A removal signed by any member and dated 1970 used to void every change
+// of the removed device on every replica that learned of it first (and
+// check then failed for good). A removal now keeps the device out (it is
+// no member: no connection is taken from it) and voids none of its
+// history, whatever its time.
+func TestBackdatedRemovalWipesNothing(t *testing.T) {
+	a, phrase, err := Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := Recover(ctx, filepath.Join(t.TempDir(), "b"), phrase, "phone")
+	c, _ := Recover(ctx, filepath.Join(t.TempDir(), "c"), phrase, "new laptop")
+	defer func() { a.Close(); b.Close(); c.Close() }()
+	for _, x := range []*Engine{a, b, c} {
+		for _, y := range []*Engine{a, b, c} {
+			recs, _ := y.MemberRecords(ctx)
+			x.AddMemberRecords(ctx, recs)
+		}
+	}
+	id, _ := b.Create(ctx, NewPage{Title: "Phone notes", Blocks: markdown.Parse("written on the phone\n")})
+	b.AppendMarkdown(ctx, id, "and more\n")
+	send(t, b, a, id)
+	v, _ := keys.VaultFromPhrase(phrase)
+	removal, err := member.NewRecord(v, member.Remove, b.DeviceKey(), "", time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range []*Engine{a, c} {
+		if err := x.AddMemberRecords(ctx, [][]byte{removal}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(t, a, c, id) // c learned of the removal first
+	for name, x := range map[string]*Engine{"a": a, "c": c} {
+		if got := md(t, x, id); got != "written on the phone\n\nand more\n" {
+			t.Errorf("%s shows %q", name, got)
+		}
+		if r, err := x.Check(ctx, false); err != nil || len(r.Problems) > 0 {
+			t.Errorf("check on %s: %v %v", name, err, r.Problems)
+		}
+		if ok, _ := x.IsMember(ctx, b.DeviceKey()); ok {
+			t.Errorf("%s still counts the removed device as a member", name)
 		}
 	}
 }
