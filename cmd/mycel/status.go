@@ -160,6 +160,9 @@ func printStatus(w io.Writer, r statusReply, detail bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	for _, o := range r.Objects {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", o.ID[:12], clip(o.Title, 30), o.Status, o.Reason)
+		for _, q := range o.Equivocating {
+			fmt.Fprintf(tw, "\t  warning: device %q (%s) signed different changes with the same counters; %d of them are kept out of the page, alike on every device (a copy of its data folder, or a device that means harm)\n", q.Name, q.Key[:12], q.Inert)
+		}
 		if detail {
 			for _, p := range o.Peers {
 				kind, name := "device", p.Name

@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"time"
@@ -33,7 +34,18 @@ type ObjectStatus struct {
 	Reason  string       `json:"reason,omitempty"`
 	Waiting int          `json:"changes_waiting_for_parents,omitempty"`
 	Damaged int          `json:"damaged_changes,omitempty"`
-	Peers   []PeerStatus `json:"peers"`
+	// Equivocating names the devices that signed different changes of the
+	// object at the same counters (one of each such pair is kept out of
+	// the page, the same one everywhere).
+	Equivocating []Equivocating `json:"equivocating_devices,omitempty"`
+	Peers        []PeerStatus   `json:"peers"`
+}
+
+// Equivocating is a device that signed overlapping changes of an object.
+type Equivocating struct {
+	Key   string `json:"key"`
+	Name  string `json:"name"`
+	Inert int    `json:"changes_kept_out"`
 }
 
 // VaultStatus is the status of the whole vault and of its objects.
@@ -122,7 +134,14 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		}
 		label, reason := status.Object(status.Facts{Peers: peers, IsNode: isNode, Parked: parked, Damaged: damaged,
 			Failure: failure, WarmingUp: warm})
+		eqs, err := d.Engine.Equivocators(ctx, o.ID)
+		if err != nil {
+			return vs, err
+		}
 		os := ObjectStatus{ID: o.ID.String(), Title: o.Title, Status: label, Reason: reason, Waiting: parked, Damaged: damaged, Peers: []PeerStatus{}}
+		for _, q := range eqs {
+			os.Equivocating = append(os.Equivocating, Equivocating{Key: hex.EncodeToString(q.Key), Name: q.Name, Inert: q.Inert})
+		}
 		for _, p := range peers {
 			os.Peers = append(os.Peers, PeerStatus{Peer: string(p.Peer), Name: names[p.Peer], Node: isNode(p.Peer),
 				HasMine: p.HasMine, Outgoing: p.Outgoing, Incoming: p.Incoming, IncomingCount: p.IncomingCount})

@@ -439,3 +439,68 @@ func (e *Engine) keepTyped(ctx context.Context, id change.ID, m store.ChangeMeta
 	})
 	return err
 }
+
+// Equivocator is a device that signed two different changes of one object
+// at the same counters: a copy of its data folder writing too, or a device
+// that means harm. Every device keeps the same one of them (see above);
+// status names the device so that a person can find out which it was.
+type Equivocator struct {
+	Key  ed25519.PublicKey
+	Name string
+	// Inert is how many of its changes of the object are kept out of the
+	// state because they overlap one of its own that sorts first.
+	Inert int
+}
+
+// Equivocators lists the devices whose changes of object id overlap each
+// other. It costs a replay of the object's history, but only for an object
+// that has inert changes at all.
+func (e *Engine) Equivocators(ctx context.Context, id change.ID) ([]Equivocator, error) {
+	var metas []store.ChangeMeta
+	var raws [][]byte
+	var names map[string]string
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		objs, err := e.inertObjects(tx)
+		if err != nil || !objs[id] {
+			return err
+		}
+		if metas, raws, err = tx.ChangesAfter(id, 0); err != nil {
+			return err
+		}
+		l, err := e.members(tx)
+		if err != nil {
+			return err
+		}
+		names = map[string]string{}
+		for _, d := range l.Devices() {
+			if n, err := d.Name(e.vault.ReadKey); err == nil {
+				names[string(d.Key)] = n
+			}
+		}
+		return nil
+	})
+	if err != nil || len(metas) == 0 {
+		return nil, err
+	}
+	rawOf := make(map[change.ID][]byte, len(metas))
+	for i := range metas {
+		rawOf[metas[i].ID] = raws[i]
+	}
+	_, inert, refers, err := e.replayWhy(id, metas, rawOf)
+	if err != nil {
+		return nil, err
+	}
+	var out []Equivocator
+	for _, m := range object.Order(metas) {
+		if !inert[m.ID] || refers[m.ID] {
+			continue
+		}
+		i := slices.IndexFunc(out, func(q Equivocator) bool { return q.Key.Equal(m.Author) })
+		if i < 0 {
+			out = append(out, Equivocator{Key: ed25519.PublicKey(m.Author), Name: names[string(m.Author)]})
+			i = len(out) - 1
+		}
+		out[i].Inert++
+	}
+	return out, nil
+}

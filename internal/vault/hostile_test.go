@@ -1,6 +1,7 @@
 package vault
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"errors"
 	"math"
@@ -183,5 +184,51 @@ func TestBackdatedRemovalWipesNothing(t *testing.T) {
 		if ok, _ := x.IsMember(ctx, b.DeviceKey()); ok {
 			t.Errorf("%s still counts the removed device as a member", name)
 		}
+	}
+}
+
+// Two different changes signed by one device at the same counters: every
+// replica keeps the same one whatever came first, and names the device.
+func TestEquivocatorIsNamed(t *testing.T) {
+	a, b := pair(t)
+	id, _ := a.Create(ctx, NewPage{Title: "Shared", Blocks: markdown.Parse("start\n")})
+	send(t, a, b, id)
+	o, _ := b.Get(ctx, id)
+	var cs []*change.Change
+	for _, title := range []string{"one", "two"} {
+		c, err := change.New(change.Draft{Object: id, Parents: o.Heads, Lamport: o.Doc.NextCounter(), Time: b.Now(),
+			Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: title}}}}, b.objectKey(id), b.device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	var states [][]byte
+	for _, order := range [][]int{{0, 1}, {1, 0}} {
+		x, err := Open(copyFolder(t, a)) // a replica that has not seen them
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer x.Close()
+		for _, i := range order {
+			if _, err := x.Receive(ctx, cs[i].ID, cs[i].Raw); err != nil {
+				t.Fatal(err)
+			}
+		}
+		eq, err := x.Equivocators(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(eq) != 1 || !eq[0].Key.Equal(b.DeviceKey()) || eq[0].Name != "phone" || eq[0].Inert != 1 {
+			t.Fatalf("order %v: equivocators %+v", order, eq)
+		}
+		got, _ := x.Get(ctx, id)
+		states = append(states, got.Doc.MarshalState())
+	}
+	if !bytes.Equal(states[0], states[1]) {
+		t.Fatal("the order of arrival decided which change holds")
+	}
+	if eq, _ := a.Equivocators(ctx, id); len(eq) != 0 {
+		t.Fatalf("equivocators named where none equivocated: %+v", eq)
 	}
 }

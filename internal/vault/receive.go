@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"mycel/internal/admit"
 	"mycel/internal/change"
@@ -171,9 +172,15 @@ func (b *batch) Apply(tx store.Tx, c *change.Change, local bool) (bool, error) {
 	if b.inertObjects[c.Object] {
 		// Whether the change refers to what an inert change made takes the
 		// object's history (see fork.go): replay it.
+		// A change arriving now can make inert a change of this store's
+		// that was not (one it built on lost to it): written again after
+		// the batch, like after the first overlap.
 		inert, err := e.resolveOverlap(tx, obj, c)
 		if err != nil {
 			b.open[c.Object] = nil
+		}
+		if !slices.Contains(b.forked, c.Object) {
+			b.forked = append(b.forked, c.Object)
 		}
 		return inert, err
 	}
@@ -181,7 +188,9 @@ func (b *batch) Apply(tx store.Tx, c *change.Change, local bool) (bool, error) {
 	if crdt.IsOverlap(err) {
 		inert, err := e.resolveOverlap(tx, obj, c)
 		b.inertObjects[c.Object] = true
-		b.forked = append(b.forked, c.Object)
+		if !slices.Contains(b.forked, c.Object) {
+			b.forked = append(b.forked, c.Object)
+		}
 		if err != nil {
 			b.open[c.Object] = nil
 		}
