@@ -28,12 +28,12 @@ type PeerStatus struct {
 
 // ObjectStatus is an object's sync status.
 type ObjectStatus struct {
-	ID      string       `json:"id"`
-	Title   string       `json:"title"`
-	Status  string       `json:"status"`
-	Reason  string       `json:"reason,omitempty"`
-	Waiting int          `json:"changes_waiting_for_parents,omitempty"`
-	Damaged int          `json:"damaged_changes,omitempty"`
+	ID      string `json:"id"`
+	Title   string `json:"title"`
+	Status  string `json:"status"`
+	Reason  string `json:"reason,omitempty"`
+	Waiting int    `json:"changes_waiting_for_parents,omitempty"`
+	Damaged int    `json:"damaged_changes,omitempty"`
 	// Equivocating names the devices that signed different changes of the
 	// object at the same counters (one of each such pair is kept out of
 	// the page, the same one everywhere).
