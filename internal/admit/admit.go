@@ -244,12 +244,51 @@ func (p *pipeline) receive(in Incoming) (Outcome, error) {
 				return 0, err
 			}
 		}
+		if err := p.makeRoom(c); err != nil {
+			return 0, err
+		}
 		return Waiting, p.tx.Park(store.MetaOf(c), c.Raw)
 	}
 	if err := p.store(c, false); err != nil {
 		return 0, err
 	}
 	return Stored, p.unpark(c)
+}
+
+// Bounds on changes kept waiting for their parents. Peers send changes
+// after their parents, so honest changes seldom wait, and one that is
+// dropped is sent again by the peer that has it; but every parked change
+// is stored before its parents can show it belongs anywhere, so without a
+// bound a member could fill the disk with changes whose parents never
+// come.
+const (
+	MaxParkedPerObject = 16 << 20 // bytes: twice the largest change
+	MaxParked          = 64 << 20 // bytes, in all
+)
+
+// makeRoom refuses c when its object's parked changes would grow past
+// their bound, and drops the oldest parked changes (never this store's
+// own) while all of them would.
+func (p *pipeline) makeRoom(c *change.Change) error {
+	n, err := p.tx.ParkedBytes(c.Object)
+	if err != nil {
+		return err
+	}
+	if n+int64(len(c.Raw)) > MaxParkedPerObject {
+		return Rejectf(c.ID, "%d MiB of changes of its object already wait for parents that have not arrived (at most %d MiB may); send it again after its parents",
+			n>>20, MaxParkedPerObject>>20)
+	}
+	for {
+		total, err := p.tx.ParkedBytes(change.ID{})
+		if err != nil || total+int64(len(c.Raw)) <= MaxParked {
+			return err
+		}
+		if _, ok, err := p.tx.DropOldestParked(); err != nil {
+			return err
+		} else if !ok {
+			return Rejectf(c.ID, "%d MiB of changes already wait for their parents (at most %d MiB may)", total>>20, MaxParked>>20)
+		}
+	}
 }
 
 // store applies and stores a ready change and updates its object's heads.

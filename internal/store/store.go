@@ -173,6 +173,13 @@ type Tx interface {
 	Unpark(id change.ID) error
 	// ParkedObjects lists the objects that have parked changes.
 	ParkedObjects() ([]change.ID, error)
+	// ParkedBytes is the size of the parked changes of object, or of all
+	// of them for the zero id.
+	ParkedBytes(object change.ID) (int64, error)
+	// DropOldestParked drops the parked change parked first that is not
+	// this store's own (Local), and says which; ok is false when there is
+	// none.
+	DropOldestParked() (id change.ID, ok bool, err error)
 
 	// MemberRecords lists the membership records in the order stored;
 	// PutMemberRecord stores one, ignoring a record already there.

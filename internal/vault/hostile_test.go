@@ -12,12 +12,14 @@ import (
 
 	"google.golang.org/protobuf/proto"
 
+	"mycel/internal/admit"
 	"mycel/internal/change"
 	"mycel/internal/crdt"
 	"mycel/internal/keys"
 	"mycel/internal/markdown"
 	"mycel/internal/member"
 	"mycel/internal/pb"
+	"mycel/internal/store"
 )
 
 // resign re-signs raw with its author's key after edit changed its body:
@@ -230,5 +232,46 @@ func TestEquivocatorIsNamed(t *testing.T) {
 	}
 	if eq, _ := a.Equivocators(ctx, id); len(eq) != 0 {
 		t.Fatalf("equivocators named where none equivocated: %+v", eq)
+	}
+}
+
+// A member sends changes whose parents never come (40 of them grew a
+// device by 280 MB). What waits for parents is bounded, per object and in
+// all, and an honest change sent before its parent still gets in.
+func TestParkedFloodIsBounded(t *testing.T) {
+	a, b := pair(t)
+	big := strings.Repeat("flood ", 1<<20/6)
+	for i := range 120 {
+		obj := change.ID{byte(i % 12), 0xee} // objects that never arrive
+		c, err := change.New(change.Draft{Object: obj, Parents: []change.ID{{byte(i), 0xef}}, Lamport: 2, Time: b.Now(),
+			Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: big}}}}, b.objectKey(obj), b.device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.Receive(ctx, c.ID, c.Raw); err != nil && !errors.Is(err, ErrRejected) {
+			t.Fatal(err)
+		}
+	}
+	parked := func(obj change.ID) (n int64) {
+		a.db.View(ctx, func(tx store.Tx) (err error) { n, err = tx.ParkedBytes(obj); return })
+		return n
+	}
+	if n := parked(change.ID{}); n > admit.MaxParked {
+		t.Fatalf("%d MiB parked in all", n>>20)
+	}
+	if n := parked(change.ID{0, 0xee}); n > admit.MaxParkedPerObject {
+		t.Fatalf("%d MiB parked for one object", n>>20)
+	}
+	// Honest: a change arrives before its parent, then the parent.
+	id, _ := b.Create(ctx, NewPage{Title: "Late", Blocks: markdown.Parse("one\n")})
+	b.AppendMarkdown(ctx, id, "two\n")
+	ids, raws, _ := b.Changes(ctx, id)
+	for i := len(ids) - 1; i >= 0; i-- {
+		if _, err := a.Receive(ctx, ids[i], raws[i]); err != nil {
+			t.Fatalf("honest change %d: %v", i, err)
+		}
+	}
+	if got := md(t, a, id); got != "one\n\ntwo\n" {
+		t.Fatalf("a shows %q", got)
 	}
 }

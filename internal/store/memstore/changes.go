@@ -321,6 +321,41 @@ func (t *tx) Unpark(id change.ID) error {
 	return nil
 }
 
+func (t *tx) ParkedBytes(object change.ID) (int64, error) {
+	st, err := t.r()
+	if err != nil {
+		return 0, err
+	}
+	prefix := "" // every object's
+	if object != (change.ID{}) {
+		prefix = idKey(object)
+	}
+	var n int64
+	st.parkedBy.prefixed(prefix, func(_ string, p *parkedRec) bool {
+		n += int64(len(p.raw))
+		return true
+	})
+	return n, nil
+}
+
+func (t *tx) DropOldestParked() (change.ID, bool, error) {
+	st, err := t.r()
+	if err != nil {
+		return change.ID{}, false, err
+	}
+	var oldest *parkedRec
+	st.parkedBy.prefixed("", func(_ string, p *parkedRec) bool {
+		if !p.meta.Local && (oldest == nil || p.order < oldest.order) {
+			oldest = p
+		}
+		return true
+	})
+	if oldest == nil {
+		return change.ID{}, false, nil
+	}
+	return oldest.meta.ID, true, t.Unpark(oldest.meta.ID)
+}
+
 func (t *tx) ParkedObjects() ([]change.ID, error) {
 	st, err := t.r()
 	if err != nil {

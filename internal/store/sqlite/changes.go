@@ -275,6 +275,24 @@ func (t *txn) Unpark(id change.ID) error {
 	return err
 }
 
+func (t *txn) ParkedBytes(object change.ID) (int64, error) {
+	q, args := `SELECT COALESCE(SUM(length(raw)), 0) FROM parked`, []any{}
+	if object != (change.ID{}) {
+		q, args = q+` WHERE object = ?`, []any{object[:]}
+	}
+	var n int64
+	err := t.queryRow(q, args...).Scan(&n)
+	return n, err
+}
+
+func (t *txn) DropOldestParked() (change.ID, bool, error) {
+	ids, err := t.ids(fmt.Sprintf(`SELECT id FROM parked WHERE flags & %d = 0 ORDER BY rowid LIMIT 1`, flagLocal))
+	if err != nil || len(ids) == 0 {
+		return change.ID{}, false, err
+	}
+	return ids[0], true, t.Unpark(ids[0])
+}
+
 func (t *txn) ParkedObjects() ([]change.ID, error) {
 	return t.ids(`SELECT DISTINCT object FROM parked ORDER BY object`)
 }

@@ -444,3 +444,39 @@ func testParked(t *testing.T, impl Impl) {
 		return nil
 	})
 }
+
+// Parked changes are counted in bytes, per object and in all, and the
+// oldest that is not the store's own can be dropped (a bound on what
+// changes waiting for their parents may take).
+func testParkedBudget(t *testing.T, impl Impl) {
+	s := fresh(t, impl)
+	o2 := id(0x20)
+	own := meta(id(1), obj, 5, id(0x61))
+	own.Local = true
+	first := meta(id(2), o2, 5, id(0x62))
+	second := meta(id(3), obj, 6, id(0x63))
+	update(t, s, func(tx store.Tx) error {
+		must(t, tx.Park(own, make([]byte, 100)))
+		must(t, tx.Park(first, make([]byte, 10)))
+		return tx.Park(second, make([]byte, 1))
+	})
+	update(t, s, func(tx store.Tx) error {
+		for object, want := range map[change.ID]int64{{}: 111, obj: 101, o2: 10, id(0x77): 0} {
+			if n, err := tx.ParkedBytes(object); err != nil || n != want {
+				t.Fatalf("parked bytes of %x = %d, %v; want %d", object[:1], n, err, want)
+			}
+		}
+		for _, want := range []change.ID{first.ID, second.ID} {
+			if got, ok, err := tx.DropOldestParked(); err != nil || !ok || got != want {
+				t.Fatalf("dropped %x, %v, %v; want %x", got[:1], ok, err, want[:1])
+			}
+		}
+		if _, ok, err := tx.DropOldestParked(); err != nil || ok {
+			t.Fatalf("dropped the store's own parked change (%v, %v)", ok, err)
+		}
+		if n, err := tx.ParkedBytes(change.ID{}); err != nil || n != 100 {
+			t.Fatalf("parked bytes after dropping = %d, %v", n, err)
+		}
+		return nil
+	})
+}

@@ -43,6 +43,7 @@ func Run(t *testing.T, impl Impl) {
 		{"heads", testHeads},
 		{"changed by", testChangedBy},
 		{"parked", testParked},
+		{"parked budget", testParkedBudget},
 		{"objects", testObjects},
 		{"search", testSearch},
 		{"search match", testSearchMatch},
