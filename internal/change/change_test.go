@@ -3,6 +3,7 @@ package change
 import (
 	"crypto/ed25519"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -167,4 +168,42 @@ func FuzzMalleate(f *testing.F) {
 			t.Fatalf("%x inserted at %d parsed, as change %s", insert, at, got.ID.Short())
 		}
 	})
+}
+
+// The node sees ciphertext sizes. Edits of up to 100 characters all seal
+// to one size, and larger ones to Padmé buckets (at most 12% larger), so a
+// size does not tell how many characters were typed.
+func TestCiphertextsArePadded(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	var objKey [32]byte
+	sizes := map[int]bool{}
+	for n := 1; n <= 100; n++ {
+		c, err := New(Draft{Object: ID{1}, Parents: []ID{{1}}, Lamport: 5, Time: time.Unix(1700000000, 0),
+			Payload: &Payload{Ops: []crdt.Op{{Kind: crdt.OpInsertText, Block: crdt.ID{Counter: 2, Actor: string(priv.Public().(ed25519.PublicKey))}, Text: strings.Repeat("x", n)}}}}, objKey, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes[len(c.Ciphertext)] = true
+		if p, err := c.Open(objKey); err != nil || p.Ops[0].Text != strings.Repeat("x", n) {
+			t.Fatalf("padded payload of %d characters does not open: %v", n, err)
+		}
+	}
+	if len(sizes) != 1 {
+		t.Fatalf("edits of 1 to 100 characters seal to %d sizes", len(sizes))
+	}
+	buckets := map[int]bool{}
+	for n := 257; n < 8<<20; n += 1 + n/500 {
+		p := padTo(n)
+		if p < n || float64(p-n) > 0.12*float64(n) {
+			t.Fatalf("padTo(%d) = %d", n, p)
+		}
+		buckets[p] = true
+		if n > 1<<16 {
+			continue
+		}
+		if b := pad(make([]byte, n)); len(b) != padTo(n+2) {
+			t.Fatalf("pad of %d bytes gives %d, want %d", n, len(b), padTo(n+2))
+		}
+	}
+	t.Logf("%d sizes between 257 bytes and 8 MiB", len(buckets))
 }

@@ -4,7 +4,9 @@ import (
 	"crypto/ed25519"
 	"errors"
 	"fmt"
+	"math/bits"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"mycel/internal/crdt"
@@ -49,7 +51,49 @@ func (p *Payload) marshal(author ed25519.PublicKey) ([]byte, error) {
 		}
 		m.Ops = append(m.Ops, po)
 	}
-	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	b, err := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return pad(b), nil
+}
+
+// minSealed is the smallest padded payload: every edit of a few words
+// looks alike.
+const minSealed = 256
+
+// padTo is the size a payload of n bytes is padded to: Padmé (Nikitin et
+// al., "Reducing Metadata Leakage from Encrypted Files and Communication
+// with PURBs", 2019): the size keeps its exponent and the top bits of its
+// mantissa, so at most 12% is added and a size reveals O(log log n) bits,
+// not the exact length of what was typed.
+func padTo(n int) int {
+	if n <= minSealed {
+		return minSealed
+	}
+	e := bits.Len(uint(n)) - 1 // floor(log2 n)
+	s := bits.Len(uint(e))     // floor(log2 e) + 1
+	mask := 1<<(e-s) - 1
+	return (n + mask) &^ mask
+}
+
+// pad appends to an encoded payload a padding field (number 15, zeros)
+// that brings it to padTo of its length; protobuf reads the fields of a
+// message in any order, so the payload decodes as before. Where the
+// field's length prefix grows by a byte (no length fits exactly), a
+// two-byte empty field 14 goes first.
+func pad(b []byte) []byte {
+	target := padTo(len(b) + 2) // the field takes at least 2 bytes
+	for _, pre := range [][]byte{nil, {0x70, 0x00}} {
+		room := target - len(b) - len(pre) - 1 // for the length prefix and n zeros
+		for k := 1; k <= 5; k++ { // bytes of the length prefix
+			if n := room - k; n >= 0 && protowire.SizeVarint(uint64(n)) == k {
+				f := protowire.AppendBytes(protowire.AppendTag(pre, 15, protowire.BytesType), make([]byte, n))
+				return append(b, f...)
+			}
+		}
+	}
+	return b // unreachable: with or without field 14, some n fits
 }
 
 func unmarshalPayload(b []byte, c *Change) (*Payload, error) {

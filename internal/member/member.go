@@ -75,7 +75,20 @@ func (d *Device) Name(readKey [32]byte) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("device name: %w", err)
 	}
-	return string(b), nil
+	return string(bytes.TrimRight(b, "\x00")), nil
+}
+
+// nameBlock is what a sealed name's length is a multiple of: a node
+// storing the log sees 32 or 64 bytes, not how long a device's name is.
+const nameBlock = 32
+
+// padName is name with zero bytes up to a multiple of nameBlock (names
+// have no zero bytes of their own: Name trims them).
+func padName(name string) []byte {
+	n := max(nameBlock, (len(name)+nameBlock-1)/nameBlock*nameBlock)
+	b := make([]byte, n)
+	copy(b, name)
+	return b
 }
 
 // Log is the verified membership of one vault.
@@ -157,7 +170,7 @@ func (l *Log) Devices() []*Device {
 func NewRecord(v *keys.Vault, kind Kind, device ed25519.PublicKey, name string, at time.Time) ([]byte, error) {
 	rec := &pb.MemberRecord{Account: v.AccountPublic(), Kind: kind, Device: device, TimestampMs: at.UnixMilli()}
 	if kind == Add || kind == Rename {
-		nonce, sealed, err := keys.Seal(keys.NameKey(v.ReadKey), []byte(name), device)
+		nonce, sealed, err := keys.Seal(keys.NameKey(v.ReadKey), padName(name), device)
 		if err != nil {
 			return nil, err
 		}

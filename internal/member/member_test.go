@@ -164,3 +164,26 @@ func TestRemovedKeyCannotAddItselfBack(t *testing.T) {
 		}
 	}
 }
+
+// A node storing the log sees sealed names of one size for every short
+// name, and each opens to the name itself.
+func TestNamesArePadded(t *testing.T) {
+	v := vault(t)
+	sizes := map[int]bool{}
+	for _, name := range []string{"a", "phone", "Work laptop (2024)", "Ωμέγα 電話 📱"} {
+		dev, _, _ := ed25519.GenerateKey(nil)
+		raw, _ := NewRecord(v, Add, dev, name, time.Unix(1700000000, 0))
+		l := NewLog(v.ID)
+		if err := l.Add(raw); err != nil {
+			t.Fatal(err)
+		}
+		d, _ := l.Device(dev)
+		if got, err := d.Name(v.ReadKey); err != nil || got != name {
+			t.Fatalf("name %q opens as %q, %v", name, got, err)
+		}
+		sizes[len(l.Records()[0].sealedName)] = true
+	}
+	if len(sizes) != 1 {
+		t.Fatalf("names of up to 32 bytes seal to %d sizes", len(sizes))
+	}
+}

@@ -262,7 +262,8 @@ type Payload struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Actors        [][]byte               `protobuf:"bytes,1,rep,name=actors,proto3" json:"actors,omitempty"` // actor table: ids below point into it; 0 is the author
 	Ops           []*Op                  `protobuf:"bytes,2,rep,name=ops,proto3" json:"ops,omitempty"`
-	State         []byte                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"` // snapshot changes: the canonical object state
+	State         []byte                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`      // snapshot changes: the canonical object state
+	Padding       []byte                 `protobuf:"bytes,15,opt,name=padding,proto3" json:"padding,omitempty"` // zeros that round the sealed size up to a bucket (change.padTo)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -314,6 +315,13 @@ func (x *Payload) GetOps() []*Op {
 func (x *Payload) GetState() []byte {
 	if x != nil {
 		return x.State
+	}
+	return nil
+}
+
+func (x *Payload) GetPadding() []byte {
+	if x != nil {
+		return x.Padding
 	}
 	return nil
 }
@@ -1340,11 +1348,12 @@ const file_mycel_proto_rawDesc = "" +
 	" \x01(\fR\n" +
 	"ciphertext\x12\x1f\n" +
 	"\vnew_version\x18\v \x01(\bR\n" +
-	"newVersion\"W\n" +
+	"newVersion\"q\n" +
 	"\aPayload\x12\x16\n" +
 	"\x06actors\x18\x01 \x03(\fR\x06actors\x12\x1e\n" +
 	"\x03ops\x18\x02 \x03(\v2\f.mycel.v1.OpR\x03ops\x12\x14\n" +
-	"\x05state\x18\x03 \x01(\fR\x05state\"6\n" +
+	"\x05state\x18\x03 \x01(\fR\x05state\x12\x18\n" +
+	"\apadding\x18\x0f \x01(\fR\apadding\"6\n" +
 	"\x04OpID\x12\x18\n" +
 	"\acounter\x18\x01 \x01(\x04R\acounter\x12\x14\n" +
 	"\x05actor\x18\x02 \x01(\rR\x05actor\":\n" +
