@@ -86,7 +86,7 @@ func pad(b []byte) []byte {
 	target := padTo(len(b) + 2) // the field takes at least 2 bytes
 	for _, pre := range [][]byte{nil, {0x70, 0x00}} {
 		room := target - len(b) - len(pre) - 1 // for the length prefix and n zeros
-		for k := 1; k <= 5; k++ { // bytes of the length prefix
+		for k := 1; k <= 5; k++ {              // bytes of the length prefix
 			if n := room - k; n >= 0 && protowire.SizeVarint(uint64(n)) == k {
 				f := protowire.AppendBytes(protowire.AppendTag(pre, 15, protowire.BytesType), make([]byte, n))
 				return append(b, f...)

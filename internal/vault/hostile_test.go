@@ -124,10 +124,12 @@ func TestFarFutureTimeDoesNotSortFirst(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := a.Now()
+	before := time.Now()
+	a.Now = func() time.Time { return before }
 	if _, err := a.Receive(ctx, c.ID, c.Raw); err != nil {
 		t.Fatal(err)
 	}
+	a.Now = func() time.Time { return before.Add(time.Second) }
 	later, _ := a.Create(ctx, NewPage{Title: "Newer", Blocks: markdown.Parse("y\n")})
 	list, err := a.List(ctx, ListOptions{})
 	if err != nil {
