@@ -119,6 +119,16 @@ func (l *Log) Clone() *Log {
 	return c
 }
 
+// MaxRecords bounds a vault's log: adds, renames and removals of devices
+// are few, and every Hello carries the log, so a log of 60,000 valid
+// records (any device can sign them) would cost whoever checks it seconds
+// of CPU per connection.
+const MaxRecords = 4096
+
+// Has reports whether the record with these bytes is in the log: a record
+// seen before needs no second signature check.
+func (l *Log) Has(raw []byte) bool { return l.seen[sha256.Sum256(raw)] }
+
 // Len is the number of records.
 func (l *Log) Len() int { return len(l.records) }
 

@@ -277,3 +277,37 @@ func TestParkedFloodIsBounded(t *testing.T) {
 		t.Fatalf("a shows %q", got)
 	}
 }
+
+// A peer (a node, say) hands a device a log of thousands of valid records
+// (any device can sign them): past member.MaxRecords they are refused, so
+// a connection can't cost seconds of signature checks; records already
+// known are not checked again.
+func TestMembershipLogIsBounded(t *testing.T) {
+	a, phrase, err := Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	v, _ := keys.VaultFromPhrase(phrase)
+	var recs [][]byte
+	for i := range member.MaxRecords + 1 {
+		dev := make(ed25519.PublicKey, ed25519.PublicKeySize)
+		dev[0], dev[1], dev[2] = byte(i), byte(i>>8), 0xd
+		r, _ := member.NewRecord(v, member.Rename, dev, "n", time.Unix(1700000000, 0))
+		recs = append(recs, r)
+	}
+	if err := a.AddMemberRecords(ctx, recs); err == nil || !strings.Contains(err.Error(), "most a vault may have") {
+		t.Fatalf("a log past the bound: %v", err)
+	}
+	if err := a.AddMemberRecords(ctx, recs[:100]); err != nil {
+		t.Fatal(err)
+	}
+	known, _ := a.MemberRecords(ctx)
+	start := time.Now()
+	for range 20 {
+		if err := a.AddMemberRecords(ctx, known); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("20 Hellos of %d known records: %v", len(known), time.Since(start))
+}

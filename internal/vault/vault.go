@@ -318,8 +318,18 @@ func (e *Engine) IsMember(ctx context.Context, key ed25519.PublicKey) (bool, err
 // of the vault); each is verified.
 func (e *Engine) AddMemberRecords(ctx context.Context, raws [][]byte) error {
 	return e.db.Update(ctx, func(tx store.Tx) error {
-		l := member.NewLog(e.vault.ID)
+		l, err := e.members(tx)
+		if err != nil {
+			return err
+		}
+		l = l.Clone()
 		for _, r := range raws {
+			if l.Has(r) {
+				continue // known: verified when it came
+			}
+			if l.Len() >= member.MaxRecords {
+				return fmt.Errorf("%w: the log already holds %d records, the most a vault may have", member.ErrInvalid, member.MaxRecords)
+			}
 			if err := l.Add(r); err != nil {
 				return err
 			}
