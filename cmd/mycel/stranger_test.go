@@ -31,6 +31,9 @@ import (
 // at about 30 MB).
 const rssLimit = 100 << 20
 
+// sent is how much of a 16 MiB frame the attacker sends on each stream.
+const sent = 1 << 20
+
 // rss reads a process's resident set (VmRSS) from /proc.
 func rss(t *testing.T, p *proc) int64 {
 	t.Helper()
@@ -65,8 +68,8 @@ func stranger(t *testing.T) host.Host {
 }
 
 // floodFrames has strangers open streams of proto to target, each
-// announcing a frame of 16 MiB and sending 4 KiB of it, and keeps them
-// open; it checks the target's memory after every identity and fails as
+// announcing a frame of 16 MiB and sending 1 MiB of it (what a reader
+// that allocated the frame in full has to hold), and keeps them open; it checks the target's memory after every identity and fails as
 // soon as it passes rssLimit (before the machine runs out).
 func floodFrames(t *testing.T, target *proc, addr, proto string, identities, streams int) {
 	t.Helper()
@@ -76,35 +79,49 @@ func floodFrames(t *testing.T, target *proc, addr, proto string, identities, str
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	payload := append(binary.AppendUvarint(nil, syncer.MaxFrame), bytes.Repeat([]byte{0x0a}, 4<<10)...)
+	header, chunk := binary.AppendUvarint(nil, syncer.MaxFrame), bytes.Repeat([]byte{0x0a}, 64<<10)
 	before, opened, peak := rss(t, target), 0, int64(0)
+	var wg sync.WaitGroup // every writer: each ends when its stream does, or at its deadline
+	defer wg.Wait()
 	for range identities {
 		h := stranger(t)
 		if err := h.Connect(ctx, *info); err != nil {
 			continue // refused: what a limit does
 		}
-		var wg sync.WaitGroup
-		var mu sync.Mutex
+		started := make(chan bool, streams)
 		for range streams {
 			wg.Go(func() {
 				s, err := h.NewStream(ctx, info.ID, protocol.ID(proto))
 				if err != nil {
+					started <- false
 					return
 				}
-				if _, err := s.Write(payload); err == nil {
-					mu.Lock()
-					opened++
-					mu.Unlock()
+				s.SetWriteDeadline(time.Now().Add(3 * time.Second))
+				_, err = s.Write(header)
+				started <- err == nil
+				for i := 0; err == nil && i < sent/len(chunk); i++ { // until the target stops reading
+					_, err = s.Write(chunk)
 				}
 			})
 		}
-		wg.Wait()
+		for range streams {
+			if <-started {
+				opened++
+			}
+		}
 		if m := rss(t, target); m > peak {
 			peak = m
 		}
 		if peak > rssLimit {
 			t.Fatalf("after %d streams announcing 16 MiB frames the process holds %d MB (%d MB before)", opened, peak>>20, before>>20)
 		}
+	}
+	wg.Wait()
+	if m := rss(t, target); m > peak {
+		peak = m
+	}
+	if peak > rssLimit {
+		t.Fatalf("after %d streams announcing 16 MiB frames the process holds %d MB (%d MB before)", opened, peak>>20, before>>20)
 	}
 	if opened == 0 {
 		t.Fatal("the attack opened no stream: it tested nothing")
@@ -119,7 +136,7 @@ func TestStrangerFramesCannotExhaustANode(t *testing.T) {
 		t.Skip("floods a node")
 	}
 	node := runNode(t, t.TempDir(), loopbackListen(t))
-	floodFrames(t, node, nodeAddr(t, node), p2p.ProtocolID, 40, 8)
+	floodFrames(t, node, nodeAddr(t, node), p2p.ProtocolID, 50, 16)
 }
 
 // Nor a device's, which listens on every interface for the vault's other
@@ -131,7 +148,7 @@ func TestStrangerFramesCannotExhaustADevice(t *testing.T) {
 	a := newCLI(t)
 	a.ok("init", "--name", "laptop")
 	up := start(t, "--data", a.data, "up", "--no-lan", "--listen", loopbackListen(t))
-	floodFrames(t, up, reachAt(t, up), p2p.PeerProtocolID, 40, 8)
+	floodFrames(t, up, reachAt(t, up), p2p.PeerProtocolID, 50, 16)
 }
 
 // 500 idle connections of strangers lock no device out of a node: an
