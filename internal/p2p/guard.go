@@ -172,13 +172,6 @@ func (g *gate) remove(c network.Conn) bool {
 	return ok
 }
 
-// strangers counts the connections waiting for a handshake.
-func (g *gate) strangers() int {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	return len(g.waiting)
-}
-
 // trusted marks a connection on which a handshake completed: the gate no
 // longer closes it.
 func trusted(c network.Conn) {
