@@ -14,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"mycel/internal/keys"
+	"mycel/internal/member"
 	"mycel/internal/vault"
 )
 
@@ -119,3 +121,51 @@ func TestFakePeerFloodIsBounded(t *testing.T) {
 }
 
 func itoa(n int) string { return strconv.Itoa(n) }
+
+// Two devices whose membership log is far bigger than a handshake frame
+// may be sync directly: each proof carries the dialer's own add record,
+// and the whole log follows the handshake.
+func TestBigMembershipLogSyncsDirectly(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, phrase, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	v, err := keys.VaultFromPhrase(phrase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var recs [][]byte
+	for i := range 100 {
+		pub, _, _ := ed25519.GenerateKey(nil)
+		rec, err := member.NewRecord(v, member.Add, pub, "device number "+strconv.Itoa(i)+" of many", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, rec)
+	}
+	if err := a.AddMemberRecords(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	b, err := vault.Recover(ctx, filepath.Join(t.TempDir(), "b"), phrase, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	da, err := Start(ctx, a, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer da.Close()
+	cfg := fastConfig()
+	cfg.Peers = []string{addrOf(da)}
+	db, err := Start(ctx, b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	count := func(e *vault.Engine) int { r, _ := e.MemberRecords(ctx); return len(r) }
+	eventually(t, "both devices holding the whole log", func() bool { return count(a) == 102 && count(b) == 102 })
+}
