@@ -86,6 +86,7 @@ type Device struct {
 	kick   chan struct{}          // closed (and replaced) when the network changes
 	closed bool
 	mdns   io.Closer
+	lan    lanPacer // dials of announced devices (lan.go)
 }
 
 // NodeState is what the device knows of one configured node.

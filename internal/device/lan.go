@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -37,7 +38,64 @@ type PeerState struct {
 	// of another vault); it is not dialed again.
 	Foreign bool
 	dialing bool
+	// proven: configured, remembered or connected once; the rest were
+	// only announced on the LAN, by anyone (see keepPeer).
+	proven bool
+	tries  int // failed dials in a row of a peer not proven
 }
+
+// Announced peers cost dials, and anyone on the LAN can announce any
+// number: until a peer has connected once, its dials are paced (one
+// start every lanDialEvery, at most lanDialConcurrency at once, shared
+// by all such peers), backed off (RedialEvery doubling), and after
+// lanTries failures in a row it is forgotten, its loop ended; announced
+// again, it starts over. At most lanMaxUnproven are known at once; more
+// announcements are ignored until some are forgotten. Configured and
+// remembered peers, and those that connected once, are dialed as before.
+const (
+	lanDialEvery       = 250 * time.Millisecond
+	lanDialConcurrency = 4
+	lanTries           = 3
+	lanMaxUnproven     = 16
+)
+
+// lanPacer spaces the dials of peers not proven.
+type lanPacer struct {
+	mu    sync.Mutex
+	next  time.Time
+	slots chan struct{}
+}
+
+// acquire waits for the next dial start and a free slot; false if ctx
+// ended first. A true acquire is paired with release.
+func (p *lanPacer) acquire(ctx context.Context) bool {
+	p.mu.Lock()
+	if p.slots == nil {
+		p.slots = make(chan struct{}, lanDialConcurrency)
+	}
+	at := p.next
+	if now := time.Now(); now.After(at) {
+		at = now
+	}
+	p.next = at.Add(lanDialEvery)
+	slots := p.slots
+	p.mu.Unlock()
+	t := time.NewTimer(time.Until(at))
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+	}
+	select {
+	case <-ctx.Done():
+		return false
+	case slots <- struct{}{}:
+		return true
+	}
+}
+
+func (p *lanPacer) release() { <-p.slots }
 
 // servePeers answers other devices of the vault and, unless LAN discovery
 // is off, finds them by mDNS; it dials the configured and remembered ones.
@@ -55,10 +113,10 @@ func (d *Device) servePeers(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("peer %q: %w (give the whole address with /p2p/)", a, err)
 		}
-		d.foundPeer(ctx, *info)
+		d.foundPeer(ctx, *info, true)
 	}
 	for _, info := range d.rememberedPeers(ctx) {
-		d.foundPeer(ctx, info)
+		d.foundPeer(ctx, info, true)
 	}
 	if d.cfg.LAN {
 		svc := mdns.NewMdnsService(d.Host, MDNSService, notifee{ctx, d})
@@ -79,7 +137,7 @@ type notifee struct {
 
 func (n notifee) HandlePeerFound(info peer.AddrInfo) {
 	if info.ID != n.d.Host.ID() {
-		n.d.foundPeer(n.ctx, info)
+		n.d.foundPeer(n.ctx, info, false)
 	}
 }
 
@@ -101,17 +159,21 @@ func (d *Device) admitPeer(key ed25519.PublicKey, records [][]byte) (*syncer.Ser
 	return d.Service, mine, err
 }
 
-// foundPeer learns of another device (configured, remembered or found by
-// mDNS) and keeps a connection to it. (Two devices that dial each other at
-// once keep one connection: see syncer.Service.Attach.)
-func (d *Device) foundPeer(ctx context.Context, info peer.AddrInfo) {
+// foundPeer learns of another device (configured or remembered: proven;
+// or found by mDNS) and keeps a connection to it. (Two devices that dial
+// each other at once keep one connection: see syncer.Service.Attach.)
+func (d *Device) foundPeer(ctx context.Context, info peer.AddrInfo, proven bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	st := d.peers[info.ID]
 	if st == nil {
+		if !proven && d.unproven() >= lanMaxUnproven {
+			return
+		}
 		st = &PeerState{ID: info.ID}
 		d.peers[info.ID] = st
 	}
+	st.proven = st.proven || proven
 	if len(info.Addrs) > 0 {
 		st.Addrs = info.Addrs
 	}
@@ -121,19 +183,50 @@ func (d *Device) foundPeer(ctx context.Context, info peer.AddrInfo) {
 	st.dialing = d.goTracked(func() { d.keepPeer(ctx, info.ID) })
 }
 
+// unproven counts the peers known only from announcements; d.mu held.
+func (d *Device) unproven() int {
+	n := 0
+	for _, st := range d.peers {
+		if !st.proven {
+			n++
+		}
+	}
+	return n
+}
+
 // keepPeer dials a device and redials it every RedialEvery (jittered)
 // while it is not connected; at once (after BackoffMin) when a connection
-// it made ends, since the device was there a moment ago.
+// it made ends, since the device was there a moment ago. A peer not
+// proven is paced, backed off and forgotten (see lanPacer).
 func (d *Device) keepPeer(ctx context.Context, id peer.ID) {
 	for ctx.Err() == nil {
 		wait := d.cfg.RedialEvery
-		if _, connected := d.Service.Peers()[objsyncPeer(id)]; !connected && d.dialPeer(ctx, id) {
-			wait = d.cfg.BackoffMin
+		d.mu.Lock()
+		proven := d.peers[id].proven
+		d.mu.Unlock()
+		if _, connected := d.Service.Peers()[objsyncPeer(id)]; !connected {
+			if !proven && !d.lan.acquire(ctx) {
+				return
+			}
+			ok := d.dialPeer(ctx, id)
+			if !proven {
+				d.lan.release()
+			}
+			if ok {
+				wait = d.cfg.BackoffMin
+			}
 		}
 		d.mu.Lock()
-		foreign, kick := d.peers[id].Foreign, d.kick
+		st, kick := d.peers[id], d.kick
+		forget := !st.proven && (st.Foreign || st.tries >= lanTries)
+		if forget {
+			delete(d.peers, id)
+		}
+		if !st.proven && st.tries > 0 {
+			wait <<= min(st.tries-1, 16)
+		}
 		d.mu.Unlock()
-		if foreign {
+		if st.Foreign || forget {
 			return
 		}
 		pause := wait/2 + time.Duration(rand.Int64N(int64(wait/2)+1))
@@ -178,6 +271,7 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 	if err != nil {
 		st.LastError = err.Error()
 		st.Foreign = errors.Is(err, p2p.ErrNotOurVault)
+		st.tries++
 	}
 	d.mu.Unlock()
 	if err != nil {
@@ -203,7 +297,7 @@ func (d *Device) connectedPeer(id peer.ID, addrs []ma.Multiaddr) {
 		st = &PeerState{ID: id}
 		d.peers[id] = st
 	}
-	st.LastSeen, st.LastError = time.Now(), ""
+	st.LastSeen, st.LastError, st.proven, st.tries = time.Now(), "", true, 0
 	if len(addrs) == 0 {
 		addrs = d.Host.Peerstore().Addrs(id)
 	}

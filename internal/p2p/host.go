@@ -2,6 +2,7 @@ package p2p
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"errors"
@@ -21,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/multiformats/go-multistream"
+	"google.golang.org/protobuf/proto"
 
 	"mycel/internal/keys"
 	"mycel/internal/objsync"
@@ -52,7 +54,11 @@ func NewHost(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	// sharing of the listening socket with dials; off, every dial has a
 	// socket of its own on both transports, and a socket lives no longer
 	// than its listener or connection.
-	opts := []libp2p.Option{libp2p.Identity(pk),
+	rm, err := resourceManager()
+	if err != nil {
+		return nil, fmt.Errorf("libp2p resource manager: %w", err)
+	}
+	opts := []libp2p.Option{libp2p.Identity(pk), libp2p.ResourceManager(rm),
 		libp2p.Transport(tcp.NewTCPTransport, tcp.DisableReuseport()),
 		libp2p.Transport(libp2pquic.NewTransport),
 		libp2p.QUICReuse(quicreuse.NewConnManager, quicreuse.DisableReuseport())}
@@ -61,8 +67,10 @@ func NewHost(key ed25519.PrivateKey, listen []string) (host.Host, error) {
 	}
 	h, err := libp2p.New(opts...)
 	if err != nil {
+		rm.Close()
 		return nil, fmt.Errorf("start libp2p host: %w", err)
 	}
+	h.Network().Notify(newGate(gateMax, gateTimeout).notifiee())
 	// One address at a time: libp2p's own Listen succeeds if any address
 	// works, and its error names none of those that failed.
 	for i, m := range addrs {
@@ -147,45 +155,58 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 	if err != nil {
 		return "", nil, nil, nil, fmt.Errorf("open sync stream to %s: %w", addr, err)
 	}
-	s.SetDeadline(time.Now().Add(HandshakeTimeout))
-	if err := syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_Hello{Hello: hello}}); err != nil {
+	fail := func(err error) (objsync.PeerID, network.Stream, *bufio.Reader, [][]byte, error) {
 		s.Reset()
-		return "", nil, nil, nil, fmt.Errorf("handshake with %s: %w", addr, err)
+		closeIfIdle(s.Conn(), s)
+		return "", nil, nil, nil, err
 	}
-	r := bufio.NewReaderSize(s, syncer.ReadBuffer)
+	s.SetDeadline(time.Now().Add(HandshakeTimeout))
+	// The hello proves membership with this device's own add record; the
+	// whole log follows in a Members frame, which the node reads once it
+	// knows the device (see MaxHandshakeFrame).
+	first := &pb.Hello{VaultId: hello.VaultId, Register: hello.Register, MemberRecords: ownRecords(h.ID(), hello.MemberRecords)}
+	if err := writeHandshake(s, &pb.Frame{Body: &pb.Frame_Hello{Hello: first}}, hello.MemberRecords); err != nil {
+		return fail(fmt.Errorf("handshake with %s: %w", addr, err))
+	}
+	// The node is the one the address names (Noise checked its key), so
+	// its answer, with its whole membership log, is read under the limit
+	// of an authenticated peer.
+	r := handshakeReader(s)
 	f, err := syncer.ReadFrame(r)
 	if err != nil {
-		s.Reset()
-		return "", nil, nil, nil, fmt.Errorf("handshake with %s: %w", addr, err)
+		return fail(fmt.Errorf("handshake with %s: %w", addr, err))
 	}
 	rep := f.GetHelloReply()
 	if rep == nil {
-		s.Reset()
-		return "", nil, nil, nil, fmt.Errorf("handshake with %s: unexpected reply", addr)
+		return fail(fmt.Errorf("handshake with %s: unexpected reply", addr))
 	}
 	if rep.Error != "" {
-		s.Reset()
-		return "", nil, nil, nil, &RefusedError{Addr: addr, Reason: rep.Error}
+		return fail(&RefusedError{Addr: addr, Reason: rep.Error})
 	}
 	s.SetDeadline(time.Time{})
-	return objsync.PeerID(info.ID.String()), s, r, rep.MemberRecords, nil
+	trusted(s.Conn())
+	return objsync.PeerID(info.ID.String()), s, syncReader(s, r), rep.MemberRecords, nil
 }
 
 // Accept reads a hello on an incoming stream; decide says whether to accept
 // it (given the vault, the authenticated peer key and the hello) and with
-// which service and records. Refusals are answered with their reason.
+// which service and records. Refusals are answered with their reason. The
+// hello must come within StrangerTimeout and fit MaxHandshakeFrame.
 func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.Hello) (*syncer.Service, [][]byte, error)) error {
 	r, f, err := firstFrame(s)
+	if big := (*syncer.FrameTooLargeError)(nil); errors.As(err, &big) {
+		// Says why to an honest device of an older version.
+		return answer(s, r, nil, fmt.Errorf("a hello of %d bytes is over the %d-byte limit of a handshake: "+
+			"upgrade mycel on this device (it sends its whole membership log in its hello)", big.Size, big.Limit), nil)
+	}
 	if err != nil {
 		return err
 	}
-	hello := f.GetHello()
-	if hello == nil || len(hello.VaultId) != 32 {
+	vault, hello, err := helloOf(f)
+	if err != nil {
 		s.Reset()
-		return fmt.Errorf("handshake: no hello")
+		return err
 	}
-	var vault keys.VaultID
-	copy(vault[:], hello.VaultId)
 	key, err := PeerKey(s.Conn().RemotePeer())
 	if err != nil {
 		s.Reset()
@@ -195,12 +216,29 @@ func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.H
 	return answer(s, r, svc, err, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{MemberRecords: records}}})
 }
 
-// firstFrame starts answering a stream: it reads the first frame within
-// the handshake timeout.
+// helloOf checks a stranger's first frame on a sync stream: a hello
+// naming a vault.
+func helloOf(f *pb.Frame) (keys.VaultID, *pb.Hello, error) {
+	var vault keys.VaultID
+	hello := f.GetHello()
+	if hello == nil || len(hello.VaultId) != len(vault) {
+		return vault, nil, errors.New("handshake: no hello")
+	}
+	copy(vault[:], hello.VaultId)
+	return vault, hello, nil
+}
+
+// firstFrame starts answering a stream: it reads the first frame, of at
+// most MaxHandshakeFrame bytes, within StrangerTimeout (which bounds the
+// whole handshake of an accepted stream). It resets the stream on any
+// error but a frame too large, which the caller may answer.
 func firstFrame(s network.Stream) (*bufio.Reader, *pb.Frame, error) {
-	s.SetDeadline(time.Now().Add(HandshakeTimeout))
-	r := bufio.NewReaderSize(s, syncer.ReadBuffer)
-	f, err := syncer.ReadFrame(r)
+	s.SetDeadline(time.Now().Add(StrangerTimeout))
+	r := handshakeReader(s)
+	f, err := syncer.ReadFrameLimit(r, MaxHandshakeFrame)
+	if big := (*syncer.FrameTooLargeError)(nil); errors.As(err, &big) {
+		return r, nil, fmt.Errorf("handshake: %w", err)
+	}
 	if err != nil {
 		s.Reset()
 		return nil, nil, fmt.Errorf("handshake: %w", err)
@@ -221,6 +259,49 @@ func answer(s network.Stream, r *bufio.Reader, svc *syncer.Service, refusal erro
 		return err
 	}
 	s.SetDeadline(time.Time{})
-	svc.Attach(objsync.PeerID(s.Conn().RemotePeer().String()), StreamConn(s, r))
+	trusted(s.Conn())
+	svc.Attach(objsync.PeerID(s.Conn().RemotePeer().String()), StreamConn(s, syncReader(s, r)))
 	return nil
+}
+
+// writeHandshake writes a handshake frame and, after it, the whole
+// membership log (when there is one), in one flush.
+func writeHandshake(s network.Stream, f *pb.Frame, records [][]byte) error {
+	w := bufio.NewWriter(s)
+	if err := syncer.WriteFrame(w, f); err != nil {
+		return err
+	}
+	if len(records) > 0 {
+		if err := syncer.WriteFrame(w, &pb.Frame{Body: &pb.Frame_Members{Members: &pb.Members{Records: records}}}); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+// ownRecords picks, from a membership log, the records that add the device
+// of the given peer: what proves it a member in a handshake. It stops
+// before they would not fit MaxHandshakeFrame (one always fits: records
+// are at most member.MaxRecordSize). Records it cannot read are skipped;
+// the receiver verifies the rest.
+func ownRecords(self peer.ID, records [][]byte) [][]byte {
+	key, err := PeerKey(self)
+	if err != nil {
+		return nil
+	}
+	var out [][]byte
+	size := 0
+	for _, raw := range records {
+		var sr pb.SignedRecord
+		var rec pb.MemberRecord
+		if proto.Unmarshal(raw, &sr) != nil || proto.Unmarshal(sr.Body, &rec) != nil ||
+			rec.Kind != pb.MemberRecord_ADD_DEVICE || !bytes.Equal(rec.Device, key) {
+			continue
+		}
+		if size += len(raw) + 8; size > MaxHandshakeFrame-512 {
+			break
+		}
+		out = append(out, raw)
+	}
+	return out
 }

@@ -61,6 +61,7 @@ func DialPeer(ctx context.Context, h host.Host, info peer.AddrInfo, discovery [3
 	}
 	fail := func(err error) (objsync.PeerID, network.Stream, *bufio.Reader, [][]byte, error) {
 		s.Reset()
+		closeIfIdle(s.Conn(), s)
 		return "", nil, nil, nil, fmt.Errorf("handshake with %s: %w", info.ID.ShortString(), err)
 	}
 	s.SetDeadline(time.Now().Add(HandshakeTimeout))
@@ -69,21 +70,25 @@ func DialPeer(ctx context.Context, h host.Host, info peer.AddrInfo, discovery [3
 	if err := syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_PeerHello{PeerHello: &pb.PeerHello{Nonce: mine}}}); err != nil {
 		return fail(err)
 	}
-	r := bufio.NewReaderSize(s, syncer.ReadBuffer)
-	f, err := syncer.ReadFrame(r)
+	// Until its MAC checks, the other side may be anyone that announced
+	// itself on the LAN: its first answer is read as a stranger's.
+	r := handshakeReader(s)
+	f, err := syncer.ReadFrameLimit(r, MaxHandshakeFrame)
 	if err != nil {
 		return fail(err)
 	}
-	ch := f.GetPeerProof()
 	self, other := h.ID(), info.ID
-	if ch == nil || len(ch.Nonce) != nonceSize ||
-		!hmac.Equal(ch.Mac, peerMAC(discovery, "listener", other, self, mine, ch.Nonce)) {
-		return fail(ErrNotOurVault)
-	}
-	proof := &pb.PeerProof{Mac: peerMAC(discovery, "dialer", self, other, mine, ch.Nonce), MemberRecords: records}
-	if err := syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_PeerProof{PeerProof: proof}}); err != nil {
+	ch, err := listenerProofOf(f, discovery, self, other, mine)
+	if err != nil {
 		return fail(err)
 	}
+	// Our own add record proves us; the whole log follows (see
+	// MaxHandshakeFrame).
+	proof := &pb.PeerProof{Mac: peerMAC(discovery, "dialer", self, other, mine, ch.Nonce), MemberRecords: ownRecords(self, records)}
+	if err := writeHandshake(s, &pb.Frame{Body: &pb.Frame_PeerProof{PeerProof: proof}}, records); err != nil {
+		return fail(err)
+	}
+	// It holds the discovery key: its answer may carry its whole log.
 	if f, err = syncer.ReadFrame(r); err != nil {
 		return fail(err)
 	}
@@ -95,7 +100,8 @@ func DialPeer(ctx context.Context, h host.Host, info peer.AddrInfo, discovery [3
 		return fail(errors.New("unexpected answer"))
 	}
 	s.SetDeadline(time.Time{})
-	return objsync.PeerID(other.String()), s, r, welcome.MemberRecords, nil
+	trusted(s.Conn())
+	return objsync.PeerID(other.String()), s, syncReader(s, r), welcome.MemberRecords, nil
 }
 
 // AcceptPeer answers a device-to-device stream: it proves its own
@@ -106,29 +112,31 @@ func DialPeer(ctx context.Context, h host.Host, info peer.AddrInfo, discovery [3
 func AcceptPeer(s network.Stream, discovery [32]byte, decide func(ed25519.PublicKey, [][]byte) (*syncer.Service, [][]byte, error)) error {
 	r, f, err := firstFrame(s)
 	if err != nil {
+		s.Reset() // a stranger gets no reason, not even for a frame too large
 		return err
 	}
-	hello := f.GetPeerHello()
-	if hello == nil || len(hello.Nonce) != nonceSize {
+	theirs, err := peerHelloOf(f)
+	if err != nil {
 		s.Reset()
-		return errors.New("handshake: no peer hello")
+		return err
 	}
 	self, other := s.Conn().LocalPeer(), s.Conn().RemotePeer()
 	mine := make([]byte, nonceSize)
 	rand.Read(mine)
-	ch := &pb.PeerProof{Nonce: mine, Mac: peerMAC(discovery, "listener", self, other, hello.Nonce, mine)}
+	ch := &pb.PeerProof{Nonce: mine, Mac: peerMAC(discovery, "listener", self, other, theirs, mine)}
 	if err := syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_PeerProof{PeerProof: ch}}); err != nil {
 		s.Reset()
 		return err
 	}
-	if f, err = syncer.ReadFrame(r); err != nil {
+	if f, err = syncer.ReadFrameLimit(r, MaxHandshakeFrame); err != nil {
 		s.Reset()
 		return fmt.Errorf("handshake: %w", err)
 	}
-	proof := f.GetPeerProof()
-	if proof == nil || !hmac.Equal(proof.Mac, peerMAC(discovery, "dialer", other, self, hello.Nonce, mine)) {
+	proof, err := dialerProofOf(f, discovery, self, other, theirs, mine)
+	if err != nil {
 		s.Reset()
-		return fmt.Errorf("%s: %w", other.ShortString(), ErrNotOurVault)
+		closeIfIdle(s.Conn(), s)
+		return fmt.Errorf("%s: %w", other.ShortString(), err)
 	}
 	key, err := PeerKey(other)
 	if err != nil {
@@ -137,4 +145,37 @@ func AcceptPeer(s network.Stream, discovery [32]byte, decide func(ed25519.Public
 	}
 	svc, records, err := decide(key, proof.MemberRecords)
 	return answer(s, r, svc, err, &pb.Frame{Body: &pb.Frame_PeerProof{PeerProof: &pb.PeerProof{MemberRecords: records}}})
+}
+
+// What a device reads from a stranger before its MAC checks: the three
+// decoders below (fuzzed by FuzzHandshake).
+
+// peerHelloOf checks a dialer's first frame: its nonce.
+func peerHelloOf(f *pb.Frame) ([]byte, error) {
+	hello := f.GetPeerHello()
+	if hello == nil || len(hello.Nonce) != nonceSize {
+		return nil, errors.New("handshake: no peer hello")
+	}
+	return hello.Nonce, nil
+}
+
+// listenerProofOf checks a listener's answer to our hello (self dialed
+// other with nonce mine): its nonce and its MAC over both.
+func listenerProofOf(f *pb.Frame, discovery [32]byte, self, other peer.ID, mine []byte) (*pb.PeerProof, error) {
+	ch := f.GetPeerProof()
+	if ch == nil || len(ch.Nonce) != nonceSize ||
+		!hmac.Equal(ch.Mac, peerMAC(discovery, "listener", other, self, mine, ch.Nonce)) {
+		return nil, ErrNotOurVault
+	}
+	return ch, nil
+}
+
+// dialerProofOf checks a dialer's proof (other dialed self, sending nonce
+// theirs; self answered with mine): its MAC.
+func dialerProofOf(f *pb.Frame, discovery [32]byte, self, other peer.ID, theirs, mine []byte) (*pb.PeerProof, error) {
+	proof := f.GetPeerProof()
+	if proof == nil || !hmac.Equal(proof.Mac, peerMAC(discovery, "dialer", other, self, theirs, mine)) {
+		return nil, ErrNotOurVault
+	}
+	return proof, nil
 }

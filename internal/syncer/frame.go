@@ -3,11 +3,13 @@ package syncer
 import (
 	"bufio"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 
 	"google.golang.org/protobuf/encoding/protodelim"
+	"google.golang.org/protobuf/proto"
 
 	"mycel/internal/objsync"
 	"mycel/internal/pb"
@@ -48,10 +50,59 @@ func WriteFrame(w io.Writer, f *pb.Frame) error {
 }
 
 // ReadFrame reads one length-delimited frame of at most MaxFrame bytes.
-func ReadFrame(r *bufio.Reader) (*pb.Frame, error) {
+func ReadFrame(r *bufio.Reader) (*pb.Frame, error) { return ReadFrameLimit(r, MaxFrame) }
+
+// FrameTooLargeError is a frame whose announced length is over the limit
+// of its reader; nothing of it was read past its length.
+type FrameTooLargeError struct {
+	Size, Limit uint64
+}
+
+func (e *FrameTooLargeError) Error() string {
+	return fmt.Sprintf("a frame of %d bytes is over the %d-byte limit", e.Size, e.Limit)
+}
+
+// firstChunk is what ReadFrameLimit allocates for a frame before its
+// bytes arrive: a peer that announces 16 MiB and sends 5 bytes costs this
+// much, not 16 MiB.
+const firstChunk = 64 << 10
+
+// ReadFrameLimit reads one length-delimited frame of at most limit bytes.
+// It never allocates more than the limit, and no more than twice what has
+// arrived (plus a first chunk): the buffer doubles as bytes come, so a
+// length prefix alone makes it allocate nothing big. (protodelim allocates
+// the announced length up front.) A stream that ends before any byte
+// returns io.EOF; one that ends inside a frame, io.ErrUnexpectedEOF.
+func ReadFrameLimit(r *bufio.Reader, limit int) (*pb.Frame, error) {
+	n, err := binary.ReadUvarint(r)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("frame length: %w", err)
+	}
+	if n > uint64(limit) {
+		return nil, &FrameTooLargeError{Size: n, Limit: uint64(limit)}
+	}
+	buf := make([]byte, 0, min(int(n), firstChunk))
+	for len(buf) < int(n) {
+		if len(buf) == cap(buf) { // all that was asked for came: double
+			grown := make([]byte, len(buf), min(2*cap(buf), int(n)))
+			copy(grown, buf)
+			buf = grown
+		}
+		k, err := io.ReadFull(r, buf[len(buf):min(cap(buf), int(n))])
+		buf = buf[:len(buf)+k]
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return nil, err
+		}
+	}
 	f := &pb.Frame{}
-	if err := (protodelim.UnmarshalOptions{MaxSize: MaxFrame}).UnmarshalFrom(r, f); err != nil {
-		return nil, err
+	if err := proto.Unmarshal(buf, f); err != nil {
+		return nil, fmt.Errorf("frame of %d bytes does not decode: %w", n, err)
 	}
 	return f, nil
 }
