@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -19,8 +18,11 @@ import (
 	"mycel/internal/syncer"
 )
 
-// Server serves the node's vaults on a libp2p host: one sync service per
-// vault, started when a device of it first connects.
+// Server serves the node's vaults on a libp2p host: a vault's store is
+// opened and its sync service started when a device of it connects, and
+// both are closed once it has had no connection for the node's IdleAfter.
+// So an idle vault costs no goroutine and no open file, and a node holding
+// any number of vaults starts, and keeps serving, as one holding a few.
 type Server struct {
 	node   *Node
 	host   host.Host
@@ -28,14 +30,29 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	services map[keys.VaultID]*syncer.Service
-	closed   bool
+	mu     sync.Mutex
+	served map[keys.VaultID]*served
+	closed bool
+}
+
+// served is a vault being served: its store (held open) and service.
+type served struct {
+	v   *Vault
+	svc *syncer.Service
+	// lastHello is when a device was last admitted: until its connection
+	// is attached to svc (just after), the service has no peer, so the
+	// idle check counts a recent hello as a connection.
+	lastHello time.Time
+	idle      *time.Timer // the idle check; a timer, not a goroutine
+	// closing is closed once svc is closed and v released: a hello that
+	// finds the vault closing waits for it, then starts it again, so two
+	// services never run one vault.
+	closing chan struct{}
 }
 
 // Serve starts answering sync streams on h until ctx ends or Close.
 func Serve(ctx context.Context, h host.Host, n *Node, cfg syncer.Config) *Server {
-	s := &Server{node: n, host: h, cfg: cfg, services: map[keys.VaultID]*syncer.Service{}}
+	s := &Server{node: n, host: h, cfg: cfg, served: map[keys.VaultID]*served{}}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	h.SetStreamHandler(p2p.ProtocolID, func(st network.Stream) {
 		if err := p2p.Accept(st, s.decide); err != nil {
@@ -46,53 +63,92 @@ func Serve(ctx context.Context, h host.Host, n *Node, cfg syncer.Config) *Server
 }
 
 // Close stops serving: no new stream is answered, and every vault's
-// service is closed (its connections too) before Close returns. The host
-// and the node's stores are the caller's to close after.
+// service is closed (its connections too) and its store released before
+// Close returns. The host and the node are the caller's to close after.
 func (s *Server) Close() {
 	s.host.RemoveStreamHandler(p2p.ProtocolID)
 	s.cancel()
 	s.mu.Lock()
 	s.closed = true
-	svcs := s.services
-	s.services = map[keys.VaultID]*syncer.Service{}
+	all := s.served
+	s.served = map[keys.VaultID]*served{}
 	s.mu.Unlock()
-	for _, svc := range svcs {
-		svc.Close()
+	for _, e := range all {
+		if e.closing != nil { // the idle check is closing it
+			<-e.closing
+			continue
+		}
+		e.idle.Stop()
+		e.svc.Close()
+		s.node.release(e.v)
 	}
 }
 
+// Served counts the vaults being served now (open, with a service).
+func (s *Server) Served() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.served)
+}
+
 // decide admits a device of a registered vault (registering it if asked).
+// What it checks first costs the same whatever the vault: a stranger is
+// refused with ErrNotServed before anything tells whether the vault is
+// here.
 func (s *Server) decide(vault keys.VaultID, device ed25519.PublicKey, hello *pb.Hello) (*syncer.Service, [][]byte, error) {
+	if err := checkRecordCount(len(hello.MemberRecords)); err != nil {
+		return nil, nil, err
+	}
+	if !s.node.proves(vault, device, hello.MemberRecords) {
+		return nil, nil, ErrNotServed
+	}
 	var v *Vault
 	var err error
 	if hello.Register {
-		v, err = s.node.Register(s.ctx, vault, device, hello.MemberRecords)
-	} else if v, err = s.node.Vault(vault); err == nil {
-		err = v.AddMembers(s.ctx, hello.MemberRecords)
+		v, err = s.node.register(s.ctx, string(device), vault, device, hello.MemberRecords, hello.Invite)
+	} else if v, err = s.node.acquire(vault); err == nil {
+		if err = v.AddMembers(s.ctx, hello.MemberRecords); err == nil && !v.IsMember(device) {
+			err = notMember(device, vault)
+		}
+		if err != nil {
+			s.node.release(v)
+		}
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if !v.IsMember(device) {
-		return nil, nil, fmt.Errorf("device %x is not a member of vault %s", device[:6], vault.Short())
-	}
-	svc := s.service(v)
+	svc := s.serve(v) // takes over the hold on v
 	if svc == nil {
 		return nil, nil, errors.New("the node is shutting down")
 	}
 	return svc, v.MemberRecords(), nil
 }
 
-// service returns the vault's sync service, started on first use (nil once
-// the server is closed). Called from stream handlers concurrently.
-func (s *Server) service(v *Vault) *syncer.Service {
+// serve returns the vault's sync service, started on first use (nil once
+// the server is closed). The caller's hold on v passes to the service, or
+// is released if the vault is served already. Called from stream handlers
+// concurrently.
+func (s *Server) serve(v *Vault) *syncer.Service {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	if svc := s.services[v.ID]; svc != nil {
-		return svc
+	for {
+		if s.closed {
+			s.node.release(v)
+			return nil
+		}
+		e := s.served[v.ID]
+		if e == nil {
+			break
+		}
+		if e.closing == nil {
+			e.lastHello = time.Now()
+			s.node.release(v) // the service holds it already
+			return e.svc
+		}
+		ch := e.closing
+		s.mu.Unlock()
+		<-ch // our hold keeps the store open meanwhile
+		s.mu.Lock()
 	}
 	members := syncer.Members{
 		Get: func(context.Context) ([][]byte, error) { return v.MemberRecords(), nil },
@@ -100,9 +156,46 @@ func (s *Server) service(v *Vault) *syncer.Service {
 	}
 	cfg := s.cfg
 	cfg.ClosePeer = p2p.PeerCloser(s.host)
-	svc := syncer.Start(s.ctx, objsync.PeerID(s.host.ID().String()), v.db, v.ReceiveBatch, members, cfg)
-	s.services[v.ID] = svc
-	return svc
+	e := &served{v: v, lastHello: time.Now()}
+	e.svc = syncer.Start(s.ctx, objsync.PeerID(s.host.ID().String()), v.db, v.ReceiveBatch, members, cfg)
+	e.idle = time.AfterFunc(s.node.opts.IdleAfter, func() { s.idleCheck(e) })
+	s.served[v.ID] = e
+	return e.svc
+}
+
+// idleCheck closes a vault that has had no connection (and no hello) for
+// IdleAfter, and else looks again later.
+func (s *Server) idleCheck(e *served) {
+	s.mu.Lock()
+	if s.closed || s.served[e.v.ID] != e || e.closing != nil {
+		s.mu.Unlock()
+		return
+	}
+	after := s.node.opts.IdleAfter
+	if len(e.svc.Peers()) > 0 {
+		e.idle.Reset(after)
+		s.mu.Unlock()
+		return
+	}
+	if quiet := time.Since(e.lastHello); quiet < after {
+		e.idle.Reset(after - quiet)
+		s.mu.Unlock()
+		return
+	}
+	e.closing = make(chan struct{})
+	s.mu.Unlock()
+	// A connection attached between the check and here (its hello was
+	// over IdleAfter ago: its handshake stalled that long) is closed with
+	// the service, and its device dials again.
+	e.svc.Close()
+	s.node.release(e.v)
+	s.mu.Lock()
+	if s.served[e.v.ID] == e {
+		delete(s.served, e.v.ID)
+	}
+	s.mu.Unlock()
+	close(e.closing)
+	s.cfg.Log.Debug("vault idle; closed", "vault", e.v.ID.Short())
 }
 
 // DefaultServiceConfig: a 1 s tick, reconciliation every 20 s.
