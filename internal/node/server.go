@@ -198,9 +198,14 @@ func (s *Server) idleCheck(e *served) {
 	s.cfg.Log.Debug("vault idle; closed", "vault", e.v.ID.Short())
 }
 
-// DefaultServiceConfig: a 1 s tick, reconciliation every 20 s.
+// DefaultServiceConfig: a 1 s tick, reconciliation every 20 s; with one
+// peer, at most 3 sessions at once, then one every 5 s (a device starts one
+// every 20 s), over a set of objects kept between sessions until a change
+// is stored.
 func DefaultServiceConfig(log *slog.Logger) syncer.Config {
-	return syncer.Config{Sync: objsync.DefaultConfig, Tick: time.Second, Log: log}
+	sc := objsync.DefaultConfig
+	sc.SessionBurst, sc.SessionEvery = 3, 5
+	return syncer.Config{Sync: sc, Tick: time.Second, Log: log, KeepSet: true}
 }
 
 // ServeLoopback serves n with cfg on a fresh host listening on a free
