@@ -39,7 +39,7 @@ type peer struct {
 	reconSet  *reconcile.Set // what the session compares: our objects when it began
 	// waiting is a session the peer started that waits for its turn (see
 	// Config.SessionBurst); a later one replaces it.
-	waiting *Message
+	waiting   *Message
 	lastRecon int
 	// heads is what the peer last said its heads of an object are.
 	heads map[ID][]ID
