@@ -39,11 +39,13 @@ type Server struct {
 type served struct {
 	v   *Vault
 	svc *syncer.Service
-	// lastHello is when a device was last admitted: until its connection
-	// is attached to svc (just after), the service has no peer, so the
-	// idle check counts a recent hello as a connection.
-	lastHello time.Time
-	idle      *time.Timer // the idle check; a timer, not a goroutine
+	// lastHello is when a device was last admitted, and handshakes the
+	// connections admitted and not yet attached to svc: until attached, a
+	// connection is not among the service's peers, so the idle check
+	// counts these as connections.
+	lastHello  time.Time
+	handshakes int
+	idle       *time.Timer // the idle check; a timer, not a goroutine
 	// closing is closed once svc is closed and v released: a hello that
 	// finds the vault closing waits for it, then starts it again, so two
 	// services never run one vault.
@@ -55,7 +57,23 @@ func Serve(ctx context.Context, h host.Host, n *Node, cfg syncer.Config) *Server
 	s := &Server{node: n, host: h, cfg: cfg, served: map[keys.VaultID]*served{}}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	h.SetStreamHandler(p2p.ProtocolID, func(st network.Stream) {
-		if err := p2p.Accept(st, s.decide); err != nil {
+		var admitted *served
+		err := p2p.Accept(st, func(vault keys.VaultID, device ed25519.PublicKey, hello *pb.Hello) (*syncer.Service, [][]byte, error) {
+			e, records, err := s.decide(vault, device, hello)
+			if e == nil {
+				return nil, nil, err
+			}
+			admitted = e
+			return e.svc, records, nil
+		})
+		if admitted != nil {
+			// Accept has attached the connection (or failed to): from
+			// now on the service's peers tell whether the vault is idle.
+			s.mu.Lock()
+			admitted.handshakes--
+			s.mu.Unlock()
+		}
+		if err != nil {
 			cfg.Log.Info("refused a peer", "peer", st.Conn().RemotePeer().ShortString(), "err", err)
 		}
 	})
@@ -95,7 +113,7 @@ func (s *Server) Served() int {
 // What it checks first costs the same whatever the vault: a stranger is
 // refused with ErrNotServed before anything tells whether the vault is
 // here.
-func (s *Server) decide(vault keys.VaultID, device ed25519.PublicKey, hello *pb.Hello) (*syncer.Service, [][]byte, error) {
+func (s *Server) decide(vault keys.VaultID, device ed25519.PublicKey, hello *pb.Hello) (*served, [][]byte, error) {
 	if err := checkRecordCount(len(hello.MemberRecords)); err != nil {
 		return nil, nil, err
 	}
@@ -117,18 +135,18 @@ func (s *Server) decide(vault keys.VaultID, device ed25519.PublicKey, hello *pb.
 	if err != nil {
 		return nil, nil, err
 	}
-	svc := s.serve(v) // takes over the hold on v
-	if svc == nil {
+	e := s.serve(v) // takes over the hold on v
+	if e == nil {
 		return nil, nil, errors.New("the node is shutting down")
 	}
-	return svc, v.MemberRecords(), nil
+	return e, v.MemberRecords(), nil
 }
 
-// serve returns the vault's sync service, started on first use (nil once
-// the server is closed). The caller's hold on v passes to the service, or
-// is released if the vault is served already. Called from stream handlers
-// concurrently.
-func (s *Server) serve(v *Vault) *syncer.Service {
+// serve returns the vault as served, its sync service started on first
+// use (nil once the server is closed), counting a handshake in progress.
+// The caller's hold on v passes to the service, or is released if the
+// vault is served already. Called from stream handlers concurrently.
+func (s *Server) serve(v *Vault) *served {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for {
@@ -142,8 +160,9 @@ func (s *Server) serve(v *Vault) *syncer.Service {
 		}
 		if e.closing == nil {
 			e.lastHello = time.Now()
+			e.handshakes++
 			s.node.release(v) // the service holds it already
-			return e.svc
+			return e
 		}
 		ch := e.closing
 		s.mu.Unlock()
@@ -156,11 +175,11 @@ func (s *Server) serve(v *Vault) *syncer.Service {
 	}
 	cfg := s.cfg
 	cfg.ClosePeer = p2p.PeerCloser(s.host)
-	e := &served{v: v, lastHello: time.Now()}
+	e := &served{v: v, lastHello: time.Now(), handshakes: 1}
 	e.svc = syncer.Start(s.ctx, objsync.PeerID(s.host.ID().String()), v.db, v.ReceiveBatch, members, cfg)
 	e.idle = time.AfterFunc(s.node.opts.IdleAfter, func() { s.idleCheck(e) })
 	s.served[v.ID] = e
-	return e.svc
+	return e
 }
 
 // idleCheck closes a vault that has had no connection (and no hello) for
@@ -172,7 +191,7 @@ func (s *Server) idleCheck(e *served) {
 		return
 	}
 	after := s.node.opts.IdleAfter
-	if len(e.svc.Peers()) > 0 {
+	if e.handshakes > 0 || len(e.svc.Peers()) > 0 {
 		e.idle.Reset(after)
 		s.mu.Unlock()
 		return
@@ -182,11 +201,10 @@ func (s *Server) idleCheck(e *served) {
 		s.mu.Unlock()
 		return
 	}
+	// No connection, none in its handshake: a hello from now on waits
+	// for the close (see serve).
 	e.closing = make(chan struct{})
 	s.mu.Unlock()
-	// A connection attached between the check and here (its hello was
-	// over IdleAfter ago: its handshake stalled that long) is closed with
-	// the service, and its device dials again.
 	e.svc.Close()
 	s.node.release(e.v)
 	s.mu.Lock()
