@@ -20,7 +20,6 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 
 	"mycel/internal/keys"
 )
@@ -287,6 +286,3 @@ func (n *Node) create(peer string, id keys.VaultID, device []byte, records [][]b
 func notMember(device []byte, id keys.VaultID) error {
 	return fmt.Errorf("device %x is not a member of vault %s", device[:min(6, len(device))], id.Short())
 }
-
-// now is the node's clock (Options.Now in tests).
-func (n *Node) now() time.Time { return n.opts.Now() }
