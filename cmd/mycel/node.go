@@ -2,6 +2,8 @@ package main
 
 import (
 	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
 	ma "github.com/multiformats/go-multiaddr"
@@ -28,6 +31,7 @@ const (
 	nodeKeyFile   = "node.key"
 	nodeAddrsFile = "node.addrs" // where it listens, ports filled in
 	nodeLockFile  = "node.lock"  // held while a node runs on the folder
+	inviteFile    = "invite.token"
 )
 
 // firstListen is where a node listens on its first start: this machine
@@ -36,6 +40,9 @@ var firstListen = []string{"/ip4/127.0.0.1/tcp/0", "/ip4/127.0.0.1/udp/0/quic-v1
 
 func (a *app) nodeCmd() *cobra.Command {
 	var listen []string
+	var registration string
+	var maxVaults int
+	var idleAfter time.Duration
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run a backup node: store vaults' encrypted changes, serve devices",
@@ -64,6 +71,25 @@ not start).
 One node at a time runs on a data folder, and a node does not share a port: a
 folder another node uses, or an address another process listens on, stops it
 at once with an error saying so.
+
+Who may register a new vault (--registration; vaults registered already are
+always served):
+  open    any device (the default), within the limits below;
+  invite  a device that presents this node's invite token: on the first start
+          with invite the node creates one in invite.token in its data folder
+          (mode 0600) and prints it at every start; each device registers with
+          'mycel nodes add ADDR --invite TOKEN';
+  closed  none.
+However open, a node registers at most --max-vaults vaults in all, each device
+key 2 new vaults at once and then one per 10 minutes, and the node 20 at once
+and then one per 30 seconds, so a stranger cannot fill its disk. Refusals say
+which limit was met.
+
+A vault's store is open, and its sync service running, only while a device of
+it is connected (and --idle-after more): a node holding many vaults starts at
+once, and an idle vault holds no file open.
+
+  mycel node --data /srv/mycel-node --registration invite --max-vaults 50
 
 With --json it prints one JSON object a line: {"event": "up", ...} with its
 addresses once it listens, {"event": "stopped"} when it stops; its log on
@@ -96,7 +122,11 @@ standard error is JSON too.`,
 					listen = firstListen
 				}
 			}
-			n, err := node.Open(a.data)
+			opts, invite, err := nodeOptions(a.data, registration, maxVaults, idleAfter)
+			if err != nil {
+				return err
+			}
+			n, err := node.OpenWith(a.data, opts)
 			if err != nil {
 				return err
 			}
@@ -116,7 +146,8 @@ standard error is JSON too.`,
 			if a.asJSON {
 				logHandler = slog.NewJSONHandler(a.stderr, &slog.HandlerOptions{Level: slog.LevelInfo})
 			}
-			node.Serve(ctx, h, n, node.DefaultServiceConfig(slog.New(logHandler)))
+			srv := node.Serve(ctx, h, n, node.DefaultServiceConfig(slog.New(logHandler)))
+			defer srv.Close() // before the node's stores and the host close
 			var dial []string
 			for _, m := range h.Addrs() {
 				dial = append(dial, fmt.Sprintf("%s/p2p/%s", m, h.ID()))
@@ -124,7 +155,8 @@ standard error is JSON too.`,
 			slices.Sort(dial) // the same order at every start
 			if a.asJSON {
 				if err := a.emitLine(map[string]any{"event": "up", "vaults": n.Vaults(), "data": a.data, "peer_id": h.ID().String(),
-					"addresses": dial, "listen": bound, "addresses_file": addrsPath}); err != nil {
+					"addresses": dial, "listen": bound, "addresses_file": addrsPath,
+					"registration": opts.Registration.String(), "max_vaults": opts.MaxVaults, "invite": invite}); err != nil {
 					return err
 				}
 			} else {
@@ -134,6 +166,14 @@ standard error is JSON too.`,
 					fmt.Fprintf(a.stdout, "  %s\n", d)
 				}
 				fmt.Fprintf(a.stdout, "They are the same at every start (kept in %s; --listen changes them).\n", addrsPath)
+				switch opts.Registration {
+				case node.RegistrationOpen:
+					fmt.Fprintf(a.stdout, "Registration is open: any device may register a vault, up to %d vaults.\n", opts.MaxVaults)
+				case node.RegistrationInvite:
+					fmt.Fprintf(a.stdout, "Registration is by invitation, up to %d vaults: on each device, 'mycel nodes add ADDR --invite %s'.\n", opts.MaxVaults, invite)
+				case node.RegistrationClosed:
+					fmt.Fprintln(a.stdout, "Registration is closed: the node serves the vaults it holds, and no new one.")
+				}
 				fmt.Fprintln(a.stdout, "Press Ctrl-C to stop.")
 			}
 			<-ctx.Done()
@@ -144,9 +184,68 @@ standard error is JSON too.`,
 			return nil
 		},
 	}
+	cmd.Flags().StringVar(&registration, "registration", "open",
+		"who may register a new vault: open (any device, within the limits), invite (a device with this node's invite token, from invite.token), closed (none)")
+	cmd.Flags().IntVar(&maxVaults, "max-vaults", node.DefaultMaxVaults,
+		"the most vaults this node holds; registrations past it are refused (the vaults held are kept)")
+	cmd.Flags().DurationVar(&idleAfter, "idle-after", node.DefaultIdleAfter,
+		"how long a vault with no device connected keeps its store open and its sync service running")
 	cmd.Flags().StringSliceVar(&listen, "listen", nil,
 		"multiaddrs to listen on, TCP and QUIC (port 0: a free one), recorded for the next starts (default: those recorded in node.addrs, else "+strings.Join(firstListen, ",")+")")
 	return cmd
+}
+
+// nodeOptions are the node's registration policy and limits from its
+// flags, and its invite token when registration is by invitation.
+func nodeOptions(dir, registration string, maxVaults int, idleAfter time.Duration) (node.Options, string, error) {
+	reg, err := node.ParseRegistration(registration)
+	if err != nil {
+		return node.Options{}, "", fmt.Errorf("--%w", err)
+	}
+	if maxVaults < 1 {
+		return node.Options{}, "", fmt.Errorf("--max-vaults %d: give at least 1 (--registration closed accepts no new vault)", maxVaults)
+	}
+	if idleAfter <= 0 {
+		return node.Options{}, "", fmt.Errorf("--idle-after %v: give a positive duration, such as 1m", idleAfter)
+	}
+	opts := node.Options{Registration: reg, MaxVaults: maxVaults, IdleAfter: idleAfter}
+	if reg != node.RegistrationInvite {
+		return opts, "", nil
+	}
+	if opts.Invite, err = inviteToken(dir); err != nil {
+		return node.Options{}, "", err
+	}
+	return opts, opts.Invite, nil
+}
+
+// inviteToken reads the node's invite token, creating it on first use: 20
+// random bytes in hex, in a file only the node's user may read (whoever
+// reads it may register vaults).
+func inviteToken(dir string) (string, error) {
+	path := filepath.Join(dir, inviteFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		raw := make([]byte, 20)
+		if _, err := rand.Read(raw); err != nil {
+			return "", err
+		}
+		tok := hex.EncodeToString(raw)
+		if err := writeFileAtomic(path, []byte(tok+"\n"), 0o600); err != nil {
+			return "", fmt.Errorf("write the invite token: %w", err)
+		}
+		return tok, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s can be read by other users (mode %v): 'chmod 600 %s', or remove it for a new token", path, fi.Mode().Perm(), path)
+	}
+	tok := strings.TrimSpace(string(b))
+	if len(tok) < 16 {
+		return "", fmt.Errorf("%s holds no token of at least 16 characters: remove it, and the node makes a new one", path)
+	}
+	return tok, nil
 }
 
 // lockNode locks the node's data folder for this process's life, so that
@@ -257,16 +356,21 @@ func (a *app) nodesCmd() *cobra.Command {
 		Use:   "nodes",
 		Short: "Manage the backup nodes this device syncs with",
 	}
-	cmd.AddCommand(&cobra.Command{
+	var invite string
+	add := &cobra.Command{
 		Use:   "add ADDR",
 		Short: "Register this vault with a node and sync with it",
 		Long: `Register this vault with the backup node at ADDR (the /p2p/ multiaddr 'mycel node'
 prints) and add it to the nodes this device syncs with. The node checks that
-this device belongs to the vault; it never receives a key.`,
+this device belongs to the vault; it never receives a key.
+
+A node that registers new vaults by invitation only ('mycel node --registration
+invite') asks for its invite token, which it prints: give it with --invite.
+It is needed once, to register; the vault's other devices then need none.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withVault(func(e *vault.Engine) error {
-				if err := device.Register(cmd.Context(), e, args[0]); err != nil {
+				if err := device.RegisterInvited(cmd.Context(), e, args[0], invite); err != nil {
 					return err
 				}
 				return a.emit(map[string]string{"added": args[0]}, func(w io.Writer) {
@@ -274,7 +378,9 @@ this device belongs to the vault; it never receives a key.`,
 				})
 			})
 		},
-	}, &cobra.Command{
+	}
+	add.Flags().StringVar(&invite, "invite", "", "the node's invite token, for a node that registers new vaults by invitation (it prints the token)")
+	cmd.AddCommand(add, &cobra.Command{
 		Use:   "ls",
 		Short: "List the nodes",
 		Args:  cobra.NoArgs,

@@ -117,3 +117,42 @@ func TestNodeHelpTeachesAddresses(t *testing.T) {
 		}
 	}
 }
+
+// --registration invite: the node creates its token (mode 0600) and
+// prints it; a device without it, or with another, is refused saying what
+// to do; with it, registered. The next start keeps the token.
+func TestNodeRegistrationByInvite(t *testing.T) {
+	nodeData := filepath.Join(t.TempDir(), "node")
+	listen := loopbackListen(t)
+	n := start(t, "--data", nodeData, "node", "--listen", listen, "--registration", "invite")
+	addr := nodeAddr(t, n)
+	token := printed(t, n, "the invite token", func(l string) (string, bool) {
+		_, rest, ok := strings.Cut(l, "--invite ")
+		return strings.TrimSuffix(rest, "'."), ok
+	})
+	if fi, err := os.Stat(filepath.Join(nodeData, inviteFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("invite token file: %v %v", fi, err)
+	}
+	a := newCLI(t)
+	a.ok("init", "--name", "laptop")
+	a.fails("by invitation only", "nodes", "add", addr)
+	a.fails("the invite token is not this node's", "nodes", "add", addr, "--invite", strings.Repeat("0", 40))
+	a.ok("nodes", "add", addr, "--invite", token)
+	n.stop()
+	n = start(t, "--data", nodeData, "node", "--listen", listen, "--registration", "closed")
+	nodeAddr(t, n)
+	b := newCLI(t)
+	b.ok("init", "--name", "other")
+	b.fails("registration is closed", "nodes", "add", addr)
+	a.ok("nodes", "add", addr) // a vault registered already needs no token
+}
+
+// mycel node --help teaches the registration policy and limits.
+func TestNodeHelpTeachesRegistration(t *testing.T) {
+	help := strings.Join(strings.Fields(newCLI(t).ok("node", "--help")), " ")
+	for _, want := range []string{"--registration", "mycel nodes add ADDR --invite TOKEN", "--max-vaults", "--idle-after", "invite.token"} {
+		if !strings.Contains(help, want) {
+			t.Errorf("mycel node --help does not say %q", want)
+		}
+	}
+}

@@ -398,6 +398,13 @@ func addrKey(list func() ([]net.Addr, error)) string {
 // Register asks the node at addr to store this vault (proving membership
 // with the handshake) and adds it to the device's nodes.
 func Register(ctx context.Context, e *vault.Engine, addr string) error {
+	return RegisterInvited(ctx, e, addr, "")
+}
+
+// RegisterInvited is Register with the node's invite token, for a node
+// that registers new vaults by invitation only. The token is sent once:
+// the vault, once registered, is served without it.
+func RegisterInvited(ctx context.Context, e *vault.Engine, addr, invite string) error {
 	h, err := p2p.NewHost(e.HostKey(), nil)
 	if err != nil {
 		return err
@@ -408,7 +415,7 @@ func Register(ctx context.Context, e *vault.Engine, addr string) error {
 		return err
 	}
 	id := e.VaultID()
-	_, stream, _, theirs, err := p2p.Dial(ctx, h, addr, &pb.Hello{VaultId: id[:], MemberRecords: recs, Register: true})
+	_, stream, _, theirs, err := p2p.Dial(ctx, h, addr, &pb.Hello{VaultId: id[:], MemberRecords: recs, Register: true, Invite: invite})
 	if err != nil {
 		return err
 	}

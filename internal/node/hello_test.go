@@ -65,10 +65,11 @@ func TestBigMembershipLogRegisters(t *testing.T) {
 	if len(theirs) == 0 {
 		t.Fatal("the node answered with no membership records")
 	}
-	nv, err := n.Vault(id)
+	nv, err := n.acquire(id)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer n.release(nv)
 	deadline := time.Now().Add(20 * time.Second)
 	for len(nv.MemberRecords()) != len(recs) {
 		if time.Now().After(deadline) {

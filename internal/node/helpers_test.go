@@ -2,8 +2,13 @@ package node
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"testing"
+
+	"github.com/libp2p/go-libp2p/core/host"
+
+	"mycel/internal/p2p"
 
 	"mycel/internal/change"
 	"mycel/internal/store"
@@ -18,4 +23,8 @@ func p2pHeads(t *testing.T, v *Vault, obj change.ID) []change.ID {
 		return err
 	})
 	return hs
+}
+
+func newLoopbackHost(key ed25519.PrivateKey) (host.Host, error) {
+	return p2p.NewHost(key, []string{"/ip4/127.0.0.1/tcp/0"})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -19,8 +18,11 @@ import (
 	"mycel/internal/syncer"
 )
 
-// Server serves the node's vaults on a libp2p host: one sync service per
-// vault, started when a device of it first connects.
+// Server serves the node's vaults on a libp2p host: a vault's store is
+// opened and its sync service started when a device of it connects, and
+// both are closed once it has had no connection for the node's IdleAfter.
+// So an idle vault costs no goroutine and no open file, and a node holding
+// any number of vaults starts, and keeps serving, as one holding a few.
 type Server struct {
 	node   *Node
 	host   host.Host
@@ -28,17 +30,50 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	mu       sync.Mutex
-	services map[keys.VaultID]*syncer.Service
-	closed   bool
+	mu     sync.Mutex
+	served map[keys.VaultID]*served
+	closed bool
+}
+
+// served is a vault being served: its store (held open) and service.
+type served struct {
+	v   *Vault
+	svc *syncer.Service
+	// lastHello is when a device was last admitted, and handshakes the
+	// connections admitted and not yet attached to svc: until attached, a
+	// connection is not among the service's peers, so the idle check
+	// counts these as connections.
+	lastHello  time.Time
+	handshakes int
+	idle       *time.Timer // the idle check; a timer, not a goroutine
+	// closing is closed once svc is closed and v released: a hello that
+	// finds the vault closing waits for it, then starts it again, so two
+	// services never run one vault.
+	closing chan struct{}
 }
 
 // Serve starts answering sync streams on h until ctx ends or Close.
 func Serve(ctx context.Context, h host.Host, n *Node, cfg syncer.Config) *Server {
-	s := &Server{node: n, host: h, cfg: cfg, services: map[keys.VaultID]*syncer.Service{}}
+	s := &Server{node: n, host: h, cfg: cfg, served: map[keys.VaultID]*served{}}
 	s.ctx, s.cancel = context.WithCancel(ctx)
 	h.SetStreamHandler(p2p.ProtocolID, func(st network.Stream) {
-		if err := p2p.Accept(st, s.decide); err != nil {
+		var admitted *served
+		err := p2p.Accept(st, func(vault keys.VaultID, device ed25519.PublicKey, hello *pb.Hello) (*syncer.Service, [][]byte, error) {
+			e, records, err := s.decide(vault, device, hello)
+			if e == nil {
+				return nil, nil, err
+			}
+			admitted = e
+			return e.svc, records, nil
+		})
+		if admitted != nil {
+			// Accept has attached the connection (or failed to): from
+			// now on the service's peers tell whether the vault is idle.
+			s.mu.Lock()
+			admitted.handshakes--
+			s.mu.Unlock()
+		}
+		if err != nil {
 			cfg.Log.Info("refused a peer", "peer", st.Conn().RemotePeer().ShortString(), "err", err)
 		}
 	})
@@ -46,53 +81,93 @@ func Serve(ctx context.Context, h host.Host, n *Node, cfg syncer.Config) *Server
 }
 
 // Close stops serving: no new stream is answered, and every vault's
-// service is closed (its connections too) before Close returns. The host
-// and the node's stores are the caller's to close after.
+// service is closed (its connections too) and its store released before
+// Close returns. The host and the node are the caller's to close after.
 func (s *Server) Close() {
 	s.host.RemoveStreamHandler(p2p.ProtocolID)
 	s.cancel()
 	s.mu.Lock()
 	s.closed = true
-	svcs := s.services
-	s.services = map[keys.VaultID]*syncer.Service{}
+	all := s.served
+	s.served = map[keys.VaultID]*served{}
 	s.mu.Unlock()
-	for _, svc := range svcs {
-		svc.Close()
+	for _, e := range all {
+		if e.closing != nil { // the idle check is closing it
+			<-e.closing
+			continue
+		}
+		e.idle.Stop()
+		e.svc.Close()
+		s.node.release(e.v)
 	}
 }
 
+// Served counts the vaults being served now (open, with a service).
+func (s *Server) Served() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.served)
+}
+
 // decide admits a device of a registered vault (registering it if asked).
-func (s *Server) decide(vault keys.VaultID, device ed25519.PublicKey, hello *pb.Hello) (*syncer.Service, [][]byte, error) {
+// What it checks first costs the same whatever the vault: a stranger is
+// refused with ErrNotServed before anything tells whether the vault is
+// here.
+func (s *Server) decide(vault keys.VaultID, device ed25519.PublicKey, hello *pb.Hello) (*served, [][]byte, error) {
+	if err := checkRecordCount(len(hello.MemberRecords)); err != nil {
+		return nil, nil, err
+	}
+	if !s.node.proves(vault, device, hello.MemberRecords) {
+		return nil, nil, ErrNotServed
+	}
 	var v *Vault
 	var err error
 	if hello.Register {
-		v, err = s.node.Register(s.ctx, vault, device, hello.MemberRecords)
-	} else if v, err = s.node.Vault(vault); err == nil {
-		err = v.AddMembers(s.ctx, hello.MemberRecords)
+		v, err = s.node.register(s.ctx, string(device), vault, device, hello.MemberRecords, hello.Invite)
+	} else if v, err = s.node.acquire(vault); err == nil {
+		if err = v.AddMembers(s.ctx, hello.MemberRecords); err == nil && !v.IsMember(device) {
+			err = notMember(device, vault)
+		}
+		if err != nil {
+			s.node.release(v)
+		}
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if !v.IsMember(device) {
-		return nil, nil, fmt.Errorf("device %x is not a member of vault %s", device[:6], vault.Short())
-	}
-	svc := s.service(v)
-	if svc == nil {
+	e := s.serve(v) // takes over the hold on v
+	if e == nil {
 		return nil, nil, errors.New("the node is shutting down")
 	}
-	return svc, v.MemberRecords(), nil
+	return e, v.MemberRecords(), nil
 }
 
-// service returns the vault's sync service, started on first use (nil once
-// the server is closed). Called from stream handlers concurrently.
-func (s *Server) service(v *Vault) *syncer.Service {
+// serve returns the vault as served, its sync service started on first
+// use (nil once the server is closed), counting a handshake in progress.
+// The caller's hold on v passes to the service, or is released if the
+// vault is served already. Called from stream handlers concurrently.
+func (s *Server) serve(v *Vault) *served {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return nil
-	}
-	if svc := s.services[v.ID]; svc != nil {
-		return svc
+	for {
+		if s.closed {
+			s.node.release(v)
+			return nil
+		}
+		e := s.served[v.ID]
+		if e == nil {
+			break
+		}
+		if e.closing == nil {
+			e.lastHello = time.Now()
+			e.handshakes++
+			s.node.release(v) // the service holds it already
+			return e
+		}
+		ch := e.closing
+		s.mu.Unlock()
+		<-ch // our hold keeps the store open meanwhile
+		s.mu.Lock()
 	}
 	members := syncer.Members{
 		Get: func(context.Context) ([][]byte, error) { return v.MemberRecords(), nil },
@@ -100,14 +175,55 @@ func (s *Server) service(v *Vault) *syncer.Service {
 	}
 	cfg := s.cfg
 	cfg.ClosePeer = p2p.PeerCloser(s.host)
-	svc := syncer.Start(s.ctx, objsync.PeerID(s.host.ID().String()), v.db, v.ReceiveBatch, members, cfg)
-	s.services[v.ID] = svc
-	return svc
+	e := &served{v: v, lastHello: time.Now(), handshakes: 1}
+	e.svc = syncer.Start(s.ctx, objsync.PeerID(s.host.ID().String()), v.db, v.ReceiveBatch, members, cfg)
+	e.idle = time.AfterFunc(s.node.opts.IdleAfter, func() { s.idleCheck(e) })
+	s.served[v.ID] = e
+	return e
 }
 
-// DefaultServiceConfig: a 1 s tick, reconciliation every 20 s.
+// idleCheck closes a vault that has had no connection (and no hello) for
+// IdleAfter, and else looks again later.
+func (s *Server) idleCheck(e *served) {
+	s.mu.Lock()
+	if s.closed || s.served[e.v.ID] != e || e.closing != nil {
+		s.mu.Unlock()
+		return
+	}
+	after := s.node.opts.IdleAfter
+	if e.handshakes > 0 || len(e.svc.Peers()) > 0 {
+		e.idle.Reset(after)
+		s.mu.Unlock()
+		return
+	}
+	if quiet := time.Since(e.lastHello); quiet < after {
+		e.idle.Reset(after - quiet)
+		s.mu.Unlock()
+		return
+	}
+	// No connection, none in its handshake: a hello from now on waits
+	// for the close (see serve).
+	e.closing = make(chan struct{})
+	s.mu.Unlock()
+	e.svc.Close()
+	s.node.release(e.v)
+	s.mu.Lock()
+	if s.served[e.v.ID] == e {
+		delete(s.served, e.v.ID)
+	}
+	s.mu.Unlock()
+	close(e.closing)
+	s.cfg.Log.Debug("vault idle; closed", "vault", e.v.ID.Short())
+}
+
+// DefaultServiceConfig: a 1 s tick, reconciliation every 20 s; with one
+// peer, at most 3 sessions at once, then one every 5 s (a device starts one
+// every 20 s), over a set of objects kept between sessions until a change
+// is stored.
 func DefaultServiceConfig(log *slog.Logger) syncer.Config {
-	return syncer.Config{Sync: objsync.DefaultConfig, Tick: time.Second, Log: log}
+	sc := objsync.DefaultConfig
+	sc.SessionBurst, sc.SessionEvery = 3, 5
+	return syncer.Config{Sync: sc, Tick: time.Second, Log: log, KeepSet: true}
 }
 
 // ServeLoopback serves n with cfg on a fresh host listening on a free

@@ -19,6 +19,15 @@ type Machine struct {
 	ticks int
 	ready Ready
 	next  uint64 // session counter
+	// sessions is each peer's allowance of reconciliation sessions (see
+	// Config.SessionBurst); kept across its connections.
+	sessions map[PeerID]*allowance
+}
+
+// allowance is a token bucket counted in ticks.
+type allowance struct {
+	tokens int
+	at     int // the tick tokens were last counted at
 }
 
 type peer struct {
@@ -28,6 +37,9 @@ type peer struct {
 	seq       uint32 // the next Recon message expected (or sent) in the session
 	recon     *reconcile.Session
 	reconSet  *reconcile.Set // what the session compares: our objects when it began
+	// waiting is a session the peer started that waits for its turn (see
+	// Config.SessionBurst); a later one replaces it.
+	waiting   *Message
 	lastRecon int
 	// heads is what the peer last said its heads of an object are.
 	heads map[ID][]ID
@@ -52,7 +64,54 @@ type peer struct {
 // New returns a machine for peer self over store. salt draws a fresh random
 // salt for each reconciliation (tests pass a seeded source).
 func New(self PeerID, store Storage, cfg Config, salt func() [reconcile.SaltSize]byte) *Machine {
-	return &Machine{self: self, store: store, cfg: cfg, salt: salt, peers: map[PeerID]*peer{}}
+	return &Machine{self: self, store: store, cfg: cfg, salt: salt, peers: map[PeerID]*peer{}, sessions: map[PeerID]*allowance{}}
+}
+
+// maxAllowances bounds the allowances kept; past it, those of peers not
+// connected and full again (no different from a new one) are forgotten.
+const maxAllowances = 1024
+
+// mayReconcile spends one of a peer's sessions, if it has one left.
+func (m *Machine) mayReconcile(p PeerID) bool {
+	if m.cfg.SessionEvery <= 0 || m.cfg.SessionBurst <= 0 {
+		return true
+	}
+	a := m.sessions[p]
+	if a == nil {
+		if len(m.sessions) >= maxAllowances {
+			for q, o := range m.sessions {
+				if m.peers[q] == nil && o.tokens+(m.ticks-o.at)/m.cfg.SessionEvery >= m.cfg.SessionBurst {
+					delete(m.sessions, q)
+				}
+			}
+		}
+		a = &allowance{tokens: m.cfg.SessionBurst, at: m.ticks}
+		m.sessions[p] = a
+	}
+	if n := (m.ticks - a.at) / m.cfg.SessionEvery; n > 0 {
+		a.tokens = min(m.cfg.SessionBurst, a.tokens+n)
+		a.at += n * m.cfg.SessionEvery
+	}
+	if a.tokens >= m.cfg.SessionBurst {
+		a.at = m.ticks // full: the period starts with the next spend
+	}
+	if a.tokens == 0 {
+		return false
+	}
+	a.tokens--
+	return true
+}
+
+// objectSet is our objects, as reconciliation compares them.
+func (m *Machine) objectSet() (*reconcile.Set, error) {
+	if ss, ok := m.store.(SetStorage); ok {
+		return ss.ObjectSet()
+	}
+	items, err := m.store.Objects()
+	if err != nil {
+		return nil, err
+	}
+	return reconcile.NewSet(items), nil
 }
 
 func (m *Machine) send(to PeerID, msg Message) {
@@ -113,12 +172,19 @@ func (m *Machine) Connected(p PeerID) error {
 	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, told: map[ID][32]byte{}, failed: map[ID]bool{},
 		held: held, count: map[ID]int{}, inflight: map[ID]map[ID]int{}}
 	if pr.initiator {
-		items, err := m.store.Objects()
+		if !m.mayReconcile(p) {
+			// A peer reconnecting in a loop: its session waits for its
+			// turn (Tick starts it).
+			pr.lastRecon = m.ticks - m.cfg.ReconcileEvery
+			m.peers[p] = pr
+			return nil
+		}
+		set, err := m.objectSet()
 		if err != nil {
 			return err
 		}
 		m.peers[p] = pr
-		m.beginRecon(pr, items)
+		m.beginRecon(pr, set)
 		return nil
 	}
 	m.peers[p] = pr
@@ -147,27 +213,37 @@ func (m *Machine) Tick() error {
 	m.ticks++
 	for _, pr := range m.sorted() {
 		if !pr.initiator {
+			if pr.waiting != nil && m.mayReconcile(pr.id) {
+				msg := *pr.waiting
+				pr.waiting = nil
+				if err := m.joinRecon(pr, msg); err != nil {
+					return err
+				}
+			}
 			continue
 		}
 		idle := m.ticks - pr.lastRecon
 		if (pr.recon == nil && idle >= m.cfg.ReconcileEvery) || idle >= 2*m.cfg.ReconcileEvery {
-			items, err := m.store.Objects()
+			if !m.mayReconcile(pr.id) {
+				continue // its turn comes at a later tick
+			}
+			set, err := m.objectSet()
 			if err != nil {
 				return err
 			}
-			m.beginRecon(pr, items)
+			m.beginRecon(pr, set)
 		}
 	}
 	return nil
 }
 
-// beginRecon starts a reconciliation session over items (our objects).
-func (m *Machine) beginRecon(pr *peer, items []reconcile.Item) {
+// beginRecon starts a reconciliation session over set (our objects).
+func (m *Machine) beginRecon(pr *peer, set *reconcile.Set) {
 	m.next++
 	pr.session = m.next
 	pr.lastRecon = m.ticks
 	var msg []byte
-	pr.reconSet = reconcile.NewSet(items)
+	pr.reconSet = set
 	pr.recon, msg = reconcile.Initiate(pr.reconSet, m.salt())
 	pr.seq = 0
 	m.sendRecon(pr, msg)
@@ -230,16 +306,35 @@ func (m *Machine) Step(from PeerID, msg Message) error {
 func (m *Machine) stepRecon(pr *peer, msg Message) error {
 	switch {
 	case !pr.initiator && msg.Session > pr.session && msg.Seq == 0 && msg.Recon != nil:
-		items, err := m.store.Objects()
-		if err != nil {
-			return err // the session is not joined; the initiator retries
+		if pr.waiting != nil && pr.waiting.Session >= msg.Session {
+			return nil // a duplicate of the session waiting
 		}
-		pr.session, pr.seq = msg.Session, 0
-		pr.reconSet = reconcile.NewSet(items)
-		pr.recon = reconcile.Respond(pr.reconSet)
+		if !m.mayReconcile(pr.id) {
+			pr.waiting = &msg
+			return nil
+		}
+		pr.waiting = nil
+		return m.joinRecon(pr, msg)
 	case msg.Session != pr.session || msg.Seq != pr.seq || pr.recon == nil:
 		return nil
 	}
+	return m.nextRecon(pr, msg)
+}
+
+// joinRecon joins a session the peer started with msg (its first message).
+func (m *Machine) joinRecon(pr *peer, msg Message) error {
+	set, err := m.objectSet()
+	if err != nil {
+		return err // the session is not joined; the initiator retries
+	}
+	pr.session, pr.seq = msg.Session, 0
+	pr.reconSet = set
+	pr.recon = reconcile.Respond(pr.reconSet)
+	return m.nextRecon(pr, msg)
+}
+
+// nextRecon answers the next message of the session joined.
+func (m *Machine) nextRecon(pr *peer, msg Message) error {
 	pr.seq++
 	if msg.Recon == nil { // the other side is done
 		return m.finishRecon(pr)

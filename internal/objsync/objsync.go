@@ -173,6 +173,22 @@ type Config struct {
 	// Window bounds the bytes of one object's changes sent to a peer and
 	// not yet acknowledged by its heads (at least one change is sent).
 	Window int
+	// SessionBurst and SessionEvery bound the reconciliation sessions with
+	// one peer, started or joined: SessionBurst at once, then one every
+	// SessionEvery ticks, across its connections (0: unbounded). A
+	// session past the bound waits for its turn (of a peer's waiting
+	// sessions only the latest is kept), so a peer that floods sessions
+	// makes this side read and compare its whole set no more often than
+	// that, and its other peers are served meanwhile.
+	SessionBurst, SessionEvery int
+}
+
+// SetStorage is a Storage that builds the set reconciliation compares
+// itself, and may keep it from one session to the next while its objects
+// do not change (a node's set changes only when it stores a change).
+type SetStorage interface {
+	Storage
+	ObjectSet() (*reconcile.Set, error)
 }
 
 // DefaultConfig: with a 1 s tick, reconcile every 20 s; 1 MiB batches, up

@@ -164,9 +164,26 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 	// The hello proves membership with this device's own add record; the
 	// whole log follows in a Members frame, which the node reads once it
 	// knows the device (see MaxHandshakeFrame).
-	first := &pb.Hello{VaultId: hello.VaultId, Register: hello.Register, MemberRecords: ownRecords(h.ID(), hello.MemberRecords)}
-	if err := writeHandshake(s, &pb.Frame{Body: &pb.Frame_Hello{Hello: first}}, hello.MemberRecords); err != nil {
+	first := &pb.Hello{VaultId: hello.VaultId, Register: hello.Register, Invite: hello.Invite, MemberRecords: ownRecords(h.ID(), hello.MemberRecords)}
+	if err := syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_Hello{Hello: first}}); err != nil {
 		return fail(fmt.Errorf("handshake with %s: %w", addr, err))
+	}
+	// The log goes while the answer is read: a node that refuses reads no
+	// more, and a log bigger than the stream's window would block this
+	// write, so that the refusal and its reason were never read.
+	wrote := make(chan error, 1)
+	go func() {
+		if len(hello.MemberRecords) == 0 {
+			wrote <- nil
+			return
+		}
+		wrote <- syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_Members{Members: &pb.Members{Records: hello.MemberRecords}}})
+	}()
+	fail = func(err error) (objsync.PeerID, network.Stream, *bufio.Reader, [][]byte, error) {
+		s.Reset() // ends the write too
+		<-wrote
+		closeIfIdle(s.Conn(), s)
+		return "", nil, nil, nil, err
 	}
 	// The node is the one the address names (Noise checked its key), so
 	// its answer, with its whole membership log, is read under the limit
@@ -182,6 +199,9 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 	}
 	if rep.Error != "" {
 		return fail(&RefusedError{Addr: addr, Reason: rep.Error})
+	}
+	if err := <-wrote; err != nil {
+		return fail(fmt.Errorf("handshake with %s: send the membership log: %w", addr, err))
 	}
 	s.SetDeadline(time.Time{})
 	trusted(s.Conn())

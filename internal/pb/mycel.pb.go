@@ -1054,6 +1054,10 @@ type Hello struct {
 	VaultId       []byte                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
 	MemberRecords [][]byte               `protobuf:"bytes,2,rep,name=member_records,json=memberRecords,proto3" json:"member_records,omitempty"`
 	Register      bool                   `protobuf:"varint,3,opt,name=register,proto3" json:"register,omitempty"` // ask a node to store this vault
+	// invite is the node's invite token, for a registration on a node that
+	// registers new vaults by invitation only (`mycel node --registration
+	// invite`); other nodes ignore it.
+	Invite        string `protobuf:"bytes,4,opt,name=invite,proto3" json:"invite,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1107,6 +1111,13 @@ func (x *Hello) GetRegister() bool {
 		return x.Register
 	}
 	return false
+}
+
+func (x *Hello) GetInvite() string {
+	if x != nil {
+		return x.Invite
+	}
+	return ""
 }
 
 type HelloReply struct {
@@ -1410,11 +1421,12 @@ const file_mycel_proto_rawDesc = "" +
 	"\x03mac\x18\x02 \x01(\fR\x03mac\x12%\n" +
 	"\x0emember_records\x18\x03 \x03(\fR\rmemberRecords\"#\n" +
 	"\aMembers\x12\x18\n" +
-	"\arecords\x18\x01 \x03(\fR\arecords\"e\n" +
+	"\arecords\x18\x01 \x03(\fR\arecords\"}\n" +
 	"\x05Hello\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\fR\avaultId\x12%\n" +
 	"\x0emember_records\x18\x02 \x03(\fR\rmemberRecords\x12\x1a\n" +
-	"\bregister\x18\x03 \x01(\bR\bregister\"I\n" +
+	"\bregister\x18\x03 \x01(\bR\bregister\x12\x16\n" +
+	"\x06invite\x18\x04 \x01(\tR\x06invite\"I\n" +
 	"\n" +
 	"HelloReply\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12%\n" +

@@ -116,7 +116,9 @@ func (s *Service) Attach(peer objsync.PeerID, nc Conn) <-chan struct{} {
 	c := &conn{peer: peer, c: nc, closed: make(chan struct{}), wake: make(chan struct{}, 1)}
 	attached := make(chan struct{})
 	s.do(func() {
-		close(attached)
+		// Closed once the connection is in Peers (or refused), so that a
+		// caller who waited for Attach sees it there.
+		defer close(attached)
 		if old := s.conns[peer]; old != nil {
 			if keepsOld(s.self, old, c) {
 				close(c.closed)

@@ -67,6 +67,11 @@ type Config struct {
 	// MaxQueued bounds the bytes waiting to be written to one peer; a peer
 	// that leaves more unread is dropped (0: 256 MiB).
 	MaxQueued int
+	// KeepSet tells that the store's heads change only when a change is
+	// stored in it (a node's store: no other process writes it and no
+	// change is set aside), so the set reconciliation compares is kept
+	// from one session to the next until a change is stored.
+	KeepSet bool
 }
 
 // Service syncs one vault with the peers attached to it.
@@ -150,6 +155,7 @@ func newService(self objsync.PeerID, db store.Store, receive Receiver, members M
 	s.flush = s.clock.NewTimer(time.Hour)
 	s.flush.Stop()
 	s.store = newStoreView(db)
+	s.store.keepSet = cfg.KeepSet
 	s.machine = objsync.New(self, s.store, cfg.Sync, func() (salt [reconcile.SaltSize]byte) {
 		rand.Read(salt[:])
 		return salt

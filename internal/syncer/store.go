@@ -32,6 +32,13 @@ type storeView struct {
 	freshRaws map[objsync.ID][]byte
 	// failed is the error of the last read, nil once one worked again.
 	failed error
+	// keepSet: the store's heads change only when a change is stored (a
+	// node's: it never sets a change aside), so the set of objects is
+	// kept while the store's last arrival number is the one it was built
+	// at (see ObjectSet).
+	keepSet bool
+	set     *reconcile.Set
+	setSeq  int64
 }
 
 // graph is what the view knows of one object's graph.
@@ -47,7 +54,7 @@ func (g *graph) last() int64 {
 	return g.seqs[len(g.seqs)-1]
 }
 
-var _ objsync.Storage = (*storeView)(nil)
+var _ objsync.SetStorage = (*storeView)(nil)
 
 // maxRemembered bounds the graph nodes the view keeps (about 100 MB at most).
 const maxRemembered = 1 << 20
@@ -108,6 +115,36 @@ func (s *storeView) Objects() ([]reconcile.Item, error) {
 		return nil, fmt.Errorf("read every object's heads: %w", err)
 	}
 	return out, nil
+}
+
+// ObjectSet is the set of objects reconciliation compares. With keepSet,
+// it is built once per state of the store, not once per session: a peer
+// starting sessions in a loop would make each read every object's heads
+// and hash them all again.
+func (s *storeView) ObjectSet() (*reconcile.Set, error) {
+	if !s.keepSet {
+		items, err := s.Objects()
+		if err != nil {
+			return nil, err
+		}
+		return reconcile.NewSet(items), nil
+	}
+	var last int64
+	if err := s.view(func(tx store.Tx) (err error) {
+		last, err = tx.LastSeq()
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("read the store's last change: %w", err)
+	}
+	if s.set != nil && last == s.setSeq {
+		return s.set, nil
+	}
+	items, err := s.Objects()
+	if err != nil {
+		return nil, err
+	}
+	s.set, s.setSeq = reconcile.NewSet(items), last
+	return s.set, nil
 }
 
 func (s *storeView) Heads(obj objsync.ID) ([]objsync.ID, error) {
