@@ -98,7 +98,7 @@ open it), which the other commands use while it runs.`,
 			for _, addr := range dev.Host.Addrs() {
 				reach = append(reach, fmt.Sprintf("%s/p2p/%s", addr, dev.Host.ID()))
 			}
-			sock := filepath.Join(a.data, api.SocketFile)
+			sock := api.SocketPath(a.data)
 			if a.asJSON {
 				a.emitLine(map[string]any{"event": "up", "vault_id": fmt.Sprintf("%x", e.VaultID()), "objects": len(objs), "nodes": nodes,
 					"addresses": reach, "api": "unix:" + sock, "data": a.data})
