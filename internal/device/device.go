@@ -68,13 +68,17 @@ func DefaultConfig(log *slog.Logger) Config {
 
 // Device is a running device.
 type Device struct {
-	Engine  *vault.Engine
-	Host    host.Host
-	Service *syncer.Service
-	cfg     Config
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup // every goroutine the device started
+	Engine *vault.Engine
+	// Host has the device key for identity: it dials the nodes (which know
+	// devices by their keys) and listens nowhere. LAN, with a key new at
+	// every start, listens (Config.Listen), is announced by mDNS and
+	// carries the connections with other devices (see servePeers).
+	Host, LAN host.Host
+	Service   *syncer.Service
+	cfg       Config
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup // every goroutine the device started
 	// closing is closed by Close; watched once the goroutine that watches
 	// Start's context has ended.
 	closing, watched chan struct{}
@@ -109,24 +113,30 @@ type NodeState struct {
 	stop                                                context.CancelFunc // ends its dial loop
 }
 
-// Start starts the host and the service and dials every configured node.
+// Start starts the hosts and the service and dials every configured node.
 // It runs until ctx ends or Close.
 func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
-	h, err := p2p.NewHost(e.HostKey(), cfg.Listen)
+	h, err := p2p.NewHost(e.HostKey(), nil)
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := e.Nodes(ctx)
+	lan, err := p2p.NewLANHost(cfg.Listen)
 	if err != nil {
 		h.Close()
 		return nil, err
 	}
-	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{}),
+	addrs, err := e.Nodes(ctx)
+	if err != nil {
+		lan.Close()
+		h.Close()
+		return nil, err
+	}
+	d := &Device{Engine: e, Host: h, LAN: lan, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{}),
 		closing: make(chan struct{}), watched: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(ctx)
 	svc := cfg.Service
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
-	svc.ClosePeer = p2p.PeerCloser(h)
+	svc.ClosePeer = d.closePeer
 	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), e.ReceiveBatch,
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
 	d.mu.Lock()
@@ -191,13 +201,23 @@ func (d *Device) shutdown() {
 		d.wg.Wait()
 		return
 	}
-	d.Host.RemoveStreamHandler(p2p.PeerProtocolID)
+	d.LAN.RemoveStreamHandler(p2p.PeerProtocolID)
 	if mdns != nil {
 		mdns.Close()
 	}
 	d.cancel()
 	d.Service.Close()
 	d.wg.Wait()
+	d.LAN.Close() // the device's own (Host is the caller's)
+}
+
+// closePeer closes every transport connection to a sync peer: a node's on
+// Host, a device's on the LAN host (by each LAN id it was found at).
+func (d *Device) closePeer(p objsync.PeerID) {
+	p2p.PeerCloser(d.Host)(p)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closeLAN(p)
 }
 
 // setNodes makes the dialed nodes those of addrs: it starts a dial loop

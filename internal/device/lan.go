@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"mycel/internal/objsync"
 	"mycel/internal/p2p"
 	"mycel/internal/syncer"
 )
@@ -36,19 +37,26 @@ type PeerState struct {
 	// Foreign: the peer does not hold this vault's discovery key (a device
 	// of another vault); it is not dialed again.
 	Foreign bool
+	// Device is the sync peer id of the device that proved its key in the
+	// handshake (ID is only its LAN host's, new at each of its starts).
+	Device  objsync.PeerID
 	dialing bool
 }
 
-// servePeers answers other devices of the vault and, unless LAN discovery
-// is off, finds them by mDNS; it dials the configured and remembered ones.
+// servePeers answers other devices of the vault on the LAN host and,
+// unless LAN discovery is off, announces that host and finds the others by
+// mDNS; it dials the configured and remembered ones. Only the LAN host's
+// id, new at every start, is announced or shown to whoever connects: the
+// device key is told inside the handshake, to devices of the vault.
 func (d *Device) servePeers(ctx context.Context) error {
-	d.Host.SetStreamHandler(p2p.PeerProtocolID, func(s network.Stream) {
-		if err := p2p.AcceptPeer(s, d.Engine.DiscoveryKey(), d.admitPeer); err != nil {
+	d.LAN.SetStreamHandler(p2p.PeerProtocolID, func(s network.Stream) {
+		dev, err := p2p.AcceptPeer(s, d.Engine.DiscoveryKey(), d.Engine.HostKey(), d.admitPeer)
+		if err != nil {
 			d.cfg.Log.Info("refused a device", "peer", s.Conn().RemotePeer().ShortString(), "err", err)
 			return
 		}
 		// Where it listens, as identify told (not the port it dialed from).
-		d.connectedPeer(s.Conn().RemotePeer(), nil)
+		d.connectedPeer(s.Conn().RemotePeer(), dev, nil)
 	})
 	for _, a := range d.cfg.Peers {
 		info, err := peer.AddrInfoFromString(a)
@@ -61,7 +69,7 @@ func (d *Device) servePeers(ctx context.Context) error {
 		d.foundPeer(ctx, info)
 	}
 	if d.cfg.LAN {
-		svc := mdns.NewMdnsService(d.Host, MDNSService, notifee{ctx, d})
+		svc := mdns.NewMdnsService(d.LAN, MDNSService, notifee{ctx, d})
 		if err := svc.Start(); err != nil {
 			return fmt.Errorf("start LAN discovery (mDNS): %w", err)
 		}
@@ -78,7 +86,7 @@ type notifee struct {
 }
 
 func (n notifee) HandlePeerFound(info peer.AddrInfo) {
-	if info.ID != n.d.Host.ID() {
+	if info.ID != n.d.LAN.ID() {
 		n.d.foundPeer(n.ctx, info)
 	}
 }
@@ -127,7 +135,7 @@ func (d *Device) foundPeer(ctx context.Context, info peer.AddrInfo) {
 func (d *Device) keepPeer(ctx context.Context, id peer.ID) {
 	for ctx.Err() == nil {
 		wait := d.cfg.RedialEvery
-		if _, connected := d.Service.Peers()[objsyncPeer(id)]; !connected && d.dialPeer(ctx, id) {
+		if !d.peerConnected(id) && d.dialPeer(ctx, id) {
 			wait = d.cfg.BackoffMin
 		}
 		d.mu.Lock()
@@ -158,19 +166,16 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 		d.cfg.Log.Error("read membership", "err", err)
 		return false
 	}
-	pid, stream, r, theirs, err := p2p.DialPeer(ctx, d.Host, info, d.Engine.DiscoveryKey(), recs)
+	link, err := p2p.DialPeer(ctx, d.LAN, info, d.Engine.DiscoveryKey(), d.Engine.HostKey(), recs)
 	if err == nil {
-		if err = d.Engine.AddMemberRecords(ctx, theirs); err == nil {
-			var key ed25519.PublicKey
-			if key, err = p2p.PeerKey(id); err == nil {
-				var ok bool
-				if ok, err = d.Engine.IsMember(ctx, key); err == nil && !ok {
-					err = fmt.Errorf("device %x holds the vault's key but is not a member", key[:6])
-				}
+		if err = d.Engine.AddMemberRecords(ctx, link.Records); err == nil {
+			var ok bool
+			if ok, err = d.Engine.IsMember(ctx, link.Key); err == nil && !ok {
+				err = fmt.Errorf("device %x holds the vault's key but is not a member", link.Key[:6])
 			}
 		}
 		if err != nil {
-			stream.Reset()
+			link.Stream.Reset()
 		}
 	}
 	d.mu.Lock()
@@ -184,35 +189,62 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 		d.cfg.Log.Info("cannot sync with device", "peer", id.ShortString(), "err", err)
 		return false
 	}
-	d.connectedPeer(id, nil)
+	d.connectedPeer(id, link.Peer, nil)
 	d.cfg.Log.Info("connected to device", "peer", id.ShortString())
 	select {
-	case <-d.Service.Attach(pid, p2p.StreamConn(stream, r)):
+	case <-d.Service.Attach(link.Peer, p2p.StreamConn(link.Stream, link.Reader)):
 	case <-ctx.Done():
 	}
 	d.cfg.Log.Info("disconnected from device", "peer", id.ShortString())
 	return true
 }
 
-// connectedPeer records a connection to a device and remembers where it
-// was found.
-func (d *Device) connectedPeer(id peer.ID, addrs []ma.Multiaddr) {
+// peerConnected says whether the device found at LAN host id is connected
+// (by this host or another of its starts).
+func (d *Device) peerConnected(id peer.ID) bool {
+	d.mu.Lock()
+	dev := d.peers[id].Device
+	d.mu.Unlock()
+	_, connected := d.Service.Peers()[dev]
+	return dev != "" && connected
+}
+
+// closeLAN closes the LAN connections to device dev (see closePeer).
+// Called with d.mu held.
+func (d *Device) closeLAN(dev objsync.PeerID) {
+	for id, st := range d.peers {
+		if st.Device == dev {
+			d.LAN.Network().ClosePeer(id)
+		}
+	}
+}
+
+// connectedPeer records a connection to device dev, found at LAN host id,
+// and remembers where it was found: for each device, only its latest LAN
+// host (the others were its earlier starts).
+func (d *Device) connectedPeer(id peer.ID, dev objsync.PeerID, addrs []ma.Multiaddr) {
 	d.mu.Lock()
 	st := d.peers[id]
 	if st == nil {
 		st = &PeerState{ID: id}
 		d.peers[id] = st
 	}
-	st.LastSeen, st.LastError = time.Now(), ""
+	st.LastSeen, st.LastError, st.Device = time.Now(), "", dev
 	if len(addrs) == 0 {
-		addrs = d.Host.Peerstore().Addrs(id)
+		addrs = d.LAN.Peerstore().Addrs(id)
 	}
 	if len(addrs) > 0 {
 		st.Addrs = addrs
 	}
+	latest := map[objsync.PeerID]*PeerState{}
+	for _, s := range d.peers {
+		if l := latest[s.Device]; s.Device != "" && (l == nil || s.LastSeen.After(l.LastSeen)) {
+			latest[s.Device] = s
+		}
+	}
 	known := map[string][]string{}
 	for pid, s := range d.peers {
-		if s.Foreign || len(s.Addrs) == 0 {
+		if s.Foreign || len(s.Addrs) == 0 || (s.Device != "" && latest[s.Device] != s) {
 			continue
 		}
 		for _, a := range s.Addrs {
@@ -263,7 +295,8 @@ func (d *Device) Peers() []PeerState {
 	var out []PeerState
 	for _, st := range d.peers {
 		s := *st
-		_, s.Connected = conn[objsyncPeer(s.ID)]
+		_, s.Connected = conn[s.Device]
+		s.Connected = s.Connected && s.Device != ""
 		out = append(out, s)
 	}
 	return out

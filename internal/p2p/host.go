@@ -192,7 +192,8 @@ func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.H
 		return err
 	}
 	svc, records, err := decide(vault, key, hello)
-	return answer(s, r, svc, err, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{MemberRecords: records}}})
+	return answer(s, r, svc, err, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{MemberRecords: records}}},
+		objsync.PeerID(s.Conn().RemotePeer().String()))
 }
 
 // firstFrame starts answering a stream: it reads the first frame within
@@ -209,8 +210,8 @@ func firstFrame(s network.Stream) (*bufio.Reader, *pb.Frame, error) {
 }
 
 // answer ends an accepted handshake: it sends the refusal, or the welcome
-// and hands the stream to svc.
-func answer(s network.Stream, r *bufio.Reader, svc *syncer.Service, refusal error, welcome *pb.Frame) error {
+// and hands the stream to svc as peer's.
+func answer(s network.Stream, r *bufio.Reader, svc *syncer.Service, refusal error, welcome *pb.Frame, peer objsync.PeerID) error {
 	if refusal != nil {
 		syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{Error: refusal.Error()}}})
 		s.Close()
@@ -221,6 +222,6 @@ func answer(s network.Stream, r *bufio.Reader, svc *syncer.Service, refusal erro
 		return err
 	}
 	s.SetDeadline(time.Time{})
-	svc.Attach(objsync.PeerID(s.Conn().RemotePeer().String()), StreamConn(s, r))
+	svc.Attach(peer, StreamConn(s, r))
 	return nil
 }
