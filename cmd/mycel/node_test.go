@@ -29,7 +29,7 @@ func TestNodeKeepsItsAddresses(t *testing.T) {
 	}
 
 	a := newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--show-phrase", "--name", "laptop", "--json"))["phrase"]
 	a.ok("nodes", "add", tcpAddr)
 	upA := start(t, "--data", a.data, "up", "--no-lan")
 	id := strings.TrimSpace(a.ok("new", "--title", "Before", "--text", "written before the restart"))

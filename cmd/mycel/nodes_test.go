@@ -19,7 +19,7 @@ func TestNodesAddAndRmTakeEffectWhileUp(t *testing.T) {
 	node := runNode(t, filepath.Join(t.TempDir(), "node"), loopbackListen(t))
 	addr := nodeAddr(t, node)
 	a := newCLI(t)
-	a.ok("init", "--name", "laptop")
+	a.ok("init", "--show-phrase", "--name", "laptop")
 	id := strings.TrimSpace(a.ok("new", "--title", "Late node", "--text", "reaches it without a restart"))
 	up := start(t, "--data", a.data, "up", "--no-lan", "--listen", loopbackListen(t))
 	peer := printed(t, up, "the device's address", func(l string) (string, bool) {
