@@ -103,8 +103,9 @@ open it), which the other commands use while it runs.`,
 			srv := &http.Server{Handler: api.Handler(e, dev), ReadHeaderTimeout: 10 * time.Second}
 			nodes, _ := e.Nodes(ctx)
 			var reach []string
-			for _, addr := range dev.LAN.Addrs() {
-				reach = append(reach, fmt.Sprintf("%s/p2p/%s", addr, dev.LAN.ID()))
+			lan := dev.LANHost()
+			for _, addr := range lan.Addrs() {
+				reach = append(reach, fmt.Sprintf("%s/p2p/%s", addr, lan.ID()))
 			}
 			sock := api.SocketPath(a.data)
 			if a.asJSON {

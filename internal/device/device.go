@@ -70,15 +70,16 @@ func DefaultConfig(log *slog.Logger) Config {
 type Device struct {
 	Engine *vault.Engine
 	// Host has the device key for identity: it dials the nodes (which know
-	// devices by their keys) and listens nowhere. LAN, with a key new at
-	// every start, listens (Config.Listen), is announced by mDNS and
-	// carries the connections with other devices (see servePeers).
-	Host, LAN host.Host
-	Service   *syncer.Service
-	cfg       Config
-	ctx       context.Context
-	cancel    context.CancelFunc
-	wg        sync.WaitGroup // every goroutine the device started
+	// devices by their keys) and listens nowhere. The LAN host (LANHost),
+	// with a key new at every start and every network change, listens
+	// (Config.Listen), is announced by mDNS and carries the connections
+	// with other devices (see servePeers).
+	Host    host.Host
+	Service *syncer.Service
+	cfg     Config
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup // every goroutine the device started
 	// closing is closed by Close; watched once the goroutine that watches
 	// Start's context has ended.
 	closing, watched chan struct{}
@@ -90,6 +91,7 @@ type Device struct {
 	kick   chan struct{}          // closed (and replaced) when the network changes
 	closed bool
 	mdns   io.Closer
+	lan    host.Host // see LANHost
 }
 
 // NodeState is what the device knows of one configured node.
@@ -131,7 +133,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		h.Close()
 		return nil, err
 	}
-	d := &Device{Engine: e, Host: h, LAN: lan, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{}),
+	d := &Device{Engine: e, Host: h, lan: lan, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{}),
 		closing: make(chan struct{}), watched: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(ctx)
 	svc := cfg.Service
@@ -201,14 +203,14 @@ func (d *Device) shutdown() {
 		d.wg.Wait()
 		return
 	}
-	d.LAN.RemoveStreamHandler(p2p.PeerProtocolID)
+	d.LANHost().RemoveStreamHandler(p2p.PeerProtocolID)
 	if mdns != nil {
 		mdns.Close()
 	}
 	d.cancel()
 	d.Service.Close()
 	d.wg.Wait()
-	d.LAN.Close() // the device's own (Host is the caller's)
+	d.LANHost().Close() // the device's own (Host is the caller's)
 }
 
 // closePeer closes every transport connection to a sync peer: a node's on
@@ -393,6 +395,7 @@ func (d *Device) watchNetwork(ctx context.Context) {
 		if now := addrKey(d.cfg.Addrs); now != last {
 			last = now
 			d.cfg.Log.Info("network changed; redialing nodes")
+			d.renewLAN(ctx)
 			d.mu.Lock()
 			close(d.kick)
 			d.kick = make(chan struct{})

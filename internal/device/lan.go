@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
@@ -49,15 +50,9 @@ type PeerState struct {
 // id, new at every start, is announced or shown to whoever connects: the
 // device key is told inside the handshake, to devices of the vault.
 func (d *Device) servePeers(ctx context.Context) error {
-	d.LAN.SetStreamHandler(p2p.PeerProtocolID, func(s network.Stream) {
-		dev, err := p2p.AcceptPeer(s, d.Engine.DiscoveryKey(), d.Engine.HostKey(), d.admitPeer)
-		if err != nil {
-			d.cfg.Log.Info("refused a device", "peer", s.Conn().RemotePeer().ShortString(), "err", err)
-			return
-		}
-		// Where it listens, as identify told (not the port it dialed from).
-		d.connectedPeer(s.Conn().RemotePeer(), dev, nil)
-	})
+	if err := d.serveLAN(ctx, d.LANHost()); err != nil {
+		return err
+	}
 	for _, a := range d.cfg.Peers {
 		info, err := peer.AddrInfoFromString(a)
 		if err != nil {
@@ -68,16 +63,98 @@ func (d *Device) servePeers(ctx context.Context) error {
 	for _, info := range d.rememberedPeers(ctx) {
 		d.foundPeer(ctx, info)
 	}
-	if d.cfg.LAN {
-		svc := mdns.NewMdnsService(d.LAN, MDNSService, notifee{ctx, d})
-		if err := svc.Start(); err != nil {
-			return fmt.Errorf("start LAN discovery (mDNS): %w", err)
-		}
-		d.mu.Lock()
-		d.mdns = svc
-		d.mu.Unlock()
-	}
 	return nil
+}
+
+// LANHost is the host the device shows on the local network (see Host).
+func (d *Device) LANHost() host.Host {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lan
+}
+
+// serveLAN answers devices on LAN host h and announces it by mDNS (unless
+// LAN discovery is off).
+func (d *Device) serveLAN(ctx context.Context, h host.Host) error {
+	h.SetStreamHandler(p2p.PeerProtocolID, func(s network.Stream) {
+		dev, err := p2p.AcceptPeer(s, d.Engine.DiscoveryKey(), d.Engine.HostKey(), d.admitPeer)
+		if err != nil {
+			d.cfg.Log.Info("refused a device", "peer", s.Conn().RemotePeer().ShortString(), "err", err)
+			return
+		}
+		// Where it listens, as identify told (not the port it dialed from).
+		d.connectedPeer(s.Conn().RemotePeer(), dev, nil)
+	})
+	if !d.cfg.LAN {
+		return nil
+	}
+	svc := mdns.NewMdnsService(h, MDNSService, notifee{ctx, d})
+	if err := svc.Start(); err != nil {
+		return fmt.Errorf("start LAN discovery (mDNS): %w", err)
+	}
+	d.mu.Lock()
+	d.mdns = svc
+	d.mu.Unlock()
+	return nil
+}
+
+// renewLAN gives the device a new LAN host, with a new key, when the
+// network changes: a laptop that sleeps at home and wakes at a café is
+// not the same id on both (a restart alone would leave it one). Its
+// connections to devices end; the dial loops (kicked by the network
+// change) connect again from the new host, and the others hear it
+// announced.
+func (d *Device) renewLAN(ctx context.Context) {
+	d.mu.Lock()
+	old, svc, closed := d.lan, d.mdns, d.closed
+	d.mdns = nil
+	d.mu.Unlock()
+	if closed {
+		return
+	}
+	if svc != nil {
+		svc.Close()
+	}
+	old.RemoveStreamHandler(p2p.PeerProtocolID)
+	h, err := p2p.NewLANHost(d.cfg.Listen)
+	if err != nil {
+		// Fixed ports (--listen) are the old host's until it closes.
+		old.Close()
+		h, err = p2p.NewLANHost(d.cfg.Listen)
+	}
+	if err != nil {
+		d.cfg.Log.Warn("no new LAN host after a network change: devices are not reachable until the next change or a restart", "err", err)
+		return
+	}
+	d.mu.Lock()
+	closed = d.closed
+	if !closed {
+		d.lan = h
+	}
+	d.mu.Unlock()
+	old.Close()
+	if closed { // Close came meanwhile: the new host is nobody's
+		h.Close()
+		return
+	}
+	if err := d.serveLAN(ctx, h); err != nil {
+		d.cfg.Log.Warn("LAN discovery after a network change", "err", err)
+	}
+	d.cfg.Log.Info("network changed: new LAN identity", "lan", h.ID().ShortString())
+	// The devices known by a handshake cannot know the new id but by
+	// mDNS (off, or across a router): dial them, wherever they dialed
+	// from.
+	d.mu.Lock()
+	var known []peer.AddrInfo
+	for id, st := range d.peers {
+		if st.Device != "" && !st.Foreign {
+			known = append(known, peer.AddrInfo{ID: id, Addrs: st.Addrs})
+		}
+	}
+	d.mu.Unlock()
+	for _, info := range known {
+		d.foundPeer(ctx, info)
+	}
 }
 
 type notifee struct {
@@ -86,7 +163,7 @@ type notifee struct {
 }
 
 func (n notifee) HandlePeerFound(info peer.AddrInfo) {
-	if info.ID != n.d.LAN.ID() {
+	if info.ID != n.d.LANHost().ID() {
 		n.d.foundPeer(n.ctx, info)
 	}
 }
@@ -166,7 +243,7 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 		d.cfg.Log.Error("read membership", "err", err)
 		return false
 	}
-	link, err := p2p.DialPeer(ctx, d.LAN, info, d.Engine.DiscoveryKey(), d.Engine.HostKey(), recs)
+	link, err := p2p.DialPeer(ctx, d.LANHost(), info, d.Engine.DiscoveryKey(), d.Engine.HostKey(), recs)
 	if err == nil {
 		if err = d.Engine.AddMemberRecords(ctx, link.Records); err == nil {
 			var ok bool
@@ -214,9 +291,21 @@ func (d *Device) peerConnected(id peer.ID) bool {
 func (d *Device) closeLAN(dev objsync.PeerID) {
 	for id, st := range d.peers {
 		if st.Device == dev {
-			d.LAN.Network().ClosePeer(id)
+			d.lan.Network().ClosePeer(id)
 		}
 	}
+}
+
+// latestLAN maps each device to where it was last met: its other LAN ids
+// were its earlier starts, or networks. Called with d.mu held.
+func (d *Device) latestLAN() map[objsync.PeerID]*PeerState {
+	latest := map[objsync.PeerID]*PeerState{}
+	for _, s := range d.peers {
+		if l := latest[s.Device]; s.Device != "" && (l == nil || s.LastSeen.After(l.LastSeen)) {
+			latest[s.Device] = s
+		}
+	}
+	return latest
 }
 
 // connectedPeer records a connection to device dev, found at LAN host id,
@@ -231,17 +320,12 @@ func (d *Device) connectedPeer(id peer.ID, dev objsync.PeerID, addrs []ma.Multia
 	}
 	st.LastSeen, st.LastError, st.Device = time.Now(), "", dev
 	if len(addrs) == 0 {
-		addrs = d.LAN.Peerstore().Addrs(id)
+		addrs = d.lan.Peerstore().Addrs(id)
 	}
 	if len(addrs) > 0 {
 		st.Addrs = addrs
 	}
-	latest := map[objsync.PeerID]*PeerState{}
-	for _, s := range d.peers {
-		if l := latest[s.Device]; s.Device != "" && (l == nil || s.LastSeen.After(l.LastSeen)) {
-			latest[s.Device] = s
-		}
-	}
+	latest := d.latestLAN()
 	known := map[string][]string{}
 	for pid, s := range d.peers {
 		if s.Foreign || len(s.Addrs) == 0 || (s.Device != "" && latest[s.Device] != s) {
@@ -292,11 +376,12 @@ func (d *Device) Peers() []PeerState {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	conn := d.Service.Peers()
+	latest := d.latestLAN()
 	var out []PeerState
 	for _, st := range d.peers {
 		s := *st
 		_, s.Connected = conn[s.Device]
-		s.Connected = s.Connected && s.Device != ""
+		s.Connected = s.Connected && s.Device != "" && latest[s.Device] == st
 		out = append(out, s)
 	}
 	return out

@@ -9,11 +9,14 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/zeroconf/v2"
 
+	"mycel/internal/markdown"
 	"mycel/internal/p2p"
+	"mycel/internal/vault"
 )
 
 // stranger listens on the LAN as anyone could: every mDNS packet, as
@@ -104,9 +107,10 @@ func (s *stranger) heard(needles [][]byte) bool {
 
 // A stranger on the LAN hears a device's mDNS announcements, and browses
 // for them: it never sees the device's key (in any of its spellings), and
-// two starts of the device announce two unrelated ids, so it cannot tell
-// the device seen here from the one seen on another network. (mDNS
-// announced the device key as the peer id: a stable identifier.)
+// two starts of the device, or one before and after its network changed,
+// announce unrelated ids, so it cannot tell the device seen here from the
+// one seen on another network. (mDNS announced the device key as the peer
+// id: a stable identifier.)
 func TestLANAnnouncesNoDeviceKey(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -122,29 +126,102 @@ func TestLANAnnouncesNoDeviceKey(t *testing.T) {
 		[]byte(hex.EncodeToString(key)), []byte(hex.EncodeToString(key[:6])),
 		[]byte(base64.StdEncoding.EncodeToString(key)), []byte(base64.RawURLEncoding.EncodeToString(key))}
 
+	// Two starts, and in the second a change of network (the laptop
+	// moved from home to a café without a restart).
 	var ids []peer.ID
-	for range 2 {
+	var mu sync.Mutex
+	iface := "192.0.2.10/24"
+	for start := range 2 {
 		cfg := fastConfig()
 		cfg.LAN = true
+		cfg.NetCheck = 20 * time.Millisecond
+		cfg.Addrs = func() ([]net.Addr, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			ip, n, _ := net.ParseCIDR(iface)
+			n.IP = ip
+			return []net.Addr{n}, nil
+		}
 		d, err := Start(ctx, a, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
-		id := d.LAN.ID()
+		id := d.LANHost().ID()
 		eventually(t, "the stranger to hear the device announced", func() bool { return s.announced()[id] })
 		ids = append(ids, id)
+		if start == 1 {
+			mu.Lock()
+			iface = "198.51.100.7/24"
+			mu.Unlock()
+			eventually(t, "a new LAN identity after the network changed", func() bool { return d.LANHost().ID() != id })
+			renewed := d.LANHost().ID()
+			eventually(t, "the stranger to hear the new identity announced", func() bool { return s.announced()[renewed] })
+			ids = append(ids, renewed)
+		}
 		d.Close()
 		d.Host.Close()
 	}
 	if s.heard(needles) {
 		t.Fatal("an mDNS packet or announcement holds the device key")
 	}
-	if ids[0] == ids[1] {
-		t.Fatalf("two starts announced the same id %s", ids[0])
+	if ids[0] == ids[1] || ids[1] == ids[2] || ids[0] == ids[2] {
+		t.Fatalf("two starts, or one start before and after a network change, announced the same id: %s", ids)
 	}
 	for _, id := range ids {
 		if id == pid {
 			t.Fatalf("the announced id is the device's key")
 		}
 	}
+}
+
+// A device whose network changes takes a new LAN identity and its peer is
+// back in touch by itself: the device dials it again from its new host.
+func TestDevicesSyncAfterTheLANIdentityRenews(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, b := laptopAndPhone(t, ctx)
+	var mu sync.Mutex
+	iface := "192.0.2.10/24"
+	cfgA := fastConfig()
+	cfgA.NetCheck = 20 * time.Millisecond
+	cfgA.Addrs = func() ([]net.Addr, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		ip, n, _ := net.ParseCIDR(iface)
+		n.IP = ip
+		return []net.Addr{n}, nil
+	}
+	da, err := Start(ctx, a, cfgA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfgB := fastConfig()
+	cfgB.Peers = []string{addrOf(da)}
+	db, err := Start(ctx, b, cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := a.Create(ctx, vault.NewPage{Title: "Shared", Blocks: markdown.Parse("one\n")})
+	eventually(t, "a's object on b", func() bool { return text(t, b, id) == "one\n" })
+
+	before := da.LANHost().ID()
+	mu.Lock()
+	iface = "198.51.100.7/24"
+	mu.Unlock()
+	eventually(t, "a new LAN identity", func() bool { return da.LANHost().ID() != before })
+	if _, err := a.AppendMarkdown(ctx, id, "two\n"); err != nil {
+		t.Fatal(err)
+	}
+	da.Poke()
+	eventually(t, "a's edit on b, from its new identity", func() bool { return text(t, b, id) == "one\n\ntwo\n" })
+	// (The connection is recorded just after it is handed to sync.)
+	eventually(t, "b to show a connected by its new identity only", func() bool {
+		var connected []peer.ID
+		for _, p := range db.Peers() {
+			if p.Connected {
+				connected = append(connected, p.ID)
+			}
+		}
+		return len(connected) == 1 && connected[0] == da.LANHost().ID()
+	})
 }
