@@ -383,7 +383,7 @@ func vid(d *Device) []byte {
 
 // watchNetwork wakes every waiting dial when the interface addresses change.
 func (d *Device) watchNetwork(ctx context.Context) {
-	last := addrKey(d.cfg.Addrs)
+	last, lastNet := addrKey(d.cfg.Addrs), networkKey(d.cfg.Addrs)
 	t := time.NewTicker(d.cfg.NetCheck)
 	defer t.Stop()
 	for {
@@ -395,7 +395,10 @@ func (d *Device) watchNetwork(ctx context.Context) {
 		if now := addrKey(d.cfg.Addrs); now != last {
 			last = now
 			d.cfg.Log.Info("network changed; redialing nodes")
-			d.renewLAN(ctx)
+			if n := networkKey(d.cfg.Addrs); n != lastNet {
+				lastNet = n
+				d.renewLAN(ctx)
+			}
 			d.mu.Lock()
 			close(d.kick)
 			d.kick = make(chan struct{})

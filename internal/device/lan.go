@@ -7,6 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -96,6 +99,27 @@ func (d *Device) serveLAN(ctx context.Context, h host.Host) error {
 	d.mdns = svc
 	d.mu.Unlock()
 	return nil
+}
+
+// networkKey names the networks the device is on: its addresses but
+// loopback and link-local ones, which every interface has (a container's
+// or VPN's new interface brings only link-local ones) and which say
+// nothing of where the device is. A change of it renews the LAN host.
+func networkKey(list func() ([]net.Addr, error)) string {
+	as, err := list()
+	if err != nil {
+		return "error"
+	}
+	var keys []string
+	for _, a := range as {
+		ip, _, err := net.ParseCIDR(a.String())
+		if err != nil || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() {
+			continue
+		}
+		keys = append(keys, a.String())
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ",")
 }
 
 // renewLAN gives the device a new LAN host, with a new key, when the

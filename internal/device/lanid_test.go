@@ -225,3 +225,27 @@ func TestDevicesSyncAfterTheLANIdentityRenews(t *testing.T) {
 		return len(connected) == 1 && connected[0] == da.LANHost().ID()
 	})
 }
+
+// What renews the LAN identity is a change of the networks the device is
+// on, not an interface coming and going with only link-local addresses
+// (a container's, a VPN's), which would drop every LAN connection.
+func TestNetworkKeyIgnoresLinkLocal(t *testing.T) {
+	addrs := func(cidrs ...string) func() ([]net.Addr, error) {
+		return func() ([]net.Addr, error) {
+			var out []net.Addr
+			for _, c := range cidrs {
+				ip, n, _ := net.ParseCIDR(c)
+				n.IP = ip
+				out = append(out, n)
+			}
+			return out, nil
+		}
+	}
+	home := networkKey(addrs("127.0.0.1/8", "::1/128", "192.168.1.20/24", "fe80::1/64"))
+	if k := networkKey(addrs("127.0.0.1/8", "::1/128", "192.168.1.20/24", "fe80::1/64", "fe80::2/64", "169.254.3.4/16")); k != home {
+		t.Fatalf("link-local addresses changed the network: %q vs %q", k, home)
+	}
+	if k := networkKey(addrs("127.0.0.1/8", "10.0.0.5/24", "fe80::1/64")); k == home {
+		t.Fatal("another network has the same key")
+	}
+}
