@@ -30,7 +30,7 @@ func TestStrangerRegistrationsCannotExhaustTheNode(t *testing.T) {
 	node := start(t, "--data", nodeData, "node", "--listen", listen, "--idle-after", "1s")
 	addr := nodeAddr(t, node)
 	a := newCLI(t)
-	a.ok("init", "--name", "laptop")
+	a.ok("init", "--name", "laptop", "--show-phrase")
 	a.ok("nodes", "add", addr)
 	up := start(t, "--data", a.data, "up", "--no-lan")
 	base := fds(t, node)

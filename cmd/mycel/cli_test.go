@@ -103,7 +103,7 @@ func jsonOf[T any](t *testing.T, s string) T {
 func TestScenario(t *testing.T) {
 	a := newCLI(t)
 	a.fails("has no vault", "ls")
-	init := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))
+	init := jsonOf[map[string]string](t, a.ok("init", "--show-phrase", "--name", "laptop", "--json"))
 	if n := len(strings.Fields(init["phrase"])); n != 12 {
 		t.Fatalf("phrase has %d words", n)
 	}
@@ -197,7 +197,7 @@ func TestScenario(t *testing.T) {
 
 func TestUpServesUntilInterrupted(t *testing.T) {
 	c := newCLI(t)
-	cmd := exec.Command(bin, "--data", c.data, "up", "--name", "desk")
+	cmd := exec.Command(bin, "--data", c.data, "up", "--show-phrase", "--name", "desk")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
@@ -248,7 +248,7 @@ func (downloadingDevice) Poke() {}
 // object is incomplete and how far along it is, rather than pretending.
 func TestShowSaysIncompleteWhileDownloading(t *testing.T) {
 	a := newCLI(t)
-	a.ok("init", "--name", "laptop")
+	a.ok("init", "--show-phrase", "--name", "laptop")
 	id := strings.TrimSpace(a.ok("new", "--title", "Big", "--text", "first part"))
 	if _, errOut, _ := a.run("", "show", id); strings.Contains(errOut, "incomplete") {
 		t.Fatalf("with no device running, show says: %s", errOut)
@@ -283,7 +283,7 @@ func TestShowSaysIncompleteWhileDownloading(t *testing.T) {
 // code not 0), and --repair rebuilds what can be rebuilt.
 func TestCheck(t *testing.T) {
 	a := newCLI(t)
-	a.ok("init", "--name", "laptop")
+	a.ok("init", "--show-phrase", "--name", "laptop")
 	id := strings.TrimSpace(a.ok("new", "--title", "Diary", "--text", "one"))
 	a.ok("append", id, "--text", "two")
 	if out := a.ok("check"); !strings.Contains(out, "all good") {
@@ -331,7 +331,7 @@ func TestCheck(t *testing.T) {
 // is refused.
 func TestBackupWhileWriting(t *testing.T) {
 	a := newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--show-phrase", "--name", "laptop", "--json"))["phrase"]
 	id := strings.TrimSpace(a.ok("new", "--title", "Log", "--text", "start"))
 	stop := make(chan struct{})
 	done := make(chan int)
@@ -419,7 +419,7 @@ func TestBackupWhileWriting(t *testing.T) {
 // asked; never the device names.
 func TestDiagnosticsHideContent(t *testing.T) {
 	a := newCLI(t)
-	a.ok("init", "--name", "Marguerite's laptop")
+	a.ok("init", "--show-phrase", "--name", "Marguerite's laptop")
 	id := strings.TrimSpace(a.ok("new", "--title", "Zanzibar itinerary", "--text", "Pack the snorkelling equipment, 42 sunscreen tubes."))
 	a.ok("append", id, "--text", "Remember Mombasa ferry timetable.")
 	secret := []string{"Zanzibar", "itinerary", "snorkelling", "equipment", "sunscreen", "Mombasa", "timetable", "Marguerite"}
@@ -469,8 +469,8 @@ func TestDiagnosticsHideContent(t *testing.T) {
 // again without duplicates.
 func TestExportImport(t *testing.T) {
 	a, b := newCLI(t), newCLI(t)
-	a.ok("init", "--name", "laptop")
-	b.ok("init", "--name", "desk")
+	a.ok("init", "--show-phrase", "--name", "laptop")
+	b.ok("init", "--show-phrase", "--name", "desk")
 	a.ok("new", "--title", "Recipes", "--text", "# Bread\n\n- flour\n- water")
 	a.ok("new", "--title", "Garden", "--text", "Water on Sundays.")
 	dir := filepath.Join(t.TempDir(), "export")
@@ -482,7 +482,7 @@ func TestExportImport(t *testing.T) {
 	md := filepath.Join(t.TempDir(), "md")
 	a.ok("export", md)
 	c := newCLI(t)
-	c.ok("init", "--name", "other")
+	c.ok("init", "--show-phrase", "--name", "other")
 	if out := c.ok("import", md); !strings.Contains(out, "Imported 2 Markdown files") {
 		t.Fatalf("import markdown: %s", out)
 	}
@@ -508,7 +508,7 @@ func TestExportImport(t *testing.T) {
 // creating a page can be undone; the bin hides and gives back.
 func TestNothingLostByEditing(t *testing.T) {
 	a := newCLI(t)
-	a.ok("init", "--name", "laptop")
+	a.ok("init", "--show-phrase", "--name", "laptop")
 	id := strings.TrimSpace(a.ok("new", "--title", "Plan", "--text", "first\n\nsecond"))
 	script := filepath.Join(t.TempDir(), "editor.sh")
 	// The "editor": meanwhile a change arrives; then the person edits.

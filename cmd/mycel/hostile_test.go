@@ -81,7 +81,7 @@ func TestNodeOperatorCannotMalleateChanges(t *testing.T) {
 	node := runNode(t, nodeData, listen)
 	addr := nodeAddr(t, node)
 	a, b := newCLI(t), newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json", "--show-phrase"))["phrase"]
 	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
 		t.Fatalf("recover: %v %s", err, errOut)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -15,26 +16,66 @@ import (
 
 func (a *app) initCmd() *cobra.Command {
 	var name string
+	var showPhrase bool
 	cmd := &cobra.Command{
 		Use:   "init",
 		Short: "Create a new vault and its recovery phrase",
 		Long: `Create a new vault in the data folder, with a fresh 12-word recovery phrase.
 
-The phrase is printed once and stored nowhere: write it down. It is the only way
-to set up your other devices ('mycel recover') or to get your data back.`,
+The phrase is shown once, on the terminal, and stored nowhere: write it down. It
+is the only way to set up your other devices ('mycel recover') or to get your
+data back. Where standard output is not a terminal (a pipe, a log), or with
+--json, the phrase goes there only with --show-phrase; without it no vault is
+made, since nobody would ever see its phrase.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := a.mayCreate(showPhrase, "init"); err != nil {
+				return err
+			}
 			e, phrase, err := vault.Init(cmd.Context(), a.data, name)
 			if err != nil {
 				return err
 			}
 			defer e.Close()
-			return a.emit(map[string]string{"vault_id": fmt.Sprintf("%x", e.VaultID()), "device": fmt.Sprintf("%x", e.DeviceKey()), "phrase": phrase, "data": a.data},
-				func(w io.Writer) { printPhrase(w, a.data, phrase) })
+			out := map[string]string{"vault_id": fmt.Sprintf("%x", e.VaultID()), "device": fmt.Sprintf("%x", e.DeviceKey()), "data": a.data}
+			if showPhrase {
+				out["phrase"] = phrase
+			}
+			return a.emit(out, func(w io.Writer) { printPhrase(w, a.data, phrase) })
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "name of this device (default: the host name)")
+	cmd.Flags().BoolVar(&showPhrase, "show-phrase", false, "print the recovery phrase even where standard output is not a terminal (and in --json)")
 	return cmd
+}
+
+// mayCreate says whether a command may create a vault, whose recovery
+// phrase it shows once: on the terminal, or wherever standard output goes
+// with --show-phrase. A phrase printed to a pipe ends up in logs (a
+// service's journal, CI output) for anyone who reads them; one shown
+// nowhere is lost, and with it the way to recover the vault, since only
+// its seed is kept (which cannot give the phrase back). So without a
+// terminal or the flag nothing is created. (A folder that already holds a
+// vault is left to vault.Init to refuse, with its own reason.)
+func (a *app) mayCreate(showPhrase bool, verb string) error {
+	if showPhrase || (!a.asJSON && isTerminal(a.stdout)) {
+		return nil
+	}
+	if _, err := os.Stat(filepath.Join(a.data, vault.SecretsFile)); err == nil {
+		return nil
+	}
+	where := "standard output is not a terminal"
+	if a.asJSON {
+		where = "--json output carries it only when asked"
+	}
+	return fmt.Errorf("no vault created in %s: its recovery phrase, shown only once, would be shown nowhere (%s). "+
+		"Run 'mycel %s' in a terminal, or add --show-phrase to print the phrase here (then keep this output private)", a.data, where, verb)
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 func printPhrase(w io.Writer, dir, phrase string) {

@@ -57,7 +57,7 @@ func TestJSONEverywhere(t *testing.T) {
 	}
 	dir := t.TempDir()
 	a := newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--show-phrase", "--name", "laptop", "--json"))["phrase"]
 	id := strings.TrimSpace(a.ok("new", "--title", "Garden", "--text", "Water the beds."))
 	md := filepath.Join(dir, "page.md")
 	os.WriteFile(md, []byte("Water the beds on Sundays.\n"), 0o600)
@@ -79,7 +79,7 @@ func TestJSONEverywhere(t *testing.T) {
 
 	cases := []jsonCase{
 		{command: "", ok: run(), fail: run("nosuch")},
-		{command: "init", ok: jsonRun{args: []string{"init", "--name", "x"}, on: fresh()}, fail: run("init")},
+		{command: "init", ok: jsonRun{args: []string{"init", "--show-phrase", "--name", "x"}, on: fresh()}, fail: run("init")},
 		{command: "recover", ok: jsonRun{args: []string{"recover"}, stdin: phrase + "\n", on: fresh()},
 			fail: jsonRun{args: []string{"recover"}, stdin: "not a phrase\n", on: fresh()}},
 		{command: "new", ok: run("new", "--title", "T", "--text", "x"), fail: run("new", "--text", "x")},

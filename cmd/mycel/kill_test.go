@@ -23,7 +23,7 @@ func TestKill9DuringWrite(t *testing.T) {
 		t.Skip("kills 120 processes; skipped with -short")
 	}
 	c := newCLI(t)
-	c.ok("init", "--name", "victim")
+	c.ok("init", "--show-phrase", "--name", "victim")
 	id := strings.TrimSpace(c.ok("new", "--title", "Target"))
 	dir := t.TempDir()
 	var files, contents []string

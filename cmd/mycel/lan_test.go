@@ -58,11 +58,11 @@ func knowsNothingOf(t *testing.T, other *cli, up *proc, a *cli) {
 // device of another vault holding one object (whose id it returns).
 func laptopPhoneStranger(t *testing.T) (a, b, other *cli, strangerID string) {
 	a, b, other = newCLI(t), newCLI(t), newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--show-phrase", "--name", "laptop", "--json"))["phrase"]
 	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
 		t.Fatalf("recover: %v %s", err, errOut)
 	}
-	other.ok("init", "--name", "stranger")
+	other.ok("init", "--show-phrase", "--name", "stranger")
 	strangerID = strings.TrimSpace(other.ok("new", "--title", "Stranger's page", "--text", "kept to itself"))
 	return a, b, other, strangerID
 }

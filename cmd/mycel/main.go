@@ -237,7 +237,7 @@ func (a *app) withVault(f func(*vault.Engine) error) (err error) {
 
 // deviceRunning reports whether a `mycel up` serves data folder dir.
 func deviceRunning(dir string) bool {
-	c, err := net.DialTimeout("unix", filepath.Join(dir, api.SocketFile), time.Second)
+	c, err := net.DialTimeout("unix", api.SocketPath(dir), time.Second)
 	if err != nil {
 		return false
 	}
@@ -249,7 +249,7 @@ func deviceRunning(dir string) bool {
 // changes now, so that an edit made by this command is pushed at once. No
 // running device is fine: it finds them when it starts.
 func poke(dir string) {
-	sock := filepath.Join(dir, api.SocketFile)
+	sock := api.SocketPath(dir)
 	if _, err := os.Stat(sock); err != nil {
 		return
 	}

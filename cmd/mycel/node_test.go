@@ -29,7 +29,7 @@ func TestNodeKeepsItsAddresses(t *testing.T) {
 	}
 
 	a := newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--show-phrase", "--name", "laptop", "--json"))["phrase"]
 	a.ok("nodes", "add", tcpAddr)
 	upA := start(t, "--data", a.data, "up", "--no-lan")
 	id := strings.TrimSpace(a.ok("new", "--title", "Before", "--text", "written before the restart"))
@@ -134,7 +134,7 @@ func TestNodeRegistrationByInvite(t *testing.T) {
 		t.Fatalf("invite token file: %v %v", fi, err)
 	}
 	a := newCLI(t)
-	a.ok("init", "--name", "laptop")
+	a.ok("init", "--name", "laptop", "--show-phrase")
 	a.fails("by invitation only", "nodes", "add", addr)
 	a.fails("the invite token is not this node's", "nodes", "add", addr, "--invite", strings.Repeat("0", 40))
 	a.ok("nodes", "add", addr, "--invite", token)
@@ -142,7 +142,7 @@ func TestNodeRegistrationByInvite(t *testing.T) {
 	n = start(t, "--data", nodeData, "node", "--listen", listen, "--registration", "closed")
 	nodeAddr(t, n)
 	b := newCLI(t)
-	b.ok("init", "--name", "other")
+	b.ok("init", "--name", "other", "--show-phrase")
 	b.fails("registration is closed", "nodes", "add", addr)
 	a.ok("nodes", "add", addr) // a vault registered already needs no token
 }

@@ -1,11 +1,13 @@
 package main
 
 import (
+	"encoding/hex"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"mycel/internal/device"
+	"mycel/internal/p2p"
 )
 
 // `mycel nodes add` while `mycel up` runs: the running device dials the
@@ -19,13 +21,18 @@ func TestNodesAddAndRmTakeEffectWhileUp(t *testing.T) {
 	node := runNode(t, filepath.Join(t.TempDir(), "node"), loopbackListen(t))
 	addr := nodeAddr(t, node)
 	a := newCLI(t)
-	a.ok("init", "--name", "laptop")
+	a.ok("init", "--show-phrase", "--name", "laptop")
 	id := strings.TrimSpace(a.ok("new", "--title", "Late node", "--text", "reaches it without a restart"))
 	up := start(t, "--data", a.data, "up", "--no-lan", "--listen", loopbackListen(t))
-	peer := printed(t, up, "the device's address", func(l string) (string, bool) {
-		_, p, ok := strings.Cut(l, "/p2p/")
-		return p, ok && strings.HasPrefix(l, "Other devices")
-	})
+	// The node knows the device by its device key (the address up prints
+	// is its LAN host's, another key).
+	devs := jsonOf[struct{ Devices []struct{ Key string } }](t, a.ok("devices", "--json"))
+	key, _ := hex.DecodeString(devs.Devices[0].Key)
+	peerID, err := p2p.DevicePeer(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := string(peerID)
 	waitFor(t, "No connection with no node", func() bool { return objectStatus(t, a, id) == "No connection" }, up)
 
 	a.ok("nodes", "add", addr)

@@ -76,7 +76,7 @@ func TestPortInUse(t *testing.T) {
 	}
 	// So does a device's.
 	dev := newCLI(t)
-	if errOut := mustFail(t, "--data", dev.data, "up", "--no-lan", "--listen", tcp); !strings.Contains(errOut, inUse(tcp)) {
+	if errOut := mustFail(t, "--data", dev.data, "up", "--show-phrase", "--no-lan", "--listen", tcp); !strings.Contains(errOut, inUse(tcp)) {
 		t.Fatalf("mycel up on a TCP port a node holds says %q", errOut)
 	}
 

@@ -146,7 +146,7 @@ func TestStrangerFramesCannotExhaustADevice(t *testing.T) {
 		t.Skip("floods a device")
 	}
 	a := newCLI(t)
-	a.ok("init", "--name", "laptop")
+	a.ok("init", "--name", "laptop", "--show-phrase")
 	up := start(t, "--data", a.data, "up", "--no-lan", "--listen", loopbackListen(t))
 	floodFrames(t, up, reachAt(t, up), p2p.PeerProtocolID, 50, 16)
 }
@@ -188,7 +188,7 @@ func TestIdleStrangersLockNoDeviceOut(t *testing.T) {
 	t.Logf("%d of %d stranger connections still open once all were made", open(), n)
 
 	a := newCLI(t)
-	a.ok("init", "--name", "laptop")
+	a.ok("init", "--name", "laptop", "--show-phrase")
 	a.ok("nodes", "add", addr) // registers: a handshake with the node
 	upA := start(t, "--data", a.data, "up", "--no-lan")
 	id := strings.TrimSpace(a.ok("new", "--title", "Among strangers", "--text", "still synced"))

@@ -152,7 +152,7 @@ func setup(t *testing.T) (nodeData, listen string, node *proc, a, b *cli, upA, u
 	node = runNode(t, nodeData, listen)
 	addr := nodeAddr(t, node)
 	a, b = newCLI(t), newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--name", "laptop", "--json"))["phrase"]
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--show-phrase", "--name", "laptop", "--json"))["phrase"]
 	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
 		t.Fatalf("recover: %v %s", err, errOut)
 	}
@@ -289,7 +289,7 @@ func TestStatusWalk(t *testing.T) {
 	listen := loopbackListen(t)
 	node := runNode(t, nodeData, listen)
 	a := newCLI(t)
-	a.ok("init", "--name", "laptop")
+	a.ok("init", "--show-phrase", "--name", "laptop")
 	a.ok("nodes", "add", nodeAddr(t, node))
 	node.stop()
 	silent, err := net.Listen("tcp", strings.TrimPrefix(strings.Replace(listen, "/tcp/", ":", 1), "/ip4/"))

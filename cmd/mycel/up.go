@@ -21,13 +21,14 @@ import (
 func (a *app) upCmd() *cobra.Command {
 	var name string
 	var listen, peers []string
-	var noLAN, lanOnly bool
+	var noLAN, lanOnly, showPhrase bool
 	var redial time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Run this device: set up a vault on first run, then serve until Ctrl-C",
 		Long: `Run this device. On first run, with no vault in the data folder, it creates one
-and prints its recovery phrase. Then it syncs until Ctrl-C or SIGTERM:
+and shows its recovery phrase, as 'mycel init' does: on the terminal only, unless
+--show-phrase (without a terminal or the flag it creates nothing). Then it syncs until Ctrl-C or SIGTERM:
 
   - with the backup nodes ('mycel nodes add ADDR'), redialing them with backoff;
   - directly with the vault's other devices: found on the local network (mDNS),
@@ -47,12 +48,19 @@ open it), which the other commands use while it runs.`,
 			ctx := cmd.Context()
 			e, err := a.open()
 			if errors.Is(err, vault.ErrNoVault) {
+				if err := a.mayCreate(showPhrase, "up"); err != nil {
+					return err
+				}
 				var phrase string
 				if e, phrase, err = vault.Init(ctx, a.data, name); err != nil {
 					return err
 				}
 				if a.asJSON {
-					a.emitLine(map[string]any{"event": "created", "vault_id": fmt.Sprintf("%x", e.VaultID()), "phrase": phrase, "data": a.data})
+					created := map[string]any{"event": "created", "vault_id": fmt.Sprintf("%x", e.VaultID()), "data": a.data}
+					if showPhrase {
+						created["phrase"] = phrase
+					}
+					a.emitLine(created)
 				} else {
 					printPhrase(a.stdout, a.data, phrase)
 					fmt.Fprintln(a.stdout)
@@ -95,10 +103,11 @@ open it), which the other commands use while it runs.`,
 			srv := &http.Server{Handler: api.Handler(e, dev), ReadHeaderTimeout: 10 * time.Second}
 			nodes, _ := e.Nodes(ctx)
 			var reach []string
-			for _, addr := range dev.Host.Addrs() {
-				reach = append(reach, fmt.Sprintf("%s/p2p/%s", addr, dev.Host.ID()))
+			lan := dev.LANHost()
+			for _, addr := range lan.Addrs() {
+				reach = append(reach, fmt.Sprintf("%s/p2p/%s", addr, lan.ID()))
 			}
-			sock := filepath.Join(a.data, api.SocketFile)
+			sock := api.SocketPath(a.data)
 			if a.asJSON {
 				a.emitLine(map[string]any{"event": "up", "vault_id": fmt.Sprintf("%x", e.VaultID()), "objects": len(objs), "nodes": nodes,
 					"addresses": reach, "api": "unix:" + sock, "data": a.data})
@@ -141,6 +150,7 @@ open it), which the other commands use while it runs.`,
 	cmd.Flags().StringSliceVar(&listen, "listen", nil, "multiaddrs where the vault's other devices can reach this one (default: every interface, TCP and QUIC, any port)")
 	cmd.Flags().StringSliceVar(&peers, "peer", nil, "another device of the vault to sync with directly (its address with /p2p/, as its 'mycel up' prints)")
 	cmd.Flags().BoolVar(&noLAN, "no-lan", false, "do not look for the vault's devices on the local network (mDNS)")
+	cmd.Flags().BoolVar(&showPhrase, "show-phrase", false, "if a vault is created, print its recovery phrase even where standard output is not a terminal (and in --json)")
 	cmd.Flags().BoolVar(&lanOnly, "lan-only", false, "never dial a backup node: sync only with devices directly")
 	cmd.Flags().DurationVar(&redial, "redial-every", 10*time.Second, "how often to dial again a known device that is not connected")
 	return cmd

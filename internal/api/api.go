@@ -19,8 +19,19 @@ import (
 	"mycel/internal/vault"
 )
 
-// SocketFile is the socket's name in the data folder.
-const SocketFile = "mycel.sock"
+// SocketDir is the folder of the socket in the data folder, and SocketFile
+// the socket's name in it. The folder is the socket's protection: it is
+// made 0700 before the socket exists, so nobody else can ever reach the
+// socket, whatever the data folder's mode or the process's umask (a chmod
+// of the socket after listening left a moment in which others could
+// connect).
+const (
+	SocketDir  = "api"
+	SocketFile = "mycel.sock"
+)
+
+// SocketPath is where the API of the device on data folder dir listens.
+func SocketPath(dir string) string { return filepath.Join(dir, SocketDir, SocketFile) }
 
 // Running is what the API needs of a running device (nil: none).
 type Running interface {
@@ -126,10 +137,14 @@ func fail(w http.ResponseWriter, code int, err error) {
 	json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 }
 
-// Listen opens the socket in dir, refusing when another device process
-// already serves it and clearing a stale one left by a crash.
+// Listen opens the socket of data folder dir, in its private folder,
+// refusing when another device process already serves it and clearing a
+// stale one left by a crash.
 func Listen(dir string) (net.Listener, error) {
-	path := filepath.Join(dir, SocketFile)
+	if err := privateDir(filepath.Join(dir, SocketDir)); err != nil {
+		return nil, err
+	}
+	path := SocketPath(dir)
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
 		c.Close()
 		return nil, fmt.Errorf("mycel is already running for %s (socket %s answers)", dir, path)
@@ -141,16 +156,12 @@ func Listen(dir string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return nil, err
-	}
 	return l, nil
 }
 
 // Client talks to the API of the device running on data folder dir.
 func Client(dir string, timeout time.Duration) *http.Client {
-	sock := filepath.Join(dir, SocketFile)
+	sock := SocketPath(dir)
 	return &http.Client{Timeout: timeout, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -74,4 +75,42 @@ func TestListenRefusesSecondServer(t *testing.T) {
 		t.Fatalf("listen after a stale socket: %v", err)
 	}
 	l2.Close()
+}
+
+// The socket is born in a folder only its owner can enter: whatever the
+// data folder's mode, and even where an earlier folder was left open to
+// all, nobody else can reach it at any moment (a chmod after listening
+// left one). A folder that is a link elsewhere is refused.
+func TestSocketIsPrivateFromTheStart(t *testing.T) {
+	dir := t.TempDir()
+	os.Chmod(dir, 0o777)
+	if err := os.Mkdir(filepath.Join(dir, SocketDir), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(filepath.Join(dir, SocketDir), 0o777)
+	l, err := Listen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sock, err := os.Lstat(SocketPath(dir))
+	if err != nil || sock.Mode()&os.ModeSocket == 0 {
+		t.Fatalf("no socket at %s: %v", SocketPath(dir), err)
+	}
+	if filepath.Dir(SocketPath(dir)) == dir {
+		t.Fatal("the socket is in the data folder itself")
+	}
+	fi, err := os.Lstat(filepath.Join(dir, SocketDir))
+	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("the socket's folder: %v %v, want a 0700 folder", fi.Mode(), err)
+	}
+
+	other := t.TempDir()
+	if err := os.Symlink(t.TempDir(), filepath.Join(other, SocketDir)); err != nil {
+		t.Fatal(err)
+	}
+	if l, err := Listen(other); err == nil {
+		l.Close()
+		t.Fatal("listened in a folder that is a link")
+	}
 }

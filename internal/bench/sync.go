@@ -340,7 +340,7 @@ func Direct(ctx context.Context, dir string, edits int) (first time.Duration, de
 		return 0, nil, err
 	}
 	start := time.Now()
-	if _, err := device.Start(sctx, b, direct(fmt.Sprintf("%s/p2p/%s", da.Host.Addrs()[0], da.Host.ID()))); err != nil {
+	if _, err := device.Start(sctx, b, direct(fmt.Sprintf("%s/p2p/%s", da.LANHost().Addrs()[0], da.LANHost().ID()))); err != nil {
 		return 0, nil, err
 	}
 	if err := waitHeads(ctx, a, b, id); err != nil {

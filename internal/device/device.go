@@ -68,7 +68,12 @@ func DefaultConfig(log *slog.Logger) Config {
 
 // Device is a running device.
 type Device struct {
-	Engine  *vault.Engine
+	Engine *vault.Engine
+	// Host has the device key for identity: it dials the nodes (which know
+	// devices by their keys) and listens nowhere. The LAN host (LANHost),
+	// with a key new at every start and every network change, listens
+	// (Config.Listen), is announced by mDNS and carries the connections
+	// with other devices (see servePeers).
 	Host    host.Host
 	Service *syncer.Service
 	cfg     Config
@@ -86,7 +91,8 @@ type Device struct {
 	kick   chan struct{}          // closed (and replaced) when the network changes
 	closed bool
 	mdns   io.Closer
-	lan    lanPacer // dials of announced devices (lan.go)
+	lan    host.Host // see LANHost
+	pacer  lanPacer  // dials of announced devices (lan.go)
 }
 
 // NodeState is what the device knows of one configured node.
@@ -110,24 +116,30 @@ type NodeState struct {
 	stop                                                context.CancelFunc // ends its dial loop
 }
 
-// Start starts the host and the service and dials every configured node.
+// Start starts the hosts and the service and dials every configured node.
 // It runs until ctx ends or Close.
 func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
-	h, err := p2p.NewHost(e.HostKey(), cfg.Listen)
+	h, err := p2p.NewHost(e.HostKey(), nil)
 	if err != nil {
 		return nil, err
 	}
-	addrs, err := e.Nodes(ctx)
+	lan, err := p2p.NewLANHost(cfg.Listen)
 	if err != nil {
 		h.Close()
 		return nil, err
 	}
-	d := &Device{Engine: e, Host: h, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{}),
+	addrs, err := e.Nodes(ctx)
+	if err != nil {
+		lan.Close()
+		h.Close()
+		return nil, err
+	}
+	d := &Device{Engine: e, Host: h, lan: lan, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{}),
 		closing: make(chan struct{}), watched: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(ctx)
 	svc := cfg.Service
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
-	svc.ClosePeer = p2p.PeerCloser(h)
+	svc.ClosePeer = d.closePeer
 	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), e.ReceiveBatch,
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
 	d.mu.Lock()
@@ -192,13 +204,23 @@ func (d *Device) shutdown() {
 		d.wg.Wait()
 		return
 	}
-	d.Host.RemoveStreamHandler(p2p.PeerProtocolID)
+	d.LANHost().RemoveStreamHandler(p2p.PeerProtocolID)
 	if mdns != nil {
 		mdns.Close()
 	}
 	d.cancel()
 	d.Service.Close()
 	d.wg.Wait()
+	d.LANHost().Close() // the device's own (Host is the caller's)
+}
+
+// closePeer closes every transport connection to a sync peer: a node's on
+// Host, a device's on the LAN host (by each LAN id it was found at).
+func (d *Device) closePeer(p objsync.PeerID) {
+	p2p.PeerCloser(d.Host)(p)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.closeLAN(p)
 }
 
 // setNodes makes the dialed nodes those of addrs: it starts a dial loop
@@ -362,7 +384,7 @@ func vid(d *Device) []byte {
 
 // watchNetwork wakes every waiting dial when the interface addresses change.
 func (d *Device) watchNetwork(ctx context.Context) {
-	last := addrKey(d.cfg.Addrs)
+	last, lastNet := addrKey(d.cfg.Addrs), networkKey(d.cfg.Addrs)
 	t := time.NewTicker(d.cfg.NetCheck)
 	defer t.Stop()
 	for {
@@ -374,6 +396,10 @@ func (d *Device) watchNetwork(ctx context.Context) {
 		if now := addrKey(d.cfg.Addrs); now != last {
 			last = now
 			d.cfg.Log.Info("network changed; redialing nodes")
+			if n := networkKey(d.cfg.Addrs); n != lastNet {
+				lastNet = n
+				d.renewLAN(ctx)
+			}
 			d.mu.Lock()
 			close(d.kick)
 			d.kick = make(chan struct{})

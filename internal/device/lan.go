@@ -7,14 +7,19 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"mycel/internal/objsync"
 	"mycel/internal/p2p"
 	"mycel/internal/syncer"
 )
@@ -37,6 +42,9 @@ type PeerState struct {
 	// Foreign: the peer does not hold this vault's discovery key (a device
 	// of another vault); it is not dialed again.
 	Foreign bool
+	// Device is the sync peer id of the device that proved its key in the
+	// handshake (ID is only its LAN host's, new at each of its starts).
+	Device  objsync.PeerID
 	dialing bool
 	// proven: configured, remembered or connected once; the rest were
 	// only announced on the LAN, by anyone (see keepPeer).
@@ -97,17 +105,15 @@ func (p *lanPacer) acquire(ctx context.Context) bool {
 
 func (p *lanPacer) release() { <-p.slots }
 
-// servePeers answers other devices of the vault and, unless LAN discovery
-// is off, finds them by mDNS; it dials the configured and remembered ones.
+// servePeers answers other devices of the vault on the LAN host and,
+// unless LAN discovery is off, announces that host and finds the others by
+// mDNS; it dials the configured and remembered ones. Only the LAN host's
+// id, new at every start, is announced or shown to whoever connects: the
+// device key is told inside the handshake, to devices of the vault.
 func (d *Device) servePeers(ctx context.Context) error {
-	d.Host.SetStreamHandler(p2p.PeerProtocolID, func(s network.Stream) {
-		if err := p2p.AcceptPeer(s, d.Engine.DiscoveryKey(), d.admitPeer); err != nil {
-			d.cfg.Log.Info("refused a device", "peer", s.Conn().RemotePeer().ShortString(), "err", err)
-			return
-		}
-		// Where it listens, as identify told (not the port it dialed from).
-		d.connectedPeer(s.Conn().RemotePeer(), nil)
-	})
+	if err := d.serveLAN(ctx, d.LANHost()); err != nil {
+		return err
+	}
 	for _, a := range d.cfg.Peers {
 		info, err := peer.AddrInfoFromString(a)
 		if err != nil {
@@ -118,16 +124,119 @@ func (d *Device) servePeers(ctx context.Context) error {
 	for _, info := range d.rememberedPeers(ctx) {
 		d.foundPeer(ctx, info, true)
 	}
-	if d.cfg.LAN {
-		svc := mdns.NewMdnsService(d.Host, MDNSService, notifee{ctx, d})
-		if err := svc.Start(); err != nil {
-			return fmt.Errorf("start LAN discovery (mDNS): %w", err)
-		}
-		d.mu.Lock()
-		d.mdns = svc
-		d.mu.Unlock()
-	}
 	return nil
+}
+
+// LANHost is the host the device shows on the local network (see Host).
+func (d *Device) LANHost() host.Host {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.lan
+}
+
+// serveLAN answers devices on LAN host h and announces it by mDNS (unless
+// LAN discovery is off).
+func (d *Device) serveLAN(ctx context.Context, h host.Host) error {
+	h.SetStreamHandler(p2p.PeerProtocolID, func(s network.Stream) {
+		dev, err := p2p.AcceptPeer(s, d.Engine.DiscoveryKey(), d.Engine.HostKey(), d.admitPeer)
+		if err != nil {
+			d.cfg.Log.Info("refused a device", "peer", s.Conn().RemotePeer().ShortString(), "err", err)
+			return
+		}
+		// Where it listens, as identify told (not the port it dialed from).
+		d.connectedPeer(s.Conn().RemotePeer(), dev, nil)
+	})
+	if !d.cfg.LAN {
+		return nil
+	}
+	svc := mdns.NewMdnsService(h, MDNSService, notifee{ctx, d})
+	if err := svc.Start(); err != nil {
+		return fmt.Errorf("start LAN discovery (mDNS): %w", err)
+	}
+	d.mu.Lock()
+	d.mdns = svc
+	d.mu.Unlock()
+	return nil
+}
+
+// networkKey names the networks the device is on: its addresses but
+// loopback and link-local ones, which every interface has (a container's
+// or VPN's new interface brings only link-local ones) and which say
+// nothing of where the device is. A change of it renews the LAN host.
+func networkKey(list func() ([]net.Addr, error)) string {
+	as, err := list()
+	if err != nil {
+		return "error"
+	}
+	var keys []string
+	for _, a := range as {
+		ip, _, err := net.ParseCIDR(a.String())
+		if err != nil || ip.IsLoopback() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() {
+			continue
+		}
+		keys = append(keys, a.String())
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ",")
+}
+
+// renewLAN gives the device a new LAN host, with a new key, when the
+// network changes: a laptop that sleeps at home and wakes at a café is
+// not the same id on both (a restart alone would leave it one). Its
+// connections to devices end; the dial loops (kicked by the network
+// change) connect again from the new host, and the others hear it
+// announced.
+func (d *Device) renewLAN(ctx context.Context) {
+	d.mu.Lock()
+	old, svc, closed := d.lan, d.mdns, d.closed
+	d.mdns = nil
+	d.mu.Unlock()
+	if closed {
+		return
+	}
+	if svc != nil {
+		svc.Close()
+	}
+	old.RemoveStreamHandler(p2p.PeerProtocolID)
+	h, err := p2p.NewLANHost(d.cfg.Listen)
+	if err != nil {
+		// Fixed ports (--listen) are the old host's until it closes.
+		old.Close()
+		h, err = p2p.NewLANHost(d.cfg.Listen)
+	}
+	if err != nil {
+		d.cfg.Log.Warn("no new LAN host after a network change: devices are not reachable until the next change or a restart", "err", err)
+		return
+	}
+	d.mu.Lock()
+	closed = d.closed
+	if !closed {
+		d.lan = h
+	}
+	d.mu.Unlock()
+	old.Close()
+	if closed { // Close came meanwhile: the new host is nobody's
+		h.Close()
+		return
+	}
+	if err := d.serveLAN(ctx, h); err != nil {
+		d.cfg.Log.Warn("LAN discovery after a network change", "err", err)
+	}
+	d.cfg.Log.Info("network changed: new LAN identity", "lan", h.ID().ShortString())
+	// The devices known by a handshake cannot know the new id but by
+	// mDNS (off, or across a router): dial them, wherever they dialed
+	// from.
+	d.mu.Lock()
+	var known []peer.AddrInfo
+	for id, st := range d.peers {
+		if st.Device != "" && !st.Foreign {
+			known = append(known, peer.AddrInfo{ID: id, Addrs: st.Addrs})
+		}
+	}
+	d.mu.Unlock()
+	for _, info := range known {
+		d.foundPeer(ctx, info, true) // they connected once: proven
+	}
 }
 
 type notifee struct {
@@ -136,7 +245,7 @@ type notifee struct {
 }
 
 func (n notifee) HandlePeerFound(info peer.AddrInfo) {
-	if info.ID != n.d.Host.ID() {
+	if info.ID != n.d.LANHost().ID() {
 		n.d.foundPeer(n.ctx, info, false)
 	}
 }
@@ -204,13 +313,13 @@ func (d *Device) keepPeer(ctx context.Context, id peer.ID) {
 		d.mu.Lock()
 		proven := d.peers[id].proven
 		d.mu.Unlock()
-		if _, connected := d.Service.Peers()[objsyncPeer(id)]; !connected {
-			if !proven && !d.lan.acquire(ctx) {
+		if !d.peerConnected(id) {
+			if !proven && !d.pacer.acquire(ctx) {
 				return
 			}
 			ok := d.dialPeer(ctx, id)
 			if !proven {
-				d.lan.release()
+				d.pacer.release()
 			}
 			if ok {
 				wait = d.cfg.BackoffMin
@@ -251,19 +360,16 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 		d.cfg.Log.Error("read membership", "err", err)
 		return false
 	}
-	pid, stream, r, theirs, err := p2p.DialPeer(ctx, d.Host, info, d.Engine.DiscoveryKey(), recs)
+	link, err := p2p.DialPeer(ctx, d.LANHost(), info, d.Engine.DiscoveryKey(), d.Engine.HostKey(), recs)
 	if err == nil {
-		if err = d.Engine.AddMemberRecords(ctx, theirs); err == nil {
-			var key ed25519.PublicKey
-			if key, err = p2p.PeerKey(id); err == nil {
-				var ok bool
-				if ok, err = d.Engine.IsMember(ctx, key); err == nil && !ok {
-					err = fmt.Errorf("device %x holds the vault's key but is not a member", key[:6])
-				}
+		if err = d.Engine.AddMemberRecords(ctx, link.Records); err == nil {
+			var ok bool
+			if ok, err = d.Engine.IsMember(ctx, link.Key); err == nil && !ok {
+				err = fmt.Errorf("device %x holds the vault's key but is not a member", link.Key[:6])
 			}
 		}
 		if err != nil {
-			stream.Reset()
+			link.Stream.Reset()
 		}
 	}
 	d.mu.Lock()
@@ -278,35 +384,69 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 		d.cfg.Log.Info("cannot sync with device", "peer", id.ShortString(), "err", err)
 		return false
 	}
-	d.connectedPeer(id, nil)
+	d.connectedPeer(id, link.Peer, nil)
 	d.cfg.Log.Info("connected to device", "peer", id.ShortString())
 	select {
-	case <-d.Service.Attach(pid, p2p.StreamConn(stream, r)):
+	case <-d.Service.Attach(link.Peer, p2p.StreamConn(link.Stream, link.Reader)):
 	case <-ctx.Done():
 	}
 	d.cfg.Log.Info("disconnected from device", "peer", id.ShortString())
 	return true
 }
 
-// connectedPeer records a connection to a device and remembers where it
-// was found.
-func (d *Device) connectedPeer(id peer.ID, addrs []ma.Multiaddr) {
+// peerConnected says whether the device found at LAN host id is connected
+// (by this host or another of its starts).
+func (d *Device) peerConnected(id peer.ID) bool {
+	d.mu.Lock()
+	dev := d.peers[id].Device
+	d.mu.Unlock()
+	_, connected := d.Service.Peers()[dev]
+	return dev != "" && connected
+}
+
+// closeLAN closes the LAN connections to device dev (see closePeer).
+// Called with d.mu held.
+func (d *Device) closeLAN(dev objsync.PeerID) {
+	for id, st := range d.peers {
+		if st.Device == dev {
+			d.lan.Network().ClosePeer(id)
+		}
+	}
+}
+
+// latestLAN maps each device to where it was last met: its other LAN ids
+// were its earlier starts, or networks. Called with d.mu held.
+func (d *Device) latestLAN() map[objsync.PeerID]*PeerState {
+	latest := map[objsync.PeerID]*PeerState{}
+	for _, s := range d.peers {
+		if l := latest[s.Device]; s.Device != "" && (l == nil || s.LastSeen.After(l.LastSeen)) {
+			latest[s.Device] = s
+		}
+	}
+	return latest
+}
+
+// connectedPeer records a connection to device dev, found at LAN host id,
+// and remembers where it was found: for each device, only its latest LAN
+// host (the others were its earlier starts).
+func (d *Device) connectedPeer(id peer.ID, dev objsync.PeerID, addrs []ma.Multiaddr) {
 	d.mu.Lock()
 	st := d.peers[id]
 	if st == nil {
 		st = &PeerState{ID: id}
 		d.peers[id] = st
 	}
-	st.LastSeen, st.LastError, st.proven, st.tries = time.Now(), "", true, 0
+	st.LastSeen, st.LastError, st.Device, st.proven, st.tries = time.Now(), "", dev, true, 0
 	if len(addrs) == 0 {
-		addrs = d.Host.Peerstore().Addrs(id)
+		addrs = d.lan.Peerstore().Addrs(id)
 	}
 	if len(addrs) > 0 {
 		st.Addrs = addrs
 	}
+	latest := d.latestLAN()
 	known := map[string][]string{}
 	for pid, s := range d.peers {
-		if s.Foreign || len(s.Addrs) == 0 {
+		if s.Foreign || len(s.Addrs) == 0 || (s.Device != "" && latest[s.Device] != s) {
 			continue
 		}
 		for _, a := range s.Addrs {
@@ -354,10 +494,12 @@ func (d *Device) Peers() []PeerState {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	conn := d.Service.Peers()
+	latest := d.latestLAN()
 	var out []PeerState
 	for _, st := range d.peers {
 		s := *st
-		_, s.Connected = conn[objsyncPeer(s.ID)]
+		_, s.Connected = conn[s.Device]
+		s.Connected = s.Connected && s.Device != "" && latest[s.Device] == st
 		out = append(out, s)
 	}
 	return out

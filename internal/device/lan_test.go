@@ -16,7 +16,7 @@ import (
 
 // addrOf is a running device's dialable address.
 func addrOf(d *Device) string {
-	return fmt.Sprintf("%s/p2p/%s", d.Host.Addrs()[0], d.Host.ID())
+	return fmt.Sprintf("%s/p2p/%s", d.LANHost().Addrs()[0], d.LANHost().ID())
 }
 
 func text(t *testing.T, e *vault.Engine, id change.ID) string {
@@ -88,7 +88,7 @@ func TestDevicesSyncDirectly(t *testing.T) {
 	// The stranger was refused before anything was exchanged.
 	eventually(t, "c to see a is not of its vault", func() bool {
 		for _, p := range dc.Peers() {
-			if p.ID == da.Host.ID() && p.Foreign {
+			if p.ID == da.LANHost().ID() && p.Foreign {
 				return true
 			}
 		}

@@ -61,9 +61,10 @@ func TestHandshakeFrameLimit(t *testing.T) {
 		})
 	})
 	l.SetStreamHandler(PeerProtocolID, func(s network.Stream) {
-		accepted <- AcceptPeer(s, [32]byte{}, func(ed25519.PublicKey, [][]byte) (*syncer.Service, [][]byte, error) {
+		_, err := AcceptPeer(s, [32]byte{}, nil, func(ed25519.PublicKey, [][]byte) (*syncer.Service, [][]byte, error) {
 			return nil, nil, errors.New("not reached")
 		})
+		accepted <- err
 	})
 	stranger := newHost(t)
 	if err := stranger.Connect(ctx, infoOf(l)); err != nil {

@@ -161,10 +161,14 @@ func Dial(ctx context.Context, h host.Host, addr string, hello *pb.Hello) (objsy
 		return "", nil, nil, nil, err
 	}
 	s.SetDeadline(time.Now().Add(HandshakeTimeout))
+	self, err := PeerKey(h.ID()) // a device dials nodes with its device key
+	if err != nil {
+		return fail(err)
+	}
 	// The hello proves membership with this device's own add record; the
 	// whole log follows in a Members frame, which the node reads once it
 	// knows the device (see MaxHandshakeFrame).
-	first := &pb.Hello{VaultId: hello.VaultId, Register: hello.Register, Invite: hello.Invite, MemberRecords: ownRecords(h.ID(), hello.MemberRecords)}
+	first := &pb.Hello{VaultId: hello.VaultId, Register: hello.Register, Invite: hello.Invite, MemberRecords: ownRecords(self, hello.MemberRecords)}
 	if err := syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_Hello{Hello: first}}); err != nil {
 		return fail(fmt.Errorf("handshake with %s: %w", addr, err))
 	}
@@ -217,7 +221,7 @@ func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.H
 	if big := (*syncer.FrameTooLargeError)(nil); errors.As(err, &big) {
 		// Says why to an honest device of an older version.
 		return answer(s, r, nil, fmt.Errorf("a hello of %d bytes is over the %d-byte limit of a handshake: "+
-			"upgrade mycel on this device (it sends its whole membership log in its hello)", big.Size, big.Limit), nil)
+			"upgrade mycel on this device (it sends its whole membership log in its hello)", big.Size, big.Limit), nil, "")
 	}
 	if err != nil {
 		return err
@@ -233,7 +237,8 @@ func Accept(s network.Stream, decide func(keys.VaultID, ed25519.PublicKey, *pb.H
 		return err
 	}
 	svc, records, err := decide(vault, key, hello)
-	return answer(s, r, svc, err, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{MemberRecords: records}}})
+	return answer(s, r, svc, err, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{MemberRecords: records}}},
+		objsync.PeerID(s.Conn().RemotePeer().String()))
 }
 
 // helloOf checks a stranger's first frame on a sync stream: a hello
@@ -267,8 +272,8 @@ func firstFrame(s network.Stream) (*bufio.Reader, *pb.Frame, error) {
 }
 
 // answer ends an accepted handshake: it sends the refusal, or the welcome
-// and hands the stream to svc.
-func answer(s network.Stream, r *bufio.Reader, svc *syncer.Service, refusal error, welcome *pb.Frame) error {
+// and hands the stream to svc as peer's.
+func answer(s network.Stream, r *bufio.Reader, svc *syncer.Service, refusal error, welcome *pb.Frame, peer objsync.PeerID) error {
 	if refusal != nil {
 		syncer.WriteFrame(s, &pb.Frame{Body: &pb.Frame_HelloReply{HelloReply: &pb.HelloReply{Error: refusal.Error()}}})
 		s.Close()
@@ -280,7 +285,7 @@ func answer(s network.Stream, r *bufio.Reader, svc *syncer.Service, refusal erro
 	}
 	s.SetDeadline(time.Time{})
 	trusted(s.Conn())
-	svc.Attach(objsync.PeerID(s.Conn().RemotePeer().String()), StreamConn(s, syncReader(s, r)))
+	svc.Attach(peer, StreamConn(s, syncReader(s, r)))
 	return nil
 }
 
@@ -300,15 +305,11 @@ func writeHandshake(s network.Stream, f *pb.Frame, records [][]byte) error {
 }
 
 // ownRecords picks, from a membership log, the records that add the device
-// of the given peer: what proves it a member in a handshake. It stops
+// key: what proves it a member in a handshake. It stops
 // before they would not fit MaxHandshakeFrame (one always fits: records
 // are at most member.MaxRecordSize). Records it cannot read are skipped;
 // the receiver verifies the rest.
-func ownRecords(self peer.ID, records [][]byte) [][]byte {
-	key, err := PeerKey(self)
-	if err != nil {
-		return nil
-	}
+func ownRecords(key ed25519.PublicKey, records [][]byte) [][]byte {
 	var out [][]byte
 	size := 0
 	for _, raw := range records {

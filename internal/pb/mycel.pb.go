@@ -889,7 +889,7 @@ func (*Ping) Descriptor() ([]byte, []int) {
 	return file_mycel_proto_rawDescGZIP(), []int{9}
 }
 
-// PeerHello opens a device-to-device stream (/mycel/peer/1): the dialer's
+// PeerHello opens a device-to-device stream (/mycel/peer/2): the dialer's
 // fresh nonce. Nothing in it names a vault.
 type PeerHello struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -938,15 +938,22 @@ func (x *PeerHello) GetNonce() []byte {
 // PeerProof proves knowledge of the vault's discovery key without
 // revealing anything to a peer that lacks it. The listener answers a hello
 // with its nonce and MAC; the dialer, once it checked that MAC, sends its
-// own MAC and its membership records; the listener's last answer carries
-// its records (or a HelloReply with the reason it refuses a device).
+// own MAC, its membership records and its device key with a signature of
+// the handshake; the listener's last answer carries its records, device
+// key and signature (or a HelloReply with the reason it refuses a device).
+// The libp2p peer ids of /mycel/peer/2 are per-start keys of the LAN host
+// (what mDNS announces): the device key is sent only to a peer that proved
+// it holds the discovery key, and proven by device_signature, which signs
+// both peer ids and both nonces.
 type PeerProof struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Nonce         []byte                 `protobuf:"bytes,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
-	Mac           []byte                 `protobuf:"bytes,2,opt,name=mac,proto3" json:"mac,omitempty"`
-	MemberRecords [][]byte               `protobuf:"bytes,3,rep,name=member_records,json=memberRecords,proto3" json:"member_records,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	state           protoimpl.MessageState `protogen:"open.v1"`
+	Nonce           []byte                 `protobuf:"bytes,1,opt,name=nonce,proto3" json:"nonce,omitempty"`
+	Mac             []byte                 `protobuf:"bytes,2,opt,name=mac,proto3" json:"mac,omitempty"`
+	MemberRecords   [][]byte               `protobuf:"bytes,3,rep,name=member_records,json=memberRecords,proto3" json:"member_records,omitempty"`
+	DeviceKey       []byte                 `protobuf:"bytes,4,opt,name=device_key,json=deviceKey,proto3" json:"device_key,omitempty"`
+	DeviceSignature []byte                 `protobuf:"bytes,5,opt,name=device_signature,json=deviceSignature,proto3" json:"device_signature,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *PeerProof) Reset() {
@@ -996,6 +1003,20 @@ func (x *PeerProof) GetMac() []byte {
 func (x *PeerProof) GetMemberRecords() [][]byte {
 	if x != nil {
 		return x.MemberRecords
+	}
+	return nil
+}
+
+func (x *PeerProof) GetDeviceKey() []byte {
+	if x != nil {
+		return x.DeviceKey
+	}
+	return nil
+}
+
+func (x *PeerProof) GetDeviceSignature() []byte {
+	if x != nil {
+		return x.DeviceSignature
 	}
 	return nil
 }
@@ -1415,11 +1436,14 @@ const file_mycel_proto_rawDesc = "" +
 	"\x04body\"\x06\n" +
 	"\x04Ping\"!\n" +
 	"\tPeerHello\x12\x14\n" +
-	"\x05nonce\x18\x01 \x01(\fR\x05nonce\"Z\n" +
+	"\x05nonce\x18\x01 \x01(\fR\x05nonce\"\xa4\x01\n" +
 	"\tPeerProof\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\fR\x05nonce\x12\x10\n" +
 	"\x03mac\x18\x02 \x01(\fR\x03mac\x12%\n" +
-	"\x0emember_records\x18\x03 \x03(\fR\rmemberRecords\"#\n" +
+	"\x0emember_records\x18\x03 \x03(\fR\rmemberRecords\x12\x1d\n" +
+	"\n" +
+	"device_key\x18\x04 \x01(\fR\tdeviceKey\x12)\n" +
+	"\x10device_signature\x18\x05 \x01(\fR\x0fdeviceSignature\"#\n" +
 	"\aMembers\x12\x18\n" +
 	"\arecords\x18\x01 \x03(\fR\arecords\"}\n" +
 	"\x05Hello\x12\x19\n" +

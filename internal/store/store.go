@@ -16,6 +16,12 @@ import (
 // ErrNotFound is returned for a missing change or object.
 var ErrNotFound = errors.New("not found")
 
+// ErrFull is wrapped by the error of a write that failed because the disk
+// is full (or the store could be opened for reading only, for that
+// reason). What only tidies up (the search text brought up to date, a
+// snapshot) may skip such a write: it is done again later.
+var ErrFull = errors.New("the disk is full")
+
 // Store is a transactional store. Every CLI command runs in one Update, so
 // a command that fails leaves no trace, and a committed one survives a crash.
 type Store interface {

@@ -3,13 +3,11 @@ package vault
 import (
 	"context"
 	"encoding/hex"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
 	"time"
-	"unicode"
 
 	"mycel/internal/change"
 	"mycel/internal/markdown"
@@ -35,9 +33,8 @@ type Diagnostics struct {
 	Damaged []string `json:"damaged_changes,omitempty"`
 	// Peers is filled in by a running device: what each peer holds.
 	Peers []DiagnosticPeer `json:"peers,omitempty"`
-	// Content is the object's details and text, with every letter and
-	// digit replaced by a random one (shape, punctuation and spaces kept)
-	// unless Anonymized is false.
+	// Content is the object's details (names and values) and text, with
+	// only their structure kept (see Anonymize) unless Anonymized is false.
 	Anonymized bool              `json:"anonymized"`
 	Details    map[string]string `json:"details"`
 	Text       string            `json:"text"`
@@ -124,11 +121,7 @@ func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool
 	}
 	d.Log = e.logLines(id, 100)
 	if !includeContent {
-		rng := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-		for k, v := range d.Details {
-			d.Details[k] = Anonymize(v, rng)
-		}
-		d.Text = Anonymize(d.Text, rng)
+		d.Details, d.Text = anonymizeDetails(d.Details), Anonymize(d.Text)
 	}
 	return d, nil
 }
@@ -152,23 +145,6 @@ func (e *Engine) logLines(id change.ID, n int) []string {
 		}
 	}
 	return out[max(0, len(out)-n):]
-}
-
-// Anonymize replaces every letter and digit with a random one of the same
-// kind (and case), keeping the text's shape: lengths, punctuation, spaces.
-func Anonymize(s string, rng *rand.Rand) string {
-	out := []rune(s)
-	for i, r := range out {
-		switch {
-		case unicode.IsDigit(r):
-			out[i] = rune('0' + rng.IntN(10))
-		case unicode.IsUpper(r):
-			out[i] = rune('A' + rng.IntN(26))
-		case unicode.IsLetter(r):
-			out[i] = rune('a' + rng.IntN(26))
-		}
-	}
-	return string(out)
 }
 
 // version is this binary's module version ("(devel)" when built from a

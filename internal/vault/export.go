@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
 	"path/filepath"
@@ -117,7 +118,8 @@ func (e *Engine) ExportJSON(ctx context.Context, dir string, ids []change.ID) (i
 type ImportResult struct {
 	Created, Updated, Unchanged int
 	// Skipped: objects of this vault exported from a version this device
-	// does not have yet (sync first), left as they are.
+	// does not have yet (sync first), left as they are, and files of the
+	// export that are links out of its folder, not followed.
 	Skipped []string `json:",omitempty"`
 }
 
@@ -140,7 +142,14 @@ func importSetting(exported string) string { return "imported:" + exported }
 // objects point to the imported ones.
 func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, error) {
 	var r ImportResult
-	b, err := os.ReadFile(filepath.Join(dir, ExportManifest))
+	// Read through an os.Root: a file of the export that is a link out of
+	// its folder is not followed (see ImportMarkdown).
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return r, err
+	}
+	defer root.Close()
+	b, err := root.ReadFile(ExportManifest)
 	if err != nil {
 		return r, fmt.Errorf("%s is not a mycel JSON export (no %s): %w", dir, ExportManifest, err)
 	}
@@ -153,7 +162,11 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 		if _, err := change.ParseID(id); err != nil {
 			return r, fmt.Errorf("export manifest: %w", err)
 		}
-		b, err := os.ReadFile(filepath.Join(dir, id+".json"))
+		b, err := root.ReadFile(id + ".json")
+		if fi, lerr := root.Lstat(id + ".json"); err != nil && lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			r.Skipped = append(r.Skipped, id+".json: a link to outside the folder (or to nothing), not followed")
+			continue
+		}
 		if err != nil {
 			return r, err
 		}

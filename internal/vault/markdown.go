@@ -139,22 +139,43 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 		root    *change.Change
 	}
 	var files []*file
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	// Everything is read through an os.Root of the folder: a link in it
+	// that leads outside (to ~/.ssh, say) is never followed, however it is
+	// made (a link, a link to a link, "..", a folder swapped for a link
+	// meanwhile): os.Root resolves each step of a path itself and refuses
+	// one that leaves the folder. Links within it are fine.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return r, err
+	}
+	defer root.Close()
+	fsys := root.FS()
+	err = fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		if d.IsDir() {
-			if strings.HasPrefix(d.Name(), ".") && p != dir {
+			if strings.HasPrefix(d.Name(), ".") && p != "." {
 				return filepath.SkipDir // .obsidian, .git
 			}
 			return nil
 		}
-		rel, _ := filepath.Rel(dir, p)
-		if !strings.EqualFold(filepath.Ext(p), ".md") {
+		rel := filepath.FromSlash(p)
+		if d.Type()&fs.ModeSymlink != 0 {
+			fi, err := fs.Stat(fsys, p)
+			if err != nil {
+				r.NotConverted = append(r.NotConverted, rel+": a link to outside the folder (or to nothing), not followed")
+				return nil
+			}
+			if fi.IsDir() {
+				return nil // a folder of this one: its files are imported where they are
+			}
+		}
+		if !strings.EqualFold(path.Ext(p), ".md") {
 			r.NotConverted = append(r.NotConverted, rel+": not a Markdown file")
 			return nil
 		}
-		b, err := os.ReadFile(p)
+		b, err := fs.ReadFile(fsys, p)
 		if err != nil {
 			return err
 		}
@@ -176,12 +197,12 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 			}
 		}
 		if details["title"] == "" {
-			details["title"] = strings.TrimSuffix(filepath.Base(p), filepath.Ext(p))
+			details["title"] = strings.TrimSuffix(path.Base(p), path.Ext(p))
 		}
 		if details["type"] == "" {
 			details["type"] = "page"
 		}
-		files = append(files, &file{rel: filepath.ToSlash(rel), details: details, body: body})
+		files = append(files, &file{rel: p, details: details, body: body})
 		return nil
 	})
 	if err != nil {

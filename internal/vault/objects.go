@@ -296,7 +296,8 @@ func (e *Engine) List(ctx context.Context, opt ListOptions) ([]store.Object, err
 // Search runs a full-text search over titles and text; objects in the bin
 // are left out.
 func (e *Engine) Search(ctx context.Context, query string, limit int) ([]store.Hit, error) {
-	if err := e.refreshText(ctx); err != nil {
+	// On a full disk the search goes on over the text as last indexed.
+	if err := e.refreshText(ctx); err != nil && !errors.Is(err, store.ErrFull) {
 		return nil, err
 	}
 	var out []store.Hit

@@ -213,6 +213,12 @@ func writeSecrets(path string, s secrets) error {
 // Close brings the text index up to date and closes the store.
 func (e *Engine) Close() error {
 	err := e.refreshText(context.Background())
+	if errors.Is(err, store.ErrFull) {
+		// The search text is brought up to date at the next close with
+		// room to write it: a full disk must not fail a command that
+		// only read.
+		err = nil
+	}
 	if cerr := e.db.Close(); err == nil {
 		err = cerr
 	}

@@ -96,7 +96,9 @@ CREATE INDEX damaged_by_object ON damaged(object);`,
 // migrate creates the schema in a new store or brings an older one up to
 // SchemaVersion, in one transaction: a store is at one format or the next,
 // never in between.
-func migrate(db *sql.DB) error {
+// migrate brings the store to SchemaVersion; one opened read only must be
+// there already.
+func migrate(db *sql.DB, readOnly bool) error {
 	tx, err := db.Begin()
 	if err != nil {
 		return err
@@ -111,6 +113,8 @@ func migrate(db *sql.DB) error {
 		return fmt.Errorf("the store has format %d, newer than this mycel understands (%d): upgrade mycel", v, SchemaVersion)
 	case v == SchemaVersion:
 		return nil
+	case readOnly:
+		return fmt.Errorf("the store has format %d and must be upgraded, which needs some free space", v)
 	case v == 0:
 		if _, err := tx.Exec(schema); err != nil {
 			return err

@@ -28,6 +28,10 @@ var _ store.Store = (*DB)(nil)
 // DB is a store in one SQLite file.
 type DB struct {
 	db *sql.DB
+	// readOnly: opened for reading only, because the disk is full (see
+	// Open); every write fails with store.ErrFull.
+	readOnly bool
+	path     string
 
 	// Statements are prepared once and reused by every transaction: with
 	// modernc's SQLite, parsing a statement costs as much as running it.
@@ -41,26 +45,85 @@ type DB struct {
 // Open checks only what it reads (the header, the schema and its format):
 // a full structural check costs most of a command's time on a large store,
 // so it is IntegrityCheck's, for `mycel check`.
+//
+// On a full disk, opening as usual fails: the first connection to a WAL
+// store must write its shared-memory index (mycel.db-shm) before any read.
+// Then, if the WAL holds nothing (the last connection closed cleanly, so
+// everything is in the main file), the store is opened immutable, read
+// only: reads work and every write fails with store.ErrFull. (With
+// changes still in the WAL, reading the main file alone would miss them:
+// then the error stands.)
 func Open(path string) (*DB, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	f.Close()
+	d, err := openDB(path, false)
+	if err != nil && isFull(err) && walEmpty(path) {
+		if ro, rerr := openDB(path, true); rerr == nil {
+			return ro, nil
+		}
+	}
+	return d, err
+}
+
+func openDB(path string, readOnly bool) (*DB, error) {
 	q := url.Values{}
-	for _, p := range []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "wal_autocheckpoint(16384)"} {
+	pragmas := []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "wal_autocheckpoint(16384)"}
+	if readOnly {
+		pragmas = []string{"busy_timeout(10000)", "foreign_keys(1)"}
+		q.Set("mode", "ro")
+		q.Set("immutable", "1")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	for _, p := range pragmas {
 		q.Add("_pragma", p)
 	}
-	q.Set("_txlock", "immediate")
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
-	if err := migrate(db); err != nil {
+	if err := migrate(db, readOnly); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, fmt.Errorf("open store %s: %w", path, wrapFull(err))
 	}
-	return &DB{db: db, stmts: map[string]*sql.Stmt{}}, nil
+	return &DB{db: db, readOnly: readOnly, path: path, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// ReadOnly reports whether the store was opened for reading only (the
+// disk is full).
+func (d *DB) ReadOnly() bool { return d.readOnly }
+
+// isFull reports whether err is SQLite's for a full disk, or an I/O error
+// (what growing the shared-memory index on a full disk gives).
+func isFull(err error) bool {
+	var se interface{ Code() int }
+	if !errors.As(err, &se) {
+		return false
+	}
+	code := se.Code() & 0xff
+	return code == sqliteFull || code == sqliteIOErr
+}
+
+const (
+	sqliteIOErr = 10
+	sqliteFull  = 13
+)
+
+// wrapFull makes a full disk's error wrap store.ErrFull.
+func wrapFull(err error) error {
+	if err != nil && isFull(err) && !errors.Is(err, store.ErrFull) {
+		return fmt.Errorf("%w: %w", store.ErrFull, err)
+	}
+	return err
+}
+
+// walEmpty: the store's WAL is absent or empty.
+func walEmpty(path string) bool {
+	fi, err := os.Stat(path + "-wal")
+	return errors.Is(err, os.ErrNotExist) || (err == nil && fi.Size() == 0)
 }
 
 // IntegrityCheck implements store.Store with PRAGMA quick_check: every
@@ -129,9 +192,12 @@ func (d *DB) View(ctx context.Context, f func(store.Tx) error) error {
 }
 
 func (d *DB) run(ctx context.Context, readOnly bool, f func(store.Tx) error) error {
+	if d.readOnly && !readOnly {
+		return fmt.Errorf("%w where %s is: mycel can read but not write until some space is freed", store.ErrFull, d.path)
+	}
 	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+		return fmt.Errorf("begin: %w", wrapFull(err))
 	}
 	// Whatever way f leaves (an error, a panic, which goes on up, or
 	// runtime.Goexit from t.Fatal), the transaction ends here. Left open it
@@ -140,13 +206,13 @@ func (d *DB) run(ctx context.Context, readOnly bool, f func(store.Tx) error) err
 	// After a commit, this rollback is a no-op.
 	defer tx.Rollback()
 	if err := f(&txn{tx: tx, db: d, ctx: ctx}); err != nil {
-		return err
+		return wrapFull(err)
 	}
 	if readOnly {
 		return tx.Rollback()
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
+		return fmt.Errorf("commit: %w", wrapFull(err))
 	}
 	return nil
 }
