@@ -38,7 +38,7 @@ func FuzzAdversarialChanges(f *testing.F) {
 		id := func() ID {
 			return ID{Counter: counters[next()%len(counters)], Actor: actors[next()%len(actors)]}
 		}
-		for r.Len() > 0 {
+		for n := 0; r.Len() > 0 && n < 32; n++ { // a few changes: each clones the document
 			ch := &Change{Actor: actors[next()%2], Start: u64()}
 			for n := next() % 4; n >= 0 && r.Len() > 0; n-- {
 				op := Op{Kind: OpKind(next()%8 + 0), Block: id(), Parent: id(), Ref: id(), Key: "k", Value: "v"}
