@@ -3,6 +3,7 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -227,7 +228,10 @@ func TestEveryWriteCanBeUndone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, _ := a.At(ctx, id, p)
+	doc, err := a.At(ctx, id, p)
+	if err != nil {
+		t.Fatalf("at step 3 (%s): %v", steps[2].Meta.ID.Short(), err)
+	}
 	if got := markdown.Render(doc.Blocks()); got != "a wrong file\n" {
 		t.Fatalf("at step 3: %q", got)
 	}
@@ -407,4 +411,31 @@ func TestHugeDocumentRefused(t *testing.T) {
 	if vs, _ := a.History(ctx, id); len(vs) != 1 {
 		t.Fatalf("a refused write left %d versions", len(vs))
 	}
+}
+
+// A change id can start with digits only (6% of them for six characters):
+// such a prefix names the change, not a version numbered like it.
+func TestDigitPrefixNamesTheChange(t *testing.T) {
+	a, _ := pair(t)
+	id, _ := a.Create(ctx, NewPage{Title: "Counting", Blocks: markdown.Parse("0\n")})
+	for i := 1; i < 400; i++ {
+		if _, err := a.WriteMarkdown(ctx, id, fmt.Sprintf("%d\n", i), EditOptions{NewVersion: true}); err != nil {
+			t.Fatal(err)
+		}
+		steps, _ := a.Steps(ctx, id)
+		last := steps[len(steps)-1].Meta.ID
+		prefix := last.String()[:8]
+		if strings.Trim(prefix, "0123456789") != "" {
+			continue
+		}
+		p, err := a.ParsePoint(ctx, id, prefix)
+		if err != nil || p.Change != last {
+			t.Fatalf("%s names %+v, %v; want change %s", prefix, p, err, last.Short())
+		}
+		if p, err := a.ParsePoint(ctx, id, "2"); err != nil || p.Version != 2 {
+			t.Fatalf("2 names %+v, %v", p, err)
+		}
+		return
+	}
+	t.Skip("no change id started with eight digits")
 }

@@ -86,7 +86,10 @@ func (p Point) String() string {
 // least 6 hex characters of one (see `mycel history --all`).
 func (e *Engine) ParsePoint(ctx context.Context, id change.ID, s string) (Point, error) {
 	s = strings.ToLower(strings.TrimSpace(s))
-	if n, err := strconv.Atoi(s); err == nil {
+	// A number is a version, unless it is long enough to be the start of a
+	// change id and one is: change ids are hex, and 6% of them start with
+	// six digits.
+	if n, err := strconv.Atoi(s); err == nil && (len(s) < 6 || n < 1) {
 		if n < 1 {
 			return Point{}, fmt.Errorf("%q is not a version number (see mycel history)", s)
 		}
@@ -109,6 +112,9 @@ func (e *Engine) ParsePoint(ctx context.Context, id change.ID, s string) (Point,
 	case err != nil:
 		return Point{}, err
 	case len(found) == 0:
+		if n, err := strconv.Atoi(s); err == nil {
+			return Point{Version: n}, nil // no change starts so: the version
+		}
 		return Point{}, fmt.Errorf("object %s has no change %q (see mycel history --all)", id.Short(), s)
 	case len(found) > 1:
 		return Point{}, fmt.Errorf("%d changes of %s start with %q: give more characters", len(found), id.Short(), s)
