@@ -170,14 +170,14 @@ func FuzzMalleate(f *testing.F) {
 	})
 }
 
-// The node sees ciphertext sizes. Edits of up to 100 characters all seal
+// The node sees ciphertext sizes. Edits of up to 40 characters all seal
 // to one size, and larger ones to Padmé buckets (at most 12% larger), so a
 // size does not tell how many characters were typed.
 func TestCiphertextsArePadded(t *testing.T) {
 	_, priv, _ := ed25519.GenerateKey(nil)
 	var objKey [32]byte
 	sizes := map[int]bool{}
-	for n := 1; n <= 100; n++ {
+	for n := 1; n <= 40; n++ {
 		c, err := New(Draft{Object: ID{1}, Parents: []ID{{1}}, Lamport: 5, Time: time.Unix(1700000000, 0),
 			Payload: &Payload{Ops: []crdt.Op{{Kind: crdt.OpInsertText, Block: crdt.ID{Counter: 2, Actor: string(priv.Public().(ed25519.PublicKey))}, Text: strings.Repeat("x", n)}}}}, objKey, priv)
 		if err != nil {
@@ -189,10 +189,10 @@ func TestCiphertextsArePadded(t *testing.T) {
 		}
 	}
 	if len(sizes) != 1 {
-		t.Fatalf("edits of 1 to 100 characters seal to %d sizes", len(sizes))
+		t.Fatalf("edits of 1 to 40 characters seal to %d sizes", len(sizes))
 	}
 	buckets := map[int]bool{}
-	for n := 257; n < 8<<20; n += 1 + n/500 {
+	for n := minSealed + 1; n < 8<<20; n += 1 + n/500 {
 		p := padTo(n)
 		if p < n || float64(p-n) > 0.12*float64(n) {
 			t.Fatalf("padTo(%d) = %d", n, p)
@@ -205,5 +205,16 @@ func TestCiphertextsArePadded(t *testing.T) {
 			t.Fatalf("pad of %d bytes gives %d, want %d", n, len(b), padTo(n+2))
 		}
 	}
-	t.Logf("%d sizes between 257 bytes and 8 MiB", len(buckets))
+	t.Logf("%d sizes between %d bytes and 8 MiB", len(buckets), minSealed+1)
+}
+
+// BenchmarkParse is the cost of receiving a change's envelope: decode,
+// the canonical-encoding check, the signature.
+func BenchmarkParse(b *testing.B) {
+	_, c, _, _ := fixture(b)
+	for b.Loop() {
+		if _, err := Parse(c.Raw); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
