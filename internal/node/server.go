@@ -223,7 +223,7 @@ func (s *Server) idleCheck(e *served) {
 func DefaultServiceConfig(log *slog.Logger) syncer.Config {
 	sc := objsync.DefaultConfig
 	sc.SessionBurst, sc.SessionEvery = 3, 5
-	return syncer.Config{Sync: sc, Tick: time.Second, Log: log, KeepSet: true}
+	return syncer.Config{Sync: sc, Tick: time.Second, Log: log, KeepSet: true, FrameRate: 5000, FrameBurst: 10000}
 }
 
 // ServeLoopback serves n with cfg on a fresh host listening on a free

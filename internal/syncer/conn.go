@@ -194,11 +194,21 @@ func (s *Service) drop(c *conn) {
 // onTick): it is gone or stalled, mid-frame or not.
 func (s *Service) read(c *conn) {
 	var msgs []objsync.Message
+	budget := frameBudget{rate: float64(s.frameRate), burst: float64(s.frameBurst)}
 	for {
 		f, err := c.c.ReadFrame()
 		if err != nil {
 			s.do(func() { s.drop(c) })
 			return
+		}
+		if d := budget.take(time.Now()); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-s.ctx.Done():
+				t.Stop()
+				return
+			}
 		}
 		c.last.Store(s.clock.Now().UnixNano())
 		switch {
@@ -320,4 +330,29 @@ func (s *Service) write(c *conn) {
 			return
 		}
 	}
+}
+
+// frameBudget is a token bucket of frames (see Config.FrameRate). It uses
+// the wall clock, not the service's: it paces a real peer's bytes.
+type frameBudget struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+// take spends a frame and says how long to wait before handling it.
+func (b *frameBudget) take(now time.Time) time.Duration {
+	if b.rate <= 0 {
+		return 0
+	}
+	if b.last.IsZero() {
+		b.tokens = max(b.burst, 1)
+	} else {
+		b.tokens = min(max(b.burst, 1), b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	b.tokens--
+	if b.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-b.tokens / b.rate * float64(time.Second))
 }

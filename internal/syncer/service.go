@@ -72,27 +72,33 @@ type Config struct {
 	// change is set aside), so the set reconciliation compares is kept
 	// from one session to the next until a change is stored.
 	KeepSet bool
+	// FrameRate bounds the frames read from one connection per second,
+	// FrameBurst how many may come at once (0: unbounded). A reader past
+	// it waits, so the peer's writes back up: a member flooding frames
+	// costs the node at most the rate's worth of work, whatever it sends.
+	FrameRate, FrameBurst int
 }
 
 // Service syncs one vault with the peers attached to it.
 type Service struct {
-	self      objsync.PeerID
-	db        store.Store
-	store     *storeView // what the machine reads
-	machine   *objsync.Machine
-	receive   Receiver
-	members   Members
-	every     int // ticks between membership exchanges
-	ticks     int
-	log       *slog.Logger
-	tick      time.Duration
-	clock     Clock
-	maxQueued int
-	author    []byte // watch the store for changes by this author (a device's own)
-	closePeer func(objsync.PeerID)
-	events    chan func()
-	conns     map[objsync.PeerID]*conn // loop goroutine only
-	polled    int64                    // arrival number of the last change seen by pollLocal
+	self                  objsync.PeerID
+	db                    store.Store
+	store                 *storeView // what the machine reads
+	machine               *objsync.Machine
+	receive               Receiver
+	members               Members
+	every                 int // ticks between membership exchanges
+	ticks                 int
+	log                   *slog.Logger
+	tick                  time.Duration
+	clock                 Clock
+	maxQueued             int
+	frameRate, frameBurst int    // per connection (Config.FrameRate)
+	author                []byte // watch the store for changes by this author (a device's own)
+	closePeer             func(objsync.PeerID)
+	events                chan func()
+	conns                 map[objsync.PeerID]*conn // loop goroutine only
+	polled                int64                    // arrival number of the last change seen by pollLocal
 	// verified holds the changes of the messages stepped since the last
 	// process, parsed and verified by the connections' readers.
 	verified map[objsync.ID]change.Verified
@@ -156,6 +162,7 @@ func newService(self objsync.PeerID, db store.Store, receive Receiver, members M
 	s.flush.Stop()
 	s.store = newStoreView(db)
 	s.store.keepSet = cfg.KeepSet
+	s.frameRate, s.frameBurst = cfg.FrameRate, cfg.FrameBurst
 	s.machine = objsync.New(self, s.store, cfg.Sync, func() (salt [reconcile.SaltSize]byte) {
 		rand.Read(salt[:])
 		return salt
