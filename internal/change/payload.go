@@ -18,24 +18,16 @@ import (
 type Payload struct {
 	Ops   []crdt.Op
 	State []byte // canonical crdt state (snapshot changes only)
-	// Start is the first operation counter, as opened (sealed in the
-	// payload, or the change's Lamport for a change without
-	// SealedCounter); New takes it from the draft.
-	Start uint64
 }
 
 // CRDT returns the change in the merge engine's terms.
 func (p *Payload) CRDT(c *Change) *crdt.Change {
-	start := p.Start
-	if start == 0 { // a payload not opened from a change
-		start = c.Lamport
-	}
-	return &crdt.Change{Actor: string(c.Author), Start: start, Ops: p.Ops}
+	return &crdt.Change{Actor: string(c.Author), Start: c.Lamport, Ops: p.Ops}
 }
 
-func (p *Payload) marshal(author ed25519.PublicKey, start uint64) ([]byte, error) {
+func (p *Payload) marshal(author ed25519.PublicKey) ([]byte, error) {
 	actors := map[string]uint32{string(author): 0}
-	m := &pb.Payload{Actors: [][]byte{author}, State: p.State, Start: start}
+	m := &pb.Payload{Actors: [][]byte{author}, State: p.State}
 	id := func(x crdt.ID) *pb.OpID {
 		if x.IsZero() {
 			return nil
@@ -64,20 +56,6 @@ func (p *Payload) marshal(author ed25519.PublicKey, start uint64) ([]byte, error
 		return nil, err
 	}
 	return pad(b), nil
-}
-
-// MaxStart bounds the first counter of a change at depth d (SealedCounter):
-// 2^32 per level of depth, and crdt.MaxCounter. An honest change starts
-// one above the counters its author has seen, which per change of history
-// is far below 2^32; without a bound, one change could take a counter near
-// crdt.MaxCounter and leave no room for any later edit of its object. (A
-// change whose counter is in the clear is bounded against its parents'
-// instead: admit.MaxLamportStep.)
-func MaxStart(depth uint64) uint64 {
-	if depth >= crdt.MaxCounter>>32 {
-		return crdt.MaxCounter
-	}
-	return min(crdt.MaxCounter, (depth+1)<<32)
 }
 
 // minSealed is the smallest padded payload: every edit of a few words
@@ -133,18 +111,9 @@ func unmarshalPayload(b []byte, c *Change) (*Payload, error) {
 			return nil, fmt.Errorf("actor %d is %d bytes", i, len(a))
 		}
 	}
-	p := &Payload{State: m.State, Start: c.Lamport}
+	p := &Payload{State: m.State}
 	if c.Snapshot != (len(m.State) > 0) || (c.Snapshot && len(m.Ops) > 0) {
 		return nil, errors.New("snapshot flag does not match the content")
-	}
-	switch {
-	case !c.SealedCounter && m.Start != 0:
-		return nil, errors.New("a counter sealed in a change that says it has none")
-	case c.SealedCounter:
-		if m.Start == 0 || m.Start > MaxStart(c.Lamport) {
-			return nil, fmt.Errorf("its first counter %d is 0 or over %d, the limit at depth %d", m.Start, MaxStart(c.Lamport), c.Lamport)
-		}
-		p.Start = m.Start
 	}
 	var err error
 	id := func(x *pb.OpID) crdt.ID {

@@ -129,11 +129,7 @@ func (e *Engine) editOnce(ctx context.Context, id change.ID, opts EditOptions, f
 			return r, fmt.Errorf("merge the edit with what came since: %w", err)
 		}
 	}
-	depth, err := e.depthOf(ctx, parents)
-	if err != nil {
-		return r, err
-	}
-	cs, err := e.seal(ctx, id, cur.key, parents, depth, ch, opts.NewVersion)
+	cs, err := e.seal(ctx, id, cur.key, parents, ch, opts.NewVersion)
 	if err != nil {
 		return r, err
 	}
@@ -187,20 +183,14 @@ func run(ctx context.Context, f func() error) error {
 
 // seal makes the signed, sealed changes of a local edit: one, or a chain
 // of several for a very large one.
-//
-// Each shows the node its depth, not its first counter, which it seals in
-// its payload (change.Draft.Depth): the steps between counters are the
-// characters each edit typed.
-// depth is the greatest Lamport of the parents, stored (see depthOf).
-func (e *Engine) seal(ctx context.Context, id change.ID, key [32]byte, parents []change.ID, depth uint64, ch *crdt.Change, newVersion bool) ([]*change.Change, error) {
+func (e *Engine) seal(ctx context.Context, id change.ID, key [32]byte, parents []change.ID, ch *crdt.Change, newVersion bool) ([]*change.Change, error) {
 	now := e.Now()
 	var out []*change.Change
 	for i, p := range ch.Split(maxChangePayload) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		depth++
-		c, err := change.New(change.Draft{Object: id, Parents: parents, Lamport: p.Start, Depth: depth, Time: now, NewVersion: newVersion && i == 0,
+		c, err := change.New(change.Draft{Object: id, Parents: parents, Lamport: p.Start, Time: now, NewVersion: newVersion && i == 0,
 			Payload: &change.Payload{Ops: p.Ops}}, key, e.device)
 		if err != nil {
 			return nil, err
@@ -209,23 +199,6 @@ func (e *Engine) seal(ctx context.Context, id change.ID, key [32]byte, parents [
 		parents = []change.ID{c.ID}
 	}
 	return out, nil
-}
-
-// depthOf is the greatest Lamport of stored changes: what a change built on
-// them shows one above (change.Draft.Depth).
-func (e *Engine) depthOf(ctx context.Context, parents []change.ID) (uint64, error) {
-	var depth uint64
-	err := e.db.View(ctx, func(tx store.Tx) error {
-		for _, p := range parents {
-			m, err := tx.Meta(p)
-			if err != nil {
-				return fmt.Errorf("the change %s this edit is built on: %w", p.Short(), err)
-			}
-			depth = max(depth, m.Lamport)
-		}
-		return nil
-	})
-	return depth, err
 }
 
 // putLocal stores a change this device made, whose effect is in l.doc.

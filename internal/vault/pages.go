@@ -122,8 +122,7 @@ func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[
 	var cs []*change.Change
 	if ch := t.Commit(); ch != nil {
 		var err error
-		// Built on the root, not stored yet: its Lamport is 0.
-		if cs, err = e.seal(ctx, id, l.key, []change.ID{id}, root.Lamport, ch, true); err != nil {
+		if cs, err = e.seal(ctx, id, l.key, []change.ID{id}, ch, true); err != nil {
 			return err
 		}
 	}
