@@ -113,7 +113,10 @@ type parentMeta struct {
 }
 
 // MaxLamportStep bounds how far a change's first counter may lie above its
-// parents' (see checkParents). An honest change starts one above every
+// parents' (see checkParents). An honest edit starts above every counter
+// of its object, which a member can push further above some heads than
+// that: the engine then names as parents the change that holds them
+// (vault.editOnce), so that its edit passes everywhere. An honest change starts one above every
 // counter its author has seen, which is above its parents by the
 // characters typed concurrently since: far below 2^32. Without the bound
 // one change could take a counter near crdt.MaxCounter and leave no room

@@ -22,6 +22,9 @@ import (
 
 const signContext = "mycel/member/v1\n"
 
+// maxTimeMs is the last millisecond of year 9999.
+var maxTimeMs = time.Date(9999, 12, 31, 23, 59, 59, 999e6, time.UTC).UnixMilli()
+
 // MaxRecordSize bounds one signed record.
 const MaxRecordSize = 4096
 
@@ -258,6 +261,13 @@ func (l *Log) verify(raw []byte) (*Record, error) {
 	case Add, Rename, Remove:
 	default:
 		return nil, fmt.Errorf("unknown record kind %d", rec.Kind)
+	}
+	// Times are the signer's claims; outside 1970–9999 they are refused,
+	// not read: year 1 is Go's zero time, which the log takes as "never
+	// added", and an Add dated so made a device a member or not
+	// depending on which record came first.
+	if rec.TimestampMs < 0 || rec.TimestampMs > maxTimeMs {
+		return nil, fmt.Errorf("its time (%d ms since 1970) is outside the years 1970 to 9999", rec.TimestampMs)
 	}
 	if (rec.Kind == Remove) != (len(rec.SealedName) == 0) || (len(rec.SealedName) > 0 && len(rec.NameNonce) != keys.NonceSize) {
 		return nil, errors.New("device name missing or misplaced")

@@ -187,3 +187,26 @@ func TestNamesArePadded(t *testing.T) {
 		t.Fatalf("names of up to 32 bytes seal to %d sizes", len(sizes))
 	}
 }
+
+// An Add dated at Go's zero time (year 1) made membership depend on the
+// order records came in; such times are refused, and the log is the same
+// whatever the order.
+func TestRecordTimesOutsideTheYearsAreRefused(t *testing.T) {
+	v := vault(t)
+	dev, _, _ := ed25519.GenerateKey(nil)
+	good, _ := NewRecord(v, Add, dev, "laptop", time.Unix(1700000000, 0))
+	for _, at := range []time.Time{{}, time.Unix(-1, 0), time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)} {
+		bad, _ := NewRecord(v, Add, dev, "laptop", at)
+		if err := NewLog(v.ID).Add(bad); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("a record dated %v: %v", at, err)
+		}
+		l1, l2 := NewLog(v.ID), NewLog(v.ID)
+		l1.Add(good)
+		l1.Add(bad)
+		l2.Add(bad)
+		l2.Add(good)
+		if !l1.MayAuthor(dev) || !l2.MayAuthor(dev) || !l1.IsMember(dev) || !l2.IsMember(dev) {
+			t.Fatalf("dated %v: the same records, two memberships", at)
+		}
+	}
+}

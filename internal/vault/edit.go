@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"mycel/internal/admit"
 	"mycel/internal/change"
 	"mycel/internal/crdt"
 	"mycel/internal/store"
@@ -129,6 +130,19 @@ func (e *Engine) editOnce(ctx context.Context, id change.ID, opts EditOptions, f
 			return r, fmt.Errorf("merge the edit with what came since: %w", err)
 		}
 	}
+	// An edit starts above every counter of its object, which a member can
+	// have pushed more than admit.MaxLamportStep above those of its
+	// parents (the version the person saw, or heads built low on top of
+	// high counters): every other device would refuse it. Then it also
+	// names as parents the newest heads and the change with the greatest
+	// counter (its operations are still those of the version it was made
+	// on; its counters, above all, already rank it after them), so that it
+	// passes wherever it goes.
+	if fits, top, err := e.startFits(ctx, id, parents, ch.Start); err != nil {
+		return r, err
+	} else if !fits {
+		parents = union(union(parents, heads), []change.ID{top})
+	}
 	cs, err := e.seal(ctx, id, cur.key, parents, ch, opts.NewVersion)
 	if err != nil {
 		return r, err
@@ -199,6 +213,45 @@ func (e *Engine) seal(ctx context.Context, id change.ID, key [32]byte, parents [
 		parents = []change.ID{c.ID}
 	}
 	return out, nil
+}
+
+// startFits reports whether a change starting at counter start may have
+// these parents (admit.MaxLamportStep), and which change of the object has
+// the greatest counter.
+func (e *Engine) startFits(ctx context.Context, id change.ID, parents []change.ID, start uint64) (fits bool, top change.ID, err error) {
+	err = e.db.View(ctx, func(tx store.Tx) error {
+		var most uint64
+		for _, p := range parents {
+			m, err := tx.Meta(p)
+			if err != nil {
+				return err
+			}
+			most = max(most, m.Lamport)
+		}
+		if fits = start <= most+admit.MaxLamportStep; fits {
+			return nil
+		}
+		metas, err := tx.Changes(id, 0)
+		var best uint64
+		for _, m := range metas {
+			if !m.Inert && (top == change.ID{} || m.Lamport > best) {
+				top, best = m.ID, m.Lamport
+			}
+		}
+		return err
+	})
+	return fits, top, err
+}
+
+// union is a's ids and those of b not in a.
+func union(a, b []change.ID) []change.ID {
+	out := slices.Clone(a)
+	for _, x := range b {
+		if !slices.Contains(out, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 // putLocal stores a change this device made, whose effect is in l.doc.

@@ -311,3 +311,68 @@ func TestMembershipLogIsBounded(t *testing.T) {
 	}
 	t.Logf("20 Hellos of %d known records: %v", len(known), time.Since(start))
 }
+
+// A member pushes an object's counters up, each change the most admission
+// allows above its parents; an honest edit of the version a person saw
+// before (EditOptions.Base) starts above the newest counters, so it would
+// jump too far above that version's: it used to be stored where it was
+// made and refused by every other device. Now it names the newest heads
+// too and passes everywhere, and its own check is good.
+func TestEditOfAnOldVersionPassesAfterCountersWerePushed(t *testing.T) {
+	a, b := pair(t)
+	id, _ := a.Create(ctx, NewPage{Title: "Shared", Blocks: markdown.Parse("start\n")})
+	send(t, a, b, id)
+	oa, _ := a.Get(ctx, id)
+	base := oa.Heads // the version the person saw on a
+	o, _ := b.Get(ctx, id)
+	parents, top := o.Heads, uint64(0)
+	for _, h := range o.Heads {
+		_, raws, _ := b.Changes(ctx, id)
+		for _, raw := range raws {
+			if c, _ := change.Parse(raw); c.ID == h {
+				top = c.Lamport
+			}
+		}
+	}
+	for range 2 {
+		top += admit.MaxLamportStep
+		c, err := change.New(change.Draft{Object: id, Parents: parents, Lamport: top, Time: b.Now(),
+			Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: "pushed"}}}}, b.objectKey(id), b.device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []*Engine{a, b} {
+			if _, err := x.Receive(ctx, c.ID, c.Raw); err != nil {
+				t.Fatalf("the push: %v", err)
+			}
+		}
+		parents = []change.ID{c.ID}
+	}
+	if _, err := a.WriteMarkdown(ctx, id, "start\n\ntyped on a\n", EditOptions{Base: base}); err != nil {
+		t.Fatal(err)
+	}
+	send(t, a, b, id) // b refuses none of a's changes
+	if got := md(t, b, id); got != "start\n\ntyped on a\n" {
+		t.Fatalf("b shows %q", got)
+	}
+	if r, err := a.Check(ctx, false); err != nil || len(r.Problems) > 0 {
+		t.Fatalf("a's check: %v %v", err, r.Problems)
+	}
+	// A head built low on top of the pushed counters: an edit of the heads
+	// starts far above it, and names the change with the top counter too.
+	o, _ = b.Get(ctx, id)
+	low, _ := change.New(change.Draft{Object: id, Parents: o.Heads, Lamport: 5, Time: b.Now(),
+		Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: "low"}}}}, b.objectKey(id), b.device)
+	for _, x := range []*Engine{a, b} {
+		if _, err := x.Receive(ctx, low.ID, low.Raw); err != nil {
+			t.Fatalf("the low head: %v", err)
+		}
+	}
+	if _, err := a.AppendMarkdown(ctx, id, "and more\n"); err != nil {
+		t.Fatal(err)
+	}
+	send(t, a, b, id)
+	if got := md(t, b, id); got != "start\n\ntyped on a\n\nand more\n" {
+		t.Fatalf("b shows %q", got)
+	}
+}
