@@ -227,7 +227,12 @@ func (p *pipeline) checkParents(c *change.Change) error {
 		}
 		top = max(top, m.lamport)
 	}
-	if c.Lamport > top+MaxLamportStep {
+	switch {
+	case c.SealedCounter && c.Lamport != top+1:
+		// Its counter is sealed (a device bounds it against its parents'
+		// when it opens it: vault checkStart); the depth anyone can check.
+		return Rejectf(c.ID, "its depth %d is not one above its parents' (%d)", c.Lamport, top)
+	case !c.SealedCounter && c.Lamport > top+MaxLamportStep:
 		return Rejectf(c.ID, "its counter %d jumps more than 2^32 above its parents' (%d)", c.Lamport, top)
 	}
 	return nil

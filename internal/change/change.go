@@ -68,9 +68,14 @@ type Change struct {
 	Time       time.Time
 	Snapshot   bool
 	NewVersion bool // history starts a new version at this change
-	KeyEpoch   uint32
-	Nonce      []byte
-	Ciphertext []byte
+	// SealedCounter says Lamport is the change's depth (one above its
+	// parents') and its first operation counter is sealed in the payload
+	// (Payload.Start): counter steps told a node how many characters each
+	// edit typed. Changes written before it carry the counter as Lamport.
+	SealedCounter bool
+	KeyEpoch      uint32
+	Nonce         []byte
+	Ciphertext    []byte
 }
 
 // IsRoot reports whether the change creates its object.
@@ -95,9 +100,14 @@ func NewRoot(vault keys.VaultID, author ed25519.PrivateKey, at time.Time) (*Chan
 
 // Draft is a change to be sealed and signed.
 type Draft struct {
-	Object   ID
-	Parents  []ID
-	Lamport  uint64
+	Object  ID
+	Parents []ID
+	// Lamport is the change's first operation counter.
+	Lamport uint64
+	// Depth, when set, is one above the greatest Lamport of the parents:
+	// the change then shows Depth in the clear and seals Lamport in its
+	// payload (SealedCounter).
+	Depth    uint64
 	Time     time.Time
 	Snapshot bool
 	// NewVersion makes history start a new version at this change.
@@ -110,7 +120,11 @@ func New(d Draft, objectKey [32]byte, author ed25519.PrivateKey) (*Change, error
 	if len(d.Parents) == 0 {
 		return nil, errors.New("new change: a non-root change needs parents")
 	}
-	pt, err := d.Payload.marshal(author.Public().(ed25519.PublicKey))
+	start := uint64(0)
+	if d.Depth > 0 {
+		start = d.Lamport
+	}
+	pt, err := d.Payload.marshal(author.Public().(ed25519.PublicKey), start)
 	if err != nil {
 		return nil, fmt.Errorf("new change: %w", err)
 	}
@@ -131,6 +145,9 @@ func New(d Draft, objectKey [32]byte, author ed25519.PrivateKey) (*Change, error
 		NewVersion:  d.NewVersion,
 		Nonce:       nonce,
 		Ciphertext:  ct,
+	}
+	if d.Depth > 0 {
+		body.Lamport, body.SealedCounter = d.Depth, true
 	}
 	for _, p := range parents {
 		body.Parents = append(body.Parents, p[:])
@@ -189,15 +206,16 @@ func parse(raw []byte, verify bool) (*Change, error) {
 		return nil, invalid("body does not decode: %v", err)
 	}
 	c := &Change{
-		ID:         sha256.Sum256(raw),
-		Raw:        raw,
-		Lamport:    body.Lamport,
-		Time:       clampTime(body.TimestampMs),
-		Snapshot:   body.Snapshot,
-		NewVersion: body.NewVersion,
-		KeyEpoch:   body.KeyEpoch,
-		Nonce:      body.Nonce,
-		Ciphertext: body.Ciphertext,
+		ID:            sha256.Sum256(raw),
+		Raw:           raw,
+		Lamport:       body.Lamport,
+		Time:          clampTime(body.TimestampMs),
+		Snapshot:      body.Snapshot,
+		NewVersion:    body.NewVersion,
+		SealedCounter: body.SealedCounter,
+		KeyEpoch:      body.KeyEpoch,
+		Nonce:         body.Nonce,
+		Ciphertext:    body.Ciphertext,
 	}
 	if len(body.Author) != ed25519.PublicKeySize {
 		return nil, invalid("author key is %d bytes, want %d", len(body.Author), ed25519.PublicKeySize)
@@ -214,7 +232,7 @@ func parse(raw []byte, verify bool) (*Change, error) {
 		if len(body.VaultId) != len(c.VaultID) {
 			return nil, invalid("root change without a vault id")
 		}
-		if len(body.Parents) != 0 || len(body.Ciphertext) != 0 || body.Snapshot || body.NewVersion {
+		if len(body.Parents) != 0 || len(body.Ciphertext) != 0 || body.Snapshot || body.NewVersion || body.SealedCounter {
 			return nil, invalid("root change with parents, content or snapshot flag")
 		}
 		copy(c.VaultID[:], body.VaultId)

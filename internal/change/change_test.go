@@ -113,7 +113,7 @@ func FuzzParse(f *testing.F) {
 
 func FuzzPayload(f *testing.F) {
 	_, c, objKey, _ := fixture(f)
-	pt, _ := (&Payload{}).marshal(c.Author)
+	pt, _ := (&Payload{}).marshal(c.Author, 0)
 	f.Add(pt)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		p, err := unmarshalPayload(b, c)
@@ -237,6 +237,39 @@ func TestGoldenChangesStillParse(t *testing.T) {
 		}
 		if _, err := Parse(raw); err != nil {
 			t.Fatalf("golden change %d: %v", i, err)
+		}
+	}
+}
+
+// A change with a depth shows the depth, not its first counter, which it
+// seals in its payload; a sealed counter of 0, or past crdt.MaxCounter,
+// does not open.
+func TestCounterIsSealed(t *testing.T) {
+	_, priv, _ := ed25519.GenerateKey(nil)
+	var objKey [32]byte
+	me := string(priv.Public().(ed25519.PublicKey))
+	mk := func(lamport, depth uint64) *Change {
+		c, err := New(Draft{Object: ID{1}, Parents: []ID{{1}}, Lamport: lamport, Depth: depth, Time: time.Unix(1700000000, 0),
+			Payload: &Payload{Ops: []crdt.Op{{Kind: crdt.OpInsertText, Block: crdt.ID{Counter: 2, Actor: me}, Text: "typed"}}}}, objKey, priv)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := mk(123456, 3)
+	if c.Lamport != 3 || !c.SealedCounter {
+		t.Fatalf("shows lamport %d (sealed %v), want the depth 3", c.Lamport, c.SealedCounter)
+	}
+	p, err := c.Open(objKey)
+	if err != nil || p.CRDT(c).Start != 123456 {
+		t.Fatalf("opens to start %d, %v; want 123456", p.CRDT(c).Start, err)
+	}
+	if old := mk(123456, 0); old.Lamport != 123456 || old.SealedCounter {
+		t.Fatalf("without a depth: lamport %d, sealed %v", old.Lamport, old.SealedCounter)
+	}
+	for _, bad := range []*Change{mk(0, 3), mk(crdt.MaxCounter+1, 3)} {
+		if _, err := bad.Open(objKey); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("a sealed counter out of bounds opened: %v", err)
 		}
 	}
 }

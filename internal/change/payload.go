@@ -18,16 +18,24 @@ import (
 type Payload struct {
 	Ops   []crdt.Op
 	State []byte // canonical crdt state (snapshot changes only)
+	// Start is the first operation counter, as opened (sealed in the
+	// payload, or the change's Lamport for a change without
+	// SealedCounter); New takes it from the draft.
+	Start uint64
 }
 
 // CRDT returns the change in the merge engine's terms.
 func (p *Payload) CRDT(c *Change) *crdt.Change {
-	return &crdt.Change{Actor: string(c.Author), Start: c.Lamport, Ops: p.Ops}
+	start := p.Start
+	if start == 0 { // a payload not opened from a change
+		start = c.Lamport
+	}
+	return &crdt.Change{Actor: string(c.Author), Start: start, Ops: p.Ops}
 }
 
-func (p *Payload) marshal(author ed25519.PublicKey) ([]byte, error) {
+func (p *Payload) marshal(author ed25519.PublicKey, start uint64) ([]byte, error) {
 	actors := map[string]uint32{string(author): 0}
-	m := &pb.Payload{Actors: [][]byte{author}, State: p.State}
+	m := &pb.Payload{Actors: [][]byte{author}, State: p.State, Start: start}
 	id := func(x crdt.ID) *pb.OpID {
 		if x.IsZero() {
 			return nil
@@ -60,8 +68,7 @@ func (p *Payload) marshal(author ed25519.PublicKey) ([]byte, error) {
 
 // minSealed is the smallest padded payload: every edit of a few words
 // looks alike. (128, not more: most changes are a few characters typed,
-// and 256 made a vault of small edits 58% bigger on the node; the sizes
-// of small edits also show in their Lamport steps, see docs/security.md.)
+// and 256 made a vault of small edits 58% bigger on the node.)
 const minSealed = 128
 
 // padTo is the size a payload of n bytes is padded to: Padmé (Nikitin et
@@ -111,9 +118,20 @@ func unmarshalPayload(b []byte, c *Change) (*Payload, error) {
 			return nil, fmt.Errorf("actor %d is %d bytes", i, len(a))
 		}
 	}
-	p := &Payload{State: m.State}
+	p := &Payload{State: m.State, Start: c.Lamport}
 	if c.Snapshot != (len(m.State) > 0) || (c.Snapshot && len(m.Ops) > 0) {
 		return nil, errors.New("snapshot flag does not match the content")
+	}
+	switch {
+	case !c.SealedCounter && m.Start != 0:
+		return nil, errors.New("a counter sealed in a change that says it has none")
+	case c.SealedCounter:
+		// How far above its parents' it may start, a device checks with
+		// their payloads (vault: checkStart).
+		if m.Start == 0 || m.Start > crdt.MaxCounter {
+			return nil, fmt.Errorf("its first counter %d is 0 or over the limit of %d", m.Start, uint64(crdt.MaxCounter))
+		}
+		p.Start = m.Start
 	}
 	var err error
 	id := func(x *pb.OpID) crdt.ID {

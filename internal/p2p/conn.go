@@ -15,7 +15,7 @@ import (
 )
 
 // ProtocolID names the sync protocol.
-const ProtocolID = "/mycel/sync/1"
+const ProtocolID = "/mycel/sync/2"
 
 // ErrRefused is wrapped by the error of a handshake the other side refused.
 var ErrRefused = errors.New("refused")

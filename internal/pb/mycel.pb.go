@@ -134,18 +134,22 @@ func (x *SignedChange) GetSignature() []byte {
 // ChangeBody is what a change says in clear: enough for a node to route,
 // order and verify it without reading it.
 type ChangeBody struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	VaultId       []byte                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`    // root change only
-	ObjectId      []byte                 `protobuf:"bytes,2,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"` // empty in a root change: its own id names the object
-	Parents       [][]byte               `protobuf:"bytes,3,rep,name=parents,proto3" json:"parents,omitempty"`                   // change ids, sorted, unique
-	Author        []byte                 `protobuf:"bytes,4,opt,name=author,proto3" json:"author,omitempty"`                     // ed25519 public key of the device
-	Lamport       uint64                 `protobuf:"varint,5,opt,name=lamport,proto3" json:"lamport,omitempty"`                  // first operation counter
-	TimestampMs   int64                  `protobuf:"varint,6,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
-	Snapshot      bool                   `protobuf:"varint,7,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
-	KeyEpoch      uint32                 `protobuf:"varint,8,opt,name=key_epoch,json=keyEpoch,proto3" json:"key_epoch,omitempty"`
-	Nonce         []byte                 `protobuf:"bytes,9,opt,name=nonce,proto3" json:"nonce,omitempty"`                               // XChaCha20-Poly1305 nonce (root: random, makes the object unique)
-	Ciphertext    []byte                 `protobuf:"bytes,10,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`                    // a sealed Payload (empty in a root change)
-	NewVersion    bool                   `protobuf:"varint,11,opt,name=new_version,json=newVersion,proto3" json:"new_version,omitempty"` // history starts a new version here (restores do)
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	VaultId     []byte                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`    // root change only
+	ObjectId    []byte                 `protobuf:"bytes,2,opt,name=object_id,json=objectId,proto3" json:"object_id,omitempty"` // empty in a root change: its own id names the object
+	Parents     [][]byte               `protobuf:"bytes,3,rep,name=parents,proto3" json:"parents,omitempty"`                   // change ids, sorted, unique
+	Author      []byte                 `protobuf:"bytes,4,opt,name=author,proto3" json:"author,omitempty"`                     // ed25519 public key of the device
+	Lamport     uint64                 `protobuf:"varint,5,opt,name=lamport,proto3" json:"lamport,omitempty"`                  // first operation counter
+	TimestampMs int64                  `protobuf:"varint,6,opt,name=timestamp_ms,json=timestampMs,proto3" json:"timestamp_ms,omitempty"`
+	Snapshot    bool                   `protobuf:"varint,7,opt,name=snapshot,proto3" json:"snapshot,omitempty"`
+	KeyEpoch    uint32                 `protobuf:"varint,8,opt,name=key_epoch,json=keyEpoch,proto3" json:"key_epoch,omitempty"`
+	Nonce       []byte                 `protobuf:"bytes,9,opt,name=nonce,proto3" json:"nonce,omitempty"`                               // XChaCha20-Poly1305 nonce (root: random, makes the object unique)
+	Ciphertext  []byte                 `protobuf:"bytes,10,opt,name=ciphertext,proto3" json:"ciphertext,omitempty"`                    // a sealed Payload (empty in a root change)
+	NewVersion  bool                   `protobuf:"varint,11,opt,name=new_version,json=newVersion,proto3" json:"new_version,omitempty"` // history starts a new version here (restores do)
+	// sealed_counter: lamport is the change's depth (one above its parents'),
+	// and its first operation counter is inside the ciphertext (Payload.start),
+	// so a node does not learn from counter steps how much each edit typed.
+	SealedCounter bool `protobuf:"varint,12,opt,name=sealed_counter,json=sealedCounter,proto3" json:"sealed_counter,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -257,12 +261,20 @@ func (x *ChangeBody) GetNewVersion() bool {
 	return false
 }
 
+func (x *ChangeBody) GetSealedCounter() bool {
+	if x != nil {
+		return x.SealedCounter
+	}
+	return false
+}
+
 // Payload is the decrypted content of a change.
 type Payload struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Actors        [][]byte               `protobuf:"bytes,1,rep,name=actors,proto3" json:"actors,omitempty"` // actor table: ids below point into it; 0 is the author
 	Ops           []*Op                  `protobuf:"bytes,2,rep,name=ops,proto3" json:"ops,omitempty"`
 	State         []byte                 `protobuf:"bytes,3,opt,name=state,proto3" json:"state,omitempty"`      // snapshot changes: the canonical object state
+	Start         uint64                 `protobuf:"varint,4,opt,name=start,proto3" json:"start,omitempty"`     // first operation counter (sealed_counter changes only)
 	Padding       []byte                 `protobuf:"bytes,15,opt,name=padding,proto3" json:"padding,omitempty"` // zeros that round the sealed size up to a bucket (change.padTo)
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -317,6 +329,13 @@ func (x *Payload) GetState() []byte {
 		return x.State
 	}
 	return nil
+}
+
+func (x *Payload) GetStart() uint64 {
+	if x != nil {
+		return x.Start
+	}
+	return 0
 }
 
 func (x *Payload) GetPadding() []byte {
@@ -688,7 +707,7 @@ func (x *SignedRecord) GetSignature() []byte {
 	return nil
 }
 
-// Frame is one message on a /mycel/sync/1 stream (length-delimited).
+// Frame is one message on a /mycel/sync/2 stream (length-delimited).
 type Frame struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Body:
@@ -1363,7 +1382,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\vmycel.proto\x12\bmycel.v1\"@\n" +
 	"\fSignedChange\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xc3\x02\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xea\x02\n" +
 	"\n" +
 	"ChangeBody\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\fR\avaultId\x12\x1b\n" +
@@ -1380,11 +1399,13 @@ const file_mycel_proto_rawDesc = "" +
 	" \x01(\fR\n" +
 	"ciphertext\x12\x1f\n" +
 	"\vnew_version\x18\v \x01(\bR\n" +
-	"newVersion\"q\n" +
+	"newVersion\x12%\n" +
+	"\x0esealed_counter\x18\f \x01(\bR\rsealedCounter\"\x87\x01\n" +
 	"\aPayload\x12\x16\n" +
 	"\x06actors\x18\x01 \x03(\fR\x06actors\x12\x1e\n" +
 	"\x03ops\x18\x02 \x03(\v2\f.mycel.v1.OpR\x03ops\x12\x14\n" +
-	"\x05state\x18\x03 \x01(\fR\x05state\x12\x18\n" +
+	"\x05state\x18\x03 \x01(\fR\x05state\x12\x14\n" +
+	"\x05start\x18\x04 \x01(\x04R\x05start\x12\x18\n" +
 	"\apadding\x18\x0f \x01(\fR\apadding\"6\n" +
 	"\x04OpID\x12\x18\n" +
 	"\acounter\x18\x01 \x01(\x04R\acounter\x12\x14\n" +

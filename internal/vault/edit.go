@@ -143,7 +143,11 @@ func (e *Engine) editOnce(ctx context.Context, id change.ID, opts EditOptions, f
 	} else if !fits {
 		parents = union(union(parents, heads), []change.ID{top})
 	}
-	cs, err := e.seal(ctx, id, cur.key, parents, ch, opts.NewVersion)
+	depth, err := e.depthOf(ctx, parents)
+	if err != nil {
+		return r, err
+	}
+	cs, err := e.seal(ctx, id, cur.key, parents, depth, ch, opts.NewVersion)
 	if err != nil {
 		return r, err
 	}
@@ -197,14 +201,20 @@ func run(ctx context.Context, f func() error) error {
 
 // seal makes the signed, sealed changes of a local edit: one, or a chain
 // of several for a very large one.
-func (e *Engine) seal(ctx context.Context, id change.ID, key [32]byte, parents []change.ID, ch *crdt.Change, newVersion bool) ([]*change.Change, error) {
+//
+// Each shows the node its depth, not its first counter, which it seals in
+// its payload (change.Draft.Depth): the steps between counters are the
+// characters each edit typed.
+// depth is the greatest Lamport of the parents, stored (see depthOf).
+func (e *Engine) seal(ctx context.Context, id change.ID, key [32]byte, parents []change.ID, depth uint64, ch *crdt.Change, newVersion bool) ([]*change.Change, error) {
 	now := e.Now()
 	var out []*change.Change
 	for i, p := range ch.Split(maxChangePayload) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		c, err := change.New(change.Draft{Object: id, Parents: parents, Lamport: p.Start, Time: now, NewVersion: newVersion && i == 0,
+		depth++
+		c, err := change.New(change.Draft{Object: id, Parents: parents, Lamport: p.Start, Depth: depth, Time: now, NewVersion: newVersion && i == 0,
 			Payload: &change.Payload{Ops: p.Ops}}, key, e.device)
 		if err != nil {
 			return nil, err
@@ -216,31 +226,61 @@ func (e *Engine) seal(ctx context.Context, id change.ID, key [32]byte, parents [
 }
 
 // startFits reports whether a change starting at counter start may have
-// these parents (admit.MaxLamportStep), and which change of the object has
-// the greatest counter.
+// these parents (admit.MaxLamportStep, against their first counters), and
+// which change of the object has the greatest first counter.
 func (e *Engine) startFits(ctx context.Context, id change.ID, parents []change.ID, start uint64) (fits bool, top change.ID, err error) {
+	key := e.objectKey(id)
 	err = e.db.View(ctx, func(tx store.Tx) error {
-		var most uint64
-		for _, p := range parents {
-			m, err := tx.Meta(p)
-			if err != nil {
-				return err
-			}
-			most = max(most, m.Lamport)
+		most, err := e.startsOf(tx, key, parents)
+		if err != nil {
+			return err
 		}
 		if fits = start <= most+admit.MaxLamportStep; fits {
 			return nil
 		}
 		metas, err := tx.Changes(id, 0)
+		if err != nil {
+			return err
+		}
 		var best uint64
 		for _, m := range metas {
-			if !m.Inert && (top == change.ID{} || m.Lamport > best) {
-				top, best = m.ID, m.Lamport
+			if m.Inert {
+				continue
+			}
+			if s, err := e.startsOf(tx, key, []change.ID{m.ID}); err == nil && (top == change.ID{} || s > best) {
+				top, best = m.ID, s
 			}
 		}
-		return err
+		return nil
 	})
 	return fits, top, err
+}
+
+// startsOf is the greatest first operation counter of stored changes:
+// their Lamport, or for a change that seals its counter, the one in its
+// payload.
+func (e *Engine) startsOf(tx store.Tx, key [32]byte, ids []change.ID) (uint64, error) {
+	var most uint64
+	for _, id := range ids {
+		raw, err := tx.RawChange(id)
+		if err != nil {
+			return 0, err
+		}
+		c, err := change.Decode(id, raw)
+		if err != nil {
+			return 0, err
+		}
+		s := c.Lamport
+		if c.SealedCounter {
+			p, err := c.Open(key)
+			if err != nil {
+				return 0, err
+			}
+			s = p.Start
+		}
+		most = max(most, s)
+	}
+	return most, nil
 }
 
 // union is a's ids and those of b not in a.
@@ -252,6 +292,23 @@ func union(a, b []change.ID) []change.ID {
 		}
 	}
 	return out
+}
+
+// depthOf is the greatest Lamport of stored changes: what a change built on
+// them shows one above (change.Draft.Depth).
+func (e *Engine) depthOf(ctx context.Context, parents []change.ID) (uint64, error) {
+	var depth uint64
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		for _, p := range parents {
+			m, err := tx.Meta(p)
+			if err != nil {
+				return fmt.Errorf("the change %s this edit is built on: %w", p.Short(), err)
+			}
+			depth = max(depth, m.Lamport)
+		}
+		return nil
+	})
+	return depth, err
 }
 
 // putLocal stores a change this device made, whose effect is in l.doc.

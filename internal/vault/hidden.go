@@ -55,7 +55,7 @@ func (e *Engine) hiddenIn(tx store.Tx, l *loaded) (hidden, error) {
 		// Another device hiding it too (archive or bin), at the same time,
 		// is no edit that hiding would hide.
 		same := func(m *store.ChangeMeta) bool { return e.onlyHides(tx, l, m.ID) }
-		holds := !concurrentWith(metas, []byte(stamp.Actor), stamp.Counter, same)
+		holds := !concurrentWith(metas, []byte(stamp.Actor), stamp.Counter, same, func(m *store.ChangeMeta) uint64 { return e.startOf(tx, l, m) })
 		if key == "archived" {
 			h.archived = holds
 		} else {
@@ -63,6 +63,21 @@ func (e *Engine) hiddenIn(tx store.Tx, l *loaded) (hidden, error) {
 		}
 	}
 	return h, nil
+}
+
+// startOf is the first operation counter of a stored change: its Lamport,
+// or, for a change that seals its counter, the one in its payload (0 when
+// it does not open).
+func (e *Engine) startOf(tx store.Tx, l *loaded, m *store.ChangeMeta) uint64 {
+	raw, err := tx.RawChange(m.ID)
+	if err != nil {
+		return 0
+	}
+	c, p, err := openStored(l.key, m.ID, raw)
+	if err != nil {
+		return 0
+	}
+	return p.CRDT(c).Start
 }
 
 // onlyHides reports whether change id does nothing but archive the object
@@ -87,15 +102,19 @@ func (e *Engine) onlyHides(tx store.Tx, l *loaded, id change.ID) bool {
 // concurrentWith reports whether some edit of the object is concurrent
 // with the change by author that holds counter ctr (same says an edit
 // that does not count: one that does the same).
-func concurrentWith(metas []store.ChangeMeta, author []byte, ctr uint64, same func(*store.ChangeMeta) bool) bool {
+func concurrentWith(metas []store.ChangeMeta, author []byte, ctr uint64, same func(*store.ChangeMeta) bool, start func(*store.ChangeMeta) uint64) bool {
 	edit := func(m *store.ChangeMeta) bool { return m.ID != m.Object && !m.Snapshot && !m.Inert }
 	// The change holding the op: by author, starting at or before ctr,
 	// the latest such (an author's counters never repeat).
 	w := -1
+	var wStart uint64
 	for i := range metas {
 		m := &metas[i]
-		if edit(m) && bytes.Equal(m.Author, author) && m.Lamport <= ctr && (w < 0 || m.Lamport > metas[w].Lamport) {
-			w = i
+		if !edit(m) || !bytes.Equal(m.Author, author) {
+			continue
+		}
+		if s := start(m); s <= ctr && (w < 0 || s > wStart) {
+			w, wStart = i, s
 		}
 	}
 	if w < 0 {

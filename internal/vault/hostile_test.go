@@ -6,6 +6,7 @@ import (
 	"errors"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -374,5 +375,103 @@ func TestEditOfAnOldVersionPassesAfterCountersWerePushed(t *testing.T) {
 	send(t, a, b, id)
 	if got := md(t, b, id); got != "start\n\ntyped on a\n\nand more\n" {
 		t.Fatalf("b shows %q", got)
+	}
+}
+
+// The node sees each change's depth, not its first counter: consecutive
+// edits of 1 and 500 characters step the cleartext Lamport by 1 each (it
+// stepped by the characters typed). A change whose depth is not one above
+// its parents' is refused.
+func TestLamportStepsRevealNothing(t *testing.T) {
+	a, b := pair(t)
+	id, _ := a.Create(ctx, NewPage{Title: "Diary", Blocks: markdown.Parse("x\n")})
+	for _, text := range []string{"y", strings.Repeat("z", 500), "w"} {
+		if _, err := a.AppendMarkdown(ctx, id, text+"\n"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, raws, _ := a.Changes(ctx, id)
+	var steps []uint64
+	for i := 1; i < len(raws); i++ {
+		prev, _ := change.Parse(raws[i-1])
+		c, _ := change.Parse(raws[i])
+		steps = append(steps, c.Lamport-prev.Lamport)
+		if !c.SealedCounter {
+			t.Fatalf("change %d shows its counter", i)
+		}
+	}
+	if !slices.Equal(steps, []uint64{1, 1, 1, 1}) {
+		t.Fatalf("the node sees Lamport steps %v", steps)
+	}
+	send(t, a, b, id)
+	if got := md(t, b, id); got != "x\n\ny\n\n"+strings.Repeat("z", 500)+"\n\nw\n" {
+		t.Fatalf("b shows %q", got)
+	}
+	_ = ids
+	// A member lies about the depth.
+	last, _ := change.Parse(raws[len(raws)-1])
+	o, _ := b.Get(ctx, id)
+	c, err := change.New(change.Draft{Object: id, Parents: o.Heads, Lamport: o.Doc.NextCounter(), Depth: last.Lamport + 5, Time: b.Now(),
+		Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: "lie"}}}}, b.objectKey(id), b.device)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Receive(ctx, c.ID, c.Raw); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "not one above its parents") {
+		t.Fatalf("a wrong depth: %v", err)
+	}
+}
+
+// A change that seals its counter is bounded against its parents' first
+// counters (a device reads sealed ones from their payloads), not by its
+// depth: a member's clear change at counter 2^22 followed by a sealed child
+// at crdt.MaxCounter used to be taken, after which no edit of the page was
+// taken by any other device. Now the child is refused, and an honest edit
+// after a sealed push of counters still passes everywhere.
+func TestSealedCountersAreBoundedByTheirParents(t *testing.T) {
+	a, b := pair(t)
+	id, _ := a.Create(ctx, NewPage{Title: "Shared", Blocks: markdown.Parse("start\n")})
+	send(t, a, b, id)
+	base := func() []change.ID { o, _ := a.Get(ctx, id); return o.Heads }()
+	o, _ := b.Get(ctx, id)
+	key := b.objectKey(id)
+	c1, _ := change.New(change.Draft{Object: id, Parents: o.Heads, Lamport: 1 << 22, Time: b.Now(),
+		Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: "x"}}}}, key, b.device)
+	c2, _ := change.New(change.Draft{Object: id, Parents: []change.ID{c1.ID}, Lamport: crdt.MaxCounter, Depth: c1.Lamport + 1, Time: b.Now(),
+		Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: "bricked"}}}}, key, b.device)
+	if _, err := a.Receive(ctx, c1.ID, c1.Raw); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Receive(ctx, c2.ID, c2.Raw); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "jumps more than 2^32") {
+		t.Fatalf("a sealed counter far above its parents': %v", err)
+	}
+	// A sealed push: each change the most it may jump above its parent.
+	parents, start, depth := []change.ID{c1.ID}, c1.Lamport, c1.Lamport
+	b.Receive(ctx, c1.ID, c1.Raw)
+	for range 2 {
+		start, depth = start+admit.MaxLamportStep, depth+1
+		c, err := change.New(change.Draft{Object: id, Parents: parents, Lamport: start, Depth: depth, Time: b.Now(),
+			Payload: &change.Payload{Ops: []crdt.Op{{Kind: crdt.OpSetDetail, Key: "title", Value: "pushed"}}}}, key, b.device)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range []*Engine{a, b} {
+			if _, err := x.Receive(ctx, c.ID, c.Raw); err != nil {
+				t.Fatalf("the push: %v", err)
+			}
+		}
+		parents = []change.ID{c.ID}
+	}
+	if _, err := a.WriteMarkdown(ctx, id, "start\n\ntyped on a\n", EditOptions{Base: base}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AppendMarkdown(ctx, id, "and more\n"); err != nil {
+		t.Fatal(err)
+	}
+	send(t, a, b, id)
+	if got := md(t, b, id); got != "start\n\ntyped on a\n\nand more\n" {
+		t.Fatalf("b shows %q", got)
+	}
+	if r, err := a.Check(ctx, false); err != nil || len(r.Problems) > 0 {
+		t.Fatalf("a's check: %v %v", err, r.Problems)
 	}
 }

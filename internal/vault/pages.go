@@ -122,7 +122,8 @@ func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[
 	var cs []*change.Change
 	if ch := t.Commit(); ch != nil {
 		var err error
-		if cs, err = e.seal(ctx, id, l.key, []change.ID{id}, ch, true); err != nil {
+		// Built on the root, not stored yet: its Lamport is 0.
+		if cs, err = e.seal(ctx, id, l.key, []change.ID{id}, root.Lamport, ch, true); err != nil {
 			return err
 		}
 	}

@@ -94,6 +94,36 @@ type batch struct {
 	inertObjects map[change.ID]bool    // objects with inert changes
 	reopened     map[change.ID]bool    // opened again from the store after a change failed
 	forked       []change.ID           // objects where changes of one key overlapped
+	starts       map[change.ID]uint64  // first counters of changes read or checked here
+}
+
+// checkStart refuses a change that seals its counter when that counter
+// lies more than admit.MaxLamportStep above its parents' first counters
+// (sealed ones read from their payloads; the node, which cannot read
+// them, checks the depth): one change could else take a counter near
+// crdt.MaxCounter and leave no room for any later edit of its object.
+// Every device reads the same parents, so every device decides alike.
+func (b *batch) checkStart(tx store.Tx, key [32]byte, c *change.Change, p *change.Payload) error {
+	if b.starts == nil {
+		b.starts = map[change.ID]uint64{}
+	}
+	var top uint64
+	for _, q := range c.Parents {
+		s, ok := b.starts[q]
+		if !ok {
+			var err error
+			if s, err = b.e.startsOf(tx, key, []change.ID{q}); err != nil {
+				return fmt.Errorf("the first counter of parent %s: %w", q.Short(), err)
+			}
+			b.starts[q] = s
+		}
+		top = max(top, s)
+	}
+	if p.Start > top+admit.MaxLamportStep {
+		return admit.Rejectf(c.ID, "its counter %d jumps more than 2^32 above its parents' (%d)", p.Start, top)
+	}
+	b.starts[c.ID] = p.Start
+	return nil
 }
 
 func (b *batch) opened(l *loaded) {
@@ -160,6 +190,11 @@ func (b *batch) Apply(tx store.Tx, c *change.Change, local bool) (bool, error) {
 	p, err := c.Open(obj.key)
 	if err != nil {
 		return false, fmt.Errorf("%w: %v", ErrRejected, err)
+	}
+	if !c.Snapshot && c.SealedCounter {
+		if err := b.checkStart(tx, obj.key, c, p); err != nil {
+			return false, err
+		}
 	}
 	if c.Snapshot {
 		// A snapshot change (written by older versions) adds nothing to
