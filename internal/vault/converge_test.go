@@ -227,31 +227,8 @@ func TestForksConverge(t *testing.T) {
 		}
 		engines := []*Engine{a, b, c}
 		seen := map[*Engine][][]change.ID{}
-		pool := map[change.ID][]byte{}
-		collect := func(e *Engine) {
-			ids, raws, _ := e.Changes(ctx, id)
-			for i := range ids {
-				pool[ids[i]] = raws[i]
-			}
-		}
-		deliver := func(e *Engine, all bool) {
-			var ids []change.ID
-			for k := range pool {
-				ids = append(ids, k)
-			}
-			sortIDs(ids)
-			for len(ids) > 0 {
-				if !all && !rapid.Bool().Draw(rt, "more") {
-					return
-				}
-				i := rapid.IntRange(0, len(ids)-1).Draw(rt, "which")
-				if _, err := e.Receive(ctx, ids[i], pool[ids[i]]); err != nil && !errors.Is(err, ErrRejected) {
-					rt.Fatalf("receive: %v", err)
-				}
-				ids = append(ids[:i], ids[i+1:]...)
-			}
-			collect(e) // what it wrote again on its own
-		}
+		p := &changePool{rt: rt, id: id, raw: map[change.ID][]byte{}}
+		collect, deliver := p.collect, p.deliver
 		collect(a)
 		deliver(b, true) // b starts from the page too
 		words := []string{"alpha", "beta", "gamma", "delta", "- item", "# head"}
@@ -323,4 +300,41 @@ func TestForksConverge(t *testing.T) {
 		t.Fatal("no run had two copies write overlapping changes: the test does not exercise forks")
 	}
 	t.Logf("%d runs forked", forked)
+}
+
+// changePool is every change of one object the devices of a property test
+// have written, handed to them in orders the test draws.
+type changePool struct {
+	rt  *rapid.T
+	id  change.ID
+	raw map[change.ID][]byte
+}
+
+// collect adds every change e holds of the object.
+func (p *changePool) collect(e *Engine) {
+	ids, raws, _ := e.Changes(ctx, p.id)
+	for i := range ids {
+		p.raw[ids[i]] = raws[i]
+	}
+}
+
+// deliver gives e the pool's changes in a drawn order (all of them, or as
+// many as drawn), then collects what it wrote again on its own.
+func (p *changePool) deliver(e *Engine, all bool) {
+	var ids []change.ID
+	for k := range p.raw {
+		ids = append(ids, k)
+	}
+	sortIDs(ids)
+	for len(ids) > 0 {
+		if !all && !rapid.Bool().Draw(p.rt, "more") {
+			break
+		}
+		i := rapid.IntRange(0, len(ids)-1).Draw(p.rt, "which")
+		if _, err := e.Receive(ctx, ids[i], p.raw[ids[i]]); err != nil && !errors.Is(err, ErrRejected) {
+			p.rt.Fatalf("receive: %v", err)
+		}
+		ids = append(ids[:i], ids[i+1:]...)
+	}
+	p.collect(e)
 }

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"bytes"
-	"errors"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,31 +48,8 @@ func TestEquivocationConverges(t *testing.T) {
 		if err != nil {
 			rt.Fatal(err)
 		}
-		pool := map[change.ID][]byte{}
-		collect := func(e *Engine) {
-			ids, raws, _ := e.Changes(ctx, id)
-			for i := range ids {
-				pool[ids[i]] = raws[i]
-			}
-		}
-		deliver := func(e *Engine, all bool) {
-			var ids []change.ID
-			for k := range pool {
-				ids = append(ids, k)
-			}
-			sortIDs(ids)
-			for len(ids) > 0 {
-				if !all && !rapid.Bool().Draw(rt, "more") {
-					return
-				}
-				i := rapid.IntRange(0, len(ids)-1).Draw(rt, "which")
-				if _, err := e.Receive(ctx, ids[i], pool[ids[i]]); err != nil && !errors.Is(err, ErrRejected) {
-					rt.Fatalf("receive: %v", err)
-				}
-				ids = append(ids[:i], ids[i+1:]...)
-			}
-			collect(e)
-		}
+		pool := &changePool{rt: rt, id: id, raw: map[change.ID][]byte{}}
+		collect, deliver := pool.collect, pool.deliver
 		collect(a)
 		for _, e := range engines[1:] {
 			deliver(e, true)
@@ -125,7 +101,7 @@ func TestEquivocationConverges(t *testing.T) {
 					if err != nil {
 						rt.Fatal(err)
 					}
-					pool[c.ID] = c.Raw // handed out, never stored by mallory itself
+					pool.raw[c.ID] = c.Raw // handed out, never stored by mallory itself
 				}
 			}
 		}
