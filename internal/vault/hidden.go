@@ -55,7 +55,10 @@ func (e *Engine) hiddenIn(tx store.Tx, l *loaded) (hidden, error) {
 		// Another device hiding it too (archive or bin), at the same time,
 		// is no edit that hiding would hide.
 		same := func(m *store.ChangeMeta) bool { return e.onlyHides(tx, l, m.ID) }
-		holds := !concurrentWith(metas, []byte(stamp.Actor), stamp.Counter, same, func(m *store.ChangeMeta) uint64 { return e.startOf(tx, l, m) })
+		holds := !concurrentWith(metas, []byte(stamp.Actor), stamp.Counter, same, func(m *store.ChangeMeta) uint64 {
+			s, _ := e.startsOf(tx, l.key, []change.ID{m.ID}) // 0 for a change that does not open
+			return s
+		})
 		if key == "archived" {
 			h.archived = holds
 		} else {
@@ -63,21 +66,6 @@ func (e *Engine) hiddenIn(tx store.Tx, l *loaded) (hidden, error) {
 		}
 	}
 	return h, nil
-}
-
-// startOf is the first operation counter of a stored change: its Lamport,
-// or, for a change that seals its counter, the one in its payload (0 when
-// it does not open).
-func (e *Engine) startOf(tx store.Tx, l *loaded, m *store.ChangeMeta) uint64 {
-	raw, err := tx.RawChange(m.ID)
-	if err != nil {
-		return 0
-	}
-	c, p, err := openStored(l.key, m.ID, raw)
-	if err != nil {
-		return 0
-	}
-	return p.CRDT(c).Start
 }
 
 // onlyHides reports whether change id does nothing but archive the object
