@@ -138,14 +138,15 @@ func (e *Engine) editOnce(ctx context.Context, id change.ID, opts EditOptions, f
 	// counter (its operations are still those of the version it was made
 	// on; its counters, above all, already rank it after them), so that it
 	// passes wherever it goes.
-	if fits, top, err := e.startFits(ctx, id, parents, ch.Start); err != nil {
-		return r, err
-	} else if !fits {
-		parents = union(union(parents, heads), []change.ID{top})
-	}
-	depth, err := e.depthOf(ctx, parents)
+	fits, top, depth, err := e.startFits(ctx, id, parents, ch.Start)
 	if err != nil {
 		return r, err
+	}
+	if !fits {
+		parents = union(union(parents, heads), []change.ID{top})
+		if depth, err = e.depthOf(ctx, parents); err != nil {
+			return r, err
+		}
 	}
 	cs, err := e.seal(ctx, id, cur.key, parents, depth, ch, opts.NewVersion)
 	if err != nil {
@@ -227,10 +228,15 @@ func (e *Engine) seal(ctx context.Context, id change.ID, key [32]byte, parents [
 
 // startFits reports whether a change starting at counter start may have
 // these parents (admit.MaxLamportStep, against their first counters), and
-// which change of the object has the greatest first counter.
-func (e *Engine) startFits(ctx context.Context, id change.ID, parents []change.ID, start uint64) (fits bool, top change.ID, err error) {
+// which change of the object has the greatest first counter; and the
+// depth of a change built on them (see depthOf), read in the same
+// transaction.
+func (e *Engine) startFits(ctx context.Context, id change.ID, parents []change.ID, start uint64) (fits bool, top change.ID, depth uint64, err error) {
 	key := e.objectKey(id)
 	err = e.db.View(ctx, func(tx store.Tx) error {
+		if depth, err = parentDepth(tx, parents); err != nil {
+			return err
+		}
 		most, err := e.startsOf(tx, key, parents)
 		if err != nil {
 			return err
@@ -253,7 +259,7 @@ func (e *Engine) startFits(ctx context.Context, id change.ID, parents []change.I
 		}
 		return nil
 	})
-	return fits, top, err
+	return fits, top, depth, err
 }
 
 // startsOf is the greatest first operation counter of stored changes:
@@ -296,19 +302,24 @@ func union(a, b []change.ID) []change.ID {
 
 // depthOf is the greatest Lamport of stored changes: what a change built on
 // them shows one above (change.Draft.Depth).
-func (e *Engine) depthOf(ctx context.Context, parents []change.ID) (uint64, error) {
-	var depth uint64
-	err := e.db.View(ctx, func(tx store.Tx) error {
-		for _, p := range parents {
-			m, err := tx.Meta(p)
-			if err != nil {
-				return fmt.Errorf("the change %s this edit is built on: %w", p.Short(), err)
-			}
-			depth = max(depth, m.Lamport)
-		}
-		return nil
+func (e *Engine) depthOf(ctx context.Context, parents []change.ID) (depth uint64, err error) {
+	err = e.db.View(ctx, func(tx store.Tx) error {
+		depth, err = parentDepth(tx, parents)
+		return err
 	})
 	return depth, err
+}
+
+func parentDepth(tx store.Tx, parents []change.ID) (uint64, error) {
+	var depth uint64
+	for _, p := range parents {
+		m, err := tx.Meta(p)
+		if err != nil {
+			return 0, fmt.Errorf("the change %s this edit is built on: %w", p.Short(), err)
+		}
+		depth = max(depth, m.Lamport)
+	}
+	return depth, nil
 }
 
 // putLocal stores a change this device made, whose effect is in l.doc.
