@@ -151,8 +151,11 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		return nil, err
 	}
 	if cfg.NetCheck > 0 && cfg.Addrs != nil {
+		// The addresses are read now, not when the watcher first runs: a
+		// change between this start and its goroutine's would go unseen.
+		lastAddrs, lastNet := addrKey(cfg.Addrs), networkKey(cfg.Addrs)
 		d.mu.Lock()
-		d.goTracked(func() { d.watchNetwork(d.ctx) })
+		d.goTracked(func() { d.watchNetwork(d.ctx, lastAddrs, lastNet) })
 		d.mu.Unlock()
 	}
 	// A caller that only cancels ctx (and never calls Close) still gets
@@ -382,9 +385,10 @@ func vid(d *Device) []byte {
 	return id[:]
 }
 
-// watchNetwork wakes every waiting dial when the interface addresses change.
-func (d *Device) watchNetwork(ctx context.Context) {
-	last, lastNet := addrKey(d.cfg.Addrs), networkKey(d.cfg.Addrs)
+// watchNetwork wakes every waiting dial when the interface addresses
+// change from last, and renews the LAN host when the networks change from
+// lastNet.
+func (d *Device) watchNetwork(ctx context.Context, last, lastNet string) {
 	t := time.NewTicker(d.cfg.NetCheck)
 	defer t.Stop()
 	for {

@@ -151,7 +151,7 @@ func TestLANAnnouncesNoDeviceKey(t *testing.T) {
 		ids = append(ids, id)
 		if start == 1 {
 			mu.Lock()
-			iface = "198.51.100.7/24"
+			iface = "192.0.2.77/24"
 			mu.Unlock()
 			eventually(t, "a new LAN identity after the network changed", func() bool { return d.LANHost().ID() != id })
 			renewed := d.LANHost().ID()
@@ -206,7 +206,7 @@ func TestDevicesSyncAfterTheLANIdentityRenews(t *testing.T) {
 
 	before := da.LANHost().ID()
 	mu.Lock()
-	iface = "198.51.100.7/24"
+	iface = "192.0.2.77/24"
 	mu.Unlock()
 	eventually(t, "a new LAN identity", func() bool { return da.LANHost().ID() != before })
 	if _, err := a.AppendMarkdown(ctx, id, "two\n"); err != nil {
