@@ -38,10 +38,13 @@ type del struct {
 
 // Block is one block of the rendered tree.
 type Block struct {
-	ID       ID
-	Type     string
-	Attrs    map[string]string // every attribute but "type"
-	Text     string
+	ID    ID
+	Type  string
+	Attrs map[string]string // every attribute but "type"
+	Text  string
+	// Marks is the inline formatting of Text, ordered by (Start, End,
+	// Type, Value); marks of one type never overlap.
+	Marks    []Mark
 	Children []*Block
 	// Kept: the block was deleted on some device, but edited concurrently
 	// on another (it or a block under it), so it stays. Deleting it again
@@ -49,18 +52,52 @@ type Block struct {
 	Kept bool
 }
 
-// Block types.
+// Mark is inline formatting over the characters [Start, End) of a block's
+// text (offsets in characters, not bytes).
+type Mark struct {
+	Start, End int
+	Type       string // one of the Mark* constants
+	Value      string // MarkLink: the URL; MarkMention: the target (an object id, with an optional #anchor)
+}
+
+// Mark types. A mark of an expanding type grows when text is typed at its
+// end (bold, italic, strike, highlight); links, mentions and code do not.
+const (
+	MarkBold      = "bold"
+	MarkItalic    = "italic"
+	MarkStrike    = "strike"
+	MarkCode      = "code"
+	MarkHighlight = "highlight"
+	MarkLink      = "link"
+	MarkMention   = "mention"
+)
+
+// Block types. Attributes they use are named beside them.
 const (
 	TypeParagraph = "paragraph"
 	TypeHeading1  = "heading1"
 	TypeHeading2  = "heading2"
 	TypeHeading3  = "heading3"
-	TypeTodo      = "todo"
-	TypeBulleted  = "bulleted"
-	TypeNumbered  = "numbered"
-	TypeQuote     = "quote"
-	TypeCode      = "code"
-	TypeLink      = "link"
+	TypeHeading4  = "heading4"
+	TypeHeading5  = "heading5"
+	TypeHeading6  = "heading6"
+	TypeTodo      = "todo"     // checked: "true"
+	TypeBulleted  = "bulleted" //
+	TypeNumbered  = "numbered" // start: the first item's number (the first of a run of items)
+	TypeQuote     = "quote"    // children: the quoted blocks, when more than one paragraph
+	TypeCallout   = "callout"  // kind (note, warning, tip…), fold ("", "+", "-"); Text: title; children: body
+	TypeToggle    = "toggle"   // Text: summary; children: the folded blocks
+	TypeCode      = "code"     // language; Text: the code, byte-exact
+	TypeDivider   = "divider"
+	TypeMath      = "math"     // Text: TeX
+	TypeTable     = "table"    // children: column blocks, then row blocks
+	TypeColumn    = "column"   // align ("", left, center, right)
+	TypeRow       = "row"      // children: cell blocks
+	TypeCell      = "cell"     // col: the id of its column block; Text (with marks): the cell
+	TypeLink      = "link"     // target: an object id; Text: the title shown
+	TypeBookmark  = "bookmark" // url; Text: the title shown
+	TypeEmbed     = "embed"    // target: a file or object, size (e.g. "200" or "200x100")
+	TypeRaw       = "raw"      // Text: source kept verbatim (HTML, footnotes, comments): never escaped
 )
 
 // posRune fills the position sequence: it is a Text whose characters are
