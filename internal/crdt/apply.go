@@ -19,6 +19,8 @@ type Doc struct {
 	seq   *Text
 	posOf map[iid]*block
 	lay   *layout // the tree as of this state; nil once an op changed it
+	// legacy: decoded from a state format without text origins (Legacy).
+	legacy bool
 }
 
 // NewDoc returns an empty document.
@@ -47,6 +49,9 @@ func (d *Doc) MaxCounter() uint64 { return d.maxCtr }
 func (d *Doc) Apply(ch *Change) error {
 	if ch.Actor == "" {
 		return fmt.Errorf("change has no actor")
+	}
+	if d.legacy {
+		return fmt.Errorf("the state was written before text origins: replay the object from its changes")
 	}
 	if ch.Start == 0 {
 		return fmt.Errorf("change starts at counter 0")
@@ -209,11 +214,15 @@ func (d *Doc) applyOp(op *Op, id iid) error {
 		if err != nil {
 			return err
 		}
-		if origin.ctr >= id.ctr {
-			return fmt.Errorf("insert after a character that is not older than it")
+		right, err := d.ref(op.Right)
+		if err != nil {
+			return err
+		}
+		if origin.ctr >= id.ctr || right.ctr >= id.ctr {
+			return fmt.Errorf("insert beside a character that is not older than it")
 		}
 		rs := []rune(op.Text)
-		if err := b.text.integrate(origin, id, rs); err != nil {
+		if err := b.text.integrate(origin, right, id, rs); err != nil {
 			return err
 		}
 		b.edits.note(id.act, id.ctr+uint64(len(rs))-1)
@@ -283,6 +292,7 @@ func (d *Doc) Clone() *Doc {
 	n := &Doc{
 		actors:  actorTable{names: append([]string(nil), d.actors.names...), idx: make(map[string]uint32, len(d.actors.idx))},
 		maxCtr:  d.maxCtr,
+		legacy:  d.legacy,
 		ranges:  make(map[uint32]rangeSet, len(d.ranges)),
 		details: make(map[string]reg, len(d.details)),
 		blocks:  make(map[iid]*block, len(d.blocks)),

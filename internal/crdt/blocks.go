@@ -112,7 +112,7 @@ func (d *Doc) insertPos(ref, id iid, b *block) error {
 			return fmt.Errorf("position after unknown block position %d@%s", ref.ctr, short(d.actors.names[ref.act]))
 		}
 	}
-	if err := d.seq.integrate(ref, id, posRune); err != nil {
+	if err := d.seq.integrateRGA(ref, id, posRune); err != nil {
 		return err
 	}
 	d.posOf[id] = b

@@ -7,7 +7,7 @@
 // change starts at a Lamport counter one above every counter its author has
 // seen and each operation consumes counters from there, so IDs are unique and
 // totally ordered, and an ID doubles as the timestamp of last-writer-wins
-// registers. Text is an RGA sequence of run-length runs (text.go); blocks are
+// registers. Text is a Fugue sequence of run-length runs (text.go); blocks are
 // placed by an RGA sequence of position elements plus an LWW location register
 // per block, so moves never duplicate a block (blocks.go).
 package crdt
@@ -51,7 +51,7 @@ const (
 	OpDeleteBlock OpKind = 3 // Block, Seen
 	OpMoveBlock   OpKind = 4 // Block, Parent, Ref
 	OpSetAttr     OpKind = 5 // Block, Key, Value / Unset
-	OpInsertText  OpKind = 6 // Block, Ref = character to follow, Text
+	OpInsertText  OpKind = 6 // Block, Ref = character to follow, Right = character it went before, Text
 	OpDeleteText  OpKind = 7 // Block, Spans
 )
 
@@ -61,11 +61,15 @@ type Op struct {
 	Block  ID
 	Parent ID
 	Ref    ID
-	Key    string
-	Value  string
-	Unset  bool
-	Text   string
-	Spans  []Span
+	// Right (text inserts) is the character that followed Ref when the
+	// text was typed, deleted or not: the right origin of Fugue. Zero is
+	// the end, and what inserts written before Fugue say.
+	Right ID
+	Key   string
+	Value string
+	Unset bool
+	Text  string
+	Spans []Span
 	// Seen (block deletes): per actor, the greatest counter among the ops
 	// on the block and the blocks under it that the delete saw. An op it
 	// did not see (made concurrently) makes the delete void, so a delete

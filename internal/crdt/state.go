@@ -9,10 +9,13 @@ import (
 )
 
 // stateMagic starts every encoded state; the digit is the format version.
-// Format 1 (before deletes said what they saw, and before counters were
-// kept as ranges) is still read: legacy snapshot changes carry it.
+// Format 3 gives every text run its Fugue origins. Formats 1 (before
+// deletes said what they saw, and before counters were kept as ranges) and
+// 2 are still read, for legacy snapshot changes, whose states are checked
+// and compared but never edited: their runs have no origins (see Legacy).
 const (
-	stateMagic   = "MYS2"
+	stateMagic   = "MYS3"
+	stateMagicV2 = "MYS2"
 	stateMagicV1 = "MYS1"
 )
 
@@ -34,7 +37,13 @@ func (d *Doc) MarshalState() []byte {
 		remap[d.actors.idx[n]] = uint64(i)
 	}
 	var e enc
-	e.b = append(e.b, stateMagic...)
+	if d.legacy {
+		// A state read from format 2 has no origins to write: it stays
+		// in its format (format 1 reads as 2).
+		e.b = append(e.b, stateMagicV2...)
+	} else {
+		e.b = append(e.b, stateMagic...)
+	}
 	e.uint(uint64(len(names)))
 	for _, n := range names {
 		e.str(n)
@@ -107,14 +116,31 @@ func (d *Doc) MarshalState() []byte {
 		stamped(b.edits)
 		regs(b.attrs)
 		var runs [][]byte
-		b.text.eachRun(func(rid iid, n int, del bool, text []rune) {
+		b.text.eachRun(func(ru *run) {
 			var re enc
-			re.uint(rid.ctr)
-			re.uint(remap[rid.act])
-			re.uint(uint64(n))
-			re.bool(del)
-			if !del {
-				re.str(string(text))
+			re.uint(ru.id.ctr)
+			re.uint(remap[ru.id.act])
+			re.uint(uint64(ru.n))
+			re.bool(ru.del)
+			if !ru.del {
+				re.str(string(ru.text))
+			}
+			if d.legacy {
+				runs = append(runs, re.b)
+				return
+			}
+			// Origins, each behind a flag: the start and the end are none.
+			re.b = append(re.b, 0)
+			flags := len(re.b) - 1
+			if ru.left.ctr != 0 {
+				re.b[flags] |= 1
+				re.uint(ru.left.ctr)
+				re.uint(remap[ru.left.act])
+			}
+			if ru.right.ctr != 0 {
+				re.b[flags] |= 2
+				re.uint(ru.right.ctr)
+				re.uint(remap[ru.right.act])
 			}
 			runs = append(runs, re.b)
 		})
@@ -125,6 +151,11 @@ func (d *Doc) MarshalState() []byte {
 	}
 	return e.b
 }
+
+// Legacy reports whether the state was decoded from a format without
+// Fugue origins (1 or 2): it renders and compares like any other, but
+// takes no change (Apply fails): replay the object from its changes.
+func (d *Doc) Legacy() bool { return d.legacy }
 
 // ErrState is wrapped by every error decoding a state.
 var ErrState = errors.New("invalid object state")
@@ -143,11 +174,13 @@ func (d *Doc) unmarshal(data []byte) error {
 	if len(data) < len(stateMagic) {
 		return errors.New("bad magic")
 	}
-	v1 := false
+	v1, v2 := false, false
 	switch string(data[:len(stateMagic)]) {
 	case stateMagic:
+	case stateMagicV2:
+		v2 = true
 	case stateMagicV1:
-		v1 = true
+		v1, v2 = true, true
 	default:
 		return errors.New("bad magic")
 	}
@@ -265,6 +298,18 @@ func (d *Doc) unmarshal(data []byte) error {
 			if ru.n <= 0 || ru.id.ctr == 0 {
 				r.fail("empty run")
 			}
+			if !v2 {
+				flags := r.bounded(3)
+				if flags&1 != 0 {
+					ru.left = iid{r.uint(), actor()}
+				}
+				if flags&2 != 0 {
+					ru.right = iid{r.uint(), actor()}
+				}
+				if (flags&1 != 0 && ru.left.ctr == 0) || (flags&2 != 0 && ru.right.ctr == 0) {
+					r.fail("origin with counter 0")
+				}
+			}
 			if r.err != nil {
 				break
 			}
@@ -289,7 +334,20 @@ func (d *Doc) unmarshal(data []byte) error {
 	if len(r.b) != 0 {
 		return errors.New("trailing bytes")
 	}
-	// References must resolve, so rendering never meets a dangling ID.
+	d.legacy = v2
+	// References must resolve, so rendering never meets a dangling ID,
+	// and integrating never meets an unknown origin.
+	for _, b := range d.list {
+		for _, c := range b.text.chunks {
+			for _, ru := range c.runs {
+				for _, o := range [2]iid{ru.left, ru.right} {
+					if _, _, ok := b.text.lookup(o); o.ctr != 0 && !ok {
+						return errors.New("text origin names no character of its block")
+					}
+				}
+			}
+		}
+	}
 	for elem, blk := range posBlock {
 		b := d.blocks[blk]
 		if b == nil {

@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"bytes"
+	"encoding/hex"
 	"testing"
 )
 
@@ -61,5 +62,33 @@ func TestPreview(t *testing.T) {
 	}
 	if got := d.Preview(8); got != "parent …" && got != "parent c…" {
 		t.Fatalf("short preview = %q", got)
+	}
+}
+
+// A state of format 2 (before Fugue: runs without origins), as local
+// snapshots and snapshot changes of earlier versions hold, still reads and
+// renders, writes back in its own format, and takes no change: integrating
+// into text without origins would order it wrongly, so the object replays
+// from its changes instead.
+func TestFormat2StateReadsButTakesNoChange(t *testing.T) {
+	legacy, _ := hex.DecodeString("4d5953320205616c69636503626f620f01010b010d0200010100010001010000010001000002000c010f01047479706509706172616772617068000100050f010100014a020001010300040004656c6c6f0d010100012c070006000620776f726c64")
+	d, err := UnmarshalState(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blocks := d.Blocks()
+	if !d.Legacy() || len(blocks) != 1 || blocks[0].Text != "Jello, world" {
+		t.Fatalf("legacy %v, blocks %+v", d.Legacy(), blocks)
+	}
+	if !bytes.Equal(d.MarshalState(), legacy) {
+		t.Fatal("a format-2 state does not write back as it was")
+	}
+	tx := NewDoc().Begin("carol")
+	tx.SetDetail("title", "x")
+	if err := d.Apply(tx.Commit()); err == nil {
+		t.Fatal("a format-2 state took a change")
+	}
+	if c := d.Clone(); !c.Legacy() {
+		t.Fatal("a clone forgot it has no origins")
 	}
 }

@@ -7,10 +7,13 @@ import (
 	"unicode/utf8"
 )
 
-// Text is the character sequence of one block: an RGA whose characters are
-// stored as runs (consecutive counters of one actor, each the RGA child of the
-// one before), in a list of chunks that carry their visible length, so finding
-// a position costs O(chunks) at worst and O(1) near the last edit.
+// Text is the character sequence of one block: a Fugue sequence (FugueMax,
+// Weidner & Kleppmann 2023) whose characters are stored as runs
+// (consecutive counters of one actor, each inserted right after the one
+// before, with one right origin), in a list of chunks that carry their
+// visible length, so finding a position costs O(chunks) at worst and O(1)
+// near the last edit. The position sequence of blocks (Doc.seq) is a Text
+// too, still ordered by the RGA rule (integrateRGA).
 type Text struct {
 	actors *actorTable
 	chunks []*chunk
@@ -33,6 +36,11 @@ type run struct {
 	del  bool
 	text []rune // nil once deleted
 	c    *chunk
+	// left and right are the origins of the run's first character: the
+	// characters it was inserted between (zero: the start, the end). Each
+	// later character of the run has the one before it as left origin and
+	// the same right origin, so splitting a run needs no new data.
+	left, right iid
 }
 
 type chunk struct {
@@ -208,7 +216,8 @@ func (t *Text) lookup(id iid) (*run, int, bool) {
 // split cuts r so its first k characters stay in r and the rest form a new
 // run right after it (ri is r's index in its chunk, ci the chunk's index).
 func (t *Text) split(ci, ri int, r *run, k int) *run {
-	right := &run{id: iid{r.id.ctr + uint64(k), r.id.act}, n: r.n - k, del: r.del}
+	right := &run{id: iid{r.id.ctr + uint64(k), r.id.act}, n: r.n - k, del: r.del,
+		left: iid{r.id.ctr + uint64(k) - 1, r.id.act}, right: r.right}
 	if !r.del {
 		right.text = r.text[k:]
 		r.text = r.text[:k:k] // cap-limited: appending to r must not overwrite right
@@ -224,18 +233,23 @@ func (t *Text) split(ci, ri int, r *run, k int) *run {
 }
 
 // insertLocal inserts s at visible position pos as characters start,
-// start+1, …, by actor act, and returns the ID of the character it follows.
-// The new counters must exceed every counter in the text, so the RGA rule
-// places the run directly after its origin.
-func (t *Text) insertLocal(pos int, s []rune, start uint64, act uint32) iid {
+// start+1, …, by actor act, and returns their origins: the visible
+// character before pos (zero at the start) and the character right after
+// that one, deleted or not (zero at the end). The run goes between the two,
+// where every replica's integrate puts it: the new counters exceed every
+// counter in the text, so nothing concurrent is there yet.
+func (t *Text) insertLocal(pos int, s []rune, start uint64, act uint32) (left, right iid) {
 	if pos < 0 || pos > t.vis {
 		panic(fmt.Sprintf("crdt: insert at %d outside text of length %d", pos, t.vis))
 	}
 	id := iid{start, act}
 	if pos == 0 {
 		t.resetCursor()
-		t.insertRun(0, 0, &run{id: id, n: len(s), text: s})
-		return iid{}
+		if first := t.firstRun(); first != nil {
+			right = first.id
+		}
+		t.insertRun(0, 0, &run{id: id, n: len(s), text: s, right: right})
+		return iid{}, right
 	}
 	ci, cstart := t.seek(pos - 1)
 	c := t.chunks[ci]
@@ -249,8 +263,19 @@ func (t *Text) insertLocal(pos int, s []rune, start uint64, act uint32) iid {
 		off -= v
 	}
 	r := c.runs[ri]
-	origin := iid{r.id.ctr + uint64(off), r.id.act}
-	if off == r.n-1 && r.id.act == act && r.id.ctr+uint64(r.n) == start {
+	left = iid{r.id.ctr + uint64(off), r.id.act}
+	if off < r.n-1 {
+		right = iid{left.ctr + 1, left.act}
+		t.split(ci, ri, r, off+1)
+		c = t.chunks[ci] // a chunk split may have moved r
+		if r.c != c {
+			ci++
+		}
+		ri = runPos(r.c, r)
+	} else if next := t.runAfter(ci, ri); next != nil {
+		right = next.id
+	}
+	if off == r.n-1 && r.id.act == act && r.id.ctr+uint64(r.n) == start && r.right == right {
 		// Typing on: extend the run. No run holds counters above start, so
 		// the index stays sorted without touching it.
 		t.strOK = false
@@ -258,18 +283,33 @@ func (t *Text) insertLocal(pos int, s []rune, start uint64, act uint32) iid {
 		r.n += len(s)
 		c.vis += len(s)
 		t.vis += len(s)
-		return origin
+		return left, right
 	}
-	if off < r.n-1 {
-		t.split(ci, ri, r, off+1)
-		c = t.chunks[ci] // a chunk split may have moved r
-		if r.c != c {
-			ci++
+	t.insertRun(ci, ri+1, &run{id: id, n: len(s), text: s, left: left, right: right})
+	return left, right
+}
+
+// firstRun is the first run of the text, deleted or not (nil when empty).
+func (t *Text) firstRun() *run {
+	for _, c := range t.chunks {
+		if len(c.runs) > 0 {
+			return c.runs[0]
 		}
-		ri = runPos(r.c, r)
 	}
-	t.insertRun(ci, ri+1, &run{id: id, n: len(s), text: s})
-	return origin
+	return nil
+}
+
+// runAfter is the run after runs[ri] of chunk ci (nil at the end).
+func (t *Text) runAfter(ci, ri int) *run {
+	if ri+1 < len(t.chunks[ci].runs) {
+		return t.chunks[ci].runs[ri+1]
+	}
+	for ci++; ci < len(t.chunks); ci++ {
+		if len(t.chunks[ci].runs) > 0 {
+			return t.chunks[ci].runs[0]
+		}
+	}
+	return nil
 }
 
 // deleteLocal deletes n visible characters from pos and returns their IDs.
@@ -333,10 +373,184 @@ type span struct {
 	n     int
 }
 
-// integrate inserts characters id, id+1, … after origin by the RGA rule:
+// place is a character's place in the sequence as of now: chunk, run in
+// the chunk, offset in the run. Places compare in sequence order; they are
+// only valid until the next insert.
+type place struct{ ci, ri, off int }
+
+func (a place) cmp(b place) int {
+	switch {
+	case a.ci != b.ci:
+		return a.ci - b.ci
+	case a.ri != b.ri:
+		return a.ri - b.ri
+	}
+	return a.off - b.off
+}
+
+var startPlace = place{-1, 0, 0}
+
+func (t *Text) endPlace() place { return place{len(t.chunks), 0, 0} }
+
+// placeOf returns the place of id; zero is the start (isLeft) or the end.
+func (t *Text) placeOf(id iid, isLeft bool) (place, bool) {
+	if id.ctr == 0 {
+		if isLeft {
+			return startPlace, true
+		}
+		return t.endPlace(), true
+	}
+	r, off, ok := t.lookup(id)
+	if !ok {
+		return place{}, false
+	}
+	return place{t.chunkIndex(r.c), runPos(r.c, r), off}, true
+}
+
+// integrate inserts characters id, id+1, … between their origins left and
+// right by FugueMax's rule, in the form of Gentle's YjsMod (which "The Art
+// of the Fugue" shows equal to FugueMax): among the characters now between
+// the origins (all inserted concurrently), it skips those anchored further
+// right or inside the range, and a run with the same origins sorts by ID,
+// greater first. Runs inserted at one place concurrently, typed forwards
+// or backwards, never interleave. An insert without a right origin (all
+// of them before Fugue) has the end as its right origin: those alone order
+// exactly as the RGA rule did, so old histories replay to the same text.
+//
+// Only the first character of each run is examined: the others have the
+// character before them as left origin, which lies inside the range, so
+// the rule passes over them; which runs happen to be split does not change
+// the result.
+func (t *Text) integrate(left, right, id iid, s []rune) error {
+	t.resetCursor()
+	var lr, rr *run // the runs ending with left, starting with right
+	if left.ctr != 0 {
+		r, off, ok := t.lookup(left)
+		if !ok {
+			return fmt.Errorf("insert after unknown character %d@%s", left.ctr, short(t.actors.names[left.act]))
+		}
+		if off < r.n-1 {
+			t.split(t.chunkIndex(r.c), runPos(r.c, r), r, off+1)
+		}
+		lr = r
+	}
+	if right.ctr != 0 {
+		r, off, ok := t.lookup(right)
+		if !ok {
+			return fmt.Errorf("insert before unknown character %d@%s", right.ctr, short(t.actors.names[right.act]))
+		}
+		if off > 0 {
+			r = t.split(t.chunkIndex(r.c), runPos(r.c, r), r, off)
+		}
+		rr = r
+	}
+	// From here on nothing moves until the insert.
+	ci, ri := 0, 0
+	if lr != nil {
+		ci, ri = t.chunkIndex(lr.c), runPos(lr.c, lr)+1
+	}
+	dci, dri := ci, ri
+	if next := t.runAt(ci, ri); next != rr {
+		// Something was inserted between the origins concurrently (or
+		// the origins are not in order): the rule decides.
+		lp, rp := startPlace, t.endPlace()
+		if lr != nil {
+			lp = place{ci, ri - 1, lr.n - 1}
+		}
+		if rr != nil {
+			rp = place{t.chunkIndex(rr.c), runPos(rr.c, rr), 0}
+		}
+		if rp.cmp(lp) <= 0 {
+			return fmt.Errorf("insert whose right origin is not after its left origin")
+		}
+		dci, dri = t.scan(lp, rp, ci, ri, id)
+	}
+	// Remote typing arrives one change at a time: extend the run it
+	// continues, so runs stay as long as where they were typed.
+	if prev := t.runBefore(dci, dri); prev != nil && prev == lr && !prev.del && prev.id.act == id.act &&
+		prev.id.ctr+uint64(prev.n) == id.ctr && prev.right == right {
+		t.strOK = false
+		prev.text = append(prev.text, s...)
+		prev.n += len(s)
+		prev.c.vis += len(s)
+		t.vis += len(s)
+		return nil
+	}
+	t.insertRun(dci, dri, &run{id: id, n: len(s), text: s, left: left, right: right})
+	return nil
+}
+
+// scan applies the rule to the runs from runs[ri] of chunk ci (just after
+// the left origin, at lp) up to the right origin (at rp), for an insert
+// with ID id, and returns where the insert goes.
+func (t *Text) scan(lp, rp place, ci, ri int, id iid) (int, int) {
+	dci, dri := ci, ri
+	scanning := false
+	for {
+		if ri >= len(t.chunks[ci].runs) && ci < len(t.chunks)-1 {
+			ci, ri = ci+1, 0
+			continue
+		}
+		if !scanning {
+			dci, dri = ci, ri
+		}
+		if ri >= len(t.chunks[ci].runs) || (place{ci, ri, 0}).cmp(rp) >= 0 {
+			return dci, dri // the end, or the right origin
+		}
+		o := t.chunks[ci].runs[ri]
+		ol, ok := t.placeOf(o.left, true)
+		if !ok {
+			panic("crdt: a run's left origin is not in its text")
+		}
+		if c := ol.cmp(lp); c < 0 {
+			return dci, dri
+		} else if c == 0 {
+			or, ok := t.placeOf(o.right, false)
+			if !ok {
+				panic("crdt: a run's right origin is not in its text")
+			}
+			switch c := or.cmp(rp); {
+			case c < 0:
+				scanning = true
+			case c == 0 && t.actors.greater(id, o.id):
+				return dci, dri
+			default:
+				scanning = false
+			}
+		}
+		ri++
+	}
+}
+
+// runAt is the run at position ri of chunk ci or, past its end, the first
+// of the next chunks (nil at the end of the text).
+func (t *Text) runAt(ci, ri int) *run {
+	for ; ci < len(t.chunks); ci, ri = ci+1, 0 {
+		if ri < len(t.chunks[ci].runs) {
+			return t.chunks[ci].runs[ri]
+		}
+	}
+	return nil
+}
+
+// runBefore is the run before position ri of chunk ci (nil at the start).
+func (t *Text) runBefore(ci, ri int) *run {
+	if ri > 0 {
+		return t.chunks[ci].runs[ri-1]
+	}
+	for ci--; ci >= 0; ci-- {
+		if n := len(t.chunks[ci].runs); n > 0 {
+			return t.chunks[ci].runs[n-1]
+		}
+	}
+	return nil
+}
+
+// integrateRGA inserts characters id, id+1, … after origin by the RGA rule:
 // directly after the origin, past every run whose first ID is greater than
 // id (those were inserted concurrently and win, with their descendants).
-func (t *Text) integrate(origin, id iid, s []rune) error {
+// The position sequence of blocks keeps this rule.
+func (t *Text) integrateRGA(origin, id iid, s []rune) error {
 	t.resetCursor()
 	ci, ri := 0, 0
 	if origin.ctr != 0 {
@@ -418,26 +632,29 @@ func (t *Text) clone(actors *actorTable) *Text {
 	return nt
 }
 
-// eachRun calls f on maximal runs: adjacent runs with consecutive IDs and the
-// same deletion state are reported as one, so the result does not depend on
-// how edits happened to split runs.
-func (t *Text) eachRun(f func(id iid, n int, del bool, text []rune)) {
+// eachRun calls f on maximal runs: adjacent runs with consecutive IDs, the
+// same deletion state and the second continuing the first (its left origin
+// the first's last character, the same right origin) are reported as one,
+// so the result does not depend on how edits happened to split runs.
+func (t *Text) eachRun(f func(r *run)) {
 	var cur run
 	var buf []rune
 	flush := func() {
 		if cur.n > 0 {
-			f(cur.id, cur.n, cur.del, buf)
+			cur.text = buf
+			f(&cur)
 		}
 	}
 	for _, c := range t.chunks {
 		for _, r := range c.runs {
-			if cur.n > 0 && cur.del == r.del && cur.id.act == r.id.act && cur.id.ctr+uint64(cur.n) == r.id.ctr {
+			if cur.n > 0 && cur.del == r.del && cur.id.act == r.id.act && cur.id.ctr+uint64(cur.n) == r.id.ctr &&
+				r.left == (iid{r.id.ctr - 1, r.id.act}) && r.right == cur.right {
 				cur.n += r.n
 				buf = append(buf, r.text...)
 				continue
 			}
 			flush()
-			cur = run{id: r.id, n: r.n, del: r.del}
+			cur = run{id: r.id, n: r.n, del: r.del, left: r.left, right: r.right}
 			buf = append(buf[:0:0], r.text...)
 		}
 	}

@@ -125,8 +125,8 @@ func (tx *Tx) InsertText(b ID, pos int, s string) {
 		panic("crdt: " + err.Error())
 	}
 	rs := []rune(s)
-	origin := blk.text.insertLocal(pos, rs, tx.next, tx.act)
-	tx.ops = append(tx.ops, Op{Kind: OpInsertText, Block: b, Ref: tx.d.actors.external(origin), Text: s})
+	left, right := blk.text.insertLocal(pos, rs, tx.next, tx.act)
+	tx.ops = append(tx.ops, Op{Kind: OpInsertText, Block: b, Ref: tx.d.actors.external(left), Right: tx.d.actors.external(right), Text: s})
 	tx.next += uint64(len(rs))
 	tx.d.maxCtr = max(tx.d.maxCtr, tx.next-1)
 	blk.edits.note(tx.act, tx.next-1)
@@ -185,8 +185,8 @@ func (d *Doc) posAfter(parent, after ID) iid {
 // payload each, which applied in order have its effect: a very large edit
 // (pasting a book) is stored and sent as several changes that each fit a
 // change's size limit. An insert of more text than that is cut into
-// inserts each following the last character of the one before (the same
-// characters, ids and order).
+// inserts each following the last character of the one before, with the
+// same right origin (the same characters, ids and order).
 func (c *Change) Split(maxBytes int) []*Change {
 	var out []*Change
 	cur := &Change{Actor: c.Actor, Start: c.Start}

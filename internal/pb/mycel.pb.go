@@ -462,7 +462,10 @@ type Op struct {
 	Spans  []*Span                `protobuf:"bytes,9,rep,name=spans,proto3" json:"spans,omitempty"`
 	// Block deletes: per actor, the greatest counter of the ops on the block
 	// and under it that the delete saw (counter, actor); see crdt.Op.Seen.
-	Seen          []*OpID `protobuf:"bytes,10,rep,name=seen,proto3" json:"seen,omitempty"`
+	Seen []*OpID `protobuf:"bytes,10,rep,name=seen,proto3" json:"seen,omitempty"`
+	// Text inserts: the character that followed ref when the text was typed
+	// (Fugue's right origin); absent: the end, as in every insert before it.
+	Right         *OpID `protobuf:"bytes,11,opt,name=right,proto3" json:"right,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -563,6 +566,13 @@ func (x *Op) GetSpans() []*Span {
 func (x *Op) GetSeen() []*OpID {
 	if x != nil {
 		return x.Seen
+	}
+	return nil
+}
+
+func (x *Op) GetRight() *OpID {
+	if x != nil {
+		return x.Right
 	}
 	return nil
 }
@@ -1412,7 +1422,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\x05actor\x18\x02 \x01(\rR\x05actor\":\n" +
 	"\x04Span\x12$\n" +
 	"\x05start\x18\x01 \x01(\v2\x0e.mycel.v1.OpIDR\x05start\x12\f\n" +
-	"\x01n\x18\x02 \x01(\rR\x01n\"\xa4\x02\n" +
+	"\x01n\x18\x02 \x01(\rR\x01n\"\xca\x02\n" +
 	"\x02Op\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12$\n" +
 	"\x05block\x18\x02 \x01(\v2\x0e.mycel.v1.OpIDR\x05block\x12&\n" +
@@ -1424,7 +1434,8 @@ const file_mycel_proto_rawDesc = "" +
 	"\x04text\x18\b \x01(\tR\x04text\x12$\n" +
 	"\x05spans\x18\t \x03(\v2\x0e.mycel.v1.SpanR\x05spans\x12\"\n" +
 	"\x04seen\x18\n" +
-	" \x03(\v2\x0e.mycel.v1.OpIDR\x04seen\"\xa8\x02\n" +
+	" \x03(\v2\x0e.mycel.v1.OpIDR\x04seen\x12$\n" +
+	"\x05right\x18\v \x01(\v2\x0e.mycel.v1.OpIDR\x05right\"\xa8\x02\n" +
 	"\fMemberRecord\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\fR\aaccount\x12/\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1b.mycel.v1.MemberRecord.KindR\x04kind\x12\x16\n" +
@@ -1533,20 +1544,21 @@ var file_mycel_proto_depIdxs = []int32{
 	4,  // 4: mycel.v1.Op.ref:type_name -> mycel.v1.OpID
 	5,  // 5: mycel.v1.Op.spans:type_name -> mycel.v1.Span
 	4,  // 6: mycel.v1.Op.seen:type_name -> mycel.v1.OpID
-	0,  // 7: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
-	14, // 8: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
-	15, // 9: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
-	16, // 10: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
-	13, // 11: mycel.v1.Frame.members:type_name -> mycel.v1.Members
-	11, // 12: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
-	12, // 13: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
-	10, // 14: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
-	17, // 15: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	4,  // 7: mycel.v1.Op.right:type_name -> mycel.v1.OpID
+	0,  // 8: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
+	14, // 9: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
+	15, // 10: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
+	16, // 11: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
+	13, // 12: mycel.v1.Frame.members:type_name -> mycel.v1.Members
+	11, // 13: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
+	12, // 14: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
+	10, // 15: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
+	17, // 16: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
+	17, // [17:17] is the sub-list for method output_type
+	17, // [17:17] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }

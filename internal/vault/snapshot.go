@@ -38,7 +38,11 @@ func openSnapshot(key [32]byte, id change.ID, sealed []byte) (*crdt.Doc, error) 
 	if err != nil {
 		return nil, fmt.Errorf("snapshot of %s: %w", id.Short(), err)
 	}
-	return crdt.UnmarshalState(state)
+	doc, err := crdt.UnmarshalState(state)
+	if err == nil && doc.Legacy() {
+		return nil, fmt.Errorf("snapshot of %s was written before Fugue: replaying the object", id.Short())
+	}
+	return doc, err
 }
 
 // snapshotDue reports whether the policy wants a snapshot of l now.

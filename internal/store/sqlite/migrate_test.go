@@ -354,3 +354,36 @@ func schemaOf(t *testing.T, db *sql.DB) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// A store of format 3 keeps everything but its local snapshots, which hold
+// text without Fugue origins: they are dropped, and objects replay.
+func TestOpenUpgradesFormat3DropsSnapshots(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mycel.db")
+	makeOldStore(t, path, 2)
+	db := open(t, path)
+	err := db.Update(context.Background(), func(tx store.Tx) error {
+		return tx.PutSnapshot(oldObj, store.Snapshot{Seq: 2, Sealed: []byte("format-3 snapshot")})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.db.Exec(`PRAGMA user_version = 3`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	db = open(t, path)
+	defer db.Close()
+	if v := userVersion(t, db.db); v != SchemaVersion {
+		t.Fatalf("format %d after opening, want %d", v, SchemaVersion)
+	}
+	checkOldData(t, db)
+	err = db.View(context.Background(), func(tx store.Tx) error {
+		if s, err := tx.Snapshot(oldObj); !errors.Is(err, store.ErrNotFound) {
+			return fmt.Errorf("snapshot after upgrading = %q, %v: want none", s.Sealed, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -63,7 +63,7 @@ CREATE INDEX IF NOT EXISTS damaged_by_object ON damaged(object);
 `
 
 // SchemaVersion is the store format this code writes (PRAGMA user_version).
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // migrations[v] brings a store of version v to v+1. Each is written out as
 // it was when its format was current: a later format changes the schema
@@ -91,6 +91,11 @@ CREATE TABLE damaged (
 	time_ms INTEGER NOT NULL
 );
 CREATE INDEX damaged_by_object ON damaged(object);`,
+	// Version 4 comes with Fugue text: a local snapshot now records each
+	// run's origins, which a format-3 snapshot (state format 2) lacks.
+	// Snapshots are derived data: dropped, every object replays from its
+	// changes once and is snapshotted again.
+	3: `DELETE FROM snapshots;`,
 }
 
 // migrate creates the schema in a new store or brings an older one up to
