@@ -50,7 +50,7 @@ func (p *Payload) marshal(author ed25519.PublicKey, start uint64) ([]byte, error
 	}
 	for _, op := range p.Ops {
 		po := &pb.Op{Kind: uint32(op.Kind), Block: id(op.Block), Parent: id(op.Parent), Ref: id(op.Ref), Right: id(op.Right),
-			Key: op.Key, Value: op.Value, Unset: op.Unset, Text: op.Text}
+			Sides: uint32(op.Sides), Key: op.Key, Value: op.Value, Unset: op.Unset, Text: op.Text}
 		for _, s := range op.Spans {
 			po.Spans = append(po.Spans, &pb.Span{Start: id(s.Start), N: uint32(s.N)})
 		}
@@ -146,11 +146,14 @@ func unmarshalPayload(b []byte, c *Change) (*Payload, error) {
 	}
 	p.Ops = make([]crdt.Op, len(m.Ops))
 	for i, po := range m.Ops {
-		if po.Kind < uint32(crdt.OpSetDetail) || po.Kind > uint32(crdt.OpDeleteText) {
+		if po.Kind < uint32(crdt.OpSetDetail) || po.Kind > uint32(crdt.OpMark) {
 			return nil, fmt.Errorf("op %d has unknown kind %d", i, po.Kind)
 		}
 		op := crdt.Op{Kind: crdt.OpKind(po.Kind), Block: id(po.Block), Parent: id(po.Parent), Ref: id(po.Ref), Right: id(po.Right),
-			Key: po.Key, Value: po.Value, Unset: po.Unset, Text: po.Text}
+			Sides: uint8(po.Sides), Key: po.Key, Value: po.Value, Unset: po.Unset, Text: po.Text}
+		if po.Sides > crdt.StartAfter|crdt.EndBefore {
+			return nil, fmt.Errorf("op %d has unknown anchor sides %d", i, po.Sides)
+		}
 		if op.Kind == crdt.OpInsertText && op.Text == "" {
 			return nil, fmt.Errorf("op %d inserts no text", i)
 		}

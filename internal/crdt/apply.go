@@ -107,6 +107,8 @@ func (k OpKind) String() string {
 		return "insert text"
 	case OpDeleteText:
 		return "delete text"
+	case OpMark:
+		return "mark"
 	}
 	return fmt.Sprintf("op kind %d", uint8(k))
 }
@@ -244,6 +246,8 @@ func (d *Doc) applyOp(op *Op, id iid) error {
 			}
 		}
 		b.edits.note(id.act, id.ctr)
+	case OpMark:
+		return d.applyMark(op, id)
 	default:
 		return fmt.Errorf("unknown operation")
 	}
@@ -316,6 +320,7 @@ func (d *Doc) Clone() *Doc {
 			nb.attrs[k] = v
 		}
 		nb.text = b.text.clone(&n.actors)
+		nb.marks = append([]markOp(nil), b.marks...)
 		nb.edits = append(stamps(nil), b.edits...)
 		nb.dels = make([]del, len(b.dels))
 		for i, dl := range b.dels {

@@ -27,6 +27,7 @@ type block struct {
 	dels  []del
 	edits stamps
 	text  *Text
+	marks []markOp // in the order applied (marks.go)
 }
 
 // del is one delete of a block.
@@ -296,6 +297,7 @@ func (d *Doc) tree(withText bool) []*Block {
 			rb := &Block{ID: d.actors.external(b.id), Attrs: make(map[string]string, max(len(b.attrs)-1, 0)), Kept: l.kept[c]}
 			if withText {
 				rb.Text = b.text.String()
+				rb.Marks = d.renderMarks(b)
 			}
 			for k, r := range b.attrs {
 				if r.unset {

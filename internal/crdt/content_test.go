@@ -3,6 +3,7 @@ package crdt
 import (
 	"fmt"
 	"reflect"
+	"sort"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -19,6 +20,7 @@ func genTree(t *rapid.T, depth int) []*Block {
 		if rapid.Bool().Draw(t, "attr") {
 			b.Attrs["checked"] = fmt.Sprint(rapid.Bool().Draw(t, "checked"))
 		}
+		b.Marks = genMarks(t, len([]rune(b.Text)))
 		if depth < 2 && rapid.IntRange(0, 2).Draw(t, "kids") == 0 {
 			b.Children = genTree(t, depth+1)
 		}
@@ -27,11 +29,55 @@ func genTree(t *rapid.T, depth int) []*Block {
 	return out
 }
 
+// genMarks draws marks over a text of n characters, in the form Blocks
+// renders them: per type, maximal stretches of one value, sorted.
+func genMarks(t *rapid.T, n int) []Mark {
+	var out []Mark
+	for _, typ := range []string{MarkBold, MarkLink, MarkItalic} {
+		if n == 0 || !rapid.Bool().Draw(t, "marked") {
+			continue
+		}
+		vals := make([]markValue, n)
+		for range rapid.IntRange(1, 3).Draw(t, "spans") {
+			lo := rapid.IntRange(0, n-1).Draw(t, "from")
+			hi := rapid.IntRange(lo+1, n).Draw(t, "to")
+			v := markValue{set: rapid.IntRange(0, 3).Draw(t, "on") > 0}
+			if typ == MarkLink {
+				v.v = []string{"a", "b"}[rapid.IntRange(0, 1).Draw(t, "url")]
+			}
+			for k := lo; k < hi; k++ {
+				vals[k] = v
+			}
+		}
+		for i := 0; i < n; {
+			j := i + 1
+			for j < n && vals[j] == vals[i] {
+				j++
+			}
+			if vals[i].set {
+				out = append(out, Mark{Start: i, End: j, Type: typ, Value: vals[i].v})
+			}
+			i = j
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Start != b.Start {
+			return a.Start < b.Start
+		}
+		if a.End != b.End {
+			return a.End < b.End
+		}
+		return a.Type < b.Type
+	})
+	return out
+}
+
 // shape drops IDs so trees compare by content and structure.
 func shape(bs []*Block) []Block {
 	var out []Block
 	for _, b := range bs {
-		s := Block{Type: b.Type, Text: b.Text, Attrs: b.Attrs}
+		s := Block{Type: b.Type, Text: b.Text, Attrs: b.Attrs, Marks: b.Marks}
 		if len(s.Attrs) == 0 {
 			s.Attrs = nil
 		}
@@ -73,7 +119,7 @@ func dumpBlocks(bs []*Block) string {
 	var walk func([]*Block, string)
 	walk = func(bs []*Block, ind string) {
 		for _, x := range bs {
-			d += fmt.Sprintf("%s%s %v %q\n", ind, x.Type, x.Attrs, x.Text)
+			d += fmt.Sprintf("%s%s %v %q %v\n", ind, x.Type, x.Attrs, x.Text, x.Marks)
 			walk(x.Children, ind+"  ")
 		}
 	}

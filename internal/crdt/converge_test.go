@@ -110,7 +110,7 @@ func (s *sim) edit(t *rapid.T, dev int) {
 	nops := rapid.IntRange(1, 4).Draw(t, "ops")
 	for i := 0; i < nops; i++ {
 		ids = d.BlockIDs()
-		kind := rapid.IntRange(0, 9).Draw(t, "kind")
+		kind := rapid.IntRange(0, 11).Draw(t, "kind")
 		if len(ids) == 0 && kind != 9 {
 			kind = 0
 		}
@@ -169,6 +169,21 @@ func (s *sim) edit(t *rapid.T, dev int) {
 			b := pick()
 			tx.SetAttr(b, "type", []string{TypeTodo, TypeHeading1, TypeQuote}[rapid.IntRange(0, 2).Draw(t, "type")])
 			tx.SetAttr(b, "checked", fmt.Sprint(rapid.Bool().Draw(t, "checked")))
+		case 10, 11: // format or unformat text, often where others type
+			b := ids[0]
+			if rapid.Bool().Draw(t, "other block") {
+				b = pick()
+			}
+			if n := d.TextLen(b); n > 0 {
+				lo := rapid.IntRange(0, n-1).Draw(t, "from")
+				hi := rapid.IntRange(lo+1, n).Draw(t, "to")
+				typ := []string{MarkBold, MarkLink, MarkCode}[rapid.IntRange(0, 2).Draw(t, "mark")]
+				if kind == 11 {
+					tx.Unmark(b, lo, hi, typ)
+				} else {
+					tx.Mark(b, lo, hi, typ, []string{"", "a", "b"}[rapid.IntRange(0, 2).Draw(t, "value")])
+				}
+			}
 		case 9: // restore an earlier state this device saw
 			h := s.history[dev]
 			if len(h) > 0 {
@@ -234,7 +249,7 @@ func dump(d *Doc) string {
 	var walk func([]*Block, string)
 	walk = func(bs []*Block, ind string) {
 		for _, x := range bs {
-			fmt.Fprintf(&b, "%s%s %v %q\n", ind, x.Type, x.Attrs, x.Text)
+			fmt.Fprintf(&b, "%s%s %v %q %v\n", ind, x.Type, x.Attrs, x.Text, x.Marks)
 			walk(x.Children, ind+"  ")
 		}
 	}

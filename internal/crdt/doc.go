@@ -53,6 +53,7 @@ const (
 	OpSetAttr     OpKind = 5 // Block, Key, Value / Unset
 	OpInsertText  OpKind = 6 // Block, Ref = character to follow, Right = character it went before, Text
 	OpDeleteText  OpKind = 7 // Block, Spans
+	OpMark        OpKind = 8 // Block, Key = mark type, Value, Unset = remove, Ref = start, Right = end, Sides (marks.go)
 )
 
 // Op is one operation. Which fields matter depends on Kind (see the constants).
@@ -70,6 +71,9 @@ type Op struct {
 	Unset bool
 	Text  string
 	Spans []Span
+	// Sides (marks) says on which side of Ref and Right the anchors are:
+	// StartAfter, EndBefore.
+	Sides uint8
 	// Seen (block deletes): per actor, the greatest counter among the ops
 	// on the block and the blocks under it that the delete saw. An op it
 	// did not see (made concurrently) makes the delete void, so a delete

@@ -270,6 +270,9 @@ func (tx *Tx) Replace(blocks []*Block) {
 				p.b = d.blocks[d.actors.mustInternal(p.id)]
 				tx.setAttrs(p.id, nil, t.Attrs)
 				tx.InsertText(p.id, 0, t.Text)
+				if len(t.Marks) > 0 {
+					tx.syncMarks(p.b, p.id, t.Marks)
+				}
 			} else {
 				old := cur[p.cur]
 				p.b, p.id = old.b, old.id
@@ -282,6 +285,7 @@ func (tx *Tx) Replace(blocks []*Block) {
 				}
 				tx.syncAttrs(p.b, p.id, t.Attrs)
 				tx.editText(p.id, old.key.text, t.Text)
+				tx.syncMarks(p.b, p.id, t.Marks)
 			}
 			done[i] = p
 			prev = p.b

@@ -148,6 +148,22 @@ func (d *Doc) MarshalState() []byte {
 		for _, r := range runs {
 			e.b = append(e.b, r...)
 		}
+		if d.legacy {
+			continue
+		}
+		marks := append([]markOp(nil), b.marks...)
+		sort.Slice(marks, func(i, j int) bool { return d.actors.greater(marks[j].id, marks[i].id) })
+		e.uint(uint64(len(marks)))
+		for _, m := range marks {
+			id(m.id)
+			e.str(m.typ)
+			e.str(m.value)
+			e.bool(m.unset)
+			id(m.start.at)
+			e.bool(m.start.after)
+			id(m.end.at)
+			e.bool(m.end.after)
+		}
 	}
 	return e.b
 }
@@ -319,6 +335,18 @@ func (d *Doc) unmarshal(data []byte) error {
 			}
 			b.text.appendRun(ru)
 		}
+		if !v2 {
+			nm := r.count()
+			for j := 0; j < nm && r.err == nil; j++ {
+				m := markOp{id: id(), typ: r.str(), value: r.str(), unset: r.bool()}
+				m.start = anchor{id(), r.bool()}
+				m.end = anchor{id(), r.bool()}
+				if m.id.ctr == 0 || m.typ == "" || m.start.at.ctr == 0 {
+					r.fail("bad mark")
+				}
+				b.marks = append(b.marks, m)
+			}
+		}
 		if r.err == nil {
 			if b.id.ctr == 0 || d.blocks[b.id] != nil {
 				return errors.New("bad or duplicate block id")
@@ -344,6 +372,13 @@ func (d *Doc) unmarshal(data []byte) error {
 					if _, _, ok := b.text.lookup(o); o.ctr != 0 && !ok {
 						return errors.New("text origin names no character of its block")
 					}
+				}
+			}
+		}
+		for _, m := range b.marks {
+			for _, a := range [2]iid{m.start.at, m.end.at} {
+				if _, _, ok := b.text.lookup(a); a.ctr != 0 && !ok {
+					return errors.New("mark anchored to no character of its block")
 				}
 			}
 		}

@@ -465,7 +465,10 @@ type Op struct {
 	Seen []*OpID `protobuf:"bytes,10,rep,name=seen,proto3" json:"seen,omitempty"`
 	// Text inserts: the character that followed ref when the text was typed
 	// (Fugue's right origin); absent: the end, as in every insert before it.
-	Right         *OpID `protobuf:"bytes,11,opt,name=right,proto3" json:"right,omitempty"`
+	Right *OpID `protobuf:"bytes,11,opt,name=right,proto3" json:"right,omitempty"`
+	// Marks: which side of ref and right the anchors are (crdt.StartAfter,
+	// crdt.EndBefore).
+	Sides         uint32 `protobuf:"varint,12,opt,name=sides,proto3" json:"sides,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -575,6 +578,13 @@ func (x *Op) GetRight() *OpID {
 		return x.Right
 	}
 	return nil
+}
+
+func (x *Op) GetSides() uint32 {
+	if x != nil {
+		return x.Sides
+	}
+	return 0
 }
 
 // MemberRecord is one statement of a vault's membership, signed by the
@@ -1422,7 +1432,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\x05actor\x18\x02 \x01(\rR\x05actor\":\n" +
 	"\x04Span\x12$\n" +
 	"\x05start\x18\x01 \x01(\v2\x0e.mycel.v1.OpIDR\x05start\x12\f\n" +
-	"\x01n\x18\x02 \x01(\rR\x01n\"\xca\x02\n" +
+	"\x01n\x18\x02 \x01(\rR\x01n\"\xe0\x02\n" +
 	"\x02Op\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12$\n" +
 	"\x05block\x18\x02 \x01(\v2\x0e.mycel.v1.OpIDR\x05block\x12&\n" +
@@ -1435,7 +1445,8 @@ const file_mycel_proto_rawDesc = "" +
 	"\x05spans\x18\t \x03(\v2\x0e.mycel.v1.SpanR\x05spans\x12\"\n" +
 	"\x04seen\x18\n" +
 	" \x03(\v2\x0e.mycel.v1.OpIDR\x04seen\x12$\n" +
-	"\x05right\x18\v \x01(\v2\x0e.mycel.v1.OpIDR\x05right\"\xa8\x02\n" +
+	"\x05right\x18\v \x01(\v2\x0e.mycel.v1.OpIDR\x05right\x12\x14\n" +
+	"\x05sides\x18\f \x01(\rR\x05sides\"\xa8\x02\n" +
 	"\fMemberRecord\x12\x18\n" +
 	"\aaccount\x18\x01 \x01(\fR\aaccount\x12/\n" +
 	"\x04kind\x18\x02 \x01(\x0e2\x1b.mycel.v1.MemberRecord.KindR\x04kind\x12\x16\n" +
