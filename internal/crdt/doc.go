@@ -13,6 +13,9 @@
 package crdt
 
 import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 )
@@ -26,6 +29,26 @@ type ID struct {
 
 // IsZero reports whether id is the zero ID.
 func (id ID) IsZero() bool { return id.Counter == 0 && id.Actor == "" }
+
+// String writes id as counter@actor-in-hex ("" for zero), the form block
+// attributes use to name another block (a cell its column).
+func (id ID) String() string {
+	if id.IsZero() {
+		return ""
+	}
+	return strconv.FormatUint(id.Counter, 10) + "@" + hex.EncodeToString([]byte(id.Actor))
+}
+
+// ParseID reads what String wrote.
+func ParseID(s string) (ID, error) {
+	c, a, ok := strings.Cut(s, "@")
+	n, err := strconv.ParseUint(c, 10, 64)
+	actor, herr := hex.DecodeString(a)
+	if !ok || err != nil || herr != nil || n == 0 || len(actor) == 0 {
+		return ID{}, fmt.Errorf("block id %q is not counter@hex", s)
+	}
+	return ID{Counter: n, Actor: string(actor)}, nil
+}
 
 // Less orders IDs by counter, then actor.
 func (id ID) Less(o ID) bool {

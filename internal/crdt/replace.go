@@ -1,7 +1,10 @@
 package crdt
 
 import (
+	"maps"
 	"slices"
+	"strconv"
+	"strings"
 
 	"mycel/internal/diff"
 )
@@ -188,7 +191,8 @@ func (tx *Tx) Replace(blocks []*Block) {
 		}
 		return cur[p].children
 	}
-	moved := make([]bool, len(cur)) // moved away by this Replace
+	placedID := make([]ID, len(tgt)) // the block each target became
+	moved := make([]bool, len(cur))  // moved away by this Replace
 	wanted := make([]int, len(cur)) // the place call that wants it
 	stay := make([]int, len(cur))   // the place call that keeps it where it is
 	calls := 0
@@ -268,7 +272,7 @@ func (tx *Tx) Replace(blocks []*Block) {
 			if p.cur < 0 {
 				p.id = tx.insertAt(parentID, ref(pcur, parent, prev), t.Type)
 				p.b = d.blocks[d.actors.mustInternal(p.id)]
-				tx.setAttrs(p.id, nil, t.Attrs)
+				tx.setAttrs(p.id, nil, cellAttrs(tgt, c, placedID))
 				tx.InsertText(p.id, 0, t.Text)
 				if len(t.Marks) > 0 {
 					tx.syncMarks(p.b, p.id, t.Marks)
@@ -283,11 +287,12 @@ func (tx *Tx) Replace(blocks []*Block) {
 				if old.key.typ != t.Type {
 					tx.SetAttr(p.id, "type", t.Type)
 				}
-				tx.syncAttrs(p.b, p.id, t.Attrs)
+				tx.syncAttrs(p.b, p.id, cellAttrs(tgt, c, placedID))
 				tx.editText(p.id, old.key.text, t.Text)
 				tx.syncMarks(p.b, p.id, t.Marks)
 			}
 			done[i] = p
+			placedID[c] = p.id
 			prev = p.b
 		}
 		for i, c := range children {
@@ -330,6 +335,33 @@ func (tx *Tx) Replace(blocks []*Block) {
 	for i, g := range gone {
 		tx.deleteSeen(cur[g].id, seen[i])
 	}
+}
+
+// cellAttrs returns target c's attributes, with a cell's column named by
+// position ("#k": the table's k-th column, as Markdown has it) resolved to
+// that column's block ID, placed before any cell.
+func cellAttrs(tgt []target, c int, placedID []ID) map[string]string {
+	t := tgt[c].b
+	col, ok := t.Attrs[AttrColumn]
+	if t.Type != TypeCell || !ok || !strings.HasPrefix(col, "#") || tgt[c].parent < 0 || tgt[tgt[c].parent].parent < 0 {
+		return t.Attrs
+	}
+	k, err := strconv.Atoi(col[1:])
+	if err != nil {
+		return t.Attrs
+	}
+	for _, x := range tgt[tgt[tgt[c].parent].parent].children {
+		if tgt[x].b.Type != TypeColumn {
+			continue
+		}
+		if k == 0 {
+			out := maps.Clone(t.Attrs)
+			out[AttrColumn] = placedID[x].String()
+			return out
+		}
+		k--
+	}
+	return t.Attrs
 }
 
 // syncAttrs makes b's attributes (but its type) those in want.
