@@ -193,8 +193,8 @@ func (tx *Tx) Replace(blocks []*Block) {
 	}
 	placedID := make([]ID, len(tgt)) // the block each target became
 	moved := make([]bool, len(cur))  // moved away by this Replace
-	wanted := make([]int, len(cur)) // the place call that wants it
-	stay := make([]int, len(cur))   // the place call that keeps it where it is
+	wanted := make([]int, len(cur))  // the place call that wants it
+	stay := make([]int, len(cur))    // the place call that keeps it where it is
 	calls := 0
 
 	// ref is the position element a block must follow to land right after
