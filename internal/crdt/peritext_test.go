@@ -12,7 +12,12 @@ import (
 // transcribed: two devices start from the same text, each runs its ops as
 // one change, they exchange changes, and both must show exactly the
 // expected formatted spans. Mark names follow mycel's: strong → bold,
-// em → italic.
+// em → italic, link (attrs.url) → link with the URL as value. Peritext's
+// doc0 and doc1 are devices 0 and 1 (ops1, ops2): concurrent ops get equal
+// counters in both, and the greater actor wins. All 44 cases are here but
+// the three on comments (see the table); the patch cases check the text
+// the devices end with, one case is in knownDivergent, and the cursor
+// cases are TestPeritextCursors.
 
 // pOp is one op of a Peritext case, on character offsets.
 type pOp struct {
@@ -153,6 +158,8 @@ var (
 	italic = map[string]string{MarkItalic: ""}
 )
 
+func link(url string) map[string]string { return map[string]string{MarkLink: url} }
+
 func both(a, b map[string]string) map[string]string {
 	m := map[string]string{}
 	for k, v := range a {
@@ -166,6 +173,18 @@ func both(a, b map[string]string) map[string]string {
 
 func TestPeritext(t *testing.T) {
 	for _, tc := range []peritextCase{
+		{
+			name:     "can insert and delete text",
+			initial:  "abcde",
+			ops1:     []pOp{{action: "delete", index: 0, count: 3}},
+			expected: []pSpan{{text: "de"}},
+		},
+		{
+			name:     "records local changes in the deps clock",
+			initial:  "a",
+			ops2:     []pOp{{action: "insert", index: 1, text: "b"}},
+			expected: []pSpan{{text: "ab"}},
+		},
 		{
 			name:    "handles concurrent deletion and insertion",
 			initial: "abrxabra",
@@ -236,7 +255,238 @@ func TestPeritext(t *testing.T) {
 			ops2:     []pOp{{action: "addMark", start: 4, end: 12, mark: MarkLink, value: "inkandswitch.com"}, {action: "insert", index: 4, text: "!"}},
 			expected: []pSpan{{text: "The !"}, {text: "Peritext", marks: map[string]string{MarkLink: "inkandswitch.com"}}, {text: " editor"}},
 		},
+		{
+			name: "grows only bold, when bold and link end at the same position",
+			ops2: []pOp{
+				{action: "addMark", start: 4, end: 12, mark: MarkLink, value: "inkandswitch.com"},
+				{action: "addMark", start: 4, end: 12, mark: MarkBold},
+				{action: "insert", index: 12, text: "!"},
+			},
+			expected: []pSpan{{text: "The "}, {text: "Peritext", marks: both(bold, link("inkandswitch.com"))}, {text: "!", marks: bold}, {text: " editor"}},
+		},
+		{
+			name:    "grows adjacent bold and unbold spans correctly",
+			initial: "ABCDE",
+			ops1: []pOp{
+				{action: "addMark", start: 0, end: 5, mark: MarkBold},
+				{action: "removeMark", start: 1, end: 4, mark: MarkBold},
+				{action: "insert", index: 1, text: "F"},
+				{action: "insert", index: 5, text: "G"},
+			},
+			expected: []pSpan{{text: "AF", marks: bold}, {text: "BCDG"}, {text: "E", marks: bold}},
+		},
+		// "handles growth behavior for spans where the boundary is a
+		// tombstone" is in knownDivergent.
+		// span growing behavior with concurrent edits
+		{
+			name:     "merges concurrent bold and insertion at the mark boundary",
+			ops1:     []pOp{{action: "addMark", start: 4, end: 12, mark: MarkBold}},
+			ops2:     []pOp{{action: "insert", index: 4, text: "*"}, {action: "insert", index: 13, text: "*"}},
+			expected: []pSpan{{text: "The *"}, {text: "Peritext*", marks: bold}, {text: " editor"}},
+		},
+		{
+			name:     "handles insertion where one mark ends and another begins",
+			ops1:     []pOp{{action: "addMark", start: 4, end: 12, mark: MarkBold}, {action: "addMark", start: 12, end: 19, mark: MarkItalic}},
+			ops2:     []pOp{{action: "insert", index: 12, text: "[1]"}},
+			expected: []pSpan{{text: "The "}, {text: "Peritext[1]", marks: bold}, {text: " editor", marks: italic}},
+		},
+		{
+			name:     "handles an insertion at a boundary between bold and unbolded spans",
+			initial:  "AC",
+			ops1:     []pOp{{action: "addMark", start: 0, end: 2, mark: MarkBold}, {action: "removeMark", start: 1, end: 2, mark: MarkBold}},
+			ops2:     []pOp{{action: "insert", index: 1, text: "B"}},
+			expected: []pSpan{{text: "AB", marks: bold}, {text: "C"}},
+		},
+		{
+			name:     "handles an insertion at boundary between unbolded and bold spans",
+			initial:  "AC",
+			ops1:     []pOp{{action: "addMark", start: 0, end: 2, mark: MarkBold}, {action: "removeMark", start: 0, end: 1, mark: MarkBold}},
+			ops2:     []pOp{{action: "insert", index: 1, text: "B"}},
+			expected: []pSpan{{text: "AB"}, {text: "C", marks: bold}},
+		},
+		{
+			name:     "handles concurrent adjacent formatting ops",
+			initial:  "ABCDE",
+			ops1:     []pOp{{action: "addMark", start: 1, end: 2, mark: MarkBold}},
+			ops2:     []pOp{{action: "addMark", start: 2, end: 3, mark: MarkBold}},
+			expected: []pSpan{{text: "A"}, {text: "BC", marks: bold}, {text: "DE"}},
+		},
+		{
+			name:    "handles an addMark boundary that is a tombstone",
+			initial: "The *Peritext* editor",
+			ops1: []pOp{
+				{action: "addMark", start: 4, end: 14, mark: MarkBold},
+				{action: "delete", index: 4, count: 1},
+				{action: "delete", index: 12, count: 1},
+			},
+			ops2:     []pOp{{action: "insert", index: 5, text: "_"}, {action: "insert", index: 14, text: "_"}},
+			expected: []pSpan{{text: "The "}, {text: "_Peritext_", marks: bold}, {text: " editor"}},
+		},
+		{
+			name:     "handles an insertion into a deleted span with mark",
+			pre:      []pOp{{action: "addMark", start: 4, end: 12, mark: MarkBold}},
+			ops1:     []pOp{{action: "delete", index: 4, count: 8}},
+			ops2:     []pOp{{action: "delete", index: 5, count: 3}, {action: "insert", index: 5, text: "ara"}},
+			expected: []pSpan{{text: "The "}, {text: "ara", marks: bold}, {text: " editor"}},
+		},
+		{
+			name:     "handles formatting on a deleted span",
+			ops1:     []pOp{{action: "delete", index: 4, count: 9}},
+			ops2:     []pOp{{action: "addMark", start: 5, end: 11, mark: MarkBold}},
+			expected: []pSpan{{text: "The editor"}},
+		},
+		{
+			name:     "handles formatting on a single character",
+			ops2:     []pOp{{action: "addMark", start: 4, end: 5, mark: MarkBold}},
+			expected: []pSpan{{text: "The "}, {text: "P", marks: bold}, {text: "eritext editor"}},
+		},
+		{
+			name:    "handles adding marks to the end of a doc when there are tombstones at the end",
+			initial: "ABCDE",
+			ops1: []pOp{
+				{action: "addMark", start: 2, end: 4, mark: MarkLink, value: "A.com"},
+				{action: "delete", index: 1, count: 2},
+				{action: "delete", index: 2, count: 1},
+			},
+			ops2:     []pOp{{action: "addMark", start: 3, end: 5, mark: MarkLink, value: "A.com"}},
+			expected: []pSpan{{text: "A"}, {text: "D", marks: link("A.com")}},
+		},
+		// patches (describe.skip upstream): they check the incremental
+		// patches; here, the text both devices end with.
+		{
+			name:     "produces the correct patch for applying a simple insertion",
+			ops1:     []pOp{{action: "insert", index: 7, text: "a"}},
+			expected: []pSpan{{text: "The Peraitext editor"}},
+		},
+		{
+			name:     "produces a patch with adjusted insertion index on concurrent inserts",
+			ops1:     []pOp{{action: "insert", index: 1, text: "abc"}},
+			ops2:     []pOp{{action: "insert", index: 2, text: "b"}},
+			expected: []pSpan{{text: "Tabchbe Peritext editor"}},
+		},
+		{
+			name:     "produces the correct patch for applying a simple deletion",
+			ops1:     []pOp{{action: "delete", index: 5, count: 1}},
+			expected: []pSpan{{text: "The Pritext editor"}},
+		},
+		{
+			name:     "turns a multi-char deletion into multiple single char deletions",
+			ops1:     []pOp{{action: "delete", index: 5, count: 2}},
+			expected: []pSpan{{text: "The Pitext editor"}},
+		},
+		// comments: left out. The three cases ("returns a single comment in
+		// the flattened spans", "correctly flattens two comments from the
+		// same user", "overlaps two comments from different users") mark
+		// text with comment ids, and a character shows every comment over
+		// it; mycel has no comment mark, and its marks show one value per
+		// type (the greatest op wins), so overlapping comments cannot be
+		// expressed.
+		// links
+		{
+			name:     "returns a single link in the flattened spans",
+			ops1:     []pOp{{action: "addMark", start: 4, end: 12, mark: MarkLink, value: "https://inkandswitch.com"}},
+			expected: []pSpan{{text: "The "}, {text: "Peritext", marks: link("https://inkandswitch.com")}, {text: " editor"}},
+		},
+		{
+			// Peritext's doc1 is device 1 here: equal counters, the greater
+			// actor wins in both.
+			name:     "arbitrarily chooses one link as the winner when fully overlapping",
+			ops1:     []pOp{{action: "addMark", start: 4, end: 12, mark: MarkLink, value: "https://inkandswitch.com"}},
+			ops2:     []pOp{{action: "addMark", start: 4, end: 12, mark: MarkLink, value: "https://google.com"}},
+			expected: []pSpan{{text: "The "}, {text: "Peritext", marks: link("https://google.com")}, {text: " editor"}},
+		},
+		{
+			name:     "arbitrarily chooses one link as the winner when partially overlapping",
+			ops1:     []pOp{{action: "addMark", start: 0, end: 12, mark: MarkLink, value: "https://inkandswitch.com"}},
+			ops2:     []pOp{{action: "addMark", start: 4, end: 19, mark: MarkLink, value: "https://google.com"}},
+			expected: []pSpan{{text: "The ", marks: link("https://inkandswitch.com")}, {text: "Peritext editor", marks: link("https://google.com")}},
+		},
+		{
+			name:     "converges when two concurrent links end at the same place",
+			ops1:     []pOp{{action: "addMark", start: 11, end: 12, mark: MarkLink, value: "https://inkandswitch.com"}},
+			ops2:     []pOp{{action: "addMark", start: 4, end: 12, mark: MarkLink, value: "https://google.com"}},
+			expected: []pSpan{{text: "The "}, {text: "Peritext", marks: link("https://google.com")}, {text: " editor"}},
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) { testPeritext(t, tc) })
+	}
+}
+
+// knownDivergent are Peritext cases where mycel shows other than the paper's
+// suite expects: expected is what mycel shows, paper what the suite wants.
+// When mycel comes to agree, the case fails here and moves to TestPeritext.
+var knownDivergent = []struct {
+	reason string
+	paper  []pSpan
+	peritextCase
+}{
+	{
+		reason: "text typed after a link whose last character is deleted lands before that tombstone, inside the link's end anchor (after the tombstone)",
+		paper:  []pSpan{{text: "A"}, {text: "C", marks: link("inkandswitch.com")}, {text: "FE"}},
+		peritextCase: peritextCase{
+			// it.skip upstream: Micromerge fails it too.
+			name:    "handles growth behavior for spans where the boundary is a tombstone",
+			initial: "ABCDE",
+			ops1: []pOp{
+				{action: "addMark", start: 1, end: 4, mark: MarkLink, value: "inkandswitch.com"},
+				{action: "delete", index: 1, count: 1},
+				{action: "delete", index: 2, count: 1},
+				{action: "insert", index: 2, text: "F"},
+			},
+			expected: []pSpan{{text: "A"}, {text: "CF", marks: link("inkandswitch.com")}, {text: "E"}},
+		},
+	},
+}
+
+func TestPeritextKnownDivergent(t *testing.T) {
+	for _, tc := range knownDivergent {
+		t.Run(tc.name, func(t *testing.T) {
+			if reflect.DeepEqual(tc.expected, tc.paper) {
+				t.Fatal("expected is the paper's: move the case to TestPeritext")
+			}
+			testPeritext(t, tc.peritextCase)
+		})
+	}
+}
+
+// The suite's cursor cases: mycel has no cursor API, but a mark's anchor is
+// one (a character's ID, resolved to the visible characters before it), so
+// they run on the text's own lookups: a cursor on character 5 of "The
+// Peritext editor", then one change.
+func TestPeritextCursors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ops  []pOp
+		want int
+	}{
+		{"can resolve a cursor position", nil, 5},
+		{"increments cursor position when insert happens before cursor", []pOp{{action: "insert", index: 0, text: "abc"}}, 8},
+		{"does not move cursor position when insert happens after cursor", []pOp{{action: "insert", index: 7, text: "abc"}}, 5},
+		{"moves cursor left if deletion happens before cursor", []pOp{{action: "delete", index: 0, count: 3}}, 2},
+		{"doesn't move cursor if deletion happens after cursor", []pOp{{action: "delete", index: 7, count: 3}}, 5},
+		{"returns index 0 if everything before the cursor is deleted", []pOp{{action: "delete", index: 0, count: 7}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newTextSim(1, "The Peritext editor")
+			text := func() *Text {
+				b, err := s.docs[0].blockRef(s.blk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return b.text
+			}
+			cursor := text().visibleAt(5)
+			s.edit(0, func(tx *Tx) { runPeritext(tx, s.blk, tc.ops) })
+			tt := text()
+			chunkVis := make([]int, len(tt.chunks))
+			sum := 0
+			for i, c := range tt.chunks {
+				chunkVis[i] = sum
+				sum += c.vis
+			}
+			if got, _ := tt.visBefore(cursor, chunkVis); got != tc.want {
+				t.Fatalf("cursor at %d, want %d", got, tc.want)
+			}
+		})
 	}
 }
