@@ -130,6 +130,55 @@ func (tx *Tx) mark(b ID, start, end int, typ, value string, unset bool) {
 	tx.apply(op)
 }
 
+// typingPoint is the character text typed at visible position pos of
+// block b goes after. It is the visible character before pos, unless
+// deleted characters follow it that anchor marks: then Peritext's rule
+// places the text so that it takes the marks the visible text around it
+// implies. It goes after a deleted character a non-expanding mark (a link)
+// ends just after, so the link does not grow, but never after one a mark
+// starts just before, so the text does not enter that mark.
+func (b *block) typingPoint(pos int) (iid, bool) {
+	t := b.text
+	if len(b.marks) == 0 || pos == 0 {
+		return iid{}, false
+	}
+	a := t.visibleAt(pos - 1)
+	if n := t.next(a); n.ctr == 0 || !t.deleted(n) {
+		return iid{}, false // no deleted character follows
+	}
+	ap, _ := t.placeOf(a, true)
+	np := t.endPlace()
+	if pos < t.vis {
+		np, _ = t.placeOf(t.visibleAt(pos), false)
+	}
+	in := func(x iid) (place, bool) {
+		if x.ctr == 0 {
+			return place{}, false
+		}
+		p, ok := t.placeOf(x, false)
+		return p, ok && p.cmp(ap) > 0 && p.cmp(np) < 0
+	}
+	var best iid
+	bestP, limit := ap, np
+	for _, m := range b.marks {
+		if p, ok := in(m.start.at); ok && !m.start.after && p.cmp(limit) < 0 {
+			limit = p
+		}
+	}
+	for _, m := range b.marks {
+		if p, ok := in(m.end.at); ok && m.end.after && p.cmp(bestP) > 0 && p.cmp(limit) < 0 {
+			best, bestP = m.end.at, p
+		}
+	}
+	return best, best.ctr != 0
+}
+
+// deleted reports whether character id is deleted.
+func (t *Text) deleted(id iid) bool {
+	r, _, ok := t.lookup(id)
+	return ok && r.del
+}
+
 // visibleAt returns the id of the visible character at pos.
 func (t *Text) visibleAt(pos int) iid {
 	ci, cstart := t.seek(pos)

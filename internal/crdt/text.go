@@ -262,6 +262,25 @@ func (t *Text) insertLocal(pos int, s []rune, start uint64, act uint32) (left, r
 		}
 		off -= v
 	}
+	return t.insertAfter(ci, ri, off, s, start, act)
+}
+
+// insertAfterID inserts s right after character id (see insertLocal).
+func (t *Text) insertAfterID(id iid, s []rune, start uint64, act uint32) (left, right iid) {
+	t.resetCursor()
+	r, off, ok := t.lookup(id)
+	if !ok {
+		panic("crdt: insert after an unknown character")
+	}
+	return t.insertAfter(t.chunkIndex(r.c), runPos(r.c, r), off, s, start, act)
+}
+
+// insertAfter inserts s as characters start, … by act right after
+// character off of run ri of chunk ci, and returns their origins (see
+// insertLocal).
+func (t *Text) insertAfter(ci, ri, off int, s []rune, start uint64, act uint32) (left, right iid) {
+	id := iid{start, act}
+	c := t.chunks[ci]
 	r := c.runs[ri]
 	left = iid{r.id.ctr + uint64(off), r.id.act}
 	if off < r.n-1 {
@@ -275,7 +294,7 @@ func (t *Text) insertLocal(pos int, s []rune, start uint64, act uint32) (left, r
 	} else if next := t.runAfter(ci, ri); next != nil {
 		right = next.id
 	}
-	if off == r.n-1 && r.id.act == act && r.id.ctr+uint64(r.n) == start && r.right == right {
+	if off == r.n-1 && !r.del && r.id.act == act && r.id.ctr+uint64(r.n) == start && r.right == right {
 		// Typing on: extend the run. No run holds counters above start, so
 		// the index stays sorted without touching it.
 		t.strOK = false

@@ -125,7 +125,12 @@ func (tx *Tx) InsertText(b ID, pos int, s string) {
 		panic("crdt: " + err.Error())
 	}
 	rs := []rune(s)
-	left, right := blk.text.insertLocal(pos, rs, tx.next, tx.act)
+	var left, right iid
+	if after, ok := blk.typingPoint(pos); ok {
+		left, right = blk.text.insertAfterID(after, rs, tx.next, tx.act)
+	} else {
+		left, right = blk.text.insertLocal(pos, rs, tx.next, tx.act)
+	}
 	tx.ops = append(tx.ops, Op{Kind: OpInsertText, Block: b, Ref: tx.d.actors.external(left), Right: tx.d.actors.external(right), Text: s})
 	tx.next += uint64(len(rs))
 	tx.d.maxCtr = max(tx.d.maxCtr, tx.next-1)

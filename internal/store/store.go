@@ -90,6 +90,10 @@ type Object struct {
 	Snippet  string
 	Changes  int
 	Body     string // indexed for search; not read back
+	// Links are the objects this one links to (mentions, link blocks),
+	// indexed with Body (so not when TextStale); not read back: see
+	// Tx.Backlinks.
+	Links []change.ID
 	// TextStale: Body is not given and the text index of this object is
 	// out of date until a later PutObject gives it.
 	TextStale bool
@@ -159,6 +163,8 @@ type Tx interface {
 	SetHeads(object change.ID, heads []change.ID) error
 
 	PutObject(o Object) error
+	// Backlinks lists the objects whose indexed links name id, sorted.
+	Backlinks(id change.ID) ([]change.ID, error)
 	Object(id change.ID) (Object, error)
 	Objects() ([]Object, error) // most recently updated first
 	Search(query string, limit int) ([]Hit, error)

@@ -20,16 +20,36 @@ func (t *tx) PutObject(o store.Object) error {
 	rec := &objectRec{}
 	if old, ok := st.objects.get(idKey(o.ID)); ok {
 		o.Created = old.row.Created
-		rec.text = old.text
+		rec.text, rec.links = old.text, old.links
 	}
 	if !o.TextStale {
 		rec.text = &indexed{title: o.Title, body: o.Body, titleToks: tokenize(o.Title), bodyToks: tokenize(o.Body)}
+		rec.links = slices.Clone(o.Links)
 	}
+	o.Links = nil
 	o.Body = ""
 	o.Created, o.Updated = ms(o.Created), ms(o.Updated)
 	rec.row = o
 	st.objects.put(t.gen, idKey(o.ID), rec)
 	return nil
+}
+
+// Backlinks scans every object's links: the reference implementation
+// favours plainness over speed.
+func (t *tx) Backlinks(id change.ID) ([]change.ID, error) {
+	st, err := t.r()
+	if err != nil {
+		return nil, err
+	}
+	var out []change.ID
+	st.objects.ascend("", func(_ string, rec *objectRec) bool {
+		if slices.Contains(rec.links, id) {
+			out = append(out, rec.row.ID)
+		}
+		return true
+	})
+	slices.SortFunc(out, func(a, b change.ID) int { return strings.Compare(string(a[:]), string(b[:])) })
+	return out, nil
 }
 
 func (t *tx) Object(id change.ID) (store.Object, error) {

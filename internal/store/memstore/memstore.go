@@ -103,7 +103,8 @@ type objectRec struct {
 	row store.Object // Body empty
 	// text is what search finds the object by (nil: not indexed); a stale
 	// put leaves it as it was.
-	text *indexed
+	text  *indexed
+	links []change.ID // the objects it links to, as last indexed with its text
 }
 
 type indexed struct {

@@ -31,6 +31,9 @@ func (t *txn) PutObject(o store.Object) error {
 	if o.TextStale {
 		return nil
 	}
+	if err := t.putLinks(o.ID, o.Links); err != nil {
+		return err
+	}
 	if ftsRow.Valid {
 		if _, err := t.exec(`DELETE FROM objects_fts WHERE rowid = ?`, ftsRow.Int64); err != nil {
 			return fmt.Errorf("index object: %w", err)
@@ -52,6 +55,40 @@ func (t *txn) PutObject(o store.Object) error {
 		return fmt.Errorf("index object: %w", err)
 	}
 	return nil
+}
+
+// putLinks makes src's indexed links those in links.
+func (t *txn) putLinks(src change.ID, links []change.ID) error {
+	if _, err := t.exec(`DELETE FROM links WHERE src = ?`, src[:]); err != nil {
+		return fmt.Errorf("index links: %w", err)
+	}
+	for _, dst := range links {
+		if _, err := t.exec(`INSERT OR IGNORE INTO links(src, dst) VALUES (?, ?)`, src[:], dst[:]); err != nil {
+			return fmt.Errorf("index links: %w", err)
+		}
+	}
+	return nil
+}
+
+func (t *txn) Backlinks(id change.ID) ([]change.ID, error) {
+	rows, err := t.query(`SELECT src FROM links WHERE dst = ? ORDER BY src`, id[:])
+	if err != nil {
+		return nil, fmt.Errorf("backlinks: %w", err)
+	}
+	defer rows.Close()
+	var out []change.ID
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		x, err := toID(b)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, x)
+	}
+	return out, rows.Err()
 }
 
 const objectCols = `id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq, text_stale`

@@ -60,6 +60,8 @@ CREATE TABLE IF NOT EXISTS damaged (
 	time_ms INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS damaged_by_object ON damaged(object);
+CREATE TABLE IF NOT EXISTS links (src BLOB NOT NULL, dst BLOB NOT NULL, PRIMARY KEY (src, dst)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS links_by_dst ON links(dst);
 `
 
 // SchemaVersion is the store format this code writes (PRAGMA user_version).
@@ -94,8 +96,12 @@ CREATE INDEX damaged_by_object ON damaged(object);`,
 	// Version 4 comes with Fugue text: a local snapshot now records each
 	// run's origins, which a format-3 snapshot (state format 2) lacks.
 	// Snapshots are derived data: dropped, every object replays from its
-	// changes once and is snapshotted again.
-	3: `DELETE FROM snapshots;`,
+	// changes once and is snapshotted again. It also indexes the links
+	// between objects, filled as every object's text is indexed again.
+	3: `DELETE FROM snapshots;
+CREATE TABLE links (src BLOB NOT NULL, dst BLOB NOT NULL, PRIMARY KEY (src, dst)) WITHOUT ROWID;
+CREATE INDEX links_by_dst ON links(dst);
+UPDATE objects SET text_stale = 1;`,
 }
 
 // migrate creates the schema in a new store or brings an older one up to
