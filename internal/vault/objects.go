@@ -378,7 +378,9 @@ func (e *Engine) indexText(ctx context.Context, ls ...*loaded) error {
 	}
 	texts := make([]text, len(due))
 	for i, l := range due {
-		texts[i] = text{l, PlainText(l.doc.Blocks()), l.row}
+		blocks := l.doc.Blocks()
+		texts[i] = text{l, PlainText(blocks), l.row}
+		texts[i].row.Links = LinksOf(blocks)
 	}
 	return e.db.Update(ctx, func(tx store.Tx) error {
 		for _, t := range texts {
@@ -410,9 +412,10 @@ func (e *Engine) refreshText(ctx context.Context) error {
 	}
 	for _, id := range stale {
 		var body string
-		var heads []change.ID
+		var heads, links []change.ID
 		err := e.view(ctx, id, func(tx store.Tx, l *loaded) error {
-			body, heads = PlainText(l.doc.Blocks()), slices.Clone(l.heads)
+			blocks := l.doc.Blocks()
+			body, heads, links = PlainText(blocks), slices.Clone(l.heads), LinksOf(blocks)
 			return nil
 		})
 		if err != nil {
@@ -427,7 +430,7 @@ func (e *Engine) refreshText(ctx context.Context) error {
 			if err != nil || !sameIDs(now, heads) {
 				return err // changed since: the next refresh has it
 			}
-			row.TextStale, row.Body = false, body
+			row.TextStale, row.Body, row.Links = false, body, links
 			return tx.PutObject(row)
 		})
 		if err != nil {

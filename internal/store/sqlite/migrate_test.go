@@ -367,8 +367,11 @@ func TestOpenUpgradesFormat3DropsSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.db.Exec(`PRAGMA user_version = 3`); err != nil {
-		t.Fatal(err)
+	// Back to format 3: no links table.
+	for _, q := range []string{`DROP TABLE links`, `PRAGMA user_version = 3`} {
+		if _, err := db.db.Exec(q); err != nil {
+			t.Fatal(err)
+		}
 	}
 	db.Close()
 	db = open(t, path)

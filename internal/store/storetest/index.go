@@ -317,3 +317,38 @@ func testObjectsWithPrefix(t *testing.T, impl Impl) {
 		return nil
 	})
 }
+
+// testBacklinks: links are indexed with an object's text; a stale put
+// keeps the last ones, the next indexed put replaces them.
+func testBacklinks(t *testing.T, impl Impl) {
+	s := fresh(t, impl)
+	a, b, c := id(1), id(2), id(3)
+	update(t, s, func(tx store.Tx) error {
+		must(t, tx.PutObject(store.Object{ID: a, Title: "A", Links: []change.ID{c, b, c}}))
+		must(t, tx.PutObject(store.Object{ID: b, Title: "B", Links: []change.ID{c}}))
+		return tx.PutObject(store.Object{ID: c, Title: "C"})
+	})
+	backlinks := func(x change.ID) []change.ID {
+		var out []change.ID
+		view(t, s, func(tx store.Tx) (err error) { out, err = tx.Backlinks(x); return err })
+		return out
+	}
+	if got := backlinks(c); !sameIDs(got, []change.ID{a, b}) {
+		t.Fatalf("backlinks of C = %v", got)
+	}
+	if got := backlinks(a); len(got) != 0 {
+		t.Fatalf("backlinks of A = %v", got)
+	}
+	update(t, s, func(tx store.Tx) error {
+		return tx.PutObject(store.Object{ID: a, Title: "A", TextStale: true})
+	})
+	if got := backlinks(c); !sameIDs(got, []change.ID{a, b}) {
+		t.Fatalf("a stale put dropped links: %v", got)
+	}
+	update(t, s, func(tx store.Tx) error {
+		return tx.PutObject(store.Object{ID: a, Title: "A", Links: []change.ID{b}})
+	})
+	if got, gotB := backlinks(c), backlinks(b); !sameIDs(got, []change.ID{b}) || !sameIDs(gotB, []change.ID{a}) {
+		t.Fatalf("after A's links changed: C ← %v, B ← %v", got, gotB)
+	}
+}

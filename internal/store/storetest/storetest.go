@@ -48,6 +48,7 @@ func Run(t *testing.T, impl Impl) {
 		{"search", testSearch},
 		{"search match", testSearchMatch},
 		{"stale text", testStaleText},
+		{"backlinks", testBacklinks},
 		{"objects with prefix", testObjectsWithPrefix},
 		{"settings", testSettings},
 		{"members", testMembers},
