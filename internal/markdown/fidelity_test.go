@@ -27,36 +27,47 @@ type example struct {
 	set      string
 }
 
-// specDir finds the shared test data: beside the repository (../shared
-// from its root), or beside the folder of worktrees.
-func specDir(tb testing.TB) string {
+// findSpecDir finds the shared test data: beside the repository
+// (../shared from its root), or beside the folder of worktrees; "" when
+// it is not there.
+func findSpecDir() string {
 	for _, d := range []string{"../../../shared/data/markdown", "../../../../shared/data/markdown"} {
 		if _, err := os.Stat(filepath.Join(d, "commonmark-spec.json")); err == nil {
 			return d
 		}
 	}
-	tb.Skip("no shared/data/markdown beside the repository: the spec examples are not here")
 	return ""
 }
 
 func loadExamples(tb testing.TB) []example {
-	dir := specDir(tb)
+	dir := findSpecDir()
+	if dir == "" {
+		tb.Skip("no shared/data/markdown beside the repository: the spec examples are not here")
+	}
+	all, err := readExamples(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return all
+}
+
+func readExamples(dir string) ([]example, error) {
 	var all []example
 	for _, f := range []string{"commonmark-spec.json", "gfm-extensions.json"} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
-			tb.Fatal(err)
+			return nil, err
 		}
 		var ex []example
 		if err := json.Unmarshal(b, &ex); err != nil {
-			tb.Fatalf("%s: %v", f, err)
+			return nil, fmt.Errorf("%s: %v", f, err)
 		}
 		for i := range ex {
 			ex[i].set = strings.TrimSuffix(f, ".json")
 		}
 		all = append(all, ex...)
 	}
-	return all
+	return all, nil
 }
 
 // gfmHTML renders Markdown as the reference does: goldmark, CommonMark +

@@ -3,6 +3,7 @@ package markdown
 import (
 	"bufio"
 	"bytes"
+	"regexp"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -60,10 +61,8 @@ func (in *inliner) node(n ast.Node) {
 		switch u := unescape(string(v)); {
 		case x.IsRaw():
 			in.write(string(v))
-		case strings.Contains(u, "\n"):
-			// A line break from a character reference is not a break of
-			// the text: the reference is kept.
-			in.raw(string(v))
+		case strings.ContainsAny(u, "\r\n"):
+			in.breakRefs(string(v))
 		default:
 			in.write(u)
 		}
@@ -173,6 +172,28 @@ func (in *inliner) node(n ast.Node) {
 	default:
 		in.children(n)
 	}
+}
+
+var refRe = regexp.MustCompile(`&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});`)
+
+// breakRefs writes source text whose character references give line
+// breaks: those references are kept verbatim (raw), as they are not line
+// breaks of the text.
+func (in *inliner) breakRefs(v string) {
+	last := 0
+	for _, m := range refRe.FindAllStringIndex(v, -1) {
+		bs := 0
+		for k := m[0] - 1; k >= 0 && v[k] == '\\'; k-- {
+			bs++
+		}
+		if bs%2 == 1 || !strings.ContainsAny(unescape(v[m[0]:m[1]]), "\r\n") {
+			continue
+		}
+		in.write(unescape(v[last:m[0]]))
+		in.raw(v[m[0]:m[1]])
+		last = m[1]
+	}
+	in.write(unescape(v[last:]))
 }
 
 // source writes n's children back as Markdown, for what is kept verbatim

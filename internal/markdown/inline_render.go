@@ -457,6 +457,12 @@ func (r *inlineRenderer) char(w *lineWriter, rs []rune, i int, esc bool, ctx inl
 			return
 		}
 	}
+	if esc && (c == '~' || c == '=') && (i+1 == len(rs) || rs[i+1] != c) {
+		// The parser takes no ~~ (==) just after a ~ (=), escaped or
+		// not: a character reference is not one.
+		w.text(map[rune]string{'~': "&#126;", '=': "&#61;"}[c])
+		return
+	}
 	if esc {
 		w.text(`\`)
 	}
@@ -469,14 +475,14 @@ func (r *inlineRenderer) escapes(rs []rune, bounds map[int]bool, marks []crdt.Ma
 	// prev and next as the parser sees them: a mark boundary is a
 	// delimiter (punctuation), the ends of the text are whitespace.
 	kind := func(j int, at int) rune {
+		if bounds[at] {
+			return '*'
+		}
 		if j < 0 || j >= len(rs) {
 			if ctx == ctxLink {
 				return '['
 			}
 			return ' '
-		}
-		if bounds[at] {
-			return '*'
 		}
 		return rs[j]
 	}

@@ -17,6 +17,8 @@ import (
 // kept as raw source.
 func Parse(md string, opts ...Option) []*crdt.Block {
 	c := newConfig(opts)
+	// Invalid UTF-8 reads as U+FFFD, as text does everywhere else.
+	md = strings.ToValidUTF8(md, "\uFFFD")
 	src := []byte(strings.ReplaceAll(strings.ReplaceAll(md, "\r\n", "\n"), "\r", "\n"))
 	doc := parserFor(c.flavor).Parse(text.NewReader(src))
 	cv := converter{src: src, cfg: c}
