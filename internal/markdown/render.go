@@ -164,7 +164,7 @@ func (r *renderer) item(b *crdt.Block, marker string) []string {
 	if content[0] == "" {
 		out[0] = marker
 	}
-	return append(out, indent(content[1:], ind, ind)...)
+	return append(out, indent(content[1:], ind, "")...)
 }
 
 // indent prefixes lines (blank ones stay blank).
