@@ -215,7 +215,7 @@ func splitItems(s string) []string {
 }
 
 // unquoteItem drops the quotes around a list item, reading "\"" and
-// "\\\\" inside double quotes and '' inside single ones.
+// "\\\\" inside double quotes and ” inside single ones.
 func unquoteItem(s string) string {
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		var b strings.Builder

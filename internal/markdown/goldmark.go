@@ -64,9 +64,9 @@ type rawBlock struct {
 
 var kindRawBlock = ast.NewNodeKind("MycelRawBlock")
 
-func (n *rawBlock) Kind() ast.NodeKind              { return kindRawBlock }
-func (n *rawBlock) Dump(src []byte, level int)      { ast.DumpHelper(n, src, level, nil, nil) }
-func (n *rawBlock) IsRaw() bool                     { return true }
+func (n *rawBlock) Kind() ast.NodeKind         { return kindRawBlock }
+func (n *rawBlock) Dump(src []byte, level int) { ast.DumpHelper(n, src, level, nil, nil) }
+func (n *rawBlock) IsRaw() bool                { return true }
 func newRawBlock(lines *text.Segments, src []byte) *rawBlock {
 	var b bytes.Buffer
 	for i := 0; i < lines.Len(); i++ {

@@ -107,6 +107,7 @@ func (r *renderer) seq(bs []*crdt.Block, tight bool) []string {
 }
 
 var todoLikeRe = regexp.MustCompile(`^\[[\sxX]\]`)
+
 // isThematic reports whether a line is a thematic break: three or more
 // of one of - * _, spaces between allowed.
 func isThematic(l string) bool {
