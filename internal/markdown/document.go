@@ -41,12 +41,14 @@ type Document struct {
 	// Body is the Markdown after the front matter.
 	Body   string
 	Blocks []*crdt.Block
+	// Tags are the #tags of the body (see Tags), for the tags detail.
+	Tags []string
 }
 
 // RenderDocument writes an object: its details and meta as front matter
-// (one "key: value" per line between --- lines, keys sorted), then its
-// blocks.
-func RenderDocument(details map[string]string, meta Meta, blocks []*crdt.Block) string {
+// (one "key: value" per line between --- lines, keys sorted; a list value,
+// "[a, b]", as the YAML list it is), then its blocks.
+func RenderDocument(details map[string]string, meta Meta, blocks []*crdt.Block, opts ...Option) string {
 	fields := map[string]string{}
 	for k, v := range details {
 		if !isMeta(k) {
@@ -71,13 +73,13 @@ func RenderDocument(details map[string]string, meta Meta, blocks []*crdt.Block) 
 		}
 		b.WriteString("---\n\n")
 	}
-	b.WriteString(Render(blocks))
+	b.WriteString(Render(blocks, opts...))
 	return b.String()
 }
 
 // ParseDocument reads what RenderDocument writes, and the front matter
 // other tools write (see SplitFrontMatter).
-func ParseDocument(md string) Document {
+func ParseDocument(md string, opts ...Option) Document {
 	fields, body, ok := SplitFrontMatter(md)
 	doc := Document{Body: body}
 	if ok {
@@ -101,14 +103,17 @@ func ParseDocument(md string) Document {
 			}
 		}
 	}
-	doc.Blocks = Parse(body)
+	doc.Blocks = Parse(body, opts...)
+	doc.Tags = Tags(doc.Blocks)
 	return doc
 }
 
 // SplitFrontMatter separates a document's front matter from its body. The
 // front matter is YAML as notes apps write it: "key: value" lines, quotes
 // around a value dropped, and lists (tags: [a, b], or "- a" lines under a
-// key) as comma-separated values. ok is false when there is none.
+// key) as a list value: "[a, b]", the YAML flow list, which writes back as
+// the same list (ListValue makes one, ListItems reads one). ok is false
+// when there is none.
 func SplitFrontMatter(md string) (fields map[string]string, body string, ok bool) {
 	md = strings.ReplaceAll(strings.ReplaceAll(md, "\r\n", "\n"), "\r", "\n")
 	rest, ok := strings.CutPrefix(md, "---\n")
@@ -124,35 +129,116 @@ func SplitFrontMatter(md string) (fields map[string]string, body string, ok bool
 	}
 	fields = map[string]string{}
 	last := ""
+	var items []string // of the block list under last
+	flush := func() {
+		if items != nil {
+			fields[last] = ListValue(items)
+			items = nil
+		}
+	}
 	for _, line := range strings.Split(fm, "\n") {
-		if item, ok := strings.CutPrefix(strings.TrimSpace(line), "- "); ok && last != "" {
-			if fields[last] != "" {
-				fields[last] += ", "
+		t := strings.TrimSpace(line)
+		if item, ok := strings.CutPrefix(t, "- "); (ok || t == "-") && last != "" && fields[last] == "" {
+			if item = unquote(strings.TrimSpace(item)); item != "" {
+				items = append(items, item)
+			} else if items == nil {
+				items = []string{}
 			}
-			fields[last] += unquote(strings.TrimSpace(item))
 			continue
 		}
 		k, v, ok := strings.Cut(line, ":")
-		if k = strings.TrimSpace(k); !ok || k == "" || strings.HasPrefix(k, "#") {
+		if k = strings.TrimSpace(k); !ok || k == "" || strings.HasPrefix(k, "#") || strings.HasPrefix(k, "- ") {
 			continue
 		}
+		flush()
 		fields[k], last = readValue(v), k
 	}
+	flush()
 	return fields, strings.TrimPrefix(body, "\n"), true
 }
 
+// ListValue writes items as a list value: "[a, b]", each item quoted
+// when it holds what would end it (a comma, a bracket, a quote) or has
+// spaces around it.
+func ListValue(items []string) string {
+	q := make([]string, len(items))
+	for i, it := range items {
+		if strings.ContainsAny(it, ",[]\"'#") || strings.TrimSpace(it) != it || it == "" {
+			it = `"` + strings.ReplaceAll(strings.ReplaceAll(it, `\`, `\\`), `"`, `\"`) + `"`
+		}
+		q[i] = it
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+// ListItems reads a list value ("[a, b]"); ok is false when v is not one.
+func ListItems(v string) (items []string, ok bool) {
+	if !strings.HasPrefix(v, "[") || !strings.HasSuffix(v, "]") {
+		return nil, false
+	}
+	items = []string{}
+	for _, it := range splitItems(v[1 : len(v)-1]) {
+		if it = unquoteItem(strings.TrimSpace(it)); it != "" {
+			items = append(items, it)
+		}
+	}
+	return items, true
+}
+
+// splitItems splits a flow list's inside at the commas outside quotes.
+func splitItems(s string) []string {
+	var out []string
+	var cur strings.Builder
+	var quote byte
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			cur.WriteByte(c)
+			if c == '\\' && quote == '"' && i+1 < len(s) {
+				i++
+				cur.WriteByte(s[i])
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'':
+			quote = c
+			cur.WriteByte(c)
+		case c == ',':
+			out = append(out, cur.String())
+			cur.Reset()
+		default:
+			cur.WriteByte(c)
+		}
+	}
+	return append(out, cur.String())
+}
+
+// unquoteItem drops the quotes around a list item, reading "\"" and
+// "\\\\" inside double quotes and ” inside single ones.
+func unquoteItem(s string) string {
+	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
+		var b strings.Builder
+		for i := 1; i < len(s)-1; i++ {
+			if s[i] == '\\' && i+1 < len(s)-1 {
+				i++
+			}
+			b.WriteByte(s[i])
+		}
+		return b.String()
+	}
+	if len(s) >= 2 && s[0] == '\'' && s[len(s)-1] == '\'' {
+		return strings.ReplaceAll(s[1:len(s)-1], "''", "'")
+	}
+	return s
+}
+
 // readValue reads a front-matter value: spaces around it dropped, a list
-// ([a, b]) as "a, b", quotes around it dropped.
+// ([a, b]) as its list value (ListValue), quotes around it dropped.
 func readValue(v string) string {
 	v = strings.TrimSpace(v)
-	if strings.HasPrefix(v, "[") && strings.HasSuffix(v, "]") {
-		var items []string
-		for _, it := range strings.Split(v[1:len(v)-1], ",") {
-			if it = unquote(strings.TrimSpace(it)); it != "" {
-				items = append(items, it)
-			}
-		}
-		return strings.Join(items, ", ")
+	if items, ok := ListItems(v); ok {
+		return ListValue(items)
 	}
 	return unquote(v)
 }
@@ -172,3 +258,5 @@ func unquote(s string) string {
 	}
 	return s
 }
+
+func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }

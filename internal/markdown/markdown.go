@@ -1,157 +1,105 @@
-// Package markdown converts between block trees and Markdown. Every block
-// kind round-trips: Parse(Render(blocks)) gives the same tree.
+// Package markdown converts between block trees (crdt.Block) and Markdown.
+// Parsing is goldmark's (CommonMark with GFM tables, strikethrough, task
+// lists and autolinks); rendering is ours, with minimal escaping: text that
+// would read as markup gets a backslash (or, for spaces where they would be
+// dropped, a character reference), nothing else.
 //
-//	paragraph     text (several lines; a line that would read as markup is escaped with "\")
-//	heading1..3   # text, ## text, ### text
-//	todo          - [ ] text / - [x] text
+// Two flavors (Parse and Render take WithFlavor; Obsidian is the default):
+//
+//   - Markdown: CommonMark + GFM. A soft line break is a space of the text;
+//     a hard one ("\" or two spaces at the end of a line) is "\n" and renders
+//     as "\" at the end of the line. Mentions render as links through the
+//     caller's WithLinks function; one it cannot resolve renders as its text
+//     followed by " (missing)".
+//   - Obsidian: the above plus [[wiki links]] (mentions), ![[embeds]],
+//     callouts, ==highlight==, %% comments %% and footnotes. Every line
+//     break is "\n" of the text (Obsidian shows single line breaks) and
+//     renders as a plain line break.
+//
+// Blocks and their Markdown:
+//
+//	paragraph     inline text; a paragraph that is one ![[embed]] is an embed block
+//	heading1..6   # text (setext when the text holds a line break)
+//	todo          - [ ] text / - [x] text (checked: "true" or "false")
 //	bulleted      - text
-//	numbered      1. text
-//	quote         > text (every line)
-//	code          ```language … ``` (a longer fence when the code holds one)
-//	link          [title](mycel:OBJECT-ID)
+//	numbered      1. text (start: on the first item of every list)
+//	quote         > text; children when it holds more than one paragraph
+//	callout       > [!kind]fold title, then the body (children) quoted
+//	code          ``` fenced, language the info string; Text byte-exact
+//	              without its last newline (indented code becomes fenced)
+//	divider       ---
+//	math          $$ … $$
+//	table         | a | b | with a delimiter row; children: column blocks
+//	              (align), then row blocks (the first is the header) of cell
+//	              blocks. A parsed cell's col attribute is its column's index
+//	              ("0", "1", …): parsed blocks have no ids yet.
+//	link          [title](mycel:OBJECT-ID) alone in a paragraph
+//	embed         ![[target|size]]
+//	raw           verbatim: HTML blocks, link reference and footnote
+//	              definitions, comments
 //
-// Children follow their parent, indented two spaces per level. Headings,
-// list items and links hold one line: a newline in them renders as a space.
+// A list item's Text is its first paragraph; the rest of the item (more
+// paragraphs, nested lists) are its Children. Lists carry two attributes of
+// their own so that they render back the same: loose ("true" on every item
+// of a list whose items are separated by blank lines) and break ("true" on
+// the first item of a bulleted list that directly follows another one).
+//
+// Inline formatting is Marks over the text. Inline source with no mark of
+// its own (raw HTML, images, links with a title, footnote references,
+// comments, embeds inside text) is kept verbatim in the text under a mark
+// of type MarkRaw, which Render writes as it is. Obsidian block ids (" ^id"
+// at the end of a paragraph) and #tags stay in the text as typed; Tags
+// collects the tags.
 package markdown
 
 import (
-	"fmt"
-	"regexp"
-	"strings"
-
 	"mycel/internal/crdt"
 )
 
-// Render writes blocks as Markdown.
-func Render(blocks []*crdt.Block) string {
-	var b strings.Builder
-	r := renderer{b: &b, first: true}
-	r.level(blocks, 0)
-	return b.String()
+// Flavor is a Markdown dialect.
+type Flavor int
+
+const (
+	// Obsidian is CommonMark + GFM + Obsidian's syntax (the default).
+	Obsidian Flavor = iota
+	// Markdown is CommonMark + GFM.
+	Markdown
+)
+
+// MarkRaw marks inline Markdown source kept verbatim (see the package
+// doc). It is not one of crdt's mark types yet.
+const MarkRaw = "raw"
+
+// Option changes how Parse and Render work.
+type Option func(*config)
+
+type config struct {
+	flavor Flavor
+	// links resolves a mention's target: to an href (Markdown flavor) or
+	// to the target to write in the wiki link (Obsidian flavor).
+	links func(target string) (string, bool)
+}
+
+// WithFlavor chooses the dialect.
+func WithFlavor(f Flavor) Option { return func(c *config) { c.flavor = f } }
+
+// WithLinks gives Render the way to resolve a mention (and an embed's
+// target): in the Markdown flavor to the href of a link (a relative path,
+// say); in the Obsidian flavor to the target written in [[…]]. A target
+// it does not resolve (ok false) renders as its text marked missing
+// (Markdown) or as it is (Obsidian).
+func WithLinks(f func(target string) (href string, ok bool)) Option {
+	return func(c *config) { c.links = f }
+}
+
+func newConfig(opts []Option) config {
+	var c config
+	for _, o := range opts {
+		o(&c)
+	}
+	return c
 }
 
 func isList(t string) bool {
 	return t == crdt.TypeBulleted || t == crdt.TypeNumbered || t == crdt.TypeTodo
-}
-
-type renderer struct {
-	b        *strings.Builder
-	first    bool
-	prevList bool // the block written last is a list item
-}
-
-func (r *renderer) level(blocks []*crdt.Block, depth int) {
-	ind := strings.Repeat("  ", depth)
-	num := 0
-	for _, blk := range blocks {
-		if blk.Type == crdt.TypeNumbered {
-			num++
-		} else {
-			num = 0
-		}
-		// Blocks are separated by a blank line, except list items that
-		// follow list items (at any depth): a tight list.
-		if !r.first && !(r.prevList && isList(blk.Type)) {
-			r.b.WriteString("\n")
-		}
-		r.first = false
-		for _, line := range blockLines(blk, num) {
-			if line != "" { // only code has empty lines; they need no indent
-				r.b.WriteString(ind + line)
-			}
-			r.b.WriteString("\n")
-		}
-		r.prevList = isList(blk.Type)
-		r.level(blk.Children, depth+1)
-	}
-}
-
-func oneLine(s string) string { return strings.ReplaceAll(s, "\n", " ") }
-
-func blockLines(blk *crdt.Block, num int) []string {
-	text := blk.Text
-	switch blk.Type {
-	case crdt.TypeHeading1:
-		return []string{"# " + oneLine(text)}
-	case crdt.TypeHeading2:
-		return []string{"## " + oneLine(text)}
-	case crdt.TypeHeading3:
-		return []string{"### " + oneLine(text)}
-	case crdt.TypeTodo:
-		box := "[ ]"
-		if blk.Attrs["checked"] == "true" {
-			box = "[x]"
-		}
-		return []string{"- " + box + " " + oneLine(text)}
-	case crdt.TypeBulleted:
-		t := oneLine(text)
-		// Escape what would read as a to-do box (Parse accepts any case).
-		if strings.HasPrefix(t, `\`) || strings.HasPrefix(t, "[ ]") || strings.HasPrefix(t, "[x]") || strings.HasPrefix(t, "[X]") {
-			t = `\` + t
-		}
-		return []string{"- " + t}
-	case crdt.TypeNumbered:
-		return []string{fmt.Sprintf("%d. %s", num, oneLine(text))}
-	case crdt.TypeQuote:
-		var out []string
-		for _, l := range strings.Split(text, "\n") {
-			if l == "" {
-				out = append(out, ">")
-			} else {
-				out = append(out, "> "+l)
-			}
-		}
-		return out
-	case crdt.TypeCode:
-		// Backticks, or tildes when the language holds a backtick (a
-		// backtick fence cannot); longer than any such run opening a line.
-		lang := strings.TrimSpace(oneLine(blk.Attrs["language"]))
-		fc := "`"
-		if strings.Contains(lang, "`") {
-			fc = "~"
-		}
-		fence := strings.Repeat(fc, 3)
-		for _, l := range strings.Split(text, "\n") {
-			l = strings.TrimLeft(l, " \t")
-			for strings.HasPrefix(l, fence) {
-				fence += fc
-			}
-		}
-		if strings.HasPrefix(lang, fc) {
-			lang = " " + lang
-		}
-		out := []string{fence + lang}
-		if text != "" {
-			out = append(out, strings.Split(text, "\n")...)
-		}
-		return append(out, fence)
-	case crdt.TypeLink:
-		return []string{"[" + oneLine(text) + "](mycel:" + blk.Attrs["target"] + ")"}
-	}
-	// Paragraphs, and any type this version does not know.
-	var out []string
-	for _, l := range strings.Split(text, "\n") {
-		if needsEscape(l) {
-			l = `\` + l
-		}
-		out = append(out, l)
-	}
-	return out
-}
-
-var (
-	numberedRe = regexp.MustCompile(`^(\d+)\.(?: (.*))?$`)
-	linkRe     = regexp.MustCompile(`^\[(.*)\]\(mycel:([0-9a-fA-F]*)\)$`)
-)
-
-func needsEscape(l string) bool {
-	if l == "" || l[0] == ' ' || l[0] == '\t' || l[0] == '\\' {
-		return true
-	}
-	for _, p := range []string{"#", "-", "*", "+", ">", "```", "~~~", "[", "|"} {
-		if strings.HasPrefix(l, p) {
-			return true
-		}
-	}
-	return l[0] >= '0' && l[0] <= '9' // a numbered item, or what could read as one
 }

@@ -261,7 +261,7 @@ func TestImportAndWriteKeepText(t *testing.T) {
 			t.Fatalf("imported text lost %q:\n%s", want, got)
 		}
 	}
-	if o, _ := a.Get(ctx, noteID); o.Details["tags"] != "a, b" {
+	if o, _ := a.Get(ctx, noteID); o.Details["tags"] != "[a, b]" {
 		t.Fatalf("tags %q", o.Details["tags"])
 	}
 	// One version per imported object.

@@ -126,7 +126,8 @@ func TestImportObsidianFolder(t *testing.T) {
 	got := titles(t, e)
 	home, _ := e.Get(ctx, got["Home"])
 	garden, _ := e.Get(ctx, got["Garden"])
-	if home.Details["tags"] != "start, hub" || garden.Details["tags"] != "outdoor, plants" {
+	// Front-matter lists stay lists: markdown.ListValue, "[a, b]".
+	if home.Details["tags"] != "[start, hub]" || garden.Details["tags"] != "[outdoor, plants]" {
 		t.Fatalf("tags: %v, %v", home.Details, garden.Details)
 	}
 	targets := func(o *Object) []string {
