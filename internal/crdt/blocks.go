@@ -71,6 +71,9 @@ const (
 	MarkHighlight = "highlight"
 	MarkLink      = "link"
 	MarkMention   = "mention"
+	// MarkRaw is inline Markdown source kept verbatim (inline HTML, an
+	// image, a footnote reference…): never escaped on export.
+	MarkRaw = "raw"
 )
 
 // Block types. Attributes they use are named beside them.

@@ -31,8 +31,9 @@
 //	math          $$ … $$
 //	table         | a | b | with a delimiter row; children: column blocks
 //	              (align), then row blocks (the first is the header) of cell
-//	              blocks. A parsed cell's col attribute is its column's index
-//	              ("0", "1", …): parsed blocks have no ids yet.
+//	              blocks. A parsed cell's col attribute names its column by
+//	              place ("#0", "#1", …: parsed blocks have no ids yet),
+//	              which Replace turns into the column block's id
 //	link          [title](mycel:OBJECT-ID) alone in a paragraph
 //	embed         ![[target|size]]
 //	raw           verbatim: HTML blocks, link reference and footnote
@@ -67,8 +68,8 @@ const (
 )
 
 // MarkRaw marks inline Markdown source kept verbatim (see the package
-// doc). It is not one of crdt's mark types yet.
-const MarkRaw = "raw"
+// doc).
+const MarkRaw = crdt.MarkRaw
 
 // Option changes how Parse and Render work.
 type Option func(*config)

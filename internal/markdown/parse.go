@@ -285,7 +285,7 @@ func (cv *converter) table(t *east.Table) *crdt.Block {
 		i := 0
 		for c := r.FirstChild(); c != nil; c = c.NextSibling() {
 			cell := newBlock(crdt.TypeCell)
-			cell.Attrs["col"] = strconv.Itoa(i)
+			cell.Attrs[crdt.AttrColumn] = "#" + strconv.Itoa(i)
 			cell.Text, cell.Marks = cv.inline(c)
 			row.Children = append(row.Children, cell)
 			i++

@@ -365,19 +365,28 @@ func (r *renderer) embed(b *crdt.Block) string {
 }
 
 func (r *renderer) table(b *crdt.Block) []string {
+	// Cells by their column (a row may lack one, when a column and a row
+	// were added on two devices at once), then loose ones (their column
+	// deleted while they were edited) after the columns: no text is lost.
+	g := crdt.TableGrid(b)
 	var aligns []string
+	for _, c := range g.Columns {
+		aligns = append(aligns, c.Attrs["align"])
+	}
 	var rows [][]string
-	for _, c := range b.Children {
-		switch c.Type {
-		case crdt.TypeColumn:
-			aligns = append(aligns, c.Attrs["align"])
-		case crdt.TypeRow:
-			var cells []string
-			for _, cell := range c.Children {
+	for i := range g.Rows {
+		var cells []string
+		for _, cell := range g.Cells[i] {
+			if cell == nil {
+				cells = append(cells, "")
+			} else {
 				cells = append(cells, r.inl.render(cell.Text, cell.Marks, ctxCell))
 			}
-			rows = append(rows, cells)
 		}
+		for _, cell := range g.Loose[i] {
+			cells = append(cells, r.inl.render(cell.Text, cell.Marks, ctxCell))
+		}
+		rows = append(rows, cells)
 	}
 	n := len(aligns)
 	for _, row := range rows {

@@ -213,7 +213,7 @@ func TestGardenTable(t *testing.T) {
 		t.Errorf("aligns %q", aligns)
 	}
 	cell := table.Children[5].Children[1]
-	if cell.Attrs["col"] != "1" || cell.Text != "salad greens" || len(cell.Marks) != 1 || cell.Marks[0].Value != "Recipes" {
+	if cell.Attrs[crdt.AttrColumn] != "#1" || cell.Text != "salad greens" || len(cell.Marks) != 1 || cell.Marks[0].Value != "Recipes" {
 		t.Errorf("cell %s", dump([]*crdt.Block{cell}))
 	}
 }

@@ -236,7 +236,8 @@ func (e *Engine) RebuildIndex(ctx context.Context) error {
 			if err := e.index(tx, l); err != nil {
 				return err
 			}
-			l.row.TextStale, l.row.Body = false, PlainText(l.doc.Blocks())
+			blocks := l.doc.Blocks()
+			l.row.TextStale, l.row.Body, l.row.Links = false, PlainText(blocks), LinksOf(blocks)
 			return tx.PutObject(l.row)
 		})
 		if err != nil {

@@ -361,7 +361,8 @@ func (e *Engine) repair(ctx context.Context, c *checked) error {
 		if err := e.save(tx, c.l); err != nil {
 			return err
 		}
-		c.l.row.TextStale, c.l.row.Body = false, PlainText(c.l.doc.Blocks())
+		blocks := c.l.doc.Blocks()
+		c.l.row.TextStale, c.l.row.Body, c.l.row.Links = false, PlainText(blocks), LinksOf(blocks)
 		return tx.PutObject(c.l.row)
 	})
 }
