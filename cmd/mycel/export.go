@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mycel/internal/change"
+	"mycel/internal/markdown"
 	"mycel/internal/vault"
 )
 
@@ -17,20 +19,24 @@ func (a *app) exportCmd() *cobra.Command {
 	var format string
 	var ids []string
 	cmd := &cobra.Command{
-		Use:   "export DIR [--format markdown|json] [--ids ID,…]",
+		Use:   "export DIR [--format markdown|obsidian|json] [--ids ID,…]",
 		Short: "Export objects to a new folder, as Markdown files or losslessly as JSON",
 		Long: `Export every object (or those given with --ids) into DIR, a new or empty folder.
 
-  markdown  one .md file per object, named after its title (safe, unique, the same
-            from one export to the next), with front matter (id, title, type, tags,
-            created, updated, archived) and links between objects as relative links;
+  markdown  one .md file per object (CommonMark with GFM tables, task lists and
+            strikethrough), with front matter (id, title, type, tags, created,
+            updated, archived) and links between objects as relative links. An
+            imported note goes back where it was in its folder; another is named
+            after its title (safe, unique, the same from one export to the next);
+  obsidian  the same files for Obsidian: links as [[wikilinks]], callouts as
+            > [!note], embeds as ![[…]], ==highlights==;
   json      one ID.json per object with all its details and blocks (ids included)
             and a manifest: 'mycel import DIR' reads it back, here or in another
             vault, without duplicating what it imported before.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if format != "json" && format != "markdown" {
-				return fmt.Errorf("--format is markdown or json, not %q", format)
+			if format != "json" && format != "markdown" && format != "obsidian" {
+				return fmt.Errorf("--format is markdown, obsidian or json, not %q", format)
 			}
 			return a.withVault(func(e *vault.Engine) error {
 				var want []change.ID
@@ -41,7 +47,13 @@ func (a *app) exportCmd() *cobra.Command {
 					}
 					want = append(want, id)
 				}
-				export := e.ExportMarkdown
+				export := func(ctx context.Context, dir string, ids []change.ID) (int, error) {
+					flavor := markdown.Markdown
+					if format == "obsidian" {
+						flavor = markdown.Obsidian
+					}
+					return e.ExportMarkdown(ctx, dir, ids, flavor)
+				}
 				if format == "json" {
 					export = e.ExportJSON
 				}
@@ -55,7 +67,7 @@ func (a *app) exportCmd() *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "markdown", "markdown, or json (lossless, re-importable)")
+	cmd.Flags().StringVar(&format, "format", "markdown", "markdown, obsidian, or json (lossless, re-importable)")
 	cmd.Flags().StringSliceVar(&ids, "ids", nil, "objects to export (ids or unique prefixes; default: all)")
 	return cmd
 }

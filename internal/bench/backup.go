@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"mycel/internal/change"
+	"mycel/internal/markdown"
 	"mycel/internal/vault"
 )
 
@@ -56,7 +57,9 @@ func Backup(ctx context.Context, dir string, objects, perObject int, progress fu
 		export func(context.Context, string, []change.ID) (int, error)
 		wall   *time.Duration
 		size   *int64
-	}{{"markdown", a.ExportMarkdown, &r.Markdown, &r.MarkdownSize}, {"json", a.ExportJSON, &r.JSON, &r.JSONSize}} {
+	}{{"markdown", func(ctx context.Context, dir string, ids []change.ID) (int, error) {
+		return a.ExportMarkdown(ctx, dir, ids, markdown.Markdown)
+	}, &r.Markdown, &r.MarkdownSize}, {"json", a.ExportJSON, &r.JSON, &r.JSONSize}} {
 		start := time.Now()
 		if _, err := x.export(ctx, filepath.Join(dir, x.name), nil); err != nil {
 			return r, err

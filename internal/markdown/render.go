@@ -261,7 +261,22 @@ func (r *renderer) block(b *crdt.Block) []string {
 	case crdt.TypeTable:
 		return r.table(b)
 	case crdt.TypeLink:
-		return []string{"[" + r.inl.render(strings.ReplaceAll(b.Text, "\n", " "), nil, ctxLink) + "](mycel:" + b.Attrs["target"] + ")"}
+		// Exported, a link to another page is a link to its file (or a
+		// wikilink); otherwise it names the object, and reads back as
+		// this link block.
+		title := strings.ReplaceAll(b.Text, "\n", " ")
+		if r.inl.cfg.links != nil {
+			if href, ok := r.inl.cfg.links(b.Attrs["target"]); ok && !strings.HasPrefix(href, "mycel:") {
+				if r.inl.cfg.flavor == Obsidian {
+					if title == href || title == "" {
+						return []string{"[[" + href + "]]"}
+					}
+					return []string{"[[" + href + "|" + title + "]]"}
+				}
+				return []string{"[" + r.inl.render(title, nil, ctxLink) + "](" + destination(href) + ")"}
+			}
+		}
+		return []string{"[" + r.inl.render(title, nil, ctxLink) + "](mycel:" + b.Attrs["target"] + ")"}
 	case crdt.TypeEmbed:
 		return []string{r.embed(b)}
 	case crdt.TypeBookmark:

@@ -256,7 +256,7 @@ func TestImportAndWriteKeepText(t *testing.T) {
 		}
 	}
 	got := md(t, a, noteID)
-	for _, want := range []string{"x = [[not a link]]", "Inline `[[kept]]` and a link.", `\a backslash, C:\Users`} {
+	for _, want := range []string{"x = [[not a link]]", "Inline `[[kept]]` and [[", "|a link]].", `\a backslash, C:\Users`} {
 		if !strings.Contains(got, want) {
 			t.Fatalf("imported text lost %q:\n%s", want, got)
 		}

@@ -42,7 +42,7 @@ func TestMarkdownExportImport(t *testing.T) {
 	a.Create(ctx, NewPage{Details: map[string]string{"title": "Notes: a/b?"}, Blocks: markdown.Parse("same title, another object\n")})
 	src, _ := a.Create(ctx, NewPage{Details: map[string]string{"title": "Index", "tags": "home, start"}, Blocks: markdown.Parse("start here\n\n[the notes](mycel:" + target.String() + ")\n")})
 	dir := filepath.Join(t.TempDir(), "md")
-	if n, err := a.ExportMarkdown(ctx, dir, nil); err != nil || n != 3 {
+	if n, err := a.ExportMarkdown(ctx, dir, nil, markdown.Markdown); err != nil || n != 3 {
 		t.Fatalf("export: %d, %v", n, err)
 	}
 	files, _ := os.ReadDir(dir)
@@ -86,16 +86,13 @@ func TestMarkdownExportImport(t *testing.T) {
 	if index.Details["tags"] != "home, start" {
 		t.Fatalf("index details %v", index.Details)
 	}
-	linked := false
-	for _, b := range index.Doc.Blocks() {
-		if b.Type == crdt.TypeLink && b.Attrs["target"] != "" {
-			id, _ := change.ParseID(b.Attrs["target"])
-			o, err := c.Get(ctx, id)
-			linked = err == nil && strings.Contains(markdown.Render(o.Doc.Blocks()), "done")
-		}
+	// The link now names the imported notes (a mention, by id).
+	links := LinksOf(index.Doc.Blocks())
+	if len(links) != 1 {
+		t.Fatalf("the index links to %v: %q", links, markdown.Render(index.Doc.Blocks()))
 	}
-	if !linked {
-		t.Fatalf("the link does not lead to the imported notes: %q", markdown.Render(index.Doc.Blocks()))
+	if o, err := c.Get(ctx, links[0]); err != nil || !strings.Contains(markdown.Render(o.Doc.Blocks()), "done") {
+		t.Fatalf("the link does not lead to the imported notes: %v", err)
 	}
 }
 
@@ -130,22 +127,23 @@ func TestImportObsidianFolder(t *testing.T) {
 	if home.Details["tags"] != "[start, hub]" || garden.Details["tags"] != "[outdoor, plants]" {
 		t.Fatalf("tags: %v, %v", home.Details, garden.Details)
 	}
-	targets := func(o *Object) []string {
-		var out []string
-		for _, b := range o.Doc.Blocks() {
-			if b.Type == crdt.TypeLink {
-				out = append(out, b.Attrs["target"])
-			}
-		}
-		return out
+	// Links are mentions of the imported objects, by id.
+	if ls := LinksOf(home.Doc.Blocks()); !slices.Equal(ls, sortedIDs(got["Garden"], got["Recipes"])) {
+		t.Fatalf("home links to %v, want the garden %s and the recipes %s", ls, got["Garden"].Short(), got["Recipes"].Short())
 	}
-	if ts := targets(home); len(ts) != 1 || ts[0] != got["Garden"].String() {
-		t.Fatalf("home's links %v, want the garden %s", ts, got["Garden"])
+	if ls := LinksOf(garden.Doc.Blocks()); len(ls) != 1 || ls[0] != got["Home"] {
+		t.Fatalf("garden links to %v, want home %s", ls, got["Home"].Short())
 	}
-	if ts := targets(garden); len(ts) != 1 || ts[0] != got["Home"].String() {
-		t.Fatalf("garden's links %v, want home %s", ts, got["Home"])
-	}
-	if md := markdown.Render(home.Doc.Blocks()); !strings.Contains(md, "See Recipes for food.") || !strings.Contains(md, "[the garden]") {
+	// The note not in the folder stays a link, shown as missing.
+	if md := markdown.Render(home.Doc.Blocks()); !strings.Contains(md, "|the garden]]") || !strings.Contains(md, "[[Missing note]]") {
 		t.Fatalf("home reads %q", md)
 	}
+	if bl, err := e.Backlinks(ctx, got["Garden"]); err != nil || len(bl) != 1 || bl[0].ID != got["Home"] {
+		t.Fatalf("backlinks of the garden: %v, %v", bl, err)
+	}
+}
+
+func sortedIDs(ids ...change.ID) []change.ID {
+	slices.SortFunc(ids, compareIDs)
+	return ids
 }
