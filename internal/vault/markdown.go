@@ -178,4 +178,3 @@ func fileName(title string) string {
 func linkPath(name string) string {
 	return (&url.URL{Path: name}).EscapedPath()
 }
-
