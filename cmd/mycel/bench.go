@@ -30,7 +30,10 @@ func (a *app) benchCmd() *cobra.Command {
 		Long: `Replay an editing trace (gzipped JSON, as in shared/data/traces) through the merge
 engine and print edits, wall time, operations per second, memory and whether the
 final text is right. For a concurrent trace it also times a fresh replica loading
-the merged object.
+the merged object from all changes. For every trace it prints the size of the
+final document's state (MarshalState, and gzipped) and the time a fresh document
+takes to load it and read every block's text (as peerbench's bytes_encoded and
+ms_load).
 
 With --pipeline, write a sequential trace through the whole engine into a
 temporary vault instead: one change per second of trace time (or per 10 edits
@@ -71,18 +74,21 @@ transaction; then time opening the final object.`,
 				return err
 			}
 			return a.emit(map[string]any{"edits": r.Edits, "wall_ms": ms(r.Wall), "ops_per_s": r.OpsPerSec(), "heap_bytes": r.HeapBytes,
-				"peak_rss_bytes": bench.PeakRSS(), "load_ms": ms(r.Load), "correct": r.Correct}, func(w io.Writer) {
+				"peak_rss_bytes": bench.PeakRSS(), "load_ms": ms(r.Load), "correct": r.Correct,
+				"state_bytes": r.StateBytes, "state_gzip_bytes": r.StateGzipBytes, "state_load_ms": ms(r.StateLoad)}, func(w io.Writer) {
 				fmt.Fprintf(w, "edits        %d\nwall time    %s\nops/s        %.0f\ndocument     %.1f MB heap\npeak RSS     %.1f MB\n",
 					r.Edits, r.Wall.Round(time.Microsecond*100), r.OpsPerSec(), float64(r.HeapBytes)/(1<<20), float64(bench.PeakRSS())/(1<<20))
 				if t.Concurrent() {
 					fmt.Fprintf(w, "fresh load   %s (all changes, random causal order)\n", r.Load.Round(time.Microsecond*100))
 				}
+				fmt.Fprintf(w, "state        %d B, gzipped %d B (MarshalState of the final document)\n", r.StateBytes, r.StateGzipBytes)
+				fmt.Fprintf(w, "load state   %s (UnmarshalState, every block's text read; median of %d)\n", r.StateLoad.Round(time.Microsecond*10), bench.StateLoads)
 				fmt.Fprintf(w, "final text   %s\n", okText(r.Correct))
 			})
 		},
 	}
 	traceCmd.Flags().BoolVar(&pipeline, "pipeline", false, "write through signing, sealing and the store")
-	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd(), a.benchBackupCmd(), a.benchEditCmd())
+	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd(), a.benchBackupCmd(), a.benchEditCmd(), a.benchCRDTCmd())
 	return cmd
 }
 
@@ -347,4 +353,63 @@ func (a *app) benchEditCmd() *cobra.Command {
 	cmd.Flags().IntVar(&changes, "changes", 10000, "changes of the object opened (0: skip)")
 	cmd.Flags().IntVar(&runs, "runs", 9, "runs of each measurement (the median is shown)")
 	return cmd
+}
+
+func (a *app) benchCRDTCmd() *cobra.Command {
+	var reps, n int
+	var only []string
+	cmd := &cobra.Command{
+		Use:   "crdt",
+		Short: "Run the crdt-benchmarks scenarios B1–B3 on the merge engine",
+		Long: `Run the scenarios B1.1–B3.5 of dmonad/crdt-benchmarks (js-lib/b1.js, b2.js,
+b3.js) on the merge engine, in memory, and print for each the median of --reps
+runs of its quantities: time (the edits, their delivery to the other replicas,
+the check that all agree), encodeTime and docSize (the state, MarshalState),
+parseTime (a fresh document loading it, its content read back). Each run checks
+the final content as the JS suite does. internal/bench/peers/crdt.mjs runs the
+same scenarios on Yjs, Automerge, Loro and diamond-types.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := atLeastOne(cmd, "reps", "n"); err != nil {
+				return err
+			}
+			var rows []map[string]any
+			for _, s := range bench.CRDTScenarios() {
+				if len(only) > 0 && !slices.Contains(only, s.ID) {
+					continue
+				}
+				var times, encodes, parses []time.Duration
+				var size int
+				for range reps {
+					r, err := s.Run(n)
+					if err != nil {
+						return err
+					}
+					times, encodes, parses = append(times, r.Time), append(encodes, r.Encode), append(parses, r.Parse)
+					size = r.DocSize
+				}
+				rows = append(rows, map[string]any{"lib": "mycel", "scenario": s.ID, "title": s.Title, "n": n, "reps": reps,
+					"ms_time": ms(median(times)), "ms_encode": ms(median(encodes)), "bytes_doc": size, "ms_parse": ms(median(parses)), "ok": true})
+			}
+			return a.emit(rows, func(w io.Writer) {
+				tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+				fmt.Fprintf(tw, "scenario\t\ttime\tencode\tdoc size\tparse\t\n")
+				for _, r := range rows {
+					fmt.Fprintf(tw, "%s\t%s\t%.1f ms\t%.2f ms\t%d B\t%.2f ms\t\n", r["scenario"], r["title"], r["ms_time"], r["ms_encode"], r["bytes_doc"], r["ms_parse"])
+				}
+				tw.Flush()
+				fmt.Fprintf(w, "N = %d (B3: %d clients), median of %d runs\n", n, bench.B3Clients(n), reps)
+			})
+		},
+	}
+	cmd.Flags().IntVar(&reps, "reps", 5, "runs of each scenario (the median is shown)")
+	cmd.Flags().IntVar(&n, "n", bench.DefaultCRDTN, "the suite's N (B3: 20·⌊√N⌋ clients)")
+	cmd.Flags().StringSliceVar(&only, "only", nil, "scenarios to run (B1.1,B2.4,…; default all)")
+	return cmd
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
 }

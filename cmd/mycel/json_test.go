@@ -119,6 +119,7 @@ func TestJSONEverywhere(t *testing.T) {
 			fail: run("bench", "sync", "--edits", "0")},
 		{command: "bench lan", ok: run("bench", "lan", "--edits", "2"), fail: run("bench", "lan", "--edits", "0")},
 		{command: "bench backup", ok: run("bench", "backup", "--objects", "2", "--changes-per-object", "2"), fail: run("bench", "backup", "--objects", "0")},
+		{command: "bench crdt", ok: run("bench", "crdt", "--n", "100", "--reps", "1"), fail: run("bench", "crdt", "--reps", "0")},
 		{command: "bench edit", ok: run("bench", "edit", "--blocks", "20", "--megabytes", "1", "--changes", "20", "--runs", "1"), fail: run("bench", "edit", "--runs", "0")},
 		{command: "completion", ok: run("completion"), fail: run("completion", "bogus")},
 		{command: "help", ok: run("help", "nodes", "add"), fail: run("help", "nosuch")},

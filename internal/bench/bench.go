@@ -4,12 +4,15 @@
 package bench
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,7 +31,16 @@ type MergeResult struct {
 	// Concurrent traces: time for a fresh replica to load the merged
 	// object from all changes (in a random causal order).
 	Load time.Duration
+	// The final document's state (MarshalState): its bytes, gzipped
+	// bytes, and a fresh document loading it (UnmarshalState and reading
+	// every block's text; the median of StateLoads), as peerbench's
+	// bytes_encoded and ms_load.
+	StateBytes, StateGzipBytes int
+	StateLoad                  time.Duration
 }
+
+// StateLoads is how many times Merge loads the final state.
+const StateLoads = 5
 
 // OpsPerSec is edits per second.
 func (r MergeResult) OpsPerSec() float64 { return float64(r.Edits) / r.Wall.Seconds() }
@@ -44,7 +56,7 @@ func Merge(t *trace.Trace) (MergeResult, error) {
 		r.Correct = d.Text(blk) == t.EndContent
 		r.HeapBytes = liveHeap() - before
 		runtime.KeepAlive(d)
-		return r, nil
+		return r, measureState(&r, d)
 	}
 	h, err := trace.Concurrent(t)
 	if err != nil {
@@ -62,7 +74,47 @@ func Merge(t *trace.Trace) (MergeResult, error) {
 	h = nil
 	r.HeapBytes = liveHeap() - before
 	runtime.KeepAlive(d)
-	return r, nil
+	return r, measureState(&r, d)
+}
+
+// measureState encodes d and times fresh documents loading it; a loaded
+// document must show the same text.
+func measureState(r *MergeResult, d *crdt.Doc) error {
+	state := d.MarshalState()
+	r.StateBytes = len(state)
+	var gz bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&gz, gzip.DefaultCompression)
+	w.Write(state)
+	w.Close()
+	r.StateGzipBytes = gz.Len()
+	want := blockTexts(d)
+	loads := make([]time.Duration, StateLoads)
+	for i := range loads {
+		runtime.GC()
+		start := time.Now()
+		d2, err := crdt.UnmarshalState(state)
+		if err != nil {
+			return fmt.Errorf("load the final state: %w", err)
+		}
+		got := blockTexts(d2)
+		loads[i] = time.Since(start)
+		if got != want {
+			return fmt.Errorf("the loaded final state shows other text")
+		}
+	}
+	slices.Sort(loads)
+	r.StateLoad = loads[len(loads)/2]
+	return nil
+}
+
+// blockTexts reads every block's text.
+func blockTexts(d *crdt.Doc) string {
+	var b strings.Builder
+	for _, id := range d.BlockIDs() {
+		b.WriteString(d.Text(id))
+		b.WriteByte(0)
+	}
+	return b.String()
 }
 
 func liveHeap() uint64 {

@@ -66,7 +66,7 @@ func TestPipelineSmall(t *testing.T) {
 		t.Fatalf("result = %+v", r)
 	}
 	m, err := Merge(tr)
-	if err != nil || !m.Correct || m.Edits != 12 {
+	if err != nil || !m.Correct || m.Edits != 12 || m.StateBytes == 0 || m.StateGzipBytes == 0 || m.StateLoad <= 0 {
 		t.Fatalf("merge = %+v, %v", m, err)
 	}
 }
