@@ -478,7 +478,7 @@ func TestExportImport(t *testing.T) {
 		t.Fatalf("export: %s", out)
 	}
 	a.fails("not empty", "export", dir)
-	a.fails("markdown or json", "export", filepath.Join(t.TempDir(), "x"), "--format", "pdf")
+	a.fails("markdown, obsidian or json", "export", filepath.Join(t.TempDir(), "x"), "--format", "pdf")
 	md := filepath.Join(t.TempDir(), "md")
 	a.ok("export", md)
 	c := newCLI(t)
@@ -547,5 +547,57 @@ func TestNothingLostByEditing(t *testing.T) {
 	}
 	if steps := jsonOf[[]map[string]any](t, a.ok("history", b, "--all", "--json")); len(steps) != 6 {
 		t.Fatalf("history --all: %v", steps)
+	}
+}
+
+// Links between pages are data, across processes: a [[Title]] typed into a
+// page becomes a mention of that page by id, so renaming the page breaks
+// nothing; backlinks and show say what links where, show --json gives the
+// marks; a link to a page in the bin is said to be.
+func TestLinksBetweenPages(t *testing.T) {
+	a := newCLI(t)
+	a.ok("init", "--show-phrase", "--name", "laptop")
+	garden := strings.TrimSpace(a.ok("new", "--title", "Garden", "--text", "Water on Sundays."))
+	home := strings.TrimSpace(a.ok("new", "--title", "Home", "--text", "See the **[[Garden|beds]]** and [[Nowhere]]."))
+	a.ok("set", garden, "title", "Allotment")
+	if out := a.ok("backlinks", garden); !strings.Contains(out, "Home") {
+		t.Fatalf("backlinks: %s", out)
+	}
+	_, errOut, err := a.run("", "show", garden)
+	if err != nil || !strings.Contains(errOut, `linked from "Home"`) {
+		t.Fatalf("show: %v %s", err, errOut)
+	}
+	var doc struct {
+		Blocks []struct {
+			Text  string `json:"text"`
+			Marks []struct {
+				Start, End int
+				Type       string
+				Value      string
+			} `json:"marks"`
+		} `json:"blocks"`
+		Links []struct {
+			ID, Title string
+			Missing   bool `json:"missing"`
+		} `json:"links"`
+	}
+	if err := json.Unmarshal([]byte(a.ok("show", home, "--json")), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Blocks) != 1 || doc.Blocks[0].Text != "See the beds and Nowhere." || len(doc.Links) != 1 || doc.Links[0].Title != "Allotment" {
+		t.Fatalf("home: %+v", doc)
+	}
+	var bold, mention, unresolved bool
+	for _, m := range doc.Blocks[0].Marks {
+		bold = bold || m.Type == "bold" && m.Start == 8 && m.End == 12
+		mention = mention || m.Type == "mention" && strings.HasPrefix(m.Value, garden[:12])
+		unresolved = unresolved || m.Type == "mention" && m.Value == "Nowhere"
+	}
+	if !bold || !mention || !unresolved {
+		t.Fatalf("marks %+v", doc.Blocks[0].Marks)
+	}
+	a.ok("rm", garden)
+	if _, errOut, _ := a.run("", "show", home); !strings.Contains(errOut, "in the bin") {
+		t.Fatalf("show of a page linking to one in the bin: %s", errOut)
 	}
 }

@@ -86,6 +86,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "ls", ok: run("ls"), fail: jsonRun{args: []string{"ls"}, on: empty}},
 		{command: "search", ok: run("search", "water"), fail: run("search")},
 		{command: "show", ok: run("show", id), fail: run("show", "abcdef")},
+		{command: "backlinks", ok: run("backlinks", id), fail: run("backlinks", "abcdef")},
 		{command: "write", ok: run("write", id, "--file", md), fail: run("write", id)},
 		{command: "edit", ok: jsonRun{args: []string{"edit", id}, env: []string{"VISUAL=", "EDITOR=sed -i s/beds/roses/"}},
 			fail: jsonRun{args: []string{"edit", id}, env: []string{"VISUAL=", "EDITOR=false"}}},

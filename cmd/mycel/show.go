@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -18,17 +19,78 @@ type blockJSON struct {
 	Type     string            `json:"type"`
 	Attrs    map[string]string `json:"attrs,omitempty"`
 	Text     string            `json:"text"`
+	Marks    []markJSON        `json:"marks,omitempty"`
 	Kept     bool              `json:"kept,omitempty"`
 	Children []blockJSON       `json:"children,omitempty"`
+}
+
+// markJSON is inline formatting over characters [start, end) of a
+// block's text (characters, not bytes).
+type markJSON struct {
+	Start int    `json:"start"`
+	End   int    `json:"end"`
+	Type  string `json:"type"`
+	Value string `json:"value,omitempty"`
 }
 
 func blocksJSON(bs []*crdt.Block) []blockJSON {
 	out := []blockJSON{}
 	for _, b := range bs {
-		out = append(out, blockJSON{ID: fmt.Sprintf("%d@%x", b.ID.Counter, b.ID.Actor[:min(4, len(b.ID.Actor))]),
-			Type: b.Type, Attrs: b.Attrs, Text: b.Text, Kept: b.Kept, Children: blocksJSON(b.Children)})
+		j := blockJSON{ID: b.ID.String(), Type: b.Type, Attrs: b.Attrs, Text: b.Text, Kept: b.Kept, Children: blocksJSON(b.Children)}
+		for _, m := range b.Marks {
+			j.Marks = append(j.Marks, markJSON{m.Start, m.End, m.Type, m.Value})
+		}
+		out = append(out, j)
 	}
 	return out
+}
+
+// linksJSON is what an object links to and what links to it.
+func (a *app) linksJSON(ctx context.Context, e *vault.Engine, id change.ID, blocks []*crdt.Block) (links, backlinks []map[string]any, err error) {
+	states, err := e.LinkStates(ctx, blocks)
+	if err != nil {
+		return nil, nil, err
+	}
+	links = []map[string]any{}
+	for _, l := range states {
+		links = append(links, map[string]any{"id": l.ID.String(), "title": l.Title, "missing": l.Missing, "in_bin": l.InBin})
+	}
+	rows, err := e.Backlinks(ctx, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	backlinks = []map[string]any{}
+	for _, r := range rows {
+		backlinks = append(backlinks, map[string]any{"id": r.ID.String(), "title": r.Title})
+	}
+	return links, backlinks, nil
+}
+
+// showLinks tells, on stderr, what links to an object and which of its
+// links lead nowhere on this device.
+func (a *app) showLinks(ctx context.Context, e *vault.Engine, id change.ID, blocks []*crdt.Block) error {
+	states, err := e.LinkStates(ctx, blocks)
+	if err != nil {
+		return err
+	}
+	for _, l := range states {
+		switch {
+		case l.Missing:
+			fmt.Fprintf(a.stderr, "mycel: a link leads to %s, which is not on this device (not synced here yet, or never was)\n", l.ID.Short())
+		case l.InBin:
+			fmt.Fprintf(a.stderr, "mycel: a link leads to %q (%s), which is in the bin\n", l.Title, l.ID.Short())
+		}
+	}
+	rows, err := e.Backlinks(ctx, id)
+	if err != nil || len(rows) == 0 {
+		return err
+	}
+	var names []string
+	for _, r := range rows {
+		names = append(names, fmt.Sprintf("%q (%s)", r.Title, r.ID.Short()[:8]))
+	}
+	fmt.Fprintf(a.stderr, "mycel: linked from %s\n", strings.Join(names, ", "))
+	return nil
 }
 
 // kept lists the blocks kept although a device deleted them (an edit made
@@ -94,7 +156,12 @@ listed by 'mycel history --all').`,
 					for _, h := range o.Heads {
 						heads = append(heads, h.String())
 					}
+					links, backlinks, err := a.linksJSON(cmd.Context(), e, id, blocks)
+					if err != nil {
+						return err
+					}
 					return a.emit(map[string]any{"id": id.String(), "heads": heads, "details": o.Details, "blocks": blocksJSON(blocks),
+						"links": links, "backlinks": backlinks,
 						"incomplete": o.Parked+o.Damaged > 0 || downloading != "", "waiting_changes": o.Parked, "damaged_changes": o.Damaged,
 						"downloading": downloading, "in_bin": o.Details["deleted"] == "true", "kept_blocks": len(keptBlocks)}, nil)
 				}
@@ -113,7 +180,7 @@ listed by 'mycel history --all').`,
 					fmt.Fprintf(a.stderr, "mycel: %d blocks deleted on one device were kept, because they were edited at the same time on another (%q…); delete them again to remove them\n", len(keptBlocks), keptBlocks[0])
 				}
 				fmt.Fprint(a.stdout, o.Markdown())
-				return nil
+				return a.showLinks(cmd.Context(), e, id, blocks)
 			})
 		},
 	}
@@ -146,4 +213,35 @@ func (a *app) downloading(ctx context.Context, id change.ID) string {
 		}
 	}
 	return ""
+}
+
+func (a *app) backlinksCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "backlinks ID",
+		Short: "List the pages that link to a page",
+		Long: `List the pages that link to page ID (by a mention, a link or an embed), most
+recently updated first. Links are by id: renaming either page breaks none. Pages
+in the bin are left out.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return a.withObject(cmd, args[0], func(e *vault.Engine, id change.ID) error {
+				rows, err := e.Backlinks(cmd.Context(), id)
+				if err != nil {
+					return err
+				}
+				list := []map[string]any{}
+				for _, r := range rows {
+					list = append(list, map[string]any{"id": r.ID.String(), "title": r.Title, "updated": r.Updated})
+				}
+				return a.emit(map[string]any{"id": id.String(), "backlinks": list}, func(w io.Writer) {
+					if len(rows) == 0 {
+						fmt.Fprintln(w, "Nothing links here.")
+					}
+					for _, r := range rows {
+						fmt.Fprintf(w, "%s  %s\n", r.ID.Short(), r.Title)
+					}
+				})
+			})
+		},
+	}
 }

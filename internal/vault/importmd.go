@@ -8,7 +8,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -43,8 +42,9 @@ type mdFile struct {
 
 // ImportMarkdown imports a folder of Markdown files (nested folders too,
 // an Obsidian vault say). Each file becomes an object, titled by its front
-// matter or its name, with its front matter as details (lists stay lists),
-// its #tags added to its tags, its folder and name kept (DetailPath), and
+// matter or its name, with its front matter as details (lists stay lists:
+// its tags are its tags; #tags in the text stay text, which search finds),
+// its folder and name kept (DetailPath), and
 // its created and updated times when the front matter has them. Links
 // between the files ([[Note]], [[Note|alias]], [[Note#heading]],
 // [text](Other.md)) become mentions of their objects and embeds of notes
@@ -182,22 +182,6 @@ func importDetails(f *mdFile) map[string]string {
 	}
 	if details["type"] == "" {
 		details["type"] = "page"
-	}
-	if len(f.doc.Tags) > 0 {
-		tags, ok := markdown.ListItems(details["tags"])
-		if !ok && details["tags"] != "" {
-			for _, t := range strings.Split(details["tags"], ",") { // "a, b", as mycel set writes it
-				if t = strings.TrimSpace(t); t != "" {
-					tags = append(tags, t)
-				}
-			}
-		}
-		for _, t := range f.doc.Tags {
-			if !slices.Contains(tags, t) {
-				tags = append(tags, t)
-			}
-		}
-		details["tags"] = markdown.ListValue(tags)
 	}
 	details[DetailPath] = f.rel
 	return details

@@ -107,3 +107,46 @@ func (e *Engine) LinkStates(ctx context.Context, blocks []*crdt.Block) ([]LinkSt
 	})
 	return out, err
 }
+
+// resolveNames turns the mentions in blocks that name a page by its title
+// ([[Garden]], as a person types them) into mentions of it by id, when
+// exactly one page has that title; others stay as typed (shown missing).
+func (e *Engine) resolveNames(ctx context.Context, blocks []*crdt.Block) error {
+	if !namesAny(blocks) {
+		return nil
+	}
+	rows, err := e.List(ctx, ListOptions{Archived: true})
+	if err != nil {
+		return err
+	}
+	byTitle := map[string]change.ID{}
+	twice := map[string]bool{}
+	for _, r := range rows {
+		k := strings.ToLower(strings.TrimSpace(r.Title))
+		if _, dup := byTitle[k]; dup {
+			twice[k] = true
+		}
+		byTitle[k] = r.ID
+	}
+	resolveLinks(blocks, func(name string) (change.ID, bool) {
+		k := strings.ToLower(strings.TrimSpace(name))
+		id, ok := byTitle[k]
+		return id, ok && !twice[k]
+	})
+	return nil
+}
+
+// namesAny reports whether a mention in blocks names a page by name.
+func namesAny(blocks []*crdt.Block) bool {
+	for _, b := range blocks {
+		for _, m := range b.Marks {
+			if _, _, ok := MentionTarget(m.Value); m.Type == crdt.MarkMention && !ok {
+				return true
+			}
+		}
+		if namesAny(b.Children) {
+			return true
+		}
+	}
+	return false
+}

@@ -160,6 +160,9 @@ func (e *Engine) CreateMarkdown(ctx context.Context, md string, details map[stri
 		return change.ID{}, err
 	}
 	doc := markdown.ParseDocument(md)
+	if err := e.resolveNames(ctx, doc.Blocks); err != nil {
+		return change.ID{}, err
+	}
 	p := NewPage{Details: map[string]string{}, Blocks: doc.Blocks}
 	for k, v := range doc.Details {
 		if !reserved(k) {
@@ -183,6 +186,9 @@ func (e *Engine) WriteMarkdown(ctx context.Context, id change.ID, md string, opt
 		return Result{ID: id}, err
 	}
 	doc := markdown.ParseDocument(md)
+	if err := e.resolveNames(ctx, doc.Blocks); err != nil {
+		return Result{ID: id}, err
+	}
 	if doc.Meta.ID != "" && doc.Meta.ID != id.String() {
 		return Result{ID: id}, fmt.Errorf("the document is of object %.12s, not %s: write it to that one", doc.Meta.ID, id.Short())
 	}
@@ -220,6 +226,9 @@ func (e *Engine) AppendMarkdown(ctx context.Context, id change.ID, md string) (R
 		return Result{ID: id}, err
 	}
 	blocks := markdown.Parse(md)
+	if err := e.resolveNames(ctx, blocks); err != nil {
+		return Result{ID: id}, err
+	}
 	return e.Edit(ctx, id, EditOptions{NewVersion: true}, func(t *crdt.Tx) error {
 		t.AppendBlocks(blocks)
 		return nil
