@@ -88,7 +88,7 @@ transaction; then time opening the final object.`,
 		},
 	}
 	traceCmd.Flags().BoolVar(&pipeline, "pipeline", false, "write through signing, sealing and the store")
-	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd(), a.benchBackupCmd(), a.benchEditCmd(), a.benchCRDTCmd())
+	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd(), a.benchBackupCmd(), a.benchEditCmd(), a.benchRichCmd(), a.benchCRDTCmd())
 	return cmd
 }
 
@@ -412,4 +412,58 @@ func median(ds []time.Duration) time.Duration {
 	s := slices.Clone(ds)
 	slices.Sort(s)
 	return s[len(s)/2]
+}
+
+func (a *app) benchRichCmd() *cobra.Command {
+	var markOps, pageMarks, runs int
+	var spec string
+	cmd := &cobra.Command{
+		Use:   "rich",
+		Short: "Measure formatting and rich pages",
+		Long: `In a temporary folder, time (medians of --runs):
+
+  - --mark-ops random bold, italic and link marks and unmarks on one block of
+    10,000 characters, each a change of its own, then rendering the marks;
+  - opening a page of 1,000 paragraphs holding --page-marks marks, cold (a new
+    engine: snapshot read, blocks and marks rendered);
+  - importing the CommonMark spec's examples as one page and rendering it
+    back to Markdown (--spec: the folder of commonmark-spec.json; found in
+    ../shared/data/markdown when not given).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := atLeastOne(cmd, "runs"); err != nil {
+				return err
+			}
+			if spec == "" {
+				if _, err := os.Stat(filepath.Join("..", "shared", "data", "markdown", "commonmark-spec.json")); err == nil {
+					spec = filepath.Join("..", "shared", "data", "markdown")
+				}
+			}
+			dir, err := os.MkdirTemp("", "mycel-bench-rich-")
+			if err != nil {
+				return err
+			}
+			defer os.RemoveAll(dir)
+			r, err := bench.Rich(cmd.Context(), dir, spec, markOps, pageMarks, runs)
+			if err != nil {
+				return err
+			}
+			return a.emit(map[string]any{"mark_ops": r.MarkOps, "mark_ops_ms": ms(r.Marks), "mark_render_ms": ms(r.MarkRender),
+				"page_marks": r.PageMarks, "page_blocks": r.MarkedBlocks, "open_marked_page_ms": ms(r.OpenMarked),
+				"spec_bytes": r.SpecBytes, "spec_blocks": r.SpecBlocks, "spec_marks": r.SpecMarkSpan,
+				"import_spec_ms": ms(r.ImportSpec), "render_spec_ms": ms(r.RenderSpec)}, func(w io.Writer) {
+				fmt.Fprintf(w, "%d mark ops on one block: %.1f ms (render %.2f ms)\n", r.MarkOps, ms(r.Marks), ms(r.MarkRender))
+				fmt.Fprintf(w, "open a page of %d blocks with %d marks: %.1f ms\n", r.MarkedBlocks, r.PageMarks, ms(r.OpenMarked))
+				if r.SpecBytes > 0 {
+					fmt.Fprintf(w, "import the CommonMark spec as one page (%d KB, %d blocks, %d marks): %.1f ms; render it back: %.1f ms\n",
+						r.SpecBytes>>10, r.SpecBlocks, r.SpecMarkSpan, ms(r.ImportSpec), ms(r.RenderSpec))
+				}
+			})
+		},
+	}
+	cmd.Flags().IntVar(&markOps, "mark-ops", 100000, "mark operations to apply")
+	cmd.Flags().IntVar(&pageMarks, "page-marks", 10000, "marks on the page opened")
+	cmd.Flags().IntVar(&runs, "runs", 5, "runs (medians are reported)")
+	cmd.Flags().StringVar(&spec, "spec", "", "folder of commonmark-spec.json")
+	return cmd
 }

@@ -1,9 +1,11 @@
 package crdt
 
 import (
+	"cmp"
 	"container/heap"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 )
 
 // Inline formatting is Peritext (Litt, Lim, Kleppmann, van Hardenberg,
@@ -262,18 +264,17 @@ func (d *Doc) renderMarks(b *block) []Mark {
 	for typ, ops := range byType {
 		out = append(out, d.winners(typ, ops)...)
 	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.Start != b.Start {
-			return a.Start < b.Start
+	slices.SortFunc(out, func(a, b Mark) int {
+		if c := cmp.Compare(a.Start, b.Start); c != 0 {
+			return c
 		}
-		if a.End != b.End {
-			return a.End < b.End
+		if c := cmp.Compare(a.End, b.End); c != 0 {
+			return c
 		}
-		if a.Type != b.Type {
-			return a.Type < b.Type
+		if c := strings.Compare(a.Type, b.Type); c != 0 {
+			return c
 		}
-		return a.Value < b.Value
+		return strings.Compare(a.Value, b.Value)
 	})
 	return out
 }
@@ -288,6 +289,26 @@ type spanOp struct {
 // op with the greatest ID among those covering it decides; adjacent
 // stretches that show the same value are one mark.
 func (d *Doc) winners(typ string, ops []spanOp) []Mark {
+	slices.SortFunc(ops, func(a, b spanOp) int { return cmp.Compare(a.s, b.s) })
+	apart := true
+	for i := 1; i < len(ops) && apart; i++ {
+		apart = ops[i].s >= ops[i-1].e
+	}
+	if apart {
+		// The usual page: no two ops of a type cover one character.
+		var out []Mark
+		for _, o := range ops {
+			if o.op.unset {
+				continue
+			}
+			if n := len(out) - 1; n >= 0 && out[n].End == o.s && out[n].Value == o.op.value {
+				out[n].End = o.e
+			} else {
+				out = append(out, Mark{Start: o.s, End: o.e, Type: typ, Value: o.op.value})
+			}
+		}
+		return out
+	}
 	type event struct {
 		at    int
 		start bool
@@ -297,7 +318,7 @@ func (d *Doc) winners(typ string, ops []spanOp) []Mark {
 	for i, o := range ops {
 		ev = append(ev, event{o.s, true, i}, event{o.e, false, i})
 	}
-	sort.Slice(ev, func(i, j int) bool { return ev[i].at < ev[j].at })
+	slices.SortFunc(ev, func(a, b event) int { return cmp.Compare(a.at, b.at) })
 	live := &opHeap{actors: &d.actors, ops: ops}
 	ended := make([]bool, len(ops))
 	var out []Mark
