@@ -63,3 +63,21 @@ func (x *runIndex) find(ctr uint64) *run {
 	}
 	return nil
 }
+
+// remove takes r out of the index.
+func (x *runIndex) remove(r *run) {
+	li := x.leafFor(r.id.ctr)
+	leaf := x.leaves[li]
+	j := sort.Search(len(leaf), func(i int) bool { return leaf[i].id.ctr >= r.id.ctr })
+	if j == len(leaf) || leaf[j] != r {
+		panic("crdt: removing a run the index does not hold")
+	}
+	copy(leaf[j:], leaf[j+1:])
+	leaf[len(leaf)-1] = nil
+	leaf = leaf[:len(leaf)-1]
+	if len(leaf) == 0 {
+		x.leaves = append(x.leaves[:li], x.leaves[li+1:]...) // leafFor reads every leaf's first run
+		return
+	}
+	x.leaves[li] = leaf
+}

@@ -115,39 +115,10 @@ func (d *Doc) MarshalState() []byte {
 		}
 		stamped(b.edits)
 		regs(b.attrs)
-		var runs [][]byte
-		b.text.eachRun(func(ru *run) {
-			var re enc
-			re.uint(ru.id.ctr)
-			re.uint(remap[ru.id.act])
-			re.uint(uint64(ru.n))
-			re.bool(ru.del)
-			if !ru.del {
-				re.str(string(ru.text))
-			}
-			if d.legacy {
-				runs = append(runs, re.b)
-				return
-			}
-			// Origins, each behind a flag: the start and the end are none.
-			re.b = append(re.b, 0)
-			flags := len(re.b) - 1
-			if ru.left.ctr != 0 {
-				re.b[flags] |= 1
-				re.uint(ru.left.ctr)
-				re.uint(remap[ru.left.act])
-			}
-			if ru.right.ctr != 0 {
-				re.b[flags] |= 2
-				re.uint(ru.right.ctr)
-				re.uint(remap[ru.right.act])
-			}
-			runs = append(runs, re.b)
-		})
+		var runs []run
+		b.text.eachRun(func(ru *run) { runs = append(runs, *ru) })
 		e.uint(uint64(len(runs)))
-		for _, r := range runs {
-			e.b = append(e.b, r...)
-		}
+		e.runs(runs, remap, d.legacy)
 		if d.legacy {
 			continue
 		}
@@ -302,38 +273,10 @@ func (d *Doc) unmarshal(data []byte) error {
 		}
 		regs(b.attrs)
 		nr := r.count()
-		for j := 0; j < nr && r.err == nil; j++ {
-			ru := &run{id: id(), n: int(r.bounded(1 << 30)), del: r.bool()}
-			if !ru.del {
-				s := r.str()
-				ru.text = []rune(s)
-				if len(ru.text) != ru.n {
-					r.fail("run length does not match its text")
-				}
-			}
-			if ru.n <= 0 || ru.id.ctr == 0 {
-				r.fail("empty run")
-			}
-			if !v2 {
-				flags := r.bounded(3)
-				if flags&1 != 0 {
-					ru.left = iid{r.uint(), actor()}
-				}
-				if flags&2 != 0 {
-					ru.right = iid{r.uint(), actor()}
-				}
-				if (flags&1 != 0 && ru.left.ctr == 0) || (flags&2 != 0 && ru.right.ctr == 0) {
-					r.fail("origin with counter 0")
-				}
-			}
-			if r.err != nil {
-				break
-			}
-			if _, _, dup := b.text.lookup(ru.id); dup {
-				r.fail("duplicate character id")
-				break
-			}
-			b.text.appendRun(ru)
+		if v2 {
+			r.legacyRuns(b.text, nr, id)
+		} else {
+			r.runs(b.text, nr, actor)
 		}
 		if !v2 {
 			nm := r.count()
@@ -403,6 +346,75 @@ func (d *Doc) unmarshal(data []byte) error {
 
 type enc struct{ b []byte }
 
+// Origin modes of a run in format 3: none (the start, or the end), the
+// character next to the run in the sequence (the one just before it for
+// the left origin, the first of the next run for the right one: mostly
+// where they still are), or given.
+const (
+	originNone = iota
+	originNext
+	originGiven
+)
+
+// runs writes a text's maximal runs: each id as a step from where the run
+// before ended, origins by mode (legacy: format 2, none).
+func (e *enc) runs(runs []run, remap []uint64, legacy bool) {
+	if legacy {
+		for _, ru := range runs {
+			e.uint(ru.id.ctr)
+			e.uint(remap[ru.id.act])
+			e.uint(uint64(ru.n))
+			e.bool(ru.del)
+			if !ru.del {
+				e.str(string(ru.text))
+			}
+		}
+		return
+	}
+	var end uint64
+	for i, ru := range runs {
+		e.sint(int64(ru.id.ctr - end))
+		e.uint(remap[ru.id.act])
+		e.uint(uint64(ru.n))
+		e.bool(ru.del)
+		if !ru.del {
+			e.str(string(ru.text))
+		}
+		end = ru.id.ctr + uint64(ru.n)
+		var before, after iid
+		if i > 0 {
+			p := runs[i-1]
+			before = iid{p.id.ctr + uint64(p.n) - 1, p.id.act}
+		}
+		if i+1 < len(runs) {
+			after = runs[i+1].id
+		}
+		mode := func(o, next iid) uint64 {
+			switch {
+			case o.ctr == 0:
+				return originNone
+			case o == next:
+				return originNext
+			}
+			return originGiven
+		}
+		lm, rm := mode(ru.left, before), mode(ru.right, after)
+		e.uint(lm | rm<<2)
+		for _, o := range []struct {
+			m  uint64
+			id iid
+		}{{lm, ru.left}, {rm, ru.right}} {
+			if o.m == originGiven {
+				e.sint(int64(o.id.ctr - ru.id.ctr))
+				e.uint(remap[o.id.act])
+			}
+		}
+	}
+}
+
+// sint writes a signed number (zigzag).
+func (e *enc) sint(v int64) { e.uint(uint64(v<<1) ^ uint64(v>>63)) }
+
 func (e *enc) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
 func (e *enc) str(s string)  { e.uint(uint64(len(s))); e.b = append(e.b, s...) }
 func (e *enc) bool(v bool) {
@@ -447,6 +459,101 @@ func (r *dec) count() int {
 		return 0
 	}
 	return int(v)
+}
+
+// sint reads what enc.sint wrote.
+func (r *dec) sint() int64 {
+	u := r.uint()
+	return int64(u>>1) ^ -int64(u&1)
+}
+
+// legacyRuns reads n runs of format 1 or 2 into t (no origins).
+func (r *dec) legacyRuns(t *Text, n int, id func() iid) {
+	for j := 0; j < n && r.err == nil; j++ {
+		ru := &run{id: id(), n: int(r.bounded(1 << 30)), del: r.bool()}
+		if !r.runText(ru) {
+			return
+		}
+		if _, _, dup := t.lookup(ru.id); dup {
+			r.fail("duplicate character id")
+			return
+		}
+		t.appendRun(ru)
+	}
+}
+
+// runText reads a run's text (none when deleted) and checks the run.
+func (r *dec) runText(ru *run) bool {
+	if !ru.del {
+		ru.text = []rune(r.str())
+		if len(ru.text) != ru.n {
+			r.fail("run length does not match its text")
+		}
+	}
+	if ru.n <= 0 || ru.id.ctr == 0 {
+		r.fail("empty run")
+	}
+	return r.err == nil
+}
+
+// runs reads n runs of format 3 into t.
+func (r *dec) runs(t *Text, n int, actor func() uint32) {
+	var end uint64
+	var prev *run
+	prevWantsNext := false // prev's right origin is this run's first character
+	for j := 0; j < n && r.err == nil; j++ {
+		ru := &run{id: iid{end + uint64(r.sint()), actor()}, n: int(r.bounded(1 << 30)), del: r.bool()}
+		if !r.runText(ru) {
+			return
+		}
+		end = ru.id.ctr + uint64(ru.n)
+		if end < ru.id.ctr || end > MaxCounter+1 {
+			r.fail("counter out of range")
+			return
+		}
+		if prevWantsNext {
+			prev.right = ru.id
+		}
+		modes := r.bounded(originGiven | originGiven<<2)
+		lm, rm := modes&3, modes>>2
+		if lm > originGiven || rm > originGiven {
+			r.fail("bad origin mode")
+			return
+		}
+		given := func() iid {
+			return iid{ru.id.ctr + uint64(r.sint()), actor()}
+		}
+		switch lm {
+		case originNext:
+			if prev == nil {
+				r.fail("left origin before the first run")
+				return
+			}
+			ru.left = iid{prev.id.ctr + uint64(prev.n) - 1, prev.id.act}
+		case originGiven:
+			ru.left = given()
+		}
+		prevWantsNext = rm == originNext
+		switch rm {
+		case originGiven:
+			ru.right = given()
+		}
+		if (lm == originGiven && ru.left.ctr == 0) || (rm == originGiven && ru.right.ctr == 0) {
+			r.fail("origin with counter 0")
+		}
+		if r.err != nil {
+			return
+		}
+		if _, _, dup := t.lookup(ru.id); dup {
+			r.fail("duplicate character id")
+			return
+		}
+		t.appendRun(ru)
+		prev = ru
+	}
+	if prevWantsNext && r.err == nil {
+		r.fail("right origin after the last run")
+	}
 }
 
 // bounded reads a number and rejects one above max.

@@ -371,9 +371,47 @@ func (t *Text) deleteLocal(pos, n int) []span {
 			out = append(out, span{r.id, r.n})
 		}
 		n -= r.n
-		ri++
+		ri = t.mergeDeleted(ci, ri) + 1
 	}
 	return out
+}
+
+// continues reports whether run q goes on where run p ends: the next
+// counters of the same actor, typed right after p's last character with
+// the same right origin, in the same deletion state; such runs are one.
+func continues(p, q *run) bool {
+	return p.del == q.del && p.id.act == q.id.act && p.id.ctr+uint64(p.n) == q.id.ctr &&
+		q.left == (iid{q.id.ctr - 1, q.id.act}) && q.right == p.right
+}
+
+// mergeDeleted joins the deleted run at runs[ri] of chunk ci with deleted
+// neighbours in its chunk that it continues or that continue it (typing
+// then deleting leaves many), and returns the index of the run that now
+// holds its characters. Fewer runs: less memory, faster everything.
+func (t *Text) mergeDeleted(ci, ri int) int {
+	c := t.chunks[ci]
+	r := c.runs[ri]
+	if !r.del {
+		return ri
+	}
+	if ri+1 < len(c.runs) && continues(r, c.runs[ri+1]) {
+		t.absorb(c, ri)
+	}
+	if ri > 0 && continues(c.runs[ri-1], r) {
+		t.absorb(c, ri-1)
+		return ri - 1
+	}
+	return ri
+}
+
+// absorb makes runs[i] of c take in runs[i+1], which it continues.
+func (t *Text) absorb(c *chunk, i int) {
+	p, q := c.runs[i], c.runs[i+1]
+	t.index[q.id.act].remove(q)
+	p.n += q.n
+	copy(c.runs[i+1:], c.runs[i+2:])
+	c.runs[len(c.runs)-1] = nil
+	c.runs = c.runs[:len(c.runs)-1]
 }
 
 func (t *Text) markDeleted(r *run) {
@@ -621,6 +659,7 @@ func (t *Text) deleteSpan(start iid, n int) error {
 		t.markDeleted(r)
 		n -= r.n
 		start.ctr += uint64(r.n)
+		t.mergeDeleted(t.chunkIndex(r.c), runPos(r.c, r))
 	}
 	return nil
 }
@@ -713,3 +752,4 @@ func (t *Text) appendRun(r *run) {
 	}
 	t.insertRun(ci, len(t.chunks[ci].runs), r)
 }
+
