@@ -752,4 +752,3 @@ func (t *Text) appendRun(r *run) {
 	}
 	t.insertRun(ci, len(t.chunks[ci].runs), r)
 }
-
