@@ -1,6 +1,7 @@
 package markdown
 
 import (
+	"bytes"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,8 +18,10 @@ import (
 // kept as raw source.
 func Parse(md string, opts ...Option) []*crdt.Block {
 	c := newConfig(opts)
-	// Invalid UTF-8 reads as U+FFFD, as text does everywhere else.
-	md = strings.ToValidUTF8(md, "\uFFFD")
+	// Invalid UTF-8 reads as U+FFFD, as text does everywhere else, and so
+	// does NUL (CommonMark's rule, applied before parsing so that emphasis
+	// next to it reads the same as when the text is read back).
+	md = strings.ReplaceAll(strings.ToValidUTF8(md, "\uFFFD"), "\x00", "\uFFFD")
 	src := []byte(strings.ReplaceAll(strings.ReplaceAll(md, "\r\n", "\n"), "\r", "\n"))
 	doc := parserFor(c.flavor).Parse(text.NewReader(src))
 	cv := converter{src: src, cfg: c}
@@ -82,6 +85,12 @@ func (cv *converter) block(n ast.Node) *crdt.Block {
 			}
 		}
 		b.Text = codeText(x.Lines(), cv.src)
+		if b.Attrs["language"] == "math" {
+			// GitHub's math block, and what Render writes for TeX that a
+			// $$ block cannot hold (a line ending in $$).
+			b.Type = crdt.TypeMath
+			delete(b.Attrs, "language")
+		}
 		return b
 	case *ast.HTMLBlock:
 		b := newBlock(crdt.TypeRaw)
@@ -146,7 +155,7 @@ func (cv *converter) alone(n ast.Node) *crdt.Block {
 		}
 		b := newBlock(crdt.TypeLink)
 		b.Attrs["target"] = strings.ToLower(m[1])
-		b.Text = t
+		b.Text = strings.ReplaceAll(t, "\n", " ") // a link's title is one line, as Render writes it
 		return b
 	}
 	return nil
@@ -167,7 +176,8 @@ func (cv *converter) quote(q *ast.Blockquote) *crdt.Block {
 	if cv.cfg.flavor == Obsidian {
 		if p, ok := q.FirstChild().(*ast.Paragraph); ok {
 			t, marks := cv.inline(p)
-			if m := calloutRe.FindStringSubmatch(t); m != nil && !markedAt(marks, 0) {
+			escaped := p.Lines().Len() > 0 && bytes.HasPrefix(bytes.TrimLeft(segValue(p.Lines().At(0), cv.src), " \t"), []byte(`\`))
+			if m := calloutRe.FindStringSubmatch(t); m != nil && !markedAt(marks, 0) && !escaped {
 				b := newBlock(crdt.TypeCallout)
 				b.Attrs["kind"] = m[1]
 				if m[2] != "" {

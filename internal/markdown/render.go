@@ -136,7 +136,7 @@ func (r *renderer) item(b *crdt.Block, marker string) []string {
 		content = r.text(b.Text, b.Marks, ctxText)
 		if len(content) > 0 {
 			first := content[0]
-			if b.Type == crdt.TypeBulleted && todoLikeRe.MatchString(first) || isThematic(marker+" "+first) {
+			if (b.Type == crdt.TypeBulleted || b.Type == crdt.TypeNumbered) && todoLikeRe.MatchString(first) || isThematic(marker+" "+first) {
 				first = `\` + first
 			}
 			if b.Type == crdt.TypeTodo {
@@ -150,8 +150,15 @@ func (r *renderer) item(b *crdt.Block, marker string) []string {
 		}
 	}
 	kids := r.seq(b.Children, !loose(b))
-	if len(kids) > 0 && len(kids[0]) > 0 && kids[0][0] == '-' && len(content) == 0 && isThematic(marker+" "+kids[0]) {
-		kids[0] = "***"
+	if len(content) == 0 && len(kids) > 0 && isThematic(marker+" "+kids[0]) {
+		// No text, and the first child on the marker's line would read as
+		// a rule ("- ---", "- * *"): a rule child is written "***" ("- ***"
+		// is no rule); other children start on the next line.
+		if b.Children[0].Type == crdt.TypeDivider {
+			kids[0] = "***"
+		} else {
+			return append([]string{marker}, indent(kids, strings.Repeat(" ", len(marker)+1), "")...)
+		}
 	}
 	if len(content) > 0 && len(kids) > 0 && loose(b) {
 		content = append(content, "")
@@ -233,9 +240,15 @@ func (r *renderer) block(b *crdt.Block) []string {
 	case crdt.TypeDivider:
 		return []string{"---"}
 	case crdt.TypeMath:
+		lines := strings.Split(b.Text, "\n")
+		for _, l := range lines {
+			if strings.HasSuffix(strings.TrimRight(l, " \t"), "$$") {
+				return codeBlock(b.Text, "math") // a $$ block would end there
+			}
+		}
 		out := []string{"$$"}
 		if b.Text != "" {
-			out = append(out, strings.Split(b.Text, "\n")...)
+			out = append(out, lines...)
 		}
 		return append(out, "$$")
 	case crdt.TypeQuote:
