@@ -254,12 +254,6 @@ func (w *lineWriter) lineEmpty() bool { return !w.started }
 
 func (r *inlineRenderer) opener(m crdt.Mark) string {
 	switch m.Type {
-	case crdt.MarkBold:
-		return "**"
-	case crdt.MarkItalic:
-		return "*"
-	case crdt.MarkStrike:
-		return "~~"
 	case crdt.MarkHighlight:
 		if r.cfg.flavor == Obsidian {
 			return "=="
@@ -268,17 +262,24 @@ func (r *inlineRenderer) opener(m crdt.Mark) string {
 	case crdt.MarkLink:
 		return "[" // a "!" just before is escaped (see escapes)
 	}
-	return ""
+	return delimiter(m.Type)
 }
 
-func (r *inlineRenderer) closer(m crdt.Mark, rs []rune) string {
-	switch m.Type {
+// delimiter is what opens and closes emphasis of type typ ("" for others).
+func delimiter(typ string) string {
+	switch typ {
 	case crdt.MarkBold:
 		return "**"
 	case crdt.MarkItalic:
 		return "*"
 	case crdt.MarkStrike:
 		return "~~"
+	}
+	return ""
+}
+
+func (r *inlineRenderer) closer(m crdt.Mark, rs []rune) string {
+	switch m.Type {
 	case crdt.MarkHighlight:
 		if r.cfg.flavor == Obsidian {
 			return "=="
@@ -287,7 +288,7 @@ func (r *inlineRenderer) closer(m crdt.Mark, rs []rune) string {
 	case crdt.MarkLink:
 		return "](" + destination(m.Value) + ")"
 	}
-	return ""
+	return delimiter(m.Type)
 }
 
 // atom writes a code span, verbatim source or a mention whole.

@@ -71,24 +71,11 @@ func (t *txn) putLinks(src change.ID, links []change.ID) error {
 }
 
 func (t *txn) Backlinks(id change.ID) ([]change.ID, error) {
-	rows, err := t.query(`SELECT src FROM links WHERE dst = ? ORDER BY src`, id[:])
+	out, err := t.ids(`SELECT src FROM links WHERE dst = ? ORDER BY src`, id[:])
 	if err != nil {
 		return nil, fmt.Errorf("backlinks: %w", err)
 	}
-	defer rows.Close()
-	var out []change.ID
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, err
-		}
-		x, err := toID(b)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-	}
-	return out, rows.Err()
+	return out, nil
 }
 
 const objectCols = `id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq, text_stale`
