@@ -473,7 +473,7 @@ func b3(n int, v view, edit func(i int) edit) (CRDTResult, error) {
 	var res CRDTResult
 	m := B3Clients(n)
 	if m < 2 {
-		return res, fmt.Errorf("N = %d gives fewer than 2 clients", n)
+		return res, fmt.Errorf("n = %d gives fewer than 2 clients", n)
 	}
 	setup := newReplica(-1)
 	sc := setup.setup(v)
