@@ -483,7 +483,7 @@ func TestExportImport(t *testing.T) {
 	a.ok("export", md)
 	c := newCLI(t)
 	c.ok("init", "--show-phrase", "--name", "other")
-	if out := c.ok("import", md); !strings.Contains(out, "Imported 2 Markdown files") {
+	if out := c.ok("import", md); !strings.Contains(out, ": 2 new objects, 0 updated") {
 		t.Fatalf("import markdown: %s", out)
 	}
 	if ls := c.ok("ls"); !strings.Contains(ls, "Recipes") || !strings.Contains(ls, "Garden") {

@@ -115,8 +115,8 @@ It reports what it could not convert.`,
 				if err != nil {
 					return err
 				}
-				return a.emit(map[string]any{"created": r.Created, "not_converted": r.NotConverted}, func(w io.Writer) {
-					fmt.Fprintf(w, "Imported %d Markdown files from %s as new objects.\n", r.Created, args[0])
+				return a.emit(map[string]any{"created": r.Created, "updated": r.Updated, "unchanged": r.Unchanged, "not_converted": r.NotConverted}, func(w io.Writer) {
+					fmt.Fprintf(w, "Imported Markdown from %s: %d new objects, %d updated, %d unchanged since the last import.\n", args[0], r.Created, r.Updated, r.Unchanged)
 					if len(r.NotConverted) > 0 {
 						fmt.Fprintf(w, "Not converted (%d):\n", len(r.NotConverted))
 						for _, s := range r.NotConverted {

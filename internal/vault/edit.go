@@ -37,6 +37,12 @@ type Result struct {
 	// Merged: the edit was built on earlier heads than the object had,
 	// and merged with the changes that came in since.
 	Merged bool
+	// Version is the heads of the version this edit wrote, whose state
+	// is its base with the edit made (Heads may hold more: what came in
+	// meanwhile): its own last change, or its base when it changed
+	// nothing. An import building its next version on Version changes
+	// what the import itself wrote, never what others did since.
+	Version []change.ID
 }
 
 // errStale: another writer stored a change of the object while an edit was
@@ -122,7 +128,7 @@ func (e *Engine) editOnce(ctx context.Context, id change.ID, opts EditOptions, f
 		if !r.Merged {
 			e.keep(cur)
 		}
-		r.Heads = heads
+		r.Heads, r.Version = heads, slices.Clone(parents)
 		return r, nil
 	}
 	if r.Merged {
@@ -174,6 +180,7 @@ func (e *Engine) editOnce(ctx context.Context, id change.ID, opts EditOptions, f
 		return r, err
 	}
 	r.Changed, r.Heads = true, slices.Clone(cur.heads)
+	r.Version = []change.ID{cs[len(cs)-1].ID}
 	e.afterWrite(ctx, cur) // before it is shared again: it renders the doc
 	e.keep(cur)
 	return r, nil

@@ -252,7 +252,7 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 		res := Result{ID: p.target}
 		switch {
 		case p.root != nil:
-			if err := e.createAs(ctx, p.root, x.Details, blocks); err != nil {
+			if res.Version, err = e.createAs(ctx, p.root, x.Details, blocks); err != nil {
 				return r, err
 			}
 			res.Changed = true
@@ -286,12 +286,11 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 			}
 		}
 		if p.root != nil || p.prior != nil {
-			o, err := e.Get(ctx, p.target)
-			if err != nil {
-				return r, err
-			}
+			// The version the import wrote, not the object's heads: those
+			// may hold edits made here meanwhile, which the next import,
+			// built on them, would undo.
 			rec := imported{Object: p.target.String(), Exported: x.Heads}
-			for _, h := range o.Heads {
+			for _, h := range res.Version {
 				rec.Heads = append(rec.Heads, h.String())
 			}
 			b, _ := json.Marshal(rec)

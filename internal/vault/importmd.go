@@ -2,6 +2,10 @@ package vault
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"net/url"
@@ -25,7 +29,7 @@ const DetailPath = "path"
 
 // MarkdownImport says what ImportMarkdown did.
 type MarkdownImport struct {
-	Created, Updated int
+	Created, Updated, Unchanged int
 	// NotConverted lists what could not become part of an object: links
 	// to notes that are not in the folder (kept, shown as missing), files
 	// that are not text.
@@ -38,6 +42,7 @@ type mdFile struct {
 	doc  markdown.Document
 	id   change.ID
 	root *change.Change // a new object's root; nil for one imported before
+	raw  []byte
 }
 
 // ImportMarkdown imports a folder of Markdown files (nested folders too,
@@ -50,7 +55,8 @@ type mdFile struct {
 // [text](Other.md)) become mentions of their objects and embeds of notes
 // ![[Note]] embeds of those objects: links are by id, so renaming a page
 // breaks none. Importing the same folder again updates the objects it
-// made, as an edit of each (concurrent edits elsewhere merge).
+// made where their files changed, each as an edit built on what the last
+// import wrote (see mdImport): what was written in mycel since stays.
 func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport, error) {
 	var r MarkdownImport
 	files, err := readMarkdownFolder(dir, &r)
@@ -90,14 +96,45 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 			r.NotConverted = append(r.NotConverted, fmt.Sprintf("%s: link to %q, which is not in the folder (kept, shown as missing)", f.rel, m))
 		}
 		details := importDetails(f)
+		digest := e.fileDigest(f.raw)
 		if f.root != nil {
-			if err := e.createAs(ctx, f.root, details, f.doc.Blocks); err != nil {
+			heads, err := e.createAs(ctx, f.root, details, f.doc.Blocks)
+			if err != nil {
 				return r, err
 			}
 			r.Created++
+			if err := e.recordImport(ctx, f.id, heads, digest); err != nil {
+				return r, err
+			}
 			continue
 		}
-		_, err := e.Edit(ctx, f.id, EditOptions{NewVersion: true}, func(t *crdt.Tx) error {
+		prior, err := e.priorImport(ctx, f.id)
+		if err != nil {
+			return r, err
+		}
+		if prior == nil {
+			// Imported on another device (or by a mycel that kept no
+			// record): what that import wrote is not known here, so the
+			// file is taken only if the page reads the same already.
+			same, heads, err := e.readsAs(ctx, f.id, details, f.doc.Blocks)
+			if err != nil {
+				return r, err
+			}
+			if !same {
+				r.NotConverted = append(r.NotConverted, fmt.Sprintf("%s: not imported: the page was imported on another device and differs from the file; importing the file here could undo edits made since, so import it on that device or make the change in mycel", f.rel))
+				continue
+			}
+			r.Unchanged++
+			if err := e.recordImport(ctx, f.id, heads, digest); err != nil {
+				return r, err
+			}
+			continue
+		}
+		if prior.File == digest {
+			r.Unchanged++ // the file is as the last import left it
+			continue
+		}
+		res, err := e.Edit(ctx, f.id, EditOptions{Base: prior.heads, NewVersion: true}, func(t *crdt.Tx) error {
 			t.SetDetails(details)
 			t.Replace(f.doc.Blocks)
 			return nil
@@ -105,9 +142,80 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 		if err != nil {
 			return r, fmt.Errorf("%s: %w", f.rel, err)
 		}
-		r.Updated++
+		if res.Changed {
+			r.Updated++
+		} else {
+			r.Unchanged++
+		}
+		if err := e.recordImport(ctx, f.id, res.Version, digest); err != nil {
+			return r, err
+		}
 	}
 	return r, nil
+}
+
+// mdImport is what the last import of a file made of its object, kept in
+// a device setting: the version it wrote (whose state is the file's) and
+// a digest of the file. The next import of a changed file is an edit built
+// on that version, so it changes what the file changed and merges with
+// every edit made in mycel since, like a concurrent one; an unchanged file
+// changes nothing.
+type mdImport struct {
+	Heads []string `json:"heads"`
+	File  string   `json:"file"`
+	heads []change.ID
+}
+
+func mdImportSetting(id change.ID) string { return "imported-md:" + id.String() }
+
+// fileDigest is a digest of a file's bytes keyed by the vault, so that a
+// backup's settings do not confirm a guess of a file's text.
+func (e *Engine) fileDigest(b []byte) string {
+	m := hmac.New(sha256.New, e.vault.ReadKey[:])
+	m.Write([]byte("mycel/v1/markdown-import\x00"))
+	m.Write(b)
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+func (e *Engine) recordImport(ctx context.Context, id change.ID, heads []change.ID, digest string) error {
+	rec := mdImport{File: digest}
+	for _, h := range heads {
+		rec.Heads = append(rec.Heads, h.String())
+	}
+	b, _ := json.Marshal(rec)
+	return e.SetSetting(ctx, mdImportSetting(id), b)
+}
+
+// priorImport is the record of the last import of object id on this
+// device; nil if there is none or its version is not stored here.
+func (e *Engine) priorImport(ctx context.Context, id change.ID) (*mdImport, error) {
+	b, err := e.Setting(ctx, mdImportSetting(id))
+	if err != nil || len(b) == 0 {
+		return nil, err
+	}
+	var rec mdImport
+	if json.Unmarshal(b, &rec) != nil {
+		return nil, nil
+	}
+	if rec.heads, err = parseIDs(rec.Heads); err != nil || len(rec.heads) == 0 || !e.hasChanges(ctx, rec.heads) {
+		return nil, nil
+	}
+	return &rec, nil
+}
+
+// readsAs reports whether object id already has these details and blocks
+// (as Markdown), and its heads.
+func (e *Engine) readsAs(ctx context.Context, id change.ID, details map[string]string, blocks []*crdt.Block) (bool, []change.ID, error) {
+	o, err := e.Get(ctx, id)
+	if err != nil {
+		return false, nil, err
+	}
+	for k, v := range details {
+		if o.Details[k] != v {
+			return false, o.Heads, nil
+		}
+	}
+	return markdown.Render(o.Doc.Blocks()) == markdown.Render(blocks), o.Heads, nil
 }
 
 // readMarkdownFolder reads every Markdown file under dir. Everything is
@@ -161,7 +269,7 @@ func readMarkdownFolder(dir string, r *MarkdownImport) ([]*mdFile, error) {
 			r.NotConverted = append(r.NotConverted, rel+": "+err.Error())
 			return nil
 		}
-		files = append(files, &mdFile{rel: p, doc: markdown.ParseDocument(string(b), markdown.WithFlavor(markdown.Obsidian))})
+		files = append(files, &mdFile{rel: p, raw: b, doc: markdown.ParseDocument(string(b), markdown.WithFlavor(markdown.Obsidian))})
 		return nil
 	})
 	return files, err

@@ -78,9 +78,9 @@ func TestObsidianVaultRoundTrip(t *testing.T) {
 	if bl, err := a.Backlinks(ctx, got["Garden"]); err != nil || len(bl) == 0 {
 		t.Fatalf("nothing links to the garden: %v, %v", bl, err)
 	}
-	// The same folder again updates; nothing doubles.
+	// The same folder again changes nothing; nothing doubles.
 	r, err = a.ImportMarkdown(ctx, src)
-	if err != nil || r.Created != 0 || r.Updated != n {
+	if err != nil || r.Created != 0 || r.Unchanged != n {
 		t.Fatalf("import again: %+v, %v", r, err)
 	}
 	if again := titles(t, a); len(again) != len(got) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"mycel/internal/change"
@@ -99,14 +100,16 @@ func (e *Engine) create(ctx context.Context, details map[string]string, blocks [
 	if err != nil {
 		return change.ID{}, err
 	}
-	return root.ID, e.createAs(ctx, root, details, blocks)
+	_, err = e.createAs(ctx, root, details, blocks)
+	return root.ID, err
 }
 
 // createAs makes the object of root (made ahead, so that an import knows
-// the ids of the objects it links to before it writes them).
-func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[string]string, blocks []*crdt.Block) error {
+// the ids of the objects it links to before it writes them) and returns
+// the heads it wrote.
+func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[string]string, blocks []*crdt.Block) ([]change.ID, error) {
 	if err := e.mayWrite(ctx); err != nil {
-		return err
+		return nil, err
 	}
 	id := root.ID
 	l := &loaded{id: id, key: e.objectKey(id), doc: crdt.NewDoc(), heads: []change.ID{id},
@@ -117,14 +120,14 @@ func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[
 		t.Replace(blocks)
 		return nil
 	}); err != nil {
-		return err
+		return nil, err
 	}
 	var cs []*change.Change
 	if ch := t.Commit(); ch != nil {
 		var err error
 		// Built on the root, not stored yet: its Lamport is 0.
 		if cs, err = e.seal(ctx, id, l.key, []change.ID{id}, root.Lamport, ch, true); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	err := e.db.Update(ctx, func(tx store.Tx) error {
@@ -146,11 +149,12 @@ func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[
 		return e.save(tx, l)
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
+	heads := slices.Clone(l.heads)
 	e.afterWrite(ctx, l)
 	e.keep(l)
-	return nil
+	return heads, nil
 }
 
 // CreateMarkdown makes an object from a Markdown document: its front
