@@ -253,16 +253,32 @@ func (d *Doc) renderMarks(b *block) []Mark {
 		}
 		return n
 	}
-	byType := map[string][]spanOp{}
+	// The ops by type, then start: one slice, no map (this runs for every
+	// block of a page on open).
+	spans := make([]spanOp, 0, len(b.marks))
 	for i := range b.marks {
 		m := &b.marks[i]
 		if s, e := gap(m.start), gap(m.end); s < e {
-			byType[m.typ] = append(byType[m.typ], spanOp{s, e, m})
+			spans = append(spans, spanOp{s, e, m})
 		}
 	}
-	var out []Mark
-	for typ, ops := range byType {
-		out = append(out, d.winners(typ, ops)...)
+	slices.SortFunc(spans, func(a, b spanOp) int {
+		if c := strings.Compare(a.op.typ, b.op.typ); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.s, b.s)
+	})
+	out := make([]Mark, 0, len(spans))
+	for i := 0; i < len(spans); {
+		j := i + 1
+		for j < len(spans) && spans[j].op.typ == spans[i].op.typ {
+			j++
+		}
+		out = d.winners(out, spans[i].op.typ, spans[i:j])
+		i = j
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	slices.SortFunc(out, func(a, b Mark) int {
 		if c := cmp.Compare(a.Start, b.Start); c != 0 {
@@ -285,23 +301,23 @@ type spanOp struct {
 	op   *markOp
 }
 
-// winners sweeps the ops of one mark type: on every stretch of text the
-// op with the greatest ID among those covering it decides; adjacent
-// stretches that show the same value are one mark.
-func (d *Doc) winners(typ string, ops []spanOp) []Mark {
-	slices.SortFunc(ops, func(a, b spanOp) int { return cmp.Compare(a.s, b.s) })
+// winners sweeps the ops of one mark type, sorted by start: on every
+// stretch of text the op with the greatest ID among those covering it
+// decides; adjacent stretches that show the same value are one mark,
+// appended to out.
+func (d *Doc) winners(out []Mark, typ string, ops []spanOp) []Mark {
+	base := len(out)
 	apart := true
 	for i := 1; i < len(ops) && apart; i++ {
 		apart = ops[i].s >= ops[i-1].e
 	}
 	if apart {
 		// The usual page: no two ops of a type cover one character.
-		var out []Mark
 		for _, o := range ops {
 			if o.op.unset {
 				continue
 			}
-			if n := len(out) - 1; n >= 0 && out[n].End == o.s && out[n].Value == o.op.value {
+			if n := len(out) - 1; n >= base && out[n].End == o.s && out[n].Value == o.op.value {
 				out[n].End = o.e
 			} else {
 				out = append(out, Mark{Start: o.s, End: o.e, Type: typ, Value: o.op.value})
@@ -321,7 +337,6 @@ func (d *Doc) winners(typ string, ops []spanOp) []Mark {
 	slices.SortFunc(ev, func(a, b event) int { return cmp.Compare(a.at, b.at) })
 	live := &opHeap{actors: &d.actors, ops: ops}
 	ended := make([]bool, len(ops))
-	var out []Mark
 	for k := 0; k < len(ev); {
 		at := ev[k].at
 		for ; k < len(ev) && ev[k].at == at; k++ {
@@ -342,7 +357,7 @@ func (d *Doc) winners(typ string, ops []spanOp) []Mark {
 			continue
 		}
 		end := ev[k].at
-		if n := len(out) - 1; n >= 0 && out[n].End == at && out[n].Value == w.value {
+		if n := len(out) - 1; n >= base && out[n].End == at && out[n].Value == w.value {
 			out[n].End = end
 		} else {
 			out = append(out, Mark{Start: at, End: end, Type: typ, Value: w.value})

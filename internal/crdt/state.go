@@ -280,8 +280,11 @@ func (d *Doc) unmarshal(data []byte) error {
 		}
 		if !v2 {
 			nm := r.count()
+			if nm > 0 {
+				b.marks = make([]markOp, 0, min(nm, len(r.b)/8)) // a mark takes 8 bytes at least
+			}
 			for j := 0; j < nm && r.err == nil; j++ {
-				m := markOp{id: id(), typ: r.str(), value: r.str(), unset: r.bool()}
+				m := markOp{id: id(), typ: r.markType(), value: r.str(), unset: r.bool()}
 				m.start = anchor{id(), r.bool()}
 				m.end = anchor{id(), r.bool()}
 				if m.id.ctr == 0 || m.typ == "" || m.start.at.ctr == 0 {
@@ -577,18 +580,40 @@ func (r *dec) str() string {
 }
 
 // raw reads a length-prefixed byte string (actor names are keys, not text).
-func (r *dec) raw() string {
+func (r *dec) raw() string { return string(r.rawBytes()) }
+
+// rawBytes reads a length-prefixed string's bytes, in the input.
+func (r *dec) rawBytes() []byte {
 	n := r.uint()
 	if r.err != nil {
-		return ""
+		return nil
 	}
 	if n > uint64(len(r.b)) {
 		r.fail("truncated string")
+		return nil
+	}
+	b := r.b[:n:n]
+	r.b = r.b[n:]
+	return b
+}
+
+// knownMarks are the mark types markType reads without allocating.
+var knownMarks = []string{MarkBold, MarkItalic, MarkStrike, MarkCode, MarkHighlight, MarkLink, MarkMention, MarkRaw}
+
+// markType reads a mark's type as str does, one of knownMarks without
+// allocating: a page holds thousands of marks of a few types.
+func (r *dec) markType() string {
+	b := r.rawBytes()
+	for _, k := range knownMarks {
+		if string(b) == k {
+			return k
+		}
+	}
+	if !utf8.Valid(b) {
+		r.fail("string is not UTF-8")
 		return ""
 	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
+	return string(b)
 }
 
 func (r *dec) bool() bool {

@@ -134,18 +134,25 @@ type SnapshotPolicy struct {
 	MinChanges int
 	// MaxChanges since the last snapshot after which one is always written.
 	MaxChanges int
+	// MinBytes of changes since the last snapshot after which fewer than
+	// MinChanges are enough: a page imported or pasted in one big change
+	// would otherwise replay it on every open (0: no such rule).
+	MinBytes int
 }
 
 // DefaultSnapshotPolicy writes a snapshot once the changes since the last
 // one outweigh it (so snapshots at most double the history's size, and the
 // tail replayed on open is no bigger than the snapshot), and at least every
-// 1,000 changes.
-var DefaultSnapshotPolicy = SnapshotPolicy{MinChanges: 32, MaxChanges: 1000}
+// 1,000 changes; fewer than 32 changes only once they hold 64 KiB.
+var DefaultSnapshotPolicy = SnapshotPolicy{MinChanges: 32, MaxChanges: 1000, MinBytes: 64 << 10}
 
 // Due reports whether a snapshot should be written, given the changes and
 // bytes since the last snapshot and that snapshot's size (0 when none).
 func (p SnapshotPolicy) Due(changesSince, bytesSince, snapshotSize int) bool {
-	if changesSince < p.MinChanges {
+	if changesSince == 0 {
+		return false
+	}
+	if changesSince < p.MinChanges && (p.MinBytes == 0 || bytesSince < p.MinBytes) {
 		return false
 	}
 	return changesSince >= p.MaxChanges || bytesSince >= snapshotSize

@@ -65,7 +65,7 @@ func TestVersionsGroupByAuthorAndIdle(t *testing.T) {
 
 func TestSnapshotPolicy(t *testing.T) {
 	p := DefaultSnapshotPolicy
-	if p.Due(10, 1<<20, 0) || !p.Due(32, 100, 0) || p.Due(100, 10, 5000) || !p.Due(1000, 10, 5000) || !p.Due(50, 6000, 5000) {
+	if p.Due(10, 60000, 0) || !p.Due(2, 1<<20, 0) || p.Due(2, 1<<20, 2<<20) || p.Due(0, 1<<20, 0) || !p.Due(32, 100, 0) || p.Due(100, 10, 5000) || !p.Due(1000, 10, 5000) || !p.Due(50, 6000, 5000) {
 		t.Fatal("policy decisions wrong")
 	}
 }
