@@ -21,6 +21,11 @@ type Text struct {
 	// index holds, per actor, its runs sorted by first counter, to find a
 	// character by ID.
 	index map[uint32]*runIndex
+	// hit is the run lookup found last: edits come in runs of one
+	// another (a word deleted character by character, typing after what
+	// was just typed). Checked against its fields as they are now; cleared
+	// when the run leaves the text.
+	hit *run
 	// cursor: chunks[curChunk] starts at visible position curPos. Local edits
 	// keep it valid; operations located by ID reset it.
 	curChunk, curPos int
@@ -202,6 +207,9 @@ func (t *Text) indexAdd(r *run) {
 
 // lookup finds the run holding id and the offset of id in it.
 func (t *Text) lookup(id iid) (*run, int, bool) {
+	if r := t.hit; r != nil && r.id.act == id.act && id.ctr >= r.id.ctr && id.ctr < r.id.ctr+uint64(r.n) {
+		return r, int(id.ctr - r.id.ctr), true
+	}
 	x := t.index[id.act]
 	if x == nil {
 		return nil, 0, false
@@ -210,6 +218,7 @@ func (t *Text) lookup(id iid) (*run, int, bool) {
 	if r == nil {
 		return nil, 0, false
 	}
+	t.hit = r
 	return r, int(id.ctr - r.id.ctr), true
 }
 
@@ -379,10 +388,7 @@ func (t *Text) deleteLocal(pos, n int) []span {
 // continues reports whether run q goes on where run p ends: the next
 // counters of the same actor, typed right after p's last character with
 // the same right origin, in the same deletion state; such runs are one.
-func continues(p, q *run) bool {
-	return p.del == q.del && p.id.act == q.id.act && p.id.ctr+uint64(p.n) == q.id.ctr &&
-		q.left == (iid{q.id.ctr - 1, q.id.act}) && q.right == p.right
-}
+func continues(p, q *run) bool { return p.del == q.del && follows(p, q) }
 
 // mergeDeleted joins the deleted run at runs[ri] of chunk ci with deleted
 // neighbours in its chunk that it continues or that continue it (typing
@@ -408,6 +414,9 @@ func (t *Text) mergeDeleted(ci, ri int) int {
 func (t *Text) absorb(c *chunk, i int) {
 	p, q := c.runs[i], c.runs[i+1]
 	t.index[q.id.act].remove(q)
+	if t.hit == q {
+		t.hit = nil
+	}
 	p.n += q.n
 	copy(c.runs[i+1:], c.runs[i+2:])
 	c.runs[len(c.runs)-1] = nil
@@ -650,6 +659,11 @@ func (t *Text) deleteSpan(start iid, n int) error {
 		if !ok {
 			return fmt.Errorf("delete of unknown character %d@%s", start.ctr, short(t.actors.names[start.act]))
 		}
+		if k := min(n, r.n-off); !r.del && k < r.n && t.deleteIntoNeighbour(r, off, k) {
+			n -= k
+			start.ctr += uint64(k)
+			continue
+		}
 		if off > 0 {
 			r = t.split(t.chunkIndex(r.c), runPos(r.c, r), r, off)
 		}
@@ -662,6 +676,46 @@ func (t *Text) deleteSpan(start iid, n int) error {
 		t.mergeDeleted(t.chunkIndex(r.c), runPos(r.c, r))
 	}
 	return nil
+}
+
+// deleteIntoNeighbour deletes k characters of visible run r from offset
+// off when they are its first ones and the run before it is a deleted run
+// it continues, or its last ones and the run after it is a deleted run
+// continuing it: the boundary between the two moves, and no run is split
+// (backspacing, and deleting forwards, do this all the time). It reports
+// whether it could.
+func (t *Text) deleteIntoNeighbour(r *run, off, k int) bool {
+	c := r.c
+	ri := runPos(c, r)
+	switch {
+	case off == 0 && ri > 0 && c.runs[ri-1].del && follows(c.runs[ri-1], r):
+		p := c.runs[ri-1]
+		p.n += k
+		r.id.ctr += uint64(k) // still the first counter after p's: the index stays sorted
+		r.n -= k
+		r.text = r.text[k:]
+		r.left = iid{r.id.ctr - 1, r.id.act}
+	case off+k == r.n && ri+1 < len(c.runs) && c.runs[ri+1].del && follows(r, c.runs[ri+1]):
+		q := c.runs[ri+1]
+		r.n -= k
+		r.text = r.text[:r.n:r.n]
+		q.id.ctr -= uint64(k)
+		q.n += k
+		q.left = iid{q.id.ctr - 1, q.id.act}
+	default:
+		return false
+	}
+	c.vis -= k
+	t.vis -= k
+	t.strOK = false
+	return true
+}
+
+// follows reports whether q's characters come right after p's as one
+// typing does (whatever either's deletion state): see continues.
+func follows(p, q *run) bool {
+	return p.id.act == q.id.act && p.id.ctr+uint64(p.n) == q.id.ctr &&
+		q.left == (iid{q.id.ctr - 1, q.id.act}) && q.right == p.right
 }
 
 // clone deep-copies the text onto another actor table (with the same indices).
