@@ -312,13 +312,18 @@ func (d *Doc) unmarshal(data []byte) error {
 	// References must resolve, so rendering never meets a dangling ID,
 	// and integrating never meets an unknown origin.
 	for _, b := range d.list {
+		var prev *run
 		for _, c := range b.text.chunks {
 			for _, ru := range c.runs {
-				for _, o := range [2]iid{ru.left, ru.right} {
-					if _, _, ok := b.text.lookup(o); o.ctr != 0 && !ok {
+				for i, o := range [2]iid{ru.left, ru.right} {
+					if o.ctr == 0 || i == 0 && prev != nil && o == (iid{prev.id.ctr + uint64(prev.n) - 1, prev.id.act}) {
+						continue // the end, or the character just before (most runs)
+					}
+					if _, _, ok := b.text.lookup(o); !ok {
 						return errors.New("text origin names no character of its block")
 					}
 				}
+				prev = ru
 			}
 		}
 		for _, m := range b.marks {
@@ -547,15 +552,14 @@ func (r *dec) runs(t *Text, n int, actor func() uint32) {
 		if r.err != nil {
 			return
 		}
-		if _, _, dup := t.lookup(ru.id); dup {
-			r.fail("duplicate character id")
-			return
-		}
-		t.appendRun(ru)
+		t.appendDecoded(ru)
 		prev = ru
 	}
 	if prevWantsNext && r.err == nil {
 		r.fail("right origin after the last run")
+	}
+	if r.err == nil && !t.indexDecoded() {
+		r.fail("duplicate character id")
 	}
 }
 

@@ -1,8 +1,9 @@
 package crdt
 
 import (
+	"cmp"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -733,15 +734,57 @@ func (t *Text) clone(actors *actorTable) *Text {
 		}
 		nt.chunks[i] = nc
 	}
+	nt.indexAll(byActor)
+	return nt
+}
+
+// indexAll builds the index from every run, grouped by actor, and reports
+// whether no two runs share a character.
+func (t *Text) indexAll(byActor map[uint32][]*run) bool {
 	for act, runs := range byActor {
-		sort.Slice(runs, func(i, j int) bool { return runs[i].id.ctr < runs[j].id.ctr })
-		x := &runIndex{}
+		slices.SortFunc(runs, func(a, b *run) int { return cmp.Compare(a.id.ctr, b.id.ctr) })
+		for i := 1; i < len(runs); i++ {
+			if runs[i-1].id.ctr+uint64(runs[i-1].n) > runs[i].id.ctr {
+				return false
+			}
+		}
+		x := &runIndex{leaves: make([][]*run, 0, len(runs)/(leafMax/2)+1)}
 		for i := 0; i < len(runs); i += leafMax / 2 {
 			x.leaves = append(x.leaves, append(make([]*run, 0, leafMax+1), runs[i:min(i+leafMax/2, len(runs))]...))
 		}
-		nt.index[act] = x
+		t.index[act] = x
 	}
-	return nt
+	return true
+}
+
+// appendDecoded adds a run at the end of a text being decoded without
+// indexing it: the decoder indexes all runs at once (indexDecoded), one
+// sort per actor instead of a search per run.
+func (t *Text) appendDecoded(r *run) {
+	ci := len(t.chunks) - 1
+	if len(t.chunks[ci].runs) >= maxChunk/2 {
+		t.appendChunk()
+		ci++
+	}
+	c := t.chunks[ci]
+	c.runs = append(c.runs, r)
+	r.c = c
+	v := t.visLen(r)
+	c.vis += v
+	t.vis += v
+	t.strOK = false
+}
+
+// indexDecoded indexes the runs appendDecoded added, and reports whether
+// no two of them share a character.
+func (t *Text) indexDecoded() bool {
+	byActor := map[uint32][]*run{}
+	for _, c := range t.chunks {
+		for _, r := range c.runs {
+			byActor[r.id.act] = append(byActor[r.id.act], r)
+		}
+	}
+	return t.indexAll(byActor)
 }
 
 // eachRun calls f on maximal runs: adjacent runs with consecutive IDs, the

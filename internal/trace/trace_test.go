@@ -124,3 +124,26 @@ func BenchmarkRemoteReplay(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConcurrentStateLoad decodes node_nodecc's merged state (a
+// device opening the object from its local snapshot) and reads its text.
+func BenchmarkConcurrentStateLoad(b *testing.B) {
+	tr := load(b, "node_nodecc-concurrent.json.gz")
+	h, err := Concurrent(tr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	d, err := Deliver(h, rand.New(rand.NewPCG(1, 1)), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	st := d.MarshalState()
+	b.ResetTimer()
+	for b.Loop() {
+		x, err := crdt.UnmarshalState(st)
+		if err != nil {
+			b.Fatal(err)
+		}
+		_ = x.Text(h.Block)
+	}
+}
