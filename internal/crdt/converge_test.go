@@ -13,13 +13,10 @@ import (
 // The convergence property must see at least 1,000 random histories per run.
 func TestMain(m *testing.M) { checks.Default(m, "1000") }
 
-// sim is a set of replicas exchanging changes; deps[i] are the changes
-// change i's author had applied when making it.
+// sim is a set of replicas exchanging changes.
 type sim struct {
+	exchange
 	docs    []*Doc
-	applied [][]bool
-	changes []*Change
-	deps    [][]int
 	history [][][]*Block // per device, rendered states it has seen, for restores
 }
 
@@ -27,30 +24,8 @@ func (s *sim) commit(dev int, ch *Change) {
 	if ch == nil {
 		return
 	}
-	var deps []int
-	for i, ok := range s.applied[dev] {
-		if ok {
-			deps = append(deps, i)
-		}
-	}
-	s.changes = append(s.changes, ch)
-	s.deps = append(s.deps, deps)
-	for i := range s.applied {
-		s.applied[i] = append(s.applied[i], i == dev)
-	}
+	s.made(dev, ch)
 	s.history[dev] = append(s.history[dev], s.docs[dev].Blocks())
-}
-
-func (s *sim) ready(dev, c int) bool {
-	if s.applied[dev][c] {
-		return false
-	}
-	for _, p := range s.deps[c] {
-		if !s.applied[dev][p] {
-			return false
-		}
-	}
-	return true
 }
 
 // deliver applies change c to dev; a duplicate must be refused untouched.
@@ -59,7 +34,7 @@ func (s *sim) deliver(t *rapid.T, dev, c int, dup bool) {
 	if err := d.Apply(s.changes[c]); err != nil {
 		t.Fatalf("device %d: apply change %d: %v", dev, c, err)
 	}
-	s.applied[dev][c] = true
+	s.have[dev][c] = true
 	if dup {
 		before := d.MarshalState()
 		if err := d.Apply(s.changes[c]); err == nil {
@@ -74,12 +49,7 @@ func (s *sim) deliver(t *rapid.T, dev, c int, dup bool) {
 // syncRandom delivers to dev, in random causal order, some of what it lacks.
 func (s *sim) syncRandom(t *rapid.T, dev int, all bool) {
 	for {
-		var ready []int
-		for c := range s.changes {
-			if s.ready(dev, c) {
-				ready = append(ready, c)
-			}
-		}
+		ready := s.readyFor(dev)
 		if len(ready) == 0 {
 			return
 		}
@@ -197,7 +167,7 @@ func (s *sim) edit(t *rapid.T, dev int) {
 func TestConvergence(t *testing.T) {
 	rapid.Check(t, func(t *rapid.T) {
 		n := rapid.IntRange(2, 5).Draw(t, "devices")
-		s := &sim{docs: make([]*Doc, n), applied: make([][]bool, n), history: make([][][]*Block, n)}
+		s := &sim{exchange: exchange{have: make([][]bool, n)}, docs: make([]*Doc, n), history: make([][][]*Block, n)}
 		for i := range s.docs {
 			s.docs[i] = NewDoc()
 		}

@@ -132,11 +132,9 @@ func (f *fugueTree) String() string {
 
 // textSim is replicas of one block's text exchanging changes.
 type textSim struct {
-	docs    []*Doc
-	blk     ID
-	changes []*Change
-	have    [][]bool
-	deps    [][]int
+	exchange
+	docs []*Doc
+	blk  ID
 }
 
 func newTextSim(n int, base string) *textSim {
@@ -145,7 +143,7 @@ func newTextSim(n int, base string) *textSim {
 	blk := tx.InsertBlock(ID{}, ID{}, TypeParagraph)
 	tx.InsertText(blk, 0, base)
 	root := tx.Commit()
-	s := &textSim{blk: blk, changes: []*Change{root}, deps: [][]int{nil}}
+	s := &textSim{exchange: exchange{changes: []*Change{root}, deps: [][]int{nil}}, blk: blk}
 	for i := 0; i < n; i++ {
 		di := NewDoc()
 		if err := di.Apply(root); err != nil {
@@ -163,20 +161,8 @@ func (s *textSim) actor(dev int) string { return fmt.Sprintf("dev%d", dev) }
 func (s *textSim) edit(dev int, f func(tx *Tx)) {
 	tx := s.docs[dev].Begin(s.actor(dev))
 	f(tx)
-	ch := tx.Commit()
-	if ch == nil {
-		return
-	}
-	var deps []int
-	for c, ok := range s.have[dev] {
-		if ok {
-			deps = append(deps, c)
-		}
-	}
-	s.changes = append(s.changes, ch)
-	s.deps = append(s.deps, deps)
-	for i := range s.have {
-		s.have[i] = append(s.have[i], i == dev)
+	if ch := tx.Commit(); ch != nil {
+		s.made(dev, ch)
 	}
 }
 
@@ -184,19 +170,7 @@ func (s *textSim) edit(dev int, f func(tx *Tx)) {
 // (any causal order).
 func (s *textSim) sync(dev int, pick func(n int) int) error {
 	for {
-		var ready []int
-		for c := range s.changes {
-			if s.have[dev][c] {
-				continue
-			}
-			ok := true
-			for _, p := range s.deps[c] {
-				ok = ok && s.have[dev][p]
-			}
-			if ok {
-				ready = append(ready, c)
-			}
-		}
+		ready := s.readyFor(dev)
 		if len(ready) == 0 {
 			return nil
 		}
