@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -16,12 +17,14 @@ import (
 	"mycel/internal/api"
 	"mycel/internal/device"
 	"mycel/internal/vault"
+	"mycel/internal/web"
 )
 
 func (a *app) upCmd() *cobra.Command {
 	var name string
 	var listen, peers []string
-	var noLAN, lanOnly, showPhrase bool
+	var noLAN, lanOnly, showPhrase, noWeb bool
+	var webAddr string
 	var redial time.Duration
 	cmd := &cobra.Command{
 		Use:   "up",
@@ -36,7 +39,10 @@ and shows its recovery phrase, as 'mycel init' does: on the terminal only, unles
     of other vaults learn nothing from this device, not even its vault's id.
 
 It also serves the local API on a unix socket in the data folder (only you can
-open it), which the other commands use while it runs.`,
+open it), which the other commands use while it runs, and the web app on
+http://127.0.0.1:7457 (--web ADDR, --no-web; when 7457 is taken, any free
+port). On a terminal it prints an address that logs a browser in once;
+'mycel open' opens the app in the browser at any time.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if noLAN && lanOnly {
@@ -100,7 +106,33 @@ open it), which the other commands use while it runs.`,
 			if err != nil {
 				return err
 			}
-			srv := &http.Server{Handler: api.Handler(e, dev), ReadHeaderTimeout: 10 * time.Second}
+			apiHandler := api.Handler(e, dev)
+			socketMux := http.NewServeMux()
+			socketMux.Handle("/", apiHandler)
+			var app *web.Server
+			var webSrv *http.Server
+			webDone := make(chan error, 1)
+			if !noWeb {
+				wl, err := web.Listen(webAddr, cmd.Flags().Changed("web"))
+				if err != nil {
+					dev.Close()
+					dev.Host.Close()
+					return err
+				}
+				if app, err = web.New(apiHandler, wl.Addr()); err != nil {
+					wl.Close()
+					return err
+				}
+				// 'mycel open' asks here (the socket only its owner can
+				// reach) for a new login address.
+				socketMux.HandleFunc("POST /v1/web/login", func(w http.ResponseWriter, r *http.Request) {
+					w.Header().Set("Content-Type", "application/json")
+					json.NewEncoder(w).Encode(map[string]string{"url": app.LoginURL(), "base": app.Base()})
+				})
+				webSrv = &http.Server{Handler: app, ReadHeaderTimeout: 10 * time.Second}
+				go func() { webDone <- webSrv.Serve(wl) }()
+			}
+			srv := &http.Server{Handler: socketMux, ReadHeaderTimeout: 10 * time.Second}
 			nodes, _ := e.Nodes(ctx)
 			var reach []string
 			lan := dev.LANHost()
@@ -109,12 +141,24 @@ open it), which the other commands use while it runs.`,
 			}
 			sock := api.SocketPath(a.data)
 			if a.asJSON {
-				a.emitLine(map[string]any{"event": "up", "vault_id": fmt.Sprintf("%x", e.VaultID()), "objects": len(objs), "nodes": nodes,
-					"addresses": reach, "api": "unix:" + sock, "data": a.data})
+				up := map[string]any{"event": "up", "vault_id": fmt.Sprintf("%x", e.VaultID()), "objects": len(objs), "nodes": nodes,
+					"addresses": reach, "api": "unix:" + sock, "data": a.data}
+				if app != nil {
+					up["web"] = app.Base() // no login token: 'mycel open --print' gives one
+				}
+				a.emitLine(up)
 			} else {
 				fmt.Fprintf(a.stdout, "mycel is up: vault %s, %d objects, %d backup nodes, data in %s.\n", e.VaultID().Short(), len(objs), len(nodes), a.data)
 				for _, r := range reach {
 					fmt.Fprintf(a.stdout, "Other devices of the vault can reach this one at %s\n", r)
+				}
+				switch {
+				case app != nil && isTerminal(a.stdout):
+					// The login address goes to the terminal only, like the
+					// phrase: not into a service's log.
+					fmt.Fprintf(a.stdout, "Web app: %s (logs a browser in once; 'mycel open' makes another)\n", app.LoginURL())
+				case app != nil:
+					fmt.Fprintf(a.stdout, "Web app on %s: run 'mycel open' to log in.\n", app.Base())
 				}
 				fmt.Fprintf(a.stdout, "Local API on unix:%s. Press Ctrl-C to stop.\n", sock)
 			}
@@ -123,6 +167,7 @@ open it), which the other commands use while it runs.`,
 			var serveErr error
 			select {
 			case serveErr = <-done:
+			case serveErr = <-webDone:
 			case <-ctx.Done():
 			}
 			// Shut down from the outside in: stop serving the API (no new
@@ -134,6 +179,9 @@ open it), which the other commands use while it runs.`,
 			shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			shutErr := srv.Shutdown(shut)
+			if webSrv != nil {
+				shutErr = errors.Join(shutErr, webSrv.Shutdown(shut))
+			}
 			dev.Close()
 			hostErr := dev.Host.Close()
 			if err := errors.Join(serveErr, shutErr, hostErr); err != nil {
@@ -149,6 +197,8 @@ open it), which the other commands use while it runs.`,
 	cmd.Flags().StringVar(&name, "name", "", "name of this device, if a vault is created (default: the host name)")
 	cmd.Flags().StringSliceVar(&listen, "listen", nil, "multiaddrs where the vault's other devices can reach this one (default: every interface, TCP and QUIC, any port)")
 	cmd.Flags().StringSliceVar(&peers, "peer", nil, "another device of the vault to sync with directly (its address with /p2p/, as its 'mycel up' prints)")
+	cmd.Flags().StringVar(&webAddr, "web", web.DefaultAddr, "address of the web app (loopback unless you ask otherwise: anyone who can reach it still needs a login)")
+	cmd.Flags().BoolVar(&noWeb, "no-web", false, "serve no web app")
 	cmd.Flags().BoolVar(&noLAN, "no-lan", false, "do not look for the vault's devices on the local network (mDNS)")
 	cmd.Flags().BoolVar(&showPhrase, "show-phrase", false, "if a vault is created, print its recovery phrase even where standard output is not a terminal (and in --json)")
 	cmd.Flags().BoolVar(&lanOnly, "lan-only", false, "never dial a backup node: sync only with devices directly")
