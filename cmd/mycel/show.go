@@ -8,42 +8,12 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mycel/internal/api"
 	"mycel/internal/change"
 	"mycel/internal/crdt"
 	"mycel/internal/markdown"
 	"mycel/internal/vault"
 )
-
-type blockJSON struct {
-	ID       string            `json:"id"`
-	Type     string            `json:"type"`
-	Attrs    map[string]string `json:"attrs,omitempty"`
-	Text     string            `json:"text"`
-	Marks    []markJSON        `json:"marks,omitempty"`
-	Kept     bool              `json:"kept,omitempty"`
-	Children []blockJSON       `json:"children,omitempty"`
-}
-
-// markJSON is inline formatting over characters [start, end) of a
-// block's text (characters, not bytes).
-type markJSON struct {
-	Start int    `json:"start"`
-	End   int    `json:"end"`
-	Type  string `json:"type"`
-	Value string `json:"value,omitempty"`
-}
-
-func blocksJSON(bs []*crdt.Block) []blockJSON {
-	out := []blockJSON{}
-	for _, b := range bs {
-		j := blockJSON{ID: b.ID.String(), Type: b.Type, Attrs: b.Attrs, Text: b.Text, Kept: b.Kept, Children: blocksJSON(b.Children)}
-		for _, m := range b.Marks {
-			j.Marks = append(j.Marks, markJSON{m.Start, m.End, m.Type, m.Value})
-		}
-		out = append(out, j)
-	}
-	return out
-}
 
 // linksJSON is what an object links to and what links to it.
 func (a *app) linksJSON(ctx context.Context, e *vault.Engine, id change.ID, blocks []*crdt.Block) (links, backlinks []map[string]any, err error) {
@@ -138,7 +108,7 @@ listed by 'mycel history --all').`,
 					}
 					if format == "json" {
 						a.asJSON = true
-						return a.emit(map[string]any{"id": id.String(), "details": doc.Details(), "blocks": blocksJSON(doc.Blocks()), "at": at}, nil)
+						return a.emit(map[string]any{"id": id.String(), "details": doc.Details(), "blocks": api.Blocks(doc.Blocks()), "at": at}, nil)
 					}
 					fmt.Fprint(a.stdout, markdown.RenderDocument(doc.Details(), markdown.Meta{}, doc.Blocks()))
 					return nil
@@ -160,7 +130,7 @@ listed by 'mycel history --all').`,
 					if err != nil {
 						return err
 					}
-					return a.emit(map[string]any{"id": id.String(), "heads": heads, "details": o.Details, "blocks": blocksJSON(blocks),
+					return a.emit(map[string]any{"id": id.String(), "heads": heads, "details": o.Details, "blocks": api.Blocks(blocks),
 						"links": links, "backlinks": backlinks,
 						"incomplete": o.Parked+o.Damaged > 0 || downloading != "", "waiting_changes": o.Parked, "damaged_changes": o.Damaged,
 						"downloading": downloading, "in_bin": o.Details["deleted"] == "true", "kept_blocks": len(keptBlocks)}, nil)

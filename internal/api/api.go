@@ -123,6 +123,7 @@ func Handler(e *vault.Engine, dev Running) http.Handler {
 		reply(w, map[string]any{"id": id.String(), "details": o.Details, "markdown": markdown.Render(o.Doc.Blocks()),
 			"incomplete": o.Parked > 0 || downloading, "downloading": downloading})
 	})
+	docRoutes(mux, e)
 	return mux
 }
 

@@ -104,6 +104,26 @@ const (
 	TypeRaw       = "raw"      // Text: source kept verbatim (HTML, footnotes, comments): never escaped
 )
 
+// IsBlockType reports whether typ is one of the Type* constants.
+func IsBlockType(typ string) bool {
+	switch typ {
+	case TypeParagraph, TypeHeading1, TypeHeading2, TypeHeading3, TypeHeading4, TypeHeading5, TypeHeading6,
+		TypeTodo, TypeBulleted, TypeNumbered, TypeQuote, TypeCallout, TypeToggle, TypeCode, TypeDivider, TypeMath,
+		TypeTable, TypeColumn, TypeRow, TypeCell, TypeLink, TypeBookmark, TypeEmbed, TypeRaw:
+		return true
+	}
+	return false
+}
+
+// IsMarkType reports whether typ is one of the Mark* constants.
+func IsMarkType(typ string) bool {
+	switch typ {
+	case MarkBold, MarkItalic, MarkStrike, MarkCode, MarkHighlight, MarkLink, MarkMention, MarkRaw:
+		return true
+	}
+	return false
+}
+
 // posRune fills the position sequence: it is a Text whose characters are
 // position elements (see Doc.seq), and they carry no text of their own.
 var posRune = []rune{0}

@@ -103,7 +103,18 @@ func (b *block) typ() string {
 // concurrent edits to it survive; a deleted block records what it saw, so
 // a concurrent edit keeps it. It costs O(n log n) in the blocks plus the
 // text diffs of the blocks that changed. Write, edit and restore use it.
-func (tx *Tx) Replace(blocks []*Block) {
+func (tx *Tx) Replace(blocks []*Block) { tx.replace(blocks, false) }
+
+// ReplaceByID is Replace for an editor that keeps the IDs of the blocks it
+// shows: a target block with the ID of a current block is that block
+// (moved, retyped, its text and marks edited as needed), one without (or
+// with an ID the document does not show) is a new block, and a current
+// block no target names is deleted. Nothing is matched by content, so a
+// block the person deleted is deleted (keeping, as every delete does, a
+// concurrent edit) and one they typed is new, even where the two look alike.
+func (tx *Tx) ReplaceByID(blocks []*Block) { tx.replace(blocks, true) }
+
+func (tx *Tx) replace(blocks []*Block, byID bool) {
 	d := tx.d
 	cur := d.flattenCurrent()
 	tgt := flattenTarget(blocks)
@@ -125,7 +136,21 @@ func (tx *Tx) Replace(blocks []*Block) {
 		match[i] = -1
 	}
 	used := make([]bool, len(cur))
-	script := diff.Lines(curKeys, tgtKeys)
+	if byID {
+		at := make(map[ID]int, len(cur))
+		for i, f := range cur {
+			at[f.id] = i
+		}
+		for i, f := range tgt {
+			if j, ok := at[f.b.ID]; ok && !used[j] {
+				match[i], used[j] = j, true
+			}
+		}
+	}
+	var script []diff.Edit
+	if !byID {
+		script = diff.Lines(curKeys, tgtKeys)
+	}
 	for _, e := range script {
 		if e.Kind == diff.Equal {
 			for j := 0; j < e.N; j++ {
@@ -134,7 +159,7 @@ func (tx *Tx) Replace(blocks []*Block) {
 			}
 		}
 	}
-	if len(script) > 1 || len(script) == 1 && script[0].Kind != diff.Equal {
+	if !byID && (len(script) > 1 || len(script) == 1 && script[0].Kind != diff.Equal) {
 		spare := map[key][]int{}
 		for i, k := range curKeys {
 			if !used[i] {

@@ -1,0 +1,129 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"mycel/internal/change"
+	"mycel/internal/crdt"
+	"mycel/internal/vault"
+)
+
+// maxEdit bounds the body of an edit (the engine bounds pages further).
+const maxEdit = 32 << 20
+
+// Doc is a page as an editor loads it: the heads of the version shown,
+// which its next edit names as its base.
+type Doc struct {
+	ID      string            `json:"id"`
+	Heads   []string          `json:"heads"`
+	Details map[string]string `json:"details"`
+	Blocks  []Block           `json:"blocks"`
+}
+
+// DocEdit is an editor's edit of a page: the whole block tree as it is
+// now in the editor, made on the version Base (the heads it last loaded or
+// was answered). Blocks keep their ids; new ones have none.
+type DocEdit struct {
+	Base   []string `json:"base"`
+	Blocks []Block  `json:"blocks"`
+	// NewVersion starts a version in history here (after a pause in
+	// typing, say).
+	NewVersion bool `json:"new_version,omitempty"`
+}
+
+// DocEdited answers a DocEdit: the page as it is now, with what arrived
+// meanwhile merged in (Merged); its Heads are the base of the next edit
+// once the editor shows its Blocks.
+type DocEdited struct {
+	Doc
+	Changed bool `json:"changed"`
+	Merged  bool `json:"merged"`
+}
+
+func docRoutes(mux *http.ServeMux, e *vault.Engine) {
+	mux.HandleFunc("GET /v1/objects/{id}/doc", func(w http.ResponseWriter, r *http.Request) {
+		id, err := change.ParseID(r.PathValue("id"))
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
+		o, err := e.Get(r.Context(), id)
+		if err != nil {
+			fail(w, http.StatusNotFound, err)
+			return
+		}
+		reply(w, docOf(id, o))
+	})
+	mux.HandleFunc("POST /v1/objects/{id}/doc", func(w http.ResponseWriter, r *http.Request) {
+		id, err := change.ParseID(r.PathValue("id"))
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
+		var in DocEdit
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxEdit))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			fail(w, http.StatusBadRequest, fmt.Errorf("edit: %w", err))
+			return
+		}
+		base, err := ids(in.Base)
+		if err != nil || len(base) == 0 {
+			fail(w, http.StatusBadRequest, errors.New("edit: base must name the heads of the version edited"))
+			return
+		}
+		blocks, err := CRDTBlocks(in.Blocks)
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
+		res, err := e.Edit(r.Context(), id, vault.EditOptions{Base: base, NewVersion: in.NewVersion}, func(tx *crdt.Tx) error {
+			tx.ReplaceByID(blocks)
+			return nil
+		})
+		if err != nil {
+			fail(w, editStatus(err), err)
+			return
+		}
+		o, err := e.Get(r.Context(), id)
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err)
+			return
+		}
+		reply(w, DocEdited{Doc: docOf(id, o), Changed: res.Changed, Merged: res.Merged})
+	})
+}
+
+func docOf(id change.ID, o *vault.Object) Doc {
+	d := Doc{ID: id.String(), Heads: []string{}, Details: o.Details, Blocks: Blocks(o.Doc.Blocks())}
+	for _, h := range o.Heads {
+		d.Heads = append(d.Heads, h.String())
+	}
+	return d
+}
+
+func ids(hex []string) ([]change.ID, error) {
+	var out []change.ID
+	for _, h := range hex {
+		id, err := change.ParseID(h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// editStatus is the HTTP status of an edit's error: no such object, or
+// an edit the engine could not make (a base it does not have, a page too
+// big, a store that refuses writes), which the message explains.
+func editStatus(err error) int {
+	if strings.HasPrefix(err.Error(), "no object") {
+		return http.StatusNotFound
+	}
+	return http.StatusConflict
+}

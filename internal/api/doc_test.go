@@ -1,0 +1,109 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"mycel/internal/crdt"
+	"mycel/internal/markdown"
+	"mycel/internal/vault"
+)
+
+func call[T any](t *testing.T, h http.Handler, method, path string, body any, want int) T {
+	t.Helper()
+	var rd *bytes.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	} else {
+		rd = bytes.NewReader(nil)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(method, path, rd))
+	if rec.Code != want {
+		t.Fatalf("%s %s: %d, want %d: %s", method, path, rec.Code, want, rec.Body)
+	}
+	var v T
+	json.Unmarshal(rec.Body.Bytes(), &v)
+	return v
+}
+
+// An editor loads a page, edits it by block id, and an edit made on an
+// older version merges with what came in meanwhile: nothing is lost.
+func TestDocEditsMergeByBlockID(t *testing.T) {
+	ctx := context.Background()
+	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	id, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "Notes"}, Blocks: markdown.Parse("first\n\nsecond\n")})
+	h := Handler(e, nil)
+	path := "/v1/objects/" + id.String() + "/doc"
+	doc := call[Doc](t, h, "GET", path, nil, 200)
+	if len(doc.Blocks) != 2 || doc.Blocks[0].Text != "first" || doc.Blocks[0].ID == "" || len(doc.Heads) == 0 {
+		t.Fatalf("doc: %+v", doc)
+	}
+	// Meanwhile, another writer edits the second block.
+	second, _ := crdt.ParseID(doc.Blocks[1].ID)
+	if _, err := e.Edit(ctx, id, vault.EditOptions{}, func(tx *crdt.Tx) error {
+		tx.InsertText(second, len("second"), " (edited elsewhere)")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The editor, on the version it loaded, bolds and extends the first
+	// block and adds a third.
+	edit := DocEdit{Base: doc.Heads, Blocks: []Block{
+		{ID: doc.Blocks[0].ID, Type: "paragraph", Text: "first, typed on", Marks: []Mark{{0, 5, "bold", ""}}},
+		doc.Blocks[1],
+		{Type: "paragraph", Text: "third"},
+	}}
+	got := call[DocEdited](t, h, "POST", path, edit, 200)
+	if !got.Changed || !got.Merged {
+		t.Fatalf("edit: changed %v merged %v", got.Changed, got.Merged)
+	}
+	md := markdown.Render(must(CRDTBlocks(got.Blocks)))
+	for _, want := range []string{"**first**, typed on", "second (edited elsewhere)", "third"} {
+		if !strings.Contains(md, want) {
+			t.Fatalf("after the edit the page reads %q, without %q", md, want)
+		}
+	}
+	// The answer's heads are the next base: an edit on them merges nothing.
+	edit = DocEdit{Base: got.Heads, Blocks: got.Blocks[:2]}
+	if again := call[DocEdited](t, h, "POST", path, edit, 200); again.Merged || len(again.Blocks) != 2 {
+		t.Fatalf("deleting the third: merged %v, %d blocks", again.Merged, len(again.Blocks))
+	}
+	// What the API refuses.
+	for name, bad := range map[string]DocEdit{
+		"no base":      {Blocks: got.Blocks},
+		"unknown type": {Base: got.Heads, Blocks: []Block{{Type: "marquee", Text: "x"}}},
+		"mark outside": {Base: got.Heads, Blocks: []Block{{Type: "paragraph", Text: "ab", Marks: []Mark{{1, 5, "bold", ""}}}}},
+		"bad mark":     {Base: got.Heads, Blocks: []Block{{Type: "paragraph", Text: "ab", Marks: []Mark{{0, 1, "blink", ""}}}}},
+		"bad id":       {Base: got.Heads, Blocks: []Block{{ID: "zz", Type: "paragraph"}}},
+		"bad base":     {Base: []string{"ab"}, Blocks: got.Blocks},
+	} {
+		rec := httptest.NewRecorder()
+		b, _ := json.Marshal(bad)
+		h.ServeHTTP(rec, httptest.NewRequest("POST", path, bytes.NewReader(b)))
+		if rec.Code != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", name, rec.Code, rec.Body)
+		}
+	}
+	if md := markdown.Render(must(e.Get(ctx, id)).Doc.Blocks()); strings.Contains(md, "marquee") || !strings.Contains(md, "second (edited elsewhere)") {
+		t.Fatalf("a refused edit changed the page: %q", md)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
