@@ -178,6 +178,10 @@ port). On a terminal it prints an address that logs a browser in once;
 			// give shutdown its own.
 			shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
+			srv.RegisterOnShutdown(apiHandler.StopStreams)
+			if webSrv != nil {
+				webSrv.RegisterOnShutdown(apiHandler.StopStreams)
+			}
 			shutErr := srv.Shutdown(shut)
 			if webSrv != nil {
 				shutErr = errors.Join(shutErr, webSrv.Shutdown(shut))

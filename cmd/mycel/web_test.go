@@ -94,9 +94,16 @@ func TestWebAppLogin(t *testing.T) {
 	if resp, err := api.Client(c.data, 5*time.Second).Get("http://mycel/v1/status"); err != nil || resp.StatusCode != http.StatusOK {
 		t.Fatalf("socket API: %v %v", resp, err)
 	}
+	// An open event stream (the app keeps one) does not hold up stopping.
+	stream, err := browser.Get(base + "/api/v1/events")
+	if err != nil || stream.StatusCode != http.StatusOK {
+		t.Fatalf("events: %v %v", stream, err)
+	}
+	defer stream.Body.Close()
+	stopped := time.Now()
 	cmd.Process.Signal(syscall.SIGINT)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("up did not stop cleanly: %v\n%s", err, out.String())
+	if err := cmd.Wait(); err != nil || time.Since(stopped) > 4*time.Second {
+		t.Fatalf("up did not stop cleanly (%v after the signal): %v\n%s", time.Since(stopped), err, out.String())
 	}
 	token := u.Query().Get("token")
 	logs, _ := os.ReadFile(filepath.Join(c.data, "mycel.log"))

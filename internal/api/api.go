@@ -39,9 +39,22 @@ type Running interface {
 	Poke()
 }
 
+// API is the handler of the API.
+type API struct {
+	http.Handler
+	stop context.CancelFunc
+}
+
+// StopStreams ends the event streams (call it as the server shuts down:
+// they never end on their own).
+func (a *API) StopStreams() { a.stop() }
+
 // Handler serves the API for e, and for the running device dev if any.
-func Handler(e *vault.Engine, dev Running) http.Handler {
+func Handler(e *vault.Engine, dev Running) *API {
 	mux := http.NewServeMux()
+	wk := newWake()
+	streams, stop := context.WithCancel(context.Background())
+	mux.HandleFunc("GET /v1/events", events(e, wk, streams))
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		out := map[string]any{"vault_id": fmt.Sprintf("%x", e.VaultID()), "device": fmt.Sprintf("%x", e.DeviceKey())}
 		if dev == nil {
@@ -77,6 +90,7 @@ func Handler(e *vault.Engine, dev Running) http.Handler {
 		if dev != nil {
 			dev.Poke()
 		}
+		wk.all()
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("GET /v1/objects", func(w http.ResponseWriter, r *http.Request) {
@@ -123,8 +137,13 @@ func Handler(e *vault.Engine, dev Running) http.Handler {
 		reply(w, map[string]any{"id": id.String(), "details": o.Details, "markdown": markdown.Render(o.Doc.Blocks()),
 			"incomplete": o.Parked > 0 || downloading, "downloading": downloading})
 	})
-	docRoutes(mux, e)
-	return mux
+	docRoutes(mux, e, func() {
+		if dev != nil {
+			dev.Poke()
+		}
+		wk.all()
+	})
+	return &API{Handler: mux, stop: stop}
 }
 
 func reply(w http.ResponseWriter, v any) {

@@ -44,7 +44,9 @@ type DocEdited struct {
 	Merged  bool `json:"merged"`
 }
 
-func docRoutes(mux *http.ServeMux, e *vault.Engine) {
+// docRoutes adds the routes of an editor; changed is called after an edit
+// is stored (to push it and wake the event streams).
+func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 	mux.HandleFunc("GET /v1/objects/{id}/doc", func(w http.ResponseWriter, r *http.Request) {
 		id, err := change.ParseID(r.PathValue("id"))
 		if err != nil {
@@ -88,6 +90,9 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine) {
 		if err != nil {
 			fail(w, editStatus(err), err)
 			return
+		}
+		if res.Changed {
+			changed()
 		}
 		o, err := e.Get(r.Context(), id)
 		if err != nil {

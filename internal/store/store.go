@@ -155,8 +155,9 @@ type Tx interface {
 	// LastSeq is the arrival number of the last change stored (0: none);
 	// cheaper than counting, for watching a store fill.
 	LastSeq() (int64, error)
-	// ChangedBy lists the objects with changes by author stored after
-	// arrival number seq, and the last arrival number (seq when none).
+	// ChangedBy lists the objects with changes by author (nil: anyone)
+	// stored after arrival number seq, and the last arrival number (seq
+	// when none).
 	ChangedBy(author []byte, seq int64) ([]change.ID, int64, error)
 	// Meta returns a stored change's metadata (ErrNotFound if absent).
 	Meta(id change.ID) (ChangeMeta, error)

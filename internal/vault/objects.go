@@ -487,3 +487,32 @@ func sameIDs(a, b []change.ID) bool {
 	slices.SortFunc(b, compareIDs)
 	return slices.EqualFunc(a, b, func(x, y change.ID) bool { return bytes.Equal(x[:], y[:]) })
 }
+
+// Changed lists the objects a change of was stored after arrival number
+// seq (by this device, another process on its data folder, or sync), with
+// their heads now, and the last arrival number: a front end that shows
+// pages follows the store with it, from the number the previous call
+// gave. A negative seq lists nothing and gives the number to start from.
+func (e *Engine) Changed(ctx context.Context, seq int64) (map[change.ID][]change.ID, int64, error) {
+	out := map[change.ID][]change.ID{}
+	var last int64
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		if seq < 0 {
+			var err error
+			last, err = tx.LastSeq()
+			return err
+		}
+		objs, l, err := tx.ChangedBy(nil, seq)
+		if err != nil {
+			return err
+		}
+		last = l
+		for _, id := range objs {
+			if out[id], err = tx.Heads(id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, last, err
+}

@@ -180,7 +180,7 @@ func (t *tx) ChangedBy(author []byte, seq int64) ([]change.ID, int64, error) {
 	seen := map[change.ID]bool{}
 	var objs []change.ID
 	st.bySeq.ascend(seqKey(max(seq+1, 0)), func(_ string, c *changeRec) bool {
-		if bytes.Equal(c.meta.Author, author) && !seen[c.meta.Object] {
+		if (author == nil || bytes.Equal(c.meta.Author, author)) && !seen[c.meta.Object] {
 			seen[c.meta.Object] = true
 			objs = append(objs, c.meta.Object)
 		}

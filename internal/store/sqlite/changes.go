@@ -179,6 +179,10 @@ func (t *txn) ChangedBy(author []byte, seq int64) ([]change.ID, int64, error) {
 	if last <= seq {
 		return nil, seq, nil
 	}
+	if author == nil {
+		objs, err := t.ids(`SELECT DISTINCT object FROM changes WHERE seq > ? AND seq <= ? ORDER BY object`, seq, last)
+		return objs, last, err
+	}
 	objs, err := t.ids(`SELECT DISTINCT object FROM changes WHERE seq > ? AND seq <= ? AND author = ? ORDER BY object`, seq, last, author)
 	return objs, last, err
 }

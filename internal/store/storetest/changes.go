@@ -385,6 +385,13 @@ func testChangedBy(t *testing.T, impl Impl) {
 				t.Fatalf("changed by %s after %d = %v, %d, %v; want %v, %d", c.author, c.after, objs, got, err, c.want, last)
 			}
 		}
+		// By anyone.
+		if objs, got, err := tx.ChangedBy(nil, seqs[1]); err != nil || !sameIDs(objs, []change.ID{o1, o2, o3}) || got != last {
+			t.Fatalf("changed by anyone after %d = %v, %d, %v", seqs[1], objs, got, err)
+		}
+		if objs, _, err := tx.ChangedBy(nil, seqs[3]); err != nil || !sameIDs(objs, []change.ID{o2}) {
+			t.Fatalf("changed by anyone after %d = %v, %v", seqs[3], objs, err)
+		}
 		// Nothing stored after seq: seq comes back.
 		if objs, got, err := tx.ChangedBy([]byte("a"), last+5); err != nil || len(objs) != 0 || got != last+5 {
 			t.Fatalf("changed by after a later seq = %v, %d, %v", objs, got, err)

@@ -54,13 +54,25 @@ async function showStatus() {
   }
 }
 
-async function start() {
-  $("search").addEventListener("input", listPages);
+async function loadPages() {
   pages = await api("/v1/objects");
   pages.sort((a, b) => (b.updated || "").localeCompare(a.updated || ""));
   listPages();
+}
+
+async function start() {
+  $("search").addEventListener("input", listPages);
+  await loadPages();
   await showStatus();
   setInterval(showStatus, 2000);
+  // Every change stored on this device, by sync or any command, arrives
+  // here: the list and the open page follow.
+  const events = new EventSource("/api/v1/events");
+  events.addEventListener("changed", (ev) => {
+    const c = JSON.parse(ev.data);
+    loadPages();
+    if (c.id === current) openPage(current);
+  });
 }
 
 start().catch((e) => { $("page").textContent = String(e.message || e); });
