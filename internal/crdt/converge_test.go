@@ -35,6 +35,9 @@ func (s *sim) deliver(t *rapid.T, dev, c int, dup bool) {
 		t.Fatalf("device %d: apply change %d: %v", dev, c, err)
 	}
 	s.have[dev][c] = true
+	if err := indexesHold(d); err != nil {
+		t.Fatalf("device %d after change %d: %v", dev, c, err)
+	}
 	if dup {
 		before := d.MarshalState()
 		if err := d.Apply(s.changes[c]); err == nil {

@@ -1,5 +1,7 @@
 package crdt
 
+import "fmt"
+
 // exchange is the causal bookkeeping of replicas trading changes, which
 // the property tests share: every change made, the changes its author had
 // applied when making it (deps), and which changes each replica has.
@@ -46,4 +48,32 @@ func (x *exchange) readyFor(dev int) []int {
 		}
 	}
 	return out
+}
+
+// indexesHold checks every text's run index against its runs: each run
+// found at each of its counters, each leaf's first counter recorded.
+func indexesHold(d *Doc) error {
+	for _, b := range d.list {
+		t := b.text
+		for act, x := range t.index {
+			if len(x.firsts) != len(x.leaves) {
+				return fmt.Errorf("actor %d: %d leaves, %d firsts", act, len(x.leaves), len(x.firsts))
+			}
+			for i, leaf := range x.leaves {
+				if len(leaf) == 0 || x.firsts[i] != leaf[0].id.ctr {
+					return fmt.Errorf("actor %d: leaf %d starts at %v, recorded %d", act, i, leaf, x.firsts[i])
+				}
+			}
+		}
+		for _, c := range t.chunks {
+			for _, r := range c.runs {
+				for _, ctr := range []uint64{r.id.ctr, r.id.ctr + uint64(r.n) - 1} {
+					if got := t.index[r.id.act].find(ctr); got != r {
+						return fmt.Errorf("counter %d of a run is found in another run", ctr)
+					}
+				}
+			}
+		}
+	}
+	return nil
 }

@@ -179,6 +179,9 @@ func (s *textSim) sync(dev int, pick func(n int) int) error {
 			return fmt.Errorf("device %d, change %d: %w", dev, c, err)
 		}
 		s.have[dev][c] = true
+		if err := indexesHold(s.docs[dev]); err != nil {
+			return fmt.Errorf("device %d, change %d: %w", dev, c, err)
+		}
 	}
 }
 

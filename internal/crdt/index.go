@@ -4,25 +4,45 @@ import "sort"
 
 // runIndex finds an actor's runs by counter. It is a two-level sorted
 // structure (leaves of at most leafMax runs) so that splitting an old run,
-// which inserts in the middle, moves at most a leaf, not every run.
+// which inserts in the middle, moves at most a leaf, not every run. firsts
+// holds each leaf's first counter, so finding the leaf reads one array
+// instead of following two pointers per probe.
 type runIndex struct {
 	leaves [][]*run
+	firsts []uint64
 }
 
 const leafMax = 128
 
+// newRunIndex indexes runs sorted by counter.
+func newRunIndex(runs []*run) *runIndex {
+	n := len(runs)/(leafMax/2) + 1
+	x := &runIndex{leaves: make([][]*run, 0, n), firsts: make([]uint64, 0, n)}
+	for i := 0; i < len(runs); i += leafMax / 2 {
+		x.leaves = append(x.leaves, append(make([]*run, 0, leafMax+1), runs[i:min(i+leafMax/2, len(runs))]...))
+		x.firsts = append(x.firsts, runs[i].id.ctr)
+	}
+	return x
+}
+
 func (x *runIndex) leafFor(ctr uint64) int {
 	// Last leaf whose first run starts at or before ctr.
-	i := sort.Search(len(x.leaves), func(i int) bool { return x.leaves[i][0].id.ctr > ctr }) - 1
-	if i < 0 {
-		return 0
+	lo, hi := 0, len(x.firsts)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if x.firsts[m] > ctr {
+			hi = m
+		} else {
+			lo = m + 1
+		}
 	}
-	return i
+	return max(lo-1, 0)
 }
 
 func (x *runIndex) add(r *run) {
 	if len(x.leaves) == 0 {
 		x.leaves = append(x.leaves, make([]*run, 0, 8))
+		x.firsts = append(x.firsts, r.id.ctr)
 	}
 	li := len(x.leaves) - 1
 	leaf := x.leaves[li]
@@ -38,6 +58,9 @@ func (x *runIndex) add(r *run) {
 	copy(leaf[j+1:], leaf[j:])
 	leaf[j] = r
 	x.leaves[li] = leaf
+	if j == 0 {
+		x.firsts[li] = r.id.ctr
+	}
 	if len(leaf) > leafMax {
 		half := len(leaf) / 2
 		right := append(make([]*run, 0, leafMax+1), leaf[half:]...)
@@ -45,6 +68,9 @@ func (x *runIndex) add(r *run) {
 		x.leaves = append(x.leaves, nil)
 		copy(x.leaves[li+2:], x.leaves[li+1:])
 		x.leaves[li+1] = right
+		x.firsts = append(x.firsts, 0)
+		copy(x.firsts[li+2:], x.firsts[li+1:])
+		x.firsts[li+1] = right[0].id.ctr
 	}
 }
 
@@ -54,11 +80,19 @@ func (x *runIndex) find(ctr uint64) *run {
 		return nil
 	}
 	leaf := x.leaves[x.leafFor(ctr)]
-	j := sort.Search(len(leaf), func(i int) bool { return leaf[i].id.ctr > ctr }) - 1
-	if j < 0 {
+	lo, hi := 0, len(leaf)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if leaf[m].id.ctr > ctr {
+			hi = m
+		} else {
+			lo = m + 1
+		}
+	}
+	if lo == 0 {
 		return nil
 	}
-	if r := leaf[j]; ctr < r.id.ctr+uint64(r.n) {
+	if r := leaf[lo-1]; ctr < r.id.ctr+uint64(r.n) {
 		return r
 	}
 	return nil
@@ -76,8 +110,22 @@ func (x *runIndex) remove(r *run) {
 	leaf[len(leaf)-1] = nil
 	leaf = leaf[:len(leaf)-1]
 	if len(leaf) == 0 {
-		x.leaves = append(x.leaves[:li], x.leaves[li+1:]...) // leafFor reads every leaf's first run
+		x.leaves = append(x.leaves[:li], x.leaves[li+1:]...)
+		x.firsts = append(x.firsts[:li], x.firsts[li+1:]...)
 		return
 	}
 	x.leaves[li] = leaf
+	if j == 0 {
+		x.firsts[li] = leaf[0].id.ctr
+	}
+}
+
+// rekeyed notes that r, which started at counter old, now starts at its
+// present first counter (a deletion moved its boundary with a neighbour
+// of consecutive counters: its place in the order is the same).
+func (x *runIndex) rekeyed(r *run, old uint64) {
+	li := x.leafFor(old)
+	if x.leaves[li][0] == r {
+		x.firsts[li] = r.id.ctr
+	}
 }

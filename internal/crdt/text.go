@@ -692,7 +692,9 @@ func (t *Text) deleteIntoNeighbour(r *run, off, k int) bool {
 	case off == 0 && ri > 0 && c.runs[ri-1].del && follows(c.runs[ri-1], r):
 		p := c.runs[ri-1]
 		p.n += k
+		old := r.id.ctr
 		r.id.ctr += uint64(k) // still the first counter after p's: the index stays sorted
+		t.index[r.id.act].rekeyed(r, old)
 		r.n -= k
 		r.text = r.text[k:]
 		r.left = iid{r.id.ctr - 1, r.id.act}
@@ -700,7 +702,9 @@ func (t *Text) deleteIntoNeighbour(r *run, off, k int) bool {
 		q := c.runs[ri+1]
 		r.n -= k
 		r.text = r.text[:r.n:r.n]
+		old := q.id.ctr
 		q.id.ctr -= uint64(k)
+		t.index[q.id.act].rekeyed(q, old)
 		q.n += k
 		q.left = iid{q.id.ctr - 1, q.id.act}
 	default:
@@ -748,11 +752,7 @@ func (t *Text) indexAll(byActor map[uint32][]*run) bool {
 				return false
 			}
 		}
-		x := &runIndex{leaves: make([][]*run, 0, len(runs)/(leafMax/2)+1)}
-		for i := 0; i < len(runs); i += leafMax / 2 {
-			x.leaves = append(x.leaves, append(make([]*run, 0, leafMax+1), runs[i:min(i+leafMax/2, len(runs))]...))
-		}
-		t.index[act] = x
+		t.index[act] = newRunIndex(runs)
 	}
 	return true
 }
