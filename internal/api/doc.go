@@ -42,6 +42,11 @@ type DocEdited struct {
 	Doc
 	Changed bool `json:"changed"`
 	Merged  bool `json:"merged"`
+	// Version is the heads of exactly the state sent (the edit on its
+	// base, without what it merged with): an editor that changed more
+	// since it sent the edit names Version as the base of the next one,
+	// so that only its own typing is in that edit's difference.
+	Version []string `json:"version"`
 }
 
 // docRoutes adds the routes of an editor; changed is called after an edit
@@ -99,7 +104,11 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
-		reply(w, DocEdited{Doc: docOf(id, o), Changed: res.Changed, Merged: res.Merged})
+		out := DocEdited{Doc: docOf(id, o), Changed: res.Changed, Merged: res.Merged, Version: []string{}}
+		for _, h := range res.Version {
+			out.Version = append(out.Version, h.String())
+		}
+		reply(w, out)
 	})
 }
 

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"slices"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -75,10 +76,18 @@ func TestDocEditsMergeByBlockID(t *testing.T) {
 			t.Fatalf("after the edit the page reads %q, without %q", md, want)
 		}
 	}
+	// Version is the state sent: an edit on it that adds a block keeps
+	// what the merge brought (it is not in the editor's difference).
+	more := DocEdit{Base: got.Version, Blocks: append(slices.Clone(edit.Blocks), Block{Type: "paragraph", Text: "fourth"})}
+	if v := call[DocEdited](t, h, "POST", path, more, 200); !strings.Contains(markdown.Render(must(CRDTBlocks(v.Blocks))), "second (edited elsewhere)") || len(v.Blocks) != 4 {
+		t.Fatalf("an edit on the version sent: %+v", v.Blocks)
+	} else {
+		got = v
+	}
 	// The answer's heads are the next base: an edit on them merges nothing.
 	edit = DocEdit{Base: got.Heads, Blocks: got.Blocks[:2]}
 	if again := call[DocEdited](t, h, "POST", path, edit, 200); again.Merged || len(again.Blocks) != 2 {
-		t.Fatalf("deleting the third: merged %v, %d blocks", again.Merged, len(again.Blocks))
+		t.Fatalf("deleting the last two: merged %v, %d blocks", again.Merged, len(again.Blocks))
 	}
 	// What the API refuses.
 	for name, bad := range map[string]DocEdit{
