@@ -1,0 +1,45 @@
+// The editor's schema: a page is a tree of blocks, as in mycel. Each block
+// node holds one line of text (its inline content with marks) and then its
+// child blocks; its mycel id, type and attributes are node attributes, so an
+// edit names the blocks it changes by id.
+import { Schema, type MarkSpec, type NodeSpec } from "prosemirror-model";
+
+const nodes: Record<string, NodeSpec> = {
+  doc: { content: "block+" },
+  block: {
+    content: "line block*",
+    attrs: { id: { default: "" }, type: { default: "paragraph" }, attrs: { default: null }, kept: { default: false } },
+    defining: true,
+    toDOM(node) {
+      const a = (node.attrs.attrs || {}) as Record<string, string>;
+      const dom: Record<string, string> = { class: "b b-" + node.attrs.type, "data-type": node.attrs.type };
+      if (a.checked === "true") dom["data-checked"] = "true";
+      if (a.language) dom["data-language"] = a.language;
+      if (node.attrs.kept) dom["data-kept"] = "true";
+      return ["div", dom, 0];
+    },
+    parseDOM: [{ tag: "div.b", getAttrs: (el) => ({ type: (el as HTMLElement).dataset.type || "paragraph" }) }],
+  },
+  line: { content: "inline*", toDOM: () => ["p", { class: "line" }, 0], parseDOM: [{ tag: "p" }] },
+  text: { group: "inline" },
+};
+
+const valued = (tag: string, cls: string, attr: string): MarkSpec => ({
+  attrs: { value: { default: "" } },
+  inclusive: false,
+  toDOM: (m) => [tag, { class: cls, [attr]: m.attrs.value }, 0],
+  parseDOM: [{ tag: tag + "." + cls, getAttrs: (el: HTMLElement) => ({ value: el.getAttribute(attr) || "" }) }],
+});
+
+const marks: Record<string, MarkSpec> = {
+  bold: { toDOM: () => ["strong", 0], parseDOM: [{ tag: "strong" }, { tag: "b" }] },
+  italic: { toDOM: () => ["em", 0], parseDOM: [{ tag: "em" }, { tag: "i" }] },
+  strike: { toDOM: () => ["s", 0], parseDOM: [{ tag: "s" }] },
+  highlight: { toDOM: () => ["mark", 0], parseDOM: [{ tag: "mark" }] },
+  code: { inclusive: false, toDOM: () => ["code", 0], parseDOM: [{ tag: "code" }] },
+  link: valued("a", "link", "href"),
+  mention: valued("a", "mention", "data-target"),
+  raw: { inclusive: false, toDOM: () => ["span", { class: "raw" }, 0], parseDOM: [{ tag: "span.raw" }] },
+};
+
+export const schema = new Schema({ nodes, marks });
