@@ -102,7 +102,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "devices", ok: run("devices"), fail: jsonRun{args: []string{"devices"}, on: empty}},
 		{command: "up", fail: run("up", "--no-lan", "--lan-only")},                   // its success: below
 		{command: "node", fail: jsonRun{args: []string{"--data", nodeData, "node"}}}, // its success: below
-		{command: "open", fail: run("open", "--print")}, // no mycel up runs here; its success: TestWebAppLogin
+		{command: "open", fail: run("open", "--print")},                              // no mycel up runs here; its success: TestWebAppLogin
 		{command: "nodes", ok: run("nodes"), fail: run("nodes", "bogus")},
 		{command: "nodes add", ok: run("nodes", "add", naddr), fail: run("nodes", "add", "notamultiaddr")},
 		{command: "nodes ls", ok: run("nodes", "ls"), fail: jsonRun{args: []string{"nodes", "ls"}, on: empty}},

@@ -2,12 +2,12 @@ package api
 
 import (
 	"bytes"
-	"slices"
 	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
