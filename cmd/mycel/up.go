@@ -121,6 +121,8 @@ port). On a terminal it prints an address that logs a browser in once;
 				}
 				if app, err = web.New(apiHandler, wl.Addr()); err != nil {
 					wl.Close()
+					dev.Close()
+					dev.Host.Close()
 					return err
 				}
 				// 'mycel open' asks here (the socket only its owner can
@@ -153,6 +155,10 @@ port). On a terminal it prints an address that logs a browser in once;
 					fmt.Fprintf(a.stdout, "Other devices of the vault can reach this one at %s\n", r)
 				}
 				switch {
+				case app != nil && !cmd.Flags().Changed("web") && app.Base() != "http://"+web.DefaultAddr:
+					// Another program holds the usual port: say so, so that
+					// nobody types its address (and hands it the login).
+					fmt.Fprintf(a.stdout, "Web app on %s: port 7457 is taken by another program, so not there; run 'mycel open' to log in.\n", app.Base())
 				case app != nil && isTerminal(a.stdout):
 					// The login address goes to the terminal only, like the
 					// phrase: not into a service's log.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"mycel/internal/crdt"
@@ -80,6 +81,9 @@ func crdtBlocks(bs []Block, depth int) ([]*crdt.Block, error) {
 			if !crdt.IsMarkType(m.Type) || m.Start < 0 || m.Start >= m.End || m.End > n || !utf8.ValidString(m.Value) {
 				return nil, fmt.Errorf("block %q: bad mark %s over [%d, %d) of %d characters", j.ID, m.Type, m.Start, m.End, n)
 			}
+			if m.Type == crdt.MarkLink && unsafeURL(m.Value) {
+				return nil, fmt.Errorf("block %q: a link to %q is refused (a script, not a place)", j.ID, m.Value)
+			}
 			b.Marks = append(b.Marks, crdt.Mark{Start: m.Start, End: m.End, Type: m.Type, Value: m.Value})
 		}
 		var err error
@@ -89,4 +93,15 @@ func crdtBlocks(bs []Block, depth int) ([]*crdt.Block, error) {
 		out = append(out, b)
 	}
 	return out, nil
+}
+
+// unsafeURL reports whether a link would run code where it is opened.
+func unsafeURL(u string) bool {
+	u = strings.ToLower(strings.TrimSpace(u))
+	for _, p := range []string{"javascript:", "vbscript:", "data:"} {
+		if strings.HasPrefix(u, p) {
+			return true
+		}
+	}
+	return false
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 
 	"mycel/internal/change"
 	"mycel/internal/crdt"
@@ -33,6 +34,42 @@ type DocEdit struct {
 	// NewVersion starts a version in history here (after a pause in
 	// typing, say).
 	NewVersion bool `json:"new_version,omitempty"`
+	// EditID, chosen by the editor, makes a retry safe: an edit sent
+	// again with the ID of one already stored (its answer was lost) is
+	// answered as it was, not applied twice.
+	EditID string `json:"edit_id,omitempty"`
+}
+
+// recentEdits remembers the answers to the last edits by EditID.
+type recentEdits struct {
+	mu    sync.Mutex
+	byID  map[string]DocEdited
+	order []string
+}
+
+const keepEdits = 256
+
+func (r *recentEdits) get(key string) (DocEdited, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	a, ok := r.byID[key]
+	return a, ok
+}
+
+func (r *recentEdits) put(key string, a DocEdited) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.byID == nil {
+		r.byID = map[string]DocEdited{}
+	}
+	if _, ok := r.byID[key]; !ok {
+		r.order = append(r.order, key)
+	}
+	r.byID[key] = a
+	for len(r.order) > keepEdits {
+		delete(r.byID, r.order[0])
+		r.order = r.order[1:]
+	}
 }
 
 // DocEdited answers a DocEdit: the page as it is now, with what arrived
@@ -52,6 +89,10 @@ type DocEdited struct {
 // docRoutes adds the routes of an editor; changed is called after an edit
 // is stored (to push it and wake the event streams).
 func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
+	var recent recentEdits
+	// One edit at a time per key: a retry racing its original waits for
+	// it and gets its answer.
+	var editing sync.Mutex
 	mux.HandleFunc("GET /v1/objects/{id}/doc", func(w http.ResponseWriter, r *http.Request) {
 		id, err := change.ParseID(r.PathValue("id"))
 		if err != nil {
@@ -88,6 +129,20 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			fail(w, http.StatusBadRequest, err)
 			return
 		}
+		key := ""
+		if in.EditID != "" {
+			if len(in.EditID) > 64 {
+				fail(w, http.StatusBadRequest, errors.New("edit: edit_id is longer than 64 bytes"))
+				return
+			}
+			key = id.String() + "/" + in.EditID
+			editing.Lock()
+			defer editing.Unlock()
+			if a, ok := recent.get(key); ok {
+				reply(w, a)
+				return
+			}
+		}
 		res, err := e.Edit(r.Context(), id, vault.EditOptions{Base: base, NewVersion: in.NewVersion}, func(tx *crdt.Tx) error {
 			tx.ReplaceByID(blocks)
 			return nil
@@ -101,12 +156,16 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 		}
 		o, err := e.Get(r.Context(), id)
 		if err != nil {
-			fail(w, http.StatusInternalServerError, err)
+			// The edit is stored: say so, or the editor would send it again.
+			fail(w, http.StatusInternalServerError, fmt.Errorf("the edit is stored, but the page could not be read back: %w", err))
 			return
 		}
 		out := DocEdited{Doc: docOf(id, o), Changed: res.Changed, Merged: res.Merged, Version: []string{}}
 		for _, h := range res.Version {
 			out.Version = append(out.Version, h.String())
+		}
+		if key != "" {
+			recent.put(key, out)
 		}
 		reply(w, out)
 	})

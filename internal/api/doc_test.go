@@ -116,3 +116,36 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// An edit sent again with its EditID (its answer was lost) is answered as
+// before and not applied a second time: a retry never doubles text.
+func TestDocEditRetryIsNotAppliedTwice(t *testing.T) {
+	ctx := context.Background()
+	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	id, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "Notes"}, Blocks: markdown.Parse("hello\n")})
+	h := Handler(e, nil)
+	path := "/v1/objects/" + id.String() + "/doc"
+	doc := call[Doc](t, h, "GET", path, nil, 200)
+	edit := DocEdit{Base: doc.Heads, EditID: "e1", Blocks: []Block{{ID: doc.Blocks[0].ID, Type: "paragraph", Text: "hello world"}}}
+	first := call[DocEdited](t, h, "POST", path, edit, 200)
+	again := call[DocEdited](t, h, "POST", path, edit, 200)
+	if !slices.Equal(first.Heads, again.Heads) || again.Blocks[0].Text != "hello world" {
+		t.Fatalf("retry: %+v", again)
+	}
+	if md := markdown.Render(must(e.Get(ctx, id)).Doc.Blocks()); md != "hello world\n" {
+		t.Fatalf("after a retried edit the page reads %q", md)
+	}
+	// Without an EditID the same request is a second, concurrent edit.
+	edit.EditID = ""
+	call[DocEdited](t, h, "POST", path, edit, 200)
+	if md := markdown.Render(must(e.Get(ctx, id)).Doc.Blocks()); md == "hello world\n" {
+		t.Fatalf("the test no longer shows what a retry without an id does: %q", md)
+	}
+	// A link that runs a script is refused.
+	bad := DocEdit{Base: first.Heads, Blocks: []Block{{Type: "paragraph", Text: "x", Marks: []Mark{{0, 1, "link", "JavaScript:alert(1)"}}}}}
+	call[map[string]any](t, h, "POST", path, bad, http.StatusBadRequest)
+}

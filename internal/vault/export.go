@@ -129,6 +129,11 @@ type imported struct {
 	Object   string   `json:"object"`
 	Heads    []string `json:"heads"`
 	Exported []string `json:"exported_heads"`
+	// Format 2: Heads is the version the import wrote. Before, it was the
+	// object's heads after the import, which may hold an edit made here:
+	// an import built on them would undo it, so such a record names no
+	// version to build on.
+	Format int `json:"format,omitempty"`
 }
 
 func importSetting(exported string) string { return "imported:" + exported }
@@ -227,6 +232,9 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 			}
 			if err == nil {
 				base, _ := parseIDs(prior.Heads)
+				if prior.Format < 2 {
+					base = nil
+				}
 				plans[x.ID] = &plan{target: mine, base: base, prior: &prior, unknownBase: len(base) == 0}
 				continue
 			}
@@ -257,7 +265,7 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 			}
 			res.Changed = true
 			r.Created++
-		case p.prior != nil && !p.unknownBase && slices.Equal(p.prior.Exported, x.Heads):
+		case p.prior != nil && slices.Equal(p.prior.Exported, x.Heads):
 			r.Unchanged++ // the same export as last time
 			continue
 		case p.unknownBase:
@@ -267,8 +275,24 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 			}
 			if maps.Equal(o.Details, x.Details) && markdown.Render(o.Doc.Blocks()) == markdown.Render(blocks) {
 				r.Unchanged++
+				if p.prior != nil {
+					// The page reads as the export: its heads are a version
+					// the next import can build on.
+					rec := imported{Object: p.target.String(), Exported: x.Heads, Format: 2}
+					for _, h := range o.Heads {
+						rec.Heads = append(rec.Heads, h.String())
+					}
+					b, _ := json.Marshal(rec)
+					if err := e.SetSetting(ctx, importSetting(x.ID), b); err != nil {
+						return r, err
+					}
+				}
 			} else {
-				r.Skipped = append(r.Skipped, fmt.Sprintf("%s (%s): the export does not say which version it is of (an older mycel made it), so importing it could undo what was done since; export again with this version", o.Title(), p.target.Short()))
+				why := "the export does not say which version it is of (an older mycel made it), so importing it could undo what was done since; export again with this version"
+				if p.prior != nil {
+					why = "an older mycel imported it before without recording what that import wrote, so importing it could undo edits made here since; make the change in mycel"
+				}
+				r.Skipped = append(r.Skipped, fmt.Sprintf("%s (%s): %s", o.Title(), p.target.Short(), why))
 			}
 			continue
 		default:
@@ -289,7 +313,7 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 			// The version the import wrote, not the object's heads: those
 			// may hold edits made here meanwhile, which the next import,
 			// built on them, would undo.
-			rec := imported{Object: p.target.String(), Exported: x.Heads}
+			rec := imported{Object: p.target.String(), Exported: x.Heads, Format: 2}
 			for _, h := range res.Version {
 				rec.Heads = append(rec.Heads, h.String())
 			}

@@ -42,7 +42,6 @@ type mdFile struct {
 	doc  markdown.Document
 	id   change.ID
 	root *change.Change // a new object's root; nil for one imported before
-	raw  []byte
 }
 
 // ImportMarkdown imports a folder of Markdown files (nested folders too,
@@ -96,7 +95,10 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 			r.NotConverted = append(r.NotConverted, fmt.Sprintf("%s: link to %q, which is not in the folder (kept, shown as missing)", f.rel, m))
 		}
 		details := importDetails(f)
-		digest := e.fileDigest(f.raw)
+		// The digest is of what the import makes of the file, its links
+		// resolved: a note the link names that came into the folder
+		// since changes it too.
+		digest := e.importDigest(details, f.doc.Blocks)
 		if f.root != nil {
 			heads, err := e.createAs(ctx, f.root, details, f.doc.Blocks)
 			if err != nil {
@@ -121,7 +123,7 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 				return r, err
 			}
 			if !same {
-				r.NotConverted = append(r.NotConverted, fmt.Sprintf("%s: not imported: the page was imported on another device and differs from the file; importing the file here could undo edits made since, so import it on that device or make the change in mycel", f.rel))
+				r.NotConverted = append(r.NotConverted, fmt.Sprintf("%s: not imported: the page was imported before (on another device, or by a mycel that kept no record of what it wrote) and differs from the file; importing the file here could undo edits made since, so import it on that device, or make the change in mycel", f.rel))
 				continue
 			}
 			r.Unchanged++
@@ -168,12 +170,16 @@ type mdImport struct {
 
 func mdImportSetting(id change.ID) string { return "imported-md:" + id.String() }
 
-// fileDigest is a digest of a file's bytes keyed by the vault, so that a
-// backup's settings do not confirm a guess of a file's text.
-func (e *Engine) fileDigest(b []byte) string {
+// importDigest is a digest of what an import makes of a file (details and
+// blocks, links resolved), keyed by the vault, so that a backup's
+// settings do not confirm a guess of a file's text.
+func (e *Engine) importDigest(details map[string]string, blocks []*crdt.Block) string {
 	m := hmac.New(sha256.New, e.vault.ReadKey[:])
 	m.Write([]byte("mycel/v1/markdown-import\x00"))
-	m.Write(b)
+	d, _ := json.Marshal(details) // sorted keys
+	m.Write(d)
+	m.Write([]byte{0})
+	m.Write([]byte(markdown.Render(blocks)))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -269,7 +275,7 @@ func readMarkdownFolder(dir string, r *MarkdownImport) ([]*mdFile, error) {
 			r.NotConverted = append(r.NotConverted, rel+": "+err.Error())
 			return nil
 		}
-		files = append(files, &mdFile{rel: p, raw: b, doc: markdown.ParseDocument(string(b), markdown.WithFlavor(markdown.Obsidian))})
+		files = append(files, &mdFile{rel: p, doc: markdown.ParseDocument(string(b), markdown.WithFlavor(markdown.Obsidian))})
 		return nil
 	})
 	return files, err

@@ -180,3 +180,25 @@ func TestJSONReimportsKeepAnEditMergedEarlier(t *testing.T) {
 		}
 	}
 }
+
+// A note whose link names a note that came into the folder since is
+// imported again (its link now leads to that note), though its file did
+// not change.
+func TestMarkdownReimportResolvesLinksToNewNotes(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "A.md"), []byte("See [[B]].\n"), 0o600)
+	e, _ := pair(t)
+	if _, err := e.ImportMarkdown(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "B.md"), []byte("Bee.\n"), 0o600)
+	r, err := e.ImportMarkdown(ctx, dir)
+	if err != nil || r.Created != 1 || r.Updated != 1 {
+		t.Fatalf("import with B: %+v, %v", r, err)
+	}
+	got := titles(t, e)
+	a, _ := e.Get(ctx, got["A"])
+	if ls := LinksOf(a.Doc.Blocks()); len(ls) != 1 || ls[0] != got["B"] {
+		t.Fatalf("A links to %v, want B %s", ls, got["B"].Short())
+	}
+}

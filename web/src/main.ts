@@ -26,15 +26,20 @@ async function api<T>(path: string, body?: unknown): Promise<T> {
 
 const net: Transport = {
   load: (id) => api<DocAnswer>(`/v1/objects/${id}/doc`),
-  edit: (id, base, blocks: ApiBlock[], newVersion) => api<DocAnswer>(`/v1/objects/${id}/doc`, { base, blocks, new_version: newVersion }),
+  edit: (id, base, blocks: ApiBlock[], newVersion, editId) => api<DocAnswer>(`/v1/objects/${id}/doc`, { base, blocks, new_version: newVersion, edit_id: editId }),
 };
 
 // Enter splits the block (not only its line): a heading continues as a
-// paragraph, a list item as an item of the same list.
+// paragraph, a list item as an item of the same list; in code it is a
+// new line of the code.
 const splitBlock: Command = (state, dispatch) => {
   const { $from, $to } = state.selection;
   if ($from.parent.type.name !== "line" || !$from.sameParent($to)) return false;
   const block = $from.node($from.depth - 1);
+  if (block.attrs.type === "code" || block.attrs.type === "math" || block.attrs.type === "raw") {
+    if (dispatch) dispatch(state.tr.insertText("\n").scrollIntoView());
+    return true;
+  }
   const keep = ["bulleted", "numbered", "todo"].includes(block.attrs.type);
   const attrs = { id: "", type: keep ? block.attrs.type : "paragraph", attrs: keep ? block.attrs.attrs : null, kept: false };
   if (dispatch) {
@@ -66,6 +71,9 @@ function listPages() {
 }
 
 async function openPage(id: string) {
+  // What was typed on the page left is sent before its editor goes.
+  if (sync && !(await sync.settle())) $("vault").textContent = "The last edits of the page left could not be saved yet: it stays open";
+  if (sync && sync.busy) return;
   current = id;
   listPages();
   const d = await net.load(id);
@@ -128,5 +136,8 @@ async function start() {
     if (sync && c.id === current) void sync.remote(c.heads);
   });
 }
+
+// Leaving with typing not yet merged by the device: the browser asks first.
+window.addEventListener("beforeunload", (ev) => { if (sync && sync.busy) ev.preventDefault(); });
 
 start().catch((e) => { $("page").textContent = String((e as Error).message || e); });

@@ -20,7 +20,9 @@ const nodes: Record<string, NodeSpec> = {
     },
     parseDOM: [{ tag: "div.b", getAttrs: (el) => ({ type: (el as HTMLElement).dataset.type || "paragraph" }) }],
   },
-  line: { content: "inline*", toDOM: () => ["p", { class: "line" }, 0], parseDOM: [{ tag: "p" }] },
+  // whitespace "pre": a block's text keeps its line breaks and spaces
+  // (code, math, verbatim Markdown) when the browser's edits are read back.
+  line: { content: "inline*", whitespace: "pre", toDOM: () => ["p", { class: "line" }, 0], parseDOM: [{ tag: "p", preserveWhitespace: "full" }] },
   text: { group: "inline" },
 };
 

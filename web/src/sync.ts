@@ -48,17 +48,29 @@ function copyIds(tr: Transaction, cur: Node, target: Node, base: number) {
 export interface DocAnswer { id: string; heads: string[]; details: Record<string, string>; blocks: ApiBlock[]; version?: string[]; merged?: boolean }
 
 /** Transport is how PageSync reaches the device (fetch in the app, a fake in tests). */
+/** Transport is how PageSync reaches the device (fetch in the app, a fake in tests). */
 export interface Transport {
   load(id: string): Promise<DocAnswer>;
-  edit(id: string, base: string[], blocks: ApiBlock[], newVersion: boolean): Promise<DocAnswer>;
+  edit(id: string, base: string[], blocks: ApiBlock[], newVersion: boolean, editId: string): Promise<DocAnswer>;
 }
 
 export interface View { state: EditorState; dispatch(tr: Transaction): void }
+
+interface Request { editId: string; base: string[]; blocks: ApiBlock[]; sent: Node; newVersion: boolean }
+
+let editSeq = 0;
+const session = Math.random().toString(36).slice(2);
 
 export class PageSync {
   base: string[] = [];
   private dirty = false;
   private inflight = false;
+  private closed = false;
+  // req is the edit being sent: kept, and sent again as it was (same
+  // edit id, base and blocks) until an answer comes, so that a lost
+  // answer never makes the device apply it twice.
+  private req: Request | null = null;
+  private pendingRemote: string[] | null = null;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastSend = 0;
   onError: (msg: string) => void = () => {};
@@ -73,49 +85,83 @@ export class PageSync {
   }
 
   private schedule(ms: number) {
-    if (this.timer === null) this.timer = setTimeout(() => { this.timer = null; void this.flush(); }, ms);
+    if (this.timer === null && !this.closed) this.timer = setTimeout(() => { this.timer = null; void this.flush(); }, ms);
   }
 
   /** busy: something typed is not yet merged by the device. */
-  get busy() { return this.dirty || this.inflight; }
+  get busy() { return this.dirty || this.inflight || this.req !== null; }
 
   async flush(): Promise<void> {
-    if (this.inflight || !this.dirty) return;
-    this.dirty = false;
-    this.inflight = true;
-    const sent = this.view.state.doc;
-    const now = Date.now();
-    try {
-      const r = await this.net.edit(this.id, this.base, fromDoc(sent), now - this.lastSend > 10_000);
+    if (this.inflight) return;
+    if (!this.req) {
+      if (!this.dirty) return;
+      this.dirty = false;
+      const sent = this.view.state.doc;
+      const now = Date.now();
+      this.req = { editId: `${session}-${++editSeq}`, base: this.base, blocks: fromDoc(sent), sent, newVersion: now - this.lastSend > 10_000 };
       this.lastSend = now;
-      this.inflight = false;
-      if (this.view.state.doc.eq(sent)) {
-        const tr = reconcile(this.view.state, toDoc(r.blocks));
-        if (tr) this.view.dispatch(tr);
-        this.base = r.heads;
-      } else {
-        this.base = r.version && r.version.length ? r.version : r.heads;
-        this.dirty = true;
-        this.schedule(0);
-      }
-      this.onSaved();
+    }
+    const q = this.req;
+    this.inflight = true;
+    let r: DocAnswer;
+    try {
+      r = await this.net.edit(this.id, q.base, q.blocks, q.newVersion, q.editId);
     } catch (e) {
       this.inflight = false;
-      this.dirty = true;
       this.onError(String((e as Error).message || e));
-      this.schedule(1000);
+      this.schedule(1000); // the same request again
+      return;
+    }
+    this.req = null;
+    this.inflight = false;
+    this.onSaved();
+    if (this.closed) return;
+    if (this.view.state.doc.eq(q.sent)) {
+      this.base = r.heads;
+      const tr = reconcile(this.view.state, toDoc(r.blocks));
+      if (tr) this.view.dispatch(tr);
+    } else {
+      // Typed on meanwhile: the next edit is the difference from exactly
+      // the state sent, and its answer brings the merge.
+      this.base = r.version && r.version.length ? r.version : r.heads;
+      this.dirty = true;
+    }
+    if (this.dirty) this.schedule(0);
+    else if (this.pendingRemote) {
+      const h = this.pendingRemote;
+      this.pendingRemote = null;
+      void this.remote(h);
     }
   }
 
   /** remote is told that the page's heads are now heads. */
   async remote(heads: string[]) {
-    if (this.busy || same(heads, this.base)) return;
+    if (this.closed) return;
+    if (this.busy) { this.pendingRemote = heads; return; } // shown after the edit in flight
+    if (same(heads, this.base)) return;
     const before = this.view.state.doc;
     const r = await this.net.load(this.id);
-    if (this.busy || !this.view.state.doc.eq(before)) return; // typed meanwhile: the next edit's answer merges it
+    if (this.closed) return;
+    if (this.busy || !this.view.state.doc.eq(before)) { this.pendingRemote = r.heads; return; }
+    this.base = r.heads;
     const tr = reconcile(this.view.state, toDoc(r.blocks));
     if (tr) this.view.dispatch(tr);
-    this.base = r.heads;
+  }
+
+  /** settle sends what is left to send (for up to timeout ms), then stops:
+   * call it before the page's view goes away. */
+  async settle(timeout = 5000): Promise<boolean> {
+    const end = Date.now() + timeout;
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
+    while (this.busy && Date.now() < end) {
+      if (!this.inflight) await this.flush();
+      else await new Promise((ok) => setTimeout(ok, 20));
+      if (this.req && !this.inflight) await new Promise((ok) => setTimeout(ok, 200)); // failed: wait, then again
+    }
+    const done = !this.busy;
+    this.closed = true;
+    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
+    return done;
   }
 }
 

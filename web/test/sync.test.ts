@@ -55,6 +55,7 @@ function fakeDevice(initial: ApiBlock[]) {
   let cur = initial;
   const put = (blocks: ApiBlock[]) => { const h = "v" + ++n; versions.set(h, blocks); cur = blocks; return h; };
   let head = put(initial);
+  const answered = new Map<string, DocAnswer>(); // the device's memory of edit ids
   const merge = (base: ApiBlock[], mine: ApiBlock[], theirs: ApiBlock[]): ApiBlock[] =>
     theirs.map((t) => {
       const b = base.find((x) => x.id === t.id), m = mine.find((x) => x.id === t.id);
@@ -66,12 +67,15 @@ function fakeDevice(initial: ApiBlock[]) {
     remote(blocks: ApiBlock[]) { head = put(blocks); return head; },
     net: {
       async load(): Promise<DocAnswer> { return { id: "p", heads: [head], details: {}, blocks: cur }; },
-      async edit(_id: string, base: string[], blocks: ApiBlock[]): Promise<DocAnswer> {
+      async edit(_id: string, base: string[], blocks: ApiBlock[], _nv: boolean, editId: string): Promise<DocAnswer> {
+        if (answered.has(editId)) return answered.get(editId)!;
         const b = versions.get(base[0])!;
         const merged = merge(b, blocks, cur);
         const sentVersion = put(blocks);
         head = put(merged);
-        return { id: "p", heads: [head], version: [sentVersion], details: {}, blocks: merged, merged: base[0] !== head };
+        const a = { id: "p", heads: [head], version: [sentVersion], details: {}, blocks: merged, merged: base[0] !== head };
+        answered.set(editId, a);
+        return a;
       },
     } satisfies Transport,
   };
@@ -108,4 +112,35 @@ test("typing on while an edit is in flight: nothing typed is lost and the remote
   assert.equal(state.doc.child(1).textContent, "other, edited remotely");
   assert.equal(dev.page[0].text, "hello world!");
   assert.equal(dev.page[1].text, "other, edited remotely");
+});
+
+test("an edit whose answer is lost is sent again as it was, and applied once", async () => {
+  const dev = fakeDevice([{ id: "1@a", type: "paragraph", text: "hello" }]);
+  let lose = true;
+  const net: Transport = {
+    load: dev.net.load,
+    async edit(id, base, blocks, nv, editId) {
+      const a = await dev.net.edit(id, base, blocks, nv, editId);
+      if (lose) { lose = false; throw new Error("connection reset"); } // stored, but the answer is lost
+      return a;
+    },
+  };
+  let state = EditorState.create({ doc: toDoc(dev.page) });
+  const view = { get state() { return state; }, dispatch(tr: import("prosemirror-state").Transaction) { state = state.apply(tr); } };
+  const sync = new PageSync("p", view, net, 1000);
+  sync.base = ["v1"];
+  view.dispatch(state.tr.insertText(" world", at(state, 0, 5)));
+  sync.changed();
+  await sync.flush(); // lost
+  assert.ok(sync.busy);
+  await sync.flush(); // the same request again
+  assert.equal(dev.page[0].text, "hello world");
+  assert.equal(state.doc.child(0).textContent, "hello world");
+  assert.ok(!sync.busy);
+  assert.ok(await sync.settle());
+});
+
+test("a code block keeps its line breaks through the editor", () => {
+  const code: ApiBlock[] = [{ id: "1@a", type: "code", attrs: { language: "go" }, text: "a := 1\n\tb  := 2\n" }];
+  assert.deepEqual(fromDoc(toDoc(code)), code);
 });
