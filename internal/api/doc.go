@@ -119,7 +119,7 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			fail(w, http.StatusBadRequest, fmt.Errorf("edit: %w", err))
 			return
 		}
-		base, err := ids(in.Base)
+		base, err := change.ParseIDs(in.Base)
 		if err != nil || len(base) == 0 {
 			fail(w, http.StatusBadRequest, errors.New("edit: base must name the heads of the version edited"))
 			return
@@ -177,18 +177,6 @@ func docOf(id change.ID, o *vault.Object) Doc {
 		d.Heads = append(d.Heads, h.String())
 	}
 	return d
-}
-
-func ids(hex []string) ([]change.ID, error) {
-	var out []change.ID
-	for _, h := range hex {
-		id, err := change.ParseID(h)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, nil
 }
 
 // editStatus is the HTTP status of an edit's error: no such object, or

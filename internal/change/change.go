@@ -49,6 +49,19 @@ func ParseID(s string) (ID, error) {
 	return id, nil
 }
 
+// ParseIDs parses each of hex as ParseID does.
+func ParseIDs(hex []string) ([]ID, error) {
+	var out []ID
+	for _, h := range hex {
+		id, err := ParseID(h)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
 // ErrInvalid is wrapped by every rejection of a malformed or forged change.
 var ErrInvalid = errors.New("invalid change")
 

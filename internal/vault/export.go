@@ -201,7 +201,7 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 		}
 		if err == nil {
 			p := &plan{target: id}
-			if p.base, err = parseIDs(x.Heads); err != nil {
+			if p.base, err = change.ParseIDs(x.Heads); err != nil {
 				return r, fmt.Errorf("%s.json: %w", x.ID, err)
 			}
 			switch {
@@ -231,7 +231,7 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 				return r, err
 			}
 			if err == nil {
-				base, _ := parseIDs(prior.Heads)
+				base, _ := change.ParseIDs(prior.Heads)
 				if prior.Format < 2 {
 					base = nil
 				}
@@ -324,18 +324,6 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 		}
 	}
 	return r, nil
-}
-
-func parseIDs(hex []string) ([]change.ID, error) {
-	var out []change.ID
-	for _, h := range hex {
-		id, err := change.ParseID(h)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, id)
-	}
-	return out, nil
 }
 
 // hasChanges reports whether every one of ids is a stored change.

@@ -203,7 +203,7 @@ func (e *Engine) priorImport(ctx context.Context, id change.ID) (*mdImport, erro
 	if json.Unmarshal(b, &rec) != nil {
 		return nil, nil
 	}
-	if rec.heads, err = parseIDs(rec.Heads); err != nil || len(rec.heads) == 0 || !e.hasChanges(ctx, rec.heads) {
+	if rec.heads, err = change.ParseIDs(rec.Heads); err != nil || len(rec.heads) == 0 || !e.hasChanges(ctx, rec.heads) {
 		return nil, nil
 	}
 	return &rec, nil
