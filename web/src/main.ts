@@ -72,8 +72,10 @@ function listPages() {
 
 async function openPage(id: string) {
   // What was typed on the page left is sent before its editor goes.
-  if (sync && !(await sync.settle())) $("vault").textContent = "The last edits of the page left could not be saved yet: it stays open";
-  if (sync && sync.busy) return;
+  if (sync && !(await sync.settle())) {
+    $("vault").textContent = "The last edits of this page are not saved yet, so it stays open (retrying)";
+    return;
+  }
   current = id;
   listPages();
   const d = await net.load(id);

@@ -148,8 +148,9 @@ export class PageSync {
     if (tr) this.view.dispatch(tr);
   }
 
-  /** settle sends what is left to send (for up to timeout ms), then stops:
-   * call it before the page's view goes away. */
+  /** settle sends what is left to send (for up to timeout ms) and, once
+   * nothing is, stops: call it before the page's view goes away, and keep
+   * the page if it returns false. */
   async settle(timeout = 5000): Promise<boolean> {
     const end = Date.now() + timeout;
     if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
@@ -159,8 +160,12 @@ export class PageSync {
       if (this.req && !this.inflight) await new Promise((ok) => setTimeout(ok, 200)); // failed: wait, then again
     }
     const done = !this.busy;
-    this.closed = true;
-    if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
+    if (done) {
+      this.closed = true;
+      if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
+    } else {
+      this.schedule(1000); // the page stays open and keeps trying
+    }
     return done;
   }
 }
