@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -9,22 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"mycel/internal/markdown"
-	"mycel/internal/vault"
 )
 
 func TestHandler(t *testing.T) {
-	ctx := context.Background()
-	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "desk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	id, err := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "Hello"}, Blocks: markdown.Parse("- one\n")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, id := onePage(t, "Hello", "- one\n")
 	h := Handler(e, nil)
 	get := func(path string, want int) map[string]any {
 		t.Helper()

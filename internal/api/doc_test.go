@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"mycel/internal/change"
 	"mycel/internal/crdt"
 	"mycel/internal/markdown"
 	"mycel/internal/vault"
@@ -39,12 +40,7 @@ func call[T any](t *testing.T, h http.Handler, method, path string, body any, wa
 // older version merges with what came in meanwhile: nothing is lost.
 func TestDocEditsMergeByBlockID(t *testing.T) {
 	ctx := context.Background()
-	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "desk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	id, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "Notes"}, Blocks: markdown.Parse("first\n\nsecond\n")})
+	e, id := onePage(t, "Notes", "first\n\nsecond\n")
 	h := Handler(e, nil)
 	path := "/v1/objects/" + id.String() + "/doc"
 	doc := call[Doc](t, h, "GET", path, nil, 200)
@@ -121,12 +117,7 @@ func must[T any](v T, err error) T {
 // before and not applied a second time: a retry never doubles text.
 func TestDocEditRetryIsNotAppliedTwice(t *testing.T) {
 	ctx := context.Background()
-	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "desk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	id, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "Notes"}, Blocks: markdown.Parse("hello\n")})
+	e, id := onePage(t, "Notes", "hello\n")
 	h := Handler(e, nil)
 	path := "/v1/objects/" + id.String() + "/doc"
 	doc := call[Doc](t, h, "GET", path, nil, 200)
@@ -148,4 +139,19 @@ func TestDocEditRetryIsNotAppliedTwice(t *testing.T) {
 	// A link that runs a script is refused.
 	bad := DocEdit{Base: first.Heads, Blocks: []Block{{Type: "paragraph", Text: "x", Marks: []Mark{{0, 1, "link", "JavaScript:alert(1)"}}}}}
 	call[map[string]any](t, h, "POST", path, bad, http.StatusBadRequest)
+}
+
+// onePage makes a vault holding one page titled title with the Markdown md.
+func onePage(t *testing.T, title, md string) (*vault.Engine, change.ID) {
+	t.Helper()
+	e, _, err := vault.Init(context.Background(), filepath.Join(t.TempDir(), "d"), "desk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	id, err := e.Create(context.Background(), vault.NewPage{Details: map[string]string{"title": title}, Blocks: markdown.Parse(md)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, id
 }

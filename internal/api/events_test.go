@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -21,12 +20,7 @@ import (
 // another writer of the store (seen at the next poll).
 func TestEventsNameEveryChange(t *testing.T) {
 	ctx := context.Background()
-	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "desk")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	id, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "Notes"}, Blocks: markdown.Parse("first\n")})
+	e, id := onePage(t, "Notes", "first\n")
 	srv := httptest.NewServer(Handler(e, nil))
 	defer srv.Close()
 	sctx, cancel := context.WithCancel(ctx)
