@@ -114,14 +114,8 @@ func Handler(e *vault.Engine, dev Running) *API {
 		reply(w, out)
 	})
 	mux.HandleFunc("GET /v1/objects/{id}", func(w http.ResponseWriter, r *http.Request) {
-		id, err := change.ParseID(r.PathValue("id"))
-		if err != nil {
-			fail(w, http.StatusBadRequest, err)
-			return
-		}
-		o, err := e.Get(r.Context(), id)
-		if err != nil {
-			fail(w, http.StatusNotFound, err)
+		id, o, ok := object(w, r, e)
+		if !ok {
 			return
 		}
 		downloading := false

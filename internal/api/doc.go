@@ -94,17 +94,9 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 	// it and gets its answer.
 	var editing sync.Mutex
 	mux.HandleFunc("GET /v1/objects/{id}/doc", func(w http.ResponseWriter, r *http.Request) {
-		id, err := change.ParseID(r.PathValue("id"))
-		if err != nil {
-			fail(w, http.StatusBadRequest, err)
-			return
+		if id, o, ok := object(w, r, e); ok {
+			reply(w, docOf(id, o))
 		}
-		o, err := e.Get(r.Context(), id)
-		if err != nil {
-			fail(w, http.StatusNotFound, err)
-			return
-		}
-		reply(w, docOf(id, o))
 	})
 	mux.HandleFunc("POST /v1/objects/{id}/doc", func(w http.ResponseWriter, r *http.Request) {
 		id, err := change.ParseID(r.PathValue("id"))
@@ -169,6 +161,21 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 		}
 		reply(w, out)
 	})
+}
+
+// object reads the object the request's path names, or answers why not.
+func object(w http.ResponseWriter, r *http.Request, e *vault.Engine) (change.ID, *vault.Object, bool) {
+	id, err := change.ParseID(r.PathValue("id"))
+	if err != nil {
+		fail(w, http.StatusBadRequest, err)
+		return id, nil, false
+	}
+	o, err := e.Get(r.Context(), id)
+	if err != nil {
+		fail(w, http.StatusNotFound, err)
+		return id, nil, false
+	}
+	return id, o, true
 }
 
 func docOf(id change.ID, o *vault.Object) Doc {

@@ -2,6 +2,7 @@ package crdt
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"unicode/utf8"
 )
@@ -115,14 +116,11 @@ func IsBlockType(typ string) bool {
 	return false
 }
 
+// markTypes are the Mark* constants.
+var markTypes = []string{MarkBold, MarkItalic, MarkStrike, MarkCode, MarkHighlight, MarkLink, MarkMention, MarkRaw}
+
 // IsMarkType reports whether typ is one of the Mark* constants.
-func IsMarkType(typ string) bool {
-	switch typ {
-	case MarkBold, MarkItalic, MarkStrike, MarkCode, MarkHighlight, MarkLink, MarkMention, MarkRaw:
-		return true
-	}
-	return false
-}
+func IsMarkType(typ string) bool { return slices.Contains(markTypes, typ) }
 
 // posRune fills the position sequence: it is a Text whose characters are
 // position elements (see Doc.seq), and they carry no text of their own.

@@ -601,14 +601,11 @@ func (r *dec) rawBytes() []byte {
 	return b
 }
 
-// knownMarks are the mark types markType reads without allocating.
-var knownMarks = []string{MarkBold, MarkItalic, MarkStrike, MarkCode, MarkHighlight, MarkLink, MarkMention, MarkRaw}
-
-// markType reads a mark's type as str does, one of knownMarks without
+// markType reads a mark's type as str does, one of markTypes without
 // allocating: a page holds thousands of marks of a few types.
 func (r *dec) markType() string {
 	b := r.rawBytes()
-	for _, k := range knownMarks {
+	for _, k := range markTypes {
 		if string(b) == k {
 			return k
 		}
