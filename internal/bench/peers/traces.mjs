@@ -97,6 +97,21 @@ function timedReps(fn) {
   return { first: times[0], med: median(times), out }
 }
 
+// A fresh document of the library loading an encoding and reading its
+// text: what ms_load and ms_merge time.
+const loroFrom = (fill) => () => {
+  const d = new L.LoroDoc()
+  fill(d)
+  const s = d.getText('text').toString()
+  d.free()
+  return s
+}
+const dtFrom = (bytes) => () => {
+  const d = L.Doc.fromBytes(bytes)
+  const s = d.get()
+  d.free()
+  return s
+}
 const gzipLen = (b) => zlib.gzipSync(b).byteLength // level 6, as mycel's state_gzip_bytes
 
 const memNow = () => { maybeGC(); const m = process.memoryUsage(); return m.heapUsed + m.external }
@@ -151,13 +166,7 @@ function runSeq() {
     result.bytes_encoded_gzip = gzipLen(bytes)
     // informational: the oplog alone (what a peer lacking everything receives)
     result.bytes_encoded_update = doc.export({ mode: 'update' }).byteLength
-    const load = timedReps(() => {
-      const d = new LoroDoc()
-      d.import(bytes)
-      const s = d.getText('text').toString()
-      d.free()
-      return s
-    })
+    const load = timedReps(loroFrom((d) => d.import(bytes)))
     result.ms_load = load.med
     result.ms_load_first = load.first
     out = { content, loaded: load.out }
@@ -186,12 +195,7 @@ function runSeq() {
     result.ms_encode = enc.med
     result.bytes_encoded = bytes.byteLength
     result.bytes_encoded_gzip = gzipLen(bytes)
-    const load = timedReps(() => {
-      const d = L.Doc.fromBytes(bytes)
-      const s = d.get()
-      d.free()
-      return s
-    })
+    const load = timedReps(dtFrom(bytes))
     result.ms_load = load.med
     result.ms_load_first = load.first
     out = { content, loaded: load.out }
@@ -371,24 +375,12 @@ function concurrentLoro(result, txns, children, roots, agentKey, astral) {
   result.bytes_encoded_update = final.export({ mode: 'update' }).byteLength
   final.free()
 
-  const m = timedReps(() => {
-    const d = new LoroDoc()
-    d.import(bytes)
-    const s = d.getText('text').toString()
-    d.free()
-    return s
-  })
+  const m = timedReps(loroFrom((d) => d.import(bytes)))
   result.ms_merge = m.med
   result.ms_merge_first = m.first
 
   result.num_changes = changes.length
-  const mc = timedReps(() => {
-    const d = new LoroDoc()
-    d.importBatch(changes)
-    const s = d.getText('text').toString()
-    d.free()
-    return s
-  })
+  const mc = timedReps(loroFrom((d) => d.importBatch(changes)))
   result.ms_merge_changes = mc.med
   return { content, merged: m.out, mergedChanges: mc.out }
 }
@@ -438,12 +430,7 @@ function concurrentDT(result, txns, agentKey) {
   result.bytes_encoded_gzip = gzipLen(bytes)
   oplog.free()
 
-  const m = timedReps(() => {
-    const d = Doc.fromBytes(bytes)
-    const s = d.get()
-    d.free()
-    return s
-  })
+  const m = timedReps(dtFrom(bytes))
   result.ms_merge = m.med
   result.ms_merge_first = m.first
 
