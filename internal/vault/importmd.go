@@ -98,7 +98,8 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 		// The digest is of what the import makes of the file, its links
 		// resolved: a note the link names that came into the folder
 		// since changes it too.
-		digest := e.importDigest(details, f.doc.Blocks)
+		rendered := markdown.Render(f.doc.Blocks)
+		digest := e.importDigest(details, rendered)
 		if f.root != nil {
 			heads, err := e.createAs(ctx, f.root, details, f.doc.Blocks)
 			if err != nil {
@@ -118,7 +119,7 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 			// Imported on another device (or by a mycel that kept no
 			// record): what that import wrote is not known here, so the
 			// file is taken only if the page reads the same already.
-			same, heads, err := e.readsAs(ctx, f.id, details, f.doc.Blocks)
+			same, heads, err := e.readsAs(ctx, f.id, details, rendered)
 			if err != nil {
 				return r, err
 			}
@@ -158,7 +159,8 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 
 // mdImport is what the last import of a file made of its object, kept in
 // a device setting: the version it wrote (whose state is the file's) and
-// a digest of the file. The next import of a changed file is an edit built
+// a digest of what it made of the file (importDigest). The next import of
+// a changed file is an edit built
 // on that version, so it changes what the file changed and merges with
 // every edit made in mycel since, like a concurrent one; an unchanged file
 // changes nothing.
@@ -171,15 +173,15 @@ type mdImport struct {
 func mdImportSetting(id change.ID) string { return "imported-md:" + id.String() }
 
 // importDigest is a digest of what an import makes of a file (details and
-// blocks, links resolved), keyed by the vault, so that a backup's
-// settings do not confirm a guess of a file's text.
-func (e *Engine) importDigest(details map[string]string, blocks []*crdt.Block) string {
+// its blocks, links resolved, as Markdown), keyed by the vault, so that a
+// backup's settings do not confirm a guess of a file's text.
+func (e *Engine) importDigest(details map[string]string, rendered string) string {
 	m := hmac.New(sha256.New, e.vault.ReadKey[:])
 	m.Write([]byte("mycel/v1/markdown-import\x00"))
 	d, _ := json.Marshal(details) // sorted keys
 	m.Write(d)
 	m.Write([]byte{0})
-	m.Write([]byte(markdown.Render(blocks)))
+	m.Write([]byte(rendered))
 	return hex.EncodeToString(m.Sum(nil))
 }
 
@@ -209,9 +211,9 @@ func (e *Engine) priorImport(ctx context.Context, id change.ID) (*mdImport, erro
 	return &rec, nil
 }
 
-// readsAs reports whether object id already has these details and blocks
-// (as Markdown), and its heads.
-func (e *Engine) readsAs(ctx context.Context, id change.ID, details map[string]string, blocks []*crdt.Block) (bool, []change.ID, error) {
+// readsAs reports whether object id already has these details and reads
+// as rendered (its blocks as Markdown), and its heads.
+func (e *Engine) readsAs(ctx context.Context, id change.ID, details map[string]string, rendered string) (bool, []change.ID, error) {
 	o, err := e.Get(ctx, id)
 	if err != nil {
 		return false, nil, err
@@ -221,7 +223,7 @@ func (e *Engine) readsAs(ctx context.Context, id change.ID, details map[string]s
 			return false, o.Heads, nil
 		}
 	}
-	return markdown.Render(o.Doc.Blocks()) == markdown.Render(blocks), o.Heads, nil
+	return markdown.Render(o.Doc.Blocks()) == rendered, o.Heads, nil
 }
 
 // readMarkdownFolder reads every Markdown file under dir. Everything is
