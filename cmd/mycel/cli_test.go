@@ -242,7 +242,8 @@ func (d downloadingDevice) Status(context.Context, *change.ID) (device.VaultStat
 		Peers: []device.PeerStatus{{Peer: "node01", Node: true, Incoming: true, IncomingCount: 28}},
 	}}}, nil
 }
-func (downloadingDevice) Poke() {}
+func (downloadingDevice) Poke()        {}
+func (downloadingDevice) Mode() string { return "all" }
 
 // While the running device is still downloading an object, show says the
 // object is incomplete and how far along it is, rather than pretending.

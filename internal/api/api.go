@@ -37,6 +37,7 @@ func SocketPath(dir string) string { return filepath.Join(dir, SocketDir, Socket
 type Running interface {
 	Status(ctx context.Context, only *change.ID) (device.VaultStatus, error)
 	Poke()
+	Mode() string // with whom it syncs (see device.Device.Mode)
 }
 
 // API is the handler of the API.
@@ -56,7 +57,7 @@ func Handler(e *vault.Engine, dev Running) *API {
 	streams, stop := context.WithCancel(context.Background())
 	mux.HandleFunc("GET /v1/events", events(e, wk, streams))
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
-		out := map[string]any{"vault_id": fmt.Sprintf("%x", e.VaultID()), "device": fmt.Sprintf("%x", e.DeviceKey())}
+		out := map[string]any{"vault_id": fmt.Sprintf("%x", e.VaultID()), "device": fmt.Sprintf("%x", e.DeviceKey()), "data_dir": e.Dir()}
 		if dev == nil {
 			reply(w, out)
 			return
@@ -76,6 +77,7 @@ func Handler(e *vault.Engine, dev Running) *API {
 			return
 		}
 		out["status"] = vs.Status
+		out["mode"] = dev.Mode()
 		if vs.Reason != "" {
 			out["reason"] = vs.Reason
 		}

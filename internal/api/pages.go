@@ -28,11 +28,12 @@ type Row struct {
 	Deleted  bool      `json:"deleted"`
 	Updated  time.Time `json:"updated"`
 	Snippet  string    `json:"snippet"`
+	Changes  int       `json:"changes"`
 	Match    string    `json:"match,omitempty"` // search: the text around the match, the match in [brackets]
 }
 
 func rowOf(o store.Object) Row {
-	return Row{o.ID.String(), o.Title, o.Type, o.Archived, o.Deleted, o.Updated, o.Snippet, ""}
+	return Row{o.ID.String(), o.Title, o.Type, o.Archived, o.Deleted, o.Updated, o.Snippet, o.Changes, ""}
 }
 
 // Edited answers a request that changed an object.

@@ -184,3 +184,16 @@ func (d *Device) deviceNames(ctx context.Context) map[objsync.PeerID]string {
 	}
 	return out
 }
+
+// Mode says with whom this device syncs, as `mycel up` was started:
+// "all" (backup nodes and devices on the local network), "nodes only"
+// (--no-lan) or "local network only" (--lan-only).
+func (d *Device) Mode() string {
+	switch {
+	case d.cfg.LANOnly:
+		return "local network only"
+	case !d.cfg.LAN:
+		return "nodes only"
+	}
+	return "all"
+}

@@ -1,134 +1,269 @@
-// The web app: every page of the vault in a sidebar (searchable, following
-// every change the device stores), the open page in a ProseMirror editor
-// kept in step with the device (sync.ts), and its sync status. It talks
-// only to the device's JSON API under /api, the same handlers the CLI uses.
-import { baseKeymap, toggleMark } from "prosemirror-commands";
-import { history, redo, undo } from "prosemirror-history";
-import { keymap } from "prosemirror-keymap";
-import { EditorState, type Command } from "prosemirror-state";
-import { EditorView } from "prosemirror-view";
-import { toDoc, type ApiBlock } from "./convert.ts";
-import { schema } from "./schema.ts";
+// The web app: every page of the vault in a sidebar (search through the
+// device's full-text index, filters, a new page), the open page in the
+// editor (editor.ts) kept in step with the device (sync.ts), its details
+// (title, tags, archive, bin), its sync status and history (panels.ts),
+// and the vault's status bar. It talks only to the device's JSON API under
+// /api, the same handlers the CLI uses: no rule of its own.
+import type { EditorView } from "prosemirror-view";
+import { api, type Row, type Status } from "./api.ts";
+import { toDoc } from "./convert.ts";
+import { makeEditor } from "./editor.ts";
+import { History, Settings, showPeers, showVault } from "./panels.ts";
 import { PageSync, type DocAnswer, type Transport } from "./sync.ts";
 
 const $ = (id: string) => document.getElementById(id)!;
-
-interface Row { id: string; title: string; type: string; archived: boolean; updated: string; snippet: string }
-
-async function api<T>(path: string, body?: unknown): Promise<T> {
-  const r = await fetch("/api" + path, body === undefined
-    ? { headers: { Accept: "application/json" } }
-    : { method: "POST", headers: { Accept: "application/json", "Content-Type": "application/json" }, body: JSON.stringify(body) });
-  const out = await r.json();
-  if (!r.ok) throw new Error(out.error || r.statusText);
-  return out as T;
-}
+const input = (id: string) => $(id) as HTMLInputElement;
 
 const net: Transport = {
   load: (id) => api<DocAnswer>(`/v1/objects/${id}/doc`),
-  edit: (id, base, blocks: ApiBlock[], newVersion, editId) => api<DocAnswer>(`/v1/objects/${id}/doc`, { base, blocks, new_version: newVersion, edit_id: editId }),
-};
-
-// Enter splits the block (not only its line): a heading continues as a
-// paragraph, a list item as an item of the same list; in code it is a
-// new line of the code.
-const splitBlock: Command = (state, dispatch) => {
-  const { $from, $to } = state.selection;
-  if ($from.parent.type.name !== "line" || !$from.sameParent($to)) return false;
-  const block = $from.node($from.depth - 1);
-  if (block.attrs.type === "code" || block.attrs.type === "math" || block.attrs.type === "raw") {
-    if (dispatch) dispatch(state.tr.insertText("\n").scrollIntoView());
-    return true;
-  }
-  const keep = ["bulleted", "numbered", "todo"].includes(block.attrs.type);
-  const attrs = { id: "", type: keep ? block.attrs.type : "paragraph", attrs: keep ? block.attrs.attrs : null, kept: false };
-  if (dispatch) {
-    const tr = state.tr.deleteSelection();
-    tr.split(tr.mapping.map($from.pos), 2, [{ type: schema.nodes.block, attrs }, { type: schema.nodes.line }]);
-    dispatch(tr.scrollIntoView());
-  }
-  return true;
+  edit: (id, base, blocks, newVersion, editId) => api<DocAnswer>(`/v1/objects/${id}/doc`, { base, blocks, new_version: newVersion, edit_id: editId }),
 };
 
 let pages: Row[] = [];
+let hits: Row[] | null = null; // the search's results, while one is typed
 let current: string | null = null;
 let view: EditorView | null = null;
 let sync: PageSync | null = null;
+let readOnly = false;
+
+function say(m: string) {
+  $("message").textContent = m;
+}
+
+function row(id: string | null) { return pages.find((p) => p.id === id); }
+
+// shown is what the sidebar lists: the search's hits, or every page of the
+// filter picked (all, archived, bin) and type.
+function shown(): Row[] {
+  const filter = (($("filter") as HTMLSelectElement).value || "all");
+  const type = ($("type-filter") as HTMLSelectElement).value;
+  const rows = hits || pages;
+  return rows.filter((p) => {
+    if (type && p.type !== type) return false;
+    if (filter === "bin") return p.deleted;
+    if (p.deleted) return false;
+    return filter === "archived" ? p.archived : hits !== null || !p.archived;
+  });
+}
 
 function listPages() {
-  const q = (($("search") as HTMLInputElement).value || "").trim().toLowerCase();
   const ul = $("pages");
   ul.replaceChildren();
-  for (const p of pages) {
-    if (q && !(p.title || "").toLowerCase().includes(q) && !(p.snippet || "").toLowerCase().includes(q)) continue;
+  for (const p of shown()) {
     const li = document.createElement("li");
+    li.dataset.id = p.id;
+    li.tabIndex = 0;
+    li.setAttribute("role", "option");
     li.textContent = p.title || "Untitled";
+    if (p.match) {
+      const m = document.createElement("small");
+      m.textContent = p.match;
+      li.append(m);
+    }
     li.title = p.snippet || "";
     if (p.id === current) li.setAttribute("aria-current", "page");
     li.addEventListener("click", () => void openPage(p.id));
+    li.addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter") void openPage(p.id);
+      else if (ev.key === "ArrowDown") (li.nextElementSibling as HTMLElement | null)?.focus();
+      else if (ev.key === "ArrowUp") ((li.previousElementSibling as HTMLElement | null) || input("search")).focus();
+      else return;
+      ev.preventDefault();
+    });
     ul.append(li);
   }
+  const types = [...new Set(pages.map((p) => p.type).filter(Boolean))].sort();
+  const sel = $("type-filter") as HTMLSelectElement;
+  const keep = sel.value;
+  if (sel.options.length !== types.length + 1) {
+    sel.replaceChildren(new Option("Every type", ""), ...types.map((t) => new Option(t, t)));
+    sel.value = keep;
+  }
 }
 
-async function openPage(id: string) {
-  // What was typed on the page left is sent before its editor goes.
-  if (sync && !(await sync.settle())) {
-    $("vault").textContent = "The last edits of this page are not saved yet, so it stays open (retrying)";
-    return;
-  }
-  current = id;
+let searchSeq = 0;
+async function search() {
+  const q = input("search").value.trim();
+  const mine = ++searchSeq;
+  if (!q) { hits = null; listPages(); return; }
+  const found = await api<Row[]>("/v1/search?q=" + encodeURIComponent(q));
+  if (mine !== searchSeq) return; // a later search answered first
+  hits = found;
   listPages();
-  const d = await net.load(id);
-  $("title").textContent = d.details.title || "Untitled";
-  view?.destroy();
-  const host = $("page");
-  host.replaceChildren();
-  const state = EditorState.create({
-    doc: toDoc(d.blocks),
-    plugins: [
-      history(),
-      keymap({ "Mod-z": undo, "Mod-y": redo, "Shift-Mod-z": redo, "Mod-b": toggleMark(schema.marks.bold), "Mod-i": toggleMark(schema.marks.italic), "Mod-e": toggleMark(schema.marks.code), Enter: splitBlock }),
-      keymap(baseKeymap),
-    ],
-  });
-  const v = new EditorView(host, {
-    state,
-    dispatchTransaction(tr) {
-      v.updateState(v.state.apply(tr));
-      if (tr.docChanged && !tr.getMeta("remote")) s.changed();
-    },
-  });
-  const s = new PageSync(id, v, net);
-  s.base = d.heads;
-  s.onError = (m) => { $("vault").textContent = "Not saved yet: " + m; };
-  view = v;
-  sync = s;
-  await showStatus();
-}
-
-async function showStatus() {
-  try {
-    const s = await api<{ status: string; reason?: string; vault_id: string; objects?: { status: string }[] }>("/v1/status" + (current ? "?object=" + current : ""));
-    const label = current && s.objects && s.objects.length ? s.objects[0].status : s.status;
-    $("badge").textContent = label || "";
-    $("badge").dataset.status = label || "";
-    $("vault").textContent = "Vault " + s.vault_id.slice(0, 12) + " · " + (s.status || "") + (s.reason ? " · " + s.reason : "");
-  } catch (e) {
-    $("vault").textContent = String((e as Error).message || e);
-  }
 }
 
 async function loadPages() {
   pages = await api<Row[]>("/v1/objects");
   pages.sort((a, b) => (b.updated || "").localeCompare(a.updated || ""));
-  listPages();
+  if (hits !== null) await search();
+  else listPages();
+  showDetails();
 }
 
+// showDetails fills the header from the open page's row.
+function showDetails() {
+  const r = row(current);
+  const has = !!current;
+  for (const id of ["title", "tags", "history-btn", "archive", "delete", "diag"]) ($(id) as HTMLElement).hidden = !has;
+  if (!r) { $("undelete").hidden = true; return; }
+  if (document.activeElement !== $("title")) input("title").value = r.title || "";
+  $("archive").textContent = r.archived ? "Unarchive" : "Archive";
+  $("delete").hidden = r.deleted;
+  $("undelete").hidden = !r.deleted;
+  $("page").classList.toggle("binned", r.deleted);
+  ($("diag") as HTMLAnchorElement).href = `/api/v1/objects/${r.id}/diagnostics`;
+}
+
+async function openPage(id: string) {
+  // What was typed on the page left is sent before its editor goes.
+  if (sync && !(await sync.settle())) {
+    say("The last edits of this page are not saved yet, so it stays open (retrying)");
+    return;
+  }
+  current = id;
+  history.reset();
+  listPages();
+  const d = await net.load(id);
+  input("tags").value = d.details.tags || "";
+  view?.destroy();
+  const host = $("page");
+  host.replaceChildren();
+  const st = await objectStatus();
+  readOnly = downloading(st);
+  const v = makeEditor(host, toDoc(d.blocks), {
+    findPages: async (q) => (q ? await api<Row[]>("/v1/search?q=" + encodeURIComponent(q) + "&limit=8") : pages.filter((p) => !p.deleted).slice(0, 8)),
+    onChange: () => s.changed(),
+    editable: () => !readOnly && !(row(current)?.deleted),
+    openMention: (target) => void openPage(target),
+  });
+  const s = new PageSync(id, v, net);
+  s.base = d.heads;
+  s.onError = (m) => say("Not saved yet: " + m);
+  s.onSaved = () => { if ($("message").textContent?.startsWith("Not saved")) say(""); };
+  view = v;
+  sync = s;
+  showDetails();
+  showReadOnly(st);
+}
+
+// A page still downloading when it is opened is read-only until it has
+// arrived: "n of m changes".
+function downloading(st: Status | null): boolean {
+  const o = st?.objects?.[0];
+  if (!o) return false;
+  return (o.changes_waiting_for_parents || 0) > 0 || o.peers.some((p) => (p.changes_to_receive || 0) > 0 && p.has_changes_for_us);
+}
+
+function showReadOnly(st: Status | null) {
+  const note = $("readonly");
+  if (!readOnly) { note.hidden = true; return; }
+  const o = st?.objects?.[0];
+  const have = row(current)?.changes || 0;
+  const more = o ? Math.max(0, ...o.peers.map((p) => p.changes_to_receive || 0)) : 0;
+  note.textContent = `Still downloading: ${have} of ${have + more} changes. It can be edited once it has arrived.`;
+  note.hidden = false;
+}
+
+async function objectStatus(): Promise<Status | null> {
+  if (!current) return null;
+  try { return await api<Status>("/v1/status?object=" + current); } catch { return null; }
+}
+
+async function showStatus() {
+  const st = await objectStatus();
+  if (st) {
+    const o = st.objects?.[0];
+    const label = o ? o.status : st.status || "";
+    $("badge").textContent = label;
+    $("badge").dataset.status = label;
+    $("badge").title = o?.reason || st.reason || "";
+    if (!$("peers").hidden) showPeers(st, o);
+    if (readOnly && !downloading(st)) {
+      readOnly = false; // it has arrived: show it all, then let it be edited
+      if (sync) await sync.remote([]);
+      view?.setProps({});
+    }
+    showReadOnly(st);
+  }
+}
+
+let vaultTick = 0;
+async function tick() {
+  try {
+    await showStatus();
+    // The whole vault's status costs a look at every object: less often.
+    if (vaultTick++ % 3 === 0 || !current) showVault(await api<Status>("/v1/status"));
+  } catch (e) {
+    say(String((e as Error).message || e));
+  }
+}
+
+async function act(what: string, f: () => Promise<unknown>) {
+  try { await f(); await loadPages(); } catch (e) { say(what + ": " + (e as Error).message); }
+}
+
+function wire() {
+  let searchTimer: ReturnType<typeof setTimeout> | null = null;
+  input("search").addEventListener("input", () => {
+    if (searchTimer) clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => void search().catch((e) => say("Search: " + e.message)), 80);
+  });
+  input("search").addEventListener("keydown", (ev) => {
+    if (ev.key === "ArrowDown") { ($("pages").firstElementChild as HTMLElement | null)?.focus(); ev.preventDefault(); }
+    if (ev.key === "Enter") { const first = shown()[0]; if (first) void openPage(first.id); }
+  });
+  $("filter").addEventListener("change", listPages);
+  $("type-filter").addEventListener("change", listPages);
+  $("new-page").addEventListener("click", () => void act("New page", async () => {
+    const made = await api<{ id: string }>("/v1/objects", { title: "Untitled" });
+    await loadPages();
+    await openPage(made.id);
+    input("title").focus();
+    input("title").select();
+  }));
+  const rename = () => {
+    const r = row(current), t = input("title").value.trim();
+    if (r && t !== r.title) void act("Rename", () => api(`/v1/objects/${r.id}/details`, { key: "title", value: t }));
+  };
+  input("title").addEventListener("change", rename);
+  input("title").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { rename(); view?.focus(); } });
+  input("tags").addEventListener("change", () => {
+    const id = current;
+    if (id) void act("Tags", () => api(`/v1/objects/${id}/details`, { key: "tags", value: input("tags").value.trim() }));
+  });
+  $("archive").addEventListener("click", () => {
+    const r = row(current);
+    if (r) void act("Archive", () => api(`/v1/objects/${r.id}/archive`, { on: !r.archived }));
+  });
+  $("delete").addEventListener("click", () => {
+    const id = current;
+    if (id) void act("Move to bin", async () => { if (sync) await sync.settle(); await api(`/v1/objects/${id}/bin`, { on: true }); say("Moved to the bin: pick Bin in the list to find it again"); });
+  });
+  $("undelete").addEventListener("click", () => {
+    const id = current;
+    if (id) void act("Restore from bin", async () => { await api(`/v1/objects/${id}/bin`, { on: false }); say("Restored from the bin"); });
+  });
+  $("badge").addEventListener("click", async () => {
+    const p = $("peers");
+    p.hidden = !p.hidden;
+    if (!p.hidden) { const st = await objectStatus(); if (st) showPeers(st, st.objects?.[0]); }
+  });
+  document.addEventListener("keydown", (ev) => {
+    if ((ev.ctrlKey || ev.metaKey) && ev.key === "k") { input("search").focus(); input("search").select(); ev.preventDefault(); }
+    if (ev.altKey && (ev.key === "n" || ev.key === "N")) { $("new-page").click(); ev.preventDefault(); }
+    if (ev.key === "Escape") { $("peers").hidden = true; }
+  });
+}
+
+const history = new History(() => current, async () => (sync ? sync.idle() : true), say);
+
 async function start() {
-  $("search").addEventListener("input", listPages);
+  wire();
+  new Settings(say);
+  showDetails();
   await loadPages();
-  await showStatus();
-  setInterval(() => void showStatus(), 2000);
+  await tick();
+  setInterval(() => void tick(), 1000);
   // Every change the device stores (sync, any command, this app) arrives
   // here: the list follows, and the open page merges it.
   const events = new EventSource("/api/v1/events");
@@ -136,6 +271,8 @@ async function start() {
     const c = JSON.parse((ev as MessageEvent).data) as { id: string; heads: string[] };
     void loadPages();
     if (sync && c.id === current) void sync.remote(c.heads);
+    if (c.id === current && history.open) void history.load();
+    void showStatus();
   });
 }
 

@@ -10,6 +10,7 @@ const nodes: Record<string, NodeSpec> = {
     content: "line block*",
     attrs: { id: { default: "" }, type: { default: "paragraph" }, attrs: { default: null }, kept: { default: false } },
     defining: true,
+    draggable: true,
     toDOM(node) {
       const a = (node.attrs.attrs || {}) as Record<string, string>;
       const dom: Record<string, string> = { class: "b b-" + node.attrs.type, "data-type": node.attrs.type };

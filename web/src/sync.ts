@@ -4,45 +4,122 @@
 // The answer's merged page is shown only when nothing was typed meanwhile;
 // otherwise the next edit is based on the exact version sent (so its
 // difference holds only the new typing) and the merged page comes with its
-// answer. Remote changes are shown as a replacement of the one range that
-// differs, so the cursor and selection outside it stay where they are, and
+// answer. Remote changes are shown as replacements of only the ranges that
+// differ, so the cursor and selection outside them stay where they are, and
 // nothing typed is ever overwritten: a page that changed locally is never
 // replaced, only merged through the device.
-import type { Node } from "prosemirror-model";
-import type { EditorState, Transaction } from "prosemirror-state";
+import type { Node, Slice } from "prosemirror-model";
+import { TextSelection, type EditorState, type Transaction } from "prosemirror-state";
 import { fromDoc, toDoc, type ApiBlock } from "./convert.ts";
 
 /** reconcile makes the transaction that turns state's document into
- * target: block ids the device gave to new blocks are copied in place
- * (the text and the cursor untouched), then the range that differs is
- * replaced. Null when they are the same. */
+ * target, changing as little as it can: where both have the same blocks
+ * (by id) in the same places, each block's attributes are set and each
+ * line's differing range replaced on its own, so a cursor in a block or
+ * between ranges that changed stays on its character; where the blocks
+ * themselves differ (added, removed, moved), the one range of them that
+ * differs is replaced. Null when they are the same. */
 export function reconcile(state: EditorState, target: Node): Transaction | null {
   const tr = state.tr;
-  copyIds(tr, tr.doc, target, 0);
-  const cur = tr.doc;
-  const start = cur.content.findDiffStart(target.content);
-  if (start != null) {
-    let { a: endA, b: endB } = cur.content.findDiffEnd(target.content)!;
-    const overlap = start - Math.min(endA, endB);
-    if (overlap > 0) { endA += overlap; endB += overlap; }
-    tr.replace(start, endA, target.slice(start, endB));
-  }
+  const sel = state.selection;
+  const marks: { pos: number; attrs: Record<string, unknown> }[] = [];
+  const repl: { from: number; to: number; slice: Slice }[] = [];
+  diffInto(marks, repl, state.doc, target, 0);
+  for (const m of marks) tr.setNodeMarkup(m.pos, undefined, m.attrs); // positions do not move
+  repl.sort((x, y) => y.from - x.from); // the last first: earlier positions stay valid
+  for (const r of repl) tr.replace(r.from, r.to, r.slice);
   if (!tr.docChanged) return null;
+  // Text inserted right at the cursor goes after it: the cursor stays
+  // after what this editor typed last, where its next typing goes.
+  if (repl.length && sel instanceof TextSelection) tr.setSelection(TextSelection.create(tr.doc, tr.mapping.map(sel.anchor, -1), tr.mapping.map(sel.head, -1)));
   return tr.setMeta("addToHistory", false).setMeta("remote", true);
 }
 
-// copyIds gives blocks of cur (at offset base) the ids of the blocks of
-// target at the same places, where the two have as many children and the
-// same types.
-function copyIds(tr: Transaction, cur: Node, target: Node, base: number) {
-  if (cur.childCount !== target.childCount) return;
-  cur.forEach((c, off, i) => {
-    const t = target.child(i);
-    if (c.type !== t.type || c.type.name !== "block" || c.attrs.type !== t.attrs.type) return;
-    const pos = base + off;
-    if (c.attrs.id !== t.attrs.id && t.attrs.id) tr.setNodeMarkup(tr.mapping.map(pos), undefined, { ...c.attrs, id: t.attrs.id });
-    copyIds(tr, c, t, pos + 1);
+// diffInto lists what turns a's content into b's (a at content position
+// pos of the current document).
+function diffInto(marks: { pos: number; attrs: Record<string, unknown> }[], repl: { from: number; to: number; slice: Slice }[], a: Node, b: Node, pos: number) {
+  if (a.content.eq(b.content)) return;
+  if (a.isTextblock && b.isTextblock) {
+    for (const [af, at, bf, bt] of changedRuns(units(a), units(b))) repl.push({ from: pos + af, to: pos + at, slice: b.slice(bf, bt) });
+    return;
+  }
+  const sameShape = !a.isTextblock && a.childCount === b.childCount && a.content.content.every((c, i) => {
+    const t = b.child(i);
+    return c.type === t.type && (c.type.name !== "block" || c.attrs.id === t.attrs.id || !c.attrs.id);
   });
+  if (!sameShape) {
+    const start = a.content.findDiffStart(b.content);
+    if (start == null) return;
+    let { a: endA, b: endB } = a.content.findDiffEnd(b.content)!;
+    const overlap = start - Math.min(endA, endB);
+    if (overlap > 0) { endA += overlap; endB += overlap; }
+    repl.push({ from: pos + start, to: pos + endA, slice: b.slice(start, endB) });
+    return;
+  }
+  a.forEach((c, off, i) => {
+    const t = b.child(i);
+    if (c.eq(t)) return;
+    if (!c.hasMarkup(t.type, t.attrs)) marks.push({ pos: pos + off, attrs: t.attrs });
+    diffInto(marks, repl, c, t, pos + off + 1);
+  });
+}
+
+// units are a line's UTF-16 units (ProseMirror's positions), each with its
+// marks, as comparable strings.
+function units(line: Node): string[] {
+  const out: string[] = [];
+  line.forEach((t) => {
+    const m = t.marks.map((x) => x.type.name + (x.attrs.value ? "=" + x.attrs.value : "")).join(",");
+    for (const ch of t.text || "") for (let i = 0; i < ch.length; i++) out.push(ch[i] + m);
+  });
+  return out;
+}
+
+/** changedRuns is a shortest edit script from a to b (Myers' O(ND)
+ * diff, common prefix and suffix trimmed first) as runs of change:
+ * [aFrom, aTo, bFrom, bTo], a[aFrom:aTo] becoming b[bFrom:bTo]. */
+export function changedRuns(a: string[], b: string[]): [number, number, number, number][] {
+  let pre = 0;
+  while (pre < a.length && pre < b.length && a[pre] === b[pre]) pre++;
+  let suf = 0;
+  while (suf < a.length - pre && suf < b.length - pre && a[a.length - 1 - suf] === b[b.length - 1 - suf]) suf++;
+  const n = a.length - pre - suf, m = b.length - pre - suf;
+  if (n === 0 && m === 0) return [];
+  if (n === 0 || m === 0) return [[pre, pre + n, pre, pre + m]];
+  const max = n + m, off = max + 1;
+  const v = new Int32Array(2 * max + 3);
+  const trace: Int32Array[] = [];
+  let found = false;
+  for (let d = 0; d <= max && !found; d++) {
+    trace.push(v.slice());
+    for (let k = -d; k <= d; k += 2) {
+      let x = k === -d || (k !== d && v[off + k - 1] < v[off + k + 1]) ? v[off + k + 1] : v[off + k - 1] + 1;
+      let y = x - k;
+      while (x < n && y < m && a[pre + x] === b[pre + y]) { x++; y++; }
+      v[off + k] = x;
+      if (x >= n && y >= m) { found = true; break; }
+    }
+  }
+  // Walk back from the end: each d is a diagonal, then before it one
+  // deletion (x moved) or insertion (y moved).
+  const steps: [number, number, number, number][] = []; // [x0, y0, x1, y1], last first
+  let x = n, y = m;
+  for (let d = trace.length - 1; d >= 0; d--) {
+    const pv = trace[d], k = x - y;
+    const pk = k === -d || (k !== d && pv[off + k - 1] < pv[off + k + 1]) ? k + 1 : k - 1;
+    const px = pv[off + pk], py = px - pk;
+    while (x > px && y > py) { x--; y--; }
+    if (d > 0) steps.push([px, py, x, y]);
+    x = px; y = py;
+  }
+  const runs: [number, number, number, number][] = [];
+  for (let i = steps.length - 1; i >= 0; i--) {
+    const [x0, y0, x1, y1] = steps[i];
+    const last = runs[runs.length - 1];
+    if (last && last[1] === pre + x0 && last[3] === pre + y0) { last[1] = pre + x1; last[3] = pre + y1; }
+    else runs.push([pre + x0, pre + x1, pre + y0, pre + y1]);
+  }
+  return runs;
 }
 
 export interface DocAnswer { id: string; heads: string[]; details: Record<string, string>; blocks: ApiBlock[]; version?: string[]; merged?: boolean }
@@ -148,10 +225,9 @@ export class PageSync {
     if (tr) this.view.dispatch(tr);
   }
 
-  /** settle sends what is left to send (for up to timeout ms) and, once
-   * nothing is, stops: call it before the page's view goes away, and keep
-   * the page if it returns false. */
-  async settle(timeout = 5000): Promise<boolean> {
+  /** idle sends what is left to send (for up to timeout ms) and says
+   * whether all of it is merged by the device. */
+  async idle(timeout = 5000): Promise<boolean> {
     const end = Date.now() + timeout;
     if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }
     while (this.busy && Date.now() < end) {
@@ -159,7 +235,14 @@ export class PageSync {
       else await new Promise((ok) => setTimeout(ok, 20));
       if (this.req && !this.inflight) await new Promise((ok) => setTimeout(ok, 200)); // failed: wait, then again
     }
-    const done = !this.busy;
+    return !this.busy;
+  }
+
+  /** settle is idle and, once nothing is left to send, stops: call it
+   * before the page's view goes away, and keep the page if it returns
+   * false. */
+  async settle(timeout = 5000): Promise<boolean> {
+    const done = await this.idle(timeout);
     if (done) {
       this.closed = true;
       if (this.timer !== null) { clearTimeout(this.timer); this.timer = null; }

@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EditorState, TextSelection } from "prosemirror-state";
 import { fromDoc, toDoc, type ApiBlock } from "../src/convert.ts";
-import { PageSync, reconcile, type DocAnswer, type Transport } from "../src/sync.ts";
+import { changedRuns, PageSync, reconcile, type DocAnswer, type Transport } from "../src/sync.ts";
 
 const page: ApiBlock[] = [
   { id: "1@aa", type: "heading1", text: "Garden 🌱", marks: [{ start: 0, end: 6, type: "bold" }] },
@@ -89,9 +89,21 @@ function mergeText(base: string, mine: string, theirs: string): string {
   let e = 0;
   while (e < base.length - s && e < mine.length - s && base[base.length - 1 - e] === mine[mine.length - 1 - e]) e++;
   const inserted = mine.slice(s, mine.length - e);
-  const anchor = base.slice(0, s);
-  const p = theirs.startsWith(anchor) ? s : theirs.length;
-  return theirs.slice(0, p) + inserted + theirs.slice(p + (base.length - e - s));
+  // Where base's s-th character is in theirs: base's characters are a
+  // subsequence of theirs where the other side only inserted (as in these
+  // tests, whose inserted characters are all distinct from base's).
+  let p = 0;
+  for (let i = 0; i < s; i++) {
+    const j = theirs.indexOf(base[i], p);
+    if (j < 0) { p = theirs.length; break; }
+    p = j + 1;
+  }
+  let q = p; // the end of what mine replaced, likewise
+  for (let i = s; i < base.length - e; i++) {
+    const j = theirs.indexOf(base[i], q);
+    if (j >= 0) q = j + 1;
+  }
+  return theirs.slice(0, p) + inserted + theirs.slice(q);
 }
 
 test("typing on while an edit is in flight: nothing typed is lost and the remote text arrives", async () => {
@@ -143,4 +155,93 @@ test("an edit whose answer is lost is sent again as it was, and applied once", a
 test("a code block keeps its line breaks through the editor", () => {
   const code: ApiBlock[] = [{ id: "1@a", type: "code", attrs: { language: "go" }, text: "a := 1\n\tb  := 2\n" }];
   assert.deepEqual(fromDoc(toDoc(code)), code);
+});
+
+// A small deterministic random source (mulberry32), so a failure repeats.
+function rand(seed: number) {
+  return () => {
+    seed |= 0; seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Concurrent typing, many times over: this editor types at its cursor
+// (A, B, …) while another device inserts letters (α, β, …) anywhere on the
+// page, in the same paragraph too; edits are sent, answered and remote
+// changes shown in random interleavings. Every character of both sides
+// ends up on the device and in the editor, in the order each typed it,
+// and whenever the page shows a remote change the cursor is still right
+// after the last character this editor typed.
+test("concurrent typing on both sides, in random interleavings: nothing lost, the cursor stays", async () => {
+  for (let seed = Number(process.env.SEED || 1); seed <= Number(process.env.SEED || 60); seed++) {
+    const r = rand(seed);
+    const dev = fakeDevice([{ id: "1@a", type: "paragraph", text: "one" }, { id: "2@a", type: "paragraph", text: "two" }, { id: "3@a", type: "paragraph", text: "three" }]);
+    let state = EditorState.create({ doc: toDoc(dev.page) });
+    const view = { get state() { return state; }, dispatch(tr: import("prosemirror-state").Transaction) { state = state.apply(tr); } };
+    const sync = new PageSync("p", view, dev.net, 1_000_000); // flushed by hand below
+    sync.base = ["v1"];
+    const blockOf = Math.floor(r() * 3);
+    state = state.apply(state.tr.setSelection(TextSelection.create(state.doc, at(state, blockOf, Math.floor(r() * 3)))));
+    let typed = "", remote: string[] = [];
+    const flights: Promise<void>[] = [];
+    for (let step = 0; step < 30; step++) {
+      const x = r();
+      if (x < 0.4) {
+        const ch = String.fromCharCode(0x41 + step); // A, B, …: each once
+        typed += ch;
+        view.dispatch(state.tr.insertText(ch));
+        sync.changed();
+      } else if (x < 0.7) {
+        // The other device inserts a digit into some block, never exactly
+        // at this editor's cursor (there, either order is right).
+        const ch = String.fromCharCode(0x3b1 + step); // α, β, …: each once
+        const cur = dev.page.map((b) => ({ ...b }));
+        const i = Math.floor(r() * cur.length);
+        const cps = Array.from(cur[i].text);
+        const k = Math.floor(r() * (cps.length + 1));
+        cps.splice(k, 0, ch);
+        cur[i].text = cps.join("");
+        remote.push(ch);
+        const heads = [dev.remote(cur)];
+        flights.push(sync.remote(heads));
+      } else {
+        flights.push(sync.flush());
+      }
+      if (r() < 0.5) await Promise.all(flights.splice(0));
+      if (!sync.busy && typed) {
+        const before = state.doc.textBetween(Math.max(0, state.selection.from - 1), state.selection.from);
+        assert.equal(before, typed.slice(-1), `seed ${seed} step ${step}: the cursor left what it typed: ${JSON.stringify(state.doc.textBetween(0, state.doc.content.size, "|"))} at ${state.selection.from}; device ${JSON.stringify(dev.page.map((b) => b.text))}`);
+      }
+    }
+    await Promise.all(flights);
+    for (let i = 0; i < 5 && sync.busy; i++) await sync.flush();
+    await sync.remote(["none"]); // show the last remote state
+    const all = dev.page.map((b) => b.text).join("|");
+    const shown = fromDoc(state.doc).map((b) => b.text).join("|");
+    assert.equal(shown, all, `seed ${seed}: the editor shows the device's page`);
+    assert.equal([...all].filter((c) => c >= "A" && c <= "_").join(""), typed, `seed ${seed}: what was typed, in order`);
+    for (const d of remote) assert.equal(all.split(d).length, 2, `seed ${seed}: the remote ${d} is kept, once`);
+    assert.ok(await sync.settle(), `seed ${seed}: settles`);
+  }
+});
+
+test("changedRuns is a shortest edit script that turns a into b", () => {
+  const r = rand(7);
+  for (let i = 0; i < 500; i++) {
+    const mk = () => Array.from({ length: Math.floor(r() * 12) }, () => "abc"[Math.floor(r() * 3)]);
+    const a = mk(), b = mk();
+    const runs = changedRuns(a, b);
+    const out: string[] = [];
+    let at = 0;
+    for (const [af, aT, bf, bT] of runs) { out.push(...a.slice(at, af), ...b.slice(bf, bT)); at = aT; }
+    out.push(...a.slice(at));
+    assert.deepEqual(out, b, `${a.join("")} → ${b.join("")}: ${JSON.stringify(runs)}`);
+    // Shortest: as many edits as the lengths less twice a longest common subsequence.
+    const lcs = Array.from({ length: a.length + 1 }, () => new Array(b.length + 1).fill(0));
+    for (let x = 1; x <= a.length; x++) for (let y = 1; y <= b.length; y++) lcs[x][y] = a[x - 1] === b[y - 1] ? lcs[x - 1][y - 1] + 1 : Math.max(lcs[x - 1][y], lcs[x][y - 1]);
+    const cost = runs.reduce((n, [af, aT, bf, bT]) => n + (aT - af) + (bT - bf), 0);
+    assert.equal(cost, a.length + b.length - 2 * lcs[a.length][b.length]);
+  }
 });

@@ -1,0 +1,32 @@
+// The device's JSON API under /api: the same handlers the CLI uses.
+
+export async function api<T>(path: string, body?: unknown): Promise<T> {
+  const r = await fetch("/api" + path, body === undefined
+    ? { headers: { Accept: "application/json" } }
+    : { method: "POST", headers: { Accept: "application/json", "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  let out: { error?: string } = {};
+  try { out = await r.json(); } catch { /* an answer that is no JSON: its status says it */ }
+  if (!r.ok) throw new Error(out.error || `${r.status} ${r.statusText}`);
+  return out as T;
+}
+
+export interface Row { id: string; title: string; type: string; archived: boolean; deleted: boolean; updated: string; snippet: string; match?: string; changes?: number }
+
+export interface Peer { peer: string; name: string; node: boolean; key?: string; holds_our_heads: boolean; changes_to_send: number; has_changes_for_us: boolean; changes_to_receive?: number }
+export interface NodeState { addr: string; connected: boolean; incompatible?: boolean; refused?: string; last_seen?: string; last_error?: string }
+export interface ObjectStatus { id: string; title: string; status: string; reason?: string; changes_waiting_for_parents?: number; damaged_changes?: number; peers: Peer[] }
+export interface Status {
+  vault_id: string; device: string; data_dir: string; status?: string; reason?: string; mode?: string;
+  nodes?: NodeState[]; devices_connected?: Peer[]; objects?: ObjectStatus[];
+}
+export interface Version { version: number; device: string; start: string; end: string; changes: number; merged: boolean }
+export interface VersionView { version: number; markdown: string; diff: { op: number; text: string }[] }
+export interface DeviceRow { key: string; name: string; added: string; removed: boolean; this_device: boolean; connected: boolean }
+
+/** time shows an RFC 3339 time as the browser's local time. */
+export function time(s?: string): string {
+  if (!s || s.startsWith("0001-")) return "never";
+  const d = new Date(s);
+  const today = new Date().toDateString() === d.toDateString();
+  return today ? d.toLocaleTimeString() : d.toLocaleString();
+}
