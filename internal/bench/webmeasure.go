@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,24 +23,29 @@ import (
 // same clock for every length reached. Both browsers run on this machine,
 // so they share the clock. A delay is B's time for length L0+i+1 minus A's
 // time of key i.
-func (r *WebRig) Keystrokes(title string, n int, gap time.Duration) ([]time.Duration, error) {
+func (r *WebRig) Keystrokes(title string, n int, gap time.Duration) ([]time.Duration, KeyBreakdown, error) {
+	var none KeyBreakdown
 	for _, b := range []*webdrive.Browser{r.A, r.B} {
 		if err := b.OpenPage(title); err != nil {
-			return nil, err
+			return nil, none, err
 		}
 	}
 	lines := webdrive.Quote(webdrive.Lines)
 	if _, err := webdrive.Eval[bool](r.A, `(() => {
 		window.keys = [];
+		performance.setResourceTimingBufferSize(100000);
+		performance.clearResourceTimings();
 		document.addEventListener("keydown", () => window.keys.push(performance.timeOrigin + performance.now()), true);
 		return true;
 	})()`); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	start, err := webdrive.Eval[int](r.B, fmt.Sprintf(`(() => {
 		const len = () => document.querySelector(%s)?.textContent.length ?? 0;
 		let max = len();
 		window.seen = {};
+		performance.setResourceTimingBufferSize(100000);
+		performance.clearResourceTimings();
 		new MutationObserver(() => {
 			const n = len();
 			if (n <= max) return;
@@ -53,39 +59,91 @@ func (r *WebRig) Keystrokes(title string, n int, gap time.Duration) ([]time.Dura
 		return max;
 	})()`, lines, webdrive.Quote(webdrive.Editor)))
 	if err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	if err := r.A.SelectEnd(0); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	tick := time.NewTicker(gap) // the typist's pace
 	defer tick.Stop()
 	for i := range n {
 		if err := r.A.Type(string(rune('a' + i%26))); err != nil {
-			return nil, err
+			return nil, none, err
 		}
 		<-tick.C
 	}
 	if err := r.B.Within(60*time.Second).WaitFor("every key in B", fmt.Sprintf(`window.seen[%d] !== undefined`, start+n), `Object.keys(window.seen).length`); err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	keys, err := webdrive.Eval[[]float64](r.A, `window.keys`)
 	if err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	seen, err := webdrive.Eval[map[string]float64](r.B, `window.seen`)
 	if err != nil {
-		return nil, err
+		return nil, none, err
 	}
 	if len(keys) != n {
-		return nil, fmt.Errorf("A's page saw %d keys, %d were typed", len(keys), n)
+		return nil, none, fmt.Errorf("A's page saw %d keys, %d were typed", len(keys), n)
+	}
+	reqA, err := webdrive.Eval[[]request](r.A, requestsJS)
+	if err != nil {
+		return nil, none, err
+	}
+	reqB, err := webdrive.Eval[[]request](r.B, requestsJS)
+	if err != nil {
+		return nil, none, err
 	}
 	out := make([]time.Duration, n)
+	var parts [5][]time.Duration
 	for i, k := range keys {
-		out[i] = time.Duration((seen[strconv.Itoa(start+i+1)] - k) * float64(time.Millisecond))
+		painted := seen[strconv.Itoa(start+i+1)]
+		out[i] = msDuration(painted - k)
+		// A's first request after the key sent it; B's last answer
+		// before the paint brought it.
+		a := slices.IndexFunc(reqA, func(q request) bool { return q.Start >= k })
+		b := -1
+		for j, q := range reqB {
+			if q.End <= painted {
+				b = j
+			}
+		}
+		if a < 0 || b < 0 || reqB[b].Start < reqA[a].End {
+			continue
+		}
+		for j, d := range []float64{reqA[a].Start - k, reqA[a].End - reqA[a].Start, reqB[b].Start - reqA[a].End, reqB[b].End - reqB[b].Start, painted - reqB[b].End} {
+			parts[j] = append(parts[j], msDuration(d))
+		}
 	}
-	return out, nil
+	med := func(ds []time.Duration) time.Duration {
+		if len(ds) == 0 {
+			return 0
+		}
+		s := slices.Clone(ds)
+		slices.Sort(s)
+		return s[len(s)/2]
+	}
+	return out, KeyBreakdown{Keys: len(parts[0]), Batch: med(parts[0]), Edit: med(parts[1]), Sync: med(parts[2]), Load: med(parts[3]), Show: med(parts[4])}, nil
 }
+
+// KeyBreakdown is where a keystroke's way from A to B goes, from the
+// Resource Timing of the two pages' requests of the page (medians over the
+// Keys keys matched to a request in each): the key until A sends the edit
+// (the app's batching), A's edit request (the device merging and storing
+// it), A's answer until B asks for the page (sync through the node, B's
+// device storing it, the event stream telling B's app), B's request of
+// the page, and its answer until B paints the page.
+type KeyBreakdown struct {
+	Keys                          int
+	Batch, Edit, Sync, Load, Show time.Duration
+}
+
+// request is one request of the page's blocks, on the shared clock.
+type request struct{ Start, End float64 }
+
+const requestsJS = `performance.getEntriesByType("resource").filter(e => e.name.endsWith("/doc")).map(e => ({Start: performance.timeOrigin + e.startTime, End: performance.timeOrigin + e.responseEnd}))`
+
+func msDuration(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
 
 // LongPage is the Markdown of a page of n paragraphs, and its last line.
 func LongPage(n int) (string, string) {
@@ -101,8 +159,10 @@ func LongPage(n int) (string, string) {
 // last block, painted.
 type FirstPaint struct {
 	Total time.Duration // click → last block in the DOM → the frame after it painted
-	Fetch time.Duration // of that, the GET of the page's blocks (Resource Timing: request start → response end)
-	DOM   time.Duration // click → the last block in the DOM
+	// Of that (Resource Timing of the GET of the page's blocks): click →
+	// the request starts; the request, until its response has ended.
+	Wait, Fetch time.Duration
+	DOM         time.Duration // click → the last block in the DOM (then: style, layout, paint)
 }
 
 // OpenTimed loads the app afresh in A (no page open), clicks the row
@@ -119,7 +179,7 @@ func (r *WebRig) OpenTimed(title, last string, blocks int) (FirstPaint, error) {
 	if err := r.A.WaitFor("the row "+title, row, ""); err != nil {
 		return FirstPaint{}, err
 	}
-	type timing struct{ Total, Fetch, DOM float64 }
+	type timing struct{ Total, Wait, Fetch, DOM float64 }
 	t, err := webdrive.Eval[timing](r.A, fmt.Sprintf(`(async () => {
 		performance.clearResourceTimings();
 		const done = () => {
@@ -138,13 +198,13 @@ func (r *WebRig) OpenTimed(title, last string, blocks int) (FirstPaint, error) {
 		await new Promise(ok => requestAnimationFrame(() => setTimeout(ok, 0)));
 		const total = performance.now();
 		const f = performance.getEntriesByType("resource").find(e => e.name.includes("/doc"));
-		return {Total: total - t0, DOM: dom - t0, Fetch: f ? f.responseEnd - f.requestStart : 0};
+		return {Total: total - t0, DOM: dom - t0, Wait: f ? f.startTime - t0 : 0, Fetch: f ? f.responseEnd - f.startTime : 0};
 	})()`, webdrive.Quote(webdrive.Lines), blocks, webdrive.Quote(last), row))
 	if err != nil {
 		return FirstPaint{}, err
 	}
 	ms := func(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
-	return FirstPaint{Total: ms(t.Total), Fetch: ms(t.Fetch), DOM: ms(t.DOM)}, nil
+	return FirstPaint{Total: ms(t.Total), Wait: ms(t.Wait), Fetch: ms(t.Fetch), DOM: ms(t.DOM)}, nil
 }
 
 // Bundle is the app's script as up serves it: bytes, and gzipped (the
