@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"mycel/internal/api"
 	"mycel/internal/change"
+	"mycel/internal/device"
 	"mycel/internal/vault"
 )
 
@@ -78,12 +80,5 @@ func (a *app) diagnosticPeers(cmd *cobra.Command, id change.ID) []vault.Diagnost
 	if err != nil {
 		return nil
 	}
-	var out []vault.DiagnosticPeer
-	for _, o := range r.Objects {
-		for _, p := range o.Peers {
-			out = append(out, vault.DiagnosticPeer{Peer: "…" + p.Peer[max(0, len(p.Peer)-8):], Node: p.Node,
-				HoldsOurHeads: p.HasMine, ChangesToSend: p.Outgoing, HasChangesForUs: p.Incoming})
-		}
-	}
-	return out
+	return api.DiagnosticPeers(device.VaultStatus{Objects: r.Objects})
 }

@@ -33,7 +33,7 @@ version) came together. Use the numbers with 'show --at', 'diff' and 'restore'.
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withObject(cmd, args[0], func(e *vault.Engine, id change.ID) error {
-				names := deviceNames(cmd.Context(), e)
+				names := e.DeviceNames(cmd.Context())
 				if all {
 					return a.printSteps(cmd.Context(), e, id, names)
 				}
@@ -118,16 +118,6 @@ func (a *app) printSteps(ctx context.Context, e *vault.Engine, id change.ID, nam
 	})
 }
 
-func deviceNames(ctx context.Context, e *vault.Engine) map[string]string {
-	names := map[string]string{}
-	if ds, err := e.Devices(ctx); err == nil {
-		for _, d := range ds {
-			names[string(d.Key)] = d.Name
-		}
-	}
-	return names
-}
-
 func (a *app) diffCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "diff ID V1 V2",
@@ -164,45 +154,31 @@ func (a *app) diffCmd() *cobra.Command {
 
 // unified renders a line diff with three lines of context around changes.
 func unified(a, b, nameA, nameB string) string {
-	la, lb := strings.SplitAfter(a, "\n"), strings.SplitAfter(b, "\n")
-	es := diff.Diff(la, lb)
-	if len(es) == 0 || (len(es) == 1 && es[0].Kind == diff.Equal) {
+	lines := diff.Text(a, b)
+	changed := false
+	for _, l := range lines {
+		changed = changed || l.Op != ' '
+	}
+	if !changed {
 		return ""
-	}
-	type line struct {
-		op   byte
-		text string
-	}
-	var lines []line
-	for _, e := range es {
-		for i := 0; i < e.N; i++ {
-			switch e.Kind {
-			case diff.Equal:
-				lines = append(lines, line{' ', la[e.A+i]})
-			case diff.Delete:
-				lines = append(lines, line{'-', la[e.A+i]})
-			case diff.Insert:
-				lines = append(lines, line{'+', lb[e.B+i]})
-			}
-		}
 	}
 	const ctx = 3
 	var out strings.Builder
 	fmt.Fprintf(&out, "--- %s\n+++ %s\n", nameA, nameB)
 	for i := 0; i < len(lines); {
-		if lines[i].op == ' ' {
+		if lines[i].Op == ' ' {
 			i++
 			continue
 		}
 		start := max(0, i-ctx)
 		end := i
 		for end < len(lines) {
-			if lines[end].op != ' ' {
+			if lines[end].Op != ' ' {
 				end++
 				continue
 			}
 			run := end
-			for run < len(lines) && lines[run].op == ' ' {
+			for run < len(lines) && lines[run].Op == ' ' {
 				run++
 			}
 			if run-end > 2*ctx || run == len(lines) {
@@ -213,11 +189,11 @@ func unified(a, b, nameA, nameB string) string {
 		}
 		out.WriteString("@@\n")
 		for _, l := range lines[start:end] {
-			t := l.text
+			t := l.Text
 			if !strings.HasSuffix(t, "\n") {
 				t += "\n\\ No newline at end\n"
 			}
-			out.WriteString(string(l.op) + t)
+			out.WriteString(string(l.Op) + t)
 		}
 		i = end
 	}

@@ -407,20 +407,7 @@ It is needed once, to register; the vault's other devices then need none.`,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withVault(func(e *vault.Engine) error {
-				ns, err := e.Nodes(cmd.Context())
-				if err != nil {
-					return err
-				}
-				kept := ns[:0]
-				for _, n := range ns {
-					if n != args[0] {
-						kept = append(kept, n)
-					}
-				}
-				if len(kept) == len(ns) {
-					return fmt.Errorf("%s is not one of this device's nodes (see mycel nodes ls)", args[0])
-				}
-				if err := e.SetNodes(cmd.Context(), kept); err != nil {
+				if err := e.RemoveNode(cmd.Context(), args[0]); err != nil {
 					return err
 				}
 				return a.emit(map[string]string{"removed": args[0]}, func(w io.Writer) { fmt.Fprintf(w, "Removed %s.\n", args[0]) })

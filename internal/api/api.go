@@ -93,26 +93,6 @@ func Handler(e *vault.Engine, dev Running) *API {
 		wk.all()
 		w.WriteHeader(http.StatusNoContent)
 	})
-	mux.HandleFunc("GET /v1/objects", func(w http.ResponseWriter, r *http.Request) {
-		objs, err := e.List(r.Context(), vault.ListOptions{All: true})
-		if err != nil {
-			fail(w, http.StatusInternalServerError, err)
-			return
-		}
-		type row struct {
-			ID       string    `json:"id"`
-			Title    string    `json:"title"`
-			Type     string    `json:"type"`
-			Archived bool      `json:"archived"`
-			Updated  time.Time `json:"updated"`
-			Snippet  string    `json:"snippet"`
-		}
-		out := []row{}
-		for _, o := range objs {
-			out = append(out, row{o.ID.String(), o.Title, o.Type, o.Archived, o.Updated, o.Snippet})
-		}
-		reply(w, out)
-	})
 	mux.HandleFunc("GET /v1/objects/{id}", func(w http.ResponseWriter, r *http.Request) {
 		id, o, ok := object(w, r, e)
 		if !ok {
@@ -131,12 +111,15 @@ func Handler(e *vault.Engine, dev Running) *API {
 		reply(w, map[string]any{"id": id.String(), "details": o.Details, "markdown": markdown.Render(o.Doc.Blocks()),
 			"incomplete": o.Parked > 0 || downloading, "downloading": downloading})
 	})
-	docRoutes(mux, e, func() {
+	changed := func() {
 		if dev != nil {
 			dev.Poke()
 		}
 		wk.all()
-	})
+	}
+	docRoutes(mux, e, changed)
+	pageRoutes(mux, e, changed)
+	vaultRoutes(mux, e, dev)
 	return &API{Handler: mux, stop: stop}
 }
 

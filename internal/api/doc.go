@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"sync"
 
 	"mycel/internal/change"
@@ -140,7 +139,7 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			return nil
 		})
 		if err != nil {
-			fail(w, editStatus(err), err)
+			fail(w, notFoundOr(err), err)
 			return
 		}
 		if res.Changed {
@@ -184,14 +183,4 @@ func docOf(id change.ID, o *vault.Object) Doc {
 		d.Heads = append(d.Heads, h.String())
 	}
 	return d
-}
-
-// editStatus is the HTTP status of an edit's error: no such object, or
-// an edit the engine could not make (a base it does not have, a page too
-// big, a store that refuses writes), which the message explains.
-func editStatus(err error) int {
-	if strings.HasPrefix(err.Error(), "no object") {
-		return http.StatusNotFound
-	}
-	return http.StatusConflict
 }

@@ -17,6 +17,7 @@ import (
 type PeerStatus struct {
 	Peer     string `json:"peer"`
 	Name     string `json:"name"`
+	Key      string `json:"key,omitempty"` // a device's key, in hex
 	Node     bool   `json:"node"`
 	HasMine  bool   `json:"holds_our_heads"`
 	Outgoing int    `json:"changes_to_send"`
@@ -100,7 +101,11 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 	names := d.deviceNames(ctx)
 	for p := range d.Service.Peers() {
 		if !isNode(p) {
-			vs.Devices = append(vs.Devices, PeerStatus{Peer: string(p), Name: names[p]})
+			ps := PeerStatus{Peer: string(p), Name: names[p]}
+			if k, err := peerKey(p); err == nil {
+				ps.Key = hex.EncodeToString(k)
+			}
+			vs.Devices = append(vs.Devices, ps)
 		}
 	}
 	slices.SortFunc(vs.Devices, func(a, b PeerStatus) int { return strings.Compare(a.Peer, b.Peer) })

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -386,4 +387,30 @@ func (e *Engine) SetNodes(ctx context.Context, addrs []string) error {
 		return err
 	}
 	return e.db.Update(ctx, func(tx store.Tx) error { return tx.SetSetting("nodes", b) })
+}
+
+// RemoveNode stops syncing with the node at addr (the running device
+// drops it at once), or says it is not one of this device's nodes.
+func (e *Engine) RemoveNode(ctx context.Context, addr string) error {
+	ns, err := e.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	kept := slices.DeleteFunc(slices.Clone(ns), func(n string) bool { return n == addr })
+	if len(kept) == len(ns) {
+		return fmt.Errorf("%s is not one of this device's nodes (see mycel nodes ls)", addr)
+	}
+	return e.SetNodes(ctx, kept)
+}
+
+// DeviceNames maps each device key of the vault (as a string of its bytes)
+// to its name: for showing who made a version or a change.
+func (e *Engine) DeviceNames(ctx context.Context) map[string]string {
+	names := map[string]string{}
+	if ds, err := e.Devices(ctx); err == nil {
+		for _, d := range ds {
+			names[string(d.Key)] = d.Name
+		}
+	}
+	return names
 }

@@ -1,0 +1,156 @@
+package api
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"mycel/internal/change"
+	"mycel/internal/device"
+	"mycel/internal/vault"
+)
+
+// DeviceRow is one device of the vault, as the devices panel shows it.
+type DeviceRow struct {
+	Key       string    `json:"key"`
+	Name      string    `json:"name"`
+	Added     time.Time `json:"added"`
+	Removed   bool      `json:"removed"`
+	This      bool      `json:"this_device"`
+	Connected bool      `json:"connected"` // directly, now (LAN)
+}
+
+// noObject names no object: a status asked for it has the vault's nodes
+// and devices without the cost of every object's.
+var noObject change.ID
+
+// vaultRoutes adds the routes of the vault's devices, backup nodes and
+// diagnostics.
+func vaultRoutes(mux *http.ServeMux, e *vault.Engine, dev Running) {
+	mux.HandleFunc("GET /v1/devices", func(w http.ResponseWriter, r *http.Request) {
+		ds, err := e.Devices(r.Context())
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err)
+			return
+		}
+		connected := map[string]bool{}
+		if dev != nil {
+			if vs, err := dev.Status(r.Context(), &noObject); err == nil {
+				for _, p := range vs.Devices {
+					connected[p.Key] = true
+				}
+			}
+		}
+		out := []DeviceRow{}
+		for _, d := range ds {
+			k := hex.EncodeToString(d.Key)
+			out = append(out, DeviceRow{k, d.Name, d.Added, d.Removed, d.This, connected[k]})
+		}
+		reply(w, out)
+	})
+	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) {
+		addrs, err := e.Nodes(r.Context())
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err)
+			return
+		}
+		state := map[string]device.NodeStatus{}
+		if dev != nil {
+			if vs, err := dev.Status(r.Context(), &noObject); err == nil {
+				for _, n := range vs.Nodes {
+					state[n.Addr] = n
+				}
+			}
+		}
+		out := []device.NodeStatus{}
+		for _, a := range addrs {
+			n, ok := state[a]
+			if !ok {
+				n = device.NodeStatus{Addr: a}
+			}
+			out = append(out, n)
+		}
+		reply(w, out)
+	})
+	// Adding a node registers the vault with it first, as `mycel nodes
+	// add` does: an address that is not a node's, or a node that refuses,
+	// is answered with why, and nothing is added.
+	mux.HandleFunc("POST /v1/nodes", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Addr   string `json:"addr"`
+			Invite string `json:"invite"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		in.Addr = strings.TrimSpace(in.Addr)
+		if !strings.HasPrefix(in.Addr, "/") || !strings.Contains(in.Addr, "/p2p/") {
+			fail(w, http.StatusBadRequest, errors.New("a node's address is the /…/p2p/… address 'mycel node' prints"))
+			return
+		}
+		if err := device.RegisterInvited(r.Context(), e, in.Addr, in.Invite); err != nil {
+			fail(w, http.StatusBadGateway, err)
+			return
+		}
+		if dev != nil {
+			dev.Poke()
+		}
+		reply(w, map[string]string{"added": in.Addr})
+	})
+	mux.HandleFunc("POST /v1/nodes/remove", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Addr string `json:"addr"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		if err := e.RemoveNode(r.Context(), in.Addr); err != nil {
+			fail(w, http.StatusNotFound, err)
+			return
+		}
+		reply(w, map[string]string{"removed": in.Addr})
+	})
+	// Diagnostics of one object, as `mycel diagnostics` writes them:
+	// anonymized unless content=1.
+	mux.HandleFunc("GET /v1/objects/{id}/diagnostics", func(w http.ResponseWriter, r *http.Request) {
+		id, ok := pathID(w, r)
+		if !ok {
+			return
+		}
+		d, err := e.Diagnose(r.Context(), id, r.URL.Query().Get("content") == "1")
+		if err != nil {
+			fail(w, notFoundOr(err), err)
+			return
+		}
+		if dev != nil {
+			if vs, err := dev.Status(r.Context(), &id); err == nil {
+				d.Peers = DiagnosticPeers(vs)
+			}
+		}
+		b, err := json.MarshalIndent(d, "", "  ")
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Disposition", fmt.Sprintf(`attachment; filename="mycel-diagnostics-%s.json"`, id.Short()))
+		w.Write(append(b, '\n'))
+	})
+}
+
+// DiagnosticPeers is what each peer holds of the objects of vs, the peers
+// named by the end of their id only (never by name).
+func DiagnosticPeers(vs device.VaultStatus) []vault.DiagnosticPeer {
+	var out []vault.DiagnosticPeer
+	for _, o := range vs.Objects {
+		for _, p := range o.Peers {
+			out = append(out, vault.DiagnosticPeer{Peer: "…" + p.Peer[max(0, len(p.Peer)-8):], Node: p.Node,
+				HoldsOurHeads: p.HasMine, ChangesToSend: p.Outgoing, HasChangesForUs: p.Incoming})
+		}
+	}
+	return out
+}
