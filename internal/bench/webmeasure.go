@@ -84,7 +84,7 @@ func (r *WebRig) Keystrokes(title string, n int, gap time.Duration) ([]time.Dura
 		return nil, none, err
 	}
 	if len(keys) != n {
-		return nil, none, fmt.Errorf("A's page saw %d keys, %d were typed", len(keys), n)
+		return nil, none, fmt.Errorf("the page in A saw %d keys, %d were typed", len(keys), n)
 	}
 	reqA, err := webdrive.Eval[[]request](r.A, requestsJS)
 	if err != nil {
