@@ -14,7 +14,13 @@ require (
 	pgregory.net/rapid v1.2.0
 )
 
-require github.com/yuin/goldmark v1.7.13
+require (
+	github.com/chromedp/cdproto v0.160.1
+	github.com/chromedp/chromedp v0.23.1
+	github.com/yuin/goldmark v1.7.13
+)
+
+require github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 
 require (
 	filippo.io/bigmod v0.1.1-0.20260103110540-f8a47775ebe5 // indirect

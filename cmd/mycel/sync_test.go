@@ -144,8 +144,9 @@ func printed(t *testing.T, p *proc, what string, match func(line string) (string
 }
 
 // setup starts a node on a fixed loopback port and two devices of one vault
-// (laptop, phone) registered with it, each running `mycel up`.
-func setup(t *testing.T) (nodeData, listen string, node *proc, a, b *cli, upA, upB *proc) {
+// (laptop, phone) registered with it, each running `mycel up` (with upArgs
+// after --no-lan).
+func setup(t *testing.T, upArgs ...string) (nodeData, listen string, node *proc, a, b *cli, upA, upB *proc) {
 	t.Helper()
 	nodeData = filepath.Join(t.TempDir(), "node")
 	listen = loopbackListen(t)
@@ -158,8 +159,8 @@ func setup(t *testing.T) (nodeData, listen string, node *proc, a, b *cli, upA, u
 	}
 	a.ok("nodes", "add", addr)
 	b.ok("nodes", "add", addr)
-	upA = start(t, "--data", a.data, "up", "--no-lan")
-	upB = start(t, "--data", b.data, "up", "--no-lan")
+	upA = start(t, append([]string{"--data", a.data, "up", "--no-lan"}, upArgs...)...)
+	upB = start(t, append([]string{"--data", b.data, "up", "--no-lan"}, upArgs...)...)
 	return
 }
 
