@@ -6,21 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"mycel/internal/webdrive"
 )
-
-// built skips the test when the app has no element sel yet: the page tools
-// are being added to the front end alongside these tests.
-func built(t *testing.T, e *webE2E, b *webdrive.Browser, sel string) {
-	t.Helper()
-	ok, err := b.Has(sel)
-	e.must(t, err, "look for "+sel)
-	if !ok {
-		t.Skipf("%s is not built yet", sel)
-	}
-}
 
 // setSelect chooses value in the <select> sel, as a person picking it
 // does (the change event follows).
@@ -48,7 +36,6 @@ func pageTools(t *testing.T, e *webE2E) {
 		e.shows(t, e.b, id, "\nversion two\n")
 		e.must(t, e.ba.OpenPage("E2E history"), "open on a")
 		e.must(t, e.bb.OpenPage("E2E history"), "open on b")
-		built(t, e, e.ba, "#history-btn")
 		e.must(t, e.ba.Click("#history-btn"), "open the history")
 		versions := `document.querySelectorAll("#history li.version")`
 		e.must(t, e.ba.WaitFor("two versions listed", versions+`.length >= 2`, versions+`.length`), "history")
@@ -62,10 +49,14 @@ func pageTools(t *testing.T, e *webE2E) {
 		e.shows(t, e.b, id, "\nversion one\n")
 		e.must(t, e.bb.WaitLine(0, "version one"), "b shows the version restored")
 		e.shot(t, "restored")
+		// The restore is undone from the same panel (a restore of the
+		// version that was newest before it).
+		e.must(t, e.ba.Click("#undo-restore"), "undo the restore")
+		e.must(t, e.ba.WaitLine(0, "version two"), "the editor shows the version before the restore")
+		e.shows(t, e.b, id, "\nversion two\n")
 	})
 
 	t.Run("NewRenameSearchBin", func(t *testing.T) {
-		built(t, e, e.ba, "#new-page")
 		b := e.ba
 		e.must(t, b.Click("#new-page"), "new page")
 		current := `document.querySelector("#pages li[aria-current=page]")`
@@ -106,7 +97,6 @@ func pageTools(t *testing.T, e *webE2E) {
 			out, _, err := e.a.run("", "bin")
 			return err == nil && strings.Contains(out, "E2E renamed page")
 		}, e.upA)
-		built(t, e, b, "#filter")
 		e.must(t, setSelect(b, "#filter", "bin"), "show the bin")
 		e.must(t, b.WaitFor("the page in the bin's list", row+` !== null`, rows+`.map(li => li.textContent)`), "bin list")
 		e.must(t, b.Click(fmt.Sprintf(`#pages li[data-id="%s"]`, id)), "open the binned page")
@@ -123,9 +113,7 @@ func pageTools(t *testing.T, e *webE2E) {
 	t.Run("PeersBehindTheBadge", func(t *testing.T) {
 		b := e.ba
 		e.must(t, b.Click("#badge"), "click the badge")
-		if b.Within(3*time.Second).WaitFor("the peers panel", `document.querySelector("#peers")`, "") != nil {
-			t.Skip("#peers is not built yet")
-		}
+		e.must(t, b.WaitFor("the peers panel", `!document.querySelector("#peers").hidden`, ""), "peers panel")
 		e.must(t, b.WaitFor("the node among the peers", `document.querySelector('#peers li[data-kind="node"]')`,
 			`Array.from(document.querySelectorAll("#peers li")).map(li => li.dataset.kind + ": " + li.textContent)`), "peers")
 		e.shot(t, "peers")

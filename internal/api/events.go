@@ -12,8 +12,9 @@ import (
 )
 
 // EventsPoll is how often the event stream looks at the store when
-// nothing woke it: changes stored by sync and other processes are seen
-// within it; an edit through this API or a CLI's poke wakes it at once.
+// nothing woke it: changes stored by other processes are seen within it;
+// whatever this process stores (sync, an edit through this API) and a
+// CLI's poke wake it at once.
 const EventsPoll = 100 * time.Millisecond
 
 // wake lets handlers wake every event stream.
@@ -69,7 +70,7 @@ func events(e *vault.Engine, wk *wake, streams context.Context) http.HandlerFunc
 		keepalive := time.NewTicker(15 * time.Second)
 		defer keepalive.Stop()
 		for {
-			woken := wk.wait()
+			woken, stored := wk.wait(), e.Stored()
 			select {
 			case <-ctx.Done():
 				return
@@ -83,6 +84,7 @@ func events(e *vault.Engine, wk *wake, streams context.Context) http.HandlerFunc
 				continue
 			case <-poll.C:
 			case <-woken:
+			case <-stored:
 			}
 			objs, last, err := e.Changed(ctx, seq)
 			if err != nil {

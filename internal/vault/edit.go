@@ -390,6 +390,7 @@ func (e *Engine) save(tx store.Tx, l *loaded) error {
 // saves replaying; stale text is caught up by the next search), so their
 // failure is not the write's.
 func (e *Engine) afterWrite(ctx context.Context, ls ...*loaded) {
+	e.notifyStored()
 	for _, l := range ls {
 		if l == nil || !e.snapshotDue(l) {
 			continue

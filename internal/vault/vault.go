@@ -60,6 +60,31 @@ type Engine struct {
 	textIndexed map[change.ID]time.Time // when each object's full text was last indexed
 
 	memberLog *member.Log // verified membership records seen so far (under mu)
+
+	storedMu sync.Mutex
+	storedCh chan struct{} // closed at the next store of changes (see Stored)
+}
+
+// Stored returns a channel closed the next time this engine stores a
+// change (an edit, a new object, changes received by sync): for waking
+// what shows changes, at once rather than at its next look at the store.
+// Writes by other processes are not seen here (see Changed).
+func (e *Engine) Stored() <-chan struct{} {
+	e.storedMu.Lock()
+	defer e.storedMu.Unlock()
+	if e.storedCh == nil {
+		e.storedCh = make(chan struct{})
+	}
+	return e.storedCh
+}
+
+func (e *Engine) notifyStored() {
+	e.storedMu.Lock()
+	defer e.storedMu.Unlock()
+	if e.storedCh != nil {
+		close(e.storedCh)
+		e.storedCh = nil
+	}
 }
 
 // An Option configures an engine.

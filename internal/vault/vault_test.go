@@ -407,3 +407,41 @@ func TestBatchKeepsChangesAroundABadOne(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Whatever this engine stores, by an edit or from sync, closes the channel
+// Stored gave before it (so the web app's event stream shows it at once);
+// a read does not.
+func TestStoredWakesOnEveryWrite(t *testing.T) {
+	a, b := pair(t)
+	closed := func(ch <-chan struct{}) bool {
+		select {
+		case <-ch:
+			return true
+		default:
+			return false
+		}
+	}
+	ch := a.Stored()
+	id, err := a.Create(ctx, NewPage{Title: "Woken"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !closed(ch) {
+		t.Fatal("a new page did not wake")
+	}
+	ch = b.Stored()
+	if _, err := b.List(ctx, ListOptions{}); err != nil || closed(ch) {
+		t.Fatalf("a read woke: %v", err)
+	}
+	send(t, a, b, id)
+	if !closed(ch) {
+		t.Fatal("changes received by sync did not wake")
+	}
+	ch = b.Stored()
+	if _, err := b.SetDetail(ctx, id, "tags", "x"); err != nil {
+		t.Fatal(err)
+	}
+	if !closed(ch) {
+		t.Fatal("an edit did not wake")
+	}
+}

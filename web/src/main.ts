@@ -123,12 +123,12 @@ async function openPage(id: string) {
   current = id;
   history.reset();
   listPages();
-  const d = await net.load(id);
+  const [d, st] = await Promise.all([net.load(id), objectStatus()]);
+  if (current !== id) return; // another page was picked meanwhile
   input("tags").value = d.details.tags || "";
   view?.destroy();
   const host = $("page");
   host.replaceChildren();
-  const st = await objectStatus();
   readOnly = downloading(st);
   const v = makeEditor(host, toDoc(d.blocks), {
     findPages: async (q) => (q ? await api<Row[]>("/v1/search?q=" + encodeURIComponent(q) + "&limit=8") : pages.filter((p) => !p.deleted).slice(0, 8)),
@@ -192,7 +192,11 @@ async function tick() {
   try {
     await showStatus();
     // The whole vault's status costs a look at every object: less often.
-    if (vaultTick++ % 3 === 0 || !current) showVault(await api<Status>("/v1/status"));
+    if (vaultTick++ % 2 === 0 || !current) {
+      const v = await api<Status>("/v1/status");
+      showVault(v);
+      if (!current) { $("badge").textContent = v.status || ""; $("badge").dataset.status = v.status || ""; } // no page open: the vault's
+    }
   } catch (e) {
     say(String((e as Error).message || e));
   }

@@ -143,7 +143,7 @@ export class History {
     this.picked = n;
     $("versions").querySelectorAll("li").forEach((li) => li.setAttribute("aria-selected", String((li as HTMLElement).dataset.point === String(n))));
     const box = $("version-view");
-    box.replaceChildren();
+    box.replaceChildren(el("p", `Version ${n} against now: highlighted lines are only in version ${n}, struck ones only now.`, "legend"));
     const ops: Record<string, string> = { " ": "same", "-": "then", "+": "now" };
     for (const l of v.diff) {
       const op = String.fromCharCode(l.op);

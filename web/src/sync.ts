@@ -1,5 +1,6 @@
-// Keeping an open page and the device in step. Typing is sent at most
-// every 50 ms as the page's whole block tree on the version it was made
+// Keeping an open page and the device in step. Typing is sent at once,
+// then at most every 50 ms (what is typed meanwhile goes together), as the
+// page's whole block tree on the version it was made
 // on (its base heads); the device merges it with whatever came in since.
 // The answer's merged page is shown only when nothing was typed meanwhile;
 // otherwise the next edit is based on the exact version sent (so its
@@ -155,10 +156,11 @@ export class PageSync {
 
   constructor(readonly id: string, readonly view: View, readonly net: Transport, readonly delay = 50) {}
 
-  /** changed is told of every local edit. */
+  /** changed is told of every local edit: sent at once when nothing was
+   * sent for delay ms, else with what follows, delay ms after the last. */
   changed() {
     this.dirty = true;
-    this.schedule(this.delay);
+    this.schedule(Math.max(0, this.delay - (Date.now() - this.lastSend)));
   }
 
   private schedule(ms: number) {
