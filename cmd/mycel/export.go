@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -90,7 +89,7 @@ It reports what it could not convert.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withVault(func(e *vault.Engine) error {
-				if _, err := os.Stat(filepath.Join(args[0], vault.ExportManifest)); err == nil {
+				if vault.IsJSONExport(args[0]) {
 					r, err := e.ImportJSON(cmd.Context(), args[0])
 					if err != nil {
 						return err

@@ -110,7 +110,7 @@ func Handler(e *vault.Engine, dev Running) *API {
 				}
 			}
 		}
-		reply(w, map[string]any{"id": id.String(), "details": o.Details, "markdown": markdown.Render(o.Doc.Blocks()),
+		reply(w, map[string]any{"id": id.String(), "details": o.Details, "markdown": markdown.Render(o.Blocks),
 			"incomplete": o.Parked > 0 || downloading, "downloading": downloading})
 	})
 	changed := func() {
@@ -122,6 +122,7 @@ func Handler(e *vault.Engine, dev Running) *API {
 	docRoutes(mux, e, changed)
 	pageRoutes(mux, e, changed)
 	vaultRoutes(mux, e, dev)
+	transferRoutes(mux, e, changed)
 	return &API{Handler: mux, stop: stop}
 }
 

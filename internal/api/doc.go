@@ -145,7 +145,7 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 		if res.Changed {
 			changed()
 		}
-		o, err := e.Get(r.Context(), id)
+		o, err := e.Page(r.Context(), id)
 		if err != nil {
 			// The edit is stored: say so, or the editor would send it again.
 			fail(w, http.StatusInternalServerError, fmt.Errorf("the edit is stored, but the page could not be read back: %w", err))
@@ -163,13 +163,13 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 }
 
 // object reads the object the request's path names, or answers why not.
-func object(w http.ResponseWriter, r *http.Request, e *vault.Engine) (change.ID, *vault.Object, bool) {
+func object(w http.ResponseWriter, r *http.Request, e *vault.Engine) (change.ID, *vault.Page, bool) {
 	id, err := change.ParseID(r.PathValue("id"))
 	if err != nil {
 		fail(w, http.StatusBadRequest, err)
 		return id, nil, false
 	}
-	o, err := e.Get(r.Context(), id)
+	o, err := e.Page(r.Context(), id)
 	if err != nil {
 		fail(w, http.StatusNotFound, err)
 		return id, nil, false
@@ -177,8 +177,8 @@ func object(w http.ResponseWriter, r *http.Request, e *vault.Engine) (change.ID,
 	return id, o, true
 }
 
-func docOf(id change.ID, o *vault.Object) Doc {
-	d := Doc{ID: id.String(), Heads: []string{}, Details: o.Details, Blocks: Blocks(o.Doc.Blocks())}
+func docOf(id change.ID, o *vault.Page) Doc {
+	d := Doc{ID: id.String(), Heads: []string{}, Details: o.Details, Blocks: Blocks(o.Blocks)}
 	for _, h := range o.Heads {
 		d.Heads = append(d.Heads, h.String())
 	}

@@ -17,7 +17,7 @@ import (
 	"mycel/internal/vault"
 )
 
-func call[T any](t *testing.T, h http.Handler, method, path string, body any, want int) T {
+func call[T any](t testing.TB, h http.Handler, method, path string, body any, want int) T {
 	t.Helper()
 	var rd *bytes.Reader
 	if body != nil {
@@ -142,7 +142,7 @@ func TestDocEditRetryIsNotAppliedTwice(t *testing.T) {
 }
 
 // onePage makes a vault holding one page titled title with the Markdown md.
-func onePage(t *testing.T, title, md string) (*vault.Engine, change.ID) {
+func onePage(t testing.TB, title, md string) (*vault.Engine, change.ID) {
 	t.Helper()
 	e, _, err := vault.Init(context.Background(), filepath.Join(t.TempDir(), "d"), "desk")
 	if err != nil {

@@ -216,7 +216,7 @@ func pageRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			return
 		}
 		then := markdown.Render(old.Blocks())
-		reply(w, VersionView{Version: n, Markdown: then, Diff: diff.Text(then, markdown.Render(o.Doc.Blocks()))})
+		reply(w, VersionView{Version: n, Markdown: then, Diff: diff.Text(then, markdown.Render(o.Blocks))})
 	})
 	// Restore writes the version's state as a new version on top (nothing
 	// of history goes): restoring the version before it undoes it.

@@ -336,3 +336,10 @@ func (e *Engine) hasChanges(ctx context.Context, ids []change.ID) bool {
 	})
 	return ok
 }
+
+// IsJSONExport reports whether dir is a folder written by ExportJSON (its
+// manifest is there): ImportJSON takes it, ImportMarkdown any other folder.
+func IsJSONExport(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, ExportManifest))
+	return err == nil
+}

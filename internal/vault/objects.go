@@ -169,14 +169,44 @@ func (e *Engine) applyStored(doc *crdt.Doc, key [32]byte, id change.ID, raw []by
 // damaged change found on the way is quarantined (sync brings it back) and
 // f runs on the object without it.
 func (e *Engine) view(ctx context.Context, id change.ID, f func(tx store.Tx, l *loaded) error) error {
-	for attempt := 0; ; attempt++ {
-		err := e.db.View(ctx, func(tx store.Tx) error {
-			l, err := e.cached(tx, id)
-			if err != nil {
-				return err
-			}
+	return e.viewWith(ctx, id, func(tx store.Tx) error {
+		l, err := e.cached(tx, id)
+		if err != nil {
+			return err
+		}
+		return f(tx, l)
+	})
+}
+
+// peek is view without the copy: f reads the cached object in place,
+// under the cache's lock (so no writer changes it meanwhile), and must
+// neither change it nor keep any of it. Rendering a page this way costs
+// the rendering; a copy of a long page's state costs several times more.
+func (e *Engine) peek(ctx context.Context, id change.ID, f func(tx store.Tx, l *loaded) error) error {
+	return e.viewWith(ctx, id, func(tx store.Tx) error {
+		heads, err := tx.Heads(id)
+		if err != nil {
+			return err
+		}
+		e.mu.Lock()
+		if l := e.cache[id]; l != nil && slices.Equal(heads, l.heads) {
+			defer e.mu.Unlock()
 			return f(tx, l)
-		})
+		}
+		e.mu.Unlock()
+		l, err := e.load(tx, id)
+		if err != nil {
+			return err
+		}
+		return f(tx, l)
+	})
+}
+
+// viewWith runs read in a read transaction, quarantining a damaged change
+// it meets and trying again.
+func (e *Engine) viewWith(ctx context.Context, id change.ID, read func(tx store.Tx) error) error {
+	for attempt := 0; ; attempt++ {
+		err := e.db.View(ctx, read)
 		var de *damagedError
 		if !errors.As(err, &de) || attempt > 8 {
 			if errors.Is(err, store.ErrNotFound) {
@@ -265,6 +295,41 @@ func (e *Engine) Get(ctx context.Context, id change.ID) (*Object, error) {
 		return nil
 	})
 	return o, err
+}
+
+// Page is an object as an editor shows it: its blocks and details at
+// Heads, without its state.
+type Page struct {
+	ID      change.ID
+	Heads   []change.ID
+	Details map[string]string // as Object.Details
+	Blocks  []*crdt.Block
+	Parked  int
+	Damaged int
+}
+
+// Page renders an object for showing. It costs the rendering alone (Get
+// copies the object's whole state first).
+func (e *Engine) Page(ctx context.Context, id change.ID) (*Page, error) {
+	var p *Page
+	err := e.peek(ctx, id, func(tx store.Tx, l *loaded) error {
+		parked, _, err := tx.Parked(id)
+		if err != nil {
+			return err
+		}
+		damaged, err := tx.Damaged(id)
+		if err != nil {
+			return err
+		}
+		h, err := e.hiddenIn(tx, l)
+		if err != nil {
+			return err
+		}
+		p = &Page{ID: id, Heads: slices.Clone(l.heads), Details: h.details(l.doc.Details()), Blocks: l.doc.Blocks(),
+			Parked: len(parked), Damaged: len(damaged)}
+		return nil
+	})
+	return p, err
 }
 
 // ListOptions say which objects List returns.

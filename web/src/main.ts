@@ -10,6 +10,7 @@ import { toDoc } from "./convert.ts";
 import { makeEditor } from "./editor.ts";
 import { History, Settings, showPeers, showVault } from "./panels.ts";
 import { PageSync, type DocAnswer, type Transport } from "./sync.ts";
+import { wireTransfer } from "./transfer.ts";
 
 const $ = (id: string) => document.getElementById(id)!;
 const input = (id: string) => $(id) as HTMLInputElement;
@@ -264,6 +265,7 @@ const history = new History(() => current, async () => (sync ? sync.idle() : tru
 async function start() {
   wire();
   new Settings(say);
+  wireTransfer(say, () => void loadPages());
   showDetails();
   await loadPages();
   await tick();
