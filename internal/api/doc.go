@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"sync"
 
 	"mycel/internal/change"
@@ -83,6 +85,48 @@ type DocEdited struct {
 	// since it sent the edit names Version as the base of the next one,
 	// so that only its own typing is in that edit's difference.
 	Version []string `json:"version"`
+	// NewIDs are the ids the blocks sent without one got, depth-first in
+	// the order sent: an editor that typed on meanwhile gives them to
+	// those blocks (else its next edit would send them as new again).
+	NewIDs []string `json:"new_ids"`
+	// Same: the page is exactly the blocks sent, with NewIDs; Blocks is
+	// then left out (for a long page, most of the answer's cost).
+	Same bool `json:"same,omitempty"`
+}
+
+// asSent reports whether page is the tree sent but for the ids of the
+// blocks sent without one.
+func asSent(sent, page []*crdt.Block) bool {
+	if len(sent) != len(page) {
+		return false
+	}
+	for i, x := range sent {
+		y := page[i]
+		if x.ID != (crdt.ID{}) && x.ID != y.ID || x.Type != y.Type || x.Text != y.Text || x.Kept != y.Kept ||
+			!maps.Equal(x.Attrs, y.Attrs) || !slices.Equal(x.Marks, y.Marks) || !asSent(x.Children, y.Children) {
+			return false
+		}
+	}
+	return true
+}
+
+// newIDs are the ids placed for the blocks of tree sent without one,
+// depth-first (placed is ReplaceByID's answer, in the same order).
+func newIDs(tree []*crdt.Block, placed []crdt.ID) []string {
+	out := []string{}
+	i := 0
+	var walk func([]*crdt.Block)
+	walk = func(bs []*crdt.Block) {
+		for _, b := range bs {
+			if b.ID == (crdt.ID{}) && i < len(placed) {
+				out = append(out, placed[i].String())
+			}
+			i++
+			walk(b.Children)
+		}
+	}
+	walk(tree)
+	return out
 }
 
 // docRoutes adds the routes of an editor; changed is called after an edit
@@ -94,7 +138,7 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 	var editing sync.Mutex
 	mux.HandleFunc("GET /v1/objects/{id}/doc", func(w http.ResponseWriter, r *http.Request) {
 		if id, o, ok := object(w, r, e); ok {
-			reply(w, docOf(id, o))
+			reply(w, docOf(id, o, true))
 		}
 	})
 	mux.HandleFunc("POST /v1/objects/{id}/doc", func(w http.ResponseWriter, r *http.Request) {
@@ -134,8 +178,9 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 				return
 			}
 		}
+		var placed []crdt.ID
 		res, err := e.Edit(r.Context(), id, vault.EditOptions{Base: base, NewVersion: in.NewVersion}, func(tx *crdt.Tx) error {
-			tx.ReplaceByID(blocks)
+			placed = tx.ReplaceByID(blocks)
 			return nil
 		})
 		if err != nil {
@@ -151,7 +196,8 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			fail(w, http.StatusInternalServerError, fmt.Errorf("the edit is stored, but the page could not be read back: %w", err))
 			return
 		}
-		out := DocEdited{Doc: docOf(id, o), Changed: res.Changed, Merged: res.Merged, Version: []string{}}
+		same := asSent(blocks, o.Blocks)
+		out := DocEdited{Doc: docOf(id, o, !same), Changed: res.Changed, Merged: res.Merged, Version: []string{}, Same: same, NewIDs: newIDs(blocks, placed)}
 		for _, h := range res.Version {
 			out.Version = append(out.Version, h.String())
 		}
@@ -177,8 +223,13 @@ func object(w http.ResponseWriter, r *http.Request, e *vault.Engine) (change.ID,
 	return id, o, true
 }
 
-func docOf(id change.ID, o *vault.Page) Doc {
-	d := Doc{ID: id.String(), Heads: []string{}, Details: o.Details, Blocks: Blocks(o.Blocks)}
+// docOf is the page as the editor loads it; without its blocks unless
+// withBlocks.
+func docOf(id change.ID, o *vault.Page, withBlocks bool) Doc {
+	d := Doc{ID: id.String(), Heads: []string{}, Details: o.Details}
+	if withBlocks {
+		d.Blocks = Blocks(o.Blocks)
+	}
 	for _, h := range o.Heads {
 		d.Heads = append(d.Heads, h.String())
 	}

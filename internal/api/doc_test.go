@@ -66,6 +66,9 @@ func TestDocEditsMergeByBlockID(t *testing.T) {
 	if !got.Changed || !got.Merged {
 		t.Fatalf("edit: changed %v merged %v", got.Changed, got.Merged)
 	}
+	if len(got.NewIDs) != 1 || got.Blocks[2].Text != "third" || got.NewIDs[0] != got.Blocks[2].ID {
+		t.Fatalf("a merged answer's new ids: %v, blocks %+v", got.NewIDs, got.Blocks)
+	}
 	md := markdown.Render(must(CRDTBlocks(got.Blocks)))
 	for _, want := range []string{"**first**, typed on", "second (edited elsewhere)", "third"} {
 		if !strings.Contains(md, want) {
@@ -82,8 +85,11 @@ func TestDocEditsMergeByBlockID(t *testing.T) {
 	}
 	// The answer's heads are the next base: an edit on them merges nothing.
 	edit = DocEdit{Base: got.Heads, Blocks: got.Blocks[:2]}
-	if again := call[DocEdited](t, h, "POST", path, edit, 200); again.Merged || len(again.Blocks) != 2 {
-		t.Fatalf("deleting the last two: merged %v, %d blocks", again.Merged, len(again.Blocks))
+	if again := call[DocEdited](t, h, "POST", path, edit, 200); again.Merged || !again.Same || again.Blocks != nil || len(again.NewIDs) != 0 {
+		t.Fatalf("deleting the last two: merged %v, same %v, %d blocks", again.Merged, again.Same, len(again.Blocks))
+	}
+	if now := call[Doc](t, h, "GET", path, nil, 200); len(now.Blocks) != 2 {
+		t.Fatalf("after deleting the last two: %+v", now.Blocks)
 	}
 	// What the API refuses.
 	for name, bad := range map[string]DocEdit{
@@ -106,6 +112,31 @@ func TestDocEditsMergeByBlockID(t *testing.T) {
 	}
 }
 
+// An edit whose result is exactly what was sent is answered without the
+// page (for a long page most of the answer's cost), with the ids the new
+// blocks got, in the order sent; one that merged something, or that the
+// device changed (a new table's cells naming their columns by place), is
+// answered with the whole page.
+func TestDocEditAnsweredWithoutThePageWhenAsSent(t *testing.T) {
+	e, id := onePage(t, "Notes", "one\n\ntwo\n")
+	h := Handler(e, nil)
+	path := "/v1/objects/" + id.String() + "/doc"
+	doc := call[Doc](t, h, "GET", path, nil, 200)
+	sent := []Block{{Type: "paragraph", Text: "zero"}, doc.Blocks[0], {Type: "bulleted", Text: "one and a half", Children: []Block{{Type: "todo", Text: "nested", Attrs: map[string]string{"checked": "false"}}}}, doc.Blocks[1]}
+	got := call[DocEdited](t, h, "POST", path, DocEdit{Base: doc.Heads, Blocks: sent}, 200)
+	if !got.Same || got.Blocks != nil || len(got.NewIDs) != 3 {
+		t.Fatalf("answer: same %v, %d blocks, new ids %v", got.Same, len(got.Blocks), got.NewIDs)
+	}
+	now := call[Doc](t, h, "GET", path, nil, 200)
+	if len(now.Blocks) != 4 || now.Blocks[0].ID != got.NewIDs[0] || now.Blocks[2].ID != got.NewIDs[1] || now.Blocks[2].Children[0].ID != got.NewIDs[2] || !slices.Equal(now.Heads, got.Heads) {
+		t.Fatalf("the new ids are not the page's, in the order sent: %v, page %+v", got.NewIDs, now.Blocks)
+	}
+	table := []Block{{Type: "table", Children: []Block{{Type: "column"}, {Type: "row", Children: []Block{{Type: "cell", Attrs: map[string]string{"col": "#0"}, Text: "a"}}}}}}
+	if got := call[DocEdited](t, h, "POST", path, DocEdit{Base: now.Heads, Blocks: table}, 200); got.Same || len(got.Blocks) != 1 {
+		t.Fatalf("a table with cells naming columns by place: same %v, %+v", got.Same, got.Blocks)
+	}
+}
+
 func must[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
@@ -124,7 +155,7 @@ func TestDocEditRetryIsNotAppliedTwice(t *testing.T) {
 	edit := DocEdit{Base: doc.Heads, EditID: "e1", Blocks: []Block{{ID: doc.Blocks[0].ID, Type: "paragraph", Text: "hello world"}}}
 	first := call[DocEdited](t, h, "POST", path, edit, 200)
 	again := call[DocEdited](t, h, "POST", path, edit, 200)
-	if !slices.Equal(first.Heads, again.Heads) || again.Blocks[0].Text != "hello world" {
+	if !slices.Equal(first.Heads, again.Heads) || !again.Same || again.Blocks != nil {
 		t.Fatalf("retry: %+v", again)
 	}
 	if md := markdown.Render(must(e.Get(ctx, id)).Doc.Blocks()); md != "hello world\n" {

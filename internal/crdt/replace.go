@@ -103,7 +103,7 @@ func (b *block) typ() string {
 // concurrent edits to it survive; a deleted block records what it saw, so
 // a concurrent edit keeps it. It costs O(n log n) in the blocks plus the
 // text diffs of the blocks that changed. Write, edit and restore use it.
-func (tx *Tx) Replace(blocks []*Block) { tx.replace(blocks, false) }
+func (tx *Tx) Replace(blocks []*Block) { _ = tx.replace(blocks, false) }
 
 // ReplaceByID is Replace for an editor that keeps the IDs of the blocks it
 // shows: a target block with the ID of a current block is that block
@@ -112,9 +112,12 @@ func (tx *Tx) Replace(blocks []*Block) { tx.replace(blocks, false) }
 // block no target names is deleted. Nothing is matched by content, so a
 // block the person deleted is deleted (keeping, as every delete does, a
 // concurrent edit) and one they typed is new, even where the two look alike.
-func (tx *Tx) ReplaceByID(blocks []*Block) { tx.replace(blocks, true) }
+//
+// It returns the ID of every block of the tree given, depth-first, as
+// placed: an editor learns there the IDs of the blocks it sent as new.
+func (tx *Tx) ReplaceByID(blocks []*Block) []ID { return tx.replace(blocks, true) }
 
-func (tx *Tx) replace(blocks []*Block, byID bool) {
+func (tx *Tx) replace(blocks []*Block, byID bool) []ID {
 	d := tx.d
 	cur := d.flattenCurrent()
 	tgt := flattenTarget(blocks)
@@ -343,7 +346,7 @@ func (tx *Tx) replace(blocks []*Block, byID bool) {
 		}
 	}
 	if len(gone) == 0 {
-		return
+		return placedID
 	}
 	l := d.layout()
 	seen := make([]stamps, len(gone))
@@ -360,6 +363,7 @@ func (tx *Tx) replace(blocks []*Block, byID bool) {
 	for i, g := range gone {
 		tx.deleteSeen(cur[g].id, seen[i])
 	}
+	return placedID
 }
 
 // cellAttrs returns target c's attributes, with a cell's column named by

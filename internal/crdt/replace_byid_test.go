@@ -44,10 +44,22 @@ func TestReplaceByIDReachesTargetAndKeepsIdentity(t *testing.T) {
 			}
 			assign(target)
 			tx := d.Begin("a")
-			tx.ReplaceByID(target)
+			placed := tx.ReplaceByID(target)
 			tx.Commit()
 			if got, want := shape(d.Blocks()), shape(target); !reflect.DeepEqual(got, want) {
 				t.Fatalf("step %d: got\n%s\nwant\n%s", step, dump(d), dumpBlocks(target))
+			}
+			// What it says it placed is each block of the target, in order.
+			var now []ID
+			walk = func(bs []*Block) {
+				for _, b := range bs {
+					now = append(now, b.ID)
+					walk(b.Children)
+				}
+			}
+			walk(d.Blocks())
+			if !reflect.DeepEqual(placed, now) && !(len(placed) == 0 && len(now) == 0) {
+				t.Fatalf("step %d: placed %v, the document %v", step, placed, now)
 			}
 			var check func(got, want []*Block)
 			check = func(got, want []*Block) {
@@ -87,10 +99,13 @@ func TestReplaceByIDDeletesWhatWasDeleted(t *testing.T) {
 	}
 	old := a.Blocks()[0].ID
 	tx = a.Begin("a")
-	tx.ReplaceByID([]*Block{{Type: TypeParagraph, Text: "same words"}}) // no ID: a new block
+	placed := tx.ReplaceByID([]*Block{{Type: TypeParagraph, Text: "same words"}}) // no ID: a new block
 	ca := tx.Commit()
 	if ca == nil || a.Blocks()[0].ID == old {
 		t.Fatal("the block typed anew kept the old one's identity")
+	}
+	if len(placed) != 1 || placed[0] != a.Blocks()[0].ID {
+		t.Fatalf("ReplaceByID says the block is %v, the document %v", placed, a.Blocks()[0].ID)
 	}
 	tx = b.Begin("b")
 	tx.InsertText(old, 0, "edited: ")

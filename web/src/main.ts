@@ -131,7 +131,7 @@ async function openPage(id: string) {
   const host = $("page");
   host.replaceChildren();
   readOnly = downloading(st);
-  const v = makeEditor(host, toDoc(d.blocks), {
+  const v = makeEditor(host, toDoc(d.blocks || []), {
     findPages: async (q) => (q ? await api<Row[]>("/v1/search?q=" + encodeURIComponent(q) + "&limit=8") : pages.filter((p) => !p.deleted).slice(0, 8)),
     onChange: () => s.changed(),
     editable: () => !readOnly && !(row(current)?.deleted),

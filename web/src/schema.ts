@@ -8,7 +8,9 @@ const nodes: Record<string, NodeSpec> = {
   doc: { content: "block+" },
   block: {
     content: "line block*",
-    attrs: { id: { default: "" }, type: { default: "paragraph" }, attrs: { default: null }, kept: { default: false } },
+    // tmp: this editor's own name for a block it made and the device has
+    // not named yet (its id then comes back under that name).
+    attrs: { id: { default: "" }, type: { default: "paragraph" }, attrs: { default: null }, kept: { default: false }, tmp: { default: "" } },
     defining: true,
     draggable: true,
     toDOM(node) {

@@ -123,7 +123,70 @@ export function changedRuns(a: string[], b: string[]): [number, number, number, 
   return runs;
 }
 
-export interface DocAnswer { id: string; heads: string[]; details: Record<string, string>; blocks: ApiBlock[]; version?: string[]; merged?: boolean }
+export interface DocAnswer {
+  id: string; heads: string[]; details: Record<string, string>; blocks: ApiBlock[] | null; version?: string[]; merged?: boolean;
+  new_ids?: string[]; same?: boolean; // an edit's answer: see api.DocEdited
+}
+
+let tmpSeq = 0;
+
+// sentAsNew lists the blocks of doc that fromDoc sends as new (no id, or
+// the id of a block before it: a split copies it), with their positions.
+function sentAsNew(doc: Node): { node: Node; pos: number }[] {
+  const out: { node: Node; pos: number }[] = [];
+  const seen = new Set<string>();
+  doc.descendants((n, pos) => {
+    if (n.type.name !== "block") return false;
+    const id = n.attrs.id as string;
+    if (!id || seen.has(id)) out.push({ node: n, pos });
+    else seen.add(id);
+    return true;
+  });
+  return out;
+}
+
+/** tagNew names (attribute tmp) every block of state that would be sent
+ * as new and has no name of its own yet, so that the ids the device gives
+ * them find them even after more typing. Null when none needs one. */
+export function tagNew(state: EditorState): Transaction | null {
+  const tr = state.tr;
+  const names = new Set<string>();
+  for (const { node, pos } of sentAsNew(state.doc)) {
+    const tmp = node.attrs.tmp as string;
+    if (tmp && !names.has(tmp)) { names.add(tmp); continue; }
+    const fresh = `t${session}.${++tmpSeq}`;
+    names.add(fresh);
+    tr.setNodeMarkup(pos, undefined, { ...node.attrs, id: "", tmp: fresh });
+  }
+  return tr.docChanged ? tr.setMeta("addToHistory", false).setMeta("remote", true) : null;
+}
+
+/** giveIds gives the blocks of state named in ids (tmp → id) their ids.
+ * Null when none is there. */
+export function giveIds(state: EditorState, ids: Map<string, string>): Transaction | null {
+  const tr = state.tr;
+  const done = new Set<string>();
+  state.doc.descendants((n, pos) => {
+    if (n.type.name !== "block") return false;
+    const tmp = n.attrs.tmp as string;
+    if (tmp && ids.has(tmp)) {
+      // A block split since has its name twice: the first takes the id,
+      // the other stays new.
+      tr.setNodeMarkup(pos, undefined, done.has(tmp) ? { ...n.attrs, id: "", tmp: "" } : { ...n.attrs, id: ids.get(tmp), tmp: "" });
+      done.add(tmp);
+    }
+    return true;
+  });
+  return tr.docChanged ? tr.setMeta("addToHistory", false).setMeta("remote", true) : null;
+}
+
+/** idsOf maps the names of the blocks sent as new in sent to the ids
+ * the device gave them (newIds, in the same order). */
+function idsOf(sent: Node, newIds: string[]): Map<string, string> {
+  const m = new Map<string, string>();
+  sentAsNew(sent).forEach(({ node }, i) => { if (node.attrs.tmp && i < newIds.length) m.set(node.attrs.tmp, newIds[i]); });
+  return m;
+}
 
 /** Transport is how PageSync reaches the device (fetch in the app, a fake in tests). */
 /** Transport is how PageSync reaches the device (fetch in the app, a fake in tests). */
@@ -175,6 +238,8 @@ export class PageSync {
     if (!this.req) {
       if (!this.dirty) return;
       this.dirty = false;
+      const named = tagNew(this.view.state);
+      if (named) this.view.dispatch(named);
       const sent = this.view.state.doc;
       const now = Date.now();
       this.req = { editId: `${session}-${++editSeq}`, base: this.base, blocks: fromDoc(sent), sent, newVersion: now - this.lastSend > 10_000 };
@@ -195,13 +260,17 @@ export class PageSync {
     this.inflight = false;
     this.onSaved();
     if (this.closed) return;
+    const ids = idsOf(q.sent, r.new_ids || []);
     if (this.view.state.doc.eq(q.sent)) {
       this.base = r.heads;
-      const tr = reconcile(this.view.state, toDoc(r.blocks));
+      const tr = r.same || !r.blocks ? giveIds(this.view.state, ids) : reconcile(this.view.state, toDoc(r.blocks));
       if (tr) this.view.dispatch(tr);
     } else {
       // Typed on meanwhile: the next edit is the difference from exactly
-      // the state sent, and its answer brings the merge.
+      // the state sent (its new blocks by the ids they got), and its
+      // answer brings the merge.
+      const tr = giveIds(this.view.state, ids);
+      if (tr) this.view.dispatch(tr);
       this.base = r.version && r.version.length ? r.version : r.heads;
       this.dirty = true;
     }
@@ -223,7 +292,7 @@ export class PageSync {
     if (this.closed) return;
     if (this.busy || !this.view.state.doc.eq(before)) { this.pendingRemote = r.heads; return; }
     this.base = r.heads;
-    const tr = reconcile(this.view.state, toDoc(r.blocks));
+    const tr = reconcile(this.view.state, toDoc(r.blocks || []));
     if (tr) this.view.dispatch(tr);
   }
 

@@ -71,9 +71,11 @@ function fakeDevice(initial: ApiBlock[]) {
         if (answered.has(editId)) return answered.get(editId)!;
         const b = versions.get(base[0])!;
         const merged = merge(b, blocks, cur);
-        const sentVersion = put(blocks);
+        const newIds = merged.filter((m) => m.id.startsWith("new" + n + ".")).map((m) => m.id);
+        const sentVersion = put(blocks.map((x) => (x.id ? x : { ...x, id: newIds[blocks.filter((y) => !y.id).indexOf(x)] })));
         head = put(merged);
-        const a = { id: "p", heads: [head], version: [sentVersion], details: {}, blocks: merged, merged: base[0] !== head };
+        const same = JSON.stringify(merged.map((x) => [x.type, x.text])) === JSON.stringify(blocks.map((x) => [x.type, x.text]));
+        const a = { id: "p", heads: [head], version: [sentVersion], details: {}, blocks: same ? null : merged, merged: base[0] !== head, new_ids: newIds, same };
         answered.set(editId, a);
         return a;
       },
@@ -149,6 +151,45 @@ test("an edit whose answer is lost is sent again as it was, and applied once", a
   assert.equal(dev.page[0].text, "hello world");
   assert.equal(state.doc.child(0).textContent, "hello world");
   assert.ok(!sync.busy);
+  assert.ok(await sync.settle());
+});
+
+// A block made here and typed on while the edit that made it is in
+// flight: it gets its id from the answer all the same, so the next edit
+// does not send it as new a second time.
+test("a new block typed on during its edit is not sent as new twice", async () => {
+  const dev = fakeDevice([{ id: "1@a", type: "paragraph", text: "hello" }]);
+  let state = EditorState.create({ doc: toDoc(dev.page) });
+  const view = { get state() { return state; }, dispatch(tr: import("prosemirror-state").Transaction) { state = state.apply(tr); } };
+  const sync = new PageSync("p", view, dev.net, 1_000_000);
+  sync.base = ["v1"];
+  const end = state.doc.content.size;
+  view.dispatch(state.tr.insert(end, toDoc([{ id: "", type: "paragraph", text: "new" }]).child(0)));
+  sync.changed();
+  const flight = sync.flush();
+  view.dispatch(state.tr.insertText("er", state.doc.content.size - 2)); // typed on in the new block
+  sync.changed();
+  await flight;
+  assert.match(state.doc.child(1).attrs.id, /^new/, "the new block has its id");
+  await sync.flush();
+  assert.deepEqual(dev.page.map((b) => b.text), ["hello", "newer"]);
+  assert.equal(state.doc.childCount, 2);
+  assert.ok(await sync.settle());
+});
+
+test("an answer without the page (same) gives the new blocks their ids and leaves the rest", async () => {
+  const dev = fakeDevice([{ id: "1@a", type: "paragraph", text: "hello" }]);
+  let state = EditorState.create({ doc: toDoc(dev.page) });
+  const view = { get state() { return state; }, dispatch(tr: import("prosemirror-state").Transaction) { state = state.apply(tr); } };
+  const sync = new PageSync("p", view, dev.net, 1_000_000);
+  sync.base = ["v1"];
+  view.dispatch(state.tr.insert(state.doc.content.size, toDoc([{ id: "", type: "heading1", text: "title" }]).child(0)));
+  sync.changed();
+  await sync.flush();
+  assert.equal(fromDoc(state.doc)[1].type, "heading1");
+  assert.match(state.doc.child(1).attrs.id, /^new/);
+  assert.equal(state.doc.child(1).attrs.tmp, "", "its name is dropped once it has an id");
+  assert.deepEqual(fromDoc(state.doc), dev.page);
   assert.ok(await sync.settle());
 });
 
