@@ -25,6 +25,10 @@ type PeerStatus struct {
 	// How many changes we lack that the peer holds, when it has said how
 	// many it holds (it does with every batch it sends).
 	IncomingCount int `json:"changes_to_receive,omitempty"`
+	// While downloading from the peer: how many of the object's changes
+	// this device has, of how many in all ("n of m changes").
+	Have  int `json:"have,omitempty"`
+	Total int `json:"total,omitempty"`
 }
 
 // ObjectStatus is an object's sync status.
@@ -149,7 +153,7 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		}
 		for _, p := range peers {
 			os.Peers = append(os.Peers, PeerStatus{Peer: string(p.Peer), Name: names[p.Peer], Node: isNode(p.Peer),
-				HasMine: p.HasMine, Outgoing: p.Outgoing, Incoming: p.Incoming, IncomingCount: p.IncomingCount})
+				HasMine: p.HasMine, Outgoing: p.Outgoing, Incoming: p.Incoming, IncomingCount: p.IncomingCount, Have: p.Have, Total: p.Total})
 		}
 		vs.Objects = append(vs.Objects, os)
 		labels = append(labels, label)

@@ -12,7 +12,7 @@ export async function api<T>(path: string, body?: unknown): Promise<T> {
 
 export interface Row { id: string; title: string; type: string; archived: boolean; deleted: boolean; updated: string; snippet: string; match?: string; changes?: number }
 
-export interface Peer { peer: string; name: string; node: boolean; key?: string; holds_our_heads: boolean; changes_to_send: number; has_changes_for_us: boolean; changes_to_receive?: number }
+export interface Peer { peer: string; name: string; node: boolean; key?: string; holds_our_heads: boolean; changes_to_send: number; has_changes_for_us: boolean; changes_to_receive?: number; have?: number; total?: number }
 export interface NodeState { addr: string; connected: boolean; incompatible?: boolean; refused?: string; last_seen?: string; last_error?: string }
 export interface ObjectStatus { id: string; title: string; status: string; reason?: string; changes_waiting_for_parents?: number; damaged_changes?: number; peers: Peer[] }
 export interface Status {
@@ -29,4 +29,18 @@ export function time(s?: string): string {
   const d = new Date(s);
   const today = new Date().toDateString() === d.toDateString();
   return today ? d.toLocaleTimeString() : d.toLocaleString();
+}
+
+/** downloadNote is what a page still downloading shows ("n of m
+ * changes"), or null when it is not downloading: changes wait for their
+ * parents, or a peer holds changes of it this device lacks. have is what
+ * the list says this device holds, for when no peer has said the total. */
+export function downloadNote(o: ObjectStatus | undefined, have: number): string | null {
+  if (!o) return null;
+  const waiting = (o.changes_waiting_for_parents || 0) > 0;
+  const from = o.peers.find((p) => p.has_changes_for_us && (p.changes_to_receive || 0) > 0);
+  if (!waiting && !from) return null;
+  const n = from && from.total ? from.have || 0 : have;
+  const m = from && from.total ? from.total : have + (from ? from.changes_to_receive || 0 : 0);
+  return `Still downloading: ${n} of ${m} changes. It can be edited once it has arrived.`;
 }

@@ -5,7 +5,7 @@
 // and the vault's status bar. It talks only to the device's JSON API under
 // /api, the same handlers the CLI uses: no rule of its own.
 import type { EditorView } from "prosemirror-view";
-import { api, type Row, type Status } from "./api.ts";
+import { api, downloadNote, type Row, type Status } from "./api.ts";
 import { toDoc } from "./convert.ts";
 import { makeEditor } from "./editor.ts";
 import { History, Settings, showPeers, showVault } from "./panels.ts";
@@ -150,19 +150,14 @@ async function openPage(id: string) {
 // A page still downloading when it is opened is read-only until it has
 // arrived: "n of m changes".
 function downloading(st: Status | null): boolean {
-  const o = st?.objects?.[0];
-  if (!o) return false;
-  return (o.changes_waiting_for_parents || 0) > 0 || o.peers.some((p) => (p.changes_to_receive || 0) > 0 && p.has_changes_for_us);
+  return downloadNote(st?.objects?.[0], 0) !== null;
 }
 
 function showReadOnly(st: Status | null) {
   const note = $("readonly");
-  if (!readOnly) { note.hidden = true; return; }
-  const o = st?.objects?.[0];
-  const have = row(current)?.changes || 0;
-  const more = o ? Math.max(0, ...o.peers.map((p) => p.changes_to_receive || 0)) : 0;
-  note.textContent = `Still downloading: ${have} of ${have + more} changes. It can be edited once it has arrived.`;
-  note.hidden = false;
+  const text = readOnly ? downloadNote(st?.objects?.[0], row(current)?.changes || 0) : null;
+  note.hidden = !text;
+  if (text) note.textContent = text;
 }
 
 async function objectStatus(): Promise<Status | null> {

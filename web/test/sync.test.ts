@@ -7,6 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { EditorState, TextSelection } from "prosemirror-state";
 import { fromDoc, toDoc, type ApiBlock } from "../src/convert.ts";
+import { downloadNote } from "../src/api.ts";
 import { changedRuns, PageSync, reconcile, type DocAnswer, type Transport } from "../src/sync.ts";
 
 const page: ApiBlock[] = [
@@ -285,4 +286,14 @@ test("changedRuns is a shortest edit script that turns a into b", () => {
     const cost = runs.reduce((n, [af, aT, bf, bT]) => n + (aT - af) + (bT - bf), 0);
     assert.equal(cost, a.length + b.length - 2 * lcs[a.length][b.length]);
   }
+});
+
+test("a page downloading says how many of its changes are here", () => {
+  const peer = { peer: "p", name: "", node: true, holds_our_heads: false, changes_to_send: 0, has_changes_for_us: true };
+  const o = (peers: object[], waiting = 0) => ({ id: "x", title: "", status: "Syncing…", peers, changes_waiting_for_parents: waiting }) as never;
+  assert.equal(downloadNote(o([{ ...peer, changes_to_receive: 40, have: 60, total: 100 }]), 7), "Still downloading: 60 of 100 changes. It can be edited once it has arrived.");
+  assert.equal(downloadNote(o([{ ...peer, changes_to_receive: 40 }]), 7), "Still downloading: 7 of 47 changes. It can be edited once it has arrived.");
+  assert.equal(downloadNote(o([], 3), 7), "Still downloading: 7 of 7 changes. It can be edited once it has arrived.");
+  assert.equal(downloadNote(o([{ ...peer, has_changes_for_us: false }]), 7), null, "synced: editable");
+  assert.equal(downloadNote(undefined, 7), null);
 });
