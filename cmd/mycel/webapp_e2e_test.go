@@ -18,7 +18,9 @@ import (
 // merged and shown in the other, concurrent typing in one paragraph keeps
 // both, the cursor stays where it is while the other side types, marks
 // travel, the badge follows sync, and the page tools (history, new page,
-// rename, search, bin) work. Each step leaves a screenshot of both
+// rename, search, bin) work, and so do the editor's (the / menu, Markdown
+// shortcuts, mentions, nesting, moves, the drag handle, to-dos, tables,
+// devices and settings). Each step leaves a screenshot of both
 // browsers (see artifacts).
 func TestWebAppE2E(t *testing.T) {
 	e := newWebE2E(t)
@@ -180,6 +182,7 @@ func TestWebAppE2E(t *testing.T) {
 	})
 
 	t.Run("PageTools", func(t *testing.T) { pageTools(t, e) })
+	t.Run("Editor", func(t *testing.T) { editorTools(t, e) })
 }
 
 // joinLabels is for messages.

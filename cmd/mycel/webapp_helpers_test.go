@@ -147,5 +147,15 @@ func (e *webE2E) shows(t *testing.T, c *cli, id, want string) {
 	if c == e.b {
 		name = "b"
 	}
-	waitFor(t, fmt.Sprintf("'mycel show' on %s to end with %q", name, want), showsText(c, id, want), e.node, e.upA, e.upB)
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		out, _, err := c.run("", "show", id)
+		if err == nil && strings.HasSuffix(out, want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.fatalf(t, "timed out waiting for 'mycel show' on %s to end with %q; it is %q (%v)", name, want, out, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling with a deadline
+	}
 }

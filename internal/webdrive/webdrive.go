@@ -16,11 +16,15 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
 )
 
 // ErrNoBrowser is returned by Find when no Chromium is installed.
@@ -299,15 +303,148 @@ func (b *Browser) Caret() (Caret, error) {
 	})()`, quote(Lines)))
 }
 
-// Type types s key by key (keyDown, char, keyUp for each character) where
-// the focus is.
+// Type types s key by key where the focus is, as a keyboard does: for
+// each character a keyDown that carries its text, then a keyUp.
+// Chromium makes the keydown and keypress events of the page from the
+// keyDown, and skips the keypress (no text typed) when the page prevented
+// the keydown, as for a real key. chromedp.KeyEvent sends the text in a
+// char event of its own instead, which Chromium types even then: an Enter
+// the editor handled (a block split, a pick in a menu) typed a second line
+// break.
 func (b *Browser) Type(s string) error {
-	return b.Do(chromedp.KeyEvent(s))
+	return b.Do(keys(s))
 }
 
 // Shortcut presses key with Ctrl (ProseMirror's Mod- on Linux), as Ctrl+B.
 func (b *Browser) Shortcut(key string) error {
-	return b.Do(chromedp.KeyEvent(key, chromedp.KeyModifiers(chromedp.ModifierCtrl)))
+	return b.Press(key, chromedp.ModifierCtrl)
+}
+
+// Press presses one key with modifiers held, as Shift+Tab
+// (Press(kb.Tab, chromedp.ModifierShift)) or Alt+ArrowUp; key is a
+// character or one of chromedp/kb's keys (kb.Enter, kb.ArrowDown…). With
+// Ctrl, Alt or Meta held no text is typed.
+func (b *Browser) Press(key string, mods ...chromedp.Modifier) error {
+	return b.Do(keys(key, mods...))
+}
+
+// keys is the key events of s (see Type).
+func keys(s string, mods ...chromedp.Modifier) chromedp.Action[chromedp.Void] {
+	var m int64
+	for _, x := range mods {
+		m |= int64(x)
+	}
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, r := range s {
+			var down, up *input.DispatchKeyEventParams
+			text, unmodified := "", ""
+			for _, k := range kb.Encode(r) {
+				switch k.Type {
+				case kb.KeyDown:
+					down = k
+				case kb.KeyUp:
+					up = k
+				case kb.KeyChar:
+					text, unmodified = k.Text, k.UnmodifiedText
+				}
+			}
+			if m&^int64(chromedp.ModifierShift) == 0 {
+				down.Text, down.UnmodifiedText = text, unmodified
+			}
+			if down.Text == "" {
+				down.Type = input.DispatchKeyEventTypeRawKeyDown
+			}
+			for _, k := range []*input.DispatchKeyEventParams{down, up} {
+				k.Modifiers |= m
+				if _, err := chromedp.Call(ctx, input.DispatchKeyEvent, *k); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// Rect is an element's box in the viewport, in CSS pixels.
+type Rect struct{ X, Y, Width, Height float64 }
+
+// Box scrolls the element the expression el evaluates to into view (when it
+// is not) and returns its box.
+func (b *Browser) Box(el string) (Rect, error) {
+	return Eval[Rect](b, `(el => {
+		if (!el) throw new Error("no element");
+		el.scrollIntoView({block: "nearest"});
+		const r = el.getBoundingClientRect();
+		return {X: r.left, Y: r.top, Width: r.width, Height: r.height};
+	})(`+el+`)`)
+}
+
+// mouse dispatches one mouse event at x, y.
+func mouse(typ input.DispatchMouseEventType, x, y float64, pressed bool, mods ...chromedp.Modifier) chromedp.Action[chromedp.Void] {
+	return chromedp.MouseEvent(typ, x, y, func(p *input.DispatchMouseEventParams) {
+		if pressed {
+			p.Button, p.Buttons, p.ClickCount = input.MouseButtonLeft, 1, 1
+		}
+		for _, m := range mods {
+			p.Modifiers |= int64(m)
+		}
+	})
+}
+
+// MouseMove moves the mouse to x, y with no button pressed (the page gets
+// mousemove, mouseover…).
+func (b *Browser) MouseMove(x, y float64) error {
+	return b.Do(mouse(chromedp.MouseMoved, x, y, false))
+}
+
+// ClickAt moves the mouse to x, y and clicks the left button there, with
+// modifiers held (Ctrl+click: chromedp.ModifierCtrl).
+func (b *Browser) ClickAt(x, y float64, mods ...chromedp.Modifier) error {
+	return b.Do(mouse(chromedp.MouseMoved, x, y, false, mods...),
+		mouse(chromedp.MousePressed, x, y, true, mods...),
+		mouse(chromedp.MouseReleased, x, y, true, mods...))
+}
+
+// Drag drags with the left button from (fx, fy) to (tx, ty) as a hand
+// does: pressed, moved in steps, released. On a draggable element that
+// is an HTML drag and drop (dragstart, dragover…, drop, dragend), which
+// headless Chromium carries out from these mouse events alone.
+func (b *Browser) Drag(fx, fy, tx, ty float64) error {
+	const steps = 8
+	acts := []chromedp.Action[chromedp.Void]{mouse(chromedp.MouseMoved, fx, fy, false), mouse(chromedp.MousePressed, fx, fy, true)}
+	for i := 1; i <= steps; i++ {
+		acts = append(acts, mouse(chromedp.MouseMoved, fx+(tx-fx)*float64(i)/steps, fy+(ty-fy)*float64(i)/steps, true))
+	}
+	return b.Do(append(acts, mouse(chromedp.MouseReleased, tx, ty, true))...)
+}
+
+// Download clicks the first element sel matches (a link to a download)
+// and waits until the browser has saved the file into dir; it returns the
+// file's path (dir/GUID: the browser names it).
+func (b *Browser) Download(sel, dir string) (string, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.Timeout)
+	defer cancel()
+	if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+		Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: ptr(true),
+	}); err != nil {
+		return "", err
+	}
+	progress := chromedp.BrowserEvents(ctx, browser.DownloadProgress)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible)); err != nil {
+		return "", err
+	}
+	for ev, err := range progress {
+		if err != nil {
+			return "", err
+		}
+		switch ev.State {
+		case browser.DownloadProgressStateCompleted:
+			return filepath.Join(dir, ev.GUID), nil
+		case browser.DownloadProgressStateCanceled:
+			return "", errors.New("the download was canceled")
+		}
+	}
+	return "", ctx.Err()
 }
 
 // Screenshot writes a PNG of the whole page to path.

@@ -35,16 +35,26 @@ export function blockAt($pos: ResolvedPos): { node: Node; pos: number; depth: nu
 }
 
 /** setType turns the block around the cursor into a block of type (a
- * table: inserts a new one after it). */
+ * table: a new one, in place of the block when that is an empty
+ * paragraph, else after it; the cursor in its first cell). */
 export function setType(type: string, attrs?: Record<string, string>): Command {
   return (state, dispatch) => {
     const b = blockAt(state.selection.$from);
     if (!b) return false;
     if (type === "table") {
       if (dispatch) {
-        const at = b.pos + b.node.nodeSize;
-        const tr = state.tr.insert(at, newTable(2, 2));
-        dispatch(tr.setSelection(TextSelection.near(tr.doc.resolve(at + 1))).scrollIntoView());
+        const empty = b.node.attrs.type === "paragraph" && b.node.childCount === 1 && b.node.firstChild!.content.size === 0;
+        const at = empty ? b.pos : b.pos + b.node.nodeSize;
+        const table = newTable(2, 2);
+        const tr = empty ? state.tr.replaceWith(b.pos, b.pos + b.node.nodeSize, table) : state.tr.insert(at, table);
+        // Not the table's own line (hidden: what was typed there did not
+        // show) but its first row's first cell.
+        let cell = -1;
+        table.descendants((n, pos) => {
+          if (cell < 0 && n.attrs.type === "cell") cell = pos;
+          return cell < 0;
+        });
+        dispatch(tr.setSelection(TextSelection.create(tr.doc, at + 1 + cell + 2)).scrollIntoView());
       }
       return true;
     }
@@ -67,12 +77,17 @@ export function newTable(cols: number, rows: number): Node {
   return schema.node("block", { type: "table" }, [line(), ...kids]);
 }
 
+// A table's columns, rows and cells have their places in it: Tab,
+// Shift-Tab and Alt-arrows leave them there (Tab in a cell had nested it in
+// the cell before it).
+const inTable = (b: { node: Node } | null) => !!b && ["cell", "row", "column"].includes(b.node.attrs.type);
+
 /** moveBlock moves the block around the cursor before the block before it
  * (dir -1) or after the block after it (dir 1), among its siblings. */
 export function moveBlock(dir: -1 | 1): Command {
   return (state, dispatch) => {
     const b = blockAt(state.selection.$from);
-    if (!b) return false;
+    if (!b || inTable(b)) return false;
     const $b = state.doc.resolve(b.pos);
     const parent = $b.parent, index = $b.index();
     const other = index + dir;
@@ -91,11 +106,33 @@ export function moveBlock(dir: -1 | 1): Command {
   };
 }
 
+/** nextCell moves the cursor to the end of the next (dir 1) or previous
+ * (-1) cell of its table: Tab and Shift-Tab in a cell. At the table's
+ * first or last cell it stays (the key still taken: the browser's Tab
+ * moved the focus out of the editor). */
+export function nextCell(dir: -1 | 1): Command {
+  return (state, dispatch) => {
+    const $f = state.selection.$from;
+    const b = blockAt($f);
+    if (!b || b.node.attrs.type !== "cell" || b.depth < 3) return false;
+    const start = $f.start(b.depth - 2); // the table's content (a cell is in a row in a table)
+    const cells: { pos: number; end: number }[] = [];
+    $f.node(b.depth - 2).descendants((n, pos) => {
+      if (n.attrs.type !== "cell") return true;
+      cells.push({ pos: start + pos, end: start + pos + 2 + n.firstChild!.content.size });
+      return false;
+    });
+    const to = cells[cells.findIndex((c) => c.pos === b.pos) + dir];
+    if (to && dispatch) dispatch(state.tr.setSelection(TextSelection.create(state.doc, to.end)).scrollIntoView());
+    return true;
+  };
+}
+
 /** indent nests the block around the cursor as the last child of the
  * block before it (Tab). */
 export const indent: Command = (state, dispatch) => {
   const b = blockAt(state.selection.$from);
-  if (!b) return false;
+  if (!b || inTable(b)) return false;
   const $b = state.doc.resolve(b.pos);
   const index = $b.index();
   const first = $b.parent.type === schema.nodes.doc ? 0 : 1;
@@ -117,7 +154,7 @@ export const indent: Command = (state, dispatch) => {
  * right after it (Shift-Tab); the blocks after it stay in the parent. */
 export const outdent: Command = (state, dispatch) => {
   const b = blockAt(state.selection.$from);
-  if (!b || b.depth < 2) return false;
+  if (!b || b.depth < 2 || inTable(b)) return false;
   const $b = state.doc.resolve(b.pos);
   const parentPos = $b.before($b.depth);
   const parentNode = $b.parent;
@@ -142,6 +179,16 @@ export const toggleTodo: Command = (state, dispatch) => {
   if (dispatch) dispatch(state.tr.setNodeMarkup(b.pos, undefined, { ...b.node.attrs, attrs: a }));
   return true;
 };
+
+/** caretBlock is the top-level block that holds the selection's start
+ * (the one after it, when the selection is between top-level blocks), as
+ * its range; null past the last block. */
+export function caretBlock(state: EditorState): { from: number; to: number } | null {
+  const $f = state.selection.$from;
+  if ($f.depth > 0) return { from: $f.before(1), to: $f.after(1) };
+  const n = $f.nodeAfter;
+  return n ? { from: $f.pos, to: $f.pos + n.nodeSize } : null;
+}
 
 /** lineStartText is the text of the cursor's line before the cursor. */
 export function lineStartText(state: EditorState): string {

@@ -1,17 +1,18 @@
 // The editor of a page: ProseMirror with mycel's schema, its keys (marks,
-// Enter splitting the block, Tab and Shift-Tab nesting, Alt-arrows moving
+// Enter splitting the block, Tab and Shift-Tab nesting (in a table: to the
+// next and previous cell), Alt-arrows moving
 // blocks, Mod-Enter checking a to-do), the Markdown shortcuts ("# ", "- ",
 // "[] ", "**bold**"…), the pickers (picker.ts) and a handle to drag the
 // block under the pointer elsewhere.
-import { baseKeymap, toggleMark } from "prosemirror-commands";
+import { baseKeymap, chainCommands, toggleMark } from "prosemirror-commands";
 import { dropCursor } from "prosemirror-dropcursor";
 import { history, redo, undo } from "prosemirror-history";
 import { InputRule, inputRules } from "prosemirror-inputrules";
 import { keymap } from "prosemirror-keymap";
 import type { MarkType, Node } from "prosemirror-model";
-import { EditorState, NodeSelection, TextSelection, type Command, type Plugin } from "prosemirror-state";
-import { EditorView } from "prosemirror-view";
-import { blockAt, indent, moveBlock, outdent, setType, toggleTodo } from "./blocks.ts";
+import { EditorState, NodeSelection, Plugin, TextSelection, type Command } from "prosemirror-state";
+import { Decoration, DecorationSet, EditorView } from "prosemirror-view";
+import { blockAt, caretBlock, indent, moveBlock, nextCell, outdent, setType, toggleTodo } from "./blocks.ts";
 import { pickerPlugin, type PageRef } from "./picker.ts";
 import { schema } from "./schema.ts";
 
@@ -87,6 +88,21 @@ export const shortcuts = inputRules({
   ],
 });
 
+// Top-level blocks off screen are not laid out (CSS content-visibility:
+// auto), and Chromium decides which are on screen only at its next frame:
+// until then it skips a block just made (an Enter's split, a new type, a
+// move), and keys typed into it meanwhile went astray ("## H2" typed fast
+// after an Enter read "2H", with an empty block nested in it). The block
+// that holds the caret is marked "caret" and always laid out.
+const caretPlugin = new Plugin({
+  props: {
+    decorations(state) {
+      const r = caretBlock(state);
+      return r ? DecorationSet.create(state.doc, [Decoration.node(r.from, r.to, { class: "caret" })]) : null;
+    },
+  },
+});
+
 // The drag handle: one element beside the editor, put next to the block
 // under the pointer; dragging it drags that block (ProseMirror's drop
 // moves the slice in view.dragging). One handle, not one per block, so a
@@ -105,9 +121,11 @@ function dragHandle(view: EditorView, host: HTMLElement) {
     if (!b || b === over || !view.editable) return;
     over = b;
     const r = b.getBoundingClientRect(), h = host.getBoundingClientRect();
-    handle.style.top = r.top - h.top + host.scrollTop + "px";
-    handle.style.left = r.left - h.left - 20 + "px";
     handle.hidden = false;
+    handle.style.top = r.top - h.top + host.scrollTop + "px";
+    // Left of the block, not over it: over it, it took the clicks meant
+    // for a to-do's box.
+    handle.style.left = r.left - h.left - handle.offsetWidth - 2 + "px";
   });
   handle.addEventListener("dragstart", (ev) => {
     if (!over || !ev.dataTransfer) return;
@@ -144,10 +162,11 @@ export function makeEditor(host: HTMLElement, doc: Node, o: EditorOptions): Edit
       "Mod-e": toggleMark(schema.marks.code), "Mod-Shift-s": toggleMark(schema.marks.strike),
       "Mod-Shift-h": toggleMark(schema.marks.highlight),
       Enter: splitBlock, "Mod-Enter": toggleTodo, Backspace: unformat,
-      Tab: indent, "Shift-Tab": outdent, "Alt-ArrowUp": moveBlock(-1), "Alt-ArrowDown": moveBlock(1),
+      Tab: chainCommands(nextCell(1), indent), "Shift-Tab": chainCommands(nextCell(-1), outdent), "Alt-ArrowUp": moveBlock(-1), "Alt-ArrowDown": moveBlock(1),
     }),
     keymap(baseKeymap),
     dropCursor(),
+    caretPlugin,
   ];
   const v: EditorView = new EditorView(host, {
     state: EditorState.create({ doc, plugins }),

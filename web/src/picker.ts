@@ -66,6 +66,9 @@ class PickerView {
 
   update(view: EditorView) {
     const t = trigger(view.state);
+    // Escape's dismissal ends with its trigger: a "/" typed again where
+    // the one dismissed was (erased meanwhile) opens the menu again.
+    if (!t) this.dismissedAt = -1;
     if (!t || t.from === this.dismissedAt) { this.close(); return; }
     const same = this.current && this.current.kind === t.kind && this.current.from === t.from && this.current.query === t.query;
     this.current = t;
