@@ -198,7 +198,14 @@ func (e *Engine) peek(ctx context.Context, id change.ID, f func(tx store.Tx, l *
 		if err != nil {
 			return err
 		}
-		return f(tx, l)
+		if err := f(tx, l); err != nil {
+			return err
+		}
+		// Cached for the next look (a page another process wrote is loaded
+		// once, not at every look); a stale entry is never used, its heads
+		// being checked against the store's.
+		e.keep(l)
+		return nil
 	})
 }
 
