@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,8 +90,13 @@ type DocEdited struct {
 	// the order sent: an editor that typed on meanwhile gives them to
 	// those blocks (else its next edit would send them as new again).
 	NewIDs []string `json:"new_ids"`
+	// Renamed: blocks sent with an id the page does not show (deleted
+	// meanwhile, or put back by an undo), made new: their id → the new one.
+	Renamed map[string]string `json:"renamed,omitempty"`
 	// Same: the page is exactly the blocks sent, with NewIDs; Blocks is
-	// then left out (for a long page, most of the answer's cost).
+	// then left out (for a long page, most of the answer's cost). Neither
+	// Same nor Blocks: the page could not be read back (the edit is
+	// stored), and the editor loads it.
 	Same bool `json:"same,omitempty"`
 }
 
@@ -120,6 +126,28 @@ func newIDs(tree []*crdt.Block, placed []crdt.ID) []string {
 		for _, b := range bs {
 			if b.ID == (crdt.ID{}) && i < len(placed) {
 				out = append(out, placed[i].String())
+			}
+			i++
+			walk(b.Children)
+		}
+	}
+	walk(tree)
+	return out
+}
+
+// renamed maps the ids of blocks of tree sent with an id that were placed
+// under another (placed is ReplaceByID's answer, depth-first).
+func renamed(tree []*crdt.Block, placed []crdt.ID) map[string]string {
+	var out map[string]string
+	i := 0
+	var walk func([]*crdt.Block)
+	walk = func(bs []*crdt.Block) {
+		for _, b := range bs {
+			if b.ID != (crdt.ID{}) && i < len(placed) && placed[i] != b.ID {
+				if out == nil {
+					out = map[string]string{}
+				}
+				out[b.ID.String()] = placed[i].String()
 			}
 			i++
 			walk(b.Children)
@@ -190,17 +218,29 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 		if res.Changed {
 			changed()
 		}
-		o, err := e.Page(r.Context(), id)
-		if err != nil {
-			// The edit is stored: say so, or the editor would send it again.
-			fail(w, http.StatusInternalServerError, fmt.Errorf("the edit is stored, but the page could not be read back: %w", err))
-			return
+		// What the edit did is remembered at once: a retry of it (its
+		// answer lost, or the read below failing) is answered from here,
+		// never applied again.
+		out := DocEdited{Doc: Doc{ID: id.String(), Heads: []string{}}, Changed: res.Changed, Merged: res.Merged, Version: []string{},
+			NewIDs: newIDs(blocks, placed), Renamed: renamed(blocks, placed)}
+		for _, h := range res.Heads {
+			out.Heads = append(out.Heads, h.String())
 		}
-		same := asSent(blocks, o.Blocks)
-		out := DocEdited{Doc: docOf(id, o, !same), Changed: res.Changed, Merged: res.Merged, Version: []string{}, Same: same, NewIDs: newIDs(blocks, placed)}
 		for _, h := range res.Version {
 			out.Version = append(out.Version, h.String())
 		}
+		if key != "" {
+			recent.put(key, out)
+		}
+		// The edit is stored whatever happens to the request now.
+		o, err := e.Page(context.WithoutCancel(r.Context()), id)
+		if err != nil {
+			// Answered without the page: the editor loads it again.
+			reply(w, out)
+			return
+		}
+		out.Same = asSent(blocks, o.Blocks)
+		out.Doc = docOf(id, o, !out.Same)
 		if key != "" {
 			recent.put(key, out)
 		}

@@ -186,3 +186,23 @@ func onePage(t testing.TB, title, md string) (*vault.Engine, change.ID) {
 	}
 	return e, id
 }
+
+// A block sent with the id of one the page no longer shows (an undo put a
+// deleted block back) is made new, and the answer says under which id, so
+// the editor renames it rather than sending it as new again and again.
+func TestDocEditRenamesABlockItCouldNotFind(t *testing.T) {
+	e, id := onePage(t, "Notes", "keep\n\ngone\n")
+	h := Handler(e, nil)
+	path := "/v1/objects/" + id.String() + "/doc"
+	doc := call[Doc](t, h, "GET", path, nil, 200)
+	del := call[DocEdited](t, h, "POST", path, DocEdit{Base: doc.Heads, Blocks: doc.Blocks[:1]}, 200)
+	back := call[DocEdited](t, h, "POST", path, DocEdit{Base: del.Heads, Blocks: doc.Blocks}, 200)
+	nid, ok := back.Renamed[doc.Blocks[1].ID]
+	if !ok || nid == doc.Blocks[1].ID {
+		t.Fatalf("renamed: %v", back.Renamed)
+	}
+	now := call[Doc](t, h, "GET", path, nil, 200)
+	if len(now.Blocks) != 2 || now.Blocks[1].ID != nid || now.Blocks[1].Text != "gone" {
+		t.Fatalf("the page: %+v", now.Blocks)
+	}
+}

@@ -36,30 +36,52 @@ func (h hidden) details(d map[string]string) map[string]string {
 	return out
 }
 
-// hiddenIn works out whether the loaded object is archived or in the bin.
-func (e *Engine) hiddenIn(tx store.Tx, l *loaded) (hidden, error) {
-	var h hidden
-	d := l.doc.Details()
-	var metas []store.ChangeMeta
+// hideStamps are the stamps of the hiding details doc sets ("true"), by
+// key: what hiddenBy needs of an object's state.
+func hideStamps(doc *crdt.Doc) map[string]crdt.ID {
+	var out map[string]crdt.ID
+	d := doc.Details()
 	for _, key := range hideKeys {
 		if d[key] != "true" {
 			continue
 		}
+		if out == nil {
+			out = map[string]crdt.ID{}
+		}
+		out[key], _ = doc.DetailStamp(key)
+	}
+	return out
+}
+
+// hiddenIn works out whether the loaded object is archived or in the bin.
+func (e *Engine) hiddenIn(tx store.Tx, l *loaded) (hidden, error) {
+	return e.hiddenBy(tx, l.id, l.key, hideStamps(l.doc))
+}
+
+// hiddenBy is hiddenIn from the object's hiding stamps (hideStamps), so
+// that it can run without the object's state at hand.
+func (e *Engine) hiddenBy(tx store.Tx, id change.ID, key [32]byte, stamps map[string]crdt.ID) (hidden, error) {
+	var h hidden
+	var metas []store.ChangeMeta
+	for _, k := range hideKeys {
+		stamp, ok := stamps[k]
+		if !ok {
+			continue
+		}
 		if metas == nil {
 			var err error
-			if metas, err = tx.Changes(l.id, 0); err != nil {
+			if metas, err = tx.Changes(id, 0); err != nil {
 				return h, err
 			}
 		}
-		stamp, _ := l.doc.DetailStamp(key)
 		// Another device hiding it too (archive or bin), at the same time,
 		// is no edit that hiding would hide.
-		same := func(m *store.ChangeMeta) bool { return e.onlyHides(tx, l, m.ID) }
+		same := func(m *store.ChangeMeta) bool { return e.onlyHides(tx, key, m.ID) }
 		holds := !concurrentWith(metas, []byte(stamp.Actor), stamp.Counter, same, func(m *store.ChangeMeta) uint64 {
-			s, _ := e.startsOf(tx, l.key, []change.ID{m.ID}) // 0 for a change that does not open
+			s, _ := e.startsOf(tx, key, []change.ID{m.ID}) // 0 for a change that does not open
 			return s
 		})
-		if key == "archived" {
+		if k == "archived" {
 			h.archived = holds
 		} else {
 			h.deleted = holds
@@ -70,12 +92,12 @@ func (e *Engine) hiddenIn(tx store.Tx, l *loaded) (hidden, error) {
 
 // onlyHides reports whether change id does nothing but archive the object
 // or put it in the bin.
-func (e *Engine) onlyHides(tx store.Tx, l *loaded, id change.ID) bool {
+func (e *Engine) onlyHides(tx store.Tx, key [32]byte, id change.ID) bool {
 	raw, err := tx.RawChange(id)
 	if err != nil {
 		return false
 	}
-	_, p, err := openStored(l.key, id, raw)
+	_, p, err := openStored(key, id, raw)
 	if err != nil || len(p.Ops) == 0 {
 		return false
 	}

@@ -319,22 +319,32 @@ type Page struct {
 // copies the object's whole state first).
 func (e *Engine) Page(ctx context.Context, id change.ID) (*Page, error) {
 	var p *Page
+	var key [32]byte
+	var stamps map[string]crdt.ID
 	err := e.peek(ctx, id, func(tx store.Tx, l *loaded) error {
+		// Under the cache's lock: only what is read of the state.
+		p = &Page{ID: id, Heads: slices.Clone(l.heads), Details: l.doc.Details(), Blocks: l.doc.Blocks()}
+		key, stamps = l.key, hideStamps(l.doc)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The store's part outside it (receiving and editing wait for the
+	// lock): whether archiving or the bin hold, what is incomplete.
+	err = e.db.View(ctx, func(tx store.Tx) error {
+		h, err := e.hiddenBy(tx, id, key, stamps)
+		if err != nil {
+			return err
+		}
+		p.Details = h.details(p.Details)
 		parked, _, err := tx.Parked(id)
 		if err != nil {
 			return err
 		}
 		damaged, err := tx.Damaged(id)
-		if err != nil {
-			return err
-		}
-		h, err := e.hiddenIn(tx, l)
-		if err != nil {
-			return err
-		}
-		p = &Page{ID: id, Heads: slices.Clone(l.heads), Details: h.details(l.doc.Details()), Blocks: l.doc.Blocks(),
-			Parked: len(parked), Damaged: len(damaged)}
-		return nil
+		p.Parked, p.Damaged = len(parked), len(damaged)
+		return err
 	})
 	return p, err
 }

@@ -58,7 +58,9 @@ export function setType(type: string, attrs?: Record<string, string>): Command {
       }
       return true;
     }
-    if (dispatch) dispatch(state.tr.setNodeMarkup(b.pos, undefined, { ...b.node.attrs, type, attrs: attrs || null }).scrollIntoView());
+    // Attribute steps: undoing this puts back the type alone, never an id
+    // (or attributes) the device has given the block since.
+    if (dispatch) dispatch(state.tr.setNodeAttribute(b.pos, "type", type).setNodeAttribute(b.pos, "attrs", attrs || null).scrollIntoView());
     return true;
   };
 }
@@ -82,6 +84,12 @@ export function newTable(cols: number, rows: number): Node {
 // the cell before it).
 const inTable = (b: { node: Node } | null) => !!b && ["cell", "row", "column"].includes(b.node.attrs.type);
 
+// Moves (moveBlock, indent, outdent, a drag) are left out of the undo
+// history: ProseMirror undoes a move by putting back a copy of the block
+// as it was when moved, without what other devices typed into it since,
+// and the next edit would delete their text. Alt-arrows and Shift-Tab
+// move it back.
+
 /** moveBlock moves the block around the cursor before the block before it
  * (dir -1) or after the block after it (dir 1), among its siblings. */
 export function moveBlock(dir: -1 | 1): Command {
@@ -100,7 +108,7 @@ export function moveBlock(dir: -1 | 1): Command {
       const tr = state.tr.delete(b.pos, b.pos + b.node.nodeSize);
       const at = dir < 0 ? b.pos - sib.nodeSize : b.pos + sib.nodeSize;
       tr.insert(at, b.node);
-      dispatch(tr.setSelection(TextSelection.create(tr.doc, at + offset)).scrollIntoView());
+      dispatch(tr.setSelection(TextSelection.create(tr.doc, at + offset)).setMeta("addToHistory", false).scrollIntoView());
     }
     return true;
   };
@@ -145,7 +153,7 @@ export const indent: Command = (state, dispatch) => {
     const tr = state.tr.delete(b.pos, b.pos + b.node.nodeSize);
     const at = prevEnd - 1; // inside the previous block, after its last child
     tr.insert(at, b.node);
-    dispatch(tr.setSelection(TextSelection.create(tr.doc, at + offset)).scrollIntoView());
+    dispatch(tr.setSelection(TextSelection.create(tr.doc, at + offset)).setMeta("addToHistory", false).scrollIntoView());
   }
   return true;
 };
@@ -165,7 +173,7 @@ export const outdent: Command = (state, dispatch) => {
     const tr = state.tr.insert(parentEnd, b.node);
     tr.delete(b.pos, b.pos + b.node.nodeSize);
     const at = parentEnd - b.node.nodeSize; // the deletion came before it
-    dispatch(tr.setSelection(TextSelection.create(tr.doc, at + offset)).scrollIntoView());
+    dispatch(tr.setSelection(TextSelection.create(tr.doc, at + offset)).setMeta("addToHistory", false).scrollIntoView());
   }
   return true;
 };
@@ -176,7 +184,7 @@ export const toggleTodo: Command = (state, dispatch) => {
   if (!b || b.node.attrs.type !== "todo") return false;
   const a = { ...(b.node.attrs.attrs || {}) } as Record<string, string>;
   a.checked = a.checked === "true" ? "false" : "true";
-  if (dispatch) dispatch(state.tr.setNodeMarkup(b.pos, undefined, { ...b.node.attrs, attrs: a }));
+  if (dispatch) dispatch(state.tr.setNodeAttribute(b.pos, "attrs", a));
   return true;
 };
 

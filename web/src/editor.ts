@@ -54,7 +54,7 @@ function blockRule(re: RegExp, type: string | ((m: RegExpMatchArray) => string),
     const b = blockAt(state.doc.resolve(start));
     if (!b || b.node.attrs.type !== "paragraph") return null;
     const t = typeof type === "string" ? type : type(match);
-    return state.tr.delete(start, end).setNodeMarkup(b.pos, undefined, { ...b.node.attrs, type: t, attrs: attrs || null });
+    return state.tr.delete(start, end).setNodeAttribute(b.pos, "type", t).setNodeAttribute(b.pos, "attrs", attrs || null);
   });
 }
 
@@ -172,6 +172,8 @@ export function makeEditor(host: HTMLElement, doc: Node, o: EditorOptions): Edit
     state: EditorState.create({ doc, plugins }),
     editable: o.editable,
     dispatchTransaction(tr) {
+      // A drop is a move: out of the undo history, as blocks.ts says why.
+      if (tr.getMeta("uiEvent") === "drop") tr.setMeta("addToHistory", false);
       v.updateState(v.state.apply(tr));
       if (tr.docChanged && !tr.getMeta("remote")) o.onChange();
     },
@@ -183,7 +185,7 @@ export function makeEditor(host: HTMLElement, doc: Node, o: EditorOptions): Edit
         if (b) {
           const a = { ...(b.node.attrs.attrs || {}) } as Record<string, string>;
           a.checked = a.checked === "true" ? "false" : "true";
-          view.dispatch(view.state.tr.setNodeMarkup(b.pos, undefined, { ...b.node.attrs, attrs: a }));
+          view.dispatch(view.state.tr.setNodeAttribute(b.pos, "attrs", a));
         }
         return true;
       }

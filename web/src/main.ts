@@ -115,17 +115,36 @@ function showDetails() {
   ($("diag") as HTMLAnchorElement).href = `/api/v1/objects/${r.id}/diagnostics`;
 }
 
-async function openPage(id: string) {
-  // What was typed on the page left is sent before its editor goes.
+let switching = false; // leaving a page: its editor takes no more typing
+let openSeq = 0;
+
+async function openPage(id: string, retry = true) {
+  const prev = current, mine = ++openSeq;
+  // The page left takes no more typing; what was typed on it is sent
+  // before its editor goes, so nothing typed while the next one loads is
+  // lost with it.
+  switching = true;
+  view?.setProps({});
   if (sync && !(await sync.settle())) {
+    switching = false;
+    view?.setProps({});
     say("The last edits of this page are not saved yet, so it stays open (retrying)");
     return;
   }
+  let d: DocAnswer, st: Status | null;
+  try {
+    [d, st] = await Promise.all([net.load(id), objectStatus(id)]);
+  } catch (e) {
+    switching = false;
+    say("Could not open the page: " + (e as Error).message);
+    if (prev && prev !== id && retry && mine === openSeq) void openPage(prev, false); // its sync has stopped: open it anew
+    return;
+  }
+  if (mine !== openSeq) return; // another page was picked meanwhile
+  switching = false;
   current = id;
   history.reset();
   listPages();
-  const [d, st] = await Promise.all([net.load(id), objectStatus()]);
-  if (current !== id) return; // another page was picked meanwhile
   input("tags").value = d.details.tags || "";
   view?.destroy();
   const host = $("page");
@@ -134,7 +153,7 @@ async function openPage(id: string) {
   const v = makeEditor(host, toDoc(d.blocks || []), {
     findPages: async (q) => (q ? await api<Row[]>("/v1/search?q=" + encodeURIComponent(q) + "&limit=8") : pages.filter((p) => !p.deleted).slice(0, 8)),
     onChange: () => s.changed(),
-    editable: () => !readOnly && !(row(current)?.deleted),
+    editable: () => !switching && !readOnly && !(row(current)?.deleted),
     openMention: (target) => void openPage(target),
   });
   const s = new PageSync(id, v, net);
@@ -160,9 +179,9 @@ function showReadOnly(st: Status | null) {
   if (text) note.textContent = text;
 }
 
-async function objectStatus(): Promise<Status | null> {
-  if (!current) return null;
-  try { return await api<Status>("/v1/status?object=" + current); } catch { return null; }
+async function objectStatus(id = current): Promise<Status | null> {
+  if (!id) return null;
+  try { return await api<Status>("/v1/status?object=" + id); } catch { return null; }
 }
 
 async function showStatus() {
@@ -237,7 +256,12 @@ function wire() {
   });
   $("delete").addEventListener("click", () => {
     const id = current;
-    if (id) void act("Move to bin", async () => { if (sync) await sync.settle(); await api(`/v1/objects/${id}/bin`, { on: true }); say("Moved to the bin: pick Bin in the list to find it again"); });
+    if (id) void act("Move to bin", async () => {
+      // What was typed goes first; the page stays open (and in sync) in the bin.
+      if (sync && !(await sync.idle())) { say("The last edits are not saved yet: try again in a moment"); return; }
+      await api(`/v1/objects/${id}/bin`, { on: true });
+      say("Moved to the bin: pick Bin in the list to find it again");
+    });
   });
   $("undelete").addEventListener("click", () => {
     const id = current;

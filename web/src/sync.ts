@@ -26,7 +26,7 @@ export function reconcile(state: EditorState, target: Node): Transaction | null 
   const marks: { pos: number; attrs: Record<string, unknown> }[] = [];
   const repl: { from: number; to: number; slice: Slice }[] = [];
   diffInto(marks, repl, state.doc, target, 0);
-  for (const m of marks) tr.setNodeMarkup(m.pos, undefined, m.attrs); // positions do not move
+  for (const m of marks) setAttrs(tr, m.pos, m.attrs); // positions do not move
   repl.sort((x, y) => y.from - x.from); // the last first: earlier positions stay valid
   for (const r of repl) tr.replace(r.from, r.to, r.slice);
   if (!tr.docChanged) return null;
@@ -34,6 +34,15 @@ export function reconcile(state: EditorState, target: Node): Transaction | null 
   // after what this editor typed last, where its next typing goes.
   if (repl.length && sel instanceof TextSelection) tr.setSelection(TextSelection.create(tr.doc, tr.mapping.map(sel.anchor, -1), tr.mapping.map(sel.head, -1)));
   return tr.setMeta("addToHistory", false).setMeta("remote", true);
+}
+
+// setAttrs sets the attributes of the node at pos that differ, each by an
+// attribute step of its own: an undo of the person's earlier change of one
+// attribute (a block's type) then puts back that one alone, not a whole
+// older set (which would take back an id the device gave the block since).
+function setAttrs(tr: Transaction, pos: number, attrs: Record<string, unknown>) {
+  const n = tr.doc.nodeAt(pos)!;
+  for (const [k, v] of Object.entries(attrs)) if (JSON.stringify(n.attrs[k]) !== JSON.stringify(v)) tr.setNodeAttribute(pos, k, v);
 }
 
 // diffInto lists what turns a's content into b's (a at content position
@@ -76,6 +85,11 @@ function units(line: Node): string[] {
   return out;
 }
 
+// maxEdits bounds changedRuns' search: lines that differ in more places
+// than this are shown changed as one range (a remote rewrite of a long
+// code block, say), which costs the cursor's place in it, not the text.
+const maxEdits = 1000;
+
 /** changedRuns is a shortest edit script from a to b (Myers' O(ND)
  * diff, common prefix and suffix trimmed first) as runs of change:
  * [aFrom, aTo, bFrom, bTo], a[aFrom:aTo] becoming b[bFrom:bTo]. */
@@ -89,10 +103,14 @@ export function changedRuns(a: string[], b: string[]): [number, number, number, 
   if (n === 0 || m === 0) return [[pre, pre + n, pre, pre + m]];
   const max = n + m, off = max + 1;
   const v = new Int32Array(2 * max + 3);
+  // trace[d] is v before step d, over the diagonals it can read (-d..d):
+  // memory grows with the square of the differences, not with the
+  // lines' length.
   const trace: Int32Array[] = [];
   let found = false;
   for (let d = 0; d <= max && !found; d++) {
-    trace.push(v.slice());
+    if (d > maxEdits) return [[pre, pre + n, pre, pre + m]]; // too different: one replacement
+    trace.push(v.slice(off - d, off + d + 1));
     for (let k = -d; k <= d; k += 2) {
       let x = k === -d || (k !== d && v[off + k - 1] < v[off + k + 1]) ? v[off + k + 1] : v[off + k - 1] + 1;
       let y = x - k;
@@ -106,9 +124,9 @@ export function changedRuns(a: string[], b: string[]): [number, number, number, 
   const steps: [number, number, number, number][] = []; // [x0, y0, x1, y1], last first
   let x = n, y = m;
   for (let d = trace.length - 1; d >= 0; d--) {
-    const pv = trace[d], k = x - y;
-    const pk = k === -d || (k !== d && pv[off + k - 1] < pv[off + k + 1]) ? k + 1 : k - 1;
-    const px = pv[off + pk], py = px - pk;
+    const pv = trace[d], k = x - y; // pv[j + d] is diagonal j
+    const pk = k === -d || (k !== d && pv[k - 1 + d] < pv[k + 1 + d]) ? k + 1 : k - 1;
+    const px = pv[pk + d], py = px - pk;
     while (x > px && y > py) { x--; y--; }
     if (d > 0) steps.push([px, py, x, y]);
     x = px; y = py;
@@ -125,7 +143,7 @@ export function changedRuns(a: string[], b: string[]): [number, number, number, 
 
 export interface DocAnswer {
   id: string; heads: string[]; details: Record<string, string>; blocks: ApiBlock[] | null; version?: string[]; merged?: boolean;
-  new_ids?: string[]; same?: boolean; // an edit's answer: see api.DocEdited
+  new_ids?: string[]; renamed?: Record<string, string>; same?: boolean; // an edit's answer: see api.DocEdited
 }
 
 let tmpSeq = 0;
@@ -156,24 +174,28 @@ export function tagNew(state: EditorState): Transaction | null {
     if (tmp && !names.has(tmp)) { names.add(tmp); continue; }
     const fresh = `t${session}.${++tmpSeq}`;
     names.add(fresh);
-    tr.setNodeMarkup(pos, undefined, { ...node.attrs, id: "", tmp: fresh });
+    tr.setNodeAttribute(pos, "id", "").setNodeAttribute(pos, "tmp", fresh);
   }
   return tr.docChanged ? tr.setMeta("addToHistory", false).setMeta("remote", true) : null;
 }
 
 /** giveIds gives the blocks of state named in ids (tmp → id) their ids.
  * Null when none is there. */
-export function giveIds(state: EditorState, ids: Map<string, string>): Transaction | null {
+export function giveIds(state: EditorState, ids: Map<string, string>, renamed: Record<string, string> = {}): Transaction | null {
   const tr = state.tr;
   const done = new Set<string>();
   state.doc.descendants((n, pos) => {
     if (n.type.name !== "block") return false;
-    const tmp = n.attrs.tmp as string;
+    const tmp = n.attrs.tmp as string, id = n.attrs.id as string;
     if (tmp && ids.has(tmp)) {
       // A block split since has its name twice: the first takes the id,
       // the other stays new.
-      tr.setNodeMarkup(pos, undefined, done.has(tmp) ? { ...n.attrs, id: "", tmp: "" } : { ...n.attrs, id: ids.get(tmp), tmp: "" });
+      tr.setNodeAttribute(pos, "id", done.has(tmp) ? "" : ids.get(tmp)!).setNodeAttribute(pos, "tmp", "");
       done.add(tmp);
+    } else if (!tmp && id && Object.prototype.hasOwnProperty.call(renamed, id) && !done.has("=" + id)) {
+      // Sent with an id the page no longer showed: made new under this one.
+      tr.setNodeAttribute(pos, "id", renamed[id]);
+      done.add("=" + id);
     }
     return true;
   });
@@ -261,17 +283,27 @@ export class PageSync {
     this.onSaved();
     if (this.closed) return;
     const ids = idsOf(q.sent, r.new_ids || []);
+    const exact = r.version && r.version.length ? r.version : null;
     if (this.view.state.doc.eq(q.sent)) {
-      this.base = r.heads;
-      const tr = r.same || !r.blocks ? giveIds(this.view.state, ids) : reconcile(this.view.state, toDoc(r.blocks));
-      if (tr) this.view.dispatch(tr);
+      if (r.same || r.blocks) {
+        this.base = r.heads;
+        const tr = r.same || !r.blocks ? giveIds(this.view.state, ids, r.renamed) : reconcile(this.view.state, toDoc(r.blocks));
+        if (tr) this.view.dispatch(tr);
+      } else {
+        // Stored, but answered without the page: the state sent is the
+        // base, and the page is loaded again to show what it merged.
+        const tr = giveIds(this.view.state, ids, r.renamed);
+        if (tr) this.view.dispatch(tr);
+        this.base = exact || r.heads;
+        this.pendingRemote = r.heads;
+      }
     } else {
       // Typed on meanwhile: the next edit is the difference from exactly
       // the state sent (its new blocks by the ids they got), and its
       // answer brings the merge.
-      const tr = giveIds(this.view.state, ids);
+      const tr = giveIds(this.view.state, ids, r.renamed);
       if (tr) this.view.dispatch(tr);
-      this.base = r.version && r.version.length ? r.version : r.heads;
+      this.base = exact || r.heads;
       this.dirty = true;
     }
     if (this.dirty) this.schedule(0);
@@ -288,7 +320,15 @@ export class PageSync {
     if (this.busy) { this.pendingRemote = heads; return; } // shown after the edit in flight
     if (same(heads, this.base)) return;
     const before = this.view.state.doc;
-    const r = await this.net.load(this.id);
+    let r: DocAnswer;
+    try {
+      r = await this.net.load(this.id);
+    } catch (e) {
+      // Shown at the next change, or by the next answer.
+      this.pendingRemote = heads;
+      this.onError(String((e as Error).message || e));
+      return;
+    }
     if (this.closed) return;
     if (this.busy || !this.view.state.doc.eq(before)) { this.pendingRemote = r.heads; return; }
     this.base = r.heads;

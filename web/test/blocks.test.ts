@@ -6,6 +6,8 @@ import { EditorState, TextSelection, type Command } from "prosemirror-state";
 import { caretBlock, indent, moveBlock, nextCell, outdent, setType } from "../src/blocks.ts";
 import { fromDoc, toDoc, type ApiBlock } from "../src/convert.ts";
 import { trigger } from "../src/picker.ts";
+import { giveIds, reconcile, tagNew } from "../src/sync.ts";
+import { history, undo } from "prosemirror-history";
 
 // state is a page of blocks with the cursor at code unit k of the line
 // whose text is text.
@@ -138,4 +140,27 @@ test("the pickers' triggers: / at the start of a word, [[ anywhere, @ at the sta
   assert.equal(trigger(at("mail a@b")), null, "@ inside a word");
   assert.equal(trigger(at("done [[x]]")), null, "a closed [[…]]");
   assert.equal(trigger(at("")), null);
+});
+
+// Undo never takes back what another device typed or named: a move is not
+// undone by Ctrl-Z (its undo would put back a copy of the block without the
+// remote typing), and undoing a change of type puts back the type alone
+// (not the id the device gave the block since).
+test("undo keeps remote typing in a moved block, and ids given since", () => {
+  const withHistory = (s: EditorState) => EditorState.create({ doc: s.doc, selection: s.selection, plugins: [history()] });
+  let s = withHistory(state([{ id: "1@a", type: "paragraph", text: "one" }, { id: "2@a", type: "paragraph", text: "two" }], "one", 1));
+  s = run(s, moveBlock(1));
+  const remote = reconcile(s, toDoc([{ id: "2@a", type: "paragraph", text: "two" }, { id: "1@a", type: "paragraph", text: "one typed elsewhere" }]))!;
+  s = s.apply(remote);
+  undo(s, (tr) => { s = s.apply(tr); });
+  assert.deepEqual(fromDoc(s.doc).map((b) => b.text).sort(), ["one typed elsewhere", "two"], "the remote typing is kept");
+
+  let t = withHistory(state([{ id: "", type: "paragraph", text: "new" }], "new", 0));
+  t = run(t, setType("heading1"));
+  const tagged = t.apply(tagNew(t)!);
+  t = tagged.apply(giveIds(tagged, new Map([[tagged.doc.child(0).attrs.tmp as string, "9@b"]]))!);
+  undo(t, (tr) => { t = t.apply(tr); });
+  const b = fromDoc(t.doc)[0];
+  assert.equal(b.type, "paragraph", "the type is undone");
+  assert.equal(b.id, "9@b", "the id the device gave stays");
 });

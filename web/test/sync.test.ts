@@ -297,3 +297,11 @@ test("a page downloading says how many of its changes are here", () => {
   assert.equal(downloadNote(o([{ ...peer, has_changes_for_us: false }]), 7), null, "synced: editable");
   assert.equal(downloadNote(undefined, 7), null);
 });
+
+test("changedRuns of two long lines that share nothing is one replacement, quickly", () => {
+  const a = Array.from({ length: 20000 }, (_, i) => String.fromCharCode(0x4e00 + (i % 5000)));
+  const b = Array.from({ length: 20000 }, (_, i) => String.fromCharCode(0xac00 + (i % 5000)));
+  const t = Date.now();
+  assert.deepEqual(changedRuns(a, b), [[0, 20000, 0, 20000]]);
+  assert.ok(Date.now() - t < 2000, "bounded");
+});
