@@ -55,6 +55,7 @@ func editedOf(r vault.Result) Edited {
 // lists it.
 type Version struct {
 	Version int       `json:"version"`
+	Point   string    `json:"point"` // its last change: names it for view and restore whatever its number becomes
 	Device  string    `json:"device"`
 	Start   time.Time `json:"start"`
 	End     time.Time `json:"end"`
@@ -187,7 +188,7 @@ func pageRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 		if !ok {
 			return
 		}
-		vs, err := e.History(r.Context(), id)
+		vs, points, err := e.HistoryPoints(r.Context(), id)
 		if err != nil {
 			fail(w, notFoundOr(err), err)
 			return
@@ -196,7 +197,7 @@ func pageRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 		out := []Version{}
 		for i := len(vs) - 1; i >= 0; i-- { // newest first
 			v := vs[i]
-			out = append(out, Version{v.N, names[string(v.Author)], v.Start, v.End, v.Changes, v.Merged})
+			out = append(out, Version{v.N, points[i].String(), names[string(v.Author)], v.Start, v.End, v.Changes, v.Merged})
 		}
 		reply(w, out)
 	})
@@ -222,18 +223,56 @@ func pageRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 	// of history goes): restoring the version before it undoes it.
 	mux.HandleFunc("POST /v1/objects/{id}/restore", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
-			Version int `json:"version"`
+			Version int    `json:"version"`
+			Point   string `json:"point"` // a change id (a version's point, from the history)
 		}
 		id, ok := pathID(w, r)
 		if !ok || !decode(w, r, &in) {
 			return
 		}
-		if in.Version < 1 {
-			fail(w, http.StatusBadRequest, errors.New("restore: name a version from 1 (see the history)"))
+		var p vault.Point
+		switch {
+		case in.Point != "":
+			c, err := change.ParseID(in.Point)
+			if err != nil {
+				fail(w, http.StatusBadRequest, fmt.Errorf("restore: point: %w", err))
+				return
+			}
+			p.Change = c
+		case in.Version >= 1:
+			p.Version = in.Version
+		default:
+			fail(w, http.StatusBadRequest, errors.New("restore: name a version from 1, or its point (see the history)"))
 			return
 		}
-		edited(w, changed)(e.Restore(r.Context(), id, vault.Point{Version: in.Version}))
+		// The state before the restore, named by its last change: what
+		// restoring undoes it (a number could name another version by then).
+		_, points, err := e.HistoryPoints(r.Context(), id)
+		if err != nil {
+			fail(w, notFoundOr(err), err)
+			return
+		}
+		res, err := e.Restore(r.Context(), id, p)
+		if err != nil {
+			fail(w, notFoundOr(err), err)
+			return
+		}
+		if res.Changed {
+			changed()
+		}
+		out := RestoreResult{Edited: editedOf(res)}
+		if len(points) > 0 {
+			out.Undo = points[len(points)-1].String()
+		}
+		reply(w, out)
 	})
+}
+
+// RestoreResult answers a restore: Undo is the point that restores the
+// object as it was just before.
+type RestoreResult struct {
+	Edited
+	Undo string `json:"undo"`
 }
 
 func pathID(w http.ResponseWriter, r *http.Request) (change.ID, bool) {

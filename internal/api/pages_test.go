@@ -78,7 +78,23 @@ func TestPageRoutes(t *testing.T) {
 	if after[0].Version != vs[0].Version+1 {
 		t.Fatalf("the restore is not a version of its own: %+v", after)
 	}
-	call[Edited](t, h, "POST", obj+"/restore", map[string]int{"version": vs[0].Version}, 200) // undo
+	call[Edited](t, h, "POST", obj+"/restore", map[string]int{"version": vs[0].Version}, 200) // undo by number
+	if md := call[map[string]any](t, h, "GET", obj, nil, 200)["markdown"]; md != "oat milk, quinces and rye\n" {
+		t.Fatalf("after undoing the restore: %q", md)
+	}
+	// By point (a version's last change, which no renumbering moves), and
+	// undone by the point the answer gives.
+	var point string
+	for _, v := range vs {
+		if v.Version == older {
+			point = v.Point
+		}
+	}
+	res := call[RestoreResult](t, h, "POST", obj+"/restore", map[string]string{"point": point}, 200)
+	if md := call[map[string]any](t, h, "GET", obj, nil, 200)["markdown"]; md != "oat milk and quinces\n" || !res.Changed || res.Undo == "" {
+		t.Fatalf("after restore by point: %q %+v", md, res)
+	}
+	call[RestoreResult](t, h, "POST", obj+"/restore", map[string]string{"point": res.Undo}, 200)
 	if md := call[map[string]any](t, h, "GET", obj, nil, 200)["markdown"]; md != "oat milk, quinces and rye\n" {
 		t.Fatalf("after undoing the restore: %q", md)
 	}
@@ -86,6 +102,8 @@ func TestPageRoutes(t *testing.T) {
 	// Refusals say why.
 	call[map[string]string](t, h, "POST", obj+"/details", map[string]string{"key": "deleted", "value": "true"}, 400)
 	call[map[string]string](t, h, "POST", obj+"/restore", map[string]int{"version": 999}, 409)
+	call[map[string]string](t, h, "POST", obj+"/restore", map[string]string{"point": "zz"}, 400)
+	call[map[string]string](t, h, "POST", obj+"/restore", map[string]int{"version": 0}, 400)
 	call[map[string]string](t, h, "GET", obj+"/history/0", nil, 400)
 	call[map[string]string](t, h, "POST", obj+"/bin", map[string]any{"on": true, "extra": 1}, 400)
 	call[map[string]string](t, h, "GET", "/v1/search?q=x&limit=0", nil, 400)

@@ -23,6 +23,24 @@ func (e *Engine) History(ctx context.Context, id change.ID) ([]object.Version, e
 	return vs, err
 }
 
+// HistoryPoints is History with, for each version, its last change: the
+// point (Point{Change: …}) that names exactly that version even when
+// versions are numbered anew (an older concurrent change arriving shifts
+// the numbers after it).
+func (e *Engine) HistoryPoints(ctx context.Context, id change.ID) ([]object.Version, []change.ID, error) {
+	var vs []object.Version
+	var points []change.ID
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		ordered, err := ordered(tx, id)
+		vs = object.Versions(ordered)
+		for _, v := range vs {
+			points = append(points, ordered[v.Upto-1].ID)
+		}
+		return err
+	})
+	return vs, points, err
+}
+
 // Step is one change of an object's history, in the order every device
 // computes (`mycel history --all`).
 type Step struct {

@@ -19,7 +19,7 @@ export interface Status {
   vault_id: string; device: string; data_dir: string; status?: string; reason?: string; mode?: string;
   nodes?: NodeState[]; devices_connected?: Peer[]; objects?: ObjectStatus[];
 }
-export interface Version { version: number; device: string; start: string; end: string; changes: number; merged: boolean }
+export interface Version { version: number; point: string; device: string; start: string; end: string; changes: number; merged: boolean }
 export interface VersionView { version: number; markdown: string; diff: { op: number; text: string }[] }
 export interface DeviceRow { key: string; name: string; added: string; removed: boolean; this_device: boolean; connected: boolean }
 

@@ -104,18 +104,22 @@ export function showVault(s: Status) {
 /** History is the page's history panel. */
 export class History {
   private versions: Version[] = [];
-  private picked = 0;
-  private undoTo = 0;
+  private picked = 0; // the version shown
+  private undoTo = ""; // the point that undoes the last restore
   constructor(private id: () => string | null, private beforeRestore: () => Promise<boolean>, private say: (m: string) => void) {
     $("history-btn").addEventListener("click", () => { const h = $("history"); h.hidden = !h.hidden; if (!h.hidden) void this.load(); });
     $("history-close").addEventListener("click", () => { $("history").hidden = true; });
-    $("restore").addEventListener("click", () => void this.restore(this.picked, true));
-    $("undo-restore").addEventListener("click", () => void this.restore(this.undoTo, false));
+    $("restore").addEventListener("click", () => void this.restore(this.picked, this.pointOf(this.picked), true));
+    $("undo-restore").addEventListener("click", () => void this.restore(0, this.undoTo, false));
   }
 
   get open() { return !$("history").hidden; }
 
-  reset() { $("history").hidden = true; this.picked = 0; this.undoTo = 0; $("undo-restore").hidden = true; }
+  reset() { $("history").hidden = true; this.picked = 0; this.undoTo = ""; $("undo-restore").hidden = true; }
+
+  // pointOf is version n's last change as the list shows it: restoring by
+  // it restores the version viewed, whatever its number has become.
+  private pointOf(n: number): string { return this.versions.find((v) => v.version === n)?.point || ""; }
 
   async load() {
     const id = this.id();
@@ -156,15 +160,19 @@ export class History {
     $("restore").textContent = "Restore version " + n;
   }
 
-  private async restore(n: number, undoable: boolean) {
+  private async restore(n: number, point: string, undoable: boolean) {
     const id = this.id();
-    if (!id || !n) return;
+    if (!id || !point) return;
     if (!(await this.beforeRestore())) { this.say("The last edits are not saved yet: try again in a moment"); return; }
-    const newest = this.versions.length ? this.versions[0].version : 0;
-    await api(`/v1/objects/${id}/restore`, { version: n });
-    this.undoTo = undoable ? newest : 0;
+    try {
+      const r = await api<{ undo: string }>(`/v1/objects/${id}/restore`, { point });
+      this.undoTo = undoable ? r.undo : "";
+    } catch (e) {
+      this.say("Not restored: " + (e as Error).message);
+      return;
+    }
     $("undo-restore").hidden = !undoable;
-    if (undoable) $("undo-restore").textContent = "Undo restore (back to version " + newest + ")";
+    if (undoable) $("undo-restore").textContent = "Undo restore";
     this.say(undoable ? "Restored version " + n + " as a new version" : "Restore undone");
     await this.load();
   }
