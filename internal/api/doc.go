@@ -161,9 +161,10 @@ func renamed(tree []*crdt.Block, placed []crdt.ID) map[string]string {
 // is stored (to push it and wake the event streams).
 func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 	var recent recentEdits
-	// One edit at a time per key: a retry racing its original waits for
-	// it and gets its answer.
-	var editing sync.Mutex
+	// One edit at a time per object: a retry racing its original waits
+	// for it and gets its answer (edits of one object are made one at a
+	// time by the engine anyway; other objects' go on meanwhile).
+	var editing sync.Map // object id → *sync.Mutex
 	mux.HandleFunc("GET /v1/objects/{id}/doc", func(w http.ResponseWriter, r *http.Request) {
 		if id, o, ok := object(w, r, e); ok {
 			reply(w, docOf(id, o, true))
@@ -199,8 +200,9 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 				return
 			}
 			key = id.String() + "/" + in.EditID
-			editing.Lock()
-			defer editing.Unlock()
+			mu, _ := editing.LoadOrStore(id, &sync.Mutex{})
+			mu.(*sync.Mutex).Lock()
+			defer mu.(*sync.Mutex).Unlock()
 			if a, ok := recent.get(key); ok {
 				reply(w, a)
 				return
