@@ -108,7 +108,7 @@ Chromium logged into each (A and B); then measure:
 			return a.emit(map[string]any{"keystrokes": len(ds), "gap_ms": ms(gap), "keystroke_p50_ms": ms(p50), "keystroke_p99_ms": ms(p99),
 				"keystroke_max_ms": ms(sorted[len(sorted)-1]), "keystroke_parts_keys": parts.Keys, "keystroke_batch_ms": ms(parts.Batch),
 				"keystroke_edit_ms": ms(parts.Edit), "keystroke_sync_ms": ms(parts.Sync), "keystroke_load_ms": ms(parts.Load), "keystroke_show_ms": ms(parts.Show),
-				"blocks": blocks, "runs": runs, "first_paint_ms": ms(paint.Total), "first_paint_wait_ms": ms(paint.Wait), "first_paint_fetch_ms": ms(paint.Fetch), "first_paint_dom_ms": ms(paint.DOM),
+				"blocks": blocks, "runs": runs, "first_screen_ms": ms(paint.Screen), "first_paint_ms": ms(paint.Total), "first_paint_wait_ms": ms(paint.Wait), "first_paint_fetch_ms": ms(paint.Fetch), "first_paint_dom_ms": ms(paint.DOM),
 				"typing_s": typing.Seconds(), "cpu_up_a_pct": cpu.UpA, "cpu_up_b_pct": cpu.UpB, "cpu_node_pct": cpu.Node,
 				"cpu_browser_a_pct": cpu.BrowserA, "cpu_browser_b_pct": cpu.BrowserB,
 				"bundle_bytes": raw, "bundle_gzip_bytes": gz}, func(w io.Writer) {
@@ -116,7 +116,8 @@ Chromium logged into each (A and B); then measure:
 				fmt.Fprintf(tw, "keystroke in A → painted in B\tp50 %.1f ms, p99 %.1f ms, max %.1f ms (%d keys, one every %v)\n", ms(p50), ms(p99), ms(sorted[len(sorted)-1]), len(ds), gap)
 				fmt.Fprintf(tw, "  where it goes (medians)\tbatching %.1f ms, A's edit request %.1f ms, sync to B's app %.1f ms, B loads the page %.1f ms, B shows it %.1f ms (%d keys)\n",
 					ms(parts.Batch), ms(parts.Edit), ms(parts.Sync), ms(parts.Load), ms(parts.Show), parts.Keys)
-				fmt.Fprintf(tw, "first paint of %d blocks\t%.0f ms, click → painted (median of %d)\n", blocks, ms(paint.Total), runs)
+				fmt.Fprintf(tw, "first screen of %d blocks\t%.0f ms, click → its first blocks painted (median of %d)\n", blocks, ms(paint.Screen), runs)
+				fmt.Fprintf(tw, "first paint of %d blocks\t%.0f ms, click → all of it painted (median of %d)\n", blocks, ms(paint.Total), runs)
 				fmt.Fprintf(tw, "  where it goes\tto the request %.0f ms, the request %.0f ms, to the last block in the DOM %.0f ms, to painted %.0f ms\n",
 					ms(paint.Wait), ms(paint.Fetch), ms(paint.DOM-paint.Wait-paint.Fetch), ms(paint.Total-paint.DOM))
 				fmt.Fprintf(tw, "CPU while typing, %% of one core\tup A %.1f%%, browser A %.1f%%, up B %.1f%%, browser B %.1f%%, node %.1f%% (%v, one key every %v)\n",
@@ -135,9 +136,14 @@ Chromium logged into each (A and B); then measure:
 	return cmd
 }
 
-// medianPaint is the opening of median total time.
+// medianPaint is the opening of median total time, with the median of the
+// openings' first screens.
 func medianPaint(ps []bench.FirstPaint) bench.FirstPaint {
 	s := slices.Clone(ps)
+	slices.SortFunc(s, func(a, b bench.FirstPaint) int { return int(a.Screen - b.Screen) })
+	screen := s[len(s)/2].Screen
 	slices.SortFunc(s, func(a, b bench.FirstPaint) int { return int(a.Total - b.Total) })
-	return s[len(s)/2]
+	m := s[len(s)/2]
+	m.Screen = screen
+	return m
 }

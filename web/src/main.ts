@@ -116,6 +116,17 @@ function showDetails() {
 }
 
 let switching = false; // leaving a page: its editor takes no more typing
+
+// firstBlocks is how many top-level blocks of a long page are shown before
+// the rest: more than a screen holds.
+const firstBlocks = 150;
+
+// blockEnd is the position after the first n top-level blocks of doc.
+function blockEnd(doc: import("prosemirror-model").Node, n: number): number {
+  let pos = 0;
+  for (let i = 0; i < n; i++) pos += doc.child(i).nodeSize;
+  return pos;
+}
 let openSeq = 0;
 
 async function openPage(id: string, retry = true) {
@@ -150,12 +161,31 @@ async function openPage(id: string, retry = true) {
   const host = $("page");
   host.replaceChildren();
   readOnly = downloading(st);
-  const v = makeEditor(host, toDoc(d.blocks || []), {
+  // A long page is shown a screenful first and the rest a frame later:
+  // building and styling every block before the first paint took most of
+  // a second at 10,000 blocks. Until the rest is in, the editor takes no
+  // typing (an edit of part of the page would delete the rest).
+  const all = toDoc(d.blocks || []);
+  const head = all.childCount > firstBlocks ? all.copy(all.content.cut(0, blockEnd(all, firstBlocks))) : all;
+  let partial = head !== all;
+  const v = makeEditor(host, head, {
     findPages: async (q) => (q ? await api<Row[]>("/v1/search?q=" + encodeURIComponent(q) + "&limit=8") : pages.filter((p) => !p.deleted).slice(0, 8)),
     onChange: () => s.changed(),
-    editable: () => !switching && !readOnly && !(row(current)?.deleted),
+    editable: () => !switching && !partial && !readOnly && !(row(current)?.deleted),
     openMention: (target) => void openPage(target),
   });
+  if (partial) {
+    // After the frame that paints the first blocks has been painted.
+    requestAnimationFrame(() => requestAnimationFrame(() => setTimeout(() => {
+      // Unless a remote change showed the whole page meanwhile.
+      if (!v.isDestroyed && v.state.doc.childCount === head.childCount) {
+        const rest = all.content.cut(blockEnd(all, firstBlocks));
+        v.dispatch(v.state.tr.insert(v.state.doc.content.size, rest).setMeta("addToHistory", false).setMeta("remote", true));
+      }
+      partial = false;
+      v.setProps({});
+    }, 0)));
+  }
   const s = new PageSync(id, v, net);
   s.base = d.heads;
   s.onError = (m) => say("Not saved yet: " + m);
