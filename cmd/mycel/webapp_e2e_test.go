@@ -181,6 +181,34 @@ func TestWebAppE2E(t *testing.T) {
 		e.shot(t, "reconnected")
 	})
 
+	// A long page is shown a screenful first and the rest a frame later:
+	// all of it arrives in the editor, and an edit made then (the first
+	// block and the last) leaves every other block on the device.
+	t.Run("LongPageShownInFull", func(t *testing.T) {
+		var b strings.Builder
+		for i := range 400 {
+			fmt.Fprintf(&b, "Paragraph %d.\n\n", i)
+		}
+		id := e.page(t, "E2E long", strings.TrimSpace(b.String()))
+		lines := fmt.Sprintf(`document.querySelectorAll(%s)`, q(webdrive.Lines))
+		e.must(t, e.ba.WaitFor("all 400 blocks in a", lines+`.length === 400 && document.querySelector(`+q(webdrive.Editor)+`).contentEditable === "true"`, lines+`.length`), "long page")
+		e.must(t, e.ba.SelectEnd(399), "caret at the end")
+		e.must(t, e.ba.Type(" The end."), "type at the end")
+		e.must(t, e.ba.SelectEnd(0), "caret in the first block")
+		e.must(t, e.ba.Type(" First."), "type in the first block")
+		e.shows(t, e.b, id, "\nParagraph 399. The end.\n")
+		out := e.b.ok("show", id)
+		for _, want := range []string{"\nParagraph 0. First.\n", "\nParagraph 150.\n", "\nParagraph 151.\n", "\nParagraph 398.\n"} {
+			if !strings.Contains(out, want) {
+				t.Fatalf("after editing the long page, b's copy lacks %q", want)
+			}
+		}
+		if n := strings.Count(out, "\nParagraph "); n != 400 {
+			t.Fatalf("b's copy has %d paragraphs, not 400", n)
+		}
+		e.shot(t, "long-page")
+	})
+
 	t.Run("PageTools", func(t *testing.T) { pageTools(t, e) })
 	t.Run("Editor", func(t *testing.T) { editorTools(t, e) })
 }
