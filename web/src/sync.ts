@@ -234,6 +234,8 @@ export class PageSync {
   // answer never makes the device apply it twice.
   private req: Request | null = null;
   private pendingRemote: string[] | null = null;
+  private loading = false; // a remote() load in flight
+  private again: string[] | null = null; // heads told of meanwhile
   private timer: ReturnType<typeof setTimeout> | null = null;
   private lastSend = 0;
   onError: (msg: string) => void = () => {};
@@ -318,22 +320,33 @@ export class PageSync {
   async remote(heads: string[]) {
     if (this.closed) return;
     if (this.busy) { this.pendingRemote = heads; return; } // shown after the edit in flight
+    // One load at a time: a second change while one is loading is shown
+    // after it (two loads answered out of order left the older shown, and
+    // a page nobody typed on stayed behind until its next change).
+    if (this.loading) { this.again = heads; return; }
     if (same(heads, this.base)) return;
     const before = this.view.state.doc;
-    let r: DocAnswer;
+    this.loading = true;
     try {
-      r = await this.net.load(this.id);
-    } catch (e) {
-      // Shown at the next change, or by the next answer.
-      this.pendingRemote = heads;
-      this.onError(String((e as Error).message || e));
-      return;
+      let r: DocAnswer;
+      try {
+        r = await this.net.load(this.id);
+      } catch (e) {
+        this.onError(String((e as Error).message || e));
+        if (!this.closed) setTimeout(() => void this.remote(heads), 1000); // again, even if nothing is typed
+        return;
+      }
+      if (this.closed) return;
+      if (this.busy || !this.view.state.doc.eq(before)) { this.pendingRemote = r.heads; return; } // typed meanwhile: after its edit
+      this.base = r.heads;
+      const tr = reconcile(this.view.state, toDoc(r.blocks || []));
+      if (tr) this.view.dispatch(tr);
+    } finally {
+      this.loading = false;
+      const h = this.again;
+      this.again = null;
+      if (h) void this.remote(h);
     }
-    if (this.closed) return;
-    if (this.busy || !this.view.state.doc.eq(before)) { this.pendingRemote = r.heads; return; }
-    this.base = r.heads;
-    const tr = reconcile(this.view.state, toDoc(r.blocks || []));
-    if (tr) this.view.dispatch(tr);
   }
 
   /** idle sends what is left to send (for up to timeout ms) and says

@@ -305,3 +305,39 @@ test("changedRuns of two long lines that share nothing is one replacement, quick
   assert.deepEqual(changedRuns(a, b), [[0, 20000, 0, 20000]]);
   assert.ok(Date.now() - t < 2000, "bounded");
 });
+
+// Two remote changes in a row on a page nobody types on: their loads are
+// made one after the other, so the newer is what stays shown (answered
+// out of order, the older was left on screen for good).
+test("remote changes in a row: the newest stays shown", async () => {
+  const dev = fakeDevice([{ id: "1@a", type: "paragraph", text: "Hello" }]);
+  let state = EditorState.create({ doc: toDoc(dev.page) });
+  const view = { get state() { return state; }, dispatch(tr: import("prosemirror-state").Transaction) { state = state.apply(tr); } };
+  const gates: (() => void)[] = [];
+  const slow: Transport = {
+    edit: dev.net.edit,
+    async load() {
+      const answer = await dev.net.load(); // the page as it is now
+      await new Promise<void>((ok) => gates.push(ok)); // answered when the test says
+      return answer;
+    },
+  };
+  const sync = new PageSync("p", view, slow, 1_000_000);
+  sync.base = ["v1"];
+  const h1 = dev.remote([{ id: "1@a", type: "paragraph", text: "Hello from the lap" }]);
+  const first = sync.remote([h1]);
+  const h2 = dev.remote([{ id: "1@a", type: "paragraph", text: "Hello from the laptop" }]);
+  const second = sync.remote([h2]);
+  while (gates.length < 1) await new Promise((ok) => setTimeout(ok, 1));
+  gates.shift()!(); // the first load answers (the older page)
+  await first;
+  while (gates.length < 1) await new Promise((ok) => setTimeout(ok, 1));
+  gates.shift()!();
+  await second;
+  for (let i = 0; i < 50 && state.doc.child(0).textContent !== "Hello from the laptop"; i++) {
+    if (gates.length) gates.shift()!();
+    await new Promise((ok) => setTimeout(ok, 1));
+  }
+  assert.equal(state.doc.child(0).textContent, "Hello from the laptop");
+  assert.ok(await sync.settle());
+});
