@@ -337,7 +337,8 @@ export class PageSync {
         return;
       }
       if (this.closed) return;
-      if (this.busy || !this.view.state.doc.eq(before)) { this.pendingRemote = r.heads; return; } // typed meanwhile: after its edit
+      if (this.busy) { this.pendingRemote = r.heads; return; } // typed meanwhile: shown after its edit
+      if (!this.view.state.doc.eq(before)) { this.again = r.heads; return; } // an edit's answer shown meanwhile: look again
       this.base = r.heads;
       const tr = reconcile(this.view.state, toDoc(r.blocks || []));
       if (tr) this.view.dispatch(tr);
