@@ -116,45 +116,33 @@ func asSent(sent, page []*crdt.Block) bool {
 	return true
 }
 
-// newIDs are the ids placed for the blocks of tree sent without one,
-// depth-first (placed is ReplaceByID's answer, in the same order).
-func newIDs(tree []*crdt.Block, placed []crdt.ID) []string {
-	out := []string{}
+// placedIDs reads ReplaceByID's answer (placed: the id of each block of
+// tree, depth-first) for the editor: newIDs, the ids of the blocks sent
+// without one, in order; renamed, the blocks sent with an id that were
+// placed under another (old id → new).
+func placedIDs(tree []*crdt.Block, placed []crdt.ID) (newIDs []string, renamed map[string]string) {
+	newIDs = []string{}
 	i := 0
 	var walk func([]*crdt.Block)
 	walk = func(bs []*crdt.Block) {
 		for _, b := range bs {
-			if b.ID == (crdt.ID{}) && i < len(placed) {
-				out = append(out, placed[i].String())
-			}
-			i++
-			walk(b.Children)
-		}
-	}
-	walk(tree)
-	return out
-}
-
-// renamed maps the ids of blocks of tree sent with an id that were placed
-// under another (placed is ReplaceByID's answer, depth-first).
-func renamed(tree []*crdt.Block, placed []crdt.ID) map[string]string {
-	var out map[string]string
-	i := 0
-	var walk func([]*crdt.Block)
-	walk = func(bs []*crdt.Block) {
-		for _, b := range bs {
-			if b.ID != (crdt.ID{}) && i < len(placed) && placed[i] != b.ID {
-				if out == nil {
-					out = map[string]string{}
+			if i < len(placed) {
+				switch {
+				case b.ID == (crdt.ID{}):
+					newIDs = append(newIDs, placed[i].String())
+				case placed[i] != b.ID:
+					if renamed == nil {
+						renamed = map[string]string{}
+					}
+					renamed[b.ID.String()] = placed[i].String()
 				}
-				out[b.ID.String()] = placed[i].String()
 			}
 			i++
 			walk(b.Children)
 		}
 	}
 	walk(tree)
-	return out
+	return newIDs, renamed
 }
 
 // docRoutes adds the routes of an editor; changed is called after an edit
@@ -223,8 +211,8 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 		// What the edit did is remembered at once: a retry of it (its
 		// answer lost, or the read below failing) is answered from here,
 		// never applied again.
-		out := DocEdited{Doc: Doc{ID: id.String(), Heads: []string{}}, Changed: res.Changed, Merged: res.Merged, Version: []string{},
-			NewIDs: newIDs(blocks, placed), Renamed: renamed(blocks, placed)}
+		out := DocEdited{Doc: Doc{ID: id.String(), Heads: []string{}}, Changed: res.Changed, Merged: res.Merged, Version: []string{}}
+		out.NewIDs, out.Renamed = placedIDs(blocks, placed)
 		for _, h := range res.Heads {
 			out.Heads = append(out.Heads, h.String())
 		}
