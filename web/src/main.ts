@@ -9,7 +9,7 @@ import { api, downloadNote, type Row, type Status } from "./api.ts";
 import { toDoc } from "./convert.ts";
 import { makeEditor } from "./editor.ts";
 import { History, Settings, showPeers, showVault } from "./panels.ts";
-import { PageSync, type DocAnswer, type Transport } from "./sync.ts";
+import { notTyped, PageSync, type DocAnswer, type Transport } from "./sync.ts";
 import { wireTransfer } from "./transfer.ts";
 
 const $ = (id: string) => document.getElementById(id)!;
@@ -180,7 +180,7 @@ async function openPage(id: string, retry = true) {
       // Unless a remote change showed the whole page meanwhile.
       if (!v.isDestroyed && v.state.doc.childCount === head.childCount) {
         const rest = all.content.cut(blockEnd(all, firstBlocks));
-        v.dispatch(v.state.tr.insert(v.state.doc.content.size, rest).setMeta("addToHistory", false).setMeta("remote", true));
+        v.dispatch(notTyped(v.state, v.state.tr.insert(v.state.doc.content.size, rest)));
       }
       partial = false;
       v.setProps({});
@@ -275,7 +275,10 @@ function wire() {
     if (r && t !== r.title) void act("Rename", () => api(`/v1/objects/${r.id}/details`, { key: "title", value: t }));
   };
   input("title").addEventListener("change", rename);
-  input("title").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { rename(); view?.focus(); } });
+  // Enter renames and goes on into the page. Its default is prevented:
+  // the key's character would otherwise reach the editor, focused by then,
+  // as a new empty block.
+  input("title").addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); rename(); view?.focus(); } });
   input("tags").addEventListener("change", () => {
     const id = current;
     if (id) void act("Tags", () => api(`/v1/objects/${id}/details`, { key: "tags", value: input("tags").value.trim() }));

@@ -33,6 +33,17 @@ export function reconcile(state: EditorState, target: Node): Transaction | null 
   // Text inserted right at the cursor goes after it: the cursor stays
   // after what this editor typed last, where its next typing goes.
   if (repl.length && sel instanceof TextSelection) tr.setSelection(TextSelection.create(tr.doc, tr.mapping.map(sel.anchor, -1), tr.mapping.map(sel.head, -1)));
+  return notTyped(state, tr);
+}
+
+/** notTyped marks tr as none of the person's doing (not in their undo
+ * history) and keeps the marks they are about to type with. ProseMirror
+ * drops stored marks at any step or selection change: a remote change or
+ * an edit's answer landing between "==high==" (which leaves the
+ * highlight off for what follows) and the next key made " plain" take the
+ * highlight, since typing at a mark's end continues it. */
+export function notTyped(state: EditorState, tr: Transaction): Transaction {
+  if (state.storedMarks && !tr.storedMarksSet && tr.selection.empty) tr.setStoredMarks(state.storedMarks);
   return tr.setMeta("addToHistory", false).setMeta("remote", true);
 }
 
@@ -176,7 +187,7 @@ export function tagNew(state: EditorState): Transaction | null {
     names.add(fresh);
     tr.setNodeAttribute(pos, "id", "").setNodeAttribute(pos, "tmp", fresh);
   }
-  return tr.docChanged ? tr.setMeta("addToHistory", false).setMeta("remote", true) : null;
+  return tr.docChanged ? notTyped(state, tr) : null;
 }
 
 /** giveIds gives the blocks of state named in ids (tmp → id) their ids.
@@ -199,7 +210,7 @@ export function giveIds(state: EditorState, ids: Map<string, string>, renamed: R
     }
     return true;
   });
-  return tr.docChanged ? tr.setMeta("addToHistory", false).setMeta("remote", true) : null;
+  return tr.docChanged ? notTyped(state, tr) : null;
 }
 
 /** idsOf maps the names of the blocks sent as new in sent to the ids

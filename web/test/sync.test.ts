@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { EditorState, TextSelection } from "prosemirror-state";
 import { fromDoc, toDoc, type ApiBlock } from "../src/convert.ts";
 import { downloadNote } from "../src/api.ts";
-import { changedRuns, PageSync, reconcile, type DocAnswer, type Transport } from "../src/sync.ts";
+import { changedRuns, giveIds, PageSync, reconcile, tagNew, type DocAnswer, type Transport } from "../src/sync.ts";
 
 const page: ApiBlock[] = [
   { id: "1@aa", type: "heading1", text: "Garden 🌱", marks: [{ start: 0, end: 6, type: "bold" }] },
@@ -46,6 +46,26 @@ test("ids the device gives new blocks are copied in without touching the text or
   state = state.apply(reconcile(state, toDoc([{ id: "9@b", type: "paragraph", text: "new block" }]))!);
   assert.equal(state.doc.child(0).attrs.id, "9@b");
   assert.equal(state.selection.from, at(state, 0, 3));
+});
+
+test("a mark turned off for what comes next stays off through remote changes and answers", () => {
+  // As after "==high==": the highlight ends the text, and the marks to type
+  // with are none (typing at a mark's end would continue it).
+  const blocks = (first: string, newId: string): ApiBlock[] => [
+    { id: "1@a", type: "paragraph", text: first },
+    { id: "2@a", type: "paragraph", text: "a high", marks: [{ start: 2, end: 6, type: "highlight" }] },
+    { id: newId, type: "paragraph", text: "a new block" },
+  ];
+  let state = EditorState.create({ doc: toDoc(blocks("elsewhere", "")) });
+  state = state.apply(state.tr.setSelection(TextSelection.create(state.doc, at(state, 1, 6))).setStoredMarks([]));
+  const typeOn = (s: EditorState) => fromDoc(s.apply(s.tr.insertText(" plain")).doc)[1].marks;
+  assert.deepEqual(typeOn(state), [{ start: 2, end: 6, type: "highlight" }], "the test's own premise");
+  state = state.apply(tagNew(state)!); // an edit names the new block
+  state = state.apply(giveIds(state, new Map([[state.doc.child(2).attrs.tmp as string, "7@a"]]))!); // its answer
+  assert.equal(state.doc.child(2).attrs.id, "7@a");
+  assert.deepEqual(typeOn(state), [{ start: 2, end: 6, type: "highlight" }]);
+  state = state.apply(reconcile(state, toDoc(blocks("elsewhere, typed on another device", "7@a")))!); // a remote change
+  assert.deepEqual(typeOn(state), [{ start: 2, end: 6, type: "highlight" }]);
 });
 
 // fakeDevice merges edits as mycel does: the difference between an edit's
