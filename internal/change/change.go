@@ -25,6 +25,10 @@ import (
 const (
 	MaxSize    = 8 << 20 // bytes of a signed change; a snapshot of a very large page fits
 	MaxParents = 256
+	// MaxChunks bounds the file chunks one change references: a file at the
+	// largest limit (16 GiB), cut at the smallest chunk size (256 KiB), is
+	// 65,536 chunks and its list; 131,072 addresses are 4 MiB.
+	MaxChunks = 1 << 17
 )
 
 const signContext = "mycel/change/v1\n"
@@ -89,6 +93,9 @@ type Change struct {
 	KeyEpoch      uint32
 	Nonce         []byte
 	Ciphertext    []byte
+	// Chunks are the addresses of the file chunks the change's new file
+	// blocks reference (sorted, unique), in the clear for the node.
+	Chunks [][32]byte
 }
 
 // IsRoot reports whether the change creates its object.
@@ -126,6 +133,8 @@ type Draft struct {
 	// NewVersion makes history start a new version at this change.
 	NewVersion bool
 	Payload    *Payload
+	// Chunks are the file chunks the change's new file blocks reference.
+	Chunks [][32]byte
 }
 
 // New seals the draft's payload with the object key and signs it.
@@ -161,6 +170,14 @@ func New(d Draft, objectKey [32]byte, author ed25519.PrivateKey) (*Change, error
 	}
 	if d.Depth > 0 {
 		body.Lamport, body.SealedCounter = d.Depth, true
+	}
+	if len(d.Chunks) > MaxChunks {
+		return nil, fmt.Errorf("new change: %d file chunks, over the limit of %d", len(d.Chunks), MaxChunks)
+	}
+	chunks := slices.Clone(d.Chunks)
+	slices.SortFunc(chunks, func(a, b [32]byte) int { return bytes.Compare(a[:], b[:]) })
+	for _, c := range slices.Compact(chunks) {
+		body.Chunks = append(body.Chunks, c[:])
 	}
 	for _, p := range parents {
 		body.Parents = append(body.Parents, p[:])
@@ -245,7 +262,7 @@ func parse(raw []byte, verify bool) (*Change, error) {
 		if len(body.VaultId) != len(c.VaultID) {
 			return nil, invalid("root change without a vault id")
 		}
-		if len(body.Parents) != 0 || len(body.Ciphertext) != 0 || body.Snapshot || body.NewVersion || body.SealedCounter {
+		if len(body.Parents) != 0 || len(body.Ciphertext) != 0 || body.Snapshot || body.NewVersion || body.SealedCounter || len(body.Chunks) != 0 {
 			return nil, invalid("root change with parents, content or snapshot flag")
 		}
 		copy(c.VaultID[:], body.VaultId)
@@ -278,6 +295,18 @@ func parse(raw []byte, verify bool) (*Change, error) {
 	}
 	if c.Lamport == 0 {
 		return nil, invalid("lamport counter is 0")
+	}
+	if len(body.Chunks) > MaxChunks {
+		return nil, invalid("%d file chunks, over the limit of %d", len(body.Chunks), MaxChunks)
+	}
+	for i, a := range body.Chunks {
+		if len(a) != 32 {
+			return nil, invalid("file chunk address %d is %d bytes, want 32", i, len(a))
+		}
+		if i > 0 && bytes.Compare(body.Chunks[i-1], a) >= 0 {
+			return nil, invalid("file chunk addresses are not sorted and unique")
+		}
+		c.Chunks = append(c.Chunks, [32]byte(a))
 	}
 	if c.Lamport > crdt.MaxCounter {
 		return nil, invalid("lamport counter %d is over the limit of %d", c.Lamport, uint64(crdt.MaxCounter))

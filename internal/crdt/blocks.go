@@ -103,6 +103,7 @@ const (
 	TypeBookmark  = "bookmark" // url; Text: the title shown
 	TypeEmbed     = "embed"    // target: a file or object, size (e.g. "200" or "200x100")
 	TypeRaw       = "raw"      // Text: source kept verbatim (HTML, footnotes, comments): never escaped
+	TypeFile      = "file"     // file: its manifest (base64 of a files.Manifest); size (display, as embed); Text: caption
 )
 
 // IsBlockType reports whether typ is one of the Type* constants.
@@ -110,7 +111,7 @@ func IsBlockType(typ string) bool {
 	switch typ {
 	case TypeParagraph, TypeHeading1, TypeHeading2, TypeHeading3, TypeHeading4, TypeHeading5, TypeHeading6,
 		TypeTodo, TypeBulleted, TypeNumbered, TypeQuote, TypeCallout, TypeToggle, TypeCode, TypeDivider, TypeMath,
-		TypeTable, TypeColumn, TypeRow, TypeCell, TypeLink, TypeBookmark, TypeEmbed, TypeRaw:
+		TypeTable, TypeColumn, TypeRow, TypeCell, TypeLink, TypeBookmark, TypeEmbed, TypeRaw, TypeFile:
 		return true
 	}
 	return false

@@ -17,6 +17,8 @@ const (
 	labelDiscovery = "mycel/v1/lan-discovery-key"
 	labelObjectKey = "mycel/v1/object-key"
 	labelNameKey   = "mycel/v1/device-name-key"
+	labelChunkKey  = "mycel/v1/file-chunk-key"
+	labelChunkCut  = "mycel/v1/file-chunk-boundaries"
 )
 
 // VaultID names a vault. It is public (the node routes by it): the hash of
@@ -88,6 +90,25 @@ func ObjectKey(readKey [32]byte, objectID []byte) [32]byte {
 func NameKey(readKey [32]byte) [32]byte {
 	var k [32]byte
 	b, err := hkdf.Key(sha256.New, readKey[:], nil, labelNameKey, 32)
+	if err != nil {
+		panic(err)
+	}
+	copy(k[:], b)
+	return k
+}
+
+// ChunkKey is the root of the keys that seal file chunks: each chunk's key
+// is HKDF(ChunkKey, SHA-256 of its plaintext), so the same bytes seal alike
+// within a vault (they dedupe) and unlike in any other.
+func ChunkKey(readKey [32]byte) [32]byte { return subkey(readKey, labelChunkKey) }
+
+// ChunkCutKey keys where files are cut into chunks, so that the sizes of a
+// known file's chunks do not identify it across vaults.
+func ChunkCutKey(readKey [32]byte) [32]byte { return subkey(readKey, labelChunkCut) }
+
+func subkey(readKey [32]byte, label string) [32]byte {
+	var k [32]byte
+	b, err := hkdf.Key(sha256.New, readKey[:], nil, label, 32)
 	if err != nil {
 		panic(err)
 	}

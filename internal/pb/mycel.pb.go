@@ -74,7 +74,7 @@ func (x MemberRecord_Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use MemberRecord_Kind.Descriptor instead.
 func (MemberRecord_Kind) EnumDescriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{6, 0}
+	return file_mycel_proto_rawDescGZIP(), []int{9, 0}
 }
 
 // SignedChange is a change as stored and sent. Its SHA-256 is the change id;
@@ -150,6 +150,11 @@ type ChangeBody struct {
 	// and its first operation counter is inside the ciphertext (Payload.start),
 	// so a node does not learn from counter steps how much each edit typed.
 	SealedCounter bool `protobuf:"varint,12,opt,name=sealed_counter,json=sealedCounter,proto3" json:"sealed_counter,omitempty"`
+	// chunks: the addresses (SHA-256 of the sealed bytes) of the file chunks
+	// the file blocks this change adds reference, sorted and unique, so a
+	// node knows which chunks a vault needs, and when a page's files are all
+	// stored, without reading the change.
+	Chunks        [][]byte `protobuf:"bytes,13,rep,name=chunks,proto3" json:"chunks,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -268,6 +273,207 @@ func (x *ChangeBody) GetSealedCounter() bool {
 	return false
 }
 
+func (x *ChangeBody) GetChunks() [][]byte {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
+// FileManifest is a file as a page's file block holds it, sealed inside
+// the page's change: what the file is and the chunks that make it.
+type FileManifest struct {
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Type   string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`     // MIME type
+	Size   uint64                 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`    // bytes
+	Hash   []byte                 `protobuf:"bytes,4,opt,name=hash,proto3" json:"hash,omitempty"`     // SHA-256 of the whole file
+	Chunks []*FileChunk           `protobuf:"bytes,5,rep,name=chunks,proto3" json:"chunks,omitempty"` // in order
+	// index: a file of too many chunks to list here lists them in this chunk
+	// (an encoded FileChunkList) instead.
+	Index         *FileChunk `protobuf:"bytes,6,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileManifest) Reset() {
+	*x = FileManifest{}
+	mi := &file_mycel_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileManifest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileManifest) ProtoMessage() {}
+
+func (x *FileManifest) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileManifest.ProtoReflect.Descriptor instead.
+func (*FileManifest) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *FileManifest) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *FileManifest) GetType() string {
+	if x != nil {
+		return x.Type
+	}
+	return ""
+}
+
+func (x *FileManifest) GetSize() uint64 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+func (x *FileManifest) GetHash() []byte {
+	if x != nil {
+		return x.Hash
+	}
+	return nil
+}
+
+func (x *FileManifest) GetChunks() []*FileChunk {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
+func (x *FileManifest) GetIndex() *FileChunk {
+	if x != nil {
+		return x.Index
+	}
+	return nil
+}
+
+// FileChunk is one sealed chunk of a file.
+type FileChunk struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       []byte                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"` // SHA-256 of the sealed chunk
+	Hash          []byte                 `protobuf:"bytes,2,opt,name=hash,proto3" json:"hash,omitempty"`       // SHA-256 of its plaintext: derives its key
+	Size          uint32                 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`      // bytes of plaintext
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileChunk) Reset() {
+	*x = FileChunk{}
+	mi := &file_mycel_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileChunk) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileChunk) ProtoMessage() {}
+
+func (x *FileChunk) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileChunk.ProtoReflect.Descriptor instead.
+func (*FileChunk) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *FileChunk) GetAddress() []byte {
+	if x != nil {
+		return x.Address
+	}
+	return nil
+}
+
+func (x *FileChunk) GetHash() []byte {
+	if x != nil {
+		return x.Hash
+	}
+	return nil
+}
+
+func (x *FileChunk) GetSize() uint32 {
+	if x != nil {
+		return x.Size
+	}
+	return 0
+}
+
+// FileChunkList is the chunks of a file too large to list in its manifest.
+type FileChunkList struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Chunks        []*FileChunk           `protobuf:"bytes,1,rep,name=chunks,proto3" json:"chunks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FileChunkList) Reset() {
+	*x = FileChunkList{}
+	mi := &file_mycel_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FileChunkList) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FileChunkList) ProtoMessage() {}
+
+func (x *FileChunkList) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FileChunkList.ProtoReflect.Descriptor instead.
+func (*FileChunkList) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *FileChunkList) GetChunks() []*FileChunk {
+	if x != nil {
+		return x.Chunks
+	}
+	return nil
+}
+
 // Payload is the decrypted content of a change.
 type Payload struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -282,7 +488,7 @@ type Payload struct {
 
 func (x *Payload) Reset() {
 	*x = Payload{}
-	mi := &file_mycel_proto_msgTypes[2]
+	mi := &file_mycel_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -294,7 +500,7 @@ func (x *Payload) String() string {
 func (*Payload) ProtoMessage() {}
 
 func (x *Payload) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[2]
+	mi := &file_mycel_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -307,7 +513,7 @@ func (x *Payload) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Payload.ProtoReflect.Descriptor instead.
 func (*Payload) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{2}
+	return file_mycel_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Payload) GetActors() [][]byte {
@@ -355,7 +561,7 @@ type OpID struct {
 
 func (x *OpID) Reset() {
 	*x = OpID{}
-	mi := &file_mycel_proto_msgTypes[3]
+	mi := &file_mycel_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -367,7 +573,7 @@ func (x *OpID) String() string {
 func (*OpID) ProtoMessage() {}
 
 func (x *OpID) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[3]
+	mi := &file_mycel_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -380,7 +586,7 @@ func (x *OpID) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpID.ProtoReflect.Descriptor instead.
 func (*OpID) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{3}
+	return file_mycel_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *OpID) GetCounter() uint64 {
@@ -407,7 +613,7 @@ type Span struct {
 
 func (x *Span) Reset() {
 	*x = Span{}
-	mi := &file_mycel_proto_msgTypes[4]
+	mi := &file_mycel_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -419,7 +625,7 @@ func (x *Span) String() string {
 func (*Span) ProtoMessage() {}
 
 func (x *Span) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[4]
+	mi := &file_mycel_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -432,7 +638,7 @@ func (x *Span) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Span.ProtoReflect.Descriptor instead.
 func (*Span) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{4}
+	return file_mycel_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Span) GetStart() *OpID {
@@ -475,7 +681,7 @@ type Op struct {
 
 func (x *Op) Reset() {
 	*x = Op{}
-	mi := &file_mycel_proto_msgTypes[5]
+	mi := &file_mycel_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -487,7 +693,7 @@ func (x *Op) String() string {
 func (*Op) ProtoMessage() {}
 
 func (x *Op) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[5]
+	mi := &file_mycel_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -500,7 +706,7 @@ func (x *Op) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Op.ProtoReflect.Descriptor instead.
 func (*Op) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{5}
+	return file_mycel_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Op) GetKind() uint32 {
@@ -605,7 +811,7 @@ type MemberRecord struct {
 
 func (x *MemberRecord) Reset() {
 	*x = MemberRecord{}
-	mi := &file_mycel_proto_msgTypes[6]
+	mi := &file_mycel_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -617,7 +823,7 @@ func (x *MemberRecord) String() string {
 func (*MemberRecord) ProtoMessage() {}
 
 func (x *MemberRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[6]
+	mi := &file_mycel_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -630,7 +836,7 @@ func (x *MemberRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberRecord.ProtoReflect.Descriptor instead.
 func (*MemberRecord) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{6}
+	return file_mycel_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *MemberRecord) GetAccount() []byte {
@@ -685,7 +891,7 @@ type SignedRecord struct {
 
 func (x *SignedRecord) Reset() {
 	*x = SignedRecord{}
-	mi := &file_mycel_proto_msgTypes[7]
+	mi := &file_mycel_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -697,7 +903,7 @@ func (x *SignedRecord) String() string {
 func (*SignedRecord) ProtoMessage() {}
 
 func (x *SignedRecord) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[7]
+	mi := &file_mycel_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -710,7 +916,7 @@ func (x *SignedRecord) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SignedRecord.ProtoReflect.Descriptor instead.
 func (*SignedRecord) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{7}
+	return file_mycel_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *SignedRecord) GetBody() []byte {
@@ -746,7 +952,7 @@ type Frame struct {
 
 func (x *Frame) Reset() {
 	*x = Frame{}
-	mi := &file_mycel_proto_msgTypes[8]
+	mi := &file_mycel_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -758,7 +964,7 @@ func (x *Frame) String() string {
 func (*Frame) ProtoMessage() {}
 
 func (x *Frame) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[8]
+	mi := &file_mycel_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -771,7 +977,7 @@ func (x *Frame) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Frame.ProtoReflect.Descriptor instead.
 func (*Frame) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{8}
+	return file_mycel_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Frame) GetBody() isFrame_Body {
@@ -900,7 +1106,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_mycel_proto_msgTypes[9]
+	mi := &file_mycel_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -912,7 +1118,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[9]
+	mi := &file_mycel_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -925,7 +1131,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{9}
+	return file_mycel_proto_rawDescGZIP(), []int{12}
 }
 
 // PeerHello opens a device-to-device stream (/mycel/peer/2): the dialer's
@@ -939,7 +1145,7 @@ type PeerHello struct {
 
 func (x *PeerHello) Reset() {
 	*x = PeerHello{}
-	mi := &file_mycel_proto_msgTypes[10]
+	mi := &file_mycel_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -951,7 +1157,7 @@ func (x *PeerHello) String() string {
 func (*PeerHello) ProtoMessage() {}
 
 func (x *PeerHello) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[10]
+	mi := &file_mycel_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -964,7 +1170,7 @@ func (x *PeerHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerHello.ProtoReflect.Descriptor instead.
 func (*PeerHello) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{10}
+	return file_mycel_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *PeerHello) GetNonce() []byte {
@@ -997,7 +1203,7 @@ type PeerProof struct {
 
 func (x *PeerProof) Reset() {
 	*x = PeerProof{}
-	mi := &file_mycel_proto_msgTypes[11]
+	mi := &file_mycel_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1009,7 +1215,7 @@ func (x *PeerProof) String() string {
 func (*PeerProof) ProtoMessage() {}
 
 func (x *PeerProof) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[11]
+	mi := &file_mycel_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1022,7 +1228,7 @@ func (x *PeerProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerProof.ProtoReflect.Descriptor instead.
 func (*PeerProof) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{11}
+	return file_mycel_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *PeerProof) GetNonce() []byte {
@@ -1071,7 +1277,7 @@ type Members struct {
 
 func (x *Members) Reset() {
 	*x = Members{}
-	mi := &file_mycel_proto_msgTypes[12]
+	mi := &file_mycel_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1083,7 +1289,7 @@ func (x *Members) String() string {
 func (*Members) ProtoMessage() {}
 
 func (x *Members) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[12]
+	mi := &file_mycel_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1096,7 +1302,7 @@ func (x *Members) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Members.ProtoReflect.Descriptor instead.
 func (*Members) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{12}
+	return file_mycel_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Members) GetRecords() [][]byte {
@@ -1124,7 +1330,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_mycel_proto_msgTypes[13]
+	mi := &file_mycel_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1136,7 +1342,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[13]
+	mi := &file_mycel_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1149,7 +1355,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{13}
+	return file_mycel_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *Hello) GetVaultId() []byte {
@@ -1190,7 +1396,7 @@ type HelloReply struct {
 
 func (x *HelloReply) Reset() {
 	*x = HelloReply{}
-	mi := &file_mycel_proto_msgTypes[14]
+	mi := &file_mycel_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1202,7 +1408,7 @@ func (x *HelloReply) String() string {
 func (*HelloReply) ProtoMessage() {}
 
 func (x *HelloReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[14]
+	mi := &file_mycel_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1215,7 +1421,7 @@ func (x *HelloReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloReply.ProtoReflect.Descriptor instead.
 func (*HelloReply) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{14}
+	return file_mycel_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *HelloReply) GetError() string {
@@ -1252,7 +1458,7 @@ type SyncMessage struct {
 
 func (x *SyncMessage) Reset() {
 	*x = SyncMessage{}
-	mi := &file_mycel_proto_msgTypes[15]
+	mi := &file_mycel_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1264,7 +1470,7 @@ func (x *SyncMessage) String() string {
 func (*SyncMessage) ProtoMessage() {}
 
 func (x *SyncMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[15]
+	mi := &file_mycel_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1277,7 +1483,7 @@ func (x *SyncMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncMessage.ProtoReflect.Descriptor instead.
 func (*SyncMessage) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{15}
+	return file_mycel_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SyncMessage) GetKind() uint32 {
@@ -1353,7 +1559,7 @@ type WireChange struct {
 
 func (x *WireChange) Reset() {
 	*x = WireChange{}
-	mi := &file_mycel_proto_msgTypes[16]
+	mi := &file_mycel_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1365,7 +1571,7 @@ func (x *WireChange) String() string {
 func (*WireChange) ProtoMessage() {}
 
 func (x *WireChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[16]
+	mi := &file_mycel_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1378,7 +1584,7 @@ func (x *WireChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WireChange.ProtoReflect.Descriptor instead.
 func (*WireChange) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{16}
+	return file_mycel_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *WireChange) GetId() []byte {
@@ -1402,7 +1608,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\vmycel.proto\x12\bmycel.v1\"@\n" +
 	"\fSignedChange\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xea\x02\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x82\x03\n" +
 	"\n" +
 	"ChangeBody\x12\x19\n" +
 	"\bvault_id\x18\x01 \x01(\fR\avaultId\x12\x1b\n" +
@@ -1420,7 +1626,21 @@ const file_mycel_proto_rawDesc = "" +
 	"ciphertext\x12\x1f\n" +
 	"\vnew_version\x18\v \x01(\bR\n" +
 	"newVersion\x12%\n" +
-	"\x0esealed_counter\x18\f \x01(\bR\rsealedCounter\"\x87\x01\n" +
+	"\x0esealed_counter\x18\f \x01(\bR\rsealedCounter\x12\x16\n" +
+	"\x06chunks\x18\r \x03(\fR\x06chunks\"\xb6\x01\n" +
+	"\fFileManifest\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04type\x18\x02 \x01(\tR\x04type\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\x04R\x04size\x12\x12\n" +
+	"\x04hash\x18\x04 \x01(\fR\x04hash\x12+\n" +
+	"\x06chunks\x18\x05 \x03(\v2\x13.mycel.v1.FileChunkR\x06chunks\x12)\n" +
+	"\x05index\x18\x06 \x01(\v2\x13.mycel.v1.FileChunkR\x05index\"M\n" +
+	"\tFileChunk\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\fR\aaddress\x12\x12\n" +
+	"\x04hash\x18\x02 \x01(\fR\x04hash\x12\x12\n" +
+	"\x04size\x18\x03 \x01(\rR\x04size\"<\n" +
+	"\rFileChunkList\x12+\n" +
+	"\x06chunks\x18\x01 \x03(\v2\x13.mycel.v1.FileChunkR\x06chunks\"\x87\x01\n" +
 	"\aPayload\x12\x16\n" +
 	"\x06actors\x18\x01 \x03(\fR\x06actors\x12\x1e\n" +
 	"\x03ops\x18\x02 \x03(\v2\f.mycel.v1.OpR\x03ops\x12\x14\n" +
@@ -1526,50 +1746,56 @@ func file_mycel_proto_rawDescGZIP() []byte {
 }
 
 var file_mycel_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 17)
+var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
 var file_mycel_proto_goTypes = []any{
 	(MemberRecord_Kind)(0), // 0: mycel.v1.MemberRecord.Kind
 	(*SignedChange)(nil),   // 1: mycel.v1.SignedChange
 	(*ChangeBody)(nil),     // 2: mycel.v1.ChangeBody
-	(*Payload)(nil),        // 3: mycel.v1.Payload
-	(*OpID)(nil),           // 4: mycel.v1.OpID
-	(*Span)(nil),           // 5: mycel.v1.Span
-	(*Op)(nil),             // 6: mycel.v1.Op
-	(*MemberRecord)(nil),   // 7: mycel.v1.MemberRecord
-	(*SignedRecord)(nil),   // 8: mycel.v1.SignedRecord
-	(*Frame)(nil),          // 9: mycel.v1.Frame
-	(*Ping)(nil),           // 10: mycel.v1.Ping
-	(*PeerHello)(nil),      // 11: mycel.v1.PeerHello
-	(*PeerProof)(nil),      // 12: mycel.v1.PeerProof
-	(*Members)(nil),        // 13: mycel.v1.Members
-	(*Hello)(nil),          // 14: mycel.v1.Hello
-	(*HelloReply)(nil),     // 15: mycel.v1.HelloReply
-	(*SyncMessage)(nil),    // 16: mycel.v1.SyncMessage
-	(*WireChange)(nil),     // 17: mycel.v1.WireChange
+	(*FileManifest)(nil),   // 3: mycel.v1.FileManifest
+	(*FileChunk)(nil),      // 4: mycel.v1.FileChunk
+	(*FileChunkList)(nil),  // 5: mycel.v1.FileChunkList
+	(*Payload)(nil),        // 6: mycel.v1.Payload
+	(*OpID)(nil),           // 7: mycel.v1.OpID
+	(*Span)(nil),           // 8: mycel.v1.Span
+	(*Op)(nil),             // 9: mycel.v1.Op
+	(*MemberRecord)(nil),   // 10: mycel.v1.MemberRecord
+	(*SignedRecord)(nil),   // 11: mycel.v1.SignedRecord
+	(*Frame)(nil),          // 12: mycel.v1.Frame
+	(*Ping)(nil),           // 13: mycel.v1.Ping
+	(*PeerHello)(nil),      // 14: mycel.v1.PeerHello
+	(*PeerProof)(nil),      // 15: mycel.v1.PeerProof
+	(*Members)(nil),        // 16: mycel.v1.Members
+	(*Hello)(nil),          // 17: mycel.v1.Hello
+	(*HelloReply)(nil),     // 18: mycel.v1.HelloReply
+	(*SyncMessage)(nil),    // 19: mycel.v1.SyncMessage
+	(*WireChange)(nil),     // 20: mycel.v1.WireChange
 }
 var file_mycel_proto_depIdxs = []int32{
-	6,  // 0: mycel.v1.Payload.ops:type_name -> mycel.v1.Op
-	4,  // 1: mycel.v1.Span.start:type_name -> mycel.v1.OpID
-	4,  // 2: mycel.v1.Op.block:type_name -> mycel.v1.OpID
-	4,  // 3: mycel.v1.Op.parent:type_name -> mycel.v1.OpID
-	4,  // 4: mycel.v1.Op.ref:type_name -> mycel.v1.OpID
-	5,  // 5: mycel.v1.Op.spans:type_name -> mycel.v1.Span
-	4,  // 6: mycel.v1.Op.seen:type_name -> mycel.v1.OpID
-	4,  // 7: mycel.v1.Op.right:type_name -> mycel.v1.OpID
-	0,  // 8: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
-	14, // 9: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
-	15, // 10: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
-	16, // 11: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
-	13, // 12: mycel.v1.Frame.members:type_name -> mycel.v1.Members
-	11, // 13: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
-	12, // 14: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
-	10, // 15: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
-	17, // 16: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
-	17, // [17:17] is the sub-list for method output_type
-	17, // [17:17] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	4,  // 0: mycel.v1.FileManifest.chunks:type_name -> mycel.v1.FileChunk
+	4,  // 1: mycel.v1.FileManifest.index:type_name -> mycel.v1.FileChunk
+	4,  // 2: mycel.v1.FileChunkList.chunks:type_name -> mycel.v1.FileChunk
+	9,  // 3: mycel.v1.Payload.ops:type_name -> mycel.v1.Op
+	7,  // 4: mycel.v1.Span.start:type_name -> mycel.v1.OpID
+	7,  // 5: mycel.v1.Op.block:type_name -> mycel.v1.OpID
+	7,  // 6: mycel.v1.Op.parent:type_name -> mycel.v1.OpID
+	7,  // 7: mycel.v1.Op.ref:type_name -> mycel.v1.OpID
+	8,  // 8: mycel.v1.Op.spans:type_name -> mycel.v1.Span
+	7,  // 9: mycel.v1.Op.seen:type_name -> mycel.v1.OpID
+	7,  // 10: mycel.v1.Op.right:type_name -> mycel.v1.OpID
+	0,  // 11: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
+	17, // 12: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
+	18, // 13: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
+	19, // 14: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
+	16, // 15: mycel.v1.Frame.members:type_name -> mycel.v1.Members
+	14, // 16: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
+	15, // 17: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
+	13, // 18: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
+	20, // 19: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }
@@ -1577,7 +1803,7 @@ func file_mycel_proto_init() {
 	if File_mycel_proto != nil {
 		return
 	}
-	file_mycel_proto_msgTypes[8].OneofWrappers = []any{
+	file_mycel_proto_msgTypes[11].OneofWrappers = []any{
 		(*Frame_Hello)(nil),
 		(*Frame_HelloReply)(nil),
 		(*Frame_Sync)(nil),
@@ -1592,7 +1818,7 @@ func file_mycel_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mycel_proto_rawDesc), len(file_mycel_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   17,
+			NumMessages:   20,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"mycel/internal/change"
+	"mycel/internal/chunkstore"
 	"mycel/internal/keys"
 	"mycel/internal/member"
 	"mycel/internal/object"
@@ -63,6 +64,10 @@ type Engine struct {
 
 	storedMu sync.Mutex
 	storedCh chan struct{} // closed at the next store of changes (see Stored)
+
+	chunkOnce  sync.Once
+	chunkStore *chunkstore.Store // see Chunks
+	chunkErr   error
 }
 
 // Stored returns a channel closed the next time this engine stores a

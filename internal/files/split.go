@@ -1,0 +1,190 @@
+package files
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+
+	chunkers "github.com/PlakarKorp/go-cdc-chunkers"
+	_ "github.com/PlakarKorp/go-cdc-chunkers/chunkers/jc" // registers jc-v1.1.0
+)
+
+// algorithm is the chunker, by its versioned name: a version names one
+// exact cutting rule, so files cut today dedupe with the same file later.
+const algorithm = "jc-v1.1.0"
+
+// ErrTooLarge is wrapped when a file is over the limit it is added under.
+var ErrTooLarge = errors.New("file too large")
+
+// Split reads r to its end, cuts it, and seals the chunks on every core.
+// put receives each chunk in file order (sealed is only valid during the
+// call). At most a few chunks are in memory at once, whatever the file's
+// size. A file over limit bytes (0: DefaultMaxFile) stops with ErrTooLarge.
+func (k Keys) Split(r io.Reader, limit int64, put func(ref Ref, sealed []byte) error) (refs []Ref, size uint64, whole [32]byte, err error) {
+	if limit <= 0 {
+		limit = DefaultMaxFile
+	}
+	all := sha256.New()
+	c, err := chunkers.NewChunker(algorithm, &limitedHash{r: r, h: all, left: limit + 1}, &chunkers.ChunkerOpts{
+		MinSize: MinChunk, NormalSize: AvgChunk, MaxSize: MaxChunk, Key: k.cut,
+	})
+	if err != nil {
+		return nil, 0, whole, fmt.Errorf("files: chunker: %w", err)
+	}
+	workers := min(runtime.GOMAXPROCS(0), 4)
+	type job struct {
+		plain  []byte
+		ref    Ref
+		sealed []byte
+		done   chan struct{}
+	}
+	// In memory at once: the chunks in order (workers), the one being put
+	// and the one being read: workers+2 of at most 16 MiB (plain and sealed).
+	jobs := make(chan *job)
+	order := make(chan *job, workers)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				j.ref, j.sealed = k.Seal(j.sealed[:0], j.plain)
+				close(j.done)
+			}
+		}()
+	}
+	pool := sync.Pool{New: func() any { return &job{} }}
+	readErr := make(chan error, 1)
+	go func() {
+		defer close(order)
+		defer close(jobs)
+		for {
+			select {
+			case <-stop:
+				readErr <- nil
+				return
+			default:
+			}
+			data, err := c.Next()
+			if err != nil && err != io.EOF {
+				readErr <- err
+				return
+			}
+			if len(data) > 0 {
+				j := pool.Get().(*job)
+				j.plain = append(j.plain[:0], data...) // data is the chunker's buffer
+				j.done = make(chan struct{})
+				order <- j
+				jobs <- j
+			}
+			if err == io.EOF {
+				readErr <- nil
+				return
+			}
+		}
+	}()
+	var putErr error
+	for j := range order {
+		<-j.done
+		if putErr == nil {
+			size += uint64(j.ref.Size)
+			if size > uint64(limit) {
+				putErr = fmt.Errorf("%w: over the limit of %s", ErrTooLarge, Bytes(limit))
+			} else {
+				refs = append(refs, j.ref)
+				putErr = put(j.ref, j.sealed)
+			}
+			if putErr != nil {
+				close(stop)
+			}
+		}
+		pool.Put(j)
+	}
+	wg.Wait()
+	if err := <-readErr; err != nil && putErr == nil {
+		if errors.Is(err, errOverLimit) {
+			return nil, 0, whole, fmt.Errorf("%w: over the limit of %s", ErrTooLarge, Bytes(limit))
+		}
+		return nil, 0, whole, err
+	}
+	if putErr != nil {
+		return nil, 0, whole, putErr
+	}
+	copy(whole[:], all.Sum(nil))
+	return refs, size, whole, nil
+}
+
+var errOverLimit = errors.New("over the limit")
+
+// limitedHash reads r into h, failing once more than left bytes came.
+type limitedHash struct {
+	r    io.Reader
+	h    hash.Hash
+	left int64
+}
+
+func (l *limitedHash) Read(p []byte) (int, error) {
+	if l.left <= 0 {
+		return 0, errOverLimit
+	}
+	if int64(len(p)) > l.left {
+		p = p[:l.left]
+	}
+	n, err := l.r.Read(p)
+	l.h.Write(p[:n])
+	l.left -= int64(n)
+	return n, err
+}
+
+// Bytes says a byte count the way people read it: 512 B, 9.9 MB, 4 GiB
+// limits as set.
+func Bytes(n int64) string {
+	const unit = 1000
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	if n%(1<<30) == 0 {
+		return fmt.Sprintf("%d GiB", n>>30)
+	}
+	if n%(1<<20) == 0 && n < 1<<30 {
+		return fmt.Sprintf("%d MiB", n>>20)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %cB", float64(n)/float64(div), "kMGTPE"[exp])
+}
+
+// ParseBytes reads a size as people write it: 500MB, 10GiB, 1.5 GB, 4096
+// (bytes). Units: B, kB/KB, MB, GB, TB (powers of 1000); KiB, MiB, GiB,
+// TiB (of 1024).
+func ParseBytes(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	i := strings.IndexFunc(t, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	num, unit := t, ""
+	if i >= 0 {
+		num, unit = strings.TrimSpace(t[:i]), strings.TrimSpace(t[i:])
+	}
+	v, err := strconv.ParseFloat(num, 64)
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 500MB, 10GiB)", s)
+	}
+	mult := map[string]float64{"": 1, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12,
+		"kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}[strings.ToLower(unit)]
+	if mult == 0 {
+		return 0, fmt.Errorf("%q: unknown unit %q (B, kB, MB, GB, TB, KiB, MiB, GiB, TiB)", s, unit)
+	}
+	if v*mult > 1<<62 {
+		return 0, fmt.Errorf("%q is too large", s)
+	}
+	return int64(v * mult), nil
+}
