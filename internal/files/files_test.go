@@ -2,7 +2,6 @@ package files
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"errors"
 	"io"
 	"math/rand/v2"
@@ -52,7 +51,7 @@ func add(t *testing.T, k Keys, s *store, name string, data []byte) *Manifest {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if size != uint64(len(data)) || hash != sha256.Sum256(data) {
+	if size != uint64(len(data)) || hash != WholeHash(size, refs) {
 		t.Fatalf("split %d bytes: size %d, hash %x", len(data), size, hash)
 	}
 	m, err := k.New(name, "", size, hash, refs, s.put)
@@ -164,7 +163,7 @@ func TestDamageIsFound(t *testing.T) {
 	}
 	// A manifest whose whole hash lies: Join says so.
 	var out bytes.Buffer
-	if err := k.Join(&out, m.Chunks, sha256.Sum256([]byte("other")), s.get); !errors.Is(err, ErrDamaged) {
+	if err := k.Join(&out, m.Chunks, WholeHash(m.Size, m.Chunks[1:]), s.get); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("wrong whole hash: %v", err)
 	}
 }

@@ -1,7 +1,6 @@
 package files
 
 import (
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -35,12 +34,12 @@ type Manifest struct {
 	Name   string // the file's name, without folders
 	Type   string // MIME type
 	Size   uint64
-	Hash   [32]byte // SHA-256 of the whole file: the file's id
+	Hash   [32]byte // WholeHash of the file: its id
 	Chunks []Ref    // in order; empty when Index lists them
 	Index  *Ref     // the chunk that lists the chunks of a large file
 }
 
-// ID is the file's id as people type it: the hex SHA-256 of its bytes.
+// ID is the file's id as people type it: its hash in hex.
 func (m *Manifest) ID() string { return fmt.Sprintf("%x", m.Hash) }
 
 // IsImage reports whether the file shows as an image.
@@ -146,7 +145,7 @@ func ParseManifest(b []byte) (*Manifest, error) {
 			return nil, err
 		}
 		m.Index = &ix[0]
-	} else if err := checkSizes(m.Chunks, m.Size); err != nil {
+	} else if err := checkList(m.Chunks, m.Size, m.Hash); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -174,17 +173,20 @@ func (k Keys) Refs(m *Manifest, get func(Address) ([]byte, error)) ([]Ref, error
 	if err != nil {
 		return nil, err
 	}
-	return refs, checkSizes(refs, m.Size)
+	return refs, checkList(refs, m.Size, m.Hash)
 }
 
-// checkSizes: chunks of valid sizes that add up to the file's.
-func checkSizes(refs []Ref, size uint64) error {
+// checkList: chunks that add up to the file's size and hash.
+func checkList(refs []Ref, size uint64, hash [32]byte) error {
 	var sum uint64
 	for _, r := range refs {
 		sum += uint64(r.Size)
 	}
 	if sum != size {
 		return fmt.Errorf("file manifest of %d bytes lists chunks of %d", size, sum)
+	}
+	if WholeHash(size, refs) != hash {
+		return fmt.Errorf("%w: a file's chunk list does not match its hash", ErrDamaged)
 	}
 	return nil
 }
@@ -215,7 +217,15 @@ func fromPB(cs []*pb.FileChunk, max int) ([]Ref, error) {
 // get, and checks the whole against hash: a file is never handed out
 // partly or wrong without an error.
 func (k Keys) Join(w io.Writer, refs []Ref, hash [32]byte, get func(Address) ([]byte, error)) error {
-	all := sha256.New()
+	// The list is checked against the file's hash before a byte is
+	// written, each chunk against its hash as it is opened.
+	var size uint64
+	for _, r := range refs {
+		size += uint64(r.Size)
+	}
+	if WholeHash(size, refs) != hash {
+		return fmt.Errorf("%w: the file's chunk list does not match its manifest", ErrDamaged)
+	}
 	var buf []byte
 	for _, r := range refs {
 		sealed, err := get(r.Address)
@@ -225,13 +235,9 @@ func (k Keys) Join(w io.Writer, refs []Ref, hash [32]byte, get func(Address) ([]
 		if buf, err = k.Open(buf[:0], r, sealed); err != nil {
 			return err
 		}
-		all.Write(buf)
 		if _, err := w.Write(buf); err != nil {
 			return err
 		}
-	}
-	if [32]byte(all.Sum(nil)) != hash {
-		return fmt.Errorf("%w: the file's chunks join to other bytes than its manifest names", ErrDamaged)
 	}
 	return nil
 }

@@ -2,9 +2,9 @@ package files
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"runtime"
 	"strconv"
@@ -30,8 +30,7 @@ func (k Keys) Split(r io.Reader, limit int64, put func(ref Ref, sealed []byte) e
 	if limit <= 0 {
 		limit = DefaultMaxFile
 	}
-	all := sha256.New()
-	c, err := chunkers.NewChunker(algorithm, &limitedHash{r: r, h: all, left: limit + 1}, &chunkers.ChunkerOpts{
+	c, err := chunkers.NewChunker(algorithm, &limitedReader{r: r, left: limit + 1}, &chunkers.ChunkerOpts{
 		MinSize: MinChunk, NormalSize: AvgChunk, MaxSize: MaxChunk, Key: k.cut,
 	})
 	if err != nil {
@@ -117,20 +116,35 @@ func (k Keys) Split(r io.Reader, limit int64, put func(ref Ref, sealed []byte) e
 	if putErr != nil {
 		return nil, 0, whole, putErr
 	}
-	copy(whole[:], all.Sum(nil))
-	return refs, size, whole, nil
+	return refs, size, WholeHash(size, refs), nil
+}
+
+// WholeHash is a file's hash: SHA-256 over its size and its chunks'
+// plaintext hashes, in order. It names the file's bytes as surely as a
+// hash of them (each chunk hash does its chunk) and costs no second pass
+// over them; the cut points are the vault's, so it names a file within
+// its vault only.
+func WholeHash(size uint64, refs []Ref) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("mycel/file/v1\n"))
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], size)
+	h.Write(n[:])
+	for _, r := range refs {
+		h.Write(r.Hash[:])
+	}
+	return [32]byte(h.Sum(nil))
 }
 
 var errOverLimit = errors.New("over the limit")
 
-// limitedHash reads r into h, failing once more than left bytes came.
-type limitedHash struct {
+// limitedReader reads r, failing once more than left bytes came.
+type limitedReader struct {
 	r    io.Reader
-	h    hash.Hash
 	left int64
 }
 
-func (l *limitedHash) Read(p []byte) (int, error) {
+func (l *limitedReader) Read(p []byte) (int, error) {
 	if l.left <= 0 {
 		return 0, errOverLimit
 	}
@@ -138,7 +152,6 @@ func (l *limitedHash) Read(p []byte) (int, error) {
 		p = p[:l.left]
 	}
 	n, err := l.r.Read(p)
-	l.h.Write(p[:n])
 	l.left -= int64(n)
 	return n, err
 }

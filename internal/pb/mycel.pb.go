@@ -287,7 +287,7 @@ type FileManifest struct {
 	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	Type   string                 `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`     // MIME type
 	Size   uint64                 `protobuf:"varint,3,opt,name=size,proto3" json:"size,omitempty"`    // bytes
-	Hash   []byte                 `protobuf:"bytes,4,opt,name=hash,proto3" json:"hash,omitempty"`     // SHA-256 of the whole file
+	Hash   []byte                 `protobuf:"bytes,4,opt,name=hash,proto3" json:"hash,omitempty"`     // files.WholeHash: SHA-256 of the size and the chunks' hashes
 	Chunks []*FileChunk           `protobuf:"bytes,5,rep,name=chunks,proto3" json:"chunks,omitempty"` // in order
 	// index: a file of too many chunks to list here lists them in this chunk
 	// (an encoded FileChunkList) instead.
