@@ -273,3 +273,46 @@ func TestCounterIsSealed(t *testing.T) {
 		}
 	}
 }
+
+// A change's file chunk addresses are signed, come back sorted and unique,
+// and a body that lists them otherwise (or a root that lists any) is
+// refused: the node trusts the list to know what to keep.
+func TestChunkAddresses(t *testing.T) {
+	root, c, objKey, priv := fixture(t)
+	a, b := [32]byte{2}, [32]byte{1}
+	d, err := New(Draft{Object: root.ID, Parents: []ID{c.ID}, Lamport: 100, Time: time.Unix(1700000002, 0), Payload: &Payload{},
+		Chunks: [][32]byte{a, b, a}}, objKey, priv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(d.Raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Chunks) != 2 || back.Chunks[0] != b || back.Chunks[1] != a {
+		t.Fatalf("chunks %x", back.Chunks)
+	}
+	resign := func(edit func(*pb.ChangeBody)) error {
+		var sc pb.SignedChange
+		if err := proto.Unmarshal(d.Raw, &sc); err != nil {
+			t.Fatal(err)
+		}
+		var body pb.ChangeBody
+		if err := proto.Unmarshal(sc.Body, &body); err != nil {
+			t.Fatal(err)
+		}
+		edit(&body)
+		_, err := sign(&body, priv)
+		return err
+	}
+	for name, edit := range map[string]func(*pb.ChangeBody){
+		"unsorted":  func(b *pb.ChangeBody) { b.Chunks[0], b.Chunks[1] = b.Chunks[1], b.Chunks[0] },
+		"repeated":  func(b *pb.ChangeBody) { b.Chunks[1] = b.Chunks[0] },
+		"too short": func(b *pb.ChangeBody) { b.Chunks[0] = b.Chunks[0][:31] },
+		"in a root": func(b *pb.ChangeBody) { b.ObjectId, b.Parents, b.Ciphertext, b.VaultId = nil, nil, nil, make([]byte, 32) },
+	} {
+		if err := resign(edit); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
