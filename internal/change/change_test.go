@@ -309,7 +309,9 @@ func TestChunkAddresses(t *testing.T) {
 		"unsorted":  func(b *pb.ChangeBody) { b.Chunks[0], b.Chunks[1] = b.Chunks[1], b.Chunks[0] },
 		"repeated":  func(b *pb.ChangeBody) { b.Chunks[1] = b.Chunks[0] },
 		"too short": func(b *pb.ChangeBody) { b.Chunks[0] = b.Chunks[0][:31] },
-		"in a root": func(b *pb.ChangeBody) { b.ObjectId, b.Parents, b.Ciphertext, b.VaultId = nil, nil, nil, make([]byte, 32) },
+		"in a root": func(b *pb.ChangeBody) {
+			b.ObjectId, b.Parents, b.Ciphertext, b.VaultId = nil, nil, nil, make([]byte, 32)
+		},
 	} {
 		if err := resign(edit); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v", name, err)

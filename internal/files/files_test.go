@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -22,6 +23,7 @@ func random(n int, seed uint64) []byte {
 
 // store is a chunk store in memory that counts what it was given.
 type store struct {
+	mu     sync.Mutex
 	chunks map[Address][]byte
 	puts   int
 }
@@ -32,12 +34,16 @@ func (s *store) put(r Ref, sealed []byte) error {
 	if AddressOf(sealed) != r.Address {
 		return errors.New("put: address does not match")
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.puts++
 	s.chunks[r.Address] = bytes.Clone(sealed)
 	return nil
 }
 
 func (s *store) get(a Address) ([]byte, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	b, ok := s.chunks[a]
 	if !ok {
 		return nil, errors.New("no such chunk")

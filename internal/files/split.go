@@ -22,10 +22,13 @@ const algorithm = "jc-v1.1.0"
 // ErrTooLarge is wrapped when a file is over the limit it is added under.
 var ErrTooLarge = errors.New("file too large")
 
-// Split reads r to its end, cuts it, and seals the chunks on every core.
-// put receives each chunk in file order (sealed is only valid during the
-// call). At most a few chunks are in memory at once, whatever the file's
-// size. A file over limit bytes (0: DefaultMaxFile) stops with ErrTooLarge.
+// Split reads r to its end, cuts it, and seals and puts the chunks on
+// every core: put is called from several goroutines at once, in no order
+// (sealed is only valid during the call), so that storing one chunk (a
+// write and a sync, milliseconds) overlaps sealing the next. The refs
+// come back in file order. At most a few chunks are in memory at once,
+// whatever the file's size. A file over limit bytes (0: DefaultMaxFile)
+// stops with ErrTooLarge; a put that fails stops it with its error.
 func (k Keys) Split(r io.Reader, limit int64, put func(ref Ref, sealed []byte) error) (refs []Ref, size uint64, whole [32]byte, err error) {
 	if limit <= 0 {
 		limit = DefaultMaxFile
@@ -41,6 +44,7 @@ func (k Keys) Split(r io.Reader, limit int64, put func(ref Ref, sealed []byte) e
 		plain  []byte
 		ref    Ref
 		sealed []byte
+		err    error // put's
 		done   chan struct{}
 	}
 	// In memory at once: the chunks in order (workers), the one being put
@@ -55,6 +59,7 @@ func (k Keys) Split(r io.Reader, limit int64, put func(ref Ref, sealed []byte) e
 			defer wg.Done()
 			for j := range jobs {
 				j.ref, j.sealed = k.Seal(j.sealed[:0], j.plain)
+				j.err = put(j.ref, j.sealed)
 				close(j.done)
 			}
 		}()
@@ -94,11 +99,9 @@ func (k Keys) Split(r io.Reader, limit int64, put func(ref Ref, sealed []byte) e
 		<-j.done
 		if putErr == nil {
 			size += uint64(j.ref.Size)
-			if size > uint64(limit) {
+			refs = append(refs, j.ref)
+			if putErr = j.err; putErr == nil && size > uint64(limit) {
 				putErr = fmt.Errorf("%w: over the limit of %s", ErrTooLarge, Bytes(limit))
-			} else {
-				refs = append(refs, j.ref)
-				putErr = put(j.ref, j.sealed)
 			}
 			if putErr != nil {
 				close(stop)

@@ -8,6 +8,8 @@ import (
 	"io"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"mycel/internal/change"
 	"mycel/internal/chunkstore"
@@ -55,17 +57,20 @@ func (e *Engine) StoreFile(ctx context.Context, r io.Reader, opts StoreFileOptio
 		return nil, fmt.Errorf("a file limit of %s is over the most mycel allows, %s", files.Bytes(opts.Limit), files.Bytes(files.MaxFileLimit))
 	}
 	k := e.FileKeys()
-	var done int64
-	put := func(ref files.Ref, sealed []byte) error {
+	var done atomic.Int64
+	var progressMu sync.Mutex
+	put := func(ref files.Ref, sealed []byte) error { // on several goroutines
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		if _, err := cs.Put(ref.Address, sealed); err != nil {
 			return err
 		}
-		done += int64(ref.Size)
+		n := done.Add(int64(ref.Size))
 		if opts.Progress != nil {
-			opts.Progress(done)
+			progressMu.Lock()
+			opts.Progress(n)
+			progressMu.Unlock()
 		}
 		return nil
 	}
