@@ -167,6 +167,9 @@ func (e *Engine) CreateMarkdown(ctx context.Context, md string, details map[stri
 	if err := e.resolveNames(ctx, doc.Blocks); err != nil {
 		return change.ID{}, err
 	}
+	if err := e.resolveMarkdownFiles(ctx, change.ID{}, doc.Blocks); err != nil {
+		return change.ID{}, err
+	}
 	p := NewPage{Details: map[string]string{}, Blocks: doc.Blocks}
 	for k, v := range doc.Details {
 		if !reserved(k) {
@@ -191,6 +194,9 @@ func (e *Engine) WriteMarkdown(ctx context.Context, id change.ID, md string, opt
 	}
 	doc := markdown.ParseDocument(md)
 	if err := e.resolveNames(ctx, doc.Blocks); err != nil {
+		return Result{ID: id}, err
+	}
+	if err := e.resolveMarkdownFiles(ctx, id, doc.Blocks); err != nil {
 		return Result{ID: id}, err
 	}
 	if doc.Meta.ID != "" && doc.Meta.ID != id.String() {
@@ -231,6 +237,9 @@ func (e *Engine) AppendMarkdown(ctx context.Context, id change.ID, md string) (R
 	}
 	blocks := markdown.Parse(md)
 	if err := e.resolveNames(ctx, blocks); err != nil {
+		return Result{ID: id}, err
+	}
+	if err := e.resolveMarkdownFiles(ctx, id, blocks); err != nil {
 		return Result{ID: id}, err
 	}
 	return e.Edit(ctx, id, EditOptions{NewVersion: true}, func(t *crdt.Tx) error {
