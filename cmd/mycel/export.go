@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -46,22 +45,31 @@ func (a *app) exportCmd() *cobra.Command {
 					}
 					want = append(want, id)
 				}
-				export := func(ctx context.Context, dir string, ids []change.ID) (int, error) {
-					flavor := markdown.Markdown
-					if format == "obsidian" {
-						flavor = markdown.Obsidian
-					}
-					return e.ExportMarkdown(ctx, dir, ids, flavor)
-				}
 				if format == "json" {
-					export = e.ExportJSON
+					n, err := e.ExportJSON(cmd.Context(), args[0], want)
+					if err != nil {
+						return err
+					}
+					return a.emit(map[string]any{"objects": n, "dir": args[0], "format": format}, func(w io.Writer) {
+						fmt.Fprintf(w, "Exported %d objects to %s.\n", n, args[0])
+					})
 				}
-				n, err := export(cmd.Context(), args[0], want)
+				flavor := markdown.Markdown
+				if format == "obsidian" {
+					flavor = markdown.Obsidian
+				}
+				r, err := e.ExportMarkdownReport(cmd.Context(), args[0], want, flavor)
 				if err != nil {
 					return err
 				}
-				return a.emit(map[string]any{"objects": n, "dir": args[0], "format": format}, func(w io.Writer) {
-					fmt.Fprintf(w, "Exported %d objects to %s.\n", n, args[0])
+				return a.emit(map[string]any{"objects": r.Objects, "files": r.Files, "files_not_exported": r.NotExported, "dir": args[0], "format": format}, func(w io.Writer) {
+					fmt.Fprintf(w, "Exported %d objects and %d files to %s.\n", r.Objects, r.Files, args[0])
+					if len(r.NotExported) > 0 {
+						fmt.Fprintf(w, "Files not exported (%d; the pages link them by their mycel:file/ link):\n", len(r.NotExported))
+						for _, s := range r.NotExported {
+							fmt.Fprintf(w, "  %s\n", s)
+						}
+					}
 				})
 			})
 		},
@@ -114,8 +122,8 @@ It reports what it could not convert.`,
 				if err != nil {
 					return err
 				}
-				return a.emit(map[string]any{"created": r.Created, "updated": r.Updated, "unchanged": r.Unchanged, "not_converted": r.NotConverted}, func(w io.Writer) {
-					fmt.Fprintf(w, "Imported Markdown from %s: %d new objects, %d updated, %d unchanged since the last import.\n", args[0], r.Created, r.Updated, r.Unchanged)
+				return a.emit(map[string]any{"created": r.Created, "updated": r.Updated, "unchanged": r.Unchanged, "files": r.Files, "not_converted": r.NotConverted}, func(w io.Writer) {
+					fmt.Fprintf(w, "Imported Markdown from %s: %d new objects, %d updated, %d unchanged since the last import; %d files.\n", args[0], r.Created, r.Updated, r.Unchanged, r.Files)
 					if len(r.NotConverted) > 0 {
 						fmt.Fprintf(w, "Not converted (%d):\n", len(r.NotConverted))
 						for _, s := range r.NotConverted {

@@ -142,7 +142,9 @@ func (cv *converter) fileRef(n ast.Node) *crdt.Block {
 		b := newBlock(crdt.TypeFile)
 		b.Attrs[AttrFileRef], b.Attrs[AttrFileSource] = x.target, x.source
 		caption, size := x.alias, ""
-		if c, s, ok := cutSize(x.alias); ok {
+		if sizeRe.MatchString(x.alias) {
+			caption, size = "", x.alias // ![[img.png|200]]
+		} else if c, s, ok := cutSize(x.alias); ok {
 			caption, size = c, s
 		}
 		if size != "" {

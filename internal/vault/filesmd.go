@@ -34,7 +34,7 @@ type fileResolver struct {
 	vault map[string]*crdt.Block
 	// local resolves a reference that is not a mycel: link (an import's
 	// folder); nil: none is.
-	local func(ref string) (*files.Manifest, error)
+	local func(b *crdt.Block) (*files.Manifest, error)
 }
 
 func (e *Engine) newFileResolver(ctx context.Context, page []*crdt.Block) *fileResolver {
@@ -109,7 +109,7 @@ func (r *fileResolver) resolve(b *crdt.Block) (bool, error) {
 		m, _ = ManifestOf(from)
 	} else if r.local != nil {
 		var err error
-		if m, err = r.local(ref); err != nil || m == nil {
+		if m, err = r.local(b); err != nil || m == nil {
 			return false, err
 		}
 		attrs = FileBlock(m).Attrs
