@@ -102,8 +102,18 @@ func (cv *converter) fileRefs(p ast.Node) []*crdt.Block {
 	if cv.cfg.noFiles || p.ChildCount() == 0 {
 		return nil
 	}
-	var out []*crdt.Block
+	var cs []ast.Node
 	for ch := p.FirstChild(); ch != nil; ch = ch.NextSibling() {
+		cs = append(cs, ch)
+	}
+	return cv.refsOf(cs)
+}
+
+// refsOf reads nodes that are only file references and spaces; nil when
+// they are anything else.
+func (cv *converter) refsOf(cs []ast.Node) []*crdt.Block {
+	var out []*crdt.Block
+	for _, ch := range cs {
 		if t, ok := ch.(*ast.Text); ok && strings.TrimSpace(string(t.Segment.Value(cv.src))) == "" {
 			continue
 		}
@@ -114,6 +124,40 @@ func (cv *converter) fileRefs(p ast.Node) []*crdt.Block {
 		out = append(out, b)
 	}
 	return out
+}
+
+// trailingFiles splits a paragraph that ends in lines of only file
+// references into its text before them and a file block each: a file
+// block under a tight list item (or after a paragraph's text, written by
+// hand) is on the line after the text, where Markdown reads it as part of
+// the paragraph. ok is false when the paragraph ends otherwise.
+func (cv *converter) trailingFiles(p ast.Node) (text string, marks []crdt.Mark, refs []*crdt.Block, ok bool) {
+	if cv.cfg.noFiles {
+		return "", nil, nil, false
+	}
+	var cs []ast.Node
+	for ch := p.FirstChild(); ch != nil; ch = ch.NextSibling() {
+		cs = append(cs, ch)
+	}
+	for i := 1; i < len(cs); i++ {
+		t, isText := cs[i-1].(*ast.Text)
+		if !isText || !t.SoftLineBreak() && !t.HardLineBreak() {
+			continue
+		}
+		if refs = cv.refsOf(cs[i:]); refs == nil {
+			continue
+		}
+		in := inliner{cv: cv}
+		for _, c := range cs[:i] {
+			in.node(c)
+		}
+		text = in.b.String()
+		if n := len(text); n > 0 && (text[n-1] == '\n' || text[n-1] == ' ') {
+			text = text[:n-1]
+		}
+		return text, clipMarks(normMarks(in.marks), len([]rune(text))), refs, true
+	}
+	return "", nil, nil, false
 }
 
 // fileRef reads one inline node as a file reference, or gives nil.
@@ -268,4 +312,9 @@ func (r *renderer) fileLink(image bool, label string, marks []crdt.Mark, size, h
 		return "!" + s
 	}
 	return s
+}
+
+func (cv *converter) endsInFiles(p ast.Node) bool {
+	_, _, _, ok := cv.trailingFiles(p)
+	return ok
 }

@@ -196,7 +196,7 @@ func (cv *converter) quote(q *ast.Blockquote) *crdt.Block {
 		}
 	}
 	b := newBlock(crdt.TypeQuote)
-	if p, ok := q.FirstChild().(*ast.Paragraph); ok && p.NextSibling() == nil && cv.fileRefs(p) == nil {
+	if p, ok := q.FirstChild().(*ast.Paragraph); ok && p.NextSibling() == nil && cv.fileRefs(p) == nil && !cv.endsInFiles(p) {
 		if one := cv.block(p); one != nil && one.Type == crdt.TypeParagraph {
 			b.Text, b.Marks = one.Text, one.Marks
 			return b
@@ -214,6 +214,11 @@ func (cv *converter) blocksOf(n, prev ast.Node) []*crdt.Block {
 	if n.Kind() == ast.KindParagraph {
 		if fs := cv.fileRefs(n); fs != nil {
 			return fs
+		}
+		if t, marks, fs, ok := cv.trailingFiles(n); ok {
+			b := newBlock(crdt.TypeParagraph)
+			b.Text, b.Marks = t, marks
+			return append([]*crdt.Block{b}, fs...)
 		}
 	}
 	if b := cv.block(n); b != nil {
@@ -258,7 +263,12 @@ func (cv *converter) list(l *ast.List, prev ast.Node) []*crdt.Block {
 				b.Type = crdt.TypeTodo
 				b.Attrs["checked"] = strconv.FormatBool(box.IsChecked)
 			}
-			b.Text, b.Marks = cv.inline(ch)
+			if t, marks, fs, ok := cv.trailingFiles(ch); ok {
+				b.Text, b.Marks = t, marks
+				b.Children = fs
+			} else {
+				b.Text, b.Marks = cv.inline(ch)
+			}
 			ch = ch.NextSibling()
 		}
 		var p ast.Node

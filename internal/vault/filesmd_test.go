@@ -181,8 +181,15 @@ func TestFilesMarkdownRoundTripProperty(t *testing.T) {
 				if rng.IntN(3) == 0 {
 					fb.Attrs["size"] = []string{"200", "640x480"}[rng.IntN(2)]
 				}
-				if rng.IntN(5) == 0 {
+				switch rng.IntN(8) {
+				case 0:
 					fb = &crdt.Block{Type: crdt.TypeQuote, Children: []*crdt.Block{fb}}
+				case 1: // under a tight list item, on the line after its text
+					fb = &crdt.Block{Type: crdt.TypeBulleted, Text: "item", Children: []*crdt.Block{fb}}
+				case 2:
+					fb = &crdt.Block{Type: crdt.TypeTodo, Attrs: map[string]string{"checked": "true"}, Text: "**done**", Marks: []crdt.Mark{{Start: 0, End: 4, Type: crdt.MarkBold}}, Children: []*crdt.Block{fb, FileBlock(ms[0])}}
+				case 3:
+					fb = &crdt.Block{Type: crdt.TypeCallout, Attrs: map[string]string{"kind": "tip"}, Children: []*crdt.Block{fb}}
 				}
 				bs = append(bs, fb)
 			}
