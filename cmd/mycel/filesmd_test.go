@@ -65,3 +65,20 @@ func TestFilesThroughMarkdown(t *testing.T) {
 		t.Fatalf("files ls after import:\n%s", got)
 	}
 }
+
+// files gc keeps what pages name and says what it did.
+func TestFilesGC(t *testing.T) {
+	a := newCLI(t)
+	a.ok("init", "--show-phrase", "--name", "laptop")
+	id := strings.TrimSpace(a.ok("new", "--title", "P"))
+	p := filepath.Join(t.TempDir(), "a.txt")
+	os.WriteFile(p, []byte("hello"), 0o600)
+	a.ok("files", "add", id, p)
+	if out := a.ok("files", "gc", "--grace", "0s"); !strings.Contains(out, "Removed 0 chunks") || !strings.Contains(out, "kept 1") {
+		t.Fatalf("gc: %s", out)
+	}
+	if out := a.ok("files", "get", strings.Fields(strings.Split(a.ok("files", "ls", id), "\n")[1])[0], "-o", "-"); out != "hello" {
+		t.Fatalf("after gc: %q", out)
+	}
+	a.fails("not a duration", "files", "gc", "--grace", "soon")
+}
