@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -140,4 +141,86 @@ func (a *attachments) report(r *MarkdownImport) {
 		}
 	}
 	r.Files = len(a.done)
+}
+
+var (
+	inlineImageRe = regexp.MustCompile(`^!\[[^\]]*\]\(<?([^)>\s]+)>?\)$`)
+	inlineEmbedRe = regexp.MustCompile(`^!\[\[([^\]|]+)(?:\|[^\]]*)?\]\]$`)
+)
+
+// inlineFiles brings in the files that blocks link inside their text (a
+// sentence with ![](img.png), [the report](doc.pdf) or ![[img.png]] in
+// it): the text stays as written, and a file block of each follows its
+// block, unless one already does (an export writes it there, so a round
+// trip adds none).
+func (a *attachments) inlineFiles(ctx context.Context, note string, bs []*crdt.Block) ([]*crdt.Block, error) {
+	var out []*crdt.Block
+	for i, b := range bs {
+		if b.Type != crdt.TypeTable {
+			kids, err := a.inlineFiles(ctx, note, b.Children)
+			if err != nil {
+				return nil, err
+			}
+			b.Children = kids
+		}
+		out = append(out, b)
+		if b.Type == crdt.TypeCode || b.Type == crdt.TypeMath || b.Type == crdt.TypeRaw || b.Type == crdt.TypeFile || b.Type == crdt.TypeTable {
+			continue
+		}
+		have := map[string]bool{}
+		for _, next := range bs[i+1:] {
+			m, _ := ManifestOf(next)
+			if m == nil {
+				break
+			}
+			have[m.ID()] = true
+		}
+		for _, ref := range inlineRefs(b) {
+			p, ok := a.find(note, ref)
+			if !ok {
+				continue
+			}
+			m, err := a.store(ctx, p)
+			if err != nil {
+				return nil, err
+			}
+			if m == nil || have[m.ID()] {
+				continue
+			}
+			have[m.ID()] = true
+			out = append(out, FileBlock(m))
+		}
+	}
+	return out, nil
+}
+
+// inlineRefs are the references to local files in b's text, as blocks
+// the way find reads them.
+func inlineRefs(b *crdt.Block) []*crdt.Block {
+	var out []*crdt.Block
+	ref := func(target, source string) {
+		out = append(out, &crdt.Block{Type: crdt.TypeFile, Attrs: map[string]string{markdown.AttrFileRef: target, markdown.AttrFileSource: source}})
+	}
+	runes := []rune(b.Text)
+	for _, m := range b.Marks {
+		if m.Start < 0 || m.End > len(runes) || m.Start >= m.End {
+			continue
+		}
+		switch m.Type {
+		case crdt.MarkLink:
+			if u, err := url.Parse(m.Value); err == nil && u.Scheme == "" && u.Host == "" && u.Path != "" && !strings.EqualFold(path.Ext(u.Path), ".md") {
+				ref(m.Value, "[")
+			}
+		case crdt.MarkRaw:
+			s := string(runes[m.Start:m.End])
+			if x := inlineImageRe.FindStringSubmatch(s); x != nil {
+				if u, err := url.Parse(x[1]); err == nil && u.Scheme == "" && u.Host == "" {
+					ref(x[1], "![")
+				}
+			} else if x := inlineEmbedRe.FindStringSubmatch(s); x != nil && path.Ext(x[1]) != "" && !strings.EqualFold(path.Ext(x[1]), ".md") {
+				ref(x[1], "![[")
+			}
+		}
+	}
+	return out
 }

@@ -101,6 +101,9 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 		if err != nil {
 			return r, err
 		}
+		if f.doc.Blocks, err = att.inlineFiles(ctx, f.rel, f.doc.Blocks); err != nil {
+			return r, err
+		}
 		for _, g := range gone {
 			r.NotConverted = append(r.NotConverted, fmt.Sprintf("%s: link to the file %q, which is not in the folder (kept as written)", f.rel, g))
 		}
