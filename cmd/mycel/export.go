@@ -45,20 +45,17 @@ func (a *app) exportCmd() *cobra.Command {
 					}
 					want = append(want, id)
 				}
+				var r vault.ExportReport
+				var err error
 				if format == "json" {
-					n, err := e.ExportJSON(cmd.Context(), args[0], want)
-					if err != nil {
-						return err
+					r, err = e.ExportJSONReport(cmd.Context(), args[0], want)
+				} else {
+					flavor := markdown.Markdown
+					if format == "obsidian" {
+						flavor = markdown.Obsidian
 					}
-					return a.emit(map[string]any{"objects": n, "dir": args[0], "format": format}, func(w io.Writer) {
-						fmt.Fprintf(w, "Exported %d objects to %s.\n", n, args[0])
-					})
+					r, err = e.ExportMarkdownReport(cmd.Context(), args[0], want, flavor)
 				}
-				flavor := markdown.Markdown
-				if format == "obsidian" {
-					flavor = markdown.Obsidian
-				}
-				r, err := e.ExportMarkdownReport(cmd.Context(), args[0], want, flavor)
 				if err != nil {
 					return err
 				}
@@ -107,6 +104,9 @@ It reports what it could not convert.`,
 					}
 					return a.emit(r, func(w io.Writer) {
 						fmt.Fprintf(w, "Imported from %s: %d new objects, %d updated, %d already as exported.\n", args[0], r.Created, r.Updated, r.Unchanged)
+						if r.Files > 0 {
+							fmt.Fprintf(w, "Stored %d of its files.\n", r.Files)
+						}
 						if len(r.Skipped) > 0 {
 							fmt.Fprintf(w, "Left as they are (%d):\n", len(r.Skipped))
 							for _, s := range r.Skipped {

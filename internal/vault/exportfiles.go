@@ -13,8 +13,8 @@ import (
 	"mycel/internal/crdt"
 )
 
-// MarkdownExport says what a Markdown export did.
-type MarkdownExport struct {
+// ExportReport says what an export did.
+type ExportReport struct {
 	Objects int
 	// Files is how many files were written to the export's files/
 	// folder (each file once, however many pages show it).
@@ -32,7 +32,7 @@ const ExportFolder = "files"
 // exportFiles writes the files of objs to dir/files (each file, by its
 // bytes, once; names made safe and unique) and gives each manifest
 // attribute its path in the export.
-func (e *Engine) exportFiles(ctx context.Context, dir string, objs []*Object, notes map[change.ID]string, r *MarkdownExport) (map[string]string, error) {
+func (e *Engine) exportFiles(ctx context.Context, dir string, objs []*Object, notes map[change.ID]string, r *ExportReport) (map[string]string, error) {
 	taken := map[string]bool{}
 	for _, n := range notes {
 		taken[strings.ToLower(n)] = true

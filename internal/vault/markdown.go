@@ -34,14 +34,14 @@ func (e *Engine) ExportMarkdown(ctx context.Context, dir string, ids []change.ID
 // files are written to files/ in dir and linked from the pages
 // (![photo.jpg](files/photo.jpg), or ![[photo.jpg]]); those that could not
 // be written are listed.
-func (e *Engine) ExportMarkdownReport(ctx context.Context, dir string, ids []change.ID, flavor markdown.Flavor) (MarkdownExport, error) {
-	var res MarkdownExport
+func (e *Engine) ExportMarkdownReport(ctx context.Context, dir string, ids []change.ID, flavor markdown.Flavor) (ExportReport, error) {
+	var res ExportReport
 	n, err := e.exportMarkdown(ctx, dir, ids, flavor, &res)
 	res.Objects = n
 	return res, err
 }
 
-func (e *Engine) exportMarkdown(ctx context.Context, dir string, ids []change.ID, flavor markdown.Flavor, res *MarkdownExport) (int, error) {
+func (e *Engine) exportMarkdown(ctx context.Context, dir string, ids []change.ID, flavor markdown.Flavor, res *ExportReport) (int, error) {
 	rows, err := e.List(ctx, ListOptions{Archived: true})
 	if err != nil {
 		return 0, err
