@@ -30,7 +30,11 @@ func (a *app) exportCmd() *cobra.Command {
             > [!note], embeds as ![[…]], ==highlights==;
   json      one ID.json per object with all its details and blocks (ids included)
             and a manifest: 'mycel import DIR' reads it back, here or in another
-            vault, without duplicating what it imported before.`,
+            vault, without duplicating what it imported before.
+
+The pages' files and images go to DIR/files, each once, linked from the pages
+(JSON: files/FILE-ID). A file not on this device yet is listed, and its page
+keeps its mycel:file/ link.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "json" && format != "markdown" && format != "obsidian" {
@@ -88,7 +92,9 @@ func (a *app) importCmd() *cobra.Command {
   - any folder of Markdown files (nested folders too, an Obsidian vault say):
     each file becomes an object, titled by its front matter or its name, its
     front matter as details; a line that is only a link to another file of
-    the folder ([[Name]], [text](other.md)) becomes a link to that object.
+    the folder ([[Name]], [text](other.md)) becomes a link to that object, and
+    its images and attachments (![[img.png|200]], ![](img.png),
+    [doc](files/doc.pdf)) become file blocks.
 
 It reports what it could not convert.`,
 		Args: cobra.ExactArgs(1),
