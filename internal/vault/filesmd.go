@@ -35,6 +35,9 @@ type fileResolver struct {
 	// local resolves a reference that is not a mycel: link (an import's
 	// folder); nil: none is.
 	local func(b *crdt.Block) (*files.Manifest, error)
+	// noRaw refuses mycel:file/raw/ references (an import: a folder from
+	// anywhere must not make up manifests naming chunks at will).
+	noRaw bool
 }
 
 func (e *Engine) newFileResolver(ctx context.Context, page []*crdt.Block) *fileResolver {
@@ -99,6 +102,9 @@ func (r *fileResolver) resolve(b *crdt.Block) (bool, error) {
 	var attrs map[string]string
 	var m *files.Manifest
 	if raw, ok := markdown.FileRawAttr(ref); ok {
+		if r.noRaw {
+			return false, nil
+		}
 		attrs = map[string]string{FileAttr: raw}
 	} else if hash, ok := markdown.FileHash(ref); ok {
 		from, err := r.find(hash, b.Text)

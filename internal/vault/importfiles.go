@@ -88,6 +88,7 @@ func (a *attachments) find(note string, b *crdt.Block) (string, bool) {
 // exported it), others through the folder.
 func (a *attachments) resolver(ctx context.Context, f *mdFile, page []*crdt.Block) *fileResolver {
 	r := a.e.newFileResolver(ctx, page)
+	r.noRaw = true
 	r.local = func(b *crdt.Block) (*files.Manifest, error) {
 		p, ok := a.find(f.rel, b)
 		if !ok {

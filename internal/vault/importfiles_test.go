@@ -177,3 +177,19 @@ func TestExportFileNotHere(t *testing.T) {
 		t.Fatalf("a partial file left: %v", entries)
 	}
 }
+
+// An imported folder cannot make up a manifest: a mycel:file/raw/ link in
+// it stays as written.
+func TestImportRawFileRefKept(t *testing.T) {
+	dir := t.TempDir()
+	md := "![x](mycel:file/raw/AAAA)\n"
+	os.WriteFile(filepath.Join(dir, "N.md"), []byte(md), 0o600)
+	e := solo(t)
+	if _, err := e.ImportMarkdown(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	o, _ := e.Get(ctx, titles(t, e)["N"])
+	if got := markdown.Render(o.Doc.Blocks()); got != md {
+		t.Fatalf("imported %q, want it as written", got)
+	}
+}
