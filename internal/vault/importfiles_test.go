@@ -193,3 +193,25 @@ func TestImportRawFileRefKept(t *testing.T) {
 		t.Fatalf("imported %q, want it as written", got)
 	}
 }
+
+// An attachment changed in the folder since the last import updates the
+// notes that show it, and only those.
+func TestReimportChangedAttachment(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "v")
+	if err := os.CopyFS(dir, os.DirFS(filesFixture)); err != nil {
+		t.Fatal(err)
+	}
+	e := solo(t)
+	if _, err := e.ImportMarkdown(ctx, dir); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, "files", "doc.pdf"), []byte("%PDF-1.7 another"), 0o600)
+	r, err := e.ImportMarkdown(ctx, dir)
+	if err != nil || r.Updated != 2 || r.Unchanged != 1 {
+		t.Fatalf("re-import: %+v %v", r, err)
+	}
+	got, _ := vaultFiles(t, e)
+	if got["doc.pdf"] != fmt.Sprintf("%x", sha256.Sum256([]byte("%PDF-1.7 another"))) {
+		t.Fatalf("doc.pdf not updated: %v", got)
+	}
+}
