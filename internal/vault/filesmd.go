@@ -183,14 +183,23 @@ func (r *fileResolver) readVault() error {
 }
 
 // resolveMarkdownFiles resolves the file references of blocks parsed to
-// be written into object id (zero: a new object).
-func (e *Engine) resolveMarkdownFiles(ctx context.Context, id change.ID, blocks []*crdt.Block) error {
+// be written into object id (zero: a new object) on top of version base
+// (nil: the current one). The blocks of the version the person saw come
+// first: a file block removed meanwhile on another device is still the
+// block they wrote back, so the merge removes it cleanly instead of
+// leaving its reference as text.
+func (e *Engine) resolveMarkdownFiles(ctx context.Context, id change.ID, base []change.ID, blocks []*crdt.Block) error {
 	if !hasFileRefs(blocks) {
 		return nil
 	}
 	var page []*crdt.Block
 	if id != (change.ID{}) {
-		page = e.pageBlocks(ctx, id)
+		if len(base) > 0 {
+			if doc, err := e.stateAt(ctx, id, base); err == nil {
+				page = doc.Blocks()
+			}
+		}
+		page = append(page, e.pageBlocks(ctx, id)...)
 	}
 	_, err := e.newFileResolver(ctx, page).resolveFiles(blocks)
 	return err

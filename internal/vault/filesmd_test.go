@@ -218,3 +218,27 @@ func TestFilesMarkdownRoundTripProperty(t *testing.T) {
 func slicesEqual(a, b []string) bool { return strings.Join(a, ",") == strings.Join(b, ",") }
 
 var _ = change.ID{}
+
+// A file block removed after the page was shown, written back from what
+// show gave: the reference is that block, so the merge keeps the removal
+// and leaves no text of it behind.
+func TestFilesWriteAfterConcurrentRemoval(t *testing.T) {
+	e := solo(t)
+	m := storeBytes(t, e, "p.png", []byte("png"))
+	id, _ := e.Create(ctx, NewPage{Title: "T", Blocks: append(markdown.Parse("text"), FileBlock(m))})
+	o, _ := e.Get(ctx, id)
+	shown := o.Markdown()
+	if _, err := e.Edit(ctx, id, EditOptions{NewVersion: true}, func(tx *crdt.Tx) error {
+		tx.Replace(markdown.Parse("text"))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.WriteMarkdown(ctx, id, strings.Replace(shown, "text", "more text", 1), EditOptions{NewVersion: true}); err != nil {
+		t.Fatal(err)
+	}
+	o, _ = e.Get(ctx, id)
+	if got := markdown.Render(o.Doc.Blocks()); got != "more text\n" {
+		t.Fatalf("after the write: %q", got)
+	}
+}

@@ -167,7 +167,7 @@ func (e *Engine) CreateMarkdown(ctx context.Context, md string, details map[stri
 	if err := e.resolveNames(ctx, doc.Blocks); err != nil {
 		return change.ID{}, err
 	}
-	if err := e.resolveMarkdownFiles(ctx, change.ID{}, doc.Blocks); err != nil {
+	if err := e.resolveMarkdownFiles(ctx, change.ID{}, nil, doc.Blocks); err != nil {
 		return change.ID{}, err
 	}
 	p := NewPage{Details: map[string]string{}, Blocks: doc.Blocks}
@@ -196,9 +196,6 @@ func (e *Engine) WriteMarkdown(ctx context.Context, id change.ID, md string, opt
 	if err := e.resolveNames(ctx, doc.Blocks); err != nil {
 		return Result{ID: id}, err
 	}
-	if err := e.resolveMarkdownFiles(ctx, id, doc.Blocks); err != nil {
-		return Result{ID: id}, err
-	}
 	if doc.Meta.ID != "" && doc.Meta.ID != id.String() {
 		return Result{ID: id}, fmt.Errorf("the document is of object %.12s, not %s: write it to that one", doc.Meta.ID, id.Short())
 	}
@@ -210,6 +207,9 @@ func (e *Engine) WriteMarkdown(ctx context.Context, id change.ID, md string, opt
 			}
 			opts.Base = append(opts.Base, b)
 		}
+	}
+	if err := e.resolveMarkdownFiles(ctx, id, opts.Base, doc.Blocks); err != nil {
+		return Result{ID: id}, err
 	}
 	set := map[string]string{}
 	for k, v := range doc.Details {
@@ -239,7 +239,7 @@ func (e *Engine) AppendMarkdown(ctx context.Context, id change.ID, md string) (R
 	if err := e.resolveNames(ctx, blocks); err != nil {
 		return Result{ID: id}, err
 	}
-	if err := e.resolveMarkdownFiles(ctx, id, blocks); err != nil {
+	if err := e.resolveMarkdownFiles(ctx, id, nil, blocks); err != nil {
 		return Result{ID: id}, err
 	}
 	return e.Edit(ctx, id, EditOptions{NewVersion: true}, func(t *crdt.Tx) error {
