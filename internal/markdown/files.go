@@ -281,16 +281,17 @@ func (r *renderer) file(b *crdt.Block) string {
 			if r.inl.cfg.flavor == Obsidian {
 				// Obsidian resolves a bare name to the one file of that
 				// name; an image takes a size, a link a caption.
+				alias := ""
+				if c := strings.ReplaceAll(b.Text, "\n", " "); c != "" && !strings.ContainsAny(c, "[]|") && !sizeRe.MatchString(c) {
+					alias = "|" + c // what would end the link, or read as a size, is left out
+				}
 				if image {
 					if size != "" {
-						return "![[" + href + "|" + size + "]]"
+						alias += "|" + size
 					}
-					return "![[" + href + "]]"
+					return "![[" + href + alias + "]]"
 				}
-				if b.Text != "" {
-					return "[[" + href + "|" + strings.ReplaceAll(b.Text, "\n", " ") + "]]"
-				}
-				return "[[" + href + "]]"
+				return "[[" + href + alias + "]]"
 			}
 			return r.fileLink(image, label, marks, size, href)
 		}

@@ -41,3 +41,17 @@ func TestParseFileRefs(t *testing.T) {
 		t.Fatalf("item: %+v", item[0])
 	}
 }
+
+// Exported for Obsidian, a file is a wikilink to its name, its caption
+// and size in the alias; the import reads them back.
+func TestRenderFileObsidianExport(t *testing.T) {
+	b := &crdt.Block{Type: crdt.TypeFile, Text: "at the lake", Attrs: map[string]string{fileAttr: "x", "size": "200"}}
+	// A manifest that does not decode is never linked to a file.
+	if got := Render([]*crdt.Block{b}, WithFiles(func(string) (string, bool) { return "a.png", true })); !strings.Contains(got, "mycel:file/raw/x") {
+		t.Fatalf("damaged: %q", got)
+	}
+	bs := Parse("![[a.png|at the lake|200]]\n\n[[doc.pdf|the report]]\n", WithLocalFiles())
+	if len(bs) != 2 || bs[0].Text != "at the lake" || bs[0].Attrs["size"] != "200" || bs[1].Text != "the report" || bs[1].Attrs[AttrFileRef] != "doc.pdf" {
+		t.Fatalf("parsed: %+v %+v", bs[0], bs[1])
+	}
+}
