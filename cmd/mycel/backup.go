@@ -39,6 +39,12 @@ Restore with 'mycel restore-backup DEST --data NEWDIR'.`,
 				}
 				return a.emit(m, func(w io.Writer) {
 					fmt.Fprintf(w, "Backed up %d objects, %d changes (%.1f MB) to %s in %s.\n", m.Objects, m.Changes, float64(m.Bytes)/(1<<20), args[0], time.Since(start).Round(time.Millisecond))
+					if m.Chunks > 0 || m.ChunksDamaged > 0 {
+						fmt.Fprintf(w, "With %d file chunks (%.1f MB, sealed as stored).\n", m.Chunks, float64(m.ChunkBytes)/(1<<20))
+					}
+					if m.ChunksDamaged > 0 {
+						fmt.Fprintf(w, "Left out %d damaged file chunks: 'mycel check' lists them, and sync fetches them again.\n", m.ChunksDamaged)
+					}
 					if withKey {
 						fmt.Fprintln(w, "The backup holds this device's keys: whoever has it can read the vault.")
 					} else {

@@ -35,7 +35,7 @@ them, and sync brings them back. The exit code is not 0 while a problem remains.
 					return err
 				}
 				after := r
-				if repair && (r.Repaired > 0 || r.Rekeyed) {
+				if repair && (r.Repaired > 0 || r.Rekeyed || r.ChunksRemoved > 0) {
 					// What is left is what a check finds now.
 					if after, err = e.Check(cmd.Context(), false); err != nil {
 						return err
@@ -47,8 +47,17 @@ them, and sync brings them back. The exit code is not 0 while a problem remains.
 				}
 				left := len(after.Problems)
 				err = a.emit(map[string]any{"objects": r.Objects, "changes": r.Changes, "problems": problems, "repaired": r.Repaired,
-					"rekeyed": r.Rekeyed, "rewritten": r.Rewritten, "remaining": left}, func(w io.Writer) {
-					fmt.Fprintf(w, "Checked %d objects, %d changes: ", r.Objects, r.Changes)
+					"rekeyed": r.Rekeyed, "rewritten": r.Rewritten, "remaining": left, "files": r.Files, "chunks": r.Chunks,
+					"files_incomplete": r.FilesIncomplete, "chunks_removed": r.ChunksRemoved}, func(w io.Writer) {
+					fmt.Fprintf(w, "Checked %d objects, %d changes, %d files (%d chunks here): ", r.Objects, r.Changes, r.Files, r.Chunks)
+					defer func() {
+						if len(r.FilesIncomplete) > 0 {
+							fmt.Fprintf(w, "Files not all on this device yet (%d; a running 'mycel up' fetches them):\n", len(r.FilesIncomplete))
+							for _, f := range r.FilesIncomplete {
+								fmt.Fprintf(w, "  %s\n", f)
+							}
+						}
+					}()
 					if len(r.Problems) == 0 {
 						fmt.Fprintln(w, "all good.")
 						return
@@ -62,7 +71,7 @@ them, and sync brings them back. The exit code is not 0 while a problem remains.
 						}
 					}
 					switch {
-					case r.Repaired > 0 || r.Rekeyed:
+					case r.Repaired > 0 || r.Rekeyed || r.ChunksRemoved > 0:
 						if r.Rekeyed {
 							fmt.Fprintln(w, "Gave this device a key of its own (another copy of this data folder writes with the old one).")
 						}
@@ -70,6 +79,9 @@ them, and sync brings them back. The exit code is not 0 while a problem remains.
 							fmt.Fprintf(w, "Wrote again the content of %d changes that a copy of this device's key had made overlap.\n", r.Rewritten)
 						}
 						fmt.Fprintf(w, "Repaired %d objects from their changes.\n", r.Repaired)
+						if r.ChunksRemoved > 0 {
+							fmt.Fprintf(w, "Removed %d damaged file chunks, for sync to fetch again.\n", r.ChunksRemoved)
+						}
 					case repairable > 0:
 						fmt.Fprintf(w, "%d of them 'mycel check --repair' repairs.\n", repairable)
 					}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -31,7 +30,11 @@ func (a *app) exportCmd() *cobra.Command {
             > [!note], embeds as ![[…]], ==highlights==;
   json      one ID.json per object with all its details and blocks (ids included)
             and a manifest: 'mycel import DIR' reads it back, here or in another
-            vault, without duplicating what it imported before.`,
+            vault, without duplicating what it imported before.
+
+The pages' files and images go to DIR/files, each once, linked from the pages
+(JSON: files/FILE-ID). A file not on this device yet is listed, and its page
+keeps its mycel:file/ link.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if format != "json" && format != "markdown" && format != "obsidian" {
@@ -46,22 +49,28 @@ func (a *app) exportCmd() *cobra.Command {
 					}
 					want = append(want, id)
 				}
-				export := func(ctx context.Context, dir string, ids []change.ID) (int, error) {
+				var r vault.ExportReport
+				var err error
+				if format == "json" {
+					r, err = e.ExportJSONReport(cmd.Context(), args[0], want)
+				} else {
 					flavor := markdown.Markdown
 					if format == "obsidian" {
 						flavor = markdown.Obsidian
 					}
-					return e.ExportMarkdown(ctx, dir, ids, flavor)
+					r, err = e.ExportMarkdownReport(cmd.Context(), args[0], want, flavor)
 				}
-				if format == "json" {
-					export = e.ExportJSON
-				}
-				n, err := export(cmd.Context(), args[0], want)
 				if err != nil {
 					return err
 				}
-				return a.emit(map[string]any{"objects": n, "dir": args[0], "format": format}, func(w io.Writer) {
-					fmt.Fprintf(w, "Exported %d objects to %s.\n", n, args[0])
+				return a.emit(map[string]any{"objects": r.Objects, "files": r.Files, "files_not_exported": r.NotExported, "dir": args[0], "format": format}, func(w io.Writer) {
+					fmt.Fprintf(w, "Exported %d objects and %d files to %s.\n", r.Objects, r.Files, args[0])
+					if len(r.NotExported) > 0 {
+						fmt.Fprintf(w, "Files not exported (%d; the pages link them by their mycel:file/ link):\n", len(r.NotExported))
+						for _, s := range r.NotExported {
+							fmt.Fprintf(w, "  %s\n", s)
+						}
+					}
 				})
 			})
 		},
@@ -83,7 +92,9 @@ func (a *app) importCmd() *cobra.Command {
   - any folder of Markdown files (nested folders too, an Obsidian vault say):
     each file becomes an object, titled by its front matter or its name, its
     front matter as details; a line that is only a link to another file of
-    the folder ([[Name]], [text](other.md)) becomes a link to that object.
+    the folder ([[Name]], [text](other.md)) becomes a link to that object, and
+    its images and attachments (![[img.png|200]], ![](img.png),
+    [doc](files/doc.pdf)) become file blocks.
 
 It reports what it could not convert.`,
 		Args: cobra.ExactArgs(1),
@@ -99,6 +110,9 @@ It reports what it could not convert.`,
 					}
 					return a.emit(r, func(w io.Writer) {
 						fmt.Fprintf(w, "Imported from %s: %d new objects, %d updated, %d already as exported.\n", args[0], r.Created, r.Updated, r.Unchanged)
+						if r.Files > 0 {
+							fmt.Fprintf(w, "Stored %d of its files.\n", r.Files)
+						}
 						if len(r.Skipped) > 0 {
 							fmt.Fprintf(w, "Left as they are (%d):\n", len(r.Skipped))
 							for _, s := range r.Skipped {
@@ -114,8 +128,8 @@ It reports what it could not convert.`,
 				if err != nil {
 					return err
 				}
-				return a.emit(map[string]any{"created": r.Created, "updated": r.Updated, "unchanged": r.Unchanged, "not_converted": r.NotConverted}, func(w io.Writer) {
-					fmt.Fprintf(w, "Imported Markdown from %s: %d new objects, %d updated, %d unchanged since the last import.\n", args[0], r.Created, r.Updated, r.Unchanged)
+				return a.emit(map[string]any{"created": r.Created, "updated": r.Updated, "unchanged": r.Unchanged, "files": r.Files, "not_converted": r.NotConverted}, func(w io.Writer) {
+					fmt.Fprintf(w, "Imported Markdown from %s: %d new objects, %d updated, %d unchanged since the last import; %d files.\n", args[0], r.Created, r.Updated, r.Unchanged, r.Files)
 					if len(r.NotConverted) > 0 {
 						fmt.Fprintf(w, "Not converted (%d):\n", len(r.NotConverted))
 						for _, s := range r.NotConverted {

@@ -25,7 +25,7 @@ folder (chunks/). A running 'mycel up' sends them to the backup node and to the
 vault's devices nearby; the same bytes are stored once however often they are
 added, and an edited large file sends only the chunks that changed.`,
 	}
-	cmd.AddCommand(a.filesAddCmd(), a.filesLsCmd(), a.filesGetCmd())
+	cmd.AddCommand(a.filesAddCmd(), a.filesLsCmd(), a.filesGetCmd(), a.filesGCCmd())
 	return cmd
 }
 

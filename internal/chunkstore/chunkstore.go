@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"sync"
 	"syscall"
+	"time"
 
 	"mycel/internal/files"
 )
@@ -90,6 +91,10 @@ func (s *Store) Put(a files.Address, sealed []byte) (added bool, err error) {
 	}
 	dst := s.path(a)
 	if _, err := os.Stat(dst); err == nil {
+		// Fresh again: garbage collection spares chunks stored lately,
+		// and this one is about to be named by a change again.
+		now := time.Now()
+		os.Chtimes(dst, now, now)
 		return false, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {

@@ -79,6 +79,11 @@ type config struct {
 	// links resolves a mention's target: to an href (Markdown flavor) or
 	// to the target to write in the wiki link (Obsidian flavor).
 	links func(target string) (string, bool)
+	// files links a file block's manifest to its exported file (WithFiles).
+	files func(manifest string) (string, bool)
+	// localFiles: Parse reads references to local files too
+	// (WithLocalFiles); noFiles: it reads none (Unresolved).
+	localFiles, noFiles bool
 }
 
 // WithFlavor chooses the dialect.

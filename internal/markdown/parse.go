@@ -40,14 +40,7 @@ func (cv *converter) blocks(n ast.Node) []*crdt.Block {
 	var out []*crdt.Block
 	var prev ast.Node
 	for ch := n.FirstChild(); ch != nil; ch = ch.NextSibling() {
-		switch x := ch.(type) {
-		case *ast.List:
-			out = append(out, cv.list(x, prev)...)
-		default:
-			if b := cv.block(ch); b != nil {
-				out = append(out, b)
-			}
-		}
+		out = append(out, cv.blocksOf(ch, prev)...)
 		prev = ch
 	}
 	return out
@@ -203,7 +196,7 @@ func (cv *converter) quote(q *ast.Blockquote) *crdt.Block {
 		}
 	}
 	b := newBlock(crdt.TypeQuote)
-	if p, ok := q.FirstChild().(*ast.Paragraph); ok && p.NextSibling() == nil {
+	if p, ok := q.FirstChild().(*ast.Paragraph); ok && p.NextSibling() == nil && cv.fileRefs(p) == nil && !cv.endsInFiles(p) {
 		if one := cv.block(p); one != nil && one.Type == crdt.TypeParagraph {
 			b.Text, b.Marks = one.Text, one.Marks
 			return b
@@ -217,6 +210,16 @@ func (cv *converter) quote(q *ast.Blockquote) *crdt.Block {
 func (cv *converter) blocksOf(n, prev ast.Node) []*crdt.Block {
 	if l, ok := n.(*ast.List); ok {
 		return cv.list(l, prev)
+	}
+	if n.Kind() == ast.KindParagraph {
+		if fs := cv.fileRefs(n); fs != nil {
+			return fs
+		}
+		if t, marks, fs, ok := cv.trailingFiles(n); ok {
+			b := newBlock(crdt.TypeParagraph)
+			b.Text, b.Marks = t, marks
+			return append([]*crdt.Block{b}, fs...)
+		}
 	}
 	if b := cv.block(n); b != nil {
 		return []*crdt.Block{b}
@@ -260,7 +263,12 @@ func (cv *converter) list(l *ast.List, prev ast.Node) []*crdt.Block {
 				b.Type = crdt.TypeTodo
 				b.Attrs["checked"] = strconv.FormatBool(box.IsChecked)
 			}
-			b.Text, b.Marks = cv.inline(ch)
+			if t, marks, fs, ok := cv.trailingFiles(ch); ok {
+				b.Text, b.Marks = t, marks
+				b.Children = fs
+			} else {
+				b.Text, b.Marks = cv.inline(ch)
+			}
 			ch = ch.NextSibling()
 		}
 		var p ast.Node

@@ -270,7 +270,12 @@ func (r *renderer) block(b *crdt.Block) []string {
 		if title := r.inl.render(strings.ReplaceAll(b.Text, "\n", " "), b.Marks, ctxText); title != "" {
 			head += " " + title
 		}
-		return indent(append([]string{head}, r.seq(b.Children, false)...), "> ", ">")
+		body := r.seq(b.Children, false)
+		if len(b.Children) > 0 && b.Children[0].Type == crdt.TypeFile {
+			// On the title's line it would be part of the title.
+			body = append([]string{""}, body...)
+		}
+		return indent(append([]string{head}, body...), "> ", ">")
 	case crdt.TypeTable:
 		return r.table(b)
 	case crdt.TypeLink:
@@ -292,6 +297,8 @@ func (r *renderer) block(b *crdt.Block) []string {
 		return []string{"[" + r.inl.render(title, nil, ctxLink) + "](mycel:" + b.Attrs["target"] + ")"}
 	case crdt.TypeEmbed:
 		return []string{r.embed(b)}
+	case crdt.TypeFile:
+		return []string{r.file(b)}
 	case crdt.TypeBookmark:
 		title := b.Text
 		if title == "" {

@@ -37,6 +37,11 @@ type Manifest struct {
 	// needs no phrase) and, with them, the plaintext search index. Without
 	// them it holds only ciphertext.
 	IncludeDeviceKey bool `json:"includes_device_key"`
+	// Chunks are the file chunks in the backup's chunks folder (sealed,
+	// as stored), their bytes, and those left out as damaged.
+	Chunks        int   `json:"chunks,omitempty"`
+	ChunkBytes    int64 `json:"chunk_bytes,omitempty"`
+	ChunksDamaged int   `json:"chunks_damaged,omitempty"`
 }
 
 // Backup writes a consistent copy of the store into dest (a new or empty
@@ -79,6 +84,9 @@ func (e *Engine) Backup(ctx context.Context, dest string, includeKeys bool) (Man
 		return m, err
 	}
 	if m.SHA256, m.Bytes, err = fileSum(copyPath); err != nil {
+		return m, err
+	}
+	if err := e.backupChunks(dest, &m); err != nil {
 		return m, err
 	}
 	if includeKeys {
@@ -158,6 +166,9 @@ func RestoreBackupWith(ctx context.Context, src, dir, phrase, deviceName string,
 	}
 	path := filepath.Join(dir, DBFile)
 	if err := copyFile(filepath.Join(src, DBFile), path); err != nil {
+		return nil, err
+	}
+	if err := restoreChunks(src, dir, m); err != nil {
 		return nil, err
 	}
 	db, err := open(path)

@@ -50,6 +50,12 @@ type CheckReport struct {
 	Repaired  int
 	Rekeyed   bool
 	Rewritten int
+	// Chunks are the file chunks here, Files the files of the pages;
+	// FilesIncomplete lists those not all here yet (not a problem: sync
+	// fetches them); ChunksRemoved, the damaged chunks repair removed.
+	Chunks, Files   int
+	FilesIncomplete []string
+	ChunksRemoved   int
 }
 
 // Check verifies the whole store, reporting every problem rather than
@@ -121,6 +127,9 @@ func (e *Engine) Check(ctx context.Context, repair bool) (CheckReport, error) {
 		}
 		return nil
 	})
+	if err == nil {
+		err = e.checkChunks(ctx, &r, repair)
+	}
 	if err != nil || !repair {
 		return r, err
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"mycel/internal/change"
+	"mycel/internal/crdt"
 	"mycel/internal/markdown"
 	"mycel/internal/store"
 )
@@ -38,6 +39,8 @@ type Diagnostics struct {
 	Anonymized bool              `json:"anonymized"`
 	Details    map[string]string `json:"details"`
 	Text       string            `json:"text"`
+	// Files are the page's files by size and state, never by name.
+	Files []DiagnosticFile `json:"files"`
 }
 
 // DiagnosticChange is one change of the graph.
@@ -68,6 +71,7 @@ type DiagnosticPeer struct {
 func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool) (*Diagnostics, error) {
 	d := &Diagnostics{Object: id.String(), Generated: time.Now().UTC(), Mycel: version(), StoreFormat: e.storeFormat,
 		Anonymized: !includeContent, Verification: []string{}}
+	var blocks []*crdt.Block
 	err := e.db.View(ctx, func(tx store.Tx) error {
 		metas, err := tx.Changes(id, 0)
 		if err != nil {
@@ -112,7 +116,8 @@ func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool
 			d.Verification = append(d.Verification, p.Kind+": "+p.Detail)
 		}
 		if c.l != nil {
-			d.Details, d.Text = c.l.doc.Details(), markdown.Render(c.l.doc.Blocks())
+			blocks = c.l.doc.Blocks()
+			d.Details, d.Text = c.l.doc.Details(), markdown.Render(blocks)
 		}
 		return nil
 	})
@@ -120,6 +125,7 @@ func (e *Engine) Diagnose(ctx context.Context, id change.ID, includeContent bool
 		return nil, err
 	}
 	d.Log = e.logLines(id, 100)
+	d.Files = e.diagnoseFiles(id, blocks)
 	if !includeContent {
 		d.Details, d.Text = anonymizeDetails(d.Details), Anonymize(d.Text)
 	}

@@ -52,6 +52,9 @@ type exportManifest struct {
 	VaultID string    `json:"vault_id"`
 	Created time.Time `json:"created"`
 	Objects []string  `json:"objects"`
+	// NotExported lists the files of the pages that could not be written
+	// to files/ (not on the exporting device).
+	NotExported []string `json:"files_not_exported,omitempty"`
 }
 
 func exportBlocks(bs []*crdt.Block) []ExportedBlock {
@@ -79,8 +82,23 @@ func importBlocks(bs []ExportedBlock, remap func(string) string) []*crdt.Block {
 }
 
 // ExportJSON writes the objects ids (all when none) to dir, a new or empty
-// folder: one ID.json per object and a manifest. It returns how many.
+// folder: one ID.json per object and a manifest, and their files in
+// files/. It returns how many objects.
 func (e *Engine) ExportJSON(ctx context.Context, dir string, ids []change.ID) (int, error) {
+	r, err := e.ExportJSONReport(ctx, dir, ids)
+	return r.Objects, err
+}
+
+// ExportJSONReport is ExportJSON, saying what it did.
+func (e *Engine) ExportJSONReport(ctx context.Context, dir string, ids []change.ID) (ExportReport, error) {
+	var r ExportReport
+	n, err := e.exportJSON(ctx, dir, ids, &r)
+	r.Objects = n
+	return r, err
+}
+
+func (e *Engine) exportJSON(ctx context.Context, dir string, ids []change.ID, r *ExportReport) (int, error) {
+	written := map[string]bool{}
 	if len(ids) == 0 {
 		rows, err := e.List(ctx, ListOptions{Archived: true})
 		if err != nil {
@@ -108,8 +126,15 @@ func (e *Engine) ExportJSON(ctx context.Context, dir string, ids []change.ID) (i
 		if err := writePrivate(filepath.Join(dir, id.String()+".json"), append(b, '\n')); err != nil {
 			return 0, err
 		}
+		before := len(written)
+		if err := e.exportJSONFiles(ctx, dir, o.Title(), o.Doc.Blocks(), written, &r.NotExported); err != nil {
+			return 0, err
+		}
+		r.Files += len(written) - before
 		m.Objects = append(m.Objects, id.String())
 	}
+	r.Files -= len(r.NotExported)
+	m.NotExported = r.NotExported
 	b, _ := json.MarshalIndent(m, "", "  ")
 	return len(ids), writePrivate(filepath.Join(dir, ExportManifest), append(b, '\n'))
 }
@@ -121,6 +146,8 @@ type ImportResult struct {
 	// does not have yet (sync first), left as they are, and files of the
 	// export that are links out of its folder, not followed.
 	Skipped []string `json:",omitempty"`
+	// Files: the export's files stored here.
+	Files int `json:",omitempty"`
 }
 
 // imported is what an earlier import made of an exported object, kept in
@@ -245,6 +272,7 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 		}
 		plans[x.ID] = &plan{target: root.ID, root: root}
 	}
+	fileImport := e.newJSONFileImport(root, m.VaultID)
 	remap := func(t string) string {
 		if p, ok := plans[t]; ok {
 			return p.target.String()
@@ -257,6 +285,11 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 			continue
 		}
 		blocks := importBlocks(x.Blocks, remap)
+		n, err := fileImport.fix(ctx, x.Details["title"], blocks, &r.Skipped)
+		if err != nil {
+			return r, err
+		}
+		r.Files += n
 		res := Result{ID: p.target}
 		switch {
 		case p.root != nil:

@@ -30,6 +30,8 @@ const DetailPath = "path"
 // MarkdownImport says what ImportMarkdown did.
 type MarkdownImport struct {
 	Created, Updated, Unchanged int
+	// Files is how many of the folder's other files became file blocks.
+	Files int
 	// NotConverted lists what could not become part of an object: links
 	// to notes that are not in the folder (kept, shown as missing), files
 	// that are not text.
@@ -58,10 +60,11 @@ type mdFile struct {
 // import wrote (see mdImport): what was written in mycel since stays.
 func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport, error) {
 	var r MarkdownImport
-	files, err := readMarkdownFolder(dir, &r)
+	files, others, err := readMarkdownFolder(dir, &r)
 	if err != nil {
 		return r, err
 	}
+	att := newAttachments(e, dir, others)
 	before, err := e.importedPaths(ctx)
 	if err != nil {
 		return r, err
@@ -87,6 +90,22 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 	for _, f := range files {
 		if err := ctx.Err(); err != nil {
 			return r, err
+		}
+		// Files first: a reference that is no file of the folder goes
+		// back to what it was (an embed of a note, say) for resolveLinks.
+		var page []*crdt.Block
+		if f.root == nil {
+			page = e.pageBlocks(ctx, f.id)
+		}
+		gone, err := att.resolver(ctx, f, page).resolveFiles(f.doc.Blocks)
+		if err != nil {
+			return r, err
+		}
+		if f.doc.Blocks, err = att.inlineFiles(ctx, f.rel, f.doc.Blocks); err != nil {
+			return r, err
+		}
+		for _, g := range gone {
+			r.NotConverted = append(r.NotConverted, fmt.Sprintf("%s: link to the file %q, which is not in the folder (kept as written)", f.rel, g))
 		}
 		missing := resolveLinks(f.doc.Blocks, func(target string) (change.ID, bool) {
 			return linkTarget(byName, byPath, f.rel, target)
@@ -154,6 +173,7 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 			return r, err
 		}
 	}
+	att.report(&r)
 	return r, nil
 }
 
@@ -232,10 +252,10 @@ func (e *Engine) readsAs(ctx context.Context, id change.ID, details map[string]s
 // to a link, "..", a folder swapped for a link meanwhile): os.Root
 // resolves each step of a path itself and refuses one that leaves the
 // folder. Links within it are fine.
-func readMarkdownFolder(dir string, r *MarkdownImport) ([]*mdFile, error) {
+func readMarkdownFolder(dir string, r *MarkdownImport) (notes []*mdFile, others []string, err error) {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer root.Close()
 	fsys := root.FS()
@@ -262,7 +282,7 @@ func readMarkdownFolder(dir string, r *MarkdownImport) ([]*mdFile, error) {
 			}
 		}
 		if !strings.EqualFold(path.Ext(p), ".md") {
-			r.NotConverted = append(r.NotConverted, rel+": not a Markdown file")
+			others = append(others, p) // an attachment, if a note names it
 			return nil
 		}
 		b, err := fs.ReadFile(fsys, p)
@@ -277,10 +297,10 @@ func readMarkdownFolder(dir string, r *MarkdownImport) ([]*mdFile, error) {
 			r.NotConverted = append(r.NotConverted, rel+": "+err.Error())
 			return nil
 		}
-		files = append(files, &mdFile{rel: p, doc: markdown.ParseDocument(string(b), markdown.WithFlavor(markdown.Obsidian))})
+		files = append(files, &mdFile{rel: p, doc: markdown.ParseDocument(string(b), markdown.WithFlavor(markdown.Obsidian), markdown.WithLocalFiles())})
 		return nil
 	})
-	return files, err
+	return files, others, err
 }
 
 // importDetails are the details an imported file gives its object.

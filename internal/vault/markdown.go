@@ -26,6 +26,22 @@ import (
 // not exported is written as a mycel: link, one to an object this device
 // does not have is marked missing. It returns how many objects.
 func (e *Engine) ExportMarkdown(ctx context.Context, dir string, ids []change.ID, flavor markdown.Flavor) (int, error) {
+	r, err := e.ExportMarkdownReport(ctx, dir, ids, flavor)
+	return r.Objects, err
+}
+
+// ExportMarkdownReport is ExportMarkdown, saying what it did: the pages'
+// files are written to files/ in dir and linked from the pages
+// (![photo.jpg](files/photo.jpg), or ![[photo.jpg]]); those that could not
+// be written are listed.
+func (e *Engine) ExportMarkdownReport(ctx context.Context, dir string, ids []change.ID, flavor markdown.Flavor) (ExportReport, error) {
+	var res ExportReport
+	n, err := e.exportMarkdown(ctx, dir, ids, flavor, &res)
+	res.Objects = n
+	return res, err
+}
+
+func (e *Engine) exportMarkdown(ctx context.Context, dir string, ids []change.ID, flavor markdown.Flavor, res *ExportReport) (int, error) {
 	rows, err := e.List(ctx, ListOptions{Archived: true})
 	if err != nil {
 		return 0, err
@@ -50,6 +66,10 @@ func (e *Engine) ExportMarkdown(ctx context.Context, dir string, ids []change.ID
 		}
 	}
 	names := exportNames(objs)
+	attached, err := e.exportFiles(ctx, dir, objs, names, res)
+	if err != nil {
+		return 0, err
+	}
 	for _, o := range objs {
 		if err := ctx.Err(); err != nil {
 			return 0, err
@@ -92,7 +112,21 @@ func (e *Engine) ExportMarkdown(ctx context.Context, dir string, ids []change.ID
 			}
 			return linkPath(filepath.ToSlash(rel)) + anchor, true
 		}
-		text := markdown.RenderDocument(fm, meta, o.Doc.Blocks(), markdown.WithFlavor(flavor), markdown.WithLinks(links))
+		fileLinks := func(attr string) (string, bool) {
+			to, ok := attached[attr]
+			if !ok {
+				return "", false
+			}
+			if flavor == markdown.Obsidian {
+				return path.Base(to), true // Obsidian finds a file by its name
+			}
+			rel, err := filepath.Rel(filepath.Dir(filepath.FromSlash(file)), filepath.FromSlash(to))
+			if err != nil {
+				return "", false
+			}
+			return linkPath(filepath.ToSlash(rel)), true
+		}
+		text := markdown.RenderDocument(fm, meta, o.Doc.Blocks(), markdown.WithFlavor(flavor), markdown.WithLinks(links), markdown.WithFiles(fileLinks))
 		full := filepath.Join(dir, filepath.FromSlash(file))
 		if err := os.MkdirAll(filepath.Dir(full), 0o700); err != nil {
 			return 0, err

@@ -167,6 +167,9 @@ func (e *Engine) CreateMarkdown(ctx context.Context, md string, details map[stri
 	if err := e.resolveNames(ctx, doc.Blocks); err != nil {
 		return change.ID{}, err
 	}
+	if err := e.resolveMarkdownFiles(ctx, change.ID{}, nil, doc.Blocks); err != nil {
+		return change.ID{}, err
+	}
 	p := NewPage{Details: map[string]string{}, Blocks: doc.Blocks}
 	for k, v := range doc.Details {
 		if !reserved(k) {
@@ -205,6 +208,9 @@ func (e *Engine) WriteMarkdown(ctx context.Context, id change.ID, md string, opt
 			opts.Base = append(opts.Base, b)
 		}
 	}
+	if err := e.resolveMarkdownFiles(ctx, id, opts.Base, doc.Blocks); err != nil {
+		return Result{ID: id}, err
+	}
 	set := map[string]string{}
 	for k, v := range doc.Details {
 		if k == "archived" || k == "deleted" {
@@ -231,6 +237,9 @@ func (e *Engine) AppendMarkdown(ctx context.Context, id change.ID, md string) (R
 	}
 	blocks := markdown.Parse(md)
 	if err := e.resolveNames(ctx, blocks); err != nil {
+		return Result{ID: id}, err
+	}
+	if err := e.resolveMarkdownFiles(ctx, id, nil, blocks); err != nil {
 		return Result{ID: id}, err
 	}
 	return e.Edit(ctx, id, EditOptions{NewVersion: true}, func(t *crdt.Tx) error {
