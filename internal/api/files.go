@@ -140,6 +140,9 @@ func filesRoutes(mux *http.ServeMux, e *vault.Engine, dev Running, changed func(
 		}
 		reply(w, out)
 	})
+	mux.HandleFunc("GET /v1/files", func(w http.ResponseWriter, r *http.Request) {
+		reply(w, map[string]any{"max_upload": MaxUpload})
+	})
 	mux.HandleFunc("GET /v1/files/{file}", func(w http.ResponseWriter, r *http.Request) {
 		serveFile(w, r, e, dev)
 	})

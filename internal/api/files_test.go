@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"io"
 	"maps"
@@ -365,5 +366,40 @@ func TestDocEditsKeepFileBlocks(t *testing.T) {
 	fs, err := e.Files(ctx, id)
 	if err != nil || len(fs) != 2 || fs[0].Manifest == nil || fs[0].Manifest.ID() != ms[0].ID() || fs[1].Manifest.ID() != ms[1].ID() {
 		t.Fatalf("files after the edit: %+v %v", fs, err)
+	}
+}
+
+// webFixture is the manifest the web app's Node test reads (fileInfo in
+// web/src/files.ts decodes manifests itself): the same bytes as the
+// engine's, a size over 32 bits and a name not ASCII.
+func webFixture() (*files.Manifest, map[string]any) {
+	m := &files.Manifest{Name: "Ünïcode photo.png", Type: "image/png", Size: 5_000_000_123, Hash: sha256.Sum256([]byte("fixture")),
+		Index: &files.Ref{Address: sha256.Sum256([]byte("a")), Hash: sha256.Sum256([]byte("b")), Size: 1000}}
+	return m, map[string]any{"attr": vault.FileBlock(m).Attrs[vault.FileAttr], "id": m.ID(), "name": m.Name, "type": m.Type, "size": m.Size}
+}
+
+// The web app's fixture is what the engine writes for its manifest, and
+// reads back.
+func TestWebManifestFixture(t *testing.T) {
+	m, want := webFixture()
+	path := filepath.Join("..", "..", "web", "test", "manifest.fixture.json")
+	if os.Getenv("MYCEL_WRITE_FIXTURE") != "" {
+		b, _ := json.MarshalIndent(want, "", "  ")
+		os.WriteFile(path, append(b, '\n'), 0o644)
+	}
+	var got map[string]any
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["attr"] != want["attr"] || got["id"] != m.ID() {
+		t.Fatalf("the fixture %v is not the engine's %v (MYCEL_WRITE_FIXTURE=1 writes it)", got, want)
+	}
+	back, err := vault.ManifestOf(&crdt.Block{Type: crdt.TypeFile, Attrs: map[string]string{vault.FileAttr: got["attr"].(string)}})
+	if err != nil || back.Name != m.Name || back.Size != m.Size {
+		t.Fatalf("read back: %+v %v", back, err)
 	}
 }
