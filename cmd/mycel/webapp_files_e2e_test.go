@@ -1,0 +1,218 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp/kb"
+
+	"mycel/internal/api"
+	"mycel/internal/webdrive"
+)
+
+// pngOf is a w×h PNG of one random colour: a valid image whose bytes
+// are the test's own.
+func pngOf(t *testing.T, w, h int) []byte {
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	c := color.RGBA{uint8(rand.IntN(256)), uint8(rand.IntN(256)), uint8(rand.IntN(256)), 255}
+	for x := range w {
+		for y := range h {
+			img.Set(x, y, c)
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+// giveFiles drops (how "drop") or pastes ("paste") a file onto element
+// el of browser b, as a person dragging it from their files or pasting
+// an image: a DataTransfer holding it, in the event the browser sends.
+// Every upload widget shown meanwhile is recorded in window.uploadsSeen.
+func giveFiles(b *webdrive.Browser, how, el, name, typ string, data []byte) error {
+	_, err := webdrive.Eval[bool](b, fmt.Sprintf(`(() => {
+		if (!window.uploadsSeen) {
+			window.uploadsSeen = [];
+			new MutationObserver(() => {
+				for (const u of document.querySelectorAll("#page .upload")) window.uploadsSeen.push(u.textContent);
+			}).observe(document.querySelector("#page"), {subtree: true, childList: true, characterData: true});
+		}
+		const bin = atob(%s);
+		const file = new File([Uint8Array.from(bin, c => c.charCodeAt(0))], %s, {type: %s});
+		const dt = new DataTransfer();
+		dt.items.add(file);
+		const target = %s;
+		const r = target.getBoundingClientRect();
+		const ev = %q === "drop"
+			? new DragEvent("drop", {dataTransfer: dt, clientX: r.left + r.width / 2, clientY: r.top + r.height / 2, bubbles: true, cancelable: true})
+			: new ClipboardEvent("paste", {clipboardData: dt, bubbles: true, cancelable: true});
+		if (%[5]q === "paste") document.querySelector(%[6]s).focus();
+		target.dispatchEvent(ev);
+		return ev.defaultPrevented;
+	})()`, webdrive.Quote(base64.StdEncoding.EncodeToString(data)), webdrive.Quote(name), webdrive.Quote(typ), el, how, webdrive.Quote(webdrive.Editor)))
+	return err
+}
+
+// fileBlocksJS is the open page's file blocks as the editor shows them:
+// "image: NAME (loaded)" or "link: NAME SIZE", and the caption.
+const fileBlocksJS = `Array.from(document.querySelectorAll("#page .ProseMirror div.b-file")).map(d => {
+	const img = d.querySelector(".file img"), link = d.querySelector(".file-link");
+	const cap = d.querySelector(".file-caption > p.line").textContent;
+	return (img ? "image: " + link.textContent + (img.complete && img.naturalWidth > 0 ? " (loaded)" : " (not loaded)") : "link: " + link.textContent + " " + d.querySelector(".file-size").textContent) + (cap ? " | " + cap : "");
+})`
+
+// filesOn is 'mycel files ls ID --json' on c.
+func filesOn(t *testing.T, c *cli, id string) []struct {
+	ID   string `json:"file_id"`
+	Name string `json:"name"`
+	Size uint64 `json:"size"`
+} {
+	var out struct {
+		Files []struct {
+			ID   string `json:"file_id"`
+			Name string `json:"name"`
+			Size uint64 `json:"size"`
+		} `json:"files"`
+	}
+	if err := json.Unmarshal([]byte(c.ok("files", "ls", id, "--json")), &out); err != nil {
+		t.Fatal(err)
+	}
+	return out.Files
+}
+
+// fileAttrs is the attributes of each file block of bs, by block id.
+func fileAttrs(bs []api.Block) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for _, b := range flat(bs) {
+		if b.Type == "file" {
+			out[b.ID] = b.Attrs
+		}
+	}
+	return out
+}
+
+// fileTools: a file the CLI adds shows in the page (an image inline, any
+// other file as a link with its size); an image dropped onto the page and
+// one pasted are uploaded with their progress shown and become file
+// blocks whose bytes 'mycel files get' gives back; text typed around them
+// and into a caption keeps every file block, on this device and the other.
+func fileTools(t *testing.T, e *webE2E) {
+	q := webdrive.Quote
+	dir := t.TempDir()
+	id := e.page(t, "E2E files", "Text above")
+	b := e.ba
+
+	t.Run("AddedByTheCLI", func(t *testing.T) {
+		photo, notes := filepath.Join(dir, "photo.png"), filepath.Join(dir, "notes.pdf")
+		os.WriteFile(photo, pngOf(t, 40, 30), 0o600)
+		os.WriteFile(notes, bytes.Repeat([]byte("%PDF-1.4 "), 2000), 0o600)
+		e.a.ok("files", "add", id, photo, notes)
+		want := []string{"image: photo.png (loaded)", "link: notes.pdf 18.0 kB"}
+		e.must(t, b.WaitFor(fmt.Sprintf("the files shown as %q", want), fileBlocksJS+`.join("\n") === `+q(strings.Join(want, "\n")), fileBlocksJS), "files shown")
+		w, err := webdrive.Eval[float64](b, `document.querySelector("#page .b-file img").naturalWidth`)
+		e.must(t, err, "the image's width")
+		if w != 40 {
+			e.fatalf(t, "the image is %v pixels wide, not 40", w)
+		}
+		e.shot(t, "files-from-cli")
+		// A click on a file's link downloads it, byte for byte.
+		got, err := b.Download(`#page .b-file a.file-link[download="notes.pdf"]`, t.TempDir())
+		e.must(t, err, "download notes.pdf")
+		sent, _ := os.ReadFile(notes)
+		if data, _ := os.ReadFile(got); !bytes.Equal(data, sent) {
+			e.fatalf(t, "the download is %d bytes, not the %d of notes.pdf", len(data), len(sent))
+		}
+	})
+
+	var dropped, pasted []byte
+	t.Run("DroppedAndPasted", func(t *testing.T) {
+		dropped, pasted = pngOf(t, 16, 16), pngOf(t, 8, 12)
+		e.must(t, giveFiles(b, "drop", lineEl(0), "dropped.png", "image/png", dropped), "drop")
+		// Dropped onto the first line: it goes right after that block.
+		want := []string{"image: dropped.png (loaded)", "image: photo.png (loaded)", "link: notes.pdf 18.0 kB"}
+		e.must(t, b.WaitFor(fmt.Sprintf("the files shown as %q", want), fileBlocksJS+`.join("\n") === `+q(strings.Join(want, "\n")), fileBlocksJS), "dropped")
+		e.must(t, b.SelectEnd(0), "caret at the end of the first line")
+		e.must(t, giveFiles(b, "paste", `document.querySelector(`+q(webdrive.Editor)+`)`, "image.png", "image/png", pasted), "paste")
+		want = []string{"image: image.png (loaded)", "image: dropped.png (loaded)", "image: photo.png (loaded)", "link: notes.pdf 18.0 kB"}
+		e.must(t, b.WaitFor(fmt.Sprintf("the files shown as %q", want), fileBlocksJS+`.join("\n") === `+q(strings.Join(want, "\n")), fileBlocksJS), "pasted")
+		seen, err := webdrive.Eval[[]string](b, `window.uploadsSeen`)
+		e.must(t, err, "the uploads seen")
+		if !strings.Contains(strings.Join(seen, "\n"), "Uploading dropped.png") {
+			e.fatalf(t, "no upload shown with its progress: %q", seen)
+		}
+		e.shot(t, "files-dropped-pasted")
+		// The bytes are the device's: 'mycel files get' gives them back.
+		got := map[string][]byte{}
+		for _, f := range filesOn(t, e.a, id) {
+			out := filepath.Join(dir, "got-"+f.Name)
+			e.a.ok("files", "get", f.ID, "-o", out)
+			got[f.Name], _ = os.ReadFile(out)
+		}
+		if !bytes.Equal(got["dropped.png"], dropped) || !bytes.Equal(got["image.png"], pasted) {
+			e.fatalf(t, "files get: dropped %d bytes (sent %d), pasted %d (sent %d)", len(got["dropped.png"]), len(dropped), len(got["image.png"]), len(pasted))
+		}
+	})
+
+	t.Run("EditingAroundKeepsThem", func(t *testing.T) {
+		before := fileAttrs(blocksOn(e.a, id))
+		if len(before) != 4 {
+			e.fatalf(t, "file blocks on a: %v", before)
+		}
+		// Text typed in the first line and after the last file, and a
+		// caption typed under an image.
+		e.must(t, b.SelectEnd(0), "caret at the end of the first line")
+		e.must(t, b.Type(", typed on"), "type")
+		e.must(t, b.Click("#page .b-file .file-caption p.line"), "into the first caption")
+		e.must(t, b.Type("A caption"), "type a caption")
+		e.must(t, b.Press(kb.Backspace), "Backspace in the caption")
+		e.must(t, b.Type("n"), "type")
+		var blocks []api.Block
+		waitFor(t, "the typing on a", func() bool {
+			blocks = blocksOn(e.a, id)
+			bs := flat(blocks)
+			return len(bs) >= 2 && bs[0].Text == "Text above, typed on" && strings.Contains(strings.Join(outline(blocks, 0), "\n"), "file: A caption")
+		}, e.upA)
+		after := fileAttrs(blocks)
+		if len(after) != len(before) {
+			e.fatalf(t, "file blocks after typing: %v, before %v", after, before)
+		}
+		for k, v := range before {
+			if !maps.Equal(after[k], v) {
+				e.fatalf(t, "block %s's attributes became %v, were %v", k, after[k], v)
+			}
+		}
+		// The other device has the same blocks (its copy of the page; the
+		// files' bytes travel on their own).
+		waitFor(t, "the file blocks on b", func() bool {
+			bs := blocksOn(e.b, id)
+			got := fileAttrs(bs)
+			if len(got) != len(before) {
+				return false
+			}
+			for k, v := range before {
+				if !maps.Equal(got[k], v) {
+					return false
+				}
+			}
+			return strings.Contains(strings.Join(outline(bs, 0), "\n"), "file: A caption")
+		}, e.node, e.upA, e.upB)
+		// b's browser shows them too: the image not on b yet says so.
+		const namesJS = `Array.from(document.querySelectorAll("#page .b-file .file-link")).map(a => a.textContent)`
+		want := []string{"image.png", "dropped.png", "photo.png", "notes.pdf"}
+		e.must(t, e.bb.WaitFor(fmt.Sprintf("b to show %q", want), namesJS+`.join("\n") === `+q(strings.Join(want, "\n")), `document.querySelector("#page").innerHTML`), "b's files")
+		e.shot(t, "files-edited-around")
+	})
+}
