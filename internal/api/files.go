@@ -328,7 +328,7 @@ func serveFile(w http.ResponseWriter, r *http.Request, e *vault.Engine, dev Runn
 	hd.Set("X-Content-Type-Options", "nosniff")
 	// Stricter than the app's own policy: whatever a file is, opened on
 	// its own it runs nothing and loads nothing.
-	hd.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sandbox")
+	hd.Set("Content-Security-Policy", "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox")
 	hd.Set("Content-Length", strconv.FormatUint(m.Size, 10))
 	if r.Method == http.MethodHead {
 		return

@@ -89,7 +89,7 @@ export class FileView implements NodeView {
       if (!r.ok) why = ((await r.json()) as { error?: string }).error || r.statusText;
       else why = "not shown (not an image this browser can show)";
     } catch { /* no answer: the device is gone; the retry below asks again */ }
-    if (this.shown === "" || !img.isConnected && this.tries > 0) return;
+    if (this.shown === "" || !img.isConnected) return; // gone, or shown another file meanwhile
     this.figure.classList.add("missing");
     let n = this.figure.querySelector(".file-note");
     if (!n) { n = note(""); this.figure.insertBefore(n, this.figure.firstChild); }

@@ -331,7 +331,7 @@ async function start() {
       const dt = (ev as DragEvent).dataTransfer;
       if (!dt || !Array.from(dt.types).includes("Files") || ev.defaultPrevented) return;
       ev.preventDefault();
-      if (t === "drop") say(current ? "Drop files onto the page's text to add them" : "Open a page to add files to it");
+      if (t === "drop") say(!current ? "Open a page to add files to it" : view && !view.editable ? "This page cannot be edited now, so no files can be added to it" : "Drop files onto the page's text to add them");
     });
   }
   void api<{ max_upload: number }>("/v1/files").then((l) => { maxUpload = l.max_upload; }, () => {});
