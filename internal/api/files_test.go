@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"mime/multipart"
@@ -173,9 +174,22 @@ func TestUploadAndServeFiles(t *testing.T) {
 		t.Fatalf("a name not ASCII: %q", cd)
 	}
 
+	// A file of several chunks streams in and out whole.
+	large := make([]byte, 5<<20+123)
+	rand.Read(large)
+	rec = upload(h, id, "name=film.bin", "", large)
+	if rec.Code != 200 {
+		t.Fatalf("a large upload: %d %s", rec.Code, rec.Body)
+	}
+	if m := decodeJSON[FilesAdded](t, rec); len(m.Files) != 1 || m.Files[0].Type != "application/octet-stream" {
+		t.Fatalf("a large upload: %+v", m)
+	} else if rec := getFile(h, m.Files[0].FileID, "object="+id.String()); !bytes.Equal(rec.Body.Bytes(), large) || rec.Header().Get("Content-Length") != fmt.Sprint(len(large)) {
+		t.Fatalf("the large file back: %d bytes, length %q", rec.Body.Len(), rec.Header().Get("Content-Length"))
+	}
+
 	// The list of the page's files says what is here of each.
 	rows := call[[]FileRow](t, h, "GET", "/v1/objects/"+id.String()+"/files", nil, 200)
-	if len(rows) != 5 || rows[0].FileID != up.Files[0].FileID || !rows[0].Complete || rows[0].Here != uint64(len(img)) {
+	if len(rows) != 6 || rows[0].FileID != up.Files[0].FileID || !rows[0].Complete || rows[0].Here != uint64(len(img)) {
 		t.Fatalf("files: %+v", rows)
 	}
 }
