@@ -213,6 +213,11 @@ func fileTools(t *testing.T, e *webE2E) {
 		const namesJS = `Array.from(document.querySelectorAll("#page .b-file .file-link")).map(a => a.textContent)`
 		want := []string{"image.png", "dropped.png", "photo.png", "notes.pdf"}
 		e.must(t, e.bb.WaitFor(fmt.Sprintf("b to show %q", want), namesJS+`.join("\n") === `+q(strings.Join(want, "\n")), `document.querySelector("#page").innerHTML`), "b's files")
+		// Two frames later: blocks just shown (content-visibility: auto)
+		// are painted only once the browser has seen them on screen, and
+		// a screenshot taken at once left them out.
+		_, err := webdrive.Eval[bool](e.bb, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
+		e.must(t, err, "two frames")
 		e.shot(t, "files-edited-around")
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	"mycel/internal/change"
@@ -143,8 +144,9 @@ func filesRoutes(mux *http.ServeMux, e *vault.Engine, dev Running, changed func(
 	mux.HandleFunc("GET /v1/files", func(w http.ResponseWriter, r *http.Request) {
 		reply(w, map[string]any{"max_upload": MaxUpload})
 	})
+	var found manifestCache
 	mux.HandleFunc("GET /v1/files/{file}", func(w http.ResponseWriter, r *http.Request) {
-		serveFile(w, r, e, dev)
+		serveFile(w, r, e, dev, &found)
 	})
 }
 
@@ -257,29 +259,34 @@ func servedType(m *files.Manifest) (string, bool) {
 // serveFile streams a file's bytes, checked against its hash. ?object=
 // names the page it is in (looked up there alone, not in every page);
 // ?download=1 makes an image a download too.
-func serveFile(w http.ResponseWriter, r *http.Request, e *vault.Engine, dev Running) {
+func serveFile(w http.ResponseWriter, r *http.Request, e *vault.Engine, dev Running, found *manifestCache) {
 	fileID := strings.ToLower(r.PathValue("file"))
 	if len(fileID) != 64 || strings.Trim(fileID, "0123456789abcdef") != "" {
 		fail(w, http.StatusBadRequest, fmt.Errorf("a file id is the 64 hex characters of its SHA-256, not %q", r.PathValue("file")))
 		return
 	}
-	var f vault.File
-	var err error
-	if o := r.URL.Query().Get("object"); o != "" {
-		id, perr := change.ParseID(o)
-		if perr != nil {
-			fail(w, http.StatusBadRequest, perr)
+	key := r.URL.Query().Get("object") + "/" + fileID
+	m := found.get(key)
+	if m == nil {
+		var f vault.File
+		var err error
+		if o := r.URL.Query().Get("object"); o != "" {
+			id, perr := change.ParseID(o)
+			if perr != nil {
+				fail(w, http.StatusBadRequest, perr)
+				return
+			}
+			f, err = e.PageFile(r.Context(), id, fileID)
+		} else {
+			f, err = e.FindFile(r.Context(), fileID)
+		}
+		if err != nil {
+			fail(w, http.StatusNotFound, err)
 			return
 		}
-		f, err = e.PageFile(r.Context(), id, fileID)
-	} else {
-		f, err = e.FindFile(r.Context(), fileID)
+		m = f.Manifest
+		found.put(key, m)
 	}
-	if err != nil {
-		fail(w, http.StatusNotFound, err)
-		return
-	}
-	m := f.Manifest
 	h, err := e.Here(m)
 	if err != nil {
 		fail(w, http.StatusInternalServerError, err)
@@ -338,6 +345,35 @@ func serveFile(w http.ResponseWriter, r *http.Request, e *vault.Engine, dev Runn
 		// a failed download rather than a file that ends early.
 		panic(http.ErrAbortHandler)
 	}
+}
+
+// manifestCache remembers the manifests of the files served, by page and
+// file id: a page of many images asks for each, and finding one renders
+// its page (for a long page, once per image, most of the cost). A file's
+// id is the hash of its bytes, so a manifest remembered never goes stale;
+// one whose block was deleted since is still served, as it would be by
+// its id alone.
+type manifestCache struct {
+	mu sync.Mutex
+	m  map[string]*files.Manifest
+}
+
+// keepManifests bounds the cache (it starts over when full).
+const keepManifests = 4096
+
+func (c *manifestCache) get(key string) *files.Manifest {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[key]
+}
+
+func (c *manifestCache) put(key string, m *files.Manifest) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= keepManifests {
+		c.m = map[string]*files.Manifest{}
+	}
+	c.m[key] = m
 }
 
 func idStrings(ids []change.ID) []string {

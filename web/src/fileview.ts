@@ -59,8 +59,11 @@ export class FileView implements NodeView {
         img.style.width = size.width + "px";
         if (size.height) img.style.height = size.height + "px";
       }
-      img.addEventListener("error", () => void this.missing(f, img));
-      img.addEventListener("load", () => { this.figure.querySelector(".file-note")?.remove(); this.figure.classList.remove("missing"); });
+      img.addEventListener("error", () => {
+        img.loading = "eager"; // hidden while missing: a lazy one would not load again
+        void this.missing(f, () => { img.src = fileURL(f, this.object) + "&try=" + this.tries; });
+      });
+      img.addEventListener("load", () => this.here());
       img.src = fileURL(f, this.object);
       this.figure.append(img);
     }
@@ -77,24 +80,40 @@ export class FileView implements NodeView {
     size.textContent = bytes(f.size);
     bar.append(link, " ", size);
     this.figure.append(bar);
+    if (!shownAsImage(f)) this.probe(f);
   }
 
-  // missing says why an image is not shown (the device's answer: a file
-  // not on this device yet says how much is here) and tries again a while
-  // later: its chunks may be on their way.
-  private async missing(f: FileInfo, img: HTMLImageElement) {
+  // missing says why a file is not here (the device's answer: a file not
+  // on this device yet says how much is here) and tries again a while
+  // later: its chunks may be on their way. again reloads an image, or
+  // looks again for another file.
+  private async missing(f: FileInfo, again: () => void) {
     let why = "not shown";
     try {
       const r = await fetch(fileURL(f, this.object), { method: "GET", headers: { Accept: "application/json" } });
       if (!r.ok) why = ((await r.json()) as { error?: string }).error || r.statusText;
-      else why = "not shown (not an image this browser can show)";
+      else { void r.body?.cancel(); why = "not shown (not an image this browser can show)"; }
     } catch { /* no answer: the device is gone; the retry below asks again */ }
-    if (this.shown === "" || !img.isConnected) return; // gone, or shown another file meanwhile
+    if (this.shown === "" || !this.figure.isConnected) return; // gone, or showing another file
     this.figure.classList.add("missing");
     let n = this.figure.querySelector(".file-note");
     if (!n) { n = note(""); this.figure.insertBefore(n, this.figure.firstChild); }
-    n.textContent = why;
-    if (this.tries++ < 100) this.timer = setTimeout(() => { img.src = fileURL(f, this.object) + "&try=" + this.tries; }, 3000);
+    n.textContent = why.charAt(0).toUpperCase() + why.slice(1);
+    if (this.tries++ < 100) this.timer = setTimeout(again, 3000);
+  }
+
+  private here() {
+    this.figure.querySelector(".file-note")?.remove();
+    this.figure.classList.remove("missing");
+  }
+
+  // probe asks whether a file that is no image is here (HEAD: no bytes),
+  // so that one not here says so before its link is clicked.
+  private probe(f: FileInfo) {
+    void fetch(fileURL(f, this.object, true), { method: "HEAD" }).then((r) => {
+      if (r.ok) this.here();
+      else if (r.status === 404) void this.missing(f, () => this.probe(f));
+    }, () => { /* the device is gone: the link says so when clicked */ });
   }
 
   private stopRetry() {
