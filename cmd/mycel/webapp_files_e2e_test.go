@@ -166,9 +166,52 @@ func fileTools(t *testing.T, e *webE2E) {
 		}
 	})
 
+	t.Run("LargeUploadShowsProgress", func(t *testing.T) {
+		// 40 MB made in the browser (not sent through the test's
+		// connection to it), its SHA-256 (the file's id) taken there.
+		sum, err := webdrive.Eval[string](b, `(async () => {
+			const parts = [];
+			for (let i = 0; i < 40_000_000 / 50_000; i++) parts.push(crypto.getRandomValues(new Uint8Array(50_000)));
+			window.bigFile = new File(parts, "big.bin", {type: "application/octet-stream"});
+			window.progressSeen = [];
+			new MutationObserver(() => {
+				for (const p of document.querySelectorAll("#page .upload .upload-progress")) window.progressSeen.push(p.textContent);
+			}).observe(document.querySelector("#page"), {subtree: true, childList: true, characterData: true});
+			const h = new Uint8Array(await crypto.subtle.digest("SHA-256", await window.bigFile.arrayBuffer()));
+			return Array.from(h, x => x.toString(16).padStart(2, "0")).join("");
+		})()`)
+		e.must(t, err, "make a large file")
+		_, err = webdrive.Eval[bool](b, `(() => {
+			const dt = new DataTransfer();
+			dt.items.add(window.bigFile);
+			const r = document.querySelectorAll(`+q(webdrive.Lines)+`)[0].getBoundingClientRect();
+			return document.querySelectorAll(`+q(webdrive.Lines)+`)[0].dispatchEvent(new DragEvent("drop", {dataTransfer: dt, clientX: r.left + 5, clientY: r.top + r.height / 2, bubbles: true, cancelable: true}));
+		})()`)
+		e.must(t, err, "drop it")
+		e.must(t, b.WaitFor("big.bin on the page", `Array.from(document.querySelectorAll("#page .b-file .file-link")).some(a => a.textContent === "big.bin")`, fileBlocksJS), "big.bin")
+		e.must(t, b.WaitFor("the upload's progress gone once its block is in", `document.querySelector("#page .upload") === null`, `document.querySelector("#page .upload")?.textContent`), "progress gone")
+		seen, err := webdrive.Eval[[]string](b, `window.progressSeen`)
+		e.must(t, err, "progress seen")
+		t.Logf("progress shown: %q", seen)
+		between := false
+		for _, p := range seen {
+			between = between || p != "0%" && p != "100%"
+		}
+		if !between {
+			e.fatalf(t, "no progress between 0 and 100%% shown: %q", seen)
+		}
+		found := false
+		for _, f := range filesOn(t, e.a, id) {
+			found = found || f.ID == sum && f.Size == 40_000_000
+		}
+		if !found {
+			e.fatalf(t, "no file %s of 40 MB on a: %v", sum, filesOn(t, e.a, id))
+		}
+	})
+
 	t.Run("EditingAroundKeepsThem", func(t *testing.T) {
 		before := fileAttrs(blocksOn(e.a, id))
-		if len(before) != 4 {
+		if len(before) != 5 {
 			e.fatalf(t, "file blocks on a: %v", before)
 		}
 		// Text typed in the first line and after the last file, and a
@@ -211,7 +254,7 @@ func fileTools(t *testing.T, e *webE2E) {
 		}, e.node, e.upA, e.upB)
 		// b's browser shows them too: the image not on b yet says so.
 		const namesJS = `Array.from(document.querySelectorAll("#page .b-file .file-link")).map(a => a.textContent)`
-		want := []string{"image.png", "dropped.png", "photo.png", "notes.pdf"}
+		want := []string{"big.bin", "image.png", "dropped.png", "photo.png", "notes.pdf"}
 		e.must(t, e.bb.WaitFor(fmt.Sprintf("b to show %q", want), namesJS+`.join("\n") === `+q(strings.Join(want, "\n")), `document.querySelector("#page").innerHTML`), "b's files")
 		// Two frames later: blocks just shown (content-visibility: auto)
 		// are painted only once the browser has seen them on screen, and
