@@ -294,8 +294,10 @@ func serveFile(w http.ResponseWriter, r *http.Request, e *vault.Engine, dev Runn
 	}
 	if !h.Complete() {
 		// The hook of on-demand download: a device that can fetch the
-		// missing chunks does so while the request waits.
-		if ff, ok := dev.(FileFetcher); ok {
+		// missing chunks does so while the request waits. A HEAD only
+		// asks whether the file is here (the editor's look at a file it
+		// shows as a link: a film on a page opened is not fetched for it).
+		if ff, ok := dev.(FileFetcher); ok && r.Method != http.MethodHead {
 			if err := ff.FetchFile(r.Context(), m); err == nil {
 				h, err = e.Here(m)
 				if err != nil {

@@ -313,6 +313,10 @@ func TestFileNotHere(t *testing.T) {
 		}
 		return nil
 	}}
+	// A HEAD asks, and fetches nothing.
+	if rec := do(Handler(e, f), httptest.NewRequest("HEAD", "/v1/files/"+m.ID()+"?object="+id.String(), nil)); rec.Code != 404 || f.asks != 0 {
+		t.Fatalf("HEAD of a file not here: %d (asked %d times)", rec.Code, f.asks)
+	}
 	rec = getFile(Handler(e, f), m.ID(), "object="+id.String())
 	if rec.Code != 200 || !bytes.Equal(rec.Body.Bytes(), img) || f.asks != 1 {
 		t.Fatalf("fetched on demand: %d (asked %d times)", rec.Code, f.asks)

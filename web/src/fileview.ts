@@ -87,13 +87,15 @@ export class FileView implements NodeView {
   // on this device yet says how much is here) and tries again a while
   // later: its chunks may be on their way. again reloads an image, or
   // looks again for another file.
-  private async missing(f: FileInfo, again: () => void) {
-    let why = "not shown";
-    try {
-      const r = await fetch(fileURL(f, this.object), { method: "GET", headers: { Accept: "application/json" } });
-      if (!r.ok) why = ((await r.json()) as { error?: string }).error || r.statusText;
-      else { void r.body?.cancel(); why = "not shown (not an image this browser can show)"; }
-    } catch { /* no answer: the device is gone; the retry below asks again */ }
+  private async missing(f: FileInfo, again: () => void, known?: string) {
+    let why = known || "not shown";
+    if (!known) {
+      try {
+        const r = await fetch(fileURL(f, this.object), { method: "GET", headers: { Accept: "application/json" } });
+        if (!r.ok) why = ((await r.json()) as { error?: string }).error || r.statusText;
+        else { void r.body?.cancel(); why = "not shown (not an image this browser can show)"; }
+      } catch { /* no answer: the device is gone; the retry below asks again */ }
+    }
     if (this.shown === "" || !this.figure.isConnected) return; // gone, or showing another file
     this.figure.classList.add("missing");
     let n = this.figure.querySelector(".file-note");
@@ -107,12 +109,15 @@ export class FileView implements NodeView {
     this.figure.classList.remove("missing");
   }
 
-  // probe asks whether a file that is no image is here (HEAD: no bytes),
-  // so that one not here says so before its link is clicked.
+  // probe asks whether a file that is no image is here (HEAD: no bytes,
+  // and nothing fetched), so that one not here says so before its link is
+  // clicked.
   private probe(f: FileInfo) {
     void fetch(fileURL(f, this.object, true), { method: "HEAD" }).then((r) => {
       if (r.ok) this.here();
-      else if (r.status === 404) void this.missing(f, () => this.probe(f));
+      // Not asked why (a GET would fetch it, on a device that can: a
+      // click on the link does that).
+      else if (r.status === 404) void this.missing(f, () => this.probe(f), "not on this device yet: a click on it fetches it when a device or the node that holds it is reachable");
     }, () => { /* the device is gone: the link says so when clicked */ });
   }
 
