@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/dom"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
 	"mycel/internal/api"
@@ -64,6 +68,31 @@ func giveFiles(b *webdrive.Browser, how, el, name, typ string, data []byte) erro
 		return ev.defaultPrevented;
 	})()`, webdrive.Quote(base64.StdEncoding.EncodeToString(data)), webdrive.Quote(name), webdrive.Quote(typ), el, how, webdrive.Quote(webdrive.Editor)))
 	return err
+}
+
+// chooseFiles answers the file chooser that press opens in b (as a person
+// picking files in it) with paths.
+func chooseFiles(b *webdrive.Browser, press func(ctx context.Context) error, paths ...string) error {
+	return b.Do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, page.SetInterceptFileChooserDialog, page.SetInterceptFileChooserDialogParams{Enabled: true}); err != nil {
+			return err
+		}
+		defer chromedp.Call(ctx, page.SetInterceptFileChooserDialog, page.SetInterceptFileChooserDialogParams{Enabled: false})
+		sub, stop := context.WithCancel(ctx)
+		defer stop()
+		opened := chromedp.Events(sub, page.FileChooserOpened)
+		if err := press(ctx); err != nil {
+			return err
+		}
+		for ev, err := range opened {
+			if err != nil {
+				return err
+			}
+			_, err := chromedp.Call(ctx, dom.SetFileInputFiles, dom.SetFileInputFilesParams{Files: paths, BackendNodeID: ev.BackendNodeID})
+			return err
+		}
+		return ctx.Err()
+	}))
 }
 
 // fileBlocksJS is the open page's file blocks as the editor shows them:
@@ -166,6 +195,37 @@ func fileTools(t *testing.T, e *webE2E) {
 		}
 	})
 
+	t.Run("PickedFromTheSlashMenu", func(t *testing.T) {
+		// The keyboard's way: "/file", Enter, and the files picked go
+		// after the block.
+		picked := filepath.Join(dir, "picked.txt")
+		os.WriteFile(picked, []byte("picked by keyboard"), 0o600)
+		e.must(t, b.SelectEnd(0), "caret at the end of the first line")
+		e.must(t, b.Type("\r/file"), "a new line, then /file")
+		e.waitPicker(t, b, "File or image*")
+		e.must(t, chooseFiles(b, func(ctx context.Context) error { return b.Press(kb.Enter) }, picked), "pick a file")
+		e.must(t, b.WaitFor("picked.txt on the page", `Array.from(document.querySelectorAll("#page .b-file .file-link")).some(a => a.textContent === "picked.txt")`, fileBlocksJS), "picked")
+		var got []byte
+		for _, f := range filesOn(t, e.a, id) {
+			if f.Name == "picked.txt" {
+				out := filepath.Join(dir, "got-picked.txt")
+				e.a.ok("files", "get", f.ID, "-o", out)
+				got, _ = os.ReadFile(out)
+			}
+		}
+		if string(got) != "picked by keyboard" {
+			e.fatalf(t, "picked.txt on a: %q", got)
+		}
+		// After the block it was picked in (the line "/file" was typed on,
+		// empty now).
+		order, err := webdrive.Eval[[]string](b, `Array.from(document.querySelectorAll("#page .ProseMirror > div.b")).map(d => d.dataset.type + ":" + (d.querySelector(".file-link")?.textContent || d.textContent))`)
+		e.must(t, err, "the blocks")
+		if len(order) < 3 || order[1] != "paragraph:" || order[2] != "file:picked.txt" {
+			e.fatalf(t, "picked.txt is not after the line it was picked on: %q", order)
+		}
+		e.shot(t, "files-picked")
+	})
+
 	t.Run("LargeUploadShowsProgress", func(t *testing.T) {
 		// 40 MB made in the browser (not sent through the test's
 		// connection to it), its SHA-256 (the file's id) taken there.
@@ -211,7 +271,7 @@ func fileTools(t *testing.T, e *webE2E) {
 
 	t.Run("EditingAroundKeepsThem", func(t *testing.T) {
 		before := fileAttrs(blocksOn(e.a, id))
-		if len(before) != 5 {
+		if len(before) != 6 {
 			e.fatalf(t, "file blocks on a: %v", before)
 		}
 		// Text typed in the first line and after the last file, and a
@@ -254,7 +314,7 @@ func fileTools(t *testing.T, e *webE2E) {
 		}, e.node, e.upA, e.upB)
 		// b's browser shows them too: the image not on b yet says so.
 		const namesJS = `Array.from(document.querySelectorAll("#page .b-file .file-link")).map(a => a.textContent)`
-		want := []string{"big.bin", "image.png", "dropped.png", "photo.png", "notes.pdf"}
+		want := []string{"big.bin", "picked.txt", "image.png", "dropped.png", "photo.png", "notes.pdf"}
 		e.must(t, e.bb.WaitFor(fmt.Sprintf("b to show %q", want), namesJS+`.join("\n") === `+q(strings.Join(want, "\n")), `document.querySelector("#page").innerHTML`), "b's files")
 		// Two frames later: blocks just shown (content-visibility: auto)
 		// are painted only once the browser has seen them on screen, and

@@ -168,7 +168,10 @@ function pickFiles(view: EditorView, u: Uploads) {
   const input = document.createElement("input");
   input.type = "file";
   input.multiple = true;
-  input.addEventListener("change", () => { if (input.files && input.files.length) void uploadFiles(view, Array.from(input.files), view.state.selection.from, u); });
+  input.addEventListener("change", () => {
+    view.focus(); // back from the chooser, typing goes on where it was
+    if (input.files && input.files.length) void uploadFiles(view, Array.from(input.files), view.state.selection.from, u);
+  });
   input.click();
 }
 
