@@ -15,6 +15,7 @@ import (
 	"net/textproto"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -419,5 +420,52 @@ func TestWebManifestFixture(t *testing.T) {
 	back, err := vault.ManifestOf(&crdt.Block{Type: crdt.TypeFile, Attrs: map[string]string{vault.FileAttr: got["attr"].(string)}})
 	if err != nil || back.Name != m.Name || back.Size != m.Size {
 		t.Fatalf("read back: %+v %v", back, err)
+	}
+}
+
+// A block of a type this version does not know (a newer mycel's: the
+// CRDT keeps any) is sent back by the editor as it got it, and the edit
+// is taken, the block kept with its attributes; a new block of such a
+// type, or a block turned into one, is still refused.
+func TestDocEditsKeepBlocksOfUnknownTypes(t *testing.T) {
+	ctx := context.Background()
+	e, id := onePage(t, "Future", "before\n")
+	if _, err := e.Edit(ctx, id, vault.EditOptions{}, func(tx *crdt.Tx) error {
+		p, _ := e.Page(ctx, id)
+		b := tx.InsertBlock(crdt.ID{}, p.Blocks[0].ID, "hologram")
+		tx.SetAttr(b, "beam", "3")
+		tx.InsertText(b, 0, "from a newer mycel")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	h := Handler(e, nil)
+	path := "/v1/objects/" + id.String() + "/doc"
+	doc := call[Doc](t, h, "GET", path, nil, 200)
+	if len(doc.Blocks) != 2 || doc.Blocks[1].Type != "hologram" {
+		t.Fatalf("doc: %+v", doc.Blocks)
+	}
+	blocks := slices.Clone(doc.Blocks)
+	blocks[0].Text = "before, typed on"
+	blocks[1].Text = "from a newer mycel, typed on"
+	got := call[DocEdited](t, h, "POST", path, DocEdit{Base: doc.Heads, Blocks: blocks}, 200)
+	if !got.Changed {
+		t.Fatal("not changed")
+	}
+	doc = call[Doc](t, h, "GET", path, nil, 200)
+	if len(doc.Blocks) != 2 || doc.Blocks[0].Text != "before, typed on" || doc.Blocks[1].Type != "hologram" || doc.Blocks[1].Attrs["beam"] != "3" || doc.Blocks[1].Text != "from a newer mycel, typed on" {
+		t.Fatalf("after the edit: %+v", doc.Blocks)
+	}
+	for name, bs := range map[string][]Block{
+		"a new block of it":      append(slices.Clone(doc.Blocks), Block{Type: "hologram", Text: "x"}),
+		"a block turned into it": {{ID: doc.Blocks[0].ID, Type: "hologram", Text: "x"}, doc.Blocks[1]},
+		"it as another unknown":  {doc.Blocks[0], {ID: doc.Blocks[1].ID, Type: "marquee", Text: "x"}},
+	} {
+		rec := httptest.NewRecorder()
+		b, _ := json.Marshal(DocEdit{Base: doc.Heads, Blocks: bs})
+		h.ServeHTTP(rec, httptest.NewRequest("POST", path, bytes.NewReader(b)))
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "unknown type") {
+			t.Errorf("%s: %d %s", name, rec.Code, rec.Body)
+		}
 	}
 }
