@@ -289,6 +289,19 @@ func fileTools(t *testing.T, e *webE2E) {
 		}
 	})
 
+	t.Run("RefusedUploadSaysWhy", func(t *testing.T) {
+		n := len(filesOn(t, e.a, id))
+		e.must(t, giveFiles(b, "drop", lineEl(0), "bad\x00name.png", "image/png", pngOf(t, 4, 4)), "drop")
+		failed := `document.querySelector("#page .upload.failed")`
+		e.must(t, b.WaitFor("the refusal shown where the file was going", failed+`?.textContent.includes("Not uploaded") && `+failed+`.textContent.includes("name must be text")`, failed+`?.textContent`), "refused")
+		e.shot(t, "files-refused")
+		e.must(t, b.Click("#page .upload.failed button"), "dismiss")
+		e.must(t, b.WaitFor("the refusal dismissed", failed+` === null`, ""), "dismissed")
+		if got := len(filesOn(t, e.a, id)); got != n {
+			e.fatalf(t, "a refused upload added a file: %d files, were %d", got, n)
+		}
+	})
+
 	t.Run("EditingAroundKeepsThem", func(t *testing.T) {
 		before := fileAttrs(blocksOn(e.a, id))
 		if len(before) != 6 {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"mycel/internal/change"
@@ -169,8 +170,8 @@ func storeUpload(w http.ResponseWriter, r *http.Request, e *vault.Engine) ([]*fi
 		if name == "" {
 			return nil, http.StatusBadRequest, errors.New("a file needs its name (?name= or the part's filename)")
 		}
-		if !utf8.ValidString(name) || len(name) > 1024 || strings.ContainsAny(name, "\x00") {
-			return nil, http.StatusBadRequest, errors.New("a file's name must be text of at most 1024 bytes")
+		if !utf8.ValidString(name) || len(name) > 1024 || strings.IndexFunc(name, unicode.IsControl) >= 0 {
+			return nil, http.StatusBadRequest, errors.New("a file's name must be text (no control characters) of at most 1024 bytes")
 		}
 		m, err := e.StoreFile(r.Context(), rd, vault.StoreFileOptions{Name: name, Type: uploadType(typ), Limit: limit})
 		var tooBig *http.MaxBytesError

@@ -215,6 +215,7 @@ func TestUploadRefusals(t *testing.T) {
 		{"a block id that is no id", "", "name=a.png&after=zz", "image/png", big[:100], false, 400, "after"},
 		{"no name", "", "", "image/png", big[:100], false, 400, "name"},
 		{"a name that is not text", "", "name=%ff%fe", "image/png", big[:100], false, 400, "name"},
+		{"a name with a line break", "", "name=a%0Ab.png", "image/png", big[:100], false, 400, "control characters"},
 		{"over the limit, said up front", "", "name=big.png", "image/png", big, false, 413, "over the limit of 307.2 kB for one file"},
 		{"over the limit, found while reading", "", "name=big.png", "image/png", big, true, 413, "over the limit of 307.2 kB for one file"},
 		{"a multipart upload without a boundary", "", "", "multipart/form-data", big[:100], false, 400, "boundary"},

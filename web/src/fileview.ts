@@ -291,10 +291,23 @@ export async function uploadFiles(view: EditorView, files: File[], pos: number, 
   const w = uploadsKey.getState(view.state)!.find(undefined, undefined, (spec) => spec.key === items[0].key)[0];
   const before = w ? view.state.doc.resolve(w.from).nodeBefore : null;
   if (before && before.type.name === "block") after = before.attrs.id as string;
+  // A failed upload says why where it was going, until dismissed (or a
+  // while later), and in the status line.
+  const failed = (it: (typeof items)[number], why: string) => {
+    const msg = `Not uploaded: ${it.file.name}: ${why}`;
+    u.say(msg);
+    it.el.classList.add("failed");
+    it.el.setAttribute("role", "alert");
+    const x = document.createElement("button");
+    x.textContent = "×";
+    x.setAttribute("aria-label", "Dismiss");
+    x.addEventListener("click", () => drop([it.key]));
+    it.el.replaceChildren(msg, " ", x);
+    setTimeout(() => drop([it.key]), 20000);
+  };
   for (const it of items) {
     if (limit > 0 && it.file.size > limit) {
-      u.say(`Not uploaded: ${it.file.name} is ${bytes(it.file.size)}, over the limit of ${bytes(limit)} for one file`);
-      drop([it.key]);
+      failed(it, `${bytes(it.file.size)} is over the limit of ${bytes(limit)} for one file`);
       continue;
     }
     try {
@@ -315,8 +328,7 @@ export async function uploadFiles(view: EditorView, files: File[], pos: number, 
       // reloaded meanwhile, without the widget's block).
       setTimeout(() => { if (waiting.get(block) === it.key) { waiting.delete(block); drop([it.key]); } }, 15000);
     } catch (e) {
-      u.say(`Not uploaded: ${it.file.name}: ${(e as Error).message}`);
-      drop([it.key]);
+      failed(it, (e as Error).message);
     }
   }
 }
