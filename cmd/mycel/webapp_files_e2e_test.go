@@ -150,10 +150,12 @@ func fileAttrs(bs []api.Block) map[string]map[string]string {
 }
 
 // fileTools: a file the CLI adds shows in the page (an image inline, any
-// other file as a link with its size); an image dropped onto the page and
-// one pasted are uploaded with their progress shown and become file
-// blocks whose bytes 'mycel files get' gives back; text typed around them
-// and into a caption keeps every file block, on this device and the other.
+// other file as a link with its size, downloaded by a click); an image
+// dropped onto the page, one pasted and a file picked from the / menu are
+// uploaded and become file blocks whose bytes 'mycel files get' gives
+// back; a large upload shows its progress on its way; a refused one says
+// why where it was going; text typed around them and into a caption keeps
+// every file block, on this device and the other.
 func fileTools(t *testing.T, e *webE2E) {
 	q := webdrive.Quote
 	dir := t.TempDir()
