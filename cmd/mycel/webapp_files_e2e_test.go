@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/dom"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -94,6 +96,40 @@ func chooseFiles(b *webdrive.Browser, press func(ctx context.Context) error, pat
 		}
 		return ctx.Err()
 	}))
+}
+
+// downloadByKeys presses keys in b (press) that download a file, and
+// returns where the browser saved it in dir.
+func downloadByKeys(b *webdrive.Browser, dir string, press func() error) (string, error) {
+	var path string
+	err := b.Do(chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		events := true
+		if _, err := chromedp.CallBrowser(ctx, browser.SetDownloadBehavior, browser.SetDownloadBehaviorParams{
+			Behavior: browser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &events,
+		}); err != nil {
+			return err
+		}
+		sub, stop := context.WithCancel(ctx)
+		defer stop()
+		progress := chromedp.BrowserEvents(sub, browser.DownloadProgress)
+		if err := press(); err != nil {
+			return err
+		}
+		for ev, err := range progress {
+			if err != nil {
+				return err
+			}
+			switch ev.State {
+			case browser.DownloadProgressStateCompleted:
+				path = filepath.Join(dir, ev.GUID)
+				return nil
+			case browser.DownloadProgressStateCanceled:
+				return errors.New("the download was canceled")
+			}
+		}
+		return ctx.Err()
+	}))
+	return path, err
 }
 
 // throttleUploads bounds what b uploads to the web app's files route to
@@ -181,6 +217,13 @@ func fileTools(t *testing.T, e *webE2E) {
 		sent, _ := os.ReadFile(notes)
 		if data, _ := os.ReadFile(got); !bytes.Equal(data, sent) {
 			e.fatalf(t, "the download is %d bytes, not the %d of notes.pdf", len(data), len(sent))
+		}
+		// And by the keyboard: Ctrl+Enter in its caption.
+		e.must(t, b.Click(`#page .b-file:has(a.file-link[download="notes.pdf"]) .file-caption p.line`), "into notes.pdf's caption")
+		got, err = downloadByKeys(b, t.TempDir(), func() error { return b.Press(kb.Enter, chromedp.ModifierCtrl) })
+		e.must(t, err, "download notes.pdf by Ctrl+Enter")
+		if data, _ := os.ReadFile(got); !bytes.Equal(data, sent) {
+			e.fatalf(t, "the download by keys is %d bytes, not the %d of notes.pdf", len(data), len(sent))
 		}
 	})
 
