@@ -56,11 +56,11 @@ func CRDTBlocks(bs []Block) ([]*crdt.Block, error) { return crdtBlocks(bs, 0, ni
 // knows.
 var errUnknownType = errors.New("unknown type")
 
-// crdtBlocksKeeping is CRDTBlocks that takes too the blocks of types this
-// version does not know that the page has so (kept: block id → its type
-// there): a newer mycel's, which an editor sends back as it got them.
-// Refused, they made every edit of their page fail, so nothing typed on
-// it was saved.
+// crdtBlocksKeeping is CRDTBlocks that takes too the blocks and marks of
+// types this version does not know that the page has so (kept: block id →
+// its type there; "id mark type" for a block that has such marks): a
+// newer mycel's, which an editor sends back as it got them. Refused, they
+// made every edit of their page fail, so nothing typed on it was saved.
 func crdtBlocksKeeping(bs []Block, page []*crdt.Block) ([]*crdt.Block, error) {
 	kept := map[string]string{}
 	var walk func([]*crdt.Block)
@@ -68,6 +68,11 @@ func crdtBlocksKeeping(bs []Block, page []*crdt.Block) ([]*crdt.Block, error) {
 		for _, b := range bs {
 			if !crdt.IsBlockType(b.Type) {
 				kept[b.ID.String()] = b.Type
+			}
+			for _, m := range b.Marks {
+				if !crdt.IsMarkType(m.Type) {
+					kept[b.ID.String()+" mark "+m.Type] = m.Type
+				}
 			}
 			walk(b.Children)
 		}
@@ -103,7 +108,10 @@ func crdtBlocks(bs []Block, depth int, kept map[string]string) ([]*crdt.Block, e
 		}
 		n := utf8.RuneCountInString(j.Text)
 		for _, m := range j.Marks {
-			if !crdt.IsMarkType(m.Type) || m.Start < 0 || m.Start >= m.End || m.End > n || !utf8.ValidString(m.Value) {
+			if !crdt.IsMarkType(m.Type) && (j.ID == "" || kept[j.ID+" mark "+m.Type] != m.Type) {
+				return nil, fmt.Errorf("block %q: a mark of %w %q", j.ID, errUnknownType, m.Type)
+			}
+			if m.Start < 0 || m.Start >= m.End || m.End > n || !utf8.ValidString(m.Value) {
 				return nil, fmt.Errorf("block %q: bad mark %s over [%d, %d) of %d characters", j.ID, m.Type, m.Start, m.End, n)
 			}
 			if m.Type == crdt.MarkLink && unsafeURL(m.Value) {

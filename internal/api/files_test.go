@@ -424,10 +424,11 @@ func TestWebManifestFixture(t *testing.T) {
 	}
 }
 
-// A block of a type this version does not know (a newer mycel's: the
-// CRDT keeps any) is sent back by the editor as it got it, and the edit
-// is taken, the block kept with its attributes; a new block of such a
-// type, or a block turned into one, is still refused.
+// A block or a mark of a type this version does not know (a newer
+// mycel's: the CRDT keeps any) is sent back by the editor as it got it,
+// and the edit is taken, the block kept with its attributes, the mark on
+// its text; a new block of such a type, a block turned into one, or such
+// a mark on another block is still refused.
 func TestDocEditsKeepBlocksOfUnknownTypes(t *testing.T) {
 	ctx := context.Background()
 	e, id := onePage(t, "Future", "before\n")
@@ -436,6 +437,7 @@ func TestDocEditsKeepBlocksOfUnknownTypes(t *testing.T) {
 		b := tx.InsertBlock(crdt.ID{}, p.Blocks[0].ID, "hologram")
 		tx.SetAttr(b, "beam", "3")
 		tx.InsertText(b, 0, "from a newer mycel")
+		tx.Mark(p.Blocks[0].ID, 0, 3, "sparkle", "")
 		return nil
 	}); err != nil {
 		t.Fatal(err)
@@ -454,13 +456,15 @@ func TestDocEditsKeepBlocksOfUnknownTypes(t *testing.T) {
 		t.Fatal("not changed")
 	}
 	doc = call[Doc](t, h, "GET", path, nil, 200)
-	if len(doc.Blocks) != 2 || doc.Blocks[0].Text != "before, typed on" || doc.Blocks[1].Type != "hologram" || doc.Blocks[1].Attrs["beam"] != "3" || doc.Blocks[1].Text != "from a newer mycel, typed on" {
+	if len(doc.Blocks) != 2 || doc.Blocks[0].Text != "before, typed on" || doc.Blocks[1].Type != "hologram" || doc.Blocks[1].Attrs["beam"] != "3" || doc.Blocks[1].Text != "from a newer mycel, typed on" ||
+		!slices.Equal(doc.Blocks[0].Marks, []Mark{{0, 3, "sparkle", ""}}) {
 		t.Fatalf("after the edit: %+v", doc.Blocks)
 	}
 	for name, bs := range map[string][]Block{
 		"a new block of it":      append(slices.Clone(doc.Blocks), Block{Type: "hologram", Text: "x"}),
 		"a block turned into it": {{ID: doc.Blocks[0].ID, Type: "hologram", Text: "x"}, doc.Blocks[1]},
 		"it as another unknown":  {doc.Blocks[0], {ID: doc.Blocks[1].ID, Type: "marquee", Text: "x"}},
+		"a mark of it elsewhere": {doc.Blocks[0], {ID: doc.Blocks[1].ID, Type: "hologram", Text: "x", Marks: []Mark{{0, 1, "sparkle", ""}}}},
 	} {
 		rec := httptest.NewRecorder()
 		b, _ := json.Marshal(DocEdit{Base: doc.Heads, Blocks: bs})

@@ -62,6 +62,10 @@ const marks: Record<string, MarkSpec> = {
   link: valued("a", "link", "href"),
   mention: valued("a", "mention", "data-target"),
   raw: { inclusive: false, toDOM: () => ["span", { class: "raw" }, 0], parseDOM: [{ tag: "span.raw" }] },
+  // other: a mark of a type this editor does not know (a newer mycel's),
+  // kept as it came (type and value) so that an edit sends it back. Not
+  // parsed from a paste: it is no formatting a person gave.
+  other: { attrs: { type: { default: "" }, value: { default: "" } }, inclusive: false, excludes: "", toDOM: (m) => ["span", { class: "other-mark", "data-mark": m.attrs.type }, 0] },
 };
 
 export const schema = new Schema({ nodes, marks });

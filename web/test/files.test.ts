@@ -196,3 +196,21 @@ test("every edit the editor sends holds the file blocks and unknown blocks exact
   assert.equal(sent[sent.length - 1][1].text, "caption");
   assert.equal(sent[sent.length - 1][5].text, "after and more");
 });
+
+test("marks of types the editor does not know are kept as they came, through typing and remote changes", () => {
+  const blocks: ApiBlock[] = [
+    { id: "1@a", type: "paragraph", text: "sparkling glow", marks: [{ start: 0, end: 4, type: "bold" }, { start: 0, end: 9, type: "sparkle" }, { start: 5, end: 14, type: "glow", value: "#f0f" }] },
+    { id: "2@a", type: "paragraph", text: "plain" },
+  ];
+  assert.deepEqual(fromDoc(toDoc(blocks)), blocks);
+  let s = state(blocks, "plain", 5);
+  s = s.apply(s.tr.insertText(" typed"));
+  s = s.apply(s.tr.insertText("!", 2 + 14)); // at the end of the first line: no mark goes on (not inclusive)
+  const out = fromDoc(s.doc);
+  assert.deepEqual(out[0].marks, blocks[0].marks);
+  assert.equal(out[0].text, "sparkling glow!");
+  const remote = structuredClone(blocks);
+  remote[0].marks = [{ start: 0, end: 3, type: "sparkle" }, { start: 0, end: 4, type: "bold" }, { start: 5, end: 14, type: "glow", value: "#f0f" }];
+  s = s.apply(reconcile(s, toDoc(remote))!);
+  assert.deepEqual(fromDoc(s.doc)[0].marks, remote[0].marks);
+});
