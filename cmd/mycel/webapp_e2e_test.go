@@ -211,6 +211,7 @@ func TestWebAppE2E(t *testing.T) {
 
 	t.Run("PageTools", func(t *testing.T) { pageTools(t, e) })
 	t.Run("Editor", func(t *testing.T) { editorTools(t, e) })
+	t.Run("Files", func(t *testing.T) { fileTools(t, e) })
 }
 
 // joinLabels is for messages.

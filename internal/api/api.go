@@ -123,6 +123,7 @@ func Handler(e *vault.Engine, dev Running) *API {
 	pageRoutes(mux, e, changed)
 	vaultRoutes(mux, e, dev)
 	transferRoutes(mux, e, changed)
+	filesRoutes(mux, e, dev, changed)
 	return &API{Handler: mux, stop: stop}
 }
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"unicode/utf8"
@@ -49,9 +50,38 @@ const maxDepth = 64
 // CRDTBlocks checks a block tree sent to the API and converts it: known
 // block and mark types, ids as the API gives them (or none, for a new
 // block), marks within their text, UTF-8 everywhere.
-func CRDTBlocks(bs []Block) ([]*crdt.Block, error) { return crdtBlocks(bs, 0) }
+func CRDTBlocks(bs []Block) ([]*crdt.Block, error) { return crdtBlocks(bs, 0, nil) }
 
-func crdtBlocks(bs []Block, depth int) ([]*crdt.Block, error) {
+// errUnknownType is wrapped when a block's type is not one this version
+// knows.
+var errUnknownType = errors.New("unknown type")
+
+// crdtBlocksKeeping is CRDTBlocks that takes too the blocks and marks of
+// types this version does not know that the page has so (kept: block id →
+// its type there; "id mark type" for a block that has such marks): a
+// newer mycel's, which an editor sends back as it got them. Refused, they
+// made every edit of their page fail, so nothing typed on it was saved.
+func crdtBlocksKeeping(bs []Block, page []*crdt.Block) ([]*crdt.Block, error) {
+	kept := map[string]string{}
+	var walk func([]*crdt.Block)
+	walk = func(bs []*crdt.Block) {
+		for _, b := range bs {
+			if !crdt.IsBlockType(b.Type) {
+				kept[b.ID.String()] = b.Type
+			}
+			for _, m := range b.Marks {
+				if !crdt.IsMarkType(m.Type) {
+					kept[b.ID.String()+" mark "+m.Type] = m.Type
+				}
+			}
+			walk(b.Children)
+		}
+	}
+	walk(page)
+	return crdtBlocks(bs, 0, kept)
+}
+
+func crdtBlocks(bs []Block, depth int, kept map[string]string) ([]*crdt.Block, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("blocks nest more than %d deep", maxDepth)
 	}
@@ -65,8 +95,8 @@ func crdtBlocks(bs []Block, depth int) ([]*crdt.Block, error) {
 			}
 			b.ID = id
 		}
-		if !crdt.IsBlockType(j.Type) {
-			return nil, fmt.Errorf("block %q: unknown type %q", j.ID, j.Type)
+		if !crdt.IsBlockType(j.Type) && (j.ID == "" || kept[j.ID] != j.Type) {
+			return nil, fmt.Errorf("block %q: %w %q", j.ID, errUnknownType, j.Type)
 		}
 		if !utf8.ValidString(j.Text) {
 			return nil, fmt.Errorf("block %q: text is not UTF-8", j.ID)
@@ -78,7 +108,10 @@ func crdtBlocks(bs []Block, depth int) ([]*crdt.Block, error) {
 		}
 		n := utf8.RuneCountInString(j.Text)
 		for _, m := range j.Marks {
-			if !crdt.IsMarkType(m.Type) || m.Start < 0 || m.Start >= m.End || m.End > n || !utf8.ValidString(m.Value) {
+			if !crdt.IsMarkType(m.Type) && (j.ID == "" || kept[j.ID+" mark "+m.Type] != m.Type) {
+				return nil, fmt.Errorf("block %q: a mark of %w %q", j.ID, errUnknownType, m.Type)
+			}
+			if m.Start < 0 || m.Start >= m.End || m.End > n || !utf8.ValidString(m.Value) {
 				return nil, fmt.Errorf("block %q: bad mark %s over [%d, %d) of %d characters", j.ID, m.Type, m.Start, m.End, n)
 			}
 			if m.Type == crdt.MarkLink && unsafeURL(m.Value) {
@@ -87,7 +120,7 @@ func crdtBlocks(bs []Block, depth int) ([]*crdt.Block, error) {
 			b.Marks = append(b.Marks, crdt.Mark{Start: m.Start, End: m.End, Type: m.Type, Value: m.Value})
 		}
 		var err error
-		if b.Children, err = crdtBlocks(j.Children, depth+1); err != nil {
+		if b.Children, err = crdtBlocks(j.Children, depth+1, kept); err != nil {
 			return nil, err
 		}
 		out = append(out, b)

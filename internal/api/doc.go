@@ -177,6 +177,13 @@ func docRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			return
 		}
 		blocks, err := CRDTBlocks(in.Blocks)
+		if errors.Is(err, errUnknownType) {
+			// Only then the page is read: a block of a newer mycel's
+			// type is taken as the page has it.
+			if p, perr := e.Page(r.Context(), id); perr == nil {
+				blocks, err = crdtBlocksKeeping(in.Blocks, p.Blocks)
+			}
+		}
 		if err != nil {
 			fail(w, http.StatusBadRequest, err)
 			return

@@ -23,7 +23,20 @@ export const blockTypes: { type: string; label: string; attrs?: Record<string, s
   { type: "math", label: "Math" },
   { type: "divider", label: "Divider" },
   { type: "table", label: "Table" },
+  { type: "file", label: "File or image" },
 ];
+
+// Blocks whose attributes are their content (a file's manifest, an
+// embed's target): retyping one (the / menu, Backspace at its start) would
+// drop them, so the block commands refuse: a file block that became a
+// paragraph had lost its file.
+const contentTypes = new Set(["file", "embed", "bookmark", "link"]);
+
+/** keepsContent: the block's type is not changed by the editor's block
+ * commands (its attributes hold what it shows). */
+export function keepsContent(type: string): boolean {
+  return contentTypes.has(type);
+}
 
 /** blockAt is the innermost block around $pos and its position. */
 export function blockAt($pos: ResolvedPos): { node: Node; pos: number; depth: number } | null {
@@ -40,7 +53,7 @@ export function blockAt($pos: ResolvedPos): { node: Node; pos: number; depth: nu
 export function setType(type: string, attrs?: Record<string, string>): Command {
   return (state, dispatch) => {
     const b = blockAt(state.selection.$from);
-    if (!b) return false;
+    if (!b || keepsContent(b.node.attrs.type)) return false;
     if (type === "table") {
       if (dispatch) {
         const empty = b.node.attrs.type === "paragraph" && b.node.childCount === 1 && b.node.firstChild!.content.size === 0;

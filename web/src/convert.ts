@@ -33,8 +33,9 @@ function toNode(b: ApiBlock): Node {
 }
 
 function markOf(m: ApiMark): Mark | null {
-  const t = schema.marks[m.type];
-  if (!t) return null;
+  const t = m.type === "other" ? undefined : schema.marks[m.type];
+  // A type this editor does not know is kept as it is (see schema.ts).
+  if (!t) return schema.marks.other.create({ type: m.type, value: m.value || "" });
   return t.spec.attrs && "value" in t.spec.attrs ? t.create({ value: m.value || "" }) : t.create();
 }
 
@@ -85,9 +86,10 @@ export function fromDoc(doc: Node): ApiBlock[] {
         const len = codePoints(s);
         for (const m of t.marks) {
           const value = (m.attrs && m.attrs.value) || undefined;
-          const last = marks.find((x) => x.type === m.type.name && x.value === value && x.end === pos);
+          const type = m.type === schema.marks.other ? (m.attrs.type as string) : m.type.name;
+          const last = marks.find((x) => x.type === type && x.value === value && x.end === pos);
           if (last) last.end = pos + len;
-          else marks.push(value ? { start: pos, end: pos + len, type: m.type.name, value } : { start: pos, end: pos + len, type: m.type.name });
+          else marks.push(value ? { start: pos, end: pos + len, type, value } : { start: pos, end: pos + len, type });
         }
         text += s;
         pos += len;

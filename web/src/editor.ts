@@ -11,8 +11,10 @@ import { InputRule, inputRules } from "prosemirror-inputrules";
 import { keymap } from "prosemirror-keymap";
 import type { MarkType, Node } from "prosemirror-model";
 import { EditorState, NodeSelection, Plugin, TextSelection, type Command } from "prosemirror-state";
-import { Decoration, DecorationSet, EditorView } from "prosemirror-view";
+import { Decoration, DecorationSet, EditorView, type NodeViewConstructor } from "prosemirror-view";
 import { blockAt, caretBlock, indent, moveBlock, nextCell, outdent, setType, toggleTodo } from "./blocks.ts";
+import { fileEnter, guardFileBlock } from "./files.ts";
+import { filesOf, FileView, openFile, uploadFiles, uploadsPlugin, type Uploads } from "./fileview.ts";
 import { pickerPlugin, type PageRef } from "./picker.ts";
 import { schema } from "./schema.ts";
 
@@ -143,11 +145,42 @@ function dragHandle(view: EditorView, host: HTMLElement) {
   handle.addEventListener("dragend", () => { view.dragging = null; });
 }
 
+/** editorKeys are the editor's own keys (before ProseMirror's base
+ * keymap); object names the open page. */
+export function editorKeys(object: () => string): Record<string, Command> {
+  return {
+    "Mod-z": undo, "Mod-y": redo, "Shift-Mod-z": redo,
+    "Mod-b": toggleMark(schema.marks.bold), "Mod-i": toggleMark(schema.marks.italic),
+    "Mod-e": toggleMark(schema.marks.code), "Mod-Shift-s": toggleMark(schema.marks.strike),
+    "Mod-Shift-h": toggleMark(schema.marks.highlight),
+    Enter: chainCommands(fileEnter, splitBlock), "Mod-Enter": chainCommands(toggleTodo, openFile(object)),
+    // Before the base keymap's joins, which took a file block's caption
+    // into the block before and the file block with it.
+    Backspace: chainCommands(guardFileBlock(-1), unformat), "Mod-Backspace": guardFileBlock(-1), "Shift-Backspace": guardFileBlock(-1),
+    Delete: guardFileBlock(1), "Mod-Delete": guardFileBlock(1),
+    Tab: chainCommands(nextCell(1), indent), "Shift-Tab": chainCommands(nextCell(-1), outdent), "Alt-ArrowUp": moveBlock(-1), "Alt-ArrowDown": moveBlock(1),
+  };
+}
+
+// pickFiles asks for files to add after the cursor's block (the / menu's
+// "File or image": the keyboard's way to add one).
+function pickFiles(view: EditorView, u: Uploads) {
+  const input = document.createElement("input");
+  input.type = "file";
+  input.multiple = true;
+  input.addEventListener("change", () => {
+    view.focus(); // back from the chooser, typing goes on where it was
+    if (input.files && input.files.length) void uploadFiles(view, Array.from(input.files), view.state.selection.from, u);
+  });
+  input.click();
+}
+
 export interface EditorOptions {
   findPages: (q: string) => Promise<PageRef[]>;
   onChange: () => void; // a local edit (not one shown from the device)
   editable: () => boolean;
   openMention: (id: string) => void;
+  files: Uploads; // where dropped and pasted files go
 }
 
 /** makeEditor shows doc in host. */
@@ -155,15 +188,9 @@ export function makeEditor(host: HTMLElement, doc: Node, o: EditorOptions): Edit
   const plugins: Plugin[] = [
     history(),
     shortcuts,
-    pickerPlugin(o.findPages),
-    keymap({
-      "Mod-z": undo, "Mod-y": redo, "Shift-Mod-z": redo,
-      "Mod-b": toggleMark(schema.marks.bold), "Mod-i": toggleMark(schema.marks.italic),
-      "Mod-e": toggleMark(schema.marks.code), "Mod-Shift-s": toggleMark(schema.marks.strike),
-      "Mod-Shift-h": toggleMark(schema.marks.highlight),
-      Enter: splitBlock, "Mod-Enter": toggleTodo, Backspace: unformat,
-      Tab: chainCommands(nextCell(1), indent), "Shift-Tab": chainCommands(nextCell(-1), outdent), "Alt-ArrowUp": moveBlock(-1), "Alt-ArrowDown": moveBlock(1),
-    }),
+    pickerPlugin(o.findPages, (view) => pickFiles(view, o.files)),
+    uploadsPlugin,
+    keymap(editorKeys(o.files.object)),
     keymap(baseKeymap),
     dropCursor(),
     caretPlugin,
@@ -171,6 +198,25 @@ export function makeEditor(host: HTMLElement, doc: Node, o: EditorOptions): Edit
   const v: EditorView = new EditorView(host, {
     state: EditorState.create({ doc, plugins }),
     editable: o.editable,
+    // File blocks show their file (fileview.ts); every other block is
+    // the schema's.
+    nodeViews: { block: ((node: Node) => (node.attrs.type === "file" ? new FileView(node, o.files.object()) : null)) as unknown as NodeViewConstructor },
+    // Files dropped onto the page or pasted go where they were dropped
+    // (after the block there) or after the cursor's block. A block
+    // dragged by its handle is a move, not files.
+    handleDrop(view, ev, _slice, moved) {
+      const fs = filesOf((ev as DragEvent).dataTransfer);
+      if (moved || view.dragging || !fs.length) return false;
+      const at = view.posAtCoords({ left: (ev as DragEvent).clientX, top: (ev as DragEvent).clientY });
+      void uploadFiles(view, fs, at ? at.pos : view.state.selection.from, o.files);
+      return true;
+    },
+    handlePaste(view, ev) {
+      const fs = filesOf(ev.clipboardData);
+      if (!fs.length) return false;
+      void uploadFiles(view, fs, view.state.selection.from, o.files);
+      return true;
+    },
     dispatchTransaction(tr) {
       // A drop is a move: out of the undo history, as blocks.ts says why.
       if (tr.getMeta("uiEvent") === "drop") tr.setMeta("addToHistory", false);

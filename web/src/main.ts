@@ -26,6 +26,7 @@ let current: string | null = null;
 let view: EditorView | null = null;
 let sync: PageSync | null = null;
 let readOnly = false;
+let maxUpload = 0; // the device's largest file (0: not known yet)
 
 function say(m: string) {
   $("message").textContent = m;
@@ -173,6 +174,13 @@ async function openPage(id: string, retry = true) {
     onChange: () => s.changed(),
     editable: () => !switching && !partial && !readOnly && !(row(current)?.deleted),
     openMention: (target) => void openPage(target),
+    files: {
+      object: () => id,
+      limit: () => maxUpload,
+      idle: () => s.idle(),
+      landed: (heads) => void s.remote(heads),
+      say,
+    },
   });
   if (partial) {
     // After the frame that paints the first blocks has been painted.
@@ -316,6 +324,17 @@ const history = new History(() => current, async () => (sync ? sync.idle() : tru
 
 async function start() {
   wire();
+  // Files dropped anywhere but onto the page would be opened by the
+  // browser in place of the app.
+  for (const t of ["dragover", "drop"]) {
+    document.addEventListener(t, (ev) => {
+      const dt = (ev as DragEvent).dataTransfer;
+      if (!dt || !Array.from(dt.types).includes("Files") || ev.defaultPrevented) return;
+      ev.preventDefault();
+      if (t === "drop") say(!current ? "Open a page to add files to it" : view && !view.editable ? "This page cannot be edited now, so no files can be added to it" : "Drop files onto the page's text to add them");
+    });
+  }
+  void api<{ max_upload: number }>("/v1/files").then((l) => { maxUpload = l.max_upload; }, () => {});
   new Settings(say);
   wireTransfer(say, () => void loadPages());
   showDetails();

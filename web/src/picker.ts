@@ -33,12 +33,12 @@ interface Item { label: string; pick(view: EditorView, t: Trigger): void }
 const key = new PluginKey("picker");
 
 /** pickerPlugin: findPages looks pages up by what was typed. */
-export function pickerPlugin(findPages: (q: string) => Promise<PageRef[]>): Plugin {
+export function pickerPlugin(findPages: (q: string) => Promise<PageRef[]>, attach: (view: EditorView) => void = () => {}): Plugin {
   let ui: PickerView | null = null;
   return new Plugin({
     key,
     view(view) {
-      ui = new PickerView(view, findPages);
+      ui = new PickerView(view, findPages, attach);
       return ui;
     },
     props: {
@@ -55,7 +55,7 @@ class PickerView {
   private dismissedAt = -1; // Escape: closed until the trigger moves
   private asked = 0;
 
-  constructor(readonly view: EditorView, readonly findPages: (q: string) => Promise<PageRef[]>) {
+  constructor(readonly view: EditorView, readonly findPages: (q: string) => Promise<PageRef[]>, readonly attach: (view: EditorView) => void) {
     this.dom = document.createElement("ul");
     this.dom.id = "picker";
     this.dom.setAttribute("role", "listbox");
@@ -79,7 +79,8 @@ class PickerView {
         label: b.label,
         pick: (v, tr) => {
           v.dispatch(v.state.tr.delete(tr.from, v.state.selection.from));
-          setType(b.type, b.attrs)(v.state, v.dispatch);
+          if (b.type === "file") this.attach(v); // a new block for each file picked, after this one
+          else setType(b.type, b.attrs)(v.state, v.dispatch);
         },
       })));
     } else {

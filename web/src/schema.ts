@@ -19,15 +19,32 @@ const nodes: Record<string, NodeSpec> = {
       if (a.checked === "true") dom["data-checked"] = "true";
       if (a.language) dom["data-language"] = a.language;
       if (node.attrs.kept) dom["data-kept"] = "true";
+      // A file block copied carries its file (the editor shows it
+      // through a node view: editor.ts): pasted, it is the same file.
+      if (node.attrs.type === "file" && a.file) {
+        dom["data-file"] = a.file;
+        if (a.size) dom["data-size"] = a.size;
+      }
       return ["div", dom, 0];
     },
-    parseDOM: [{ tag: "div.b", getAttrs: (el) => ({ type: (el as HTMLElement).dataset.type || "paragraph" }) }],
+    parseDOM: [{ tag: "div.b", getAttrs: (el) => pastedAttrs(el as HTMLElement) }],
   },
   // whitespace "pre": a block's text keeps its line breaks and spaces
   // (code, math, verbatim Markdown) when the browser's edits are read back.
   line: { content: "inline*", whitespace: "pre", toDOM: () => ["p", { class: "line" }, 0], parseDOM: [{ tag: "p", preserveWhitespace: "full" }] },
   text: { group: "inline" },
 };
+
+// pastedAttrs are the attributes of a block pasted from its HTML. A file
+// block without its file (pasted from elsewhere) is a paragraph: a file
+// block with no manifest shows nothing and is damaged everywhere.
+export function pastedAttrs(el: HTMLElement): Record<string, unknown> {
+  const type = el.dataset.type || "paragraph";
+  if (type !== "file") return { type };
+  const file = el.dataset.file;
+  if (!file || !/^[A-Za-z0-9+/]+={0,2}$/.test(file)) return { type: "paragraph" };
+  return { type, attrs: el.dataset.size ? { file, size: el.dataset.size } : { file } };
+}
 
 const valued = (tag: string, cls: string, attr: string): MarkSpec => ({
   attrs: { value: { default: "" } },
@@ -45,6 +62,10 @@ const marks: Record<string, MarkSpec> = {
   link: valued("a", "link", "href"),
   mention: valued("a", "mention", "data-target"),
   raw: { inclusive: false, toDOM: () => ["span", { class: "raw" }, 0], parseDOM: [{ tag: "span.raw" }] },
+  // other: a mark of a type this editor does not know (a newer mycel's),
+  // kept as it came (type and value) so that an edit sends it back. Not
+  // parsed from a paste: it is no formatting a person gave.
+  other: { attrs: { type: { default: "" }, value: { default: "" } }, inclusive: false, excludes: "", toDOM: (m) => ["span", { class: "other-mark", "data-mark": m.attrs.type }, 0] },
 };
 
 export const schema = new Schema({ nodes, marks });

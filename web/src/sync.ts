@@ -90,7 +90,7 @@ function diffInto(marks: { pos: number; attrs: Record<string, unknown> }[], repl
 function units(line: Node): string[] {
   const out: string[] = [];
   line.forEach((t) => {
-    const m = t.marks.map((x) => x.type.name + (x.attrs.value ? "=" + x.attrs.value : "")).join(",");
+    const m = t.marks.map((x) => x.type.name + (x.attrs.type ? ":" + x.attrs.type : "") + (x.attrs.value ? "=" + x.attrs.value : "")).join(",");
     for (const ch of t.text || "") for (let i = 0; i < ch.length; i++) out.push(ch[i] + m);
   });
   return out;
