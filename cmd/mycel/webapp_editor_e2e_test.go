@@ -189,6 +189,25 @@ func editorTools(t *testing.T, e *webE2E) {
 		e.shot(t, "slash-done")
 	})
 
+	t.Run("BackspaceJoins", func(t *testing.T) {
+		id := e.page(t, "E2E join", "intro")
+		a := e.ba
+		e.must(t, a.SelectEnd(0), "caret at the end")
+		e.must(t, a.Type("\r- item\rsecond"), "a list item, then another")
+		e.waitOutline(t, a, "a", "paragraph: intro", "bulleted: item", "bulleted: second")
+		e.waitOutline(t, e.bb, "b", "paragraph: intro", "bulleted: item", "bulleted: second") // nothing in flight
+		// At the start of "second": the first Backspace makes it text, the
+		// second joins it to the line above; then an empty line goes.
+		e.must(t, a.Select(2, 0, 0), "caret at the start of second")
+		e.must(t, a.Type(kb.Backspace+kb.Backspace), "Backspace twice")
+		e.waitOutline(t, a, "a", "paragraph: intro", "bulleted: itemsecond")
+		e.must(t, a.Type("\r"), "a new line")
+		e.must(t, a.Type(kb.Backspace+kb.Backspace), "Backspace: the empty list item becomes text, then goes")
+		e.waitOutline(t, a, "a", "paragraph: intro", "bulleted: itemsecond")
+		e.waitOutline(t, e.bb, "b", "paragraph: intro", "bulleted: itemsecond")
+		e.deviceBlocks(t, e.b, id, "paragraph: intro", "bulleted: itemsecond")
+	})
+
 	t.Run("MarkdownShortcuts", func(t *testing.T) {
 		id := e.page(t, "E2E shortcuts", "intro")
 		a := e.ba

@@ -217,3 +217,41 @@ export function lineStartText(state: EditorState): string {
   return $f.parent.textBetween(0, $f.parentOffset, "\n", "\ufffc");
 }
 
+
+// Blocks whose text is not a line one can join onto (a divider's, a
+// table's own) or that hold their place in a table.
+const noJoin = new Set(["divider", "table", "cell", "row", "column", ...contentTypes]);
+
+/** joinUp is Backspace at the start of a block's text: the text joins the
+ * end of the text before it (the line just above, whichever block holds
+ * it: the one before, its last descendant, or the parent), the block's
+ * children staying at their depth on the page. ProseMirror's
+ * own join nested the block under the one before instead, text and all,
+ * and an empty line could not be removed. Off where the line above is a
+ * divider, a file or a table's, or the block is in a table. */
+export const joinUp: Command = (state, dispatch) => {
+  const { $from, empty } = state.selection;
+  if (!empty || $from.parentOffset !== 0 || $from.parent.type !== schema.nodes.line) return false;
+  const b = blockAt($from);
+  if (!b || noJoin.has(b.node.attrs.type) || inTableAt($from)) return false;
+  const lineStart = $from.before();
+  // The end of the line just above, in reading order.
+  let prevEnd = -1;
+  state.doc.nodesBetween(0, lineStart, (n, pos) => {
+    if (n.type === schema.nodes.line && pos + n.nodeSize <= lineStart) prevEnd = pos + 1 + n.content.size;
+    return true;
+  });
+  if (prevEnd < 0) return false;
+  const above = blockAt(state.doc.resolve(prevEnd));
+  if (!above || noJoin.has(above.node.attrs.type) || inTableAt(state.doc.resolve(prevEnd))) return false;
+  if (dispatch) {
+    const tr = state.tr.delete(prevEnd, $from.pos);
+    dispatch(tr.setSelection(TextSelection.create(tr.doc, tr.mapping.map(prevEnd, -1))).scrollIntoView());
+  }
+  return true;
+};
+
+function inTableAt($pos: ResolvedPos): boolean {
+  for (let d = $pos.depth; d > 0; d--) if (["cell", "row", "column", "table"].includes($pos.node(d).attrs.type)) return true;
+  return false;
+}

@@ -12,7 +12,7 @@ import { keymap } from "prosemirror-keymap";
 import type { MarkType, Node } from "prosemirror-model";
 import { EditorState, NodeSelection, Plugin, TextSelection, type Command } from "prosemirror-state";
 import { Decoration, DecorationSet, EditorView, type NodeViewConstructor } from "prosemirror-view";
-import { blockAt, caretBlock, indent, moveBlock, nextCell, outdent, setType, toggleTodo } from "./blocks.ts";
+import { blockAt, caretBlock, indent, joinUp, moveBlock, nextCell, outdent, setType, toggleTodo } from "./blocks.ts";
 import { fileEnter, guardFileBlock } from "./files.ts";
 import { filesOf, FileView, openFile, uploadFiles, uploadsPlugin, type Uploads } from "./fileview.ts";
 import { pickerPlugin, type PageRef } from "./picker.ts";
@@ -156,7 +156,7 @@ export function editorKeys(object: () => string): Record<string, Command> {
     Enter: chainCommands(fileEnter, splitBlock), "Mod-Enter": chainCommands(toggleTodo, openFile(object)),
     // Before the base keymap's joins, which took a file block's caption
     // into the block before and the file block with it.
-    Backspace: chainCommands(guardFileBlock(-1), unformat), "Mod-Backspace": guardFileBlock(-1), "Shift-Backspace": guardFileBlock(-1),
+    Backspace: chainCommands(guardFileBlock(-1), unformat, joinUp), "Mod-Backspace": guardFileBlock(-1), "Shift-Backspace": guardFileBlock(-1),
     Delete: guardFileBlock(1), "Mod-Delete": guardFileBlock(1),
     Tab: chainCommands(nextCell(1), indent), "Shift-Tab": chainCommands(nextCell(-1), outdent), "Alt-ArrowUp": moveBlock(-1), "Alt-ArrowDown": moveBlock(1),
   };

@@ -164,3 +164,27 @@ test("undo keeps remote typing in a moved block, and ids given since", () => {
   assert.equal(b.type, "paragraph", "the type is undone");
   assert.equal(b.id, "9@b", "the id the device gave stays");
 });
+
+test("Backspace at the start of a block joins its text to the line above, its children keeping their depth", async () => {
+  const { joinUp } = await import("../src/blocks.ts");
+  const page: ApiBlock[] = [
+    { id: "1@a", type: "paragraph", text: "first", children: [{ id: "2@a", type: "paragraph", text: "nested" }] },
+    { id: "3@a", type: "paragraph", text: "second", children: [{ id: "4@a", type: "bulleted", text: "child" }] },
+    { id: "5@a", type: "divider", text: "" },
+    { id: "6@a", type: "paragraph", text: "after the divider" },
+  ];
+  // Onto the last line above (a nested block's); its children keep their
+  // depth on the page.
+  let s = run(state(page, "second"), joinUp);
+  assert.deepEqual(outline(fromDoc(s.doc)), ["1@a:first", "  2@a:nestedsecond", "  4@a:child", "5@a:", "6@a:after the divider"]);
+  assert.equal(cursor(s), "nestedsecond@6");
+  // A first child joins its parent's line.
+  s = run(state(page, "nested"), joinUp);
+  assert.deepEqual(outline(fromDoc(s.doc)).slice(0, 1), ["1@a:firstnested"]);
+  // An empty line goes.
+  s = run(state([{ id: "1@a", type: "paragraph", text: "x" }, { id: "2@a", type: "paragraph", text: "" }], ""), joinUp);
+  assert.deepEqual(outline(fromDoc(s.doc)), ["1@a:x"]);
+  // Not onto a divider, not from the first line.
+  assert.equal(joinUp(state(page, "after the divider"), () => {}), false);
+  assert.equal(joinUp(state(page, "first"), () => {}), false);
+});
