@@ -53,8 +53,10 @@ type ChunkBackend interface {
 	// Get returns ErrChunkNotFound for a chunk not held.
 	Get(ctx context.Context, a files.Address) ([]byte, error)
 	// Missing lists the referenced chunks above after that are not held,
-	// at most MaxChunkBatch, and whether there are more.
-	Missing(ctx context.Context, after files.Address) ([]files.Address, bool, error)
+	// at most MaxChunkBatch, and whether there are more from next on (a
+	// page may be empty and still have more: the backend bounds its
+	// work per request).
+	Missing(ctx context.Context, after files.Address) (missing []files.Address, next files.Address, more bool, err error)
 	Usage() Usage
 }
 
@@ -266,11 +268,11 @@ func answerChunk(ctx context.Context, b ChunkBackend, req *pb.ChunkRequest) *pb.
 				return badRequest("an address that is not 32 bytes")
 			}
 		}
-		as, more, err := b.Missing(ctx, after)
+		as, next, more, err := b.Missing(ctx, after)
 		if err != nil {
 			return refused(err)
 		}
-		rep := &pb.ChunkReply{More: more}
+		rep := &pb.ChunkReply{More: more, Next: next[:]}
 		for _, a := range as[:min(len(as), MaxChunkBatch)] {
 			rep.Missing = append(rep.Missing, a[:])
 		}
@@ -411,24 +413,25 @@ func (c *ChunkClient) Get(ctx context.Context, a files.Address) ([]byte, error) 
 }
 
 // Missing lists a page of the chunks the node lacks that the vault's
-// changes reference, above after.
-func (c *ChunkClient) Missing(ctx context.Context, after files.Address) ([]files.Address, bool, error) {
+// changes reference, above after, and where the next page starts.
+func (c *ChunkClient) Missing(ctx context.Context, after files.Address) ([]files.Address, files.Address, bool, error) {
+	var next files.Address
 	rep, err := c.do(ctx, &pb.ChunkRequest{Op: &pb.ChunkRequest_Missing{Missing: &pb.ChunkMissing{After: after[:]}}})
 	if err != nil {
-		return nil, false, err
+		return nil, next, false, err
 	}
 	if err := replyErr(rep); err != nil {
-		return nil, false, err
+		return nil, next, false, err
 	}
 	out := make([]files.Address, 0, len(rep.Missing))
-	for _, raw := range rep.Missing {
+	for _, raw := range append(rep.Missing, rep.Next) {
 		a, ok := address(raw)
 		if !ok {
-			return nil, false, errors.New("missing: an address that is not 32 bytes")
+			return nil, next, false, errors.New("missing: an address that is not 32 bytes")
 		}
 		out = append(out, a)
 	}
-	return out, rep.More, nil
+	return out[:len(out)-1], out[len(out)-1], rep.More, nil
 }
 
 // DialNodeChunks opens a chunk stream to a node the host is connected to

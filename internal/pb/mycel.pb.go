@@ -1577,6 +1577,7 @@ type ChunkReply struct {
 	Sealed        []byte                 `protobuf:"bytes,5,opt,name=sealed,proto3" json:"sealed,omitempty"`   // Get
 	Missing       [][]byte               `protobuf:"bytes,6,rep,name=missing,proto3" json:"missing,omitempty"` // Missing: at most 4,096
 	More          bool                   `protobuf:"varint,7,opt,name=more,proto3" json:"more,omitempty"`
+	Next          []byte                 `protobuf:"bytes,10,opt,name=next,proto3" json:"next,omitempty"`   // Missing: where the next page starts (after this)
 	Used          uint64                 `protobuf:"varint,8,opt,name=used,proto3" json:"used,omitempty"`   // a node's sealed bytes for the vault, on Has and Put
 	Quota         uint64                 `protobuf:"varint,9,opt,name=quota,proto3" json:"quota,omitempty"` // and its limit (0: none)
 	unknownFields protoimpl.UnknownFields
@@ -1660,6 +1661,13 @@ func (x *ChunkReply) GetMore() bool {
 		return x.More
 	}
 	return false
+}
+
+func (x *ChunkReply) GetNext() []byte {
+	if x != nil {
+		return x.Next
+	}
+	return nil
 }
 
 func (x *ChunkReply) GetUsed() uint64 {
@@ -2302,7 +2310,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\bChunkGet\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\fR\aaddress\"$\n" +
 	"\fChunkMissing\x12\x14\n" +
-	"\x05after\x18\x01 \x01(\fR\x05after\"\xaf\x02\n" +
+	"\x05after\x18\x01 \x01(\fR\x05after\"\xc3\x02\n" +
 	"\n" +
 	"ChunkReply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x12-\n" +
@@ -2312,6 +2320,8 @@ const file_mycel_proto_rawDesc = "" +
 	"\x06sealed\x18\x05 \x01(\fR\x06sealed\x12\x18\n" +
 	"\amissing\x18\x06 \x03(\fR\amissing\x12\x12\n" +
 	"\x04more\x18\a \x01(\bR\x04more\x12\x12\n" +
+	"\x04next\x18\n" +
+	" \x01(\fR\x04next\x12\x12\n" +
 	"\x04used\x18\b \x01(\x04R\x04used\x12\x14\n" +
 	"\x05quota\x18\t \x01(\x04R\x05quota\"F\n" +
 	"\x04Code\x12\x06\n" +
