@@ -1,0 +1,146 @@
+package device
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"mycel/internal/change"
+	"mycel/internal/files"
+	"mycel/internal/status"
+	"mycel/internal/vault"
+)
+
+func randomFile(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	r := rand.New(rand.NewPCG(seed, 7))
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func addFilePage(t *testing.T, e *vault.Engine, name string, data []byte) (change.ID, *files.Manifest) {
+	t.Helper()
+	ctx := context.Background()
+	id, err := e.Create(ctx, vault.NewPage{Title: "Album"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.StoreFile(ctx, bytes.NewReader(data), vault.StoreFileOptions{Name: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.AddFileBlocks(ctx, id, []*files.Manifest{m}); err != nil {
+		t.Fatal(err)
+	}
+	return id, m
+}
+
+func fileState(t *testing.T, d *Device, id change.ID) FileState {
+	t.Helper()
+	fs, err := d.Files(context.Background(), id)
+	if err != nil || len(fs) != 1 {
+		t.Fatalf("files: %v, %v", fs, err)
+	}
+	return fs[0]
+}
+
+// A file added on a runs up to the node in the background and is pinned
+// (the page Synced only then); b, which has the page but not the chunks,
+// fetches them through the node, byte for byte. The node's folder holds
+// neither the file's name nor its bytes.
+func TestFileUploadPinAndFetch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	nodeDir := t.TempDir()
+	addr := startNode(t, ctx, nodeDir)
+	a, phrase, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := Register(ctx, a, addr); err != nil {
+		t.Fatal(err)
+	}
+	small := randomFile(300<<10, 1)
+	big := randomFile(12<<20, 2)
+	idSmall, mSmall := addFilePage(t, a, "kitten-photo.jpg", small)
+	idBig, mBig := addFilePage(t, a, "holiday-video.mp4", big)
+	da, err := Start(ctx, a, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer da.Close()
+	eventually(t, "both files pinned", func() bool {
+		return fileState(t, da, idSmall).Pinned && fileState(t, da, idBig).Pinned
+	})
+	eventually(t, "a's pages Synced", func() bool {
+		vs, err := da.Status(ctx, &idBig)
+		return err == nil && len(vs.Objects) == 1 && vs.Objects[0].Status == status.Synced
+	})
+
+	b, err := vault.Recover(ctx, filepath.Join(t.TempDir(), "b"), phrase, "phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := Register(ctx, b, addr); err != nil {
+		t.Fatal(err)
+	}
+	db, err := Start(ctx, b, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	eventually(t, "the pages on b", func() bool {
+		fs, _ := b.Files(ctx, idBig)
+		gs, _ := b.Files(ctx, idSmall)
+		return len(fs) == 1 && len(gs) == 1
+	})
+	// Pinned on b too (it asked the node), though not downloaded: Synced.
+	eventually(t, "pinned as b sees it", func() bool { return fileState(t, db, idBig).Pinned })
+	if st := fileState(t, db, idBig); st.Here != 0 {
+		t.Fatalf("b holds %d bytes before fetching", st.Here)
+	}
+	eventually(t, "b connected to the node", func() bool {
+		db.files.mu.Lock()
+		defer db.files.mu.Unlock()
+		return len(db.files.nodes) == 1
+	})
+	for _, c := range []struct {
+		m    *files.Manifest
+		want []byte
+	}{{mBig, big}, {mSmall, small}} {
+		if err := db.FetchFile(ctx, c.m); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := b.ReadFile(ctx, c.m, &got); err != nil || !bytes.Equal(got.Bytes(), c.want) {
+			t.Fatalf("%s on b: %d bytes, %v", c.m.Name, got.Len(), err)
+		}
+	}
+	// The node's folder: ciphertext only.
+	err = filepath.WalkDir(nodeDir, func(p string, de os.DirEntry, err error) error {
+		if err != nil || de.IsDir() {
+			return err
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, secret := range [][]byte{[]byte("kitten-photo"), []byte("holiday-video"), small[1000:1064], big[5<<20 : 5<<20+64]} {
+			if bytes.Contains(raw, secret) || bytes.Contains([]byte(p), secret) {
+				return errors.New(p + " holds a file's name or bytes")
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
