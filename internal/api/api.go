@@ -123,7 +123,8 @@ func Handler(e *vault.Engine, dev Running) *API {
 	pageRoutes(mux, e, changed)
 	vaultRoutes(mux, e, dev)
 	transferRoutes(mux, e, changed)
-	return &API{Handler: mux, stop: stop}
+	fileRoutes(mux, e, dev)
+	return &API{Handler: withPageFiles(mux, dev), stop: stop}
 }
 
 func reply(w http.ResponseWriter, v any) {

@@ -18,6 +18,7 @@ import (
 	"mycel/internal/objsync"
 	"mycel/internal/p2p"
 	"mycel/internal/pb"
+	"mycel/internal/status"
 	"mycel/internal/vault"
 )
 
@@ -51,7 +52,8 @@ type fileMover struct {
 	// uploading is what each object's files have left to upload, as the
 	// last pass found (for status).
 	uploading map[change.ID]map[string]*fileUpload
-	wake      chan struct{} // buffered 1: a write happened
+	wake      chan struct{}      // buffered 1: a write happened
+	wanted    map[change.ID]bool // pages whose files are being fetched
 }
 
 // nodeLink is a connected node's chunk streams.
@@ -666,5 +668,70 @@ func (d *Device) FetchFile(ctx context.Context, fm *files.Manifest) error {
 				return fmt.Errorf("fetch %s: %w", fm.Name, err)
 			}
 		}
+	}
+}
+
+// fileFacts are an object's files for its status: none (and no page
+// read) when its changes reference no chunk.
+func (d *Device) fileFacts(ctx context.Context, obj change.ID) ([]FileState, []status.FileFacts, error) {
+	refs, err := d.Engine.ObjectChunks(ctx, obj)
+	if err != nil || len(refs) == 0 {
+		return nil, nil, err
+	}
+	fs, err := d.Files(ctx, obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	refused := d.files.refusal()
+	var facts []status.FileFacts
+	for _, f := range fs {
+		ff := status.FileFacts{Name: f.Name, Size: f.Size, Done: f.Done, Pinned: f.Pinned, Here: f.Here == f.Size}
+		if !f.Pinned && ff.Here {
+			ff.Refused = refused
+		}
+		facts = append(facts, ff)
+	}
+	return fs, facts, nil
+}
+
+// WantPage fetches the files of a page not here yet, in the background
+// (a page was opened): one fetch a page at a time.
+func (d *Device) WantPage(id change.ID) {
+	m := d.files
+	m.mu.Lock()
+	if m.wanted == nil {
+		m.wanted = map[change.ID]bool{}
+	}
+	if m.wanted[id] {
+		m.mu.Unlock()
+		return
+	}
+	m.wanted[id] = true
+	m.mu.Unlock()
+	d.mu.Lock()
+	started := d.goTracked(func() {
+		defer func() {
+			m.mu.Lock()
+			delete(m.wanted, id)
+			m.mu.Unlock()
+		}()
+		fs, err := d.Engine.Files(d.ctx, id)
+		if err != nil {
+			return
+		}
+		for _, f := range fs {
+			if f.Manifest == nil {
+				continue
+			}
+			if err := d.FetchFile(d.ctx, f.Manifest); err != nil && d.ctx.Err() == nil {
+				d.cfg.Log.Info("fetch a page's file", "page", id.Short(), "err", err)
+			}
+		}
+	})
+	d.mu.Unlock()
+	if !started {
+		m.mu.Lock()
+		delete(m.wanted, id)
+		m.mu.Unlock()
 	}
 }

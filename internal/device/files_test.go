@@ -7,10 +7,13 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"mycel/internal/change"
 	"mycel/internal/files"
+	"mycel/internal/node"
 	"mycel/internal/status"
 	"mycel/internal/vault"
 )
@@ -142,5 +145,70 @@ func TestFileUploadPinAndFetch(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+func startNodeWith(t *testing.T, ctx context.Context, opts node.Options) string {
+	t.Helper()
+	n, err := node.OpenWith(t.TempDir(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	cfg := node.DefaultServiceConfig(quietLog())
+	cfg.Tick = 50 * time.Millisecond
+	addr, h, err := node.ServeLoopback(ctx, n, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return addr
+}
+
+func pageStatus(t *testing.T, d *Device, id change.ID) ObjectStatus {
+	t.Helper()
+	vs, err := d.Status(context.Background(), &id)
+	if err != nil || len(vs.Objects) != 1 {
+		t.Fatalf("status: %+v, %v", vs, err)
+	}
+	return vs.Objects[0]
+}
+
+// While a file moves, its page says how far it is; a node's quota stops
+// it with the node's reason, whole; the text of the page still syncs.
+func TestFileStatusAndQuota(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	// 4 MB at 1 MB/s: seconds in which the upload shows.
+	addr := startNodeWith(t, ctx, node.Options{ChunkRate: 1e6, Quota: 6 << 20})
+	a, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := Register(ctx, a, addr); err != nil {
+		t.Fatal(err)
+	}
+	id, _ := addFilePage(t, a, "scan.pdf", randomFile(4e6, 3))
+	da, err := Start(ctx, a, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer da.Close()
+	eventually(t, "the upload under way in the status", func() bool {
+		o := pageStatus(t, da, id)
+		return o.Status == status.Syncing && strings.HasPrefix(o.Reason, "uploading scan.pdf: ") && strings.HasSuffix(o.Reason, " of 4 MB") &&
+			!strings.HasPrefix(o.Reason, "uploading scan.pdf: 4 of")
+	})
+	eventually(t, "Synced once pinned", func() bool { return pageStatus(t, da, id).Status == status.Synced })
+	// Past the quota: refused, with the reason.
+	id2, _ := addFilePage(t, a, "big.iso", randomFile(3e6, 4))
+	da.Poke()
+	eventually(t, "the refusal in the status", func() bool {
+		o := pageStatus(t, da, id2)
+		return o.Status == status.NotSyncing && strings.HasPrefix(o.Reason, "the backup node's limit for this vault is reached: ") && strings.HasSuffix(o.Reason, " of 6 MiB")
+	})
+	if o := pageStatus(t, da, id); o.Status != status.Synced {
+		t.Fatalf("the pinned page: %s (%s)", o.Status, o.Reason)
 	}
 }
