@@ -211,7 +211,13 @@ unless the whole file is on this device.`,
 					}
 					return e.ReadFile(cmd.Context(), f.Manifest, a.stdout)
 				}
-				return writeAtomic(out, func(w io.Writer) error { return e.ReadFile(cmd.Context(), f.Manifest, w) })
+				if err := writeAtomic(out, func(w io.Writer) error { return e.ReadFile(cmd.Context(), f.Manifest, w) }); err != nil {
+					return err
+				}
+				m := f.Manifest
+				return a.emit(map[string]any{"file_id": m.ID(), "name": m.Name, "size": m.Size, "path": out}, func(w io.Writer) {
+					fmt.Fprintf(w, "Wrote %s (%s) to %s\n", m.Name, files.Bytes(int64(m.Size)), out)
+				})
 			})
 		},
 	}

@@ -69,6 +69,13 @@ func TestJSONEverywhere(t *testing.T) {
 	trace := filepath.Join(dir, "trace.json")
 	os.WriteFile(trace, []byte(`{"kind":"sequential","startContent":"","endContent":"hi","numAgents":1,
 		"txns":[{"time":"2024-01-01T00:00:00Z","parents":[],"numChildren":0,"agent":0,"patches":[[0,0,"hi"]]}]}`), 0o600)
+	attachment := filepath.Join(dir, "note.txt")
+	os.WriteFile(attachment, []byte("a small attachment"), 0o600)
+	fileID := jsonOf[struct {
+		Files []struct {
+			FileID string `json:"file_id"`
+		} `json:"files"`
+	}](t, a.ok("files", "add", id, attachment, "--json")).Files[0].FileID
 	nodeData := filepath.Join(dir, "node")
 	node := runNode(t, nodeData, loopbackListen(t))
 	naddr := nodeAddr(t, node)
@@ -104,6 +111,10 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "node", fail: jsonRun{args: []string{"--data", nodeData, "node"}}}, // its success: below
 		{command: "open", fail: run("open", "--print")},                              // no mycel up runs here; its success: TestWebAppLogin
 		{command: "nodes", ok: run("nodes"), fail: run("nodes", "bogus")},
+		{command: "files", ok: run("files"), fail: run("files", "bogus")},
+		{command: "files add", ok: run("files", "add", id, attachment), fail: run("files", "add", id, in("nosuch"))},
+		{command: "files ls", ok: run("files", "ls"), fail: run("files", "ls", "zz")},
+		{command: "files get", ok: run("files", "get", fileID, "-o", in("got.txt")), fail: run("files", "get", "zzzzzzzz", "-o", in("x"))},
 		{command: "nodes add", ok: run("nodes", "add", naddr), fail: run("nodes", "add", "notamultiaddr")},
 		{command: "nodes ls", ok: run("nodes", "ls"), fail: jsonRun{args: []string{"nodes", "ls"}, on: empty}},
 		{command: "nodes rm", ok: run("nodes", "rm", naddr), fail: run("nodes", "rm", naddr)},
