@@ -52,15 +52,19 @@ type fileMover struct {
 	// uploading is what each object's files have left to upload, as the
 	// last pass found (for status).
 	uploading map[change.ID]map[string]*fileUpload
-	wake      chan struct{}      // buffered 1: a write happened
-	wanted    map[change.ID]bool // pages whose files are being fetched
+	wake      chan struct{}         // buffered 1: a write happened
+	wanted    map[change.ID]bool    // pages whose files are being fetched
+	lan       map[peer.ID]*nodeLink // devices nearby, by LAN id (lanfiles.go)
 }
 
-// nodeLink is a connected node's chunk streams.
+// nodeLink is a connected peer's chunk streams: a node's, or a device's
+// on the LAN (lanfiles.go).
 type nodeLink struct {
 	peer objsync.PeerID
 	id   peer.ID
 	addr string
+	// dial opens a chunk stream to it (nil: a node, by DialNodeChunks).
+	dial func(ctx context.Context) (*p2p.ChunkClient, error)
 
 	mu      sync.Mutex
 	clients [lanes]*p2p.ChunkClient
@@ -156,6 +160,19 @@ func (m *fileMover) client(ctx context.Context, l *nodeLink, lane int) (*p2p.Chu
 	c := l.clients[lane]
 	l.mu.Unlock()
 	if c != nil && c.Err() == nil {
+		return c, nil
+	}
+	if l.dial != nil {
+		c, err := l.dial(ctx)
+		if err != nil {
+			return nil, err
+		}
+		l.mu.Lock()
+		if old := l.clients[lane]; old != nil {
+			old.Close()
+		}
+		l.clients[lane] = c
+		l.mu.Unlock()
 		return c, nil
 	}
 	recs, err := m.d.Engine.MemberRecords(ctx)
@@ -636,14 +653,17 @@ func (d *Device) FetchFile(ctx context.Context, fm *files.Manifest) error {
 			return nil
 		}
 		d.files.mu.Lock()
-		var links []*nodeLink
+		var nodes []*nodeLink
 		for _, l := range d.files.nodes {
-			links = append(links, l)
+			nodes = append(nodes, l)
 		}
 		d.files.mu.Unlock()
-		slices.SortFunc(links, func(a, b *nodeLink) int { return cmp.Compare(a.peer, b.peer) })
+		slices.SortFunc(nodes, func(a, b *nodeLink) int { return cmp.Compare(a.peer, b.peer) })
+		// Devices nearby first: a LAN is faster than the way to a node,
+		// and works with none.
+		links := append(d.lanLinks(), nodes...)
 		if len(links) == 0 {
-			return fmt.Errorf("%s: %w (no backup node is connected)", fm.Name, ErrNoHolder)
+			return fmt.Errorf("%s: %w (no backup node or device nearby is connected)", fm.Name, ErrNoHolder)
 		}
 		for _, a := range h.Missing {
 			var sealed []byte

@@ -11,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"mycel/internal/change"
 	"mycel/internal/files"
 	"mycel/internal/node"
+	"mycel/internal/p2p"
 	"mycel/internal/status"
 	"mycel/internal/vault"
 )
@@ -210,5 +213,52 @@ func TestFileStatusAndQuota(t *testing.T) {
 	})
 	if o := pageStatus(t, da, id); o.Status != status.Synced {
 		t.Fatalf("the pinned page: %s (%s)", o.Status, o.Reason)
+	}
+}
+
+// Two devices on one network share a file with no node: b fetches the
+// chunks from a, each checked; a stranger's LAN host gets its chunk
+// stream reset.
+func TestFileFromADeviceNearby(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a, b := laptopAndPhone(t, ctx)
+	data := randomFile(5<<20, 9)
+	id, m := addFilePage(t, a, "poster.png", data)
+	da, err := Start(ctx, a, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer da.Close()
+	cfgB := fastConfig()
+	cfgB.Peers = []string{addrOf(da)}
+	db, err := Start(ctx, b, cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	eventually(t, "the page on b", func() bool { fs, _ := b.Files(ctx, id); return len(fs) == 1 })
+	if err := db.FetchFile(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if err := b.ReadFile(ctx, m, &got); err != nil || !bytes.Equal(got.Bytes(), data) {
+		t.Fatalf("the file on b: %d bytes, %v", got.Len(), err)
+	}
+	// A LAN host that never did the peer handshake.
+	stranger, err := p2p.NewLANHost([]string{"/ip4/127.0.0.1/tcp/0"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Close()
+	if err := stranger.Connect(ctx, peer.AddrInfo{ID: da.LANHost().ID(), Addrs: da.LANHost().Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := stranger.NewStream(ctx, da.LANHost().ID(), p2p.ChunkProtocolID)
+	if err == nil {
+		cl := p2p.NewChunkClient(s, nil)
+		if _, err := cl.Get(ctx, m.Addresses()[0]); err == nil {
+			t.Fatal("a stranger got a chunk")
+		}
 	}
 }
