@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -63,7 +64,8 @@ func pageReason(t *testing.T, c *cli, id string) (string, string) {
 // starting over: the node received little more than the file once. The
 // page says how far the upload is, then Synced once pinned. B, which never
 // held the chunks, gets both files byte for byte through its running
-// device. The node's folder holds no file name and no file bytes.
+// device, which is killed -9 mid-download too and, restarted, fetches only
+// the rest. The node's folder holds no file name and no file bytes.
 func TestFilesThroughANode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a node and two devices, uploads 48 MB")
@@ -123,12 +125,63 @@ func TestFilesThroughANode(t *testing.T) {
 	// files get fetches them through B's running device.
 	upB := start(t, "--data", b.data, "up", "--no-lan")
 	waitFor(t, "b's page Synced", func() bool { return objectStatus(t, b, id) == "Synced" }, node, upA, upB)
+	// B's device is killed -9 mid-download: the chunks it stored stay, and
+	// the next get fetches only the rest.
+	getBig := exec.Command(bin, "--data", b.data, "files", "get", bigID, "-o", filepath.Join(t.TempDir(), "partial"))
+	var getOut bytes.Buffer
+	getBig.Stdout, getBig.Stderr = &getOut, &getOut
+	if err := getBig.Start(); err != nil {
+		t.Fatal(err)
+	}
+	here := func() uint64 {
+		out, _, err := b.run("", "files", "ls", "--json")
+		if err != nil {
+			return 0
+		}
+		for _, f := range jsonOf[struct {
+			Files []struct {
+				ID   string `json:"file_id"`
+				Here uint64 `json:"bytes_here"`
+			} `json:"files"`
+		}](t, out).Files {
+			if f.ID == bigID {
+				return f.Here
+			}
+		}
+		return 0
+	}
+	waitFor(t, "b's download midway", func() bool {
+		h := here()
+		if getBig.ProcessState == nil && h == uint64(len(bigBytes)) {
+			t.Logf("get: %s", getOut.String())
+		}
+		return h > 0 && h < uint64(len(bigBytes))
+	}, node, upB)
+	upB.cmd.Process.Kill()
+	upB.cmd.Wait()
+	if err := getBig.Wait(); err == nil {
+		t.Fatal("files get finished though its device was killed")
+	}
+	kept := here()
+	upB = start(t, "--data", b.data, "up", "--no-lan")
+	waitFor(t, "b connected again", func() bool { return objectStatus(t, b, id) == "Synced" }, node, upB)
+	if h := here(); h < kept {
+		t.Fatalf("b held %d bytes of the file when killed, %d after", kept, h)
+	}
 	for _, f := range []struct {
 		id   string
 		want []byte
 	}{{photoID, photoBytes}, {bigID, bigBytes}} {
 		out := filepath.Join(t.TempDir(), "got")
-		b.ok("files", "get", f.id, "-o", out)
+		var err error
+		for try := 0; try < 3; try++ { // the first may find the node not connected yet
+			if _, _, err = b.run("", "files", "get", f.id, "-o", out); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			t.Fatalf("files get %s: %v", f.id[:12], err)
+		}
 		got, err := os.ReadFile(out)
 		if err != nil || !bytes.Equal(got, f.want) {
 			t.Fatalf("file %s on b: %d bytes, %v", f.id[:12], len(got), err)
@@ -153,14 +206,18 @@ func TestFilesThroughANode(t *testing.T) {
 	// Resumed, not started over: what the node received is the files once,
 	// and at most a chunk a lane (8 MiB each) sent again.
 	node.stop()
-	m := regexp.MustCompile(`received (\d+) chunk bytes \((\d+) already held\)`).FindStringSubmatch(node.output())
+	m := regexp.MustCompile(`received (\d+) chunk bytes \((\d+) already held\), sent (\d+)`).FindStringSubmatch(node.output())
 	if m == nil {
 		t.Fatalf("the node did not say what it received:\n%s", node.output())
 	}
 	received, _ := strconv.ParseInt(m[1], 10, 64)
+	sent, _ := strconv.ParseInt(m[3], 10, 64)
 	total := int64(len(photoBytes) + len(bigBytes))
-	t.Logf("the node received %d chunk bytes for %d bytes of files (%s already held)", received, total, m[2])
+	t.Logf("the node received %d chunk bytes for %d bytes of files (%s already held), sent %d to b (killed midway)", received, total, m[2], sent)
 	if received > total+total/100+2*(8<<20) {
 		t.Fatalf("the node received %d bytes for %d of files: the upload started over", received, total)
+	}
+	if sent > total+total/100+2*(8<<20) {
+		t.Fatalf("the node sent %d bytes for %d of files: the download started over", sent, total)
 	}
 }

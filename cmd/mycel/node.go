@@ -200,7 +200,7 @@ standard error is JSON too.`,
 	cmd.Flags().StringVar(&quota, "quota", "",
 		"the most file bytes (sealed chunks) each vault may keep here, such as 10GiB; uploads past it are refused with the reason, and text keeps syncing (default: no limit)")
 	cmd.Flags().StringVar(&chunkRate, "chunk-rate", "",
-		"the most file bytes a second one device stream may send, such as 50MB (default: no limit)")
+		"the most file bytes a second one device stream may send or fetch, such as 50MB (default: no limit)")
 	cmd.Flags().StringSliceVar(&listen, "listen", nil,
 		"multiaddrs to listen on, TCP and QUIC (port 0: a free one), recorded for the next starts (default: those recorded in node.addrs, else "+strings.Join(firstListen, ",")+")")
 	return cmd

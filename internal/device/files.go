@@ -81,14 +81,13 @@ func (l *nodeLink) setUsage(u p2p.Usage) {
 
 // fileUpload is one file's upload to a node.
 type fileUpload struct {
-	name        string
-	size, done  int64
-	moving      bool
-	fileID      string
-	object      change.ID
-	left        []files.Address // chunks still to put, in order
-	sizes       map[files.Address]int64
-	interactive bool
+	name       string
+	size, done int64
+	moving     bool
+	fileID     string
+	object     change.ID
+	left       []files.Address // chunks still to put, in order
+	sizes      map[files.Address]int64
 }
 
 func newFileMover(d *Device) *fileMover {

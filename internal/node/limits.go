@@ -82,8 +82,8 @@ type Options struct {
 	// limit); a Put past it is refused with QuotaReason. Changes are never
 	// refused for it: text keeps syncing.
 	Quota int64
-	// ChunkRate bounds the bytes a second one chunk stream sends (0: no
-	// limit): an operator's choice, and how tests catch an upload midway.
+	// ChunkRate bounds the bytes a second one chunk stream sends or
+	// fetches (0: no limit): an operator's choice, and how tests catch an upload midway.
 	ChunkRate int64
 	// Now is the clock (nil: the wall clock).
 	Now func() time.Time

@@ -78,7 +78,8 @@ type ChunkLimits struct {
 	// not cut off.
 	Requests rate.Limit
 	Burst    int
-	// Bytes per second of request frames (0: unlimited).
+	// Bytes per second of request frames and of chunks sent back (0:
+	// unlimited).
 	Bytes rate.Limit
 	// Reserve takes a frame's length from a budget shared by all streams
 	// before its bytes are read (nil: none); the frame's bytes are held
@@ -169,6 +170,11 @@ func ServeChunks(ctx context.Context, rw io.ReadWriter, r *bufio.Reader, b Chunk
 		}
 		rep := answerChunk(ctx, b, req)
 		release()
+		if bytes != nil && len(rep.Sealed) > 0 { // the rate bounds what a Get sends too
+			if err := bytes.WaitN(ctx, len(rep.Sealed)); err != nil {
+				return err
+			}
+		}
 		rep.Id = req.Id
 		if err := syncer.WriteFrame(w, &pb.Frame{Body: &pb.Frame_ChunkReply{ChunkReply: rep}}); err != nil {
 			return err

@@ -27,12 +27,11 @@ import (
 // memChunks is a backend in memory; put, when set, is waited on before a
 // Put returns (its "fsync").
 type memChunks struct {
-	mu      sync.Mutex
-	chunks  map[files.Address][]byte
-	refs    []files.Address // sorted: what Missing pages through
-	put     chan struct{}
-	refuse  error
-	reserve []int
+	mu     sync.Mutex
+	chunks map[files.Address][]byte
+	refs   []files.Address // sorted: what Missing pages through
+	put    chan struct{}
+	refuse error
 }
 
 func newMemChunks() *memChunks { return &memChunks{chunks: map[files.Address][]byte{}} }
