@@ -11,14 +11,13 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"mycel/internal/change"
+	"mycel/internal/chunkstore"
 	"mycel/internal/files"
 	"mycel/internal/objsync"
 	"mycel/internal/p2p"
 	"mycel/internal/pb"
-	"mycel/internal/status"
 	"mycel/internal/vault"
 )
 
@@ -55,6 +54,9 @@ type fileMover struct {
 	wake      chan struct{}         // buffered 1: a write happened
 	wanted    map[change.ID]bool    // pages whose files are being fetched
 	lan       map[peer.ID]*nodeLink // devices nearby, by LAN id (lanfiles.go)
+	// linked is closed (and replaced) when a node connects: a fetch that
+	// found none waits for one a while (a connection being redialed).
+	linked chan struct{}
 }
 
 // nodeLink is a connected peer's chunk streams: a node's, or a device's
@@ -70,7 +72,11 @@ type nodeLink struct {
 	clients [lanes]*p2p.ChunkClient
 	lanes   [lanes]sync.Mutex // one request a lane at a time, its stream dialed once
 	refused string            // the node's whole reason, when it refused an upload
-	usage   p2p.Usage
+	usage   p2p.Usage         // as the node's last reply said
+	// refusedAt is the usage when it refused: uploads wait until it shows
+	// room (less used, another limit), so a refused chunk is not sent
+	// again at every pass.
+	refusedAt p2p.Usage
 }
 
 func (l *nodeLink) setUsage(u p2p.Usage) {
@@ -91,7 +97,7 @@ type fileUpload struct {
 }
 
 func newFileMover(d *Device) *fileMover {
-	return &fileMover{d: d, nodes: map[objsync.PeerID]*nodeLink{}, uploading: map[change.ID]map[string]*fileUpload{}, wake: make(chan struct{}, 1)}
+	return &fileMover{d: d, nodes: map[objsync.PeerID]*nodeLink{}, uploading: map[change.ID]map[string]*fileUpload{}, wake: make(chan struct{}, 1), linked: make(chan struct{})}
 }
 
 // poke wakes the uploaders (a local write may reference new chunks).
@@ -126,6 +132,8 @@ func (m *fileMover) nodeUp(ctx context.Context, p objsync.PeerID, addr string) f
 	ctx, cancel := context.WithCancel(ctx)
 	m.mu.Lock()
 	m.nodes[p] = l
+	close(m.linked)
+	m.linked = make(chan struct{})
 	m.mu.Unlock()
 	done := make(chan struct{})
 	m.d.mu.Lock()
@@ -326,8 +334,10 @@ func (m *fileMover) pass(ctx context.Context, l *nodeLink) error {
 	}
 	l.mu.Lock()
 	refused := l.refused
-	if refused != "" && (l.usage.Quota == 0 || l.usage.Used < l.usage.Quota) {
-		refused, l.refused = "", "" // there may be room now: try again
+	if refused != "" && (l.usage.Quota != l.refusedAt.Quota || l.usage.Used < l.refusedAt.Used) {
+		// The limit moved, or the vault holds less than when refused:
+		// there may be room now. (A reconnection starts afresh too.)
+		refused, l.refused = "", ""
 	}
 	l.mu.Unlock()
 	if len(left) == 0 || refused != "" {
@@ -465,7 +475,7 @@ func (m *fileMover) putFiles(ctx context.Context, l *nodeLink, lane int, list []
 			var r *p2p.ChunkRefusal
 			if errors.As(err, &r) && (r.Code == pb.ChunkReply_QUOTA || r.Code == pb.ChunkReply_REFUSED) {
 				l.mu.Lock()
-				l.refused = r.Reason
+				l.refused, l.refusedAt = r.Reason, l.usage
 				l.mu.Unlock()
 				return err
 			}
@@ -525,107 +535,6 @@ func (m *fileMover) refusal() string {
 	return ""
 }
 
-// FileState is how far one file of a page is.
-type FileState struct {
-	ID     string `json:"id"`
-	Name   string `json:"-"` // shown in the device's own status only, never sent
-	Size   int64  `json:"size"`
-	State  string `json:"state"` // uploading, waiting for pinning, pinned, refused
-	Done   int64  `json:"done"`  // bytes the node holds
-	Here   int64  `json:"here"`  // bytes on this device
-	Pinned bool   `json:"pinned"`
-}
-
-// nodePeers are the peer ids of the configured nodes, from their
-// addresses (their /p2p/ part): known before any connection, so what a
-// node confirmed in an earlier run counts at once.
-func (d *Device) nodePeers() []string {
-	var out []string
-	for _, n := range d.Nodes() {
-		if n.Peer != "" {
-			out = append(out, string(n.Peer))
-			continue
-		}
-		if m, err := ma.NewMultiaddr(n.Addr); err == nil {
-			if info, err := peer.AddrInfoFromP2pAddr(m); err == nil {
-				out = append(out, info.ID.String())
-			}
-		}
-	}
-	return out
-}
-
-// Files says where each file of a page is: pinned (every chunk confirmed
-// by a node), uploading, or waiting for a node to pin it.
-func (d *Device) Files(ctx context.Context, obj change.ID) ([]FileState, error) {
-	e := d.Engine
-	fs, err := e.Files(ctx, obj)
-	if err != nil {
-		return nil, err
-	}
-	cs, err := e.Chunks()
-	if err != nil {
-		return nil, err
-	}
-	nodes := d.nodePeers()
-	var out []FileState
-	for _, f := range fs {
-		if f.Manifest == nil {
-			continue
-		}
-		fm := f.Manifest
-		st := FileState{ID: fm.ID(), Name: fm.Name, Size: int64(fm.Size)}
-		h, err := e.Here(fm)
-		if err != nil {
-			return nil, err
-		}
-		st.Here = int64(h.Had)
-		addrs := fm.Addresses()
-		var sizes map[files.Address]int64
-		if rs, err := e.FileKeys().Refs(fm, cs.Get); err == nil {
-			sizes = map[files.Address]int64{}
-			for _, r := range rs {
-				sizes[r.Address] = int64(r.Size)
-				addrs = append(addrs, r.Address)
-			}
-		}
-		slices.SortFunc(addrs, func(x, y files.Address) int { return bytes.Compare(x[:], y[:]) })
-		addrs = slices.Compact(addrs)
-		for _, p := range nodes {
-			held, err := e.ChunkHeld(ctx, p, addrs)
-			if err != nil {
-				return nil, err
-			}
-			var done int64
-			all := sizes != nil
-			for i, a := range addrs {
-				if held[i] {
-					done += sizes[a]
-				} else {
-					all = false
-				}
-			}
-			if all {
-				st.Pinned, st.Done = true, st.Size
-				break
-			}
-			st.Done = max(st.Done, done)
-		}
-		switch {
-		case st.Pinned:
-			st.State = "pinned"
-		case d.files.refusal() != "":
-			st.State = "refused"
-		case st.Here == st.Size && len(nodes) > 0:
-			st.State = "uploading"
-		default:
-			st.State = "waiting for pinning"
-		}
-		out = append(out, st)
-	}
-	return out, nil
-}
-
 // ErrNoHolder is a file chunk no connected node or device holds.
 var ErrNoHolder = errors.New("no connected device or node holds it")
 
@@ -643,6 +552,8 @@ func (d *Device) FetchFile(ctx context.Context, fm *files.Manifest) error {
 	if fm.Size <= smallFile {
 		lane = laneSmall
 	}
+	failures := 0
+outer:
 	for {
 		h, err := e.Here(fm)
 		if err != nil {
@@ -651,16 +562,10 @@ func (d *Device) FetchFile(ctx context.Context, fm *files.Manifest) error {
 		if h.Complete() {
 			return nil
 		}
-		d.files.mu.Lock()
-		var nodes []*nodeLink
-		for _, l := range d.files.nodes {
-			nodes = append(nodes, l)
+		links, err := d.fetchLinks(ctx)
+		if err != nil {
+			return err
 		}
-		d.files.mu.Unlock()
-		slices.SortFunc(nodes, func(a, b *nodeLink) int { return cmp.Compare(a.peer, b.peer) })
-		// Devices nearby first: a LAN is faster than the way to a node,
-		// and works with none.
-		links := append(d.lanLinks(), nodes...)
 		if len(links) == 0 {
 			return fmt.Errorf("%s: %w (no backup node or device nearby is connected)", fm.Name, ErrNoHolder)
 		}
@@ -681,76 +586,52 @@ func (d *Device) FetchFile(ctx context.Context, fm *files.Manifest) error {
 				return fmt.Errorf("%s: chunk %s: %w", fm.Name, a.Short(), ErrNoHolder)
 			}
 			if last != nil {
+				// A connection that dropped is redialed: look again for
+				// whom to ask, a few times.
+				if failures++; failures < 3 && ctx.Err() == nil {
+					continue outer
+				}
 				return fmt.Errorf("fetch %s: %w", fm.Name, last)
 			}
-			if _, err := cs.Put(a, sealed); err != nil {
+			if _, err := cs.Put(a, sealed); errors.Is(err, chunkstore.ErrFull) {
+				return fmt.Errorf("fetch %s: this device's disk is full: free some space and get it again (the %d chunks fetched so far are kept)", fm.Name, h.Have)
+			} else if err != nil {
 				return fmt.Errorf("fetch %s: %w", fm.Name, err)
 			}
 		}
 	}
 }
 
-// fileFacts are an object's files for its status: none (and no page
-// read) when its changes reference no chunk.
-func (d *Device) fileFacts(ctx context.Context, obj change.ID) ([]FileState, []status.FileFacts, error) {
-	refs, err := d.Engine.ObjectChunks(ctx, obj)
-	if err != nil || len(refs) == 0 {
-		return nil, nil, err
-	}
-	fs, err := d.Files(ctx, obj)
-	if err != nil {
-		return nil, nil, err
-	}
-	refused := d.files.refusal()
-	var facts []status.FileFacts
-	for _, f := range fs {
-		ff := status.FileFacts{Name: f.Name, Size: f.Size, Done: f.Done, Pinned: f.Pinned, Here: f.Here == f.Size}
-		if !f.Pinned && ff.Here {
-			ff.Refused = refused
-		}
-		facts = append(facts, ff)
-	}
-	return fs, facts, nil
-}
+// fetchWait is how long a fetch waits for a node to connect when none is:
+// a connection dropped is redialed within the backoff's first steps.
+const fetchWait = 10 * time.Second
 
-// WantPage fetches the files of a page not here yet, in the background
-// (a page was opened): one fetch a page at a time.
-func (d *Device) WantPage(id change.ID) {
-	m := d.files
-	m.mu.Lock()
-	if m.wanted == nil {
-		m.wanted = map[change.ID]bool{}
-	}
-	if m.wanted[id] {
-		m.mu.Unlock()
-		return
-	}
-	m.wanted[id] = true
-	m.mu.Unlock()
-	d.mu.Lock()
-	started := d.goTracked(func() {
-		defer func() {
-			m.mu.Lock()
-			delete(m.wanted, id)
-			m.mu.Unlock()
-		}()
-		fs, err := d.Engine.Files(d.ctx, id)
-		if err != nil {
-			return
-		}
-		for _, f := range fs {
-			if f.Manifest == nil {
-				continue
-			}
-			if err := d.FetchFile(d.ctx, f.Manifest); err != nil && d.ctx.Err() == nil {
-				d.cfg.Log.Info("fetch a page's file", "page", id.Short(), "err", err)
-			}
-		}
-	})
-	d.mu.Unlock()
-	if !started {
+// fetchLinks are the peers to fetch chunks from: devices nearby first (a
+// LAN is faster than the way to a node, and works with none), then the
+// nodes; with none at all, it waits fetchWait for a node.
+func (d *Device) fetchLinks(ctx context.Context) ([]*nodeLink, error) {
+	deadline := time.NewTimer(fetchWait)
+	defer deadline.Stop()
+	for {
+		m := d.files
 		m.mu.Lock()
-		delete(m.wanted, id)
+		var nodes []*nodeLink
+		for _, l := range m.nodes {
+			nodes = append(nodes, l)
+		}
+		linked := m.linked
 		m.mu.Unlock()
+		slices.SortFunc(nodes, func(a, b *nodeLink) int { return cmp.Compare(a.peer, b.peer) })
+		links := append(d.lanLinks(), nodes...)
+		if len(links) > 0 || len(d.Nodes()) == 0 {
+			return links, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-deadline.C:
+			return nil, nil
+		case <-linked:
+		}
 	}
 }
