@@ -221,3 +221,60 @@ func TestFilesThroughANode(t *testing.T) {
 		t.Fatalf("the node sent %d bytes for %d of files: the download started over", sent, total)
 	}
 }
+
+// Two devices on one network share a file with no node: B (LAN only)
+// gets A's file byte for byte from A. Then a node with a small quota
+// refuses A's upload, and A's page says so with the node's reason whole,
+// while its text still syncs.
+func TestFilesNearbyAndQuota(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and two devices")
+	}
+	a, b := newCLI(t), newCLI(t)
+	phrase := jsonOf[map[string]string](t, a.ok("init", "--show-phrase", "--name", "laptop", "--json"))["phrase"]
+	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
+		t.Fatalf("recover: %v %s", err, errOut)
+	}
+	dir := t.TempDir()
+	poster, posterBytes := seeded(t, dir, "poster.png", 3<<20, 5)
+	id := strings.TrimSpace(a.ok("new", "--title", "Wall", "--text", "Hang it high."))
+	fileID := jsonOf[struct {
+		Files []struct {
+			FileID string `json:"file_id"`
+		} `json:"files"`
+	}](t, a.ok("files", "add", id, poster, "--json")).Files[0].FileID
+
+	upA := start(t, "--data", a.data, "up", "--no-lan", "--listen", loopbackListen(t))
+	aAddr := reachAt(t, upA)
+	upB := start(t, "--data", b.data, "up", "--lan-only", "--peer", aAddr)
+	waitFor(t, "the page on b", func() bool {
+		out, _, err := b.run("", "files", "ls", id)
+		return err == nil && strings.Contains(out, "poster.png")
+	}, upA, upB)
+	out := filepath.Join(t.TempDir(), "poster.png")
+	waitFor(t, "b gets the poster from a", func() bool {
+		_, _, err := b.run("", "files", "get", fileID, "-o", out)
+		return err == nil
+	}, upA, upB)
+	if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, posterBytes) {
+		t.Fatalf("the poster on b: %d bytes, %v", len(got), err)
+	}
+	upB.stop()
+
+	// A node that keeps 1 MiB a vault.
+	nodeData := filepath.Join(t.TempDir(), "node")
+	node := start(t, "--data", nodeData, "node", "--listen", loopbackListen(t), "--quota", "1MiB")
+	a.ok("nodes", "add", nodeAddr(t, node))
+	reason := regexp.MustCompile(`^the backup node's limit for this vault is reached: 0(\.[0-9])? of 1 MiB$`)
+	var want, last string
+	waitFor(t, "the refusal on a's page", func() bool {
+		st, why := pageReason(t, a, id)
+		last = st + ": " + why
+		want = why
+		return st == "Not syncing" && reason.MatchString(why)
+	}, node, upA)
+	t.Logf("a's page: %s", last)
+	if out := a.ok("status", id); !strings.Contains(out, want) {
+		t.Fatalf("mycel status does not show the reason whole:\n%s", out)
+	}
+}
