@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,4 +262,47 @@ func TestFileFromADeviceNearby(t *testing.T) {
 			t.Fatal("a stranger got a chunk")
 		}
 	}
+}
+
+// TestFileThroughput measures an upload to a node over loopback and a
+// fetch by another device (MYCEL_FILES_BENCH=MB to run it).
+func TestFileThroughput(t *testing.T) {
+	mb, _ := strconv.Atoi(os.Getenv("MYCEL_FILES_BENCH"))
+	if mb == 0 {
+		t.Skip("set MYCEL_FILES_BENCH=MB to measure")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := startNode(t, ctx, t.TempDir())
+	a, b := laptopAndPhone(t, ctx)
+	for _, e := range []*vault.Engine{a, b} {
+		if err := Register(ctx, e, addr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data := randomFile(mb<<20, 12)
+	began := time.Now()
+	id, m := addFilePage(t, a, "big.bin", data)
+	stored := time.Since(began)
+	da, err := Start(ctx, a, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer da.Close()
+	began = time.Now()
+	eventually(t, "pinned", func() bool { return fileState(t, da, id).Pinned })
+	up := time.Since(began)
+	db, err := Start(ctx, b, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	eventually(t, "the page on b", func() bool { fs, _ := b.Files(ctx, id); return len(fs) == 1 })
+	began = time.Now()
+	if err := db.FetchFile(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	down := time.Since(began)
+	rate := func(d time.Duration) float64 { return float64(len(data)) / 1e6 / d.Seconds() }
+	t.Logf("%d MiB: stored (cut, sealed, written) %.0f MB/s, uploaded %.0f MB/s, fetched %.0f MB/s", mb, rate(stored), rate(up), rate(down))
 }
