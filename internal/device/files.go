@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -67,6 +68,9 @@ type nodeLink struct {
 	addr string
 	// dial opens a chunk stream to it (nil: a node, by DialNodeChunks).
 	dial func(ctx context.Context) (*p2p.ChunkClient, error)
+	// wake (buffered 1) and dirty: a local write happened (poke).
+	wake  chan struct{}
+	dirty atomic.Bool
 
 	mu      sync.Mutex
 	clients [lanes]*p2p.ChunkClient
@@ -97,16 +101,31 @@ type fileUpload struct {
 }
 
 func newFileMover(d *Device) *fileMover {
-	return &fileMover{d: d, nodes: map[objsync.PeerID]*nodeLink{}, uploading: map[change.ID]map[string]*fileUpload{}, wake: make(chan struct{}, 1), linked: make(chan struct{})}
+	return &fileMover{d: d, nodes: map[objsync.PeerID]*nodeLink{}, uploading: map[change.ID]map[string]*fileUpload{}, linked: make(chan struct{})}
 }
 
 // poke wakes the uploaders (a local write may reference new chunks).
 func (m *fileMover) poke() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, l := range m.nodes {
+		l.poke()
+	}
+}
+
+// poke wakes the link's uploader; one uploading stops at its next chunk
+// boundary and plans again, so a photo added during a 200 MB upload
+// takes the small lane at once.
+func (l *nodeLink) poke() {
+	l.dirty.Store(true)
 	select {
-	case m.wake <- struct{}{}:
+	case l.wake <- struct{}{}:
 	default:
 	}
 }
+
+// errReplan ends a pass early: something new may go first.
+var errReplan = errors.New("new chunks to plan")
 
 // watchStored wakes the uploaders whenever this process stores a change
 // (writes by other processes poke the device through the API).
@@ -128,7 +147,7 @@ func (m *fileMover) nodeUp(ctx context.Context, p objsync.PeerID, addr string) f
 	if err != nil {
 		return func() {}
 	}
-	l := &nodeLink{peer: p, id: id, addr: addr}
+	l := &nodeLink{peer: p, id: id, addr: addr, wake: make(chan struct{}, 1)}
 	ctx, cancel := context.WithCancel(ctx)
 	m.mu.Lock()
 	m.nodes[p] = l
@@ -231,7 +250,7 @@ func (m *fileMover) uploadLoop(ctx context.Context, l *nodeLink) {
 			return
 		case <-t.C:
 			lost = true
-		case <-m.wake:
+		case <-l.wake:
 		}
 		if lost {
 			if err := m.relist(ctx, l); err != nil && ctx.Err() == nil {
@@ -239,7 +258,8 @@ func (m *fileMover) uploadLoop(ctx context.Context, l *nodeLink) {
 			}
 			lost = false
 		}
-		if err := m.pass(ctx, l); err != nil && ctx.Err() == nil {
+		l.dirty.Store(false)
+		if err := m.pass(ctx, l); err != nil && ctx.Err() == nil && !errors.Is(err, errReplan) {
 			log.Info("upload files", "node", l.addr, "err", err)
 		}
 		t.Reset(recheckEvery)
@@ -357,6 +377,26 @@ func (m *fileMover) pass(ctx context.Context, l *nodeLink) error {
 			large = append(large, u)
 		}
 	}
+	if len(small) == 0 {
+		// No small file waits: the large ones take both lanes, their
+		// chunks dealt alternately (a small file added meanwhile stops
+		// this pass at the next chunk and gets its lane back).
+		for _, u := range large {
+			v := &fileUpload{name: u.name, size: u.size, fileID: u.fileID, object: u.object, sizes: u.sizes}
+			var mine []files.Address
+			for i, a := range u.left {
+				if i%2 == 0 {
+					mine = append(mine, a)
+				} else {
+					v.left = append(v.left, a)
+				}
+			}
+			u.left = mine
+			if len(v.left) > 0 {
+				small = append(small, v)
+			}
+		}
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -365,8 +405,10 @@ func (m *fileMover) pass(ctx context.Context, l *nodeLink) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if errs[lane] = m.putFiles(ctx, l, lane, list); errs[lane] != nil {
-				cancel() // a refusal stops both lanes
+			// A refusal or a failure stops both lanes; a replan lets the
+			// other finish its chunk (a cancel would break its stream).
+			if errs[lane] = m.putFiles(ctx, l, lane, list); errs[lane] != nil && !errors.Is(errs[lane], errReplan) {
+				cancel()
 			}
 		}()
 	}
@@ -449,11 +491,15 @@ func (m *fileMover) plan(ctx context.Context, left map[files.Address]bool) ([]*f
 func (m *fileMover) putFiles(ctx context.Context, l *nodeLink, lane int, list []*fileUpload) error {
 	e := m.d.Engine
 	cs, _ := e.Chunks()
+	put := 0
 	for len(list) > 0 {
 		var next []*fileUpload
 		for _, u := range list {
 			if len(u.left) == 0 {
 				continue
+			}
+			if put > 0 && l.dirty.Load() { // at least a chunk a pass: no livelock under many writes
+				return errReplan
 			}
 			a := u.left[0]
 			sealed, err := cs.Get(a)
@@ -487,6 +533,7 @@ func (m *fileMover) putFiles(ctx context.Context, l *nodeLink, lane int, list []
 			if err := e.SetChunkHeld(ctx, string(l.peer), []files.Address{a}, true); err != nil {
 				return err
 			}
+			put++
 			m.mu.Lock()
 			u.left = u.left[1:]
 			u.done += u.sizes[a]

@@ -306,3 +306,33 @@ func TestFileThroughput(t *testing.T) {
 	rate := func(d time.Duration) float64 { return float64(len(data)) / 1e6 / d.Seconds() }
 	t.Logf("%d MiB: stored (cut, sealed, written) %.0f MB/s, uploaded %.0f MB/s, fetched %.0f MB/s", mb, rate(stored), rate(up), rate(down))
 }
+
+// A photo added while a large file uploads goes first: the upload plans
+// again at its next chunk and the photo takes the small lane, pinned
+// while the large file is still on its way.
+func TestSmallFileNotBehindALargeOne(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := startNodeWith(t, ctx, node.Options{ChunkRate: 4e6}) // per stream
+	a, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := Register(ctx, a, addr); err != nil {
+		t.Fatal(err)
+	}
+	big, _ := addFilePage(t, a, "film.mkv", randomFile(24<<20, 21))
+	da, err := Start(ctx, a, fastConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer da.Close()
+	eventually(t, "the large upload under way", func() bool { st := fileState(t, da, big); return st.Done > 0 })
+	photo, _ := addFilePage(t, a, "photo.jpg", randomFile(300<<10, 22))
+	eventually(t, "the photo pinned", func() bool { return fileState(t, da, photo).Pinned })
+	if st := fileState(t, da, big); st.Pinned {
+		t.Fatal("the photo waited for the whole large file")
+	}
+	eventually(t, "the large file pinned", func() bool { return fileState(t, da, big).Pinned })
+}
