@@ -585,22 +585,14 @@ func (m *fileMover) refusal() string {
 // ErrNoHolder is a file chunk no connected node or device holds.
 var ErrNoHolder = errors.New("no connected device or node holds it")
 
-// FetchFile brings the chunks of a file this device lacks from a
-// connected node, each checked against its address before it is stored;
-// it returns once the whole file is here. A small file takes the small
-// lane, so it is not stuck behind a large one.
+// FetchFile brings the chunks of a file this device lacks from devices
+// nearby or a connected node, each checked against its address before it
+// is stored; it returns once the whole file is here. A small file takes
+// the small lane only, so it is not stuck behind a large one; a large one
+// takes both, and a small file's request waits for one chunk at most.
 func (d *Device) FetchFile(ctx context.Context, fm *files.Manifest) error {
 	e := d.Engine
-	cs, err := e.Chunks()
-	if err != nil {
-		return err
-	}
-	lane := laneLarge
-	if fm.Size <= smallFile {
-		lane = laneSmall
-	}
 	failures := 0
-outer:
 	for {
 		h, err := e.Here(fm)
 		if err != nil {
@@ -616,37 +608,80 @@ outer:
 		if len(links) == 0 {
 			return fmt.Errorf("%s: %w (no backup node or device nearby is connected)", fm.Name, ErrNoHolder)
 		}
-		for _, a := range h.Missing {
-			var sealed []byte
-			var last error
-			for _, l := range links {
-				last = d.files.onLane(ctx, l, lane, func(c *p2p.ChunkClient) error {
-					var err error
-					sealed, err = c.Get(ctx, a)
-					return err
-				})
-				if last == nil {
-					break
+		parts := [][]files.Address{h.Missing}
+		if fm.Size > smallFile && len(h.Missing) > 1 {
+			var even, odd []files.Address
+			for i, a := range h.Missing {
+				if i%2 == 0 {
+					even = append(even, a)
+				} else {
+					odd = append(odd, a)
 				}
 			}
-			if errors.Is(last, p2p.ErrChunkNotFound) {
-				return fmt.Errorf("%s: chunk %s: %w", fm.Name, a.Short(), ErrNoHolder)
+			parts = [][]files.Address{even, odd}
+		}
+		errs := make([]error, len(parts))
+		var wg sync.WaitGroup
+		for i, part := range parts {
+			lane := laneSmall
+			if len(parts) > 1 {
+				lane = i
 			}
-			if last != nil {
-				// A connection that dropped is redialed: look again for
-				// whom to ask, a few times.
-				if failures++; failures < 3 && ctx.Err() == nil {
-					continue outer
-				}
-				return fmt.Errorf("fetch %s: %w", fm.Name, last)
-			}
-			if _, err := cs.Put(a, sealed); errors.Is(err, chunkstore.ErrFull) {
-				return fmt.Errorf("fetch %s: this device's disk is full: free some space and get it again (the %d chunks fetched so far are kept)", fm.Name, h.Have)
-			} else if err != nil {
-				return fmt.Errorf("fetch %s: %w", fm.Name, err)
-			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				errs[i] = d.fetchChunks(ctx, fm, links, lane, part, h.Have)
+			}()
+		}
+		wg.Wait()
+		err = errors.Join(errs...)
+		if err == nil {
+			continue // Here again: a large file's list is read once its index is here
+		}
+		if errors.Is(err, ErrNoHolder) || errors.Is(err, chunkstore.ErrFull) {
+			return err
+		}
+		// A connection that dropped is redialed: look again for whom to
+		// ask, a few times.
+		if failures++; failures >= 3 || ctx.Err() != nil {
+			return fmt.Errorf("fetch %s: %w", fm.Name, err)
 		}
 	}
+}
+
+// fetchChunks fetches chunks on one lane, from the first of links that
+// has each.
+func (d *Device) fetchChunks(ctx context.Context, fm *files.Manifest, links []*nodeLink, lane int, as []files.Address, had int) error {
+	cs, err := d.Engine.Chunks()
+	if err != nil {
+		return err
+	}
+	for _, a := range as {
+		var sealed []byte
+		var last error
+		for _, l := range links {
+			last = d.files.onLane(ctx, l, lane, func(c *p2p.ChunkClient) error {
+				var err error
+				sealed, err = c.Get(ctx, a)
+				return err
+			})
+			if last == nil {
+				break
+			}
+		}
+		if errors.Is(last, p2p.ErrChunkNotFound) {
+			return fmt.Errorf("%s: chunk %s: %w", fm.Name, a.Short(), ErrNoHolder)
+		}
+		if last != nil {
+			return last
+		}
+		if _, err := cs.Put(a, sealed); errors.Is(err, chunkstore.ErrFull) {
+			return fmt.Errorf("fetch %s: this device's disk is full: free some space and get it again (the %d chunks here are kept): %w", fm.Name, had, err)
+		} else if err != nil {
+			return fmt.Errorf("fetch %s: %w", fm.Name, err)
+		}
+	}
+	return nil
 }
 
 // fetchWait is how long a fetch waits for a node to connect when none is:

@@ -122,7 +122,11 @@ func ServeChunks(ctx context.Context, rw io.ReadWriter, r *bufio.Reader, b Chunk
 		reqs = rate.NewLimiter(lim.Requests, max(lim.Burst, 1))
 	}
 	if lim.Bytes > 0 {
-		bytes = rate.NewLimiter(lim.Bytes, max(int(lim.Bytes), MaxChunkFrame))
+		// The burst must hold a whole frame; the bucket starts empty, so
+		// the rate holds from the first byte.
+		burst := max(int(lim.Bytes), MaxChunkFrame)
+		bytes = rate.NewLimiter(lim.Bytes, burst)
+		bytes.AllowN(time.Now(), burst)
 	}
 	for {
 		var size int
