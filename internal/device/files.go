@@ -690,7 +690,7 @@ const fetchWait = 10 * time.Second
 
 // fetchLinks are the peers to fetch chunks from: devices nearby first (a
 // LAN is faster than the way to a node, and works with none), then the
-// nodes; with none at all, it waits fetchWait for a node.
+// nodes; with none at all, it waits fetchWait for one.
 func (d *Device) fetchLinks(ctx context.Context) ([]*nodeLink, error) {
 	deadline := time.NewTimer(fetchWait)
 	defer deadline.Stop()
@@ -705,15 +705,18 @@ func (d *Device) fetchLinks(ctx context.Context) ([]*nodeLink, error) {
 		m.mu.Unlock()
 		slices.SortFunc(nodes, func(a, b *nodeLink) int { return cmp.Compare(a.peer, b.peer) })
 		links := append(d.lanLinks(), nodes...)
-		if len(links) > 0 || len(d.Nodes()) == 0 {
+		if len(links) > 0 {
 			return links, nil
 		}
+		// A device nearby may be between two connections (two that
+		// dialed each other keep one): look again shortly.
 		select {
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		case <-deadline.C:
 			return nil, nil
 		case <-linked:
+		case <-time.After(100 * time.Millisecond):
 		}
 	}
 }
