@@ -52,7 +52,6 @@ type fileMover struct {
 	// uploading is what each object's files have left to upload, as the
 	// last pass found (for status).
 	uploading map[change.ID]map[string]*fileUpload
-	wake      chan struct{}         // buffered 1: a write happened
 	wanted    map[change.ID]bool    // pages whose files are being fetched
 	lan       map[peer.ID]*nodeLink // devices nearby, by LAN id (lanfiles.go)
 	// linked is closed (and replaced) when a node connects: a fetch that
