@@ -26,6 +26,7 @@ import (
 	"mycel/internal/objsync"
 	"mycel/internal/p2p"
 	"mycel/internal/pb"
+	"mycel/internal/store"
 	"mycel/internal/syncer"
 	"mycel/internal/vault"
 )
@@ -132,6 +133,13 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	}
 	addrs, err := e.Nodes(ctx)
 	if err != nil {
+		lan.Close()
+		h.Close()
+		return nil, err
+	}
+	// Changes stored before the chunk index (format 4) name their files'
+	// chunks only in their bytes: indexed once, or they never upload.
+	if err := store.IndexOldChunkRefs(ctx, e.Store()); err != nil {
 		lan.Close()
 		h.Close()
 		return nil, err

@@ -95,6 +95,10 @@ func openVault(dir string, id keys.VaultID) (*Vault, error) {
 	for _, r := range v.members.Records() {
 		v.hashes[r.Hash] = true
 	}
+	if err := store.IndexOldChunkRefs(context.Background(), db); err != nil { // a format-4 store's
+		db.Close()
+		return nil, fmt.Errorf("open vault %s: index its file chunks: %w", id.Short(), err)
+	}
 	return v, nil
 }
 

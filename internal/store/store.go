@@ -241,6 +241,9 @@ type Tx interface {
 	// changes reference, ascending.
 	ChunkRefs(after [32]byte, limit int) ([][32]byte, error)
 	ObjectChunks(object change.ID) ([][32]byte, error)
+	// IndexChunks records the chunks a stored change references, for a
+	// store from before the index (format 4) whose changes name some.
+	IndexChunks(id, object change.ID, chunks [][32]byte) error
 	// What a peer (a node) said it durably holds, device-local like Held:
 	// ChunksNotHeld lists referenced chunks above after that peer has not
 	// confirmed (ascending, at most limit), ChunkHeld says for each of cs

@@ -2,14 +2,17 @@ package vault
 
 import (
 	"bytes"
+	"database/sql"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"mycel/internal/change"
 	"mycel/internal/files"
+	"mycel/internal/store"
 )
 
 func randomBytes(n int, seed uint64) []byte {
@@ -83,5 +86,29 @@ func TestChunkReferencesAreIndexed(t *testing.T) {
 	}
 	if held, err := b.ChunkHeld(ctx, "node", want); err != nil || !held[0] || slices.Contains(held[1:], true) {
 		t.Fatalf("held: %v, %v", held, err)
+	}
+}
+
+// A store from before the chunk index (format 4) has its changes' chunks
+// indexed once, from their bytes.
+func TestOldChangesChunksIndexed(t *testing.T) {
+	a, _ := pair(t)
+	id, m := addFile(t, a, "old.pdf", randomBytes(2<<20, 3))
+	db, err := sql.Open("sqlite", filepath.Join(a.Dir(), DBFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`DELETE FROM chunk_refs`); err != nil { // as format 4 left it
+		t.Fatal(err)
+	}
+	db.Close()
+	if got := referenced(t, a)[id]; len(got) == len(m.Addresses()) {
+		t.Fatal("the test removed nothing from the index")
+	}
+	if err := store.IndexOldChunkRefs(ctx, a.db); err != nil {
+		t.Fatal(err)
+	}
+	if got := referenced(t, a)[id]; len(got) != len(m.Addresses()) {
+		t.Fatalf("%d of %d chunks indexed", len(got), len(m.Addresses()))
 	}
 }

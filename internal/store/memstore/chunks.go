@@ -1,6 +1,8 @@
 package memstore
 
 import (
+	"slices"
+
 	"mycel/internal/change"
 )
 
@@ -23,6 +25,22 @@ func (t *tx) dropChunkRefs(id, object change.ID, chunks [][32]byte) {
 		st.refs.del(t.gen, string(c[:])+idKey(id))
 		st.refsBy.del(t.gen, idKey(object)+string(c[:])+idKey(id))
 	}
+}
+
+// IndexChunks records a stored change's chunks, also in its record, so
+// that a later DeleteChange finds them.
+func (t *tx) IndexChunks(id, object change.ID, chunks [][32]byte) error {
+	st, err := t.w()
+	if err != nil {
+		return err
+	}
+	if c, ok := st.changes.get(idKey(id)); ok {
+		m := c.meta
+		m.Chunks = append(slices.Clone(m.Chunks), chunks...)
+		t.putRec(&changeRec{meta: m, raw: c.raw})
+	}
+	t.putChunkRefs(id, object, chunks)
+	return nil
 }
 
 func (t *tx) ChunkRefs(above [32]byte, limit int) ([][32]byte, error) {

@@ -18,6 +18,10 @@ func (t *txn) putChunkRefs(id, object change.ID, chunks [][32]byte) error {
 	return nil
 }
 
+func (t *txn) IndexChunks(id, object change.ID, chunks [][32]byte) error {
+	return t.putChunkRefs(id, object, chunks)
+}
+
 func (t *txn) ChunkRefs(after [32]byte, limit int) ([][32]byte, error) {
 	return t.chunks(`SELECT DISTINCT chunk FROM chunk_refs WHERE chunk > ? ORDER BY chunk LIMIT ?`, after[:], limit)
 }
