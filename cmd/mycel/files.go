@@ -1,15 +1,19 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"mycel/internal/api"
 	"mycel/internal/change"
 	"mycel/internal/files"
 	"mycel/internal/vault"
@@ -198,13 +202,22 @@ unless the whole file is on this device.`,
 				if err != nil {
 					return err
 				}
+				if err := fetchThroughDevice(cmd.Context(), a.data, e, f.Manifest); err != nil {
+					return err
+				}
 				if out == "-" {
 					if h, err := e.Here(f.Manifest); err != nil || !h.Complete() {
 						return e.ReadFile(cmd.Context(), f.Manifest, io.Discard) // its error says what is missing
 					}
 					return e.ReadFile(cmd.Context(), f.Manifest, a.stdout)
 				}
-				return writeAtomic(out, func(w io.Writer) error { return e.ReadFile(cmd.Context(), f.Manifest, w) })
+				if err := writeAtomic(out, func(w io.Writer) error { return e.ReadFile(cmd.Context(), f.Manifest, w) }); err != nil {
+					return err
+				}
+				m := f.Manifest
+				return a.emit(map[string]any{"file_id": m.ID(), "name": m.Name, "size": m.Size, "path": out}, func(w io.Writer) {
+					fmt.Fprintf(w, "Wrote %s (%s) to %s\n", m.Name, files.Bytes(int64(m.Size)), out)
+				})
 			})
 		},
 	}
@@ -236,4 +249,31 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// fetchThroughDevice asks a running `mycel up` to bring the chunks of a
+// file this device lacks (from a node or a device nearby), and waits. No
+// running device, or the whole file here already, is nothing to do: the
+// read that follows says what is missing.
+func fetchThroughDevice(ctx context.Context, dir string, e *vault.Engine, m *files.Manifest) error {
+	if h, err := e.Here(m); err != nil || h.Complete() || !deviceRunning(dir) {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://mycel/v1/files/"+m.ID()+"/fetch", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := api.Client(dir, 0).Do(req)
+	if err != nil {
+		return fmt.Errorf("ask the running 'mycel up' for %s: %w", m.Name, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var body struct {
+			Error string `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&body)
+		return fmt.Errorf("%s is not on this device, and the running 'mycel up' could not fetch it: %s", m.Name, body.Error)
+	}
+	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"mycel/internal/device"
+	"mycel/internal/files"
 	"mycel/internal/node"
 	"mycel/internal/p2p"
 	"mycel/internal/vault"
@@ -42,6 +43,7 @@ func (a *app) nodeCmd() *cobra.Command {
 	var listen []string
 	var registration string
 	var maxVaults int
+	var quota, chunkRate string
 	var idleAfter time.Duration
 	cmd := &cobra.Command{
 		Use:   "node",
@@ -126,6 +128,9 @@ standard error is JSON too.`,
 			if err != nil {
 				return err
 			}
+			if opts.Quota, opts.ChunkRate, err = chunkOptions(quota, chunkRate); err != nil {
+				return err
+			}
 			n, err := node.OpenWith(a.data, opts)
 			if err != nil {
 				return err
@@ -177,10 +182,12 @@ standard error is JSON too.`,
 				fmt.Fprintln(a.stdout, "Press Ctrl-C to stop.")
 			}
 			<-ctx.Done()
+			st := srv.ChunkStats()
 			if a.asJSON {
-				return a.emitLine(map[string]string{"event": "stopped"})
+				return a.emitLine(map[string]any{"event": "stopped", "chunk_bytes_received": st.Received.Load(),
+					"chunk_bytes_held_already": st.Held.Load(), "chunk_bytes_sent": st.Sent.Load()})
 			}
-			fmt.Fprintln(a.stdout, "Stopped.")
+			fmt.Fprintf(a.stdout, "Stopped: received %d chunk bytes (%d already held), sent %d.\n", st.Received.Load(), st.Held.Load(), st.Sent.Load())
 			return nil
 		},
 	}
@@ -190,9 +197,36 @@ standard error is JSON too.`,
 		"the most vaults this node holds; registrations past it are refused (the vaults held are kept)")
 	cmd.Flags().DurationVar(&idleAfter, "idle-after", node.DefaultIdleAfter,
 		"how long a vault with no device connected keeps its store open and its sync service running")
+	cmd.Flags().StringVar(&quota, "quota", "",
+		"the most file bytes (sealed chunks) each vault may keep here, such as 10GiB; uploads past it are refused with the reason, and text keeps syncing (default: no limit)")
+	cmd.Flags().StringVar(&chunkRate, "chunk-rate", "",
+		"the most file bytes a second one device stream may send or fetch, such as 50MB (default: no limit)")
 	cmd.Flags().StringSliceVar(&listen, "listen", nil,
 		"multiaddrs to listen on, TCP and QUIC (port 0: a free one), recorded for the next starts (default: those recorded in node.addrs, else "+strings.Join(firstListen, ",")+")")
 	return cmd
+}
+
+// chunkOptions reads --quota and --chunk-rate (empty: no limit).
+func chunkOptions(quota, rate string) (int64, int64, error) {
+	var q, r int64
+	var err error
+	if quota != "" {
+		if q, err = files.ParseBytes(quota); err != nil {
+			return 0, 0, fmt.Errorf("--quota: %w", err)
+		}
+		if q == 0 {
+			return 0, 0, errors.New("--quota 0 would refuse every file: give a size such as 10GiB, or leave it out for no limit")
+		}
+	}
+	if rate != "" {
+		if r, err = files.ParseBytes(rate); err != nil {
+			return 0, 0, fmt.Errorf("--chunk-rate: %w", err)
+		}
+		if r == 0 {
+			return 0, 0, errors.New("--chunk-rate 0 would stop every upload: give a rate such as 50MB, or leave it out for no limit")
+		}
+	}
+	return q, r, nil
 }
 
 // nodeOptions are the node's registration policy and limits from its

@@ -124,7 +124,8 @@ func Handler(e *vault.Engine, dev Running) *API {
 	vaultRoutes(mux, e, dev)
 	transferRoutes(mux, e, changed)
 	filesRoutes(mux, e, dev, changed)
-	return &API{Handler: mux, stop: stop}
+	fileRoutes(mux, e, dev)
+	return &API{Handler: withPageFiles(mux, dev), stop: stop}
 }
 
 func reply(w http.ResponseWriter, v any) {

@@ -26,6 +26,7 @@ import (
 	"mycel/internal/objsync"
 	"mycel/internal/p2p"
 	"mycel/internal/pb"
+	"mycel/internal/store"
 	"mycel/internal/syncer"
 	"mycel/internal/vault"
 )
@@ -93,6 +94,8 @@ type Device struct {
 	mdns   io.Closer
 	lan    host.Host // see LANHost
 	pacer  lanPacer  // dials of announced devices (lan.go)
+
+	files *fileMover // file chunks to and from nodes (files.go)
 }
 
 // NodeState is what the device knows of one configured node.
@@ -134,9 +137,17 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		h.Close()
 		return nil, err
 	}
+	// Changes stored before the chunk index (format 4) name their files'
+	// chunks only in their bytes: indexed once, or they never upload.
+	if err := store.IndexOldChunkRefs(ctx, e.Store()); err != nil {
+		lan.Close()
+		h.Close()
+		return nil, err
+	}
 	d := &Device{Engine: e, Host: h, lan: lan, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{}),
 		closing: make(chan struct{}), watched: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(ctx)
+	d.files = newFileMover(d)
 	svc := cfg.Service
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
 	svc.ClosePeer = d.closePeer
@@ -158,6 +169,9 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		d.goTracked(func() { d.watchNetwork(d.ctx, lastAddrs, lastNet) })
 		d.mu.Unlock()
 	}
+	d.mu.Lock()
+	d.goTracked(d.watchStored)
+	d.mu.Unlock()
 	// A caller that only cancels ctx (and never calls Close) still gets
 	// everything stopped, the host included; after Close, the host is the
 	// caller's.
@@ -263,6 +277,7 @@ func (d *Device) setNodes(addrs []string, atStart bool) {
 // node list (a CLI that wrote either pokes the running device).
 func (d *Device) Poke() {
 	d.Service.Poke()
+	d.files.poke()
 	addrs, err := d.Engine.Nodes(d.ctx)
 	if err != nil {
 		d.cfg.Log.Warn("read the node list", "err", err)
@@ -352,11 +367,13 @@ func (d *Device) keepConnected(ctx context.Context, st *NodeState) {
 			}
 			d.cfg.Log.Info("connected to node", "node", addr)
 			backoff = d.cfg.BackoffMin
+			stopFiles := d.files.nodeUp(ctx, peer, addr)
 			select {
 			case <-d.Service.Attach(peer, p2p.StreamConn(stream, r)):
 			case <-ctx.Done():
 				d.Service.Drop(peer)
 			}
+			stopFiles()
 			d.mu.Lock()
 			st.firstConnEnded = st.firstConnEnded || st.firstConnected
 			d.mu.Unlock()

@@ -146,6 +146,7 @@ func (d *Device) serveLAN(ctx context.Context, h host.Host) error {
 		// Where it listens, as identify told (not the port it dialed from).
 		d.connectedPeer(s.Conn().RemotePeer(), dev, nil)
 	})
+	d.serveLANChunks(h)
 	if !d.cfg.LAN {
 		return nil
 	}

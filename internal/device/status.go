@@ -44,6 +44,8 @@ type ObjectStatus struct {
 	// the page, the same one everywhere).
 	Equivocating []Equivocating `json:"equivocating_devices,omitempty"`
 	Peers        []PeerStatus   `json:"peers"`
+	// Files: where each of the page's files is (files.go).
+	Files []FileState `json:"files,omitempty"`
 }
 
 // Equivocating is a device that signed overlapping changes of an object.
@@ -60,6 +62,8 @@ type VaultStatus struct {
 	Nodes   []NodeStatus   `json:"nodes"`
 	Devices []PeerStatus   `json:"devices_connected"`
 	Objects []ObjectStatus `json:"objects"`
+	// FilesPending counts files no node has pinned yet.
+	FilesPending int `json:"files_pending,omitempty"`
 }
 
 // NodeStatus is a configured node's reachability.
@@ -141,13 +145,22 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		if err != nil {
 			return vs, err
 		}
+		fstates, ffacts, err := d.fileFacts(ctx, o.ID)
+		if err != nil {
+			return vs, err
+		}
+		for _, f := range fstates {
+			if !f.Pinned {
+				vs.FilesPending++
+			}
+		}
 		label, reason := status.Object(status.Facts{Peers: peers, IsNode: isNode, Parked: parked, Damaged: damaged,
-			Failure: failure, WarmingUp: warm})
+			Failure: failure, WarmingUp: warm, Files: ffacts})
 		eqs, err := d.Engine.Equivocators(ctx, o.ID)
 		if err != nil {
 			return vs, err
 		}
-		os := ObjectStatus{ID: o.ID.String(), Title: o.Title, Status: label, Reason: reason, Waiting: parked, Damaged: damaged, Peers: []PeerStatus{}}
+		os := ObjectStatus{ID: o.ID.String(), Title: o.Title, Status: label, Reason: reason, Waiting: parked, Damaged: damaged, Peers: []PeerStatus{}, Files: fstates}
 		for _, q := range eqs {
 			os.Equivocating = append(os.Equivocating, Equivocating{Key: hex.EncodeToString(q.Key), Name: q.Name, Inert: q.Inert})
 		}

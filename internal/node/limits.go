@@ -1,6 +1,8 @@
 package node
 
 import (
+	"golang.org/x/time/rate"
+
 	"crypto/subtle"
 	"errors"
 	"fmt"
@@ -76,8 +78,22 @@ type Options struct {
 	// IdleAfter is how long a vault with no connection stays open (its
 	// store and sync service) before it is closed.
 	IdleAfter time.Duration
+	// Quota bounds the sealed chunk bytes one vault keeps here (0: no
+	// limit); a Put past it is refused with QuotaReason. Changes are never
+	// refused for it: text keeps syncing.
+	Quota int64
+	// ChunkRate bounds the bytes a second one chunk stream sends or
+	// fetches (0: no limit): an operator's choice, and how tests catch an upload midway.
+	ChunkRate int64
 	// Now is the clock (nil: the wall clock).
 	Now func() time.Time
+}
+
+func (o Options) chunkRate() rate.Limit {
+	if o.ChunkRate <= 0 {
+		return 0
+	}
+	return rate.Limit(o.ChunkRate)
 }
 
 func (o Options) withDefaults() Options {
@@ -103,6 +119,10 @@ func (o Options) check() error {
 	switch {
 	case o.Registration == RegistrationInvite && len(o.Invite) < 16:
 		return errors.New("invite registration needs an invite token of at least 16 characters")
+	case o.Quota < 0:
+		return errors.New("a vault's quota cannot be negative (0: no limit)")
+	case o.ChunkRate < 0:
+		return errors.New("the chunk rate cannot be negative (0: no limit)")
 	case o.MaxVaults < 0:
 		return errors.New("the limit of vaults must be positive")
 	case o.PerDevice.Burst < 1 || o.PerDevice.Every <= 0 || o.PerNode.Burst < 1 || o.PerNode.Every <= 0:

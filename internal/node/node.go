@@ -174,6 +174,9 @@ func (n *Node) acquire(id keys.VaultID) (*Vault, error) {
 			n.open[id] = o
 			n.mu.Unlock()
 			o.v, o.err = openVault(n.vaultDir(id), id)
+			if o.err == nil {
+				o.v.quota = n.opts.Quota
+			}
 			if o.err != nil {
 				n.mu.Lock()
 				if n.open[id] == o {

@@ -33,6 +33,8 @@ type Server struct {
 	mu     sync.Mutex
 	served map[keys.VaultID]*served
 	closed bool
+
+	chunks chunkServer // chunks.go
 }
 
 // served is a vault being served: its store (held open) and service.
@@ -77,6 +79,7 @@ func Serve(ctx context.Context, h host.Host, n *Node, cfg syncer.Config) *Server
 			cfg.Log.Info("refused a peer", "peer", st.Conn().RemotePeer().ShortString(), "err", err)
 		}
 	})
+	s.serveChunks()
 	return s
 }
 
@@ -86,6 +89,7 @@ func Serve(ctx context.Context, h host.Host, n *Node, cfg syncer.Config) *Server
 func (s *Server) Close() {
 	s.host.RemoveStreamHandler(p2p.ProtocolID)
 	s.cancel()
+	s.closeChunks()
 	s.mu.Lock()
 	s.closed = true
 	all := s.served

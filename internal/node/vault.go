@@ -49,8 +49,12 @@ func verifyLog(id keys.VaultID, records [][]byte) (*member.Log, error) {
 
 // Vault is one vault on the node.
 type Vault struct {
-	ID keys.VaultID
-	db store.Store
+	ID  keys.VaultID
+	db  store.Store
+	dir string
+
+	chunks vaultChunks // chunks.go
+	quota  int64       // the node's Options.Quota (0: none)
 
 	mu      sync.Mutex
 	members *member.Log
@@ -69,7 +73,7 @@ func openVault(dir string, id keys.VaultID) (*Vault, error) {
 	if err != nil {
 		return nil, err
 	}
-	v := &Vault{ID: id, db: db, hashes: map[[32]byte]bool{}, bad: map[[32]byte]error{}}
+	v := &Vault{ID: id, db: db, dir: dir, hashes: map[[32]byte]bool{}, bad: map[[32]byte]error{}}
 	err = db.View(context.Background(), func(tx store.Tx) error {
 		raws, err := tx.MemberRecords()
 		if err != nil {
@@ -90,6 +94,10 @@ func openVault(dir string, id keys.VaultID) (*Vault, error) {
 	}
 	for _, r := range v.members.Records() {
 		v.hashes[r.Hash] = true
+	}
+	if err := store.IndexOldChunkRefs(context.Background(), db); err != nil { // a format-4 store's
+		db.Close()
+		return nil, fmt.Errorf("open vault %s: index its file chunks: %w", id.Short(), err)
 	}
 	return v, nil
 }

@@ -81,7 +81,7 @@ func resourceManager() (network.ResourceManager, error) {
 			Streams: 32, StreamsInbound: 12, StreamsOutbound: 20,
 			Memory: 128 << 20,
 		},
-		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolID: ours, PeerProtocolID: ours},
+		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{ProtocolID: ours, PeerProtocolID: ours, ChunkProtocolID: ours},
 	}
 	// Per address: libp2p's defaults (8 connections per IPv4 address, per
 	// IPv6 /56), doubled, since a device behind a NAT shares its address.

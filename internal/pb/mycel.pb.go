@@ -77,6 +77,61 @@ func (MemberRecord_Kind) EnumDescriptor() ([]byte, []int) {
 	return file_mycel_proto_rawDescGZIP(), []int{9, 0}
 }
 
+type ChunkReply_Code int32
+
+const (
+	ChunkReply_OK          ChunkReply_Code = 0
+	ChunkReply_NOT_FOUND   ChunkReply_Code = 1
+	ChunkReply_BAD_ADDRESS ChunkReply_Code = 2
+	ChunkReply_QUOTA       ChunkReply_Code = 3
+	ChunkReply_REFUSED     ChunkReply_Code = 4
+)
+
+// Enum value maps for ChunkReply_Code.
+var (
+	ChunkReply_Code_name = map[int32]string{
+		0: "OK",
+		1: "NOT_FOUND",
+		2: "BAD_ADDRESS",
+		3: "QUOTA",
+		4: "REFUSED",
+	}
+	ChunkReply_Code_value = map[string]int32{
+		"OK":          0,
+		"NOT_FOUND":   1,
+		"BAD_ADDRESS": 2,
+		"QUOTA":       3,
+		"REFUSED":     4,
+	}
+)
+
+func (x ChunkReply_Code) Enum() *ChunkReply_Code {
+	p := new(ChunkReply_Code)
+	*p = x
+	return p
+}
+
+func (x ChunkReply_Code) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (ChunkReply_Code) Descriptor() protoreflect.EnumDescriptor {
+	return file_mycel_proto_enumTypes[1].Descriptor()
+}
+
+func (ChunkReply_Code) Type() protoreflect.EnumType {
+	return &file_mycel_proto_enumTypes[1]
+}
+
+func (x ChunkReply_Code) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use ChunkReply_Code.Descriptor instead.
+func (ChunkReply_Code) EnumDescriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{18, 0}
+}
+
 // SignedChange is a change as stored and sent. Its SHA-256 is the change id;
 // body is kept byte for byte, never re-encoded.
 type SignedChange struct {
@@ -945,6 +1000,9 @@ type Frame struct {
 	//	*Frame_PeerHello
 	//	*Frame_PeerProof
 	//	*Frame_Ping
+	//	*Frame_ChunkHello
+	//	*Frame_ChunkRequest
+	//	*Frame_ChunkReply
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1050,6 +1108,33 @@ func (x *Frame) GetPing() *Ping {
 	return nil
 }
 
+func (x *Frame) GetChunkHello() *ChunkHello {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ChunkHello); ok {
+			return x.ChunkHello
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetChunkRequest() *ChunkRequest {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ChunkRequest); ok {
+			return x.ChunkRequest
+		}
+	}
+	return nil
+}
+
+func (x *Frame) GetChunkReply() *ChunkReply {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_ChunkReply); ok {
+			return x.ChunkReply
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -1082,6 +1167,18 @@ type Frame_Ping struct {
 	Ping *Ping `protobuf:"bytes,7,opt,name=ping,proto3,oneof"`
 }
 
+type Frame_ChunkHello struct {
+	ChunkHello *ChunkHello `protobuf:"bytes,8,opt,name=chunk_hello,json=chunkHello,proto3,oneof"`
+}
+
+type Frame_ChunkRequest struct {
+	ChunkRequest *ChunkRequest `protobuf:"bytes,9,opt,name=chunk_request,json=chunkRequest,proto3,oneof"`
+}
+
+type Frame_ChunkReply struct {
+	ChunkReply *ChunkReply `protobuf:"bytes,10,opt,name=chunk_reply,json=chunkReply,proto3,oneof"`
+}
+
 func (*Frame_Hello) isFrame_Body() {}
 
 func (*Frame_HelloReply) isFrame_Body() {}
@@ -1096,6 +1193,497 @@ func (*Frame_PeerProof) isFrame_Body() {}
 
 func (*Frame_Ping) isFrame_Body() {}
 
+func (*Frame_ChunkHello) isFrame_Body() {}
+
+func (*Frame_ChunkRequest) isFrame_Body() {}
+
+func (*Frame_ChunkReply) isFrame_Body() {}
+
+// /mycel/chunks/1 moves sealed file chunks on a stream of its own, so a
+// chunk of 8 MiB never delays heads or acknowledgements on the sync
+// stream. A device opens it to a node with a ChunkHello (answered by a
+// HelloReply, as a sync Hello is), then sends requests; the server answers
+// each, in order, with a ChunkReply of the same id.
+type ChunkHello struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	VaultId []byte                 `protobuf:"bytes,1,opt,name=vault_id,json=vaultId,proto3" json:"vault_id,omitempty"`
+	// The records adding the dialing device (not the whole log): the proof
+	// of membership a stranger must not make the node verify at length.
+	MemberRecords [][]byte `protobuf:"bytes,2,rep,name=member_records,json=memberRecords,proto3" json:"member_records,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChunkHello) Reset() {
+	*x = ChunkHello{}
+	mi := &file_mycel_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChunkHello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChunkHello) ProtoMessage() {}
+
+func (x *ChunkHello) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChunkHello.ProtoReflect.Descriptor instead.
+func (*ChunkHello) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *ChunkHello) GetVaultId() []byte {
+	if x != nil {
+		return x.VaultId
+	}
+	return nil
+}
+
+func (x *ChunkHello) GetMemberRecords() [][]byte {
+	if x != nil {
+		return x.MemberRecords
+	}
+	return nil
+}
+
+type ChunkRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	// Types that are valid to be assigned to Op:
+	//
+	//	*ChunkRequest_Has
+	//	*ChunkRequest_Put
+	//	*ChunkRequest_Get
+	//	*ChunkRequest_Missing
+	Op            isChunkRequest_Op `protobuf_oneof:"op"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChunkRequest) Reset() {
+	*x = ChunkRequest{}
+	mi := &file_mycel_proto_msgTypes[13]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChunkRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChunkRequest) ProtoMessage() {}
+
+func (x *ChunkRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[13]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChunkRequest.ProtoReflect.Descriptor instead.
+func (*ChunkRequest) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{13}
+}
+
+func (x *ChunkRequest) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ChunkRequest) GetOp() isChunkRequest_Op {
+	if x != nil {
+		return x.Op
+	}
+	return nil
+}
+
+func (x *ChunkRequest) GetHas() *ChunkHas {
+	if x != nil {
+		if x, ok := x.Op.(*ChunkRequest_Has); ok {
+			return x.Has
+		}
+	}
+	return nil
+}
+
+func (x *ChunkRequest) GetPut() *ChunkPut {
+	if x != nil {
+		if x, ok := x.Op.(*ChunkRequest_Put); ok {
+			return x.Put
+		}
+	}
+	return nil
+}
+
+func (x *ChunkRequest) GetGet() *ChunkGet {
+	if x != nil {
+		if x, ok := x.Op.(*ChunkRequest_Get); ok {
+			return x.Get
+		}
+	}
+	return nil
+}
+
+func (x *ChunkRequest) GetMissing() *ChunkMissing {
+	if x != nil {
+		if x, ok := x.Op.(*ChunkRequest_Missing); ok {
+			return x.Missing
+		}
+	}
+	return nil
+}
+
+type isChunkRequest_Op interface {
+	isChunkRequest_Op()
+}
+
+type ChunkRequest_Has struct {
+	Has *ChunkHas `protobuf:"bytes,2,opt,name=has,proto3,oneof"`
+}
+
+type ChunkRequest_Put struct {
+	Put *ChunkPut `protobuf:"bytes,3,opt,name=put,proto3,oneof"`
+}
+
+type ChunkRequest_Get struct {
+	Get *ChunkGet `protobuf:"bytes,4,opt,name=get,proto3,oneof"`
+}
+
+type ChunkRequest_Missing struct {
+	Missing *ChunkMissing `protobuf:"bytes,5,opt,name=missing,proto3,oneof"`
+}
+
+func (*ChunkRequest_Has) isChunkRequest_Op() {}
+
+func (*ChunkRequest_Put) isChunkRequest_Op() {}
+
+func (*ChunkRequest_Get) isChunkRequest_Op() {}
+
+func (*ChunkRequest_Missing) isChunkRequest_Op() {}
+
+// ChunkHas asks which of at most 4,096 chunks the server holds durably.
+type ChunkHas struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Addresses     [][]byte               `protobuf:"bytes,1,rep,name=addresses,proto3" json:"addresses,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChunkHas) Reset() {
+	*x = ChunkHas{}
+	mi := &file_mycel_proto_msgTypes[14]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChunkHas) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChunkHas) ProtoMessage() {}
+
+func (x *ChunkHas) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[14]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChunkHas.ProtoReflect.Descriptor instead.
+func (*ChunkHas) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{14}
+}
+
+func (x *ChunkHas) GetAddresses() [][]byte {
+	if x != nil {
+		return x.Addresses
+	}
+	return nil
+}
+
+// ChunkPut stores a sealed chunk (nodes only); OK only once it is durable.
+type ChunkPut struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       []byte                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	Sealed        []byte                 `protobuf:"bytes,2,opt,name=sealed,proto3" json:"sealed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChunkPut) Reset() {
+	*x = ChunkPut{}
+	mi := &file_mycel_proto_msgTypes[15]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChunkPut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChunkPut) ProtoMessage() {}
+
+func (x *ChunkPut) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[15]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChunkPut.ProtoReflect.Descriptor instead.
+func (*ChunkPut) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{15}
+}
+
+func (x *ChunkPut) GetAddress() []byte {
+	if x != nil {
+		return x.Address
+	}
+	return nil
+}
+
+func (x *ChunkPut) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+type ChunkGet struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Address       []byte                 `protobuf:"bytes,1,opt,name=address,proto3" json:"address,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChunkGet) Reset() {
+	*x = ChunkGet{}
+	mi := &file_mycel_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChunkGet) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChunkGet) ProtoMessage() {}
+
+func (x *ChunkGet) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChunkGet.ProtoReflect.Descriptor instead.
+func (*ChunkGet) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ChunkGet) GetAddress() []byte {
+	if x != nil {
+		return x.Address
+	}
+	return nil
+}
+
+// ChunkMissing lists the chunks the vault's changes reference that the
+// node does not hold, in pages above after (nodes only).
+type ChunkMissing struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	After         []byte                 `protobuf:"bytes,1,opt,name=after,proto3" json:"after,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChunkMissing) Reset() {
+	*x = ChunkMissing{}
+	mi := &file_mycel_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChunkMissing) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChunkMissing) ProtoMessage() {}
+
+func (x *ChunkMissing) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChunkMissing.ProtoReflect.Descriptor instead.
+func (*ChunkMissing) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ChunkMissing) GetAfter() []byte {
+	if x != nil {
+		return x.After
+	}
+	return nil
+}
+
+type ChunkReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Id            uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Code          ChunkReply_Code        `protobuf:"varint,2,opt,name=code,proto3,enum=mycel.v1.ChunkReply_Code" json:"code,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`   // a whole sentence, shown as it is
+	Have          []byte                 `protobuf:"bytes,4,opt,name=have,proto3" json:"have,omitempty"`       // Has: bit i (of byte i/8, lowest first) for addresses[i]
+	Sealed        []byte                 `protobuf:"bytes,5,opt,name=sealed,proto3" json:"sealed,omitempty"`   // Get
+	Missing       [][]byte               `protobuf:"bytes,6,rep,name=missing,proto3" json:"missing,omitempty"` // Missing: at most 4,096
+	More          bool                   `protobuf:"varint,7,opt,name=more,proto3" json:"more,omitempty"`
+	Next          []byte                 `protobuf:"bytes,10,opt,name=next,proto3" json:"next,omitempty"`   // Missing: where the next page starts (after this)
+	Used          uint64                 `protobuf:"varint,8,opt,name=used,proto3" json:"used,omitempty"`   // a node's sealed bytes for the vault, on Has and Put
+	Quota         uint64                 `protobuf:"varint,9,opt,name=quota,proto3" json:"quota,omitempty"` // and its limit (0: none)
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChunkReply) Reset() {
+	*x = ChunkReply{}
+	mi := &file_mycel_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChunkReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChunkReply) ProtoMessage() {}
+
+func (x *ChunkReply) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChunkReply.ProtoReflect.Descriptor instead.
+func (*ChunkReply) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ChunkReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ChunkReply) GetCode() ChunkReply_Code {
+	if x != nil {
+		return x.Code
+	}
+	return ChunkReply_OK
+}
+
+func (x *ChunkReply) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *ChunkReply) GetHave() []byte {
+	if x != nil {
+		return x.Have
+	}
+	return nil
+}
+
+func (x *ChunkReply) GetSealed() []byte {
+	if x != nil {
+		return x.Sealed
+	}
+	return nil
+}
+
+func (x *ChunkReply) GetMissing() [][]byte {
+	if x != nil {
+		return x.Missing
+	}
+	return nil
+}
+
+func (x *ChunkReply) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *ChunkReply) GetNext() []byte {
+	if x != nil {
+		return x.Next
+	}
+	return nil
+}
+
+func (x *ChunkReply) GetUsed() uint64 {
+	if x != nil {
+		return x.Used
+	}
+	return 0
+}
+
+func (x *ChunkReply) GetQuota() uint64 {
+	if x != nil {
+		return x.Quota
+	}
+	return 0
+}
+
 // Ping keeps a quiet connection known to be alive: each side sends one
 // every few seconds, and drops a peer from which nothing came for three.
 type Ping struct {
@@ -1106,7 +1694,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_mycel_proto_msgTypes[12]
+	mi := &file_mycel_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1706,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[12]
+	mi := &file_mycel_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1719,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{12}
+	return file_mycel_proto_rawDescGZIP(), []int{19}
 }
 
 // PeerHello opens a device-to-device stream (/mycel/peer/2): the dialer's
@@ -1145,7 +1733,7 @@ type PeerHello struct {
 
 func (x *PeerHello) Reset() {
 	*x = PeerHello{}
-	mi := &file_mycel_proto_msgTypes[13]
+	mi := &file_mycel_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1745,7 @@ func (x *PeerHello) String() string {
 func (*PeerHello) ProtoMessage() {}
 
 func (x *PeerHello) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[13]
+	mi := &file_mycel_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1758,7 @@ func (x *PeerHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerHello.ProtoReflect.Descriptor instead.
 func (*PeerHello) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{13}
+	return file_mycel_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *PeerHello) GetNonce() []byte {
@@ -1203,7 +1791,7 @@ type PeerProof struct {
 
 func (x *PeerProof) Reset() {
 	*x = PeerProof{}
-	mi := &file_mycel_proto_msgTypes[14]
+	mi := &file_mycel_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1803,7 @@ func (x *PeerProof) String() string {
 func (*PeerProof) ProtoMessage() {}
 
 func (x *PeerProof) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[14]
+	mi := &file_mycel_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1816,7 @@ func (x *PeerProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerProof.ProtoReflect.Descriptor instead.
 func (*PeerProof) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{14}
+	return file_mycel_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *PeerProof) GetNonce() []byte {
@@ -1277,7 +1865,7 @@ type Members struct {
 
 func (x *Members) Reset() {
 	*x = Members{}
-	mi := &file_mycel_proto_msgTypes[15]
+	mi := &file_mycel_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1289,7 +1877,7 @@ func (x *Members) String() string {
 func (*Members) ProtoMessage() {}
 
 func (x *Members) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[15]
+	mi := &file_mycel_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1302,7 +1890,7 @@ func (x *Members) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Members.ProtoReflect.Descriptor instead.
 func (*Members) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{15}
+	return file_mycel_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *Members) GetRecords() [][]byte {
@@ -1330,7 +1918,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_mycel_proto_msgTypes[16]
+	mi := &file_mycel_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1930,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[16]
+	mi := &file_mycel_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1943,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{16}
+	return file_mycel_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *Hello) GetVaultId() []byte {
@@ -1396,7 +1984,7 @@ type HelloReply struct {
 
 func (x *HelloReply) Reset() {
 	*x = HelloReply{}
-	mi := &file_mycel_proto_msgTypes[17]
+	mi := &file_mycel_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1408,7 +1996,7 @@ func (x *HelloReply) String() string {
 func (*HelloReply) ProtoMessage() {}
 
 func (x *HelloReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[17]
+	mi := &file_mycel_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1421,7 +2009,7 @@ func (x *HelloReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloReply.ProtoReflect.Descriptor instead.
 func (*HelloReply) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{17}
+	return file_mycel_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *HelloReply) GetError() string {
@@ -1458,7 +2046,7 @@ type SyncMessage struct {
 
 func (x *SyncMessage) Reset() {
 	*x = SyncMessage{}
-	mi := &file_mycel_proto_msgTypes[18]
+	mi := &file_mycel_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +2058,7 @@ func (x *SyncMessage) String() string {
 func (*SyncMessage) ProtoMessage() {}
 
 func (x *SyncMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[18]
+	mi := &file_mycel_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +2071,7 @@ func (x *SyncMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncMessage.ProtoReflect.Descriptor instead.
 func (*SyncMessage) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{18}
+	return file_mycel_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *SyncMessage) GetKind() uint32 {
@@ -1559,7 +2147,7 @@ type WireChange struct {
 
 func (x *WireChange) Reset() {
 	*x = WireChange{}
-	mi := &file_mycel_proto_msgTypes[19]
+	mi := &file_mycel_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1571,7 +2159,7 @@ func (x *WireChange) String() string {
 func (*WireChange) ProtoMessage() {}
 
 func (x *WireChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[19]
+	mi := &file_mycel_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1584,7 +2172,7 @@ func (x *WireChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WireChange.ProtoReflect.Descriptor instead.
 func (*WireChange) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{19}
+	return file_mycel_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *WireChange) GetId() []byte {
@@ -1684,7 +2272,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\rREMOVE_DEVICE\x10\x03\"@\n" +
 	"\fSignedRecord\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xdf\x02\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x90\x04\n" +
 	"\x05Frame\x12'\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.mycel.v1.HelloH\x00R\x05hello\x127\n" +
 	"\vhello_reply\x18\x02 \x01(\v2\x14.mycel.v1.HelloReplyH\x00R\n" +
@@ -1695,8 +2283,53 @@ const file_mycel_proto_rawDesc = "" +
 	"peer_hello\x18\x05 \x01(\v2\x13.mycel.v1.PeerHelloH\x00R\tpeerHello\x124\n" +
 	"\n" +
 	"peer_proof\x18\x06 \x01(\v2\x13.mycel.v1.PeerProofH\x00R\tpeerProof\x12$\n" +
-	"\x04ping\x18\a \x01(\v2\x0e.mycel.v1.PingH\x00R\x04pingB\x06\n" +
-	"\x04body\"\x06\n" +
+	"\x04ping\x18\a \x01(\v2\x0e.mycel.v1.PingH\x00R\x04ping\x127\n" +
+	"\vchunk_hello\x18\b \x01(\v2\x14.mycel.v1.ChunkHelloH\x00R\n" +
+	"chunkHello\x12=\n" +
+	"\rchunk_request\x18\t \x01(\v2\x16.mycel.v1.ChunkRequestH\x00R\fchunkRequest\x127\n" +
+	"\vchunk_reply\x18\n" +
+	" \x01(\v2\x14.mycel.v1.ChunkReplyH\x00R\n" +
+	"chunkReplyB\x06\n" +
+	"\x04body\"N\n" +
+	"\n" +
+	"ChunkHello\x12\x19\n" +
+	"\bvault_id\x18\x01 \x01(\fR\avaultId\x12%\n" +
+	"\x0emember_records\x18\x02 \x03(\fR\rmemberRecords\"\xd0\x01\n" +
+	"\fChunkRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12&\n" +
+	"\x03has\x18\x02 \x01(\v2\x12.mycel.v1.ChunkHasH\x00R\x03has\x12&\n" +
+	"\x03put\x18\x03 \x01(\v2\x12.mycel.v1.ChunkPutH\x00R\x03put\x12&\n" +
+	"\x03get\x18\x04 \x01(\v2\x12.mycel.v1.ChunkGetH\x00R\x03get\x122\n" +
+	"\amissing\x18\x05 \x01(\v2\x16.mycel.v1.ChunkMissingH\x00R\amissingB\x04\n" +
+	"\x02op\"(\n" +
+	"\bChunkHas\x12\x1c\n" +
+	"\taddresses\x18\x01 \x03(\fR\taddresses\"<\n" +
+	"\bChunkPut\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\fR\aaddress\x12\x16\n" +
+	"\x06sealed\x18\x02 \x01(\fR\x06sealed\"$\n" +
+	"\bChunkGet\x12\x18\n" +
+	"\aaddress\x18\x01 \x01(\fR\aaddress\"$\n" +
+	"\fChunkMissing\x12\x14\n" +
+	"\x05after\x18\x01 \x01(\fR\x05after\"\xc3\x02\n" +
+	"\n" +
+	"ChunkReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x12-\n" +
+	"\x04code\x18\x02 \x01(\x0e2\x19.mycel.v1.ChunkReply.CodeR\x04code\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\x12\x12\n" +
+	"\x04have\x18\x04 \x01(\fR\x04have\x12\x16\n" +
+	"\x06sealed\x18\x05 \x01(\fR\x06sealed\x12\x18\n" +
+	"\amissing\x18\x06 \x03(\fR\amissing\x12\x12\n" +
+	"\x04more\x18\a \x01(\bR\x04more\x12\x12\n" +
+	"\x04next\x18\n" +
+	" \x01(\fR\x04next\x12\x12\n" +
+	"\x04used\x18\b \x01(\x04R\x04used\x12\x14\n" +
+	"\x05quota\x18\t \x01(\x04R\x05quota\"F\n" +
+	"\x04Code\x12\x06\n" +
+	"\x02OK\x10\x00\x12\r\n" +
+	"\tNOT_FOUND\x10\x01\x12\x0f\n" +
+	"\vBAD_ADDRESS\x10\x02\x12\t\n" +
+	"\x05QUOTA\x10\x03\x12\v\n" +
+	"\aREFUSED\x10\x04\"\x06\n" +
 	"\x04Ping\"!\n" +
 	"\tPeerHello\x12\x14\n" +
 	"\x05nonce\x18\x01 \x01(\fR\x05nonce\"\xa4\x01\n" +
@@ -1745,57 +2378,73 @@ func file_mycel_proto_rawDescGZIP() []byte {
 	return file_mycel_proto_rawDescData
 }
 
-var file_mycel_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 20)
+var file_mycel_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_mycel_proto_goTypes = []any{
 	(MemberRecord_Kind)(0), // 0: mycel.v1.MemberRecord.Kind
-	(*SignedChange)(nil),   // 1: mycel.v1.SignedChange
-	(*ChangeBody)(nil),     // 2: mycel.v1.ChangeBody
-	(*FileManifest)(nil),   // 3: mycel.v1.FileManifest
-	(*FileChunk)(nil),      // 4: mycel.v1.FileChunk
-	(*FileChunkList)(nil),  // 5: mycel.v1.FileChunkList
-	(*Payload)(nil),        // 6: mycel.v1.Payload
-	(*OpID)(nil),           // 7: mycel.v1.OpID
-	(*Span)(nil),           // 8: mycel.v1.Span
-	(*Op)(nil),             // 9: mycel.v1.Op
-	(*MemberRecord)(nil),   // 10: mycel.v1.MemberRecord
-	(*SignedRecord)(nil),   // 11: mycel.v1.SignedRecord
-	(*Frame)(nil),          // 12: mycel.v1.Frame
-	(*Ping)(nil),           // 13: mycel.v1.Ping
-	(*PeerHello)(nil),      // 14: mycel.v1.PeerHello
-	(*PeerProof)(nil),      // 15: mycel.v1.PeerProof
-	(*Members)(nil),        // 16: mycel.v1.Members
-	(*Hello)(nil),          // 17: mycel.v1.Hello
-	(*HelloReply)(nil),     // 18: mycel.v1.HelloReply
-	(*SyncMessage)(nil),    // 19: mycel.v1.SyncMessage
-	(*WireChange)(nil),     // 20: mycel.v1.WireChange
+	(ChunkReply_Code)(0),   // 1: mycel.v1.ChunkReply.Code
+	(*SignedChange)(nil),   // 2: mycel.v1.SignedChange
+	(*ChangeBody)(nil),     // 3: mycel.v1.ChangeBody
+	(*FileManifest)(nil),   // 4: mycel.v1.FileManifest
+	(*FileChunk)(nil),      // 5: mycel.v1.FileChunk
+	(*FileChunkList)(nil),  // 6: mycel.v1.FileChunkList
+	(*Payload)(nil),        // 7: mycel.v1.Payload
+	(*OpID)(nil),           // 8: mycel.v1.OpID
+	(*Span)(nil),           // 9: mycel.v1.Span
+	(*Op)(nil),             // 10: mycel.v1.Op
+	(*MemberRecord)(nil),   // 11: mycel.v1.MemberRecord
+	(*SignedRecord)(nil),   // 12: mycel.v1.SignedRecord
+	(*Frame)(nil),          // 13: mycel.v1.Frame
+	(*ChunkHello)(nil),     // 14: mycel.v1.ChunkHello
+	(*ChunkRequest)(nil),   // 15: mycel.v1.ChunkRequest
+	(*ChunkHas)(nil),       // 16: mycel.v1.ChunkHas
+	(*ChunkPut)(nil),       // 17: mycel.v1.ChunkPut
+	(*ChunkGet)(nil),       // 18: mycel.v1.ChunkGet
+	(*ChunkMissing)(nil),   // 19: mycel.v1.ChunkMissing
+	(*ChunkReply)(nil),     // 20: mycel.v1.ChunkReply
+	(*Ping)(nil),           // 21: mycel.v1.Ping
+	(*PeerHello)(nil),      // 22: mycel.v1.PeerHello
+	(*PeerProof)(nil),      // 23: mycel.v1.PeerProof
+	(*Members)(nil),        // 24: mycel.v1.Members
+	(*Hello)(nil),          // 25: mycel.v1.Hello
+	(*HelloReply)(nil),     // 26: mycel.v1.HelloReply
+	(*SyncMessage)(nil),    // 27: mycel.v1.SyncMessage
+	(*WireChange)(nil),     // 28: mycel.v1.WireChange
 }
 var file_mycel_proto_depIdxs = []int32{
-	4,  // 0: mycel.v1.FileManifest.chunks:type_name -> mycel.v1.FileChunk
-	4,  // 1: mycel.v1.FileManifest.index:type_name -> mycel.v1.FileChunk
-	4,  // 2: mycel.v1.FileChunkList.chunks:type_name -> mycel.v1.FileChunk
-	9,  // 3: mycel.v1.Payload.ops:type_name -> mycel.v1.Op
-	7,  // 4: mycel.v1.Span.start:type_name -> mycel.v1.OpID
-	7,  // 5: mycel.v1.Op.block:type_name -> mycel.v1.OpID
-	7,  // 6: mycel.v1.Op.parent:type_name -> mycel.v1.OpID
-	7,  // 7: mycel.v1.Op.ref:type_name -> mycel.v1.OpID
-	8,  // 8: mycel.v1.Op.spans:type_name -> mycel.v1.Span
-	7,  // 9: mycel.v1.Op.seen:type_name -> mycel.v1.OpID
-	7,  // 10: mycel.v1.Op.right:type_name -> mycel.v1.OpID
+	5,  // 0: mycel.v1.FileManifest.chunks:type_name -> mycel.v1.FileChunk
+	5,  // 1: mycel.v1.FileManifest.index:type_name -> mycel.v1.FileChunk
+	5,  // 2: mycel.v1.FileChunkList.chunks:type_name -> mycel.v1.FileChunk
+	10, // 3: mycel.v1.Payload.ops:type_name -> mycel.v1.Op
+	8,  // 4: mycel.v1.Span.start:type_name -> mycel.v1.OpID
+	8,  // 5: mycel.v1.Op.block:type_name -> mycel.v1.OpID
+	8,  // 6: mycel.v1.Op.parent:type_name -> mycel.v1.OpID
+	8,  // 7: mycel.v1.Op.ref:type_name -> mycel.v1.OpID
+	9,  // 8: mycel.v1.Op.spans:type_name -> mycel.v1.Span
+	8,  // 9: mycel.v1.Op.seen:type_name -> mycel.v1.OpID
+	8,  // 10: mycel.v1.Op.right:type_name -> mycel.v1.OpID
 	0,  // 11: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
-	17, // 12: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
-	18, // 13: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
-	19, // 14: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
-	16, // 15: mycel.v1.Frame.members:type_name -> mycel.v1.Members
-	14, // 16: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
-	15, // 17: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
-	13, // 18: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
-	20, // 19: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	25, // 12: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
+	26, // 13: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
+	27, // 14: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
+	24, // 15: mycel.v1.Frame.members:type_name -> mycel.v1.Members
+	22, // 16: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
+	23, // 17: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
+	21, // 18: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
+	14, // 19: mycel.v1.Frame.chunk_hello:type_name -> mycel.v1.ChunkHello
+	15, // 20: mycel.v1.Frame.chunk_request:type_name -> mycel.v1.ChunkRequest
+	20, // 21: mycel.v1.Frame.chunk_reply:type_name -> mycel.v1.ChunkReply
+	16, // 22: mycel.v1.ChunkRequest.has:type_name -> mycel.v1.ChunkHas
+	17, // 23: mycel.v1.ChunkRequest.put:type_name -> mycel.v1.ChunkPut
+	18, // 24: mycel.v1.ChunkRequest.get:type_name -> mycel.v1.ChunkGet
+	19, // 25: mycel.v1.ChunkRequest.missing:type_name -> mycel.v1.ChunkMissing
+	1,  // 26: mycel.v1.ChunkReply.code:type_name -> mycel.v1.ChunkReply.Code
+	28, // 27: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }
@@ -1811,14 +2460,23 @@ func file_mycel_proto_init() {
 		(*Frame_PeerHello)(nil),
 		(*Frame_PeerProof)(nil),
 		(*Frame_Ping)(nil),
+		(*Frame_ChunkHello)(nil),
+		(*Frame_ChunkRequest)(nil),
+		(*Frame_ChunkReply)(nil),
+	}
+	file_mycel_proto_msgTypes[13].OneofWrappers = []any{
+		(*ChunkRequest_Has)(nil),
+		(*ChunkRequest_Put)(nil),
+		(*ChunkRequest_Get)(nil),
+		(*ChunkRequest_Missing)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mycel_proto_rawDesc), len(file_mycel_proto_rawDesc)),
-			NumEnums:      1,
-			NumMessages:   20,
+			NumEnums:      2,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -49,6 +49,19 @@ type Facts struct {
 	// WarmingUp, when set, says the device is still warming up and why
 	// ("connecting to …", "comparing with …"): every object is Preparing….
 	WarmingUp string
+	// Files are the object's files: it is Synced only once a node pinned
+	// every one.
+	Files []FileFacts
+}
+
+// FileFacts is what the device knows of one file of an object.
+type FileFacts struct {
+	Name       string
+	Size, Done int64 // Done: bytes a node holds
+	Pinned     bool  // a node said it holds every chunk
+	Here       bool  // this device holds it whole (so it uploads it)
+	// Refused is a node's whole reason for refusing its upload.
+	Refused string
 }
 
 // Object returns an object's status and, for anything but Synced, why.
@@ -77,6 +90,11 @@ func Object(f Facts) (string, string) {
 	if f.Parked > 0 {
 		return Syncing, fmt.Sprintf("%d changes wait for earlier ones to arrive", f.Parked)
 	}
+	for _, fl := range f.Files {
+		if !fl.Pinned && fl.Refused != "" {
+			return NotSyncing, fl.Refused
+		}
+	}
 	for _, p := range f.Peers {
 		switch {
 		case p.Incoming && p.Total > 0:
@@ -89,6 +107,15 @@ func Object(f Facts) (string, string) {
 	}
 	if nodes == 0 {
 		return NoConnection, "no backup node can be reached"
+	}
+	for _, fl := range f.Files {
+		switch {
+		case fl.Pinned:
+		case fl.Here:
+			return Syncing, fmt.Sprintf("uploading %s: %s", fl.Name, OfBytes(fl.Done, fl.Size))
+		default:
+			return Syncing, "waiting for the backup node to pin " + fl.Name
+		}
 	}
 	for _, p := range f.Peers {
 		if f.IsNode(p.Peer) && p.HasMine {
@@ -126,4 +153,26 @@ func short(p objsync.PeerID) string {
 		return "…" + s[len(s)-6:]
 	}
 	return s
+}
+
+// OfBytes says done of total in total's unit: "12 of 40 MB", "0.5 of 3.2 GB".
+func OfBytes(done, total int64) string {
+	unit, name := 1.0, "B"
+	for _, u := range []struct {
+		n    float64
+		name string
+	}{{1e12, "TB"}, {1e9, "GB"}, {1e6, "MB"}, {1e3, "kB"}} {
+		if float64(total) >= u.n {
+			unit, name = u.n, u.name
+			break
+		}
+	}
+	num := func(n int64) string {
+		v := float64(n) / unit
+		if v >= 10 || v == float64(int64(v)) {
+			return fmt.Sprintf("%d", int64(v))
+		}
+		return fmt.Sprintf("%.1f", float64(int64(v*10))/10)
+	}
+	return num(done) + " of " + num(total) + " " + name
 }

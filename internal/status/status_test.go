@@ -74,3 +74,39 @@ func TestVault(t *testing.T) {
 		t.Fatal("vault status wrong")
 	}
 }
+
+// A page with files is Synced only once a node pinned every one; until
+// then it says what moves, and a refusal stops it with the node's reason.
+func TestObjectFiles(t *testing.T) {
+	isNode := func(p objsync.PeerID) bool { return p == "node" }
+	synced := []objsync.PeerObject{{Peer: "node", Reconciled: true, Known: true, HasMine: true}}
+	photo := FileFacts{Name: "photo.jpg", Size: 40e6, Done: 12e6, Here: true}
+	quota := "the backup node's limit for this vault is reached: 9.9 of 10 GiB"
+	for _, c := range []struct {
+		name       string
+		files      []FileFacts
+		want, why  string
+		noNodeWant string
+	}{
+		{"pinned", []FileFacts{{Name: "a.png", Pinned: true}}, Synced, "", NoConnection},
+		{"uploading", []FileFacts{{Name: "a.png", Pinned: true}, photo}, Syncing, "uploading photo.jpg: 12 of 40 MB", NoConnection},
+		{"another device uploads it", []FileFacts{{Name: "b.pdf", Size: 3e6}}, Syncing, "waiting for the backup node to pin b.pdf", NoConnection},
+		{"refused", []FileFacts{func() FileFacts { f := photo; f.Refused = quota; return f }()}, NotSyncing, quota, NotSyncing},
+	} {
+		got, why := Object(Facts{Peers: synced, IsNode: isNode, Files: c.files})
+		if got != c.want || why != c.why {
+			t.Errorf("%s: %s (%s), want %s (%s)", c.name, got, why, c.want, c.why)
+		}
+		if got, _ := Object(Facts{IsNode: isNode, Files: c.files}); got != c.noNodeWant {
+			t.Errorf("%s, no node: %s, want %s", c.name, got, c.noNodeWant)
+		}
+	}
+	for _, c := range []struct {
+		done, total int64
+		want        string
+	}{{12e6, 40e6, "12 of 40 MB"}, {5e8, 32e8, "0.5 of 3.2 GB"}, {0, 1000, "0 of 1 kB"}, {10, 100, "10 of 100 B"}} {
+		if got := OfBytes(c.done, c.total); got != c.want {
+			t.Errorf("OfBytes(%d, %d) = %q, want %q", c.done, c.total, got, c.want)
+		}
+	}
+}

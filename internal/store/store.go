@@ -70,12 +70,16 @@ type ChangeMeta struct {
 	Inert bool
 	Size  int
 	Seq   int64 // local arrival order, set by the store
+	// Chunks are the file chunks the change references in its cleartext
+	// (change.Change.Chunks), indexed when the change is stored (see
+	// Tx.ChunkRefs); not read back by Meta or Changes.
+	Chunks [][32]byte
 }
 
 // MetaOf extracts the metadata of a parsed change.
 func MetaOf(c *change.Change) ChangeMeta {
 	return ChangeMeta{ID: c.ID, Object: c.Object, Parents: c.Parents, Author: c.Author, Lamport: c.Lamport,
-		Time: c.Time, Snapshot: c.Snapshot, NewVersion: c.NewVersion, Size: len(c.Raw)}
+		Time: c.Time, Snapshot: c.Snapshot, NewVersion: c.NewVersion, Size: len(c.Raw), Chunks: c.Chunks}
 }
 
 // Object is a row of the object index.
@@ -226,4 +230,27 @@ type Tx interface {
 	DamagedObjects() ([]change.ID, error)
 	IsDamaged(id change.ID) (bool, error)
 	ClearDamaged(id change.ID) error
+
+	// The index of file chunks. PutChange records the chunks of m.Chunks
+	// as referenced by the change; DeleteChange forgets them. A change
+	// moved aside as damaged keeps its references: it is expected back,
+	// and its chunks must not look unneeded meanwhile.
+	//
+	// ChunkRefs lists the distinct referenced chunks above after
+	// (ascending), at most limit of them; ObjectChunks those an object's
+	// changes reference, ascending.
+	ChunkRefs(after [32]byte, limit int) ([][32]byte, error)
+	ObjectChunks(object change.ID) ([][32]byte, error)
+	// IndexChunks records the chunks a stored change references, for a
+	// store from before the index (format 4) whose changes name some.
+	IndexChunks(id, object change.ID, chunks [][32]byte) error
+	// What a peer (a node) said it durably holds, device-local like Held:
+	// ChunksNotHeld lists referenced chunks above after that peer has not
+	// confirmed (ascending, at most limit), ChunkHeld says for each of cs
+	// whether it has, PutChunkHeld and DropChunkHeld record its word (a
+	// chunk it said it lost is dropped).
+	ChunksNotHeld(peer string, after [32]byte, limit int) ([][32]byte, error)
+	ChunkHeld(peer string, cs [][32]byte) ([]bool, error)
+	PutChunkHeld(peer string, cs [][32]byte) error
+	DropChunkHeld(peer string, cs [][32]byte) error
 }

@@ -74,16 +74,37 @@ const firstChunk = 64 << 10
 // the announced length up front.) A stream that ends before any byte
 // returns io.EOF; one that ends inside a frame, io.ErrUnexpectedEOF.
 func ReadFrameLimit(r *bufio.Reader, limit int) (*pb.Frame, error) {
+	f, _, err := ReadFrameReserve(r, limit, nil)
+	return f, err
+}
+
+// ReadFrameReserve is ReadFrameLimit, calling reserve (when not nil) with
+// the frame's length once it is known and before its bytes are read: a
+// server can then bound the memory all its streams' frames hold at once,
+// and how long the bytes may take. The release reserve returns is the
+// caller's to call (also on an error after it).
+func ReadFrameReserve(r *bufio.Reader, limit int, reserve func(n int) (release func(), err error)) (*pb.Frame, func(), error) {
+	release := func() {}
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
 		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-			return nil, err
+			return nil, release, err
 		}
-		return nil, fmt.Errorf("frame length: %w", err)
+		return nil, release, fmt.Errorf("frame length: %w", err)
 	}
 	if n > uint64(limit) {
-		return nil, &FrameTooLargeError{Size: n, Limit: uint64(limit)}
+		return nil, release, &FrameTooLargeError{Size: n, Limit: uint64(limit)}
 	}
+	if reserve != nil {
+		if release, err = reserve(int(n)); err != nil {
+			return nil, func() {}, err
+		}
+	}
+	f, err := readBody(r, n)
+	return f, release, err
+}
+
+func readBody(r *bufio.Reader, n uint64) (*pb.Frame, error) {
 	buf := make([]byte, 0, min(int(n), firstChunk))
 	for len(buf) < int(n) {
 		if len(buf) == cap(buf) { // all that was asked for came: double

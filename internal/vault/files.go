@@ -272,30 +272,86 @@ func (e *Engine) ReadFile(ctx context.Context, m *files.Manifest, w io.Writer) e
 }
 
 // ReferencedChunks lists every chunk the vault's stored changes name, by
-// object: what this device must keep, and offers to others.
+// object (ascending within one): what this device must keep, and offers to
+// others. It reads the store's index of references, written as each
+// change is stored, so no change is decoded.
 func (e *Engine) ReferencedChunks(ctx context.Context, f func(object change.ID, a files.Address) error) error {
 	return e.db.View(ctx, func(tx store.Tx) error {
-		objs, err := tx.Objects()
+		objs, err := tx.ChangeObjects()
 		if err != nil {
 			return err
 		}
 		for _, o := range objs {
-			metas, raws, err := tx.ChangesAfter(o.ID, 0)
+			cs, err := tx.ObjectChunks(o)
 			if err != nil {
 				return err
 			}
-			for i, m := range metas {
-				c, err := change.Decode(m.ID, raws[i])
-				if err != nil {
-					continue // damaged: reported by check
-				}
-				for _, a := range c.Chunks {
-					if err := f(o.ID, a); err != nil {
-						return err
-					}
+			for _, a := range cs {
+				if err := f(o, a); err != nil {
+					return err
 				}
 			}
 		}
 		return nil
 	})
+}
+
+// ChunksNotHeld lists, in pages of at most limit above after, the chunks
+// the vault's changes reference that peer (a node) has not said it holds.
+func (e *Engine) ChunksNotHeld(ctx context.Context, peer string, after files.Address, limit int) ([]files.Address, error) {
+	var out []files.Address
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		cs, err := tx.ChunksNotHeld(peer, after, limit)
+		for _, c := range cs {
+			out = append(out, c)
+		}
+		return err
+	})
+	return out, err
+}
+
+// ObjectChunks lists the chunks an object's changes reference.
+func (e *Engine) ObjectChunks(ctx context.Context, object change.ID) ([]files.Address, error) {
+	var out []files.Address
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		cs, err := tx.ObjectChunks(object)
+		for _, c := range cs {
+			out = append(out, c)
+		}
+		return err
+	})
+	return out, err
+}
+
+// ChunkHeld says which of as peer said it holds.
+func (e *Engine) ChunkHeld(ctx context.Context, peer string, as []files.Address) ([]bool, error) {
+	var out []bool
+	err := e.db.View(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = tx.ChunkHeld(peer, addrs(as))
+		return err
+	})
+	return out, err
+}
+
+// SetChunkHeld records peer's word on chunks: held (it said they are
+// durable there) or lost (it said they are missing).
+func (e *Engine) SetChunkHeld(ctx context.Context, peer string, as []files.Address, held bool) error {
+	if len(as) == 0 {
+		return nil
+	}
+	return e.db.Update(ctx, func(tx store.Tx) error {
+		if held {
+			return tx.PutChunkHeld(peer, addrs(as))
+		}
+		return tx.DropChunkHeld(peer, addrs(as))
+	})
+}
+
+func addrs(as []files.Address) [][32]byte {
+	out := make([][32]byte, len(as))
+	for i, a := range as {
+		out[i] = a
+	}
+	return out
 }

@@ -3,7 +3,6 @@ package vault
 import (
 	"bytes"
 	"errors"
-	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -11,15 +10,6 @@ import (
 	"mycel/internal/files"
 	"mycel/internal/store"
 )
-
-func randomBytes(n int, seed uint64) []byte {
-	b := make([]byte, n)
-	r := rand.New(rand.NewPCG(seed, 1))
-	for i := range b {
-		b[i] = byte(r.Uint32())
-	}
-	return b
-}
 
 // A file added on one device reaches another with its page: its block,
 // and in the change's clear body the chunks it needs; its bytes are read

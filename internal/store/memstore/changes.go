@@ -15,6 +15,7 @@ func keep(m store.ChangeMeta, raw []byte) store.ChangeMeta {
 	m.Author = clone(m.Author)
 	m.Time = ms(m.Time)
 	m.Size = len(raw)
+	m.Chunks = slices.Clone(m.Chunks)
 	return m
 }
 
@@ -22,6 +23,7 @@ func keep(m store.ChangeMeta, raw []byte) store.ChangeMeta {
 func out(m store.ChangeMeta) store.ChangeMeta {
 	m.Parents = slices.Clone(m.Parents)
 	m.Author = clone(m.Author)
+	m.Chunks = nil // indexed, not read back (as SQLite keeps it)
 	return m
 }
 
@@ -37,6 +39,7 @@ func (t *tx) PutChange(m store.ChangeMeta, raw []byte) (int64, bool, error) {
 	m = keep(m, raw)
 	m.Seq = st.lastSeq
 	t.putRec(&changeRec{meta: m, raw: clone(raw)})
+	t.putChunkRefs(m.ID, m.Object, m.Chunks)
 	return m.Seq, true, nil
 }
 
@@ -232,6 +235,7 @@ func (t *tx) DeleteChange(id change.ID) error {
 	}
 	if c, ok := st.changes.get(idKey(id)); ok {
 		t.delRec(c)
+		t.dropChunkRefs(c.meta.ID, c.meta.Object, c.meta.Chunks)
 	}
 	return nil
 }

@@ -29,7 +29,11 @@ type image struct {
 	Snapshots          map[change.ID]store.Snapshot
 	Held               map[string]map[change.ID][32]byte
 	Damaged            []imageDamaged // in the order quarantined
+	ChunkRefs          []imageRef     // the changes' own, and those of damaged ones
+	ChunkHeld          map[string][][32]byte
 }
+
+type imageRef struct{ Chunk, Change, Object [32]byte }
 
 type imageChange struct {
 	Meta store.ChangeMeta
@@ -129,6 +133,17 @@ func (st *state) image(opt store.CopyOptions) *image {
 		img.Damaged = append(img.Damaged, imageDamaged{d.d, d.order})
 		return true
 	})
+	st.refs.ascend("", func(k string, o change.ID) bool {
+		img.ChunkRefs = append(img.ChunkRefs, imageRef{[32]byte([]byte(k[:32])), [32]byte([]byte(k[32:])), o})
+		return true
+	})
+	img.ChunkHeld = map[string][][32]byte{}
+	st.chunkHeld.ascend("", func(k string, _ struct{}) bool {
+		n, l := uvarint(k)
+		peer := k[l : l+n]
+		img.ChunkHeld[peer] = append(img.ChunkHeld[peer], [32]byte([]byte(k[l+n:])))
+		return true
+	})
 	return img
 }
 
@@ -189,6 +204,15 @@ func Load(path string) (*Store, error) {
 		rec := &damagedRec{d: d.Damaged, order: d.Order}
 		st.damaged.put(t.gen, idKey(d.Damaged.ID), rec)
 		st.damagedBy.put(t.gen, idKey(d.Damaged.Object)+seqKey(d.Order), rec)
+	}
+	for _, r := range img.ChunkRefs {
+		t.putChunkRefs(r.Change, r.Object, [][32]byte{r.Chunk})
+	}
+	for peer, cs := range img.ChunkHeld {
+		hp := heldPrefix(peer)
+		for _, c := range cs {
+			st.chunkHeld.put(t.gen, hp+string(c[:]), struct{}{})
+		}
 	}
 	s.cur.Store(st)
 	return s, nil

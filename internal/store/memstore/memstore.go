@@ -74,6 +74,10 @@ type state struct {
 	damaged   tree[*damagedRec]    // by id
 	damagedBy tree[*damagedRec]    // by object ‖ seqKey(order)
 
+	refs      tree[change.ID] // chunk ‖ change → object (chunks.go)
+	refsBy    tree[struct{}]  // object ‖ chunk ‖ change
+	chunkHeld tree[struct{}]  // heldPrefix(peer) ‖ chunk
+
 	// lastSeq is the last arrival number given (never given again, as
 	// SQLite's AUTOINCREMENT), lastOrder the last number that orders
 	// parked changes, member records and damaged changes.

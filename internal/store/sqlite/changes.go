@@ -44,7 +44,13 @@ func (t *txn) PutChange(m store.ChangeMeta, raw []byte) (int64, bool, error) {
 		return 0, false, err
 	}
 	seq, err := res.LastInsertId()
-	return seq, err == nil, err
+	if err != nil {
+		return 0, false, err
+	}
+	if err := t.putChunkRefs(m.ID, m.Object, m.Chunks); err != nil {
+		return 0, false, err
+	}
+	return seq, true, nil
 }
 
 func (t *txn) HasChange(id change.ID) (bool, error) {
@@ -210,6 +216,9 @@ func (t *txn) SetInert(id change.ID, inert bool) error {
 // change stored again later arrives anew.
 func (t *txn) DeleteChange(id change.ID) error {
 	if _, err := t.exec(`DELETE FROM changes WHERE id = ?`, id[:]); err != nil {
+		return fmt.Errorf("delete change: %w", err)
+	}
+	if _, err := t.exec(`DELETE FROM chunk_refs WHERE change = ?`, id[:]); err != nil {
 		return fmt.Errorf("delete change: %w", err)
 	}
 	return nil

@@ -367,8 +367,8 @@ func TestOpenUpgradesFormat3DropsSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Back to format 3: no links table.
-	for _, q := range []string{`DROP TABLE links`, `PRAGMA user_version = 3`} {
+	// Back to format 3: no links table, no chunk tables.
+	for _, q := range []string{`DROP TABLE links`, `DROP TABLE chunk_refs`, `DROP TABLE chunk_held`, `PRAGMA user_version = 3`} {
 		if _, err := db.db.Exec(q); err != nil {
 			t.Fatal(err)
 		}

@@ -62,10 +62,14 @@ CREATE TABLE IF NOT EXISTS damaged (
 CREATE INDEX IF NOT EXISTS damaged_by_object ON damaged(object);
 CREATE TABLE IF NOT EXISTS links (src BLOB NOT NULL, dst BLOB NOT NULL, PRIMARY KEY (src, dst)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS links_by_dst ON links(dst);
+CREATE TABLE IF NOT EXISTS chunk_refs (chunk BLOB NOT NULL, change BLOB NOT NULL, object BLOB NOT NULL, PRIMARY KEY (chunk, change)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS chunk_refs_by_object ON chunk_refs(object, chunk);
+CREATE INDEX IF NOT EXISTS chunk_refs_by_change ON chunk_refs(change);
+CREATE TABLE IF NOT EXISTS chunk_held (peer TEXT NOT NULL, chunk BLOB NOT NULL, PRIMARY KEY (peer, chunk)) WITHOUT ROWID;
 `
 
 // SchemaVersion is the store format this code writes (PRAGMA user_version).
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // migrations[v] brings a store of version v to v+1. Each is written out as
 // it was when its format was current: a later format changes the schema
@@ -102,6 +106,13 @@ CREATE INDEX damaged_by_object ON damaged(object);`,
 CREATE TABLE links (src BLOB NOT NULL, dst BLOB NOT NULL, PRIMARY KEY (src, dst)) WITHOUT ROWID;
 CREATE INDEX links_by_dst ON links(dst);
 UPDATE objects SET text_stale = 1;`,
+	// Version 5 indexes the file chunks each stored change references
+	// (from its cleartext), and which of them each node said it holds.
+	// Changes stored before name no chunks: files came with this format.
+	4: `CREATE TABLE chunk_refs (chunk BLOB NOT NULL, change BLOB NOT NULL, object BLOB NOT NULL, PRIMARY KEY (chunk, change)) WITHOUT ROWID;
+CREATE INDEX chunk_refs_by_object ON chunk_refs(object, chunk);
+CREATE INDEX chunk_refs_by_change ON chunk_refs(change);
+CREATE TABLE chunk_held (peer TEXT NOT NULL, chunk BLOB NOT NULL, PRIMARY KEY (peer, chunk)) WITHOUT ROWID;`,
 }
 
 // migrate creates the schema in a new store or brings an older one up to

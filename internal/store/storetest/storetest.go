@@ -55,6 +55,8 @@ func Run(t *testing.T, impl Impl) {
 		{"snapshots", testSnapshots},
 		{"held", testHeld},
 		{"quarantine", testQuarantine},
+		{"chunk refs", testChunkRefs},
+		{"chunk held", testChunkHeld},
 		{"caller's slices", testCallersSlices},
 		{"rollback", testRollback},
 		{"panic", testPanic},

@@ -1,0 +1,180 @@
+package device
+
+import (
+	"bytes"
+	"context"
+	"slices"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"mycel/internal/change"
+	"mycel/internal/files"
+	"mycel/internal/status"
+)
+
+// FileState is how far one file of a page is.
+type FileState struct {
+	ID     string `json:"id"`
+	Name   string `json:"-"` // shown in the device's own status only, never sent
+	Size   int64  `json:"size"`
+	State  string `json:"state"` // uploading, waiting for pinning, pinned, refused
+	Done   int64  `json:"done"`  // bytes the node holds
+	Here   int64  `json:"here"`  // bytes on this device
+	Pinned bool   `json:"pinned"`
+}
+
+// nodePeers are the peer ids of the configured nodes, from their
+// addresses (their /p2p/ part): known before any connection, so what a
+// node confirmed in an earlier run counts at once.
+func (d *Device) nodePeers() []string {
+	var out []string
+	for _, n := range d.Nodes() {
+		if n.Peer != "" {
+			out = append(out, string(n.Peer))
+			continue
+		}
+		if m, err := ma.NewMultiaddr(n.Addr); err == nil {
+			if info, err := peer.AddrInfoFromP2pAddr(m); err == nil {
+				out = append(out, info.ID.String())
+			}
+		}
+	}
+	return out
+}
+
+// Files says where each file of a page is: pinned (every chunk confirmed
+// by a node), uploading, or waiting for a node to pin it.
+func (d *Device) Files(ctx context.Context, obj change.ID) ([]FileState, error) {
+	e := d.Engine
+	fs, err := e.Files(ctx, obj)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := e.Chunks()
+	if err != nil {
+		return nil, err
+	}
+	nodes := d.nodePeers()
+	var out []FileState
+	for _, f := range fs {
+		if f.Manifest == nil {
+			continue
+		}
+		fm := f.Manifest
+		st := FileState{ID: fm.ID(), Name: fm.Name, Size: int64(fm.Size)}
+		h, err := e.Here(fm)
+		if err != nil {
+			return nil, err
+		}
+		st.Here = int64(h.Had)
+		addrs := fm.Addresses()
+		var sizes map[files.Address]int64
+		if rs, err := e.FileKeys().Refs(fm, cs.Get); err == nil {
+			sizes = map[files.Address]int64{}
+			for _, r := range rs {
+				sizes[r.Address] = int64(r.Size)
+				addrs = append(addrs, r.Address)
+			}
+		}
+		slices.SortFunc(addrs, func(x, y files.Address) int { return bytes.Compare(x[:], y[:]) })
+		addrs = slices.Compact(addrs)
+		for _, p := range nodes {
+			held, err := e.ChunkHeld(ctx, p, addrs)
+			if err != nil {
+				return nil, err
+			}
+			var done int64
+			all := sizes != nil
+			for i, a := range addrs {
+				if held[i] {
+					done += sizes[a]
+				} else {
+					all = false
+				}
+			}
+			if all {
+				st.Pinned, st.Done = true, st.Size
+				break
+			}
+			st.Done = max(st.Done, done)
+		}
+		switch {
+		case st.Pinned:
+			st.State = "pinned"
+		case d.files.refusal() != "":
+			st.State = "refused"
+		case st.Here == st.Size && len(nodes) > 0:
+			st.State = "uploading"
+		default:
+			st.State = "waiting for pinning"
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// fileFacts are an object's files for its status: none (and no page
+// read) when its changes reference no chunk.
+func (d *Device) fileFacts(ctx context.Context, obj change.ID) ([]FileState, []status.FileFacts, error) {
+	refs, err := d.Engine.ObjectChunks(ctx, obj)
+	if err != nil || len(refs) == 0 {
+		return nil, nil, err
+	}
+	fs, err := d.Files(ctx, obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	refused := d.files.refusal()
+	var facts []status.FileFacts
+	for _, f := range fs {
+		ff := status.FileFacts{Name: f.Name, Size: f.Size, Done: f.Done, Pinned: f.Pinned, Here: f.Here == f.Size}
+		if !f.Pinned && ff.Here {
+			ff.Refused = refused
+		}
+		facts = append(facts, ff)
+	}
+	return fs, facts, nil
+}
+
+// WantPage fetches the files of a page not here yet, in the background
+// (a page was opened): one fetch a page at a time.
+func (d *Device) WantPage(id change.ID) {
+	m := d.files
+	m.mu.Lock()
+	if m.wanted == nil {
+		m.wanted = map[change.ID]bool{}
+	}
+	if m.wanted[id] {
+		m.mu.Unlock()
+		return
+	}
+	m.wanted[id] = true
+	m.mu.Unlock()
+	d.mu.Lock()
+	started := d.goTracked(func() {
+		defer func() {
+			m.mu.Lock()
+			delete(m.wanted, id)
+			m.mu.Unlock()
+		}()
+		fs, err := d.Engine.Files(d.ctx, id)
+		if err != nil {
+			return
+		}
+		for _, f := range fs {
+			if f.Manifest == nil {
+				continue
+			}
+			if err := d.FetchFile(d.ctx, f.Manifest); err != nil && d.ctx.Err() == nil {
+				d.cfg.Log.Info("fetch a page's file", "page", id.Short(), "err", err)
+			}
+		}
+	})
+	d.mu.Unlock()
+	if !started {
+		m.mu.Lock()
+		delete(m.wanted, id)
+		m.mu.Unlock()
+	}
+}
