@@ -1,21 +1,18 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"strings"
 
 	"mycel/internal/change"
-	"mycel/internal/files"
 	"mycel/internal/vault"
 )
 
 // fileFetcher is what a running device offers for files (device.Device):
 // the API asks it through this interface so that Running stays as it is.
 type fileFetcher interface {
-	// FetchFile returns once the whole file is on this device.
-	FetchFile(ctx context.Context, m *files.Manifest) error
+	FileFetcher // FetchFile returns once the whole file is on this device
 	// WantPage fetches a page's files in the background.
 	WantPage(id change.ID)
 }

@@ -29,6 +29,15 @@ const (
 // maxInline is maxInlineDefault but in tests of the index chunk.
 var maxInline = maxInlineDefault
 
+// SmallIndexForTests makes files of more than n chunks list them in an
+// index chunk, until restore is called: for tests of large files that
+// need not be gigabytes. Not safe while files are being made.
+func SmallIndexForTests(n int) (restore func()) {
+	old := maxInline
+	maxInline = n
+	return func() { maxInline = old }
+}
+
 // Manifest is a file as its page holds it.
 type Manifest struct {
 	Name   string // the file's name, without folders

@@ -223,7 +223,7 @@ func (e *Engine) seal(ctx context.Context, id change.ID, key [32]byte, parents [
 		}
 		depth++
 		c, err := change.New(change.Draft{Object: id, Parents: parents, Lamport: p.Start, Depth: depth, Time: now, NewVersion: newVersion && i == 0,
-			Payload: &change.Payload{Ops: p.Ops}, Chunks: chunkRefs(p.Ops)}, key, e.device)
+			Payload: &change.Payload{Ops: p.Ops}, Chunks: e.chunkRefs(p.Ops)}, key, e.device)
 		if err != nil {
 			return nil, err
 		}

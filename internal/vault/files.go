@@ -117,9 +117,13 @@ func parseFileAttr(v string) (*files.Manifest, error) {
 }
 
 // chunkRefs lists the chunks the file blocks that ops set reference: what
-// a change shows the node in the clear. A manifest that does not parse
-// references nothing (it shows as a damaged file block).
-func chunkRefs(ops []crdt.Op) [][32]byte {
+// a change shows the node in the clear, so that it pins, counts and keeps
+// them. A large file's chunks are listed in its index chunk, which only
+// the vault can read: they are read from it here (it is on this device
+// whenever the file was stored or imported here), else the index alone is
+// named. A manifest that does not parse references nothing (it shows as a
+// damaged file block).
+func (e *Engine) chunkRefs(ops []crdt.Op) [][32]byte {
 	var out [][32]byte
 	for i := range ops {
 		if ops[i].Kind != crdt.OpSetAttr || ops[i].Key != FileAttr || ops[i].Unset {
@@ -131,6 +135,15 @@ func chunkRefs(ops []crdt.Op) [][32]byte {
 		}
 		for _, a := range m.Addresses() {
 			out = append(out, a)
+		}
+		if m.Index != nil {
+			if cs, err := e.Chunks(); err == nil {
+				if refs, err := e.FileKeys().Refs(m, cs.Get); err == nil {
+					for _, r := range refs {
+						out = append(out, r.Address)
+					}
+				}
+			}
 		}
 	}
 	return out

@@ -105,3 +105,43 @@ func BenchmarkStoreFile(b *testing.B) {
 		}
 	}
 }
+
+// A file of many chunks lists them in its sealed index chunk, and the
+// change still names every one in the clear: the node pins and keeps what
+// it cannot read the list of.
+func TestLargeFileNamesEveryChunk(t *testing.T) {
+	defer files.SmallIndexForTests(2)()
+	a, _ := pair(t)
+	id, err := a.Create(ctx, NewPage{Details: map[string]string{"title": "Film"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := a.StoreFile(ctx, bytes.NewReader(randomBytes(6<<20, 4)), StoreFileOptions{Name: "film.mkv"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Index == nil {
+		t.Fatal("no index chunk")
+	}
+	cs, _ := a.Chunks()
+	refs, err := a.FileKeys().Refs(m, cs.Get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AddFileBlocks(ctx, id, []*files.Manifest{m}); err != nil {
+		t.Fatal(err)
+	}
+	named := map[[32]byte]bool{}
+	a.ReferencedChunks(ctx, func(_ change.ID, x files.Address) error { named[x] = true; return nil })
+	want := append([]files.Address{m.Index.Address}, func() (out []files.Address) {
+		for _, r := range refs {
+			out = append(out, r.Address)
+		}
+		return out
+	}()...)
+	for _, x := range want {
+		if !named[x] {
+			t.Fatalf("chunk %s of the file is not named in the clear (%d named, %d in the file)", x.Short(), len(named), len(want))
+		}
+	}
+}
