@@ -2,8 +2,10 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -11,9 +13,9 @@ import (
 	"sync"
 	"time"
 
+	"mycel/internal/device"
 	"mycel/internal/files"
-	"mycel/internal/keys"
-	"mycel/internal/store/memstore"
+	"mycel/internal/node"
 	"mycel/internal/vault"
 )
 
@@ -28,7 +30,10 @@ type FilesResult struct {
 	Add            time.Duration // StoreFile of every file from disk
 	Stored         int64         // bytes in the chunk folder after the add
 	StoredAgain    int64         // after adding the same files again
-	PeakRSS        uint64
+	// Upload: device a's running device, from its start until the node
+	// pinned every file; Download: a fresh device fetching them all.
+	Upload, Download time.Duration
+	PeakRSS          uint64 // of this process: node and both devices
 }
 
 // MBps is bytes over d in MB/s (10^6).
@@ -132,8 +137,10 @@ func sealAll(paths []string) (time.Duration, error) {
 	return time.Since(start), err
 }
 
-// Files measures the local half of `mycel bench files`: total bytes of
-// mixed files written in dir, then added to a fresh vault there.
+// Files is `mycel bench files`: total bytes of mixed files written in
+// dir, added to a vault there, uploaded by its running device to a node
+// over loopback (in this process) until every file is pinned, then
+// fetched by a fresh device of the vault and checked.
 func Files(ctx context.Context, dir string, total int64, progress func(string)) (FilesResult, error) {
 	var r FilesResult
 	src := filepath.Join(dir, "src")
@@ -155,27 +162,52 @@ func Files(ctx context.Context, dir string, total int64, progress func(string)) 
 	if r.Seal, err = sealAll(paths); err != nil {
 		return r, err
 	}
-	phrase, err := keys.NewPhrase()
+	a, phrase, err := vault.Init(ctx, filepath.Join(dir, "a"), "laptop")
 	if err != nil {
 		return r, err
 	}
-	e, err := vault.Create(ctx, filepath.Join(dir, "a"), memstore.New(), phrase, "bench")
+	defer a.Close()
+	b, err := vault.Recover(ctx, filepath.Join(dir, "b"), phrase, "phone")
 	if err != nil {
 		return r, err
 	}
-	defer e.Close()
+	defer b.Close()
+	n, err := node.Open(filepath.Join(dir, "node"))
+	if err != nil {
+		return r, err
+	}
+	defer n.Close()
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	addr, closeHost, err := serveLoopback(sctx, n)
+	if err != nil {
+		return r, err
+	}
+	defer closeHost()
+	for _, e := range []*vault.Engine{a, b} {
+		if err := device.Register(ctx, e, addr); err != nil {
+			return r, err
+		}
+	}
+	page, err := a.Create(ctx, vault.NewPage{Details: map[string]string{"title": "Files"}})
+	if err != nil {
+		return r, err
+	}
+	var ms []*files.Manifest
 	add := func() error {
+		ms = ms[:0]
 		for i, p := range paths {
 			progress(fmt.Sprintf("adding %d of %d", i+1, len(paths)))
 			f, err := os.Open(p)
 			if err != nil {
 				return err
 			}
-			_, err = e.StoreFile(ctx, f, vault.StoreFileOptions{Name: filepath.Base(p)})
+			m, err := a.StoreFile(ctx, f, vault.StoreFileOptions{Name: filepath.Base(p)})
 			f.Close()
 			if err != nil {
 				return err
 			}
+			ms = append(ms, m)
 		}
 		return nil
 	}
@@ -184,7 +216,7 @@ func Files(ctx context.Context, dir string, total int64, progress func(string)) 
 		return r, err
 	}
 	r.Add = time.Since(start)
-	cs, err := e.Chunks()
+	cs, err := a.Chunks()
 	if err != nil {
 		return r, err
 	}
@@ -197,6 +229,77 @@ func Files(ctx context.Context, dir string, total int64, progress func(string)) 
 	if _, r.StoredAgain, err = cs.Usage(); err != nil {
 		return r, err
 	}
+	if _, err := a.AddFileBlocks(ctx, page, ms); err != nil {
+		return r, err
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	progress("uploading to the node")
+	start = time.Now()
+	da, err := device.Start(sctx, a, nodeOnly(log))
+	if err != nil {
+		return r, err
+	}
+	defer da.Close()
+	if err := until(ctx, func() (bool, error) {
+		fs, err := da.Files(ctx, page)
+		if err != nil {
+			return false, err
+		}
+		pinned := 0
+		for _, f := range fs {
+			if f.Pinned {
+				pinned++
+			}
+		}
+		progress(fmt.Sprintf("uploading: %d of %d files pinned", pinned, len(fs)))
+		return len(fs) == len(ms) && pinned == len(fs), nil
+	}); err != nil {
+		return r, err
+	}
+	r.Upload = time.Since(start)
+	db, err := device.Start(sctx, b, nodeOnly(log))
+	if err != nil {
+		return r, err
+	}
+	defer db.Close()
+	if err := until(ctx, func() (bool, error) {
+		fs, _ := b.Files(ctx, page) // an error until the page is here
+		return len(fs) == len(ms), nil
+	}); err != nil {
+		return r, err
+	}
+	progress("downloading to a fresh device")
+	start = time.Now()
+	for _, m := range ms {
+		if err := db.FetchFile(ctx, m); err != nil {
+			return r, err
+		}
+	}
+	r.Download = time.Since(start)
+	for _, m := range ms {
+		if err := b.ReadFile(ctx, m, io.Discard); err != nil {
+			return r, fmt.Errorf("the fresh device's copy: %w", err)
+		}
+	}
 	r.PeakRSS = PeakRSS()
 	return r, nil
+}
+
+// until polls cond every 20 ms until it holds, fails, or 10 minutes pass.
+func until(ctx context.Context, cond func() (bool, error)) error {
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		ok, err := cond()
+		if ok || err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errors.New("timed out")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
