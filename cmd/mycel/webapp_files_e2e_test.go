@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -325,12 +326,20 @@ func fileTools(t *testing.T, e *webE2E) {
 		if !between {
 			e.fatalf(t, "no progress between 0 and 100%% shown: %q", seen)
 		}
-		found := false
+		// The bytes the device gives back are the browser's.
+		fid := ""
 		for _, f := range filesOn(t, e.a, id) {
-			found = found || f.ID == sum && f.Size == 10_000_000
+			if f.Name == "big.bin" && f.Size == 10_000_000 {
+				fid = f.ID
+			}
 		}
-		if !found {
-			e.fatalf(t, "no file %s of 10 MB on a: %v", sum, filesOn(t, e.a, id))
+		if fid == "" {
+			e.fatalf(t, "no file big.bin of 10 MB on a: %v", filesOn(t, e.a, id))
+		}
+		got := filepath.Join(dir, "big.bin")
+		e.a.ok("files", "get", fid, "-o", got)
+		if b, err := os.ReadFile(got); err != nil || fmt.Sprintf("%x", sha256.Sum256(b)) != sum {
+			e.fatalf(t, "big.bin from 'mycel files get' is not the bytes uploaded (%v)", err)
 		}
 	})
 

@@ -42,7 +42,7 @@ type FileFetcher interface {
 
 // AddedFile is one file an upload added.
 type AddedFile struct {
-	FileID string `json:"file_id"` // the hex SHA-256 of its bytes
+	FileID string `json:"file_id"` // its hash (files.Manifest.ID)
 	Block  string `json:"block"`   // the file block made for it
 	Name   string `json:"name"`
 	Type   string `json:"type"`

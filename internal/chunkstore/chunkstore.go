@@ -44,17 +44,24 @@ type Store struct {
 }
 
 // Open opens (making it if needed) the chunk folder dir and removes what a
-// crash left half-written.
+// crash left half-written: temporary files older than an hour. Newer ones
+// may be another process's writes under way (a 'mycel files add' beside a
+// running 'mycel up'), whose renames would fail.
 func Open(dir string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("open chunk folder: %w", err)
 	}
 	tmps, _ := os.ReadDir(filepath.Join(dir, "tmp"))
 	for _, t := range tmps {
-		os.Remove(filepath.Join(dir, "tmp", t.Name()))
+		if fi, err := t.Info(); err == nil && time.Since(fi.ModTime()) > staleTmp {
+			os.Remove(filepath.Join(dir, "tmp", t.Name()))
+		}
 	}
 	return &Store{dir: dir}, nil
 }
+
+// staleTmp is the age after which a temporary file is a crash's leftover.
+var staleTmp = time.Hour
 
 // Dir is the chunk folder.
 func (s *Store) Dir() string { return s.dir }
@@ -224,15 +231,21 @@ func (s *Store) Usage() (count, bytes int64, err error) {
 }
 
 // Check reads every chunk and reports those whose bytes no longer match
-// their address (they are damaged: a device fetches them again).
+// their address (they are damaged: a device fetches them again). A chunk
+// that cannot be read (permissions, too many open files, an I/O error) is
+// not damaged and not reported: removing it could lose the only copy. Its
+// read error stops the check.
 func (s *Store) Check(fn func(a files.Address, err error)) error {
 	return s.Walk(func(a files.Address, _ int64) error {
 		b, err := s.Get(a)
-		if err == nil && files.AddressOf(b) != a {
-			err = fmt.Errorf("%w: chunk %s: its bytes hash to another address", files.ErrDamaged, a.Short())
+		if errors.Is(err, ErrNotFound) {
+			return nil // removed meanwhile
 		}
 		if err != nil {
-			fn(a, err)
+			return fmt.Errorf("read chunk %s: %w", a.Short(), err)
+		}
+		if files.AddressOf(b) != a {
+			fn(a, fmt.Errorf("%w: chunk %s: its bytes hash to another address", files.ErrDamaged, a.Short()))
 		}
 		return nil
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"slices"
+	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
@@ -137,8 +138,11 @@ func (d *Device) fileFacts(ctx context.Context, obj change.ID) ([]FileState, []s
 	return fs, facts, nil
 }
 
-// WantPage fetches the files of a page not here yet, in the background
-// (a page was opened): one fetch a page at a time.
+// wantPageMax is the largest file an opened page fetches by itself.
+const wantPageMax = 64 << 20
+
+// WantPage fetches the files of a page not here yet, up to wantPageMax
+// each, in the background (a page was opened): one fetch a page at a time.
 func (d *Device) WantPage(id change.ID) {
 	m := d.files
 	m.mu.Lock()
@@ -163,11 +167,15 @@ func (d *Device) WantPage(id change.ID) {
 			return
 		}
 		for _, f := range fs {
-			if f.Manifest == nil {
+			// Larger files come when asked for (a download, 'mycel files
+			// get'): opening a page with a film must not fill the disk.
+			if f.Manifest == nil || f.Manifest.Size > wantPageMax {
 				continue
 			}
 			if err := d.FetchFile(d.ctx, f.Manifest); err != nil && d.ctx.Err() == nil {
-				d.cfg.Log.Info("fetch a page's file", "page", id.Short(), "err", err)
+				// The log names no file (its errors do, for the person).
+				msg := strings.ReplaceAll(err.Error(), f.Manifest.Name, "…")
+				d.cfg.Log.Info("fetch a page's file", "page", id.Short(), "file", f.Manifest.ID()[:12], "err", msg)
 			}
 		}
 	})

@@ -2,7 +2,7 @@
 // manifest in the attribute "file" (base64 of mycel's FileManifest
 // message), a display size in "size" as an embed's ("200" or "200x100"),
 // and its caption as its text. The editor reads the name, type, size and id
-// (the SHA-256 of the bytes) from the manifest itself, so showing a page of
+// (its hash, files.WholeHash) from the manifest itself, so showing a page of
 // images costs no request but the images'. Pure: tested under Node.
 import type { Command } from "prosemirror-state";
 import { NodeSelection, TextSelection } from "prosemirror-state";
