@@ -263,7 +263,11 @@ func (cv *converter) list(l *ast.List, prev ast.Node) []*crdt.Block {
 				b.Type = crdt.TypeTodo
 				b.Attrs["checked"] = strconv.FormatBool(box.IsChecked)
 			}
-			if t, marks, fs, ok := cv.trailingFiles(ch); ok {
+			if fs := cv.fileRefs(ch); fs != nil && b.Type != crdt.TypeTodo {
+				// An item of only files is an empty item holding them, as
+				// Render writes one (its first child on the marker's line).
+				b.Children = fs
+			} else if t, marks, fs, ok := cv.trailingFiles(ch); ok {
 				b.Text, b.Marks = t, marks
 				b.Children = fs
 			} else {

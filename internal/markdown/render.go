@@ -58,6 +58,26 @@ func startsList(b *crdt.Block) bool {
 
 func loose(b *crdt.Block) bool { return b.Attrs["loose"] == "true" }
 
+// filesNeedRoom reports whether an item's children must be parted by blank
+// lines for its file blocks to read back as such: in a tight item a file
+// followed by other text joins it as one paragraph, and one after a
+// sub-list reads as the last sub-item's. (The item then reads back loose:
+// an attribute, never a file, changes.)
+func filesNeedRoom(kids []*crdt.Block) bool {
+	for i, k := range kids {
+		if k.Type != crdt.TypeFile {
+			continue
+		}
+		if i+1 < len(kids) && kids[i+1].Type != crdt.TypeFile && !isList(kids[i+1].Type) {
+			return true
+		}
+		if i > 0 && isList(kids[i-1].Type) {
+			return true
+		}
+	}
+	return false
+}
+
 // seq renders sibling blocks, a blank line between them unless tight (the
 // content of a tight list item, which a blank line would make loose).
 func (r *renderer) seq(bs []*crdt.Block, tight bool) []string {
@@ -149,7 +169,7 @@ func (r *renderer) item(b *crdt.Block, marker string) []string {
 			content[0] = first
 		}
 	}
-	kids := r.seq(b.Children, !loose(b))
+	kids := r.seq(b.Children, !loose(b) && !filesNeedRoom(b.Children))
 	if len(content) == 0 && len(kids) > 0 && isThematic(marker+" "+kids[0]) {
 		// No text, and the first child on the marker's line would read as
 		// a rule ("- ---", "- * *"): a rule child is written "***" ("- ***"
