@@ -97,12 +97,18 @@ func (s *Store) Put(a files.Address, sealed []byte) (added bool, err error) {
 		return false, fmt.Errorf("%w: chunk %s: its bytes hash to another address", files.ErrDamaged, a.Short())
 	}
 	dst := s.path(a)
-	if _, err := os.Stat(dst); err == nil {
-		// Fresh again: garbage collection spares chunks stored lately,
-		// and this one is about to be named by a change again.
-		now := time.Now()
-		os.Chtimes(dst, now, now)
-		return false, nil
+	repair := false
+	if old, err := os.ReadFile(dst); err == nil {
+		if files.AddressOf(old) == a {
+			// Fresh again: garbage collection spares chunks stored lately,
+			// and this one is about to be named by a change again.
+			now := time.Now()
+			os.Chtimes(dst, now, now)
+			return false, nil
+		}
+		// Rotted on disk: the good bytes replace it (a node would have
+		// said it holds the chunk while it held damage).
+		repair = true
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return false, s.failed(err)
@@ -120,6 +126,9 @@ func (s *Store) Put(a files.Address, sealed []byte) (added bool, err error) {
 	}
 	if err := syncDir(filepath.Dir(dst)); err != nil {
 		return false, s.failed(err)
+	}
+	if repair {
+		return false, nil
 	}
 	s.mu.Lock()
 	if s.known {

@@ -96,4 +96,12 @@ func TestCrashLeftoversAndDamage(t *testing.T) {
 	if len(bad) != 1 || bad[0] != a {
 		t.Fatalf("damage not found: %v", bad)
 	}
+	// The good bytes put again replace the damage.
+	b[0] ^= 1
+	if _, err := s.Put(a, b); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.Get(a); string(got) != string(b) {
+		t.Fatal("a damaged chunk put again stays damaged")
+	}
 }

@@ -87,7 +87,8 @@ func (v *Vault) PutChunk(ctx context.Context, a files.Address, sealed []byte) er
 		return &p2p.ChunkRefusal{Code: pb.ChunkReply_BAD_ADDRESS, Reason: fmt.Sprintf("chunk %s: its bytes hash to another address", a.Short())}
 	}
 	if cs.Has(a) {
-		return nil
+		_, err := cs.Put(a, sealed) // checks the bytes held, replacing them if they rotted
+		return err
 	}
 	n := int64(len(sealed))
 	c := &v.chunks

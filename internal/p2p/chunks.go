@@ -174,19 +174,40 @@ func ServeChunks(ctx context.Context, rw io.ReadWriter, r *bufio.Reader, b Chunk
 		}
 		rep := answerChunk(ctx, b, req)
 		release()
-		if bytes != nil && len(rep.Sealed) > 0 { // the rate bounds what a Get sends too
-			if err := bytes.WaitN(ctx, len(rep.Sealed)); err != nil {
-				return err
-			}
-		}
-		rep.Id = req.Id
-		if err := syncer.WriteFrame(w, &pb.Frame{Body: &pb.Frame_ChunkReply{ChunkReply: rep}}); err != nil {
-			return err
-		}
-		if err := w.Flush(); err != nil {
+		if err := writeReply(ctx, rw, w, rep, req.Id, bytes, lim); err != nil {
 			return err
 		}
 	}
+}
+
+// writeReply sends a reply. A Get's chunk is held in memory (and copied
+// once to encode it) until it is written: that comes out of the node-wide
+// budget too, and the write has a deadline, so a member who asks for
+// chunks and never reads them holds neither memory nor the stream.
+func writeReply(ctx context.Context, rw io.ReadWriter, w *bufio.Writer, rep *pb.ChunkReply, id uint64, bytes *rate.Limiter, lim ChunkLimits) error {
+	if n := len(rep.Sealed); n > 0 {
+		if lim.Reserve != nil {
+			release, err := lim.Reserve(2 * n)
+			if err != nil {
+				return err
+			}
+			defer release()
+		}
+		if bytes != nil { // the rate bounds what a Get sends too
+			if err := bytes.WaitN(ctx, n); err != nil {
+				return err
+			}
+		}
+		if wd, ok := rw.(interface{ SetWriteDeadline(time.Time) error }); ok {
+			wd.SetWriteDeadline(time.Now().Add(lim.bodyTimeout(n)))
+			defer wd.SetWriteDeadline(time.Time{})
+		}
+	}
+	rep.Id = id
+	if err := syncer.WriteFrame(w, &pb.Frame{Body: &pb.Frame_ChunkReply{ChunkReply: rep}}); err != nil {
+		return err
+	}
+	return w.Flush()
 }
 
 func address(b []byte) (files.Address, bool) {

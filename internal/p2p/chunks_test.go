@@ -380,3 +380,32 @@ func TestChunkStreamOnHosts(t *testing.T) {
 		t.Fatalf("a stranger's chunk stream: %v", err)
 	}
 }
+
+// A Get's reply is held in memory until it is written: it takes its
+// share of the node-wide budget (twice its size: the chunk and its
+// encoding) for as long as that, and a reader who never reads it does not
+// hold it past the write deadline.
+func TestChunkGetReplyIsBudgeted(t *testing.T) {
+	b := newMemChunks()
+	big, a := sealed(7, files.MaxSealed)
+	b.chunks[a] = big
+	var mu sync.Mutex
+	held, most := 0, 0
+	lim := ChunkLimits{Reserve: func(n int) (func(), error) {
+		mu.Lock()
+		defer mu.Unlock()
+		held += n
+		most = max(most, held)
+		return func() { mu.Lock(); held -= n; mu.Unlock() }, nil
+	}}
+	cl, _, _ := servePipe(t, b, lim)
+	got, err := cl.Get(context.Background(), a)
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("get: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if most < 2*len(big) {
+		t.Fatalf("a Get of %d bytes reserved at most %d", len(big), most)
+	}
+}
