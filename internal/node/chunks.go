@@ -99,8 +99,9 @@ func (v *Vault) PutChunk(ctx context.Context, a files.Address, sealed []byte) er
 		}
 		c.mu.Lock()
 		if used+c.reserved+n > v.quota {
+			reason := QuotaReason(used+c.reserved, v.quota) // under the lock
 			c.mu.Unlock()
-			return &p2p.ChunkRefusal{Code: pb.ChunkReply_QUOTA, Reason: QuotaReason(used+c.reserved, v.quota)}
+			return &p2p.ChunkRefusal{Code: pb.ChunkReply_QUOTA, Reason: reason}
 		}
 		c.reserved += n
 		c.mu.Unlock()
