@@ -187,24 +187,15 @@ func (m *fileMover) client(ctx context.Context, l *nodeLink, lane int) (*p2p.Chu
 	if c != nil && c.Err() == nil {
 		return c, nil
 	}
+	var err error
 	if l.dial != nil {
-		c, err := l.dial(ctx)
-		if err != nil {
-			return nil, err
+		c, err = l.dial(ctx)
+	} else {
+		var recs [][]byte
+		if recs, err = m.d.Engine.MemberRecords(ctx); err == nil {
+			c, err = p2p.DialNodeChunks(ctx, m.d.Host, l.id, m.d.Engine.VaultID(), recs)
 		}
-		l.mu.Lock()
-		if old := l.clients[lane]; old != nil {
-			old.Close()
-		}
-		l.clients[lane] = c
-		l.mu.Unlock()
-		return c, nil
 	}
-	recs, err := m.d.Engine.MemberRecords(ctx)
-	if err != nil {
-		return nil, err
-	}
-	c, err = p2p.DialNodeChunks(ctx, m.d.Host, l.id, m.d.Engine.VaultID(), recs)
 	if err != nil {
 		return nil, err
 	}
