@@ -96,6 +96,16 @@ func (s *Store) Put(a files.Address, sealed []byte) (added bool, err error) {
 	if files.AddressOf(sealed) != a {
 		return false, fmt.Errorf("%w: chunk %s: its bytes hash to another address", files.ErrDamaged, a.Short())
 	}
+	return s.PutChecked(a, sealed)
+}
+
+// PutChecked is Put of bytes the caller knows hash to a: it sealed them,
+// or checked them as they arrived. Hashing is most of what storing a
+// chunk costs, so it is done once on each path.
+func (s *Store) PutChecked(a files.Address, sealed []byte) (added bool, err error) {
+	if len(sealed) > files.MaxSealed {
+		return false, fmt.Errorf("chunk %s of %d bytes: over the %d-byte limit", a.Short(), len(sealed), files.MaxSealed)
+	}
 	dst := s.path(a)
 	repair := false
 	if old, err := os.ReadFile(dst); err == nil {

@@ -73,7 +73,7 @@ type nodeLink struct {
 
 	mu      sync.Mutex
 	clients [lanes]*p2p.ChunkClient
-	lanes   [lanes]sync.Mutex // one request a lane at a time, its stream dialed once
+	dialing [lanes]sync.Mutex // a lane's stream dialed once, however many wait for it
 	refused string            // the node's whole reason, when it refused an upload
 	usage   p2p.Usage         // as the node's last reply said
 	// refusedAt is the usage when it refused: uploads wait until it shows
@@ -179,8 +179,11 @@ func (m *fileMover) nodeUp(ctx context.Context, p objsync.PeerID, addr string) f
 }
 
 // client is the node's chunk stream for a lane, dialed on first use and
-// again once it failed.
+// again once it failed. Several callers may use it at once: the stream
+// carries their requests in order.
 func (m *fileMover) client(ctx context.Context, l *nodeLink, lane int) (*p2p.ChunkClient, error) {
+	l.dialing[lane].Lock()
+	defer l.dialing[lane].Unlock()
 	l.mu.Lock()
 	c := l.clients[lane]
 	l.mu.Unlock()
@@ -208,12 +211,10 @@ func (m *fileMover) client(ctx context.Context, l *nodeLink, lane int) (*p2p.Chu
 	return c, nil
 }
 
-// onLane runs f with the lane's client, one caller a lane at a time. A
-// stream that broke under f (libp2p closed a duplicate connection, say)
-// is dialed again and f tried once more: every request is idempotent.
+// onLane runs f, one request, with the lane's client. A stream that
+// broke under f (libp2p closed a duplicate connection, say) is dialed
+// again and f tried once more: every request is idempotent.
 func (m *fileMover) onLane(ctx context.Context, l *nodeLink, lane int, f func(*p2p.ChunkClient) error) error {
-	l.lanes[lane].Lock()
-	defer l.lanes[lane].Unlock()
 	var err error
 	for try := 0; try < 2; try++ {
 		var c *p2p.ChunkClient
@@ -286,6 +287,7 @@ func (m *fileMover) relist(ctx context.Context, l *nodeLink) error {
 // size.
 func (m *fileMover) pass(ctx context.Context, l *nodeLink) error {
 	e := m.d.Engine
+
 	cs, err := e.Chunks()
 	if err != nil {
 		return err
@@ -477,67 +479,113 @@ func (m *fileMover) plan(ctx context.Context, left map[files.Address]bool) ([]*f
 }
 
 // putFiles uploads files' chunks on one lane, taking turns chunk by
-// chunk, so no file waits for all of another.
+// chunk, so no file waits for all of another; several chunks are in
+// flight at once (lanePipe). What the node confirmed is persisted in
+// groups (heldBatch): a kill -9 loses at most a group's confirmations,
+// and the next pass's Has finds those chunks held without sending them.
 func (m *fileMover) putFiles(ctx context.Context, l *nodeLink, lane int, list []*fileUpload) error {
 	e := m.d.Engine
 	cs, _ := e.Chunks()
-	put := 0
-	for len(list) > 0 {
-		var next []*fileUpload
-		for _, u := range list {
-			if len(u.left) == 0 {
-				continue
-			}
-			if put > 0 && l.dirty.Load() { // at least a chunk a pass: no livelock under many writes
-				return errReplan
-			}
-			a := u.left[0]
-			sealed, err := cs.Get(a)
-			if err != nil { // removed meanwhile: nothing to send
+	p := m.pipe(l, lane)
+	var acked []files.Address
+	lastFlush := time.Now()
+	flush := func() error {
+		if len(acked) == 0 {
+			return nil
+		}
+		// Kept even when the pass is cancelled: the node holds them.
+		err := e.SetChunkHeld(context.WithoutCancel(ctx), string(l.peer), acked, true)
+		acked, lastFlush = acked[:0], time.Now()
+		return err
+	}
+	type sent struct {
+		u *fileUpload
+		a files.Address
+	}
+	var order []sent // what each request in the pipe is, oldest first
+	settle := func() error {
+		_, err := p.pop(ctx)
+		s := order[0]
+		order = order[1:]
+		var r *p2p.ChunkRefusal
+		if errors.As(err, &r) && (r.Code == pb.ChunkReply_QUOTA || r.Code == pb.ChunkReply_REFUSED) {
+			l.mu.Lock()
+			l.refused, l.refusedAt = r.Reason, l.usage
+			l.mu.Unlock()
+		}
+		if err != nil {
+			return err
+		}
+		acked = append(acked, s.a)
+		m.mu.Lock()
+		s.u.done += s.u.sizes[s.a]
+		m.mu.Unlock()
+		if len(acked) >= heldBatch || time.Since(lastFlush) >= heldEvery {
+			return flush()
+		}
+		return nil
+	}
+	err := func() error {
+		put := 0
+		for len(list) > 0 {
+			var next []*fileUpload
+			for _, u := range list {
+				if len(u.left) == 0 {
+					continue
+				}
+				if put > 0 && l.dirty.Load() { // at least a chunk a pass: no livelock under many writes
+					return errReplan
+				}
 				m.mu.Lock()
+				a := u.left[0]
 				u.left = u.left[1:]
 				m.mu.Unlock()
 				if len(u.left) > 0 {
 					next = append(next, u)
 				}
-				continue
+				sealed, err := cs.Get(a)
+				if err != nil { // removed meanwhile: nothing to send
+					continue
+				}
+				for p.full() {
+					if err := settle(); err != nil {
+						return err
+					}
+				}
+				m.setMoving(u, true)
+				err = p.push(ctx, &laneReq{size: len(sealed), send: func(ctx context.Context, c *p2p.ChunkClient) func(context.Context) error {
+					call := c.SendPut(ctx, a, sealed)
+					return func(ctx context.Context) error {
+						u, err := call.Wait(ctx)
+						l.setUsage(u)
+						return err
+					}
+				}})
+				if err != nil {
+					return err
+				}
+				order = append(order, sent{u, a})
+				put++
 			}
-			m.setMoving(u, true)
-			err = m.onLane(ctx, l, lane, func(c *p2p.ChunkClient) error {
-				u, err := c.Put(ctx, a, sealed)
-				l.setUsage(u)
-				return err
-			})
-			var r *p2p.ChunkRefusal
-			if errors.As(err, &r) && (r.Code == pb.ChunkReply_QUOTA || r.Code == pb.ChunkReply_REFUSED) {
-				l.mu.Lock()
-				l.refused, l.refusedAt = r.Reason, l.usage
-				l.mu.Unlock()
-				return err
-			}
-			if err != nil {
-				return err
-			}
-			// Persisted before it counts: after a kill -9 this chunk is
-			// never sent again.
-			if err := e.SetChunkHeld(ctx, string(l.peer), []files.Address{a}, true); err != nil {
-				return err
-			}
-			put++
-			m.mu.Lock()
-			u.left = u.left[1:]
-			u.done += u.sizes[a]
-			m.mu.Unlock()
-			if len(u.left) > 0 {
-				next = append(next, u)
-			} else {
-				m.setMoving(u, false)
-			}
+			list = next
 		}
-		list = next
+		return nil
+	}()
+	// What was sent is settled either way: a replan lets the chunks in
+	// flight land (a cancel would break the stream), a failure keeps
+	// what the node confirmed before it.
+	for p.busy() && (err == nil || errors.Is(err, errReplan)) {
+		err = cmp.Or(settle(), err)
 	}
-	return nil
+	return cmp.Or(flush(), err)
 }
+
+// Confirmations are persisted every heldBatch chunks or heldEvery,
+// whichever comes first (status reads them).
+const (
+	heldBatch = 32
+	heldEvery = 250 * time.Millisecond
+)
 
 func (m *fileMover) setMoving(u *fileUpload, moving bool) {
 	m.mu.Lock()
@@ -598,17 +646,21 @@ func (d *Device) FetchFile(ctx context.Context, fm *files.Manifest) error {
 		if len(links) == 0 {
 			return fmt.Errorf("%s: %w (no backup node or device nearby is connected)", fm.Name, ErrNoHolder)
 		}
-		parts := [][]files.Address{h.Missing}
-		if fm.Size > smallFile && len(h.Missing) > 1 {
-			var even, odd []files.Address
-			for i, a := range h.Missing {
+		all := make([]chunkWant, len(h.Missing))
+		for i, a := range h.Missing {
+			all[i] = chunkWant{a: a, size: int(h.MissingSizes[i]) + files.Overhead}
+		}
+		parts := [][]chunkWant{all}
+		if fm.Size > smallFile && len(all) > 1 {
+			var even, odd []chunkWant
+			for i, w := range all {
 				if i%2 == 0 {
-					even = append(even, a)
+					even = append(even, w)
 				} else {
-					odd = append(odd, a)
+					odd = append(odd, w)
 				}
 			}
-			parts = [][]files.Address{even, odd}
+			parts = [][]chunkWant{even, odd}
 		}
 		errs := make([]error, len(parts))
 		var wg sync.WaitGroup
@@ -639,36 +691,97 @@ func (d *Device) FetchFile(ctx context.Context, fm *files.Manifest) error {
 	}
 }
 
-// fetchChunks fetches chunks on one lane, from the first of links that
-// has each.
-func (d *Device) fetchChunks(ctx context.Context, fm *files.Manifest, links []*nodeLink, lane int, as []files.Address, had int) error {
+// chunkWant is a chunk to fetch and its sealed size.
+type chunkWant struct {
+	a    files.Address
+	size int
+}
+
+// fetchChunks fetches chunks on one lane, several in flight (lanePipe),
+// from the first of links; a chunk it lacks, or one that failed there, is
+// asked of the others in turn. Each is stored as it comes while the next
+// ones cross.
+func (d *Device) fetchChunks(ctx context.Context, fm *files.Manifest, links []*nodeLink, lane int, ws []chunkWant, had int) error {
 	cs, err := d.Engine.Chunks()
 	if err != nil {
 		return err
 	}
-	for _, a := range as {
-		var sealed []byte
-		var last error
-		for _, l := range links {
+	store := func(a files.Address, sealed []byte) error {
+		// Checked as it arrived (GetCall.Wait): not hashed again.
+		if _, err := cs.PutChecked(a, sealed); errors.Is(err, chunkstore.ErrFull) {
+			return fmt.Errorf("fetch %s: this device's disk is full: free some space and get it again (the %d chunks here are kept): %w", fm.Name, had, err)
+		} else if err != nil {
+			return fmt.Errorf("fetch %s: %w", fm.Name, err)
+		}
+		return nil
+	}
+	// elsewhere asks the other links for a chunk, one request at a time.
+	elsewhere := func(a files.Address, last error) ([]byte, error) {
+		for _, l := range links[1:] {
+			var sealed []byte
 			last = d.files.onLane(ctx, l, lane, func(c *p2p.ChunkClient) error {
 				var err error
 				sealed, err = c.Get(ctx, a)
 				return err
 			})
 			if last == nil {
-				break
+				return sealed, nil
 			}
 		}
 		if errors.Is(last, p2p.ErrChunkNotFound) {
-			return fmt.Errorf("%s: chunk %s: %w", fm.Name, a.Short(), ErrNoHolder)
+			return nil, fmt.Errorf("%s: chunk %s: %w", fm.Name, a.Short(), ErrNoHolder)
 		}
-		if last != nil {
-			return last
+		return nil, last
+	}
+	p := d.files.pipe(links[0], lane)
+	type got struct {
+		a      files.Address
+		sealed []byte
+	}
+	var order []*got
+	settle := func() error {
+		_, err := p.pop(ctx)
+		g := order[0]
+		order = order[1:]
+		if err != nil && ctx.Err() == nil {
+			g.sealed, err = elsewhere(g.a, err)
 		}
-		if _, err := cs.Put(a, sealed); errors.Is(err, chunkstore.ErrFull) {
-			return fmt.Errorf("fetch %s: this device's disk is full: free some space and get it again (the %d chunks here are kept): %w", fm.Name, had, err)
-		} else if err != nil {
-			return fmt.Errorf("fetch %s: %w", fm.Name, err)
+		if err != nil {
+			return err
+		}
+		return store(g.a, g.sealed)
+	}
+	for _, w := range ws {
+		for p.full() {
+			if err := settle(); err != nil {
+				return err
+			}
+		}
+		g := &got{a: w.a}
+		err := p.push(ctx, &laneReq{size: w.size, send: func(ctx context.Context, c *p2p.ChunkClient) func(context.Context) error {
+			call := c.SendGet(ctx, g.a)
+			return func(ctx context.Context) (err error) {
+				g.sealed, err = call.Wait(ctx)
+				return err
+			}
+		}})
+		if err != nil {
+			// The first link is gone: this chunk, and the rest, from the
+			// others.
+			sealed, err := elsewhere(w.a, err)
+			if err != nil {
+				return err
+			}
+			if err := store(w.a, sealed); err != nil {
+				return err
+			}
+			continue
+		}
+		order = append(order, g)
+	}
+	for p.busy() {
+		if err := settle(); err != nil {
+			return err
 		}
 	}
 	return nil

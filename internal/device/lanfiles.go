@@ -8,6 +8,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/sync/semaphore"
 
 	"mycel/internal/files"
 	"mycel/internal/objsync"
@@ -24,8 +25,20 @@ import (
 // LAN peers only Has and Get: they never push (Put) and know nothing of
 // a node's holdings (Missing).
 
+const lanChunkMemory = 48 << 20
+
 // serveLANChunks answers chunk streams on LAN host h.
+// A LAN peer's requests share lanChunkMemory (a Get's chunk is held until
+// written): however many streams the vault's devices open, serving them
+// holds at most this much.
 func (d *Device) serveLANChunks(h host.Host) {
+	mem := semaphore.NewWeighted(lanChunkMemory)
+	lim := p2p.ChunkLimits{Requests: 400, Burst: 800, Reserve: func(n int) (func(), error) {
+		if err := mem.Acquire(d.ctx, int64(n)); err != nil {
+			return nil, err
+		}
+		return func() { mem.Release(int64(n)) }, nil
+	}}
 	h.SetStreamHandler(p2p.ChunkProtocolID, func(s network.Stream) {
 		dev, ok := d.lanDevice(s.Conn().RemotePeer())
 		if !ok {
@@ -33,7 +46,7 @@ func (d *Device) serveLANChunks(h host.Host) {
 			return
 		}
 		b := lanChunks{d: d, dev: dev}
-		if err := p2p.ServeChunks(d.ctx, s, nil, b, p2p.ChunkLimits{Requests: 400, Burst: 800}); err != nil {
+		if err := p2p.ServeChunks(d.ctx, s, nil, b, lim); err != nil {
 			s.Reset()
 			return
 		}

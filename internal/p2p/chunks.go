@@ -48,7 +48,8 @@ type Usage struct{ Used, Quota uint64 }
 type ChunkBackend interface {
 	Has(ctx context.Context, as []files.Address) ([]bool, error)
 	// Put returns once the chunk is durable; a *ChunkRefusal refuses it
-	// with its code and reason.
+	// with its code and reason. The protocol has checked that sealed
+	// hashes to a (a backend need not hash it again).
 	Put(ctx context.Context, a files.Address, sealed []byte) error
 	// Get returns ErrChunkNotFound for a chunk not held.
 	Get(ctx context.Context, a files.Address) ([]byte, error)
@@ -107,10 +108,17 @@ func (l ChunkLimits) bodyTimeout(n int) time.Duration {
 // stream, a net.Conn).
 type deadliner interface{ SetReadDeadline(time.Time) error }
 
+// serveParallel is how many requests of one stream are answered at once:
+// a client pipelines its requests, and a node's syncs of several chunks
+// overlap (four concurrent 1 MiB syncs: 550 MB/s on this disk, one at a
+// time: 260).
+const serveParallel = 4
+
 // ServeChunks answers chunk requests on rw (read through r, which may
-// hold bytes already read) until the stream ends or ctx does. A frame
-// that is not a chunk request, or one over the limits, ends it with an
-// error: the caller resets the stream.
+// hold bytes already read) until the stream ends or ctx does. Up to
+// serveParallel requests are answered at once, their replies written in
+// the order asked. A frame that is not a chunk request, or one over the
+// limits, ends it with an error: the caller resets the stream.
 func ServeChunks(ctx context.Context, rw io.ReadWriter, r *bufio.Reader, b ChunkBackend, lim ChunkLimits) error {
 	if r == nil {
 		r = bufio.NewReaderSize(rw, 64<<10)
@@ -128,56 +136,94 @@ func ServeChunks(ctx context.Context, rw io.ReadWriter, r *bufio.Reader, b Chunk
 		bytes = rate.NewLimiter(lim.Bytes, burst)
 		bytes.AllowN(time.Now(), burst)
 	}
-	for {
-		var size int
-		reserve := func(n int) (func(), error) {
-			size = n
-			release := func() {}
-			if lim.Reserve != nil {
-				var err error
-				if release, err = lim.Reserve(n); err != nil {
-					return nil, err
+	// Answers in the order asked: the writer takes each slot in turn
+	// and waits for its answer. The channel's room bounds the requests
+	// being answered.
+	type slot struct {
+		id   uint64
+		rep  *pb.ChunkReply
+		done chan struct{}
+	}
+	slots := make(chan *slot, serveParallel-1)
+	var werr error
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		for s := range slots {
+			<-s.done
+			if werr != nil {
+				continue
+			}
+			if werr = writeReply(ctx, rw, w, s.rep, s.id, bytes, lim); werr != nil && d != nil {
+				d.SetReadDeadline(time.Now()) // the reader stops too
+			}
+		}
+	}()
+	err := func() error {
+		for {
+			var size int
+			reserve := func(n int) (func(), error) {
+				size = n
+				release := func() {}
+				if lim.Reserve != nil {
+					var err error
+					if release, err = lim.Reserve(n); err != nil {
+						return nil, err
+					}
 				}
+				if d != nil {
+					d.SetReadDeadline(time.Now().Add(lim.bodyTimeout(n)))
+				}
+				return release, nil
+			}
+			f, release, err := syncer.ReadFrameReserve(r, MaxChunkFrame, reserve)
+			if err != nil {
+				release()
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return fmt.Errorf("chunk stream: %w", err)
 			}
 			if d != nil {
-				d.SetReadDeadline(time.Now().Add(lim.bodyTimeout(n)))
+				d.SetReadDeadline(time.Time{})
 			}
-			return release, nil
-		}
-		f, release, err := syncer.ReadFrameReserve(r, MaxChunkFrame, reserve)
-		if err != nil {
-			release()
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return fmt.Errorf("chunk stream: %w", err)
-		}
-		if d != nil {
-			d.SetReadDeadline(time.Time{})
-		}
-		req := f.GetChunkRequest()
-		if req == nil {
-			release()
-			return errors.New("chunk stream: a frame that is not a chunk request")
-		}
-		if reqs != nil {
-			if err := reqs.Wait(ctx); err != nil {
+			req := f.GetChunkRequest()
+			if req == nil {
 				release()
-				return err
+				return errors.New("chunk stream: a frame that is not a chunk request")
 			}
-		}
-		if bytes != nil {
-			if err := bytes.WaitN(ctx, size); err != nil {
+			if reqs != nil {
+				if err := reqs.Wait(ctx); err != nil {
+					release()
+					return err
+				}
+			}
+			if bytes != nil {
+				if err := bytes.WaitN(ctx, size); err != nil {
+					release()
+					return err
+				}
+			}
+			s := &slot{id: req.Id, done: make(chan struct{})}
+			select {
+			case slots <- s:
+			case <-ctx.Done():
 				release()
-				return err
+				return ctx.Err()
 			}
+			go func() {
+				s.rep = answerChunk(ctx, b, req)
+				release()
+				close(s.done)
+			}()
 		}
-		rep := answerChunk(ctx, b, req)
-		release()
-		if err := writeReply(ctx, rw, w, rep, req.Id, bytes, lim); err != nil {
-			return err
-		}
+	}()
+	close(slots)
+	<-written
+	if err == nil || werr != nil {
+		return werr
 	}
+	return err
 }
 
 // writeReply sends a reply. A Get's chunk is held in memory (and copied
@@ -312,15 +358,31 @@ func answerChunk(ctx context.Context, b ChunkBackend, req *pb.ChunkRequest) *pb.
 	return badRequest("no operation")
 }
 
-// ChunkClient sends chunk requests on one stream, one at a time: a
-// caller wanting more at once opens more streams (lanes).
+// ChunkClient sends chunk requests on one stream. Requests may be
+// pipelined: several are sent before the first is answered (Send*), and
+// the server answers them in order, so a lane is never idle for a round
+// trip and a node's sync of one chunk overlaps the transfer of the next.
+// A reader goroutine matches replies to requests, oldest first.
 type ChunkClient struct {
-	mu   sync.Mutex
-	rwc  io.ReadWriteCloser
-	r    *bufio.Reader
+	rwc io.ReadWriteCloser
+	r   *bufio.Reader
+
+	wmu  sync.Mutex // one request written at a time
 	w    *bufio.Writer
 	next uint64
-	err  error // once set, the stream is done
+
+	mu      sync.Mutex
+	pending []*chunkCall // sent, unanswered, oldest first
+	err     error        // once set, the stream is done
+	reading bool
+}
+
+// chunkCall is a request sent and not yet answered.
+type chunkCall struct {
+	id   uint64
+	done chan struct{} // closed once rep or err is set
+	rep  *pb.ChunkReply
+	err  error
 }
 
 // NewChunkClient makes a client of a stream on which the hello (if any)
@@ -332,8 +394,11 @@ func NewChunkClient(rwc io.ReadWriteCloser, r *bufio.Reader) *ChunkClient {
 	return &ChunkClient{rwc: rwc, r: r, w: bufio.NewWriterSize(rwc, 64<<10)}
 }
 
-// Close ends the stream.
-func (c *ChunkClient) Close() error { return c.rwc.Close() }
+// Close ends the stream; requests unanswered fail.
+func (c *ChunkClient) Close() error {
+	c.fail(errors.New("closed"))
+	return nil
+}
 
 // Err is the error that ended the stream (nil while it works).
 func (c *ChunkClient) Err() error {
@@ -342,41 +407,94 @@ func (c *ChunkClient) Err() error {
 	return c.err
 }
 
-// do sends one request and reads its reply. A context that ends closes
-// the stream (there is no taking a request back).
-func (c *ChunkClient) do(ctx context.Context, req *pb.ChunkRequest) (*pb.ChunkReply, error) {
+// fail ends the stream once: every request unanswered gets err.
+func (c *ChunkClient) fail(err error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.err != nil {
-		return nil, c.err
-	}
-	stop := context.AfterFunc(ctx, func() { c.rwc.Close() })
-	defer stop()
-	fail := func(err error) (*pb.ChunkReply, error) {
-		if ctx.Err() != nil {
-			err = ctx.Err()
-		}
+	if c.err == nil {
 		c.err = fmt.Errorf("chunk stream: %w", err)
-		c.rwc.Close()
-		return nil, c.err
+	}
+	pending := c.pending
+	c.pending = nil
+	err = c.err
+	c.mu.Unlock()
+	c.rwc.Close()
+	for _, call := range pending {
+		call.err = err
+		close(call.done)
+	}
+}
+
+// send writes one request. A context that ends while it is written
+// closes the stream (half a frame cannot be taken back).
+func (c *ChunkClient) send(ctx context.Context, req *pb.ChunkRequest) *chunkCall {
+	call := &chunkCall{done: make(chan struct{})}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.mu.Lock()
+	if c.err != nil {
+		call.err = c.err
+		c.mu.Unlock()
+		close(call.done)
+		return call
 	}
 	c.next++
-	req.Id = c.next
-	if err := syncer.WriteFrame(c.w, &pb.Frame{Body: &pb.Frame_ChunkRequest{ChunkRequest: req}}); err != nil {
-		return fail(err)
+	call.id, req.Id = c.next, c.next
+	c.pending = append(c.pending, call)
+	if !c.reading {
+		c.reading = true
+		go c.readReplies()
 	}
-	if err := c.w.Flush(); err != nil {
-		return fail(err)
+	c.mu.Unlock()
+	stop := context.AfterFunc(ctx, func() { c.fail(ctx.Err()) })
+	defer stop()
+	err := syncer.WriteFrame(c.w, &pb.Frame{Body: &pb.Frame_ChunkRequest{ChunkRequest: req}})
+	if err == nil {
+		err = c.w.Flush()
 	}
-	f, err := syncer.ReadFrameLimit(c.r, MaxChunkFrame)
 	if err != nil {
-		return fail(err)
+		c.fail(err)
 	}
-	rep := f.GetChunkReply()
-	if rep == nil || rep.Id != req.Id {
-		return fail(errors.New("a reply that answers no request"))
+	return call
+}
+
+// readReplies hands each reply to the oldest request unanswered, until
+// the stream ends.
+func (c *ChunkClient) readReplies() {
+	for {
+		f, err := syncer.ReadFrameLimit(c.r, MaxChunkFrame)
+		if err != nil {
+			c.fail(err)
+			return
+		}
+		rep := f.GetChunkReply()
+		c.mu.Lock()
+		if rep == nil || len(c.pending) == 0 || c.pending[0].id != rep.Id {
+			c.mu.Unlock()
+			c.fail(errors.New("a reply that answers no request"))
+			return
+		}
+		call := c.pending[0]
+		c.pending = c.pending[1:]
+		c.mu.Unlock()
+		call.rep = rep
+		close(call.done)
 	}
-	return rep, nil
+}
+
+// wait is the reply to a request sent. A context that ends leaves the
+// stream open: the reply, when it comes, is dropped.
+func (call *chunkCall) wait(ctx context.Context) (*pb.ChunkReply, error) {
+	select {
+	case <-call.done:
+		return call.rep, call.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// do sends one request and waits for its reply.
+func (c *ChunkClient) do(ctx context.Context, req *pb.ChunkRequest) (*pb.ChunkReply, error) {
+	return c.send(ctx, req).wait(ctx)
 }
 
 // replyErr is the error a reply's code says.
@@ -420,7 +538,21 @@ func (c *ChunkClient) Has(ctx context.Context, as []files.Address) ([]bool, Usag
 // Put stores a sealed chunk; it returns once the other side holds it
 // durably, or with a *ChunkRefusal.
 func (c *ChunkClient) Put(ctx context.Context, a files.Address, sealed []byte) (Usage, error) {
-	rep, err := c.do(ctx, &pb.ChunkRequest{Op: &pb.ChunkRequest_Put{Put: &pb.ChunkPut{Address: a[:], Sealed: sealed}}})
+	return c.SendPut(ctx, a, sealed).Wait(ctx)
+}
+
+// PutCall is a Put sent, its answer to come.
+type PutCall struct{ call *chunkCall }
+
+// SendPut sends a Put without waiting for its answer: a lane keeps
+// several in flight.
+func (c *ChunkClient) SendPut(ctx context.Context, a files.Address, sealed []byte) PutCall {
+	return PutCall{c.send(ctx, &pb.ChunkRequest{Op: &pb.ChunkRequest_Put{Put: &pb.ChunkPut{Address: a[:], Sealed: sealed}}})}
+}
+
+// Wait is the Put's answer: nil once the chunk is durable there.
+func (p PutCall) Wait(ctx context.Context) (Usage, error) {
+	rep, err := p.call.wait(ctx)
 	if err != nil {
 		return Usage{}, err
 	}
@@ -430,15 +562,31 @@ func (c *ChunkClient) Put(ctx context.Context, a files.Address, sealed []byte) (
 // Get fetches a sealed chunk, checked against its address: what comes
 // back is the chunk asked for, or an error.
 func (c *ChunkClient) Get(ctx context.Context, a files.Address) ([]byte, error) {
-	rep, err := c.do(ctx, &pb.ChunkRequest{Op: &pb.ChunkRequest_Get{Get: &pb.ChunkGet{Address: a[:]}}})
+	return c.SendGet(ctx, a).Wait(ctx)
+}
+
+// GetCall is a Get sent, its chunk to come.
+type GetCall struct {
+	call *chunkCall
+	a    files.Address
+}
+
+// SendGet asks for a chunk without waiting for it.
+func (c *ChunkClient) SendGet(ctx context.Context, a files.Address) GetCall {
+	return GetCall{c.send(ctx, &pb.ChunkRequest{Op: &pb.ChunkRequest_Get{Get: &pb.ChunkGet{Address: a[:]}}}), a}
+}
+
+// Wait is the chunk, checked against its address.
+func (g GetCall) Wait(ctx context.Context) ([]byte, error) {
+	rep, err := g.call.wait(ctx)
 	if err != nil {
 		return nil, err
 	}
 	if err := replyErr(rep); err != nil {
 		return nil, err
 	}
-	if files.AddressOf(rep.Sealed) != a {
-		return nil, fmt.Errorf("%w: chunk %s came back with bytes that hash to another address", files.ErrDamaged, a.Short())
+	if files.AddressOf(rep.Sealed) != g.a {
+		return nil, fmt.Errorf("%w: chunk %s came back with bytes that hash to another address", files.ErrDamaged, g.a.Short())
 	}
 	return rep.Sealed, nil
 }

@@ -409,3 +409,84 @@ func TestChunkGetReplyIsBudgeted(t *testing.T) {
 		t.Fatalf("a Get of %d bytes reserved at most %d", len(big), most)
 	}
 }
+
+// orderedChunks holds each Put until told which to finish: it proves the
+// server answers several requests of one stream at once.
+type orderedChunks struct {
+	*memChunks
+	entered chan files.Address
+	finish  map[files.Address]chan struct{}
+}
+
+func (o *orderedChunks) Put(ctx context.Context, a files.Address, sealed []byte) error {
+	o.entered <- a
+	<-o.finish[a]
+	return o.memChunks.Put(ctx, a, sealed)
+}
+
+// Requests are pipelined: a client sends several before the first is
+// answered, the server works on them at once (the second Put's sync does
+// not wait for the first's), and each reply reaches its own request, in
+// the order sent, even when the later one finishes first.
+func TestChunkRequestsPipelined(t *testing.T) {
+	one, a1 := sealed(1, 300)
+	two, a2 := sealed(2, 200)
+	b := &orderedChunks{memChunks: newMemChunks(), entered: make(chan files.Address, 2),
+		finish: map[files.Address]chan struct{}{a1: make(chan struct{}), a2: make(chan struct{})}}
+	cl, _, _ := servePipe(t, b, ChunkLimits{})
+	ctx := context.Background()
+	p1 := cl.SendPut(ctx, a1, one)
+	p2 := cl.SendPut(ctx, a2, two)
+	got := map[files.Address]bool{}
+	for range 2 {
+		select {
+		case a := <-b.entered:
+			got[a] = true
+		case <-time.After(10 * time.Second): // a deadline, not a wait: it fails
+			t.Fatalf("the server answers one request at a time: %d of 2 in the backend", len(got))
+		}
+	}
+	if !got[a1] || !got[a2] {
+		t.Fatalf("both puts should be in the backend at once: %v", got)
+	}
+	close(b.finish[a2]) // the later one finishes first
+	close(b.finish[a1])
+	if _, err := p1.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p2.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	g1, g2 := cl.SendGet(ctx, a1), cl.SendGet(ctx, a2)
+	if b, err := g2.Wait(ctx); err != nil || !bytes.Equal(b, two) {
+		t.Fatalf("second get: %d bytes, %v", len(b), err)
+	}
+	if b, err := g1.Wait(ctx); err != nil || !bytes.Equal(b, one) {
+		t.Fatalf("first get: %d bytes, %v", len(b), err)
+	}
+}
+
+// A stream that breaks fails every request in flight on it, and the
+// client says so (a lane dials again).
+func TestChunkBrokenStreamFailsAllInFlight(t *testing.T) {
+	one, a1 := sealed(1, 300)
+	two, a2 := sealed(2, 200)
+	b := &orderedChunks{memChunks: newMemChunks(), entered: make(chan files.Address, 2),
+		finish: map[files.Address]chan struct{}{a1: make(chan struct{}), a2: make(chan struct{})}}
+	cl, conn, _ := servePipe(t, b, ChunkLimits{})
+	ctx := context.Background()
+	p1, p2 := cl.SendPut(ctx, a1, one), cl.SendPut(ctx, a2, two)
+	<-b.entered
+	<-b.entered
+	conn.Close()
+	for i, p := range []PutCall{p1, p2} {
+		if _, err := p.Wait(ctx); err == nil {
+			t.Fatalf("put %d answered on a closed stream", i+1)
+		}
+	}
+	if cl.Err() == nil {
+		t.Fatal("the client does not know its stream broke")
+	}
+	close(b.finish[a1])
+	close(b.finish[a2])
+}

@@ -27,7 +27,7 @@ func lanHost(t *testing.T) host.Host {
 	return h
 }
 
-func deviceKey(t *testing.T) ed25519.PrivateKey {
+func deviceKey(t testing.TB) ed25519.PrivateKey {
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)

@@ -100,12 +100,16 @@ func ReadFrameReserve(r *bufio.Reader, limit int, reserve func(n int) (release f
 			return nil, func() {}, err
 		}
 	}
-	f, err := readBody(r, n)
+	f, err := readBody(r, n, reserve != nil)
 	return f, release, err
 }
 
-func readBody(r *bufio.Reader, n uint64) (*pb.Frame, error) {
-	buf := make([]byte, 0, min(int(n), firstChunk))
+func readBody(r *bufio.Reader, n uint64, reserved bool) (*pb.Frame, error) {
+	first := firstChunk
+	if reserved { // the memory is accounted for: read it in one piece
+		first = int(n)
+	}
+	buf := make([]byte, 0, min(int(n), first))
 	for len(buf) < int(n) {
 		if len(buf) == cap(buf) { // all that was asked for came: double
 			grown := make([]byte, len(buf), min(2*cap(buf), int(n)))

@@ -63,7 +63,7 @@ func (e *Engine) StoreFile(ctx context.Context, r io.Reader, opts StoreFileOptio
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if _, err := cs.Put(ref.Address, sealed); err != nil {
+		if _, err := cs.PutChecked(ref.Address, sealed); err != nil { // ref.Address was just computed from sealed
 			return err
 		}
 		n := done.Add(int64(ref.Size))
@@ -224,6 +224,9 @@ type FileHere struct {
 	// Missing are the addresses not stored here (the index chunk alone
 	// when a large file's list is not here yet).
 	Missing []files.Address
+	// MissingSizes are their sizes in plaintext, in the same order (a
+	// fetch bounds what it holds in flight by them).
+	MissingSizes []uint32
 }
 
 // Complete reports whether the whole file is here.
@@ -237,7 +240,7 @@ func (e *Engine) Here(m *files.Manifest) (FileHere, error) {
 	}
 	refs, err := e.FileKeys().Refs(m, cs.Get)
 	if errors.Is(err, chunkstore.ErrNotFound) {
-		return FileHere{Chunks: 1, Bytes: m.Size, Missing: []files.Address{m.Index.Address}}, nil
+		return FileHere{Chunks: 1, Bytes: m.Size, Missing: []files.Address{m.Index.Address}, MissingSizes: []uint32{m.Index.Size}}, nil
 	}
 	if err != nil {
 		return FileHere{}, err
@@ -253,6 +256,7 @@ func (e *Engine) Here(m *files.Manifest) (FileHere, error) {
 			h.Had += uint64(r.Size)
 		} else {
 			h.Missing = append(h.Missing, r.Address)
+			h.MissingSizes = append(h.MissingSizes, r.Size)
 		}
 	}
 	return h, nil
