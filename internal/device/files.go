@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/sync/errgroup"
 
 	"mycel/internal/change"
 	"mycel/internal/chunkstore"
@@ -733,6 +734,20 @@ func (d *Device) fetchChunks(ctx context.Context, fm *files.Manifest, links []*n
 		}
 		return nil, last
 	}
+	// Chunks are stored while the next ones cross, a few at once (a
+	// durable write is mostly waiting for the disk).
+	var stores errgroup.Group
+	stores.SetLimit(storesAtOnce)
+	var storeFailed atomic.Bool // a full disk stops the fetch at once
+	storeLater := func(a files.Address, sealed []byte) {
+		stores.Go(func() error {
+			err := store(a, sealed)
+			if err != nil {
+				storeFailed.Store(true)
+			}
+			return err
+		})
+	}
 	p := d.files.pipe(links[0], lane)
 	type got struct {
 		a      files.Address
@@ -749,11 +764,16 @@ func (d *Device) fetchChunks(ctx context.Context, fm *files.Manifest, links []*n
 		if err != nil {
 			return err
 		}
-		return store(g.a, g.sealed)
+		storeLater(g.a, g.sealed)
+		return nil
 	}
 	for _, w := range ws {
+		if storeFailed.Load() {
+			break
+		}
 		for p.full() {
 			if err := settle(); err != nil {
+				stores.Wait()
 				return err
 			}
 		}
@@ -770,22 +790,25 @@ func (d *Device) fetchChunks(ctx context.Context, fm *files.Manifest, links []*n
 			// others.
 			sealed, err := elsewhere(w.a, err)
 			if err != nil {
+				stores.Wait()
 				return err
 			}
-			if err := store(w.a, sealed); err != nil {
-				return err
-			}
+			storeLater(w.a, sealed)
 			continue
 		}
 		order = append(order, g)
 	}
 	for p.busy() {
 		if err := settle(); err != nil {
+			stores.Wait()
 			return err
 		}
 	}
-	return nil
+	return stores.Wait()
 }
+
+// storesAtOnce is how many fetched chunks a lane writes at once.
+const storesAtOnce = 3
 
 // fetchWait is how long a fetch waits for a node to connect when none is:
 // a connection dropped is redialed within the backoff's first steps.

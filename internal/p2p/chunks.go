@@ -458,10 +458,13 @@ func (c *ChunkClient) send(ctx context.Context, req *pb.ChunkRequest) *chunkCall
 }
 
 // readReplies hands each reply to the oldest request unanswered, until
-// the stream ends.
+// the stream ends. A reply is read in one piece (no growing buffer): it
+// answers a request this client made, to a node or device it chose, and
+// a lane holds few at once.
 func (c *ChunkClient) readReplies() {
+	whole := func(int) (func(), error) { return func() {}, nil }
 	for {
-		f, err := syncer.ReadFrameLimit(c.r, MaxChunkFrame)
+		f, _, err := syncer.ReadFrameReserve(c.r, MaxChunkFrame, whole)
 		if err != nil {
 			c.fail(err)
 			return
