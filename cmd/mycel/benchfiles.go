@@ -56,10 +56,11 @@ once there is room, the rest photos of about 4 MB), then measure in one run:
 			}
 			growth := 100 * float64(r.StoredAgain-r.Stored) / float64(r.Stored)
 			return a.emit(map[string]any{"files": r.Files, "bytes": r.Bytes,
-				"loopback_mb_s": bench.MBps(r.Bytes, r.Loopback), "seal_mb_s": bench.MBps(r.Bytes, r.Seal), "add_mb_s": bench.MBps(r.Bytes, r.Add),
+				"loopback_mb_s": bench.MBps(r.Bytes, r.Loopback), "seal_mb_s": bench.MBps(r.Bytes, r.Seal), "durable_write_mb_s": bench.MBps(r.Bytes, r.Disk), "add_mb_s": bench.MBps(r.Bytes, r.Add),
 				"upload_mb_s": bench.MBps(r.Bytes, r.Upload), "download_mb_s": bench.MBps(r.Bytes, r.Download), "stored_bytes": r.Stored, "stored_again_bytes": r.StoredAgain, "again_growth_percent": growth, "peak_rss_bytes": r.PeakRSS}, func(w io.Writer) {
 				fmt.Fprintf(w, "%d files, %s\n", r.Files, files.Bytes(r.Bytes))
 				fmt.Fprintf(w, "limits: loopback copy %.0f MB/s, hash+seal on %d cores %.0f MB/s\n", bench.MBps(r.Bytes, r.Loopback), runtime.GOMAXPROCS(0), bench.MBps(r.Bytes, r.Seal))
+				fmt.Fprintf(w, "beside: durable 1 MiB writes, 4 at once %.0f MB/s\n", bench.MBps(r.Bytes, r.Disk))
 				fmt.Fprintf(w, "add:    %.0f MB/s (%s)\n", bench.MBps(r.Bytes, r.Add), r.Add.Round(time.Millisecond))
 				fmt.Fprintf(w, "stored: %s; after adding the same again %s (+%.2f%%)\n", files.Bytes(r.Stored), files.Bytes(r.StoredAgain), growth)
 				fmt.Fprintf(w, "upload to the node:   %.0f MB/s (%s, until every file was pinned)\n", bench.MBps(r.Bytes, r.Upload), r.Upload.Round(time.Millisecond))

@@ -621,6 +621,34 @@ func (m *fileMover) refusal() string {
 	return ""
 }
 
+// filesAtOnce is how many files FetchFiles fetches at once: a photo of
+// four chunks cannot fill a lane's pipe by itself.
+const filesAtOnce = 4
+
+// FetchFiles fetches several files, smallest first, up to filesAtOnce at
+// once (they share the lanes' streams). Every file is tried; the errors
+// of those that failed are joined.
+func (d *Device) FetchFiles(ctx context.Context, ms []*files.Manifest) error {
+	ms = slices.Clone(ms)
+	slices.SortStableFunc(ms, func(a, b *files.Manifest) int { return cmp.Compare(a.Size, b.Size) })
+	var g errgroup.Group
+	g.SetLimit(filesAtOnce)
+	var mu sync.Mutex
+	var errs []error
+	for _, m := range ms {
+		g.Go(func() error {
+			if err := d.FetchFile(ctx, m); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+			return nil
+		})
+	}
+	g.Wait()
+	return errors.Join(errs...)
+}
+
 // ErrNoHolder is a file chunk no connected node or device holds.
 var ErrNoHolder = errors.New("no connected device or node holds it")
 
