@@ -32,10 +32,10 @@ type FilesResult struct {
 	// Disk: writing the bytes as durable 1 MiB files (a sync of each and
 	// of its folder), four at once: what a node must do before it says
 	// a chunk is pinned (not one of the two limits; shown beside).
-	Disk time.Duration
-	Add            time.Duration // StoreFile of every file from disk
-	Stored         int64         // bytes in the chunk folder after the add
-	StoredAgain    int64         // after adding the same files again
+	Disk        time.Duration
+	Add         time.Duration // StoreFile of every file from disk
+	Stored      int64         // bytes in the chunk folder after the add
+	StoredAgain int64         // after adding the same files again
 	// Upload: device a's running device, from its start until the node
 	// pinned every file; Download: a fresh device fetching them all.
 	Upload, Download time.Duration
