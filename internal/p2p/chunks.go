@@ -250,7 +250,11 @@ func writeReply(ctx context.Context, rw io.ReadWriter, w *bufio.Writer, rep *pb.
 		}
 	}
 	rep.Id = id
-	if err := syncer.WriteFrame(w, &pb.Frame{Body: &pb.Frame_ChunkReply{ChunkReply: rep}}); err != nil {
+	write := func() error { return syncer.WriteFrame(w, &pb.Frame{Body: &pb.Frame_ChunkReply{ChunkReply: rep}}) }
+	if len(rep.Sealed) > 0 {
+		write = func() error { return writeReplyFrame(w, rep) }
+	}
+	if err := write(); err != nil {
 		return err
 	}
 	return w.Flush()
@@ -447,7 +451,12 @@ func (c *ChunkClient) send(ctx context.Context, req *pb.ChunkRequest) *chunkCall
 	c.mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { c.fail(ctx.Err()) })
 	defer stop()
-	err := syncer.WriteFrame(c.w, &pb.Frame{Body: &pb.Frame_ChunkRequest{ChunkRequest: req}})
+	var err error
+	if put := req.GetPut(); put != nil && len(put.Sealed) > 0 {
+		err = writePutFrame(c.w, req.Id, put)
+	} else {
+		err = syncer.WriteFrame(c.w, &pb.Frame{Body: &pb.Frame_ChunkRequest{ChunkRequest: req}})
+	}
 	if err == nil {
 		err = c.w.Flush()
 	}
