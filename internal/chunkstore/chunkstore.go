@@ -120,6 +120,26 @@ func (s *Store) Has(a files.Address) bool {
 	return err == nil && fi.Mode().IsRegular() && plausible(fi.Size())
 }
 
+// HasRefresh is Has, and a chunk it finds that was stored (or last
+// refreshed) before stale gets the store's time, as a Put again would: a
+// device told the chunk is here relies on it and will not upload it, so
+// it must not be collected before the change naming it comes. The stamp
+// is set under the chunk's lock, so a removal (RemoveOlder) lands wholly
+// before (and Has says false) or after (and finds it young).
+func (s *Store) HasRefresh(a files.Address, stale time.Time) bool {
+	fi, err := os.Stat(s.path(a))
+	if err != nil || !fi.Mode().IsRegular() || !plausible(fi.Size()) {
+		return false
+	}
+	if !fi.ModTime().Before(stale) {
+		return true
+	}
+	unlock := s.locks.lock(a)
+	defer unlock()
+	now := s.now()
+	return os.Chtimes(s.path(a), now, now) == nil
+}
+
 func plausible(size int64) bool { return size >= files.Overhead && size <= files.MaxSealed }
 
 // Get reads a chunk. It does not check the bytes against the address: the

@@ -122,7 +122,9 @@ func (v *Vault) PutChunk(ctx context.Context, a files.Address, sealed []byte) er
 	return nil
 }
 
-// HasChunks says which chunks are stored here.
+// HasChunks says which chunks are stored here. One it says is here that
+// is half way through its grace period is stamped anew: the device asking
+// will not upload it, and its change may not have come yet (gc.go).
 func (v *Vault) HasChunks(as []files.Address) ([]bool, error) {
 	cs, err := v.chunkStore()
 	if err != nil {
@@ -130,7 +132,11 @@ func (v *Vault) HasChunks(as []files.Address) ([]bool, error) {
 	}
 	out := make([]bool, len(as))
 	for i, a := range as {
-		out[i] = cs.Has(a)
+		if v.grace > 0 {
+			out[i] = cs.HasRefresh(a, v.now().Add(-v.grace/2))
+		} else {
+			out[i] = cs.Has(a)
+		}
 	}
 	return out, nil
 }

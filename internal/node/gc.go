@@ -35,6 +35,9 @@ import (
 // within seconds, or, after a crash or days offline, within the grace
 // period (a week by default). A change that comes later still finds its
 // chunks gone, lists them in Missing, and the device uploads them again.
+// A device that asks Has about a chunk an abandoned upload left (the same
+// bytes) will not upload it, so Has stamps an old chunk it confirms anew,
+// as a Put would, giving it a whole grace period more.
 //
 // What is named is read after the chunks are listed, with the vault's
 // receiving held off (gcMu), and each removal checks the chunk's age

@@ -110,15 +110,17 @@ func (g *gcVault) upload(t *testing.T) {
 	}
 }
 
+// held counts the chunks of as stored, looking as the node's own Has
+// does not: that one stamps what it finds.
 func (g *gcVault) held(t *testing.T, as []files.Address) int {
 	t.Helper()
-	has, err := g.v.HasChunks(as)
+	cs, err := g.v.chunkStore()
 	if err != nil {
 		t.Fatal(err)
 	}
 	n := 0
-	for _, h := range has {
-		if h {
+	for _, a := range as {
+		if cs.Has(a) {
 			n++
 		}
 	}
@@ -372,4 +374,27 @@ func quotaVaultOn(t *testing.T, n *Node) (*Node, *Vault, *vault.Engine) {
 		t.Fatal(err)
 	}
 	return n, v, e
+}
+
+// A chunk the node tells a device it holds is not collected before that
+// device's change can come: Has stamps an old chunk anew (the device will
+// not upload it again), so it has a whole grace period more.
+func TestSweepSparesChunksHasConfirmed(t *testing.T) {
+	ctx := context.Background()
+	g := newGCVault(t, 300<<10)
+	b, a := randomChunk(4000, 11) // left by an abandoned upload
+	if err := g.v.PutChunk(ctx, a, b); err != nil {
+		t.Fatal(err)
+	}
+	g.clock.Add(DefaultChunkGrace + time.Hour)
+	if has, err := g.v.HasChunks([]files.Address{a}); err != nil || !has[0] { // a device adding the same bytes asks
+		t.Fatalf("not held: %v", err)
+	}
+	if r := g.sweep(t); r.Collected != 0 {
+		t.Fatalf("a chunk Has confirmed was collected: %+v", r)
+	}
+	g.clock.Add(DefaultChunkGrace + sweepRest)
+	if r := g.sweep(t); r.Collected != 1 {
+		t.Fatalf("a grace period after Has, and no change named it: %+v", r)
+	}
 }

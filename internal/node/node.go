@@ -179,7 +179,7 @@ func (n *Node) acquire(id keys.VaultID) (*Vault, error) {
 			n.mu.Unlock()
 			o.v, o.err = openVault(n.vaultDir(id), id)
 			if o.err == nil {
-				o.v.quota, o.v.now = n.opts.Quota, n.opts.Now
+				o.v.quota, o.v.now, o.v.grace = n.opts.Quota, n.opts.Now, n.opts.ChunkGrace
 			}
 			if o.err != nil {
 				n.mu.Lock()

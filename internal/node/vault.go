@@ -57,6 +57,7 @@ type Vault struct {
 	chunks vaultChunks      // chunks.go
 	quota  int64            // the node's Options.Quota (0: none)
 	now    func() time.Time // the node's clock, which stamps chunks
+	grace  time.Duration    // the node's Options.ChunkGrace (< 0: no collection)
 	// gcMu is held shared by every receive and exclusively by a chunk
 	// collection's reading of names and its removals (gc.go), so that no
 	// change naming a chunk is stored between the two.
