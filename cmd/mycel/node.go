@@ -44,7 +44,7 @@ func (a *app) nodeCmd() *cobra.Command {
 	var registration string
 	var maxVaults int
 	var quota, chunkRate string
-	var idleAfter time.Duration
+	var idleAfter, chunkGrace time.Duration
 	cmd := &cobra.Command{
 		Use:   "node",
 		Short: "Run a backup node: store vaults' encrypted changes, serve devices",
@@ -91,6 +91,10 @@ A vault's store is open, and its sync service running, only while a device of
 it is connected (and --idle-after more): a node holding many vaults starts at
 once, and an idle vault holds no file open.
 
+File chunks that no change names (an upload whose change never came) are
+removed once --chunk-grace (a week) has passed since they were stored; a chunk
+any change names, in any version of any page, is kept for good.
+
   mycel node --data /srv/mycel-node --registration invite --max-vaults 50
 
 With --json it prints one JSON object a line: {"event": "up", ...} with its
@@ -129,6 +133,9 @@ standard error is JSON too.`,
 				return err
 			}
 			if opts.Quota, opts.ChunkRate, err = chunkOptions(quota, chunkRate); err != nil {
+				return err
+			}
+			if opts.ChunkGrace, err = chunkGraceOption(chunkGrace); err != nil {
 				return err
 			}
 			n, err := node.OpenWith(a.data, opts)
@@ -201,9 +208,26 @@ standard error is JSON too.`,
 		"the most file bytes (sealed chunks) each vault may keep here, such as 10GiB; uploads past it are refused with the reason, and text keeps syncing (default: no limit)")
 	cmd.Flags().StringVar(&chunkRate, "chunk-rate", "",
 		"the most file bytes a second one device stream may send or fetch, such as 50MB (default: no limit)")
+	cmd.Flags().DurationVar(&chunkGrace, "chunk-grace", node.DefaultChunkGrace,
+		"how long a file chunk that no change names (an upload whose change never came) is kept before it is removed; chunks a change names are never removed; 0: never remove any")
 	cmd.Flags().StringSliceVar(&listen, "listen", nil,
 		"multiaddrs to listen on, TCP and QUIC (port 0: a free one), recorded for the next starts (default: those recorded in node.addrs, else "+strings.Join(firstListen, ",")+")")
 	return cmd
+}
+
+// chunkGraceOption reads --chunk-grace: 0 turns collection off (the
+// node's Options say so by a negative grace), and one shorter than the
+// node accepts is refused with the shortest.
+func chunkGraceOption(g time.Duration) (time.Duration, error) {
+	switch {
+	case g == 0:
+		return -1, nil
+	case g < 0:
+		return 0, fmt.Errorf("--chunk-grace %v: give a positive duration such as 168h, or 0 to never remove chunks", g)
+	case g < node.MinChunkGrace:
+		return 0, fmt.Errorf("--chunk-grace %v is too short: a change that arrives a little after its chunks would find them gone; give at least %v", g, node.MinChunkGrace)
+	}
+	return g, nil
 }
 
 // chunkOptions reads --quota and --chunk-rate (empty: no limit).

@@ -23,6 +23,7 @@ import (
 	"syscall"
 	"time"
 
+	"mycel/internal/durable"
 	"mycel/internal/files"
 )
 
@@ -33,9 +34,23 @@ var ErrNotFound = errors.New("chunk not stored here")
 var ErrFull = errors.New("the disk is full")
 
 // Store is a folder of chunks. It is safe for concurrent use, by several
-// processes too (writes are atomic renames).
+// processes too (writes are atomic renames); its count of what it holds
+// is exact for this process's writes, and counted again at each start.
 type Store struct {
 	dir string
+	now func() time.Time
+
+	// locks serializes what is done to one chunk in this process (a Put, a
+	// removal, a move aside), so that two Puts of one chunk store and
+	// count it once, and a removal never lands between a Put's check that
+	// the chunk is there and its OK.
+	locks addrLocks
+
+	// counting is held shared by each change to the folder that counts (a
+	// rename into place, a removal) from the change through its count, and
+	// exclusively by the first count (a walk): a chunk renamed in during
+	// that walk is counted by it or by its Put, never by both.
+	counting sync.RWMutex
 
 	mu    sync.Mutex
 	size  int64 // bytes of the chunks stored, once counted
@@ -43,11 +58,23 @@ type Store struct {
 	known bool // size and count are counted
 }
 
-// Open opens (making it if needed) the chunk folder dir and removes what a
-// crash left half-written: temporary files older than an hour. Newer ones
-// may be another process's writes under way (a 'mycel files add' beside a
-// running 'mycel up'), whose renames would fail.
-func Open(dir string) (*Store, error) {
+// Options are a store's settings; zero values are the defaults.
+type Options struct {
+	// Now is the clock that stamps a chunk when it is stored or put again
+	// (nil: the wall clock). Garbage collection reads that stamp as the
+	// chunk's age, so a node with an injected clock keeps one time.
+	Now func() time.Time
+}
+
+// Open opens (making it if needed) the chunk folder dir, with the default
+// options.
+func Open(dir string) (*Store, error) { return OpenWith(dir, Options{}) }
+
+// OpenWith opens (making it if needed) the chunk folder dir and removes
+// what a crash left half-written: temporary files older than an hour.
+// Newer ones may be another process's writes under way (a 'mycel files
+// add' beside a running 'mycel up'), whose renames would fail.
+func OpenWith(dir string, o Options) (*Store, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "tmp"), 0o700); err != nil {
 		return nil, fmt.Errorf("open chunk folder: %w", err)
 	}
@@ -57,11 +84,18 @@ func Open(dir string) (*Store, error) {
 			os.Remove(filepath.Join(dir, "tmp", t.Name()))
 		}
 	}
-	return &Store{dir: dir}, nil
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Store{dir: dir, now: o.Now}, nil
 }
 
 // staleTmp is the age after which a temporary file is a crash's leftover.
 var staleTmp = time.Hour
+
+// DamagedFolder holds chunks whose bytes were found not to match their
+// address when read (see Read), kept rather than deleted.
+const DamagedFolder = "damaged"
 
 // Dir is the chunk folder.
 func (s *Store) Dir() string { return s.dir }
@@ -71,20 +105,82 @@ func (s *Store) path(a files.Address) string {
 	return filepath.Join(s.dir, h[:2], h[2:])
 }
 
-// Has reports whether the chunk is stored.
-func (s *Store) Has(a files.Address) bool {
-	_, err := os.Stat(s.path(a))
-	return err == nil
+func (s *Store) damagedPath(a files.Address) string {
+	return filepath.Join(s.dir, DamagedFolder, a.String())
 }
 
+// Has reports whether the chunk is stored: a file under its address whose
+// size a sealed chunk can have (a file cut short to nothing by a crash or
+// a full disk is not a chunk). It reads none of the bytes: it answers for
+// thousands of chunks at once. Bytes that rotted in place are found by
+// Read, which moves the file aside (Has says false from then on, so the
+// chunk is listed missing and uploaded again), and by Check.
+func (s *Store) Has(a files.Address) bool {
+	fi, err := os.Stat(s.path(a))
+	return err == nil && fi.Mode().IsRegular() && plausible(fi.Size())
+}
+
+// HasRefresh is Has, and a chunk it finds that was stored (or last
+// refreshed) before stale gets the store's time, as a Put again would: a
+// device told the chunk is here relies on it and will not upload it, so
+// it must not be collected before the change naming it comes. The stamp
+// is set under the chunk's lock, so a removal (RemoveOlder) lands wholly
+// before (and Has says false) or after (and finds it young).
+func (s *Store) HasRefresh(a files.Address, stale time.Time) bool {
+	fi, err := os.Stat(s.path(a))
+	if err != nil || !fi.Mode().IsRegular() || !plausible(fi.Size()) {
+		return false
+	}
+	if !fi.ModTime().Before(stale) {
+		return true
+	}
+	unlock := s.locks.lock(a)
+	defer unlock()
+	now := s.now()
+	return os.Chtimes(s.path(a), now, now) == nil
+}
+
+func plausible(size int64) bool { return size >= files.Overhead && size <= files.MaxSealed }
+
 // Get reads a chunk. It does not check the bytes against the address: the
-// one who opens the chunk does (files.Keys.Open), and Check does.
+// one who opens the chunk does (files.Keys.Open), and Read and Check do.
 func (s *Store) Get(a files.Address) ([]byte, error) {
 	b, err := os.ReadFile(s.path(a))
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, a.Short())
 	}
 	return b, err
+}
+
+// Read reads a chunk and checks it against its address. Bytes that miss
+// it are read once more (a fault of one read, such as a bit flipped in
+// memory, is not rot on the disk); wrong again, the file is moved to the
+// damaged folder and the chunk is not stored here any more: the error
+// wraps both ErrNotFound and files.ErrDamaged, and Has says false, so a
+// node lists the chunk missing and a device that holds it uploads it
+// again. The file is moved, not deleted: nothing that might be the only
+// copy of anything is destroyed on one judgment. A good copy put later
+// removes it.
+func (s *Store) Read(a files.Address) ([]byte, error) {
+	b, err := s.Get(a)
+	if err != nil || files.AddressOf(b) == a {
+		return b, err
+	}
+	unlock := s.locks.lock(a)
+	defer unlock()
+	if b, err = s.Get(a); err != nil || files.AddressOf(b) == a {
+		return b, err // put again meanwhile, or the first read was at fault
+	}
+	if err := os.MkdirAll(filepath.Join(s.dir, DamagedFolder), 0o700); err != nil {
+		return nil, err
+	}
+	s.counting.RLock()
+	defer s.counting.RUnlock()
+	if err := os.Rename(s.path(a), s.damagedPath(a)); err != nil {
+		return nil, fmt.Errorf("move damaged chunk %s aside: %w", a.Short(), err)
+	}
+	s.counted(-int64(len(b)), -1)
+	return nil, fmt.Errorf("%w: %w: chunk %s: its bytes hash to another address (moved to %s)", ErrNotFound, files.ErrDamaged, a.Short(), DamagedFolder)
 }
 
 // Put stores sealed under a, durably, unless it is there already (added
@@ -106,19 +202,22 @@ func (s *Store) PutChecked(a files.Address, sealed []byte) (added bool, err erro
 	if len(sealed) > files.MaxSealed {
 		return false, fmt.Errorf("chunk %s of %d bytes: over the %d-byte limit", a.Short(), len(sealed), files.MaxSealed)
 	}
+	unlock := s.locks.lock(a)
+	defer unlock()
 	dst := s.path(a)
-	repair := false
-	if old, err := os.ReadFile(dst); err == nil {
-		if files.AddressOf(old) == a {
-			// Fresh again: garbage collection spares chunks stored lately,
-			// and this one is about to be named by a change again.
-			now := time.Now()
-			os.Chtimes(dst, now, now)
-			return false, nil
-		}
-		// Rotted on disk: the good bytes replace it (a node would have
-		// said it holds the chunk while it held damage).
-		repair = true
+	now := s.now()
+	if old, err := os.ReadFile(dst); err == nil && files.AddressOf(old) == a {
+		// Fresh again: garbage collection spares chunks stored lately,
+		// and this one is about to be named by a change again.
+		os.Chtimes(dst, now, now)
+		return false, nil
+	}
+	// Rotted on disk, or unreadable: the good bytes replace it (a node
+	// would have said it holds the chunk while it held damage), and its
+	// size is what the count had.
+	oldSize := int64(-1)
+	if fi, err := os.Stat(dst); err == nil {
+		oldSize = fi.Size()
 	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return false, s.failed(err)
@@ -126,27 +225,38 @@ func (s *Store) PutChecked(a files.Address, sealed []byte) (added bool, err erro
 	var nonce [8]byte
 	rand.Read(nonce[:])
 	tmp := filepath.Join(s.dir, "tmp", a.String()[:16]+"-"+hex.EncodeToString(nonce[:]))
-	if err := writeSynced(tmp, sealed); err != nil {
+	if err := durable.WriteNew(tmp, sealed); err != nil {
 		os.Remove(tmp)
 		return false, s.failed(err)
 	}
+	os.Chtimes(tmp, now, now) // the store's clock, which collection reads
+	s.counting.RLock()
 	if err := os.Rename(tmp, dst); err != nil {
+		s.counting.RUnlock()
 		os.Remove(tmp)
 		return false, s.failed(err)
 	}
-	if err := syncDir(filepath.Dir(dst)); err != nil {
+	if oldSize >= 0 {
+		s.counted(int64(len(sealed))-oldSize, 0)
+	} else {
+		s.counted(int64(len(sealed)), 1)
+	}
+	s.counting.RUnlock()
+	if err := durable.SyncDir(filepath.Dir(dst)); err != nil {
 		return false, s.failed(err)
 	}
-	if repair {
-		return false, nil
-	}
+	os.Remove(s.damagedPath(a)) // a copy moved aside by Read is not needed now
+	return oldSize < 0, nil
+}
+
+// counted adds to the count, once there is one. Called with counting held.
+func (s *Store) counted(bytes, count int64) {
 	s.mu.Lock()
 	if s.known {
-		s.size += int64(len(sealed))
-		s.count++
+		s.size += bytes
+		s.count += count
 	}
 	s.mu.Unlock()
-	return true, nil
 }
 
 func (s *Store) failed(err error) error {
@@ -156,50 +266,126 @@ func (s *Store) failed(err error) error {
 	return fmt.Errorf("store chunk: %w", err)
 }
 
-func writeSynced(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
-		return err
-	}
-	return nil
-}
-
 // Remove deletes a chunk (absent is not an error).
 func (s *Store) Remove(a files.Address) error {
-	fi, err := os.Stat(s.path(a))
+	_, _, err := s.remove(a, time.Time{})
+	return err
+}
+
+// RemoveOlder deletes a chunk stored, or last put again, before cutoff,
+// and says whether it did and the bytes freed. The age is read under the
+// chunk's lock, so a Put of it in this process lands wholly before (and
+// then the chunk is young and kept) or wholly after (and stores it anew).
+func (s *Store) RemoveOlder(a files.Address, cutoff time.Time) (removed bool, size int64, err error) {
+	return s.remove(a, cutoff)
+}
+
+func (s *Store) remove(a files.Address, cutoff time.Time) (bool, int64, error) {
+	unlock := s.locks.lock(a)
+	defer unlock()
+	p := s.path(a)
+	fi, err := os.Stat(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return false, 0, nil
 	}
-	if err := os.Remove(s.path(a)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+	if err != nil {
+		return false, 0, err
 	}
-	s.mu.Lock()
-	if s.known && fi != nil {
-		s.size -= fi.Size()
-		s.count--
+	if !cutoff.IsZero() && !fi.ModTime().Before(cutoff) {
+		return false, 0, nil
 	}
-	s.mu.Unlock()
-	return nil
+	s.counting.RLock()
+	defer s.counting.RUnlock()
+	if err := os.Remove(p); err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return false, 0, nil // another process's removal: it is not counted here twice
+		}
+		return false, 0, err
+	}
+	s.counted(-fi.Size(), -1)
+	return true, fi.Size(), nil
+}
+
+// addrLocks are per-chunk locks, held only while in use.
+type addrLocks struct {
+	mu sync.Mutex
+	m  map[files.Address]*addrLock
+}
+
+type addrLock struct {
+	mu    sync.Mutex
+	users int
+}
+
+func (l *addrLocks) lock(a files.Address) (unlock func()) {
+	l.mu.Lock()
+	if l.m == nil {
+		l.m = map[files.Address]*addrLock{}
+	}
+	e := l.m[a]
+	if e == nil {
+		e = &addrLock{}
+		l.m[a] = e
+	}
+	e.users++
+	l.mu.Unlock()
+	e.mu.Lock()
+	return func() {
+		e.mu.Unlock()
+		l.mu.Lock()
+		if e.users--; e.users == 0 {
+			delete(l.m, a)
+		}
+		l.mu.Unlock()
+	}
+}
+
+// Entry is a chunk stored: its address, size and stamp (when it was
+// stored or last put again).
+type Entry struct {
+	Address  files.Address
+	Size     int64
+	Modified time.Time
+}
+
+// List gives at most limit chunks above after, ascending by address, and
+// whether there may be more: a walk of the folder in steps of bounded
+// work, resumed from the last address given.
+func (s *Store) List(after files.Address, limit int) ([]Entry, bool, error) {
+	tops, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, false, err
+	}
+	from := after.String()
+	var out []Entry
+	for _, top := range tops { // ReadDir sorts by name: hex sorts as the bytes
+		if !top.IsDir() || len(top.Name()) != 2 || top.Name() < from[:2] {
+			continue
+		}
+		ents, err := os.ReadDir(filepath.Join(s.dir, top.Name()))
+		if err != nil {
+			return nil, false, err
+		}
+		for _, e := range ents {
+			name := top.Name() + e.Name()
+			if name <= from {
+				continue
+			}
+			a, err := files.ParseAddress(name)
+			if err != nil || a.String() != name {
+				continue // not a chunk (or not in the canonical spelling)
+			}
+			fi, err := e.Info()
+			if err != nil {
+				continue // removed meanwhile
+			}
+			out = append(out, Entry{Address: a, Size: fi.Size(), Modified: fi.ModTime()})
+			if len(out) == limit {
+				return out, true, nil
+			}
+		}
+	}
+	return out, false, nil
 }
 
 // Walk calls fn for every chunk stored, with its size in bytes. Files that
@@ -237,6 +423,14 @@ func (s *Store) Walk(fn func(a files.Address, size int64) error) error {
 // Usage is the count and bytes of the chunks stored (counted once, then
 // kept up to date by this process's Put and Remove).
 func (s *Store) Usage() (count, bytes int64, err error) {
+	s.mu.Lock()
+	if s.known {
+		defer s.mu.Unlock()
+		return s.count, s.size, nil
+	}
+	s.mu.Unlock()
+	s.counting.Lock() // no count changes while the walk counts
+	defer s.counting.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.known {

@@ -1,9 +1,13 @@
 package chunkstore
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,5 +107,148 @@ func TestCrashLeftoversAndDamage(t *testing.T) {
 	}
 	if got, _ := s.Get(a); string(got) != string(b) {
 		t.Fatal("a damaged chunk put again stays damaged")
+	}
+}
+
+// Has reads no bytes, but a file cut short to nothing (a crash, a full
+// disk) is no chunk. Read checks the bytes: rot is moved aside, kept,
+// after which the chunk is not stored here (Has false, Read not found);
+// the good bytes put again store it and drop the copy moved aside.
+func TestRotIsFoundAndMovedAside(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	a, b := sealed(t, "hello")
+	s.Put(a, b)
+	if got, err := s.Read(a); err != nil || string(got) != string(b) {
+		t.Fatalf("read of a good chunk: %v", err)
+	}
+	os.WriteFile(s.path(a), nil, 0o600)
+	if s.Has(a) {
+		t.Fatal("Has claims an empty file as a chunk")
+	}
+	rot := append([]byte(nil), b...)
+	rot[3] ^= 1
+	os.WriteFile(s.path(a), rot, 0o600)
+	if !s.Has(a) {
+		t.Fatal("Has reads bytes: it must stay cheap")
+	}
+	if _, err := s.Read(a); !errors.Is(err, ErrNotFound) || !errors.Is(err, files.ErrDamaged) {
+		t.Fatalf("read of a rotted chunk: %v", err)
+	}
+	if s.Has(a) {
+		t.Fatal("a chunk found rotted is still claimed")
+	}
+	if kept, err := os.ReadFile(filepath.Join(s.Dir(), DamagedFolder, a.String())); err != nil || string(kept) != string(rot) {
+		t.Fatalf("the rotted bytes were not kept aside: %v", err)
+	}
+	if n, _, _ := s.Usage(); n != 0 {
+		t.Fatalf("a chunk moved aside still counts: %d", n)
+	}
+	if added, err := s.Put(a, b); err != nil || !added || !s.Has(a) {
+		t.Fatalf("put again: %v %v", added, err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Dir(), DamagedFolder, a.String())); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the copy moved aside outlives a good one: %v", err)
+	}
+}
+
+// The count is exact whatever runs at once: the same chunk put by many
+// goroutines counts once, a first count (a walk) racing Puts counts each
+// chunk once, and removals racing each other subtract once.
+func TestUsageExactUnderConcurrency(t *testing.T) {
+	dir := t.TempDir()
+	s, _ := Open(dir)
+	var chunks []files.Address
+	var blobs [][]byte
+	for i := range 16 {
+		a, b := sealed(t, strings.Repeat("x", 1000+i))
+		chunks, blobs = append(chunks, a), append(blobs, b)
+	}
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range chunks {
+				j := (i + g) % len(chunks)
+				if _, err := s.Put(chunks[j], blobs[j]); err != nil {
+					t.Error(err)
+				}
+				if g%8 == 0 {
+					s.Usage()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	want := func() (int64, int64) {
+		fresh, _ := Open(dir)
+		n, b, _ := fresh.Usage()
+		return n, b
+	}
+	wn, wb := want()
+	if n, b, _ := s.Usage(); n != wn || b != wb || n != 16 {
+		t.Fatalf("usage %d chunks %d bytes; the folder holds %d, %d", n, b, wn, wb)
+	}
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, a := range chunks[:8] {
+				s.Remove(a)
+			}
+		}()
+	}
+	wg.Wait()
+	wn, wb = want()
+	if n, b, _ := s.Usage(); n != wn || b != wb || n != 8 {
+		t.Fatalf("after removals: usage %d chunks %d bytes; the folder holds %d, %d", n, b, wn, wb)
+	}
+}
+
+// List walks the folder in bounded steps, in address order; RemoveOlder
+// removes by the store's clock, and a chunk put again since is young.
+func TestListAndRemoveOlder(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, _ := OpenWith(t.TempDir(), Options{Now: func() time.Time { return now }})
+	var all []files.Address
+	blobs := map[files.Address][]byte{}
+	for i := range 10 {
+		a, b := sealed(t, strings.Repeat("y", i+1))
+		s.Put(a, b)
+		all, blobs[a] = append(all, a), b
+	}
+	slices.SortFunc(all, func(x, y files.Address) int { return bytes.Compare(x[:], y[:]) })
+	var got []files.Address
+	var after files.Address
+	for steps := 0; ; steps++ {
+		es, more, err := s.List(after, 3)
+		if err != nil || steps > 5 {
+			t.Fatalf("list: %v after %d steps", err, steps)
+		}
+		for _, e := range es {
+			if !e.Modified.Equal(now) || e.Size != int64(len(blobs[e.Address])) {
+				t.Fatalf("entry %+v", e)
+			}
+			got = append(got, e.Address)
+			after = e.Address
+		}
+		if !more {
+			break
+		}
+	}
+	if !slices.Equal(got, all) {
+		t.Fatalf("listed %d chunks, not the %d stored in order", len(got), len(all))
+	}
+	cutoff := now.Add(time.Hour)
+	now = now.Add(2 * time.Hour)
+	s.Put(all[0], blobs[all[0]]) // put again: young
+	if removed, _, err := s.RemoveOlder(all[0], cutoff); err != nil || removed {
+		t.Fatalf("a chunk put again was removed: %v", err)
+	}
+	if removed, size, err := s.RemoveOlder(all[1], cutoff); err != nil || !removed || size != int64(len(blobs[all[1]])) || s.Has(all[1]) {
+		t.Fatalf("an old chunk: %v %d %v", removed, size, err)
+	}
+	if n, _, _ := s.Usage(); n != 9 {
+		t.Fatalf("usage after RemoveOlder: %d", n)
 	}
 }

@@ -206,7 +206,7 @@ func (cv *converter) fileRef(n ast.Node) *crdt.Block {
 	b := newBlock(crdt.TypeFile)
 	b.Attrs[AttrFileRef], b.Attrs[AttrFileSource] = ref, src
 	b.Text, b.Marks = in.b.String(), normMarks(in.marks)
-	if c, s, ok := cutSize(b.Text); ok && !markedFrom(b.Marks, len([]rune(c))) {
+	if c, s, ok := cutSize(b.Text); ok && !markedFrom(b.Marks, len([]rune(c))) && !sizeEscaped(n, cv.src, s) {
 		b.Text, b.Attrs["size"] = c, s
 		b.Marks = clipMarks(b.Marks, len([]rune(c)))
 	}
@@ -221,6 +221,32 @@ func cutSize(label string) (rest, size string, ok bool) {
 		return label, "", false
 	}
 	return label[:i], label[i+1:], true
+}
+
+// sizeEscaped reports whether the "|" before the size that n's label ends
+// in was written escaped ("\|200"): then it is part of the caption, and
+// there is no size. It reads the label's source, which the parsed text no
+// longer tells apart.
+func sizeEscaped(n ast.Node, src []byte, size string) bool {
+	t, ok := n.LastChild().(*ast.Text)
+	if !ok {
+		return false
+	}
+	at := t.Segment.Stop - len(size) - 1
+	if at < t.Segment.Start || at < 0 || src[at] != '|' || string(src[at+1:t.Segment.Stop]) != size {
+		return false
+	}
+	return escapedAt(string(src), at)
+}
+
+// escapedAt reports whether s[at] is escaped: an odd run of backslashes
+// before it.
+func escapedAt(s string, at int) bool {
+	n := 0
+	for i := at - 1; i >= 0 && s[i] == '\\'; i-- {
+		n++
+	}
+	return n%2 == 1
 }
 
 func markedFrom(marks []crdt.Mark, at int) bool {
@@ -273,7 +299,6 @@ func (r *renderer) file(b *crdt.Block) string {
 			label = m.Name
 		}
 	}
-	label = strings.ReplaceAll(label, "\n", " ")
 	size := b.Attrs["size"]
 	image := m != nil && m.IsImage()
 	if m != nil && r.inl.cfg.files != nil {
@@ -303,8 +328,25 @@ func (r *renderer) file(b *crdt.Block) string {
 	return r.fileLink(image, label, marks, size, href)
 }
 
+// fileLink writes a file's link. Its label is written as a paragraph's
+// text is, line breaks kept (a line that would start a block escaped),
+// so that a caption or name of several lines reads back whole; and a
+// label ending in what reads as a size ("cover|200") has that "|"
+// escaped, so that it stays part of the label (sizeEscaped).
 func (r *renderer) fileLink(image bool, label string, marks []crdt.Mark, size, href string) string {
-	s := "[" + r.inl.render(label, marks, ctxLink)
+	lines, starts := r.inl.lines(label, marks, ctxLink)
+	for i := 1; i < len(lines); i++ {
+		if starts[i] {
+			lines[i] = r.escapeLineStart(lines[i], false)
+		}
+	}
+	if _, tail, ok := cutSize(label); ok && len(lines) > 0 {
+		last := lines[len(lines)-1]
+		if at := len(last) - len(tail) - 1; strings.HasSuffix(last, "|"+tail) && !escapedAt(last, at) {
+			lines[len(lines)-1] = last[:at] + `\` + last[at:]
+		}
+	}
+	s := "[" + strings.Join(lines, "\n")
 	if size != "" {
 		s += "|" + size
 	}

@@ -318,7 +318,7 @@ func (r *renderer) block(b *crdt.Block) []string {
 	case crdt.TypeEmbed:
 		return []string{r.embed(b)}
 	case crdt.TypeFile:
-		return []string{r.file(b)}
+		return strings.Split(r.file(b), "\n")
 	case crdt.TypeBookmark:
 		title := b.Text
 		if title == "" {

@@ -46,7 +46,9 @@ type vaultChunks struct {
 
 func (v *Vault) chunkStore() (*chunkstore.Store, error) {
 	c := &v.chunks
-	c.once.Do(func() { c.store, c.err = chunkstore.Open(filepath.Join(v.dir, "chunks")) })
+	c.once.Do(func() {
+		c.store, c.err = chunkstore.OpenWith(filepath.Join(v.dir, "chunks"), chunkstore.Options{Now: v.now})
+	})
 	return c.store, c.err
 }
 
@@ -128,7 +130,9 @@ func (v *Vault) putChecked(cs *chunkstore.Store, a files.Address, sealed []byte)
 	return nil
 }
 
-// HasChunks says which chunks are stored here.
+// HasChunks says which chunks are stored here. One it says is here that
+// is half way through its grace period is stamped anew: the device asking
+// will not upload it, and its change may not have come yet (gc.go).
 func (v *Vault) HasChunks(as []files.Address) ([]bool, error) {
 	cs, err := v.chunkStore()
 	if err != nil {
@@ -136,28 +140,30 @@ func (v *Vault) HasChunks(as []files.Address) ([]bool, error) {
 	}
 	out := make([]bool, len(as))
 	for i, a := range as {
-		out[i] = cs.Has(a)
+		if v.grace > 0 {
+			out[i] = cs.HasRefresh(a, v.now().Add(-v.grace/2))
+		} else {
+			out[i] = cs.Has(a)
+		}
 	}
 	return out, nil
 }
 
-// GetChunk reads a chunk, checked: one found damaged is removed (a device
-// that holds it uploads it again) and answered as not found.
+// GetChunk reads a chunk, checked: one found damaged (read twice, wrong
+// both times) is moved aside (chunkstore.Read) and answered as not found,
+// so that Has and Missing say it is not held from then on and a device
+// that holds it uploads it again.
 func (v *Vault) GetChunk(a files.Address) ([]byte, error) {
 	cs, err := v.chunkStore()
 	if err != nil {
 		return nil, err
 	}
-	b, err := cs.Get(a)
+	b, err := cs.Read(a)
 	if errors.Is(err, chunkstore.ErrNotFound) {
 		return nil, p2p.ErrChunkNotFound
 	}
 	if err != nil {
 		return nil, err
-	}
-	if files.AddressOf(b) != a {
-		cs.Remove(a)
-		return nil, p2p.ErrChunkNotFound
 	}
 	return b, nil
 }

@@ -17,6 +17,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"mycel/internal/change"
+	"mycel/internal/chunkstore"
 	"mycel/internal/files"
 	"mycel/internal/keys"
 	"mycel/internal/p2p"
@@ -191,6 +192,33 @@ func TestChunkChecksAndMissing(t *testing.T) {
 	if missing, _, _, _ := v.MissingChunks(ctx, files.Address{}); len(missing) != 1 || missing[0] != lost {
 		t.Fatalf("missing after damage: %v", missing)
 	}
+	// Rot of the same size: Has cannot see it (it reads no bytes), a read
+	// does, and from then on the chunk is not claimed; the rotted bytes
+	// are kept aside, and the good ones put again store it.
+	rotted := m.Addresses()[1]
+	good, _ := cs.Get(rotted)
+	bad := append([]byte(nil), good...)
+	bad[len(bad)/2] ^= 0x10
+	h = rotted.String()
+	os.WriteFile(filepath.Join(nodeCS.Dir(), h[:2], h[2:]), bad, 0o600)
+	if _, err := v.GetChunk(rotted); !errors.Is(err, p2p.ErrChunkNotFound) {
+		t.Fatalf("get of a rotted chunk: %v", err)
+	}
+	if has, _ := v.HasChunks([]files.Address{rotted}); has[0] {
+		t.Fatal("the node still claims a chunk it found rotted")
+	}
+	if missing, _, _, _ := v.MissingChunks(ctx, files.Address{}); len(missing) != 2 {
+		t.Fatalf("missing after rot: %d, want 2", len(missing))
+	}
+	if kept, err := os.ReadFile(filepath.Join(nodeCS.Dir(), chunkstore.DamagedFolder, h)); err != nil || !bytes.Equal(kept, bad) {
+		t.Fatalf("the rotted bytes were not kept aside: %v", err)
+	}
+	if err := v.PutChunk(ctx, rotted, good); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := v.GetChunk(rotted); err != nil || !bytes.Equal(got, good) {
+		t.Fatalf("after the good bytes came again: %v", err)
+	}
 }
 
 func receiveAll(t *testing.T, e *vault.Engine, v *Vault, id change.ID) {
@@ -286,5 +314,37 @@ func TestChunkStreamsOnANode(t *testing.T) {
 	}
 	if !errors.As(err2, &ref) || ref.Reason != ErrNotServed.Error() {
 		t.Fatalf("a stranger's chunk stream: %v", err2)
+	}
+}
+
+// Many devices putting the same chunks at once count each once: the
+// vault's usage is what its folder holds, and a quota is not reached by
+// bytes counted twice.
+func TestChunkUsageExactUnderConcurrentPuts(t *testing.T) {
+	ctx := context.Background()
+	_, v, _ := quotaVault(t, t.TempDir(), 1<<20)
+	var chunks [][]byte
+	var addrs []files.Address
+	var want uint64
+	for i := range 4 {
+		b, a := randomChunk(50<<10, uint64(200+i))
+		chunks, addrs, want = append(chunks, b), append(addrs, a), want+uint64(len(b))
+	}
+	var wg sync.WaitGroup
+	for g := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range chunks {
+				j := (i + g) % len(chunks)
+				if err := v.PutChunk(ctx, addrs[j], chunks[j]); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if u := v.ChunkUsage(); u.Used != want {
+		t.Fatalf("usage %d after concurrent puts of %d distinct bytes", u.Used, want)
 	}
 }

@@ -85,7 +85,15 @@ type Options struct {
 	// ChunkRate bounds the bytes a second one chunk stream sends or
 	// fetches (0: no limit): an operator's choice, and how tests catch an upload midway.
 	ChunkRate int64
-	// Now is the clock (nil: the wall clock).
+	// ChunkGrace is how long a chunk no stored or parked change names is
+	// kept before it is collected (0: DefaultChunkGrace; negative: never
+	// collected). At least MinChunkGrace. See gc.go.
+	ChunkGrace time.Duration
+	// ChunkSweepEvery is how often Serve runs a step of collection
+	// (0: DefaultChunkSweepEvery).
+	ChunkSweepEvery time.Duration
+	// Now is the clock (nil: the wall clock): of registrations, and of
+	// chunks' ages (it stamps each chunk stored or put again).
 	Now func() time.Time
 }
 
@@ -112,6 +120,12 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.ChunkGrace == 0 {
+		o.ChunkGrace = DefaultChunkGrace
+	}
+	if o.ChunkSweepEvery == 0 {
+		o.ChunkSweepEvery = DefaultChunkSweepEvery
+	}
 	return o
 }
 
@@ -123,6 +137,10 @@ func (o Options) check() error {
 		return errors.New("a vault's quota cannot be negative (0: no limit)")
 	case o.ChunkRate < 0:
 		return errors.New("the chunk rate cannot be negative (0: no limit)")
+	case o.ChunkGrace > 0 && o.ChunkGrace < MinChunkGrace:
+		return fmt.Errorf("a chunk grace period of %v is too short: a change that comes a little after its chunks would find them gone; give at least %v", o.ChunkGrace, MinChunkGrace)
+	case o.ChunkSweepEvery < 0:
+		return errors.New("the chunk sweep period must be positive")
 	case o.MaxVaults < 0:
 		return errors.New("the limit of vaults must be positive")
 	case o.PerDevice.Burst < 1 || o.PerDevice.Every <= 0 || o.PerNode.Burst < 1 || o.PerNode.Every <= 0:

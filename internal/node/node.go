@@ -20,7 +20,9 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
+	"mycel/internal/files"
 	"mycel/internal/keys"
 )
 
@@ -51,6 +53,7 @@ type Node struct {
 	known  map[keys.VaultID]bool // registered: a folder under vaults/
 	open   map[keys.VaultID]*opened
 	closed bool
+	sweep  sweepState // gc.go
 }
 
 // opened is a vault whose store is open, with how many users hold it.
@@ -81,7 +84,8 @@ func OpenWith(dir string, opts Options) (*Node, error) {
 		return nil, fmt.Errorf("open node: %w", err)
 	}
 	n := &Node{dir: dir, opts: opts, reg: newRegistrar(opts), proof: newProofCache(),
-		known: map[keys.VaultID]bool{}, open: map[keys.VaultID]*opened{}}
+		known: map[keys.VaultID]bool{}, open: map[keys.VaultID]*opened{},
+		sweep: sweepState{cursor: map[keys.VaultID]files.Address{}, rest: map[keys.VaultID]time.Time{}}}
 	ents, err := os.ReadDir(root)
 	if err != nil {
 		return nil, err
@@ -175,7 +179,7 @@ func (n *Node) acquire(id keys.VaultID) (*Vault, error) {
 			n.mu.Unlock()
 			o.v, o.err = openVault(n.vaultDir(id), id)
 			if o.err == nil {
-				o.v.quota = n.opts.Quota
+				o.v.quota, o.v.now, o.v.grace = n.opts.Quota, n.opts.Now, n.opts.ChunkGrace
 			}
 			if o.err != nil {
 				n.mu.Lock()

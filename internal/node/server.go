@@ -35,6 +35,8 @@ type Server struct {
 	closed bool
 
 	chunks chunkServer // chunks.go
+	// swept is closed once the chunk sweep (sweepLoop) has stopped.
+	swept chan struct{}
 }
 
 // served is a vault being served: its store (held open) and service.
@@ -80,7 +82,38 @@ func Serve(ctx context.Context, h host.Host, n *Node, cfg syncer.Config) *Server
 		}
 	})
 	s.serveChunks()
+	s.swept = make(chan struct{})
+	go s.sweepLoop()
 	return s
+}
+
+// sweepLoop runs a step of chunk collection every ChunkSweepEvery until
+// the server closes, and logs what each step removed: counts only, never
+// a chunk's address.
+func (s *Server) sweepLoop() {
+	defer close(s.swept)
+	t := time.NewTicker(s.node.opts.ChunkSweepEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		r, err := s.node.SweepChunks(s.ctx)
+		if s.ctx.Err() != nil {
+			return
+		}
+		if err != nil {
+			s.cfg.Log.Warn("chunk collection", "err", err)
+		}
+		lvl := slog.LevelDebug
+		if r.Collected > 0 {
+			lvl = slog.LevelInfo
+		}
+		s.cfg.Log.Log(s.ctx, lvl, "collected chunks no change names", "vaults", r.Vaults, "looked_at", r.Looked,
+			"named", r.Named, "young", r.Young, "collected", r.Collected, "collected_bytes", r.CollectedBytes)
+	}
 }
 
 // Close stops serving: no new stream is answered, and every vault's
@@ -89,6 +122,7 @@ func Serve(ctx context.Context, h host.Host, n *Node, cfg syncer.Config) *Server
 func (s *Server) Close() {
 	s.host.RemoveStreamHandler(p2p.ProtocolID)
 	s.cancel()
+	<-s.swept // before the vaults it may hold are closed
 	s.closeChunks()
 	s.mu.Lock()
 	s.closed = true

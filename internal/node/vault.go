@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"mycel/internal/admit"
 	"mycel/internal/change"
@@ -53,8 +54,14 @@ type Vault struct {
 	db  store.Store
 	dir string
 
-	chunks vaultChunks // chunks.go
-	quota  int64       // the node's Options.Quota (0: none)
+	chunks vaultChunks      // chunks.go
+	quota  int64            // the node's Options.Quota (0: none)
+	now    func() time.Time // the node's clock, which stamps chunks
+	grace  time.Duration    // the node's Options.ChunkGrace (< 0: no collection)
+	// gcMu is held shared by every receive and exclusively by a chunk
+	// collection's reading of names and its removals (gc.go), so that no
+	// change naming a chunk is stored between the two.
+	gcMu sync.RWMutex
 
 	mu      sync.Mutex
 	members *member.Log
@@ -224,6 +231,8 @@ func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome
 	v.mu.Lock()
 	l := v.members
 	v.mu.Unlock()
+	v.gcMu.RLock()
+	defer v.gcMu.RUnlock()
 	err = v.db.Update(ctx, func(tx store.Tx) (err error) {
 		outs, errs, err = admit.Receive(tx, v.ID, l, keeper{}, in)
 		return err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"mycel/internal/change"
+	"mycel/internal/durable"
 	"mycel/internal/keys"
 	"mycel/internal/store"
 )
@@ -99,8 +100,12 @@ func (e *Engine) Backup(ctx context.Context, dest string, includeKeys bool) (Man
 		}
 	}
 	b, _ := json.MarshalIndent(m, "", "  ")
-	// The manifest goes last: a folder with one is a complete backup.
-	return m, writePrivate(filepath.Join(dest, ManifestFile), append(b, '\n'))
+	// The manifest goes last: a folder with one is a complete backup, and
+	// the folder is synced after it, so that its names survive a crash.
+	if err := writePrivate(filepath.Join(dest, ManifestFile), append(b, '\n')); err != nil {
+		return m, err
+	}
+	return m, durable.SyncDir(dest)
 }
 
 // ReadBackup reads a backup's manifest and checks its store copy against
@@ -292,19 +297,6 @@ func copyFile(from, to string) error {
 	return writePrivate(to, b)
 }
 
-// writePrivate writes a new file only its owner can read, synced.
-func writePrivate(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
+// writePrivate writes a new file only its owner can read, synced (the
+// helper the chunk folder uses too).
+func writePrivate(path string, b []byte) error { return durable.WriteNew(path, b) }

@@ -159,12 +159,16 @@ func TestFilesDamagedManifestKept(t *testing.T) {
 func TestFilesMarkdownRoundTripProperty(t *testing.T) {
 	e := solo(t)
 	var ms []*files.Manifest
-	for i, name := range []string{"a.png", "b.jpg", "notes.pdf", "data.bin", "weird |name].png"} {
-		ms = append(ms, storeBytes(t, e, name, []byte(fmt.Sprintf("content %d", i%4))))
+	for i, name := range []string{"a.png", "b.jpg", "notes.pdf", "data.bin", "weird |name].png", "cover|200", "two\nlines.png"} {
+		n := i % 4 // the same bytes under two names
+		if i > 4 {
+			n = i // one of a kind: a caption naming another manifest of the same bytes picks that one
+		}
+		ms = append(ms, storeBytes(t, e, name, []byte(fmt.Sprintf("content %d", n))))
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	texts := []string{"plain", "**bold** text", "a [link](https://x.y)", "![img](https://x.y/i.png)"}
-	captions := []string{"", "", "a caption", "*marked* caption", "b.jpg"}
+	captions := []string{"", "", "a caption", "*marked* caption", "b.jpg", "caption|300", "one\n- two"}
 	for round := range 60 {
 		var bs []*crdt.Block
 		for range 1 + rng.IntN(8) {
@@ -240,5 +244,44 @@ func TestFilesWriteAfterConcurrentRemoval(t *testing.T) {
 	o, _ = e.Get(ctx, id)
 	if got := markdown.Render(o.Doc.Blocks()); got != "more text\n" {
 		t.Fatalf("after the write: %q", got)
+	}
+}
+
+// Names and captions holding what Markdown's file syntax uses (a "|"
+// before what reads as a size, a line break) read back from the
+// Markdown as the same blocks, with or without a size.
+func TestFilesMarkdownPipesAndNewlines(t *testing.T) {
+	e := solo(t)
+	names := []string{"cover|200", "shot|640x480", "two\nlines.png", "end|", "a\\|b.png", "x|1\ny|2"}
+	captions := []string{"", "caption|300", "one\ntwo", "|", "a | b", "tail\n", "\\|200", "**bold**|200"}
+	for i, name := range names {
+		m := storeBytes(t, e, name, []byte(fmt.Sprintf("file %d", i)))
+		for j, c := range captions {
+			for _, size := range []string{"", "200"} {
+				fb := FileBlock(m)
+				fb.Text = c
+				if c == "**bold**|200" {
+					fb.Text, fb.Marks = "bold|200", []crdt.Mark{{Start: 0, End: 4, Type: crdt.MarkBold}}
+				}
+				if size != "" {
+					fb.Attrs["size"] = size
+				}
+				id, err := e.Create(ctx, NewPage{Title: fmt.Sprint("p", i, j), Blocks: []*crdt.Block{fb}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				o, _ := e.Get(ctx, id)
+				before := o.Doc.Blocks()
+				md := o.Markdown()
+				if _, err := e.WriteMarkdown(ctx, id, md, EditOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				o, _ = e.Get(ctx, id)
+				if after := o.Doc.Blocks(); !reflect.DeepEqual(before, after) {
+					t.Errorf("name %q caption %q size %q: show then write changed the block:\n%s\nnow text %q attrs size %q",
+						name, c, size, md, after[0].Text, after[0].Attrs["size"])
+				}
+			}
+		}
 	}
 }

@@ -36,9 +36,11 @@ type ChunkCollection struct {
 // it lists is not known). dryRun only counts.
 //
 // Storing a file refreshes the time of each chunk it finds stored already
-// (chunkstore.Put), and each chunk's time is read again just before it is
-// removed: a file added meanwhile with the same bytes keeps its chunks,
-// bar the instant between that read and the removal.
+// (chunkstore.Put), and each chunk's time is read again under its lock as
+// it is removed (chunkstore.RemoveOlder): a file added meanwhile in this
+// process with the same bytes keeps its chunks. Another process's add
+// (a 'mycel files add' beside a running 'mycel up') is spared by the
+// grace period: its chunks are new.
 func (e *Engine) CollectChunks(ctx context.Context, grace time.Duration, dryRun bool) (ChunkCollection, error) {
 	var r ChunkCollection
 	cs, err := e.Chunks()
@@ -63,13 +65,18 @@ func (e *Engine) CollectChunks(ctx context.Context, grace time.Duration, dryRun 
 		if err != nil {
 			return nil // gone meanwhile
 		}
-		if fi.ModTime().After(cutoff) {
+		if !fi.ModTime().Before(cutoff) {
 			r.Young++
 			return nil
 		}
 		if !dryRun {
-			if err := cs.Remove(a); err != nil {
+			removed, _, err := cs.RemoveOlder(a, cutoff)
+			if err != nil {
 				return fmt.Errorf("remove chunk %s: %w", a.Short(), err)
+			}
+			if !removed {
+				r.Young++ // stored again since it was looked at
+				return nil
 			}
 		}
 		r.Collected++
