@@ -266,7 +266,7 @@ func TestUploadRefusals(t *testing.T) {
 	}
 }
 
-// fetcher is a running device whose FetchFile puts back the chunks kept.
+// fetcher is a running device whose Download puts back the chunks kept.
 type fetcher struct {
 	cs   func() error
 	asks int
@@ -277,7 +277,7 @@ func (f *fetcher) Status(context.Context, *change.ID) (device.VaultStatus, error
 }
 func (f *fetcher) Poke()        {}
 func (f *fetcher) Mode() string { return "test" }
-func (f *fetcher) FetchFile(context.Context, *files.Manifest) error {
+func (f *fetcher) Download(context.Context, *files.Manifest) error {
 	f.asks++
 	return f.cs()
 }
