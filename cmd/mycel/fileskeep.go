@@ -159,7 +159,11 @@ func (a *app) printKept(ctx context.Context, e *vault.Engine, o vault.Offline, c
 				fmt.Fprintf(w, "  %s  %s\n", id.Short(), title)
 			}
 		}
-		fmt.Fprintf(w, "%d files, %s", size.Files, files.Bytes(int64(size.Bytes)))
+		noun := "files"
+		if size.Files == 1 {
+			noun = "file"
+		}
+		fmt.Fprintf(w, "%d %s, %s", size.Files, noun, files.Bytes(int64(size.Bytes)))
 		switch {
 		case size.ToFetch == 0:
 			fmt.Fprintln(w, ", all on this device.")

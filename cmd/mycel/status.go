@@ -211,25 +211,26 @@ func printStatus(w io.Writer, r statusReply, detail bool) {
 	tw.Flush()
 }
 
-// filesLine says what is left to do of the vault's files: "3 uploading,
-// 1 downloading, 2 not downloaded" ("" when nothing is).
+// filesLine says what is left to do of the vault's files: "3 files
+// uploading, 1 downloading, 2 not downloaded" ("" when nothing is).
 func filesLine(s device.FilesSummary) string {
 	var parts []string
 	for _, c := range []struct {
 		n    int
 		what string
-	}{{s.Uploading, "uploading"}, {s.Waiting, "waiting for the backup node to pin them"}, {s.Refused, "refused by the backup node"},
+	}{{s.Uploading, "uploading"}, {s.Waiting, "waiting for the backup node to pin"}, {s.Refused, "refused by the backup node"},
 		{s.Downloading, "downloading"}, {s.NotDownloaded, "not downloaded"}} {
-		if c.n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c.n, c.what))
+		if c.n == 0 {
+			continue
 		}
-	}
-	if len(parts) > 0 && s.Uploading+s.Waiting+s.Refused+s.Downloading+s.NotDownloaded == 1 {
-		parts[0] = strings.Replace(parts[0], " them", " it", 1)
-		return "1 file " + strings.TrimPrefix(parts[0], "1 ")
-	}
-	if len(parts) > 0 {
-		parts[0] = strings.Replace(parts[0], " ", " files ", 1)
+		noun := ""
+		if len(parts) == 0 {
+			noun = " files"
+			if c.n == 1 {
+				noun = " file"
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d%s %s", c.n, noun, c.what))
 	}
 	return strings.Join(parts, ", ")
 }
