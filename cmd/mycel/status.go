@@ -65,7 +65,7 @@ Status comes from the running device ('mycel up'); --watch refreshes it.`,
 			names := map[string]string{}
 			if len(args) == 1 {
 				if err := a.withObject(cmd, args[0], func(e *vault.Engine, id change.ID) error {
-					query = "?object=" + url.QueryEscape(id.String())
+					query = "?object=" + url.QueryEscape(id.String()) + "&holders=1"
 					fs, _ := e.Files(cmd.Context(), id) // without them the files show by id alone
 					for _, f := range fs {
 						if f.Manifest != nil {

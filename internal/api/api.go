@@ -82,9 +82,10 @@ func Handler(e *vault.Engine, dev Running) *API {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
-		// One object's status says which devices nearby hold its files:
-		// asked of them now (a vault's would ask about every file).
-		if na, ok := dev.(nearbyAsker); ok && only != nil {
+		// One object's status says, with ?holders=1, which devices nearby
+		// hold its files: asked of them now, so only when asked for (the
+		// web app polls a page's status; a vault's would ask of every file).
+		if na, ok := dev.(nearbyAsker); ok && only != nil && r.URL.Query().Get("holders") != "" {
 			na.AskNearby(r.Context(), &vs)
 		}
 		out["status"] = vs.Status

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"mycel/internal/change"
 	"mycel/internal/files"
 	"mycel/internal/objsync"
 	"mycel/internal/vault"
@@ -300,10 +299,4 @@ func (d *Device) canFetch() bool {
 	nodes := len(d.files.nodes)
 	d.files.mu.Unlock()
 	return nodes > 0 || len(d.lanLinks()) > 0
-}
-
-// Kept reports whether page id's files are kept offline here.
-func (d *Device) Kept(ctx context.Context, id change.ID) (bool, error) {
-	o, err := d.Engine.Offline(ctx)
-	return o.Keeps(id), err
 }
