@@ -49,8 +49,8 @@ type keeper struct {
 }
 
 type download struct {
-	m       *files.Manifest
-	callers int
+	m    *files.Manifest
+	done chan struct{} // closed when it ends
 }
 
 // keepFailure is a kept file no peer could give: tried again at next.
@@ -81,24 +81,34 @@ func (k *keeper) downloading(id string) bool {
 // Download is FetchFile recorded as a download under way, so status can
 // say "downloading NAME: n of m MB" while it runs. Every fetch of the
 // device goes through it: kept files, an opened page's, and what the API
-// asks for (`mycel files get`, the web app).
+// asks for (`mycel files get`, the web app). A file already being fetched
+// is not fetched twice at once: a second caller waits for the first, then
+// fetches what is still missing (nothing, if the first succeeded).
 func (d *Device) Download(ctx context.Context, m *files.Manifest) error {
 	k := d.keep
 	id := m.ID()
-	k.mu.Lock()
-	dl := k.active[id]
-	if dl == nil {
-		dl = &download{m: m}
-		k.active[id] = dl
-	}
-	dl.callers++
-	k.mu.Unlock()
-	defer func() {
+	for {
 		k.mu.Lock()
-		if dl.callers--; dl.callers == 0 {
-			delete(k.active, id)
+		dl := k.active[id]
+		if dl == nil {
+			dl = &download{m: m, done: make(chan struct{})}
+			k.active[id] = dl
+			k.mu.Unlock()
+			break
 		}
 		k.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-dl.done:
+		}
+	}
+	defer func() {
+		k.mu.Lock()
+		dl := k.active[id]
+		delete(k.active, id)
+		k.mu.Unlock()
+		close(dl.done)
 	}()
 	return d.FetchFile(ctx, m)
 }
