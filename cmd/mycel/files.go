@@ -16,6 +16,7 @@ import (
 	"mycel/internal/api"
 	"mycel/internal/change"
 	"mycel/internal/files"
+	"mycel/internal/status"
 	"mycel/internal/vault"
 )
 
@@ -27,9 +28,13 @@ func (a *app) filesCmd() *cobra.Command {
 1 MiB, each sealed with a key only this vault's devices hold, and kept in the data
 folder (chunks/). A running 'mycel up' sends them to the backup node and to the
 vault's devices nearby; the same bytes are stored once however often they are
-added, and an edited large file sends only the chunks that changed.`,
+added, and an edited large file sends only the chunks that changed.
+
+Another device's files come to this one when their page is opened (up to
+64 MiB each), when asked for ('mycel files get'), or all of them for the pages
+kept offline ('mycel files keep').`,
 	}
-	cmd.AddCommand(a.filesAddCmd(), a.filesLsCmd(), a.filesGetCmd(), a.filesGCCmd())
+	cmd.AddCommand(a.filesAddCmd(), a.filesLsCmd(), a.filesGetCmd(), a.filesKeepCmd(), a.filesGCCmd())
 	return cmd
 }
 
@@ -110,7 +115,11 @@ func (a *app) filesLsCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "ls [ID]",
 		Short: "List the files of a page, or of every page",
-		Args:  cobra.MaximumNArgs(1),
+		Long: `List the files of a page, or of every page: each file's id (for 'mycel files
+get'), its page, its size, how much of it is on this device (HERE: all, "12 of
+40 MB", or "not downloaded: 40 MB") and whether its page is kept offline
+(KEPT, see 'mycel files keep').`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return a.withVault(func(e *vault.Engine) error {
 				var ids []change.ID
@@ -137,7 +146,12 @@ func (a *app) filesLsCmd() *cobra.Command {
 					Type   string `json:"type"`
 					Size   uint64 `json:"size"`
 					Here   uint64 `json:"bytes_here"`
+					Kept   bool   `json:"kept_offline"`
 					Error  string `json:"error,omitempty"`
+				}
+				kept, err := e.Offline(cmd.Context())
+				if err != nil {
+					return err
 				}
 				out := []fileJSON{}
 				for _, id := range ids {
@@ -146,7 +160,7 @@ func (a *app) filesLsCmd() *cobra.Command {
 						return err
 					}
 					for _, f := range fs {
-						j := fileJSON{Object: id.String(), Block: f.Block.String()}
+						j := fileJSON{Object: id.String(), Block: f.Block.String(), Kept: kept.Keeps(id)}
 						if f.Err != nil {
 							j.Error = f.Err.Error()
 						} else {
@@ -165,23 +179,35 @@ func (a *app) filesLsCmd() *cobra.Command {
 						return
 					}
 					tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-					fmt.Fprintln(tw, "FILE\tPAGE\tSIZE\tHERE\tNAME")
+					fmt.Fprintln(tw, "FILE\tPAGE\tSIZE\tHERE\tKEPT\tNAME")
 					for _, f := range out {
+						keptMark := "-"
+						if f.Kept {
+							keptMark = "kept"
+						}
 						if f.Error != "" {
-							fmt.Fprintf(tw, "-\t%s\t-\t-\tdamaged file block: %s\n", f.Object[:12], f.Error)
+							fmt.Fprintf(tw, "-\t%s\t-\t-\t%s\tdamaged file block: %s\n", f.Object[:12], keptMark, f.Error)
 							continue
 						}
-						here := "all"
-						if f.Here < f.Size {
-							here = files.Bytes(int64(f.Here))
-						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", f.ID[:12], f.Object[:12], files.Bytes(int64(f.Size)), here, f.Name)
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", f.ID[:12], f.Object[:12], files.Bytes(int64(f.Size)), hereText(f.Here, f.Size), keptMark, f.Name)
 					}
 					tw.Flush()
 				})
 			})
 		},
 	}
+}
+
+// hereText says how much of a file is on this device: "all", "not
+// downloaded: 40 MB", or "12 of 40 MB".
+func hereText(here, size uint64) string {
+	switch {
+	case here >= size:
+		return "all"
+	case here == 0:
+		return "not downloaded: " + files.Bytes(int64(size))
+	}
+	return status.OfBytes(int64(here), int64(size))
 }
 
 func (a *app) filesGetCmd() *cobra.Command {

@@ -116,6 +116,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "files add", ok: run("files", "add", id, attachment), fail: run("files", "add", id, in("nosuch"))},
 		{command: "files ls", ok: run("files", "ls"), fail: run("files", "ls", "zz")},
 		{command: "files get", ok: run("files", "get", fileID, "-o", in("got.txt")), fail: run("files", "get", "zzzzzzzz", "-o", in("x"))},
+		{command: "files keep", ok: run("files", "keep", id), fail: run("files", "keep", "--off")},
 		{command: "nodes add", ok: run("nodes", "add", naddr), fail: run("nodes", "add", "notamultiaddr")},
 		{command: "nodes ls", ok: run("nodes", "ls"), fail: jsonRun{args: []string{"nodes", "ls"}, on: empty}},
 		{command: "nodes rm", ok: run("nodes", "rm", naddr), fail: run("nodes", "rm", naddr)},

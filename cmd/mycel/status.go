@@ -31,6 +31,12 @@ type statusReply struct {
 	Nodes   []device.NodeStatus   `json:"nodes"`
 	Devices []device.PeerStatus   `json:"devices_connected"`
 	Objects []device.ObjectStatus `json:"objects"`
+	// FilesPending counts files no node pinned yet, Files them by state.
+	FilesPending int                 `json:"files_pending,omitempty"`
+	Files        device.FilesSummary `json:"files,omitzero"`
+	// names: the files' names by id, read from this device's vault (the
+	// API never sends them).
+	names map[string]string
 }
 
 func (a *app) statusCmd() *cobra.Command {
@@ -48,13 +54,24 @@ of each object (or of one object, with each peer's part):
   Not syncing    sync failed (a change was refused, the store fails, a node refused
                  this vault) or is off
 
+With ID, each file of the page too: how much is here ("not downloaded: 40 MB"),
+whether it is kept offline ('mycel files keep'), and which peers hold it (nodes
+as they confirmed; devices nearby are asked).
+
 Status comes from the running device ('mycel up'); --watch refreshes it.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var query string
+			names := map[string]string{}
 			if len(args) == 1 {
-				if err := a.withObject(cmd, args[0], func(_ *vault.Engine, id change.ID) error {
-					query = "?object=" + url.QueryEscape(id.String())
+				if err := a.withObject(cmd, args[0], func(e *vault.Engine, id change.ID) error {
+					query = "?object=" + url.QueryEscape(id.String()) + "&holders=1"
+					fs, _ := e.Files(cmd.Context(), id) // without them the files show by id alone
+					for _, f := range fs {
+						if f.Manifest != nil {
+							names[f.Manifest.ID()] = f.Manifest.Name
+						}
+					}
 					return nil
 				}); err != nil {
 					return err
@@ -68,6 +85,7 @@ Status comes from the running device ('mycel up'); --watch refreshes it.`,
 				if err != nil {
 					return err
 				}
+				r.names = names
 				var b strings.Builder
 				if a.asJSON {
 					enc := json.NewEncoder(&b)
@@ -150,6 +168,9 @@ func printStatus(w io.Writer, r statusReply, detail bool) {
 		}
 		fmt.Fprintf(w, "Node %s: %s%s\n", n.Addr, state, seen)
 	}
+	if line := filesLine(r.Files); line != "" {
+		fmt.Fprintf(w, "Files: %s\n", line)
+	}
 	var names []string
 	for _, d := range r.Devices {
 		names = append(names, d.Name)
@@ -182,7 +203,71 @@ func printStatus(w io.Writer, r statusReply, detail bool) {
 				}
 				fmt.Fprintln(tw)
 			}
+			for _, f := range o.Files {
+				printFile(tw, f, r.names[f.ID])
+			}
 		}
 	}
 	tw.Flush()
+}
+
+// filesLine says what is left to do of the vault's files: "3 files
+// uploading, 1 downloading, 2 not downloaded" ("" when nothing is).
+func filesLine(s device.FilesSummary) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{s.Uploading, "uploading"}, {s.Waiting, "waiting for the backup node to pin"}, {s.Refused, "refused by the backup node"},
+		{s.Downloading, "downloading"}, {s.NotDownloaded, "not downloaded"}} {
+		if c.n == 0 {
+			continue
+		}
+		noun := ""
+		if len(parts) == 0 {
+			noun = " files"
+			if c.n == 1 {
+				noun = " file"
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%d%s %s", c.n, noun, c.what))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// printFile is one file of a detail status: its state, how much is here,
+// and who holds it.
+func printFile(w io.Writer, f device.FileState, name string) {
+	here := hereText(uint64(f.Here), uint64(f.Size))
+	if f.Downloading {
+		here = "downloading: " + status.OfBytes(f.Here, f.Size)
+	}
+	kept := ""
+	if f.Kept {
+		kept = ", kept offline"
+	}
+	var holders []string
+	for _, h := range f.Holders {
+		who := "device " + h.Name
+		if h.Name == "" {
+			who = "device …" + h.Peer[max(0, len(h.Peer)-8):]
+		}
+		if h.Node {
+			who = "node …" + h.Peer[max(0, len(h.Peer)-8):]
+		}
+		switch h.Holds {
+		case device.HoldsPart:
+			who += " (" + status.OfBytes(h.Bytes, f.Size) + ")"
+		case device.HoldsNone:
+			who += " (none)"
+		case device.HoldsUnknown:
+			who += " (unknown)"
+		}
+		holders = append(holders, who)
+	}
+	held := "held by: no node configured, no device nearby connected"
+	if len(holders) > 0 {
+		held = "held by: " + strings.Join(holders, ", ")
+	}
+	fmt.Fprintf(w, "  file %s\t%s\t%s\there: %s%s; %s\n", f.ID[:12], clip(name, 30), f.State, here, kept, held)
 }

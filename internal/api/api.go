@@ -40,6 +40,12 @@ type Running interface {
 	Mode() string // with whom it syncs (see device.Device.Mode)
 }
 
+// nearbyAsker is what a running device may offer a detail status: which
+// devices nearby hold each file (device.Device.AskNearby).
+type nearbyAsker interface {
+	AskNearby(ctx context.Context, vs *device.VaultStatus)
+}
+
 // API is the handler of the API.
 type API struct {
 	http.Handler
@@ -76,6 +82,12 @@ func Handler(e *vault.Engine, dev Running) *API {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
+		// One object's status says, with ?holders=1, which devices nearby
+		// hold its files: asked of them now, so only when asked for (the
+		// web app polls a page's status; a vault's would ask of every file).
+		if na, ok := dev.(nearbyAsker); ok && only != nil && r.URL.Query().Get("holders") != "" {
+			na.AskNearby(r.Context(), &vs)
+		}
 		out["status"] = vs.Status
 		out["mode"] = dev.Mode()
 		if vs.Reason != "" {
@@ -84,6 +96,12 @@ func Handler(e *vault.Engine, dev Running) *API {
 		out["nodes"] = vs.Nodes
 		out["devices_connected"] = vs.Devices
 		out["objects"] = vs.Objects
+		if vs.FilesPending > 0 {
+			out["files_pending"] = vs.FilesPending
+		}
+		if vs.Files != (device.FilesSummary{}) {
+			out["files"] = vs.Files
+		}
 		reply(w, out)
 	})
 	// A CLI that wrote to the store pokes the running device so that what
@@ -125,6 +143,7 @@ func Handler(e *vault.Engine, dev Running) *API {
 	transferRoutes(mux, e, changed)
 	filesRoutes(mux, e, dev, changed)
 	fileRoutes(mux, e, dev)
+	keepRoutes(mux, e, changed)
 	return &API{Handler: withPageFiles(mux, dev), stop: stop}
 }
 

@@ -35,9 +35,10 @@ const multipartSlack = 1 << 20
 // FileFetcher is what a running device may offer to bring a file's
 // missing chunks from its peers (the node, devices nearby) when the web
 // app asks for a file not all here. Without it such a file answers 404
-// with what is missing.
+// with what is missing. Download (device.Device.Download) is FetchFile
+// recorded as a download under way, so status shows its progress.
 type FileFetcher interface {
-	FetchFile(ctx context.Context, m *files.Manifest) error
+	Download(ctx context.Context, m *files.Manifest) error
 }
 
 // AddedFile is one file an upload added.
@@ -70,6 +71,8 @@ type FileRow struct {
 	// Complete: every chunk is on this device (the file can be shown).
 	Complete bool   `json:"complete"`
 	Error    string `json:"error,omitempty"` // a damaged file block
+	// Kept: its page is kept offline here (fetched whatever its size).
+	Kept bool `json:"kept_offline,omitempty"`
 }
 
 // filesRoutes adds the routes of files: an upload adding file blocks to a
@@ -125,9 +128,14 @@ func filesRoutes(mux *http.ServeMux, e *vault.Engine, dev Running, changed func(
 			fail(w, http.StatusNotFound, err)
 			return
 		}
+		kept, err := e.Offline(r.Context())
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err)
+			return
+		}
 		out := []FileRow{}
 		for _, f := range fs {
-			row := FileRow{Block: f.Block.String()}
+			row := FileRow{Block: f.Block.String(), Kept: kept.Keeps(id)}
 			if f.Err != nil {
 				row.Error = f.Err.Error()
 			} else {
@@ -299,7 +307,7 @@ func serveFile(w http.ResponseWriter, r *http.Request, e *vault.Engine, dev Runn
 		// asks whether the file is here (the editor's look at a file it
 		// shows as a link: a film on a page opened is not fetched for it).
 		if ff, ok := dev.(FileFetcher); ok && r.Method != http.MethodHead {
-			if err := ff.FetchFile(r.Context(), m); err == nil {
+			if err := ff.Download(r.Context(), m); err == nil {
 				h, err = e.Here(m)
 				if err != nil {
 					fail(w, http.StatusInternalServerError, err)

@@ -12,7 +12,7 @@ import (
 // fileFetcher is what a running device offers for files (device.Device):
 // the API asks it through this interface so that Running stays as it is.
 type fileFetcher interface {
-	FileFetcher // FetchFile returns once the whole file is on this device
+	FileFetcher // Download returns once the whole file is on this device
 	// WantPage fetches a page's files in the background.
 	WantPage(id change.ID)
 }
@@ -32,7 +32,7 @@ func fileRoutes(mux *http.ServeMux, e *vault.Engine, dev Running) {
 			fail(w, http.StatusConflict, errors.New("no device is running to fetch files: start 'mycel up'"))
 			return
 		}
-		if err := ff.FetchFile(r.Context(), f.Manifest); err != nil {
+		if err := ff.Download(r.Context(), f.Manifest); err != nil {
 			fail(w, http.StatusBadGateway, err)
 			return
 		}

@@ -266,18 +266,23 @@ func TestUploadRefusals(t *testing.T) {
 	}
 }
 
-// fetcher is a running device whose FetchFile puts back the chunks kept.
+// fetcher is a running device whose Download puts back the chunks kept.
 type fetcher struct {
-	cs   func() error
-	asks int
+	cs     func() error
+	asks   int
+	onPoke func()
 }
 
 func (f *fetcher) Status(context.Context, *change.ID) (device.VaultStatus, error) {
 	return device.VaultStatus{}, nil
 }
-func (f *fetcher) Poke()        {}
+func (f *fetcher) Poke() {
+	if f.onPoke != nil {
+		f.onPoke()
+	}
+}
 func (f *fetcher) Mode() string { return "test" }
-func (f *fetcher) FetchFile(context.Context, *files.Manifest) error {
+func (f *fetcher) Download(context.Context, *files.Manifest) error {
 	f.asks++
 	return f.cs()
 }

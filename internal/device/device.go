@@ -96,6 +96,7 @@ type Device struct {
 	pacer  lanPacer  // dials of announced devices (lan.go)
 
 	files *fileMover // file chunks to and from nodes (files.go)
+	keep  *keeper    // files kept offline, downloads under way (keep.go)
 }
 
 // NodeState is what the device knows of one configured node.
@@ -148,6 +149,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		closing: make(chan struct{}), watched: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(ctx)
 	d.files = newFileMover(d)
+	d.keep = newKeeper()
 	svc := cfg.Service
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
 	svc.ClosePeer = d.closePeer
@@ -171,6 +173,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	}
 	d.mu.Lock()
 	d.goTracked(d.watchStored)
+	d.startKeeping()
 	d.mu.Unlock()
 	// A caller that only cancels ctx (and never calls Close) still gets
 	// everything stopped, the host included; after Close, the host is the
@@ -278,6 +281,7 @@ func (d *Device) setNodes(addrs []string, atStart bool) {
 func (d *Device) Poke() {
 	d.Service.Poke()
 	d.files.poke()
+	d.keep.poke() // the keep-offline setting may have changed
 	addrs, err := d.Engine.Nodes(d.ctx)
 	if err != nil {
 		d.cfg.Log.Warn("read the node list", "err", err)

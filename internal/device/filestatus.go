@@ -16,13 +16,47 @@ import (
 
 // FileState is how far one file of a page is.
 type FileState struct {
-	ID     string `json:"id"`
-	Name   string `json:"-"` // shown in the device's own status only, never sent
-	Size   int64  `json:"size"`
-	State  string `json:"state"` // uploading, waiting for pinning, pinned, refused
-	Done   int64  `json:"done"`  // bytes the node holds
-	Here   int64  `json:"here"`  // bytes on this device
-	Pinned bool   `json:"pinned"`
+	ID   string `json:"id"`
+	Name string `json:"-"` // shown in the device's own status only, never sent
+	Size int64  `json:"size"`
+	// State: downloading (a fetch is under way), not downloaded (pinned,
+	// not all here), pinned, refused, uploading, waiting for pinning.
+	State       string `json:"state"`
+	Done        int64  `json:"done"` // bytes the node holds
+	Here        int64  `json:"here"` // bytes on this device
+	Pinned      bool   `json:"pinned"`
+	Downloading bool   `json:"downloading,omitempty"`
+	Kept        bool   `json:"kept_offline,omitempty"` // its page is kept offline here
+	// Holders: which peers hold it. Nodes as they confirmed (chunk_held);
+	// devices nearby only in a detail status (AskNearby), else unknown.
+	Holders []FileHolder `json:"holders,omitempty"`
+}
+
+// FileHolder is one peer's part in a file.
+type FileHolder struct {
+	Peer  string `json:"peer"`
+	Name  string `json:"name,omitempty"` // a device's name
+	Node  bool   `json:"node"`
+	Holds string `json:"holds"`           // all, part, none, unknown
+	Bytes int64  `json:"bytes,omitempty"` // of the file, when known
+}
+
+// What a holder holds.
+const (
+	HoldsAll     = "all"
+	HoldsPart    = "part"
+	HoldsNone    = "none"
+	HoldsUnknown = "unknown"
+)
+
+func holds(done, size int64, all bool) string {
+	switch {
+	case all:
+		return HoldsAll
+	case done > 0:
+		return HoldsPart
+	}
+	return HoldsNone
 }
 
 // nodePeers are the peer ids of the configured nodes, from their
@@ -45,7 +79,8 @@ func (d *Device) nodePeers() []string {
 }
 
 // Files says where each file of a page is: pinned (every chunk confirmed
-// by a node), uploading, or waiting for a node to pin it.
+// by a node), uploading, waiting for a node to pin it, downloading, or
+// not downloaded; and which nodes hold it.
 func (d *Device) Files(ctx context.Context, obj change.ID) ([]FileState, error) {
 	e := d.Engine
 	fs, err := e.Files(ctx, obj)
@@ -56,6 +91,10 @@ func (d *Device) Files(ctx context.Context, obj change.ID) ([]FileState, error) 
 	if err != nil {
 		return nil, err
 	}
+	kept, err := e.Offline(ctx)
+	if err != nil {
+		return nil, err
+	}
 	nodes := d.nodePeers()
 	var out []FileState
 	for _, f := range fs {
@@ -63,7 +102,7 @@ func (d *Device) Files(ctx context.Context, obj change.ID) ([]FileState, error) 
 			continue
 		}
 		fm := f.Manifest
-		st := FileState{ID: fm.ID(), Name: fm.Name, Size: int64(fm.Size)}
+		st := FileState{ID: fm.ID(), Name: fm.Name, Size: int64(fm.Size), Kept: kept.Keeps(obj), Downloading: d.keep.downloading(fm.ID())}
 		h, err := e.Here(fm)
 		if err != nil {
 			return nil, err
@@ -94,13 +133,27 @@ func (d *Device) Files(ctx context.Context, obj change.ID) ([]FileState, error) 
 					all = false
 				}
 			}
+			hd := FileHolder{Peer: p, Node: true, Holds: holds(done, st.Size, all), Bytes: done}
+			if all {
+				hd.Bytes = st.Size
+			} else if sizes == nil && slices.Contains(held, true) {
+				// Its list is not here, so neither are its sizes: the
+				// node holds the list, and of the rest this device cannot tell.
+				hd.Holds = HoldsUnknown
+			}
+			st.Holders = append(st.Holders, hd)
 			if all {
 				st.Pinned, st.Done = true, st.Size
-				break
 			}
-			st.Done = max(st.Done, done)
+			if !st.Pinned {
+				st.Done = max(st.Done, done)
+			}
 		}
 		switch {
+		case st.Downloading:
+			st.State = "downloading"
+		case st.Pinned && st.Here < st.Size:
+			st.State = "not downloaded"
 		case st.Pinned:
 			st.State = "pinned"
 		case d.files.refusal() != "":
@@ -129,7 +182,8 @@ func (d *Device) fileFacts(ctx context.Context, obj change.ID) ([]FileState, []s
 	refused := d.files.refusal()
 	var facts []status.FileFacts
 	for _, f := range fs {
-		ff := status.FileFacts{Name: f.Name, Size: f.Size, Done: f.Done, Pinned: f.Pinned, Here: f.Here == f.Size}
+		ff := status.FileFacts{Name: f.Name, Size: f.Size, Done: f.Done, Pinned: f.Pinned, Here: f.Here == f.Size,
+			Downloading: f.Downloading, HereBytes: f.Here}
 		if !f.Pinned && ff.Here {
 			ff.Refused = refused
 		}
@@ -172,7 +226,7 @@ func (d *Device) WantPage(id change.ID) {
 			if f.Manifest == nil || f.Manifest.Size > wantPageMax {
 				continue
 			}
-			if err := d.FetchFile(d.ctx, f.Manifest); err != nil && d.ctx.Err() == nil {
+			if err := d.Download(d.ctx, f.Manifest); err != nil && d.ctx.Err() == nil {
 				// The log names no file (its errors do, for the person).
 				msg := strings.ReplaceAll(err.Error(), f.Manifest.Name, "…")
 				d.cfg.Log.Info("fetch a page's file", "page", id.Short(), "file", f.Manifest.ID()[:12], "err", msg)

@@ -62,8 +62,35 @@ type VaultStatus struct {
 	Nodes   []NodeStatus   `json:"nodes"`
 	Devices []PeerStatus   `json:"devices_connected"`
 	Objects []ObjectStatus `json:"objects"`
-	// FilesPending counts files no node has pinned yet.
-	FilesPending int `json:"files_pending,omitempty"`
+	// FilesPending counts files no node has pinned yet; Files counts the
+	// files by what is left to do of them.
+	FilesPending int          `json:"files_pending,omitempty"`
+	Files        FilesSummary `json:"files,omitzero"`
+}
+
+// FilesSummary counts files by state (FileState.State): what moves, what
+// waits, and what is not on this device.
+type FilesSummary struct {
+	Uploading     int `json:"uploading,omitempty"`
+	Waiting       int `json:"waiting_for_pinning,omitempty"` // another device uploads them
+	Refused       int `json:"refused,omitempty"`
+	Downloading   int `json:"downloading,omitempty"`
+	NotDownloaded int `json:"not_downloaded,omitempty"` // pinned, not all here
+}
+
+func (s *FilesSummary) count(state string) {
+	switch state {
+	case "uploading":
+		s.Uploading++
+	case "waiting for pinning":
+		s.Waiting++
+	case "refused":
+		s.Refused++
+	case "downloading":
+		s.Downloading++
+	case "not downloaded":
+		s.NotDownloaded++
+	}
 }
 
 // NodeStatus is a configured node's reachability.
@@ -153,6 +180,7 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 			if !f.Pinned {
 				vs.FilesPending++
 			}
+			vs.Files.count(f.State)
 		}
 		label, reason := status.Object(status.Facts{Peers: peers, IsNode: isNode, Parked: parked, Damaged: damaged,
 			Failure: failure, WarmingUp: warm, Files: ffacts})

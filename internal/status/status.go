@@ -6,7 +6,8 @@
 //     every node connected then has finished (the device decides when, see
 //     Facts.WarmingUp; a device that joins later never brings it back);
 //   - Syncing…: something of the object is being uploaded or downloaded,
-//     with a node or a device, or it waits for a node to acknowledge it;
+//     with a node or a device (its changes, or a file's chunks), or it
+//     waits for a node to acknowledge it;
 //   - Synced: a backup node said it holds the object's current heads (its
 //     own Heads or Changes message, this session or an earlier one), and
 //     nothing is pending: no change waits for its parents, none is damaged;
@@ -60,6 +61,9 @@ type FileFacts struct {
 	Size, Done int64 // Done: bytes a node holds
 	Pinned     bool  // a node said it holds every chunk
 	Here       bool  // this device holds it whole (so it uploads it)
+	// Downloading: a fetch of it is under way, HereBytes of Size here.
+	Downloading bool
+	HereBytes   int64
 	// Refused is a node's whole reason for refusing its upload.
 	Refused string
 }
@@ -103,6 +107,13 @@ func Object(f Facts) (string, string) {
 			return Syncing, "downloading from " + short(p.Peer)
 		case p.Outgoing > 0:
 			return Syncing, fmt.Sprintf("uploading %d changes to %s", p.Outgoing, short(p.Peer))
+		}
+	}
+	// A download is Syncing… with or without a node: a device nearby may
+	// be giving the file.
+	for _, fl := range f.Files {
+		if fl.Downloading {
+			return Syncing, fmt.Sprintf("downloading %s: %s", fl.Name, OfBytes(fl.HereBytes, fl.Size))
 		}
 	}
 	if nodes == 0 {

@@ -92,6 +92,11 @@ func TestObjectFiles(t *testing.T) {
 		{"uploading", []FileFacts{{Name: "a.png", Pinned: true}, photo}, Syncing, "uploading photo.jpg: 12 of 40 MB", NoConnection},
 		{"another device uploads it", []FileFacts{{Name: "b.pdf", Size: 3e6}}, Syncing, "waiting for the backup node to pin b.pdf", NoConnection},
 		{"refused", []FileFacts{func() FileFacts { f := photo; f.Refused = quota; return f }()}, NotSyncing, quota, NotSyncing},
+		// A download is Syncing… even with no node: a device nearby gives it.
+		{"downloading", []FileFacts{{Name: "a.png", Pinned: true}, {Name: "film.mkv", Size: 40e6, Pinned: true, Downloading: true, HereBytes: 12e6}},
+			Syncing, "downloading film.mkv: 12 of 40 MB", Syncing},
+		// Pinned, not here and not being fetched: nothing moves, Synced.
+		{"not downloaded", []FileFacts{{Name: "film.mkv", Size: 40e6, Pinned: true}}, Synced, "", NoConnection},
 	} {
 		got, why := Object(Facts{Peers: synced, IsNode: isNode, Files: c.files})
 		if got != c.want || why != c.why {
