@@ -22,8 +22,9 @@ import (
 )
 
 // rssCap is issue 13's bound: every process stays under it, whatever the
-// size of the files it moves.
-const rssCap = 150 << 20
+// size of the files it moves. In MB as status and the logs here print
+// them (10^6 bytes), the stricter reading.
+const rssCap = 150_000_000
 
 // bigSize is "a 200 MB file" in the units status shows ("… of 200 MB").
 const bigSize = 200_000_000
