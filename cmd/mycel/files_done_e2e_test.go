@@ -274,11 +274,13 @@ func TestFilesDoneWhenLANThenNode(t *testing.T) {
 
 	// The node is stopped: B gets the page and its files from A directly.
 	upA, upB := lan.ups(a, b)
+	upAt := time.Now()
 	logs := []*proc{upA, upB}
 	waitFor(t, "the page and its files listed on b", func() bool {
 		out, _, err := b.run("", "files", "ls", id)
 		return err == nil && strings.Contains(out, "expedition.mov") && strings.Contains(out, "reeds at dawn.jpg")
 	}, logs...)
+	t.Logf("the page reached b from a %v after both started", time.Since(upAt).Round(time.Millisecond))
 	getPeak := int64(0)
 	for _, f := range fs {
 		got := filepath.Join(t.TempDir(), f.name)
