@@ -105,7 +105,9 @@ func (k Keys) key(h [32]byte) []byte {
 
 var zeroNonce = make([]byte, chacha20poly1305.NonceSizeX)
 
-// Seal seals one chunk's plaintext, appending to dst.
+// Seal seals one chunk's plaintext, appending to dst. plain[:0] as dst
+// seals it in place (its hash is taken first), so that a chunk needs one
+// buffer, not two.
 func (k Keys) Seal(dst, plain []byte) (Ref, []byte) {
 	if len(plain) > MaxChunk {
 		panic(fmt.Sprintf("files: chunk of %d bytes, over %d", len(plain), MaxChunk))

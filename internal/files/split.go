@@ -15,6 +15,11 @@ import (
 	_ "github.com/PlakarKorp/go-cdc-chunkers/chunkers/jc" // registers jc-v1.1.0
 )
 
+// scanBuffer is the chunker's read buffer, its default size: the least
+// it takes is MaxChunk, but then it moves the bytes left over to the
+// front after most chunks, which cost a quarter more CPU an add here.
+const scanBuffer = 2 * MaxChunk
+
 // algorithm is the chunker, by its versioned name: a version names one
 // exact cutting rule, so files cut today dedupe with the same file later.
 const algorithm = "jc-v1.1.0"
@@ -33,22 +38,23 @@ func (k Keys) Split(r io.Reader, limit int64, put func(ref Ref, sealed []byte) e
 	if limit <= 0 {
 		limit = DefaultMaxFile
 	}
-	c, err := chunkers.NewChunker(algorithm, &limitedReader{r: r, left: limit + 1}, &chunkers.ChunkerOpts{
+	c, err := chunkers.NewChunkerBuffer(algorithm, &limitedReader{r: r, left: limit + 1}, &chunkers.ChunkerOpts{
 		MinSize: MinChunk, NormalSize: AvgChunk, MaxSize: MaxChunk, Key: k.cut,
-	})
+	}, make([]byte, scanBuffer))
 	if err != nil {
 		return nil, 0, whole, fmt.Errorf("files: chunker: %w", err)
 	}
 	workers := min(runtime.GOMAXPROCS(0), 4)
 	type job struct {
-		plain  []byte
-		ref    Ref
-		sealed []byte
-		err    error // put's
-		done   chan struct{}
+		buf  []byte // the plaintext, then the same bytes sealed in place
+		ref  Ref
+		err  error // put's
+		done chan struct{}
 	}
-	// In memory at once: the chunks in order (workers), the one being put
-	// and the one being read: workers+2 of at most 16 MiB (plain and sealed).
+	// In memory at once: the scan buffer, and a buffer for each chunk in
+	// order (workers), the one being put and the one being read:
+	// workers+2 of at most MaxChunk+Overhead. Twice that in the heap: the
+	// collector lets it grow to twice what is live before it runs.
 	jobs := make(chan *job)
 	order := make(chan *job, workers)
 	stop := make(chan struct{})
@@ -58,8 +64,10 @@ func (k Keys) Split(r io.Reader, limit int64, put func(ref Ref, sealed []byte) e
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				j.ref, j.sealed = k.Seal(j.sealed[:0], j.plain)
-				j.err = put(j.ref, j.sealed)
+				// Sealed over its own plaintext (which nothing needs once
+				// sealed): one buffer a chunk, not two.
+				j.ref, j.buf = k.Seal(j.buf[:0], j.buf)
+				j.err = put(j.ref, j.buf)
 				close(j.done)
 			}
 		}()
@@ -83,7 +91,12 @@ func (k Keys) Split(r io.Reader, limit int64, put func(ref Ref, sealed []byte) e
 			}
 			if len(data) > 0 {
 				j := pool.Get().(*job)
-				j.plain = append(j.plain[:0], data...) // data is the chunker's buffer
+				if cap(j.buf) < len(data)+Overhead {
+					// Room for the seal's tag too, so that sealing in
+					// place allocates nothing.
+					j.buf = make([]byte, 0, len(data)+Overhead)
+				}
+				j.buf = append(j.buf[:0], data...) // data is the chunker's buffer
 				j.done = make(chan struct{})
 				order <- j
 				jobs <- j
