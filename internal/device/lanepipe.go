@@ -14,7 +14,7 @@ import (
 // laneBytes of sealed chunks (at least one chunk), and at most laneReqs
 // requests, whatever the files' sizes.
 const (
-	laneBytes = 16 << 20
+	laneBytes = 8 << 20
 	laneReqs  = 8
 )
 
