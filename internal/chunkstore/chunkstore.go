@@ -52,10 +52,19 @@ type Store struct {
 	// that walk is counted by it or by its Put, never by both.
 	counting sync.RWMutex
 
-	mu    sync.Mutex
-	size  int64 // bytes of the chunks stored, once counted
-	count int64
-	known bool // size and count are counted
+	mu       sync.Mutex
+	size     int64 // bytes of the chunks stored, once counted
+	count    int64
+	known    bool  // size and count are counted
+	reserved int64 // bytes of PutWithin writes admitted and not yet counted
+}
+
+// OverLimit is the refusal of a PutWithin: Used bytes are stored or
+// being stored, and the chunk would take the store over Limit.
+type OverLimit struct{ Used, Limit int64 }
+
+func (e *OverLimit) Error() string {
+	return fmt.Sprintf("chunk store limit: %d of %d bytes used", e.Used, e.Limit)
 }
 
 // Options are a store's settings; zero values are the defaults.
@@ -179,7 +188,7 @@ func (s *Store) Read(a files.Address) ([]byte, error) {
 	if err := os.Rename(s.path(a), s.damagedPath(a)); err != nil {
 		return nil, fmt.Errorf("move damaged chunk %s aside: %w", a.Short(), err)
 	}
-	s.counted(-int64(len(b)), -1)
+	s.counted(-int64(len(b)), -1, 0)
 	return nil, fmt.Errorf("%w: %w: chunk %s: its bytes hash to another address (moved to %s)", ErrNotFound, files.ErrDamaged, a.Short(), DamagedFolder)
 }
 
@@ -199,6 +208,22 @@ func (s *Store) Put(a files.Address, sealed []byte) (added bool, err error) {
 // or checked them as they arrived. Hashing is most of what storing a
 // chunk costs, so it is done once on each path.
 func (s *Store) PutChecked(a files.Address, sealed []byte) (added bool, err error) {
+	return s.put(a, sealed, 0)
+}
+
+// PutWithin is PutChecked under a limit on the bytes stored: a chunk not
+// held yet that would take them over limit is refused with *OverLimit.
+// The bytes of writes under way count from admission until they are
+// stored, so that writes at once cannot pass the limit together; a chunk
+// held already, or being written by another Put, is not counted twice.
+func (s *Store) PutWithin(a files.Address, sealed []byte, limit int64) (added bool, err error) {
+	if _, _, err := s.Usage(); err != nil { // counted before the limit is read
+		return false, err
+	}
+	return s.put(a, sealed, limit)
+}
+
+func (s *Store) put(a files.Address, sealed []byte, limit int64) (added bool, err error) {
 	if len(sealed) > files.MaxSealed {
 		return false, fmt.Errorf("chunk %s of %d bytes: over the %d-byte limit", a.Short(), len(sealed), files.MaxSealed)
 	}
@@ -219,6 +244,19 @@ func (s *Store) PutChecked(a files.Address, sealed []byte) (added bool, err erro
 	if fi, err := os.Stat(dst); err == nil {
 		oldSize = fi.Size()
 	}
+	var reserved int64 // released as the bytes are counted, or on failure
+	if limit > 0 {
+		n := int64(len(sealed))
+		s.mu.Lock()
+		if used := s.size + s.reserved; used+n > limit {
+			s.mu.Unlock()
+			return false, &OverLimit{Used: used, Limit: limit}
+		}
+		s.reserved += n
+		s.mu.Unlock()
+		reserved = n
+		defer func() { s.release(reserved) }()
+	}
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return false, s.failed(err)
 	}
@@ -237,10 +275,11 @@ func (s *Store) PutChecked(a files.Address, sealed []byte) (added bool, err erro
 		return false, s.failed(err)
 	}
 	if oldSize >= 0 {
-		s.counted(int64(len(sealed))-oldSize, 0)
+		s.counted(int64(len(sealed))-oldSize, 0, reserved)
 	} else {
-		s.counted(int64(len(sealed)), 1)
+		s.counted(int64(len(sealed)), 1, reserved)
 	}
+	reserved = 0
 	s.counting.RUnlock()
 	if err := durable.SyncDir(filepath.Dir(dst)); err != nil {
 		return false, s.failed(err)
@@ -249,14 +288,26 @@ func (s *Store) PutChecked(a files.Address, sealed []byte) (added bool, err erro
 	return oldSize < 0, nil
 }
 
-// counted adds to the count, once there is one. Called with counting held.
-func (s *Store) counted(bytes, count int64) {
+// counted adds to the count, once there is one, and releases a
+// reservation in the same step: between the two a limit would see the
+// chunk's bytes twice. Called with counting held.
+func (s *Store) counted(bytes, count, reserved int64) {
 	s.mu.Lock()
 	if s.known {
 		s.size += bytes
 		s.count += count
 	}
+	s.reserved -= reserved
 	s.mu.Unlock()
+}
+
+// release gives back a reservation of a write that failed.
+func (s *Store) release(reserved int64) {
+	if reserved != 0 {
+		s.mu.Lock()
+		s.reserved -= reserved
+		s.mu.Unlock()
+	}
 }
 
 func (s *Store) failed(err error) error {
@@ -302,7 +353,7 @@ func (s *Store) remove(a files.Address, cutoff time.Time) (bool, int64, error) {
 		}
 		return false, 0, err
 	}
-	s.counted(-fi.Size(), -1)
+	s.counted(-fi.Size(), -1, 0)
 	return true, fi.Size(), nil
 }
 

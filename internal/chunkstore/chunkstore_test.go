@@ -205,6 +205,75 @@ func TestUsageExactUnderConcurrency(t *testing.T) {
 	}
 }
 
+// PutWithin holds a limit exactly under concurrent writes: chunks sent
+// by many writers at once count once (the limit is their sum, and every
+// Put passes), and distinct chunks that would pass it together are
+// admitted only as far as it allows.
+func TestPutWithinExactUnderConcurrency(t *testing.T) {
+	s, _ := Open(t.TempDir())
+	var chunks []files.Address
+	var blobs [][]byte
+	var sum int64
+	for i := range 4 {
+		a, b := sealed(t, strings.Repeat("y", 1000+i))
+		chunks, blobs, sum = append(chunks, a), append(blobs, b), sum+int64(len(b))
+	}
+	var wg sync.WaitGroup
+	for g := range 24 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range chunks {
+				j := (i + g) % len(chunks)
+				if _, err := s.PutWithin(chunks[j], blobs[j], sum); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if _, b, _ := s.Usage(); b != sum {
+		t.Fatalf("usage %d bytes after puts of %d distinct bytes", b, sum)
+	}
+
+	// 16 new chunks of one size, room for 5 of them.
+	var fresh []files.Address
+	var fblobs [][]byte
+	for i := range 16 {
+		a, b := sealed(t, strings.Repeat("z", 2000)+string(rune('a'+i)))
+		fresh, fblobs = append(fresh, a), append(fblobs, b)
+	}
+	limit := sum + 5*int64(len(fblobs[0])) + int64(len(fblobs[0]))/2
+	var mu sync.Mutex
+	stored, refused := 0, 0
+	for i := range fresh {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := s.PutWithin(fresh[i], fblobs[i], limit)
+			var over *OverLimit
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				stored++
+			case errors.As(err, &over) && over.Limit == limit && over.Used <= limit:
+				refused++
+			default:
+				t.Errorf("put %d: %v", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	if _, b, _ := s.Usage(); stored != 5 || refused != 11 || b > limit {
+		t.Fatalf("%d stored, %d refused, %d of %d bytes used; want 5 stored", stored, refused, b, limit)
+	}
+	// A chunk held already passes a limit reached.
+	if _, err := s.PutWithin(chunks[0], blobs[0], 1); err != nil {
+		t.Fatalf("a chunk held already, put again: %v", err)
+	}
+}
+
 // List walks the folder in bounded steps, in address order; RemoveOlder
 // removes by the store's clock, and a chunk put again since is young.
 func TestListAndRemoveOlder(t *testing.T) {

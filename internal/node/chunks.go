@@ -39,9 +39,6 @@ type vaultChunks struct {
 	once  sync.Once
 	store *chunkstore.Store
 	err   error
-
-	mu       sync.Mutex
-	reserved int64 // bytes of Puts admitted and not yet written
 }
 
 func (v *Vault) chunkStore() (*chunkstore.Store, error) {
@@ -96,38 +93,20 @@ func (v *Vault) PutChunk(ctx context.Context, a files.Address, sealed []byte) er
 // checked them as they arrived (p2p.ChunkBackend), and hashing is most of
 // what storing a chunk costs.
 func (v *Vault) putChecked(cs *chunkstore.Store, a files.Address, sealed []byte) error {
-	if cs.Has(a) {
-		_, err := cs.PutChecked(a, sealed) // checks the bytes held, replacing them if they rotted
-		return err
-	}
-	n := int64(len(sealed))
-	c := &v.chunks
+	var err error
 	if v.quota > 0 {
-		_, used, err := cs.Usage()
-		if err != nil {
-			return err
-		}
-		c.mu.Lock()
-		if used+c.reserved+n > v.quota {
-			reason := QuotaReason(used+c.reserved, v.quota) // under the lock
-			c.mu.Unlock()
-			return &p2p.ChunkRefusal{Code: pb.ChunkReply_QUOTA, Reason: reason}
-		}
-		c.reserved += n
-		c.mu.Unlock()
-		defer func() {
-			c.mu.Lock()
-			c.reserved -= n
-			c.mu.Unlock()
-		}()
+		_, err = cs.PutWithin(a, sealed, v.quota)
+	} else {
+		_, err = cs.PutChecked(a, sealed)
 	}
-	if _, err := cs.PutChecked(a, sealed); err != nil {
-		if errors.Is(err, chunkstore.ErrFull) {
-			return &p2p.ChunkRefusal{Code: pb.ChunkReply_REFUSED, Reason: "the backup node's disk is full: its operator must free space"}
-		}
-		return err
+	var over *chunkstore.OverLimit
+	switch {
+	case errors.As(err, &over):
+		return &p2p.ChunkRefusal{Code: pb.ChunkReply_QUOTA, Reason: QuotaReason(over.Used, v.quota)}
+	case errors.Is(err, chunkstore.ErrFull):
+		return &p2p.ChunkRefusal{Code: pb.ChunkReply_REFUSED, Reason: "the backup node's disk is full: its operator must free space"}
 	}
-	return nil
+	return err
 }
 
 // HasChunks says which chunks are stored here. One it says is here that

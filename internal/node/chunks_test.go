@@ -153,7 +153,9 @@ func TestChunkChecksAndMissing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	data, _ := randomChunk(3<<20, 2)
+	// Over MaxChunk: at least two chunks, wherever the vault's keyed
+	// chunker cuts (3 MiB was sometimes one).
+	data, _ := randomChunk(files.MaxChunk+1<<20, 2)
 	m, err := e.StoreFile(ctx, bytes.NewReader(data), vault.StoreFileOptions{Name: "photo.jpg"})
 	if err != nil {
 		t.Fatal(err)
