@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"mycel/internal/device"
+	"mycel/internal/durable"
 	"mycel/internal/files"
 	"mycel/internal/node"
 	"mycel/internal/vault"
@@ -160,30 +161,11 @@ func durableWrites(dir string, total int64) (time.Duration, error) {
 	start := time.Now()
 	for w := range 4 {
 		g.Go(func() error {
-			for i := w; i < n; i += 4 {
-				p := filepath.Join(dir, fmt.Sprint(i))
-				f, err := os.Create(p)
-				if err != nil {
+			for i := w; i < n; i += 4 { // as a node stores a chunk
+				if err := durable.WriteNew(filepath.Join(dir, fmt.Sprint(i)), buf); err != nil {
 					return err
 				}
-				if _, err := f.Write(buf); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Sync(); err != nil {
-					f.Close()
-					return err
-				}
-				if err := f.Close(); err != nil {
-					return err
-				}
-				d, err := os.Open(dir)
-				if err != nil {
-					return err
-				}
-				err = d.Sync()
-				d.Close()
-				if err != nil {
+				if err := durable.SyncDir(dir); err != nil {
 					return err
 				}
 			}

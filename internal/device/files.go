@@ -93,7 +93,6 @@ func (l *nodeLink) setUsage(u p2p.Usage) {
 type fileUpload struct {
 	name       string
 	size, done int64
-	moving     bool
 	fileID     string
 	object     change.ID
 	left       []files.Address // chunks still to put, in order
@@ -487,7 +486,11 @@ func (m *fileMover) plan(ctx context.Context, left map[files.Address]bool) ([]*f
 func (m *fileMover) putFiles(ctx context.Context, l *nodeLink, lane int, list []*fileUpload) error {
 	e := m.d.Engine
 	cs, _ := e.Chunks()
-	p := m.pipe(l, lane)
+	type sent struct {
+		u *fileUpload
+		a files.Address
+	}
+	p := newPipe[sent](m, l, lane)
 	var acked []files.Address
 	lastFlush := time.Now()
 	flush := func() error {
@@ -499,15 +502,8 @@ func (m *fileMover) putFiles(ctx context.Context, l *nodeLink, lane int, list []
 		acked, lastFlush = acked[:0], time.Now()
 		return err
 	}
-	type sent struct {
-		u *fileUpload
-		a files.Address
-	}
-	var order []sent // what each request in the pipe is, oldest first
 	settle := func() error {
-		_, err := p.pop(ctx)
-		s := order[0]
-		order = order[1:]
+		s, err := p.pop(ctx)
 		var r *p2p.ChunkRefusal
 		if errors.As(err, &r) && (r.Code == pb.ChunkReply_QUOTA || r.Code == pb.ChunkReply_REFUSED) {
 			l.mu.Lock()
@@ -553,8 +549,7 @@ func (m *fileMover) putFiles(ctx context.Context, l *nodeLink, lane int, list []
 						return err
 					}
 				}
-				m.setMoving(u, true)
-				err = p.push(ctx, &laneReq{size: len(sealed), send: func(ctx context.Context, c *p2p.ChunkClient) func(context.Context) error {
+				err = p.push(ctx, &laneReq[sent]{what: sent{u, a}, size: len(sealed), send: func(ctx context.Context, c *p2p.ChunkClient) func(context.Context) error {
 					call := c.SendPut(ctx, a, sealed)
 					return func(ctx context.Context) error {
 						u, err := call.Wait(ctx)
@@ -565,7 +560,6 @@ func (m *fileMover) putFiles(ctx context.Context, l *nodeLink, lane int, list []
 				if err != nil {
 					return err
 				}
-				order = append(order, sent{u, a})
 				put++
 			}
 			list = next
@@ -587,12 +581,6 @@ const (
 	heldBatch = 32
 	heldEvery = 250 * time.Millisecond
 )
-
-func (m *fileMover) setMoving(u *fileUpload, moving bool) {
-	m.mu.Lock()
-	u.moving = moving
-	m.mu.Unlock()
-}
 
 func (m *fileMover) setUploads(ups []*fileUpload) {
 	m.mu.Lock()
@@ -776,16 +764,13 @@ func (d *Device) fetchChunks(ctx context.Context, fm *files.Manifest, links []*n
 			return err
 		})
 	}
-	p := d.files.pipe(links[0], lane)
 	type got struct {
 		a      files.Address
 		sealed []byte
 	}
-	var order []*got
+	p := newPipe[*got](d.files, links[0], lane)
 	settle := func() error {
-		_, err := p.pop(ctx)
-		g := order[0]
-		order = order[1:]
+		g, err := p.pop(ctx)
 		if err != nil && ctx.Err() == nil {
 			g.sealed, err = elsewhere(g.a, err)
 		}
@@ -806,7 +791,7 @@ func (d *Device) fetchChunks(ctx context.Context, fm *files.Manifest, links []*n
 			}
 		}
 		g := &got{a: w.a}
-		err := p.push(ctx, &laneReq{size: w.size, send: func(ctx context.Context, c *p2p.ChunkClient) func(context.Context) error {
+		err := p.push(ctx, &laneReq[*got]{what: g, size: w.size, send: func(ctx context.Context, c *p2p.ChunkClient) func(context.Context) error {
 			call := c.SendGet(ctx, g.a)
 			return func(ctx context.Context) (err error) {
 				g.sealed, err = call.Wait(ctx)
@@ -822,9 +807,7 @@ func (d *Device) fetchChunks(ctx context.Context, fm *files.Manifest, links []*n
 				return err
 			}
 			storeLater(w.a, sealed)
-			continue
 		}
-		order = append(order, g)
 	}
 	for p.busy() {
 		if err := settle(); err != nil {

@@ -19,15 +19,16 @@ const (
 )
 
 // lanePipe keeps requests in flight on one lane of a link, answered in
-// the order sent. It is used by one goroutine; others may share the
-// lane's stream meanwhile (the client orders their requests too).
-type lanePipe struct {
+// the order sent; each carries what it is for (T), handed back by pop. It
+// is used by one goroutine; others may share the lane's stream meanwhile
+// (the client orders their requests too).
+type lanePipe[T any] struct {
 	m    *fileMover
 	l    *nodeLink
 	lane int
 
 	c     *p2p.ChunkClient
-	q     []*laneReq
+	q     []*laneReq[T]
 	bytes int
 	// redialed: a stream that broke is dialed again once a pipe, and the
 	// requests unanswered sent again (every request is idempotent).
@@ -35,24 +36,26 @@ type lanePipe struct {
 }
 
 // laneReq is one request: send sends it on a stream and returns how to
-// wait for its answer; size is what it holds in memory.
-type laneReq struct {
+// wait for its answer; size is what it holds in memory; what is the
+// caller's own record of it.
+type laneReq[T any] struct {
+	what T
 	size int
 	send func(context.Context, *p2p.ChunkClient) func(context.Context) error
 	wait func(context.Context) error
 }
 
-func (m *fileMover) pipe(l *nodeLink, lane int) *lanePipe {
-	return &lanePipe{m: m, l: l, lane: lane}
+func newPipe[T any](m *fileMover, l *nodeLink, lane int) *lanePipe[T] {
+	return &lanePipe[T]{m: m, l: l, lane: lane}
 }
 
 // full says the next push must wait for an answer first.
-func (p *lanePipe) full() bool {
+func (p *lanePipe[T]) full() bool {
 	return len(p.q) > 0 && (len(p.q) >= laneReqs || p.bytes >= laneBytes)
 }
 
 // push sends r; the caller pops first while the pipe is full.
-func (p *lanePipe) push(ctx context.Context, r *laneReq) error {
+func (p *lanePipe[T]) push(ctx context.Context, r *laneReq[T]) error {
 	if p.c == nil || p.c.Err() != nil {
 		c, err := p.m.client(ctx, p.l, p.lane)
 		if err != nil {
@@ -67,7 +70,7 @@ func (p *lanePipe) push(ctx context.Context, r *laneReq) error {
 }
 
 // pop waits for the oldest request's answer and takes it off the pipe.
-func (p *lanePipe) pop(ctx context.Context) (*laneReq, error) {
+func (p *lanePipe[T]) pop(ctx context.Context) (T, error) {
 	r := p.q[0]
 	err := r.wait(ctx)
 	if err != nil && p.c.Err() != nil && ctx.Err() == nil && !p.redialed {
@@ -85,8 +88,8 @@ func (p *lanePipe) pop(ctx context.Context) (*laneReq, error) {
 	p.q[0] = nil
 	p.q = p.q[1:]
 	p.bytes -= r.size
-	return r, err
+	return r.what, err
 }
 
 // busy says requests are in flight.
-func (p *lanePipe) busy() bool { return len(p.q) > 0 }
+func (p *lanePipe[T]) busy() bool { return len(p.q) > 0 }
