@@ -176,7 +176,7 @@ func ServeChunks(ctx context.Context, rw io.ReadWriter, r *bufio.Reader, b Chunk
 				}
 				return release, nil
 			}
-			f, release, err := syncer.ReadFrameReserve(r, MaxChunkFrame, reserve)
+			f, release, err := syncer.ReadFrameDecode(r, MaxChunkFrame, reserve, unmarshalChunkFrame)
 			if err != nil {
 				release()
 				if errors.Is(err, io.EOF) {
@@ -473,7 +473,7 @@ func (c *ChunkClient) send(ctx context.Context, req *pb.ChunkRequest) *chunkCall
 func (c *ChunkClient) readReplies() {
 	whole := func(int) (func(), error) { return func() {}, nil }
 	for {
-		f, _, err := syncer.ReadFrameReserve(c.r, MaxChunkFrame, whole)
+		f, _, err := syncer.ReadFrameDecode(c.r, MaxChunkFrame, whole, unmarshalChunkFrame)
 		if err != nil {
 			c.fail(err)
 			return

@@ -84,6 +84,13 @@ func ReadFrameLimit(r *bufio.Reader, limit int) (*pb.Frame, error) {
 // and how long the bytes may take. The release reserve returns is the
 // caller's to call (also on an error after it).
 func ReadFrameReserve(r *bufio.Reader, limit int, reserve func(n int) (release func(), err error)) (*pb.Frame, func(), error) {
+	return ReadFrameDecode(r, limit, reserve, nil)
+}
+
+// ReadFrameDecode is ReadFrameReserve decoding the frame's bytes with
+// unmarshal (nil: proto.Unmarshal), which may keep slices of them: they
+// are read into a buffer of the frame's own.
+func ReadFrameDecode(r *bufio.Reader, limit int, reserve func(n int) (release func(), err error), unmarshal func([]byte, *pb.Frame) error) (*pb.Frame, func(), error) {
 	release := func() {}
 	n, err := binary.ReadUvarint(r)
 	if err != nil {
@@ -100,11 +107,11 @@ func ReadFrameReserve(r *bufio.Reader, limit int, reserve func(n int) (release f
 			return nil, func() {}, err
 		}
 	}
-	f, err := readBody(r, n, reserve != nil)
+	f, err := readBody(r, n, reserve != nil, unmarshal)
 	return f, release, err
 }
 
-func readBody(r *bufio.Reader, n uint64, reserved bool) (*pb.Frame, error) {
+func readBody(r *bufio.Reader, n uint64, reserved bool, unmarshal func([]byte, *pb.Frame) error) (*pb.Frame, error) {
 	first := firstChunk
 	if reserved { // the memory is accounted for: read it in one piece
 		first = int(n)
@@ -125,8 +132,11 @@ func readBody(r *bufio.Reader, n uint64, reserved bool) (*pb.Frame, error) {
 			return nil, err
 		}
 	}
+	if unmarshal == nil {
+		unmarshal = func(b []byte, f *pb.Frame) error { return proto.Unmarshal(b, f) }
+	}
 	f := &pb.Frame{}
-	if err := proto.Unmarshal(buf, f); err != nil {
+	if err := unmarshal(buf, f); err != nil {
 		return nil, fmt.Errorf("frame of %d bytes does not decode: %w", n, err)
 	}
 	return f, nil
