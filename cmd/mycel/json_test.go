@@ -137,6 +137,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "bench crdt", ok: run("bench", "crdt", "--n", "100", "--reps", "1"), fail: run("bench", "crdt", "--reps", "0")},
 		{command: "bench edit", ok: run("bench", "edit", "--blocks", "20", "--megabytes", "1", "--changes", "20", "--runs", "1"), fail: run("bench", "edit", "--runs", "0")},
 		{command: "bench files", ok: run("bench", "files", "--size", "2MB"), fail: run("bench", "files", "--size", "lots")},
+		{command: "bench scale", ok: run("bench", "scale", "--objects", "3", "--changes-per-object", "2", "--runs", "1"), fail: run("bench", "scale", "--objects", "0")},
 		{command: "bench rich", ok: run("bench", "rich", "--mark-ops", "100", "--page-marks", "100", "--runs", "1"), fail: run("bench", "rich", "--runs", "0")},
 		{command: "bench web", gap: "TestBenchWeb runs it with --json: it needs a browser", fail: run("bench", "web", "--keystrokes", "0")},
 		{command: "completion", ok: run("completion"), fail: run("completion", "bogus")},

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -34,22 +35,48 @@ func toJSON(o store.Object, match string) objectJSON {
 
 func (a *app) lsCmd() *cobra.Command {
 	var all bool
+	var limit int
+	var after string
 	cmd := &cobra.Command{
 		Use:   "ls",
 		Short: "List objects, most recently updated first",
-		Long:  "List objects, most recently updated first. Archived objects are left out unless --all; objects in the bin are in 'mycel bin'.",
-		Args:  cobra.NoArgs,
+		Long: `List objects, most recently updated first. Archived objects are left out unless
+--all; objects in the bin are in 'mycel bin'.
+
+A large vault is listed a page at a time: --limit N shows the first N, and
+--after ID the ones after that object (the last id of the page before):
+
+  mycel ls --limit 50
+  mycel ls --limit 50 --after 3f2a9c1e`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 {
+				return errors.New("--limit must be a positive number of objects (0: all)")
+			}
 			return a.withVault(func(e *vault.Engine) error {
-				objs, err := e.List(cmd.Context(), vault.ListOptions{Archived: all})
+				opt := vault.ListOptions{Archived: all, Limit: limit}
+				if after != "" {
+					id, err := e.Resolve(cmd.Context(), after)
+					if err != nil {
+						return fmt.Errorf("--after: %w", err)
+					}
+					opt.After = id
+				}
+				objs, err := e.List(cmd.Context(), opt)
 				if err != nil {
 					return err
 				}
-				return a.printObjects(objs, `No objects yet. Create one: mycel new --title "My page" --text "Hello"`)
+				empty := `No objects yet. Create one: mycel new --title "My page" --text "Hello"`
+				if after != "" {
+					empty = "No more objects after " + after + "."
+				}
+				return a.printObjects(objs, empty)
 			})
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "include archived objects")
+	cmd.Flags().IntVar(&limit, "limit", 0, "show at most this many objects (0: all)")
+	cmd.Flags().StringVar(&after, "after", "", "continue after this object (an id or its prefix, as ls prints)")
 	return cmd
 }
 

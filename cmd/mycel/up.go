@@ -80,7 +80,7 @@ port). On a terminal it prints an address that logs a browser in once;
 			if err != nil {
 				return err
 			}
-			objs, err := e.List(ctx, vault.ListOptions{All: true})
+			objects, err := e.CountObjects(ctx)
 			if err != nil {
 				return err
 			}
@@ -143,14 +143,14 @@ port). On a terminal it prints an address that logs a browser in once;
 			}
 			sock := api.SocketPath(a.data)
 			if a.asJSON {
-				up := map[string]any{"event": "up", "vault_id": fmt.Sprintf("%x", e.VaultID()), "objects": len(objs), "nodes": nodes,
+				up := map[string]any{"event": "up", "vault_id": fmt.Sprintf("%x", e.VaultID()), "objects": objects, "nodes": nodes,
 					"addresses": reach, "api": "unix:" + sock, "data": a.data}
 				if app != nil {
 					up["web"] = app.Base() // no login token: 'mycel open --print' gives one
 				}
 				a.emitLine(up)
 			} else {
-				fmt.Fprintf(a.stdout, "mycel is up: vault %s, %d objects, %d backup nodes, data in %s.\n", e.VaultID().Short(), len(objs), len(nodes), a.data)
+				fmt.Fprintf(a.stdout, "mycel is up: vault %s, %d objects, %d backup nodes, data in %s.\n", e.VaultID().Short(), objects, len(nodes), a.data)
 				for _, r := range reach {
 					fmt.Fprintf(a.stdout, "Other devices of the vault can reach this one at %s\n", r)
 				}

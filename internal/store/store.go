@@ -82,6 +82,29 @@ func MetaOf(c *change.Change) ChangeMeta {
 		Time: c.Time, Snapshot: c.Snapshot, NewVersion: c.NewVersion, Size: len(c.Raw), Chunks: c.Chunks}
 }
 
+// ObjectQuery asks for a page of the object index, most recently updated
+// first (ties in id order).
+type ObjectQuery struct {
+	Archived bool // archived objects too
+	Deleted  bool // only the objects in the bin
+	All      bool // every object
+	// After continues a listing after this object (its Updated and ID);
+	// nil: from the start.
+	After *Object
+	Limit int // 0: no limit
+}
+
+// Keeps says whether q's filter lets o in.
+func (q ObjectQuery) Keeps(o Object) bool {
+	switch {
+	case q.All:
+		return true
+	case q.Deleted:
+		return o.Deleted
+	}
+	return !o.Deleted && (q.Archived || !o.Archived)
+}
+
 // Object is a row of the object index.
 type Object struct {
 	ID       change.ID
@@ -172,6 +195,11 @@ type Tx interface {
 	Backlinks(id change.ID) ([]change.ID, error)
 	Object(id change.ID) (Object, error)
 	Objects() ([]Object, error) // most recently updated first
+	// ObjectsPage is a page of the object index in the order of Objects,
+	// filtered: what ls shows, at the cost of the page.
+	ObjectsPage(q ObjectQuery) ([]Object, error)
+	// CountObjects is the number of rows of the object index.
+	CountObjects() (int, error)
 	Search(query string, limit int) ([]Hit, error)
 	// StaleText lists objects whose text index is out of date.
 	StaleText() ([]change.ID, error)

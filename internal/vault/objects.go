@@ -354,25 +354,40 @@ type ListOptions struct {
 	Archived bool // include archived objects
 	Deleted  bool // only the objects in the bin
 	All      bool // every object: archived, in the bin or not
+	// Limit bounds the objects returned (0: all); After continues a
+	// listing after that object (zero: from the start).
+	Limit int
+	After change.ID
 }
 
 // List returns the object index, most recently updated first: objects not
 // in the bin (and not archived, unless asked), or only those in the bin.
 func (e *Engine) List(ctx context.Context, opt ListOptions) ([]store.Object, error) {
 	var out []store.Object
+	q := store.ObjectQuery{Archived: opt.Archived, Deleted: opt.Deleted, All: opt.All, Limit: opt.Limit}
 	err := e.db.View(ctx, func(tx store.Tx) (err error) {
-		out, err = tx.Objects()
+		if opt.After != (change.ID{}) {
+			after, err := tx.Object(opt.After)
+			if err != nil {
+				return fmt.Errorf("--after %s: %w", opt.After.Short(), err)
+			}
+			q.After = &after
+		}
+		out, err = tx.ObjectsPage(q)
 		return err
 	})
-	return slices.DeleteFunc(out, func(o store.Object) bool {
-		if opt.All {
-			return false
-		}
-		if opt.Deleted {
-			return !o.Deleted
-		}
-		return o.Deleted || o.Archived && !opt.Archived
-	}), err
+	return out, err
+}
+
+// CountObjects is how many objects the vault holds, in the bin and
+// archived ones included: what a summary shows, without reading them.
+func (e *Engine) CountObjects(ctx context.Context) (int, error) {
+	var n int
+	err := e.db.View(ctx, func(tx store.Tx) (err error) {
+		n, err = tx.CountObjects()
+		return err
+	})
+	return n, err
 }
 
 // Search runs a full-text search over titles and text; objects in the bin

@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"bytes"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -79,6 +80,32 @@ func (t *tx) Objects() ([]store.Object, error) {
 	slices.SortStableFunc(rows, func(a, b store.Object) int {
 		return b.Updated.Compare(a.Updated) // ties stay in id order
 	})
+	return rows, nil
+}
+
+func (t *tx) CountObjects() (int, error) {
+	rows, err := t.Objects()
+	return len(rows), err
+}
+
+func (t *tx) ObjectsPage(q store.ObjectQuery) ([]store.Object, error) {
+	rows, err := t.Objects()
+	if err != nil {
+		return nil, err
+	}
+	rows = slices.DeleteFunc(rows, func(o store.Object) bool {
+		if !q.Keeps(o) {
+			return true
+		}
+		if a := q.After; a != nil {
+			u, au := o.Updated.UnixMilli(), a.Updated.UnixMilli()
+			return u > au || u == au && bytes.Compare(o.ID[:], a.ID[:]) <= 0
+		}
+		return false
+	})
+	if q.Limit > 0 && len(rows) > q.Limit {
+		rows = rows[:q.Limit]
+	}
 	return rows, nil
 }
 

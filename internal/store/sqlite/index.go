@@ -125,6 +125,54 @@ func (t *txn) Objects() ([]store.Object, error) {
 	return out, rows.Err()
 }
 
+func (t *txn) CountObjects() (int, error) {
+	var n int
+	err := t.queryRow(`SELECT count(*) FROM objects`).Scan(&n)
+	return n, err
+}
+
+func (t *txn) ObjectsPage(q store.ObjectQuery) ([]store.Object, error) {
+	var where []string
+	var args []any
+	switch {
+	case q.All:
+	case q.Deleted:
+		where = append(where, `archived & 2 != 0`)
+	case q.Archived:
+		where = append(where, `archived & 2 = 0`)
+	default:
+		where = append(where, `archived = 0`)
+	}
+	if q.After != nil {
+		u := q.After.Updated.UnixMilli()
+		where = append(where, `(updated_ms < ? OR (updated_ms = ? AND id > ?))`)
+		args = append(args, u, u, q.After.ID[:])
+	}
+	query := `SELECT ` + objectCols + ` FROM objects`
+	if len(where) > 0 {
+		query += ` WHERE ` + strings.Join(where, ` AND `)
+	}
+	query += ` ORDER BY updated_ms DESC, id`
+	if q.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, q.Limit)
+	}
+	rows, err := t.query(query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []store.Object
+	for rows.Next() {
+		o, err := scanObject(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
 // ftsQuery turns what a person typed into an FTS5 query that cannot be a
 // syntax error: every word quoted, all required, the last one as a prefix.
 func ftsQuery(q string) string {

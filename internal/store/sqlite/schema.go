@@ -66,10 +66,11 @@ CREATE TABLE IF NOT EXISTS chunk_refs (chunk BLOB NOT NULL, change BLOB NOT NULL
 CREATE INDEX IF NOT EXISTS chunk_refs_by_object ON chunk_refs(object, chunk);
 CREATE INDEX IF NOT EXISTS chunk_refs_by_change ON chunk_refs(change);
 CREATE TABLE IF NOT EXISTS chunk_held (peer TEXT NOT NULL, chunk BLOB NOT NULL, PRIMARY KEY (peer, chunk)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS objects_by_recency ON objects(updated_ms DESC, id);
 `
 
 // SchemaVersion is the store format this code writes (PRAGMA user_version).
-const SchemaVersion = 5
+const SchemaVersion = 6
 
 // migrations[v] brings a store of version v to v+1. Each is written out as
 // it was when its format was current: a later format changes the schema
@@ -113,6 +114,9 @@ UPDATE objects SET text_stale = 1;`,
 CREATE INDEX chunk_refs_by_object ON chunk_refs(object, chunk);
 CREATE INDEX chunk_refs_by_change ON chunk_refs(change);
 CREATE TABLE chunk_held (peer TEXT NOT NULL, chunk BLOB NOT NULL, PRIMARY KEY (peer, chunk)) WITHOUT ROWID;`,
+	// Version 6 indexes objects by recency: ls pages through them (a
+	// page costs what it shows, not a sort of every object).
+	5: `CREATE INDEX objects_by_recency ON objects(updated_ms DESC, id);`,
 }
 
 // migrate creates the schema in a new store or brings an older one up to

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"mycel/internal/change"
 	"mycel/internal/store"
@@ -351,4 +352,59 @@ func testBacklinks(t *testing.T, impl Impl) {
 	if got, gotB := backlinks(c), backlinks(b); !sameIDs(got, []change.ID{b}) || !sameIDs(gotB, []change.ID{a}) {
 		t.Fatalf("after A's links changed: C ← %v, B ← %v", got, gotB)
 	}
+}
+
+// ObjectsPage pages through the index in the order of Objects, filtered
+// as ls filters: pages of any size, continued after the last object of
+// the page before, add up to the filtered whole, ties in id order.
+func testObjectsPage(t *testing.T, impl Impl) {
+	s := fresh(t, impl)
+	base := time.UnixMilli(1_700_000_000_000).UTC()
+	update(t, s, func(tx store.Tx) error {
+		for i := range 23 {
+			o := store.Object{ID: id(byte(i*7%23), 1), Type: "page", Title: fmt.Sprint(i),
+				Created: base, Updated: base.Add(time.Duration(i%5) * time.Second), // ties
+				Archived: i%4 == 1, Deleted: i%6 == 2}
+			must(t, tx.PutObject(o))
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		all, err := tx.Objects()
+		must(t, err)
+		if n, err := tx.CountObjects(); err != nil || n != len(all) || n != 23 {
+			t.Fatalf("CountObjects = %d, %v; the index holds %d", n, err, len(all))
+		}
+		for _, q := range []store.ObjectQuery{{}, {Archived: true}, {Deleted: true}, {All: true}} {
+			var want []change.ID
+			for _, o := range all {
+				if q.Keeps(o) {
+					want = append(want, o.ID)
+				}
+			}
+			for _, limit := range []int{0, 1, 4, 50} {
+				q := q
+				q.Limit = limit
+				var got []change.ID
+				for range 30 {
+					page, err := tx.ObjectsPage(q)
+					must(t, err)
+					if limit > 0 && len(page) > limit {
+						t.Fatalf("%+v: a page of %d", q, len(page))
+					}
+					for _, o := range page {
+						got = append(got, o.ID)
+					}
+					if len(page) == 0 || limit == 0 {
+						break
+					}
+					q.After = &page[len(page)-1]
+				}
+				if fmt.Sprint(got) != fmt.Sprint(want) {
+					t.Fatalf("%+v: pages give\n%v, want\n%v", q, got, want)
+				}
+			}
+		}
+		return nil
+	})
 }

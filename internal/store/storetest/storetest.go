@@ -50,6 +50,7 @@ func Run(t *testing.T, impl Impl) {
 		{"stale text", testStaleText},
 		{"backlinks", testBacklinks},
 		{"objects with prefix", testObjectsWithPrefix},
+		{"objects page", testObjectsPage},
 		{"settings", testSettings},
 		{"members", testMembers},
 		{"snapshots", testSnapshots},

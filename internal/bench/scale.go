@@ -1,0 +1,141 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"mycel/internal/vault"
+)
+
+// ScaleResult is a large vault built through the protocol, and what its
+// everyday commands cost on the device that synced it.
+type ScaleResult struct {
+	Sync     InitialSyncResult
+	Commands []CommandTime
+}
+
+// CommandTime is the median wall time of one command, run as its own
+// process (start and store open included), over Runs runs.
+type CommandTime struct {
+	Name   string
+	Median time.Duration
+	Runs   int
+}
+
+// Scale builds a vault of objects × perObject changes on a node, syncs it
+// to a fresh device over loopback (InitialSync), then times commands of
+// the executable exe (mycel) on that device's data folder, each the
+// median of runs runs.
+func Scale(ctx context.Context, exe, dir string, objects, perObject, runs int, progress func(string)) (ScaleResult, error) {
+	var r ScaleResult
+	var err error
+	if r.Sync, err = InitialSync(ctx, dir, objects, perObject, progress); err != nil {
+		return r, err
+	}
+	data := filepath.Join(dir, "b")
+	id, err := someObject(ctx, data, objects/2)
+	if err != nil {
+		return r, err
+	}
+	word := fmt.Sprint(objects / 3) // in one title ("Object N") and its text
+	cmds := []struct {
+		name string
+		args []string
+	}{
+		{"show ID", []string{"show", id}},
+		{"status ID", []string{"status", id}},
+		{"search " + word, []string{"search", word}},
+		{"append ID", []string{"append", id, "--text", "One more line."}},
+		{"ls --limit 50", []string{"ls", "--limit", "50"}},
+		{"ls (all)", []string{"ls"}},
+		{"status (vault)", []string{"status"}},
+	}
+	for _, c := range cmds {
+		progress("timing mycel " + c.name)
+		ct, err := timeRuns(c.name, runs, func() error {
+			cmd := exec.CommandContext(ctx, exe, append([]string{"--data", data}, c.args...)...)
+			out, err := cmd.CombinedOutput()
+			if err != nil {
+				return fmt.Errorf("mycel %s: %v: %s", c.name, err, strings.TrimSpace(string(out)))
+			}
+			return nil
+		})
+		if err != nil {
+			return r, err
+		}
+		r.Commands = append(r.Commands, ct)
+	}
+	progress("timing mycel up until its API serves")
+	ct, err := timeRuns("up start → API", runs, func() error { return upUntilServing(ctx, exe, data) })
+	if err != nil {
+		return r, err
+	}
+	r.Commands = append(r.Commands, ct)
+	return r, nil
+}
+
+// timeRuns is the median of runs runs of f.
+func timeRuns(name string, runs int, f func() error) (CommandTime, error) {
+	var ds []time.Duration
+	for range runs {
+		start := time.Now()
+		if err := f(); err != nil {
+			return CommandTime{}, err
+		}
+		ds = append(ds, time.Since(start))
+	}
+	slices.Sort(ds)
+	return CommandTime{Name: name, Median: ds[len(ds)/2], Runs: runs}, nil
+}
+
+// someObject is the id of the n-th object of the vault in data.
+func someObject(ctx context.Context, data string, n int) (string, error) {
+	e, err := vault.Open(data)
+	if err != nil {
+		return "", err
+	}
+	defer e.Close()
+	objs, err := e.List(ctx, vault.ListOptions{})
+	if err != nil {
+		return "", err
+	}
+	if len(objs) == 0 {
+		return "", fmt.Errorf("the synced vault has no objects")
+	}
+	return objs[min(n, len(objs)-1)].ID.String(), nil
+}
+
+// upUntilServing starts 'mycel up' on data (no LAN, no web app) and
+// returns once it says its local API serves, after stopping it.
+func upUntilServing(ctx context.Context, exe, data string) error {
+	cmd := exec.CommandContext(ctx, exe, "--data", data, "up", "--no-lan", "--no-web", "--listen", "/ip4/127.0.0.1/tcp/0")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() {
+		cmd.Process.Signal(os.Interrupt)
+		cmd.Wait()
+	}()
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "Local API on ") {
+			go io.Copy(io.Discard, out)
+			return nil
+		}
+	}
+	return fmt.Errorf("mycel up ended before its API served: %s", strings.TrimSpace(stderr.String()))
+}
