@@ -10,6 +10,7 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/store"
+	"mycel/internal/store/fts"
 )
 
 // fileMagic starts a file CopyTo writes; the number is its format.
@@ -177,7 +178,7 @@ func Load(path string) (*Store, error) {
 	for _, o := range img.Objects {
 		rec := &objectRec{row: o.Row}
 		if o.Indexed {
-			rec.text = &indexed{title: o.Title, body: o.Body, titleToks: tokenize(o.Title), bodyToks: tokenize(o.Body)}
+			rec.text = &indexed{title: o.Title, body: o.Body, titleToks: fts.Tokenize(o.Title), bodyToks: fts.Tokenize(o.Body)}
 		}
 		st.objects.put(t.gen, idKey(o.Row.ID), rec)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/store"
+	"mycel/internal/store/fts"
 )
 
 // PutObject writes an object's row and, unless its text is stale, its
@@ -24,7 +25,7 @@ func (t *tx) PutObject(o store.Object) error {
 		rec.text, rec.links = old.text, old.links
 	}
 	if !o.TextStale {
-		rec.text = &indexed{title: o.Title, body: o.Body, titleToks: tokenize(o.Title), bodyToks: tokenize(o.Body)}
+		rec.text = &indexed{title: o.Title, body: o.Body, titleToks: fts.Tokenize(o.Title), bodyToks: fts.Tokenize(o.Body)}
 		rec.links = slices.Clone(o.Links)
 	}
 	o.Links = nil
@@ -110,14 +111,14 @@ func (t *tx) ObjectsPage(q store.ObjectQuery) ([]store.Object, error) {
 }
 
 // Search finds the objects whose indexed title and text hold every word
-// of query, the last as a prefix (text.go), those with the most
+// of query, the last as a prefix (package fts), those with the most
 // occurrences first, then in id order.
 func (t *tx) Search(query string, limit int) ([]store.Hit, error) {
 	st, err := t.r()
 	if err != nil {
 		return nil, err
 	}
-	phrases := parseQuery(query)
+	phrases := fts.ParseQuery(query)
 	if len(phrases) == 0 || limit == 0 {
 		return nil, nil
 	}
@@ -132,14 +133,13 @@ func (t *tx) Search(query string, limit int) ([]store.Hit, error) {
 		}
 		score := 0
 		for _, p := range phrases {
-			n := len(p.positions(rec.text.titleToks)) + len(p.positions(rec.text.bodyToks))
+			n := len(p.Positions(rec.text.titleToks)) + len(p.Positions(rec.text.bodyToks))
 			if n == 0 {
 				return true
 			}
 			score += n
 		}
-		insts := instances(phrases, rec.text.bodyToks)
-		all = append(all, found{store.Hit{Object: rec.row, Match: snippet(rec.text.body, rec.text.bodyToks, insts, len(phrases))}, score})
+		all = append(all, found{store.Hit{Object: rec.row, Match: fts.Snippet(rec.text.body, rec.text.bodyToks, phrases)}, score})
 		return true
 	})
 	slices.SortStableFunc(all, func(a, b found) int { return b.score - a.score })

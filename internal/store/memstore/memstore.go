@@ -10,7 +10,7 @@
 // panic. Updates run one at a time. Neither copies the store.
 //
 // It keeps what the SQLite store keeps, with the same meaning, order and
-// search (text.go), and holds to the same contract (storetest). CopyTo
+// search (package fts), and holds to the same contract (storetest). CopyTo
 // writes a file that Load reads back.
 package memstore
 
@@ -24,6 +24,7 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/store"
+	"mycel/internal/store/fts"
 )
 
 var _ store.Store = (*Store)(nil)
@@ -113,7 +114,7 @@ type objectRec struct {
 
 type indexed struct {
 	title, body         string
-	titleToks, bodyToks []token
+	titleToks, bodyToks []fts.Token
 }
 
 func seqKey(n int64) string {

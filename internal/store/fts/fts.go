@@ -1,4 +1,10 @@
-package memstore
+// Package fts is SQLite FTS5's full-text rules in Go: its unicode61
+// tokenizer (remove_diacritics 2), mycel's query (every word a phrase, the
+// last one a prefix) and snippet(). The memory store searches with them,
+// and the SQLite store makes its snippets with them from a bounded window
+// of a text (FTS5's own reads the whole text, and takes time quadratic in
+// the matches: 85 s on a page of 2.5 MB).
+package fts
 
 import (
 	"slices"
@@ -7,29 +13,26 @@ import (
 	"unicode/utf8"
 )
 
-// The search here is SQLite's for the SQLite store: FTS5 with the
-// unicode61 tokenizer (remove_diacritics 2), the query made by that
-// store's ftsQuery (every word a quoted phrase, the last one a prefix) and
-// the match by snippet(objects_fts, 2, '[', ']', '…', 12). What follows
-// copies their rules; TestTokensAsSQLite and TestSearchAsSQLite compare
-// the two.
+// What follows copies FTS5's rules: the tokenizer, the SQLite store's
+// ftsQuery and snippet(objects_fts, 2, '[', ']', '…', 12).
+// TestTokensAsSQLite and TestSnippetsAsSQLite compare the two.
 
-// token is a word of a text: its folded form and where it stands.
-type token struct {
+// Token is a word of a text: its folded form and where it stands.
+type Token struct {
 	term       string
 	start, end int // byte offsets in the text
 }
 
-// tokenize splits text into words as unicode61 does: runs of letters,
+// Tokenize splits text into words as unicode61 does: runs of letters,
 // digits, private-use and unassigned characters (and the combining
 // accents it removes), each folded.
-func tokenize(text string) []token {
-	var out []token
+func Tokenize(text string) []Token {
+	var out []Token
 	var b strings.Builder
 	start := -1
 	flush := func(end int) {
 		if start >= 0 && b.Len() > 0 { // a run of accents alone is no word
-			out = append(out, token{b.String(), start, end})
+			out = append(out, Token{b.String(), start, end})
 		}
 		start = -1
 		b.Reset()
@@ -122,34 +125,34 @@ const latinExtendedBase = ".a.b.b.b.c.d.d.d.d.d.e.e.e.e.e.f.g.h.h.h.h.h.i.i.k.k.
 	".w.w.w.w.w.x.x.y.z.z.zhtwy.......a.a.a.a.a.a.a.a.a.a.a.a.e.e.e.e" +
 	".e.e.e.e.i.i.o.o.o.o.o.o.o.o.o.o.o.o.u.u.u.u.u.u.u.y.y.y.y......"
 
-// phrase is one word of a query: its tokens in a row, the last one a
+// Phrase is one word of a query: its tokens in a row, the last one a
 // prefix for the last word.
-type phrase struct {
+type Phrase struct {
 	terms  []string
 	prefix bool
 }
 
-// parseQuery makes phrases of what a person typed, as the SQLite store's
+// ParseQuery makes phrases of what a person typed, as the SQLite store's
 // ftsQuery does: every whitespace-separated word a phrase, all required,
 // the last one a prefix. A word with no letters in it asks for nothing
 // (FTS5 leaves such a phrase out); nil when nothing is asked.
-func parseQuery(q string) []phrase {
+func ParseQuery(q string) []Phrase {
 	words := strings.Fields(q)
-	var out []phrase
+	var out []Phrase
 	for i, w := range words {
 		var terms []string
-		for _, tk := range tokenize(w) {
+		for _, tk := range Tokenize(w) {
 			terms = append(terms, tk.term)
 		}
 		if len(terms) > 0 {
-			out = append(out, phrase{terms: terms, prefix: i == len(words)-1})
+			out = append(out, Phrase{terms: terms, prefix: i == len(words)-1})
 		}
 	}
 	return out
 }
 
-// positions lists where p stands in toks.
-func (p phrase) positions(toks []token) []int {
+// Positions lists where p stands in toks.
+func (p Phrase) Positions(toks []Token) []int {
 	var out []int
 	n := len(p.terms)
 	for i := 0; i+n <= len(toks); i++ {
@@ -177,10 +180,10 @@ type instance struct{ phrase, pos, size int }
 
 // instances lists where the phrases stand in toks, by position, then
 // phrase, as FTS5's xInst gives them.
-func instances(phrases []phrase, toks []token) []instance {
+func instances(phrases []Phrase, toks []Token) []instance {
 	var out []instance
 	for i, p := range phrases {
-		for _, pos := range p.positions(toks) {
+		for _, pos := range p.Positions(toks) {
 			out = append(out, instance{i, pos, len(p.terms)})
 		}
 	}
@@ -200,7 +203,7 @@ const snippetTokens = 12
 // words with the best score (every phrase seen counts 1000, each time
 // again 1, a window that starts a sentence 100 more), the instances in it
 // in brackets, an ellipsis where the text is cut.
-func snippet(text string, toks []token, insts []instance, nPhrases int) string {
+func snippet(text string, toks []Token, insts []instance, nPhrases int) string {
 	nDoc := len(toks)
 	// Where sentences start: the first word, and every word after a '.'
 	// or ':' and some white space.
@@ -277,7 +280,7 @@ func windowScore(insts []instance, nPhrases, start, nDoc int) (score, adj int) {
 // highlight writes the words from lo to hi (and the text before lo when lo
 // is the first, after hi when hi is the last), overlapping instances
 // merged into one pair of brackets.
-func highlight(text string, toks []token, insts []instance, lo, hi int) string {
+func highlight(text string, toks []Token, insts []instance, lo, hi int) string {
 	// Merged instances: [start, end] word ranges, from lo on.
 	type span struct{ start, end int }
 	var spans []span
@@ -340,4 +343,77 @@ func highlight(text string, toks []token, insts []instance, lo, hi int) string {
 		b.WriteString("…")
 	}
 	return b.String()
+}
+
+// Snippet is FTS5's snippet() of text (tokenized as toks) for the query
+// phrases.
+func Snippet(text string, toks []Token, phrases []Phrase) string {
+	return snippet(text, toks, instances(phrases, toks), len(phrases))
+}
+
+// Window bounds the text a bounded snippet reads at once, and Budget all
+// that a search reads for its snippets: a page of notes fits in one
+// window, where the snippet is FTS5's own.
+const (
+	Window = 64 << 10
+	Budget = 2 << 20
+)
+
+// BoundedSnippet is Snippet of the first window of text (at most Window
+// bytes, cut between words) holding an instance of the phrases, reading
+// at most budget bytes (at least one window); text cut off at either
+// end shows an ellipsis. It returns what it read. A text of one window is
+// snippeted whole, as FTS5 would; one whose matches all lie past the
+// budget shows its first window.
+func BoundedSnippet(text string, phrases []Phrase, budget int) (snip string, read int) {
+	if len(text) <= Window {
+		return Snippet(text, Tokenize(text), phrases), len(text)
+	}
+	first := ""
+	for lo := 0; lo < len(text); {
+		hi := cutAt(text, lo+Window)
+		part := text[lo:hi]
+		toks := Tokenize(part)
+		read += len(part)
+		insts := instances(phrases, toks)
+		if len(insts) > 0 || read >= budget || hi == len(text) {
+			if len(insts) == 0 && first != "" {
+				return first, read
+			}
+			return ellipses(snippet(part, toks, insts, len(phrases)), lo > 0, hi < len(text)), read
+		}
+		if first == "" {
+			first = ellipses(snippet(part, toks, nil, len(phrases)), lo > 0, true)
+		}
+		lo = hi
+	}
+	return first, read
+}
+
+// cutAt is where a window ending near at ends: after the last white space
+// in the 256 bytes before it, else at a character's start.
+func cutAt(text string, at int) int {
+	if at >= len(text) {
+		return len(text)
+	}
+	for i := at; i > at-256 && i > 0; i-- {
+		if c := text[i-1]; c == ' ' || c == '\n' || c == '\t' {
+			return i
+		}
+	}
+	for at > 0 && !utf8.RuneStart(text[at]) {
+		at--
+	}
+	return at
+}
+
+// ellipses marks a snippet of a window cut from a longer text.
+func ellipses(s string, cutBefore, cutAfter bool) string {
+	if cutBefore && !strings.HasPrefix(s, "…") {
+		s = "…" + s
+	}
+	if cutAfter && !strings.HasSuffix(s, "…") {
+		s += "…"
+	}
+	return s
 }
