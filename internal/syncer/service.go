@@ -383,6 +383,13 @@ func (s *Service) pollLocal(offer bool) {
 	var objs []change.ID
 	var polled int64
 	if err := s.store.view(func(tx store.Tx) (err error) {
+		if !offer {
+			// Only where the poll starts: what is stored already is
+			// offered by reconciliation. Listing it was a scan of every
+			// change at each start (1.2 s at 2,000,000).
+			polled, err = tx.LastSeq()
+			return err
+		}
 		objs, polled, err = tx.ChangedBy(s.author, s.polled)
 		return err
 	}); err != nil {

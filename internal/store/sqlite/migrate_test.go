@@ -368,7 +368,7 @@ func TestOpenUpgradesFormat3DropsSnapshots(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Back to format 3: no links table, no chunk tables.
-	for _, q := range []string{`DROP TABLE links`, `DROP TABLE chunk_refs`, `DROP TABLE chunk_held`, `DROP INDEX objects_by_recency`, `PRAGMA user_version = 3`} {
+	for _, q := range []string{`DROP TABLE links`, `DROP TABLE chunk_refs`, `DROP TABLE chunk_held`, `DROP INDEX objects_by_recency`, `DROP INDEX objects_stale`, `PRAGMA user_version = 3`} {
 		if _, err := db.db.Exec(q); err != nil {
 			t.Fatal(err)
 		}
