@@ -369,7 +369,7 @@ func (e *Engine) List(ctx context.Context, opt ListOptions) ([]store.Object, err
 		if opt.After != (change.ID{}) {
 			after, err := tx.Object(opt.After)
 			if err != nil {
-				return fmt.Errorf("--after %s: %w", opt.After.Short(), err)
+				return fmt.Errorf("list after object %s: %w", opt.After.Short(), err)
 			}
 			q.After = &after
 		}
