@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	peer "github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -341,11 +340,7 @@ func Files(ctx context.Context, dir string, total int64, progress func(string)) 
 
 // peerOf is the peer id in a /p2p/ address, as devices record peers.
 func peerOf(addr string) (string, error) {
-	m, err := ma.NewMultiaddr(addr)
-	if err != nil {
-		return "", err
-	}
-	info, err := peer.AddrInfoFromP2pAddr(m)
+	info, err := peer.AddrInfoFromString(addr)
 	if err != nil {
 		return "", err
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
 
 	"mycel/internal/change"
 	"mycel/internal/files"
@@ -69,10 +68,8 @@ func (d *Device) nodePeers() []string {
 			out = append(out, string(n.Peer))
 			continue
 		}
-		if m, err := ma.NewMultiaddr(n.Addr); err == nil {
-			if info, err := peer.AddrInfoFromP2pAddr(m); err == nil {
-				out = append(out, info.ID.String())
-			}
+		if info, err := peer.AddrInfoFromString(n.Addr); err == nil {
+			out = append(out, info.ID.String())
 		}
 	}
 	return out

@@ -110,20 +110,7 @@ func (t *txn) Object(id change.ID) (store.Object, error) {
 }
 
 func (t *txn) Objects() ([]store.Object, error) {
-	rows, err := t.query(`SELECT ` + objectCols + ` FROM objects ORDER BY updated_ms DESC, id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []store.Object
-	for rows.Next() {
-		o, err := scanObject(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, o)
-	}
-	return out, rows.Err()
+	return t.ObjectsPage(store.ObjectQuery{All: true})
 }
 
 func (t *txn) CountObjects() (int, error) {
