@@ -13,7 +13,9 @@ import (
 )
 
 // A JSON export holds the pages' files too, in files/ named by their id
-// (the hex SHA-256 of their bytes: no name to make safe, each file once).
+// (their WholeHash in hex: no name to make safe, each file once). The id
+// depends on where the vault's keyed chunker cuts, so only this vault can
+// check a file against it; another checks its size.
 // Imported into this vault, a file whose chunks are not here is stored
 // from it; into another vault, every file is stored again under that
 // vault's keys and its blocks take the new manifest (the exported one
@@ -101,8 +103,13 @@ func (j *jsonFileImport) store(ctx context.Context, m *files.Manifest) (*files.M
 	if err != nil {
 		return nil, fmt.Errorf("the export's file %s: %w", m.Name, err)
 	}
-	if nm.ID() != m.ID() {
+	switch {
+	case j.sameVault && nm.ID() != m.ID():
 		return nil, fmt.Errorf("the export's file %s is not the file its page names (its bytes hash to %.12s, not %.12s): the export is damaged", m.Name, nm.ID(), m.ID())
+	case nm.Size != m.Size:
+		// Cut elsewhere, a file of another vault has another id: its
+		// size is what can be checked here.
+		return nil, fmt.Errorf("the export's file %s is not the file its page names (%d bytes, not %d): the export is damaged", m.Name, nm.Size, m.Size)
 	}
 	j.stored[m.ID()] = nm
 	return nm, nil
