@@ -60,10 +60,12 @@ bytes copied over loopback TCP, and every signature verified on every core.
 			}
 			return a.emit(map[string]any{"objects": s.Objects, "changes": s.Changes, "bytes": s.Bytes,
 				"initial_sync_ms": ms(s.Wall), "tcp_copy_ms": ms(s.TCPCopy), "verify_all_ms": ms(s.VerifyAll),
+				"node_peak_rss_bytes": s.NodeRSS, "device_peak_rss_bytes": s.DeviceRSS,
 				"commands_ms": cmds, "runs": runs}, func(w io.Writer) {
 				fmt.Fprintf(w, "vault: %d objects, %d changes, %.1f MB\n", s.Objects, s.Changes, float64(s.Bytes)/(1<<20))
 				fmt.Fprintf(w, "initial sync node → fresh device: %s (limits: loopback copy %s, every signature verified on all cores %s)\n",
 					s.Wall.Round(time.Millisecond), s.TCPCopy.Round(time.Millisecond), s.VerifyAll.Round(time.Millisecond))
+				fmt.Fprintf(w, "  peak memory (RSS): node %.0f MB, device %.0f MB\n", float64(s.NodeRSS)/(1<<20), float64(s.DeviceRSS)/(1<<20))
 				fmt.Fprintf(w, "commands (median of %d, each its own process):\n", runs)
 				for _, c := range r.Commands {
 					fmt.Fprintf(w, "  %-16s %8.1f ms\n", c.Name, ms(c.Median))

@@ -37,7 +37,7 @@ type CommandTime struct {
 func Scale(ctx context.Context, exe, dir string, objects, perObject, runs int, progress func(string)) (ScaleResult, error) {
 	var r ScaleResult
 	var err error
-	if r.Sync, err = InitialSync(ctx, dir, objects, perObject, progress); err != nil {
+	if r.Sync, err = InitialSync(ctx, exe, dir, objects, perObject, progress); err != nil {
 		return r, err
 	}
 	data := filepath.Join(dir, "b")

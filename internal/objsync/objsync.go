@@ -173,6 +173,13 @@ type Config struct {
 	// Window bounds the bytes of one object's changes sent to a peer and
 	// not yet acknowledged by its heads (at least one change is sent).
 	Window int
+	// PeerWindow bounds the bytes of all objects' changes sent to one peer
+	// and not yet acknowledged (at least one change is sent): objects past
+	// it wait their turn, first come first served. So what a sender holds
+	// in its queues for a peer is bounded whatever the vault's size, and
+	// a peer that reads slowly slows the sender down instead of filling
+	// its memory. 0: Window × 4.
+	PeerWindow int
 	// SessionBurst and SessionEvery bound the reconciliation sessions with
 	// one peer, started or joined: SessionBurst at once, then one every
 	// SessionEvery ticks, across its connections (0: unbounded). A
@@ -192,5 +199,5 @@ type SetStorage interface {
 }
 
 // DefaultConfig: with a 1 s tick, reconcile every 20 s; 1 MiB batches, up
-// to 4 MiB of one object in flight.
-var DefaultConfig = Config{ReconcileEvery: 20, BatchBytes: 1 << 20, Window: 4 << 20}
+// to 4 MiB of one object and 16 MiB in all in flight to a peer.
+var DefaultConfig = Config{ReconcileEvery: 20, BatchBytes: 1 << 20, Window: 4 << 20, PeerWindow: 16 << 20}

@@ -6,30 +6,34 @@ import "slices"
 // obj this side holds that are not in the closure of the peer's heads. It
 // reports whether any are missing there.
 //
-// At most cfg.Window bytes of one object are in flight to a peer: the
-// peer's heads, which it sends after storing each batch, let the next
-// ones go. So a huge object takes its turn with the others rather than
-// filling the connection ahead of them.
+// Two windows bound what is in flight to a peer, unacknowledged by its
+// heads (which it sends after storing each batch, letting the next ones
+// go): cfg.Window bytes of one object, so a huge object takes its turn
+// with the others rather than filling the connection ahead of them; and
+// cfg.PeerWindow bytes of all objects, so the messages queued for a peer
+// are bounded whatever the vault's size. An object the peer window stops
+// waits in the peer's backlog (see drain).
 //
-// Every read comes before any change to the peer's state, so a read that
-// fails leaves it as it was.
+// The bytes are read a slice at a time, as far as the windows let them
+// go, not all the peer lacks at once. Every read comes before any change
+// to the peer's state, so a read that fails leaves it as it was.
 func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error) {
 	order, held, err := m.missing(obj, theirs, mine)
 	if err != nil {
 		return false, err
 	}
 	if len(order) == 0 {
-		delete(pr.inflight, obj)
+		m.setInflight(pr, obj, nil)
 		return false, nil
 	}
 	// What the peer now holds is no longer in flight.
 	flying := pr.inflight[obj]
 	still := make(map[ID]int, len(flying))
-	inAir := 0
+	objAir := 0
 	for _, id := range order {
 		if n, ok := flying[id]; ok {
 			still[id] = n
-			inAir += n
+			objAir += n
 		}
 	}
 	var send []ID
@@ -38,35 +42,115 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error)
 			send = append(send, id)
 		}
 	}
-	raws, err := m.store.Raws(obj, send)
-	if err != nil {
-		return false, err
-	}
-	pr.inflight[obj] = still
+	others := pr.inAir - sumSizes(flying) // in flight of the other objects
+	var batches [][]Change
 	var batch []Change
-	size := 0
-	flush := func() {
-		if len(batch) > 0 {
-			m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: batch, Held: held})
-			batch, size = nil, 0
+	size, blocked := 0, false
+	for lo := 0; lo < len(send) && !blocked; lo += readAhead {
+		ids := send[lo:min(lo+readAhead, len(send))]
+		raws, err := m.store.Raws(obj, ids)
+		if err != nil {
+			return false, err
+		}
+		for i, id := range ids {
+			raw := raws[i]
+			if raw == nil {
+				blocked = true // gone from the store: send what comes before it
+				break
+			}
+			if objAir > 0 && objAir+len(raw) > m.cfg.Window {
+				blocked = true
+				break
+			}
+			if others+objAir > 0 && others+objAir+len(raw) > m.cfg.PeerWindow {
+				blocked = true
+				m.enqueue(pr, obj)
+				break
+			}
+			if size > 0 && size+len(raw) > m.cfg.BatchBytes {
+				batches = append(batches, batch)
+				batch, size = nil, 0
+			}
+			batch = append(batch, Change{ID: id, Raw: raw})
+			size += len(raw)
+			objAir += len(raw)
+			still[id] = len(raw)
 		}
 	}
-	for i, id := range send {
-		raw := raws[i]
-		if raw == nil || inAir > 0 && inAir+len(raw) > m.cfg.Window {
-			break // gone from the store, or the window is full
-		}
-		if size > 0 && size+len(raw) > m.cfg.BatchBytes {
-			flush()
-		}
-		batch = append(batch, Change{ID: id, Raw: raw})
-		size += len(raw)
-		inAir += len(raw)
-		still[id] = len(raw)
+	if len(batch) > 0 {
+		batches = append(batches, batch)
 	}
-	flush()
+	m.setInflight(pr, obj, still)
+	for _, b := range batches {
+		m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: b, Held: held})
+	}
 	pr.told[obj] = HeadsHash(mine)
 	return true, nil
+}
+
+// readAhead is how many changes sendMissing reads at a time.
+const readAhead = 512
+
+// setInflight sets what of obj is in flight to the peer, keeping the
+// peer's total.
+func (m *Machine) setInflight(pr *peer, obj ID, sizes map[ID]int) {
+	pr.inAir -= sumSizes(pr.inflight[obj])
+	if len(sizes) == 0 {
+		delete(pr.inflight, obj)
+		return
+	}
+	pr.inflight[obj] = sizes
+	pr.inAir += sumSizes(sizes)
+}
+
+func sumSizes(sizes map[ID]int) int {
+	n := 0
+	for _, s := range sizes {
+		n += s
+	}
+	return n
+}
+
+// enqueue puts obj in the peer's backlog, once.
+func (m *Machine) enqueue(pr *peer, obj ID) {
+	if !pr.inBacklog[obj] {
+		pr.inBacklog[obj] = true
+		pr.backlog = append(pr.backlog, obj)
+	}
+}
+
+// drain sends what the objects in the peer's backlog lack, first come
+// first served, while its window has room: called whenever the peer's
+// heads may have acknowledged something. An object that the window
+// stops again goes back in the backlog, and the drain ends there.
+func (m *Machine) drain(pr *peer) error {
+	for len(pr.backlog) > 0 && pr.inAir < m.cfg.PeerWindow {
+		obj := pr.backlog[0]
+		theirs, known := pr.heads[obj]
+		var mine []ID
+		if known {
+			var err error
+			if mine, err = m.store.Heads(obj); err != nil {
+				return err
+			}
+		}
+		pr.backlog = pr.backlog[1:]
+		delete(pr.inBacklog, obj)
+		if !known {
+			continue // it was forgotten (see finishRecon): offered again there
+		}
+		if _, err := m.sendMissing(pr, obj, theirs, mine); err != nil {
+			m.enqueue(pr, obj) // tried again at the next drain
+			return err
+		}
+		if pr.inBacklog[obj] {
+			return nil // the window is full again
+		}
+	}
+	if len(pr.backlog) == 0 {
+		pr.backlog = nil // let the array go
+	}
+	return nil
 }
 
 // missing lists, parents first, our changes of obj (up to mine) that are
