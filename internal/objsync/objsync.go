@@ -54,22 +54,18 @@ type Storage interface {
 	// Heads are the object's changes that no other change names as parent.
 	Heads(object ID) ([]ID, error)
 	Has(change ID) (bool, error)
-	// Graph lists the object's stored changes with their parents, in a
-	// causal order (parents first): what the machine walks to find what a
-	// peer lacks, read in one go rather than change by change.
-	Graph(object ID) ([]Node, error)
+	// Graph is the object's stored changes with their parents and sizes,
+	// in a causal order: what the machine walks to find what a peer
+	// lacks, kept by the store's view rather than read change by change.
+	// The machine only reads it.
+	Graph(object ID) (*Graph, error)
 	// Raws are the exact bytes of stored changes of object (nil for one
-	// not stored), given in Graph's order.
+	// not stored), asked for in Graph's order: most often a run of it, of
+	// no more than a window's bytes.
 	Raws(object ID, changes []ID) ([][]byte, error)
 	// Held is what a peer said it holds, per object (the hash of its
 	// heads), as persisted from earlier connections (see Ready.Held).
 	Held(peer PeerID) (map[ID][32]byte, error)
-}
-
-// Node is a change in an object's graph.
-type Node struct {
-	ID      ID
-	Parents []ID
 }
 
 // HeadsHash is the value reconciliation compares for an object.

@@ -1,7 +1,5 @@
 package objsync
 
-import "slices"
-
 // sendMissing sends, in causal order and bounded batches, the changes of
 // obj this side holds that are not in the closure of the peer's heads. It
 // reports whether any are missing there.
@@ -18,11 +16,11 @@ import "slices"
 // go, not all the peer lacks at once. Every read comes before any change
 // to the peer's state, so a read that fails leaves it as it was.
 func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error) {
-	order, held, err := m.missing(obj, theirs, mine)
+	g, lack, n, err := m.missing(obj, theirs, mine)
 	if err != nil {
 		return false, err
 	}
-	if len(order) == 0 {
+	if n == 0 {
 		m.setInflight(pr, obj, nil)
 		return false, nil
 	}
@@ -30,66 +28,67 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error)
 	flying := pr.inflight[obj]
 	still := make(map[ID]int, len(flying))
 	objAir := 0
-	for _, id := range order {
-		if n, ok := flying[id]; ok {
-			still[id] = n
-			objAir += n
+	for id, size := range flying {
+		if i, ok := g.Position(id); ok && lack.has(i) {
+			still[id] = size
+			objAir += size
 		}
 	}
-	var send []ID
-	for _, id := range order {
-		if _, ok := still[id]; !ok {
-			send = append(send, id)
-		}
-	}
+	// The changes that fit in the windows, by the sizes the graph knows;
+	// the bytes of those only are read.
 	others := pr.inAir - sumSizes(flying) // in flight of the other objects
-	var batches [][]Change
+	var send []ID
+	air := objAir
+	full := false
+	lack.each(func(i int) bool {
+		id := g.ID(i)
+		if _, ok := still[id]; ok {
+			return true
+		}
+		size := g.Size(i)
+		if air > 0 && air+size > m.cfg.Window {
+			return false
+		}
+		if others+air > 0 && others+air+size > m.cfg.PeerWindow {
+			full = true
+			return false
+		}
+		send = append(send, id)
+		air += size
+		return true
+	})
+	raws, err := m.store.Raws(obj, send)
+	if err != nil {
+		return false, err
+	}
+	if full {
+		m.enqueue(pr, obj)
+	}
 	var batch []Change
-	size, blocked := 0, false
-	for lo := 0; lo < len(send) && !blocked; lo += readAhead {
-		ids := send[lo:min(lo+readAhead, len(send))]
-		raws, err := m.store.Raws(obj, ids)
-		if err != nil {
-			return false, err
-		}
-		for i, id := range ids {
-			raw := raws[i]
-			if raw == nil {
-				blocked = true // gone from the store: send what comes before it
-				break
-			}
-			if objAir > 0 && objAir+len(raw) > m.cfg.Window {
-				blocked = true
-				break
-			}
-			if others+objAir > 0 && others+objAir+len(raw) > m.cfg.PeerWindow {
-				blocked = true
-				m.enqueue(pr, obj)
-				break
-			}
-			if size > 0 && size+len(raw) > m.cfg.BatchBytes {
-				batches = append(batches, batch)
-				batch, size = nil, 0
-			}
-			batch = append(batch, Change{ID: id, Raw: raw})
-			size += len(raw)
-			objAir += len(raw)
-			still[id] = len(raw)
+	size := 0
+	flush := func() {
+		if len(batch) > 0 {
+			m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: batch, Held: g.Len()})
+			batch, size = nil, 0
 		}
 	}
-	if len(batch) > 0 {
-		batches = append(batches, batch)
+	for i, id := range send {
+		raw := raws[i]
+		if raw == nil {
+			break // gone from the store: send what comes before it
+		}
+		if size > 0 && size+len(raw) > m.cfg.BatchBytes {
+			flush()
+		}
+		batch = append(batch, Change{ID: id, Raw: raw})
+		size += len(raw)
+		still[id] = len(raw)
 	}
+	flush()
 	m.setInflight(pr, obj, still)
-	for _, b := range batches {
-		m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: b, Held: held})
-	}
 	pr.told[obj] = HeadsHash(mine)
 	return true, nil
 }
-
-// readAhead is how many changes sendMissing reads at a time.
-const readAhead = 512
 
 // setInflight sets what of obj is in flight to the peer, keeping the
 // peer's total.
@@ -153,42 +152,19 @@ func (m *Machine) drain(pr *peer) error {
 	return nil
 }
 
-// missing lists, parents first, our changes of obj (up to mine) that are
-// not in the closure of theirs; and how many changes of obj we hold.
-func (m *Machine) missing(obj ID, theirs, mine []ID) ([]ID, int, error) {
-	graph, err := m.store.Graph(obj)
+// missing marks, in obj's graph, our changes (up to mine) that are not in
+// the closure of theirs, and counts them.
+func (m *Machine) missing(obj ID, theirs, mine []ID) (*Graph, bitset, int, error) {
+	g, err := m.store.Graph(obj)
 	if err != nil {
-		return nil, 0, err
+		return nil, nil, 0, err
 	}
-	parents := make(map[ID][]ID, len(graph))
-	for _, n := range graph {
-		parents[n.ID] = n.Parents
+	if g == nil {
+		g = &Graph{}
 	}
-	// Mark the closures of theirs and of mine by walking back; an id not
-	// in the graph (theirs that we lack) has no known ancestors.
-	closure := func(from []ID) map[ID]bool {
-		in := map[ID]bool{}
-		stack := slices.Clone(from)
-		for len(stack) > 0 {
-			id := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			ps, ok := parents[id]
-			if !ok || in[id] {
-				continue
-			}
-			in[id] = true
-			stack = append(stack, ps...)
-		}
-		return in
-	}
-	have, want := closure(theirs), closure(mine)
-	var order []ID
-	for _, n := range graph {
-		if want[n.ID] && !have[n.ID] {
-			order = append(order, n.ID)
-		}
-	}
-	return order, len(graph), nil
+	lack := g.closure(mine)
+	n := lack.minus(g.closure(theirs))
+	return g, lack, n, nil
 }
 
 // PeerObject is what this side knows of one object at one connected peer.
@@ -226,11 +202,11 @@ func (m *Machine) Object(obj ID) ([]PeerObject, error) {
 			if h == myHash {
 				po.HasMine = true
 			} else if theirs, ok := pr.heads[obj]; ok {
-				var missing []ID
-				if missing, po.Have, err = m.missing(obj, theirs, mine); err != nil {
+				g, _, n, err := m.missing(obj, theirs, mine)
+				if err != nil {
 					return nil, err
 				}
-				po.Outgoing = len(missing)
+				po.Outgoing, po.Have = n, g.Len()
 				po.HasMine = po.Outgoing == 0
 				for _, t := range theirs {
 					have, err := m.store.Has(t)

@@ -174,6 +174,11 @@ type Tx interface {
 	// ChangesAfter lists, with their bytes, an object's changes stored
 	// after arrival number seq, in order.
 	ChangesAfter(object change.ID, seq int64) ([]ChangeMeta, [][]byte, error)
+	// ChangeRange lists the first limit (0: all) of an object's changes
+	// stored after arrival number seq, in order, with their bytes if
+	// withRaw (else raws is nil): a read of a huge object a page at a
+	// time.
+	ChangeRange(object change.ID, seq int64, limit int, withRaw bool) (metas []ChangeMeta, raws [][]byte, err error)
 	Heads(object change.ID) ([]change.ID, error)
 	// AllHeads returns the heads of every object, in one read.
 	AllHeads() (map[change.ID][]change.ID, error)
