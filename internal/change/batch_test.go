@@ -389,3 +389,17 @@ func BenchmarkVerify(b *testing.B) {
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/change")
 	})
 }
+
+// Whatever the bytes, a batch of one judges them as Verify does, with the
+// author's table in use (the fixture's key has one).
+func FuzzBatchMatchesVerify(f *testing.F) {
+	root, c, _, _ := fixture(f)
+	if authorTable([32]byte(root.Author), tableAfter) == nil {
+		f.Fatal("no table for the fixture's key")
+	}
+	f.Add(root.Raw)
+	f.Add(c.Raw)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		sameAsVerify(t, []ID{sha256.Sum256(raw)}, [][]byte{raw})
+	})
+}
