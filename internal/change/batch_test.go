@@ -388,6 +388,22 @@ func BenchmarkVerify(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/change")
 	})
+	// Every batch by authors not seen before: their tables built each time.
+	b.Run("batch64cold", func(b *testing.B) {
+		n := 0
+		for i := 0; b.Loop(); i++ {
+			tableCache.Lock()
+			tableCache.m = nil
+			tableCache.Unlock()
+			lo := i % 2 * 64
+			_, errs := VerifyBatch(ids[lo:lo+64], raws[lo:lo+64])
+			if errs[0] != nil {
+				b.Fatal(errs[0])
+			}
+			n += 64
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n), "ns/change")
+	})
 }
 
 // Whatever the bytes, a batch of one judges them as Verify does, with the
