@@ -242,7 +242,7 @@ func parseAs(id ID, raw []byte, verify bool) (*Change, error) {
 	}
 	if verify {
 		verifications.Add(1)
-		if !ed25519.Verify(e.body.Author, append([]byte(signContext), e.sc.Body...), e.sc.Signature) {
+		if len(e.sc.Signature) != ed25519.SignatureSize || !ed25519.Verify(e.body.Author, append([]byte(signContext), e.sc.Body...), e.sc.Signature) {
 			return nil, e.badSignature()
 		}
 	}
@@ -381,9 +381,9 @@ func clampTime(ms int64) time.Time {
 
 // Verified is a change whose envelope was checked: its bytes hash to its
 // id, its structure and sizes are within limits and its signature verifies
-// for its author. Only this package makes one (Verify), so holding one is
-// proof of the check, not a claim anyone can fill in; the zero value holds
-// nothing.
+// for its author. Only this package makes one (Verify, VerifyBatch), so
+// holding one is proof of the check, not a claim anyone can fill in; the
+// zero value holds nothing.
 type Verified struct{ c *Change }
 
 // Verify parses raw as the change id and checks it (see ParseWithID).
