@@ -211,7 +211,7 @@ func TestBatchMatchesVerify(t *testing.T) {
 			body := rootBody(byte(i))
 			claim := true // the id is the hash of the bytes
 			var raw []byte
-			switch rapid.IntRange(0, 9).Draw(rt, "kind") {
+			switch rapid.IntRange(0, 10).Draw(rt, "kind") {
 			case 0, 1, 2: // good
 			case 3: // a signature's bit flipped
 				bit := rapid.IntRange(0, 511).Draw(rt, "bit")
@@ -232,6 +232,14 @@ func TestBatchMatchesVerify(t *testing.T) {
 			case 8: // a key no device holds
 				pub = odd[rapid.IntRange(0, len(odd)-1).Draw(rt, "odd")]
 				sign = trivialSigner(t)
+			case 10: // a signature a byte short or long
+				sign = func(m []byte) []byte {
+					s := ed25519.Sign(priv, m)
+					if rapid.Bool().Draw(rt, "short") {
+						return s[:63]
+					}
+					return append(s, 0)
+				}
 			case 9: // a byte of the change flipped, or a wrong id
 				claim = rapid.Bool().Draw(rt, "claim")
 				raw = signedRaw(t, body, pub, sign)
