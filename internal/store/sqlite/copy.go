@@ -76,6 +76,7 @@ func scrub(ctx context.Context, path string) error {
 		`UPDATE objects SET title = '', snippet = '', archived = 0, text_stale = 1, fts_rowid = NULL`,
 		`DROP TABLE objects_fts`,
 		fts,
+		`DELETE FROM texts`,
 	} {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return err
