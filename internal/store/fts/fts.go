@@ -107,7 +107,7 @@ const symbolBase = 0xf0000
 // Emoji modifiers (skin tones), joiners and variation selectors are not:
 // 👍🏽 is found as 👍, a family emoji as the phrase of its people.
 func isSymbol(r rune) bool {
-	return r >= 0xa6 && r < 0x1fff0 && unicode.Is(unicode.So, r)
+	return r >= 0xa6 && r < 0x1fff0 && r != utf8.RuneError && unicode.Is(unicode.So, r)
 }
 
 // IndexText is text as the SQLite store has FTS5 index it: its words

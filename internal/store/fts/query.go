@@ -269,28 +269,36 @@ func (q Query) InBody(toks []Token) bool {
 }
 
 // Snippets makes the snippets of one search's hits, in the order shown,
-// reading Budget bytes of their texts in all (see BoundedSnippet).
+// reading Budget bytes of their texts in all to look for the words (see
+// BoundedSnippet), and then a window: past it, and for a hit whose text
+// holds none of the words, a snippet is the start of the text, of which
+// it reads Head bytes. A page of n hits reads at most Budget + Window +
+// n×Head bytes of text, whatever the texts' sizes.
 type Snippets struct {
 	phrases []Phrase
 	read    int
 }
 
+// Head bounds what a snippet of a text's start reads: some words.
+const Head = 4 << 10
+
 // Snippets starts the snippets of a search for q.
 func (q Query) Snippets() *Snippets { return &Snippets{phrases: q.Highlight()} }
 
 // Of is the snippet of a hit whose text is body; inBody false says the
-// body holds none of the words (the hit matched in its title or tags):
-// then its start is shown, and no more than one window of it read.
+// body holds none of the words (the hit matched in its title or tags).
 func (s *Snippets) Of(body string, inBody bool) string {
-	budget := Budget - s.read
-	if !inBody {
-		budget = 0
+	if !inBody || s.read >= Budget {
+		// The start of the text: no match to look for, or no budget
+		// left to look with.
+		head := body[:cutAt(body, Head)]
+		s.read += len(head)
+		return ellipses(Snippet(head, Tokenize(head), nil), false, len(head) < len(body))
 	}
-	snip, read := BoundedSnippet(body, s.phrases, max(budget, 1))
+	snip, read := BoundedSnippet(body, s.phrases, Budget-s.read)
 	s.read += read
 	return snip
 }
 
-// Read is how many bytes of text the snippets read: at most Budget and a
-// window more, whatever the texts.
+// Read is how many bytes of text the snippets read.
 func (s *Snippets) Read() int { return s.read }
