@@ -36,25 +36,45 @@ type Token struct {
 // how the SQLite store has FTS5 index the same words.
 func Tokenize(text string) []Token {
 	var out []Token
-	scan(text, func(term []byte, start, end int) {
+	scan(text, func(term []byte, start, end int) bool {
 		out = append(out, Token{string(term), start, end})
+		return true
 	})
 	return out
 }
 
 // scan calls f with every word of text (its folded form in a buffer f
-// must not keep) and its byte offsets.
-func scan(text string, f func(term []byte, start, end int)) {
+// must not keep) and its byte offsets, until f returns false. ASCII, most
+// of most texts, takes a path of its own: no decoding, no tables.
+func scan(text string, f func(term []byte, start, end int) bool) {
 	var b []byte
 	start := -1
+	more := true
 	flush := func(end int) {
-		if start >= 0 && len(b) > 0 { // a run of accents alone is no word
-			f(b, start, end)
+		if start >= 0 && len(b) > 0 && more { // a run of accents alone is no word
+			more = f(b, start, end)
 		}
 		start = -1
 		b = b[:0]
 	}
-	for i := 0; i < len(text); {
+	for i := 0; i < len(text) && more; {
+		if c := text[i]; c < utf8.RuneSelf {
+			switch {
+			case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			default:
+				flush(i)
+				i++
+				continue
+			}
+			if start < 0 {
+				start = i
+			}
+			b = append(b, c)
+			i++
+			continue
+		}
 		r, n := utf8.DecodeRuneInString(text[i:])
 		switch {
 		case isAccent(r):
@@ -82,6 +102,25 @@ func scan(text string, f func(term []byte, start, end int)) {
 		i += n
 	}
 	flush(len(text))
+}
+
+// mayMatch reports whether a word of text is the first of one of the
+// phrases (or starts it, for a prefix of one word): whether a window can
+// hold a match at all, found without making its tokens (a window of
+// 64 KiB has some 10,000, each a string).
+func mayMatch(text string, phrases []Phrase) bool {
+	found := false
+	scan(text, func(term []byte, _, _ int) bool {
+		for _, p := range phrases {
+			t := p.terms[0]
+			if string(term) == t || len(p.terms) == 1 && p.prefix && len(term) > len(t) && string(term[:len(t)]) == t {
+				found = true
+				return false
+			}
+		}
+		return true
+	})
+	return found
 }
 
 // isCJK reports the letters of scripts written without spaces between
@@ -117,11 +156,12 @@ func isSymbol(r rune) bool {
 // query is made of the same words (FTSQuery).
 func IndexText(text string) string {
 	var b strings.Builder
-	scan(text, func(term []byte, _, _ int) {
+	scan(text, func(term []byte, _, _ int) bool {
 		if b.Len() > 0 {
 			b.WriteByte(' ')
 		}
 		b.Write(term)
+		return true
 	})
 	return b.String()
 }
@@ -415,8 +455,12 @@ func BoundedSnippet(text string, phrases []Phrase, budget int) (snip string, rea
 	for lo := 0; lo < len(text); {
 		hi := cutAt(text, lo+Window)
 		part := text[lo:hi]
-		toks := Tokenize(part)
 		read += len(part)
+		if first != "" && hi < len(text) && read < budget && !mayMatch(part, phrases) {
+			lo = hi // no match here: on to the next window
+			continue
+		}
+		toks := Tokenize(part)
 		insts := instances(phrases, toks)
 		if len(insts) > 0 || read >= budget || hi == len(text) {
 			if len(insts) == 0 && first != "" {

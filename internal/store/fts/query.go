@@ -11,7 +11,8 @@ import (
 // The query language, as `mycel search --help` teaches it:
 //
 //	garden tom        every word, in the title or the text; the last one
-//	                  may be the start of a word (tomato)
+//	                  may be the start of a word (tomato), if it has two
+//	                  characters or more
 //	"south wall"      a phrase: its words in a row
 //	tag:home          objects tagged home (the tags detail, or #home in the
 //	                  text); tag:home finds home/garden too
@@ -106,7 +107,10 @@ func Parse(q string) (Query, error) {
 		lastBare = bare
 	}
 	if lastBare {
-		out.Parts[len(out.Parts)-1].prefix = true
+		// A prefix of one character would find nearly everything, and
+		// costs the most: such a last word is a word.
+		last := &out.Parts[len(out.Parts)-1]
+		last.prefix = utf8.RuneCountInString(last.terms[len(last.terms)-1]) >= 2
 	}
 	switch {
 	case len(out.Parts) == 0:

@@ -14,13 +14,17 @@ import (
 func TestParse(t *testing.T) {
 	for _, c := range []struct{ in, want string }{
 		{"garden tom", `"garden" "tom"*`},
+		{"garden t", `"garden" "t"`},    // a prefix of one character is a word
+		{"garden é", `"garden" "e"`},    //
+		{"garden to", `"garden" "to"*`}, //
+		{"garden 東京", `"garden" "東 京"`}, // (a CJK word: characters)
 		{"  Garden   TOM  ", `"garden" "tom"*`},
 		{"crème brûl", `"creme" "brul"*`},
 		{"south-wall", `"south wall"*`},                      // a word's parts, in a row
 		{`"south wall"`, `"south wall"`},                     // a phrase is no prefix
 		{`"south wall" tom`, `"south wall" "tom"*`},          //
 		{`tom "south`, `"tom" "south"`},                      // a quote left open: a phrase to the end
-		{`a"b c"d`, `"a" "b c" "d"*`},                        // quotes end words
+		{`a"b c"d`, `"a" "b c" "d"`},                         // quotes end words
 		{`tag:home`, `tag:"home"`},                           //
 		{`TAG:#Home/Garden`, `tag:"home garden"`},            //
 		{`tag:home tom`, `tag:"home" "tom"*`},                //
@@ -30,17 +34,17 @@ func TestParse(t *testing.T) {
 		{`garden -tag:herbs`, `"garden" -tag:"herbs"`},       //
 		{`garden - basil`, `"garden" "basil"*`},              // a dash alone is punctuation
 		{`garden-basil`, `"garden basil"*`},                  // and inside a word too
-		{`東京タワー`, `"東 京 タ ワ ー"*`},                            // CJK: a character a word
-		{`東京　タワー`, `"東 京" "タ ワ ー"*`},                         // the ideographic space is a space
+		{`東京タワー`, `"東 京 タ ワ ー"`},                             // CJK: a character a word
+		{`東京　タワー`, `"東 京" "タ ワ ー"`},                          // the ideographic space is a space
 		{`🌱 seeds`, `"` + string(rune(symbolBase+'🌱')) + `" "seeds"*`},
 		{`AND OR NOT`, `"and" "or" "not"*`},                 // operators are words
-		{`NEAR(a b)`, `"near a" "b"*`},                      //
+		{`NEAR(a b)`, `"near a" "b"`},                       //
 		{`title:basil`, `"title basil"*`},                   // no column filter
-		{`{title body}:x`, `"title" "body x"*`},             //
-		{`basil* ^x`, `"basil" "x"*`},                       // * and ^ are punctuation
-		{`(a OR b) AND c`, `"a" "or" "b" "and" "c"*`},       //
-		{`"" x`, `"x"*`},                                    // an empty phrase asks nothing
-		{`tag: x`, `"tag" "x"*`},                            // tag: with no name is a word
+		{`{title body}:x`, `"title" "body x"`},              //
+		{`basil* ^x`, `"basil" "x"`},                        // * and ^ are punctuation
+		{`(a OR b) AND c`, `"a" "or" "b" "and" "c"`},        //
+		{`"" x`, `"x"`},                                     // an empty phrase asks nothing
+		{`tag: x`, `"tag" "x"`},                             // tag: with no name is a word
 		{"x\x00y \xff", `"x y"`},                            // NUL and bad UTF-8 are punctuation
 		{`x ""`, `"x"`},                                     // the last item is not a word
 		{strings.Repeat(`"`, 7) + "a", `"a"`},               // quotes in a row
@@ -193,5 +197,20 @@ func TestSnippetsBounded(t *testing.T) {
 		if w != "wordy" && w != "[basil]" {
 			t.Fatalf("a word cut in two: %q in %q", w, got)
 		}
+	}
+}
+
+// BenchmarkSnippetDeep is the snippet of a 2.5 MB text whose one match
+// lies past the budget: the most a search reads of one text.
+func BenchmarkSnippetDeep(b *testing.B) {
+	filler := strings.Repeat("lorem ipsum dolor sit amet consectetur ", 64_000)
+	text := filler + " the needle is here"
+	q, err := Parse("needle")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(text)))
+	for b.Loop() {
+		q.Snippets().Of(text, true)
 	}
 }

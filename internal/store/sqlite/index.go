@@ -88,7 +88,7 @@ func (t *txn) Backlinks(id change.ID) ([]change.ID, error) {
 	return out, nil
 }
 
-const objectCols = `id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq, text_stale`
+const objectCols = `o.id, o.title, o.type, o.archived, o.created_ms, o.updated_ms, o.snippet, o.changes, o.snap_id, o.snap_seq, o.text_stale`
 
 func scanObject(sc interface{ Scan(...any) error }, extra ...any) (store.Object, error) {
 	var o store.Object
@@ -111,7 +111,7 @@ func scanObject(sc interface{ Scan(...any) error }, extra ...any) (store.Object,
 }
 
 func (t *txn) Object(id change.ID) (store.Object, error) {
-	o, err := scanObject(t.queryRow(`SELECT `+objectCols+` FROM objects WHERE id = ?`, id[:]))
+	o, err := scanObject(t.queryRow(`SELECT `+objectCols+` FROM objects o WHERE id = ?`, id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("object %s: %w", id.Short(), store.ErrNotFound)
 	}
@@ -145,7 +145,7 @@ func (t *txn) ObjectsPage(q store.ObjectQuery) ([]store.Object, error) {
 		where = append(where, `(updated_ms < ? OR (updated_ms = ? AND id > ?))`)
 		args = append(args, u, u, q.After.ID[:])
 	}
-	query := `SELECT ` + objectCols + ` FROM objects`
+	query := `SELECT ` + objectCols + ` FROM objects o`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -179,16 +179,18 @@ func (t *txn) Search(q store.SearchQuery) ([]store.Hit, error) {
 	if len(q.Query.Parts) == 0 {
 		return nil, nil
 	}
-	query := `SELECT o.id, o.title, o.type, o.archived, o.created_ms, o.updated_ms, o.snippet, o.changes, o.snap_id, o.snap_seq, o.text_stale,
-		x.body, f.rowid, f.rank
-		FROM objects_fts f JOIN texts x ON x.rowid = f.rowid JOIN objects o ON o.id = x.id
-		WHERE objects_fts MATCH ? AND o.archived & 2 = 0`
+	// bm25 once a row (materialized: the cursor's test and the order
+	// would each compute it again), the rows in the order of the page,
+	// their texts read for the page's hits alone.
+	query := `WITH m AS MATERIALIZED (SELECT rowid AS r, rank AS k FROM objects_fts WHERE objects_fts MATCH ?)
+		SELECT ` + objectCols + `, m.r, m.k FROM m JOIN texts x ON x.rowid = m.r JOIN objects o ON o.id = x.id
+		WHERE o.archived & 2 = 0`
 	args := []any{q.Query.FTS()}
 	if a := q.After; a != nil {
-		query += ` AND (f.rank > ? OR (f.rank = ? AND o.id > ?))`
+		query += ` AND (m.k > ? OR (m.k = ? AND o.id > ?))`
 		args = append(args, a.Rank, a.Rank, a.ID[:])
 	}
-	query += ` ORDER BY f.rank, o.id`
+	query += ` ORDER BY m.k, o.id`
 	if q.Limit > 0 {
 		query += ` LIMIT ?`
 		args = append(args, q.Limit)
@@ -199,21 +201,25 @@ func (t *txn) Search(q store.SearchQuery) ([]store.Hit, error) {
 	}
 	defer rows.Close()
 	var hits []store.Hit
-	var bodies []string
 	var ftsRows []int64
 	for rows.Next() {
 		var h store.Hit
-		var body string
 		var row int64
-		if h.Object, err = scanObject(rows, &body, &row, &h.Rank); err != nil {
+		if h.Object, err = scanObject(rows, &row, &h.Rank); err != nil {
 			return nil, err
 		}
-		hits, bodies, ftsRows = append(hits, h), append(bodies, body), append(ftsRows, row)
+		hits, ftsRows = append(hits, h), append(ftsRows, row)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	rows.Close()
+	bodies := make([]string, len(hits))
+	for i, row := range ftsRows {
+		if err := t.queryRow(`SELECT body FROM texts WHERE rowid = ?`, row).Scan(&bodies[i]); err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+	}
 	snips := q.Query.Snippets()
 	inBody := q.Query.Body()
 	for i := range hits {

@@ -37,7 +37,7 @@ CREATE TABLE IF NOT EXISTS objects (
 	text_stale INTEGER NOT NULL DEFAULT 0,
 	fts_rowid  INTEGER -- the object's row in objects_fts and texts
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5(title, body, tags, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE IF NOT EXISTS objects_fts USING fts5(title, body, tags, content = '', contentless_delete = 1, prefix = '2 3', tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS texts (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS parked (
 	id      BLOB PRIMARY KEY,
@@ -127,11 +127,13 @@ CREATE INDEX objects_stale ON objects(id) WHERE text_stale != 0;`,
 	// (fts.IndexText: a CJK character or a symbol is a word), no longer
 	// the text itself, which it therefore does not keep (contentless);
 	// texts keeps it, for snippets. Its new column tags holds what
-	// tag:NAME finds. The old search rows are dropped, and every object's
+	// tag:NAME finds. Prefixes of 2 and 3 characters are indexed: the
+	// last word of a query is a prefix, and one of 2 letters took 230 ms
+	// at 10,000 pages, merging every word that starts so. The old search rows are dropped, and every object's
 	// text is indexed again from its changes (text_stale) when the vault
 	// next opens: nothing is lost, search finds it all once that is done.
 	6: `DROP TABLE objects_fts;
-CREATE VIRTUAL TABLE objects_fts USING fts5(title, body, tags, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2');
+CREATE VIRTUAL TABLE objects_fts USING fts5(title, body, tags, content = '', contentless_delete = 1, prefix = '2 3', tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE texts (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL);
 UPDATE objects SET fts_rowid = NULL, text_stale = 1;`,
 }
