@@ -256,7 +256,7 @@ func TestBoundedSnippet(t *testing.T) {
 	if got, read := BoundedSnippet(dense, phrasesOf("basil"), Budget); !strings.HasPrefix(got, "[basil]") || read > Window {
 		t.Fatalf("a text of matches: %q, after reading %d bytes", got, read)
 	}
-	late := filler + " basil"
+	late := filler + filler + " basil" // 5.4 MB: past the budget
 	got, read = BoundedSnippet(late, phrasesOf("basil"), Budget)
 	if strings.Contains(got, "[") || !strings.HasPrefix(got, "lorem") || read > Budget+Window {
 		t.Fatalf("a match past the budget: %q, after reading %d bytes", got, read)
