@@ -59,11 +59,12 @@ func TestPageRoutes(t *testing.T) {
 	if hits := call[[]Row](t, h, "GET", "/v1/search?q="+url.QueryEscape(`NEAR("oat AND (`), nil, 200); len(hits) != 0 {
 		t.Fatalf("FTS5 syntax searched as text: %+v", hits)
 	}
-	first := call[[]Row](t, h, "GET", "/v1/search?q=o&limit=1", nil, 200) // oat, Other
+	call[map[string]string](t, h, "POST", "/v1/objects", map[string]string{"title": "Jam", "markdown": "quinces again\n"}, 200)
+	first := call[[]Row](t, h, "GET", "/v1/search?q=quin&limit=1", nil, 200)
 	if len(first) != 1 || first[0].Cursor == "" {
 		t.Fatalf("a page of one: %+v", first)
 	}
-	second := call[[]Row](t, h, "GET", "/v1/search?q=o&limit=1&after="+first[0].Cursor, nil, 200)
+	second := call[[]Row](t, h, "GET", "/v1/search?q=quin&limit=1&after="+url.QueryEscape(first[0].Cursor), nil, 200)
 	if len(second) != 1 || second[0].ID == first[0].ID {
 		t.Fatalf("the page after repeats the hit: %+v", second)
 	}
