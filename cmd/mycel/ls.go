@@ -101,8 +101,8 @@ ignores case and accents; objects in the bin are left out. The best matches
 come first (bm25: a rarer word counts more, and so does a word that stands
 often in a short text).
 
-  garden tom       every word, in the title or the text; the last one may be
-                   the start of a word (tomato)
+  garden tom       every word, in the title or the text; the last one, of two
+                   letters or more, may be the start of a word (tomato)
   "south wall"     a phrase: these words in a row
   tag:home         objects tagged home: in the tags detail (mycel set ID tags
                    "home, food") or as #home in the text; tag:home also finds
