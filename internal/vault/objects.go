@@ -390,32 +390,6 @@ func (e *Engine) CountObjects(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Search runs a full-text search over titles and text; objects in the bin
-// are left out.
-func (e *Engine) Search(ctx context.Context, query string, limit int) ([]store.Hit, error) {
-	// On a full disk the search goes on over the text as last indexed.
-	if err := e.refreshText(ctx); err != nil && !errors.Is(err, store.ErrFull) {
-		return nil, err
-	}
-	var out []store.Hit
-	err := e.db.View(ctx, func(tx store.Tx) error {
-		// Ask for more than the limit: hits in the bin are dropped.
-		for ask := limit; ; ask *= 4 {
-			hits, err := tx.Search(query, ask)
-			if err != nil {
-				return err
-			}
-			out = slices.DeleteFunc(hits, func(h store.Hit) bool { return h.Deleted })
-			if len(out) >= limit || len(hits) < ask {
-				break
-			}
-		}
-		out = out[:min(len(out), limit)]
-		return nil
-	})
-	return out, err
-}
-
 // snippetLen is how much text the object list shows.
 const snippetLen = 160
 
@@ -477,7 +451,7 @@ func (e *Engine) indexText(ctx context.Context, ls ...*loaded) error {
 	for i, l := range due {
 		blocks := l.doc.Blocks()
 		texts[i] = text{l, PlainText(blocks), l.row}
-		texts[i].row.Links = LinksOf(blocks)
+		texts[i].row.Links, texts[i].row.Tags = LinksOf(blocks), tagsOf(l.doc.Details(), blocks)
 	}
 	return e.db.Update(ctx, func(tx store.Tx) error {
 		for _, t := range texts {
@@ -510,9 +484,10 @@ func (e *Engine) refreshText(ctx context.Context) error {
 	for _, id := range stale {
 		var body string
 		var heads, links []change.ID
+		var tags []string
 		err := e.view(ctx, id, func(tx store.Tx, l *loaded) error {
 			blocks := l.doc.Blocks()
-			body, heads, links = PlainText(blocks), slices.Clone(l.heads), LinksOf(blocks)
+			body, heads, links, tags = PlainText(blocks), slices.Clone(l.heads), LinksOf(blocks), tagsOf(l.doc.Details(), blocks)
 			return nil
 		})
 		if err != nil {
@@ -527,7 +502,7 @@ func (e *Engine) refreshText(ctx context.Context) error {
 			if err != nil || !sameIDs(now, heads) {
 				return err // changed since: the next refresh has it
 			}
-			row.TextStale, row.Body, row.Links = false, body, links
+			row.TextStale, row.Body, row.Links, row.Tags = false, body, links, tags
 			return tx.PutObject(row)
 		})
 		if err != nil {
