@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -47,20 +46,43 @@ func startChild(ctx context.Context, exe string, args []string, ready func(line 
 	return nil, fmt.Errorf("mycel %s ended before it was ready: %s", args[len(args)-1], lastLines(c.stderr.String()))
 }
 
-// stop interrupts the process, as Ctrl-C would, and returns its peak
-// resident memory in bytes once it has ended.
+// stop returns the process's peak resident memory in bytes so far, then
+// interrupts it, as Ctrl-C would, and waits for it to end.
+//
+// The peak is the kernel's high-water mark of the process's own memory
+// since it started (VmHWM): not the rusage of the ended child, whose
+// maximum counts, from before the exec, the memory of this process that
+// forked it.
 func (c *child) stop() (int64, error) {
+	if c.cmd.ProcessState != nil {
+		return 0, nil // stopped already
+	}
+	peak, perr := peakRSS(c.cmd.Process.Pid)
 	c.cmd.Process.Signal(os.Interrupt)
 	err := c.cmd.Wait()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {
 		return 0, err
 	}
-	ru, ok := c.cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if !ok {
-		return 0, nil
+	return peak, perr
+}
+
+// peakRSS reads a live process's VmHWM from /proc.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
 	}
-	return ru.Maxrss << 10, nil // kilobytes on Linux
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
+				return 0, fmt.Errorf("read VmHWM %q: %w", rest, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/PID/status")
 }
 
 // startNodeProcess runs 'mycel node' on data, listening on loopback, and

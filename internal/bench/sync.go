@@ -79,6 +79,9 @@ func InitialSync(ctx context.Context, exe, dir string, objects, perObject int, p
 		if _, _, err := nv.ReceiveBatch(ctx, batch); err != nil {
 			return r, err
 		}
+		for j := range batch {
+			batch[j].Verified = change.Verified{} // not kept for the rest of the run
+		}
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
