@@ -395,8 +395,20 @@ const snippetLen = 160
 
 // textIndexEvery bounds how often one object's full text is reindexed while
 // it is being edited; in between, its row says the text index is stale, and
-// Close or the next search brings it up to date.
-const textIndexEvery = 2 * time.Second
+// Close or the next search brings it up to date. For a huge object the
+// wait grows with what indexing it took (textIndexShare): reindexing a
+// text of 30 MB at every batch of a sync would cost more than the sync.
+const (
+	textIndexEvery = 2 * time.Second
+	textIndexShare = 10
+)
+
+// textIndexing is when an object's text was last indexed, and what that
+// took.
+type textIndexing struct {
+	at   time.Time
+	took time.Duration
+}
 
 // index refreshes the object's row in the index (title, type, whether it
 // is archived or in the bin, snippet) and marks its full text stale:
@@ -430,11 +442,11 @@ func (e *Engine) indexText(ctx context.Context, ls ...*loaded) error {
 		if l == nil {
 			continue
 		}
-		if last, seen := e.textIndexed[l.id]; !seen || now.Sub(last) >= textIndexEvery {
+		if last, seen := e.textIndexed[l.id]; !seen || now.Sub(last.at) >= max(textIndexEvery, textIndexShare*last.took) {
 			if e.textIndexed == nil {
-				e.textIndexed = map[change.ID]time.Time{}
+				e.textIndexed = map[change.ID]textIndexing{}
 			}
-			e.textIndexed[l.id] = now
+			e.textIndexed[l.id] = textIndexing{at: now, took: last.took}
 			due = append(due, l)
 		}
 	}
@@ -453,6 +465,22 @@ func (e *Engine) indexText(ctx context.Context, ls ...*loaded) error {
 		texts[i] = text{l, PlainText(blocks), l.row}
 		texts[i].row.Links, texts[i].row.Tags = LinksOf(blocks), tagsOf(l.doc.Details(), blocks)
 	}
+	defer func() {
+		// Each object is charged the time of the whole indexing by its
+		// share of the text.
+		took, total := time.Since(now), 0
+		for _, t := range texts {
+			total += len(t.body)
+		}
+		e.mu.Lock()
+		for _, t := range texts {
+			if ti, ok := e.textIndexed[t.l.id]; ok && total > 0 {
+				ti.took = took * time.Duration(len(t.body)) / time.Duration(total)
+				e.textIndexed[t.l.id] = ti
+			}
+		}
+		e.mu.Unlock()
+	}()
 	return e.db.Update(ctx, func(tx store.Tx) error {
 		for _, t := range texts {
 			heads, err := tx.Heads(t.l.id)
