@@ -200,7 +200,9 @@ type Tx interface {
 	// ChangeRange lists the first limit (0: all) of an object's changes
 	// stored after arrival number seq, in order, with their bytes if
 	// withRaw (else raws is nil): a read of a huge object a page at a
-	// time.
+	// time, for walking its graph. Each meta holds only ID, Object,
+	// Parents, Size and Seq (the rest is left zero): sync reads every row
+	// this way, and decoding the rest was a third of its cost.
 	ChangeRange(object change.ID, seq int64, limit int, withRaw bool) (metas []ChangeMeta, raws [][]byte, err error)
 	Heads(object change.ID) ([]change.ID, error)
 	// AllHeads returns the heads of every object, in one read.

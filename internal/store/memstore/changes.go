@@ -130,7 +130,8 @@ func (t *tx) ChangeRange(object change.ID, seq int64, limit int, withRaw bool) (
 		if limit > 0 && len(ms) == limit {
 			break
 		}
-		ms = append(ms, out(c.meta))
+		m := out(c.meta)
+		ms = append(ms, store.ChangeMeta{ID: m.ID, Object: m.Object, Parents: m.Parents, Size: m.Size, Seq: m.Seq})
 		if withRaw {
 			raws = append(raws, append([]byte{}, c.raw...))
 		}

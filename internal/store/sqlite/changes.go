@@ -154,19 +154,39 @@ func (t *txn) ChangeRange(object change.ID, seq int64, limit int, withRaw bool) 
 	if limit <= 0 {
 		limit = -1 // SQLite's "no limit"
 	}
-	cols := metaCols + `, seq`
+	q := `SELECT id, parents, length(raw), seq FROM changes WHERE object = ? AND seq > ? ORDER BY seq LIMIT ?`
 	if withRaw {
-		cols += `, raw`
+		q = `SELECT id, parents, length(raw), seq, raw FROM changes WHERE object = ? AND seq > ? ORDER BY seq LIMIT ?`
 	}
-	rows, err := t.query(`SELECT `+cols+` FROM changes WHERE object = ? AND seq > ? ORDER BY seq LIMIT ?`, object[:], seq, limit)
+	rows, err := t.query(q, object[:], seq, limit)
 	if err != nil {
 		return nil, nil, fmt.Errorf("list changes: %w", err)
 	}
-	ms, raws, err := scanMetas(rows, withRaw)
-	if !withRaw {
-		raws = nil
+	defer rows.Close()
+	var out []store.ChangeMeta
+	var raws [][]byte
+	for rows.Next() {
+		var id, parents, raw []byte
+		m := store.ChangeMeta{Object: object}
+		dst := []any{&id, &parents, &m.Size, &m.Seq}
+		if withRaw {
+			dst = append(dst, &raw)
+		}
+		if err := rows.Scan(dst...); err != nil {
+			return nil, nil, err
+		}
+		if m.ID, err = toID(id); err != nil {
+			return nil, nil, err
+		}
+		if m.Parents, err = splitIDs(parents); err != nil {
+			return nil, nil, err
+		}
+		out = append(out, m)
+		if withRaw {
+			raws = append(raws, raw)
+		}
 	}
-	return ms, raws, err
+	return out, raws, rows.Err()
 }
 
 func (t *txn) Meta(id change.ID) (store.ChangeMeta, error) {

@@ -76,6 +76,13 @@ func testChanges(t *testing.T, impl Impl) {
 		}
 		if pg, _, err := tx.ChangeRange(obj, 0, 0, false); err != nil || len(pg) != 2 || pg[1].Size != len(raw(c2.ID)) {
 			t.Fatalf("unlimited page = %+v, %v", pg, err)
+		} else {
+			for i, m := range pg { // what a graph needs, as Changes has it
+				g, w := ms[i], m
+				if w.ID != g.ID || w.Object != g.Object || fmt.Sprint(w.Parents) != fmt.Sprint(g.Parents) || w.Size != g.Size || w.Seq != g.Seq {
+					t.Fatalf("range meta %d = %s, want the graph's part of %s", i, metaString(w), metaString(g))
+				}
+			}
 		}
 		if pg, _, err := tx.ChangeRange(obj, seqs[1], 0, true); err != nil || len(pg) != 0 {
 			t.Fatalf("page after the last = %+v, %v", pg, err)
