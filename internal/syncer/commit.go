@@ -53,6 +53,9 @@ func (s *Service) process(flush bool) {
 		clear(s.verified)
 		for _, h := range rd.Held {
 			s.held[heldKey{h.Peer, h.Object}] = h.Heads
+			if s.onHeld != nil {
+				s.onHeld(h)
+			}
 		}
 		s.send(rd.Messages)
 		if s.storeNow(flush) {

@@ -77,6 +77,13 @@ type Config struct {
 	// it waits, so the peer's writes back up: a member flooding frames
 	// costs the node at most the rate's worth of work, whatever it sends.
 	FrameRate, FrameBurst int
+	// Held, when set, is told of every word a peer gives of the heads it
+	// holds of an object (objsync.Ready.Held), on the loop goroutine, as
+	// the machine takes it. For a device, a node's word is its
+	// acknowledgement: the node stored those heads durably before saying
+	// so (see process). It is how a caller learns when an edit is backed
+	// up without asking the loop for every object; it must not block.
+	Held func(objsync.HeldUpdate)
 }
 
 // Service syncs one vault with the peers attached to it.
@@ -96,6 +103,7 @@ type Service struct {
 	frameRate, frameBurst int    // per connection (Config.FrameRate)
 	author                []byte // watch the store for changes by this author (a device's own)
 	closePeer             func(objsync.PeerID)
+	onHeld                func(objsync.HeldUpdate) // Config.Held
 	events                chan func()
 	conns                 map[objsync.PeerID]*conn // loop goroutine only
 	polled                int64                    // arrival number of the last change seen by pollLocal
@@ -145,7 +153,7 @@ func Start(ctx context.Context, self objsync.PeerID, db store.Store, receive Rec
 
 func newService(self objsync.PeerID, db store.Store, receive Receiver, members Members, cfg Config) *Service {
 	s := &Service{self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
-		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer,
+		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held,
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
 		reconciled: map[objsync.PeerID]bool{}, verified: map[objsync.ID]change.Verified{}, held: map[heldKey][32]byte{},
 		done: make(chan struct{})}
