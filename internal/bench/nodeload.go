@@ -44,6 +44,9 @@ type NodeLoadResult struct {
 	NodeRSS  uint64        // the node process's peak resident memory, bytes
 	NodeCPU  time.Duration // its user + system CPU time, over its whole life
 	NodeLife time.Duration // how long it ran
+	// DevicesCPU is this process's CPU time (the devices') over the same
+	// life: with NodeCPU, how busy the machine's cores were.
+	DevicesCPU time.Duration
 	// The kill check (when asked for): the node was killed -9 halfway,
 	// started again on its folder, and every change any device had seen
 	// acknowledged (in every run so far) looked for in its stores.
@@ -142,6 +145,9 @@ func (l *NodeLoad) SetNodeEnv(env []string) { l.cfg.NodeEnv = env }
 
 func (l *NodeLoad) nodeDir() string { return filepath.Join(l.cfg.Dir, "node") }
 
+// nodeLog is where the node's log goes, every start appended.
+func (l *NodeLoad) nodeLog() string { return filepath.Join(l.cfg.Dir, "node.log") }
+
 // Run starts the node, connects every device and waits until each holds
 // an acknowledgement of all it wrote before, then has every device write
 // for d: rate edits a second each, or (rate 0) closed loop, each device
@@ -150,11 +156,11 @@ func (l *NodeLoad) nodeDir() string { return filepath.Join(l.cfg.Dir, "node") }
 // for every change a device saw acknowledged.
 func (l *NodeLoad) Run(ctx context.Context, rate float64, d time.Duration, kill bool) (NodeLoadResult, error) {
 	r := NodeLoadResult{Rate: rate}
-	p, err := startNode(ctx, l.cfg.Exe, l.nodeDir(), l.cfg.NodeEnv)
+	p, err := startNode(ctx, l.cfg.Exe, l.nodeDir(), l.nodeLog(), l.cfg.NodeEnv)
 	if err != nil {
 		return r, err
 	}
-	started := time.Now()
+	started, cpu0 := time.Now(), selfCPU()
 	stopped := false
 	defer func() {
 		if !stopped {
@@ -224,7 +230,7 @@ func (l *NodeLoad) Run(ctx context.Context, rate float64, d time.Duration, kill 
 		}
 		stopped = true
 	}
-	r.NodeLife = time.Since(started)
+	r.NodeLife, r.DevicesCPU = time.Since(started), selfCPU()-cpu0
 	r.NodeRSS, r.NodeCPU = p.usage()
 	if err := l.failed(); err != nil {
 		return r, err

@@ -399,7 +399,7 @@ func (l *NodeLoad) failed() error {
 // up), stops it, and looks in each vault's store for every change a device
 // saw acknowledged, in this run or any before.
 func (l *NodeLoad) checkAfterKill(ctx context.Context, r *NodeLoadResult) error {
-	p, err := startNode(ctx, l.cfg.Exe, l.nodeDir(), nil)
+	p, err := startNode(ctx, l.cfg.Exe, l.nodeDir(), l.nodeLog(), nil)
 	if err != nil {
 		return fmt.Errorf("after kill -9: %w", err)
 	}

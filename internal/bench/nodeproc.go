@@ -30,8 +30,12 @@ type nodeProc struct {
 const nodeUpTimeout = 60 * time.Second
 
 // startNode runs `exe --data dir --json node` with env added and returns
-// once it printed its addresses.
-func startNode(ctx context.Context, exe, dir string, env []string) (*nodeProc, error) {
+// once it printed its addresses. Its log is appended to logPath.
+func startNode(ctx context.Context, exe, dir, logPath string, env []string) (*nodeProc, error) {
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(exe, "--data", dir, "--json", "node")
 	cmd.Env = append(os.Environ(), env...)
 	out, err := cmd.StdoutPipe()
@@ -43,13 +47,15 @@ func startNode(ctx context.Context, exe, dir string, env []string) (*nodeProc, e
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		logFile.Close()
 		return nil, err
 	}
 	p := &nodeProc{cmd: cmd, done: make(chan struct{})}
 	logged := make(chan struct{})
 	go func() {
 		defer close(logged)
-		p.keepLog(errs)
+		defer logFile.Close()
+		p.keepLog(io.TeeReader(errs, logFile))
 	}()
 	up := make(chan string, 1)
 	go func() {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 	"syscall"
+	"time"
 )
 
 // maxRSS is an ended process's peak resident memory in bytes (getrusage's
@@ -19,4 +20,13 @@ func maxRSS(st *os.ProcessState) uint64 {
 		return uint64(ru.Maxrss)
 	}
 	return uint64(ru.Maxrss) << 10
+}
+
+// selfCPU is this process's user + system CPU time so far.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
