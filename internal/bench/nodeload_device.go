@@ -193,6 +193,12 @@ func (d *loadDevice) ackedUpTo(k int) bool {
 	return d.acked >= k
 }
 
+func (d *loadDevice) ackedCount() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.acked + 1
+}
+
 func (d *loadDevice) last() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -348,12 +354,15 @@ func (keepOnly) Stored(tx store.Tx, c *change.Change, _ int64) error {
 
 func (keepOnly) Finish(store.Tx, map[change.ID][]change.ID) error { return nil }
 
-// disconnect closes every device's service (and so its connection).
+// disconnect closes every device's service and its transport connections
+// to the node: the next run's node is another process at the same address
+// and peer id, and a dial would take a dead connection left to the last
+// one for a live one (as a device's stall detection closes them).
 func (l *NodeLoad) disconnect() {
 	var wg sync.WaitGroup
 	for _, d := range l.devices {
 		d.mu.Lock()
-		svc := d.svc
+		svc, node := d.svc, d.node
 		d.svc, d.node = nil, ""
 		d.mu.Unlock()
 		if svc != nil {
@@ -361,6 +370,7 @@ func (l *NodeLoad) disconnect() {
 			go func() {
 				defer wg.Done()
 				svc.Close()
+				p2p.PeerCloser(d.host)(node)
 			}()
 		}
 	}
@@ -377,7 +387,7 @@ func (l *NodeLoad) settle(ctx context.Context, timeout time.Duration) error {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("device %d: changes not acknowledged within %v", d.n, timeout)
+			return fmt.Errorf("device %d: its changes were not all acknowledged within %v (%d of %d)", d.n, timeout, d.ackedCount(), d.last()+1)
 		}
 	}
 	return nil
