@@ -133,7 +133,7 @@ FILE). With --keep DIR, the node's log is kept in DIR/node.log.`,
 			for _, r := range runs {
 				out = append(out, map[string]any{"rate_per_device": r.Rate, "window_ms": ms(r.Window), "written": r.Written,
 					"acked": r.Acked, "unacked": r.Unacked, "acked_per_s": r.AckedPerSec(), "p50_ms": ms(r.P50), "p99_ms": ms(r.P99), "max_ms": ms(r.Max),
-					"node_peak_rss_bytes": r.NodeRSS, "node_cpu_ms": ms(r.NodeCPU), "node_life_ms": ms(r.NodeLife), "devices_cpu_ms": ms(r.DevicesCPU),
+					"node_peak_rss_bytes": r.NodeRSS, "node_cpu_ms": ms(r.NodeCPU), "node_life_ms": ms(r.NodeLife), "devices_cpu_ms": ms(r.DevicesCPU), "node_cpu_us_per_acked": r.NodeCPUPerAck().Seconds() * 1e6,
 					"killed": r.Killed, "acked_checked": r.AckedInStore, "lost": r.Lost})
 			}
 			return a.emit(map[string]any{"devices": devices, "vaults": vaults, "runs": out}, func(w io.Writer) {
@@ -148,6 +148,7 @@ FILE). With --keep DIR, the node's log is kept in DIR/node.log.`,
 					}
 					fmt.Fprintf(w, "  %-32s %7.0f acked changes/s  p50 %6.1f ms  p99 %6.1f ms  max %6.1f ms  node RSS %5.1f MB  CPU node %.1f s, devices %.1f s, in %.1f s\n",
 						what, r.AckedPerSec(), ms(r.P50), ms(r.P99), ms(r.Max), float64(r.NodeRSS)/(1<<20), r.NodeCPU.Seconds(), r.DevicesCPU.Seconds(), r.NodeLife.Seconds())
+					fmt.Fprintf(w, "  %-32s node CPU per acknowledged change %.0f µs\n", "", r.NodeCPUPerAck().Seconds()*1e6)
 					if r.Unacked > 0 && !r.Killed {
 						fmt.Fprintf(w, "  %-32s %d changes written in the window not acknowledged 10 s after it\n", "", r.Unacked)
 					}

@@ -58,6 +58,13 @@ type NodeLoadResult struct {
 // AckedPerSec is the acknowledged changes a second, over all devices.
 func (r NodeLoadResult) AckedPerSec() float64 { return float64(r.Acked) / r.Window.Seconds() }
 
+// NodeCPUPerAck is the node's CPU time per change acknowledged in the
+// window: less swayed than the rate by what else the machine runs (its
+// start and the settling before the window are in it too).
+func (r NodeLoadResult) NodeCPUPerAck() time.Duration {
+	return r.NodeCPU / time.Duration(max(1, r.Acked))
+}
+
 // NodeLoad is a node's data folder and the devices that load it; each Run
 // starts the node, connects every device, writes, and stops the node.
 type NodeLoad struct {

@@ -311,7 +311,13 @@ func (l *NodeLoad) connect(ctx context.Context, addr string) error {
 
 func (d *loadDevice) connect(ctx context.Context, addr string, l *NodeLoad) error {
 	v := d.vault
-	node, stream, r, _, err := p2p.Dial(ctx, d.host, addr, &pb.Hello{VaultId: v.keys.ID[:], MemberRecords: v.records, Register: true})
+	hello := &pb.Hello{VaultId: v.keys.ID[:], MemberRecords: v.records, Register: true}
+	node, stream, r, _, err := p2p.Dial(ctx, d.host, addr, hello)
+	// A device redials; on a machine this busy a handshake can miss
+	// its 15 s, so this one tries twice more.
+	for try := 1; err != nil && try < 3 && ctx.Err() == nil; try++ {
+		node, stream, r, _, err = p2p.Dial(ctx, d.host, addr, hello)
+	}
 	if err != nil {
 		return fmt.Errorf("device %d: %w", d.n, err)
 	}

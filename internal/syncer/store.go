@@ -39,6 +39,18 @@ type storeView struct {
 	keepSet bool
 	set     *reconcile.Set
 	setSeq  int64
+	// With keepSet, each object's heads, and whether its graph holds all
+	// its changes, are kept from one read transaction to the next until
+	// a change of it is stored: within asks the store which objects have
+	// changes stored since it last looked (one indexed range of arrival
+	// numbers) and forgets those. On a node, relaying one change to the
+	// nine other devices of a vault and taking their nine Heads read its
+	// object's heads and new changes about eighteen times.
+	checked bool  // within's transaction was looked at: the caches hold for it
+	primed  bool  // seen is set
+	seen    int64 // the caches hold for the changes stored up to this arrival number
+	heads   map[objsync.ID][]objsync.ID
+	current map[objsync.ID]bool // graphs holding every change stored up to seen
 }
 
 // graph is what the view knows of one object's graph.
@@ -60,7 +72,7 @@ var _ objsync.SetStorage = (*storeView)(nil)
 const maxRemembered = 1 << 20
 
 func newStoreView(db store.Store) *storeView {
-	return &storeView{db: db, graphs: map[objsync.ID]*graph{}}
+	return &storeView{db: db, graphs: map[objsync.ID]*graph{}, heads: map[objsync.ID][]objsync.ID{}, current: map[objsync.ID]bool{}}
 }
 
 // view runs a read in the shared transaction, or one of its own, and
@@ -88,7 +100,8 @@ func (s *storeView) within(f func()) {
 	ran := false
 	err := s.db.View(context.Background(), func(tx store.Tx) error {
 		s.tx, ran = tx, true
-		defer func() { s.tx = nil }()
+		s.checked = s.keepSet && s.catchUp(tx)
+		defer func() { s.tx, s.checked = nil, false }()
 		f()
 		return nil
 	})
@@ -96,6 +109,31 @@ func (s *storeView) within(f func()) {
 		s.failed = err
 		f()
 	}
+}
+
+// catchUp forgets what it kept of the objects with changes stored since
+// it last looked, and says whether the rest holds for tx. The first look
+// only notes where the store is: nothing is kept yet.
+func (s *storeView) catchUp(tx store.Tx) bool {
+	if !s.primed {
+		last, err := tx.LastSeq()
+		if err != nil {
+			return false
+		}
+		s.seen, s.primed, s.failed = last, true, nil
+		return true
+	}
+	objs, last, err := tx.ChangedBy(nil, s.seen)
+	if err != nil {
+		return false
+	}
+	s.failed = nil // the store reads: what is kept holds
+	for _, o := range objs {
+		delete(s.heads, o)
+		delete(s.current, o)
+	}
+	s.seen = last
+	return true
 }
 
 func (s *storeView) Objects() ([]reconcile.Item, error) {
@@ -148,6 +186,9 @@ func (s *storeView) ObjectSet() (*reconcile.Set, error) {
 }
 
 func (s *storeView) Heads(obj objsync.ID) ([]objsync.ID, error) {
+	if hs, ok := s.heads[obj]; ok && s.checked {
+		return slices.Clone(hs), nil
+	}
 	var out []objsync.ID
 	err := s.view(func(tx store.Tx) error {
 		hs, err := tx.Heads(change.ID(obj))
@@ -156,6 +197,12 @@ func (s *storeView) Heads(obj objsync.ID) ([]objsync.ID, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the heads of %s: %w", change.ID(obj).Short(), err)
+	}
+	if s.checked {
+		if len(s.heads) >= maxRemembered {
+			clear(s.heads)
+		}
+		s.heads[obj] = slices.Clone(out)
 	}
 	return out, nil
 }
@@ -193,6 +240,10 @@ func (s *storeView) Held(p objsync.PeerID) (map[objsync.ID][32]byte, error) {
 
 func (s *storeView) Graph(obj objsync.ID) ([]objsync.Node, error) {
 	g := s.graphs[obj]
+	if g != nil && s.checked && s.current[obj] {
+		s.fresh, s.freshRaws = obj, nil
+		return g.nodes, nil
+	}
 	if g == nil {
 		g = &graph{}
 	}
@@ -224,11 +275,15 @@ func (s *storeView) Graph(obj objsync.ID) ([]objsync.Node, error) {
 	if s.graphs[obj] == nil {
 		if s.nodes+len(g.nodes) > maxRemembered {
 			clear(s.graphs)
+			clear(s.current)
 			s.nodes = 0
 		}
 		s.graphs[obj] = g
 	}
 	s.nodes += len(metas)
+	if s.checked {
+		s.current[obj] = true
+	}
 	return g.nodes, nil
 }
 
