@@ -214,7 +214,18 @@ func (s *Service) commitDone(c *commit) {
 		}
 	}
 	// Reported per message: a run of changes of one object from one peer.
+	// The machine relays what was stored to the other peers at once: its
+	// bytes are at hand.
 	in := c.in
+	if c.err == nil {
+		s.store.stored = make(map[objsync.ID][]byte, len(c.all))
+		for i, p := range c.all {
+			if outs[i] == objsync.Stored {
+				s.store.stored[p.ID] = p.Raw
+			}
+		}
+	}
+	defer func() { s.store.stored = nil }()
 	s.store.within(func() {
 		for lo := 0; lo < len(in); {
 			hi := lo + 1

@@ -51,6 +51,10 @@ type storeView struct {
 	seen    int64 // the caches hold for the changes stored up to this arrival number
 	heads   map[objsync.ID][]objsync.ID
 	current map[objsync.ID]bool // graphs holding every change stored up to seen
+	// stored holds the bytes of the changes a commit just stored, while
+	// its outcomes are reported: relaying them to the other peers then
+	// reads nothing back (see Service.commitDone).
+	stored map[objsync.ID][]byte
 }
 
 // graph is what the view knows of one object's graph.
@@ -293,6 +297,17 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) ([][]byte, error) {
 	out := make([][]byte, len(cs))
 	if len(cs) == 0 {
 		return out, nil
+	}
+	if s.stored != nil {
+		all := true
+		for i, id := range cs {
+			out[i] = s.stored[id]
+			all = all && out[i] != nil
+		}
+		if all {
+			return out, nil
+		}
+		clear(out)
 	}
 	if fresh := s.freshRaws; obj == s.fresh && fresh != nil {
 		s.freshRaws = nil
