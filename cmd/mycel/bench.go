@@ -197,7 +197,11 @@ func (a *app) benchSyncCmd() *cobra.Command {
 				return err
 			}
 			defer os.RemoveAll(dir)
-			r, err := bench.InitialSync(cmd.Context(), filepath.Join(dir, "initial"), objects, perObject, func(s string) { fmt.Fprintln(a.stderr, s) })
+			exe, err := os.Executable()
+			if err != nil {
+				return err
+			}
+			r, err := bench.InitialSync(cmd.Context(), exe, filepath.Join(dir, "initial"), objects, perObject, func(s string) { fmt.Fprintln(a.stderr, s) })
 			if err != nil {
 				return err
 			}
@@ -209,11 +213,13 @@ func (a *app) benchSyncCmd() *cobra.Command {
 			slices.Sort(ds)
 			p50, p99 := ds[len(ds)/2], ds[min(len(ds)-1, len(ds)*99/100)]
 			return a.emit(map[string]any{"reconcile": rec, "objects": r.Objects, "changes": r.Changes, "bytes": r.Bytes, "wall_ms": ms(r.Wall), "mb_per_s": r.MBps(),
-				"tcp_copy_ms": ms(r.TCPCopy), "verify_all_ms": ms(r.VerifyAll), "times_larger_limit": float64(r.Wall) / float64(limit),
+				"tcp_copy_ms": ms(r.TCPCopy), "verify_all_ms": ms(r.VerifyAll),
+				"node_peak_rss_bytes": r.NodeRSS, "device_peak_rss_bytes": r.DeviceRSS, "times_larger_limit": float64(r.Wall) / float64(limit),
 				"latency_edits": len(ds), "latency_p50_ms": ms(p50), "latency_p99_ms": ms(p99)}, func(w io.Writer) {
 				fmt.Fprintf(w, "\ninitial sync   %d objects, %d changes, %.1f MB in %s (%.1f MB/s)\n", r.Objects, r.Changes, float64(r.Bytes)/(1<<20), r.Wall.Round(time.Millisecond), r.MBps())
 				fmt.Fprintf(w, "  limits       raw loopback TCP copy %s; verifying every signature on %d cores %s\n", r.TCPCopy.Round(time.Microsecond*100), runtime.NumCPU(), r.VerifyAll.Round(time.Millisecond))
 				fmt.Fprintf(w, "  ratio        %.1f× the larger limit\n", float64(r.Wall)/float64(limit))
+				fmt.Fprintf(w, "  peak memory  node %.0f MB, device %.0f MB (RSS)\n", float64(r.NodeRSS)/(1<<20), float64(r.DeviceRSS)/(1<<20))
 				fmt.Fprintf(w, "latency A→B    over %d edits: p50 %s, p99 %s\n", len(ds), p50.Round(time.Microsecond*100), p99.Round(time.Microsecond*100))
 			})
 		},

@@ -13,7 +13,7 @@ import (
 )
 
 func (a *app) benchScaleCmd() *cobra.Command {
-	var objects, perObject, runs int
+	var objects, perObject, runs, huge int
 	var keep string
 	cmd := &cobra.Command{
 		Use:   "scale",
@@ -49,7 +49,7 @@ bytes copied over loopback TCP, and every signature verified on every core.
 			} else if err := emptyFolder(dir); err != nil {
 				return fmt.Errorf("--keep: %w", err)
 			}
-			r, err := bench.Scale(cmd.Context(), exe, dir, objects, perObject, runs, func(s string) { fmt.Fprintln(a.stderr, s) })
+			r, err := bench.Scale(cmd.Context(), exe, dir, objects, perObject, runs, huge, func(s string) { fmt.Fprintln(a.stderr, s) })
 			if err != nil {
 				return err
 			}
@@ -58,24 +58,44 @@ bytes copied over loopback TCP, and every signature verified on every core.
 			for _, c := range r.Commands {
 				cmds[c.Name] = ms(c.Median)
 			}
-			return a.emit(map[string]any{"objects": s.Objects, "changes": s.Changes, "bytes": s.Bytes,
+			out := map[string]any{"objects": s.Objects, "changes": s.Changes, "bytes": s.Bytes,
 				"initial_sync_ms": ms(s.Wall), "tcp_copy_ms": ms(s.TCPCopy), "verify_all_ms": ms(s.VerifyAll),
-				"commands_ms": cmds, "runs": runs}, func(w io.Writer) {
+				"node_peak_rss_bytes": s.NodeRSS, "device_peak_rss_bytes": s.DeviceRSS,
+				"commands_ms": cmds, "runs": runs}
+			if h := r.Huge; h != nil {
+				out["huge_object"] = map[string]any{"changes": h.Changes, "bytes": h.Bytes, "initial_sync_ms": ms(h.Wall),
+					"tcp_copy_ms": ms(h.TCPCopy), "verify_all_ms": ms(h.VerifyAll),
+					"node_peak_rss_bytes": h.NodeRSS, "device_peak_rss_bytes": h.DeviceRSS}
+			}
+			return a.emit(out, func(w io.Writer) {
 				fmt.Fprintf(w, "vault: %d objects, %d changes, %.1f MB\n", s.Objects, s.Changes, float64(s.Bytes)/(1<<20))
-				fmt.Fprintf(w, "initial sync node → fresh device: %s (limits: loopback copy %s, every signature verified on all cores %s)\n",
-					s.Wall.Round(time.Millisecond), s.TCPCopy.Round(time.Millisecond), s.VerifyAll.Round(time.Millisecond))
+				printSync(w, "initial sync node → fresh device", s)
 				fmt.Fprintf(w, "commands (median of %d, each its own process):\n", runs)
 				for _, c := range r.Commands {
 					fmt.Fprintf(w, "  %-16s %8.1f ms\n", c.Name, ms(c.Median))
+				}
+				if h := r.Huge; h != nil {
+					fmt.Fprintf(w, "one object of %d changes, %.1f MB\n", h.Changes, float64(h.Bytes)/(1<<20))
+					printSync(w, "initial sync node → fresh device", *h)
 				}
 			})
 		},
 	}
 	cmd.Flags().IntVar(&objects, "objects", 10000, "objects in the vault")
 	cmd.Flags().IntVar(&perObject, "changes-per-object", 20, "changes per object (root included)")
+	cmd.Flags().IntVar(&huge, "huge-object", 0, "also sync one object of this many changes (1000000: what the issue's target is measured on)")
 	cmd.Flags().IntVar(&runs, "runs", 5, "runs of each command (the median is printed)")
 	cmd.Flags().StringVar(&keep, "keep", "", "build in this empty folder and keep it (the synced device is DIR/b, the node DIR/node)")
 	return cmd
+}
+
+// printSync prints an initial sync beside its limits, and the peak memory
+// of the node and the device.
+func printSync(w io.Writer, what string, s bench.InitialSyncResult) {
+	limit := max(s.TCPCopy, s.VerifyAll)
+	fmt.Fprintf(w, "%s: %s, %.1f× the larger limit (loopback copy %s, every signature verified on all cores %s)\n", what,
+		s.Wall.Round(time.Millisecond), float64(s.Wall)/float64(limit), s.TCPCopy.Round(time.Millisecond), s.VerifyAll.Round(time.Millisecond))
+	fmt.Fprintf(w, "  peak memory (RSS): node %.0f MB, device %.0f MB\n", float64(s.NodeRSS)/(1<<20), float64(s.DeviceRSS)/(1<<20))
 }
 
 // emptyFolder makes dir if it is not there; one holding anything is

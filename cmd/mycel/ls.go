@@ -13,6 +13,7 @@ import (
 	"mycel/internal/vault"
 
 	"mycel/internal/store"
+	"mycel/internal/store/fts"
 )
 
 type objectJSON struct {
@@ -26,6 +27,7 @@ type objectJSON struct {
 	Snippet  string    `json:"snippet"`
 	Changes  int       `json:"changes"`
 	Match    string    `json:"match,omitempty"`
+	Cursor   string    `json:"cursor,omitempty"` // search: --after this for the results after
 }
 
 func toJSON(o store.Object, match string) objectJSON {
@@ -90,39 +92,92 @@ func clip(s string, n int) string {
 
 func (a *app) searchCmd() *cobra.Command {
 	var limit int
+	var after string
 	cmd := &cobra.Command{
 		Use:   "search QUERY",
-		Short: "Full-text search over titles and text",
-		Long: `Find objects whose title or text contains every word of QUERY (the last word
-may be the start of a word). Matching ignores case and accents. Objects in the
-bin are left out.
+		Short: "Full-text search over titles, text and tags",
+		Long: `Find objects by the words of their title and text, or by their tags. Matching
+ignores case and accents; objects in the bin are left out. The best matches
+come first (bm25: a rarer word counts more, and so does a word that stands
+often in a short text).
 
-  mycel search garden tom`,
-		Args: cobra.MinimumNArgs(1),
+  garden tom       every word, in the title or the text; the last one, of two
+                   letters or more, may be the start of a word (tomato)
+  "south wall"     a phrase: these words in a row
+  tag:home         objects tagged home: in the tags detail (mycel set ID tags
+                   "home, food") or as #home in the text; tag:home also finds
+                   home/garden
+  -basil           leaves out the objects that have the word; -"a phrase"
+                   and -tag:NAME too (put the query after --, see below)
+  東京  🌱         Chinese, Japanese and Korean words are found inside a
+                   sentence without spaces, and emoji are words
+
+Anything else is text: AND, OR, NOT, NEAR, *, : and parentheses are words or
+punctuation, and a quote left open is a phrase to the end.
+
+Results come a page at a time: --limit N shows the best N (0: all), and when
+more follow, the last line is the command for the next page, with --after
+and the cursor the page ended with (with --json, each result has its cursor).
+
+  mycel search garden tom
+  mycel search '"south wall" tag:home'
+  mycel search -- garden -basil
+  mycel search --limit 10 tomato
+  mycel search --limit 10 --after AQC_… tomato`,
+		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if limit < 0 {
+				return errors.New("--limit must be a positive number of results (0: all)")
+			}
+			query := strings.Join(args, " ")
+			if _, err := fts.Parse(query); err != nil { // before opening the vault
+				return fmt.Errorf("search: %w", err)
+			}
 			return a.withVault(func(e *vault.Engine) error {
-				hits, err := e.Search(cmd.Context(), strings.Join(args, " "), limit)
+				page, err := e.Search(cmd.Context(), query, vault.SearchOptions{Limit: limit, After: after})
+				var bad *vault.SearchError
+				if after != "" && errors.As(err, &bad) {
+					return fmt.Errorf("--after: %w", err)
+				}
 				if err != nil {
 					return err
 				}
 				out := []objectJSON{}
-				for _, h := range hits {
-					out = append(out, toJSON(h.Object, h.Match))
+				for _, h := range page.Hits {
+					o := toJSON(h.Object, h.Match)
+					o.Cursor = h.Cursor
+					out = append(out, o)
 				}
 				return a.emit(out, func(w io.Writer) {
-					if len(out) == 0 {
+					switch {
+					case len(out) == 0 && after != "":
+						fmt.Fprintln(w, "No more results.")
+					case len(out) == 0:
 						fmt.Fprintln(w, "Nothing found.")
-						return
 					}
 					for _, o := range out {
 						fmt.Fprintf(w, "%s  %s\n    %s\n", o.ID[:12], o.Title, clip(o.Match, 100))
+					}
+					if page.More {
+						fmt.Fprintf(w, "More: mycel search --limit %d --after %s %s\n", limit, out[len(out)-1].Cursor, shellQuery(query))
 					}
 				})
 			})
 		},
 	}
-	cmd.Flags().IntVar(&limit, "limit", 20, "most results to show")
+	cmd.Flags().IntVar(&limit, "limit", 20, "show at most this many results (0: all)")
+	cmd.Flags().StringVar(&after, "after", "", "continue after this cursor (the one a page of results ends with)")
 	return cmd
+}
+
+// shellQuery writes a query for a shell to give back as one argument, after
+// -- when it starts with a dash (which would be read as a flag).
+func shellQuery(q string) string {
+	s := "'" + strings.ReplaceAll(q, "'", `'\''`) + "'"
+	if strings.HasPrefix(q, "-") {
+		s = "-- " + s
+	}
+	return s
 }
 
 // printObjects prints index rows as a table (or JSON), with empty said

@@ -30,10 +30,12 @@ type Row struct {
 	Snippet  string    `json:"snippet"`
 	Changes  int       `json:"changes"`
 	Match    string    `json:"match,omitempty"` // search: the text around the match, the match in [brackets]
+	// Cursor (search): after=Cursor asks for the hits after this one.
+	Cursor string `json:"cursor,omitempty"`
 }
 
 func rowOf(o store.Object) Row {
-	return Row{o.ID.String(), o.Title, o.Type, o.Archived, o.Deleted, o.Updated, o.Snippet, o.Changes, ""}
+	return Row{ID: o.ID.String(), Title: o.Title, Type: o.Type, Archived: o.Archived, Deleted: o.Deleted, Updated: o.Updated, Snippet: o.Snippet, Changes: o.Changes}
 }
 
 // Edited answers a request that changed an object.
@@ -108,15 +110,22 @@ func pageRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			}
 			limit = n
 		}
-		hits, err := e.Search(r.Context(), q.Get("q"), limit)
+		// A page of hits: after=CURSOR, the cursor of the last hit of
+		// the page before, asks for the next one.
+		page, err := e.Search(r.Context(), q.Get("q"), vault.SearchOptions{Limit: limit, After: q.Get("after")})
+		var bad *vault.SearchError
+		if errors.As(err, &bad) {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
 		if err != nil {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
 		out := []Row{}
-		for _, h := range hits {
+		for _, h := range page.Hits {
 			row := rowOf(h.Object)
-			row.Match = h.Match
+			row.Match, row.Cursor = h.Match, h.Cursor
 			out = append(out, row)
 		}
 		reply(w, out)

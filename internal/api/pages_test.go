@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http/httptest"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -51,6 +52,21 @@ func TestPageRoutes(t *testing.T) {
 	call[Edited](t, h, "POST", obj+"/bin", map[string]bool{"on": false}, 200)
 	if hits := call[[]Row](t, h, "GET", "/v1/search?q=quin", nil, 200); len(hits) != 1 {
 		t.Fatalf("the page restored from the bin is not found: %+v", hits)
+	}
+
+	// Pages: after=CURSOR, the last hit's, for the next; FTS5 syntax is
+	// text.
+	if hits := call[[]Row](t, h, "GET", "/v1/search?q="+url.QueryEscape(`NEAR("oat AND (`), nil, 200); len(hits) != 0 {
+		t.Fatalf("FTS5 syntax searched as text: %+v", hits)
+	}
+	call[map[string]string](t, h, "POST", "/v1/objects", map[string]string{"title": "Jam", "markdown": "quinces again\n"}, 200)
+	first := call[[]Row](t, h, "GET", "/v1/search?q=quin&limit=1", nil, 200)
+	if len(first) != 1 || first[0].Cursor == "" {
+		t.Fatalf("a page of one: %+v", first)
+	}
+	second := call[[]Row](t, h, "GET", "/v1/search?q=quin&limit=1&after="+url.QueryEscape(first[0].Cursor), nil, 200)
+	if len(second) != 1 || second[0].ID == first[0].ID {
+		t.Fatalf("the page after repeats the hit: %+v", second)
 	}
 
 	vs := call[[]Version](t, h, "GET", obj+"/history", nil, 200)
@@ -107,6 +123,9 @@ func TestPageRoutes(t *testing.T) {
 	call[map[string]string](t, h, "GET", obj+"/history/0", nil, 400)
 	call[map[string]string](t, h, "POST", obj+"/bin", map[string]any{"on": true, "extra": 1}, 400)
 	call[map[string]string](t, h, "GET", "/v1/search?q=x&limit=0", nil, 400)
+	call[map[string]string](t, h, "GET", "/v1/search?q=", nil, 400)
+	call[map[string]string](t, h, "GET", "/v1/search?q=-rye", nil, 400)
+	call[map[string]string](t, h, "GET", "/v1/search?q=x&after=zz", nil, 400)
 	call[map[string]string](t, h, "GET", "/v1/objects/"+strings.Repeat("0", 64)+"/history", nil, 404)
 }
 

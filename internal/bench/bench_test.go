@@ -72,7 +72,7 @@ func TestPipelineSmall(t *testing.T) {
 }
 
 func TestInitialSyncSmall(t *testing.T) {
-	r, err := InitialSync(context.Background(), t.TempDir(), 20, 5, nil)
+	r, err := InitialSync(context.Background(), "", t.TempDir(), 20, 5, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,8 @@ import (
 type ScaleResult struct {
 	Sync     InitialSyncResult
 	Commands []CommandTime
+	// Huge is the initial sync of one object of many changes, when asked.
+	Huge *InitialSyncResult
 }
 
 // CommandTime is the median wall time of one command, run as its own
@@ -33,11 +35,12 @@ type CommandTime struct {
 // Scale builds a vault of objects × perObject changes on a node, syncs it
 // to a fresh device over loopback (InitialSync), then times commands of
 // the executable exe (mycel) on that device's data folder, each the
-// median of runs runs.
-func Scale(ctx context.Context, exe, dir string, objects, perObject, runs int, progress func(string)) (ScaleResult, error) {
+// median of runs runs. With huge > 0 it also syncs, the same way, a
+// vault of one object of huge changes.
+func Scale(ctx context.Context, exe, dir string, objects, perObject, runs, huge int, progress func(string)) (ScaleResult, error) {
 	var r ScaleResult
 	var err error
-	if r.Sync, err = InitialSync(ctx, dir, objects, perObject, progress); err != nil {
+	if r.Sync, err = InitialSync(ctx, exe, dir, objects, perObject, progress); err != nil {
 		return r, err
 	}
 	data := filepath.Join(dir, "b")
@@ -79,6 +82,14 @@ func Scale(ctx context.Context, exe, dir string, objects, perObject, runs int, p
 		return r, err
 	}
 	r.Commands = append(r.Commands, ct)
+	if huge > 0 {
+		progress(fmt.Sprintf("one object of %d changes", huge))
+		h, err := InitialSync(ctx, exe, filepath.Join(dir, "huge"), 1, huge, progress)
+		if err != nil {
+			return r, err
+		}
+		r.Huge = &h
+	}
 	return r, nil
 }
 

@@ -7,17 +7,18 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sync"
 	"time"
 
+	"mycel/internal/admit"
 	"mycel/internal/change"
 	"mycel/internal/crdt"
 	"mycel/internal/device"
 	"mycel/internal/keys"
 	"mycel/internal/node"
 	"mycel/internal/store"
+	"mycel/internal/store/sqlite"
 	"mycel/internal/vault"
 )
 
@@ -28,6 +29,9 @@ type InitialSyncResult struct {
 	Wall             time.Duration // until the device holds every change
 	TCPCopy          time.Duration // the same bytes over a raw loopback TCP socket (median of 3)
 	VerifyAll        time.Duration // every change's signature verified, on all cores (median of 3)
+	// Peak resident memory of the node's and the device's processes, in
+	// bytes (0 when they ran inside the benchmark's).
+	NodeRSS, DeviceRSS int64
 }
 
 // MBps is the sync's throughput.
@@ -35,8 +39,11 @@ func (r InitialSyncResult) MBps() float64 { return float64(r.Bytes) / (1 << 20) 
 
 // InitialSync builds a vault of objects × perObject changes on a node (in
 // dir), then times a freshly recovered device syncing all of it over
-// loopback, and measures the two limits in the same run.
-func InitialSync(ctx context.Context, dir string, objects, perObject int, progress func(string)) (InitialSyncResult, error) {
+// loopback, and measures the two limits in the same run. With exe (the
+// mycel executable) the node and the device run as processes of their
+// own ('mycel node', 'mycel up'), and their peak memory is measured;
+// without it, inside this one.
+func InitialSync(ctx context.Context, exe, dir string, objects, perObject int, progress func(string)) (InitialSyncResult, error) {
 	r := InitialSyncResult{Objects: objects}
 	a, phrase, err := vault.Init(ctx, filepath.Join(dir, "a"), "writer")
 	if err != nil {
@@ -66,40 +73,76 @@ func InitialSync(ctx context.Context, dir string, objects, perObject int, progre
 		progress(fmt.Sprintf("storing %d changes (%.1f MB) on the node", len(all), float64(r.Bytes)/(1<<20)))
 	}
 	for i := 0; i < len(all); i += 2000 {
-		if _, _, err := nv.ReceiveBatch(ctx, all[i:min(i+2000, len(all))]); err != nil {
+		// Verified first on every core, as the node's readers would.
+		batch := all[i:min(i+2000, len(all))]
+		admit.Verify(batch)
+		if _, _, err := nv.ReceiveBatch(ctx, batch); err != nil {
 			return r, err
+		}
+		for j := range batch {
+			batch[j].Verified = change.Verified{} // not kept for the rest of the run
 		}
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	addr, closeHost, err := serveLoopback(sctx, n)
-	if err != nil {
-		return r, err
+	var addr string
+	var nodeProc *child
+	if exe != "" {
+		// The node runs on its own, so that its memory is its own.
+		n.Close()
+		if nodeProc, addr, err = startNodeProcess(sctx, exe, filepath.Join(dir, "node")); err != nil {
+			return r, err
+		}
+		defer nodeProc.stop()
+	} else {
+		var closeHost func() error
+		if addr, closeHost, err = serveLoopback(sctx, n); err != nil {
+			return r, err
+		}
+		defer closeHost()
 	}
-	defer closeHost()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 
 	// A fresh device pulls everything.
-	b, err := vault.Recover(ctx, filepath.Join(dir, "b"), phrase, "reader")
+	data := filepath.Join(dir, "b")
+	b, err := vault.Recover(ctx, data, phrase, "reader")
 	if err != nil {
 		return r, err
 	}
-	defer b.Close()
+	closeB := sync.OnceValue(b.Close)
+	defer closeB()
 	if err := device.Register(ctx, b, addr); err != nil {
 		return r, err
 	}
 	if progress != nil {
 		progress("syncing to a fresh device")
 	}
+	db := b.Store()
+	var devProc *child
 	start := time.Now()
-	if _, err := device.Start(sctx, b, nodeOnly(quiet)); err != nil {
+	if exe != "" {
+		if err := closeB(); err != nil {
+			return r, err
+		}
+		if devProc, err = startDeviceProcess(sctx, exe, data); err != nil {
+			return r, err
+		}
+		defer devProc.stop()
+		// Watched through a connection of this process's own.
+		sdb, err := sqlite.Open(filepath.Join(data, vault.DBFile))
+		if err != nil {
+			return r, err
+		}
+		defer sdb.Close()
+		db = sdb
+	} else if _, err := device.Start(sctx, b, nodeOnly(quiet)); err != nil {
 		return r, err
 	}
 	// Poll the store for completion: often (the wall time is measured to
 	// the poll that sees it) and cheaply (the poll competes for the CPU).
 	for {
 		var last int64
-		if err := b.Store().View(ctx, func(tx store.Tx) (err error) {
+		if err := db.View(ctx, func(tx store.Tx) (err error) {
 			last, err = tx.LastSeq()
 			return err
 		}); err != nil {
@@ -111,13 +154,24 @@ func InitialSync(ctx context.Context, dir string, objects, perObject int, progre
 		if time.Since(start) > 30*time.Minute {
 			return r, fmt.Errorf("initial sync incomplete after 30 minutes: %d of %d changes", last, len(all))
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(pollEvery)
 	}
 	r.Wall = time.Since(start)
-	if have, err := countChanges(ctx, b.Store()); err != nil || have != len(all) {
+	if have, err := countChanges(ctx, db); err != nil || have != len(all) {
 		return r, fmt.Errorf("after the initial sync the device holds %d changes, want %d (%v)", have, len(all), err)
 	}
+	if devProc != nil {
+		if r.DeviceRSS, err = devProc.stop(); err != nil {
+			return r, fmt.Errorf("stop the device: %w", err)
+		}
+		if r.NodeRSS, err = nodeProc.stop(); err != nil {
+			return r, fmt.Errorf("stop the node: %w", err)
+		}
+	}
 	cancel()
+	if progress != nil {
+		progress(fmt.Sprintf("synced in %s; measuring the limits (a loopback copy, verifying every signature)", r.Wall.Round(time.Millisecond)))
+	}
 	if r.TCPCopy, err = median3(func() (time.Duration, error) { return tcpCopy(r.Bytes) }); err != nil {
 		return r, err
 	}
@@ -226,7 +280,6 @@ func tcpCopy(n int64) (time.Duration, error) {
 	return time.Since(start), err
 }
 
-// verifyAll parses (and so signature-checks) every change on all cores.
 // median3 runs f three times and returns the median duration.
 func median3(f func() (time.Duration, error)) (time.Duration, error) {
 	var ds []time.Duration
@@ -241,20 +294,16 @@ func median3(f func() (time.Duration, error)) (time.Duration, error) {
 	return ds[1], nil
 }
 
+// verifyAll parses (and so signature-checks) every change on all cores, as
+// fast as receiving can (admit.Verify, which a device's sync uses: batches
+// of 64 on every core): the bound verification puts on an initial sync.
 func verifyAll(all []node.Incoming) time.Duration {
-	start := time.Now()
-	var wg sync.WaitGroup
-	workers := runtime.NumCPU()
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := w; i < len(all); i += workers {
-				change.ParseWithID(all[i].ID, all[i].Raw)
-			}
-		}(w)
+	in := make([]admit.Incoming, len(all))
+	for i, c := range all {
+		in[i] = admit.Incoming{ID: c.ID, Raw: c.Raw} // not verified yet
 	}
-	wg.Wait()
+	start := time.Now()
+	admit.Verify(in)
 	return time.Since(start)
 }
 

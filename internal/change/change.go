@@ -231,22 +231,65 @@ func Decode(id ID, raw []byte) (*Change, error) {
 }
 
 func parse(raw []byte, verify bool) (*Change, error) {
+	return parseAs(sha256.Sum256(raw), raw, verify)
+}
+
+// parseAs parses raw, whose hash is id.
+func parseAs(id ID, raw []byte, verify bool) (*Change, error) {
+	e, err := decodeEnvelope(raw)
+	if err != nil {
+		return nil, err
+	}
+	if verify {
+		verifications.Add(1)
+		if len(e.sc.Signature) != ed25519.SignatureSize || !ed25519.Verify(e.body.Author, append([]byte(signContext), e.sc.Body...), e.sc.Signature) {
+			return nil, e.badSignature()
+		}
+	}
+	return e.check(id)
+}
+
+// envelope is a change's two layers decoded, its signature not checked
+// yet: the checks before the signature's are decodeEnvelope, those after
+// it check, so that a change checked alone (parse) and one checked with
+// others (VerifyBatch) fail for the same reason.
+type envelope struct {
+	raw  []byte
+	sc   pb.SignedChange
+	body pb.ChangeBody
+}
+
+func decodeEnvelope(raw []byte) (*envelope, error) {
 	if len(raw) > MaxSize {
 		return nil, invalid("%d bytes, over the %d-byte limit", len(raw), MaxSize)
 	}
 	// Canonical encodings only: the id hashes raw, so a change that parsed
 	// from more than one encoding would have more than one id.
-	var sc pb.SignedChange
-	if err := pb.UnmarshalCanonical(raw, &sc); err != nil {
+	e := &envelope{raw: raw}
+	if err := pb.UnmarshalCanonical(raw, &e.sc); err != nil {
 		return nil, invalid("not a signed change: %v", err)
 	}
-	var body pb.ChangeBody
-	if err := pb.UnmarshalCanonical(sc.Body, &body); err != nil {
+	if err := pb.UnmarshalCanonical(e.sc.Body, &e.body); err != nil {
 		return nil, invalid("body does not decode: %v", err)
 	}
+	if len(e.body.Author) != ed25519.PublicKeySize {
+		return nil, invalid("author key is %d bytes, want %d", len(e.body.Author), ed25519.PublicKeySize)
+	}
+	return e, nil
+}
+
+func (e *envelope) badSignature() error {
+	return invalid("signature does not verify for author %x", e.body.Author[:4])
+}
+
+// check makes the change of a decoded envelope (whose raw bytes hash to
+// id), checking its fields.
+func (e *envelope) check(id ID) (*Change, error) {
+	raw, body := e.raw, &e.body
 	c := &Change{
-		ID:            sha256.Sum256(raw),
+		ID:            id,
 		Raw:           raw,
+		Author:        ed25519.PublicKey(body.Author),
 		Lamport:       body.Lamport,
 		Time:          clampTime(body.TimestampMs),
 		Snapshot:      body.Snapshot,
@@ -255,16 +298,6 @@ func parse(raw []byte, verify bool) (*Change, error) {
 		KeyEpoch:      body.KeyEpoch,
 		Nonce:         body.Nonce,
 		Ciphertext:    body.Ciphertext,
-	}
-	if len(body.Author) != ed25519.PublicKeySize {
-		return nil, invalid("author key is %d bytes, want %d", len(body.Author), ed25519.PublicKeySize)
-	}
-	c.Author = ed25519.PublicKey(body.Author)
-	if verify {
-		verifications.Add(1)
-	}
-	if verify && (len(sc.Signature) != ed25519.SignatureSize || !ed25519.Verify(c.Author, append([]byte(signContext), sc.Body...), sc.Signature)) {
-		return nil, invalid("signature does not verify for author %x", c.Author[:4])
 	}
 	if len(body.Nonce) != keys.NonceSize {
 		return nil, invalid("nonce is %d bytes, want %d", len(body.Nonce), keys.NonceSize)
@@ -348,9 +381,9 @@ func clampTime(ms int64) time.Time {
 
 // Verified is a change whose envelope was checked: its bytes hash to its
 // id, its structure and sizes are within limits and its signature verifies
-// for its author. Only this package makes one (Verify), so holding one is
-// proof of the check, not a claim anyone can fill in; the zero value holds
-// nothing.
+// for its author. Only this package makes one (Verify, VerifyBatch), so
+// holding one is proof of the check, not a claim anyone can fill in; the
+// zero value holds nothing.
 type Verified struct{ c *Change }
 
 // Verify parses raw as the change id and checks it (see ParseWithID).
@@ -370,7 +403,7 @@ func ParseWithID(id ID, raw []byte) (*Change, error) {
 	if got := ID(sha256.Sum256(raw)); got != id {
 		return nil, invalid("bytes hash to %s, not to the claimed id %s", got.Short(), id.Short())
 	}
-	return Parse(raw)
+	return parseAs(id, raw, true)
 }
 
 // Open decrypts and decodes the payload.

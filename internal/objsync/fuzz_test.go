@@ -26,7 +26,7 @@ func FuzzStep(f *testing.F) {
 			st.receive(c, craw)
 			objs = append(objs, root)
 		}
-		m := New("self", st, Config{ReconcileEvery: 5, BatchBytes: 300, Window: 600}, func() (s [16]byte) { return s })
+		m := New("self", st, Config{ReconcileEvery: 5, BatchBytes: 300, Window: 600, PeerWindow: 900}, func() (s [16]byte) { return s })
 		if err := m.Connected("peer"); err != nil {
 			t.Fatal(err)
 		}

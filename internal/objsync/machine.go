@@ -56,14 +56,24 @@ type peer struct {
 	held  map[ID][32]byte
 	count map[ID]int // how many changes of an object the peer said it holds
 	// inflight holds, per object, the changes sent to the peer that it has
-	// not shown it holds yet, with their sizes (see sendMissing).
-	inflight   map[ID]map[ID]int
+	// not shown it holds yet, with their sizes (see sendMissing); inAir is
+	// the sum of them all. Change it only through setInflight.
+	inflight map[ID]map[ID]int
+	inAir    int
+	// backlog lists, first come first served, the objects whose missing
+	// changes wait for room in the peer's window (Config.PeerWindow);
+	// inBacklog is the same set.
+	backlog    []ID
+	inBacklog  map[ID]bool
 	reconciled bool // a reconciliation with the peer has completed
 }
 
 // New returns a machine for peer self over store. salt draws a fresh random
 // salt for each reconciliation (tests pass a seeded source).
 func New(self PeerID, store Storage, cfg Config, salt func() [reconcile.SaltSize]byte) *Machine {
+	if cfg.PeerWindow <= 0 {
+		cfg.PeerWindow = 4 * cfg.Window
+	}
 	return &Machine{self: self, store: store, cfg: cfg, salt: salt, peers: map[PeerID]*peer{}, sessions: map[PeerID]*allowance{}}
 }
 
@@ -170,7 +180,7 @@ func (m *Machine) Connected(p PeerID) error {
 		held = maps.Clone(held)
 	}
 	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, told: map[ID][32]byte{}, failed: map[ID]bool{},
-		held: held, count: map[ID]int{}, inflight: map[ID]map[ID]int{}}
+		held: held, count: map[ID]int{}, inflight: map[ID]map[ID]int{}, inBacklog: map[ID]bool{}}
 	if pr.initiator {
 		if !m.mayReconcile(p) {
 			// A peer reconnecting in a loop: its session waits for its
@@ -212,6 +222,9 @@ func (m *Machine) Reconciled(p PeerID) bool {
 func (m *Machine) Tick() error {
 	m.ticks++
 	for _, pr := range m.sorted() {
+		if err := m.drain(pr); err != nil {
+			return err
+		}
 		if !pr.initiator {
 			if pr.waiting != nil && m.mayReconcile(pr.id) {
 				msg := *pr.waiting
@@ -283,7 +296,10 @@ func (m *Machine) Step(from PeerID, msg Message) error {
 	case Recon:
 		return m.stepRecon(pr, msg)
 	case Heads:
-		return m.stepHeads(pr, msg.Object, msg.Heads)
+		if err := m.stepHeads(pr, msg.Object, msg.Heads); err != nil {
+			return err
+		}
+		return m.drain(pr) // the heads may have made room in its window
 	case Changes:
 		if len(msg.Changes) == 0 {
 			return fmt.Errorf("%w: empty changes message", ErrProtocol)
@@ -363,8 +379,8 @@ func (m *Machine) finishRecon(pr *peer) error {
 	differs := make(map[ID]bool, len(diff))
 	for _, obj := range diff {
 		differs[obj] = true
-		delete(pr.told, obj)     // a difference: offer even if offered before
-		delete(pr.inflight, obj) // and send again what may have been lost
+		delete(pr.told, obj)        // a difference: offer even if offered before
+		m.setInflight(pr, obj, nil) // and send again what may have been lost
 	}
 	for _, obj := range diff {
 		mine, err := m.store.Heads(obj)
@@ -392,7 +408,7 @@ func (m *Machine) finishRecon(pr *peer) error {
 		}
 		m.tell(pr, it.ID, mine)
 	}
-	return nil
+	return m.drain(pr) // what was in flight was forgotten: there may be room
 }
 
 // offer sends a peer what it lacks of an object, if its heads are known,

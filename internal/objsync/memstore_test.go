@@ -180,15 +180,16 @@ func (s *memStore) Has(id ID) (bool, error) {
 	return ok, nil
 }
 
-func (s *memStore) Graph(obj ID) ([]Node, error) {
+func (s *memStore) Graph(obj ID) (*Graph, error) {
 	if s.fail != nil {
 		return nil, s.fail
 	}
-	var out []Node
+	g := &Graph{}
 	for _, id := range s.order[obj] {
-		out = append(out, Node{ID: id, Parents: s.changes[id].parents})
+		c := s.changes[id]
+		g.Add(id, c.parents, len(c.raw))
 	}
-	return out, nil
+	return g, nil
 }
 
 func (s *memStore) Raws(_ ID, ids []ID) ([][]byte, error) {

@@ -54,22 +54,18 @@ type Storage interface {
 	// Heads are the object's changes that no other change names as parent.
 	Heads(object ID) ([]ID, error)
 	Has(change ID) (bool, error)
-	// Graph lists the object's stored changes with their parents, in a
-	// causal order (parents first): what the machine walks to find what a
-	// peer lacks, read in one go rather than change by change.
-	Graph(object ID) ([]Node, error)
+	// Graph is the object's stored changes with their parents and sizes,
+	// in a causal order: what the machine walks to find what a peer
+	// lacks, kept by the store's view rather than read change by change.
+	// The machine only reads it.
+	Graph(object ID) (*Graph, error)
 	// Raws are the exact bytes of stored changes of object (nil for one
-	// not stored), given in Graph's order.
+	// not stored), asked for in Graph's order: most often a run of it, of
+	// no more than a window's bytes.
 	Raws(object ID, changes []ID) ([][]byte, error)
 	// Held is what a peer said it holds, per object (the hash of its
 	// heads), as persisted from earlier connections (see Ready.Held).
 	Held(peer PeerID) (map[ID][32]byte, error)
-}
-
-// Node is a change in an object's graph.
-type Node struct {
-	ID      ID
-	Parents []ID
 }
 
 // HeadsHash is the value reconciliation compares for an object.
@@ -173,6 +169,13 @@ type Config struct {
 	// Window bounds the bytes of one object's changes sent to a peer and
 	// not yet acknowledged by its heads (at least one change is sent).
 	Window int
+	// PeerWindow bounds the bytes of all objects' changes sent to one peer
+	// and not yet acknowledged (at least one change is sent): objects past
+	// it wait their turn, first come first served. So what a sender holds
+	// in its queues for a peer is bounded whatever the vault's size, and
+	// a peer that reads slowly slows the sender down instead of filling
+	// its memory. 0: Window × 4.
+	PeerWindow int
 	// SessionBurst and SessionEvery bound the reconciliation sessions with
 	// one peer, started or joined: SessionBurst at once, then one every
 	// SessionEvery ticks, across its connections (0: unbounded). A
@@ -192,5 +195,5 @@ type SetStorage interface {
 }
 
 // DefaultConfig: with a 1 s tick, reconcile every 20 s; 1 MiB batches, up
-// to 4 MiB of one object in flight.
-var DefaultConfig = Config{ReconcileEvery: 20, BatchBytes: 1 << 20, Window: 4 << 20}
+// to 4 MiB of one object and 16 MiB in all in flight to a peer.
+var DefaultConfig = Config{ReconcileEvery: 20, BatchBytes: 1 << 20, Window: 4 << 20, PeerWindow: 16 << 20}

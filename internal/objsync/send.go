@@ -1,110 +1,170 @@
 package objsync
 
-import "slices"
-
 // sendMissing sends, in causal order and bounded batches, the changes of
 // obj this side holds that are not in the closure of the peer's heads. It
 // reports whether any are missing there.
 //
-// At most cfg.Window bytes of one object are in flight to a peer: the
-// peer's heads, which it sends after storing each batch, let the next
-// ones go. So a huge object takes its turn with the others rather than
-// filling the connection ahead of them.
+// Two windows bound what is in flight to a peer, unacknowledged by its
+// heads (which it sends after storing each batch, letting the next ones
+// go): cfg.Window bytes of one object, so a huge object takes its turn
+// with the others rather than filling the connection ahead of them; and
+// cfg.PeerWindow bytes of all objects, so the messages queued for a peer
+// are bounded whatever the vault's size. An object the peer window stops
+// waits in the peer's backlog (see drain).
 //
-// Every read comes before any change to the peer's state, so a read that
-// fails leaves it as it was.
+// The bytes are read a slice at a time, as far as the windows let them
+// go, not all the peer lacks at once. Every read comes before any change
+// to the peer's state, so a read that fails leaves it as it was.
 func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error) {
-	order, held, err := m.missing(obj, theirs, mine)
+	g, lack, n, err := m.missing(obj, theirs, mine)
 	if err != nil {
 		return false, err
 	}
-	if len(order) == 0 {
-		delete(pr.inflight, obj)
+	if n == 0 {
+		m.setInflight(pr, obj, nil)
 		return false, nil
 	}
 	// What the peer now holds is no longer in flight.
 	flying := pr.inflight[obj]
 	still := make(map[ID]int, len(flying))
-	inAir := 0
-	for _, id := range order {
-		if n, ok := flying[id]; ok {
-			still[id] = n
-			inAir += n
+	objAir := 0
+	for id, size := range flying {
+		if i, ok := g.Position(id); ok && lack.has(i) {
+			still[id] = size
+			objAir += size
 		}
 	}
+	// The changes that fit in the windows, by the sizes the graph knows;
+	// the bytes of those only are read.
+	others := pr.inAir - sumSizes(flying) // in flight of the other objects
 	var send []ID
-	for _, id := range order {
-		if _, ok := still[id]; !ok {
-			send = append(send, id)
+	air := objAir
+	full := false
+	lack.each(func(i int) bool {
+		id := g.ID(i)
+		if _, ok := still[id]; ok {
+			return true
 		}
-	}
+		size := g.Size(i)
+		if air > 0 && air+size > m.cfg.Window {
+			return false
+		}
+		if others+air > 0 && others+air+size > m.cfg.PeerWindow {
+			full = true
+			return false
+		}
+		send = append(send, id)
+		air += size
+		return true
+	})
 	raws, err := m.store.Raws(obj, send)
 	if err != nil {
 		return false, err
 	}
-	pr.inflight[obj] = still
+	if full {
+		m.enqueue(pr, obj)
+	}
 	var batch []Change
 	size := 0
 	flush := func() {
 		if len(batch) > 0 {
-			m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: batch, Held: held})
+			m.send(pr.id, Message{Kind: Changes, Object: obj, Heads: mine, Changes: batch, Held: g.Len()})
 			batch, size = nil, 0
 		}
 	}
 	for i, id := range send {
 		raw := raws[i]
-		if raw == nil || inAir > 0 && inAir+len(raw) > m.cfg.Window {
-			break // gone from the store, or the window is full
+		if raw == nil {
+			break // gone from the store: send what comes before it
 		}
 		if size > 0 && size+len(raw) > m.cfg.BatchBytes {
 			flush()
 		}
 		batch = append(batch, Change{ID: id, Raw: raw})
 		size += len(raw)
-		inAir += len(raw)
 		still[id] = len(raw)
 	}
 	flush()
+	m.setInflight(pr, obj, still)
 	pr.told[obj] = HeadsHash(mine)
 	return true, nil
 }
 
-// missing lists, parents first, our changes of obj (up to mine) that are
-// not in the closure of theirs; and how many changes of obj we hold.
-func (m *Machine) missing(obj ID, theirs, mine []ID) ([]ID, int, error) {
-	graph, err := m.store.Graph(obj)
-	if err != nil {
-		return nil, 0, err
+// setInflight sets what of obj is in flight to the peer, keeping the
+// peer's total.
+func (m *Machine) setInflight(pr *peer, obj ID, sizes map[ID]int) {
+	pr.inAir -= sumSizes(pr.inflight[obj])
+	if len(sizes) == 0 {
+		delete(pr.inflight, obj)
+		return
 	}
-	parents := make(map[ID][]ID, len(graph))
-	for _, n := range graph {
-		parents[n.ID] = n.Parents
+	pr.inflight[obj] = sizes
+	pr.inAir += sumSizes(sizes)
+}
+
+func sumSizes(sizes map[ID]int) int {
+	n := 0
+	for _, s := range sizes {
+		n += s
 	}
-	// Mark the closures of theirs and of mine by walking back; an id not
-	// in the graph (theirs that we lack) has no known ancestors.
-	closure := func(from []ID) map[ID]bool {
-		in := map[ID]bool{}
-		stack := slices.Clone(from)
-		for len(stack) > 0 {
-			id := stack[len(stack)-1]
-			stack = stack[:len(stack)-1]
-			ps, ok := parents[id]
-			if !ok || in[id] {
-				continue
+	return n
+}
+
+// enqueue puts obj in the peer's backlog, once.
+func (m *Machine) enqueue(pr *peer, obj ID) {
+	if !pr.inBacklog[obj] {
+		pr.inBacklog[obj] = true
+		pr.backlog = append(pr.backlog, obj)
+	}
+}
+
+// drain sends what the objects in the peer's backlog lack, first come
+// first served, while its window has room: called whenever the peer's
+// heads may have acknowledged something. An object that the window
+// stops again goes back in the backlog, and the drain ends there.
+func (m *Machine) drain(pr *peer) error {
+	for len(pr.backlog) > 0 && pr.inAir < m.cfg.PeerWindow {
+		obj := pr.backlog[0]
+		theirs, known := pr.heads[obj]
+		var mine []ID
+		if known {
+			var err error
+			if mine, err = m.store.Heads(obj); err != nil {
+				return err
 			}
-			in[id] = true
-			stack = append(stack, ps...)
 		}
-		return in
-	}
-	have, want := closure(theirs), closure(mine)
-	var order []ID
-	for _, n := range graph {
-		if want[n.ID] && !have[n.ID] {
-			order = append(order, n.ID)
+		pr.backlog = pr.backlog[1:]
+		delete(pr.inBacklog, obj)
+		if !known {
+			continue // it was forgotten (see finishRecon): offered again there
+		}
+		if _, err := m.sendMissing(pr, obj, theirs, mine); err != nil {
+			m.enqueue(pr, obj) // tried again at the next drain
+			return err
+		}
+		if pr.inBacklog[obj] {
+			return nil // the window is full again
 		}
 	}
-	return order, len(graph), nil
+	if len(pr.backlog) == 0 {
+		pr.backlog = nil // let the array go
+	}
+	return nil
+}
+
+// missing marks, in obj's graph, our changes (up to mine) that are not in
+// the closure of theirs, and counts them.
+func (m *Machine) missing(obj ID, theirs, mine []ID) (*Graph, bitset, int, error) {
+	g, err := m.store.Graph(obj)
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	if g == nil {
+		g = &Graph{}
+	}
+	lack := g.closure(mine)
+	n := lack.minus(g.closure(theirs))
+	return g, lack, n, nil
 }
 
 // PeerObject is what this side knows of one object at one connected peer.
@@ -142,11 +202,11 @@ func (m *Machine) Object(obj ID) ([]PeerObject, error) {
 			if h == myHash {
 				po.HasMine = true
 			} else if theirs, ok := pr.heads[obj]; ok {
-				var missing []ID
-				if missing, po.Have, err = m.missing(obj, theirs, mine); err != nil {
+				g, _, n, err := m.missing(obj, theirs, mine)
+				if err != nil {
 					return nil, err
 				}
-				po.Outgoing = len(missing)
+				po.Outgoing, po.Have = n, g.Len()
 				po.HasMine = po.Outgoing == 0
 				for _, t := range theirs {
 					have, err := m.store.Has(t)

@@ -53,7 +53,7 @@ func (s *sim) salt() [reconcile.SaltSize]byte {
 }
 
 func (s *sim) newMachine(p PeerID) {
-	s.machines[p] = New(p, s.stores[p], Config{ReconcileEvery: 5, BatchBytes: 300, Window: 600}, s.salt)
+	s.machines[p] = New(p, s.stores[p], Config{ReconcileEvery: 5, BatchBytes: 300, Window: 600, PeerWindow: 900}, s.salt)
 }
 
 func (s *sim) connect(a, b PeerID) {

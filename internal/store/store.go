@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"mycel/internal/change"
+	"mycel/internal/store/fts"
 )
 
 // ErrNotFound is returned for a missing change or object.
@@ -117,6 +118,9 @@ type Object struct {
 	Snippet  string
 	Changes  int
 	Body     string // indexed for search; not read back
+	// Tags are what tag:NAME finds the object by (its tags detail and
+	// the #tags of its text), indexed with Body; not read back.
+	Tags []string
 	// Links are the objects this one links to (mentions, link blocks),
 	// indexed with Body (so not when TextStale); not read back: see
 	// Tx.Backlinks.
@@ -152,7 +156,26 @@ type Damaged struct {
 // Hit is a search result.
 type Hit struct {
 	Object
-	Match string // text around the match
+	Match string  // text around the match
+	Rank  float64 // bm25 as FTS5 ranks: lower first
+}
+
+// SearchQuery asks for a page of a search: the objects Query finds (not
+// those in the bin), ranked by bm25 (FTS5's rank, lowest first; then
+// by id, so that the order is total and pages neither repeat nor skip
+// a hit), from the first after After (nil: the first of all), at most
+// Limit of them (0: all).
+type SearchQuery struct {
+	Query fts.Query
+	Limit int
+	After *SearchAfter
+}
+
+// SearchAfter is where a page of search hits starts: after the hit of
+// rank Rank and id ID (a hit before, whether or not it still matches).
+type SearchAfter struct {
+	Rank float64
+	ID   change.ID
 }
 
 // Tx is one transaction.
@@ -174,6 +197,11 @@ type Tx interface {
 	// ChangesAfter lists, with their bytes, an object's changes stored
 	// after arrival number seq, in order.
 	ChangesAfter(object change.ID, seq int64) ([]ChangeMeta, [][]byte, error)
+	// ChangeRange lists the first limit (0: all) of an object's changes
+	// stored after arrival number seq, in order, with their bytes if
+	// withRaw (else raws is nil): a read of a huge object a page at a
+	// time.
+	ChangeRange(object change.ID, seq int64, limit int, withRaw bool) (metas []ChangeMeta, raws [][]byte, err error)
 	Heads(object change.ID) ([]change.ID, error)
 	// AllHeads returns the heads of every object, in one read.
 	AllHeads() (map[change.ID][]change.ID, error)
@@ -200,7 +228,9 @@ type Tx interface {
 	ObjectsPage(q ObjectQuery) ([]Object, error)
 	// CountObjects is the number of rows of the object index.
 	CountObjects() (int, error)
-	Search(query string, limit int) ([]Hit, error)
+	// Search finds a page of hits (see SearchQuery), each with its
+	// snippet made from a bounded window of its text (fts.Snippets).
+	Search(q SearchQuery) ([]Hit, error)
 	// StaleText lists objects whose text index is out of date.
 	StaleText() ([]change.ID, error)
 	// IndexedText is an object's title and text as the search index holds

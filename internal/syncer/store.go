@@ -25,9 +25,9 @@ type storeView struct {
 	db     store.Store
 	tx     store.Tx // while set, the read transaction every read shares (see within)
 	graphs map[objsync.ID]*graph
-	nodes  int // in all graphs
-	// The bytes of the changes of the graph last read whole, for a Raws
-	// that follows.
+	nodes  int // changes in all graphs
+	// The bytes of the first changes of the graph last read for the first
+	// time, for the Raws that follow; each is dropped once given out.
 	fresh     objsync.ID
 	freshRaws map[objsync.ID][]byte
 	// failed is the error of the last read, nil once one worked again.
@@ -59,8 +59,8 @@ type storeView struct {
 
 // graph is what the view knows of one object's graph.
 type graph struct {
-	nodes []objsync.Node
-	seqs  []int64 // arrival number of each node
+	g    objsync.Graph
+	seqs []int64 // arrival number of each change
 }
 
 func (g *graph) last() int64 {
@@ -242,94 +242,115 @@ func (s *storeView) Held(p objsync.PeerID) (map[objsync.ID][32]byte, error) {
 	return out, nil
 }
 
-func (s *storeView) Graph(obj objsync.ID) ([]objsync.Node, error) {
+// A graph is read a page at a time, so that a huge object's is never
+// held as rows; the first read of one also brings the bytes of its first
+// freshMax changes: a graph read for the first time is most often read
+// to send it all (to a peer that has none of it), and a small object's
+// bytes then come in the same read.
+const (
+	freshMax  = 1024
+	graphPage = 8192
+)
+
+func (s *storeView) Graph(obj objsync.ID) (*objsync.Graph, error) {
 	g := s.graphs[obj]
 	if g != nil && s.checked && s.current[obj] {
-		s.fresh, s.freshRaws = obj, nil
-		return g.nodes, nil
+		if obj != s.fresh {
+			s.fresh, s.freshRaws = obj, nil
+		}
+		return &g.g, nil
 	}
 	if g == nil {
 		g = &graph{}
 	}
-	// A graph read for the first time is most often read to send it all
-	// (to a peer that has none of it): its bytes come in the same read.
-	var metas []store.ChangeMeta
-	var raws [][]byte
-	if err := s.view(func(tx store.Tx) (err error) {
-		if len(g.nodes) == 0 {
-			metas, raws, err = tx.ChangesAfter(change.ID(obj), 0)
-		} else {
-			metas, err = tx.Changes(change.ID(obj), g.last())
+	first := g.g.Len() == 0
+	var fresh map[objsync.ID][]byte
+	added := 0
+	if err := s.view(func(tx store.Tx) error {
+		for page, withRaw := freshMax, first; ; page, withRaw = graphPage, false {
+			metas, raws, err := tx.ChangeRange(change.ID(obj), g.last(), page, withRaw)
+			if err != nil {
+				return err
+			}
+			for i, m := range metas {
+				if withRaw {
+					if fresh == nil {
+						fresh = make(map[objsync.ID][]byte, len(metas))
+					}
+					fresh[m.ID] = raws[i]
+				}
+				g.g.Add(m.ID, ids(m.Parents), m.Size)
+				g.seqs = append(g.seqs, m.Seq)
+			}
+			added += len(metas)
+			if len(metas) < page {
+				return nil
+			}
 		}
-		return err
 	}); err != nil {
 		return nil, fmt.Errorf("read the changes of %s: %w", change.ID(obj).Short(), err)
 	}
-	s.fresh, s.freshRaws = obj, nil
-	if raws != nil {
-		s.freshRaws = make(map[objsync.ID][]byte, len(raws))
-		for i, m := range metas {
-			s.freshRaws[m.ID] = raws[i]
-		}
-	}
-	for _, m := range metas {
-		g.nodes = append(g.nodes, objsync.Node{ID: m.ID, Parents: ids(m.Parents)})
-		g.seqs = append(g.seqs, m.Seq)
+	if first || obj != s.fresh {
+		s.fresh, s.freshRaws = obj, fresh
 	}
 	if s.graphs[obj] == nil {
-		if s.nodes+len(g.nodes) > maxRemembered {
+		if s.nodes+g.g.Len() > maxRemembered {
 			clear(s.graphs)
 			clear(s.current)
 			s.nodes = 0
 		}
 		s.graphs[obj] = g
+		s.nodes += g.g.Len()
+	} else {
+		s.nodes += added
 	}
-	s.nodes += len(metas)
 	if s.checked {
 		s.current[obj] = true
 	}
-	return g.nodes, nil
+	return &g.g, nil
 }
 
-// Raws reads, in one range, the object's changes stored from the first
-// one asked for on: what a peer lacks is most often the end of the graph.
+// Raws gives the bytes kept from the graph's first read, and reads the
+// rest in one range when they are most of it: what a peer lacks is most
+// often a run of the graph.
 func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) ([][]byte, error) {
 	out := make([][]byte, len(cs))
-	if len(cs) == 0 {
+	var rest []int // of cs, those still to read
+	for i, id := range cs {
+		if raw, ok := s.stored[id]; ok {
+			out[i] = raw
+		} else if raw, ok := s.freshRaws[id]; ok && obj == s.fresh {
+			out[i] = raw
+			delete(s.freshRaws, id)
+		} else {
+			rest = append(rest, i)
+		}
+	}
+	if len(rest) == 0 {
 		return out, nil
 	}
-	if s.stored != nil {
-		all := true
-		for i, id := range cs {
-			out[i] = s.stored[id]
-			all = all && out[i] != nil
-		}
-		if all {
-			return out, nil
-		}
-		clear(out)
-	}
-	if fresh := s.freshRaws; obj == s.fresh && fresh != nil {
-		s.freshRaws = nil
-		for i, id := range cs {
-			out[i] = fresh[id]
-		}
-		if !slices.ContainsFunc(out, func(raw []byte) bool { return raw == nil }) {
-			return out, nil
-		}
-	}
 	g := s.graphs[obj]
-	from := -1
+	lo, hi := -1, -1
 	if g != nil {
-		from = slices.IndexFunc(g.nodes, func(n objsync.Node) bool { return n.ID == cs[0] })
-		if from >= 0 && 2*len(cs) < len(g.nodes)-from {
-			from = -1 // most of the range is not wanted
+		for _, i := range rest {
+			p, ok := g.g.Position(cs[i])
+			if !ok {
+				lo = -1
+				break
+			}
+			if lo < 0 || p < lo {
+				lo = p
+			}
+			hi = max(hi, p)
+		}
+		if lo >= 0 && hi-lo+1 > 2*len(rest) {
+			lo = -1 // most of the range is not wanted
 		}
 	}
 	err := s.view(func(tx store.Tx) error {
-		if from < 0 {
-			for i, id := range cs {
-				raw, err := tx.RawChange(change.ID(id))
+		if lo < 0 {
+			for _, i := range rest {
+				raw, err := tx.RawChange(change.ID(cs[i]))
 				if errors.Is(err, store.ErrNotFound) {
 					continue // gone: the machine sends what comes before it
 				}
@@ -340,7 +361,7 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) ([][]byte, error) {
 			}
 			return nil
 		}
-		metas, raws, err := tx.ChangesAfter(change.ID(obj), g.seqs[from]-1)
+		metas, raws, err := tx.ChangeRange(change.ID(obj), g.seqs[lo]-1, hi-lo+1, true)
 		if err != nil {
 			return err
 		}
@@ -348,8 +369,8 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) ([][]byte, error) {
 		for i, m := range metas {
 			byID[m.ID] = raws[i]
 		}
-		for i, id := range cs {
-			out[i] = byID[id]
+		for _, i := range rest {
+			out[i] = byID[cs[i]]
 		}
 		return nil
 	})

@@ -184,15 +184,20 @@ func (e *Engine) checkObject(tx store.Tx, mayAuthor func(ed25519.PublicKey) bool
 	}
 	c.metas, c.changes = metas, len(metas)
 	stored := map[change.ID]bool{}
+	ids := make([]change.ID, len(metas))
 	for i, m := range metas {
 		stored[m.ID] = true
 		c.rawOf[m.ID] = raws[i]
+		ids[i] = m.ID
 	}
 	named := map[change.ID]bool{}
 	var changes []*change.Change
 	broken := false
+	// All at once: an object's changes are mostly by a few devices, whose
+	// keys' tables then pay (change.VerifyBatch).
+	verified, errs := change.VerifyBatch(ids, raws)
 	for i, m := range metas {
-		ch, err := change.ParseWithID(m.ID, raws[i])
+		ch, err := verified[i].Change(), errs[i]
 		if err != nil {
 			problem("change", true, "%v (repair moves it aside, and sync brings it back)", err)
 			c.damaged = append(c.damaged, m.ID)

@@ -178,7 +178,7 @@ func TestArchiveDoesNotHideAConcurrentEdit(t *testing.T) {
 			t.Fatalf("deleted after the edit was seen, still listed: %+v", list)
 		}
 	}
-	if hits, _ := a.Search(ctx, "T", 5); len(hits) != 0 {
+	if hits, _ := search(a, "T", 5); len(hits) != 0 {
 		t.Fatalf("search finds an object in the bin: %+v", hits)
 	}
 	if _, err := a.Undelete(ctx, id); err != nil {
@@ -387,7 +387,7 @@ func TestEngineOnTheReferenceStore(t *testing.T) {
 		if got := md(t, e, id); got != "x, from a\n\nfrom b\n" {
 			t.Fatalf("got %q", got)
 		}
-		if hits, _ := e.Search(ctx, "from", 5); len(hits) != 1 {
+		if hits, _ := search(e, "from", 5); len(hits) != 1 {
 			t.Fatalf("search: %+v", hits)
 		}
 		if _, err := e.Verify(ctx); err != nil {

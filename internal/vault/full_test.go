@@ -58,7 +58,7 @@ func TestFullDiskFailsNoRead(t *testing.T) {
 	if _, err := e.Get(ctx, id); err != nil {
 		t.Fatalf("read on a full disk: %v", err)
 	}
-	if hits, err := e.Search(ctx, "roses", 10); err != nil || len(hits) != 1 {
+	if hits, err := search(e, "roses", 10); err != nil || len(hits) != 1 {
 		t.Fatalf("search on a full disk: %v %v", hits, err)
 	}
 	if _, err := e.AppendMarkdown(ctx, id, "more\n"); !errors.Is(err, store.ErrFull) {

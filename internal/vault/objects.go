@@ -390,39 +390,25 @@ func (e *Engine) CountObjects(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Search runs a full-text search over titles and text; objects in the bin
-// are left out.
-func (e *Engine) Search(ctx context.Context, query string, limit int) ([]store.Hit, error) {
-	// On a full disk the search goes on over the text as last indexed.
-	if err := e.refreshText(ctx); err != nil && !errors.Is(err, store.ErrFull) {
-		return nil, err
-	}
-	var out []store.Hit
-	err := e.db.View(ctx, func(tx store.Tx) error {
-		// Ask for more than the limit: hits in the bin are dropped.
-		for ask := limit; ; ask *= 4 {
-			hits, err := tx.Search(query, ask)
-			if err != nil {
-				return err
-			}
-			out = slices.DeleteFunc(hits, func(h store.Hit) bool { return h.Deleted })
-			if len(out) >= limit || len(hits) < ask {
-				break
-			}
-		}
-		out = out[:min(len(out), limit)]
-		return nil
-	})
-	return out, err
-}
-
 // snippetLen is how much text the object list shows.
 const snippetLen = 160
 
 // textIndexEvery bounds how often one object's full text is reindexed while
 // it is being edited; in between, its row says the text index is stale, and
-// Close or the next search brings it up to date.
-const textIndexEvery = 2 * time.Second
+// Close or the next search brings it up to date. For a huge object the
+// wait grows with what indexing it took (textIndexShare): reindexing a
+// text of 30 MB at every batch of a sync would cost more than the sync.
+const (
+	textIndexEvery = 2 * time.Second
+	textIndexShare = 10
+)
+
+// textIndexing is when an object's text was last indexed, and what that
+// took.
+type textIndexing struct {
+	at   time.Time
+	took time.Duration
+}
 
 // index refreshes the object's row in the index (title, type, whether it
 // is archived or in the bin, snippet) and marks its full text stale:
@@ -456,11 +442,11 @@ func (e *Engine) indexText(ctx context.Context, ls ...*loaded) error {
 		if l == nil {
 			continue
 		}
-		if last, seen := e.textIndexed[l.id]; !seen || now.Sub(last) >= textIndexEvery {
+		if last, seen := e.textIndexed[l.id]; !seen || now.Sub(last.at) >= max(textIndexEvery, textIndexShare*last.took) {
 			if e.textIndexed == nil {
-				e.textIndexed = map[change.ID]time.Time{}
+				e.textIndexed = map[change.ID]textIndexing{}
 			}
-			e.textIndexed[l.id] = now
+			e.textIndexed[l.id] = textIndexing{at: now, took: last.took}
 			due = append(due, l)
 		}
 	}
@@ -477,8 +463,24 @@ func (e *Engine) indexText(ctx context.Context, ls ...*loaded) error {
 	for i, l := range due {
 		blocks := l.doc.Blocks()
 		texts[i] = text{l, PlainText(blocks), l.row}
-		texts[i].row.Links = LinksOf(blocks)
+		texts[i].row.Links, texts[i].row.Tags = LinksOf(blocks), tagsOf(l.doc.Details(), blocks)
 	}
+	defer func() {
+		// Each object is charged the time of the whole indexing by its
+		// share of the text.
+		took, total := time.Since(now), 0
+		for _, t := range texts {
+			total += len(t.body)
+		}
+		e.mu.Lock()
+		for _, t := range texts {
+			if ti, ok := e.textIndexed[t.l.id]; ok && total > 0 {
+				ti.took = took * time.Duration(len(t.body)) / time.Duration(total)
+				e.textIndexed[t.l.id] = ti
+			}
+		}
+		e.mu.Unlock()
+	}()
 	return e.db.Update(ctx, func(tx store.Tx) error {
 		for _, t := range texts {
 			heads, err := tx.Heads(t.l.id)
@@ -510,9 +512,10 @@ func (e *Engine) refreshText(ctx context.Context) error {
 	for _, id := range stale {
 		var body string
 		var heads, links []change.ID
+		var tags []string
 		err := e.view(ctx, id, func(tx store.Tx, l *loaded) error {
 			blocks := l.doc.Blocks()
-			body, heads, links = PlainText(blocks), slices.Clone(l.heads), LinksOf(blocks)
+			body, heads, links, tags = PlainText(blocks), slices.Clone(l.heads), LinksOf(blocks), tagsOf(l.doc.Details(), blocks)
 			return nil
 		})
 		if err != nil {
@@ -527,7 +530,7 @@ func (e *Engine) refreshText(ctx context.Context) error {
 			if err != nil || !sameIDs(now, heads) {
 				return err // changed since: the next refresh has it
 			}
-			row.TextStale, row.Body, row.Links = false, body, links
+			row.TextStale, row.Body, row.Links, row.Tags = false, body, links, tags
 			return tx.PutObject(row)
 		})
 		if err != nil {

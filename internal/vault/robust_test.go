@@ -226,7 +226,7 @@ func TestBackupWithoutKeysHoldsOnlyCiphertext(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a.Search(ctx, "volcano", 5) // the index is filled
+	search(a, "volcano", 5) // the index is filled
 	dest := filepath.Join(t.TempDir(), "backup")
 	if _, err := a.Backup(ctx, dest, false); err != nil {
 		t.Fatal(err)
@@ -250,7 +250,7 @@ func TestBackupWithoutKeysHoldsOnlyCiphertext(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if hits, _ := r.Search(ctx, "volcano", 5); len(hits) != 1 || hits[0].Title != "Zanzibar holiday plans" {
+	if hits, _ := search(r, "volcano", 5); len(hits) != 1 || hits[0].Title != "Zanzibar holiday plans" {
 		t.Fatalf("after restore, search: %+v", hits)
 	}
 	if _, err := r.Verify(ctx); err != nil {

@@ -57,8 +57,8 @@ type Engine struct {
 	storeFormat int
 
 	mu          sync.Mutex
-	cache       map[change.ID]*loaded   // open objects, valid while their heads are
-	textIndexed map[change.ID]time.Time // when each object's full text was last indexed
+	cache       map[change.ID]*loaded      // open objects, valid while their heads are
+	textIndexed map[change.ID]textIndexing // when each object's full text was last indexed
 
 	memberLog *member.Log // verified membership records seen so far (under mu)
 

@@ -244,7 +244,7 @@ func TestSnapshotsHistoryRestore(t *testing.T) {
 	if got := md(t, a2, id); got != want {
 		t.Fatalf("reopened: %q", got)
 	}
-	hits, _ := a2.Search(ctx, "draft", 5)
+	hits, _ := search(a2, "draft", 5)
 	if len(hits) != 1 {
 		t.Fatalf("search by title: %+v", hits)
 	}
@@ -259,11 +259,11 @@ func TestSearchSeesLatestText(t *testing.T) {
 		a.Edit(ctx, id, EditOptions{}, func(tx *crdt.Tx) error { tx.Replace(markdown.Parse(w)); return nil })
 	}
 	// …but a search brings it up to date first.
-	hits, err := a.Search(ctx, "quinces", 5)
+	hits, err := search(a, "quinces", 5)
 	if err != nil || len(hits) != 1 {
 		t.Fatalf("search for the latest text: %v, %v", hits, err)
 	}
-	if hits, _ := a.Search(ctx, "apples", 5); len(hits) != 0 {
+	if hits, _ := search(a, "apples", 5); len(hits) != 0 {
 		t.Fatal("search still finds replaced text")
 	}
 }
@@ -444,4 +444,10 @@ func TestStoredWakesOnEveryWrite(t *testing.T) {
 	if !closed(ch) {
 		t.Fatal("an edit did not wake")
 	}
+}
+
+// search is the first limit hits of a search of e for query.
+func search(e *Engine, query string, limit int) ([]SearchHit, error) {
+	page, err := e.Search(context.Background(), query, SearchOptions{Limit: limit})
+	return page.Hits, err
 }

@@ -1,9 +1,12 @@
-// Package fts is SQLite FTS5's full-text rules in Go: its unicode61
-// tokenizer (remove_diacritics 2), mycel's query (every word a phrase, the
-// last one a prefix) and snippet(). The memory store searches with them,
-// and the SQLite store makes its snippets with them from a bounded window
-// of a text (FTS5's own reads the whole text, and takes time quadratic in
-// the matches: 85 s on a page of 2.5 MB).
+// Package fts is mycel's full-text rules: SQLite FTS5's unicode61
+// tokenizer (remove_diacritics 2) in Go, with CJK characters and emoji
+// made words too; the query language (Parse: words, the last one a
+// prefix, "phrases", tag:NAME, -word); FTS5's bm25 ranking and its
+// snippet(). The memory store searches with them. The SQLite store has
+// FTS5 index the words this package finds (IndexText), asks it what
+// Parse makes of a query (Query.FTS), and makes its snippets here from a
+// bounded window of a text (FTS5's own reads the whole text, and takes
+// time quadratic in the matches: 85 s on a page of 2.5 MB).
 package fts
 
 import (
@@ -23,39 +26,144 @@ type Token struct {
 	start, end int // byte offsets in the text
 }
 
-// Tokenize splits text into words as unicode61 does: runs of letters,
+// Tokenize splits text into words as unicode61 does: runes of letters,
 // digits, private-use and unassigned characters (and the combining
-// accents it removes), each folded.
+// accents it removes), each folded. Two kinds of character are words of
+// their own, which unicode61 does not know: a CJK character (a Chinese or
+// Japanese sentence has no spaces, so a run of them is no word: each
+// character is one, and a word of several is found as a phrase of them)
+// and a symbol such as an emoji (unicode61 drops them). See IndexText for
+// how the SQLite store has FTS5 index the same words.
 func Tokenize(text string) []Token {
 	var out []Token
-	var b strings.Builder
+	scan(text, func(term []byte, start, end int) bool {
+		out = append(out, Token{string(term), start, end})
+		return true
+	})
+	return out
+}
+
+// scan calls f with every word of text (its folded form in a buffer f
+// must not keep) and its byte offsets, until f returns false. ASCII, most
+// of most texts, takes a path of its own: no decoding, no tables.
+func scan(text string, f func(term []byte, start, end int) bool) {
+	var b []byte
 	start := -1
+	more := true
 	flush := func(end int) {
-		if start >= 0 && b.Len() > 0 { // a run of accents alone is no word
-			out = append(out, Token{b.String(), start, end})
+		if start >= 0 && len(b) > 0 && more { // a run of accents alone is no word
+			more = f(b, start, end)
 		}
 		start = -1
-		b.Reset()
+		b = b[:0]
 	}
-	for i := 0; i < len(text); {
+	for i := 0; i < len(text) && more; {
+		if c := text[i]; c < utf8.RuneSelf {
+			switch {
+			case 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+			case 'A' <= c && c <= 'Z':
+				c += 'a' - 'A'
+			default:
+				flush(i)
+				i++
+				continue
+			}
+			if start < 0 {
+				start = i
+			}
+			b = append(b, c)
+			i++
+			continue
+		}
 		r, n := utf8.DecodeRuneInString(text[i:])
 		switch {
 		case isAccent(r):
 			if start < 0 {
 				start = i
 			}
-		case isWordRune(r):
+		case isWordRune(r) && !isCJK(r):
 			if start < 0 {
 				start = i
 			}
-			b.WriteRune(fold(r))
+			b = utf8.AppendRune(b, fold(r))
+		case isWordRune(r):
+			flush(i)
+			start = i
+			b = utf8.AppendRune(b, fold(r))
+			flush(i + n)
+		case isSymbol(r):
+			flush(i)
+			start = i
+			b = utf8.AppendRune(b, symbolBase+r)
+			flush(i + n)
 		default:
 			flush(i)
 		}
 		i += n
 	}
 	flush(len(text))
-	return out
+}
+
+// mayMatch reports whether a word of text is the first of one of the
+// phrases (or starts it, for a prefix of one word): whether a window can
+// hold a match at all, found without making its tokens (a window of
+// 64 KiB has some 10,000, each a string).
+func mayMatch(text string, phrases []Phrase) bool {
+	found := false
+	scan(text, func(term []byte, _, _ int) bool {
+		for _, p := range phrases {
+			t := p.terms[0]
+			if string(term) == t || len(p.terms) == 1 && p.prefix && len(term) > len(t) && string(term[:len(t)]) == t {
+				found = true
+				return false
+			}
+		}
+		return true
+	})
+	return found
+}
+
+// isCJK reports the letters of scripts written without spaces between
+// words: Chinese, Japanese and Korean (Hangul, written with spaces, but
+// in words that take endings, so that a word is found inside a longer
+// one only character by character).
+func isCJK(r rune) bool {
+	if r < 0x1100 {
+		return false
+	}
+	return unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) ||
+		r == 0x30fc || r == 0xff70 || r == 0x3006 // ー, halfwidth ｰ, 〆: of no script
+}
+
+// symbolBase is where symbols go as words: a symbol r is the word of the
+// private-use character symbolBase+r, which unicode61 takes as a letter
+// (so the SQLite store's index holds it). The symbols, all below U+1FFF0,
+// land in planes 15 and 16, below tagMark.
+const symbolBase = 0xf0000
+
+// isSymbol reports a character that is a word of its own though unicode61
+// drops it: an emoji or another symbol (Unicode's So: 🌱, ☂, ©, °).
+// Emoji modifiers (skin tones), joiners and variation selectors are not:
+// 👍🏽 is found as 👍, a family emoji as the phrase of its people.
+func isSymbol(r rune) bool {
+	return r >= 0xa6 && r < 0x1fff0 && r != utf8.RuneError && unicode.Is(unicode.So, r)
+}
+
+// IndexText is text as the SQLite store has FTS5 index it: its words
+// (Tokenize's folded terms) with a space between them, which unicode61
+// splits into the same words. What FTS5 indexes is then what this package
+// finds and highlights, CJK characters and symbols included, and its
+// query is made of the same words (FTSQuery).
+func IndexText(text string) string {
+	var b strings.Builder
+	scan(text, func(term []byte, _, _ int) bool {
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		b.Write(term)
+		return true
+	})
+	return b.String()
 }
 
 func isWordRune(r rune) bool {
@@ -124,32 +232,6 @@ const latinExtendedBase = ".a.b.b.b.c.d.d.d.d.d.e.e.e.e.e.f.g.h.h.h.h.h.i.i.k.k.
 	".m.m.n.n.n.n.o.o.o.o.p.p.r.r.r.r.s.s.s.s.s.t.t.t.t.u.u.u.u.u.v.v" +
 	".w.w.w.w.w.x.x.y.z.z.zhtwy.......a.a.a.a.a.a.a.a.a.a.a.a.e.e.e.e" +
 	".e.e.e.e.i.i.o.o.o.o.o.o.o.o.o.o.o.o.u.u.u.u.u.u.u.y.y.y.y......"
-
-// Phrase is one word of a query: its tokens in a row, the last one a
-// prefix for the last word.
-type Phrase struct {
-	terms  []string
-	prefix bool
-}
-
-// ParseQuery makes phrases of what a person typed, as the SQLite store's
-// ftsQuery does: every whitespace-separated word a phrase, all required,
-// the last one a prefix. A word with no letters in it asks for nothing
-// (FTS5 leaves such a phrase out); nil when nothing is asked.
-func ParseQuery(q string) []Phrase {
-	words := strings.Fields(q)
-	var out []Phrase
-	for i, w := range words {
-		var terms []string
-		for _, tk := range Tokenize(w) {
-			terms = append(terms, tk.term)
-		}
-		if len(terms) > 0 {
-			out = append(out, Phrase{terms: terms, prefix: i == len(words)-1})
-		}
-	}
-	return out
-}
 
 // Positions lists where p stands in toks.
 func (p Phrase) Positions(toks []Token) []int {
@@ -353,10 +435,13 @@ func Snippet(text string, toks []Token, phrases []Phrase) string {
 
 // Window bounds the text a bounded snippet reads at once, and Budget all
 // that a search reads for its snippets: a page of notes fits in one
-// window, where the snippet is FTS5's own.
+// window, where the snippet is FTS5's own. A window without the first
+// word of a phrase is passed over at some 250 MB/s (mayMatch), so that
+// Budget covers a page of 2.5 MB in about 10 ms and bounds a search to
+// some 16 ms of looking.
 const (
 	Window = 64 << 10
-	Budget = 2 << 20
+	Budget = 4 << 20
 )
 
 // BoundedSnippet is Snippet of the first window of text (at most Window
@@ -373,8 +458,12 @@ func BoundedSnippet(text string, phrases []Phrase, budget int) (snip string, rea
 	for lo := 0; lo < len(text); {
 		hi := cutAt(text, lo+Window)
 		part := text[lo:hi]
-		toks := Tokenize(part)
 		read += len(part)
+		if first != "" && hi < len(text) && read < budget && !mayMatch(part, phrases) {
+			lo = hi // no match here: on to the next window
+			continue
+		}
+		toks := Tokenize(part)
 		insts := instances(phrases, toks)
 		if len(insts) > 0 || read >= budget || hi == len(text) {
 			if len(insts) == 0 && first != "" {
@@ -390,21 +479,32 @@ func BoundedSnippet(text string, phrases []Phrase, budget int) (snip string, rea
 	return first, read
 }
 
-// cutAt is where a window ending near at ends: after the last white space
-// in the 256 bytes before it, else at a character's start.
+// cutAt is where a window ending near at ends: between two words (or
+// after a word and before what is none, as white space) in the 256 bytes
+// before it, so that no word is cut in two, a CJK text's between any two
+// characters; else, in a word longer than that, at a character's start.
 func cutAt(text string, at int) int {
 	if at >= len(text) {
 		return len(text)
 	}
-	for i := at; i > at-256 && i > 0; i-- {
-		if c := text[i-1]; c == ' ' || c == '\n' || c == '\t' {
-			return i
-		}
-	}
 	for at > 0 && !utf8.RuneStart(text[at]) {
 		at--
 	}
+	for i := at; i > at-256 && i > 0; {
+		before, n := utf8.DecodeLastRuneInString(text[:i])
+		after, _ := utf8.DecodeRuneInString(text[i:])
+		if !inWord(before) || !inWord(after) {
+			return i
+		}
+		i -= n
+	}
 	return at
+}
+
+// inWord reports a character that the next one can belong to the same
+// word as: part of a word that is more than one character.
+func inWord(r rune) bool {
+	return isAccent(r) || isWordRune(r) && !isCJK(r)
 }
 
 // ellipses marks a snippet of a window cut from a longer text.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	_ "modernc.org/sqlite"
 )
@@ -58,6 +59,15 @@ func sqliteTerms(t *testing.T, texts []string) [][]string {
 	return out
 }
 
+// phrasesOf is what a snippet highlights of query q.
+func phrasesOf(q string) []Phrase {
+	pq, err := Parse(q)
+	if err != nil {
+		panic(err)
+	}
+	return pq.Highlight()
+}
+
 func terms(text string) []string {
 	var out []string
 	for _, tk := range Tokenize(text) {
@@ -67,11 +77,14 @@ func terms(text string) []string {
 }
 
 // Every character of the scripts a vault is likely to hold splits and
-// folds as SQLite's tokenizer does it. SQLite's Unicode tables are older
-// than Go's (about Unicode 6.1): it takes what was added since, such as
+// folds as SQLite's tokenizer does it, but for CJK characters and
+// symbols, each a word here. SQLite's Unicode tables are older than Go's
+// (about Unicode 6.1): it takes what was added since, such as
 // U+2066-2069 and the emoji from U+1F641 on, for unassigned and so for
 // letters, where Go knows them as format characters or symbols. Those
-// differ, and are left out here.
+// differ, and are left out here. And whatever the text, SQLite's
+// tokenizer splits IndexText into the same words: what the SQLite store
+// indexes is what this package finds.
 func TestTokensAsSQLite(t *testing.T) {
 	ranges := [][2]rune{
 		{0x20, 0x36f},    // Latin, IPA, spacing and combining marks
@@ -104,19 +117,57 @@ func TestTokensAsSQLite(t *testing.T) {
 		texts = append(texts, b.String())
 	}
 	want := sqliteTerms(t, texts)
+	var indexed []string
+	for _, text := range texts {
+		indexed = append(indexed, IndexText(text))
+	}
+	wantIndexed := sqliteTerms(t, indexed)
 	bad := 0
 	for i, text := range texts {
-		if got := terms(text); !slices.Equal(got, want[i]) {
+		got := terms(text)
+		if !strings.ContainsFunc(text, func(r rune) bool { return isCJK(r) || isSymbol(r) }) && !slices.Equal(got, want[i]) {
 			t.Errorf("%q (%U): terms %q, SQLite's %q", text, []rune(text), got, want[i])
-			if bad++; bad > 20 {
-				t.FailNow()
+			bad++
+		}
+		if !slices.Equal(got, wantIndexed[i]) {
+			t.Errorf("%q (%U): terms %q, SQLite's of its IndexText %q", text, []rune(text), got, wantIndexed[i])
+			bad++
+		}
+		if bad > 20 {
+			t.FailNow()
+		}
+	}
+}
+
+// CJK characters and symbols are words of their own; tokens keep their
+// place in the text.
+func TestTokenizeCJKAndEmoji(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want []string
+	}{
+		{"東京タワーに行きました", strings.Split("東 京 タ ワ ー に 行 き ま し た", " ")},
+		{"日本語abc中文", []string{"日", "本", "語", "abc", "中", "文"}},
+		{"한국어 텍스트", []string{"한", "국", "어", "텍", "스", "트"}},
+		{"seeds🌱🌱 ok", []string{"seeds", string(rune(symbolBase + '🌱')), string(rune(symbolBase + '🌱')), "ok"}},
+		{"👍🏽 👨‍👩‍👧", []string{string(rune(symbolBase + '👍')), string(rune(symbolBase + '👨')), string(rune(symbolBase + '👩')), string(rune(symbolBase + '👧'))}},
+		{"Ｔｏｋｙｏ", []string{"ｔｏｋｙｏ"}}, // fullwidth Latin: a word, folded
+	} {
+		toks := Tokenize(c.text)
+		if got := terms(c.text); !slices.Equal(got, c.want) {
+			t.Errorf("%q: terms %q, want %q", c.text, got, c.want)
+		}
+		for _, tk := range toks {
+			if tk.start >= tk.end || !utf8.ValidString(c.text[tk.start:tk.end]) {
+				t.Errorf("%q: token %q at [%d, %d)", c.text, tk.term, tk.start, tk.end)
 			}
 		}
 	}
 }
 
 // sqliteSnippets is FTS5's snippet() of each text for query (as the
-// SQLite store asks it: every word a phrase, the last a prefix), "" for a
+// SQLite store asks it: every word a phrase, the last a prefix if it has
+// two characters or more), "" for a
 // text it does not match.
 func sqliteSnippets(t *testing.T, texts []string, query string) []string {
 	t.Helper()
@@ -138,7 +189,9 @@ func sqliteSnippets(t *testing.T, texts []string, query string) []string {
 	for i, w := range words {
 		words[i] = `"` + w + `"`
 	}
-	words[len(words)-1] += "*"
+	if utf8.RuneCountInString(words[len(words)-1]) >= 4 { // a prefix of 2 characters or more, in quotes
+		words[len(words)-1] += "*"
+	}
 	rows, err := db.Query(`SELECT rowid, snippet(f, 0, '[', ']', '…', 12) FROM f WHERE f MATCH ?`, strings.Join(words, " "))
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +227,7 @@ func TestSnippetsAsSQLite(t *testing.T) {
 	}
 	for _, q := range []string{"basil", "bas", "tomato", "cafe", "south garden", "wall t", "the"} {
 		want := sqliteSnippets(t, texts, q)
-		phrases := ParseQuery(q)
+		phrases := phrasesOf(q)
 		for i, text := range texts {
 			if want[i] == "" {
 				continue
@@ -195,21 +248,21 @@ func TestSnippetsAsSQLite(t *testing.T) {
 func TestBoundedSnippet(t *testing.T) {
 	filler := strings.Repeat("lorem ipsum dolor sit amet ", 100_000) // 2.7 MB
 	match := filler[:3*Window] + " the basil grows here " + filler[3*Window:]
-	got, read := BoundedSnippet(match, ParseQuery("basil"), Budget)
+	got, read := BoundedSnippet(match, phrasesOf("basil"), Budget)
 	if !strings.Contains(got, "[basil]") || !strings.HasPrefix(got, "…") || !strings.HasSuffix(got, "…") || read > 5*Window {
 		t.Fatalf("a match 3 windows deep: %q, after reading %d bytes", got, read)
 	}
 	dense := strings.Repeat("basil ", 500_000) // every word matches: FTS5's scoring is quadratic in this
-	if got, read := BoundedSnippet(dense, ParseQuery("basil"), Budget); !strings.HasPrefix(got, "[basil]") || read > Window {
+	if got, read := BoundedSnippet(dense, phrasesOf("basil"), Budget); !strings.HasPrefix(got, "[basil]") || read > Window {
 		t.Fatalf("a text of matches: %q, after reading %d bytes", got, read)
 	}
-	late := filler + " basil"
-	got, read = BoundedSnippet(late, ParseQuery("basil"), Budget)
+	late := filler + filler + " basil" // 5.4 MB: past the budget
+	got, read = BoundedSnippet(late, phrasesOf("basil"), Budget)
 	if strings.Contains(got, "[") || !strings.HasPrefix(got, "lorem") || read > Budget+Window {
 		t.Fatalf("a match past the budget: %q, after reading %d bytes", got, read)
 	}
 	for _, text := range []string{"", "basil", strings.Repeat("x ", Window/2-3) + "basil"} {
-		if got, _ := BoundedSnippet(text, ParseQuery("basil"), Budget); got != Snippet(text, Tokenize(text), ParseQuery("basil")) {
+		if got, _ := BoundedSnippet(text, phrasesOf("basil"), Budget); got != Snippet(text, Tokenize(text), phrasesOf("basil")) {
 			t.Fatalf("a text of one window (%d bytes) is not snippeted whole", len(text))
 		}
 	}

@@ -119,6 +119,25 @@ func (t *tx) Changes(object change.ID, seq int64) ([]store.ChangeMeta, error) {
 	return ms, nil
 }
 
+func (t *tx) ChangeRange(object change.ID, seq int64, limit int, withRaw bool) ([]store.ChangeMeta, [][]byte, error) {
+	st, err := t.r()
+	if err != nil {
+		return nil, nil, err
+	}
+	var ms []store.ChangeMeta
+	var raws [][]byte
+	for _, c := range st.after(object, max(seq, 0)) {
+		if limit > 0 && len(ms) == limit {
+			break
+		}
+		ms = append(ms, out(c.meta))
+		if withRaw {
+			raws = append(raws, append([]byte{}, c.raw...))
+		}
+	}
+	return ms, raws, nil
+}
+
 func (t *tx) ChangesAfter(object change.ID, seq int64) ([]store.ChangeMeta, [][]byte, error) {
 	st, err := t.r()
 	if err != nil {

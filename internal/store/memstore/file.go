@@ -10,7 +10,6 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/store"
-	"mycel/internal/store/fts"
 )
 
 // fileMagic starts a file CopyTo writes; the number is its format.
@@ -46,6 +45,7 @@ type imageObject struct {
 	Indexed bool
 	Title   string // as indexed
 	Body    string
+	Tags    []string
 }
 
 type imageParked struct {
@@ -105,12 +105,12 @@ func (st *state) image(opt store.CopyOptions) *image {
 	st.objects.ascend("", func(_ string, rec *objectRec) bool {
 		o := imageObject{Row: rec.row}
 		if rec.text != nil {
-			o.Indexed, o.Title, o.Body = true, rec.text.title, rec.text.body
+			o.Indexed, o.Title, o.Body, o.Tags = true, rec.text.title, rec.text.body, rec.text.tags
 		}
 		if opt.CiphertextOnly {
 			o.Row.Title, o.Row.Snippet, o.Row.TextStale = "", "", true
 			o.Row.Archived, o.Row.Deleted = false, false
-			o.Indexed, o.Title, o.Body = false, "", ""
+			o.Indexed, o.Title, o.Body, o.Tags = false, "", "", nil
 		}
 		img.Objects = append(img.Objects, o)
 		return true
@@ -178,7 +178,7 @@ func Load(path string) (*Store, error) {
 	for _, o := range img.Objects {
 		rec := &objectRec{row: o.Row}
 		if o.Indexed {
-			rec.text = &indexed{title: o.Title, body: o.Body, titleToks: fts.Tokenize(o.Title), bodyToks: fts.Tokenize(o.Body)}
+			rec.text = newIndexed(o.Title, o.Body, o.Tags)
 		}
 		st.objects.put(t.gen, idKey(o.Row.ID), rec)
 	}

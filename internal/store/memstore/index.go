@@ -2,6 +2,7 @@ package memstore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -25,10 +26,10 @@ func (t *tx) PutObject(o store.Object) error {
 		rec.text, rec.links = old.text, old.links
 	}
 	if !o.TextStale {
-		rec.text = &indexed{title: o.Title, body: o.Body, titleToks: fts.Tokenize(o.Title), bodyToks: fts.Tokenize(o.Body)}
+		rec.text = newIndexed(o.Title, o.Body, o.Tags)
 		rec.links = slices.Clone(o.Links)
 	}
-	o.Links = nil
+	o.Links, o.Tags = nil, nil
 	o.Body = ""
 	o.Created, o.Updated = ms(o.Created), ms(o.Updated)
 	rec.row = o
@@ -110,45 +111,63 @@ func (t *tx) ObjectsPage(q store.ObjectQuery) ([]store.Object, error) {
 	return rows, nil
 }
 
-// Search finds the objects whose indexed title and text hold every word
-// of query, the last as a prefix (package fts), those with the most
-// occurrences first, then in id order.
-func (t *tx) Search(query string, limit int) ([]store.Hit, error) {
+// Search ranks every indexed object as FTS5 does (fts.Query.Rank: bm25
+// over all of them, the bin included, as FTS5's statistics are), keeps
+// those the query finds, not in the bin, after the cursor, and snippets
+// them as the SQLite store does: the reference implementation reads
+// everything, for plainness.
+func (t *tx) Search(q store.SearchQuery) ([]store.Hit, error) {
 	st, err := t.r()
 	if err != nil {
 		return nil, err
 	}
-	phrases := fts.ParseQuery(query)
-	if len(phrases) == 0 || limit == 0 {
+	if len(q.Query.Parts) == 0 {
 		return nil, nil
 	}
 	type found struct {
-		hit   store.Hit
-		score int
+		rec    *objectRec
+		counts []int
 	}
 	var all []found
+	c := fts.Corpus{Hits: make([]int, len(q.Query.Parts))}
 	st.objects.ascend("", func(_ string, rec *objectRec) bool {
 		if rec.text == nil {
 			return true
 		}
-		score := 0
-		for _, p := range phrases {
-			n := len(p.Positions(rec.text.titleToks)) + len(p.Positions(rec.text.bodyToks))
-			if n == 0 {
-				return true
+		counts := q.Query.Counts(rec.text.doc)
+		c.Rows++
+		c.Words += rec.text.doc.Len()
+		for i, n := range counts {
+			if n > 0 {
+				c.Hits[i]++
 			}
-			score += n
 		}
-		all = append(all, found{store.Hit{Object: rec.row, Match: fts.Snippet(rec.text.body, rec.text.bodyToks, phrases)}, score})
+		if q.Query.Found(counts) && !rec.row.Deleted {
+			all = append(all, found{rec, counts})
+		}
 		return true
 	})
-	slices.SortStableFunc(all, func(a, b found) int { return b.score - a.score })
-	if limit > 0 && len(all) > limit {
-		all = all[:limit]
+	hits := make([]store.Hit, 0, len(all))
+	for _, f := range all {
+		h := store.Hit{Object: f.rec.row, Rank: q.Query.Rank(c, f.counts, f.rec.text.doc.Len())}
+		if a := q.After; a != nil && (h.Rank < a.Rank || h.Rank == a.Rank && bytes.Compare(h.ID[:], a.ID[:]) <= 0) {
+			continue
+		}
+		hits = append(hits, h)
 	}
-	hits := make([]store.Hit, len(all))
-	for i, f := range all {
-		hits[i] = f.hit
+	slices.SortFunc(hits, func(a, b store.Hit) int {
+		if a.Rank != b.Rank {
+			return cmp.Compare(a.Rank, b.Rank)
+		}
+		return bytes.Compare(a.ID[:], b.ID[:])
+	})
+	if q.Limit > 0 && len(hits) > q.Limit {
+		hits = hits[:q.Limit]
+	}
+	snips := q.Query.Snippets()
+	for i := range hits {
+		rec, _ := st.objects.get(idKey(hits[i].ID))
+		hits[i].Match = snips.Of(rec.text.body, q.Query.InBody(rec.text.doc.Body))
 	}
 	return hits, nil
 }

@@ -19,6 +19,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -113,8 +114,14 @@ type objectRec struct {
 }
 
 type indexed struct {
-	title, body         string
-	titleToks, bodyToks []fts.Token
+	title, body string
+	tags        []string
+	doc         fts.Doc // the words of title, body and tags
+}
+
+// newIndexed is an object's search text, tokenized once for every search.
+func newIndexed(title, body string, tags []string) *indexed {
+	return &indexed{title, body, slices.Clone(tags), fts.Doc{Title: fts.Tokenize(title), Body: fts.Tokenize(body), Tags: fts.Tokenize(fts.TagText(tags))}}
 }
 
 func seqKey(n int64) string {

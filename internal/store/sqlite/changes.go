@@ -150,6 +150,25 @@ func (t *txn) ChangesAfter(object change.ID, seq int64) ([]store.ChangeMeta, [][
 	return scanMetas(rows, true)
 }
 
+func (t *txn) ChangeRange(object change.ID, seq int64, limit int, withRaw bool) ([]store.ChangeMeta, [][]byte, error) {
+	if limit <= 0 {
+		limit = -1 // SQLite's "no limit"
+	}
+	cols := metaCols + `, seq`
+	if withRaw {
+		cols += `, raw`
+	}
+	rows, err := t.query(`SELECT `+cols+` FROM changes WHERE object = ? AND seq > ? ORDER BY seq LIMIT ?`, object[:], seq, limit)
+	if err != nil {
+		return nil, nil, fmt.Errorf("list changes: %w", err)
+	}
+	ms, raws, err := scanMetas(rows, withRaw)
+	if !withRaw {
+		raws = nil
+	}
+	return ms, raws, err
+}
+
 func (t *txn) Meta(id change.ID) (store.ChangeMeta, error) {
 	rows, err := t.query(`SELECT `+metaCols+`, seq FROM changes WHERE id = ?`, id[:])
 	if err != nil {

@@ -38,7 +38,8 @@ func (d *DB) CopyTo(ctx context.Context, path string, opt store.CopyOptions) err
 // scrub removes the plaintext from a copy made by VACUUM INTO: titles and
 // snippets of the index rows (which are then marked text-stale, so a vault
 // opening the copy reindexes them) and the whole search index, dropped and
-// made again empty from its own definition. Changes, heads, parked changes,
+// made again empty from its own definition, with the texts it was made
+// from. Changes, heads, parked changes,
 // membership records, snapshots and settings are ciphertext or metadata and
 // stay as they are. A VACUUM then rewrites every page, so no free page or
 // free space inside one keeps what was removed.
@@ -76,6 +77,7 @@ func scrub(ctx context.Context, path string) error {
 		`UPDATE objects SET title = '', snippet = '', archived = 0, text_stale = 1, fts_rowid = NULL`,
 		`DROP TABLE objects_fts`,
 		fts,
+		`DELETE FROM texts`,
 	} {
 		if _, err := tx.ExecContext(ctx, s); err != nil {
 			return err

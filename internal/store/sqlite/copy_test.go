@@ -138,7 +138,7 @@ func TestCopyPlain(t *testing.T) {
 	c := open(t, path)
 	defer c.Close()
 	err = c.View(context.Background(), func(tx store.Tx) error {
-		if hits, err := tx.Search("saxophone", 5); err != nil || len(hits) != 1 || hits[0].Title != "Hedgehogcastle" {
+		if hits, err := searchText(tx, "saxophone"); err != nil || len(hits) != 1 || hits[0].Title != "Hedgehogcastle" {
 			t.Fatalf("search of a plain copy = %+v, %v", hits, err)
 		}
 		return nil

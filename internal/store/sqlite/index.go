@@ -35,20 +35,29 @@ func (t *txn) PutObject(o store.Object) error {
 	if err := t.putLinks(o.ID, o.Links); err != nil {
 		return err
 	}
+	// The text as written (for snippets and IndexedText), and the
+	// words FTS5 indexes: package fts's, CJK characters and emoji too.
+	title, body, tags := fts.IndexText(o.Title), fts.IndexText(o.Body), fts.TagText(o.Tags)
 	if ftsRow.Valid {
 		if _, err := t.exec(`DELETE FROM objects_fts WHERE rowid = ?`, ftsRow.Int64); err != nil {
 			return fmt.Errorf("index object: %w", err)
 		}
-		if _, err := t.exec(`INSERT INTO objects_fts(rowid, id, title, body) VALUES (?, ?, ?, ?)`, ftsRow.Int64, o.ID[:], o.Title, o.Body); err != nil {
+		if _, err := t.exec(`INSERT OR REPLACE INTO texts(rowid, id, title, body) VALUES (?, ?, ?, ?)`, ftsRow.Int64, o.ID[:], o.Title, o.Body); err != nil {
+			return fmt.Errorf("index object: %w", err)
+		}
+		if _, err := t.exec(`INSERT INTO objects_fts(rowid, title, body, tags) VALUES (?, ?, ?, ?)`, ftsRow.Int64, title, body, tags); err != nil {
 			return fmt.Errorf("index object: %w", err)
 		}
 		return nil
 	}
-	res, err := t.exec(`INSERT INTO objects_fts(id, title, body) VALUES (?, ?, ?)`, o.ID[:], o.Title, o.Body)
+	res, err := t.exec(`INSERT INTO texts(id, title, body) VALUES (?, ?, ?)`, o.ID[:], o.Title, o.Body)
 	if err != nil {
 		return fmt.Errorf("index object: %w", err)
 	}
 	row, err := res.LastInsertId()
+	if err == nil {
+		_, err = t.exec(`INSERT INTO objects_fts(rowid, title, body, tags) VALUES (?, ?, ?, ?)`, row, title, body, tags)
+	}
 	if err == nil {
 		_, err = t.exec(`UPDATE objects SET fts_rowid = ? WHERE id = ?`, row, o.ID[:])
 	}
@@ -79,7 +88,7 @@ func (t *txn) Backlinks(id change.ID) ([]change.ID, error) {
 	return out, nil
 }
 
-const objectCols = `id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq, text_stale`
+const objectCols = `o.id, o.title, o.type, o.archived, o.created_ms, o.updated_ms, o.snippet, o.changes, o.snap_id, o.snap_seq, o.text_stale`
 
 func scanObject(sc interface{ Scan(...any) error }, extra ...any) (store.Object, error) {
 	var o store.Object
@@ -102,7 +111,7 @@ func scanObject(sc interface{ Scan(...any) error }, extra ...any) (store.Object,
 }
 
 func (t *txn) Object(id change.ID) (store.Object, error) {
-	o, err := scanObject(t.queryRow(`SELECT `+objectCols+` FROM objects WHERE id = ?`, id[:]))
+	o, err := scanObject(t.queryRow(`SELECT `+objectCols+` FROM objects o WHERE id = ?`, id[:]))
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("object %s: %w", id.Short(), store.ErrNotFound)
 	}
@@ -136,7 +145,7 @@ func (t *txn) ObjectsPage(q store.ObjectQuery) ([]store.Object, error) {
 		where = append(where, `(updated_ms < ? OR (updated_ms = ? AND id > ?))`)
 		args = append(args, u, u, q.After.ID[:])
 	}
-	query := `SELECT ` + objectCols + ` FROM objects`
+	query := `SELECT ` + objectCols + ` FROM objects o`
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, ` AND `)
 	}
@@ -161,51 +170,73 @@ func (t *txn) ObjectsPage(q store.ObjectQuery) ([]store.Object, error) {
 	return out, rows.Err()
 }
 
-// ftsQuery turns what a person typed into an FTS5 query that cannot be a
-// syntax error: every word quoted, all required, the last one as a prefix.
-func ftsQuery(q string) string {
-	words := strings.Fields(q)
-	for i, w := range words {
-		words[i] = `"` + strings.ReplaceAll(w, `"`, `""`) + `"`
-	}
-	if len(words) > 0 {
-		words[len(words)-1] += "*"
-	}
-	return strings.Join(words, " ")
-}
-
-func (t *txn) Search(query string, limit int) ([]store.Hit, error) {
-	fq := ftsQuery(query)
-	if fq == "" {
+// Search asks FTS5 for the hits ranked by bm25 (its rank), then by id,
+// after the cursor; their snippets are made here from a bounded window of
+// the text (package fts), not by snippet(), which reads all of it and
+// took 85 s on a page of 2.5 MB (and which a contentless table has no
+// text for).
+func (t *txn) Search(q store.SearchQuery) ([]store.Hit, error) {
+	if len(q.Query.Parts) == 0 {
 		return nil, nil
 	}
-	// Ranked by bm25 (FTS5's rank); the snippet is made here from a
-	// bounded window of the text (package fts), not by snippet(), which
-	// reads all of it and took 85 s on a page of 2.5 MB.
-	rows, err := t.query(`SELECT o.id, o.title, o.type, o.archived, o.created_ms, o.updated_ms, o.snippet, o.changes, o.snap_id, o.snap_seq, o.text_stale,
-		f.body
-		FROM objects_fts f JOIN objects o ON o.id = f.id WHERE objects_fts MATCH ? ORDER BY rank, o.id LIMIT ?`, fq, limit)
+	// bm25 once a row (materialized: the cursor's test and the order
+	// would each compute it again), the rows in the order of the page,
+	// their texts read for the page's hits alone.
+	query := `WITH m AS MATERIALIZED (SELECT rowid AS r, rank AS k FROM objects_fts WHERE objects_fts MATCH ?)
+		SELECT ` + objectCols + `, m.r, m.k FROM m JOIN texts x ON x.rowid = m.r JOIN objects o ON o.id = x.id
+		WHERE o.archived & 2 = 0`
+	args := []any{q.Query.FTS()}
+	if a := q.After; a != nil {
+		query += ` AND (m.k > ? OR (m.k = ? AND o.id > ?))`
+		args = append(args, a.Rank, a.Rank, a.ID[:])
+	}
+	query += ` ORDER BY m.k, o.id`
+	if q.Limit > 0 {
+		query += ` LIMIT ?`
+		args = append(args, q.Limit)
+	}
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	defer rows.Close()
-	phrases := fts.ParseQuery(query)
-	budget := fts.Budget
-	var out []store.Hit
+	var hits []store.Hit
+	var ftsRows []int64
 	for rows.Next() {
 		var h store.Hit
-		var body string
-		o, err := scanObject(rows, &body)
-		if err != nil {
+		var row int64
+		if h.Object, err = scanObject(rows, &row, &h.Rank); err != nil {
 			return nil, err
 		}
-		var read int
-		h.Match, read = fts.BoundedSnippet(body, phrases, max(budget, 1))
-		budget -= read
-		h.Object = o
-		out = append(out, h)
+		hits, ftsRows = append(hits, h), append(ftsRows, row)
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows.Close()
+	bodies := make([]string, len(hits))
+	for i, row := range ftsRows {
+		if err := t.queryRow(`SELECT body FROM texts WHERE rowid = ?`, row).Scan(&bodies[i]); err != nil {
+			return nil, fmt.Errorf("search: %w", err)
+		}
+	}
+	snips := q.Query.Snippets()
+	inBody := q.Query.Body()
+	for i := range hits {
+		in := inBody != ""
+		if in && len(bodies[i]) > fts.Window {
+			// A long text whose match may be in the title or tags alone:
+			// the index says whether to look for it in the text, which
+			// otherwise is read to the budget to find nothing.
+			var n int
+			if err := t.queryRow(`SELECT count(*) FROM objects_fts WHERE objects_fts MATCH ? AND rowid = ?`, inBody, ftsRows[i]).Scan(&n); err != nil {
+				return nil, fmt.Errorf("search: %w", err)
+			}
+			in = n > 0
+		}
+		hits[i].Match = snips.Of(bodies[i], in)
+	}
+	return hits, nil
 }
 
 func (t *txn) StaleText() ([]change.ID, error) {
@@ -230,7 +261,7 @@ func (t *txn) IndexedText(id change.ID) (title, body string, ok bool, err error)
 	if err != nil {
 		return "", "", false, err
 	}
-	err = t.queryRow(`SELECT title, body FROM objects_fts WHERE rowid = ?`, row.Int64).Scan(&title, &body)
+	err = t.queryRow(`SELECT title, body FROM texts WHERE rowid = ?`, row.Int64).Scan(&title, &body)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", "", false, nil
 	}

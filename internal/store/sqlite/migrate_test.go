@@ -13,6 +13,7 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/store"
+	"mycel/internal/store/fts"
 )
 
 // format2Schema is the schema of store format 2, as mycel wrote it: the
@@ -157,7 +158,8 @@ func checkOldData(t *testing.T, db *DB) {
 }
 
 // A store of format 2 opens as format 3: its data as it was (no change
-// local or inert), its search text still found, and the new tables there.
+// local or inert), its search text marked for reindexing (format 7), and
+// the new tables there.
 func TestOpenUpgradesFormat2(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mycel.db")
 	makeOldStore(t, path, 2)
@@ -168,7 +170,13 @@ func TestOpenUpgradesFormat2(t *testing.T) {
 	}
 	checkOldData(t, db)
 	err := db.Update(context.Background(), func(tx store.Tx) error {
-		if hits, err := tx.Search("ancient", 10); err != nil || len(hits) != 1 || hits[0].ID != oldObj {
+		if stale, err := tx.StaleText(); err != nil || len(stale) != 1 || stale[0] != oldObj {
+			return fmt.Errorf("stale text %v, %v; want the object", stale, err)
+		}
+		if err := reindex(tx, "ancient words"); err != nil {
+			return err
+		}
+		if hits, err := searchText(tx, "ancient"); err != nil || len(hits) != 1 || hits[0].ID != oldObj {
 			return fmt.Errorf("search after upgrading = %v, %v", hits, err)
 		}
 		if err := tx.PutSnapshot(oldObj, store.Snapshot{Seq: 2, Sealed: []byte("s")}); err != nil {
@@ -213,7 +221,7 @@ func TestOpenUpgradesFormat1(t *testing.T) {
 		if err != nil || len(stale) != 1 || stale[0] != oldObj {
 			return fmt.Errorf("stale text %v, %v; want the object", stale, err)
 		}
-		if hits, _ := tx.Search("ancient", 10); len(hits) != 0 {
+		if hits, _ := searchText(tx, "ancient"); len(hits) != 0 {
 			return fmt.Errorf("search found %d rows of the old format", len(hits))
 		}
 		o, err := tx.Object(oldObj)
@@ -227,10 +235,88 @@ func TestOpenUpgradesFormat1(t *testing.T) {
 		if err := tx.PutObject(o); err != nil { // a second time: replaces its row
 			return err
 		}
-		if hits, _ := tx.Search("ancient", 10); len(hits) != 1 || hits[0].ID != oldObj {
+		if hits, _ := searchText(tx, "ancient"); len(hits) != 1 || hits[0].ID != oldObj {
 			return fmt.Errorf("search after reindexing: %v", hits)
 		}
 		return tx.PutSnapshot(oldObj, store.Snapshot{Seq: 1, Sealed: []byte("s")})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// searchText runs query as typed, its first 10 hits.
+func searchText(tx store.Tx, query string) ([]store.Hit, error) {
+	q, err := fts.Parse(query)
+	if err != nil {
+		return nil, err
+	}
+	return tx.Search(store.SearchQuery{Query: q, Limit: 10})
+}
+
+// reindex gives the old object its text, as a vault opening the store
+// does for every object whose text is stale.
+func reindex(tx store.Tx, body string) error {
+	o, err := tx.Object(oldObj)
+	if err != nil {
+		return err
+	}
+	o.Body, o.TextStale = body, false
+	return tx.PutObject(o)
+}
+
+// A store of format 6, the last to index a text as FTS5's tokenizer read
+// it (a run of CJK characters one word, emoji none), keeps everything but
+// its search rows: its objects are reindexed, and found then by a word
+// inside a Japanese sentence, an emoji or a tag.
+func TestOpenUpgradesFormat6(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "mycel.db")
+	makeOldStore(t, path, 2)
+	raw, err := sql.Open("sqlite", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for v := 2; v < 6; v++ {
+		if _, err := raw.Exec(migrations[v]); err != nil {
+			t.Fatalf("migration %d: %v", v, err)
+		}
+	}
+	for _, q := range []string{`UPDATE objects SET text_stale = 0`, `UPDATE objects_fts SET body = '東京タワーに行きました 🌱' WHERE rowid = 7`, `PRAGMA user_version = 6`} {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db := open(t, path)
+	defer db.Close()
+	if v := userVersion(t, db.db); v != SchemaVersion {
+		t.Fatalf("format %d after opening, want %d", v, SchemaVersion)
+	}
+	checkOldData(t, db)
+	err = db.Update(context.Background(), func(tx store.Tx) error {
+		if stale, err := tx.StaleText(); err != nil || len(stale) != 1 || stale[0] != oldObj {
+			return fmt.Errorf("stale text %v, %v; want the object", stale, err)
+		}
+		if hits, err := searchText(tx, "ancient"); err != nil || len(hits) != 0 {
+			return fmt.Errorf("search found rows of the old format: %v, %v", hits, err)
+		}
+		o, err := tx.Object(oldObj)
+		if err != nil {
+			return err
+		}
+		o.Body, o.Tags, o.TextStale = "東京タワーに行きました 🌱", []string{"travel"}, false
+		if err := tx.PutObject(o); err != nil {
+			return err
+		}
+		for _, q := range []string{"東京", "🌱", "tag:travel", "old"} {
+			if hits, err := searchText(tx, q); err != nil || len(hits) != 1 || hits[0].ID != oldObj {
+				return fmt.Errorf("search %q after reindexing: %v, %v", q, hits, err)
+			}
+		}
+		if title, body, ok, err := tx.IndexedText(oldObj); !ok || err != nil || title != "Old" || body != o.Body {
+			return fmt.Errorf("indexed text %q, %q, %v, %v", title, body, ok, err)
+		}
+		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -367,8 +453,10 @@ func TestOpenUpgradesFormat3DropsSnapshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Back to format 3: no links table, no chunk tables.
-	for _, q := range []string{`DROP TABLE links`, `DROP TABLE chunk_refs`, `DROP TABLE chunk_held`, `DROP INDEX objects_by_recency`, `DROP INDEX objects_stale`, `PRAGMA user_version = 3`} {
+	// Back to format 3: no links table, no chunk tables, the old search
+	// table.
+	for _, q := range []string{`DROP TABLE texts`, `DROP TABLE objects_fts`,
+		`CREATE VIRTUAL TABLE objects_fts USING fts5(id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2')`, `DROP TABLE links`, `DROP TABLE chunk_refs`, `DROP TABLE chunk_held`, `DROP INDEX objects_by_recency`, `DROP INDEX objects_stale`, `PRAGMA user_version = 3`} {
 		if _, err := db.db.Exec(q); err != nil {
 			t.Fatal(err)
 		}

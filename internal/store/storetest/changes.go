@@ -67,6 +67,19 @@ func testChanges(t *testing.T, impl Impl) {
 		if err != nil || len(all) != 2 || len(raws) != 2 || string(raws[0]) != string(raw(c1.ID)) {
 			t.Fatalf("changes after 0 = %+v, %q, %v", all, raws, err)
 		}
+		// A page at a time: the first, the rest, none; without bytes.
+		if pg, raws, err := tx.ChangeRange(obj, 0, 1, true); err != nil || len(pg) != 1 || pg[0].ID != c1.ID || len(raws) != 1 || string(raws[0]) != string(raw(c1.ID)) {
+			t.Fatalf("first page of 1 = %+v, %q, %v", pg, raws, err)
+		}
+		if pg, raws, err := tx.ChangeRange(obj, seqs[0], 5, false); err != nil || len(pg) != 1 || pg[0].ID != c2.ID || pg[0].Seq != seqs[1] || raws != nil {
+			t.Fatalf("page after %d = %+v, %q, %v", seqs[0], pg, raws, err)
+		}
+		if pg, _, err := tx.ChangeRange(obj, 0, 0, false); err != nil || len(pg) != 2 || pg[1].Size != len(raw(c2.ID)) {
+			t.Fatalf("unlimited page = %+v, %v", pg, err)
+		}
+		if pg, _, err := tx.ChangeRange(obj, seqs[1], 0, true); err != nil || len(pg) != 0 {
+			t.Fatalf("page after the last = %+v, %v", pg, err)
+		}
 		if later, err := tx.Changes(obj, seqs[1]); err != nil || len(later) != 0 {
 			t.Fatalf("changes after the last = %+v, %v", later, err)
 		}

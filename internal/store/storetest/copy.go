@@ -135,7 +135,7 @@ func testCopyCiphertextOnly(t *testing.T, impl Impl) {
 			t.Fatalf("%d of %d objects marked stale in the copy", len(stale), len(objs))
 		}
 		for _, w := range append(f.plaintext, "more", "first") {
-			if hits, err := tx.Search(w, 10); err != nil || len(hits) != 0 {
+			if hits, err := search(tx, w, 10); err != nil || len(hits) != 0 {
 				t.Fatalf("the copy's search finds %q: %v, %v", w, hitIDs(hits), err)
 			}
 		}
@@ -149,7 +149,7 @@ func testCopyCiphertextOnly(t *testing.T, impl Impl) {
 		return tx.PutObject(o)
 	})
 	view(t, c, func(tx store.Tx) error {
-		if hits, err := tx.Search("xylophonequartz", 10); err != nil || len(hits) != 1 || hits[0].ID != fixA {
+		if hits, err := search(tx, "xylophonequartz", 10); err != nil || len(hits) != 1 || hits[0].ID != fixA {
 			t.Fatalf("search of the copy after reindexing: %v, %v", hitIDs(hits), err)
 		}
 		if stale, err := tx.StaleText(); err != nil || len(stale) != 202 {

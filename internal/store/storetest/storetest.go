@@ -47,6 +47,9 @@ func Run(t *testing.T, impl Impl) {
 		{"objects", testObjects},
 		{"search", testSearch},
 		{"search match", testSearchMatch},
+		{"search language", testSearchLanguage},
+		{"search pages", testSearchPages},
+		{"search long text", testSearchLongText},
 		{"stale text", testStaleText},
 		{"backlinks", testBacklinks},
 		{"objects with prefix", testObjectsWithPrefix},
@@ -294,7 +297,7 @@ func dump(t *testing.T, s store.Store, f fixture) string {
 			p("held %s %v", peer, h)
 		}
 		for _, w := range f.plaintext {
-			hits, err := tx.Search(w, 10)
+			hits, err := search(tx, w, 10)
 			must(t, err)
 			for _, h := range hits {
 				p("search %s %s %q", w, h.ID.Short(), h.Match)

@@ -1,0 +1,124 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// child is a mycel process a benchmark runs (a node, a device), so that
+// its peak memory is its own, measured by the kernel.
+type child struct {
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+}
+
+// startChild starts exe with args and returns it once a line of its
+// standard output satisfies ready (which may keep what it read), reading
+// the rest of its output away.
+func startChild(ctx context.Context, exe string, args []string, ready func(line string) bool) (*child, error) {
+	cmd := exec.CommandContext(ctx, exe, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, stderr: &strings.Builder{}}
+	cmd.Stderr = c.stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		if ready(sc.Text()) {
+			go io.Copy(io.Discard, out)
+			return c, nil
+		}
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	return nil, fmt.Errorf("mycel %s ended before it was ready: %s", args[len(args)-1], lastLines(c.stderr.String()))
+}
+
+// stop returns the process's peak resident memory in bytes so far, then
+// interrupts it, as Ctrl-C would, and waits for it to end.
+//
+// The peak is the kernel's high-water mark of the process's own memory
+// since it started (VmHWM): not the rusage of the ended child, whose
+// maximum counts, from before the exec, the memory of this process that
+// forked it.
+func (c *child) stop() (int64, error) {
+	if c.cmd.ProcessState != nil {
+		return 0, nil // stopped already
+	}
+	peak, perr := peakRSS(c.cmd.Process.Pid)
+	c.cmd.Process.Signal(os.Interrupt)
+	err := c.cmd.Wait()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		return 0, err
+	}
+	return peak, perr
+}
+
+// peakRSS reads a live process's VmHWM from /proc.
+func peakRSS(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb); err != nil {
+				return 0, fmt.Errorf("read VmHWM %q: %w", rest, err)
+			}
+			return kb << 10, nil
+		}
+	}
+	return 0, errors.New("no VmHWM in /proc/PID/status")
+}
+
+// startNodeProcess runs 'mycel node' on data, listening on loopback, and
+// returns it with an address a device can dial.
+func startNodeProcess(ctx context.Context, exe, data string) (*child, string, error) {
+	var addr string
+	c, err := startChild(ctx, exe, []string{"--json", "--data", data, "node", "--listen", "/ip4/127.0.0.1/tcp/0"}, func(line string) bool {
+		var up struct {
+			Event     string
+			Addresses []string
+		}
+		if json.Unmarshal([]byte(line), &up) == nil && up.Event == "up" && len(up.Addresses) > 0 {
+			addr = up.Addresses[0]
+			return true
+		}
+		return false
+	})
+	return c, addr, err
+}
+
+// startDeviceProcess runs 'mycel up' on data, syncing through its nodes
+// only (no LAN, no web app).
+func startDeviceProcess(ctx context.Context, exe, data string) (*child, error) {
+	return startChild(ctx, exe, []string{"--data", data, "up", "--no-lan", "--no-web", "--listen", "/ip4/127.0.0.1/tcp/0"},
+		func(line string) bool { return strings.HasPrefix(line, "Local API on ") })
+}
+
+// lastLines is the end of a process's log, for an error.
+func lastLines(s string) string {
+	s = strings.TrimSpace(s)
+	if len(s) > 2000 {
+		s = "…" + s[len(s)-2000:]
+	}
+	return s
+}
+
+// pollEvery is how often a benchmark looks whether a sync is done: often
+// (the wall time is measured to the poll that sees it) and cheaply.
+const pollEvery = 5 * time.Millisecond

@@ -1,0 +1,94 @@
+package objsync
+
+import (
+	"testing"
+
+	"mycel/internal/reconcile"
+)
+
+// A sender holds no more than its peer window of changes in flight to one
+// peer, across all objects, however many objects the peer lacks: here a
+// vault of 300 objects goes to a fresh peer that takes its messages only
+// once the sender has nothing more to send, and every such burst stays
+// within the window (plus one change). Without the peer window the first
+// burst is the whole vault.
+func TestPeerWindowBoundsAllObjects(t *testing.T) {
+	src, dst := newMem(), newMem()
+	total := 0
+	for i := range 300 {
+		chain(src, 4, uint64(1000*i))
+	}
+	for _, c := range src.changes {
+		total += len(c.raw)
+	}
+	cfg := Config{ReconcileEvery: 1000, BatchBytes: 300, Window: 600, PeerWindow: 2000}
+	salt := func() (s [reconcile.SaltSize]byte) { return s }
+	a, b := New("a", src, cfg, salt), New("b", dst, cfg, salt)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(a.Connected("b"))
+	must(b.Connected("a"))
+	biggest := 0
+	for _, c := range src.changes {
+		biggest = max(biggest, len(c.raw))
+	}
+	toA, toB := []Message{}, []Message{}
+	take := func(m *Machine, st *memStore, out *[]Message) {
+		for m.HasReady() {
+			rd := m.Ready()
+			m.Advance()
+			st.persist(rd.Held)
+			var outs []Outcome
+			for _, in := range rd.Received {
+				outs = append(outs, st.receive(in.Change.ID, in.Change.Raw))
+			}
+			if len(rd.Received) > 0 {
+				must(m.Applied(rd.Received[0].From, rd.Received[0].Object, outs))
+			}
+			for _, e := range rd.Messages {
+				*out = append(*out, e.Msg)
+			}
+		}
+	}
+	for round := 0; ; round++ {
+		if round == 10000 {
+			t.Fatalf("no end: b holds %d of %d changes", len(dst.changes), len(src.changes))
+		}
+		take(a, src, &toB)
+		take(b, dst, &toA)
+		if len(toA)+len(toB) == 0 {
+			break
+		}
+		// Everything a sent before hearing back: one burst.
+		burst := 0
+		for _, msg := range toB {
+			for _, c := range msg.Changes {
+				burst += len(c.Raw)
+			}
+		}
+		if burst > cfg.PeerWindow+biggest {
+			t.Fatalf("round %d: %d bytes of changes in flight to one peer, window %d (vault %d)", round, burst, cfg.PeerWindow, total)
+		}
+		// b takes it all, one message at a time (each of its Ready goes
+		// out), then a hears all of b's answers.
+		for _, msg := range toB {
+			must(b.Step("a", msg))
+			take(b, dst, &toA)
+		}
+		toB = nil
+		for _, msg := range toA {
+			must(a.Step("b", msg))
+		}
+		toA = nil
+	}
+	if len(dst.changes) != len(src.changes) {
+		t.Fatalf("b holds %d of %d changes", len(dst.changes), len(src.changes))
+	}
+	if pr := a.peers["b"]; pr.inAir != 0 || len(pr.backlog) != 0 {
+		t.Fatalf("after the sync: %d bytes in flight, %d objects waiting", pr.inAir, len(pr.backlog))
+	}
+}

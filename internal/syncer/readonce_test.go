@@ -1,0 +1,159 @@
+package syncer
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"mycel/internal/change"
+	"mycel/internal/objsync"
+	"mycel/internal/reconcile"
+	"mycel/internal/store"
+	"mycel/internal/store/memstore"
+)
+
+// countingStore counts the changes a store gives out with their bytes
+// (raws), and without (metas).
+type countingStore struct {
+	store.Store
+	raws, metas int
+}
+
+type countingTx struct {
+	store.Tx
+	s *countingStore
+}
+
+func (s *countingStore) View(ctx context.Context, f func(store.Tx) error) error {
+	return s.Store.View(ctx, func(tx store.Tx) error { return f(countingTx{tx, s}) })
+}
+
+func (t countingTx) RawChange(id change.ID) ([]byte, error) {
+	t.s.raws++
+	return t.Tx.RawChange(id)
+}
+
+func (t countingTx) ChangesAfter(obj change.ID, seq int64) ([]store.ChangeMeta, [][]byte, error) {
+	ms, raws, err := t.Tx.ChangesAfter(obj, seq)
+	t.s.raws += len(raws)
+	return ms, raws, err
+}
+
+func (t countingTx) Changes(obj change.ID, seq int64) ([]store.ChangeMeta, error) {
+	ms, err := t.Tx.Changes(obj, seq)
+	t.s.metas += len(ms)
+	return ms, err
+}
+
+func (t countingTx) ChangeRange(obj change.ID, seq int64, limit int, withRaw bool) ([]store.ChangeMeta, [][]byte, error) {
+	ms, raws, err := t.Tx.ChangeRange(obj, seq, limit, withRaw)
+	t.s.metas += len(ms) - len(raws)
+	t.s.raws += len(raws)
+	return ms, raws, err
+}
+
+// Sending an object of 200,000 changes to a peer that has none reads each
+// change's bytes once and its graph once, however many windows it takes
+// (a read per window to the end of the object made this quadratic), and
+// the changes reach the peer in order.
+func TestHugeObjectReadsEachChangeOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("200,000 changes, single-threaded: nothing for -short or the race detector")
+	}
+	const n = 200_000
+	ctx := context.Background()
+	src := &countingStore{Store: memstore.New()}
+	id := func(i int) change.ID {
+		var b [8]byte
+		binary.BigEndian.PutUint64(b[:], uint64(i))
+		return sha256.Sum256(b[:])
+	}
+	obj := id(0)
+	raw := make([]byte, 300) // a typical change's size: 200,000 make 60 MB
+	if err := src.Update(ctx, func(tx store.Tx) error {
+		for i := range n {
+			m := store.ChangeMeta{ID: id(i), Object: obj, Lamport: uint64(i + 1), Time: time.Unix(1, 0), Author: []byte("a")}
+			if i > 0 {
+				m.Parents = []change.ID{id(i - 1)}
+			}
+			if _, _, err := tx.PutChange(m, raw); err != nil {
+				return err
+			}
+		}
+		return tx.SetHeads(obj, []change.ID{id(n - 1)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dst := memstore.New()
+	salt := func() (s [reconcile.SaltSize]byte) { return s }
+	a := objsync.New("a", newStoreView(src), objsync.DefaultConfig, salt)
+	b := objsync.New("b", newStoreView(dst), objsync.DefaultConfig, salt)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(a.Connected("b"))
+	must(b.Connected("a"))
+	var toA, toB []objsync.Message
+	next := 0 // the next change b expects, in order
+	take := func(m *objsync.Machine, out *[]objsync.Message, receive bool) {
+		for m.HasReady() {
+			rd := m.Ready()
+			m.Advance()
+			if receive && len(rd.Received) > 0 {
+				must(dst.Update(ctx, func(tx store.Tx) error {
+					for _, in := range rd.Received {
+						if in.Change.ID != id(next) {
+							t.Fatalf("change %d came where %d was due", next, next)
+						}
+						m := store.ChangeMeta{ID: in.Change.ID, Object: obj, Time: time.Unix(1, 0), Author: []byte("a")}
+						if next > 0 {
+							m.Parents = []change.ID{id(next - 1)}
+						}
+						if _, _, err := tx.PutChange(m, in.Change.Raw); err != nil {
+							return err
+						}
+						next++
+					}
+					return tx.SetHeads(obj, []change.ID{id(next - 1)})
+				}))
+				outs := make([]objsync.Outcome, len(rd.Received))
+				must(m.Applied("a", obj, outs))
+			}
+			for _, e := range rd.Messages {
+				*out = append(*out, e.Msg)
+			}
+		}
+	}
+	for round := 0; ; round++ {
+		if round > 100_000 {
+			t.Fatal("no end")
+		}
+		take(a, &toB, false)
+		take(b, &toA, true)
+		if len(toA)+len(toB) == 0 {
+			break
+		}
+		if len(toB) > 0 {
+			msg := toB[0]
+			toB = toB[1:]
+			must(b.Step("a", msg))
+			take(b, &toA, true)
+		}
+		if len(toA) > 0 {
+			msg := toA[0]
+			toA = toA[1:]
+			must(a.Step("b", msg))
+		}
+	}
+	if next != n {
+		t.Fatalf("b holds %d of %d changes", next, n)
+	}
+	if src.raws != n || src.metas > n {
+		t.Fatalf("sending %d changes read %d changes' bytes and %d rows of the graph; want each once", n, src.raws, src.metas)
+	}
+}
