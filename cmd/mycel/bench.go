@@ -88,7 +88,7 @@ transaction; then time opening the final object.`,
 		},
 	}
 	traceCmd.Flags().BoolVar(&pipeline, "pipeline", false, "write through signing, sealing and the store")
-	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd(), a.benchBackupCmd(), a.benchEditCmd(), a.benchRichCmd(), a.benchCRDTCmd(), a.benchWebCmd(), a.benchFilesCmd(), a.benchScaleCmd())
+	cmd.AddCommand(traceCmd, a.benchReconcileCmd(), a.benchSyncCmd(), a.benchLANCmd(), a.benchBackupCmd(), a.benchEditCmd(), a.benchRichCmd(), a.benchCRDTCmd(), a.benchWebCmd(), a.benchFilesCmd(), a.benchScaleCmd(), a.benchNodeLoadCmd())
 	return cmd
 }
 

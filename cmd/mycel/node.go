@@ -103,6 +103,11 @@ standard error is JSON too.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			stopProfile, err := startCPUProfile()
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			explicit := cmd.Flags().Changed("listen")
 			if explicit && len(listen) == 0 {
 				return errors.New("--listen needs at least one multiaddr")

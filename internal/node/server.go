@@ -257,11 +257,12 @@ func (s *Server) idleCheck(e *served) {
 // DefaultServiceConfig: a 1 s tick, reconciliation every 20 s; with one
 // peer, at most 3 sessions at once, then one every 5 s (a device starts one
 // every 20 s), over a set of objects kept between sessions until a change
-// is stored.
+// is stored; stores pipelined (syncer.Config.Pipeline), so that a
+// vault's loop never waits for an fsync.
 func DefaultServiceConfig(log *slog.Logger) syncer.Config {
 	sc := objsync.DefaultConfig
 	sc.SessionBurst, sc.SessionEvery = 3, 5
-	return syncer.Config{Sync: sc, Tick: time.Second, Log: log, KeepSet: true, FrameRate: 5000, FrameBurst: 10000}
+	return syncer.Config{Sync: sc, Tick: time.Second, Log: log, KeepSet: true, FrameRate: 5000, FrameBurst: 10000, Pipeline: true}
 }
 
 // ServeLoopback serves n with cfg on a fresh host listening on a free

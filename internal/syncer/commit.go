@@ -43,22 +43,31 @@ func outcomes(outs []admit.Outcome, errs []error) []objsync.Outcome {
 // Receiver has returned, and go out with a later Ready. So a node's Heads
 // name only changes it has durably stored.
 func (s *Service) process(flush bool) {
-	for s.machine.HasReady() || flush && len(s.pending) > 0 {
-		rd := s.machine.Ready()
-		s.machine.Advance()
-		for _, in := range rd.Received {
-			s.pending = append(s.pending, pending{from: in.From, obj: in.Object,
-				Incoming: admit.Incoming{ID: in.Change.ID, Raw: in.Change.Raw, Verified: s.verified[in.Change.ID]}})
+	for {
+		if s.machine.HasReady() {
+			rd := s.machine.Ready()
+			s.machine.Advance()
+			for _, in := range rd.Received {
+				s.pending = append(s.pending, pending{from: in.From, obj: in.Object,
+					Incoming: admit.Incoming{ID: in.Change.ID, Raw: in.Change.Raw, Verified: s.verified[in.Change.ID]}})
+			}
+			clear(s.verified)
+			for _, h := range rd.Held {
+				s.held[heldKey{h.Peer, h.Object}] = h.Heads
+				if s.onHeld != nil {
+					s.onHeld(h)
+				}
+			}
+			s.send(rd.Messages)
 		}
-		clear(s.verified)
-		for _, h := range rd.Held {
-			s.held[heldKey{h.Peer, h.Object}] = h.Heads
-		}
-		s.send(rd.Messages)
 		if s.storeNow(flush) {
-			s.storePending()
+			s.storePending() // its Applied may have made more to do
+			flush = false
+			continue
 		}
-		flush = false
+		if !s.machine.HasReady() {
+			return
+		}
 	}
 }
 
@@ -104,9 +113,12 @@ const (
 )
 
 // storeNow says whether to store the pending changes now; if not, it makes
-// sure a timer will.
+// sure a timer (or the end of the commit under way) will.
 func (s *Service) storeNow(flush bool) bool {
-	if len(s.pending) == 0 {
+	if len(s.pending) == 0 || s.committing {
+		// With a commit under way, what arrives meanwhile waits for it
+		// and goes in the next one (see commitDone): the group grows
+		// with the load while the loop goes on reading and sending.
 		return false
 	}
 	due := s.lastStore.Add(groupWait)
@@ -121,40 +133,99 @@ func (s *Service) storeNow(flush bool) bool {
 	return false
 }
 
-// storePending stores the pending changes in one transaction and reports
-// each message's outcomes to the machine.
+// commit is one store of pending changes: what was handed to the
+// Receiver and what it answered.
+type commit struct {
+	in     []pending
+	all    []admit.Incoming
+	stored []admit.Outcome
+	errs   []error
+	err    error
+}
+
+// storePending stores the pending changes in one transaction, then
+// reports each message's outcomes to the machine (commitDone). With
+// Config.Pipeline the transaction runs on a goroutine of its own, at most
+// one at a time, and the loop goes on meanwhile; else the loop waits.
+// Either way nothing is acknowledged before the Receiver returned.
 func (s *Service) storePending() {
-	in := s.pending
+	c := &commit{in: s.pending}
 	s.pending = nil
 	s.flushAt = time.Time{}
 	s.flush.Stop()
-	all := make([]admit.Incoming, len(in))
-	for i, p := range in {
-		all[i] = p.Incoming
+	c.all = make([]admit.Incoming, len(c.in))
+	for i, p := range c.in {
+		c.all[i] = p.Incoming
 	}
 	// Not cancelled with the service either: what is pending when it
 	// closes is still stored, not lost.
-	stored, errs, err := s.receive(context.WithoutCancel(s.ctx), all)
-	s.lastStore, s.lastStored = s.clock.Now(), len(all)
+	ctx := context.WithoutCancel(s.ctx)
+	if !s.pipeline {
+
+		c.stored, c.errs, c.err = s.receive(ctx, c.all)
+		s.commitDone(c)
+		return
+	}
+	// While changes stream in, a commit starts at most every groupWait
+	// (see storeNow), counted from the start of the last one: the time
+	// it took is time the next group had to gather.
+	s.committing = true
+	s.lastStore, s.lastStored = s.clock.Now(), len(c.all)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		c.stored, c.errs, c.err = s.receive(ctx, c.all)
+		s.committed <- c // buffered: the loop takes it, or run's end does
+	}()
+}
+
+// awaitCommit waits for the commit under way, if any, and reports it.
+func (s *Service) awaitCommit() {
+	if s.committing {
+		s.commitDone(<-s.committed)
+	}
+}
+
+// commitDone reports a finished store to the machine: its Applied calls
+// make the acknowledgements (sent by the next process). Then what arrived
+// during it is stored, if due.
+func (s *Service) commitDone(c *commit) {
+	s.committing = false
+	if !s.pipeline {
+		s.lastStore, s.lastStored = s.clock.Now(), len(c.all)
+	}
 	s.mu.Lock()
-	s.receiveErr = err
+	s.receiveErr = c.err
 	s.mu.Unlock()
+	errs := c.errs
 	var outs []objsync.Outcome
-	if err != nil {
+	if c.err != nil {
 		// Nothing was stored; report all as refused (the next
 		// reconciliation retries), but log the cause once.
-		s.log.Error("store received changes", "err", err)
-		outs = slices.Repeat([]objsync.Outcome{objsync.Rejected}, len(all))
+		s.log.Error("store received changes", "err", c.err)
+		outs = slices.Repeat([]objsync.Outcome{objsync.Rejected}, len(c.all))
 		errs = nil
 	} else {
-		outs = outcomes(stored, errs)
+		outs = outcomes(c.stored, errs)
 	}
 	for i, e := range errs {
 		if e != nil {
-			s.log.Warn("change refused", "object", change.ID(in[i].obj).Short(), "change", all[i].ID.Short(), "peer", shortPeer(in[i].from), "err", e)
+			s.log.Warn("change refused", "object", change.ID(c.in[i].obj).Short(), "change", c.all[i].ID.Short(), "peer", shortPeer(c.in[i].from), "err", e)
 		}
 	}
 	// Reported per message: a run of changes of one object from one peer.
+	// The machine relays what was stored to the other peers at once: its
+	// bytes are at hand.
+	in := c.in
+	if c.err == nil {
+		s.store.stored = make(map[objsync.ID][]byte, len(c.all))
+		for i, p := range c.all {
+			if outs[i] == objsync.Stored {
+				s.store.stored[p.ID] = p.Raw
+			}
+		}
+	}
+	defer func() { s.store.stored = nil }()
 	s.store.within(func() {
 		for lo := 0; lo < len(in); {
 			hi := lo + 1
@@ -165,4 +236,8 @@ func (s *Service) storePending() {
 			lo = hi
 		}
 	})
+	if s.pipeline && s.heldDue {
+		s.heldDue = false
+		s.persistHeld()
+	}
 }

@@ -77,6 +77,20 @@ type Config struct {
 	// it waits, so the peer's writes back up: a member flooding frames
 	// costs the node at most the rate's worth of work, whatever it sends.
 	FrameRate, FrameBurst int
+	// Held, when set, is told of every word a peer gives of the heads it
+	// holds of an object (objsync.Ready.Held), on the loop goroutine, as
+	// the machine takes it. For a device, a node's word is its
+	// acknowledgement: the node stored those heads durably before saying
+	// so (see process). It is how a caller learns when an edit is backed
+	// up without asking the loop for every object; it must not block.
+	Held func(objsync.HeldUpdate)
+	// Pipeline stores received changes on a goroutine of their own, one
+	// transaction at a time, while the loop goes on reading, stepping and
+	// sending; what arrives meanwhile goes in the next transaction. A
+	// node sets it: a commit waits for its fsync, and with the loop
+	// blocked for it, each vault's throughput was one small group per
+	// fsync. Acknowledgements still leave only after their commit.
+	Pipeline bool
 }
 
 // Service syncs one vault with the peers attached to it.
@@ -96,6 +110,8 @@ type Service struct {
 	frameRate, frameBurst int    // per connection (Config.FrameRate)
 	author                []byte // watch the store for changes by this author (a device's own)
 	closePeer             func(objsync.PeerID)
+	onHeld                func(objsync.HeldUpdate) // Config.Held
+	pipeline              bool                     // Config.Pipeline
 	events                chan func()
 	conns                 map[objsync.PeerID]*conn // loop goroutine only
 	polled                int64                    // arrival number of the last change seen by pollLocal
@@ -108,6 +124,12 @@ type Service struct {
 	lastStored int       // how many
 	flush      Timer
 	flushAt    time.Time // when flush fires (zero: not armed)
+	// With Config.Pipeline: a store is under way (its commit comes on
+	// committed), and what peers said they hold waits for its end
+	// (heldDue) rather than for the write lock.
+	committing bool
+	committed  chan *commit
+	heldDue    bool
 	// held is what peers said they hold and is not persisted yet (see
 	// persistHeld).
 	held map[heldKey][32]byte
@@ -145,7 +167,7 @@ func Start(ctx context.Context, self objsync.PeerID, db store.Store, receive Rec
 
 func newService(self objsync.PeerID, db store.Store, receive Receiver, members Members, cfg Config) *Service {
 	s := &Service{self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
-		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer,
+		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, committed: make(chan *commit, 1),
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
 		reconciled: map[objsync.PeerID]bool{}, verified: map[objsync.ID]change.Verified{}, held: map[heldKey][32]byte{},
 		done: make(chan struct{})}
@@ -219,10 +241,15 @@ func (s *Service) run() {
 			s.flushAt = time.Time{}
 			s.process(true)
 			continue
+		case c := <-s.committed:
+			s.commitDone(c)
 		case <-t.C():
 			s.onTick()
 		case <-s.ctx.Done():
-			s.process(true) // store what was received, and what peers said
+			// Store what was received, and what peers said.
+			s.awaitCommit()
+			s.process(true)
+			s.awaitCommit()
 			s.persistHeld()
 			for _, c := range s.sortedConns() {
 				s.drop(c)
@@ -259,6 +286,10 @@ func (s *Service) onTick() {
 		case s.ticks%s.keepalive() == 0:
 			s.push(c, &pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
 		}
+	}
+	if s.committing {
+		s.heldDue = true // after the commit: it holds the write lock
+		return
 	}
 	s.persistHeld()
 }

@@ -23,7 +23,9 @@ import (
 // naming the batch's head leaves meanwhile; in the one ordered log of what
 // the device received and when the Receiver returned, the acknowledgement
 // comes after.
-func TestStoreBeforeAcknowledging(t *testing.T) {
+func TestStoreBeforeAcknowledging(t *testing.T) { bothModes(t, storeBeforeAcknowledging) }
+
+func storeBeforeAcknowledging(t *testing.T, cfg func(syncer.Clock) syncer.Config) {
 	f := newFixture(t)
 	obj := f.object(5)
 	root, head := obj[0].ID, obj[len(obj)-1].ID
@@ -39,7 +41,7 @@ func TestStoreBeforeAcknowledging(t *testing.T) {
 		return outs, errs, err
 	}
 	clock := syncer.NewFakeClock()
-	svc := start(t, "node", v, receive, config(clock))
+	svc := start(t, "node", v, receive, cfg(clock))
 	mine, theirs := pipe()
 	peer := newRawPeer(mine, log, "device", true)
 	svc.Attach("device", theirs)
@@ -63,7 +65,9 @@ func TestStoreBeforeAcknowledging(t *testing.T) {
 // A stream of many changes (30 messages of 100, each handled in a loop
 // turn of its own) is stored in a few Receiver calls, not one per message:
 // the group commit waits for 2,048 changes, or for 40 ms of the clock.
-func TestGroupCommit(t *testing.T) {
+func TestGroupCommit(t *testing.T) { bothModes(t, groupCommit) }
+
+func groupCommit(t *testing.T, cfg func(syncer.Clock) syncer.Config) {
 	f := newFixture(t)
 	obj := f.object(3000)
 	root := obj[0].ID
@@ -77,7 +81,7 @@ func TestGroupCommit(t *testing.T) {
 		return v.ReceiveBatch(ctx, in)
 	}
 	clock := syncer.NewFakeClock()
-	svc := start(t, "node", v, receive, config(clock))
+	svc := start(t, "node", v, receive, cfg(clock))
 	mine, theirs := pipe()
 	peer := newRawPeer(mine, &eventLog{}, "device", true)
 	svc.Attach("device", theirs)

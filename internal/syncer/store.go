@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"mycel/internal/change"
 	"mycel/internal/objsync"
@@ -38,6 +39,22 @@ type storeView struct {
 	keepSet bool
 	set     *reconcile.Set
 	setSeq  int64
+	// With keepSet, each object's heads, and whether its graph holds all
+	// its changes, are kept from one read transaction to the next until
+	// a change of it is stored: within asks the store which objects have
+	// changes stored since it last looked (one indexed range of arrival
+	// numbers) and forgets those. On a node, relaying one change to the
+	// nine other devices of a vault and taking their nine Heads read its
+	// object's heads and new changes about eighteen times.
+	checked bool  // within's transaction was looked at: the caches hold for it
+	primed  bool  // seen is set
+	seen    int64 // the caches hold for the changes stored up to this arrival number
+	heads   map[objsync.ID][]objsync.ID
+	current map[objsync.ID]bool // graphs holding every change stored up to seen
+	// stored holds the bytes of the changes a commit just stored, while
+	// its outcomes are reported: relaying them to the other peers then
+	// reads nothing back (see Service.commitDone).
+	stored map[objsync.ID][]byte
 }
 
 // graph is what the view knows of one object's graph.
@@ -59,7 +76,7 @@ var _ objsync.SetStorage = (*storeView)(nil)
 const maxRemembered = 1 << 20
 
 func newStoreView(db store.Store) *storeView {
-	return &storeView{db: db, graphs: map[objsync.ID]*graph{}}
+	return &storeView{db: db, graphs: map[objsync.ID]*graph{}, heads: map[objsync.ID][]objsync.ID{}, current: map[objsync.ID]bool{}}
 }
 
 // view runs a read in the shared transaction, or one of its own, and
@@ -87,7 +104,8 @@ func (s *storeView) within(f func()) {
 	ran := false
 	err := s.db.View(context.Background(), func(tx store.Tx) error {
 		s.tx, ran = tx, true
-		defer func() { s.tx = nil }()
+		s.checked = s.keepSet && s.catchUp(tx)
+		defer func() { s.tx, s.checked = nil, false }()
 		f()
 		return nil
 	})
@@ -95,6 +113,31 @@ func (s *storeView) within(f func()) {
 		s.failed = err
 		f()
 	}
+}
+
+// catchUp forgets what it kept of the objects with changes stored since
+// it last looked, and says whether the rest holds for tx. The first look
+// only notes where the store is: nothing is kept yet.
+func (s *storeView) catchUp(tx store.Tx) bool {
+	if !s.primed {
+		last, err := tx.LastSeq()
+		if err != nil {
+			return false
+		}
+		s.seen, s.primed, s.failed = last, true, nil
+		return true
+	}
+	objs, last, err := tx.ChangedBy(nil, s.seen)
+	if err != nil {
+		return false
+	}
+	s.failed = nil // the store reads: what is kept holds
+	for _, o := range objs {
+		delete(s.heads, o)
+		delete(s.current, o)
+	}
+	s.seen = last
+	return true
 }
 
 func (s *storeView) Objects() ([]reconcile.Item, error) {
@@ -147,6 +190,9 @@ func (s *storeView) ObjectSet() (*reconcile.Set, error) {
 }
 
 func (s *storeView) Heads(obj objsync.ID) ([]objsync.ID, error) {
+	if hs, ok := s.heads[obj]; ok && s.checked {
+		return slices.Clone(hs), nil
+	}
 	var out []objsync.ID
 	err := s.view(func(tx store.Tx) error {
 		hs, err := tx.Heads(change.ID(obj))
@@ -155,6 +201,12 @@ func (s *storeView) Heads(obj objsync.ID) ([]objsync.ID, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("read the heads of %s: %w", change.ID(obj).Short(), err)
+	}
+	if s.checked {
+		if len(s.heads) >= maxRemembered {
+			clear(s.heads)
+		}
+		s.heads[obj] = slices.Clone(out)
 	}
 	return out, nil
 }
@@ -202,6 +254,12 @@ const (
 
 func (s *storeView) Graph(obj objsync.ID) (*objsync.Graph, error) {
 	g := s.graphs[obj]
+	if g != nil && s.checked && s.current[obj] {
+		if obj != s.fresh {
+			s.fresh, s.freshRaws = obj, nil
+		}
+		return &g.g, nil
+	}
 	if g == nil {
 		g = &graph{}
 	}
@@ -238,12 +296,16 @@ func (s *storeView) Graph(obj objsync.ID) (*objsync.Graph, error) {
 	if s.graphs[obj] == nil {
 		if s.nodes+g.g.Len() > maxRemembered {
 			clear(s.graphs)
+			clear(s.current)
 			s.nodes = 0
 		}
 		s.graphs[obj] = g
 		s.nodes += g.g.Len()
 	} else {
 		s.nodes += added
+	}
+	if s.checked {
+		s.current[obj] = true
 	}
 	return &g.g, nil
 }
@@ -255,7 +317,9 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) ([][]byte, error) {
 	out := make([][]byte, len(cs))
 	var rest []int // of cs, those still to read
 	for i, id := range cs {
-		if raw, ok := s.freshRaws[id]; ok && obj == s.fresh {
+		if raw, ok := s.stored[id]; ok {
+			out[i] = raw
+		} else if raw, ok := s.freshRaws[id]; ok && obj == s.fresh {
 			out[i] = raw
 			delete(s.freshRaws, id)
 		} else {
