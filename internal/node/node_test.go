@@ -177,12 +177,15 @@ func TestStalledPeerIsDropped(t *testing.T) {
 	recs, _ := e.MemberRecords(ctx)
 	dh, _ := p2p.NewHost(e.HostKey(), nil)
 	defer dh.Close()
+	// Timed from before the dial: the node's clock for this peer starts
+	// when it accepts the connection, which a loaded machine may take
+	// long to report back.
+	start := time.Now()
 	_, s, _, _, err := p2p.Dial(ctx, dh, addr, &pb.Hello{VaultId: id[:], MemberRecords: recs, Register: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Write([]byte{100, 1, 2, 3}) // a frame of 100 bytes, 3 of them sent, then nothing
-	start := time.Now()
 	s.SetReadDeadline(time.Now().Add(10 * time.Second))
 	r := bufio.NewReader(s)
 	for {
