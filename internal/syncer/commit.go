@@ -161,7 +161,6 @@ func (s *Service) storePending() {
 	// closes is still stored, not lost.
 	ctx := context.WithoutCancel(s.ctx)
 	if !s.pipeline {
-
 		c.stored, c.errs, c.err = s.receive(ctx, c.all)
 		s.commitDone(c)
 		return
