@@ -59,6 +59,8 @@ func (c *child) stop() (int64, error) {
 	}
 	peak, perr := peakRSS(c.cmd.Process.Pid)
 	c.cmd.Process.Signal(os.Interrupt)
+	stuck := time.AfterFunc(time.Minute, func() { c.cmd.Process.Kill() }) // it had a minute to close
+	defer stuck.Stop()
 	err := c.cmd.Wait()
 	var exit *exec.ExitError
 	if err != nil && !errors.As(err, &exit) {

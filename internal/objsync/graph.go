@@ -22,13 +22,13 @@ type Graph struct {
 // Add appends a change, stored after every change already in the graph.
 // A parent not in the graph (not stored in this object) is left out: it
 // has no known ancestors, which is what a walk makes of an id it lacks.
-// Adding a change already there does nothing.
-func (g *Graph) Add(id ID, parents []ID, size int) {
+// Adding a change already there does nothing, and reports false.
+func (g *Graph) Add(id ID, parents []ID, size int) bool {
 	if g.index == nil {
 		g.index = map[ID]int32{}
 	}
 	if _, ok := g.index[id]; ok {
-		return
+		return false
 	}
 	for _, p := range parents {
 		if i, ok := g.index[p]; ok {
@@ -39,6 +39,7 @@ func (g *Graph) Add(id ID, parents []ID, size int) {
 	g.ids = append(g.ids, id)
 	g.sizes = append(g.sizes, int32(min(size, 1<<31-1)))
 	g.ends = append(g.ends, int32(len(g.parents)))
+	return true
 }
 
 // Len is the number of changes in the graph.

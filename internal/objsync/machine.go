@@ -63,9 +63,15 @@ type peer struct {
 	// backlog lists, first come first served, the objects whose missing
 	// changes wait for room in the peer's window (Config.PeerWindow);
 	// inBacklog is the same set.
-	backlog    []ID
-	inBacklog  map[ID]bool
-	reconciled bool // a reconciliation with the peer has completed
+	backlog   []ID
+	inBacklog map[ID]bool
+	// sentAt and ackedAt are when (in events of this connection, counted
+	// by events) changes of an object were last sent to the peer, and
+	// when its heads last acknowledged some in flight (see finishRecon).
+	events          int
+	sentAt, ackedAt map[ID]int
+	reconAt         int  // the last reconciliation's end
+	reconciled      bool // a reconciliation with the peer has completed
 }
 
 // New returns a machine for peer self over store. salt draws a fresh random
@@ -180,7 +186,7 @@ func (m *Machine) Connected(p PeerID) error {
 		held = maps.Clone(held)
 	}
 	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, told: map[ID][32]byte{}, failed: map[ID]bool{},
-		held: held, count: map[ID]int{}, inflight: map[ID]map[ID]int{}, inBacklog: map[ID]bool{}}
+		held: held, count: map[ID]int{}, inflight: map[ID]map[ID]int{}, inBacklog: map[ID]bool{}, sentAt: map[ID]int{}, ackedAt: map[ID]int{}}
 	if pr.initiator {
 		if !m.mayReconcile(p) {
 			// A peer reconnecting in a loop: its session waits for its
@@ -221,10 +227,16 @@ func (m *Machine) Reconciled(p PeerID) bool {
 // storage error the peers not reached yet wait for the next tick.
 func (m *Machine) Tick() error {
 	m.ticks++
+	// What waits in the peers' backlogs goes first, if there is room; a
+	// read that fails for one peer's keeps neither that peer's
+	// reconciliation nor the other peers waiting.
+	var drainErr error
 	for _, pr := range m.sorted() {
-		if err := m.drain(pr); err != nil {
-			return err
+		if err := m.drain(pr); err != nil && drainErr == nil {
+			drainErr = err
 		}
+	}
+	for _, pr := range m.sorted() {
 		if !pr.initiator {
 			if pr.waiting != nil && m.mayReconcile(pr.id) {
 				msg := *pr.waiting
@@ -247,7 +259,7 @@ func (m *Machine) Tick() error {
 			m.beginRecon(pr, set)
 		}
 	}
-	return nil
+	return drainErr
 }
 
 // beginRecon starts a reconciliation session over set (our objects).
@@ -379,9 +391,19 @@ func (m *Machine) finishRecon(pr *peer) error {
 	differs := make(map[ID]bool, len(diff))
 	for _, obj := range diff {
 		differs[obj] = true
-		delete(pr.told, obj)        // a difference: offer even if offered before
-		m.setInflight(pr, obj, nil) // and send again what may have been lost
+		delete(pr.told, obj) // a difference: offer even if offered before
+		// And send again what is in flight, unless the peer acknowledged
+		// some of it since it was last sent and since the previous
+		// reconciliation: then the rest is most likely on its way, and
+		// sending it again would double what is in flight to the peer.
+		// Refused or lost, it is sent again by this reconciliation or the
+		// next.
+		if a := pr.ackedAt[obj]; a <= pr.sentAt[obj] || a <= pr.reconAt {
+			m.setInflight(pr, obj, nil)
+		}
 	}
+	pr.events++
+	pr.reconAt = pr.events
 	for _, obj := range diff {
 		mine, err := m.store.Heads(obj)
 		if err != nil {

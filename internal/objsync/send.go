@@ -34,6 +34,10 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error)
 			objAir += size
 		}
 	}
+	if len(still) < len(flying) {
+		pr.events++
+		pr.ackedAt[obj] = pr.events
+	}
 	// The changes that fit in the windows, by the sizes the graph knows;
 	// the bytes of those only are read.
 	others := pr.inAir - sumSizes(flying) // in flight of the other objects
@@ -86,6 +90,10 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error)
 	}
 	flush()
 	m.setInflight(pr, obj, still)
+	if len(send) > 0 {
+		pr.events++
+		pr.sentAt[obj] = pr.events
+	}
 	pr.told[obj] = HeadsHash(mine)
 	return true, nil
 }
@@ -96,6 +104,8 @@ func (m *Machine) setInflight(pr *peer, obj ID, sizes map[ID]int) {
 	pr.inAir -= sumSizes(pr.inflight[obj])
 	if len(sizes) == 0 {
 		delete(pr.inflight, obj)
+		delete(pr.sentAt, obj)
+		delete(pr.ackedAt, obj)
 		return
 	}
 	pr.inflight[obj] = sizes
@@ -136,7 +146,7 @@ func (m *Machine) drain(pr *peer) error {
 		pr.backlog = pr.backlog[1:]
 		delete(pr.inBacklog, obj)
 		if !known {
-			continue // it was forgotten (see finishRecon): offered again there
+			continue // cannot be: an object waits only once its peer's heads are known
 		}
 		if _, err := m.sendMissing(pr, obj, theirs, mine); err != nil {
 			m.enqueue(pr, obj) // tried again at the next drain

@@ -157,3 +157,50 @@ func TestHugeObjectReadsEachChangeOnce(t *testing.T) {
 		t.Fatalf("sending %d changes read %d changes' bytes and %d rows of the graph; want each once", n, src.raws, src.metas)
 	}
 }
+
+// A change removed from the store and stored again (a damaged one moved
+// aside, then brought back by sync) comes back with a new arrival number:
+// the view reads the graph again rather than keep positions that no
+// longer match the arrival numbers, and the change after it is still
+// read (it was not: that object then never synced again).
+func TestGraphAfterAChangeIsStoredAgain(t *testing.T) {
+	ctx := context.Background()
+	db := memstore.New()
+	id := func(i byte) change.ID { return sha256.Sum256([]byte{i}) }
+	obj := id(0)
+	put := func(i byte) {
+		t.Helper()
+		m := store.ChangeMeta{ID: id(i), Object: obj, Time: time.Unix(1, 0), Author: []byte("a")}
+		if i > 0 {
+			m.Parents = []change.ID{id(i - 1)}
+		}
+		if err := db.Update(ctx, func(tx store.Tx) error {
+			_, _, err := tx.PutChange(m, []byte{i, i, i})
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v := newStoreView(db)
+	put(0)
+	put(1)
+	if _, err := v.Graph(obj); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Update(ctx, func(tx store.Tx) error { return tx.DeleteChange(id(1)) }); err != nil {
+		t.Fatal(err)
+	}
+	put(1)
+	put(2)
+	g, err := v.Graph(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Len() != 3 {
+		t.Fatalf("graph of %d changes, want 3", g.Len())
+	}
+	raws, err := v.Raws(obj, []objsync.ID{id(2)})
+	if err != nil || raws[0] == nil {
+		t.Fatalf("the change after the one stored again: %v, %v", raws, err)
+	}
+}

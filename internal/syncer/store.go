@@ -244,12 +244,14 @@ func (s *storeView) Held(p objsync.PeerID) (map[objsync.ID][32]byte, error) {
 
 // A graph is read a page at a time, so that a huge object's is never
 // held as rows; the first read of one also brings the bytes of its first
-// freshMax changes: a graph read for the first time is most often read
+// freshMax changes (freshBytes at most): a graph read for the first time
+// is most often read
 // to send it all (to a peer that has none of it), and a small object's
 // bytes then come in the same read.
 const (
-	freshMax  = 1024
-	graphPage = 8192
+	freshMax   = 1024
+	freshBytes = 4 << 20
+	graphPage  = 8192
 )
 
 func (s *storeView) Graph(obj objsync.ID) (*objsync.Graph, error) {
@@ -260,54 +262,104 @@ func (s *storeView) Graph(obj objsync.ID) (*objsync.Graph, error) {
 		}
 		return &g.g, nil
 	}
-	if g == nil {
-		g = &graph{}
+	for attempt := 0; ; attempt++ {
+		if g == nil {
+			g = &graph{}
+		}
+		fresh, added, again, err := s.readGraph(obj, g)
+		if s.graphs[obj] == g {
+			s.nodes += added
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read the changes of %s: %w", change.ID(obj).Short(), err)
+		}
+		if again && attempt == 0 {
+			// A change it holds was stored again (removed, as a damaged
+			// one is, then brought back): its positions no longer match
+			// the arrival numbers. Read it whole again.
+			s.forgetGraph(obj)
+			g = nil
+			continue
+		}
+		if fresh != nil || obj != s.fresh {
+			s.fresh, s.freshRaws = obj, fresh
+		}
+		if s.graphs[obj] == nil {
+			s.remember(obj, g)
+		}
+		if s.checked {
+			s.current[obj] = true
+		}
+		return &g.g, nil
 	}
+}
+
+// readGraph adds to g the object's changes stored since g's last, a page
+// at a time, and returns the bytes read with the first page of a graph
+// read for the first time (up to freshBytes of them); again reports a
+// change stored twice.
+func (s *storeView) readGraph(obj objsync.ID, g *graph) (fresh map[objsync.ID][]byte, added int, again bool, err error) {
 	first := g.g.Len() == 0
-	var fresh map[objsync.ID][]byte
-	added := 0
-	if err := s.view(func(tx store.Tx) error {
+	err = s.view(func(tx store.Tx) error {
+		kept := 0
 		for page, withRaw := freshMax, first; ; page, withRaw = graphPage, false {
 			metas, raws, err := tx.ChangeRange(change.ID(obj), g.last(), page, withRaw)
 			if err != nil {
 				return err
 			}
 			for i, m := range metas {
-				if withRaw {
+				if withRaw && kept < freshBytes {
 					if fresh == nil {
 						fresh = make(map[objsync.ID][]byte, len(metas))
 					}
 					fresh[m.ID] = raws[i]
+					kept += len(raws[i])
 				}
-				g.g.Add(m.ID, ids(m.Parents), m.Size)
+				if !g.g.Add(m.ID, ids(m.Parents), m.Size) {
+					again = true
+					return nil
+				}
 				g.seqs = append(g.seqs, m.Seq)
+				added++
 			}
-			added += len(metas)
 			if len(metas) < page {
 				return nil
 			}
 		}
-	}); err != nil {
-		return nil, fmt.Errorf("read the changes of %s: %w", change.ID(obj).Short(), err)
-	}
-	if first || obj != s.fresh {
-		s.fresh, s.freshRaws = obj, fresh
-	}
-	if s.graphs[obj] == nil {
-		if s.nodes+g.g.Len() > maxRemembered {
-			clear(s.graphs)
-			clear(s.current)
-			s.nodes = 0
+	})
+	return fresh, added, again, err
+}
+
+// remember keeps g as obj's graph, making room if need be: graphs of the
+// other objects go, small ones first, so that a huge object's graph (read
+// again, it costs a read of every change) is not thrown out for each
+// small one read beside it.
+func (s *storeView) remember(obj objsync.ID, g *graph) {
+	for pass := 0; pass < 2 && s.nodes+g.g.Len() > maxRemembered; pass++ {
+		for o, h := range s.graphs {
+			if s.nodes+g.g.Len() <= maxRemembered {
+				break
+			}
+			if pass == 0 && h.g.Len() > maxRemembered/8 {
+				continue // big: it goes only if the small ones were not enough
+			}
+			s.forgetGraph(o)
 		}
-		s.graphs[obj] = g
-		s.nodes += g.g.Len()
-	} else {
-		s.nodes += added
 	}
-	if s.checked {
-		s.current[obj] = true
+	s.graphs[obj] = g
+	s.nodes += g.g.Len()
+}
+
+// forgetGraph drops what the view keeps of obj's graph.
+func (s *storeView) forgetGraph(obj objsync.ID) {
+	if h := s.graphs[obj]; h != nil {
+		s.nodes -= h.g.Len()
+		delete(s.graphs, obj)
 	}
-	return &g.g, nil
+	delete(s.current, obj)
+	if obj == s.fresh {
+		s.freshRaws = nil
+	}
 }
 
 // Raws gives the bytes kept from the graph's first read, and reads the
@@ -370,7 +422,16 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) ([][]byte, error) {
 			byID[m.ID] = raws[i]
 		}
 		for _, i := range rest {
-			out[i] = byID[cs[i]]
+			if out[i] = byID[cs[i]]; out[i] != nil {
+				continue
+			}
+			// Not in the range (the graph kept is out of step with the
+			// store): looked up alone.
+			raw, err := tx.RawChange(change.ID(cs[i]))
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return err
+			}
+			out[i] = raw
 		}
 		return nil
 	})
