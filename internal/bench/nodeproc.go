@@ -24,6 +24,7 @@ type nodeProc struct {
 
 	mu     sync.Mutex
 	stderr []byte // its log's last bytes, for errors
+	peak   int64  // its VmHWM, read before it was stopped or killed
 }
 
 // nodeUpTimeout bounds how long a node may take to say it is up.
@@ -124,6 +125,7 @@ func (p *nodeProc) log() string {
 // stop interrupts the node (it closes its stores as on Ctrl-C) and waits
 // for it to end; after stopTimeout it is killed.
 func (p *nodeProc) stop() error {
+	p.notePeak()
 	p.cmd.Process.Signal(os.Interrupt)
 	t := time.NewTimer(stopTimeout)
 	defer t.Stop()
@@ -143,8 +145,20 @@ const stopTimeout = 30 * time.Second
 
 // kill kills the node with SIGKILL (on Unix) and waits for it to end.
 func (p *nodeProc) kill() {
+	p.notePeak()
 	p.cmd.Process.Kill()
 	<-p.done
+}
+
+// notePeak reads the live node's peak resident memory (see child.stop:
+// the rusage of an ended child counts the memory of the process that
+// forked it, here the hundred devices').
+func (p *nodeProc) notePeak() {
+	if p.cmd.ProcessState == nil {
+		if peak, err := peakRSS(p.cmd.Process.Pid); err == nil {
+			p.peak = peak
+		}
+	}
 }
 
 // usage is the ended node's peak resident memory and CPU time.
@@ -152,5 +166,5 @@ func (p *nodeProc) usage() (rss uint64, cpu time.Duration) {
 	if p.cmd.ProcessState == nil {
 		return 0, 0
 	}
-	return maxRSS(p.cmd.ProcessState), p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+	return uint64(p.peak), p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
 }
