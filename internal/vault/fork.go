@@ -206,7 +206,8 @@ func (e *Engine) replayWhy(id change.ID, metas []store.ChangeMeta, rawOf map[cha
 		return pasts[x]
 	}
 	// refersToLost reports whether ch refers to an element an inert change
-	// in m's past made.
+	// in m's past made: as a block, a parent, a reference, a right origin
+	// (a text insert's, a mark's end) or a span.
 	refersToLost := func(m store.ChangeMeta, ch *crdt.Change) bool {
 		if len(lost) == 0 {
 			return false
@@ -233,7 +234,7 @@ func (e *Engine) replayWhy(id change.ID, metas []store.ChangeMeta, rawOf map[cha
 			return false
 		}
 		for _, op := range ch.Ops {
-			if check(op.Block, 1) || check(op.Parent, 1) || check(op.Ref, 1) {
+			if check(op.Block, 1) || check(op.Parent, 1) || check(op.Ref, 1) || check(op.Right, 1) {
 				return true
 			}
 			for _, sp := range op.Spans {
