@@ -138,6 +138,8 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "bench edit", ok: run("bench", "edit", "--blocks", "20", "--megabytes", "1", "--changes", "20", "--runs", "1"), fail: run("bench", "edit", "--runs", "0")},
 		{command: "bench files", ok: run("bench", "files", "--size", "2MB"), fail: run("bench", "files", "--size", "lots")},
 		{command: "bench scale", ok: run("bench", "scale", "--objects", "3", "--changes-per-object", "2", "--runs", "1"), fail: run("bench", "scale", "--objects", "0")},
+		{command: "bench node-load", ok: run("bench", "node-load", "--devices", "2", "--vaults", "1", "--duration", "300ms", "--rate", "0", "--kill=false"),
+			fail: run("bench", "node-load", "--vaults", "0")},
 		{command: "bench rich", ok: run("bench", "rich", "--mark-ops", "100", "--page-marks", "100", "--runs", "1"), fail: run("bench", "rich", "--runs", "0")},
 		{command: "bench web", gap: "TestBenchWeb runs it with --json: it needs a browser", fail: run("bench", "web", "--keystrokes", "0")},
 		{command: "completion", ok: run("completion"), fail: run("completion", "bogus")},
