@@ -3,7 +3,6 @@ package bench
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -85,24 +84,6 @@ func peakRSS(pid int) (int64, error) {
 		}
 	}
 	return 0, errors.New("no VmHWM in /proc/PID/status")
-}
-
-// startNodeProcess runs 'mycel node' on data, listening on loopback, and
-// returns it with an address a device can dial.
-func startNodeProcess(ctx context.Context, exe, data string) (*child, string, error) {
-	var addr string
-	c, err := startChild(ctx, exe, []string{"--json", "--data", data, "node", "--listen", "/ip4/127.0.0.1/tcp/0"}, func(line string) bool {
-		var up struct {
-			Event     string
-			Addresses []string
-		}
-		if json.Unmarshal([]byte(line), &up) == nil && up.Event == "up" && len(up.Addresses) > 0 {
-			addr = up.Addresses[0]
-			return true
-		}
-		return false
-	})
-	return c, addr, err
 }
 
 // startDeviceProcess runs 'mycel up' on data, syncing through its nodes

@@ -86,14 +86,15 @@ func InitialSync(ctx context.Context, exe, dir string, objects, perObject int, p
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var addr string
-	var nodeProc *child
+	var np *nodeProc
 	if exe != "" {
 		// The node runs on its own, so that its memory is its own.
 		n.Close()
-		if nodeProc, addr, err = startNodeProcess(sctx, exe, filepath.Join(dir, "node")); err != nil {
+		if np, err = startNode(sctx, exe, filepath.Join(dir, "node"), filepath.Join(dir, "node.log"), nil); err != nil {
 			return r, err
 		}
-		defer nodeProc.stop()
+		defer np.stop()
+		addr = np.addr
 	} else {
 		var closeHost func() error
 		if addr, closeHost, err = serveLoopback(sctx, n); err != nil {
@@ -164,9 +165,10 @@ func InitialSync(ctx context.Context, exe, dir string, objects, perObject int, p
 		if r.DeviceRSS, err = devProc.stop(); err != nil {
 			return r, fmt.Errorf("stop the device: %w", err)
 		}
-		if r.NodeRSS, err = nodeProc.stop(); err != nil {
+		if err := np.stop(); err != nil {
 			return r, fmt.Errorf("stop the node: %w", err)
 		}
+		r.NodeRSS = np.peak
 	}
 	cancel()
 	if progress != nil {

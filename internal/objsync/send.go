@@ -12,9 +12,10 @@ package objsync
 // are bounded whatever the vault's size. An object the peer window stops
 // waits in the peer's backlog (see drain).
 //
-// The bytes are read a slice at a time, as far as the windows let them
-// go, not all the peer lacks at once. Every read comes before any change
-// to the peer's state, so a read that fails leaves it as it was.
+// Which changes fit in the windows is told by the sizes the graph knows,
+// and only their bytes are read, not all the peer lacks. Every read comes
+// before any change to the peer's state, so a read that fails leaves it
+// as it was.
 func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error) {
 	g, lack, n, err := m.missing(obj, theirs, mine)
 	if err != nil {
@@ -134,21 +135,16 @@ func (m *Machine) enqueue(pr *peer, obj ID) {
 // stops again goes back in the backlog, and the drain ends there.
 func (m *Machine) drain(pr *peer) error {
 	for len(pr.backlog) > 0 && pr.inAir < m.cfg.PeerWindow {
+		// An object waits only once its peer's heads are known (only
+		// sendMissing puts it here), and they are never forgotten.
 		obj := pr.backlog[0]
-		theirs, known := pr.heads[obj]
-		var mine []ID
-		if known {
-			var err error
-			if mine, err = m.store.Heads(obj); err != nil {
-				return err
-			}
+		mine, err := m.store.Heads(obj)
+		if err != nil {
+			return err
 		}
 		pr.backlog = pr.backlog[1:]
 		delete(pr.inBacklog, obj)
-		if !known {
-			continue // cannot be: an object waits only once its peer's heads are known
-		}
-		if _, err := m.sendMissing(pr, obj, theirs, mine); err != nil {
+		if _, err := m.sendMissing(pr, obj, pr.heads[obj], mine); err != nil {
 			m.enqueue(pr, obj) // tried again at the next drain
 			return err
 		}

@@ -245,9 +245,8 @@ func (s *storeView) Held(p objsync.PeerID) (map[objsync.ID][32]byte, error) {
 // A graph is read a page at a time, so that a huge object's is never
 // held as rows; the first read of one also brings the bytes of its first
 // freshMax changes (freshBytes at most): a graph read for the first time
-// is most often read
-// to send it all (to a peer that has none of it), and a small object's
-// bytes then come in the same read.
+// is most often read to send it all (to a peer that has none of it), and
+// a small object's bytes then come in the same read.
 const (
 	freshMax   = 1024
 	freshBytes = 4 << 20
@@ -402,14 +401,10 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) ([][]byte, error) {
 	err := s.view(func(tx store.Tx) error {
 		if lo < 0 {
 			for _, i := range rest {
-				raw, err := tx.RawChange(change.ID(cs[i]))
-				if errors.Is(err, store.ErrNotFound) {
-					continue // gone: the machine sends what comes before it
-				}
-				if err != nil {
+				var err error
+				if out[i], err = rawAlone(tx, cs[i]); err != nil {
 					return err
 				}
-				out[i] = raw
 			}
 			return nil
 		}
@@ -427,11 +422,9 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) ([][]byte, error) {
 			}
 			// Not in the range (the graph kept is out of step with the
 			// store): looked up alone.
-			raw, err := tx.RawChange(change.ID(cs[i]))
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
+			if out[i], err = rawAlone(tx, cs[i]); err != nil {
 				return err
 			}
-			out[i] = raw
 		}
 		return nil
 	})
@@ -439,6 +432,16 @@ func (s *storeView) Raws(obj objsync.ID, cs []objsync.ID) ([][]byte, error) {
 		return nil, fmt.Errorf("read changes of %s: %w", change.ID(obj).Short(), err)
 	}
 	return out, nil
+}
+
+// rawAlone reads one change's bytes; nil for one gone from the store (the
+// machine then sends what comes before it).
+func rawAlone(tx store.Tx, id objsync.ID) ([]byte, error) {
+	raw, err := tx.RawChange(change.ID(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return raw, err
 }
 
 func ids(cs []change.ID) []objsync.ID {
