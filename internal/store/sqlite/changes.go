@@ -62,21 +62,33 @@ func (t *txn) HasChange(id change.ID) (bool, error) {
 	return err == nil, err
 }
 
-// storedOfChunk is how many ids one StoredOf query asks about; shorter
-// lists are padded, so that one prepared statement serves every query.
-const storedOfChunk = 128
+// storedOfSizes are the list lengths StoredOf's prepared statements ask
+// about: a list is cut into chunks of the largest and its rest padded to
+// the smallest size that holds it, so that a few statements serve every
+// query and a one-id lookup (a node's usual batch) binds one id, not 128.
+var storedOfSizes = [...]int{1, 8, 32, 128}
 
-var storedOfQuery = `SELECT id FROM changes WHERE id IN (?` + strings.Repeat(`, ?`, storedOfChunk-1) + `)`
+var storedOfQueries = func() (qs [len(storedOfSizes)]string) {
+	for i, n := range storedOfSizes {
+		qs[i] = `SELECT id FROM changes WHERE id IN (?` + strings.Repeat(`, ?`, n-1) + `)`
+	}
+	return qs
+}()
 
 func (t *txn) StoredOf(ids []change.ID) (map[change.ID]bool, error) {
 	out := map[change.ID]bool{}
-	args := make([]any, storedOfChunk)
-	for lo := 0; lo < len(ids); lo += storedOfChunk {
-		chunk := ids[lo:min(lo+storedOfChunk, len(ids))]
+	most := storedOfSizes[len(storedOfSizes)-1]
+	for lo := 0; lo < len(ids); lo += most {
+		chunk := ids[lo:min(lo+most, len(ids))]
+		q := 0
+		for storedOfSizes[q] < len(chunk) {
+			q++
+		}
+		args := make([]any, storedOfSizes[q])
 		for i := range args {
 			args[i] = chunk[min(i, len(chunk)-1)][:]
 		}
-		found, err := t.ids(storedOfQuery, args...)
+		found, err := t.ids(storedOfQueries[q], args...)
 		if err != nil {
 			return nil, err
 		}

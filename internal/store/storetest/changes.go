@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 
 	"mycel/internal/change"
@@ -328,6 +329,22 @@ func testStoredOf(t *testing.T, impl Impl) {
 		}
 		if got, err := tx.StoredOf(stored[5:6]); err != nil || len(got) != 1 || !got[stored[5]] {
 			t.Fatalf("stored of one = %v, %v", got, err)
+		}
+		// Every length, across the sizes of list a query holds.
+		isStored := map[change.ID]bool{}
+		for _, c := range stored {
+			isStored[c] = true
+		}
+		for n := 1; n <= 300; n++ {
+			want := map[change.ID]bool{}
+			for _, c := range asked[:n] {
+				if isStored[c] {
+					want[c] = true
+				}
+			}
+			if got, err := tx.StoredOf(asked[:n]); err != nil || !maps.Equal(got, want) {
+				t.Fatalf("stored of the first %d: %d found, %v; want %d", n, len(got), err, len(want))
+			}
 		}
 		return nil
 	})
