@@ -96,16 +96,25 @@ func VerifyBatch(ids []ID, raws [][]byte) (vs []Verified, errs []error) {
 // as much as three plain verifications, and a sync brings many batches by
 // the same few devices. A table is some 30 KiB; keys without one (nil)
 // are remembered too, so that a hostile key is not examined again.
+//
+// An author's signatures are counted across batches, not only within
+// one: a node relaying a busy vault, or a device receiving its peers'
+// edits, checks one or two changes at a time, each time by the same few
+// authors, and they then get tables too.
 const (
-	maxTables = 64
-	// tableAfter is how many signatures of one author a batch needs for
-	// a table to be built (the break-even is near three).
+	maxTables = 256 // about 8 MB: every device of a node's busiest vaults
+	// tableAfter is how many signatures of one author (in this batch and
+	// counted before) make a table worth building (break-even near three).
 	tableAfter = 4
+	// maxCounted bounds the authors whose signatures are counted; the
+	// counts start over when it is reached.
+	maxCounted = 4096
 )
 
 var tableCache struct {
 	sync.Mutex
-	m map[[32]byte]*curve.EdwardsBasepointTable
+	m    map[[32]byte]*curve.EdwardsBasepointTable
+	seen map[[32]byte]int // signatures of authors without a table yet
 }
 
 // authorTable is the table for key a, found or built when the batch has
@@ -113,6 +122,13 @@ var tableCache struct {
 func authorTable(a [32]byte, n int) *curve.EdwardsBasepointTable {
 	tableCache.Lock()
 	t, ok := tableCache.m[a]
+	if !ok {
+		if tableCache.seen == nil || len(tableCache.seen) >= maxCounted {
+			tableCache.seen = map[[32]byte]int{}
+		}
+		tableCache.seen[a] += n
+		n = tableCache.seen[a]
+	}
 	tableCache.Unlock()
 	if ok || n < tableAfter {
 		return t
@@ -130,6 +146,7 @@ func authorTable(a [32]byte, n int) *curve.EdwardsBasepointTable {
 		delete(tableCache.m, k)
 	}
 	tableCache.m[a] = t
+	delete(tableCache.seen, a)
 	return t
 }
 

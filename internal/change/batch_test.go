@@ -427,3 +427,32 @@ func FuzzBatchMatchesVerify(f *testing.F) {
 		sameAsVerify(t, []ID{sha256.Sum256(raw)}, [][]byte{raw})
 	})
 }
+
+// Changes checked one at a time (a node relaying, a device receiving its
+// peers' edits) get their author's table once the author has signed a
+// few: signatures are counted across batches.
+func TestTableAfterSignaturesAcrossBatches(t *testing.T) {
+	root, c, _, _ := fixture(t)
+	tableCache.Lock()
+	tableCache.m, tableCache.seen = nil, nil
+	tableCache.Unlock()
+	hasTable := func() bool {
+		tableCache.Lock()
+		defer tableCache.Unlock()
+		_, ok := tableCache.m[[32]byte(root.Author)]
+		return ok
+	}
+	for i := range tableAfter {
+		if hasTable() {
+			t.Fatalf("a table after %d signatures, before %d", i, tableAfter)
+		}
+		x := []*Change{root, c}[i%2]
+		if _, errs := VerifyBatch([]ID{x.ID}, [][]byte{x.Raw}); errs[0] != nil {
+			t.Fatal(errs[0])
+		}
+	}
+	if !hasTable() {
+		t.Fatalf("no table after %d signatures one batch at a time", tableAfter)
+	}
+	sameAsVerify(t, []ID{c.ID}, [][]byte{c.Raw}) // and it judges as before
+}

@@ -168,8 +168,7 @@ func (m *Machine) missing(obj ID, theirs, mine []ID) (*Graph, bitset, int, error
 	if g == nil {
 		g = &Graph{}
 	}
-	lack := g.closure(mine)
-	n := lack.minus(g.closure(theirs))
+	lack, n := g.lacking(mine, theirs)
 	return g, lack, n, nil
 }
 
