@@ -221,22 +221,20 @@ func (s *Service) run() {
 	for {
 		select {
 		case f := <-s.events:
+			if s.store.keepSet {
+				// Only this service stores changes (a node's), and what it
+				// stores reaches the loop as a commit, not as an event:
+				// the queued events share one read transaction.
+				s.store.within(func() {
+					f()
+					s.drain(func(g func()) { g() })
+				})
+				break
+			}
 			// Each event reads the store in one transaction of its own: a
 			// later event may be about a change committed since (a poke).
 			s.store.within(f)
-			// Take what else is queued before acting, so that the changes
-			// of many messages are stored in one transaction; but not so
-			// much that messages to send wait: a peer should get the first
-			// changes it asked for while the machine works out the rest.
-		drain:
-			for i := 0; i < drainMax && len(s.machine.Ready().Messages) < drainMessages; i++ {
-				select {
-				case f := <-s.events:
-					s.store.within(f)
-				default:
-					break drain
-				}
-			}
+			s.drain(s.store.within)
 		case <-s.flush.C():
 			s.flushAt = time.Time{}
 			s.process(true)
@@ -257,6 +255,21 @@ func (s *Service) run() {
 			return
 		}
 		s.process(false)
+	}
+}
+
+// drain handles, with run, what else is queued before acting, so that the
+// changes of many messages are stored in one transaction; but not so much
+// that messages to send wait: a peer should get the first changes it
+// asked for while the machine works out the rest.
+func (s *Service) drain(run func(func())) {
+	for i := 0; i < drainMax && len(s.machine.Ready().Messages) < drainMessages; i++ {
+		select {
+		case f := <-s.events:
+			run(f)
+		default:
+			return
+		}
 	}
 }
 
