@@ -108,6 +108,7 @@ standard error is JSON too.`,
 				return err
 			}
 			defer stopProfile()
+			defer startHeapProfile("node")()
 			explicit := cmd.Flags().Changed("listen")
 			if explicit && len(listen) == 0 {
 				return errors.New("--listen needs at least one multiaddr")

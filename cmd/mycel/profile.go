@@ -3,7 +3,9 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"runtime/pprof"
+	"time"
 )
 
 // cpuProfileEnv names a file to which a long-running command (`mycel
@@ -31,4 +33,51 @@ func startCPUProfile() (func(), error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// heapProfileEnv names a file to which a long-running command (`mycel
+// node`, `mycel up`) writes a heap profile each time its heap in use has
+// grown by a twentieth over the largest seen: at its end the file shows
+// the heap at its peak (what `mycel bench` reports as peak RSS). The
+// command's name is added to the file's (FILE.node, FILE.up), so that a
+// benchmark's node and device, both given the variable, write apart. For
+// benchmarks, as cpuProfileEnv.
+const heapProfileEnv = "MYCEL_HEAPPROFILE"
+
+// startHeapProfile starts the sampling heapProfileEnv asks for, if any, on
+// behalf of command; the function returned stops it.
+func startHeapProfile(command string) func() {
+	path := os.Getenv(heapProfileEnv)
+	if path == "" {
+		return func() {}
+	}
+	path += "." + command
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(250 * time.Millisecond)
+		defer t.Stop()
+		var peak uint64
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse <= peak+peak/20 {
+				continue
+			}
+			peak = ms.HeapInuse
+			if f, err := os.Create(path); err == nil {
+				pprof.WriteHeapProfile(f)
+				f.Close()
+			}
+		}
+	}()
+	return func() {
+		close(stop)
+		<-done
+	}
 }

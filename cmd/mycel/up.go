@@ -45,6 +45,7 @@ port). On a terminal it prints an address that logs a browser in once;
 'mycel open' opens the app in the browser at any time.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			defer startHeapProfile("up")()
 			if noLAN && lanOnly {
 				return errors.New("--no-lan and --lan-only together would sync with nothing")
 			}

@@ -1,22 +1,56 @@
 package objsync
 
-import "math/bits"
+import (
+	"hash/maphash"
+	"math/bits"
+)
 
 // Graph is an object's stored changes in a causal order (parents first),
 // each with its parents as positions in the graph and its size in bytes.
 //
 // It is what the machine walks to work out what a peer lacks, so it is
-// built to be small and walked without allocating: an object of a million
-// changes takes about 90 MB (its ids and an index of them), and a walk
-// marks positions in bit sets rather than ids in maps. A store's view
-// builds it once per object and appends the changes stored since (Add);
-// the machine only reads it.
+// built to be small and walked without allocating: some 50 bytes a change
+// (its id, size, parents and a slot of the index), so an object of a
+// million changes takes about 50 MB, and a walk marks positions in bit
+// sets rather than ids in maps. A store's view builds it once per object
+// and appends the changes stored since (Add); the machine only reads it.
 type Graph struct {
 	ids     []ID
 	sizes   []int32
 	parents []int32 // the parents of change i are parents[ends[i-1]:ends[i]]
 	ends    []int32
-	index   map[ID]int32
+	// slots index ids by hash, open addressing with linear probing: each
+	// holds a position + 1 (0: empty); at most half are full. A map of
+	// ids would take some 90 bytes a change, most of the graph.
+	slots []int32
+}
+
+// seed keys the index's hash: change ids are hashes of their bytes, but a
+// graph of ids made up (in a test) or ground to collide must not make
+// lookups slow.
+var seed = maphash.MakeSeed()
+
+// find is the slot of id: where it is, or the empty slot it would go in.
+func (g *Graph) find(id *ID) (slot int, pos int32, found bool) {
+	mask := len(g.slots) - 1
+	for h := int(maphash.Comparable(seed, *id)) & mask; ; h = (h + 1) & mask {
+		p := g.slots[h]
+		if p == 0 {
+			return h, 0, false
+		}
+		if g.ids[p-1] == *id {
+			return h, p - 1, true
+		}
+	}
+}
+
+// grow doubles the index (or makes its first) and puts every id back.
+func (g *Graph) grow() {
+	g.slots = make([]int32, max(16, 2*len(g.slots)))
+	for i := range g.ids {
+		h, _, _ := g.find(&g.ids[i])
+		g.slots[h] = int32(i + 1)
+	}
 }
 
 // Add appends a change, stored after every change already in the graph.
@@ -24,18 +58,19 @@ type Graph struct {
 // has no known ancestors, which is what a walk makes of an id it lacks.
 // Adding a change already there does nothing, and reports false.
 func (g *Graph) Add(id ID, parents []ID, size int) bool {
-	if g.index == nil {
-		g.index = map[ID]int32{}
+	if 2*(len(g.ids)+1) > len(g.slots) {
+		g.grow()
 	}
-	if _, ok := g.index[id]; ok {
+	slot, _, found := g.find(&id)
+	if found {
 		return false
 	}
-	for _, p := range parents {
-		if i, ok := g.index[p]; ok {
-			g.parents = append(g.parents, i)
+	for i := range parents {
+		if _, p, ok := g.find(&parents[i]); ok {
+			g.parents = append(g.parents, p)
 		}
 	}
-	g.index[id] = int32(len(g.ids))
+	g.slots[slot] = int32(len(g.ids) + 1)
 	g.ids = append(g.ids, id)
 	g.sizes = append(g.sizes, int32(min(size, 1<<31-1)))
 	g.ends = append(g.ends, int32(len(g.parents)))
@@ -58,11 +93,11 @@ func (g *Graph) Size(i int) int { return int(g.sizes[i]) }
 
 // Position is where the change id is in the graph.
 func (g *Graph) Position(id ID) (int, bool) {
-	if g == nil {
+	if g == nil || len(g.slots) == 0 {
 		return 0, false
 	}
-	i, ok := g.index[id]
-	return int(i), ok
+	_, p, ok := g.find(&id)
+	return int(p), ok
 }
 
 // closure marks the changes heads name and all their ancestors.

@@ -1,6 +1,7 @@
 package objsync
 
 import (
+	"runtime"
 	"testing"
 
 	"pgregory.net/rapid"
@@ -77,4 +78,53 @@ func BenchmarkLackingOneBehind(b *testing.B) {
 			g.lacking(mine, theirs)
 		}
 	})
+}
+
+// A graph costs some 60 bytes a change (a map of ids alone took 90), and
+// finds every change it holds, and none it does not.
+func TestGraphIsCompact(t *testing.T) {
+	const n = 200_000
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var g Graph
+	var prev []ID
+	for i := range n {
+		id := ID{byte(i), byte(i >> 8), byte(i >> 16), 2}
+		if !g.Add(id, prev, 300) {
+			t.Fatalf("change %d not added", i)
+		}
+		prev = []ID{id}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%.0f bytes a change", per)
+	if per > 80 {
+		t.Errorf("the graph takes %.0f bytes a change, more than 80", per)
+	}
+	for i := range n {
+		if p, ok := g.Position(ID{byte(i), byte(i >> 8), byte(i >> 16), 2}); !ok || p != i {
+			t.Fatalf("change %d found at %d, %v", i, p, ok)
+		}
+	}
+	if _, ok := g.Position(ID{1, 2, 3, 4}); ok {
+		t.Fatal("found a change it does not hold")
+	}
+	if g.Add(g.ID(7), nil, 1) || g.Len() != n {
+		t.Fatal("a change added twice")
+	}
+	runtime.KeepAlive(&g)
+}
+
+func BenchmarkGraphAdd(b *testing.B) {
+	for b.Loop() {
+		var g Graph
+		var prev []ID
+		for i := range 100_000 {
+			id := ID{byte(i), byte(i >> 8), byte(i >> 16)}
+			g.Add(id, prev, 100)
+			prev = []ID{id}
+		}
+	}
 }

@@ -19,6 +19,7 @@ import (
 type countingStore struct {
 	store.Store
 	raws, metas int
+	byObject    map[change.ID]int // changes read by ChangeRange, when not nil
 }
 
 type countingTx struct {
@@ -51,6 +52,9 @@ func (t countingTx) ChangeRange(obj change.ID, seq int64, limit int, withRaw boo
 	ms, raws, err := t.Tx.ChangeRange(obj, seq, limit, withRaw)
 	t.s.metas += len(ms) - len(raws)
 	t.s.raws += len(raws)
+	if t.s.byObject != nil {
+		t.s.byObject[obj] += len(ms)
+	}
 	return ms, raws, err
 }
 
@@ -202,5 +206,65 @@ func TestGraphAfterAChangeIsStoredAgain(t *testing.T) {
 	raws, err := v.Raws(obj, []objsync.ID{id(2)})
 	if err != nil || raws[0] == nil {
 		t.Fatalf("the change after the one stored again: %v, %v", raws, err)
+	}
+}
+
+// The graphs kept are those used last: an object in flight, asked for at
+// every acknowledgement, is read once however many others are read beside
+// it, and what is kept stays within the budget.
+func TestGraphsKeptAreTheRecentlyUsed(t *testing.T) {
+	ctx := context.Background()
+	src := &countingStore{Store: memstore.New(), byObject: map[change.ID]int{}}
+	id := func(o, i int) change.ID {
+		var b [16]byte
+		binary.BigEndian.PutUint64(b[:], uint64(o))
+		binary.BigEndian.PutUint64(b[8:], uint64(i))
+		return sha256.Sum256(b[:])
+	}
+	sizes := map[int]int{0: 300, 1: 10} // 0 big, 1 small: both in use
+	for o := 2; o < 202; o++ {
+		sizes[o] = 10 // each read once
+	}
+	if err := src.Update(ctx, func(tx store.Tx) error {
+		for o, n := range sizes {
+			for i := range n {
+				m := store.ChangeMeta{ID: id(o, i), Object: id(o, 0), Lamport: uint64(i + 1), Time: time.Unix(1, 0), Author: []byte("a")}
+				if i > 0 {
+					m.Parents = []change.ID{id(o, i-1)}
+				}
+				if _, _, err := tx.PutChange(m, make([]byte, 10)); err != nil {
+					return err
+				}
+			}
+			if err := tx.SetHeads(id(o, 0), []change.ID{id(o, n-1)}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	v := newStoreView(src)
+	v.keepSet, v.budget = true, 500
+	graph := func(o int) {
+		g, err := v.Graph(id(o, 0))
+		if err != nil || g.Len() != sizes[o] {
+			t.Fatalf("graph of %d: %d changes, %v", o, g.Len(), err)
+		}
+	}
+	for o := 2; o < 202; o++ {
+		v.within(func() {
+			graph(o)
+			graph(0)
+			graph(1)
+		})
+		if v.nodes > v.budget {
+			t.Fatalf("%d changes kept, more than %d", v.nodes, v.budget)
+		}
+	}
+	for _, o := range []int{0, 1} {
+		if got := src.byObject[id(o, 0)]; got != sizes[o] {
+			t.Errorf("object %d: %d changes read for its %d", o, got, sizes[o])
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,9 @@ type storeView struct {
 	db     store.Store
 	tx     store.Tx // while set, the read transaction every read shares (see within)
 	graphs map[objsync.ID]*graph
-	nodes  int // changes in all graphs
+	nodes  int    // changes in all graphs
+	budget int    // of nodes: maxGraphNodes (tests make it smaller)
+	uses   uint64 // graphs asked for, the clock of graph.used
 	// The bytes of the first changes of the graph last read for the first
 	// time, for the Raws that follow; each is dropped once given out.
 	fresh     objsync.ID
@@ -61,6 +64,7 @@ type storeView struct {
 type graph struct {
 	g    objsync.Graph
 	seqs []int64 // arrival number of each change
+	used uint64  // when it was last asked for (storeView.uses)
 }
 
 func (g *graph) last() int64 {
@@ -72,11 +76,18 @@ func (g *graph) last() int64 {
 
 var _ objsync.SetStorage = (*storeView)(nil)
 
-// maxRemembered bounds the graph nodes the view keeps (about 100 MB at most).
-const maxRemembered = 1 << 20
+// maxRemembered bounds the objects whose heads the view keeps, and
+// maxGraphNodes the changes of the graphs it keeps (some 70 bytes each:
+// about 20 MB). What a sync works on at a time is what is in flight, a
+// peer window's worth of changes for each peer, well within it; a graph
+// bigger than it all is kept alone.
+const (
+	maxRemembered = 1 << 20
+	maxGraphNodes = 1 << 18
+)
 
 func newStoreView(db store.Store) *storeView {
-	return &storeView{db: db, graphs: map[objsync.ID]*graph{}, heads: map[objsync.ID][]objsync.ID{}, current: map[objsync.ID]bool{}}
+	return &storeView{db: db, graphs: map[objsync.ID]*graph{}, budget: maxGraphNodes, heads: map[objsync.ID][]objsync.ID{}, current: map[objsync.ID]bool{}}
 }
 
 // view runs a read in the shared transaction, or one of its own, and
@@ -255,6 +266,10 @@ const (
 
 func (s *storeView) Graph(obj objsync.ID) (*objsync.Graph, error) {
 	g := s.graphs[obj]
+	s.uses++
+	if g != nil {
+		g.used = s.uses
+	}
 	if g != nil && s.checked && s.current[obj] {
 		if obj != s.fresh {
 			s.fresh, s.freshRaws = obj, nil
@@ -284,6 +299,7 @@ func (s *storeView) Graph(obj objsync.ID) (*objsync.Graph, error) {
 			s.fresh, s.freshRaws = obj, fresh
 		}
 		if s.graphs[obj] == nil {
+			g.used = s.uses
 			s.remember(obj, g)
 		}
 		if s.checked {
@@ -329,20 +345,27 @@ func (s *storeView) readGraph(obj objsync.ID, g *graph) (fresh map[objsync.ID][]
 	return fresh, added, again, err
 }
 
-// remember keeps g as obj's graph, making room if need be: graphs of the
-// other objects go, small ones first, so that a huge object's graph (read
-// again, it costs a read of every change) is not thrown out for each
-// small one read beside it.
+// remember keeps g as obj's graph, making room if need be: the graphs
+// used longest ago go, down to three quarters of maxGraphNodes (so that
+// the next ones read do not each make room again). What is in use is what
+// is in flight to some peer, used again at each of its acknowledgements;
+// a huge object being sent is used at each window, so it stays.
 func (s *storeView) remember(obj objsync.ID, g *graph) {
-	for pass := 0; pass < 2 && s.nodes+g.g.Len() > maxRemembered; pass++ {
+	if s.nodes+g.g.Len() > s.budget {
+		type use struct {
+			obj  objsync.ID
+			used uint64
+		}
+		byUse := make([]use, 0, len(s.graphs))
 		for o, h := range s.graphs {
-			if s.nodes+g.g.Len() <= maxRemembered {
+			byUse = append(byUse, use{o, h.used})
+		}
+		slices.SortFunc(byUse, func(a, b use) int { return cmp.Compare(a.used, b.used) })
+		for _, u := range byUse {
+			if s.nodes+g.g.Len() <= s.budget*3/4 {
 				break
 			}
-			if pass == 0 && h.g.Len() > maxRemembered/8 {
-				continue // big: it goes only if the small ones were not enough
-			}
-			s.forgetGraph(o)
+			s.forgetGraph(u.obj)
 		}
 	}
 	s.graphs[obj] = g
