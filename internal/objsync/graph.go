@@ -46,7 +46,7 @@ func (g *Graph) find(id *ID) (slot int, pos int32, found bool) {
 
 // grow doubles the index (or makes its first) and puts every id back.
 func (g *Graph) grow() {
-	g.slots = make([]int32, max(16, 2*len(g.slots)))
+	g.slots = make([]int32, max(4, 2*len(g.slots)))
 	for i := range g.ids {
 		h, _, _ := g.find(&g.ids[i])
 		g.slots[h] = int32(i + 1)
@@ -75,6 +75,14 @@ func (g *Graph) Add(id ID, parents []ID, size int) bool {
 	g.sizes = append(g.sizes, int32(min(size, 1<<31-1)))
 	g.ends = append(g.ends, int32(len(g.parents)))
 	return true
+}
+
+// Bytes is about what the graph takes in memory.
+func (g *Graph) Bytes() int {
+	if g == nil {
+		return 0
+	}
+	return 120 + cap(g.ids)*len(ID{}) + 4*(cap(g.sizes)+cap(g.parents)+cap(g.ends)+cap(g.slots))
 }
 
 // Len is the number of changes in the graph.

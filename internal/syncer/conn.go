@@ -27,7 +27,7 @@ type conn struct {
 	// messages (heads for thousands of objects after a reconciliation) is
 	// normal; a peer that leaves maxQueued bytes unread is too slow.
 	mu     sync.Mutex
-	queue  []*pb.Frame
+	queue  []outgoing
 	queued int
 	wake   chan struct{}
 	done   bool
@@ -35,15 +35,43 @@ type conn struct {
 
 func (c *conn) lastFrame() time.Time { return time.Unix(0, c.last.Load()) }
 
+// outgoing is a frame queued for a peer: a sync message other than a
+// reconciliation's is queued as the machine made it and made a frame of
+// by the writer, since a frame takes twice the memory, and after a
+// reconciliation thousands of heads may be queued at once.
+type outgoing struct {
+	f   *pb.Frame // or
+	msg objsync.Message
+}
+
+func (o outgoing) frame() *pb.Frame {
+	if o.f != nil {
+		return o.f
+	}
+	return toWire(o.msg)
+}
+
+// size is the frame's size in bytes, or at most that for a message.
+func (o outgoing) size() int {
+	if o.f != nil {
+		return proto.Size(o.f)
+	}
+	n := 80 + 34*len(o.msg.Heads)
+	for _, c := range o.msg.Changes {
+		n += 45 + len(c.Raw)
+	}
+	return n
+}
+
 // push queues a frame; false means the peer is too slow (or gone).
-func (c *conn) push(f *pb.Frame, limit int) bool {
-	n := proto.Size(f)
+func (c *conn) push(o outgoing, limit int) bool {
+	n := o.size()
 	c.mu.Lock()
 	if c.done || c.queued+n > limit {
 		c.mu.Unlock()
 		return false
 	}
-	c.queue = append(c.queue, f)
+	c.queue = append(c.queue, o)
 	c.queued += n
 	c.mu.Unlock()
 	select {
@@ -54,7 +82,7 @@ func (c *conn) push(f *pb.Frame, limit int) bool {
 }
 
 // pop takes what is queued, waiting for something; nil when closed.
-func (c *conn) pop() []*pb.Frame {
+func (c *conn) pop() []outgoing {
 	for {
 		c.mu.Lock()
 		if c.done {
@@ -83,8 +111,11 @@ func (c *conn) close() {
 }
 
 // push queues a frame for c, dropping a peer too slow to take it.
-func (s *Service) push(c *conn, f *pb.Frame) {
-	if !c.push(f, s.maxQueued) {
+func (s *Service) push(c *conn, f *pb.Frame) { s.queue(c, outgoing{f: f}) }
+
+// queue queues a frame or message for c, dropping a peer too slow to take it.
+func (s *Service) queue(c *conn, o outgoing) {
+	if !c.push(o, s.maxQueued) {
 		if s.conns[c.peer] == c {
 			s.log.Warn("peer too slow; dropping the connection", "peer", shortPeer(c.peer))
 		}
@@ -96,7 +127,11 @@ func (s *Service) push(c *conn, f *pb.Frame) {
 func (s *Service) send(msgs []objsync.Envelope) {
 	for _, e := range msgs {
 		if c := s.conns[e.To]; c != nil {
-			s.push(c, toWire(e.Msg))
+			if e.Msg.Kind == objsync.Recon {
+				s.push(c, toWire(e.Msg)) // its size is its encoding's
+			} else {
+				s.queue(c, outgoing{msg: e.Msg})
+			}
 		}
 	}
 }
@@ -319,8 +354,8 @@ func (s *Service) write(c *conn) {
 		if len(q) == 0 {
 			return // closed
 		}
-		for _, f := range q {
-			if err := c.c.WriteFrame(f); err != nil {
+		for _, o := range q {
+			if err := c.c.WriteFrame(o.frame()); err != nil {
 				c.c.Close() // the reader ends, and the loop drops it
 				return
 			}

@@ -245,7 +245,7 @@ func TestGraphsKeptAreTheRecentlyUsed(t *testing.T) {
 		t.Fatal(err)
 	}
 	v := newStoreView(src)
-	v.keepSet, v.budget = true, 500
+	v.keepSet, v.budget = true, 100<<10
 	graph := func(o int) {
 		g, err := v.Graph(id(o, 0))
 		if err != nil || g.Len() != sizes[o] {
@@ -258,8 +258,8 @@ func TestGraphsKeptAreTheRecentlyUsed(t *testing.T) {
 			graph(0)
 			graph(1)
 		})
-		if v.nodes > v.budget {
-			t.Fatalf("%d changes kept, more than %d", v.nodes, v.budget)
+		if v.bytes > v.budget {
+			t.Fatalf("%d bytes of graphs kept, more than %d", v.bytes, v.budget)
 		}
 	}
 	for _, o := range []int{0, 1} {

@@ -26,8 +26,8 @@ type storeView struct {
 	db     store.Store
 	tx     store.Tx // while set, the read transaction every read shares (see within)
 	graphs map[objsync.ID]*graph
-	nodes  int    // changes in all graphs
-	budget int    // of nodes: maxGraphNodes (tests make it smaller)
+	bytes  int    // what all graphs take (graph.bytes)
+	budget int    // of bytes: maxGraphBytes (tests make it smaller)
 	uses   uint64 // graphs asked for, the clock of graph.used
 	// The bytes of the first changes of the graph last read for the first
 	// time, for the Raws that follow; each is dropped once given out.
@@ -65,7 +65,12 @@ type graph struct {
 	g    objsync.Graph
 	seqs []int64 // arrival number of each change
 	used uint64  // when it was last asked for (storeView.uses)
+	// counted is what storeView.bytes counts of it, while kept.
+	counted int
 }
+
+// bytes is about what g takes in memory, kept with it (see storeView.bytes).
+func (g *graph) bytes() int { return g.g.Bytes() + 8*cap(g.seqs) + 100 }
 
 func (g *graph) last() int64 {
 	if len(g.seqs) == 0 {
@@ -77,17 +82,18 @@ func (g *graph) last() int64 {
 var _ objsync.SetStorage = (*storeView)(nil)
 
 // maxRemembered bounds the objects whose heads the view keeps, and
-// maxGraphNodes the changes of the graphs it keeps (some 70 bytes each:
-// about 20 MB). What a sync works on at a time is what is in flight, a
-// peer window's worth of changes for each peer, well within it; a graph
-// bigger than it all is kept alone.
+// maxGraphBytes the memory of the graphs it keeps (some 70 bytes a
+// change, a few hundred an object: 300,000 changes or so). What a sync
+// works on at a time is what is in flight, a peer window's worth of
+// changes for each peer, well within it; a graph bigger than it all is
+// kept alone.
 const (
 	maxRemembered = 1 << 20
-	maxGraphNodes = 1 << 18
+	maxGraphBytes = 24 << 20
 )
 
 func newStoreView(db store.Store) *storeView {
-	return &storeView{db: db, graphs: map[objsync.ID]*graph{}, budget: maxGraphNodes, heads: map[objsync.ID][]objsync.ID{}, current: map[objsync.ID]bool{}}
+	return &storeView{db: db, graphs: map[objsync.ID]*graph{}, budget: maxGraphBytes, heads: map[objsync.ID][]objsync.ID{}, current: map[objsync.ID]bool{}}
 }
 
 // view runs a read in the shared transaction, or one of its own, and
@@ -281,8 +287,10 @@ func (s *storeView) Graph(obj objsync.ID) (*objsync.Graph, error) {
 			g = &graph{}
 		}
 		fresh, added, again, err := s.readGraph(obj, g)
-		if s.graphs[obj] == g {
-			s.nodes += added
+		if s.graphs[obj] == g && added > 0 {
+			s.bytes -= g.counted
+			g.counted = g.bytes()
+			s.bytes += g.counted
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read the changes of %s: %w", change.ID(obj).Short(), err)
@@ -351,7 +359,8 @@ func (s *storeView) readGraph(obj objsync.ID, g *graph) (fresh map[objsync.ID][]
 // is in flight to some peer, used again at each of its acknowledgements;
 // a huge object being sent is used at each window, so it stays.
 func (s *storeView) remember(obj objsync.ID, g *graph) {
-	if s.nodes+g.g.Len() > s.budget {
+	need := g.bytes()
+	if s.bytes+need > s.budget {
 		type use struct {
 			obj  objsync.ID
 			used uint64
@@ -362,20 +371,21 @@ func (s *storeView) remember(obj objsync.ID, g *graph) {
 		}
 		slices.SortFunc(byUse, func(a, b use) int { return cmp.Compare(a.used, b.used) })
 		for _, u := range byUse {
-			if s.nodes+g.g.Len() <= s.budget*3/4 {
+			if s.bytes+need <= s.budget*3/4 {
 				break
 			}
 			s.forgetGraph(u.obj)
 		}
 	}
 	s.graphs[obj] = g
-	s.nodes += g.g.Len()
+	g.counted = need
+	s.bytes += need
 }
 
 // forgetGraph drops what the view keeps of obj's graph.
 func (s *storeView) forgetGraph(obj objsync.ID) {
 	if h := s.graphs[obj]; h != nil {
-		s.nodes -= h.g.Len()
+		s.bytes -= h.counted
 		delete(s.graphs, obj)
 	}
 	delete(s.current, obj)
