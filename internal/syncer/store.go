@@ -83,13 +83,15 @@ var _ objsync.SetStorage = (*storeView)(nil)
 
 // maxRemembered bounds the objects whose heads the view keeps, and
 // maxGraphBytes the memory of the graphs it keeps (some 70 bytes a
-// change, a few hundred an object: 300,000 changes or so). What a sync
-// works on at a time is what is in flight, a peer window's worth of
-// changes for each peer, well within it; a graph bigger than it all is
-// kept alone.
+// change, a few hundred an object: 600,000 changes, or 100,000 small
+// objects). What a sync works on at a time is what is in flight, a peer
+// window's worth of changes for each peer, well within it, but a first
+// sync of many objects has the node tell, and the device answer, the
+// heads of all of them before their changes flow: a graph read again is
+// a query, with its first bytes. A graph bigger than it all is kept alone.
 const (
 	maxRemembered = 1 << 20
-	maxGraphBytes = 24 << 20
+	maxGraphBytes = 48 << 20
 )
 
 func newStoreView(db store.Store) *storeView {
