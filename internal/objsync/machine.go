@@ -460,6 +460,18 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 	if err != nil {
 		return err
 	}
+	if len(theirs) == 0 && len(mine) > 0 && len(pr.backlog) > 0 && pr.inflight[obj] == nil {
+		// The peer holds none of it, and its window is full (objects
+		// wait for room: drain left them): the object waits its turn
+		// behind them, as sendMissing would have it, without its graph
+		// being read now. A first sync of many objects
+		// answers the heads of all of them at once: reading each graph
+		// here, then again when its turn comes (evicted by the others
+		// since), read them all twice.
+		m.enqueue(pr, obj)
+		pr.told[obj] = HeadsHash(mine)
+		return nil
+	}
 	// The object's graph answers for the heads it holds (sendMissing
 	// reads it next anyway); the store only for those it does not.
 	g, err := m.store.Graph(obj)

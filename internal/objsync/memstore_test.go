@@ -24,6 +24,7 @@ type memStore struct {
 	held    map[PeerID]map[ID][32]byte
 	refuse  map[ID]bool
 	fail    error // while set, every read fails with it
+	graphs  int   // graphs read
 }
 
 type memChange struct {
@@ -184,6 +185,7 @@ func (s *memStore) Graph(obj ID) (*Graph, error) {
 	if s.fail != nil {
 		return nil, s.fail
 	}
+	s.graphs++
 	g := &Graph{}
 	for _, id := range s.order[obj] {
 		c := s.changes[id]
