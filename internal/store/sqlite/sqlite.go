@@ -53,22 +53,33 @@ type DB struct {
 // only: reads work and every write fails with store.ErrFull. (With
 // changes still in the WAL, reading the main file alone would miss them:
 // then the error stands.)
-func Open(path string) (*DB, error) {
+func Open(path string) (*DB, error) { return OpenWith(path, Options{}) }
+
+// Options tune a store for its use.
+type Options struct {
+	// CacheMiB is each connection's page cache, in MiB (0: SQLite's
+	// default, 2 MiB). SQLite fills it only as pages are used, so a
+	// short command pays nothing for a large one.
+	CacheMiB int
+}
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*DB, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	f.Close()
-	d, err := openDB(path, false)
+	d, err := openDB(path, false, o)
 	if err != nil && isFull(err) && walEmpty(path) {
-		if ro, rerr := openDB(path, true); rerr == nil {
+		if ro, rerr := openDB(path, true, o); rerr == nil {
 			return ro, nil
 		}
 	}
 	return d, err
 }
 
-func openDB(path string, readOnly bool) (*DB, error) {
+func openDB(path string, readOnly bool, o Options) (*DB, error) {
 	q := url.Values{}
 	pragmas := []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "wal_autocheckpoint(16384)"}
 	if readOnly {
@@ -77,6 +88,9 @@ func openDB(path string, readOnly bool) (*DB, error) {
 		q.Set("immutable", "1")
 	} else {
 		q.Set("_txlock", "immediate")
+	}
+	if o.CacheMiB > 0 {
+		pragmas = append(pragmas, fmt.Sprintf("cache_size(%d)", -o.CacheMiB<<10)) // negative: KiB
 	}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
