@@ -235,15 +235,27 @@ type txn struct {
 	tx  *sql.Tx
 	db  *DB
 	ctx context.Context
+	// stmts are the shared statements bound to this transaction, each
+	// bound once: a received batch runs the same few statements
+	// thousands of times. The transaction closes them when it ends.
+	stmts map[string]*sql.Stmt
 }
 
 // stmt is query, prepared once per connection, bound to this transaction.
 func (t *txn) stmt(query string) (*sql.Stmt, error) {
+	if st := t.stmts[query]; st != nil {
+		return st, nil
+	}
 	st, err := t.db.prepared(t.ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return t.tx.StmtContext(t.ctx, st), nil
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	st = t.tx.StmtContext(t.ctx, st)
+	t.stmts[query] = st
+	return st, nil
 }
 
 func (t *txn) exec(query string, args ...any) (sql.Result, error) {
@@ -251,7 +263,6 @@ func (t *txn) exec(query string, args ...any) (sql.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
 	return st.Exec(args...)
 }
 
@@ -260,9 +271,6 @@ func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Closing a transaction's copy of a shared statement keeps the
-	// prepared statement; rows stay readable until they are closed.
-	defer st.Close()
 	return st.Query(args...)
 }
 
@@ -275,7 +283,6 @@ func (t *txn) queryRow(query string, args ...any) interface{ Scan(...any) error 
 	if err != nil {
 		return errRow{err}
 	}
-	defer st.Close()
 	return st.QueryRow(args...)
 }
 
