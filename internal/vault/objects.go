@@ -413,7 +413,8 @@ type textIndexing struct {
 // index refreshes the object's row in the index (title, type, whether it
 // is archived or in the bin, snippet) and marks its full text stale:
 // tokenizing a long page's text is left out of the transaction that
-// stores a change (see indexText).
+// stores a local edit (see indexText); a received batch writes the text
+// that is due in its own (indexWithText, batch.Finish).
 func (e *Engine) index(tx store.Tx, l *loaded) error {
 	if err := e.refreshRow(tx, l); err != nil {
 		return err
