@@ -9,9 +9,10 @@ import (
 )
 
 // cpuProfileEnv names a file to which a long-running command (`mycel
-// node`) writes its CPU profile when it stops: `mycel bench node-load
-// --profile` sets it for the node it runs, which is another process. Not
-// a flag: no one runs a node for this but a benchmark.
+// node`, `mycel up`) writes its CPU profile when it stops: `mycel bench
+// node-load --profile` sets it for the node it runs, which is another
+// process, and a benchmark's device (`mycel up`) is profiled the same way.
+// Not a flag: no one runs a node or a device for this but a benchmark.
 const cpuProfileEnv = "MYCEL_CPUPROFILE"
 
 // startCPUProfile starts the CPU profile cpuProfileEnv asks for, if any;

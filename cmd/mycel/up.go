@@ -52,6 +52,11 @@ port). On a terminal it prints an address that logs a browser in once;
 			if redial < time.Second {
 				return fmt.Errorf("--redial-every %v is too often: at least 1s", redial)
 			}
+			stopProfile, err := startCPUProfile()
+			if err != nil {
+				return err
+			}
+			defer stopProfile()
 			ctx := cmd.Context()
 			e, err := a.open()
 			if errors.Is(err, vault.ErrNoVault) {

@@ -413,8 +413,28 @@ type textIndexing struct {
 // index refreshes the object's row in the index (title, type, whether it
 // is archived or in the bin, snippet) and marks its full text stale:
 // tokenizing a long page's text is left out of the transaction that
-// stores a change (see indexText).
+// stores a local edit (see indexText); a received batch writes the text
+// that is due in its own (indexWithText, batch.Finish).
 func (e *Engine) index(tx store.Tx, l *loaded) error {
+	if err := e.refreshRow(tx, l); err != nil {
+		return err
+	}
+	return tx.PutObject(l.row)
+}
+
+// indexWithText writes the object's row as index does, with its full
+// text (search's, links and tags) in the same put: what a received batch
+// does for the objects whose text is due (see batch.Finish).
+func (e *Engine) indexWithText(tx store.Tx, l *loaded) (store.Object, error) {
+	if err := e.refreshRow(tx, l); err != nil {
+		return store.Object{}, err
+	}
+	row := textRow(l)
+	return row, tx.PutObject(row)
+}
+
+// refreshRow sets l's index row from its state, its text marked stale.
+func (e *Engine) refreshRow(tx store.Tx, l *loaded) error {
 	d := l.doc.Details()
 	h, err := e.hiddenIn(tx, l)
 	if err != nil {
@@ -429,15 +449,27 @@ func (e *Engine) index(tx store.Tx, l *loaded) error {
 	l.row.Snippet = l.doc.Preview(snippetLen)
 	l.row.TextStale = true
 	l.row.Body = ""
-	return tx.PutObject(l.row)
+	return nil
 }
 
-// indexText brings the full text of objects just written up to date, each
-// at most every textIndexEvery, in a transaction of its own.
-func (e *Engine) indexText(ctx context.Context, ls ...*loaded) error {
-	now := time.Now()
+// textRow is l's index row with its full text, links and tags: a copy,
+// so that the object kept open (and cached) holds no second copy of its
+// text.
+func textRow(l *loaded) store.Object {
+	blocks := l.doc.Blocks()
+	row := l.row
+	row.TextStale, row.Body = false, PlainText(blocks)
+	row.Links, row.Tags = LinksOf(blocks), tagsOf(l.doc.Details(), blocks)
+	return row
+}
+
+// textDue picks the objects of ls whose full text is due to be indexed
+// at now, at most every textIndexEvery each (or ten times what indexing
+// it took), and notes them as indexed at now.
+func (e *Engine) textDue(now time.Time, ls []*loaded) []*loaded {
 	var due []*loaded
 	e.mu.Lock()
+	defer e.mu.Unlock()
 	for _, l := range ls {
 		if l == nil {
 			continue
@@ -450,48 +482,63 @@ func (e *Engine) indexText(ctx context.Context, ls ...*loaded) error {
 			due = append(due, l)
 		}
 	}
-	e.mu.Unlock()
+	return due
+}
+
+// forgetText forgets when the text of ls was indexed, when that write
+// did not commit.
+func (e *Engine) forgetText(ls []*loaded) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, l := range ls {
+		delete(e.textIndexed, l.id)
+	}
+}
+
+// textTook charges each object of ls, whose text (rows[i]) was indexed
+// from now until this call, the time of the whole indexing by its share
+// of the text.
+func (e *Engine) textTook(now time.Time, ls []*loaded, rows []store.Object) {
+	took, total := time.Since(now), 0
+	for _, r := range rows {
+		total += len(r.Body)
+	}
+	if total == 0 {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for i, r := range rows {
+		if ti, ok := e.textIndexed[ls[i].id]; ok {
+			ti.took = took * time.Duration(len(r.Body)) / time.Duration(total)
+			e.textIndexed[ls[i].id] = ti
+		}
+	}
+}
+
+// indexText brings the full text of objects just written up to date, each
+// at most every textIndexEvery, in a transaction of its own.
+func (e *Engine) indexText(ctx context.Context, ls ...*loaded) error {
+	now := time.Now()
+	due := e.textDue(now, ls)
 	if len(due) == 0 {
 		return nil
 	}
-	type text struct {
-		l    *loaded
-		body string
-		row  store.Object
-	}
-	texts := make([]text, len(due))
+	rows := make([]store.Object, len(due))
 	for i, l := range due {
-		blocks := l.doc.Blocks()
-		texts[i] = text{l, PlainText(blocks), l.row}
-		texts[i].row.Links, texts[i].row.Tags = LinksOf(blocks), tagsOf(l.doc.Details(), blocks)
+		rows[i] = textRow(l)
 	}
-	defer func() {
-		// Each object is charged the time of the whole indexing by its
-		// share of the text.
-		took, total := time.Since(now), 0
-		for _, t := range texts {
-			total += len(t.body)
-		}
-		e.mu.Lock()
-		for _, t := range texts {
-			if ti, ok := e.textIndexed[t.l.id]; ok && total > 0 {
-				ti.took = took * time.Duration(len(t.body)) / time.Duration(total)
-				e.textIndexed[t.l.id] = ti
-			}
-		}
-		e.mu.Unlock()
-	}()
+	defer e.textTook(now, due, rows)
 	return e.db.Update(ctx, func(tx store.Tx) error {
-		for _, t := range texts {
-			heads, err := tx.Heads(t.l.id)
+		for i, row := range rows {
+			heads, err := tx.Heads(due[i].id)
 			if err != nil {
 				return err
 			}
-			if !sameIDs(heads, t.l.heads) {
+			if !sameIDs(heads, due[i].heads) {
 				continue // changed since: its next write indexes it
 			}
-			t.row.TextStale, t.row.Body = false, t.body
-			if err := tx.PutObject(t.row); err != nil {
+			if err := tx.PutObject(row); err != nil {
 				return err
 			}
 		}

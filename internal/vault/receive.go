@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"mycel/internal/admit"
 	"mycel/internal/change"
@@ -64,9 +65,12 @@ func (e *Engine) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcom
 		return err
 	})
 	if err != nil {
+		if b != nil {
+			e.forgetText(b.texted) // not written: the next write indexes them
+		}
 		return nil, nil, err
 	}
-	e.afterWrite(ctx, b.saved...) // before they are shared again: it renders them
+	e.notifyStored() // Finish wrote their text and snapshots
 	e.keep(b.saved...)
 	// Changes this store wrote that are now inert (they built on a change
 	// that lost an overlap) are written again at once, unless this store's
@@ -95,6 +99,7 @@ type batch struct {
 	reopened     map[change.ID]bool    // opened again from the store after a change failed
 	forked       []change.ID           // objects where changes of one key overlapped
 	starts       map[change.ID]uint64  // first counters of changes read or checked here
+	texted       []*loaded             // whose full text Finish indexed
 }
 
 // checkStart refuses a change that seals its counter when that counter
@@ -270,8 +275,15 @@ func (b *batch) Stored(tx store.Tx, c *change.Change, seq int64) error {
 }
 
 // Finish implements admit.Applier: write the index rows of the objects
-// the batch changed (the pipeline wrote their heads).
+// the batch changed (the pipeline wrote their heads), with the full text
+// of those whose text is due and the local snapshots the policy asks for,
+// in the batch's own transaction. (A local edit leaves text and snapshot
+// to short transactions of their own, afterWrite, to keep its write
+// short; a batch would pay a second commit, an fsync and every object
+// row written twice, for nothing: its acknowledgement waits for all of it
+// either way.)
 func (b *batch) Finish(tx store.Tx, heads map[change.ID][]change.ID) error {
+	ls := make([]*loaded, 0, len(b.order))
 	for _, id := range b.order {
 		l := b.open[id]
 		if l == nil || b.reopened[id] {
@@ -292,7 +304,30 @@ func (b *batch) Finish(tx store.Tx, heads map[change.ID][]change.ID) error {
 		if h, ok := heads[id]; ok {
 			l.heads = h
 		}
-		if err := b.e.index(tx, l); err != nil {
+		ls = append(ls, l)
+	}
+	now := time.Now()
+	due := b.e.textDue(now, ls)
+	b.texted = due
+	var texts []store.Object
+	defer func() { b.e.textTook(now, due, texts) }()
+	for _, l := range ls {
+		if b.e.snapshotDue(l) {
+			// A snapshot that does not seal is left out, as afterWrite
+			// leaves it: it only saves replaying.
+			if sealed, err := sealSnapshot(l.key, l.id, l.doc); err == nil {
+				if err := b.e.putSnapshot(tx, l, sealed); err != nil {
+					return err
+				}
+			}
+		}
+		if len(texts) < len(due) && due[len(texts)] == l {
+			row, err := b.e.indexWithText(tx, l)
+			if err != nil {
+				return err
+			}
+			texts = append(texts, row)
+		} else if err := b.e.index(tx, l); err != nil {
 			return err
 		}
 		b.saved = append(b.saved, l)

@@ -19,15 +19,29 @@ func (t *txn) PutObject(o store.Object) error {
 	if o.Snapshot != (change.ID{}) {
 		snap = o.Snapshot[:]
 	}
+	// Read, then a plain INSERT or UPDATE, not one upsert: an upsert
+	// (ON CONFLICT DO UPDATE) takes a statement journal, whose savepoint
+	// makes FTS5 flush the words it holds in memory to a segment of their
+	// own, so a batch that indexes many objects wrote one tiny segment per
+	// object and merged them again (a third of a received batch's
+	// indexing); plain single-row statements leave the words to be
+	// written once, at the commit.
 	var ftsRow sql.NullInt64
-	err := t.queryRow(`INSERT INTO objects(id, title, type, archived, created_ms, updated_ms, snippet, changes, snap_id, snap_seq, text_stale) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(id) DO UPDATE SET title = excluded.title, type = excluded.type, archived = excluded.archived,
-		updated_ms = excluded.updated_ms, snippet = excluded.snippet, changes = excluded.changes,
-		snap_id = excluded.snap_id, snap_seq = excluded.snap_seq, text_stale = excluded.text_stale
-		RETURNING fts_rowid`,
-		o.ID[:], o.Title, o.Type, boolInt(o.Archived)|boolInt(o.Deleted)<<1, o.Created.UnixMilli(), o.Updated.UnixMilli(), o.Snippet, o.Changes, snap, o.SnapshotSeq, boolInt(o.TextStale)).Scan(&ftsRow)
-	if err != nil {
+	args := []any{o.Title, o.Type, boolInt(o.Archived) | boolInt(o.Deleted)<<1, o.Updated.UnixMilli(), o.Snippet, o.Changes, snap, o.SnapshotSeq, boolInt(o.TextStale), o.ID[:]}
+	switch err := t.queryRow(`SELECT fts_rowid FROM objects WHERE id = ?`, o.ID[:]).Scan(&ftsRow); {
+	case errors.Is(err, sql.ErrNoRows):
+		_, err = t.exec(`INSERT INTO objects(title, type, archived, updated_ms, snippet, changes, snap_id, snap_seq, text_stale, id, created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			append(args, o.Created.UnixMilli())...)
+		if err != nil {
+			return fmt.Errorf("index object: %w", err)
+		}
+	case err != nil:
 		return fmt.Errorf("index object: %w", err)
+	default:
+		_, err = t.exec(`UPDATE objects SET title = ?, type = ?, archived = ?, updated_ms = ?, snippet = ?, changes = ?, snap_id = ?, snap_seq = ?, text_stale = ? WHERE id = ?`, args...)
+		if err != nil {
+			return fmt.Errorf("index object: %w", err)
+		}
 	}
 	if o.TextStale {
 		return nil

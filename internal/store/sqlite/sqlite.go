@@ -53,22 +53,33 @@ type DB struct {
 // only: reads work and every write fails with store.ErrFull. (With
 // changes still in the WAL, reading the main file alone would miss them:
 // then the error stands.)
-func Open(path string) (*DB, error) {
+func Open(path string) (*DB, error) { return OpenWith(path, Options{}) }
+
+// Options tune a store for its use.
+type Options struct {
+	// CacheMiB is each connection's page cache, in MiB (0: SQLite's
+	// default, 2 MiB). SQLite fills it only as pages are used, so a
+	// short command pays nothing for a large one.
+	CacheMiB int
+}
+
+// OpenWith is Open with options.
+func OpenWith(path string, o Options) (*DB, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	f.Close()
-	d, err := openDB(path, false)
+	d, err := openDB(path, false, o)
 	if err != nil && isFull(err) && walEmpty(path) {
-		if ro, rerr := openDB(path, true); rerr == nil {
+		if ro, rerr := openDB(path, true, o); rerr == nil {
 			return ro, nil
 		}
 	}
 	return d, err
 }
 
-func openDB(path string, readOnly bool) (*DB, error) {
+func openDB(path string, readOnly bool, o Options) (*DB, error) {
 	q := url.Values{}
 	pragmas := []string{"journal_mode(WAL)", "synchronous(FULL)", "busy_timeout(10000)", "foreign_keys(1)", "wal_autocheckpoint(16384)"}
 	if readOnly {
@@ -77,6 +88,9 @@ func openDB(path string, readOnly bool) (*DB, error) {
 		q.Set("immutable", "1")
 	} else {
 		q.Set("_txlock", "immediate")
+	}
+	if o.CacheMiB > 0 {
+		pragmas = append(pragmas, fmt.Sprintf("cache_size(%d)", -o.CacheMiB<<10)) // negative: KiB
 	}
 	for _, p := range pragmas {
 		q.Add("_pragma", p)
@@ -221,15 +235,27 @@ type txn struct {
 	tx  *sql.Tx
 	db  *DB
 	ctx context.Context
+	// stmts are the shared statements bound to this transaction, each
+	// bound once: a received batch runs the same few statements
+	// thousands of times. The transaction closes them when it ends.
+	stmts map[string]*sql.Stmt
 }
 
 // stmt is query, prepared once per connection, bound to this transaction.
 func (t *txn) stmt(query string) (*sql.Stmt, error) {
+	if st := t.stmts[query]; st != nil {
+		return st, nil
+	}
 	st, err := t.db.prepared(t.ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return t.tx.StmtContext(t.ctx, st), nil
+	if t.stmts == nil {
+		t.stmts = map[string]*sql.Stmt{}
+	}
+	st = t.tx.StmtContext(t.ctx, st)
+	t.stmts[query] = st
+	return st, nil
 }
 
 func (t *txn) exec(query string, args ...any) (sql.Result, error) {
@@ -237,7 +263,6 @@ func (t *txn) exec(query string, args ...any) (sql.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
 	return st.Exec(args...)
 }
 
@@ -246,9 +271,6 @@ func (t *txn) query(query string, args ...any) (*sql.Rows, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Closing a transaction's copy of a shared statement keeps the
-	// prepared statement; rows stay readable until they are closed.
-	defer st.Close()
 	return st.Query(args...)
 }
 
@@ -261,7 +283,6 @@ func (t *txn) queryRow(query string, args ...any) interface{ Scan(...any) error 
 	if err != nil {
 		return errRow{err}
 	}
-	defer st.Close()
 	return st.QueryRow(args...)
 }
 

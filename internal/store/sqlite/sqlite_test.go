@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -135,5 +136,30 @@ func TestIntegrityCheckFindsDamage(t *testing.T) {
 	defer db.Close()
 	if err := db.IntegrityCheck(context.Background()); err == nil {
 		t.Fatal("integrity check missed a damaged page")
+	}
+}
+
+// OpenWith's cache is every connection's, not only the first one's.
+func TestOpenWithCache(t *testing.T) {
+	db, err := OpenWith(filepath.Join(t.TempDir(), "mycel.db"), Options{CacheMiB: 32})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	var conns []*sql.Conn
+	for range 3 {
+		c, err := db.db.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		var kib int
+		if err := c.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib); err != nil || kib != -32<<10 {
+			t.Fatalf("cache_size %d (%v), want %d", kib, err, -32<<10)
+		}
 	}
 }
