@@ -106,8 +106,9 @@ const (
 	// tableAfter is how many signatures of one author (in this batch and
 	// counted before) make a table worth building (break-even near three).
 	tableAfter = 4
-	// maxCounted bounds the authors whose signatures are counted; the
-	// counts start over when it is reached.
+	// maxCounted bounds the authors whose signatures are counted: when it
+	// is reached, those counted once are forgotten (all, if that leaves
+	// half).
 	maxCounted = 4096
 )
 
@@ -123,8 +124,20 @@ func authorTable(a [32]byte, n int) *curve.EdwardsBasepointTable {
 	tableCache.Lock()
 	t, ok := tableCache.m[a]
 	if !ok {
-		if tableCache.seen == nil || len(tableCache.seen) >= maxCounted {
+		if tableCache.seen == nil {
 			tableCache.seen = map[[32]byte]int{}
+		}
+		if len(tableCache.seen) >= maxCounted {
+			// Authors seen once go first: keys made up by the thousand
+			// must not keep a vault's few devices from their tables.
+			for k, c := range tableCache.seen {
+				if c <= 1 {
+					delete(tableCache.seen, k)
+				}
+			}
+			if len(tableCache.seen) >= maxCounted/2 {
+				clear(tableCache.seen)
+			}
 		}
 		tableCache.seen[a] += n
 		n = tableCache.seen[a]

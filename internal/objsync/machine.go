@@ -472,18 +472,9 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 		pr.told[obj] = HeadsHash(mine)
 		return nil
 	}
-	// The object's graph answers for the heads it holds (sendMissing
-	// reads it next anyway); the store only for those it does not.
-	g, err := m.store.Graph(obj)
-	if err != nil {
-		return err
-	}
 	lacking := false
 	for _, h := range theirs {
-		if _, ok := g.Position(h); ok {
-			continue
-		}
-		have, err := m.store.Has(h)
+		have, err := m.store.Has(obj, h)
 		if err != nil {
 			return err
 		}

@@ -173,7 +173,7 @@ func (s *memStore) Heads(obj ID) ([]ID, error) {
 	return slices.Clone(s.heads[obj]), nil
 }
 
-func (s *memStore) Has(id ID) (bool, error) {
+func (s *memStore) Has(_, id ID) (bool, error) {
 	if s.fail != nil {
 		return false, s.fail
 	}

@@ -53,7 +53,8 @@ type Storage interface {
 	Objects() ([]reconcile.Item, error)
 	// Heads are the object's changes that no other change names as parent.
 	Heads(object ID) ([]ID, error)
-	Has(change ID) (bool, error)
+	// Has says whether a change of object is stored.
+	Has(object, change ID) (bool, error)
 	// Graph is the object's stored changes with their parents and sizes,
 	// in a causal order: what the machine walks to find what a peer
 	// lacks, kept by the store's view rather than read change by change.

@@ -214,7 +214,7 @@ func (m *Machine) Object(obj ID) ([]PeerObject, error) {
 				po.Outgoing, po.Have = n, g.Len()
 				po.HasMine = po.Outgoing == 0
 				for _, t := range theirs {
-					have, err := m.store.Has(t)
+					have, err := m.store.Has(obj, t)
 					if err != nil {
 						return nil, err
 					}

@@ -28,6 +28,7 @@ type storeView struct {
 	graphs map[objsync.ID]*graph
 	bytes  int    // what all graphs take (graph.bytes)
 	budget int    // of bytes: maxGraphBytes (tests make it smaller)
+	recent uint64 // graphs asked for last that stay: recentUses (likewise)
 	uses   uint64 // graphs asked for, the clock of graph.used
 	// The bytes of the first changes of the graph last read for the first
 	// time, for the Raws that follow; each is dropped once given out.
@@ -92,10 +93,13 @@ var _ objsync.SetStorage = (*storeView)(nil)
 const (
 	maxRemembered = 1 << 20
 	maxGraphBytes = 48 << 20
+	// recentUses is how many of the last graphs asked for stay, whatever
+	// the budget: more than the objects a peer window holds in flight.
+	recentUses = 4096
 )
 
 func newStoreView(db store.Store) *storeView {
-	return &storeView{db: db, graphs: map[objsync.ID]*graph{}, budget: maxGraphBytes, heads: map[objsync.ID][]objsync.ID{}, current: map[objsync.ID]bool{}}
+	return &storeView{db: db, graphs: map[objsync.ID]*graph{}, budget: maxGraphBytes, recent: recentUses, heads: map[objsync.ID][]objsync.ID{}, current: map[objsync.ID]bool{}}
 }
 
 // view runs a read in the shared transaction, or one of its own, and
@@ -230,7 +234,15 @@ func (s *storeView) Heads(obj objsync.ID) ([]objsync.ID, error) {
 	return out, nil
 }
 
-func (s *storeView) Has(id objsync.ID) (bool, error) {
+// Has answers from obj's graph when the view knows it current (a node's:
+// it never deletes a change), else from the store: a device's graph only
+// grows, and may still hold changes set aside since.
+func (s *storeView) Has(obj, id objsync.ID) (bool, error) {
+	if g := s.graphs[obj]; g != nil && s.checked && s.current[obj] {
+		if _, ok := g.g.Position(id); ok {
+			return true, nil
+		}
+	}
 	var have bool
 	err := s.view(func(tx store.Tx) (err error) {
 		have, err = tx.HasChange(change.ID(id))
@@ -356,10 +368,13 @@ func (s *storeView) readGraph(obj objsync.ID, g *graph) (fresh map[objsync.ID][]
 }
 
 // remember keeps g as obj's graph, making room if need be: the graphs
-// used longest ago go, down to three quarters of maxGraphNodes (so that
-// the next ones read do not each make room again). What is in use is what
-// is in flight to some peer, used again at each of its acknowledgements;
-// a huge object being sent is used at each window, so it stays.
+// used longest ago go, down to three quarters of the budget (so that the
+// next ones read do not each make room again), but never one of those
+// used in the last recentUses asks. What is in use is what is in flight
+// to some peer, used again at each of its acknowledgements: a huge object
+// being sent, bigger than the budget itself, is used at each window, with
+// the graphs of the other objects acknowledged in between read beside it,
+// and it stays.
 func (s *storeView) remember(obj objsync.ID, g *graph) {
 	need := g.bytes()
 	if s.bytes+need > s.budget {
@@ -369,7 +384,9 @@ func (s *storeView) remember(obj objsync.ID, g *graph) {
 		}
 		byUse := make([]use, 0, len(s.graphs))
 		for o, h := range s.graphs {
-			byUse = append(byUse, use{o, h.used})
+			if s.uses-h.used >= s.recent {
+				byUse = append(byUse, use{o, h.used})
+			}
 		}
 		slices.SortFunc(byUse, func(a, b use) int { return cmp.Compare(a.used, b.used) })
 		for _, u := range byUse {
