@@ -213,37 +213,12 @@ func TestGraphAfterAChangeIsStoredAgain(t *testing.T) {
 // every acknowledgement, is read once however many others are read beside
 // it, and what is kept stays within the budget.
 func TestGraphsKeptAreTheRecentlyUsed(t *testing.T) {
-	ctx := context.Background()
-	src := &countingStore{Store: memstore.New(), byObject: map[change.ID]int{}}
-	id := func(o, i int) change.ID {
-		var b [16]byte
-		binary.BigEndian.PutUint64(b[:], uint64(o))
-		binary.BigEndian.PutUint64(b[8:], uint64(i))
-		return sha256.Sum256(b[:])
-	}
+	id := chainID
 	sizes := map[int]int{0: 300, 1: 10} // 0 big, 1 small: both in use
 	for o := 2; o < 202; o++ {
 		sizes[o] = 10 // each read once
 	}
-	if err := src.Update(ctx, func(tx store.Tx) error {
-		for o, n := range sizes {
-			for i := range n {
-				m := store.ChangeMeta{ID: id(o, i), Object: id(o, 0), Lamport: uint64(i + 1), Time: time.Unix(1, 0), Author: []byte("a")}
-				if i > 0 {
-					m.Parents = []change.ID{id(o, i-1)}
-				}
-				if _, _, err := tx.PutChange(m, make([]byte, 10)); err != nil {
-					return err
-				}
-			}
-			if err := tx.SetHeads(id(o, 0), []change.ID{id(o, n-1)}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	src := chains(t, sizes)
 	v := newStoreView(src)
 	v.keepSet, v.budget, v.recent = true, 100<<10, 4
 	graph := func(o int) {
@@ -273,19 +248,44 @@ func TestGraphsKeptAreTheRecentlyUsed(t *testing.T) {
 // object's graph read beside it (a huge object sent window by window while
 // small ones are acknowledged), is read once: the graphs used last stay.
 func TestHugeGraphStaysBesideOthers(t *testing.T) {
-	ctx := context.Background()
-	src := &countingStore{Store: memstore.New(), byObject: map[change.ID]int{}}
-	id := func(o, i int) change.ID {
-		var b [16]byte
-		binary.BigEndian.PutUint64(b[:], uint64(o))
-		binary.BigEndian.PutUint64(b[8:], uint64(i))
-		return sha256.Sum256(b[:])
-	}
+	id := chainID
 	sizes := map[int]int{0: 1500}
 	for o := 1; o <= 50; o++ {
 		sizes[o] = 20
 	}
-	if err := src.Update(ctx, func(tx store.Tx) error {
+	src := chains(t, sizes)
+	v := newStoreView(src)
+	v.keepSet, v.budget, v.recent = true, 20<<10, 4 // the big graph alone takes ~100 KiB
+	for o := 1; o <= 50; o++ {
+		v.within(func() {
+			for _, x := range []int{0, o} {
+				if g, err := v.Graph(id(x, 0)); err != nil || g.Len() != sizes[x] {
+					t.Fatalf("graph of %d: %d changes, %v", x, g.Len(), err)
+				}
+			}
+		})
+	}
+	if got := src.byObject[id(0, 0)]; got != sizes[0] {
+		t.Errorf("the big graph: %d changes read for its %d", got, sizes[0])
+	}
+}
+
+// chainID is change i of object o in chains' stores (object o's id is
+// its change 0's).
+func chainID(o, i int) change.ID {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:], uint64(o))
+	binary.BigEndian.PutUint64(b[8:], uint64(i))
+	return sha256.Sum256(b[:])
+}
+
+// chains is a counting store in memory holding, for each object o of
+// sizes, a chain of sizes[o] changes (ids by chainID).
+func chains(t *testing.T, sizes map[int]int) *countingStore {
+	t.Helper()
+	src := &countingStore{Store: memstore.New(), byObject: map[change.ID]int{}}
+	id := chainID
+	if err := src.Update(context.Background(), func(tx store.Tx) error {
 		for o, n := range sizes {
 			for i := range n {
 				m := store.ChangeMeta{ID: id(o, i), Object: id(o, 0), Lamport: uint64(i + 1), Time: time.Unix(1, 0), Author: []byte("a")}
@@ -304,18 +304,5 @@ func TestHugeGraphStaysBesideOthers(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	v := newStoreView(src)
-	v.keepSet, v.budget, v.recent = true, 20<<10, 4 // the big graph alone takes ~100 KiB
-	for o := 1; o <= 50; o++ {
-		v.within(func() {
-			for _, x := range []int{0, o} {
-				if g, err := v.Graph(id(x, 0)); err != nil || g.Len() != sizes[x] {
-					t.Fatalf("graph of %d: %d changes, %v", x, g.Len(), err)
-				}
-			}
-		})
-	}
-	if got := src.byObject[id(0, 0)]; got != sizes[0] {
-		t.Errorf("the big graph: %d changes read for its %d", got, sizes[0])
-	}
+	return src
 }
