@@ -464,10 +464,11 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 		// The peer holds none of it, and its window is full (objects
 		// wait for room: drain left them): the object waits its turn
 		// behind them, as sendMissing would have it, without its graph
-		// being read now. A first sync of many objects
-		// answers the heads of all of them at once: reading each graph
-		// here, then again when its turn comes (evicted by the others
-		// since), read them all twice.
+		// being read now. A first sync of many objects answers the heads
+		// of all of them at once: reading each graph here, then again
+		// when its turn comes (evicted by the others since), read them
+		// all twice. (Not in sendMissing: drain calls it for the objects
+		// of the backlog, which is not empty then.)
 		m.enqueue(pr, obj)
 		pr.told[obj] = HeadsHash(mine)
 		return nil

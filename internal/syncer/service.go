@@ -224,10 +224,11 @@ func (s *Service) run() {
 			if s.store.keepSet {
 				// Only this service stores changes (a node's), and what it
 				// stores reaches the loop as a commit, not as an event:
-				// the queued events share one read transaction.
+				// the queued events share one read transaction (within
+				// inside within runs in the one open).
 				s.store.within(func() {
 					f()
-					s.drain(func(g func()) { g() })
+					s.drain(s.store.within)
 				})
 				break
 			}
