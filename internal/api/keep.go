@@ -22,29 +22,64 @@ type KeepRequest struct {
 type KeepState struct {
 	All   bool     `json:"all"`
 	Pages []string `json:"pages"`
+	// Object and Kept answer ?object=ID (the web app's page toggle):
+	// whether that page's files are kept, by itself or with the whole
+	// vault, as the engine decides it (vault.Offline.Keeps), so the app
+	// holds no rule of its own.
+	Object string `json:"object,omitempty"`
+	Kept   bool   `json:"kept,omitempty"`
 }
 
-func keepState(o vault.Offline) KeepState {
+// askedObject is the page r asks about (?object=ID, its whole id), if any.
+func askedObject(r *http.Request) (id change.ID, asked bool, err error) {
+	q := r.URL.Query().Get("object")
+	if q == "" {
+		return id, false, nil
+	}
+	if id, err = change.ParseID(q); err != nil {
+		return id, false, fmt.Errorf("object: %w", err)
+	}
+	return id, true, nil
+}
+
+// keepState is o as the API says it, with whether page id is kept when
+// asked.
+func keepState(o vault.Offline, id change.ID, asked bool) KeepState {
 	out := KeepState{All: o.All, Pages: []string{}}
-	for _, id := range o.Pages {
-		out.Pages = append(out.Pages, id.String())
+	for _, p := range o.Pages {
+		out.Pages = append(out.Pages, p.String())
+	}
+	if asked {
+		out.Object, out.Kept = id.String(), o.Keeps(id)
 	}
 	return out
 }
 
 // keepRoutes adds GET and POST /v1/files/keep: the keep-offline setting
 // read and changed through the engine, as the CLI does, then the running
-// device poked so it fetches at once.
+// device poked so it fetches at once. Either answers, with ?object=ID,
+// whether that page is kept.
 func keepRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 	mux.HandleFunc("GET /v1/files/keep", func(w http.ResponseWriter, r *http.Request) {
+		obj, asked, err := askedObject(r)
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
 		o, err := e.Offline(r.Context())
 		if err != nil {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
-		reply(w, keepState(o))
+		reply(w, keepState(o, obj, asked))
 	})
 	mux.HandleFunc("POST /v1/files/keep", func(w http.ResponseWriter, r *http.Request) {
+		// Read before anything changes: a bad one changes nothing.
+		obj, asked, err := askedObject(r)
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
 		var req KeepRequest
 		if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20)).Decode(&req); err != nil {
 			fail(w, http.StatusBadRequest, fmt.Errorf(`the body is JSON {"pages": [ids], "all": bool, "off": bool}: %w`, err))
@@ -73,6 +108,6 @@ func keepRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			return
 		}
 		changed()
-		reply(w, keepState(o))
+		reply(w, keepState(o, obj, asked))
 	})
 }

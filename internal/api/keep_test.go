@@ -48,3 +48,40 @@ func TestKeepRoutes(t *testing.T) {
 		t.Fatalf("after off all: %+v", st)
 	}
 }
+
+// ?object=ID says whether that page is kept as the engine decides it (by
+// itself, or with the whole vault): the web app's toggles show it and
+// hold no rule of their own. A bad one changes nothing.
+func TestKeepRoutesSayWhetherAPageIsKept(t *testing.T) {
+	e, id := onePage(t, "Trip", "text\n")
+	h := Handler(e, &fetcher{cs: func() error { return nil }})
+	q := "/v1/files/keep?object=" + id.String()
+	post := func(path, body string) *httptest.ResponseRecorder {
+		return do(h, httptest.NewRequest("POST", path, strings.NewReader(body)))
+	}
+	get := func() KeepState { return decodeJSON[KeepState](t, do(h, httptest.NewRequest("GET", q, nil))) }
+	if st := get(); st.Kept || st.Object != id.String() {
+		t.Fatalf("before: %+v", st)
+	}
+	if st := decodeJSON[KeepState](t, post(q, `{"pages": ["`+id.String()+`"]}`)); !st.Kept || st.All {
+		t.Fatalf("kept by itself, the answer: %+v", st)
+	}
+	if st := decodeJSON[KeepState](t, post(q, `{"pages": ["`+id.String()+`"], "off": true}`)); st.Kept {
+		t.Fatalf("off, the answer: %+v", st)
+	}
+	if st := decodeJSON[KeepState](t, post(q, `{"all": true}`)); !st.Kept || !st.All || len(st.Pages) != 0 {
+		t.Fatalf("kept with the whole vault, the answer: %+v", st)
+	}
+	if st := get(); !st.Kept || !st.All {
+		t.Fatalf("kept with the whole vault, read back: %+v", st)
+	}
+	if rec := post("/v1/files/keep?object=nope", `{"all": true, "off": true}`); rec.Code != 400 || !strings.Contains(rec.Body.String(), "object") {
+		t.Fatalf("a bad object: %d %s", rec.Code, rec.Body)
+	}
+	if st := get(); !st.All {
+		t.Fatalf("a refused request changed the mark: %+v", st)
+	}
+	if st := decodeJSON[KeepState](t, do(h, httptest.NewRequest("GET", "/v1/files/keep", nil))); st.Object != "" || st.Kept {
+		t.Fatalf("not asked about a page: %+v", st)
+	}
+}
