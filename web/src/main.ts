@@ -2,12 +2,14 @@
 // device's full-text index, filters, a new page), the open page in the
 // editor (editor.ts) kept in step with the device (sync.ts), its details
 // (title, tags, archive, bin), its sync status and history (panels.ts),
-// and the vault's status bar. It talks only to the device's JSON API under
-// /api, the same handlers the CLI uses: no rule of its own.
+// the vault's status bar, and keeping files offline (keep.ts). It talks
+// only to the device's JSON API under /api, the same handlers the CLI
+// uses: no rule of its own.
 import type { EditorView } from "prosemirror-view";
 import { api, downloadNote, type Row, type Status } from "./api.ts";
 import { toDoc } from "./convert.ts";
 import { makeEditor } from "./editor.ts";
+import { Keep } from "./keep.ts";
 import { History, Settings, showPeers, showVault } from "./panels.ts";
 import { notTyped, PageSync, type DocAnswer, type Transport } from "./sync.ts";
 import { wireTransfer } from "./transfer.ts";
@@ -76,10 +78,10 @@ function listPages() {
   }
   const types = [...new Set(pages.map((p) => p.type).filter(Boolean))].sort();
   const sel = $("type-filter") as HTMLSelectElement;
-  const keep = sel.value;
+  const picked = sel.value;
   if (sel.options.length !== types.length + 1) {
     sel.replaceChildren(new Option("Every type", ""), ...types.map((t) => new Option(t, t)));
-    sel.value = keep;
+    sel.value = picked;
   }
 }
 
@@ -202,6 +204,7 @@ async function openPage(id: string, retry = true) {
   sync = s;
   showDetails();
   showReadOnly(st);
+  void keep.refresh();
 }
 
 // A page still downloading when it is opened is read-only until it has
@@ -243,6 +246,9 @@ async function showStatus() {
 let vaultTick = 0;
 async function tick() {
   try {
+    // What is kept, and how far the open page's kept files are: the CLI
+    // may change it, and downloads say nothing to the events.
+    void keep.refresh();
     await showStatus();
     // The whole vault's status costs a look at every object: less often.
     if (vaultTick++ % 2 === 0 || !current) {
@@ -320,6 +326,7 @@ function wire() {
   });
 }
 
+const keep = new Keep(() => current, say);
 const history = new History(() => current, async () => (sync ? sync.idle() : true), say);
 
 async function start() {
@@ -349,6 +356,7 @@ async function start() {
     void loadPages();
     if (sync && c.id === current) void sync.remote(c.heads);
     if (c.id === current && history.open) void history.load();
+    if (c.id === current) void keep.refresh(); // files added to it, or a page kept arrived
     void showStatus();
   });
 }
