@@ -20,8 +20,8 @@ import (
 // travel, the badge follows sync, and the page tools (history, new page,
 // rename, search, bin) work, and so do the editor's (the / menu, Markdown
 // shortcuts, mentions, nesting, moves, the drag handle, to-dos, tables,
-// devices and settings). Each step leaves a screenshot of both
-// browsers (see artifacts).
+// devices and settings), and so do files and keeping them offline. Each
+// step leaves a screenshot of both browsers (see artifacts).
 func TestWebAppE2E(t *testing.T) {
 	e := newWebE2E(t)
 	q := webdrive.Quote
@@ -212,6 +212,7 @@ func TestWebAppE2E(t *testing.T) {
 	t.Run("PageTools", func(t *testing.T) { pageTools(t, e) })
 	t.Run("Editor", func(t *testing.T) { editorTools(t, e) })
 	t.Run("Files", func(t *testing.T) { fileTools(t, e) })
+	t.Run("KeepOffline", func(t *testing.T) { keepTools(t, e) })
 }
 
 // joinLabels is for messages.
