@@ -126,6 +126,10 @@ func keepTools(t *testing.T, e *webE2E) {
 
 	// The whole vault, from settings.
 	e.must(t, b.Click("#settings-btn"), "open settings")
+	// Once the panel has its lists (the mode is shown last): until then
+	// what they add moves the toggle down, and a click aimed at it landed
+	// on "Add node".
+	e.must(t, b.WaitFor("the settings loaded", `document.querySelectorAll("#devices li").length === 2 && document.querySelector("#mode").textContent !== ""`, `document.querySelector("#settings").innerText`), "settings")
 	waitState("keep all", all, "off")
 	e.must(t, b.Click("#keep-all"), "keep all files offline")
 	waitState("keep all", all, "on")
