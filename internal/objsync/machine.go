@@ -1,6 +1,7 @@
 package objsync
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -41,37 +42,109 @@ type peer struct {
 	// Config.SessionBurst); a later one replaces it.
 	waiting   *Message
 	lastRecon int
-	// heads is what the peer last said its heads of an object are.
-	heads map[ID][]ID
-	// told is the hash of the heads this side last sent the peer (in a
-	// Heads or a Changes message) on this connection: pushes and answers
-	// are not repeated.
-	told map[ID][32]byte
+	// objects is what this side knows of each object at the peer: one
+	// entry an object, made when the peer or this side first says
+	// something of it. A node holds one for every object of a vault for
+	// every device connected, so it is kept small (see peerObject).
+	objects map[ID]*peerObject
 	// failed holds objects whose changes from the peer were rejected, so
 	// the machine does not ask for them again until the next reconciliation.
 	failed map[ID]bool
-	// held is the hash of the heads the peer said it holds, per object:
-	// from its Heads and Changes messages, on this connection or (through
-	// Storage.Held) an earlier one. Nothing else sets it.
-	held  map[ID][32]byte
-	count map[ID]int // how many changes of an object the peer said it holds
-	// inflight holds, per object, the changes sent to the peer that it has
-	// not shown it holds yet, with their sizes (see sendMissing); inAir is
-	// the sum of them all. Change it only through setInflight.
-	inflight map[ID]map[ID]int
-	inAir    int
+	// flights holds, per object, the changes sent to the peer that it has
+	// not shown it holds yet (see sendMissing); inAir is the sum of their
+	// sizes, all objects together. Change it only through setInflight.
+	flights map[ID]*inFlight
+	inAir   int
 	// backlog lists, first come first served, the objects whose missing
 	// changes wait for room in the peer's window (Config.PeerWindow);
 	// inBacklog is the same set.
 	backlog   []ID
 	inBacklog map[ID]bool
-	// sentAt and ackedAt are when (in events of this connection, counted
-	// by events) changes of an object were last sent to the peer, and
-	// when its heads last acknowledged some in flight (see finishRecon).
-	events          int
-	sentAt, ackedAt map[ID]int
-	reconAt         int  // the last reconciliation's end
-	reconciled      bool // a reconciliation with the peer has completed
+	// events counts this connection's sends and acknowledgements, the
+	// clock of inFlight.sentAt and inFlight.ackedAt (see finishRecon).
+	events     int
+	reconAt    int  // the last reconciliation's end
+	reconciled bool // a reconciliation with the peer has completed
+}
+
+// peerObject is what this side knows of one object at a peer.
+type peerObject struct {
+	// heads is what the peer last said its heads of the object are
+	// (when hasHeads).
+	heads []ID
+	// held is the hash of the heads the peer said it holds (when
+	// hasHeld): from its Heads and Changes messages, on this connection
+	// or (through Storage.Held) an earlier one. Nothing else sets it.
+	held [32]byte
+	// told is the hash of the heads this side last sent the peer, in a
+	// Heads or a Changes message on this connection (when hasTold):
+	// pushes and answers are not repeated. Its first 8 bytes only: it is
+	// compared with our own heads' hash, and a match by chance (2^-64)
+	// would only hold back a Heads the next reconciliation sends.
+	told uint64
+	// count is how many changes of the object the peer said it holds.
+	count             int
+	hasHeads, hasHeld bool
+	hasTold           bool
+}
+
+// toldOf is the part of a heads hash peerObject.told keeps.
+func toldOf(h [32]byte) uint64 { return binary.LittleEndian.Uint64(h[:8]) }
+
+// at is what is known of obj at the peer, nil if nothing.
+func (pr *peer) at(obj ID) *peerObject { return pr.objects[obj] }
+
+// entry is what is known of obj at the peer, made empty if need be.
+func (pr *peer) entry(obj ID) *peerObject {
+	o := pr.objects[obj]
+	if o == nil {
+		o = &peerObject{}
+		pr.objects[obj] = o
+	}
+	return o
+}
+
+// wasTold reports whether the peer was last told heads hashing to h.
+func (pr *peer) wasTold(obj ID, h [32]byte) bool {
+	o := pr.objects[obj]
+	return o != nil && o.hasTold && o.told == toldOf(h)
+}
+
+// setTold records that the peer was told heads hashing to h.
+func (pr *peer) setTold(obj ID, h [32]byte) {
+	o := pr.entry(obj)
+	o.told, o.hasTold = toldOf(h), true
+}
+
+// forgetTold forgets what the peer was told of obj.
+func (pr *peer) forgetTold(obj ID) {
+	if o := pr.objects[obj]; o != nil {
+		o.hasTold = false
+	}
+}
+
+// theirHeads is what the peer last said its heads of obj are.
+func (pr *peer) theirHeads(obj ID) ([]ID, bool) {
+	o := pr.objects[obj]
+	if o == nil || !o.hasHeads {
+		return nil, false
+	}
+	return o.heads, true
+}
+
+// setHeads records the peer's heads of obj.
+func (pr *peer) setHeads(obj ID, heads []ID) {
+	o := pr.entry(obj)
+	o.heads, o.hasHeads = heads, true
+}
+
+// inFlight is what of one object is in flight to a peer.
+type inFlight struct {
+	sizes map[ID]int // the changes sent and not acknowledged, with their sizes
+	// sentAt and ackedAt are when (in the peer's events) changes of the
+	// object were last sent, and when its heads last acknowledged some
+	// of them (see finishRecon).
+	sentAt, ackedAt int
 }
 
 // New returns a machine for peer self over store. salt draws a fresh random
@@ -136,17 +209,18 @@ func (m *Machine) send(to PeerID, msg Message) {
 
 // tell sends the peer our heads of obj and remembers that it was told.
 func (m *Machine) tell(pr *peer, obj ID, mine []ID) {
-	pr.told[obj] = HeadsHash(mine)
+	pr.setTold(obj, HeadsHash(mine))
 	m.send(pr.id, Message{Kind: Heads, Object: obj, Heads: mine})
 }
 
 // setHeld records what a peer said it holds, for status and for the driver
 // to persist.
 func (m *Machine) setHeld(pr *peer, obj ID, h [32]byte) {
-	if old, ok := pr.held[obj]; ok && old == h {
+	o := pr.entry(obj)
+	if o.hasHeld && o.held == h {
 		return
 	}
-	pr.held[obj] = h
+	o.held, o.hasHeld = h, true
 	m.ready.Held = append(m.ready.Held, HeldUpdate{Peer: pr.id, Object: obj, Heads: h})
 }
 
@@ -180,13 +254,16 @@ func (m *Machine) Connected(p PeerID) error {
 	if err != nil {
 		return fmt.Errorf("read what %s holds: %w", p, err)
 	}
-	if held == nil {
-		held = map[ID][32]byte{}
-	} else {
-		held = maps.Clone(held)
+	pr := &peer{id: p, initiator: m.self < p, objects: make(map[ID]*peerObject, len(held)), failed: map[ID]bool{},
+		flights: map[ID]*inFlight{}, inBacklog: map[ID]bool{}}
+	// One allocation for all that the peer held before, not one each.
+	known := make([]peerObject, len(held))
+	for id, h := range held {
+		o := &known[0]
+		known = known[1:]
+		o.held, o.hasHeld = h, true
+		pr.objects[id] = o
 	}
-	pr := &peer{id: p, initiator: m.self < p, heads: map[ID][]ID{}, told: map[ID][32]byte{}, failed: map[ID]bool{},
-		held: held, count: map[ID]int{}, inflight: map[ID]map[ID]int{}, inBacklog: map[ID]bool{}, sentAt: map[ID]int{}, ackedAt: map[ID]int{}}
 	if pr.initiator {
 		if !m.mayReconcile(p) {
 			// A peer reconnecting in a loop: its session waits for its
@@ -316,9 +393,9 @@ func (m *Machine) Step(from PeerID, msg Message) error {
 		if len(msg.Changes) == 0 {
 			return fmt.Errorf("%w: empty changes message", ErrProtocol)
 		}
-		pr.heads[msg.Object] = msg.Heads
+		pr.setHeads(msg.Object, msg.Heads)
 		m.setHeld(pr, msg.Object, HeadsHash(msg.Heads))
-		pr.count[msg.Object] = msg.Held
+		pr.entry(msg.Object).count = msg.Held
 		for _, c := range msg.Changes {
 			m.ready.Received = append(m.ready.Received, Incoming{From: from, Object: msg.Object, Change: c})
 		}
@@ -391,14 +468,14 @@ func (m *Machine) finishRecon(pr *peer) error {
 	differs := make(map[ID]bool, len(diff))
 	for _, obj := range diff {
 		differs[obj] = true
-		delete(pr.told, obj) // a difference: offer even if offered before
+		pr.forgetTold(obj) // a difference: offer even if offered before
 		// And send again what is in flight, unless the peer acknowledged
 		// some of it since it was last sent and since the previous
 		// reconciliation: then the rest is most likely on its way, and
 		// sending it again would double what is in flight to the peer.
 		// Refused or lost, it is sent again by this reconciliation or the
 		// next.
-		if a := pr.ackedAt[obj]; a <= pr.sentAt[obj] || a <= pr.reconAt {
+		if f := pr.flights[obj]; f != nil && (f.ackedAt <= f.sentAt || f.ackedAt <= pr.reconAt) {
 			m.setInflight(pr, obj, nil)
 		}
 	}
@@ -420,9 +497,12 @@ func (m *Machine) finishRecon(pr *peer) error {
 		// What was told is forgotten at each reconciliation, on both
 		// sides: a Heads lost on the way is then sent, and answered,
 		// again, as everything else lost is repaired by the next one.
-		delete(pr.told, it.ID)
-		if h, ok := pr.held[it.ID]; ok && h == it.Value {
-			continue // it said so already
+		o := pr.at(it.ID)
+		if o != nil {
+			o.hasTold = false
+			if o.hasHeld && o.held == it.Value {
+				continue // it said so already
+			}
 		}
 		mine, err := m.store.Heads(it.ID)
 		if err != nil {
@@ -437,13 +517,13 @@ func (m *Machine) finishRecon(pr *peer) error {
 // and else this side's heads (mine), which prompt the peer to say what it
 // has.
 func (m *Machine) offer(pr *peer, obj ID, mine []ID) error {
-	if theirs, ok := pr.heads[obj]; ok {
+	if theirs, ok := pr.theirHeads(obj); ok {
 		sent, err := m.sendMissing(pr, obj, theirs, mine)
 		if err != nil || sent {
 			return err
 		}
 	}
-	if last, ok := pr.told[obj]; ok && last == HeadsHash(mine) {
+	if pr.wasTold(obj, HeadsHash(mine)) {
 		return nil
 	}
 	m.tell(pr, obj, mine)
@@ -453,14 +533,14 @@ func (m *Machine) offer(pr *peer, obj ID, mine []ID) error {
 // stepHeads handles a peer's heads: send what it lacks; ask for what we
 // lack; and if they equal ours, say so once (see the package comment).
 func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
-	pr.heads[obj] = theirs
+	pr.setHeads(obj, theirs)
 	theirHash := HeadsHash(theirs)
 	m.setHeld(pr, obj, theirHash)
 	mine, err := m.store.Heads(obj)
 	if err != nil {
 		return err
 	}
-	if len(theirs) == 0 && len(mine) > 0 && len(pr.backlog) > 0 && pr.inflight[obj] == nil {
+	if len(theirs) == 0 && len(mine) > 0 && len(pr.backlog) > 0 && pr.flights[obj] == nil {
 		// The peer holds none of it, and its window is full (objects
 		// wait for room: drain left them): the object waits its turn
 		// behind them, as sendMissing would have it, without its graph
@@ -470,7 +550,7 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 		// all twice. (Not in sendMissing: drain calls it for the objects
 		// of the backlog, which is not empty then.)
 		m.enqueue(pr, obj)
-		pr.told[obj] = HeadsHash(mine)
+		pr.setTold(obj, HeadsHash(mine))
 		return nil
 	}
 	lacking := false
@@ -494,7 +574,7 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 		// Ask: our heads tell the peer what to send.
 		m.tell(pr, obj, mine)
 	case !sent && theirHash == myHash:
-		if t, ok := pr.told[obj]; !ok || t != myHash {
+		if !pr.wasTold(obj, myHash) {
 			m.tell(pr, obj, mine) // the answer that acknowledges: we hold them too
 		}
 	}

@@ -26,7 +26,10 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error)
 		return false, nil
 	}
 	// What the peer now holds is no longer in flight.
-	flying := pr.inflight[obj]
+	var flying map[ID]int
+	if f := pr.flights[obj]; f != nil {
+		flying = f.sizes
+	}
 	still := make(map[ID]int, len(flying))
 	objAir := 0
 	for id, size := range flying {
@@ -35,10 +38,7 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error)
 			objAir += size
 		}
 	}
-	if len(still) < len(flying) {
-		pr.events++
-		pr.ackedAt[obj] = pr.events
-	}
+	acked := len(still) < len(flying)
 	// The changes that fit in the windows, by the sizes the graph knows;
 	// the bytes of those only are read.
 	others := pr.inAir - sumSizes(flying) // in flight of the other objects
@@ -91,25 +91,36 @@ func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error)
 	}
 	flush()
 	m.setInflight(pr, obj, still)
-	if len(send) > 0 {
-		pr.events++
-		pr.sentAt[obj] = pr.events
+	if f := pr.flights[obj]; f != nil {
+		if acked {
+			pr.events++
+			f.ackedAt = pr.events
+		}
+		if len(send) > 0 {
+			pr.events++
+			f.sentAt = pr.events
+		}
 	}
-	pr.told[obj] = HeadsHash(mine)
+	pr.setTold(obj, HeadsHash(mine))
 	return true, nil
 }
 
 // setInflight sets what of obj is in flight to the peer, keeping the
 // peer's total.
 func (m *Machine) setInflight(pr *peer, obj ID, sizes map[ID]int) {
-	pr.inAir -= sumSizes(pr.inflight[obj])
+	f := pr.flights[obj]
+	if f != nil {
+		pr.inAir -= sumSizes(f.sizes)
+	}
 	if len(sizes) == 0 {
-		delete(pr.inflight, obj)
-		delete(pr.sentAt, obj)
-		delete(pr.ackedAt, obj)
+		delete(pr.flights, obj)
 		return
 	}
-	pr.inflight[obj] = sizes
+	if f == nil {
+		f = &inFlight{}
+		pr.flights[obj] = f
+	}
+	f.sizes = sizes
 	pr.inAir += sumSizes(sizes)
 }
 
@@ -144,7 +155,8 @@ func (m *Machine) drain(pr *peer) error {
 		}
 		pr.backlog = pr.backlog[1:]
 		delete(pr.inBacklog, obj)
-		if _, err := m.sendMissing(pr, obj, pr.heads[obj], mine); err != nil {
+		theirs, _ := pr.theirHeads(obj)
+		if _, err := m.sendMissing(pr, obj, theirs, mine); err != nil {
 			m.enqueue(pr, obj) // tried again at the next drain
 			return err
 		}
@@ -202,11 +214,12 @@ func (m *Machine) Object(obj ID) ([]PeerObject, error) {
 	var out []PeerObject
 	for _, pr := range m.sorted() {
 		po := PeerObject{Peer: pr.id, Reconciled: pr.reconciled, Failed: pr.failed[obj]}
-		if h, ok := pr.held[obj]; ok {
+		if o := pr.at(obj); o != nil && o.hasHeld {
 			po.Known = true
-			if h == myHash {
+			if o.held == myHash {
 				po.HasMine = true
-			} else if theirs, ok := pr.heads[obj]; ok {
+			} else if o.hasHeads {
+				theirs := o.heads
 				g, _, n, err := m.missing(obj, theirs, mine)
 				if err != nil {
 					return nil, err
@@ -225,7 +238,7 @@ func (m *Machine) Object(obj ID) ([]PeerObject, error) {
 				// They hold n changes. Which of ours are among them cannot
 				// be told from heads we do not have; counted as if all (a
 				// download, the usual case, is exact).
-				if n := pr.count[obj]; po.Incoming && n > 0 {
+				if n := o.count; po.Incoming && n > 0 {
 					po.IncomingCount = max(n-po.Have, 1)
 					po.Total = po.Have + po.IncomingCount
 				}

@@ -1,0 +1,47 @@
+package objsync
+
+import (
+	"runtime"
+	"testing"
+)
+
+// TestPeerStateIsCompact bounds what a machine keeps for each object at a
+// connected peer that holds what it holds: a node keeps it for every object
+// of a vault, for each device connected (100,000 objects, ten devices).
+func TestPeerStateIsCompact(t *testing.T) {
+	const n = 20_000
+	st := newMem()
+	var roots []ID
+	for i := range n {
+		id, raw := encode(ID{}, nil, uint64(i))
+		st.receive(id, raw)
+		roots = append(roots, id)
+		st.persist([]HeldUpdate{{Peer: "dev", Object: id, Heads: HeadsHash([]ID{id})}})
+	}
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m := New("node", st, DefaultConfig, func() (s [16]byte) { return s })
+	// Connected from what the device held before, then its heads of each
+	// object: what a node keeps after a device's reconciliation.
+	if err := m.Connected("dev"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range roots {
+		if err := m.Step("dev", Message{Kind: Heads, Object: id, Heads: []ID{id}}); err != nil {
+			t.Fatal(err)
+		}
+		m.Advance()
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(after.HeapAlloc-before.HeapAlloc) / n
+	t.Logf("%.0f bytes an object", per)
+	if per > 250 {
+		t.Errorf("a peer's state takes %.0f bytes an object, more than 250", per)
+	}
+	if po, err := m.Object(roots[7]); err != nil || len(po) != 1 || !po[0].HasMine {
+		t.Fatalf("the device's state of an object: %+v, %v", po, err)
+	}
+	runtime.KeepAlive(m)
+}
