@@ -46,20 +46,29 @@ func startCPUProfile() (func(), error) {
 const heapProfileEnv = "MYCEL_HEAPPROFILE"
 
 // startHeapProfile starts the sampling heapProfileEnv asks for, if any, on
-// behalf of command; the function returned stops it.
+// behalf of command; the function returned stops it. Beside the profile,
+// FILE.COMMAND.mem gets a line of the runtime's memory figures each second
+// (in MiB): what the heap holds and what the process asked of the system
+// for it, to tell from the peak RSS what is not the Go heap (SQLite's).
 func startHeapProfile(command string) func() {
 	path := os.Getenv(heapProfileEnv)
 	if path == "" {
 		return func() {}
 	}
 	path += "." + command
+	mem, _ := os.Create(path + ".mem")
 	stop, done := make(chan struct{}), make(chan struct{})
 	go func() {
 		defer close(done)
+		if mem != nil {
+			defer mem.Close()
+			fmt.Fprintln(mem, "seconds heap-alloc heap-inuse heap-idle-kept stacks runtime-total gcs")
+		}
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		var peak uint64
-		for {
+		start := time.Now()
+		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
@@ -67,6 +76,11 @@ func startHeapProfile(command string) func() {
 			}
 			var ms runtime.MemStats
 			runtime.ReadMemStats(&ms)
+			if mem != nil && i%4 == 0 {
+				const mib = 1 << 20
+				fmt.Fprintf(mem, "%.0f %d %d %d %d %d %d\n", time.Since(start).Seconds(), ms.HeapAlloc/mib, ms.HeapInuse/mib,
+					(ms.HeapIdle-ms.HeapReleased)/mib, ms.StackInuse/mib, (ms.Sys-ms.HeapReleased)/mib, ms.NumGC)
+			}
 			if ms.HeapInuse <= peak+peak/20 {
 				continue
 			}
