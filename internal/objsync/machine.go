@@ -1,6 +1,7 @@
 package objsync
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -465,9 +466,7 @@ func (m *Machine) finishRecon(pr *peer) error {
 	pr.recon = nil
 	pr.reconciled = true
 	clear(pr.failed)
-	differs := make(map[ID]bool, len(diff))
 	for _, obj := range diff {
-		differs[obj] = true
 		pr.forgetTold(obj) // a difference: offer even if offered before
 		// And send again what is in flight, unless the peer acknowledged
 		// some of it since it was last sent and since the previous
@@ -490,8 +489,14 @@ func (m *Machine) finishRecon(pr *peer) error {
 			return err
 		}
 	}
-	for _, it := range pr.reconSet.Items() { // sorted by id
-		if differs[it.ID] {
+	// Both sorted by id: the differences are skipped in step, without a
+	// set of them (a first sync differs in every object).
+	rest := diff
+	for _, it := range pr.reconSet.Items() {
+		for len(rest) > 0 && bytes.Compare(rest[0][:], it.ID[:]) < 0 {
+			rest = rest[1:]
+		}
+		if len(rest) > 0 && rest[0] == it.ID {
 			continue
 		}
 		// What was told is forgotten at each reconciliation, on both
@@ -517,6 +522,13 @@ func (m *Machine) finishRecon(pr *peer) error {
 // and else this side's heads (mine), which prompt the peer to say what it
 // has.
 func (m *Machine) offer(pr *peer, obj ID, mine []ID) error {
+	if pr.inBacklog[obj] {
+		// Its turn comes (drain reads its heads and sends what the peer
+		// lacks then): a reconciliation during a long first sync finds
+		// every object still waiting different, and offering each read
+		// all their graphs again.
+		return nil
+	}
 	if theirs, ok := pr.theirHeads(obj); ok {
 		sent, err := m.sendMissing(pr, obj, theirs, mine)
 		if err != nil || sent {

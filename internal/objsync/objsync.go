@@ -196,5 +196,5 @@ type SetStorage interface {
 }
 
 // DefaultConfig: with a 1 s tick, reconcile every 20 s; 1 MiB batches, up
-// to 4 MiB of one object and 16 MiB in all in flight to a peer.
-var DefaultConfig = Config{ReconcileEvery: 20, BatchBytes: 1 << 20, Window: 4 << 20, PeerWindow: 16 << 20}
+// to 4 MiB of one object and 8 MiB in all in flight to a peer.
+var DefaultConfig = Config{ReconcileEvery: 20, BatchBytes: 1 << 20, Window: 4 << 20, PeerWindow: 8 << 20}

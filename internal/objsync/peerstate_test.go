@@ -45,3 +45,29 @@ func TestPeerStateIsCompact(t *testing.T) {
 	}
 	runtime.KeepAlive(m)
 }
+
+// TestObjectsNotHeldReadNoGraph: a fresh device is told the heads of every
+// object of the vault; holding none of them, it has nothing to send and
+// reads (and keeps) no graph for them.
+func TestObjectsNotHeldReadNoGraph(t *testing.T) {
+	st := newMem()
+	m := New("device", st, DefaultConfig, func() (s [16]byte) { return s })
+	if err := m.Connected("node"); err != nil {
+		t.Fatal(err)
+	}
+	m.Advance()
+	for i := range 100 {
+		id, _ := encode(ID{}, nil, uint64(i))
+		if err := m.Step("node", Message{Kind: Heads, Object: id, Heads: []ID{id}}); err != nil {
+			t.Fatal(err)
+		}
+		rd := m.Ready()
+		if len(rd.Messages) != 1 || rd.Messages[0].Msg.Kind != Heads || len(rd.Messages[0].Msg.Heads) != 0 {
+			t.Fatalf("told the heads of an object it lacks, the device says %+v; want its (empty) heads", rd.Messages)
+		}
+		m.Advance()
+	}
+	if st.graphs != 0 {
+		t.Fatalf("%d graphs read for objects the device holds none of", st.graphs)
+	}
+}

@@ -482,8 +482,24 @@ func (e *Engine) textDue(now time.Time, ls []*loaded) []*loaded {
 			due = append(due, l)
 		}
 	}
+	if n := len(e.textIndexed); n >= max(textSweepMin, 2*e.textSwept) {
+		// An object whose wait is over is due as if never indexed: its
+		// entry can go. Swept as the map doubles, so the map holds about
+		// the objects indexed in the last wait, not every object this
+		// engine ever indexed (a first sync of 100,000: 9 MB).
+		for id, ti := range e.textIndexed {
+			if now.Sub(ti.at) >= max(textIndexEvery, textIndexShare*ti.took) {
+				delete(e.textIndexed, id)
+			}
+		}
+		e.textSwept = len(e.textIndexed)
+	}
 	return due
 }
+
+// textSweepMin is the size of Engine.textIndexed below which it is not
+// swept.
+const textSweepMin = 1024
 
 // forgetText forgets when the text of ls was indexed, when that write
 // did not commit.

@@ -58,7 +58,8 @@ type Engine struct {
 
 	mu          sync.Mutex
 	cache       map[change.ID]*loaded      // open objects, valid while their heads are
-	textIndexed map[change.ID]textIndexing // when each object's full text was last indexed
+	textIndexed map[change.ID]textIndexing // when each object's full text was last indexed (see textDue)
+	textSwept   int                        // its size after it was last swept
 
 	memberLog *member.Log // verified membership records seen so far (under mu)
 
