@@ -565,6 +565,18 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 		pr.setTold(obj, HeadsHash(mine))
 		return nil
 	}
+	myHash := HeadsHash(mine)
+	if theirHash == myHash {
+		// The peer holds just what we hold: it lacks nothing, and all in
+		// flight to it arrived. Said without a look at the graph: in a
+		// first sync each object ends so, on both sides, and reading
+		// each graph to learn it filled the cache of a device with them.
+		m.setInflight(pr, obj, nil)
+		if !pr.wasTold(obj, myHash) {
+			m.tell(pr, obj, mine) // the answer that acknowledges: we hold them too
+		}
+		return nil
+	}
 	lacking := false
 	for _, h := range theirs {
 		have, err := m.store.Has(obj, h)
@@ -576,19 +588,12 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 			break
 		}
 	}
-	sent, err := m.sendMissing(pr, obj, theirs, mine)
-	if err != nil {
+	if _, err := m.sendMissing(pr, obj, theirs, mine); err != nil {
 		return err
 	}
-	myHash := HeadsHash(mine)
-	switch {
-	case lacking && !pr.failed[obj]:
+	if lacking && !pr.failed[obj] {
 		// Ask: our heads tell the peer what to send.
 		m.tell(pr, obj, mine)
-	case !sent && theirHash == myHash:
-		if !pr.wasTold(obj, myHash) {
-			m.tell(pr, obj, mine) // the answer that acknowledges: we hold them too
-		}
 	}
 	return nil
 }

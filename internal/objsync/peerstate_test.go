@@ -71,3 +71,39 @@ func TestObjectsNotHeldReadNoGraph(t *testing.T) {
 		t.Fatalf("%d graphs read for objects the device holds none of", st.graphs)
 	}
 }
+
+// TestEqualHeadsReadNoGraph: heads equal to ours acknowledge everything
+// in flight and need no look at the graph: in a first sync every object
+// ends so on both sides.
+func TestEqualHeadsReadNoGraph(t *testing.T) {
+	st := newMem()
+	var roots []ID
+	for i := range 100 {
+		id, raw := encode(ID{}, nil, uint64(i))
+		st.receive(id, raw)
+		roots = append(roots, id)
+	}
+	m := New("device", st, DefaultConfig, func() (s [16]byte) { return s })
+	if err := m.Connected("node"); err != nil {
+		t.Fatal(err)
+	}
+	m.Advance()
+	for _, id := range roots {
+		for range 2 { // acknowledged once, however often told
+			if err := m.Step("node", Message{Kind: Heads, Object: id, Heads: []ID{id}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		rd := m.Ready()
+		if len(rd.Messages) != 1 || rd.Messages[0].Msg.Kind != Heads || len(rd.Messages[0].Msg.Heads) != 1 {
+			t.Fatalf("told heads equal to its own, the device says %+v; want its heads, once", rd.Messages)
+		}
+		m.Advance()
+	}
+	if st.graphs != 0 {
+		t.Fatalf("%d graphs read for heads equal to ours", st.graphs)
+	}
+	if po, err := m.Object(roots[3]); err != nil || !po[0].HasMine {
+		t.Fatalf("the node's state of an object it acknowledged: %+v, %v", po, err)
+	}
+}

@@ -163,7 +163,8 @@ func TestReconcilingMidSyncReadsNoWaitingGraph(t *testing.T) {
 	// Each object's graph is read when it is sent and when its heads come
 	// back, and by the reconciliations while it is in flight; offering the
 	// waiting ones too at each reconciliation read 3,613 (11 of them),
-	// 2,167 since (13).
+	// 2,167 since (13); and 1,735 with no graph read for heads equal to
+	// ours.
 	t.Logf("%d graphs read, %d reconciliations", src.graphs, recons)
 	if recons < 5 {
 		t.Fatalf("%d reconciliations during the sync: the test needs them", recons)
