@@ -306,3 +306,44 @@ func chains(t *testing.T, sizes map[int]int) *countingStore {
 	}
 	return src
 }
+
+// Graphs kept while small and read again as their changes arrive (a
+// device's, in a first sync) count what they take now: the budget holds
+// as they grow, not only when a new graph is kept.
+func TestGrowingGraphsStayWithinTheBudget(t *testing.T) {
+	const objects, grown = 200, 40
+	sizes := map[int]int{}
+	for o := range objects {
+		sizes[o] = 1
+	}
+	src := chains(t, sizes)
+	v := newStoreView(src)
+	v.budget, v.recent = 64<<10, 4
+	for o := range objects {
+		if _, err := v.Graph(chainID(o, 0)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Each object's changes arrive, and its graph is read again.
+	for o := range objects {
+		if err := src.Update(context.Background(), func(tx store.Tx) error {
+			for i := 1; i < grown; i++ {
+				m := store.ChangeMeta{ID: chainID(o, i), Object: chainID(o, 0), Lamport: uint64(i + 1), Time: time.Unix(1, 0),
+					Author: []byte("a"), Parents: []change.ID{chainID(o, i-1)}}
+				if _, _, err := tx.PutChange(m, make([]byte, 10)); err != nil {
+					return err
+				}
+			}
+			return tx.SetHeads(chainID(o, 0), []change.ID{chainID(o, grown-1)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+		g, err := v.Graph(chainID(o, 0))
+		if err != nil || g.Len() != grown {
+			t.Fatalf("graph of %d: %d changes, %v", o, g.Len(), err)
+		}
+		if v.bytes > v.budget {
+			t.Fatalf("after %d objects grew: %d bytes of graphs kept, more than %d", o+1, v.bytes, v.budget)
+		}
+	}
+}

@@ -302,9 +302,12 @@ func (s *storeView) Graph(obj objsync.ID) (*objsync.Graph, error) {
 		}
 		fresh, added, again, err := s.readGraph(obj, g)
 		if s.graphs[obj] == g && added > 0 {
+			// Grown: graphs kept since they were small (a device's,
+			// as their changes arrive) count what they take now.
 			s.bytes -= g.counted
 			g.counted = g.bytes()
 			s.bytes += g.counted
+			s.makeRoom(0)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("read the changes of %s: %w", change.ID(obj).Short(), err)
@@ -377,6 +380,16 @@ func (s *storeView) readGraph(obj objsync.ID, g *graph) (fresh map[objsync.ID][]
 // and it stays.
 func (s *storeView) remember(obj objsync.ID, g *graph) {
 	need := g.bytes()
+	s.makeRoom(need)
+	s.graphs[obj] = g
+	g.counted = need
+	s.bytes += need
+}
+
+// makeRoom forgets the graphs used least recently, of those not among the
+// last recent, until need more bytes fit in the budget (with a quarter of
+// it to spare, so that it is not done at every graph).
+func (s *storeView) makeRoom(need int) {
 	if s.bytes+need > s.budget {
 		type use struct {
 			obj  objsync.ID
@@ -396,9 +409,6 @@ func (s *storeView) remember(obj objsync.ID, g *graph) {
 			s.forgetGraph(u.obj)
 		}
 	}
-	s.graphs[obj] = g
-	g.counted = need
-	s.bytes += need
 }
 
 // forgetGraph drops what the view keeps of obj's graph.
