@@ -21,7 +21,8 @@ func (d *DB) CopyTo(ctx context.Context, path string, opt store.CopyOptions) err
 		return fmt.Errorf("copy store: %w", err)
 	}
 	f.Close()
-	if _, err := d.db.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
+	// A read: on the readers' pool, so that writers go on meanwhile.
+	if _, err := d.rd.ExecContext(ctx, `VACUUM INTO ?`, path); err != nil {
 		os.Remove(path)
 		return fmt.Errorf("copy store: %w", err)
 	}

@@ -12,8 +12,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 
@@ -27,7 +29,12 @@ var _ store.Store = (*DB)(nil)
 
 // DB is a store in one SQLite file.
 type DB struct {
-	db *sql.DB
+	// db runs the writes, and rd the reads: the same pool, or with
+	// Options.CacheMiB (a device's store) one connection that writes, with
+	// that cache, beside a pool of readers with SQLite's default one: a
+	// device opened three connections, each of which grew its cache to
+	// the writer's 32 MiB.
+	db, rd *sql.DB
 	// readOnly: opened for reading only, because the disk is full (see
 	// Open); every write fails with store.ErrFull.
 	readOnly bool
@@ -35,8 +42,14 @@ type DB struct {
 
 	// Statements are prepared once and reused by every transaction: with
 	// modernc's SQLite, parsing a statement costs as much as running it.
-	mu    sync.Mutex
-	stmts map[string]*sql.Stmt
+	mu     sync.Mutex
+	stmts  map[string]*sql.Stmt // prepared on db
+	rstmts map[string]*sql.Stmt // prepared on rd, when it is not db
+	// toPrepare, with one writing connection, lists the statements a
+	// write used that are not prepared on db yet: preparing on the pool
+	// needs its connection, which the write holds, so they are prepared
+	// before the next write begins (see run).
+	toPrepare map[string]bool
 }
 
 // Open opens (creating if needed) the store at path. The file is made
@@ -57,9 +70,12 @@ func Open(path string) (*DB, error) { return OpenWith(path, Options{}) }
 
 // Options tune a store for its use.
 type Options struct {
-	// CacheMiB is each connection's page cache, in MiB (0: SQLite's
-	// default, 2 MiB). SQLite fills it only as pages are used, so a
-	// short command pays nothing for a large one.
+	// CacheMiB is the writing connection's page cache, in MiB (0:
+	// SQLite's default, 2 MiB, and one pool of connections for reads
+	// and writes). With it, writes go through one connection of their
+	// own and reads through others, with the default cache. SQLite fills
+	// a cache only as pages are used, so a short command pays nothing
+	// for a large one.
 	CacheMiB int
 }
 
@@ -89,13 +105,18 @@ func openDB(path string, readOnly bool, o Options) (*DB, error) {
 	} else {
 		q.Set("_txlock", "immediate")
 	}
-	if o.CacheMiB > 0 {
-		pragmas = append(pragmas, fmt.Sprintf("cache_size(%d)", -o.CacheMiB<<10)) // negative: KiB
+	split := o.CacheMiB > 0 && !readOnly
+	dsn := func(cacheMiB int) string {
+		q := maps.Clone(q)
+		for _, p := range pragmas {
+			q.Add("_pragma", p)
+		}
+		if cacheMiB > 0 {
+			q.Add("_pragma", fmt.Sprintf("cache_size(%d)", -cacheMiB<<10)) // negative: KiB
+		}
+		return "file:" + path + "?" + q.Encode()
 	}
-	for _, p := range pragmas {
-		q.Add("_pragma", p)
-	}
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := sql.Open("sqlite", dsn(o.CacheMiB))
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -103,7 +124,18 @@ func openDB(path string, readOnly bool, o Options) (*DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("open store %s: %w", path, wrapFull(err))
 	}
-	return &DB{db: db, readOnly: readOnly, path: path, stmts: map[string]*sql.Stmt{}}, nil
+	d := &DB{db: db, rd: db, readOnly: readOnly, path: path, stmts: map[string]*sql.Stmt{}}
+	if split {
+		// SQLite lets one connection write at a time anyway: the others
+		// waited in its busy handler, here in the pool.
+		db.SetMaxOpenConns(1)
+		if d.rd, err = sql.Open("sqlite", dsn(0)); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("open store: %w", err)
+		}
+		d.rstmts, d.toPrepare = map[string]*sql.Stmt{}, map[string]bool{}
+	}
+	return d, nil
 }
 
 // ReadOnly reports whether the store was opened for reading only (the
@@ -144,7 +176,7 @@ func walEmpty(path string) bool {
 // page and b-tree is well formed (it does not compare indexes with their
 // tables, which integrity_check would, at several times the cost).
 func (d *DB) IntegrityCheck(ctx context.Context) error {
-	rows, err := d.db.QueryContext(ctx, `PRAGMA quick_check(20)`)
+	rows, err := d.rd.QueryContext(ctx, `PRAGMA quick_check(20)`)
 	if err != nil {
 		return fmt.Errorf("integrity check: %w", err)
 	}
@@ -172,26 +204,44 @@ func (d *DB) Close() error {
 	for _, st := range d.stmts {
 		st.Close()
 	}
-	d.stmts = nil
+	for _, st := range d.rstmts {
+		st.Close()
+	}
+	d.stmts, d.rstmts = nil, nil
 	d.mu.Unlock()
-	return d.db.Close()
+	var rerr error
+	if d.rd != d.db {
+		rerr = d.rd.Close()
+	}
+	return errors.Join(d.db.Close(), rerr)
 }
 
-// prepared returns the shared prepared statement for query.
-func (d *DB) prepared(ctx context.Context, query string) (*sql.Stmt, error) {
+// prepared returns the shared prepared statement for query, of the
+// readers' pool or the writer's.
+// With one writing connection, a write's statement not prepared yet is
+// nil (see toPrepare).
+func (d *DB) prepared(ctx context.Context, query string, read bool) (*sql.Stmt, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if st := d.stmts[query]; st != nil {
+	pool, stmts := d.db, d.stmts
+	if read && d.rd != d.db {
+		pool, stmts = d.rd, d.rstmts
+	}
+	if st := stmts[query]; st != nil {
 		return st, nil
 	}
-	if d.stmts == nil {
+	if stmts == nil {
 		return nil, errors.New("store is closed")
 	}
-	st, err := d.db.PrepareContext(ctx, query)
+	if !read && d.rd != d.db {
+		d.toPrepare[query] = true
+		return nil, nil
+	}
+	st, err := pool.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	d.stmts[query] = st
+	stmts[query] = st
 	return st, nil
 }
 
@@ -209,7 +259,15 @@ func (d *DB) run(ctx context.Context, readOnly bool, f func(store.Tx) error) err
 	if d.readOnly && !readOnly {
 		return fmt.Errorf("%w where %s is: mycel can read but not write until some space is freed", store.ErrFull, d.path)
 	}
-	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
+	pool := d.db
+	if readOnly {
+		pool = d.rd
+	} else if d.rd != d.db {
+		if err := d.prepareWaiting(ctx); err != nil {
+			return fmt.Errorf("prepare: %w", wrapFull(err))
+		}
+	}
+	tx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return fmt.Errorf("begin: %w", wrapFull(err))
 	}
@@ -219,7 +277,7 @@ func (d *DB) run(ctx context.Context, readOnly bool, f func(store.Tx) error) err
 	// later write would wait out busy_timeout and fail with SQLITE_BUSY.
 	// After a commit, this rollback is a no-op.
 	defer tx.Rollback()
-	if err := f(&txn{tx: tx, db: d, ctx: ctx}); err != nil {
+	if err := f(&txn{tx: tx, db: d, ctx: ctx, read: readOnly}); err != nil {
 		return wrapFull(err)
 	}
 	if readOnly {
@@ -232,9 +290,10 @@ func (d *DB) run(ctx context.Context, readOnly bool, f func(store.Tx) error) err
 }
 
 type txn struct {
-	tx  *sql.Tx
-	db  *DB
-	ctx context.Context
+	tx   *sql.Tx
+	db   *DB
+	ctx  context.Context
+	read bool // a View's, on the readers' pool
 	// stmts are the shared statements bound to this transaction, each
 	// bound once: a received batch runs the same few statements
 	// thousands of times. The transaction closes them when it ends.
@@ -246,16 +305,48 @@ func (t *txn) stmt(query string) (*sql.Stmt, error) {
 	if st := t.stmts[query]; st != nil {
 		return st, nil
 	}
-	st, err := t.db.prepared(t.ctx, query)
+	st, err := t.db.prepared(t.ctx, query, t.read)
 	if err != nil {
 		return nil, err
 	}
 	if t.stmts == nil {
 		t.stmts = map[string]*sql.Stmt{}
 	}
-	st = t.tx.StmtContext(t.ctx, st)
+	if st == nil { // for this transaction only, this once
+		if st, err = t.tx.PrepareContext(t.ctx, query); err != nil {
+			return nil, err
+		}
+	} else {
+		st = t.tx.StmtContext(t.ctx, st)
+	}
 	t.stmts[query] = st
 	return st, nil
+}
+
+// prepareWaiting prepares on the writing connection the statements writes
+// used since the last time (see toPrepare): called before a write begins.
+//
+// Not under mu: preparing waits for the connection, and a write holding it
+// may want mu (for a statement of its own).
+func (d *DB) prepareWaiting(ctx context.Context) error {
+	d.mu.Lock()
+	queries := slices.Collect(maps.Keys(d.toPrepare))
+	d.mu.Unlock()
+	for _, query := range queries {
+		st, err := d.db.PrepareContext(ctx, query)
+		if err != nil {
+			return err
+		}
+		d.mu.Lock()
+		if d.stmts == nil || d.stmts[query] != nil { // closed, or prepared meanwhile
+			st.Close()
+		} else {
+			d.stmts[query] = st
+		}
+		delete(d.toPrepare, query)
+		d.mu.Unlock()
+	}
+	return nil
 }
 
 func (t *txn) exec(query string, args ...any) (sql.Result, error) {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -147,9 +148,22 @@ func TestOpenWithCache(t *testing.T) {
 	}
 	defer db.Close()
 	ctx := context.Background()
+	cache := func(pool *sql.DB) int {
+		t.Helper()
+		var kib int
+		if err := pool.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib); err != nil {
+			t.Fatal(err)
+		}
+		return kib
+	}
+	// The writer has the cache; the readers SQLite's default, however
+	// many there are.
+	if kib := cache(db.db); kib != -32<<10 {
+		t.Fatalf("the writer's cache_size %d, want %d", kib, -32<<10)
+	}
 	var conns []*sql.Conn
 	for range 3 {
-		c, err := db.db.Conn(ctx)
+		c, err := db.rd.Conn(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,8 +172,51 @@ func TestOpenWithCache(t *testing.T) {
 	}
 	for _, c := range conns {
 		var kib int
-		if err := c.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib); err != nil || kib != -32<<10 {
-			t.Fatalf("cache_size %d (%v), want %d", kib, err, -32<<10)
+		if err := c.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&kib); err != nil || kib != -2000 {
+			t.Fatalf("a reader's cache_size %d (%v), want SQLite's default -2000", kib, err)
 		}
+	}
+	// A read while a write is under way, and writes one after another.
+	id := change.ID{1}
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		if _, _, err := tx.PutChange(store.ChangeMeta{ID: id, Object: id, Lamport: 1, Time: time.Unix(1, 0), Author: []byte("a")}, []byte("x")); err != nil {
+			return err
+		}
+		return db.View(ctx, func(r store.Tx) error {
+			n, err := r.CountChanges()
+			if err == nil && n != 0 {
+				err = fmt.Errorf("a read sees %d changes of a write not committed", n)
+			}
+			return err
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			errs <- db.Update(ctx, func(tx store.Tx) error {
+				c := change.ID{2, byte(i)}
+				_, _, err := tx.PutChange(store.ChangeMeta{ID: c, Object: c, Lamport: 1, Time: time.Unix(1, 0), Author: []byte("a")}, []byte("y"))
+				return err
+			})
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.View(ctx, func(r store.Tx) error {
+		n, err := r.CountChanges()
+		if err == nil && n != 9 {
+			err = fmt.Errorf("%d changes stored, want 9", n)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
 }
