@@ -86,14 +86,17 @@ type Device struct {
 	closing, watched chan struct{}
 	closeOnce        sync.Once
 
-	mu     sync.Mutex
-	nodes  map[string]*NodeState
-	peers  map[peer.ID]*PeerState // other devices of the vault
-	kick   chan struct{}          // closed (and replaced) when the network changes
-	closed bool
-	mdns   io.Closer
-	lan    host.Host // see LANHost
-	pacer  lanPacer  // dials of announced devices (lan.go)
+	mu    sync.Mutex
+	nodes map[string]*NodeState
+	peers map[peer.ID]*PeerState // other devices of the vault
+	// accepting counts, by LAN host, the handshakes accepted and not yet
+	// attached (see claimAccept).
+	accepting map[peer.ID]int
+	kick      chan struct{} // closed (and replaced) when the network changes
+	closed    bool
+	mdns      io.Closer
+	lan       host.Host // see LANHost
+	pacer     lanPacer  // dials of announced devices (lan.go)
 
 	files *fileMover // file chunks to and from nodes (files.go)
 	keep  *keeper    // files kept offline, downloads under way (keep.go)
@@ -145,7 +148,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		h.Close()
 		return nil, err
 	}
-	d := &Device{Engine: e, Host: h, lan: lan, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, kick: make(chan struct{}),
+	d := &Device{Engine: e, Host: h, lan: lan, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, accepting: map[peer.ID]int{}, kick: make(chan struct{}),
 		closing: make(chan struct{}), watched: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(ctx)
 	d.files = newFileMover(d)

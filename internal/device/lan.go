@@ -46,6 +46,15 @@ type PeerState struct {
 	// handshake (ID is only its LAN host's, new at each of its starts).
 	Device  objsync.PeerID
 	dialing bool
+	// ownDial: this device's handshake with the LAN host is under way,
+	// until its connection is attached (or refused). Its dials accepted
+	// meanwhile are Device.accepting. Two devices that dial each other at
+	// once settle which connection both keep by these (see claimAccept),
+	// before either connection is welcomed.
+	ownDial bool
+	// conn is the transport connection of the last sync stream attached:
+	// chunk streams go beside it (see lanLinks).
+	conn network.Conn
 	// proven: configured, remembered or connected once; the rest were
 	// only announced on the LAN, by anyone (see keepPeer).
 	proven bool
@@ -138,13 +147,30 @@ func (d *Device) LANHost() host.Host {
 // LAN discovery is off).
 func (d *Device) serveLAN(ctx context.Context, h host.Host) error {
 	h.SetStreamHandler(p2p.PeerProtocolID, func(s network.Stream) {
-		dev, err := p2p.AcceptPeer(s, d.Engine.DiscoveryKey(), d.Engine.HostKey(), d.admitPeer)
+		from := s.Conn().RemotePeer()
+		claimed := false
+		dev, err := p2p.AcceptPeer(s, d.Engine.DiscoveryKey(), d.Engine.HostKey(), func(key ed25519.PublicKey, records [][]byte) (*syncer.Service, [][]byte, error) {
+			svc, mine, err := d.admitPeer(key, records)
+			if err == nil {
+				if err = d.claimAccept(from, key); err == nil {
+					claimed = true
+				}
+			}
+			return svc, mine, err
+		})
+		if claimed {
+			defer d.endAccept(from) // once connectedPeer below has run
+		}
+		if errors.Is(err, p2p.ErrDuplicate) {
+			d.cfg.Log.Debug("a device dialed while connected or dialing: the other connection is kept", "peer", from.ShortString())
+			return
+		}
 		if err != nil {
-			d.cfg.Log.Info("refused a device", "peer", s.Conn().RemotePeer().ShortString(), "err", err)
+			d.cfg.Log.Info("refused a device", "peer", from.ShortString(), "err", err)
 			return
 		}
 		// Where it listens, as identify told (not the port it dialed from).
-		d.connectedPeer(s.Conn().RemotePeer(), dev, nil)
+		d.connectedPeer(from, dev, nil, s.Conn())
 	})
 	d.serveLANChunks(h)
 	if !d.cfg.LAN {
@@ -269,9 +295,56 @@ func (d *Device) admitPeer(key ed25519.PublicKey, records [][]byte) (*syncer.Ser
 	return d.Service, mine, err
 }
 
+// claimAccept decides, before a handshake from LAN host from (a device
+// with key) is welcomed, whether its connection is the one to keep, and
+// if so claims it until endAccept. Two devices that found each other at
+// once dial each other at once: had both handshakes been welcomed, each
+// side would use one connection until the other was attached, then drop
+// one (the same one on both sides: syncer.KeepsFirst), leaving the device
+// that had not yet attached its own with no connection for a moment (its
+// chunk streams refused, its sync session restarted), and a dialer whose
+// connection was dropped before it read the welcome took the reset for a
+// failed dial. Decided here, the loser is refused (p2p.ErrDuplicate) and
+// never used. The rule is KeepsFirst's on both sides: this device's own
+// handshake with that host, under way, wins if it is the better claim;
+// an attached connection wins as Attach would decide. A handshake that
+// meets our own under way always meets it: neither can be welcomed
+// before the other side has decided on it, and ownDial lasts until our
+// connection is attached (then Keeps answers).
+func (d *Device) claimAccept(from peer.ID, key ed25519.PublicKey) error {
+	dev, err := p2p.DevicePeer(key)
+	if err != nil {
+		return err
+	}
+	self := objsync.PeerID(d.Host.ID().String())
+	d.mu.Lock()
+	if st := d.peers[from]; st != nil && st.ownDial && syncer.KeepsFirst(self, dev, true, false) {
+		d.mu.Unlock()
+		return p2p.ErrDuplicate
+	}
+	// Claimed before Keeps asks: keepPeer dials no more meanwhile.
+	d.accepting[from]++
+	d.mu.Unlock()
+	if d.Service.Keeps(d.ctx, dev, false) {
+		d.endAccept(from)
+		return p2p.ErrDuplicate
+	}
+	return nil
+}
+
+// endAccept ends a claim of claimAccept: the connection is attached, or
+// its handshake failed.
+func (d *Device) endAccept(from peer.ID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.accepting[from]--; d.accepting[from] <= 0 {
+		delete(d.accepting, from)
+	}
+}
+
 // foundPeer learns of another device (configured or remembered: proven;
 // or found by mDNS) and keeps a connection to it. (Two devices that dial
-// each other at once keep one connection: see syncer.Service.Attach.)
+// each other at once keep one connection: see claimAccept.)
 func (d *Device) foundPeer(ctx context.Context, info peer.AddrInfo, proven bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -351,17 +424,40 @@ func (d *Device) keepPeer(ctx context.Context, id peer.ID) {
 
 // dialPeer connects to a device once and, on success, hands the
 // connection to the service and waits for it to end; it reports whether it
-// connected.
+// connected, or found the device connected by its own dial (then keepPeer
+// looks again soon, in case that connection does not come).
 func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 	d.mu.Lock()
-	info := peer.AddrInfo{ID: id, Addrs: d.peers[id].Addrs}
+	st := d.peers[id]
+	if d.accepting[id] > 0 || d.connectedLocked(st) {
+		// Connected, or its dial came first and is being attached (see
+		// claimAccept): a dial now would be a second connection.
+		d.mu.Unlock()
+		return true
+	}
+	st.ownDial = true
+	info := peer.AddrInfo{ID: id, Addrs: st.Addrs}
 	d.mu.Unlock()
+	dialed := func() {
+		d.mu.Lock()
+		st.ownDial = false
+		d.mu.Unlock()
+	}
 	recs, err := d.Engine.MemberRecords(ctx)
 	if err != nil {
+		dialed()
 		d.cfg.Log.Error("read membership", "err", err)
 		return false
 	}
 	link, err := p2p.DialPeer(ctx, d.LANHost(), info, d.Engine.DiscoveryKey(), d.Engine.HostKey(), recs)
+	if errors.Is(err, p2p.ErrDuplicate) {
+		// It dialed us at the same moment, and its connection is kept (or
+		// it was connected): not a failure. keepPeer looks again after
+		// BackoffMin, and dials if that connection did not come.
+		dialed()
+		d.cfg.Log.Debug("dialed a device that dialed too: its connection is kept", "peer", id.ShortString())
+		return true
+	}
 	if err == nil {
 		if err = d.Engine.AddMemberRecords(ctx, link.Records); err == nil {
 			var ok bool
@@ -374,8 +470,8 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 		}
 	}
 	d.mu.Lock()
-	st := d.peers[id]
 	if err != nil {
+		st.ownDial = false
 		st.LastError = err.Error()
 		st.Foreign = errors.Is(err, p2p.ErrNotOurVault)
 		st.tries++
@@ -385,10 +481,12 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 		d.cfg.Log.Info("cannot sync with device", "peer", id.ShortString(), "err", err)
 		return false
 	}
-	d.connectedPeer(id, link.Peer, nil)
+	d.connectedPeer(id, link.Peer, nil, link.Stream.Conn())
 	d.cfg.Log.Info("connected to device", "peer", id.ShortString())
+	ended := d.Service.Attach(link.Peer, p2p.StreamConn(link.Stream, link.Reader))
+	dialed() // attached (or refused): Keeps answers for it from now on
 	select {
-	case <-d.Service.Attach(link.Peer, p2p.StreamConn(link.Stream, link.Reader)):
+	case <-ended:
 	case <-ctx.Done():
 	}
 	d.cfg.Log.Info("disconnected from device", "peer", id.ShortString())
@@ -399,10 +497,18 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 // (by this host or another of its starts).
 func (d *Device) peerConnected(id peer.ID) bool {
 	d.mu.Lock()
-	dev := d.peers[id].Device
-	d.mu.Unlock()
-	_, connected := d.Service.Peers()[dev]
-	return dev != "" && connected
+	defer d.mu.Unlock()
+	return d.connectedLocked(d.peers[id])
+}
+
+// connectedLocked says whether the device st was found to be is
+// connected; d.mu held.
+func (d *Device) connectedLocked(st *PeerState) bool {
+	if st == nil || st.Device == "" {
+		return false
+	}
+	_, connected := d.Service.Peers()[st.Device]
+	return connected
 }
 
 // closeLAN closes the LAN connections to device dev (see closePeer).
@@ -428,16 +534,16 @@ func (d *Device) latestLAN() map[objsync.PeerID]*PeerState {
 }
 
 // connectedPeer records a connection to device dev, found at LAN host id,
-// and remembers where it was found: for each device, only its latest LAN
-// host (the others were its earlier starts).
-func (d *Device) connectedPeer(id peer.ID, dev objsync.PeerID, addrs []ma.Multiaddr) {
+// on transport connection c, and remembers where it was found: for each
+// device, only its latest LAN host (the others were its earlier starts).
+func (d *Device) connectedPeer(id peer.ID, dev objsync.PeerID, addrs []ma.Multiaddr, c network.Conn) {
 	d.mu.Lock()
 	st := d.peers[id]
 	if st == nil {
 		st = &PeerState{ID: id}
 		d.peers[id] = st
 	}
-	st.LastSeen, st.LastError, st.Device, st.proven, st.tries = time.Now(), "", dev, true, 0
+	st.LastSeen, st.LastError, st.Device, st.proven, st.tries, st.conn = time.Now(), "", dev, true, 0, c
 	if len(addrs) == 0 {
 		addrs = d.lan.Peerstore().Addrs(id)
 	}

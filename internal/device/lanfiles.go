@@ -132,7 +132,10 @@ func (lanChunks) Missing(_ context.Context, after files.Address) ([]files.Addres
 func (lanChunks) Usage() p2p.Usage { return p2p.Usage{} }
 
 // lanLinks are the chunk links to the devices connected on the LAN now,
-// one per device (its latest LAN id), made on first use and kept.
+// one per device (its latest LAN id), made on first use and kept. Their
+// streams go on the transport connection of the device's sync stream
+// (p2p.NewStreamOn), which both devices keep: a connection left over from
+// two dials at once is closed soon, with whatever streams it carried.
 func (d *Device) lanLinks() []*nodeLink {
 	peers := d.Service.Peers()
 	d.mu.Lock()
@@ -157,7 +160,7 @@ func (d *Device) lanLinks() []*nodeLink {
 		l := m.lan[id]
 		if l == nil {
 			l = &nodeLink{id: id, addr: "device " + id.ShortString(), dial: func(ctx context.Context) (*p2p.ChunkClient, error) {
-				s, err := lan.NewStream(ctx, id, p2p.ChunkProtocolID)
+				s, err := d.lanStream(ctx, lan, id)
 				if err != nil {
 					return nil, errors.Join(p2p.ErrChunkNotFound, err) // try the next holder
 				}
@@ -168,4 +171,19 @@ func (d *Device) lanLinks() []*nodeLink {
 		out = append(out, l)
 	}
 	return out
+}
+
+// lanStream opens a chunk stream to LAN host id beside its sync stream,
+// or where libp2p chooses once that connection is gone.
+func (d *Device) lanStream(ctx context.Context, lan host.Host, id peer.ID) (network.Stream, error) {
+	d.mu.Lock()
+	var c network.Conn
+	if st := d.peers[id]; st != nil {
+		c = st.conn
+	}
+	d.mu.Unlock()
+	if c != nil && !c.IsClosed() {
+		return p2p.NewStreamOn(ctx, c, p2p.ChunkProtocolID)
+	}
+	return lan.NewStream(ctx, id, p2p.ChunkProtocolID)
 }

@@ -16,6 +16,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"github.com/multiformats/go-multistream"
 
 	"mycel/internal/objsync"
 	"mycel/internal/pb"
@@ -34,6 +36,25 @@ const PeerProtocolID = "/mycel/peer/2"
 var ErrNotOurVault = errors.New("not a device of this vault")
 
 const nonceSize = 32
+
+// ErrDuplicate is the answer to a handshake with a device this one is
+// connected to already, or is dialing at the same moment with the better
+// claim (see syncer.KeepsFirst): the other connection is kept. The decider
+// returns it to AcceptPeer before any welcome, so the dialer never takes
+// the stream for a working one; DialPeer returns it, and leaves the
+// transport connection alone (it may carry the connection kept).
+var ErrDuplicate = errors.New("already connected to that device: the other connection is kept")
+
+// duplicateCode is the stream reset code that tells a dialer ErrDuplicate:
+// a reset with a code of its own, since the devices' handshake has no
+// frame to say it and an older dialer takes any reset for a failure.
+const duplicateCode network.StreamErrorCode = 0x6d79 // "my"
+
+// isDuplicate says whether err is the other side's ErrDuplicate.
+func isDuplicate(err error) bool {
+	var se *network.StreamError
+	return errors.As(err, &se) && se.Remote && se.ErrorCode == duplicateCode
+}
 
 // NewLANHost starts the host a device shows on the local network, with a
 // key of its own made afresh at every start. mDNS announces its peer id
@@ -131,6 +152,11 @@ func DialPeer(ctx context.Context, h host.Host, info peer.AddrInfo, discovery [3
 	}
 	fail := func(err error) (*PeerLink, error) {
 		s.Reset()
+		if isDuplicate(err) {
+			// Not a failure: the transport connection may carry the
+			// connection kept.
+			return nil, fmt.Errorf("handshake with %s: %w", info.ID.ShortString(), ErrDuplicate)
+		}
 		closeIfIdle(s.Conn(), s)
 		return nil, fmt.Errorf("handshake with %s: %w", info.ID.ShortString(), err)
 	}
@@ -190,7 +216,8 @@ func DialPeer(ctx context.Context, h host.Host, info peer.AddrInfo, discovery [3
 // membership records) for the service to attach it to and the records to
 // send back, with this device's key and proof. A dialer without the
 // discovery key gets no reason and no device key: the stream is reset.
-// It returns the dialer's sync peer id.
+// A decider's ErrDuplicate resets it with a code that tells the dialer
+// so. It returns the dialer's sync peer id.
 func AcceptPeer(s network.Stream, discovery [32]byte, device ed25519.PrivateKey, decide func(ed25519.PublicKey, [][]byte) (*syncer.Service, [][]byte, error)) (objsync.PeerID, error) {
 	r, f, err := firstFrame(s)
 	if err != nil {
@@ -232,6 +259,10 @@ func AcceptPeer(s network.Stream, discovery [32]byte, device ed25519.PrivateKey,
 		return "", err
 	}
 	svc, records, err := decide(key, proof.MemberRecords)
+	if errors.Is(err, ErrDuplicate) {
+		s.ResetWithError(duplicateCode)
+		return pid, err
+	}
 	pub, sig := deviceProof(device, "listener", self, other, theirs, mine)
 	welcome := &pb.Frame{Body: &pb.Frame_PeerProof{PeerProof: &pb.PeerProof{MemberRecords: records, DeviceKey: pub, DeviceSignature: sig}}}
 	return pid, answer(s, r, svc, err, welcome, pid)
@@ -268,4 +299,35 @@ func dialerProofOf(f *pb.Frame, discovery [32]byte, self, other peer.ID, theirs,
 		return nil, ErrNotOurVault
 	}
 	return proof, nil
+}
+
+// NewStreamOn opens a stream of protocol proto on transport connection c.
+// A device opens its chunk streams to another device on the connection
+// that carries their sync stream, so that they live and end with the
+// connection both devices kept: two devices that dialed each other at once
+// may hold two transport connections for a while, libp2p's NewStream picks
+// either, and the other is closed (closeIfIdle, or the gate: no handshake
+// completed on it) with the streams it carried.
+func NewStreamOn(ctx context.Context, c network.Conn, proto protocol.ID) (network.Stream, error) {
+	s, err := c.NewStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.SetProtocol(proto); err != nil {
+		s.Reset()
+		return nil, err
+	}
+	// What NewStream does when the protocol is not known to be supported
+	// (a round trip), bounded as the handshake is.
+	deadline := time.Now().Add(HandshakeTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	s.SetDeadline(deadline)
+	if err := multistream.SelectProtoOrFail(proto, s); err != nil {
+		s.Reset()
+		return nil, fmt.Errorf("open %s stream: %w", proto, err)
+	}
+	s.SetDeadline(time.Time{})
+	return s, nil
 }

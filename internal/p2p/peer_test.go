@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"io"
 	"testing"
 	"time"
 
@@ -185,5 +186,49 @@ func TestDeviceKeyMustBeProven(t *testing.T) {
 				t.Fatal("a forged device key was accepted")
 			}
 		})
+	}
+}
+
+// A listener that keeps another connection to the dialing device answers
+// its handshake with ErrDuplicate before any welcome: the dialer gets
+// ErrDuplicate, not a failure, and the transport connection stays open
+// (it may carry the connection kept), as does a device stream on it.
+func TestDuplicateAnswered(t *testing.T) {
+	var vaultKey [32]byte
+	rand.Read(vaultKey[:])
+	dialer, listener := lanHost(t), lanHost(t)
+	decided := make(chan error, 1)
+	listener.SetStreamHandler(PeerProtocolID, func(s network.Stream) {
+		_, err := AcceptPeer(s, vaultKey, deviceKey(t), func(ed25519.PublicKey, [][]byte) (*syncer.Service, [][]byte, error) {
+			return nil, nil, ErrDuplicate
+		})
+		decided <- err
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := DialPeer(ctx, dialer, peer.AddrInfo{ID: listener.ID(), Addrs: listener.Addrs()}, vaultKey, deviceKey(t), nil)
+	if !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("dialer: %v, not ErrDuplicate", err)
+	}
+	if err := <-decided; !errors.Is(err, ErrDuplicate) {
+		t.Fatalf("listener: %v", err)
+	}
+	conns := dialer.Network().ConnsToPeer(listener.ID())
+	if len(conns) != 1 || conns[0].IsClosed() {
+		t.Fatalf("the transport connection was closed: %d open", len(conns))
+	}
+	// A stream opened beside it works.
+	listener.SetStreamHandler("/mycel/test/1", func(s network.Stream) { s.Write([]byte("ok")); s.Close() })
+	s, err := NewStreamOn(ctx, conns[0], "/mycel/test/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	buf := make([]byte, 2)
+	if _, err := io.ReadFull(s, buf); err != nil || string(buf) != "ok" {
+		t.Fatalf("stream beside: %q %v", buf, err)
+	}
+	if s.Conn() != conns[0] {
+		t.Fatal("the stream is not on the connection asked for")
 	}
 }

@@ -1,6 +1,7 @@
 package syncer
 
 import (
+	"context"
 	"errors"
 	"maps"
 	"slices"
@@ -155,7 +156,7 @@ func (s *Service) Attach(peer objsync.PeerID, nc Conn) <-chan struct{} {
 		// caller who waited for Attach sees it there.
 		defer close(attached)
 		if old := s.conns[peer]; old != nil {
-			if keepsOld(s.self, old, c) {
+			if KeepsFirst(s.self, peer, old.c.Dialed(), nc.Dialed()) {
 				close(c.closed)
 				nc.Close()
 				return
@@ -193,19 +194,38 @@ func (s *Service) Attach(peer objsync.PeerID, nc Conn) <-chan struct{} {
 	return c.closed
 }
 
-// keepsOld decides between two connections to one peer. Two devices that
-// dial each other at once must keep the same one, or each would drop the
-// one the other kept: that dialed by the lesser peer id. Otherwise the new
-// one replaces the old (the peer reconnected).
-func keepsOld(self objsync.PeerID, old, c *conn) bool {
-	dialer := func(c *conn) objsync.PeerID {
-		if c.c.Dialed() {
+// KeepsFirst decides between two connections of self to peer, first and
+// second (each dialed by self or not): whether first is kept. Two devices
+// that dial each other at once must keep the same one, or each would drop
+// the one the other kept: that dialed by the lesser peer id. Otherwise the
+// second replaces the first (the peer reconnected). Attach decides so, and
+// a handshake under way asks the same before it welcomes a connection (see
+// Keeps), so that both sides settle on one before either uses it.
+func KeepsFirst(self, peer objsync.PeerID, firstDialed, secondDialed bool) bool {
+	dialer := func(dialed bool) objsync.PeerID {
+		if dialed {
 			return self
 		}
-		return c.peer
+		return peer
 	}
-	a, b := dialer(old), dialer(c)
+	a, b := dialer(firstDialed), dialer(secondDialed)
 	return a != b && a < b
+}
+
+// Keeps reports whether the connection attached to peer, if any, would be
+// kept over a new one (dialed by this side or not), as Attach will decide.
+// A handshake asks before it welcomes a connection: one refused then was
+// never used by either side, where one Attach drops had been welcomed,
+// and its dialer may not even have read the welcome when it is reset.
+func (s *Service) Keeps(ctx context.Context, peer objsync.PeerID, dialed bool) bool {
+	var keeps bool
+	if err := s.ask(ctx, func() {
+		old := s.conns[peer]
+		keeps = old != nil && KeepsFirst(s.self, peer, old.c.Dialed(), dialed)
+	}); err != nil {
+		return false // stopped: Attach refuses it anyway
+	}
+	return keeps
 }
 
 func (s *Service) drop(c *conn) {

@@ -170,6 +170,16 @@ func TestSimultaneousDials(t *testing.T) {
 	lostB := b.Attach("peer-a", bDialedAtB) // b: its own dial first
 	keptB := b.Attach("peer-a", aDialedAtB)
 	eventually(t, "the connection dialed by peer-b closed on both sides", func() bool { return closed(lostA) && closed(lostB) })
+	// What a handshake asks before it welcomes a third: the one kept wins
+	// over any new one dialed by peer-b, not over a new one of peer-a's
+	// (it reconnected).
+	ctx := context.Background()
+	if !a.Keeps(ctx, "peer-b", false) || a.Keeps(ctx, "peer-b", true) || !b.Keeps(ctx, "peer-a", true) || b.Keeps(ctx, "peer-a", false) {
+		t.Fatal("Keeps disagrees with what Attach kept")
+	}
+	if a.Keeps(ctx, "peer-c", false) {
+		t.Fatal("keeps a connection to a peer it has none to")
+	}
 	eventually(t, "the object through the kept connection", func() bool { return count(t, vb) == len(obj) })
 	if closed(keptA) || closed(keptB) {
 		t.Fatalf("the connection dialed by peer-a was dropped: at a %v, at b %v", closed(keptA), closed(keptB))
