@@ -42,10 +42,14 @@ It also serves the local API on a unix socket in the data folder (only you can
 open it), which the other commands use while it runs, and the web app on
 http://127.0.0.1:7457 (--web ADDR, --no-web; when 7457 is taken, any free
 port). On a terminal it prints an address that logs a browser in once;
-'mycel open' opens the app in the browser at any time.`,
+'mycel open' opens the app in the browser at any time.
+
+Its memory: the Go runtime is held to about 160 MiB where it can be (the
+collector works harder past it); GOMEMLIMIT=SIZE sets another limit.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			defer startHeapProfile("up")()
+			limitMemory()
 			if noLAN && lanOnly {
 				return errors.New("--no-lan and --lan-only together would sync with nothing")
 			}
