@@ -101,8 +101,9 @@ With --json it prints one JSON object a line: {"event": "up", ...} with its
 addresses once it listens, {"event": "stopped"} when it stops; its log on
 standard error is JSON too.
 
-Its memory: the Go runtime is held to about 160 MiB where it can be (the
-collector works harder past it); GOMEMLIMIT=SIZE sets another limit.`,
+Its memory: the Go runtime is held to about 160 MiB, or half again what it
+keeps live when that is more (the collector works harder past it);
+GOMEMLIMIT=SIZE sets a limit of its own instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
@@ -112,7 +113,7 @@ collector works harder past it); GOMEMLIMIT=SIZE sets another limit.`,
 			}
 			defer stopProfile()
 			defer startHeapProfile("node")()
-			limitMemory()
+			limitMemory(cmd.Context())
 			explicit := cmd.Flags().Changed("listen")
 			if explicit && len(listen) == 0 {
 				return errors.New("--listen needs at least one multiaddr")

@@ -44,12 +44,13 @@ http://127.0.0.1:7457 (--web ADDR, --no-web; when 7457 is taken, any free
 port). On a terminal it prints an address that logs a browser in once;
 'mycel open' opens the app in the browser at any time.
 
-Its memory: the Go runtime is held to about 160 MiB where it can be (the
-collector works harder past it); GOMEMLIMIT=SIZE sets another limit.`,
+Its memory: the Go runtime is held to about 160 MiB, or half again what it
+keeps live when that is more (the collector works harder past it);
+GOMEMLIMIT=SIZE sets a limit of its own instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			defer startHeapProfile("up")()
-			limitMemory()
+			limitMemory(cmd.Context())
 			if noLAN && lanOnly {
 				return errors.New("--no-lan and --lan-only together would sync with nothing")
 			}

@@ -153,8 +153,9 @@ func (m *Machine) enqueue(pr *peer, obj ID) {
 // stops again goes back in the backlog, and the drain ends there.
 func (m *Machine) drain(pr *peer) error {
 	for len(pr.backlog) > 0 && pr.inAir < m.cfg.PeerWindow {
-		// An object waits only once its peer's heads are known (only
-		// sendMissing puts it here), and they are never forgotten.
+		// An object waits only once its peer's heads are known
+		// (sendMissing, and stepHeads for a peer that holds none of it,
+		// put it here), and they are never forgotten.
 		obj := pr.backlog[0]
 		mine, err := m.store.Heads(obj)
 		if err != nil {

@@ -37,23 +37,7 @@ func TestPeerWindowBoundsAllObjects(t *testing.T) {
 		biggest = max(biggest, len(c.raw))
 	}
 	toA, toB := []Message{}, []Message{}
-	take := func(m *Machine, st *memStore, out *[]Message) {
-		for m.HasReady() {
-			rd := m.Ready()
-			m.Advance()
-			st.persist(rd.Held)
-			var outs []Outcome
-			for _, in := range rd.Received {
-				outs = append(outs, st.receive(in.Change.ID, in.Change.Raw))
-			}
-			if len(rd.Received) > 0 {
-				must(m.Applied(rd.Received[0].From, rd.Received[0].Object, outs))
-			}
-			for _, e := range rd.Messages {
-				*out = append(*out, e.Msg)
-			}
-		}
-	}
+	take := func(m *Machine, st *memStore, out *[]Message) { must(takeReady(m, st, out)) }
 	for round := 0; ; round++ {
 		if round == 10000 {
 			t.Fatalf("no end: b holds %d of %d changes", len(dst.changes), len(src.changes))
@@ -120,23 +104,7 @@ func TestReconcilingMidSyncReadsNoWaitingGraph(t *testing.T) {
 	}
 	must(a.Connected("b"))
 	must(b.Connected("a"))
-	take := func(m *Machine, st *memStore, out *[]Message) {
-		for m.HasReady() {
-			rd := m.Ready()
-			m.Advance()
-			st.persist(rd.Held)
-			var outs []Outcome
-			for _, in := range rd.Received {
-				outs = append(outs, st.receive(in.Change.ID, in.Change.Raw))
-			}
-			if len(rd.Received) > 0 {
-				must(m.Applied(rd.Received[0].From, rd.Received[0].Object, outs))
-			}
-			for _, e := range rd.Messages {
-				*out = append(*out, e.Msg)
-			}
-		}
-	}
+	take := func(m *Machine, st *memStore, out *[]Message) { must(takeReady(m, st, out)) }
 	var toA, toB []Message
 	recons := 0
 	for round := 0; len(dst.changes) < len(src.changes); round++ {
@@ -172,4 +140,28 @@ func TestReconcilingMidSyncReadsNoWaitingGraph(t *testing.T) {
 	if src.graphs > 8*objects {
 		t.Errorf("%d graphs read for %d objects", src.graphs, objects)
 	}
+}
+
+// takeReady carries out m's Ready on st until it has nothing more to do
+// (what it received stored, then Applied), adding the messages it sends to
+// out.
+func takeReady(m *Machine, st *memStore, out *[]Message) error {
+	for m.HasReady() {
+		rd := m.Ready()
+		m.Advance()
+		st.persist(rd.Held)
+		var outs []Outcome
+		for _, in := range rd.Received {
+			outs = append(outs, st.receive(in.Change.ID, in.Change.Raw))
+		}
+		if len(rd.Received) > 0 {
+			if err := m.Applied(rd.Received[0].From, rd.Received[0].Object, outs); err != nil {
+				return err
+			}
+		}
+		for _, e := range rd.Messages {
+			*out = append(*out, e.Msg)
+		}
+	}
+	return nil
 }

@@ -525,10 +525,13 @@ func (e *Engine) textTook(now time.Time, ls []*loaded, rows []store.Object) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for i, r := range rows {
-		if ti, ok := e.textIndexed[ls[i].id]; ok {
-			ti.took = took * time.Duration(len(r.Body)) / time.Duration(total)
-			e.textIndexed[ls[i].id] = ti
+		// Swept meanwhile (it took more than its wait): noted again.
+		ti, ok := e.textIndexed[ls[i].id]
+		if !ok {
+			ti.at = now
 		}
+		ti.took = took * time.Duration(len(r.Body)) / time.Duration(total)
+		e.textIndexed[ls[i].id] = ti
 	}
 }
 

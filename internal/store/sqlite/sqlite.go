@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
@@ -234,8 +235,7 @@ func (d *DB) prepared(ctx context.Context, query string, read bool) (*sql.Stmt, 
 		return nil, errors.New("store is closed")
 	}
 	if !read && d.rd != d.db {
-		d.toPrepare[query] = true
-		return nil, nil
+		return nil, nil // the transaction prepares it (see txn.stmt)
 	}
 	st, err := pool.PrepareContext(ctx, query)
 	if err != nil {
@@ -259,22 +259,32 @@ func (d *DB) run(ctx context.Context, readOnly bool, f func(store.Tx) error) err
 	if d.readOnly && !readOnly {
 		return fmt.Errorf("%w where %s is: mycel can read but not write until some space is freed", store.ErrFull, d.path)
 	}
-	pool := d.db
-	if readOnly {
-		pool = d.rd
-	} else if d.rd != d.db {
-		if err := d.prepareWaiting(ctx); err != nil {
-			return fmt.Errorf("prepare: %w", wrapFull(err))
+	var tx *sql.Tx
+	var err error
+	switch {
+	case readOnly:
+		tx, err = d.rd.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	case d.rd != d.db:
+		// One connection writes: a write waits for it in the pool, not in
+		// SQLite's busy handler, so the wait is bounded here as that
+		// handler bounded it (a write nested in a write, or one that
+		// never ends, fails the others instead of hanging them).
+		var c *sql.Conn
+		if c, err = d.writer(ctx); err != nil {
+			return err
 		}
+		defer c.Close()
+		tx, err = c.BeginTx(ctx, nil)
+	default:
+		tx, err = d.db.BeginTx(ctx, nil)
 	}
-	tx, err := pool.BeginTx(ctx, &sql.TxOptions{ReadOnly: readOnly})
 	if err != nil {
 		return fmt.Errorf("begin: %w", wrapFull(err))
 	}
 	// Whatever way f leaves (an error, a panic, which goes on up, or
 	// runtime.Goexit from t.Fatal), the transaction ends here. Left open it
 	// would keep its connection and, for a writer, the write lock: every
-	// later write would wait out busy_timeout and fail with SQLITE_BUSY.
+	// later write would wait out busy_timeout (or busyWait) and fail.
 	// After a commit, this rollback is a no-op.
 	defer tx.Rollback()
 	if err := f(&txn{tx: tx, db: d, ctx: ctx, read: readOnly}); err != nil {
@@ -287,6 +297,35 @@ func (d *DB) run(ctx context.Context, readOnly bool, f func(store.Tx) error) err
 		return fmt.Errorf("commit: %w", wrapFull(err))
 	}
 	return nil
+}
+
+// busyWait bounds how long a write waits for the one writing connection:
+// SQLite's busy_timeout, which bounds the wait for its lock.
+var busyWait = 10 * time.Second // a variable: tests shorten it
+
+// writer is the writing connection, once the statements writes used are
+// prepared on it, waited for at most busyWait (or ctx's deadline).
+func (d *DB) writer(ctx context.Context) (*sql.Conn, error) {
+	wait := ctx
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		wait, cancel = context.WithTimeout(ctx, busyWait)
+		defer cancel()
+	}
+	busy := func(err error) error {
+		if wait.Err() != nil && ctx.Err() == nil {
+			return fmt.Errorf("%s is busy: another write has held it for %v (is a write waiting on another?)", d.path, busyWait)
+		}
+		return fmt.Errorf("begin: %w", wrapFull(err))
+	}
+	if err := d.prepareWaiting(wait); err != nil {
+		return nil, busy(err)
+	}
+	c, err := d.db.Conn(wait)
+	if err != nil {
+		return nil, busy(err)
+	}
+	return c, nil
 }
 
 type txn struct {
@@ -316,6 +355,12 @@ func (t *txn) stmt(query string) (*sql.Stmt, error) {
 		if st, err = t.tx.PrepareContext(t.ctx, query); err != nil {
 			return nil, err
 		}
+		// It prepares: the next write prepares it on the pool.
+		t.db.mu.Lock()
+		if t.db.toPrepare != nil {
+			t.db.toPrepare[query] = true
+		}
+		t.db.mu.Unlock()
 	} else {
 		st = t.tx.StmtContext(t.ctx, st)
 	}
@@ -335,7 +380,14 @@ func (d *DB) prepareWaiting(ctx context.Context) error {
 	for _, query := range queries {
 		st, err := d.db.PrepareContext(ctx, query)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			// Left to the write that uses it to prepare, and report.
+			d.mu.Lock()
+			delete(d.toPrepare, query)
+			d.mu.Unlock()
+			continue
 		}
 		d.mu.Lock()
 		if d.stmts == nil || d.stmts[query] != nil { // closed, or prepared meanwhile

@@ -43,6 +43,61 @@ func TestContract(t *testing.T) {
 	})
 }
 
+// The contract holds too for a device's store, which writes through one
+// connection and reads through others (Options.CacheMiB).
+func TestContractOneWriter(t *testing.T) {
+	storetest.Run(t, storetest.Impl{
+		New: func(t *testing.T) store.Store {
+			db, err := OpenWith(filepath.Join(t.TempDir(), "mycel.db"), Options{CacheMiB: 4})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			return db
+		},
+		OpenCopy: func(t *testing.T, path string) store.Store { return open(t, path) },
+	})
+}
+
+// With one writing connection, a statement that fails to prepare fails
+// its write only, and a write that waits on another write (nested in it)
+// fails after busyWait, as SQLite's busy handler made it, not hangs.
+func TestOneWriterFailsOnlyWhatFails(t *testing.T) {
+	db, err := OpenWith(filepath.Join(t.TempDir(), "mycel.db"), Options{CacheMiB: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		_, err := tx.(*txn).exec(`INSERT INTO no_such_table VALUES (1)`)
+		return err
+	}); err == nil {
+		t.Fatal("a write into a table that does not exist worked")
+	}
+	for range 2 {
+		if err := db.Update(ctx, func(tx store.Tx) error {
+			_, err := tx.CountChanges()
+			return err
+		}); err != nil {
+			t.Fatalf("a later write fails with the bad one's error: %v", err)
+		}
+	}
+	was := busyWait
+	busyWait = 200 * time.Millisecond
+	defer func() { busyWait = was }()
+	start := time.Now()
+	err = db.Update(ctx, func(tx store.Tx) error {
+		return db.Update(ctx, func(store.Tx) error { return nil })
+	})
+	if err == nil || !strings.Contains(err.Error(), "busy") {
+		t.Fatalf("a write nested in a write: %v, want the store busy", err)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Fatalf("a write nested in a write failed after %v", took)
+	}
+}
+
 func TestOpenRefusesGarbage(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "mycel.db")
 	os.WriteFile(path, []byte("this is not a database, it is a text file of some length........"), 0o600)
