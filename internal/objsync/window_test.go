@@ -165,3 +165,69 @@ func takeReady(m *Machine, st *memStore, out *[]Message) error {
 	}
 	return nil
 }
+
+// TestEditWhileWaitingInTheBacklog: an object edited (or relayed) while it
+// waits in a peer's backlog is not offered then (see offer), and reaches
+// the peer with the edit when its turn comes, with no reconciliation to
+// repair it.
+func TestEditWhileWaitingInTheBacklog(t *testing.T) {
+	src, dst := newMem(), newMem()
+	for i := range 40 {
+		chain(src, 4, uint64(1000*i))
+	}
+	cfg := Config{ReconcileEvery: 1 << 30, BatchBytes: 300, Window: 600, PeerWindow: 600}
+	salt := func() (s [reconcile.SaltSize]byte) { return s }
+	a, b := New("a", src, cfg, salt), New("b", dst, cfg, salt)
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(a.Connected("b"))
+	must(b.Connected("a"))
+	var toA, toB []Message
+	edited := false
+	var last ID
+	for round := 0; ; round++ {
+		if round == 10000 {
+			t.Fatal("no end")
+		}
+		must(takeReady(a, src, &toB))
+		must(takeReady(b, dst, &toA))
+		if len(toA)+len(toB) == 0 {
+			break
+		}
+		if pr := a.peers["b"]; !edited && len(pr.backlog) > 10 {
+			// The last object waits far back: edit it now.
+			obj := pr.backlog[len(pr.backlog)-1]
+			if !pr.inBacklog[obj] {
+				t.Fatal("the backlog and its set disagree")
+			}
+			heads := src.heads[obj]
+			var raw []byte
+			last, raw = encode(obj, heads, 999_999)
+			src.receive(last, raw)
+			must(a.Changed(obj))
+			edited = true
+		}
+		for _, msg := range toB {
+			must(b.Step("a", msg))
+			must(takeReady(b, dst, &toA))
+		}
+		toB = nil
+		for _, msg := range toA {
+			must(a.Step("b", msg))
+		}
+		toA = nil
+	}
+	if !edited {
+		t.Fatal("no object waited in the backlog: the test needs one")
+	}
+	if !dst.has(last) {
+		t.Fatal("the edit made while its object waited never reached the peer")
+	}
+	if len(dst.changes) != len(src.changes) {
+		t.Fatalf("b holds %d of %d changes", len(dst.changes), len(src.changes))
+	}
+}
