@@ -9,7 +9,8 @@ import (
 
 // TestLimitMemory: long-running commands hold the Go runtime to
 // memoryLimit, unless GOMEMLIMIT names a limit (the runtime read it);
-// with more live than two thirds of it, to half again what is live.
+// with more live than four fifths of it, to a quarter more than what is
+// live.
 func TestLimitMemory(t *testing.T) {
 	was := debug.SetMemoryLimit(-1)
 	defer debug.SetMemoryLimit(was)
@@ -31,7 +32,7 @@ func TestLimitMemory(t *testing.T) {
 	for _, c := range []struct {
 		live uint64
 		want int64
-	}{{0, memoryLimit}, {100 << 20, memoryLimit}, {200 << 20, 300 << 20}} {
+	}{{0, memoryLimit}, {120 << 20, memoryLimit}, {200 << 20, 250 << 20}} {
 		if got := limitFor(c.live); got != c.want {
 			t.Errorf("limit for %d MiB live: %d MiB, want %d", c.live>>20, got>>20, c.want>>20)
 		}

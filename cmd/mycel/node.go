@@ -101,8 +101,8 @@ With --json it prints one JSON object a line: {"event": "up", ...} with its
 addresses once it listens, {"event": "stopped"} when it stops; its log on
 standard error is JSON too.
 
-Its memory: the Go runtime is held to about 160 MiB, or half again what it
-keeps live when that is more (the collector works harder past it);
+Its memory: the Go runtime is held to about 160 MiB, or a quarter more than
+what it keeps live when that is more (the collector works harder past it);
 GOMEMLIMIT=SIZE sets a limit of its own instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

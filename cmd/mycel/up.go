@@ -44,8 +44,8 @@ http://127.0.0.1:7457 (--web ADDR, --no-web; when 7457 is taken, any free
 port). On a terminal it prints an address that logs a browser in once;
 'mycel open' opens the app in the browser at any time.
 
-Its memory: the Go runtime is held to about 160 MiB, or half again what it
-keeps live when that is more (the collector works harder past it);
+Its memory: the Go runtime is held to about 160 MiB, or a quarter more than
+what it keeps live when that is more (the collector works harder past it);
 GOMEMLIMIT=SIZE sets a limit of its own instead.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
