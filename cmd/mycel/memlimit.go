@@ -13,7 +13,7 @@ import (
 // does: past it the collector runs more often, rather than letting the
 // heap grow to twice what is live. A first sync of 100,000 objects keeps
 // 100–130 MB live on each side; without it each side's peak RSS was
-// 330–370 MB (the collector's headroom), with it 201 and 231 MB, for some
+// 330–370 MB (the collector's headroom), with it 198 and 247 MB, for some
 // 15 % more CPU.
 const memoryLimit = 160 << 20
 
