@@ -552,6 +552,7 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 	if err != nil {
 		return err
 	}
+	myHash := HeadsHash(mine)
 	if len(theirs) == 0 && len(mine) > 0 && len(pr.backlog) > 0 && pr.flights[obj] == nil {
 		// The peer holds none of it, and its window is full (objects
 		// wait for room: drain left them): the object waits its turn
@@ -562,10 +563,9 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 		// all twice. (Not in sendMissing: drain calls it for the objects
 		// of the backlog, which is not empty then.)
 		m.enqueue(pr, obj)
-		pr.setTold(obj, HeadsHash(mine))
+		pr.setTold(obj, myHash)
 		return nil
 	}
-	myHash := HeadsHash(mine)
 	if theirHash == myHash {
 		// The peer holds just what we hold: it lacks nothing, and all in
 		// flight to it arrived. Said without a look at the graph: in a

@@ -19,38 +19,39 @@ func chain(s *memStore, n int, seed uint64) ID {
 	return root
 }
 
-// pairRun connects machines a (over src) and b (over dst) and runs their
-// exchange to the end, delivering messages in order; seen is called with
-// each message b receives, once b has stored what it carried.
-func pairRun(t *testing.T, cfg Config, src, dst *memStore, seen func(a, b *Machine, msg Message)) {
+// connectPair makes machines a (over src) and b (over dst), salts all
+// zero, and connects each to the other.
+func connectPair(t *testing.T, cfg Config, src, dst *memStore) (a, b *Machine) {
 	t.Helper()
 	salt := func() (s [reconcile.SaltSize]byte) { return s }
-	a, b := New("a", src, cfg, salt), New("b", dst, cfg, salt)
+	a, b = New("a", src, cfg, salt), New("b", dst, cfg, salt)
 	if err := a.Connected("b"); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Connected("a"); err != nil {
 		t.Fatal(err)
 	}
+	return a, b
+}
+
+// pairRun connects machines a (over src) and b (over dst) and runs their
+// exchange to the end, delivering messages in order; seen is called with
+// each message b receives, once b has stored what it carried.
+func pairRun(t *testing.T, cfg Config, src, dst *memStore, seen func(a, b *Machine, msg Message)) {
+	t.Helper()
+	a, b := connectPair(t, cfg, src, dst)
 	inflight := map[PeerID][]Message{}
 	take := func(m *Machine, store *memStore) {
-		for m.HasReady() {
-			rd := m.Ready()
-			m.Advance()
-			var outs []Outcome
-			for _, in := range rd.Received {
-				outs = append(outs, store.receive(in.Change.ID, in.Change.Raw))
-			}
-			store.persist(rd.Held)
-			if len(rd.Received) > 0 {
-				if err := m.Applied(rd.Received[0].From, rd.Received[0].Object, outs); err != nil {
-					t.Fatal(err)
-				}
-			}
-			for _, e := range rd.Messages {
-				inflight[e.To] = append(inflight[e.To], e.Msg)
-			}
+		// A pair's machines send only to each other.
+		to := PeerID("a")
+		if m == a {
+			to = "b"
 		}
+		msgs := inflight[to]
+		if err := takeReady(m, store, &msgs); err != nil {
+			t.Fatal(err)
+		}
+		inflight[to] = msgs
 	}
 	for round := 0; ; round++ {
 		if round == 100000 {

@@ -2,8 +2,6 @@ package objsync
 
 import (
 	"testing"
-
-	"mycel/internal/reconcile"
 )
 
 // A sender holds no more than its peer window of changes in flight to one
@@ -22,16 +20,13 @@ func TestPeerWindowBoundsAllObjects(t *testing.T) {
 		total += len(c.raw)
 	}
 	cfg := Config{ReconcileEvery: 1000, BatchBytes: 300, Window: 600, PeerWindow: 2000}
-	salt := func() (s [reconcile.SaltSize]byte) { return s }
-	a, b := New("a", src, cfg, salt), New("b", dst, cfg, salt)
+	a, b := connectPair(t, cfg, src, dst)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(a.Connected("b"))
-	must(b.Connected("a"))
 	biggest := 0
 	for _, c := range src.changes {
 		biggest = max(biggest, len(c.raw))
@@ -94,16 +89,13 @@ func TestReconcilingMidSyncReadsNoWaitingGraph(t *testing.T) {
 		chain(src, 4, uint64(1000*i))
 	}
 	cfg := Config{ReconcileEvery: 2, BatchBytes: 300, Window: 600, PeerWindow: 2000}
-	salt := func() (s [reconcile.SaltSize]byte) { return s }
-	a, b := New("a", src, cfg, salt), New("b", dst, cfg, salt)
+	a, b := connectPair(t, cfg, src, dst)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(a.Connected("b"))
-	must(b.Connected("a"))
 	take := func(m *Machine, st *memStore, out *[]Message) { must(takeReady(m, st, out)) }
 	var toA, toB []Message
 	recons := 0
@@ -176,16 +168,13 @@ func TestEditWhileWaitingInTheBacklog(t *testing.T) {
 		chain(src, 4, uint64(1000*i))
 	}
 	cfg := Config{ReconcileEvery: 1 << 30, BatchBytes: 300, Window: 600, PeerWindow: 600}
-	salt := func() (s [reconcile.SaltSize]byte) { return s }
-	a, b := New("a", src, cfg, salt), New("b", dst, cfg, salt)
+	a, b := connectPair(t, cfg, src, dst)
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
-	must(a.Connected("b"))
-	must(b.Connected("a"))
 	var toA, toB []Message
 	edited := false
 	var last ID
