@@ -48,13 +48,9 @@ Without ID or --all, it shows what is kept. 'mycel files ls' shows it per file,
 			}
 			return a.withVault(func(e *vault.Engine) error {
 				ctx := cmd.Context()
-				var ids []change.ID
-				for _, arg := range args {
-					id, err := e.Resolve(ctx, arg)
-					if err != nil {
-						return err
-					}
-					ids = append(ids, id)
+				ids, err := resolveAll(ctx, e, args)
+				if err != nil {
+					return err
 				}
 				o, err := e.Offline(ctx)
 				if err != nil {

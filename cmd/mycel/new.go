@@ -11,6 +11,7 @@ import (
 
 func (a *app) newCmd() *cobra.Command {
 	var title, typ, file, text string
+	var syncOff bool
 	cmd := &cobra.Command{
 		Use:   "new --title TITLE [--text TEXT | --file FILE.md]",
 		Short: "Create an object and print its id",
@@ -19,7 +20,8 @@ from --text or from a file (- for standard input). A file's front matter
 (title:, type:, tags: between --- lines) sets details too; flags win over it.
 
   mycel new --title "Groceries" --text "- [ ] milk"
-  mycel new --title "Notes" --file notes.md`,
+  mycel new --title "Notes" --file notes.md
+  mycel new --title "Diary" --sync-off      kept to this device from the start`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if file != "" && text != "" {
@@ -42,7 +44,7 @@ from --text or from a file (- for standard input). A file's front matter
 				details["type"] = typ
 			}
 			return a.withVault(func(e *vault.Engine) error {
-				id, err := e.CreateMarkdown(cmd.Context(), md, details)
+				id, err := e.CreateMarkdownPage(cmd.Context(), md, vault.NewPage{Details: details, SyncOff: syncOff})
 				if err != nil {
 					if title == "" {
 						return fmt.Errorf("%w: add --title TITLE", err)
@@ -57,5 +59,6 @@ from --text or from a file (- for standard input). A file's front matter
 	cmd.Flags().StringVar(&typ, "type", "page", "type of the object")
 	cmd.Flags().StringVar(&file, "file", "", "Markdown file with the content (- for standard input)")
 	cmd.Flags().StringVar(&text, "text", "", "content as Markdown")
+	cmd.Flags().BoolVar(&syncOff, "sync-off", false, "keep the page to this device from its first change (see 'mycel sync off')")
 	return cmd
 }

@@ -28,6 +28,7 @@ type statusReply struct {
 	VaultID string                `json:"vault_id"`
 	Status  string                `json:"status"`
 	Reason  string                `json:"reason,omitempty"`
+	Mode    string                `json:"mode,omitempty"` // with whom it syncs now ('mycel sync mode')
 	Nodes   []device.NodeStatus   `json:"nodes"`
 	Devices []device.PeerStatus   `json:"devices_connected"`
 	Objects []device.ObjectStatus `json:"objects"`
@@ -147,6 +148,9 @@ func printStatus(w io.Writer, r statusReply, detail bool) {
 	fmt.Fprintln(w)
 	if r.Nodes == nil {
 		return // no device running
+	}
+	if r.Mode != "" && r.Mode != string(vault.SyncAll) {
+		fmt.Fprintf(w, "Sync mode: %s ('mycel sync mode' changes it)\n", r.Mode)
 	}
 	if len(r.Nodes) == 0 {
 		fmt.Fprintln(w, "Backup nodes: none (add one with 'mycel nodes add ADDR')")

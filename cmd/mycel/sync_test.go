@@ -148,17 +148,7 @@ func printed(t *testing.T, p *proc, what string, match func(line string) (string
 // after --no-lan).
 func setup(t *testing.T, upArgs ...string) (nodeData, listen string, node *proc, a, b *cli, upA, upB *proc) {
 	t.Helper()
-	nodeData = filepath.Join(t.TempDir(), "node")
-	listen = loopbackListen(t)
-	node = runNode(t, nodeData, listen)
-	addr := nodeAddr(t, node)
-	a, b = newCLI(t), newCLI(t)
-	phrase := jsonOf[map[string]string](t, a.ok("init", "--show-phrase", "--name", "laptop", "--json"))["phrase"]
-	if _, errOut, err := b.run(phrase+"\n", "recover", "--name", "phone"); err != nil {
-		t.Fatalf("recover: %v %s", err, errOut)
-	}
-	a.ok("nodes", "add", addr)
-	b.ok("nodes", "add", addr)
+	nodeData, listen, node, a, b = laptopAndPhoneOnANode(t)
 	upA = start(t, append([]string{"--data", a.data, "up", "--no-lan"}, upArgs...)...)
 	upB = start(t, append([]string{"--data", b.data, "up", "--no-lan"}, upArgs...)...)
 	return

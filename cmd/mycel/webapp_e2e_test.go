@@ -213,6 +213,7 @@ func TestWebAppE2E(t *testing.T) {
 	t.Run("Editor", func(t *testing.T) { editorTools(t, e) })
 	t.Run("Files", func(t *testing.T) { fileTools(t, e) })
 	t.Run("KeepOffline", func(t *testing.T) { keepTools(t, e) })
+	t.Run("SyncControl", func(t *testing.T) { syncTools(t, e) })
 }
 
 // joinLabels is for messages.

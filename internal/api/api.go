@@ -144,6 +144,7 @@ func Handler(e *vault.Engine, dev Running) *API {
 	filesRoutes(mux, e, dev, changed)
 	fileRoutes(mux, e, dev)
 	keepRoutes(mux, e, changed)
+	syncRoutes(mux, e, changed)
 	return &API{Handler: withPageFiles(mux, dev), stop: stop}
 }
 

@@ -89,14 +89,9 @@ func keepRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			fail(w, http.StatusBadRequest, errors.New(`give pages or "all", not both`))
 			return
 		}
-		var ids []change.ID
-		for _, p := range req.Pages {
-			id, err := e.Resolve(r.Context(), p)
-			if err != nil {
-				fail(w, http.StatusNotFound, err)
-				return
-			}
-			ids = append(ids, id)
+		ids, ok := resolvePages(w, r, e, req.Pages)
+		if !ok {
+			return
 		}
 		o, err := e.SetOffline(r.Context(), ids, req.All, !req.Off)
 		switch {
@@ -110,4 +105,19 @@ func keepRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 		changed()
 		reply(w, keepState(o, obj, asked))
 	})
+}
+
+// resolvePages resolves page ids (or their first characters), or answers
+// 404 naming the one that is not here.
+func resolvePages(w http.ResponseWriter, r *http.Request, e *vault.Engine, pages []string) ([]change.ID, bool) {
+	var ids []change.ID
+	for _, p := range pages {
+		id, err := e.Resolve(r.Context(), p)
+		if err != nil {
+			fail(w, http.StatusNotFound, err)
+			return nil, false
+		}
+		ids = append(ids, id)
+	}
+	return ids, true
 }

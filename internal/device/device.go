@@ -98,6 +98,7 @@ type Device struct {
 	lan       host.Host // see LANHost
 	pacer     lanPacer  // dials of announced devices (lan.go)
 
+	mode  modeState  // the sync mode in force (mode.go)
 	files *fileMover // file chunks to and from nodes (files.go)
 	keep  *keeper    // files kept offline, downloads under way (keep.go)
 }
@@ -156,9 +157,12 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	svc := cfg.Service
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
 	svc.ClosePeer = d.closePeer
+	svc.SyncOff = &syncer.SyncOff{Rev: vault.SyncOffRev, List: vault.SyncOffIn} // pages kept to this device
 	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), e.ReceiveBatch,
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
+	mode := d.readMode(ctx)
 	d.mu.Lock()
+	d.applyMode(mode)
 	d.setNodes(addrs, true)
 	d.mu.Unlock()
 	if err := d.servePeers(d.ctx); err != nil {
@@ -250,7 +254,7 @@ func (d *Device) closePeer(p objsync.PeerID) {
 // for each new one and stops those no longer listed (their connection is
 // dropped). Called with d.mu held.
 func (d *Device) setNodes(addrs []string, atStart bool) {
-	if d.cfg.LANOnly {
+	if !d.mode.nodes {
 		addrs = nil
 	}
 	want := map[string]bool{}
@@ -280,7 +284,7 @@ func (d *Device) setNodes(addrs []string, atStart bool) {
 }
 
 // Poke makes the device look for new local changes now, and re-read its
-// node list (a CLI that wrote either pokes the running device).
+// node list and sync mode (a CLI that wrote any pokes the running device).
 func (d *Device) Poke() {
 	d.Service.Poke()
 	d.files.poke()
@@ -290,9 +294,14 @@ func (d *Device) Poke() {
 		d.cfg.Log.Warn("read the node list", "err", err)
 		return
 	}
+	mode := d.readMode(d.ctx)
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	resume := d.applyMode(mode)
 	d.setNodes(addrs, false)
+	d.mu.Unlock()
+	if resume {
+		d.resumeDevices(d.ctx)
+	}
 }
 
 // Nodes reports the configured nodes' states, by address.

@@ -305,6 +305,9 @@ func (m *fileMover) pass(ctx context.Context, l *nodeLink) error {
 		}
 		after = page[len(page)-1]
 	}
+	if notHeld, err = e.Shareable(ctx, notHeld); err != nil {
+		return err
+	}
 	// Has first: it finds the Puts that landed before a kill -9, and the
 	// chunks another device uploaded.
 	for batch := range slices.Chunk(notHeld, p2p.MaxChunkBatch) {

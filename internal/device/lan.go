@@ -171,10 +171,11 @@ func (d *Device) serveLAN(ctx context.Context, h host.Host) error {
 		}
 		// Where it listens, as identify told (not the port it dialed from).
 		d.connectedPeer(from, dev, nil, s.Conn())
+		d.closeIfDevicesOff(dev) // the mode changed while it was welcomed
 	})
 	d.serveLANChunks(h)
-	if !d.cfg.LAN {
-		return nil
+	if !d.cfg.LAN || !d.devicesOn() {
+		return nil // (resumeDevices starts discovery when devices are back on)
 	}
 	svc := mdns.NewMdnsService(h, MDNSService, notifee{ctx, d})
 	if err := svc.Start(); err != nil {
@@ -280,6 +281,9 @@ func (n notifee) HandlePeerFound(info peer.AddrInfo) {
 // admitPeer decides on a device that proved it holds the discovery key: it
 // must be a member of the vault, by the records it brought or ours.
 func (d *Device) admitPeer(key ed25519.PublicKey, records [][]byte) (*syncer.Service, [][]byte, error) {
+	if !d.devicesOn() {
+		return nil, nil, d.errDevicesOff()
+	}
 	ctx := context.Background()
 	if err := d.Engine.AddMemberRecords(ctx, records); err != nil {
 		return nil, nil, fmt.Errorf("membership records: %w", err)
@@ -387,7 +391,7 @@ func (d *Device) keepPeer(ctx context.Context, id peer.ID) {
 		d.mu.Lock()
 		proven := d.peers[id].proven
 		d.mu.Unlock()
-		if !d.peerConnected(id) {
+		if !d.peerConnected(id) && d.devicesOn() {
 			if !proven && !d.pacer.acquire(ctx) {
 				return
 			}
@@ -465,6 +469,9 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 				err = fmt.Errorf("device %x holds the vault's key but is not a member", link.Key[:6])
 			}
 		}
+		if err == nil && !d.devicesOn() {
+			err = d.errDevicesOff()
+		}
 		if err != nil {
 			link.Stream.Reset()
 		}
@@ -485,6 +492,7 @@ func (d *Device) dialPeer(ctx context.Context, id peer.ID) bool {
 	d.cfg.Log.Info("connected to device", "peer", id.ShortString())
 	ended := d.Service.Attach(link.Peer, p2p.StreamConn(link.Stream, link.Reader))
 	dialed() // attached (or refused): Keeps answers for it from now on
+	d.closeIfDevicesOff(link.Peer)
 	select {
 	case <-ended:
 	case <-ctx.Done():

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,7 +199,8 @@ func TestLANOnlyNeverDialsANode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if vs.Status != status.NoConnection || len(vs.Nodes) != 0 {
+	// Listed, and why they are not dialed.
+	if vs.Status != status.NoConnection || len(vs.Nodes) != 1 || vs.Nodes[0].Connected || !strings.Contains(vs.Nodes[0].LastError, "not dialed: this device's sync mode is lan-only (--lan-only)") {
 		t.Fatalf("lan-only status %+v", vs)
 	}
 }

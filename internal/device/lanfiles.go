@@ -108,13 +108,16 @@ func (b lanChunks) Has(_ context.Context, as []files.Address) ([]bool, error) {
 	return out, nil
 }
 
-func (b lanChunks) Get(_ context.Context, a files.Address) ([]byte, error) {
+func (b lanChunks) Get(ctx context.Context, a files.Address) ([]byte, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
 	cs, err := b.d.Engine.Chunks()
 	if err != nil {
 		return nil, err
+	}
+	if ok, err := b.d.Engine.Shareable(ctx, []files.Address{a}); err != nil || len(ok) == 0 {
+		return nil, p2p.ErrChunkNotFound // only pages kept off sync name it
 	}
 	sealed, err := cs.Get(a)
 	if err != nil || files.AddressOf(sealed) != a {

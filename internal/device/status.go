@@ -117,11 +117,26 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		}
 		reachable = reachable || n.Connected
 	}
+	if d.NodesOff() {
+		// The mode dials no node: those configured are listed, and why.
+		if addrs, err := d.Engine.Nodes(ctx); err == nil {
+			for _, a := range addrs {
+				vs.Nodes = append(vs.Nodes, NodeStatus{Addr: a, LastError: "not dialed: this device's sync mode is " + d.Mode()})
+			}
+		}
+	}
 	isNode := func(p objsync.PeerID) bool { return nodePeers[p] }
 	warm := d.warmingUp()
 	// Failures that stop sync for every object.
+	d.mu.Lock()
+	mode := d.mode
+	d.mu.Unlock()
 	if err := d.Service.StoreError(); err != nil {
 		vs.Reason = "storage error: " + err.Error()
+	} else if mode.err != "" {
+		vs.Reason = mode.err + ": 'mycel sync mode all' sets it again"
+	} else if !mode.nodes && !mode.devices {
+		vs.Reason = "this device's sync mode is " + d.Mode() + ": nothing leaves it ('mycel sync mode all' syncs again)"
 	} else if !reachable {
 		for _, n := range nodes {
 			switch {
@@ -148,9 +163,19 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 	if err != nil {
 		return vs, err
 	}
+	off, err := d.Engine.SyncOff(ctx)
+	if err != nil {
+		return vs, err
+	}
 	var labels []string
 	for _, o := range objs {
 		if only != nil && o.ID != *only {
+			continue
+		}
+		if off[o.ID] {
+			// Not a failure: not counted in the vault's status either.
+			vs.Objects = append(vs.Objects, ObjectStatus{ID: o.ID.String(), Title: o.Title, Status: status.NotSyncing,
+				Reason: "sync is off for this page ('mycel sync on " + o.ID.Short() + "' shares it again)", Peers: []PeerStatus{}})
 			continue
 		}
 		failure := vs.Reason
@@ -228,17 +253,4 @@ func (d *Device) deviceNames(ctx context.Context) map[objsync.PeerID]string {
 		}
 	}
 	return out
-}
-
-// Mode says with whom this device syncs, as `mycel up` was started:
-// "all" (backup nodes and devices on the local network), "nodes only"
-// (--no-lan) or "local network only" (--lan-only).
-func (d *Device) Mode() string {
-	switch {
-	case d.cfg.LANOnly:
-		return "local network only"
-	case !d.cfg.LAN:
-		return "nodes only"
-	}
-	return "all"
 }

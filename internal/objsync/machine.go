@@ -24,6 +24,8 @@ type Machine struct {
 	// sessions is each peer's allowance of reconciliation sessions (see
 	// Config.SessionBurst); kept across its connections.
 	sessions map[PeerID]*allowance
+	// withheld: the store's Withholder, or never.
+	withheld func(ID) bool
 }
 
 // allowance is a token bucket counted in ticks.
@@ -154,7 +156,13 @@ func New(self PeerID, store Storage, cfg Config, salt func() [reconcile.SaltSize
 	if cfg.PeerWindow <= 0 {
 		cfg.PeerWindow = 4 * cfg.Window
 	}
-	return &Machine{self: self, store: store, cfg: cfg, salt: salt, peers: map[PeerID]*peer{}, sessions: map[PeerID]*allowance{}}
+	m := &Machine{self: self, store: store, cfg: cfg, salt: salt, peers: map[PeerID]*peer{}, sessions: map[PeerID]*allowance{}}
+	if w, ok := store.(Withholder); ok {
+		m.withheld = w.Withheld
+	} else {
+		m.withheld = func(ID) bool { return false }
+	}
+	return m
 }
 
 // maxAllowances bounds the allowances kept; past it, those of peers not
@@ -201,7 +209,7 @@ func (m *Machine) objectSet() (*reconcile.Set, error) {
 	if err != nil {
 		return nil, err
 	}
-	return reconcile.NewSet(items), nil
+	return reconcile.NewSet(slices.DeleteFunc(items, func(it reconcile.Item) bool { return m.withheld(it.ID) })), nil
 }
 
 func (m *Machine) send(to PeerID, msg Message) {
@@ -210,6 +218,9 @@ func (m *Machine) send(to PeerID, msg Message) {
 
 // tell sends the peer our heads of obj and remembers that it was told.
 func (m *Machine) tell(pr *peer, obj ID, mine []ID) {
+	if m.withheld(obj) {
+		return // never named (see Withholder)
+	}
 	pr.setTold(obj, HeadsHash(mine))
 	m.send(pr.id, Message{Kind: Heads, Object: obj, Heads: mine})
 }
@@ -394,6 +405,9 @@ func (m *Machine) Step(from PeerID, msg Message) error {
 		if len(msg.Changes) == 0 {
 			return fmt.Errorf("%w: empty changes message", ErrProtocol)
 		}
+		if m.withheld(msg.Object) {
+			return nil // none taken (see Withholder)
+		}
 		pr.setHeads(msg.Object, msg.Heads)
 		m.setHeld(pr, msg.Object, HeadsHash(msg.Heads))
 		pr.entry(msg.Object).count = msg.Held
@@ -522,6 +536,9 @@ func (m *Machine) finishRecon(pr *peer) error {
 // and else this side's heads (mine), which prompt the peer to say what it
 // has.
 func (m *Machine) offer(pr *peer, obj ID, mine []ID) error {
+	if m.withheld(obj) {
+		return nil
+	}
 	if pr.inBacklog[obj] {
 		// Its turn comes (drain reads its heads and sends what the peer
 		// lacks then): a reconciliation during a long first sync finds
@@ -545,6 +562,9 @@ func (m *Machine) offer(pr *peer, obj ID, mine []ID) error {
 // stepHeads handles a peer's heads: send what it lacks; ask for what we
 // lack; and if they equal ours, say so once (see the package comment).
 func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
+	if m.withheld(obj) {
+		return nil // not answered: a reply would say we know it
+	}
 	pr.setHeads(obj, theirs)
 	theirHash := HeadsHash(theirs)
 	m.setHeld(pr, obj, theirHash)

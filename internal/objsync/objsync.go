@@ -187,6 +187,17 @@ type Config struct {
 	SessionBurst, SessionEvery int
 }
 
+// Withholder is a Storage that keeps some objects to itself (a page whose
+// sync is off on this device). The machine never names one to a peer —
+// not in reconciliation, not in heads, not in changes — and takes none of
+// its changes, so a peer learns nothing of an object it did not have; a
+// Withheld that turns false is an object like any other, offered at the
+// next Changed or reconciliation. (A store without objects to withhold
+// need not implement it.)
+type Withholder interface {
+	Withheld(object ID) bool
+}
+
 // SetStorage is a Storage that builds the set reconciliation compares
 // itself, and may keep it from one session to the next while its objects
 // do not change (a node's set changes only when it stores a change).

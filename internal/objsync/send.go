@@ -17,7 +17,7 @@ package objsync
 // before any change to the peer's state, so a read that fails leaves it
 // as it was.
 func (m *Machine) sendMissing(pr *peer, obj ID, theirs, mine []ID) (bool, error) {
-	if len(mine) == 0 {
+	if len(mine) == 0 || m.withheld(obj) {
 		// We hold none of it: nothing to send, and no graph to read (a
 		// fresh device is told the heads of every object of the vault;
 		// it read, and kept, an empty graph for each).

@@ -30,6 +30,8 @@ type sim struct {
 	// said is every set of heads the node told each device it holds, per
 	// object (in Heads and Changes messages that arrived).
 	said map[PeerID]map[ID][][]ID
+	// sent, when set, sees every message as it is sent.
+	sent func(flight)
 }
 
 type flight struct {
@@ -120,6 +122,9 @@ func (s *sim) flush(p PeerID) {
 		for _, e := range rd.Messages {
 			if s.links[pair(p, e.To)] {
 				s.flight = append(s.flight, flight{p, e.To, e.Msg})
+				if s.sent != nil {
+					s.sent(s.flight[len(s.flight)-1])
+				}
 			}
 		}
 	}

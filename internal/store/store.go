@@ -298,9 +298,11 @@ type Tx interface {
 	//
 	// ChunkRefs lists the distinct referenced chunks above after
 	// (ascending), at most limit of them; ObjectChunks those an object's
-	// changes reference, ascending.
+	// changes reference, ascending; ChunkObjects the objects whose
+	// changes reference a chunk, ascending.
 	ChunkRefs(after [32]byte, limit int) ([][32]byte, error)
 	ObjectChunks(object change.ID) ([][32]byte, error)
+	ChunkObjects(chunk [32]byte) ([]change.ID, error)
 	// IndexChunks records the chunks a stored change references, for a
 	// store from before the index (format 4) whose changes name some.
 	IndexChunks(id, object change.ID, chunks [][32]byte) error

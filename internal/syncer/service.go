@@ -91,6 +91,17 @@ type Config struct {
 	// blocked for it, each vault's throughput was one small group per
 	// fsync. Acknowledgements still leave only after their commit.
 	Pipeline bool
+	// SyncOff, when set, names the objects kept off sync (a device's
+	// pages with sync off): read in the transaction of every event and
+	// tick, so that an object written with sync off is never offered.
+	SyncOff *SyncOff
+}
+
+// SyncOff reads the objects a device keeps off sync: Rev, a number that
+// changes whenever the list does, is read each time; List only then.
+type SyncOff struct {
+	Rev  func(store.Tx) (uint64, error)
+	List func(store.Tx) (map[change.ID]bool, error)
 }
 
 // Service syncs one vault with the peers attached to it.
@@ -184,6 +195,11 @@ func newService(self objsync.PeerID, db store.Store, receive Receiver, members M
 	s.flush.Stop()
 	s.store = newStoreView(db)
 	s.store.keepSet = cfg.KeepSet
+	// (A kept set would not see the list change: nodes keep nothing off.)
+	s.store.syncOff = cfg.SyncOff
+	if cfg.KeepSet && cfg.SyncOff != nil {
+		panic("syncer: KeepSet and SyncOff together")
+	}
 	s.frameRate, s.frameBurst = cfg.FrameRate, cfg.FrameBurst
 	s.machine = objsync.New(self, s.store, cfg.Sync, func() (salt [reconcile.SaltSize]byte) {
 		rand.Read(salt[:])
@@ -281,6 +297,13 @@ func (s *Service) onTick() {
 		s.check(s.machine.Tick())
 		if s.author != nil {
 			s.pollLocal(true)
+		}
+		// Objects given back to sync: offered now (a reconciliation
+		// would find them too, later).
+		released := s.store.released
+		s.store.released = nil
+		for _, obj := range released {
+			s.check(s.machine.Changed(obj))
 		}
 	})
 	s.ticks++

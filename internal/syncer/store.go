@@ -59,6 +59,56 @@ type storeView struct {
 	// its outcomes are reported: relaying them to the other peers then
 	// reads nothing back (see Service.commitDone).
 	stored map[objsync.ID][]byte
+
+	// The objects kept off sync (Config.SyncOff), as of the list's
+	// revision offRev, read again at each outermost within when the
+	// revision changed; released are those given back since, for the
+	// service to offer. offFailed: the list could not be read, so every
+	// object is withheld until it can (a page just kept off must not go
+	// out because its list was unreadable).
+	syncOff   *SyncOff
+	off       map[objsync.ID]bool
+	offRev    uint64
+	offRead   bool
+	offFailed bool
+	released  []objsync.ID
+}
+
+var _ objsync.Withholder = (*storeView)(nil)
+
+// Withheld reports whether an object is kept off sync.
+func (s *storeView) Withheld(obj objsync.ID) bool {
+	return s.offFailed || (s.syncOff != nil && !s.offRead) || s.off[obj]
+}
+
+// readOff brings the list of objects kept off sync up to tx.
+func (s *storeView) readOff(tx store.Tx) {
+	if s.syncOff == nil {
+		return
+	}
+	rev, err := s.syncOff.Rev(tx)
+	if err == nil && s.offRead && rev == s.offRev {
+		s.offFailed = false
+		return
+	}
+	var off map[change.ID]bool
+	if err == nil {
+		off, err = s.syncOff.List(tx)
+	}
+	if err != nil {
+		s.offFailed, s.failed = true, fmt.Errorf("read the pages kept off sync: %w", err)
+		return
+	}
+	for id := range s.off {
+		if !off[id] {
+			s.released = append(s.released, id)
+		}
+	}
+	next := make(map[objsync.ID]bool, len(off))
+	for id := range off {
+		next[id] = true
+	}
+	s.off, s.offRev, s.offRead, s.offFailed = next, rev, true, false
 }
 
 // graph is what the view knows of one object's graph.
@@ -131,6 +181,7 @@ func (s *storeView) within(f func()) {
 	err := s.db.View(context.Background(), func(tx store.Tx) error {
 		s.tx, ran = tx, true
 		s.checked = s.keepSet && s.catchUp(tx)
+		s.readOff(tx)
 		defer func() { s.tx, s.checked = nil, false }()
 		f()
 		return nil
@@ -175,6 +226,9 @@ func (s *storeView) Objects() ([]reconcile.Item, error) {
 		}
 		out = make([]reconcile.Item, 0, len(all))
 		for obj, hs := range all {
+			if s.Withheld(obj) {
+				continue // never named to a peer (objsync.Withholder)
+			}
 			out = append(out, reconcile.Item{ID: obj, Value: objsync.HeadsHash(ids(hs))})
 		}
 		return nil

@@ -293,7 +293,7 @@ func (e *Engine) ImportJSON(ctx context.Context, dir string) (ImportResult, erro
 		res := Result{ID: p.target}
 		switch {
 		case p.root != nil:
-			if res.Version, err = e.createAs(ctx, p.root, x.Details, blocks); err != nil {
+			if res.Version, err = e.createAs(ctx, p.root, x.Details, blocks, false); err != nil {
 				return r, err
 			}
 			res.Changed = true

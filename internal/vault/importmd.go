@@ -120,7 +120,7 @@ func (e *Engine) ImportMarkdown(ctx context.Context, dir string) (MarkdownImport
 		rendered := markdown.Render(f.doc.Blocks)
 		digest := e.importDigest(details, rendered)
 		if f.root != nil {
-			heads, err := e.createAs(ctx, f.root, details, f.doc.Blocks)
+			heads, err := e.createAs(ctx, f.root, details, f.doc.Blocks, false)
 			if err != nil {
 				return r, err
 			}

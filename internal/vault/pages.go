@@ -63,6 +63,9 @@ type NewPage struct {
 	Type    string            // "page" when empty
 	Details map[string]string // more details (tags, …); Title and Type win
 	Blocks  []*crdt.Block
+	// SyncOff keeps the page to this device from its first change (see
+	// SetSyncOff): written in the same transaction, it is never offered.
+	SyncOff bool
 }
 
 // Create makes a new object: its root change and a first change with the
@@ -90,24 +93,24 @@ func (e *Engine) Create(ctx context.Context, p NewPage) (change.ID, error) {
 	if strings.TrimSpace(details["title"]) == "" {
 		return change.ID{}, errors.New("an object needs a title")
 	}
-	return e.create(ctx, details, p.Blocks)
+	return e.create(ctx, details, p.Blocks, p.SyncOff)
 }
 
 // create makes an object without checking its details (imports bring
 // objects back as they were exported, archived ones included).
-func (e *Engine) create(ctx context.Context, details map[string]string, blocks []*crdt.Block) (change.ID, error) {
+func (e *Engine) create(ctx context.Context, details map[string]string, blocks []*crdt.Block, syncOff bool) (change.ID, error) {
 	root, err := change.NewRoot(e.vault.ID, e.device, e.Now())
 	if err != nil {
 		return change.ID{}, err
 	}
-	_, err = e.createAs(ctx, root, details, blocks)
+	_, err = e.createAs(ctx, root, details, blocks, syncOff)
 	return root.ID, err
 }
 
 // createAs makes the object of root (made ahead, so that an import knows
 // the ids of the objects it links to before it writes them) and returns
-// the heads it wrote.
-func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[string]string, blocks []*crdt.Block) ([]change.ID, error) {
+// the heads it wrote; with syncOff, the object is kept off sync.
+func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[string]string, blocks []*crdt.Block, syncOff bool) ([]change.ID, error) {
 	if err := e.mayWrite(ctx); err != nil {
 		return nil, err
 	}
@@ -133,6 +136,11 @@ func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[
 	err := e.db.Update(ctx, func(tx store.Tx) error {
 		if err := e.checkWriter(tx); err != nil {
 			return err
+		}
+		if syncOff {
+			if err := setSyncOffIn(tx, []change.ID{id}, true); err != nil {
+				return err
+			}
 		}
 		m := store.MetaOf(root)
 		m.Local = true
@@ -160,6 +168,13 @@ func (e *Engine) createAs(ctx context.Context, root *change.Change, details map[
 // CreateMarkdown makes an object from a Markdown document: its front
 // matter sets details; those in details win over it.
 func (e *Engine) CreateMarkdown(ctx context.Context, md string, details map[string]string) (change.ID, error) {
+	return e.CreateMarkdownPage(ctx, md, NewPage{Details: details})
+}
+
+// CreateMarkdownPage is CreateMarkdown with the rest of a NewPage: its
+// details win over the front matter's; its blocks are not read.
+func (e *Engine) CreateMarkdownPage(ctx context.Context, md string, np NewPage) (change.ID, error) {
+	details := np.Details
 	if err := checkSize(md); err != nil {
 		return change.ID{}, err
 	}
@@ -170,7 +185,7 @@ func (e *Engine) CreateMarkdown(ctx context.Context, md string, details map[stri
 	if err := e.resolveMarkdownFiles(ctx, change.ID{}, nil, doc.Blocks); err != nil {
 		return change.ID{}, err
 	}
-	p := NewPage{Details: map[string]string{}, Blocks: doc.Blocks}
+	p := NewPage{Title: np.Title, Type: np.Type, Details: map[string]string{}, Blocks: doc.Blocks, SyncOff: np.SyncOff}
 	for k, v := range doc.Details {
 		if !reserved(k) {
 			p.Details[k] = v

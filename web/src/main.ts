@@ -10,6 +10,7 @@ import { api, downloadNote, type Row, type Status } from "./api.ts";
 import { toDoc } from "./convert.ts";
 import { makeEditor } from "./editor.ts";
 import { Keep } from "./keep.ts";
+import { SyncControl } from "./syncctl.ts";
 import { History, Settings, showPeers, showVault } from "./panels.ts";
 import { notTyped, PageSync, type DocAnswer, type Transport } from "./sync.ts";
 import { wireTransfer } from "./transfer.ts";
@@ -205,6 +206,7 @@ async function openPage(id: string, retry = true) {
   showDetails();
   showReadOnly(st);
   void keep.refresh();
+  void syncCtl.refresh();
 }
 
 // A page still downloading when it is opened is read-only until it has
@@ -249,6 +251,7 @@ async function tick() {
     // What is kept, and how far the open page's kept files are: the CLI
     // may change it, and downloads say nothing to the events.
     void keep.refresh();
+    void syncCtl.refresh();
     await showStatus();
     // The whole vault's status costs a look at every object: less often.
     if (vaultTick++ % 2 === 0 || !current) {
@@ -327,6 +330,7 @@ function wire() {
 }
 
 const keep = new Keep(() => current, say);
+const syncCtl = new SyncControl(() => current, say, async () => (await api<Status>("/v1/status?object=" + "0".repeat(64))).mode);
 const history = new History(() => current, async () => (sync ? sync.idle() : true), say);
 
 async function start() {

@@ -187,7 +187,7 @@ export class Settings {
   }
 
   async load() {
-    const [ds, ns, st] = await Promise.all([api<DeviceRow[]>("/v1/devices"), api<NodeState[]>("/v1/nodes"), api<Status>("/v1/status?object=" + "0".repeat(64))]);
+    const [ds, ns] = await Promise.all([api<DeviceRow[]>("/v1/devices"), api<NodeState[]>("/v1/nodes")]);
     $("devices").replaceChildren(...ds.map((d) => {
       const li = el("li");
       li.append(el("strong", d.name), el("span", (d.this_device ? " · this device" : "") + (d.removed ? " · removed" : "") +
@@ -203,7 +203,6 @@ export class Settings {
       return li;
     }));
     if (!ns.length) $("nodes").append(el("li", "No backup node: this device syncs only with devices on its network."));
-    $("mode").textContent = st.mode ? `Sync: ${st.mode}. The local network is ${st.mode === "nodes only" ? "off (mycel up --no-lan)" : "on (start mycel up with --no-lan to turn it off)"}.` : "";
   }
 
   private async addNode() {

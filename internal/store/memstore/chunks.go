@@ -1,6 +1,7 @@
 package memstore
 
 import (
+	"bytes"
 	"slices"
 
 	"mycel/internal/change"
@@ -62,6 +63,20 @@ func (t *tx) ObjectChunks(object change.ID) ([][32]byte, error) {
 		return true
 	})
 	return out, nil
+}
+
+func (t *tx) ChunkObjects(chunk [32]byte) ([]change.ID, error) {
+	st, err := t.r()
+	if err != nil {
+		return nil, err
+	}
+	var out []change.ID
+	st.refs.prefixed(string(chunk[:]), func(_ string, object change.ID) bool {
+		out = append(out, object)
+		return true
+	})
+	slices.SortFunc(out, func(a, b change.ID) int { return bytes.Compare(a[:], b[:]) })
+	return slices.Compact(out), nil
 }
 
 // ChunksNotHeld with the peer "" is ChunkRefs: no peer is named "" (and

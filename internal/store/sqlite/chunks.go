@@ -30,6 +30,15 @@ func (t *txn) ObjectChunks(object change.ID) ([][32]byte, error) {
 	return t.chunks(`SELECT DISTINCT chunk FROM chunk_refs WHERE object = ? ORDER BY chunk`, object[:])
 }
 
+func (t *txn) ChunkObjects(chunk [32]byte) ([]change.ID, error) {
+	cs, err := t.chunks(`SELECT DISTINCT object FROM chunk_refs WHERE chunk = ? ORDER BY object`, chunk[:])
+	out := make([]change.ID, len(cs))
+	for i, c := range cs {
+		out[i] = change.ID(c)
+	}
+	return out, err
+}
+
 func (t *txn) ChunksNotHeld(peer string, after [32]byte, limit int) ([][32]byte, error) {
 	return t.chunks(`SELECT DISTINCT r.chunk FROM chunk_refs r WHERE r.chunk > ?
 		AND NOT EXISTS (SELECT 1 FROM chunk_held h WHERE h.peer = ? AND h.chunk = r.chunk) ORDER BY r.chunk LIMIT ?`, after[:], peer, limit)

@@ -1,10 +1,13 @@
 package storetest
 
 import (
+	"bytes"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"mycel/internal/change"
 	"mycel/internal/store"
 )
 
@@ -71,6 +74,16 @@ func testChunkRefs(t *testing.T, impl Impl) {
 		wantChunks(t, "refs of o2", cs, err, a, d)
 		cs, err = tx.ObjectChunks(id(0x77))
 		wantChunks(t, "refs of an unknown object", cs, err)
+		for _, w := range []struct {
+			c    [32]byte
+			want []change.ID
+		}{{a, []change.ID{obj, o2}}, {b, []change.ID{obj}}, {d, []change.ID{o2}}, {chunk(0x5), nil}} {
+			got, err := tx.ChunkObjects(w.c)
+			slices.SortFunc(w.want, func(x, y change.ID) int { return bytes.Compare(x[:], y[:]) })
+			if err != nil || !slices.Equal(got, w.want) {
+				t.Fatalf("objects of chunk %x: %x, %v; want %x", w.c[:2], got, err, w.want)
+			}
+		}
 		m, err := tx.Meta(c1)
 		if err != nil || m.Chunks != nil {
 			t.Fatalf("meta read back with chunks %v, %v", m.Chunks, err)

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"mycel/internal/webdrive"
+)
+
+// syncMark is 'mycel sync --json' on c: its mode and the pages kept off.
+func syncMark(t *testing.T, c *cli) (mode string, off []string) {
+	var out struct {
+		Mode    string `json:"mode"`
+		SyncOff []struct {
+			ID string `json:"id"`
+		} `json:"sync_off"`
+	}
+	if err := json.Unmarshal([]byte(c.ok("sync", "--json")), &out); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range out.SyncOff {
+		off = append(off, p.ID)
+	}
+	return out.Mode, off
+}
+
+// syncTools: the page's "Sync" toggle keeps the page to this device (the
+// CLI lists it, its status says so) and shares it again; settings' mode
+// select sets the device's mode, which the running device takes at once.
+func syncTools(t *testing.T, e *webE2E) {
+	q := webdrive.Quote
+	a := e.ba
+	id := e.page(t, "E2E sync toggle", "Kept or shared")
+	state := `(el => el && (el.checked ? "on" : "off") + (el.disabled ? " busy" : ""))(document.querySelector("#sync-page"))`
+	waitState := func(want string) {
+		t.Helper()
+		e.must(t, a.WaitFor("the page's sync toggle "+want, `!document.querySelector("#sync-toggle").hidden && `+state+` === `+q(want), state), "toggle "+want)
+	}
+	waitState("on")
+	e.must(t, a.Click("#sync-page"), "turn sync off for the page")
+	waitState("off")
+	if _, off := syncMark(t, e.a); !slices.Equal(off, []string{id}) {
+		e.fatalf(t, "after the click, a keeps off %q; want the page %s", off, id)
+	}
+	waitFor(t, "the page Not syncing on a", func() bool { return objectStatus(t, e.a, id) == "Not syncing" }, e.upA)
+	e.shot(t, "sync-off")
+	e.must(t, a.Click("#sync-page"), "turn sync on again")
+	waitState("on")
+	if _, off := syncMark(t, e.a); len(off) != 0 {
+		e.fatalf(t, "after the second click, a keeps off %q", off)
+	}
+	waitFor(t, "the page Synced again on a", func() bool { return objectStatus(t, e.a, id) == "Synced" }, e.upA)
+
+	// The mode, from settings.
+	e.must(t, a.Click("#settings-btn"), "open settings")
+	note := `document.querySelector("#mode").textContent`
+	e.must(t, a.WaitFor("the mode shown", note+`.startsWith("In force now: all")`, note), "mode shown")
+	choose := func(mode string) {
+		t.Helper()
+		_, err := webdrive.Eval[bool](a, `(s => { s.value = `+q(mode)+`; s.dispatchEvent(new Event("change")); return true; })(document.querySelector("#sync-mode"))`)
+		e.must(t, err, "choose "+mode)
+	}
+	choose("lan-only")
+	e.must(t, a.WaitFor("lan-only in force", note+`.startsWith("In force now: lan-only")`, note), "lan-only shown")
+	if mode, _ := syncMark(t, e.a); mode != "lan-only" {
+		e.fatalf(t, "a's mode after the select: %q", mode)
+	}
+	waitFor(t, "a off the node", func() bool {
+		r := vaultStatus(t, e.a)
+		return len(r.Nodes) == 1 && !r.Nodes[0].Connected && strings.HasPrefix(r.Mode, "lan-only")
+	}, e.upA)
+	e.shot(t, "sync-mode")
+	choose("all")
+	e.must(t, a.WaitFor("all in force", note+`.startsWith("In force now: all")`, note), "all shown")
+	waitFor(t, "a back on the node", func() bool {
+		r := vaultStatus(t, e.a)
+		return len(r.Nodes) == 1 && r.Nodes[0].Connected
+	}, e.upA)
+	e.must(t, a.Click("#settings-close"), "close settings")
+}
