@@ -100,6 +100,7 @@ type Device struct {
 
 	files *fileMover // file chunks to and from nodes (files.go)
 	keep  *keeper    // files kept offline, downloads under way (keep.go)
+	seen  lastSeen   // when other devices were last heard from (lastseen.go)
 }
 
 // NodeState is what the device knows of one configured node.
@@ -156,7 +157,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	svc := cfg.Service
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
 	svc.ClosePeer = d.closePeer
-	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), e.ReceiveBatch,
+	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), d.noteAuthors(e.ReceiveBatch),
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
 	d.mu.Lock()
 	d.setNodes(addrs, true)
@@ -176,6 +177,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	}
 	d.mu.Lock()
 	d.goTracked(d.watchStored)
+	d.goTracked(d.keepLastSeen)
 	d.startKeeping()
 	d.mu.Unlock()
 	// A caller that only cancels ctx (and never calls Close) still gets
