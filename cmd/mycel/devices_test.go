@@ -141,3 +141,29 @@ func TestDevicesRenameOfflineConverges(t *testing.T) {
 		t.Fatalf("an empty name: %v %s", err, errOut)
 	}
 }
+
+// Devices that meet only through a node: a change of the laptop arriving
+// on the phone is contact; neither is connected directly.
+func TestDevicesLastSeenThroughANode(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and two devices")
+	}
+	_, _, node, a, b, upA, upB := setup(t)
+	before := time.Now()
+	id := strings.TrimSpace(a.ok("new", "--title", "Seen", "--text", "through the node"))
+	waitFor(t, "the object on b", showsText(b, id, "\nthrough the node\n"), node, upA, upB)
+	for _, d := range devicesJSON(t, b).Devices {
+		if d.Name != "laptop" {
+			continue
+		}
+		if d.LastSeen == nil || d.LastSeen.Before(before.Add(-time.Second)) || d.Connected || d.ConnectedVia != "" {
+			t.Fatalf("through a node, b shows the laptop %+v: want last seen since %v, not connected directly", d, before)
+		}
+	}
+	upB.stop()
+	for _, d := range devicesJSON(t, b).Devices {
+		if d.Name == "laptop" && (d.LastSeen == nil || d.LastSeen.Before(before.Add(-time.Second))) {
+			t.Fatalf("after up stopped, b shows the laptop last seen %v", d.LastSeen)
+		}
+	}
+}
