@@ -111,7 +111,8 @@ func (a *app) devicesRenameCmd() *cobra.Command {
 is running or reachable.
 
 DEVICE is the device's current name, its key as 'mycel devices' prints it,
-or a prefix of the key that only one device's key starts with. NAME is at
+or a prefix of the key that only one device's key starts with (a name is
+matched before a prefix; a whole key always wins). NAME is at
 most %d bytes, without control characters; spaces around it are dropped.
 
 It works offline: the new name is a record signed with the vault's account
