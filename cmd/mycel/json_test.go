@@ -108,6 +108,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "diff", ok: run("diff", id, "1", "1"), fail: run("diff", id, "x", "1")},
 		{command: "restore", ok: run("restore", id, "1"), fail: run("restore", id, "999")},
 		{command: "devices", ok: run("devices"), fail: jsonRun{args: []string{"devices"}, on: empty}},
+		{command: "devices rename", ok: run("devices", "rename", "laptop", "desk"), fail: run("devices", "rename", "tablet", "x")},
 		{command: "up", fail: run("up", "--no-lan", "--lan-only")},                   // its success: below
 		{command: "node", fail: jsonRun{args: []string{"--data", nodeData, "node"}}}, // its success: below
 		{command: "open", fail: run("open", "--print")},                              // no mycel up runs here; its success: TestWebAppLogin

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -22,6 +23,52 @@ type DeviceRow struct {
 	Removed   bool      `json:"removed"`
 	This      bool      `json:"this_device"`
 	Connected bool      `json:"connected"` // directly, now (LAN)
+	// ConnectedVia is how it is connected now: "lan", or "" (not directly;
+	// it may still sync through a node).
+	ConnectedVia string `json:"connected_via"`
+	// LastSeen is when this device last heard from it: the last message
+	// over the LAN, or the arrival of a change it made (through a node).
+	LastSeen time.Time `json:"last_seen,omitzero"`
+}
+
+// lastSeer is what a running device may offer the devices panel: when it
+// last heard from each device, by hex key (device.Device.LastSeen).
+type lastSeer interface {
+	LastSeen(ctx context.Context) map[string]time.Time
+}
+
+// DeviceRows lists the vault's devices: what the store says, and, with a
+// running device, which are connected and when each was last heard from.
+func DeviceRows(ctx context.Context, e *vault.Engine, dev Running) ([]DeviceRow, error) {
+	ds, err := e.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	connected := map[string]bool{}
+	live := map[string]time.Time{}
+	if dev != nil {
+		if vs, err := dev.Status(ctx, &noObject); err == nil {
+			for _, p := range vs.Devices {
+				connected[p.Key] = true
+			}
+		}
+		if ls, ok := dev.(lastSeer); ok {
+			live = ls.LastSeen(ctx)
+		}
+	}
+	out := []DeviceRow{}
+	for _, d := range ds {
+		k := hex.EncodeToString(d.Key)
+		row := DeviceRow{Key: k, Name: d.Name, Added: d.Added, Removed: d.Removed, This: d.This, Connected: connected[k], LastSeen: d.LastSeen}
+		if row.Connected {
+			row.ConnectedVia = "lan"
+		}
+		if t := live[k]; !d.This && t.After(row.LastSeen) {
+			row.LastSeen = t
+		}
+		out = append(out, row)
+	}
+	return out, nil
 }
 
 // noObject names no object: a status asked for it has the vault's nodes
@@ -32,25 +79,33 @@ var noObject change.ID
 // diagnostics.
 func vaultRoutes(mux *http.ServeMux, e *vault.Engine, dev Running) {
 	mux.HandleFunc("GET /v1/devices", func(w http.ResponseWriter, r *http.Request) {
-		ds, err := e.Devices(r.Context())
+		out, err := DeviceRows(r.Context(), e, dev)
 		if err != nil {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
-		connected := map[string]bool{}
-		if dev != nil {
-			if vs, err := dev.Status(r.Context(), &noObject); err == nil {
-				for _, p := range vs.Devices {
-					connected[p.Key] = true
-				}
-			}
-		}
-		out := []DeviceRow{}
-		for _, d := range ds {
-			k := hex.EncodeToString(d.Key)
-			out = append(out, DeviceRow{k, d.Name, d.Added, d.Removed, d.This, connected[k]})
-		}
 		reply(w, out)
+	})
+	// Renaming a device, as `mycel devices rename` does: any device, the
+	// record reaching the others at the next sync (at once, to those
+	// connected: the running device is poked).
+	mux.HandleFunc("POST /v1/devices/rename", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Device string `json:"device"`
+			Name   string `json:"name"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		d, err := e.RenameDevice(r.Context(), in.Device, in.Name)
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
+		if dev != nil {
+			dev.Poke()
+		}
+		reply(w, map[string]string{"key": hex.EncodeToString(d.Key), "name": d.Name})
 	})
 	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) {
 		addrs, err := e.Nodes(r.Context())

@@ -101,6 +101,7 @@ type Device struct {
 	mode  modeState  // the sync mode in force (mode.go)
 	files *fileMover // file chunks to and from nodes (files.go)
 	keep  *keeper    // files kept offline, downloads under way (keep.go)
+	seen  lastSeen   // when other devices were last heard from (lastseen.go)
 }
 
 // NodeState is what the device knows of one configured node.
@@ -158,7 +159,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
 	svc.ClosePeer = d.closePeer
 	svc.SyncOff = &syncer.SyncOff{Rev: vault.SyncOffRev, List: vault.SyncOffIn} // pages kept to this device
-	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), e.ReceiveBatch,
+	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), d.noteAuthors(e.ReceiveBatch),
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
 	mode := d.readMode(ctx)
 	d.mu.Lock()
@@ -180,6 +181,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	}
 	d.mu.Lock()
 	d.goTracked(d.watchStored)
+	d.goTracked(d.keepLastSeen)
 	d.startKeeping()
 	d.mu.Unlock()
 	// A caller that only cancels ctx (and never calls Close) still gets

@@ -81,6 +81,15 @@ func (d *Device) Name(readKey [32]byte) (string, error) {
 	return string(bytes.TrimRight(b, "\x00")), nil
 }
 
+// NamedAt is the time of the record whose name wins (zero if none): a
+// rename dated no later than it would not take effect.
+func (d *Device) NamedAt() time.Time {
+	if d.name == nil {
+		return time.Time{}
+	}
+	return d.name.Time
+}
+
 // nameBlock is what a sealed name's length is a multiple of: a node
 // storing the log sees 32 or 64 bytes, not how long a device's name is.
 const nameBlock = 32

@@ -367,6 +367,25 @@ func (s *Service) sendMembers(c *conn) {
 	s.push(c, &pb.Frame{Body: &pb.Frame_Members{Members: &pb.Members{Records: recs}}})
 }
 
+// sendNewMembers sends the membership log to every connected peer if it
+// holds more records than at the last call. (Records only grow; the count
+// is not updated by the exchanges on connect and every period, so a log
+// that grew is sent to every peer at the next poke, whatever else sent.)
+func (s *Service) sendNewMembers() {
+	recs, err := s.members.Get(s.ctx)
+	if err != nil {
+		s.log.Error("read membership", "err", err)
+		return
+	}
+	if len(recs) == s.membersPoked {
+		return
+	}
+	s.membersPoked = len(recs)
+	for _, c := range s.sortedConns() {
+		s.push(c, &pb.Frame{Body: &pb.Frame_Members{Members: &pb.Members{Records: recs}}})
+	}
+}
+
 // write writes what is queued for a peer until the connection is dropped.
 func (s *Service) write(c *conn) {
 	for {

@@ -126,6 +126,7 @@ type Service struct {
 	events                chan func()
 	conns                 map[objsync.PeerID]*conn // loop goroutine only
 	polled                int64                    // arrival number of the last change seen by pollLocal
+	membersPoked          int                      // records in the log at the last Poke (sendNewMembers)
 	// verified holds the changes of the messages stepped since the last
 	// process, parsed and verified by the connections' readers.
 	verified map[objsync.ID]change.Verified
@@ -181,7 +182,7 @@ func newService(self objsync.PeerID, db store.Store, receive Receiver, members M
 		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, committed: make(chan *commit, 1),
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
 		reconciled: map[objsync.PeerID]bool{}, verified: map[objsync.ID]change.Verified{}, held: map[heldKey][32]byte{},
-		done: make(chan struct{})}
+		done: make(chan struct{}), membersPoked: -1}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -397,12 +398,15 @@ func (s *Service) Object(ctx context.Context, obj change.ID) ([]objsync.PeerObje
 	return out, nil
 }
 
-// Poke looks for local changes written by other processes now.
+// Poke looks for local changes written by other processes now, and sends
+// every connected peer the membership log if it grew since the last poke
+// (a rename by the CLI reaches them at once, not at the next exchange).
 func (s *Service) Poke() {
 	s.do(func() {
 		if s.author != nil {
 			s.pollLocal(true)
 		}
+		s.sendNewMembers()
 	})
 }
 
@@ -432,6 +436,18 @@ func (s *Service) Peers() map[objsync.PeerID]time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.peers)
+}
+
+// LastFrames reports, for each connected peer, when its connection last
+// completed a frame: the last time anything came from it.
+func (s *Service) LastFrames(ctx context.Context) (map[objsync.PeerID]time.Time, error) {
+	out := map[objsync.PeerID]time.Time{}
+	err := s.ask(ctx, func() {
+		for p, c := range s.conns {
+			out[p] = c.lastFrame()
+		}
+	})
+	return out, err
 }
 
 // Reconciled reports whether a reconciliation with a peer has completed

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -296,6 +297,9 @@ type DeviceInfo struct {
 	Added   time.Time
 	Removed bool
 	This    bool
+	// LastSeen is when this device last heard from it (see NoteLastSeen);
+	// zero if never, and for this device itself.
+	LastSeen time.Time
 }
 
 // Devices lists the vault's devices with their names.
@@ -306,12 +310,14 @@ func (e *Engine) Devices(ctx context.Context) ([]DeviceInfo, error) {
 		if err != nil {
 			return err
 		}
+		seen := lastSeen(tx)
 		for _, d := range l.Devices() {
 			name, err := d.Name(e.vault.ReadKey)
 			if err != nil {
 				name = "(name unreadable)"
 			}
-			out = append(out, DeviceInfo{Key: d.Key, Name: name, Added: d.Added, Removed: d.Removed != nil, This: d.Key.Equal(e.DeviceKey())})
+			out = append(out, DeviceInfo{Key: d.Key, Name: name, Added: d.Added, Removed: d.Removed != nil, This: d.Key.Equal(e.DeviceKey()),
+				LastSeen: seen[hex.EncodeToString(d.Key)]})
 		}
 		return nil
 	})

@@ -21,7 +21,7 @@ export interface Status {
 }
 export interface Version { version: number; point: string; device: string; start: string; end: string; changes: number; merged: boolean }
 export interface VersionView { version: number; markdown: string; diff: { op: number; text: string }[] }
-export interface DeviceRow { key: string; name: string; added: string; removed: boolean; this_device: boolean; connected: boolean }
+export interface DeviceRow { key: string; name: string; added: string; removed: boolean; this_device: boolean; connected: boolean; connected_via: string; last_seen?: string }
 
 /** time shows an RFC 3339 time as the browser's local time. */
 export function time(s?: string): string {

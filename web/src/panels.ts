@@ -190,8 +190,14 @@ export class Settings {
     const [ds, ns] = await Promise.all([api<DeviceRow[]>("/v1/devices"), api<NodeState[]>("/v1/nodes")]);
     $("devices").replaceChildren(...ds.map((d) => {
       const li = el("li");
+      const how = d.connected_via === "lan" ? " · connected now (local network)" : " · not connected directly";
       li.append(el("strong", d.name), el("span", (d.this_device ? " · this device" : "") + (d.removed ? " · removed" : "") +
-        " · added " + time(d.added) + (d.this_device ? "" : d.connected ? " · connected now (local network)" : " · not connected directly")));
+        " · added " + time(d.added) + (d.this_device ? "" : " · last seen " + time(d.last_seen) + how)));
+      if (!d.removed) {
+        const rn = el("button", "Rename");
+        rn.addEventListener("click", () => void this.renameDevice(d));
+        li.append(" ", rn);
+      }
       return li;
     }));
     $("nodes").replaceChildren(...ns.map((n) => {
@@ -214,6 +220,15 @@ export class Settings {
       ($("node-addr") as HTMLInputElement).value = "";
       this.say("Registered with the node; syncing with it");
     } catch (e) { this.say("Not added: " + (e as Error).message); }
+    await this.load();
+  }
+
+  // A rename is a record that reaches the other devices at their next
+  // sync; where two renames meet, the later wins.
+  private async renameDevice(d: DeviceRow) {
+    const name = window.prompt("New name for " + d.name, d.name);
+    if (name === null || name.trim() === d.name) return;
+    try { await api("/v1/devices/rename", { device: d.key, name }); this.say("Renamed; other devices learn it when they next sync"); } catch (e) { this.say("Not renamed: " + (e as Error).message); }
     await this.load();
   }
 
