@@ -210,6 +210,21 @@ func (s *Service) commitDone(c *commit) {
 	for i, e := range errs {
 		if e != nil {
 			s.log.Warn("change refused", "object", change.ID(c.in[i].obj).Short(), "change", c.all[i].ID.Short(), "peer", shortPeer(c.in[i].from), "err", e)
+			s.tell(Activity{Kind: Refused, Peer: c.in[i].from, Object: change.ID(c.in[i].obj), Changes: 1, Reason: e.Error()})
+		}
+	}
+	if s.activity != nil && c.err == nil {
+		for lo := 0; lo < len(c.in); {
+			hi, n := lo, 0
+			for ; hi < len(c.in) && c.in[hi].from == c.in[lo].from && c.in[hi].obj == c.in[lo].obj; hi++ {
+				if c.stored[hi] == admit.Stored && errs[hi] == nil {
+					n++
+				}
+			}
+			if n > 0 {
+				s.tell(Activity{Kind: Received, Peer: c.in[lo].from, Object: change.ID(c.in[lo].obj), Changes: n})
+			}
+			lo = hi
 		}
 	}
 	// Reported per message: a run of changes of one object from one peer.

@@ -131,6 +131,9 @@ func (s *Service) send(msgs []objsync.Envelope) {
 			if e.Msg.Kind == objsync.Recon {
 				s.push(c, toWire(e.Msg)) // its size is its encoding's
 			} else {
+				if e.Msg.Kind == objsync.Changes {
+					s.tell(Activity{Kind: Sent, Peer: e.To, Object: change.ID(e.Msg.Object), Changes: len(e.Msg.Changes)})
+				}
 				s.queue(c, outgoing{msg: e.Msg})
 			}
 		}
@@ -176,6 +179,7 @@ func (s *Service) Attach(peer objsync.PeerID, nc Conn) <-chan struct{} {
 		s.mu.Lock()
 		s.peers[peer] = now
 		s.mu.Unlock()
+		s.tell(Activity{Kind: Connected, Peer: peer})
 		s.wg.Add(2)
 		go func() { defer s.wg.Done(); s.write(c) }()
 		go func() { defer s.wg.Done(); s.read(c) }()
@@ -241,6 +245,7 @@ func (s *Service) drop(c *conn) {
 	c.c.Close()
 	s.machine.Disconnected(c.peer)
 	s.log.Info("connection ended", "peer", shortPeer(c.peer))
+	s.tell(Activity{Kind: Disconnected, Peer: c.peer})
 }
 
 // read reads frames from a peer and hands them to the loop. Both sides

@@ -95,6 +95,37 @@ type Config struct {
 	// pages with sync off): read in the transaction of every event and
 	// tick, so that an object written with sync off is never offered.
 	SyncOff *SyncOff
+	// Activity, when set, is told of what sync does (Activity), on the
+	// loop goroutine; it must not block.
+	Activity func(Activity)
+}
+
+// Activity is one thing sync did, for a device's activity log.
+type Activity struct {
+	Kind    ActivityKind
+	Peer    objsync.PeerID
+	Object  change.ID // zero for a connection's start and end
+	Changes int       // sent, stored or refused
+	Reason  string    // why a change was refused
+}
+
+// ActivityKind is what an Activity tells.
+type ActivityKind string
+
+// The kinds of activity.
+const (
+	Connected    ActivityKind = "connected"
+	Disconnected ActivityKind = "disconnected"
+	Sent         ActivityKind = "sent"
+	Received     ActivityKind = "received"
+	Refused      ActivityKind = "refused"
+)
+
+// tell passes an Activity on, if anyone listens.
+func (s *Service) tell(a Activity) {
+	if s.activity != nil {
+		s.activity(a)
+	}
 }
 
 // SyncOff reads the objects a device keeps off sync: Rev, a number that
@@ -123,6 +154,7 @@ type Service struct {
 	closePeer             func(objsync.PeerID)
 	onHeld                func(objsync.HeldUpdate) // Config.Held
 	pipeline              bool                     // Config.Pipeline
+	activity              func(Activity)           // Config.Activity
 	events                chan func()
 	conns                 map[objsync.PeerID]*conn // loop goroutine only
 	polled                int64                    // arrival number of the last change seen by pollLocal
@@ -179,7 +211,7 @@ func Start(ctx context.Context, self objsync.PeerID, db store.Store, receive Rec
 
 func newService(self objsync.PeerID, db store.Store, receive Receiver, members Members, cfg Config) *Service {
 	s := &Service{self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
-		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, committed: make(chan *commit, 1),
+		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, activity: cfg.Activity, committed: make(chan *commit, 1),
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
 		reconciled: map[objsync.PeerID]bool{}, verified: map[objsync.ID]change.Verified{}, held: map[heldKey][32]byte{},
 		done: make(chan struct{}), membersPoked: -1}
