@@ -94,7 +94,7 @@ then 'mycel new --title "My page" --text "Hello"'.`,
 	root.PersistentFlags().BoolVar(&a.asJSON, "json", false, "print machine-readable JSON")
 	root.AddCommand(a.initCmd(), a.openCmd(), a.recoverCmd(), a.newCmd(), a.lsCmd(), a.searchCmd(), a.showCmd(), a.backlinksCmd(),
 		a.writeCmd(), a.editCmd(), a.appendCmd(), a.setCmd(), a.archiveCmd(true), a.archiveCmd(false), a.rmCmd(), a.binCmd(),
-		a.historyCmd(), a.diffCmd(), a.restoreCmd(), a.devicesCmd(), a.upCmd(), a.nodeCmd(), a.nodesCmd(), a.statusCmd(), a.checkCmd(), a.backupCmd(), a.restoreBackupCmd(), a.diagnosticsCmd(), a.exportCmd(), a.importCmd(), a.filesCmd(), a.syncCmd(), a.benchCmd())
+		a.historyCmd(), a.diffCmd(), a.restoreCmd(), a.devicesCmd(), a.upCmd(), a.nodeCmd(), a.nodesCmd(), a.statusCmd(), a.checkCmd(), a.backupCmd(), a.restoreBackupCmd(), a.diagnosticsCmd(), a.exportCmd(), a.importCmd(), a.filesCmd(), a.syncCmd(), a.logCmd(), a.benchCmd())
 	a.cobraOutput(root)
 	return root
 }

@@ -151,8 +151,19 @@ func (f Filter) keeps(e Entry) bool {
 // Read returns the last limit entries of dir's log that f keeps, oldest
 // first (limit 0: all of them), and where the log ends, for Follow.
 func Read(dir string, f Filter, limit int) ([]Entry, int64, error) {
-	var out []Entry
 	path := filepath.Join(dir, File)
+	if f == (Filter{}) && limit > 0 {
+		// The last lines of the log only: read its tail (what the web
+		// app's panel asks every second), unless it is too short.
+		if fi, err := os.Stat(path); err == nil && fi.Size() > int64(limit)*tailPerLine {
+			var out []Entry
+			end, err := scan(path, fi.Size()-int64(limit)*tailPerLine, func(e Entry) { out = append(out, e) })
+			if err == nil && len(out) > limit {
+				return out[len(out)-limit:], end, nil
+			}
+		}
+	}
+	var out []Entry
 	for _, p := range []string{path + ".1", path} {
 		end, err := scan(p, 0, func(e Entry) {
 			if f.keeps(e) {
@@ -175,6 +186,10 @@ func Read(dir string, f Filter, limit int) ([]Entry, int64, error) {
 	return out, 0, nil
 }
 
+// tailPerLine is the bytes read per line asked for from the end of the
+// log: lines are some 200 bytes (one cut at the start is skipped).
+const tailPerLine = 1024
+
 // scan reads the entries of one file from offset, and returns the offset
 // after the last whole line (a line being written is left for later).
 // Lines that do not decode are skipped: a log is no reason to fail.
@@ -189,6 +204,19 @@ func scan(path string, from int64, f func(Entry)) (int64, error) {
 	}
 	r := bufio.NewReader(fh)
 	at := from
+	if from > 0 {
+		// Mid-file: unless from starts a line, what precedes the next
+		// newline is the end of one (it would not decode anyway).
+		skip, err := r.ReadBytes('\n')
+		if err != nil {
+			return from, nil
+		}
+		var e Entry
+		if json.Unmarshal(skip, &e) == nil {
+			f(e)
+		}
+		at += int64(len(skip))
+	}
 	for {
 		line, err := r.ReadBytes('\n')
 		if err != nil { // EOF: a partial line is read next time

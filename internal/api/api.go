@@ -145,6 +145,7 @@ func Handler(e *vault.Engine, dev Running) *API {
 	fileRoutes(mux, e, dev)
 	keepRoutes(mux, e, changed)
 	syncRoutes(mux, e, changed)
+	logRoutes(mux, e)
 	return &API{Handler: withPageFiles(mux, dev), stop: stop}
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"mycel/internal/activity"
 	"mycel/internal/vault"
 )
 
@@ -53,5 +54,30 @@ func TestSyncRoutes(t *testing.T) {
 	}
 	if st = decodeJSON[SyncState](t, post(`{"pages": ["`+id.String()+`"]}`)); st.Off || len(st.SyncOff) != 0 || st.Mode != "lan-only" {
 		t.Fatalf("given back: %+v", st)
+	}
+}
+
+// The activity log through the API: the lines `mycel log` prints, with
+// titles, filtered.
+func TestLogRoute(t *testing.T) {
+	e, id := onePage(t, "Diary", "text\n")
+	l, err := activity.Open(e.Dir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Append(activity.Entry{Kind: activity.Received, Name: "phone", Object: id.String(), Changes: 2},
+		activity.Entry{Kind: activity.Refused, Name: "phone", Object: id.String(), Changes: 1, Reason: "bad signature"})
+	l.Close()
+	h := Handler(e, nil)
+	all := decodeJSON[[]LogLine](t, do(h, httptest.NewRequest("GET", "/v1/log", nil)))
+	if len(all) != 2 || all[0].Title != "Diary" || !strings.Contains(all[0].Text, "received 2 changes of") {
+		t.Fatalf("log: %+v", all)
+	}
+	errs := decodeJSON[[]LogLine](t, do(h, httptest.NewRequest("GET", "/v1/log?errors=1&object="+id.String(), nil)))
+	if len(errs) != 1 || errs[0].Reason != "bad signature" {
+		t.Fatalf("errors: %+v", errs)
+	}
+	if rec := do(h, httptest.NewRequest("GET", "/v1/log?n=lots", nil)); rec.Code != 400 {
+		t.Fatalf("n=lots: %d", rec.Code)
 	}
 }

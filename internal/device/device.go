@@ -98,10 +98,11 @@ type Device struct {
 	lan       host.Host // see LANHost
 	pacer     lanPacer  // dials of announced devices (lan.go)
 
-	mode  modeState  // the sync mode in force (mode.go)
-	files *fileMover // file chunks to and from nodes (files.go)
-	keep  *keeper    // files kept offline, downloads under way (keep.go)
-	seen  lastSeen   // when other devices were last heard from (lastseen.go)
+	mode     modeState    // the sync mode in force (mode.go)
+	activity *activityLog // what sync did, for 'mycel log' (activity.go)
+	files    *fileMover   // file chunks to and from nodes (files.go)
+	keep     *keeper      // files kept offline, downloads under way (keep.go)
+	seen     lastSeen     // when other devices were last heard from (lastseen.go)
 }
 
 // NodeState is what the device knows of one configured node.
@@ -153,11 +154,17 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	d := &Device{Engine: e, Host: h, lan: lan, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, accepting: map[peer.ID]int{}, kick: make(chan struct{}),
 		closing: make(chan struct{}), watched: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(ctx)
+	if d.activity, err = newActivityLog(d); err != nil {
+		lan.Close()
+		h.Close()
+		return nil, err
+	}
 	d.files = newFileMover(d)
 	d.keep = newKeeper()
 	svc := cfg.Service
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
 	svc.ClosePeer = d.closePeer
+	svc.Activity = d.activity.note
 	svc.SyncOff = &syncer.SyncOff{Rev: vault.SyncOffRev, List: vault.SyncOffIn} // pages kept to this device
 	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), d.noteAuthors(e.ReceiveBatch),
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
@@ -167,6 +174,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	d.setNodes(addrs, true)
 	d.mu.Unlock()
 	if err := d.servePeers(d.ctx); err != nil {
+		d.activity.log.Close()
 		d.shutdown()
 		h.Close()
 		return nil, err
@@ -181,6 +189,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	}
 	d.mu.Lock()
 	d.goTracked(d.watchStored)
+	d.goTracked(func() { d.activity.run(d.ctx) })
 	d.goTracked(d.keepLastSeen)
 	d.startKeeping()
 	d.mu.Unlock()

@@ -409,7 +409,11 @@ func (m *fileMover) pass(ctx context.Context, l *nodeLink) error {
 	}
 	wg.Wait()
 	m.setUploads(nil)
-	return errors.Join(errs...)
+	err = errors.Join(errs...)
+	if err == nil {
+		m.d.activity.pinned(l.peer, ups) // every chunk of them confirmed
+	}
+	return err
 }
 
 // plan groups the chunks left to upload by file, smallest first; chunks

@@ -2,6 +2,7 @@ package objsync
 
 import (
 	"bytes"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -190,48 +191,7 @@ func TestWithheldObjectsNeverLeave(t *testing.T) {
 // had sends byte for byte what it would send without them: nothing tells
 // that they exist, not even how many there are.
 func TestWithheldObjectsCostNoBytes(t *testing.T) {
-	transcript := func(withheld int) []Message {
-		s := &sim{rng: rand.New(rand.NewPCG(7, 1)), names: []PeerID{"dev-a", "node"},
-			stores: map[PeerID]*memStore{}, machines: map[PeerID]*Machine{},
-			links: map[[2]PeerID]bool{}, cut: map[[2]PeerID]bool{}, said: map[PeerID]map[ID][][]ID{}}
-		a := &withholding{memStore: newMem(), off: map[ID]bool{}}
-		s.stores["dev-a"], s.stores["node"] = a.memStore, newMem()
-		// Shared objects, held by both; and objects only dev-a holds, off.
-		for i := range 200 {
-			id, raw := encode(ID{}, nil, uint64(i))
-			a.receive(id, raw)
-			s.stores["node"].receive(id, raw)
-		}
-		for i := range withheld {
-			id, raw := encode(ID{}, nil, uint64(1000+i))
-			a.off[id] = true
-			a.receive(id, raw)
-		}
-		cfg := Config{ReconcileEvery: 5, BatchBytes: 300, Window: 600, PeerWindow: 900}
-		s.machines["dev-a"] = New("dev-a", a, cfg, s.salt)
-		s.machines["node"] = New("node", s.stores["node"], cfg, s.salt)
-		var sent []Message
-		s.sent = func(f flight) {
-			if f.from == "dev-a" {
-				sent = append(sent, f.msg)
-			}
-		}
-		s.connect("dev-a", "node")
-		for round := 0; round < 4; round++ {
-			for len(s.flight) > 0 {
-				s.deliver(0)
-			}
-			for _, p := range s.names {
-				for k := 0; k < 5; k++ {
-					if err := s.machines[p].Tick(); err != nil {
-						t.Fatal(err)
-					}
-				}
-				s.flush(p)
-			}
-		}
-		return sent
-	}
+	transcript := func(withheld int) []Message { return withheldTranscript(t, 200, withheld) }
 	want := transcript(0)
 	for _, n := range []int{1, 50, 1000} {
 		got := transcript(n)
@@ -247,4 +207,68 @@ func TestWithheldObjectsCostNoBytes(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatal("no reconciliation ran")
 	}
+}
+
+// BenchmarkReconcileWithWithheld: a device holding 10,000 objects the
+// node holds too reconciles with it, with none or 1,000 more kept off
+// sync; it reports the bytes of reconciliation dev-a sends (the same).
+func BenchmarkReconcileWithWithheld(b *testing.B) {
+	for _, withheld := range []int{0, 1000} {
+		b.Run(fmt.Sprintf("withheld=%d", withheld), func(b *testing.B) {
+			var bytes int
+			for range b.N {
+				bytes = 0
+				for _, m := range withheldTranscript(b, 10000, withheld) {
+					bytes += len(m.Recon)
+				}
+			}
+			b.ReportMetric(float64(bytes), "recon-bytes")
+		})
+	}
+}
+
+// withheldTranscript is what dev-a sends a node over four reconciliation
+// periods, holding shared objects the node holds too and withheld ones
+// the node never had.
+func withheldTranscript(t testing.TB, shared, withheld int) []Message {
+	s := &sim{rng: rand.New(rand.NewPCG(7, 1)), names: []PeerID{"dev-a", "node"},
+		stores: map[PeerID]*memStore{}, machines: map[PeerID]*Machine{},
+		links: map[[2]PeerID]bool{}, cut: map[[2]PeerID]bool{}, said: map[PeerID]map[ID][][]ID{}}
+	a := &withholding{memStore: newMem(), off: map[ID]bool{}}
+	s.stores["dev-a"], s.stores["node"] = a.memStore, newMem()
+	// Shared objects, held by both; and objects only dev-a holds, off.
+	for i := range shared {
+		id, raw := encode(ID{}, nil, uint64(i))
+		a.receive(id, raw)
+		s.stores["node"].receive(id, raw)
+	}
+	for i := range withheld {
+		id, raw := encode(ID{}, nil, uint64(shared+i))
+		a.off[id] = true
+		a.receive(id, raw)
+	}
+	cfg := Config{ReconcileEvery: 5, BatchBytes: 300, Window: 600, PeerWindow: 900}
+	s.machines["dev-a"] = New("dev-a", a, cfg, s.salt)
+	s.machines["node"] = New("node", s.stores["node"], cfg, s.salt)
+	var sent []Message
+	s.sent = func(f flight) {
+		if f.from == "dev-a" {
+			sent = append(sent, f.msg)
+		}
+	}
+	s.connect("dev-a", "node")
+	for round := 0; round < 4; round++ {
+		for len(s.flight) > 0 {
+			s.deliver(0)
+		}
+		for _, p := range s.names {
+			for k := 0; k < 5; k++ {
+				if err := s.machines[p].Tick(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s.flush(p)
+		}
+	}
+	return sent
 }

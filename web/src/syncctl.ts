@@ -35,6 +35,15 @@ export function modeNote(stored: string, inForce: string | undefined): string {
 
 const $ = (id: string) => document.getElementById(id)!;
 
+/** LogLine is one line of the activity log (api.LogLine). */
+export interface LogLine { kind: string; text: string; reason?: string }
+
+function li(text: string): HTMLLIElement {
+  const e = document.createElement("li");
+  e.textContent = text;
+  return e;
+}
+
 /** SyncControl wires #sync-page (the page's toggle) and #sync-mode (the
  * mode in settings) to the device. */
 export class SyncControl {
@@ -69,6 +78,8 @@ export class SyncControl {
       if (settings) {
         ($("sync-mode") as HTMLSelectElement).value = st.mode;
         $("mode").textContent = modeNote(st.mode, force);
+        const lines = await api<LogLine[]>("/v1/log?n=20");
+        if (mine === this.seq) $("activity").replaceChildren(...(lines.length ? lines.map((l) => li(l.text)) : [li("Nothing yet: what sync does shows here.")]));
       }
       const asked = !!id && st.object === id && id === this.current();
       $("sync-toggle").hidden = !asked;
