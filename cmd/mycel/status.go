@@ -150,7 +150,7 @@ func printStatus(w io.Writer, r statusReply, detail bool) {
 		return // no device running
 	}
 	if r.Mode != "" && r.Mode != string(vault.SyncAll) {
-		fmt.Fprintf(w, "Sync mode: %s ('mycel sync mode' changes it)\n", r.Mode)
+		fmt.Fprintf(w, "Sync mode: %s\n", r.Mode)
 	}
 	if len(r.Nodes) == 0 {
 		fmt.Fprintln(w, "Backup nodes: none (add one with 'mycel nodes add ADDR')")

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -85,10 +86,18 @@ had a page learns nothing of it, not even its id. Their status is 'Not syncing'
 until 'mycel sync on ID'.
 
 Turning sync off does not take back what already left: a page synced before
-stays on the node and the other devices as it was then. To keep a new page
-to this device from its first change, create it with 'mycel new --sync-off'.`
+stays on the other devices as it was then, and on the backup nodes unless
+--from-nodes asks them to remove it. A node removes it once it has checked
+that this device, a member of the vault, signed the request; from then on it
+refuses the page's changes from every device (another device that still
+syncs the page shows it 'Not syncing', with the reason), until 'mycel sync
+on ID' here, which asks the nodes to take it back and uploads its history.
+The request is sent by the running 'mycel up', now and to each node as it
+connects. To keep a new page to this device from its first change, create it
+with 'mycel new --sync-off'.`
 	}
-	return &cobra.Command{
+	var fromNodes bool
+	cmd := &cobra.Command{
 		Use:   use,
 		Short: short,
 		Long:  long,
@@ -103,10 +112,20 @@ to this device from its first change, create it with 'mycel new --sync-off'.`
 				if err := e.SetSyncOff(ctx, ids, off); err != nil {
 					return err
 				}
+				// Taken back: a node that removed it lets it in again.
+				if fromNodes || !off {
+					if err := e.RemoveFromNodes(ctx, ids, !off); err != nil {
+						return err
+					}
+				}
 				return a.printSync(ctx, e)
 			})
 		},
 	}
+	if off {
+		cmd.Flags().BoolVar(&fromNodes, "from-nodes", false, "also ask the backup nodes to remove the pages from their stores (and to refuse them from any device until 'mycel sync on')")
+	}
+	return cmd
 }
 
 // printSync shows this device's sync mode and the pages it keeps off sync.
@@ -136,7 +155,34 @@ func (a *app) printSync(ctx context.Context, e *vault.Engine) error {
 		}
 		pages = append(pages, page{id.String(), title})
 	}
-	return a.emit(map[string]any{"mode": mode, "sync_off": pages}, func(w io.Writer) {
+	rs, err := e.NodeRemovals(ctx)
+	if err != nil {
+		return err
+	}
+	nodes, err := e.Nodes(ctx)
+	if err != nil {
+		return err
+	}
+	type removal struct {
+		ID      string   `json:"id"`
+		Restore bool     `json:"restore"`
+		Done    []string `json:"done_by"`
+	}
+	removals := []removal{}
+	for _, id := range slices.SortedFunc(maps.Keys(rs), func(x, y change.ID) int { return bytes.Compare(x[:], y[:]) }) {
+		r := rs[id]
+		removals = append(removals, removal{id.String(), r.Restore, append([]string{}, r.Done...)})
+	}
+	return a.emit(map[string]any{"mode": mode, "sync_off": pages, "node_requests": removals}, func(w io.Writer) {
+		defer func() {
+			for _, r := range removals {
+				what := "removed from the backup nodes"
+				if r.Restore {
+					what = "taken back by the backup nodes"
+				}
+				fmt.Fprintf(w, "  %s  to be %s: done by %d of %d\n", r.ID[:12], what, len(r.Done), len(nodes))
+			}
+		}()
 		fmt.Fprintf(w, "Sync mode: %s (%s)\n", mode, describeMode(mode))
 		if len(pages) == 0 {
 			fmt.Fprintln(w, "Every page syncs.")

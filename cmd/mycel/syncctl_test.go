@@ -8,6 +8,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"mycel/internal/change"
+	"mycel/internal/store"
+	"mycel/internal/store/sqlite"
 )
 
 // holdsAny lists the files under dir whose name or bytes hold one of
@@ -116,13 +120,29 @@ func TestSyncOffPageStaysOnThisDevice(t *testing.T) {
 		last = r
 		return showsPart(b, shared, "Meet at the pier.")() && last.Status == "Synced" && len(last.Devices) == 1
 	}, node, upA, upB)
+	// Written while the device runs: a page with sync off from its first
+	// change, and a file added to it, never go out either (a shared page
+	// written after them arrives: sync went on meanwhile).
+	before := chunkNames(t, a.data)
+	const secret2 = "the-kingfisher-dives-at-dawn"
+	private2 := strings.TrimSpace(a.ok("new", "--sync-off", "--title", "Diary 2", "--text", secret2))
+	photo3, _ := seeded(t, dir, "private2.jpg", 300<<10, 9)
+	a.ok("files", "add", private2, photo3)
+	for name := range chunkNames(t, a.data) {
+		if !before[name] {
+			privateChunks[name] = true
+		}
+	}
+	later := strings.TrimSpace(a.ok("new", "--title", "Later", "--text", "After the diary."))
+	waitFor(t, "the later shared page on b", showsPart(b, later, "After the diary."), node, upA, upB)
 	r := jsonOf[statusReply](t, a.ok("status", private, "--json"))
 	if len(r.Objects) != 1 || r.Objects[0].Status != "Not syncing" || !strings.Contains(r.Objects[0].Reason, "sync is off for this page") {
 		t.Fatalf("status of the page kept off: %+v", r.Objects)
 	}
 
 	raw, _ := hex.DecodeString(private)
-	needles := [][]byte{raw, []byte(private), []byte(secret)}
+	raw2, _ := hex.DecodeString(private2)
+	needles := [][]byte{raw, []byte(private), []byte(secret), raw2, []byte(private2), []byte(secret2)}
 	for name := range privateChunks {
 		needles = append(needles, []byte(name))
 	}
@@ -145,7 +165,7 @@ func TestSyncOffPageStaysOnThisDevice(t *testing.T) {
 	waitFor(t, "the page on b once shared, Synced on a", func() bool {
 		return showsPart(b, private, secret)() && objectStatus(t, a, private) == "Synced"
 	}, node, upA, upB)
-	if out := a.ok("sync"); !strings.Contains(out, "Every page syncs.") {
+	if out := a.ok("sync"); strings.Contains(out, private[:12]) || !strings.Contains(out, private2[:12]) {
 		t.Fatalf("'mycel sync' after on:\n%s", out)
 	}
 }
@@ -209,4 +229,66 @@ func TestSyncModesSwitchInARunningUp(t *testing.T) {
 		r := vaultStatus(t, a)
 		return showsText(b, id, "\nfour, offline\n")() && nodeUp(r) && len(r.Devices) == 1
 	}, logs...)
+}
+
+// A page already on the node, kept off sync with --from-nodes, is removed
+// from the node's store (at the device's signed request) and kept out:
+// another device's edits of it are refused, with the reason; 'sync on'
+// takes it back, and its whole history is on the node again.
+func TestSyncOffFromNodesRemovesThePage(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node and two devices")
+	}
+	nodeData, _, node, a, b := laptopAndPhoneOnANode(t)
+	id := strings.TrimSpace(a.ok("new", "--title", "Letters", "--text", "Dear heron,"))
+	upA := start(t, "--data", a.data, "up", "--no-lan")
+	upB := start(t, "--data", b.data, "up", "--no-lan")
+	logs := []*proc{node, upA, upB}
+	waitFor(t, "the page on b, Synced on a", func() bool {
+		return showsPart(b, id, "Dear heron,")() && objectStatus(t, a, id) == "Synced"
+	}, logs...)
+	vaultID := jsonOf[map[string]any](t, a.ok("devices", "--json"))["vault_id"].(string)
+	nodeChanges := func() int {
+		db, err := sqlite.Open(filepath.Join(nodeData, "vaults", vaultID, "mycel.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		obj, _ := change.ParseID(id)
+		var n int
+		db.View(t.Context(), func(tx store.Tx) error {
+			ms, err := tx.Changes(obj, 0)
+			n = len(ms)
+			return err
+		})
+		return n
+	}
+
+	a.ok("sync", "off", id, "--from-nodes")
+	waitFor(t, "a's log: removed from the node", func() bool { return strings.Contains(upA.output(), "page removed from the backup node") }, logs...)
+	if n := nodeChanges(); n != 0 {
+		t.Fatalf("the node still holds %d changes of the page", n)
+	}
+	if out := a.ok("sync"); !strings.Contains(out, "removed from the backup nodes") {
+		t.Fatalf("'mycel sync' does not say the page was removed from the node:\n%s", out)
+	}
+	// The phone still syncs the page: its edit is refused by the node.
+	f := filepath.Join(t.TempDir(), "page.md")
+	os.WriteFile(f, []byte("Dear heron, the phone writes.\n"), 0o600)
+	b.ok("write", id, "--file", f)
+	waitFor(t, "the node refusing the phone's edit, saying why", func() bool {
+		return strings.Contains(node.output(), "removed page") || strings.Contains(upB.output(), "removed page")
+	}, logs...)
+	if n := nodeChanges(); n != 0 {
+		t.Fatalf("the phone put %d changes of the removed page back on the node", n)
+	}
+
+	// Back on: the node takes it again, with its whole history.
+	a.ok("sync", "on", id)
+	waitFor(t, "the page Synced on a again, the phone's edit merged there", func() bool {
+		return objectStatus(t, a, id) == "Synced" && showsPart(a, id, "the phone writes.")()
+	}, logs...)
+	if n := nodeChanges(); n < 2 {
+		t.Fatalf("after sync on, the node holds %d changes of the page", n)
+	}
 }

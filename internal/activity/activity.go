@@ -52,8 +52,11 @@ type Entry struct {
 	Peer string `json:"peer,omitempty"`
 	// What: the object, how many changes, and for a merge the devices
 	// whose concurrent edits were merged; for a pinned file its id.
-	Object  string   `json:"object,omitempty"`
-	Changes int      `json:"changes,omitempty"`
+	Object  string `json:"object,omitempty"`
+	Changes int    `json:"changes,omitempty"`
+	// Objects, without Object: a line that sums many objects (a second
+	// of a first sync past what is told object by object).
+	Objects int      `json:"objects,omitempty"`
 	From    []string `json:"from,omitempty"`
 	File    string   `json:"file,omitempty"`
 	Reason  string   `json:"reason,omitempty"` // why a change was refused
@@ -267,6 +270,9 @@ func Describe(e Entry, title string) string {
 		who += " (directly)"
 	}
 	obj := ""
+	if e.Object == "" && e.Objects > 0 {
+		obj = fmt.Sprintf("%d more objects", e.Objects)
+	}
 	if e.Object != "" {
 		obj = e.Object[:min(12, len(e.Object))]
 		if title != "" {

@@ -67,7 +67,6 @@ func TestLogIsBoundedAndReadBack(t *testing.T) {
 func TestFollow(t *testing.T) {
 	dir := t.TempDir()
 	l, _ := Open(dir)
-	defer l.Close()
 	l.Append(entry(1, Received, ""))
 	_, end, _ := Read(dir, Filter{}, 0)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -80,6 +79,17 @@ func TestFollow(t *testing.T) {
 	l.Append(entry(2, Sent, ""))
 	if e := <-got; e.Changes != 2 {
 		t.Fatalf("followed %+v", e)
+	}
+	// Started afresh (as Append does past maxSize): read from its start.
+	l.Close()
+	if err := os.Rename(filepath.Join(dir, File), filepath.Join(dir, File+".1")); err != nil {
+		t.Fatal(err)
+	}
+	l2, _ := Open(dir)
+	defer l2.Close()
+	l2.Append(entry(3, Sent, ""))
+	if e := <-got; e.Changes != 3 {
+		t.Fatalf("followed after a fresh start %+v", e)
 	}
 	cancel()
 	if err := <-done; err != nil {

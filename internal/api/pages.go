@@ -135,6 +135,8 @@ func pageRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 			Title    string `json:"title"`
 			Type     string `json:"type"`
 			Markdown string `json:"markdown"`
+			// SyncOff keeps the page to this device from its first change.
+			SyncOff bool `json:"sync_off"`
 		}
 		if !decode(w, r, &in) {
 			return
@@ -142,9 +144,9 @@ func pageRoutes(mux *http.ServeMux, e *vault.Engine, changed func()) {
 		var id change.ID
 		var err error
 		if in.Markdown != "" {
-			id, err = e.CreateMarkdown(r.Context(), in.Markdown, map[string]string{"title": in.Title, "type": in.Type})
+			id, err = e.CreateMarkdownPage(r.Context(), in.Markdown, vault.NewPage{Details: map[string]string{"title": in.Title, "type": in.Type}, SyncOff: in.SyncOff})
 		} else {
-			id, err = e.Create(r.Context(), vault.NewPage{Title: in.Title, Type: in.Type})
+			id, err = e.Create(r.Context(), vault.NewPage{Title: in.Title, Type: in.Type, SyncOff: in.SyncOff})
 		}
 		if err != nil {
 			fail(w, http.StatusConflict, err)

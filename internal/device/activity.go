@@ -16,7 +16,8 @@ import (
 // The activity log (internal/activity) is fed by the sync service
 // (syncer.Config.Activity), on its loop goroutine, and by the file mover.
 // What comes within a second is summed per peer, object and kind (a first
-// sync of 10,000 objects is 10,000 lines, not one per batch), and written
+// sync of 10,000 objects is some 10,000 lines, not one per batch; past
+// maxActivityPending a second, one line per peer sums the rest), and written
 // once a second by a goroutine of its own, with the peers named: devices
 // by the membership log, nodes as "backup node". A received object whose
 // page now has concurrent heads is logged as a merge, naming the devices.
@@ -24,9 +25,15 @@ import (
 // activityEvery is how often gathered activity is written.
 const activityEvery = time.Second
 
-// maxActivityPending bounds what is gathered between two writes; past it,
-// more is counted as dropped (and said so in the sync log).
+// maxActivityPending bounds the lines gathered between two writes; past
+// it, what comes is summed in a line per peer and kind ("N changes of M
+// more objects"), and past twice it counted as left out (and said so in
+// the sync log).
 const maxActivityPending = 4096
+
+// maxFolded bounds the objects the summing lines tell apart (past it, an
+// object may be counted twice).
+const maxFolded = 1 << 16
 
 type activityKey struct {
 	kind   string
@@ -44,6 +51,7 @@ type activityLog struct {
 	pending map[activityKey]*activity.Entry
 	order   []activityKey
 	dropped int
+	folded  map[activityKey]bool // what the summing lines count, each once
 	// merged: the heads count last logged as a merge, per object, so that
 	// the same unmerged branches are told once.
 	merged map[change.ID]int
@@ -54,7 +62,7 @@ func newActivityLog(d *Device) (*activityLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &activityLog{d: d, log: l, pending: map[activityKey]*activity.Entry{}, merged: map[change.ID]int{}}, nil
+	return &activityLog{d: d, log: l, pending: map[activityKey]*activity.Entry{}, folded: map[activityKey]bool{}, merged: map[change.ID]int{}}, nil
 }
 
 // note takes what the sync service did (never blocks for long: a map
@@ -67,7 +75,7 @@ func (a *activityLog) note(s syncer.Activity) {
 func (a *activityLog) pinned(node objsync.PeerID, ups []*fileUpload) {
 	seen := map[string]bool{}
 	for _, u := range ups {
-		if u.fileID == "" || seen[u.fileID] {
+		if u.fileID == "" || seen[u.fileID] || u.partial {
 			continue
 		}
 		seen[u.fileID] = true
@@ -82,7 +90,29 @@ func (a *activityLog) add(k activityKey, n int, file string) {
 		e.Changes += n
 		return
 	}
-	if len(a.pending) >= maxActivityPending {
+	if len(a.pending) >= maxActivityPending && k.object != (change.ID{}) {
+		// Past the bound, a line per peer and kind sums the rest.
+		sum := activityKey{kind: k.kind, peer: k.peer}
+		fresh := !a.folded[k]
+		if fresh && len(a.folded) < maxFolded {
+			a.folded[k] = true
+		}
+		if e := a.pending[sum]; e != nil {
+			e.Changes += n
+			if fresh {
+				e.Objects++
+			}
+			return
+		}
+		if len(a.pending) >= 2*maxActivityPending {
+			a.dropped++
+			return
+		}
+		a.pending[sum] = &activity.Entry{Time: a.d.Engine.Now().UTC(), Kind: k.kind, Peer: string(k.peer), Changes: n, Objects: 1}
+		a.order = append(a.order, sum)
+		return
+	}
+	if len(a.pending) >= 2*maxActivityPending {
 		a.dropped++
 		return
 	}
@@ -119,6 +149,7 @@ func (a *activityLog) flush(ctx context.Context) {
 	a.mu.Lock()
 	pending, order, dropped := a.pending, a.order, a.dropped
 	a.pending, a.order, a.dropped = map[activityKey]*activity.Entry{}, nil, 0
+	clear(a.folded)
 	a.mu.Unlock()
 	if dropped > 0 {
 		a.d.cfg.Log.Warn("activity log: too much at once; some left out", "entries", dropped)

@@ -99,6 +99,7 @@ type Device struct {
 	pacer     lanPacer  // dials of announced devices (lan.go)
 
 	mode     modeState    // the sync mode in force (mode.go)
+	pokeMu   sync.Mutex   // Poke's, held while it reads and applies the settings
 	activity *activityLog // what sync did, for 'mycel log' (activity.go)
 	files    *fileMover   // file chunks to and from nodes (files.go)
 	keep     *keeper      // files kept offline, downloads under way (keep.go)
@@ -165,6 +166,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
 	svc.ClosePeer = d.closePeer
 	svc.Activity = d.activity.note
+	svc.Removed = d.removed
 	svc.SyncOff = &syncer.SyncOff{Rev: vault.SyncOffRev, List: vault.SyncOffIn} // pages kept to this device
 	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), d.noteAuthors(e.ReceiveBatch),
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
@@ -297,6 +299,10 @@ func (d *Device) setNodes(addrs []string, atStart bool) {
 // Poke makes the device look for new local changes now, and re-read its
 // node list and sync mode (a CLI that wrote any pokes the running device).
 func (d *Device) Poke() {
+	// One poke at a time, from reading the settings to applying them: two
+	// at once could apply the older mode last.
+	d.pokeMu.Lock()
+	defer d.pokeMu.Unlock()
 	d.Service.Poke()
 	d.files.poke()
 	d.keep.poke() // the keep-offline setting may have changed
@@ -313,6 +319,7 @@ func (d *Device) Poke() {
 	if resume {
 		d.resumeDevices(d.ctx)
 	}
+	d.sendRemovalsToAll()
 }
 
 // Nodes reports the configured nodes' states, by address.
@@ -395,8 +402,10 @@ func (d *Device) keepConnected(ctx context.Context, st *NodeState) {
 			d.cfg.Log.Info("connected to node", "node", addr)
 			backoff = d.cfg.BackoffMin
 			stopFiles := d.files.nodeUp(ctx, peer, addr)
+			ended := d.Service.Attach(peer, p2p.StreamConn(stream, r))
+			d.sendRemovals(ctx, peer, addr)
 			select {
-			case <-d.Service.Attach(peer, p2p.StreamConn(stream, r)):
+			case <-ended:
 			case <-ctx.Done():
 				d.Service.Drop(peer)
 			}

@@ -97,6 +97,9 @@ type fileUpload struct {
 	object     change.ID
 	left       []files.Address // chunks still to put, in order
 	sizes      map[files.Address]int64
+	// partial: some chunk of it is neither on the node nor here (another
+	// device has it): uploading the rest does not pin the file.
+	partial bool
 }
 
 func newFileMover(d *Device) *fileMover {
@@ -342,9 +345,12 @@ func (m *fileMover) pass(ctx context.Context, l *nodeLink) error {
 	if err != nil {
 		return err
 	}
+	missing := map[files.Address]bool{} // neither on the node nor here
 	for i, a := range notHeld {
 		if held[i] {
 			delete(left, a)
+		} else if !left[a] {
+			missing[a] = true
 		}
 	}
 	l.mu.Lock()
@@ -359,7 +365,7 @@ func (m *fileMover) pass(ctx context.Context, l *nodeLink) error {
 		m.setUploads(nil)
 		return nil
 	}
-	ups, err := m.plan(ctx, left)
+	ups, err := m.plan(ctx, left, missing)
 	if err != nil {
 		return err
 	}
@@ -377,7 +383,7 @@ func (m *fileMover) pass(ctx context.Context, l *nodeLink) error {
 		// chunks dealt alternately (a small file added meanwhile stops
 		// this pass at the next chunk and gets its lane back).
 		for _, u := range large {
-			v := &fileUpload{name: u.name, size: u.size, fileID: u.fileID, object: u.object, sizes: u.sizes}
+			v := &fileUpload{name: u.name, size: u.size, fileID: u.fileID, object: u.object, sizes: u.sizes, partial: u.partial}
 			var mine []files.Address
 			for i, a := range u.left {
 				if i%2 == 0 {
@@ -418,7 +424,7 @@ func (m *fileMover) pass(ctx context.Context, l *nodeLink) error {
 
 // plan groups the chunks left to upload by file, smallest first; chunks
 // no file of a page's current state names (history's) go last.
-func (m *fileMover) plan(ctx context.Context, left map[files.Address]bool) ([]*fileUpload, error) {
+func (m *fileMover) plan(ctx context.Context, left, missing map[files.Address]bool) ([]*fileUpload, error) {
 	e := m.d.Engine
 	cs, _ := e.Chunks()
 	objs, err := e.List(ctx, vault.ListOptions{All: true})
@@ -460,6 +466,7 @@ func (m *fileMover) plan(ctx context.Context, left map[files.Address]bool) ([]*f
 				}
 				if !left[r.Address] || placed[r.Address] {
 					u.done += n
+					u.partial = u.partial || missing[r.Address]
 					continue
 				}
 				placed[r.Address] = true

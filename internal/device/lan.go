@@ -182,8 +182,12 @@ func (d *Device) serveLAN(ctx context.Context, h host.Host) error {
 		return fmt.Errorf("start LAN discovery (mDNS): %w", err)
 	}
 	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed || d.mdns != nil || !d.mode.devices || d.lan != h {
+		svc.Close() // closed, raced (resumeDevices), turned off or renewed meanwhile
+		return nil
+	}
 	d.mdns = svc
-	d.mu.Unlock()
 	return nil
 }
 

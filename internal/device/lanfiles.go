@@ -93,7 +93,7 @@ func (b lanChunks) check() error {
 	return nil
 }
 
-func (b lanChunks) Has(_ context.Context, as []files.Address) ([]bool, error) {
+func (b lanChunks) Has(ctx context.Context, as []files.Address) ([]bool, error) {
 	if err := b.check(); err != nil {
 		return nil, err
 	}
@@ -101,9 +101,18 @@ func (b lanChunks) Has(_ context.Context, as []files.Address) ([]bool, error) {
 	if err != nil {
 		return nil, err
 	}
+	// What only pages kept off sync name, this device does not hold.
+	ok, err := b.d.Engine.Shareable(ctx, as)
+	if err != nil {
+		return nil, err
+	}
+	shared := make(map[files.Address]bool, len(ok))
+	for _, a := range ok {
+		shared[a] = true
+	}
 	out := make([]bool, len(as))
 	for i, a := range as {
-		out[i] = cs.Has(a)
+		out[i] = shared[a] && cs.Has(a)
 	}
 	return out, nil
 }

@@ -30,8 +30,14 @@ func (d *Device) readMode(ctx context.Context) modeState {
 	m, err := d.Engine.SyncMode(ctx)
 	st := modeState{setting: m, nodes: m.Nodes() && !d.cfg.LANOnly, devices: m.Devices()}
 	if err != nil {
-		st.err = err.Error()
 		d.cfg.Log.Warn("read the sync mode", "err", err)
+		d.mu.Lock()
+		cur := d.mode
+		d.mu.Unlock()
+		if cur.setting != "" && cur.err == "" {
+			return cur // unreadable now: the mode in force stays
+		}
+		st.err = err.Error()
 	}
 	return st
 }

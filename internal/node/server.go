@@ -213,6 +213,7 @@ func (s *Server) serve(v *Vault) *served {
 	}
 	cfg := s.cfg
 	cfg.ClosePeer = p2p.PeerCloser(s.host)
+	cfg.RemoveObject = removeFrom(v)
 	e := &served{v: v, lastHello: time.Now(), handshakes: 1}
 	e.svc = syncer.Start(s.ctx, objsync.PeerID(s.host.ID().String()), v.db, v.ReceiveBatch, members, cfg)
 	e.idle = time.AfterFunc(s.node.opts.IdleAfter, func() { s.idleCheck(e) })

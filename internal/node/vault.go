@@ -70,6 +70,8 @@ type Vault struct {
 	// map lookup each, not a signature check.
 	hashes map[[32]byte]bool
 	bad    map[[32]byte]error
+	// removed: the objects devices asked the node to remove (remove.go).
+	removed map[change.ID]removal
 }
 
 func openVault(dir string, id keys.VaultID) (*Vault, error) {
@@ -93,7 +95,7 @@ func openVault(dir string, id keys.VaultID) (*Vault, error) {
 				return err
 			}
 		}
-		return nil
+		return v.loadRemovals(tx)
 	})
 	if err != nil {
 		db.Close()
@@ -234,7 +236,7 @@ func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome
 	v.gcMu.RLock()
 	defer v.gcMu.RUnlock()
 	err = v.db.Update(ctx, func(tx store.Tx) (err error) {
-		outs, errs, err = admit.Receive(tx, v.ID, l, keeper{}, in)
+		outs, errs, err = admit.Receive(tx, v.ID, l, keeper{v}, in)
 		return err
 	})
 	if err != nil {
@@ -245,9 +247,12 @@ func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome
 
 // keeper is a node's admit.Applier: it cannot read a change, so it only
 // keeps it (and an index row for each object, which lists it).
-type keeper struct{}
+type keeper struct{ v *Vault }
 
-func (keeper) Apply(store.Tx, *change.Change, bool) (bool, error) { return false, nil }
+// Apply refuses the changes of an object removed on request (remove.go).
+func (k keeper) Apply(_ store.Tx, c *change.Change, _ bool) (bool, error) {
+	return false, k.v.refuseRemoved(c)
+}
 
 func (keeper) Stored(tx store.Tx, c *change.Change, _ int64) error {
 	if c.IsRoot() {

@@ -266,6 +266,12 @@ type Tx interface {
 	// SetInert marks a stored change as inert or not (ErrNotFound if it
 	// is not stored).
 	SetInert(id change.ID, inert bool) error
+	// PurgeObject removes everything the store holds of an object: its
+	// changes (their chunk references with them), heads, index row and
+	// text, links, parked and damaged changes, snapshot, and what peers
+	// said they hold of it; it returns how many changes went. (A node
+	// does it when a device asks it to forget a page.)
+	PurgeObject(object change.ID) (int, error)
 	// DeleteChange removes a stored change (its bytes go with it; the
 	// caller parks or quarantines them first). Heads are the caller's.
 	DeleteChange(id change.ID) error

@@ -277,6 +277,16 @@ func (s *Service) read(c *conn) {
 			if err := s.members.Add(s.ctx, f.GetMembers().Records); err != nil {
 				s.log.Warn("membership records refused", "peer", shortPeer(c.peer), "err", err)
 			}
+		case f.GetRemoveObject() != nil:
+			req := f.GetRemoveObject()
+			s.do(func() { s.onRemove(c, req) })
+		case f.GetRemoveReply() != nil:
+			reply := f.GetRemoveReply()
+			s.do(func() {
+				if s.removed != nil && s.conns[c.peer] == c {
+					s.removed(c.peer, reply)
+				}
+			})
 		case f.GetSync() == nil:
 			s.log.Warn("unexpected frame; dropping the connection", "peer", shortPeer(c.peer))
 			s.do(func() { s.drop(c) })
@@ -434,4 +444,37 @@ func (b *frameBudget) take(now time.Time) time.Duration {
 		return 0
 	}
 	return time.Duration(-b.tokens / b.rate * float64(time.Second))
+}
+
+// onRemove carries out a peer's request to remove an object (a node's
+// RemoveObject), forgets what the view kept of it, and answers.
+func (s *Service) onRemove(c *conn, req *pb.RemoveObject) {
+	if s.conns[c.peer] != c {
+		return
+	}
+	reply := &pb.RemoveReply{Object: req.Object, Restore: req.Restore}
+	if s.removeObject == nil {
+		reply.Error = "this peer removes no object on request (only a backup node does)"
+	} else if err := s.removeObject(s.ctx, c.peer, req); err != nil {
+		reply.Error = err.Error()
+		s.log.Warn("request to remove an object refused", "peer", shortPeer(c.peer), "err", err)
+	} else if len(req.Object) == len(objsync.ID{}) {
+		s.store.forgetObject(objsync.ID(req.Object))
+		s.log.Info("object removed on request", "peer", shortPeer(c.peer), "object", change.ID(req.Object).Short(), "restore", req.Restore)
+	}
+	s.push(c, &pb.Frame{Body: &pb.Frame_RemoveReply{RemoveReply: reply}})
+}
+
+// SendRemove sends a request to remove an object (or restore it) to a
+// connected peer (a node); its answer comes to Config.Removed. It reports
+// whether the peer was connected.
+func (s *Service) SendRemove(ctx context.Context, to objsync.PeerID, req *pb.RemoveObject) bool {
+	sent := false
+	s.ask(ctx, func() {
+		if c := s.conns[to]; c != nil {
+			s.push(c, &pb.Frame{Body: &pb.Frame_RemoveObject{RemoveObject: req}})
+			sent = true
+		}
+	})
+	return sent
 }

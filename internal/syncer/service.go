@@ -98,6 +98,14 @@ type Config struct {
 	// Activity, when set, is told of what sync does (Activity), on the
 	// loop goroutine; it must not block.
 	Activity func(Activity)
+	// RemoveObject, on a node, carries out a device's request to remove
+	// an object from its store (or restore it), on the loop goroutine; the
+	// service then forgets what it kept of the object and answers. Without
+	// it such requests are answered with a refusal.
+	RemoveObject func(ctx context.Context, from objsync.PeerID, req *pb.RemoveObject) error
+	// Removed, on a device, is told of a node's answers to its requests
+	// (SendRemove), on the loop goroutine.
+	Removed func(from objsync.PeerID, reply *pb.RemoveReply)
 }
 
 // Activity is one thing sync did, for a device's activity log.
@@ -155,6 +163,8 @@ type Service struct {
 	onHeld                func(objsync.HeldUpdate) // Config.Held
 	pipeline              bool                     // Config.Pipeline
 	activity              func(Activity)           // Config.Activity
+	removeObject          func(context.Context, objsync.PeerID, *pb.RemoveObject) error
+	removed               func(objsync.PeerID, *pb.RemoveReply)
 	events                chan func()
 	conns                 map[objsync.PeerID]*conn // loop goroutine only
 	polled                int64                    // arrival number of the last change seen by pollLocal
@@ -211,7 +221,7 @@ func Start(ctx context.Context, self objsync.PeerID, db store.Store, receive Rec
 
 func newService(self objsync.PeerID, db store.Store, receive Receiver, members Members, cfg Config) *Service {
 	s := &Service{self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
-		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, activity: cfg.Activity, committed: make(chan *commit, 1),
+		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, activity: cfg.Activity, removeObject: cfg.RemoveObject, removed: cfg.Removed, committed: make(chan *commit, 1),
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
 		reconciled: map[objsync.PeerID]bool{}, verified: map[objsync.ID]change.Verified{}, held: map[heldKey][32]byte{},
 		done: make(chan struct{}), membersPoked: -1}

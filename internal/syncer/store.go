@@ -72,6 +72,10 @@ type storeView struct {
 	offRead   bool
 	offFailed bool
 	released  []objsync.ID
+
+	// forgotten: objects purged during a read transaction, forgotten
+	// again when the next one starts (see forgetObject).
+	forgotten []objsync.ID
 }
 
 var _ objsync.Withholder = (*storeView)(nil)
@@ -179,7 +183,12 @@ func (s *storeView) within(f func()) {
 	}
 	ran := false
 	err := s.db.View(context.Background(), func(tx store.Tx) error {
-		s.tx, ran = tx, true
+		s.tx, ran = nil, true
+		for _, obj := range s.forgotten {
+			s.forgetObject(obj)
+		}
+		s.forgotten = s.forgotten[:0]
+		s.tx = tx
 		s.checked = s.keepSet && s.catchUp(tx)
 		s.readOff(tx)
 		defer func() { s.tx, s.checked = nil, false }()
@@ -188,7 +197,12 @@ func (s *storeView) within(f func()) {
 	})
 	if !ran { // no transaction to be had: each read tries on its own
 		s.failed = err
+		// Without a read of the list kept off sync: every object is
+		// withheld meanwhile.
+		was := s.offFailed
+		s.offFailed = was || s.syncOff != nil
 		f()
+		s.offFailed = was
 	}
 }
 
@@ -469,6 +483,21 @@ func (s *storeView) makeRoom(need int) {
 }
 
 // forgetGraph drops what the view keeps of obj's graph.
+// forgetObject drops what the view kept of an object the store no longer
+// holds (a node that purged it): its heads, its graph, and the set.
+//
+// The read transaction under way may be older than the purge: what it
+// reads again is forgotten once more at the start of the next one.
+func (s *storeView) forgetObject(obj objsync.ID) {
+	delete(s.heads, obj)
+	delete(s.current, obj)
+	s.forgetGraph(obj)
+	s.set = nil
+	if s.tx != nil {
+		s.forgotten = append(s.forgotten, obj)
+	}
+}
+
 func (s *storeView) forgetGraph(obj objsync.ID) {
 	if h := s.graphs[obj]; h != nil {
 		s.bytes -= h.counted

@@ -4,12 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"mycel/internal/change"
 	"mycel/internal/files"
+	"mycel/internal/member"
+	"mycel/internal/pb"
 	"mycel/internal/store"
 )
 
@@ -67,8 +71,11 @@ const (
 // SyncMode is this device's sync mode ("all" until set).
 func (e *Engine) SyncMode(ctx context.Context) (SyncMode, error) {
 	b, err := e.Setting(ctx, syncModeSetting)
-	if err != nil || b == nil {
-		return SyncAll, err
+	if err != nil {
+		return SyncLocalOnly, fmt.Errorf("read this device's sync mode: %w", err) // syncing less is the safe reading
+	}
+	if b == nil {
+		return SyncAll, nil
 	}
 	m, err := ParseSyncMode(string(b))
 	if err != nil {
@@ -103,25 +110,33 @@ func SyncOffIn(tx store.Tx) (map[change.ID]bool, error) {
 	if err != nil {
 		return nil, err
 	}
-	if len(b)%len(change.ID{}) != 0 {
-		return nil, fmt.Errorf("the list of pages kept off sync is damaged (%d bytes): run 'mycel sync off' or 'on' on a page to write it again", len(b))
-	}
-	out := make(map[change.ID]bool, len(b)/32)
-	for ; len(b) > 0; b = b[32:] {
-		out[change.ID(b[:32])] = true
+	out, whole := parseSyncOff(b)
+	if !whole {
+		return nil, fmt.Errorf("the list of pages kept off sync is damaged (%d bytes): run 'mycel sync off ID' on a page kept off to write it again (the whole ids in it are kept)", len(b))
 	}
 	return out, nil
 }
 
+// parseSyncOff reads the list's whole ids; whole is false when bytes are
+// left over (the list is damaged: what it still says is kept).
+func parseSyncOff(b []byte) (ids map[change.ID]bool, whole bool) {
+	out := make(map[change.ID]bool, len(b)/32)
+	for ; len(b) >= 32; b = b[32:] {
+		out[change.ID(b[:32])] = true
+	}
+	return out, len(b) == 0
+}
+
 // setSyncOffIn keeps, in tx, pages off sync (off) or takes them back.
 func setSyncOffIn(tx store.Tx, ids []change.ID, off bool) error {
-	cur, err := SyncOffIn(tx)
-	if err != nil && !off {
+	// A damaged list is written again from its whole ids, so that no
+	// page kept off is shared by the repair (and while it is damaged,
+	// the running device withholds everything).
+	b, err := tx.Setting(syncOffSetting)
+	if err != nil {
 		return err
 	}
-	if cur == nil {
-		cur = map[change.ID]bool{}
-	}
+	cur, _ := parseSyncOff(b)
 	for _, id := range ids {
 		if off {
 			cur[id] = true
@@ -134,7 +149,7 @@ func setSyncOffIn(tx store.Tx, ids []change.ID, off bool) error {
 		list = append(list, id)
 	}
 	slices.SortFunc(list, func(a, b change.ID) int { return bytes.Compare(a[:], b[:]) })
-	b := make([]byte, 0, 32*len(list))
+	b = make([]byte, 0, 32*len(list))
 	for _, id := range list {
 		b = append(b, id[:]...)
 	}
@@ -189,6 +204,18 @@ func (e *Engine) Shareable(ctx context.Context, as []files.Address) ([]files.Add
 			out = as
 			return nil
 		}
+		if len(as) <= 8 { // a chunk a peer asks for: its objects, not every page's chunks
+			for _, a := range as {
+				objs, err := tx.ChunkObjects(a)
+				if err != nil {
+					return err
+				}
+				if len(objs) == 0 || slices.ContainsFunc(objs, func(o change.ID) bool { return !off[o] }) {
+					out = append(out, a)
+				}
+			}
+			return nil
+		}
 		theirs := map[files.Address]bool{} // named by a page kept off
 		for id := range off {
 			cs, err := tx.ObjectChunks(id)
@@ -215,4 +242,116 @@ func (e *Engine) Shareable(ctx context.Context, as []files.Address) ([]files.Add
 		return nil
 	})
 	return out, err
+}
+
+// Requests to backup nodes to remove pages from their stores, or to take
+// them back ('mycel sync off ID --from-nodes', then 'sync on'): kept in a
+// setting until each configured node has carried one out, and sent by the
+// running device whenever it connects to a node or is poked. Each is
+// signed by this device when sent (member.SignRemoval), with the time it
+// was asked, so a node carries out the latest alone.
+const nodeRemovalsSetting = "node_removals"
+
+// NodeRemoval is one request, and the nodes that carried it out.
+type NodeRemoval struct {
+	Object  change.ID `json:"-"`
+	Restore bool      `json:"restore"`
+	TimeMs  int64     `json:"time_ms"`
+	Done    []string  `json:"done,omitempty"` // node addresses
+}
+
+func nodeRemovalsIn(tx store.Tx) (map[change.ID]NodeRemoval, error) {
+	out := map[change.ID]NodeRemoval{}
+	b, err := tx.Setting(nodeRemovalsSetting)
+	if err != nil || b == nil {
+		return out, err
+	}
+	var m map[string]NodeRemoval
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("the requests to backup nodes: %w", err)
+	}
+	for k, r := range m {
+		id, err := change.ParseID(k)
+		if err != nil {
+			return nil, fmt.Errorf("the requests to backup nodes: %w", err)
+		}
+		r.Object = id
+		out[id] = r
+	}
+	return out, nil
+}
+
+func setNodeRemovalsIn(tx store.Tx, rs map[change.ID]NodeRemoval) error {
+	m := make(map[string]NodeRemoval, len(rs))
+	for id, r := range rs {
+		m[id.String()] = r
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return tx.SetSetting(nodeRemovalsSetting, b)
+}
+
+// RemoveFromNodes asks the backup nodes to remove pages from their stores
+// (restore: to take them back). A page removed must be kept off sync
+// here first, or this device would upload it again at once.
+func (e *Engine) RemoveFromNodes(ctx context.Context, ids []change.ID, restore bool) error {
+	return e.db.Update(ctx, func(tx store.Tx) error {
+		off, err := SyncOffIn(tx)
+		if err != nil {
+			return err
+		}
+		rs, err := nodeRemovalsIn(tx)
+		if err != nil {
+			return err
+		}
+		now := e.Now().UnixMilli()
+		for _, id := range ids {
+			if !restore && !off[id] {
+				return fmt.Errorf("page %s syncs: keep it off sync first ('mycel sync off %s --from-nodes' does both)", id.Short(), id.Short())
+			}
+			if r, ok := rs[id]; ok && r.Restore == restore {
+				continue // asked already
+			}
+			if _, ok := rs[id]; !ok && restore {
+				continue // never removed: nothing to take back
+			}
+			rs[id] = NodeRemoval{Object: id, Restore: restore, TimeMs: max(now, rs[id].TimeMs+1)}
+		}
+		return setNodeRemovalsIn(tx, rs)
+	})
+}
+
+// NodeRemovals lists the requests to backup nodes, by page.
+func (e *Engine) NodeRemovals(ctx context.Context) (map[change.ID]NodeRemoval, error) {
+	var out map[change.ID]NodeRemoval
+	err := e.db.View(ctx, func(tx store.Tx) (err error) {
+		out, err = nodeRemovalsIn(tx)
+		return err
+	})
+	return out, err
+}
+
+// SignNodeRemoval is r as this device sends it to a node.
+func (e *Engine) SignNodeRemoval(r NodeRemoval) *pb.RemoveObject {
+	return member.SignRemoval(e.device, e.vault.ID, r.Object, r.Restore, time.UnixMilli(r.TimeMs))
+}
+
+// NodeRemovalDone records that the node at addr carried out the request
+// of that time (a later request since is still to send).
+func (e *Engine) NodeRemovalDone(ctx context.Context, obj change.ID, timeMs int64, addr string) error {
+	return e.db.Update(ctx, func(tx store.Tx) error {
+		rs, err := nodeRemovalsIn(tx)
+		if err != nil {
+			return err
+		}
+		r, ok := rs[obj]
+		if !ok || r.TimeMs != timeMs || slices.Contains(r.Done, addr) {
+			return nil
+		}
+		r.Done = append(r.Done, addr)
+		rs[obj] = r
+		return setNodeRemovalsIn(tx, rs)
+	})
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"slices"
+	"strings"
 
 	"mycel/internal/change"
 	"mycel/internal/store"
@@ -386,4 +387,43 @@ func (t *tx) ParkedObjects() ([]change.ID, error) {
 		return nil, err
 	}
 	return prefixIDs(st.parkedBy.distinctPrefixes(32)), nil
+}
+
+func (t *tx) PurgeObject(object change.ID) (int, error) {
+	st, err := t.w()
+	if err != nil {
+		return 0, err
+	}
+	p := idKey(object)
+	var recs []*changeRec
+	st.byObject.prefixed(p, func(_ string, c *changeRec) bool { recs = append(recs, c); return true })
+	for _, c := range recs {
+		t.delRec(c)
+		t.dropChunkRefs(c.meta.ID, c.meta.Object, c.meta.Chunks)
+	}
+	var parked []*parkedRec
+	st.parkedBy.prefixed(p, func(_ string, r *parkedRec) bool { parked = append(parked, r); return true })
+	for _, r := range parked {
+		st.parked.del(t.gen, idKey(r.meta.ID))
+		st.parkedBy.del(t.gen, p+seqKey(r.order))
+	}
+	var damaged []change.ID
+	st.damagedBy.prefixed(p, func(_ string, r *damagedRec) bool { damaged = append(damaged, r.d.ID); return true })
+	for _, id := range damaged {
+		t.clearDamaged(id)
+	}
+	var held []string
+	st.held.ascend("", func(k string, _ [32]byte) bool {
+		if strings.HasSuffix(k, p) {
+			held = append(held, k)
+		}
+		return true
+	})
+	for _, k := range held {
+		st.held.del(t.gen, k)
+	}
+	st.heads.del(t.gen, p)
+	st.objects.del(t.gen, p)
+	st.snapshots.del(t.gen, p)
+	return len(recs), nil
 }

@@ -360,3 +360,36 @@ func (t *txn) DropOldestParked() (change.ID, bool, error) {
 func (t *txn) ParkedObjects() ([]change.ID, error) {
 	return t.ids(`SELECT DISTINCT object FROM parked ORDER BY object`)
 }
+
+func (t *txn) PurgeObject(object change.ID) (int, error) {
+	res, err := t.exec(`DELETE FROM changes WHERE object = ?`, object[:])
+	if err != nil {
+		return 0, fmt.Errorf("purge object: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, err
+	}
+	var ftsRow sql.NullInt64
+	err = t.queryRow(`SELECT fts_rowid FROM objects WHERE id = ?`, object[:]).Scan(&ftsRow)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("purge object: %w", err)
+	}
+	if ftsRow.Valid {
+		for _, q := range []string{`DELETE FROM objects_fts WHERE rowid = ?`, `DELETE FROM texts WHERE rowid = ?`} {
+			if _, err := t.exec(q, ftsRow.Int64); err != nil {
+				return 0, fmt.Errorf("purge object: %w", err)
+			}
+		}
+	}
+	for _, q := range []string{
+		`DELETE FROM chunk_refs WHERE object = ?`, `DELETE FROM heads WHERE object = ?`, `DELETE FROM objects WHERE id = ?`,
+		`DELETE FROM parked WHERE object = ?`, `DELETE FROM damaged WHERE object = ?`, `DELETE FROM snapshots WHERE object = ?`,
+		`DELETE FROM held WHERE object = ?`, `DELETE FROM links WHERE src = ?`,
+	} {
+		if _, err := t.exec(q, object[:]); err != nil {
+			return 0, fmt.Errorf("purge object: %w", err)
+		}
+	}
+	return int(n), nil
+}

@@ -8,6 +8,7 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/store"
+	"mycel/internal/store/fts"
 )
 
 var (
@@ -520,6 +521,80 @@ func testParkedBudget(t *testing.T, impl Impl) {
 		}
 		if n, err := tx.ParkedBytes(change.ID{}); err != nil || n != 100 {
 			t.Fatalf("parked bytes after dropping = %d, %v", n, err)
+		}
+		return nil
+	})
+}
+
+// testPurgeObject: PurgeObject leaves nothing of the object (changes,
+// heads, index row and text, links, parked and damaged changes, snapshot,
+// chunk references, peers' word) and nothing else goes.
+func testPurgeObject(t *testing.T, impl Impl) {
+	s := fresh(t, impl)
+	other := id(0x50)
+	c3 := store.ChangeMeta{ID: id(3), Object: obj, Parents: []change.ID{c2.ID}, Author: []byte("author"), Lamport: 2, Time: ms(3000), Chunks: [][32]byte{{0xc1}}}
+	c4 := store.ChangeMeta{ID: id(4), Object: obj, Parents: []change.ID{id(0x99)}, Author: []byte("author"), Lamport: 3, Time: ms(4000)}
+	o := store.ChangeMeta{ID: other, Object: other, Author: []byte("author"), Time: ms(1000), Chunks: [][32]byte{{0xc1}}}
+	update(t, s, func(tx store.Tx) error {
+		put(t, tx, c1, c2, c3, o)
+		must(t, tx.SetHeads(obj, []change.ID{c3.ID}))
+		must(t, tx.SetHeads(other, []change.ID{other}))
+		must(t, tx.PutObject(store.Object{ID: obj, Title: "Purged page", Body: "words of it", Type: "page", Links: []change.ID{other}}))
+		must(t, tx.PutObject(store.Object{ID: other, Title: "Kept page", Type: "page"}))
+		must(t, tx.Park(c4, raw(c4.ID)))
+		must(t, tx.PutSnapshot(obj, store.Snapshot{Seq: 1, Sealed: []byte("sealed")}))
+		must(t, tx.PutHeld("peer", obj, [32]byte{1}))
+		must(t, tx.PutHeld("peer", other, [32]byte{2}))
+		return tx.Quarantine(store.Damaged{ID: c2.ID, Reason: "test"})
+	})
+	update(t, s, func(tx store.Tx) error {
+		n, err := tx.PurgeObject(obj)
+		if err != nil || n != 2 { // c1 and c3 (c2 was quarantined)
+			t.Fatalf("purged %d changes, %v; want 2", n, err)
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		if ms, err := tx.Changes(obj, 0); err != nil || len(ms) != 0 {
+			t.Fatalf("changes left: %v, %v", ms, err)
+		}
+		if h, err := tx.Heads(obj); err != nil || len(h) != 0 {
+			t.Fatalf("heads left: %v, %v", h, err)
+		}
+		if _, err := tx.Object(obj); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("index row left: %v", err)
+		}
+		q, err := fts.Parse("words")
+		must(t, err)
+		if hits, err := tx.Search(store.SearchQuery{Query: q}); err != nil || len(hits) != 0 {
+			t.Fatalf("search still finds it: %v, %v", hits, err)
+		}
+		if bl, err := tx.Backlinks(other); err != nil || len(bl) != 0 {
+			t.Fatalf("its links left: %v, %v", bl, err)
+		}
+		if p, _, err := tx.Parked(obj); err != nil || len(p) != 0 {
+			t.Fatalf("parked left: %v, %v", p, err)
+		}
+		if d, err := tx.Damaged(obj); err != nil || len(d) != 0 {
+			t.Fatalf("damaged left: %v, %v", d, err)
+		}
+		if _, err := tx.Snapshot(obj); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("snapshot left: %v", err)
+		}
+		if h, err := tx.Held("peer"); err != nil || len(h) != 1 || h[other] != [32]byte{2} {
+			t.Fatalf("held after purge: %v, %v", h, err)
+		}
+		if cs, err := tx.ObjectChunks(obj); err != nil || len(cs) != 0 {
+			t.Fatalf("chunk refs left: %v, %v", cs, err)
+		}
+		if objs, err := tx.ChunkObjects([32]byte{0xc1}); err != nil || len(objs) != 1 || objs[0] != other {
+			t.Fatalf("the other object's chunk ref: %v, %v", objs, err)
+		}
+		if ok, err := tx.HasChange(other); err != nil || !ok {
+			t.Fatalf("the other object lost its change: %v, %v", ok, err)
+		}
+		if _, err := tx.Object(other); err != nil {
+			t.Fatalf("the other object's row: %v", err)
 		}
 		return nil
 	})

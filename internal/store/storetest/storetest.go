@@ -39,6 +39,7 @@ func Run(t *testing.T, impl Impl) {
 		{"flags", testFlags},
 		{"set inert", testSetInert},
 		{"delete change", testDeleteChange},
+		{"purge object", testPurgeObject},
 		{"stored of", testStoredOf},
 		{"heads", testHeads},
 		{"changed by", testChangedBy},

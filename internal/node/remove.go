@@ -1,0 +1,143 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"mycel/internal/admit"
+	"mycel/internal/change"
+	"mycel/internal/member"
+	"mycel/internal/objsync"
+	"mycel/internal/p2p"
+	"mycel/internal/pb"
+	"mycel/internal/store"
+)
+
+// A device that keeps a page off sync may ask the node to forget it
+// ('mycel sync off ID --from-nodes'): a request signed by a member device
+// (member.SignRemoval). The node purges the object from its store and
+// refuses its changes from then on, from every device, so that another
+// device that still syncs the page does not put it back; a restore request
+// (sync turned on again) lifts that. The later request wins, by the time
+// its device signed (a request older than the last one does nothing).
+
+// removedSetting holds, per object asked about (hex id), the time of its
+// last request and whether it removed.
+const removedSetting = "removed_objects"
+
+type removal struct {
+	TimeMs  int64 `json:"time_ms"`
+	Removed bool  `json:"removed"`
+}
+
+// loadRemovals reads the requests carried out (at open).
+func (v *Vault) loadRemovals(tx store.Tx) error {
+	v.removed = map[change.ID]removal{}
+	b, err := tx.Setting(removedSetting)
+	if err != nil || b == nil {
+		return err
+	}
+	var m map[string]removal
+	if err := json.Unmarshal(b, &m); err != nil {
+		return fmt.Errorf("the objects removed on request: %w", err)
+	}
+	for k, r := range m {
+		id, err := change.ParseID(k)
+		if err != nil {
+			return fmt.Errorf("the objects removed on request: %w", err)
+		}
+		v.removed[id] = r
+	}
+	return nil
+}
+
+func (v *Vault) saveRemovals(tx store.Tx) error {
+	m := make(map[string]removal, len(v.removed))
+	for id, r := range v.removed {
+		m[hex.EncodeToString(id[:])] = r
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return tx.SetSetting(removedSetting, b)
+}
+
+// isRemoved reports whether a device asked that obj be removed (and no
+// restore came since).
+func (v *Vault) isRemoved(obj change.ID) bool {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.removed[obj].Removed
+}
+
+// RemoveObject carries out a member device's request to remove an object
+// from the node's store, or to restore it (see the comment above).
+func (v *Vault) RemoveObject(ctx context.Context, device ed25519.PublicKey, req *pb.RemoveObject) error {
+	if err := member.VerifyRemoval(device, v.ID, req); err != nil {
+		return err
+	}
+	if !v.IsMember(device) {
+		return fmt.Errorf("device %x is not a member of this vault", device[:6])
+	}
+	obj := change.ID(req.Object)
+	v.mu.Lock()
+	last, known := v.removed[obj]
+	if known && req.TimeMs <= last.TimeMs {
+		v.mu.Unlock()
+		return nil // a later request was carried out already
+	}
+	prev := last
+	v.removed[obj] = removal{TimeMs: req.TimeMs, Removed: !req.Restore}
+	v.mu.Unlock()
+	// From here every receive refuses the object's changes; one under way
+	// holds gcMu shared: the purge waits for it, so none stores after it.
+	v.gcMu.Lock()
+	defer v.gcMu.Unlock()
+	err := v.db.Update(ctx, func(tx store.Tx) error {
+		if !req.Restore {
+			if _, err := tx.PurgeObject(obj); err != nil {
+				return err
+			}
+		}
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		return v.saveRemovals(tx)
+	})
+	if err != nil && req.Restore {
+		v.mu.Lock()
+		v.removed[obj] = prev // not restored: still refused
+		v.mu.Unlock()
+	}
+	return err
+}
+
+// refuseRemoved is the admit.Applier check of a node: changes of an object
+// removed on request are refused, with the way back.
+func (v *Vault) refuseRemoved(c *change.Change) error {
+	if v != nil && v.isRemoved(c.Object) {
+		return fmt.Errorf("%w: a device of the vault removed page %s from this backup node (it comes back when that device turns its sync on again)", admit.ErrRejected, c.Object.Short())
+	}
+	return nil
+}
+
+// removeFrom is the syncer's RemoveObject for vault v: the request's
+// device is the connection's.
+func removeFrom(v *Vault) func(context.Context, objsync.PeerID, *pb.RemoveObject) error {
+	return func(ctx context.Context, from objsync.PeerID, req *pb.RemoveObject) error {
+		id, err := peer.Decode(string(from))
+		if err != nil {
+			return err
+		}
+		key, err := p2p.PeerKey(id)
+		if err != nil {
+			return err
+		}
+		return v.RemoveObject(ctx, key, req)
+	}
+}

@@ -1,0 +1,100 @@
+package node
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"mycel/internal/markdown"
+	"mycel/internal/member"
+	"mycel/internal/store"
+	"mycel/internal/vault"
+)
+
+// A member's signed request removes an object from the node's store and
+// keeps it out (every device's changes of it refused, with the reason)
+// until a later restore; a request not signed by a member, or older than
+// the last one, does nothing; the removal outlives a restart.
+func TestRemoveObjectOnRequest(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	n, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _, _ := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "laptop")
+	defer e.Close()
+	recs, _ := e.MemberRecords(ctx)
+	v, err := n.Register(ctx, e.VaultID(), e.DeviceKey(), recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("x\n")})
+	kept, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "U"}, Blocks: markdown.Parse("y\n")})
+	receiveAll := func(id [32]byte) error {
+		ids, raws, _ := e.Changes(ctx, id)
+		for i := range ids {
+			if _, err := v.Receive(ctx, ids[i], raws[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	for _, id := range [][32]byte{obj, kept} {
+		if err := receiveAll(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	at := time.Now()
+	_, stranger, _ := ed25519.GenerateKey(nil)
+	if err := v.RemoveObject(ctx, stranger.Public().(ed25519.PublicKey), member.SignRemoval(stranger, e.VaultID(), obj, false, at)); err == nil || !strings.Contains(err.Error(), "not a member") {
+		t.Fatalf("a stranger's request: %v", err)
+	}
+	forged := member.SignRemoval(stranger, e.VaultID(), obj, false, at)
+	if err := v.RemoveObject(ctx, e.DeviceKey(), forged); err == nil || !strings.Contains(err.Error(), "signature") {
+		t.Fatalf("a request signed by another key: %v", err)
+	}
+	if err := v.RemoveObject(ctx, e.DeviceKey(), e.SignNodeRemoval(vault.NodeRemoval{Object: obj, Restore: false, TimeMs: at.UnixMilli()})); err != nil {
+		t.Fatal(err)
+	}
+	count := func(id [32]byte) int {
+		var ms []store.ChangeMeta
+		v.db.View(ctx, func(tx store.Tx) (err error) { ms, err = tx.Changes(id, 0); return err })
+		return len(ms)
+	}
+	if count(obj) != 0 || count(kept) == 0 {
+		t.Fatalf("after the removal: %d changes of the object, %d of the other", count(obj), count(kept))
+	}
+	if err := receiveAll(obj); !errors.Is(err, ErrRejected) || !strings.Contains(err.Error(), "removed page") {
+		t.Fatalf("a change of the removed object: %v", err)
+	}
+	// An older restore does nothing; a later one lets the changes in.
+	if err := v.RemoveObject(ctx, e.DeviceKey(), e.SignNodeRemoval(vault.NodeRemoval{Object: obj, Restore: true, TimeMs: (at.Add(-time.Second)).UnixMilli()})); err != nil {
+		t.Fatal(err)
+	}
+	if err := receiveAll(obj); !errors.Is(err, ErrRejected) {
+		t.Fatalf("after an older restore: %v", err)
+	}
+	n.Close()
+	n, err = Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if v, err = n.Register(ctx, e.VaultID(), e.DeviceKey(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if err := receiveAll(obj); !errors.Is(err, ErrRejected) {
+		t.Fatalf("after a restart: %v", err)
+	}
+	if err := v.RemoveObject(ctx, e.DeviceKey(), e.SignNodeRemoval(vault.NodeRemoval{Object: obj, Restore: true, TimeMs: (at.Add(time.Second)).UnixMilli()})); err != nil {
+		t.Fatal(err)
+	}
+	if err := receiveAll(obj); err != nil || count(obj) == 0 {
+		t.Fatalf("after a restore: %v, %d changes", err, count(obj))
+	}
+}
