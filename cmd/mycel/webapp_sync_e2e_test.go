@@ -53,6 +53,16 @@ func syncTools(t *testing.T, e *webE2E) {
 	}
 	waitFor(t, "the page Synced again on a", func() bool { return objectStatus(t, e.a, id) == "Synced" }, e.upA)
 
+	// A page made kept to this device: so from its first change, and its
+	// toggle shows it.
+	_, before := syncMark(t, e.a)
+	e.must(t, a.Click("#new-private"), "a new page kept here")
+	waitState("off")
+	_, after := syncMark(t, e.a)
+	if len(after) != len(before)+1 {
+		e.fatalf(t, "after 'New, kept here', a keeps off %q (before: %q)", after, before)
+	}
+
 	// The mode, from settings.
 	e.must(t, a.Click("#settings-btn"), "open settings")
 	note := `document.querySelector("#mode").textContent`

@@ -280,13 +280,17 @@ function wire() {
   });
   $("filter").addEventListener("change", listPages);
   $("type-filter").addEventListener("change", listPages);
-  $("new-page").addEventListener("click", () => void act("New page", async () => {
-    const made = await api<{ id: string }>("/v1/objects", { title: "Untitled" });
+  // A page kept to this device is made so in the same write as its first
+  // change: turned off after, its id would have gone out already.
+  const newPage = (syncOff: boolean) => act(syncOff ? "New page kept here" : "New page", async () => {
+    const made = await api<{ id: string }>("/v1/objects", { title: "Untitled", sync_off: syncOff });
     await loadPages();
     await openPage(made.id);
     input("title").focus();
     input("title").select();
-  }));
+  });
+  $("new-page").addEventListener("click", () => void newPage(false));
+  $("new-private").addEventListener("click", () => void newPage(true));
   const rename = () => {
     const r = row(current), t = input("title").value.trim();
     if (r && t !== r.title) void act("Rename", () => api(`/v1/objects/${r.id}/details`, { key: "title", value: t }));
