@@ -276,8 +276,14 @@ func TestSyncOffFromNodesRemovesThePage(t *testing.T) {
 	f := filepath.Join(t.TempDir(), "page.md")
 	os.WriteFile(f, []byte("Dear heron, the phone writes.\n"), 0o600)
 	b.ok("write", id, "--file", f)
-	waitFor(t, "the node refusing the phone's edit, saying why", func() bool {
-		return strings.Contains(node.output(), "removed page") || strings.Contains(upB.output(), "removed page")
+	waitFor(t, "the phone's page Not syncing, with the node's reason", func() bool {
+		out, _, err := b.run("", "status", id, "--json")
+		if err != nil {
+			return false
+		}
+		r := jsonOf[statusReply](t, out)
+		return len(r.Objects) == 1 && r.Objects[0].Status == "Not syncing" &&
+			strings.Contains(r.Objects[0].Reason, "the backup node refused a change") && strings.Contains(r.Objects[0].Reason, "removed page")
 	}, logs...)
 	if n := nodeChanges(); n != 0 {
 		t.Fatalf("the phone put %d changes of the removed page back on the node", n)

@@ -189,6 +189,9 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 				vs.Reason = failure
 			}
 		}
+		if failure == "" {
+			failure = d.refusedBy(peers, isNode, names, o.ID)
+		}
 		parked, err := d.Engine.ParkedCount(ctx, o.ID)
 		if err != nil {
 			return vs, err
@@ -253,4 +256,28 @@ func (d *Device) deviceNames(ctx context.Context) map[objsync.PeerID]string {
 		}
 	}
 	return out
+}
+
+// refusedBy is why a peer that lacks our heads of obj said it refused a
+// change of it ("" if none did): a node's reason first.
+func (d *Device) refusedBy(peers []objsync.PeerObject, isNode func(objsync.PeerID) bool, names map[objsync.PeerID]string, obj change.ID) string {
+	why := ""
+	for _, p := range peers {
+		if p.HasMine {
+			continue
+		}
+		r := d.Service.Refusal(p.Peer, obj)
+		switch {
+		case r == "":
+		case isNode(p.Peer):
+			return "the backup node refused a change: " + r
+		case why == "":
+			who := names[p.Peer]
+			if who == "" {
+				who = "a device"
+			}
+			why = who + " refused a change: " + r
+		}
+	}
+	return why
 }

@@ -129,7 +129,7 @@ func (x ChunkReply_Code) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use ChunkReply_Code.Descriptor instead.
 func (ChunkReply_Code) EnumDescriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{20, 0}
+	return file_mycel_proto_rawDescGZIP(), []int{21, 0}
 }
 
 // SignedChange is a change as stored and sent. Its SHA-256 is the change id;
@@ -1005,6 +1005,7 @@ type Frame struct {
 	//	*Frame_ChunkReply
 	//	*Frame_RemoveObject
 	//	*Frame_RemoveReply
+	//	*Frame_Refused
 	Body          isFrame_Body `protobuf_oneof:"body"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1155,6 +1156,15 @@ func (x *Frame) GetRemoveReply() *RemoveReply {
 	return nil
 }
 
+func (x *Frame) GetRefused() *Refused {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_Refused); ok {
+			return x.Refused
+		}
+	}
+	return nil
+}
+
 type isFrame_Body interface {
 	isFrame_Body()
 }
@@ -1207,6 +1217,10 @@ type Frame_RemoveReply struct {
 	RemoveReply *RemoveReply `protobuf:"bytes,21,opt,name=remove_reply,json=removeReply,proto3,oneof"`
 }
 
+type Frame_Refused struct {
+	Refused *Refused `protobuf:"bytes,22,opt,name=refused,proto3,oneof"`
+}
+
 func (*Frame_Hello) isFrame_Body() {}
 
 func (*Frame_HelloReply) isFrame_Body() {}
@@ -1231,6 +1245,71 @@ func (*Frame_RemoveObject) isFrame_Body() {}
 
 func (*Frame_RemoveReply) isFrame_Body() {}
 
+func (*Frame_Refused) isFrame_Body() {}
+
+// Refused tells the sender of a change that it was refused, and why: the
+// first refusal of each object in a batch stored. The sender shows the
+// object Not syncing with the reason, until the peer holds its heads.
+type Refused struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Object        []byte                 `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	Change        []byte                 `protobuf:"bytes,2,opt,name=change,proto3" json:"change,omitempty"`
+	Reason        string                 `protobuf:"bytes,3,opt,name=reason,proto3" json:"reason,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Refused) Reset() {
+	*x = Refused{}
+	mi := &file_mycel_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Refused) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Refused) ProtoMessage() {}
+
+func (x *Refused) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Refused.ProtoReflect.Descriptor instead.
+func (*Refused) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *Refused) GetObject() []byte {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+func (x *Refused) GetChange() []byte {
+	if x != nil {
+		return x.Change
+	}
+	return nil
+}
+
+func (x *Refused) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
 // RemoveObject asks a node to remove an object from its store (a page a
 // device keeps off sync: 'mycel sync off ID --from-nodes'), or with
 // restore to take it back. The node refuses the object's changes from
@@ -1249,7 +1328,7 @@ type RemoveObject struct {
 
 func (x *RemoveObject) Reset() {
 	*x = RemoveObject{}
-	mi := &file_mycel_proto_msgTypes[12]
+	mi := &file_mycel_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1340,7 @@ func (x *RemoveObject) String() string {
 func (*RemoveObject) ProtoMessage() {}
 
 func (x *RemoveObject) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[12]
+	mi := &file_mycel_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1353,7 @@ func (x *RemoveObject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveObject.ProtoReflect.Descriptor instead.
 func (*RemoveObject) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{12}
+	return file_mycel_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *RemoveObject) GetObject() []byte {
@@ -1317,7 +1396,7 @@ type RemoveReply struct {
 
 func (x *RemoveReply) Reset() {
 	*x = RemoveReply{}
-	mi := &file_mycel_proto_msgTypes[13]
+	mi := &file_mycel_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1329,7 +1408,7 @@ func (x *RemoveReply) String() string {
 func (*RemoveReply) ProtoMessage() {}
 
 func (x *RemoveReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[13]
+	mi := &file_mycel_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1342,7 +1421,7 @@ func (x *RemoveReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveReply.ProtoReflect.Descriptor instead.
 func (*RemoveReply) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{13}
+	return file_mycel_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *RemoveReply) GetObject() []byte {
@@ -1383,7 +1462,7 @@ type ChunkHello struct {
 
 func (x *ChunkHello) Reset() {
 	*x = ChunkHello{}
-	mi := &file_mycel_proto_msgTypes[14]
+	mi := &file_mycel_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1395,7 +1474,7 @@ func (x *ChunkHello) String() string {
 func (*ChunkHello) ProtoMessage() {}
 
 func (x *ChunkHello) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[14]
+	mi := &file_mycel_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1408,7 +1487,7 @@ func (x *ChunkHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChunkHello.ProtoReflect.Descriptor instead.
 func (*ChunkHello) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{14}
+	return file_mycel_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *ChunkHello) GetVaultId() []byte {
@@ -1441,7 +1520,7 @@ type ChunkRequest struct {
 
 func (x *ChunkRequest) Reset() {
 	*x = ChunkRequest{}
-	mi := &file_mycel_proto_msgTypes[15]
+	mi := &file_mycel_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1453,7 +1532,7 @@ func (x *ChunkRequest) String() string {
 func (*ChunkRequest) ProtoMessage() {}
 
 func (x *ChunkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[15]
+	mi := &file_mycel_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1466,7 +1545,7 @@ func (x *ChunkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChunkRequest.ProtoReflect.Descriptor instead.
 func (*ChunkRequest) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{15}
+	return file_mycel_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *ChunkRequest) GetId() uint64 {
@@ -1557,7 +1636,7 @@ type ChunkHas struct {
 
 func (x *ChunkHas) Reset() {
 	*x = ChunkHas{}
-	mi := &file_mycel_proto_msgTypes[16]
+	mi := &file_mycel_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1569,7 +1648,7 @@ func (x *ChunkHas) String() string {
 func (*ChunkHas) ProtoMessage() {}
 
 func (x *ChunkHas) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[16]
+	mi := &file_mycel_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1582,7 +1661,7 @@ func (x *ChunkHas) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChunkHas.ProtoReflect.Descriptor instead.
 func (*ChunkHas) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{16}
+	return file_mycel_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ChunkHas) GetAddresses() [][]byte {
@@ -1603,7 +1682,7 @@ type ChunkPut struct {
 
 func (x *ChunkPut) Reset() {
 	*x = ChunkPut{}
-	mi := &file_mycel_proto_msgTypes[17]
+	mi := &file_mycel_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1615,7 +1694,7 @@ func (x *ChunkPut) String() string {
 func (*ChunkPut) ProtoMessage() {}
 
 func (x *ChunkPut) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[17]
+	mi := &file_mycel_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1628,7 +1707,7 @@ func (x *ChunkPut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChunkPut.ProtoReflect.Descriptor instead.
 func (*ChunkPut) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{17}
+	return file_mycel_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *ChunkPut) GetAddress() []byte {
@@ -1654,7 +1733,7 @@ type ChunkGet struct {
 
 func (x *ChunkGet) Reset() {
 	*x = ChunkGet{}
-	mi := &file_mycel_proto_msgTypes[18]
+	mi := &file_mycel_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1666,7 +1745,7 @@ func (x *ChunkGet) String() string {
 func (*ChunkGet) ProtoMessage() {}
 
 func (x *ChunkGet) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[18]
+	mi := &file_mycel_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1679,7 +1758,7 @@ func (x *ChunkGet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChunkGet.ProtoReflect.Descriptor instead.
 func (*ChunkGet) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{18}
+	return file_mycel_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ChunkGet) GetAddress() []byte {
@@ -1700,7 +1779,7 @@ type ChunkMissing struct {
 
 func (x *ChunkMissing) Reset() {
 	*x = ChunkMissing{}
-	mi := &file_mycel_proto_msgTypes[19]
+	mi := &file_mycel_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1712,7 +1791,7 @@ func (x *ChunkMissing) String() string {
 func (*ChunkMissing) ProtoMessage() {}
 
 func (x *ChunkMissing) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[19]
+	mi := &file_mycel_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1725,7 +1804,7 @@ func (x *ChunkMissing) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChunkMissing.ProtoReflect.Descriptor instead.
 func (*ChunkMissing) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{19}
+	return file_mycel_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ChunkMissing) GetAfter() []byte {
@@ -1753,7 +1832,7 @@ type ChunkReply struct {
 
 func (x *ChunkReply) Reset() {
 	*x = ChunkReply{}
-	mi := &file_mycel_proto_msgTypes[20]
+	mi := &file_mycel_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1765,7 +1844,7 @@ func (x *ChunkReply) String() string {
 func (*ChunkReply) ProtoMessage() {}
 
 func (x *ChunkReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[20]
+	mi := &file_mycel_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1778,7 +1857,7 @@ func (x *ChunkReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChunkReply.ProtoReflect.Descriptor instead.
 func (*ChunkReply) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{20}
+	return file_mycel_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ChunkReply) GetId() uint64 {
@@ -1861,7 +1940,7 @@ type Ping struct {
 
 func (x *Ping) Reset() {
 	*x = Ping{}
-	mi := &file_mycel_proto_msgTypes[21]
+	mi := &file_mycel_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1873,7 +1952,7 @@ func (x *Ping) String() string {
 func (*Ping) ProtoMessage() {}
 
 func (x *Ping) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[21]
+	mi := &file_mycel_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1886,7 +1965,7 @@ func (x *Ping) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ping.ProtoReflect.Descriptor instead.
 func (*Ping) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{21}
+	return file_mycel_proto_rawDescGZIP(), []int{22}
 }
 
 // PeerHello opens a device-to-device stream (/mycel/peer/2): the dialer's
@@ -1900,7 +1979,7 @@ type PeerHello struct {
 
 func (x *PeerHello) Reset() {
 	*x = PeerHello{}
-	mi := &file_mycel_proto_msgTypes[22]
+	mi := &file_mycel_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1912,7 +1991,7 @@ func (x *PeerHello) String() string {
 func (*PeerHello) ProtoMessage() {}
 
 func (x *PeerHello) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[22]
+	mi := &file_mycel_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1925,7 +2004,7 @@ func (x *PeerHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerHello.ProtoReflect.Descriptor instead.
 func (*PeerHello) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{22}
+	return file_mycel_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *PeerHello) GetNonce() []byte {
@@ -1958,7 +2037,7 @@ type PeerProof struct {
 
 func (x *PeerProof) Reset() {
 	*x = PeerProof{}
-	mi := &file_mycel_proto_msgTypes[23]
+	mi := &file_mycel_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1970,7 +2049,7 @@ func (x *PeerProof) String() string {
 func (*PeerProof) ProtoMessage() {}
 
 func (x *PeerProof) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[23]
+	mi := &file_mycel_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1983,7 +2062,7 @@ func (x *PeerProof) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerProof.ProtoReflect.Descriptor instead.
 func (*PeerProof) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{23}
+	return file_mycel_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *PeerProof) GetNonce() []byte {
@@ -2032,7 +2111,7 @@ type Members struct {
 
 func (x *Members) Reset() {
 	*x = Members{}
-	mi := &file_mycel_proto_msgTypes[24]
+	mi := &file_mycel_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2044,7 +2123,7 @@ func (x *Members) String() string {
 func (*Members) ProtoMessage() {}
 
 func (x *Members) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[24]
+	mi := &file_mycel_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2057,7 +2136,7 @@ func (x *Members) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Members.ProtoReflect.Descriptor instead.
 func (*Members) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{24}
+	return file_mycel_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *Members) GetRecords() [][]byte {
@@ -2085,7 +2164,7 @@ type Hello struct {
 
 func (x *Hello) Reset() {
 	*x = Hello{}
-	mi := &file_mycel_proto_msgTypes[25]
+	mi := &file_mycel_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2097,7 +2176,7 @@ func (x *Hello) String() string {
 func (*Hello) ProtoMessage() {}
 
 func (x *Hello) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[25]
+	mi := &file_mycel_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2110,7 +2189,7 @@ func (x *Hello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Hello.ProtoReflect.Descriptor instead.
 func (*Hello) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{25}
+	return file_mycel_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Hello) GetVaultId() []byte {
@@ -2151,7 +2230,7 @@ type HelloReply struct {
 
 func (x *HelloReply) Reset() {
 	*x = HelloReply{}
-	mi := &file_mycel_proto_msgTypes[26]
+	mi := &file_mycel_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2163,7 +2242,7 @@ func (x *HelloReply) String() string {
 func (*HelloReply) ProtoMessage() {}
 
 func (x *HelloReply) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[26]
+	mi := &file_mycel_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2176,7 +2255,7 @@ func (x *HelloReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HelloReply.ProtoReflect.Descriptor instead.
 func (*HelloReply) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{26}
+	return file_mycel_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *HelloReply) GetError() string {
@@ -2213,7 +2292,7 @@ type SyncMessage struct {
 
 func (x *SyncMessage) Reset() {
 	*x = SyncMessage{}
-	mi := &file_mycel_proto_msgTypes[27]
+	mi := &file_mycel_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2225,7 +2304,7 @@ func (x *SyncMessage) String() string {
 func (*SyncMessage) ProtoMessage() {}
 
 func (x *SyncMessage) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[27]
+	mi := &file_mycel_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2238,7 +2317,7 @@ func (x *SyncMessage) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SyncMessage.ProtoReflect.Descriptor instead.
 func (*SyncMessage) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{27}
+	return file_mycel_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *SyncMessage) GetKind() uint32 {
@@ -2314,7 +2393,7 @@ type WireChange struct {
 
 func (x *WireChange) Reset() {
 	*x = WireChange{}
-	mi := &file_mycel_proto_msgTypes[28]
+	mi := &file_mycel_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2326,7 +2405,7 @@ func (x *WireChange) String() string {
 func (*WireChange) ProtoMessage() {}
 
 func (x *WireChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[28]
+	mi := &file_mycel_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2339,7 +2418,7 @@ func (x *WireChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WireChange.ProtoReflect.Descriptor instead.
 func (*WireChange) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{28}
+	return file_mycel_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *WireChange) GetId() []byte {
@@ -2439,7 +2518,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\rREMOVE_DEVICE\x10\x03\"@\n" +
 	"\fSignedRecord\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\x8b\x05\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xba\x05\n" +
 	"\x05Frame\x12'\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.mycel.v1.HelloH\x00R\x05hello\x127\n" +
 	"\vhello_reply\x18\x02 \x01(\v2\x14.mycel.v1.HelloReplyH\x00R\n" +
@@ -2458,8 +2537,13 @@ const file_mycel_proto_rawDesc = "" +
 	" \x01(\v2\x14.mycel.v1.ChunkReplyH\x00R\n" +
 	"chunkReply\x12=\n" +
 	"\rremove_object\x18\x14 \x01(\v2\x16.mycel.v1.RemoveObjectH\x00R\fremoveObject\x12:\n" +
-	"\fremove_reply\x18\x15 \x01(\v2\x15.mycel.v1.RemoveReplyH\x00R\vremoveReplyB\x06\n" +
-	"\x04body\"w\n" +
+	"\fremove_reply\x18\x15 \x01(\v2\x15.mycel.v1.RemoveReplyH\x00R\vremoveReply\x12-\n" +
+	"\arefused\x18\x16 \x01(\v2\x11.mycel.v1.RefusedH\x00R\arefusedB\x06\n" +
+	"\x04body\"Q\n" +
+	"\aRefused\x12\x16\n" +
+	"\x06object\x18\x01 \x01(\fR\x06object\x12\x16\n" +
+	"\x06change\x18\x02 \x01(\fR\x06change\x12\x16\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"w\n" +
 	"\fRemoveObject\x12\x16\n" +
 	"\x06object\x18\x01 \x01(\fR\x06object\x12\x18\n" +
 	"\arestore\x18\x02 \x01(\bR\arestore\x12\x17\n" +
@@ -2557,7 +2641,7 @@ func file_mycel_proto_rawDescGZIP() []byte {
 }
 
 var file_mycel_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
 var file_mycel_proto_goTypes = []any{
 	(MemberRecord_Kind)(0), // 0: mycel.v1.MemberRecord.Kind
 	(ChunkReply_Code)(0),   // 1: mycel.v1.ChunkReply.Code
@@ -2573,23 +2657,24 @@ var file_mycel_proto_goTypes = []any{
 	(*MemberRecord)(nil),   // 11: mycel.v1.MemberRecord
 	(*SignedRecord)(nil),   // 12: mycel.v1.SignedRecord
 	(*Frame)(nil),          // 13: mycel.v1.Frame
-	(*RemoveObject)(nil),   // 14: mycel.v1.RemoveObject
-	(*RemoveReply)(nil),    // 15: mycel.v1.RemoveReply
-	(*ChunkHello)(nil),     // 16: mycel.v1.ChunkHello
-	(*ChunkRequest)(nil),   // 17: mycel.v1.ChunkRequest
-	(*ChunkHas)(nil),       // 18: mycel.v1.ChunkHas
-	(*ChunkPut)(nil),       // 19: mycel.v1.ChunkPut
-	(*ChunkGet)(nil),       // 20: mycel.v1.ChunkGet
-	(*ChunkMissing)(nil),   // 21: mycel.v1.ChunkMissing
-	(*ChunkReply)(nil),     // 22: mycel.v1.ChunkReply
-	(*Ping)(nil),           // 23: mycel.v1.Ping
-	(*PeerHello)(nil),      // 24: mycel.v1.PeerHello
-	(*PeerProof)(nil),      // 25: mycel.v1.PeerProof
-	(*Members)(nil),        // 26: mycel.v1.Members
-	(*Hello)(nil),          // 27: mycel.v1.Hello
-	(*HelloReply)(nil),     // 28: mycel.v1.HelloReply
-	(*SyncMessage)(nil),    // 29: mycel.v1.SyncMessage
-	(*WireChange)(nil),     // 30: mycel.v1.WireChange
+	(*Refused)(nil),        // 14: mycel.v1.Refused
+	(*RemoveObject)(nil),   // 15: mycel.v1.RemoveObject
+	(*RemoveReply)(nil),    // 16: mycel.v1.RemoveReply
+	(*ChunkHello)(nil),     // 17: mycel.v1.ChunkHello
+	(*ChunkRequest)(nil),   // 18: mycel.v1.ChunkRequest
+	(*ChunkHas)(nil),       // 19: mycel.v1.ChunkHas
+	(*ChunkPut)(nil),       // 20: mycel.v1.ChunkPut
+	(*ChunkGet)(nil),       // 21: mycel.v1.ChunkGet
+	(*ChunkMissing)(nil),   // 22: mycel.v1.ChunkMissing
+	(*ChunkReply)(nil),     // 23: mycel.v1.ChunkReply
+	(*Ping)(nil),           // 24: mycel.v1.Ping
+	(*PeerHello)(nil),      // 25: mycel.v1.PeerHello
+	(*PeerProof)(nil),      // 26: mycel.v1.PeerProof
+	(*Members)(nil),        // 27: mycel.v1.Members
+	(*Hello)(nil),          // 28: mycel.v1.Hello
+	(*HelloReply)(nil),     // 29: mycel.v1.HelloReply
+	(*SyncMessage)(nil),    // 30: mycel.v1.SyncMessage
+	(*WireChange)(nil),     // 31: mycel.v1.WireChange
 }
 var file_mycel_proto_depIdxs = []int32{
 	5,  // 0: mycel.v1.FileManifest.chunks:type_name -> mycel.v1.FileChunk
@@ -2604,29 +2689,30 @@ var file_mycel_proto_depIdxs = []int32{
 	8,  // 9: mycel.v1.Op.seen:type_name -> mycel.v1.OpID
 	8,  // 10: mycel.v1.Op.right:type_name -> mycel.v1.OpID
 	0,  // 11: mycel.v1.MemberRecord.kind:type_name -> mycel.v1.MemberRecord.Kind
-	27, // 12: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
-	28, // 13: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
-	29, // 14: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
-	26, // 15: mycel.v1.Frame.members:type_name -> mycel.v1.Members
-	24, // 16: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
-	25, // 17: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
-	23, // 18: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
-	16, // 19: mycel.v1.Frame.chunk_hello:type_name -> mycel.v1.ChunkHello
-	17, // 20: mycel.v1.Frame.chunk_request:type_name -> mycel.v1.ChunkRequest
-	22, // 21: mycel.v1.Frame.chunk_reply:type_name -> mycel.v1.ChunkReply
-	14, // 22: mycel.v1.Frame.remove_object:type_name -> mycel.v1.RemoveObject
-	15, // 23: mycel.v1.Frame.remove_reply:type_name -> mycel.v1.RemoveReply
-	18, // 24: mycel.v1.ChunkRequest.has:type_name -> mycel.v1.ChunkHas
-	19, // 25: mycel.v1.ChunkRequest.put:type_name -> mycel.v1.ChunkPut
-	20, // 26: mycel.v1.ChunkRequest.get:type_name -> mycel.v1.ChunkGet
-	21, // 27: mycel.v1.ChunkRequest.missing:type_name -> mycel.v1.ChunkMissing
-	1,  // 28: mycel.v1.ChunkReply.code:type_name -> mycel.v1.ChunkReply.Code
-	30, // 29: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
-	30, // [30:30] is the sub-list for method output_type
-	30, // [30:30] is the sub-list for method input_type
-	30, // [30:30] is the sub-list for extension type_name
-	30, // [30:30] is the sub-list for extension extendee
-	0,  // [0:30] is the sub-list for field type_name
+	28, // 12: mycel.v1.Frame.hello:type_name -> mycel.v1.Hello
+	29, // 13: mycel.v1.Frame.hello_reply:type_name -> mycel.v1.HelloReply
+	30, // 14: mycel.v1.Frame.sync:type_name -> mycel.v1.SyncMessage
+	27, // 15: mycel.v1.Frame.members:type_name -> mycel.v1.Members
+	25, // 16: mycel.v1.Frame.peer_hello:type_name -> mycel.v1.PeerHello
+	26, // 17: mycel.v1.Frame.peer_proof:type_name -> mycel.v1.PeerProof
+	24, // 18: mycel.v1.Frame.ping:type_name -> mycel.v1.Ping
+	17, // 19: mycel.v1.Frame.chunk_hello:type_name -> mycel.v1.ChunkHello
+	18, // 20: mycel.v1.Frame.chunk_request:type_name -> mycel.v1.ChunkRequest
+	23, // 21: mycel.v1.Frame.chunk_reply:type_name -> mycel.v1.ChunkReply
+	15, // 22: mycel.v1.Frame.remove_object:type_name -> mycel.v1.RemoveObject
+	16, // 23: mycel.v1.Frame.remove_reply:type_name -> mycel.v1.RemoveReply
+	14, // 24: mycel.v1.Frame.refused:type_name -> mycel.v1.Refused
+	19, // 25: mycel.v1.ChunkRequest.has:type_name -> mycel.v1.ChunkHas
+	20, // 26: mycel.v1.ChunkRequest.put:type_name -> mycel.v1.ChunkPut
+	21, // 27: mycel.v1.ChunkRequest.get:type_name -> mycel.v1.ChunkGet
+	22, // 28: mycel.v1.ChunkRequest.missing:type_name -> mycel.v1.ChunkMissing
+	1,  // 29: mycel.v1.ChunkReply.code:type_name -> mycel.v1.ChunkReply.Code
+	31, // 30: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }
@@ -2647,8 +2733,9 @@ func file_mycel_proto_init() {
 		(*Frame_ChunkReply)(nil),
 		(*Frame_RemoveObject)(nil),
 		(*Frame_RemoveReply)(nil),
+		(*Frame_Refused)(nil),
 	}
-	file_mycel_proto_msgTypes[15].OneofWrappers = []any{
+	file_mycel_proto_msgTypes[16].OneofWrappers = []any{
 		(*ChunkRequest_Has)(nil),
 		(*ChunkRequest_Put)(nil),
 		(*ChunkRequest_Get)(nil),
@@ -2660,7 +2747,7 @@ func file_mycel_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mycel_proto_rawDesc), len(file_mycel_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   29,
+			NumMessages:   30,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

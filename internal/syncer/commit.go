@@ -8,6 +8,7 @@ import (
 	"mycel/internal/admit"
 	"mycel/internal/change"
 	"mycel/internal/objsync"
+	"mycel/internal/pb"
 	"mycel/internal/store"
 )
 
@@ -17,6 +18,9 @@ const (
 	drainMax      = 256
 	drainMessages = 64
 )
+
+// maxReason bounds the reason a Refused frame carries, and one kept.
+const maxReason = 512
 
 // outcomes maps a store's per-change results to the machine's.
 func outcomes(outs []admit.Outcome, errs []error) []objsync.Outcome {
@@ -207,10 +211,21 @@ func (s *Service) commitDone(c *commit) {
 	} else {
 		outs = outcomes(c.stored, errs)
 	}
+	told := map[[2]string]bool{}
 	for i, e := range errs {
 		if e != nil {
 			s.log.Warn("change refused", "object", change.ID(c.in[i].obj).Short(), "change", c.all[i].ID.Short(), "peer", shortPeer(c.in[i].from), "err", e)
 			s.tell(Activity{Kind: Refused, Peer: c.in[i].from, Object: change.ID(c.in[i].obj), Changes: 1, Reason: e.Error()})
+			// The sender is told why, once per object and batch.
+			k := [2]string{string(c.in[i].from), string(c.in[i].obj[:])}
+			if conn := s.conns[c.in[i].from]; conn != nil && !told[k] {
+				told[k] = true
+				reason := e.Error()
+				if len(reason) > maxReason {
+					reason = reason[:maxReason] + "…"
+				}
+				s.push(conn, &pb.Frame{Body: &pb.Frame_Refused{Refused: &pb.Refused{Object: c.in[i].obj[:], Change: c.all[i].ID[:], Reason: reason}}})
+			}
 		}
 	}
 	if s.activity != nil && c.err == nil {

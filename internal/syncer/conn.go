@@ -244,6 +244,9 @@ func (s *Service) drop(c *conn) {
 	close(c.closed)
 	c.c.Close()
 	s.machine.Disconnected(c.peer)
+	s.mu.Lock()
+	delete(s.refusals, c.peer) // said again, if still so, on the next connection
+	s.mu.Unlock()
 	s.log.Info("connection ended", "peer", shortPeer(c.peer))
 	s.tell(Activity{Kind: Disconnected, Peer: c.peer})
 }
@@ -280,6 +283,15 @@ func (s *Service) read(c *conn) {
 		case f.GetRemoveObject() != nil:
 			req := f.GetRemoveObject()
 			s.do(func() { s.onRemove(c, req) })
+		case f.GetRefused() != nil:
+			r := f.GetRefused()
+			if len(r.Object) == len(objsync.ID{}) {
+				reason := r.Reason
+				if len(reason) > maxReason {
+					reason = reason[:maxReason] + "…"
+				}
+				s.noteRefused(c.peer, objsync.ID(r.Object), reason)
+			}
 		case f.GetRemoveReply() != nil:
 			reply := f.GetRemoveReply()
 			s.do(func() {
@@ -477,4 +489,30 @@ func (s *Service) SendRemove(ctx context.Context, to objsync.PeerID, req *pb.Rem
 		}
 	})
 	return sent
+}
+
+// maxRefusals bounds the refusals kept per peer.
+const maxRefusals = 4096
+
+// noteRefused keeps a peer's word that it refused a change of obj.
+func (s *Service) noteRefused(p objsync.PeerID, obj objsync.ID, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.refusals[p]
+	if m == nil {
+		m = map[objsync.ID]string{}
+		s.refusals[p] = m
+	}
+	if _, ok := m[obj]; ok || len(m) < maxRefusals {
+		m[obj] = reason
+	}
+}
+
+// Refusal is why peer p said it refused a change of obj on this
+// connection ("" if it did not). Until p holds our heads, the object
+// does not sync with it.
+func (s *Service) Refusal(p objsync.PeerID, obj change.ID) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refusals[p][objsync.ID(obj)]
 }

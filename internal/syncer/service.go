@@ -165,6 +165,7 @@ type Service struct {
 	activity              func(Activity)           // Config.Activity
 	removeObject          func(context.Context, objsync.PeerID, *pb.RemoveObject) error
 	removed               func(objsync.PeerID, *pb.RemoveReply)
+	refusals              map[objsync.PeerID]map[objsync.ID]string // s.mu: what peers said they refused (noteRefused)
 	events                chan func()
 	conns                 map[objsync.PeerID]*conn // loop goroutine only
 	polled                int64                    // arrival number of the last change seen by pollLocal
@@ -223,7 +224,7 @@ func newService(self objsync.PeerID, db store.Store, receive Receiver, members M
 	s := &Service{self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
 		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, activity: cfg.Activity, removeObject: cfg.RemoveObject, removed: cfg.Removed, committed: make(chan *commit, 1),
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
-		reconciled: map[objsync.PeerID]bool{}, verified: map[objsync.ID]change.Verified{}, held: map[heldKey][32]byte{},
+		reconciled: map[objsync.PeerID]bool{}, refusals: map[objsync.PeerID]map[objsync.ID]string{}, verified: map[objsync.ID]change.Verified{}, held: map[heldKey][32]byte{},
 		done: make(chan struct{}), membersPoked: -1}
 	if s.log == nil {
 		s.log = slog.Default()
