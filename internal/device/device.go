@@ -100,6 +100,7 @@ type Device struct {
 
 	mode  modeState  // the sync mode in force (mode.go)
 	files *fileMover // file chunks to and from nodes (files.go)
+	acks  *nodeAcks  // nodes' signed acknowledgements (nodeacks.go)
 	keep  *keeper    // files kept offline, downloads under way (keep.go)
 	seen  lastSeen   // when other devices were last heard from (lastseen.go)
 }
@@ -159,6 +160,12 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
 	svc.ClosePeer = d.closePeer
 	svc.SyncOff = &syncer.SyncOff{Rev: vault.SyncOffRev, List: vault.SyncOffIn} // pages kept to this device
+	if d.acks, err = newNodeAcks(ctx, d); err != nil {
+		lan.Close()
+		h.Close()
+		return nil, err
+	}
+	svc.Acks = d.acks.hooks() // nodes' signed words (nodeacks.go)
 	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), d.noteAuthors(e.ReceiveBatch),
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
 	mode := d.readMode(ctx)

@@ -187,6 +187,9 @@ type NodeAck struct {
 	Heads  []change.ID // sorted
 	Time   int64
 	Sig    []byte
+	// Via is the device that passed it on (its peer id); empty when the
+	// node gave it to this device itself.
+	Via string
 	// Lied is when this device found that the node later showed less
 	// than it had confirmed (Unix ms; 0: it never did).
 	Lied int64

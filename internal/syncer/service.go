@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mycel/internal/admit"
@@ -98,6 +99,11 @@ type Config struct {
 	// Activity, when set, is told of what sync does (Activity), on the
 	// loop goroutine; it must not block.
 	Activity func(Activity)
+	// AckSigner, when set, makes this side a backup node that signs every
+	// Heads and Changes message it sends (see acks.go), in the writer.
+	AckSigner *AckSigner
+	// Acks is what a device does with nodes' signed words (acks.go).
+	Acks AckHooks
 }
 
 // Activity is one thing sync did, for a device's activity log.
@@ -155,6 +161,10 @@ type Service struct {
 	onHeld                func(objsync.HeldUpdate) // Config.Held
 	pipeline              bool                     // Config.Pipeline
 	activity              func(Activity)           // Config.Activity
+	signer                *AckSigner               // Config.AckSigner
+	lastAck               atomic.Int64             // time of the last word signed (Unix ms)
+	acks                  AckHooks                 // Config.Acks
+	acksDue               map[ackKey]Ack           // verified words for the next acks.Check (loop)
 	events                chan func()
 	conns                 map[objsync.PeerID]*conn // loop goroutine only
 	polled                int64                    // arrival number of the last change seen by pollLocal
@@ -211,7 +221,7 @@ func Start(ctx context.Context, self objsync.PeerID, db store.Store, receive Rec
 
 func newService(self objsync.PeerID, db store.Store, receive Receiver, members Members, cfg Config) *Service {
 	s := &Service{self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
-		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, activity: cfg.Activity, committed: make(chan *commit, 1),
+		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, activity: cfg.Activity, signer: cfg.AckSigner, acks: cfg.Acks, acksDue: map[ackKey]Ack{}, committed: make(chan *commit, 1),
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
 		reconciled: map[objsync.PeerID]bool{}, verified: map[objsync.ID]change.Verified{}, held: map[heldKey][32]byte{},
 		done: make(chan struct{}), membersPoked: -1}
@@ -299,6 +309,7 @@ func (s *Service) run() {
 			s.process(true)
 			s.awaitCommit()
 			s.persistHeld()
+			s.checkAcks()
 			for _, c := range s.sortedConns() {
 				s.drop(c)
 			}
@@ -353,6 +364,7 @@ func (s *Service) onTick() {
 		switch {
 		case s.ticks%s.every == 0:
 			s.sendMembers(c)
+			s.passAcks(c)
 		case s.ticks%s.keepalive() == 0:
 			s.push(c, &pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
 		}
@@ -362,6 +374,7 @@ func (s *Service) onTick() {
 		return
 	}
 	s.persistHeld()
+	s.checkAcks()
 }
 
 // check records the outcome of a machine call that read the store: a

@@ -69,7 +69,7 @@ CREATE INDEX IF NOT EXISTS chunk_refs_by_change ON chunk_refs(change);
 CREATE TABLE IF NOT EXISTS chunk_held (peer TEXT NOT NULL, chunk BLOB NOT NULL, PRIMARY KEY (peer, chunk)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_by_recency ON objects(updated_ms DESC, id);
 CREATE INDEX IF NOT EXISTS objects_stale ON objects(id) WHERE text_stale != 0;
-CREATE TABLE IF NOT EXISTS node_acks (node TEXT NOT NULL, object BLOB NOT NULL, heads BLOB NOT NULL, time_ms INTEGER NOT NULL, sig BLOB NOT NULL, lied_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (node, object)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS node_acks (node TEXT NOT NULL, object BLOB NOT NULL, heads BLOB NOT NULL, time_ms INTEGER NOT NULL, sig BLOB NOT NULL, via TEXT NOT NULL DEFAULT '', lied_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (node, object)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS node_acks_by_time ON node_acks(time_ms);
 CREATE INDEX IF NOT EXISTS node_acks_lied ON node_acks(node, object) WHERE lied_ms != 0;
 `
@@ -142,7 +142,7 @@ UPDATE objects SET fts_rowid = NULL, text_stale = 1;`,
 	// Version 8 keeps the latest signed acknowledgement of each node per
 	// object (device-local: heads concatenated, sorted), and whether the
 	// node was found to have lied about it since (internal/nodeack).
-	7: `CREATE TABLE node_acks (node TEXT NOT NULL, object BLOB NOT NULL, heads BLOB NOT NULL, time_ms INTEGER NOT NULL, sig BLOB NOT NULL, lied_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (node, object)) WITHOUT ROWID;
+	7: `CREATE TABLE node_acks (node TEXT NOT NULL, object BLOB NOT NULL, heads BLOB NOT NULL, time_ms INTEGER NOT NULL, sig BLOB NOT NULL, via TEXT NOT NULL DEFAULT '', lied_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (node, object)) WITHOUT ROWID;
 CREATE INDEX node_acks_by_time ON node_acks(time_ms);
 CREATE INDEX node_acks_lied ON node_acks(node, object) WHERE lied_ms != 0;`,
 }

@@ -27,7 +27,7 @@ func testNodeAcks(t *testing.T, impl Impl) {
 	update(t, s, func(tx store.Tx) error {
 		must(t, tx.PutNodeAck(store.NodeAck{Node: "n1", Object: obj, Heads: []change.ID{id(2)}, Time: 10, Sig: []byte("s1")}))
 		must(t, tx.PutNodeAck(store.NodeAck{Node: "n1", Object: obj, Heads: []change.ID{id(9), id(3)}, Time: 30, Sig: []byte("s2")})) // wins
-		must(t, tx.PutNodeAck(store.NodeAck{Node: "n1", Object: o2, Heads: []change.ID{id(4)}, Time: 20, Sig: []byte("s3"), Lied: 99}))
+		must(t, tx.PutNodeAck(store.NodeAck{Node: "n1", Object: o2, Heads: []change.ID{id(4)}, Time: 20, Sig: []byte("s3"), Via: "dev-2", Lied: 99}))
 		must(t, tx.PutNodeAck(store.NodeAck{Node: "n10", Object: obj, Heads: nil, Time: 5, Sig: []byte("s4")}))
 		return nil
 	})
@@ -49,7 +49,7 @@ func testNodeAcks(t *testing.T, impl Impl) {
 			t.Fatalf("2 acks = %+v, %v", as, err)
 		}
 		lies, err := tx.NodeLies()
-		if err != nil || len(lies) != 1 || lies[0].Object != o2 || lies[0].Lied != 99 || lies[0].Node != "n1" {
+		if err != nil || len(lies) != 1 || lies[0].Object != o2 || lies[0].Lied != 99 || lies[0].Node != "n1" || lies[0].Via != "dev-2" {
 			t.Fatalf("lies = %+v, %v", lies, err)
 		}
 		// What is handed out is the caller's.

@@ -1,0 +1,201 @@
+package syncer
+
+import (
+	"bytes"
+	"cmp"
+	"crypto/ed25519"
+	"fmt"
+	"maps"
+	"slices"
+
+	"mycel/internal/change"
+	"mycel/internal/nodeack"
+	"mycel/internal/objsync"
+	"mycel/internal/pb"
+)
+
+// Acks: a backup node signs every Heads and Changes message it sends (its
+// word of which heads it durably holds) with its key, for the vault
+// (AckSigner, set in Config by a node); a device checks each word of a
+// node and keeps the latest (Config.Acks), and devices pass the words
+// they hold to each other (Config.AcksFor, and the NodeAcks frame). See
+// internal/nodeack.
+
+// AckSigner is a node's key and the vault it serves.
+type AckSigner struct {
+	Key   ed25519.PrivateKey
+	Vault []byte
+}
+
+// Ack is a node's signed word as the service received it: from a node
+// itself (Via empty), or passed on by another device (Via).
+type Ack struct {
+	Node objsync.PeerID
+	Via  objsync.PeerID
+	nodeack.Ack
+}
+
+// AckHooks is what a device does with nodes' words.
+type AckHooks struct {
+	// Verify is called by a connection's reader with every Heads and
+	// Changes message (and every word passed on), before the message is
+	// stepped: keep says whether to hand it to Check; an error drops the
+	// connection (a node's word it did not sign, say). It must be safe
+	// for concurrent use.
+	Verify func(a Ack) (keep bool, err error)
+	// Check is given the words kept since its last call, once a tick
+	// and after what came with them was stored, on the loop goroutine
+	// (the latest word per node, sender and object): so the store holds
+	// the changes a node's Changes named.
+	Check func([]Ack)
+	// For gives the words to pass on to a peer, on connect and at every
+	// membership exchange (nil: none); called on the loop goroutine.
+	For func(peer objsync.PeerID) []Ack
+}
+
+// MaxPassed bounds the words one NodeAcks frame carries, and those a
+// service keeps between two Checks.
+const MaxPassed = 4096
+
+type ackKey struct {
+	node, via objsync.PeerID
+	obj       change.ID
+}
+
+// signAck signs a sync message this node sends (Heads and Changes).
+func (s *Service) signAck(m *pb.SyncMessage, msg objsync.Message) {
+	if s.signer == nil || (msg.Kind != objsync.Heads && msg.Kind != objsync.Changes) {
+		return
+	}
+	t := s.ackTime()
+	m.AckTimeMs = t
+	heads := make([]change.ID, len(msg.Heads))
+	for i, h := range msg.Heads {
+		heads[i] = change.ID(h)
+	}
+	m.AckSignature = nodeack.Sign(s.signer.Key, s.signer.Vault, change.ID(msg.Object), heads, t)
+}
+
+// ackTime is the time of a node's next word: the clock's, never before
+// the last one's (a word is never older than one sent before it).
+func (s *Service) ackTime() int64 {
+	now := s.clock.Now().UnixMilli()
+	for {
+		last := s.lastAck.Load()
+		t := max(now, last)
+		if s.lastAck.CompareAndSwap(last, t) {
+			return t
+		}
+	}
+}
+
+// acksOf makes Acks of a passed-on frame.
+func acksOf(via objsync.PeerID, f *pb.NodeAcks) ([]Ack, error) {
+	if len(f.Acks) > MaxPassed {
+		return nil, fmt.Errorf("%d acknowledgements in one frame", len(f.Acks))
+	}
+	out := make([]Ack, 0, len(f.Acks))
+	for _, a := range f.Acks {
+		obj, err := id32(a.Object)
+		if err != nil {
+			return nil, fmt.Errorf("acknowledgement: object: %w", err)
+		}
+		x := Ack{Node: objsync.PeerID(a.Node), Via: via, Ack: nodeack.Ack{Object: change.ID(obj), Time: a.TimeMs, Sig: a.Signature}}
+		for _, h := range a.Heads {
+			id, err := id32(h)
+			if err != nil {
+				return nil, fmt.Errorf("acknowledgement: head: %w", err)
+			}
+			x.Heads = append(x.Heads, change.ID(id))
+		}
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// passAcks sends c the words its device passes on.
+func (s *Service) passAcks(c *conn) {
+	if s.acks.For == nil {
+		return
+	}
+	as := s.acks.For(c.peer)
+	if len(as) == 0 {
+		return
+	}
+	f := &pb.NodeAcks{}
+	for _, a := range as[:min(len(as), MaxPassed)] {
+		na := &pb.NodeAck{Node: []byte(a.Node), Object: a.Object[:], TimeMs: a.Time, Signature: a.Sig}
+		for _, h := range a.Heads {
+			na.Heads = append(na.Heads, h[:])
+		}
+		f.Acks = append(f.Acks, na)
+	}
+	s.push(c, &pb.Frame{Body: &pb.Frame_NodeAcks{NodeAcks: f}})
+}
+
+// keepAcks keeps words a reader verified, for the next Check (loop).
+func (s *Service) keepAcks(as []Ack) {
+	for _, a := range as {
+		k := ackKey{a.Node, a.Via, a.Object}
+		if _, ok := s.acksDue[k]; !ok && len(s.acksDue) >= MaxPassed {
+			continue // the next word of it comes at the next reconciliation
+		}
+		s.acksDue[k] = a
+	}
+}
+
+// checkAcks hands the kept words to Check (loop).
+func (s *Service) checkAcks() {
+	if s.acks.Check == nil || len(s.acksDue) == 0 {
+		return
+	}
+	as := slices.Collect(maps.Values(s.acksDue))
+	clear(s.acksDue)
+	SortAcks(as)
+	s.acks.Check(as)
+}
+
+// verifyAck has the device's Verify look at a node's word in a Heads or
+// Changes message (reader).
+func (s *Service) verifyAck(peer objsync.PeerID, m *pb.SyncMessage, msg objsync.Message) (Ack, bool, error) {
+	if s.acks.Verify == nil || (msg.Kind != objsync.Heads && msg.Kind != objsync.Changes) {
+		return Ack{}, false, nil
+	}
+	a := Ack{Node: peer, Ack: nodeack.Ack{Object: change.ID(msg.Object), Time: m.AckTimeMs, Sig: m.AckSignature}}
+	for _, h := range msg.Heads {
+		a.Heads = append(a.Heads, change.ID(h))
+	}
+	keep, err := s.acks.Verify(a)
+	return a, keep, err
+}
+
+// verifyPassed has the device's Verify look at words a peer passed on
+// (reader): those it keeps.
+func (s *Service) verifyPassed(via objsync.PeerID, f *pb.NodeAcks) ([]Ack, error) {
+	if s.acks.Verify == nil {
+		return nil, nil
+	}
+	as, err := acksOf(via, f)
+	if err != nil {
+		return nil, err
+	}
+	out := as[:0]
+	for _, a := range as {
+		keep, err := s.acks.Verify(a)
+		if err != nil {
+			return nil, err
+		}
+		if keep {
+			out = append(out, a)
+		}
+	}
+	return out, nil
+}
+
+// SortAcks orders words by object, node, then the node's own word (Via
+// empty) before those passed on: same inputs, same order.
+func SortAcks(as []Ack) {
+	slices.SortFunc(as, func(a, b Ack) int {
+		return cmp.Or(bytes.Compare(a.Object[:], b.Object[:]), cmp.Compare(a.Node, b.Node), cmp.Compare(a.Via, b.Via))
+	})
+}
