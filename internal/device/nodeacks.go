@@ -101,15 +101,22 @@ func shortID(p objsync.PeerID) string {
 // check judges the words received since the last call, and those the
 // graph could not judge before (loop goroutine).
 func (n *nodeAcks) check(as []syncer.Ack) {
-	for _, a := range as {
-		n.undecided[undecidedKey{a.Node, a.Via, a.Object}] = a
-	}
-	todo := make([]syncer.Ack, 0, len(n.undecided))
+	// Words not judged before came before these: first.
+	todo := make([]syncer.Ack, 0, len(n.undecided)+len(as))
 	for _, a := range n.undecided {
 		todo = append(todo, a)
 	}
 	syncer.SortAcks(todo)
+	todo = append(todo, as...)
+	syncer.SortAcks(todo)
 	clear(n.undecided)
+	// A word not judged yet is kept for later only if it is its sender's
+	// last about the object: judged after a later one, it would look
+	// like a step back.
+	last := map[undecidedKey]int{}
+	for i, a := range todo {
+		last[undecidedKey{a.Node, a.Via, a.Object}] = i
+	}
 	var lied []syncer.Ack
 	err := n.d.Engine.Store().Update(context.WithoutCancel(n.d.ctx), func(tx store.Tx) error {
 		lied = lied[:0]
@@ -120,18 +127,21 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 			}
 			return m.Parents, err == nil, err
 		}
-		for _, a := range todo {
+		clear(n.undecided) // (a retried transaction starts over)
+		for i, a := range todo {
 			v, err := n.judge(tx, parents, a)
 			if err != nil {
 				return err
 			}
-			switch v {
+			switch k := (undecidedKey{a.Node, a.Via, a.Object}); v {
 			case nodeack.Unknown:
-				if len(n.undecided) < maxUndecided {
-					n.undecided[undecidedKey{a.Node, a.Via, a.Object}] = a
+				if last[k] == i && len(n.undecided) < maxUndecided {
+					n.undecided[k] = a
 				}
 			case nodeack.Lie:
-				lied = append(lied, a)
+				if len(lied) == 0 || lied[len(lied)-1].Node != a.Node || lied[len(lied)-1].Object != a.Object {
+					lied = append(lied, a) // (told once per node and object)
+				}
 			}
 		}
 		return nil

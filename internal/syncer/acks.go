@@ -5,7 +5,6 @@ import (
 	"cmp"
 	"crypto/ed25519"
 	"fmt"
-	"maps"
 	"slices"
 
 	"mycel/internal/change"
@@ -133,14 +132,31 @@ func (s *Service) passAcks(c *conn) {
 	s.push(c, &pb.Frame{Body: &pb.Frame_NodeAcks{NodeAcks: f}})
 }
 
+// perKey bounds the words of one node about one object (from one
+// sender) kept between two Checks, in the order they came: a lie is a
+// word that does not hold an earlier one, so the words in between matter
+// (a node that shows an old state and takes the changes again within a
+// tick), not only the last. A word with the heads of the one before it
+// replaces it; when a key has perKey words, the kept words are checked
+// at once.
+const perKey = 8
+
 // keepAcks keeps words a reader verified, for the next Check (loop).
 func (s *Service) keepAcks(as []Ack) {
 	for _, a := range as {
 		k := ackKey{a.Node, a.Via, a.Object}
-		if _, ok := s.acksDue[k]; !ok && len(s.acksDue) >= MaxPassed {
+		q, ok := s.acksDue[k]
+		switch {
+		case !ok && len(s.acksDue) >= MaxPassed:
 			continue // the next word of it comes at the next reconciliation
+		case len(q) > 0 && slices.Equal(q[len(q)-1].Heads, a.Heads):
+			q[len(q)-1] = a
+			continue
+		case len(q) == perKey:
+			s.checkAcks()
+			q = nil
 		}
-		s.acksDue[k] = a
+		s.acksDue[k] = append(q, a)
 	}
 }
 
@@ -149,7 +165,10 @@ func (s *Service) checkAcks() {
 	if s.acks.Check == nil || len(s.acksDue) == 0 {
 		return
 	}
-	as := slices.Collect(maps.Values(s.acksDue))
+	var as []Ack
+	for _, q := range s.acksDue {
+		as = append(as, q...)
+	}
 	clear(s.acksDue)
 	SortAcks(as)
 	s.acks.Check(as)
@@ -193,9 +212,10 @@ func (s *Service) verifyPassed(via objsync.PeerID, f *pb.NodeAcks) ([]Ack, error
 }
 
 // SortAcks orders words by object, node, then the node's own word (Via
-// empty) before those passed on: same inputs, same order.
+// empty) before those passed on, each sender's in the order they came
+// (a stable sort): same inputs, same order.
 func SortAcks(as []Ack) {
-	slices.SortFunc(as, func(a, b Ack) int {
+	slices.SortStableFunc(as, func(a, b Ack) int {
 		return cmp.Or(bytes.Compare(a.Object[:], b.Object[:]), cmp.Compare(a.Node, b.Node), cmp.Compare(a.Via, b.Via))
 	})
 }
