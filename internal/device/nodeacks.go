@@ -38,17 +38,12 @@ type nodeAcks struct {
 
 	mu        sync.Mutex
 	lied      map[change.ID]bool
-	undecided map[undecidedKey]syncer.Ack // loop goroutine only
-}
-
-type undecidedKey struct {
-	node, via objsync.PeerID
-	obj       change.ID
+	undecided []undecided // loop goroutine only
 }
 
 func newNodeAcks(ctx context.Context, d *Device) (*nodeAcks, error) {
 	id := d.Engine.VaultID()
-	n := &nodeAcks{d: d, vault: id[:], lied: map[change.ID]bool{}, undecided: map[undecidedKey]syncer.Ack{}}
+	n := &nodeAcks{d: d, vault: id[:], lied: map[change.ID]bool{}}
 	err := d.Engine.Store().View(ctx, func(tx store.Tx) error {
 		lies, err := tx.NodeLies()
 		for _, a := range lies {
@@ -98,24 +93,11 @@ func shortID(p objsync.PeerID) string {
 	return string(p)
 }
 
-// check judges the words received since the last call, and those the
-// graph could not judge before (loop goroutine).
+// check judges the words received since the last call, and the pairs of
+// words the graph could not judge before (loop goroutine).
 func (n *nodeAcks) check(as []syncer.Ack) {
-	// Words not judged before came before these: first.
-	todo := make([]syncer.Ack, 0, len(n.undecided)+len(as))
-	for _, a := range n.undecided {
-		todo = append(todo, a)
-	}
-	syncer.SortAcks(todo)
-	todo = append(todo, as...)
-	syncer.SortAcks(todo)
-	clear(n.undecided)
-	// A word not judged yet is kept for later only if it is its sender's
-	// last about the object: judged after a later one, it would look
-	// like a step back.
-	last := map[undecidedKey]int{}
-	for i, a := range todo {
-		last[undecidedKey{a.Node, a.Via, a.Object}] = i
+	if len(as) == 0 && len(n.undecided) == 0 {
+		return
 	}
 	var lied []syncer.Ack
 	err := n.d.Engine.Store().Update(context.WithoutCancel(n.d.ctx), func(tx store.Tx) error {
@@ -127,23 +109,40 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 			}
 			return m.Parents, err == nil, err
 		}
-		clear(n.undecided) // (a retried transaction starts over)
-		for i, a := range todo {
-			v, err := n.judge(tx, parents, a)
-			if err != nil {
-				return err
+		tell := func(a syncer.Ack) error {
+			if len(lied) == 0 || lied[len(lied)-1].Node != a.Node || lied[len(lied)-1].Object != a.Object {
+				lied = append(lied, a) // (told once per node and object)
 			}
-			switch k := (undecidedKey{a.Node, a.Via, a.Object}); v {
-			case nodeack.Unknown:
-				if last[k] == i && len(n.undecided) < maxUndecided {
-					n.undecided[k] = a
+			return n.markLied(tx, a)
+		}
+		var still []undecided
+		for _, u := range n.undecided {
+			v, _, err := verdict(parents, u.kept, u.next)
+			switch {
+			case err != nil:
+				return err
+			case v == nodeack.Lie:
+				if err := tell(u.next); err != nil {
+					return err
 				}
-			case nodeack.Lie:
-				if len(lied) == 0 || lied[len(lied)-1].Node != a.Node || lied[len(lied)-1].Object != a.Object {
-					lied = append(lied, a) // (told once per node and object)
-				}
+			case v == nodeack.Unknown:
+				still = append(still, u)
 			}
 		}
+		for _, a := range as {
+			v, u, err := n.judge(tx, parents, a)
+			switch {
+			case err != nil:
+				return err
+			case v == nodeack.Lie:
+				if err := tell(a); err != nil {
+					return err
+				}
+			case v == nodeack.Unknown && len(still) < maxUndecided:
+				still = append(still, u)
+			}
+		}
+		n.undecided = still
 		return nil
 	})
 	if err != nil {
@@ -159,41 +158,64 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 	}
 }
 
-// judge checks one word against the one kept and keeps what wins.
-func (n *nodeAcks) judge(tx store.Tx, parents nodeack.Parents, a syncer.Ack) (nodeack.Verdict, error) {
-	next := store.NodeAck{Node: string(a.Node), Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig, Via: string(a.Via)}
-	kept, err := tx.NodeAck(next.Node, next.Object)
-	if errors.Is(err, store.ErrNotFound) {
-		return nodeack.Consistent, tx.PutNodeAck(next)
-	}
-	if err != nil {
-		return nodeack.Unknown, err
-	}
-	k := nodeack.Ack{Object: kept.Object, Heads: kept.Heads, Time: kept.Time, Sig: kept.Sig}
-	var v nodeack.Verdict
-	var adopt bool
-	if a.Via == "" && kept.Via == "" && a.Time < kept.Time {
+// undecided is a pair of a node's words the graph could not judge yet:
+// the one kept then, and the next.
+type undecided struct {
+	kept store.NodeAck
+	next syncer.Ack
+}
+
+// verdict judges a node's next word against the one kept before it: the
+// later must hold the earlier (adopt: next is the later, and it does).
+func verdict(parents nodeack.Parents, kept store.NodeAck, next syncer.Ack) (v nodeack.Verdict, adopt bool, err error) {
+	if next.Via == "" && kept.Via == "" && next.Time < kept.Time {
 		// Both words came from the node to this device, in this order:
 		// the later one must hold the earlier, whatever time it claims
 		// (a node cannot hide a rollback by dating its word back).
-		v, err = nodeack.Contains(parents, a.Heads, kept.Heads)
-	} else {
-		v, adopt, err = nodeack.Check(parents, k, a.Ack)
+		v, err = nodeack.Contains(parents, next.Heads, kept.Heads)
+		return v, false, err
+	}
+	return nodeack.Check(parents, nodeack.Ack{Object: kept.Object, Heads: kept.Heads, Time: kept.Time, Sig: kept.Sig}, next.Ack)
+}
+
+// judge checks one word against the one kept, and keeps what wins. A word
+// later than the one kept that the graph cannot judge yet (it names
+// changes not here) is kept all the same, so that every word after it is
+// checked against it, and the pair is judged again later.
+func (n *nodeAcks) judge(tx store.Tx, parents nodeack.Parents, a syncer.Ack) (nodeack.Verdict, undecided, error) {
+	next := store.NodeAck{Node: string(a.Node), Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig, Via: string(a.Via)}
+	kept, err := tx.NodeAck(next.Node, next.Object)
+	if errors.Is(err, store.ErrNotFound) {
+		return nodeack.Consistent, undecided{}, tx.PutNodeAck(next)
 	}
 	if err != nil {
-		return nodeack.Unknown, err
+		return nodeack.Unknown, undecided{}, err
 	}
-	switch {
-	case v == nodeack.Lie:
-		if kept.Lied == 0 {
-			kept.Lied = time.Now().UnixMilli()
-			return v, tx.PutNodeAck(kept) // the confirmed word stays: it is the evidence
-		}
-	case adopt:
+	v, adopt, err := verdict(parents, kept, a)
+	if err != nil {
+		return v, undecided{}, err
+	}
+	if v == nodeack.Unknown && a.Time > kept.Time {
+		adopt = true
+	}
+	if adopt {
 		next.Lied = kept.Lied
-		return v, tx.PutNodeAck(next)
+		if err := tx.PutNodeAck(next); err != nil {
+			return v, undecided{}, err
+		}
 	}
-	return v, nil
+	return v, undecided{kept: kept, next: a}, nil
+}
+
+// markLied records that the node lied about the object: the word kept
+// stays (signed: the evidence), with the time it was found out.
+func (n *nodeAcks) markLied(tx store.Tx, a syncer.Ack) error {
+	kept, err := tx.NodeAck(string(a.Node), a.Object)
+	if err != nil || kept.Lied != 0 {
+		return err
+	}
+	kept.Lied = time.Now().UnixMilli()
+	return tx.PutNodeAck(kept)
 }
 
 // passOn gives the words to pass to a device (none to a node).

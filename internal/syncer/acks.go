@@ -42,10 +42,11 @@ type AckHooks struct {
 	// connection (a node's word it did not sign, say). It must be safe
 	// for concurrent use.
 	Verify func(a Ack) (keep bool, err error)
-	// Check is given the words kept since its last call, once a tick
-	// and after what came with them was stored, on the loop goroutine
-	// (the latest word per node, sender and object): so the store holds
-	// the changes a node's Changes named.
+	// Check is given the words kept since its last call (perhaps none:
+	// it may judge again what it could not before), once a tick and
+	// after what came with them was stored, on the loop goroutine, in
+	// the order each sender's came: so the store holds the changes a
+	// node's Changes named.
 	Check func([]Ack)
 	// For gives the words to pass on to a peer, on connect and at every
 	// membership exchange (nil: none); called on the loop goroutine.
@@ -162,7 +163,7 @@ func (s *Service) keepAcks(as []Ack) {
 
 // checkAcks hands the kept words to Check (loop).
 func (s *Service) checkAcks() {
-	if s.acks.Check == nil || len(s.acksDue) == 0 {
+	if s.acks.Check == nil {
 		return
 	}
 	var as []Ack
