@@ -1,11 +1,8 @@
 package syncer
 
 import (
-	"bytes"
-	"cmp"
 	"crypto/ed25519"
 	"fmt"
-	"slices"
 
 	"mycel/internal/change"
 	"mycel/internal/nodeack"
@@ -45,7 +42,7 @@ type AckHooks struct {
 	// Check is given the words kept since its last call (perhaps none:
 	// it may judge again what it could not before), once a tick and
 	// after what came with them was stored, on the loop goroutine, in
-	// the order each sender's came: so the store holds the changes a
+	// the order they came: so the store holds the changes a
 	// node's Changes named.
 	Check func([]Ack)
 	// For gives the words to pass on to a peer, on connect and at every
@@ -56,11 +53,6 @@ type AckHooks struct {
 // MaxPassed bounds the words one NodeAcks frame carries, and those a
 // service keeps between two Checks.
 const MaxPassed = 4096
-
-type ackKey struct {
-	node, via objsync.PeerID
-	obj       change.ID
-}
 
 // signAck signs a sync message this node sends (Heads and Changes).
 func (s *Service) signAck(m *pb.SyncMessage, msg objsync.Message) {
@@ -133,31 +125,22 @@ func (s *Service) passAcks(c *conn) {
 	s.push(c, &pb.Frame{Body: &pb.Frame_NodeAcks{NodeAcks: f}})
 }
 
-// perKey bounds the words of one node about one object (from one
-// sender) kept between two Checks, in the order they came: a lie is a
-// word that does not hold an earlier one, so the words in between matter
-// (a node that shows an old state and takes the changes again within a
-// tick), not only the last. A word with the heads of the one before it
-// replaces it; when a key has perKey words, the kept words are checked
-// at once.
-const perKey = 8
+// maxDue bounds the words kept between two Checks; at the bound, they
+// are checked at once.
+const maxDue = 4 * MaxPassed
 
-// keepAcks keeps words a reader verified, for the next Check (loop).
+// keepAcks keeps words a reader verified, for the next Check (loop), in
+// the order they came, whoever sent them: a lie is a word that does not
+// hold an earlier one, so the words in between matter (a node that shows
+// an old state and takes the changes again within a tick), and a word
+// passed on by a device must be judged against the node's words as they
+// were when it came.
 func (s *Service) keepAcks(as []Ack) {
 	for _, a := range as {
-		k := ackKey{a.Node, a.Via, a.Object}
-		q, ok := s.acksDue[k]
-		switch {
-		case !ok && len(s.acksDue) >= MaxPassed:
-			continue // the next word of it comes at the next reconciliation
-		case len(q) > 0 && slices.Equal(q[len(q)-1].Heads, a.Heads):
-			q[len(q)-1] = a
-			continue
-		case len(q) == perKey:
+		if len(s.acksDue) >= maxDue {
 			s.checkAcks()
-			q = nil
 		}
-		s.acksDue[k] = append(q, a)
+		s.acksDue = append(s.acksDue, a)
 	}
 }
 
@@ -166,12 +149,8 @@ func (s *Service) checkAcks() {
 	if s.acks.Check == nil {
 		return
 	}
-	var as []Ack
-	for _, q := range s.acksDue {
-		as = append(as, q...)
-	}
-	clear(s.acksDue)
-	SortAcks(as)
+	as := s.acksDue
+	s.acksDue = nil
 	s.acks.Check(as)
 }
 
@@ -210,13 +189,4 @@ func (s *Service) verifyPassed(via objsync.PeerID, f *pb.NodeAcks) ([]Ack, error
 		}
 	}
 	return out, nil
-}
-
-// SortAcks orders words by object, node, then the node's own word (Via
-// empty) before those passed on, each sender's in the order they came
-// (a stable sort): same inputs, same order.
-func SortAcks(as []Ack) {
-	slices.SortStableFunc(as, func(a, b Ack) int {
-		return cmp.Or(bytes.Compare(a.Object[:], b.Object[:]), cmp.Compare(a.Node, b.Node), cmp.Compare(a.Via, b.Via))
-	})
 }

@@ -184,6 +184,7 @@ func (s *Service) Attach(peer objsync.PeerID, nc Conn) <-chan struct{} {
 		go func() { defer s.wg.Done(); s.write(c) }()
 		go func() { defer s.wg.Done(); s.read(c) }()
 		s.sendMembers(c)
+		s.checkAcks() // what it passes on includes the latest words
 		s.passAcks(c)
 	})
 	select {

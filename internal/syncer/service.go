@@ -164,7 +164,7 @@ type Service struct {
 	signer                *AckSigner               // Config.AckSigner
 	lastAck               atomic.Int64             // time of the last word signed (Unix ms)
 	acks                  AckHooks                 // Config.Acks
-	acksDue               map[ackKey][]Ack         // verified words for the next acks.Check (loop)
+	acksDue               []Ack                    // verified words for the next acks.Check, as they came (loop)
 	events                chan func()
 	conns                 map[objsync.PeerID]*conn // loop goroutine only
 	polled                int64                    // arrival number of the last change seen by pollLocal
@@ -221,7 +221,7 @@ func Start(ctx context.Context, self objsync.PeerID, db store.Store, receive Rec
 
 func newService(self objsync.PeerID, db store.Store, receive Receiver, members Members, cfg Config) *Service {
 	s := &Service{self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
-		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, activity: cfg.Activity, signer: cfg.AckSigner, acks: cfg.Acks, acksDue: map[ackKey][]Ack{}, committed: make(chan *commit, 1),
+		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, activity: cfg.Activity, signer: cfg.AckSigner, acks: cfg.Acks, committed: make(chan *commit, 1),
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
 		reconciled: map[objsync.PeerID]bool{}, verified: map[objsync.ID]change.Verified{}, held: map[heldKey][32]byte{},
 		done: make(chan struct{}), membersPoked: -1}
@@ -364,6 +364,7 @@ func (s *Service) onTick() {
 		switch {
 		case s.ticks%s.every == 0:
 			s.sendMembers(c)
+			s.checkAcks()
 			s.passAcks(c)
 		case s.ticks%s.keepalive() == 0:
 			s.push(c, &pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
