@@ -3,6 +3,8 @@ package nodeack
 import (
 	"crypto/ed25519"
 	"errors"
+	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"mycel/internal/change"
@@ -151,4 +153,74 @@ func BenchmarkVerify(b *testing.B) {
 			b.Fatal("bad")
 		}
 	}
+}
+
+// A random history (each change on one to three earlier ones) and a node
+// that stores it in a random causal order, saying its heads now and then:
+// any two of its words, compared either way round, are never a lie. A
+// node that then forgets its latest changes (a rollback to one of its
+// earlier states that lacks some confirmed change) is caught by every
+// word after it, against the confirmed one.
+func TestHonestNodeNeverLiesAndRollbackIsCaught(t *testing.T) {
+	for seed := range int64(200) {
+		r := rand.New(rand.NewPCG(uint64(seed), 1))
+		n := 2 + r.IntN(40)
+		g := graph{}
+		ids := make([]change.ID, n)
+		for i := range ids {
+			ids[i] = change.ID{byte(i), byte(i >> 8), 0xcc}
+			var ps []change.ID
+			for range min(i, 1+r.IntN(3)) {
+				p := ids[r.IntN(i)]
+				if !slices.Contains(ps, p) {
+					ps = append(ps, p)
+				}
+			}
+			g[ids[i]] = ps
+		}
+		// The node stores them in their order (a causal one); its heads
+		// after each are its word at time i.
+		var words []Ack
+		held := map[change.ID]bool{}
+		for i, id := range ids {
+			held[id] = true
+			if r.IntN(3) == 0 || i == n-1 {
+				words = append(words, Ack{Heads: headsOf(g, held), Time: int64(i)})
+			}
+		}
+		for i := range words {
+			for j := range words {
+				if v, _, err := Check(g.parents, words[i], words[j]); err != nil || v == Lie {
+					t.Fatalf("seed %d: honest words %d and %d judged %v %v", seed, i, j, v, err)
+				}
+			}
+		}
+		// A rollback: its state at a word before the last, which lacks the
+		// last change, said later.
+		last := words[len(words)-1]
+		for _, w := range words[:len(words)-1] {
+			v, adopt, err := Check(g.parents, last, Ack{Heads: w.Heads, Time: last.Time + 1})
+			if err != nil || v != Lie || adopt {
+				t.Fatalf("seed %d: a rollback to %v judged %v (adopt %v) %v", seed, w.Heads, v, adopt, err)
+			}
+		}
+	}
+}
+
+// headsOf is the heads of the changes held: those no held change names.
+func headsOf(g graph, held map[change.ID]bool) []change.ID {
+	named := map[change.ID]bool{}
+	for id := range held {
+		for _, p := range g[id] {
+			named[p] = true
+		}
+	}
+	var hs []change.ID
+	for id := range held {
+		if !named[id] {
+			hs = append(hs, id)
+		}
+	}
+	slices.SortFunc(hs, cmpID)
+	return hs
 }
