@@ -213,7 +213,7 @@ func (s *Server) serve(v *Vault) *served {
 	}
 	cfg := s.cfg
 	cfg.ClosePeer = p2p.PeerCloser(s.host)
-	// Every Heads and Changes it sends is signed: its acknowledgement,
+	// Every Heads it sends is signed: its acknowledgement,
 	// which a device keeps to catch it showing less later (nodeack).
 	if key, err := p2p.HostKey(s.host); err == nil {
 		cfg.AckSigner = &syncer.AckSigner{Key: key, Vault: v.ID[:]}

@@ -1,7 +1,7 @@
 // Package nodeack signs and checks a backup node's acknowledgements, so
 // that a node cannot lie unnoticed. A node signs each word it gives of an
-// object's heads (its Heads and Changes messages) with its key, with its
-// time; a device keeps the latest such word per object and node, and
+// object's heads (its Heads messages) with its key, with its time; a
+// device keeps the latest such word per object and node, and
 // devices pass them to each other when they meet. A node that stores only
 // ever adds changes, so every later word of it about an object must hold
 // (in its causal closure) the heads of every earlier one: a word that

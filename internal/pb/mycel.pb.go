@@ -2056,7 +2056,7 @@ type SyncMessage struct {
 	// Changes: how many changes of the object the sender holds, so that the
 	// receiver can show "n of m changes" while downloading.
 	Held uint64 `protobuf:"varint,9,opt,name=held,proto3" json:"held,omitempty"`
-	// A node's acknowledgement of heads (Heads and Changes it sends): when it
+	// A node's acknowledgement of heads (every Heads it sends): when it
 	// said so (its clock, Unix ms) and an ed25519 signature by its key (its
 	// peer id's) over nodeack.Message(vault id, object, heads, ack_time_ms).
 	// A device keeps the latest per object and node, to catch a node that

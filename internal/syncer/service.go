@@ -100,7 +100,7 @@ type Config struct {
 	// loop goroutine; it must not block.
 	Activity func(Activity)
 	// AckSigner, when set, makes this side a backup node that signs every
-	// Heads and Changes message it sends (see acks.go), in the writer.
+	// Heads message it sends (see acks.go), in the writer.
 	AckSigner *AckSigner
 	// Acks is what a device does with nodes' signed words (acks.go).
 	Acks AckHooks
