@@ -39,6 +39,7 @@ type nodeAcks struct {
 	mu        sync.Mutex
 	lied      map[change.ID]bool
 	undecided []undecided // loop goroutine only
+	judgedAt  int64       // the store's last arrival number when they were judged
 }
 
 func newNodeAcks(ctx context.Context, d *Device) (*nodeAcks, error) {
@@ -96,8 +97,19 @@ func shortID(p objsync.PeerID) string {
 // check judges the words received since the last call, and the pairs of
 // words the graph could not judge before (loop goroutine).
 func (n *nodeAcks) check(as []syncer.Ack) {
-	if len(as) == 0 && len(n.undecided) == 0 {
-		return
+	if len(as) == 0 {
+		// Pairs not judged yet are judged again once changes were
+		// stored since (the graph grew), not every tick.
+		if len(n.undecided) == 0 {
+			return
+		}
+		var seq int64
+		if err := n.d.Engine.Store().View(n.d.ctx, func(tx store.Tx) (err error) {
+			seq, err = tx.LastSeq()
+			return err
+		}); err != nil || seq == n.judgedAt {
+			return
+		}
 	}
 	var lied []syncer.Ack
 	err := n.d.Engine.Store().Update(context.WithoutCancel(n.d.ctx), func(tx store.Tx) error {
@@ -143,7 +155,9 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 			}
 		}
 		n.undecided = still
-		return nil
+		var err error
+		n.judgedAt, err = tx.LastSeq()
+		return err
 	})
 	if err != nil {
 		n.d.cfg.Log.Warn("check node acknowledgements", "err", err)
