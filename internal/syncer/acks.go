@@ -3,6 +3,8 @@ package syncer
 import (
 	"crypto/ed25519"
 	"fmt"
+	"runtime"
+	"sync"
 
 	"mycel/internal/change"
 	"mycel/internal/nodeack"
@@ -158,18 +160,48 @@ func (s *Service) checkAcks() {
 	s.acks.Check(as)
 }
 
-// verifyAck has the device's Verify look at a node's word in a Heads or
-// Changes message (reader).
-func (s *Service) verifyAck(peer objsync.PeerID, m *pb.SyncMessage, msg objsync.Message) (Ack, bool, error) {
+// ackOf is the node's word a Heads or signed Changes message carries,
+// for the device's Verify (reader).
+func (s *Service) ackOf(peer objsync.PeerID, m *pb.SyncMessage, msg objsync.Message) (Ack, bool) {
 	if s.acks.Verify == nil || msg.Kind != objsync.Heads && (msg.Kind != objsync.Changes || len(m.AckSignature) == 0) {
-		return Ack{}, false, nil // a node signs its Heads (a Changes it may)
+		return Ack{}, false // a node signs its Heads (a Changes it may)
 	}
 	a := Ack{Node: peer, Ack: nodeack.Ack{Object: change.ID(msg.Object), Time: m.AckTimeMs, Sig: m.AckSignature}}
 	for _, h := range msg.Heads {
 		a.Heads = append(a.Heads, change.ID(h))
 	}
-	keep, err := s.acks.Verify(a)
-	return a, keep, err
+	return a, true
+}
+
+// verifyAcks has the device's Verify look at the words of a group of
+// messages, on every core (54 µs a signature: a first sync of 100,000
+// objects brings as many Heads), and returns those it keeps, in order.
+func (s *Service) verifyAcks(as []Ack) ([]Ack, error) {
+	if len(as) == 0 {
+		return nil, nil
+	}
+	keep := make([]bool, len(as))
+	errs := make([]error, len(as))
+	workers := min(runtime.GOMAXPROCS(0), len(as))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < len(as); i += workers {
+				keep[i], errs[i] = s.acks.Verify(as[i])
+			}
+		})
+	}
+	wg.Wait()
+	out := as[:0]
+	for i, a := range as {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if keep[i] {
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // verifyPassed has the device's Verify look at words a peer passed on

@@ -301,11 +301,7 @@ func (s *Service) read(c *conn) {
 				s.do(func() { s.drop(c) })
 				return
 			}
-			if a, keep, err := s.verifyAck(c.peer, f.GetSync(), msg); err != nil {
-				s.log.Warn("a node's acknowledgement refused; dropping the connection", "peer", shortPeer(c.peer), "err", err)
-				s.do(func() { s.drop(c) })
-				return
-			} else if keep {
+			if a, ok := s.ackOf(c.peer, f.GetSync(), msg); ok {
 				acks = append(acks, a)
 			}
 			msgs = append(msgs, msg)
@@ -315,6 +311,14 @@ func (s *Service) read(c *conn) {
 		// one transaction.
 		if len(msgs) == 0 || len(msgs) < maxGroup && c.c.Buffered() {
 			continue
+		}
+		// The words among them are verified together too, on every
+		// core, before the machine takes any.
+		acks, err = s.verifyAcks(acks)
+		if err != nil {
+			s.log.Warn("a node's acknowledgement refused; dropping the connection", "peer", shortPeer(c.peer), "err", err)
+			s.do(func() { s.drop(c) })
+			return
 		}
 		s.step(c, msgs, acks)
 		msgs, acks = nil, nil
