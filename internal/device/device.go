@@ -102,6 +102,7 @@ type Device struct {
 	pokeMu   sync.Mutex   // Poke's, held while it reads and applies the settings
 	activity *activityLog // what sync did, for 'mycel log' (activity.go)
 	files    *fileMover   // file chunks to and from nodes (files.go)
+	acks     *nodeAcks    // nodes' signed acknowledgements (nodeacks.go)
 	keep     *keeper      // files kept offline, downloads under way (keep.go)
 	seen     lastSeen     // when other devices were last heard from (lastseen.go)
 }
@@ -168,6 +169,12 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	svc.Activity = d.activity.note
 	svc.Removed = d.removed
 	svc.SyncOff = &syncer.SyncOff{Rev: vault.SyncOffRev, List: vault.SyncOffIn} // pages kept to this device
+	if d.acks, err = newNodeAcks(ctx, d); err != nil {
+		lan.Close()
+		h.Close()
+		return nil, err
+	}
+	svc.Acks = d.acks.hooks() // nodes' signed words (nodeacks.go)
 	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), d.noteAuthors(e.ReceiveBatch),
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
 	mode := d.readMode(ctx)

@@ -178,7 +178,7 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 				Reason: "sync is off for this page ('mycel sync on " + o.ID.Short() + "' shares it again)", Peers: []PeerStatus{}})
 			continue
 		}
-		failure := vs.Reason
+		failure := d.nodeLied(o.ID, vs.Reason) // a node caught lying about it (nodeacks.go)
 		peers, err := d.Service.Object(ctx, o.ID)
 		if err != nil {
 			if ctx.Err() != nil {

@@ -214,6 +214,13 @@ func (s *Server) serve(v *Vault) *served {
 	cfg := s.cfg
 	cfg.ClosePeer = p2p.PeerCloser(s.host)
 	cfg.RemoveObject = removeFrom(v)
+	// Every Heads it sends is signed: its acknowledgement,
+	// which a device keeps to catch it showing less later (nodeack).
+	if key, err := p2p.HostKey(s.host); err == nil {
+		cfg.AckSigner = &syncer.AckSigner{Key: key, Vault: v.ID[:]}
+	} else {
+		s.cfg.Log.Error("acknowledgements go unsigned", "err", err)
+	}
 	e := &served{v: v, lastHello: time.Now(), handshakes: 1}
 	e.svc = syncer.Start(s.ctx, objsync.PeerID(s.host.ID().String()), v.db, v.ReceiveBatch, members, cfg)
 	e.idle = time.AfterFunc(s.node.opts.IdleAfter, func() { s.idleCheck(e) })

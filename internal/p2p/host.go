@@ -326,3 +326,17 @@ func ownRecords(key ed25519.PublicKey, records [][]byte) [][]byte {
 	}
 	return out
 }
+
+// HostKey is a host's own ed25519 key (a node signs its acknowledgements
+// with it: its peer id names the public half).
+func HostKey(h host.Host) (ed25519.PrivateKey, error) {
+	k := h.Peerstore().PrivKey(h.ID())
+	if k == nil || k.Type() != crypto.Ed25519 {
+		return nil, errors.New("the host has no ed25519 key")
+	}
+	raw, err := k.Raw()
+	if err != nil || len(raw) != ed25519.PrivateKeySize {
+		return nil, fmt.Errorf("host key: %v", err)
+	}
+	return ed25519.PrivateKey(raw), nil
+}

@@ -1003,6 +1003,7 @@ type Frame struct {
 	//	*Frame_ChunkHello
 	//	*Frame_ChunkRequest
 	//	*Frame_ChunkReply
+	//	*Frame_NodeAcks
 	//	*Frame_RemoveObject
 	//	*Frame_RemoveReply
 	//	*Frame_Refused
@@ -1138,6 +1139,15 @@ func (x *Frame) GetChunkReply() *ChunkReply {
 	return nil
 }
 
+func (x *Frame) GetNodeAcks() *NodeAcks {
+	if x != nil {
+		if x, ok := x.Body.(*Frame_NodeAcks); ok {
+			return x.NodeAcks
+		}
+	}
+	return nil
+}
+
 func (x *Frame) GetRemoveObject() *RemoveObject {
 	if x != nil {
 		if x, ok := x.Body.(*Frame_RemoveObject); ok {
@@ -1209,6 +1219,10 @@ type Frame_ChunkReply struct {
 	ChunkReply *ChunkReply `protobuf:"bytes,10,opt,name=chunk_reply,json=chunkReply,proto3,oneof"`
 }
 
+type Frame_NodeAcks struct {
+	NodeAcks *NodeAcks `protobuf:"bytes,11,opt,name=node_acks,json=nodeAcks,proto3,oneof"`
+}
+
 type Frame_RemoveObject struct {
 	RemoveObject *RemoveObject `protobuf:"bytes,20,opt,name=remove_object,json=removeObject,proto3,oneof"`
 }
@@ -1240,6 +1254,8 @@ func (*Frame_ChunkHello) isFrame_Body() {}
 func (*Frame_ChunkRequest) isFrame_Body() {}
 
 func (*Frame_ChunkReply) isFrame_Body() {}
+
+func (*Frame_NodeAcks) isFrame_Body() {}
 
 func (*Frame_RemoveObject) isFrame_Body() {}
 
@@ -2285,7 +2301,14 @@ type SyncMessage struct {
 	Changes  []*WireChange          `protobuf:"bytes,8,rep,name=changes,proto3" json:"changes,omitempty"`
 	// Changes: how many changes of the object the sender holds, so that the
 	// receiver can show "n of m changes" while downloading.
-	Held          uint64 `protobuf:"varint,9,opt,name=held,proto3" json:"held,omitempty"`
+	Held uint64 `protobuf:"varint,9,opt,name=held,proto3" json:"held,omitempty"`
+	// A node's acknowledgement of heads (every Heads it sends): when it
+	// said so (its clock, Unix ms) and an ed25519 signature by its key (its
+	// peer id's) over nodeack.Message(vault id, object, heads, ack_time_ms).
+	// A device keeps the latest per object and node, to catch a node that
+	// later shows less than it confirmed (see internal/nodeack).
+	AckTimeMs     int64  `protobuf:"varint,10,opt,name=ack_time_ms,json=ackTimeMs,proto3" json:"ack_time_ms,omitempty"`
+	AckSignature  []byte `protobuf:"bytes,11,opt,name=ack_signature,json=ackSignature,proto3" json:"ack_signature,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2383,6 +2406,143 @@ func (x *SyncMessage) GetHeld() uint64 {
 	return 0
 }
 
+func (x *SyncMessage) GetAckTimeMs() int64 {
+	if x != nil {
+		return x.AckTimeMs
+	}
+	return 0
+}
+
+func (x *SyncMessage) GetAckSignature() []byte {
+	if x != nil {
+		return x.AckSignature
+	}
+	return nil
+}
+
+// NodeAcks carries signed node acknowledgements a device holds, to
+// another device (on the LAN): what a node confirmed to one device, the
+// other checks what the node shows it against.
+type NodeAcks struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Acks          []*NodeAck             `protobuf:"bytes,1,rep,name=acks,proto3" json:"acks,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeAcks) Reset() {
+	*x = NodeAcks{}
+	mi := &file_mycel_proto_msgTypes[29]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeAcks) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeAcks) ProtoMessage() {}
+
+func (x *NodeAcks) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[29]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeAcks.ProtoReflect.Descriptor instead.
+func (*NodeAcks) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{29}
+}
+
+func (x *NodeAcks) GetAcks() []*NodeAck {
+	if x != nil {
+		return x.Acks
+	}
+	return nil
+}
+
+type NodeAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          []byte                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"` // the node's peer id (its public key is in it)
+	Object        []byte                 `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	Heads         [][]byte               `protobuf:"bytes,3,rep,name=heads,proto3" json:"heads,omitempty"`
+	TimeMs        int64                  `protobuf:"varint,4,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
+	Signature     []byte                 `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeAck) Reset() {
+	*x = NodeAck{}
+	mi := &file_mycel_proto_msgTypes[30]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeAck) ProtoMessage() {}
+
+func (x *NodeAck) ProtoReflect() protoreflect.Message {
+	mi := &file_mycel_proto_msgTypes[30]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeAck.ProtoReflect.Descriptor instead.
+func (*NodeAck) Descriptor() ([]byte, []int) {
+	return file_mycel_proto_rawDescGZIP(), []int{30}
+}
+
+func (x *NodeAck) GetNode() []byte {
+	if x != nil {
+		return x.Node
+	}
+	return nil
+}
+
+func (x *NodeAck) GetObject() []byte {
+	if x != nil {
+		return x.Object
+	}
+	return nil
+}
+
+func (x *NodeAck) GetHeads() [][]byte {
+	if x != nil {
+		return x.Heads
+	}
+	return nil
+}
+
+func (x *NodeAck) GetTimeMs() int64 {
+	if x != nil {
+		return x.TimeMs
+	}
+	return 0
+}
+
+func (x *NodeAck) GetSignature() []byte {
+	if x != nil {
+		return x.Signature
+	}
+	return nil
+}
+
 type WireChange struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Id            []byte                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -2393,7 +2553,7 @@ type WireChange struct {
 
 func (x *WireChange) Reset() {
 	*x = WireChange{}
-	mi := &file_mycel_proto_msgTypes[29]
+	mi := &file_mycel_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2405,7 +2565,7 @@ func (x *WireChange) String() string {
 func (*WireChange) ProtoMessage() {}
 
 func (x *WireChange) ProtoReflect() protoreflect.Message {
-	mi := &file_mycel_proto_msgTypes[29]
+	mi := &file_mycel_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2418,7 +2578,7 @@ func (x *WireChange) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WireChange.ProtoReflect.Descriptor instead.
 func (*WireChange) Descriptor() ([]byte, []int) {
-	return file_mycel_proto_rawDescGZIP(), []int{29}
+	return file_mycel_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *WireChange) GetId() []byte {
@@ -2518,7 +2678,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\rREMOVE_DEVICE\x10\x03\"@\n" +
 	"\fSignedRecord\x12\x12\n" +
 	"\x04body\x18\x01 \x01(\fR\x04body\x12\x1c\n" +
-	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xba\x05\n" +
+	"\tsignature\x18\x02 \x01(\fR\tsignature\"\xed\x05\n" +
 	"\x05Frame\x12'\n" +
 	"\x05hello\x18\x01 \x01(\v2\x0f.mycel.v1.HelloH\x00R\x05hello\x127\n" +
 	"\vhello_reply\x18\x02 \x01(\v2\x14.mycel.v1.HelloReplyH\x00R\n" +
@@ -2535,7 +2695,8 @@ const file_mycel_proto_rawDesc = "" +
 	"\rchunk_request\x18\t \x01(\v2\x16.mycel.v1.ChunkRequestH\x00R\fchunkRequest\x127\n" +
 	"\vchunk_reply\x18\n" +
 	" \x01(\v2\x14.mycel.v1.ChunkReplyH\x00R\n" +
-	"chunkReply\x12=\n" +
+	"chunkReply\x121\n" +
+	"\tnode_acks\x18\v \x01(\v2\x12.mycel.v1.NodeAcksH\x00R\bnodeAcks\x12=\n" +
 	"\rremove_object\x18\x14 \x01(\v2\x16.mycel.v1.RemoveObjectH\x00R\fremoveObject\x12:\n" +
 	"\fremove_reply\x18\x15 \x01(\v2\x15.mycel.v1.RemoveReplyH\x00R\vremoveReply\x12-\n" +
 	"\arefused\x18\x16 \x01(\v2\x11.mycel.v1.RefusedH\x00R\arefusedB\x06\n" +
@@ -2612,7 +2773,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\n" +
 	"HelloReply\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12%\n" +
-	"\x0emember_records\x18\x02 \x03(\fR\rmemberRecords\"\xf2\x01\n" +
+	"\x0emember_records\x18\x02 \x03(\fR\rmemberRecords\"\xb7\x02\n" +
 	"\vSyncMessage\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x18\n" +
 	"\asession\x18\x02 \x01(\x04R\asession\x12\x10\n" +
@@ -2622,7 +2783,18 @@ const file_mycel_proto_rawDesc = "" +
 	"\x06object\x18\x06 \x01(\fR\x06object\x12\x14\n" +
 	"\x05heads\x18\a \x03(\fR\x05heads\x12.\n" +
 	"\achanges\x18\b \x03(\v2\x14.mycel.v1.WireChangeR\achanges\x12\x12\n" +
-	"\x04held\x18\t \x01(\x04R\x04held\".\n" +
+	"\x04held\x18\t \x01(\x04R\x04held\x12\x1e\n" +
+	"\vack_time_ms\x18\n" +
+	" \x01(\x03R\tackTimeMs\x12#\n" +
+	"\rack_signature\x18\v \x01(\fR\fackSignature\"1\n" +
+	"\bNodeAcks\x12%\n" +
+	"\x04acks\x18\x01 \x03(\v2\x11.mycel.v1.NodeAckR\x04acks\"\x82\x01\n" +
+	"\aNodeAck\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\fR\x04node\x12\x16\n" +
+	"\x06object\x18\x02 \x01(\fR\x06object\x12\x14\n" +
+	"\x05heads\x18\x03 \x03(\fR\x05heads\x12\x17\n" +
+	"\atime_ms\x18\x04 \x01(\x03R\x06timeMs\x12\x1c\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\".\n" +
 	"\n" +
 	"WireChange\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x10\n" +
@@ -2641,7 +2813,7 @@ func file_mycel_proto_rawDescGZIP() []byte {
 }
 
 var file_mycel_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_mycel_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_mycel_proto_goTypes = []any{
 	(MemberRecord_Kind)(0), // 0: mycel.v1.MemberRecord.Kind
 	(ChunkReply_Code)(0),   // 1: mycel.v1.ChunkReply.Code
@@ -2674,7 +2846,9 @@ var file_mycel_proto_goTypes = []any{
 	(*Hello)(nil),          // 28: mycel.v1.Hello
 	(*HelloReply)(nil),     // 29: mycel.v1.HelloReply
 	(*SyncMessage)(nil),    // 30: mycel.v1.SyncMessage
-	(*WireChange)(nil),     // 31: mycel.v1.WireChange
+	(*NodeAcks)(nil),       // 31: mycel.v1.NodeAcks
+	(*NodeAck)(nil),        // 32: mycel.v1.NodeAck
+	(*WireChange)(nil),     // 33: mycel.v1.WireChange
 }
 var file_mycel_proto_depIdxs = []int32{
 	5,  // 0: mycel.v1.FileManifest.chunks:type_name -> mycel.v1.FileChunk
@@ -2699,20 +2873,22 @@ var file_mycel_proto_depIdxs = []int32{
 	17, // 19: mycel.v1.Frame.chunk_hello:type_name -> mycel.v1.ChunkHello
 	18, // 20: mycel.v1.Frame.chunk_request:type_name -> mycel.v1.ChunkRequest
 	23, // 21: mycel.v1.Frame.chunk_reply:type_name -> mycel.v1.ChunkReply
-	15, // 22: mycel.v1.Frame.remove_object:type_name -> mycel.v1.RemoveObject
-	16, // 23: mycel.v1.Frame.remove_reply:type_name -> mycel.v1.RemoveReply
-	14, // 24: mycel.v1.Frame.refused:type_name -> mycel.v1.Refused
-	19, // 25: mycel.v1.ChunkRequest.has:type_name -> mycel.v1.ChunkHas
-	20, // 26: mycel.v1.ChunkRequest.put:type_name -> mycel.v1.ChunkPut
-	21, // 27: mycel.v1.ChunkRequest.get:type_name -> mycel.v1.ChunkGet
-	22, // 28: mycel.v1.ChunkRequest.missing:type_name -> mycel.v1.ChunkMissing
-	1,  // 29: mycel.v1.ChunkReply.code:type_name -> mycel.v1.ChunkReply.Code
-	31, // 30: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
-	31, // [31:31] is the sub-list for method output_type
-	31, // [31:31] is the sub-list for method input_type
-	31, // [31:31] is the sub-list for extension type_name
-	31, // [31:31] is the sub-list for extension extendee
-	0,  // [0:31] is the sub-list for field type_name
+	31, // 22: mycel.v1.Frame.node_acks:type_name -> mycel.v1.NodeAcks
+	15, // 23: mycel.v1.Frame.remove_object:type_name -> mycel.v1.RemoveObject
+	16, // 24: mycel.v1.Frame.remove_reply:type_name -> mycel.v1.RemoveReply
+	14, // 25: mycel.v1.Frame.refused:type_name -> mycel.v1.Refused
+	19, // 26: mycel.v1.ChunkRequest.has:type_name -> mycel.v1.ChunkHas
+	20, // 27: mycel.v1.ChunkRequest.put:type_name -> mycel.v1.ChunkPut
+	21, // 28: mycel.v1.ChunkRequest.get:type_name -> mycel.v1.ChunkGet
+	22, // 29: mycel.v1.ChunkRequest.missing:type_name -> mycel.v1.ChunkMissing
+	1,  // 30: mycel.v1.ChunkReply.code:type_name -> mycel.v1.ChunkReply.Code
+	33, // 31: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
+	32, // 32: mycel.v1.NodeAcks.acks:type_name -> mycel.v1.NodeAck
+	33, // [33:33] is the sub-list for method output_type
+	33, // [33:33] is the sub-list for method input_type
+	33, // [33:33] is the sub-list for extension type_name
+	33, // [33:33] is the sub-list for extension extendee
+	0,  // [0:33] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }
@@ -2731,6 +2907,7 @@ func file_mycel_proto_init() {
 		(*Frame_ChunkHello)(nil),
 		(*Frame_ChunkRequest)(nil),
 		(*Frame_ChunkReply)(nil),
+		(*Frame_NodeAcks)(nil),
 		(*Frame_RemoveObject)(nil),
 		(*Frame_RemoveReply)(nil),
 		(*Frame_Refused)(nil),
@@ -2747,7 +2924,7 @@ func file_mycel_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_mycel_proto_rawDesc), len(file_mycel_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

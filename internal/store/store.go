@@ -178,6 +178,23 @@ type SearchAfter struct {
 	ID   change.ID
 }
 
+// NodeAck is a backup node's signed word that at Time (its clock, Unix
+// ms) it durably held an object's changes up to Heads (see
+// internal/nodeack), as a device keeps it: the latest per node and object.
+type NodeAck struct {
+	Node   string // the node's peer id
+	Object change.ID
+	Heads  []change.ID // sorted
+	Time   int64
+	Sig    []byte
+	// Via is the device that passed it on (its peer id); empty when the
+	// node gave it to this device itself.
+	Via string
+	// Lied is when this device found that the node later showed less
+	// than it had confirmed (Unix ms; 0: it never did).
+	Lied int64
+}
+
 // Tx is one transaction.
 type Tx interface {
 	Setting(key string) ([]byte, error) // nil when unset
@@ -286,6 +303,16 @@ type Tx interface {
 	// object (the last word wins); Held lists them for one peer.
 	PutHeld(peer string, object change.ID, heads [32]byte) error
 	Held(peer string) (map[change.ID][32]byte, error)
+
+	// PutNodeAck keeps a node's signed acknowledgement of an object
+	// (device-local, like Held), replacing the one kept for that node and
+	// object; NodeAck reads it (ErrNotFound when none), NodeAcks lists the
+	// newest (by the node's time) first, at most limit (0: all), and
+	// NodeLies those the device found the node lied about (Lied set).
+	PutNodeAck(a NodeAck) error
+	NodeAck(node string, object change.ID) (NodeAck, error)
+	NodeAcks(limit int) ([]NodeAck, error)
+	NodeLies() ([]NodeAck, error)
 
 	// Quarantine moves a stored change aside as damaged (it is no longer
 	// a stored change: HasChange is false); Damaged lists an object's

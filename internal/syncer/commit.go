@@ -268,5 +268,6 @@ func (s *Service) commitDone(c *commit) {
 	if s.pipeline && s.heldDue {
 		s.heldDue = false
 		s.persistHeld()
+		s.checkAcks()
 	}
 }

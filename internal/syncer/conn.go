@@ -184,6 +184,8 @@ func (s *Service) Attach(peer objsync.PeerID, nc Conn) <-chan struct{} {
 		go func() { defer s.wg.Done(); s.write(c) }()
 		go func() { defer s.wg.Done(); s.read(c) }()
 		s.sendMembers(c)
+		s.checkAcks() // what it passes on includes the latest words
+		s.passAcks(c)
 	})
 	select {
 	case <-attached:
@@ -257,6 +259,7 @@ func (s *Service) drop(c *conn) {
 // onTick): it is gone or stalled, mid-frame or not.
 func (s *Service) read(c *conn) {
 	var msgs []objsync.Message
+	var acks []Ack
 	budget := frameBudget{rate: float64(s.frameRate), burst: float64(s.frameBurst)}
 	for {
 		f, err := c.c.ReadFrame()
@@ -299,6 +302,16 @@ func (s *Service) read(c *conn) {
 					s.removed(c.peer, reply)
 				}
 			})
+		case f.GetNodeAcks() != nil:
+			as, err := s.verifyPassed(c.peer, f.GetNodeAcks())
+			if err != nil {
+				s.log.Warn("acknowledgements refused; dropping the connection", "peer", shortPeer(c.peer), "err", err)
+				s.do(func() { s.drop(c) })
+				return
+			}
+			if len(as) > 0 {
+				s.do(func() { s.keepAcks(as) })
+			}
 		case f.GetSync() == nil:
 			s.log.Warn("unexpected frame; dropping the connection", "peer", shortPeer(c.peer))
 			s.do(func() { s.drop(c) })
@@ -310,6 +323,9 @@ func (s *Service) read(c *conn) {
 				s.do(func() { s.drop(c) })
 				return
 			}
+			if a, ok := s.ackOf(c.peer, f.GetSync(), msg); ok {
+				acks = append(acks, a)
+			}
 			msgs = append(msgs, msg)
 		}
 		// Messages that arrived together go to the loop together: their
@@ -318,8 +334,16 @@ func (s *Service) read(c *conn) {
 		if len(msgs) == 0 || len(msgs) < maxGroup && c.c.Buffered() {
 			continue
 		}
-		s.step(c, msgs)
-		msgs = nil
+		// The words among them are verified together too, on every
+		// core, before the machine takes any.
+		acks, err = s.verifyAcks(acks)
+		if err != nil {
+			s.log.Warn("a node's acknowledgement refused; dropping the connection", "peer", shortPeer(c.peer), "err", err)
+			s.do(func() { s.drop(c) })
+			return
+		}
+		s.step(c, msgs, acks)
+		msgs, acks = nil, nil
 	}
 }
 
@@ -328,7 +352,7 @@ const maxGroup = 64
 
 // step verifies the changes of messages from c and has the loop step the
 // machine with them.
-func (s *Service) step(c *conn, msgs []objsync.Message) {
+func (s *Service) step(c *conn, msgs []objsync.Message, acks []Ack) {
 	var cs []objsync.Change
 	for _, m := range msgs {
 		cs = append(cs, m.Changes...)
@@ -350,6 +374,7 @@ func (s *Service) step(c *conn, msgs []objsync.Message) {
 			}
 			s.check(err)
 		}
+		s.keepAcks(acks)
 		if !s.reconciledOnce(c.peer) && s.machine.Reconciled(c.peer) {
 			s.mu.Lock()
 			s.reconciled[c.peer] = true
@@ -421,7 +446,11 @@ func (s *Service) write(c *conn) {
 			return // closed
 		}
 		for _, o := range q {
-			if err := c.c.WriteFrame(o.frame()); err != nil {
+			f := o.frame()
+			if o.f == nil {
+				s.signAck(f.GetSync(), o.msg)
+			}
+			if err := c.c.WriteFrame(f); err != nil {
 				c.c.Close() // the reader ends, and the loop drops it
 				return
 			}

@@ -10,3 +10,12 @@ func ToWire(m objsync.Message) *pb.Frame { return toWire(m) }
 
 // FromWire lets them read the frames a service sends.
 func FromWire(s *pb.SyncMessage) (objsync.Message, error) { return fromWire(s) }
+
+// SignedFrame is what a node's writer makes of a message: its frame,
+// signed when the service has an AckSigner (the cost on the ack path).
+func SignedFrame(cfg Config, m objsync.Message) *pb.Frame {
+	s := &Service{signer: cfg.AckSigner, clock: RealClock{}}
+	f := toWire(m)
+	s.signAck(f.GetSync(), m)
+	return f
+}

@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"maps"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"mycel/internal/admit"
@@ -106,6 +107,11 @@ type Config struct {
 	// Removed, on a device, is told of a node's answers to its requests
 	// (SendRemove), on the loop goroutine.
 	Removed func(from objsync.PeerID, reply *pb.RemoveReply)
+	// AckSigner, when set, makes this side a backup node that signs every
+	// Heads message it sends (see acks.go), in the writer.
+	AckSigner *AckSigner
+	// Acks is what a device does with nodes' signed words (acks.go).
+	Acks AckHooks
 }
 
 // Activity is one thing sync did, for a device's activity log.
@@ -166,6 +172,10 @@ type Service struct {
 	removeObject          func(context.Context, objsync.PeerID, *pb.RemoveObject) error
 	removed               func(objsync.PeerID, *pb.RemoveReply)
 	refusals              map[objsync.PeerID]map[objsync.ID]string // s.mu: what peers said they refused (noteRefused)
+	signer                *AckSigner                               // Config.AckSigner
+	lastAck               atomic.Int64                             // time of the last word signed (Unix ms)
+	acks                  AckHooks                                 // Config.Acks
+	acksDue               []Ack                                    // verified words for the next acks.Check, as they came (loop)
 	events                chan func()
 	conns                 map[objsync.PeerID]*conn // loop goroutine only
 	polled                int64                    // arrival number of the last change seen by pollLocal
@@ -222,7 +232,7 @@ func Start(ctx context.Context, self objsync.PeerID, db store.Store, receive Rec
 
 func newService(self objsync.PeerID, db store.Store, receive Receiver, members Members, cfg Config) *Service {
 	s := &Service{self: self, db: db, receive: receive, members: members, every: max(cfg.Sync.ReconcileEvery, 1),
-		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, activity: cfg.Activity, removeObject: cfg.RemoveObject, removed: cfg.Removed, committed: make(chan *commit, 1),
+		log: cfg.Log, tick: cfg.Tick, clock: cfg.Clock, maxQueued: cfg.MaxQueued, author: cfg.LocalAuthor, closePeer: cfg.ClosePeer, onHeld: cfg.Held, pipeline: cfg.Pipeline, activity: cfg.Activity, removeObject: cfg.RemoveObject, removed: cfg.Removed, signer: cfg.AckSigner, acks: cfg.Acks, committed: make(chan *commit, 1),
 		events: make(chan func(), 256), conns: map[objsync.PeerID]*conn{}, peers: map[objsync.PeerID]time.Time{},
 		reconciled: map[objsync.PeerID]bool{}, refusals: map[objsync.PeerID]map[objsync.ID]string{}, verified: map[objsync.ID]change.Verified{}, held: map[heldKey][32]byte{},
 		done: make(chan struct{}), membersPoked: -1}
@@ -310,6 +320,7 @@ func (s *Service) run() {
 			s.process(true)
 			s.awaitCommit()
 			s.persistHeld()
+			s.checkAcks()
 			for _, c := range s.sortedConns() {
 				s.drop(c)
 			}
@@ -364,6 +375,8 @@ func (s *Service) onTick() {
 		switch {
 		case s.ticks%s.every == 0:
 			s.sendMembers(c)
+			s.checkAcks()
+			s.passAcks(c)
 		case s.ticks%s.keepalive() == 0:
 			s.push(c, &pb.Frame{Body: &pb.Frame_Ping{Ping: &pb.Ping{}}})
 		}
@@ -373,6 +386,7 @@ func (s *Service) onTick() {
 		return
 	}
 	s.persistHeld()
+	s.checkAcks()
 }
 
 // check records the outcome of a machine call that read the store: a

@@ -31,6 +31,7 @@ type image struct {
 	Damaged            []imageDamaged // in the order quarantined
 	ChunkRefs          []imageRef     // the changes' own, and those of damaged ones
 	ChunkHeld          map[string][][32]byte
+	NodeAcks           []store.NodeAck
 }
 
 type imageRef struct{ Chunk, Change, Object [32]byte }
@@ -145,6 +146,7 @@ func (st *state) image(opt store.CopyOptions) *image {
 		img.ChunkHeld[peer] = append(img.ChunkHeld[peer], [32]byte([]byte(k[l+n:])))
 		return true
 	})
+	st.nodeAcks.ascend("", func(_ string, a store.NodeAck) bool { img.NodeAcks = append(img.NodeAcks, a); return true })
 	return img
 }
 
@@ -214,6 +216,9 @@ func Load(path string) (*Store, error) {
 		for _, c := range cs {
 			st.chunkHeld.put(t.gen, hp+string(c[:]), struct{}{})
 		}
+	}
+	for _, a := range img.NodeAcks {
+		st.nodeAcks.put(t.gen, heldKey(a.Node, a.Object), a)
 	}
 	s.cur.Store(st)
 	return s, nil

@@ -73,6 +73,7 @@ type state struct {
 
 	snapshots tree[store.Snapshot] // by object
 	held      tree[[32]byte]       // by heldKey(peer, object)
+	nodeAcks  tree[store.NodeAck]  // by heldKey(node, object)
 	damaged   tree[*damagedRec]    // by id
 	damagedBy tree[*damagedRec]    // by object ‖ seqKey(order)
 

@@ -456,7 +456,7 @@ func TestOpenUpgradesFormat3DropsSnapshots(t *testing.T) {
 	// Back to format 3: no links table, no chunk tables, the old search
 	// table.
 	for _, q := range []string{`DROP TABLE texts`, `DROP TABLE objects_fts`,
-		`CREATE VIRTUAL TABLE objects_fts USING fts5(id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2')`, `DROP TABLE links`, `DROP TABLE chunk_refs`, `DROP TABLE chunk_held`, `DROP INDEX objects_by_recency`, `DROP INDEX objects_stale`, `PRAGMA user_version = 3`} {
+		`CREATE VIRTUAL TABLE objects_fts USING fts5(id UNINDEXED, title, body, tokenize = 'unicode61 remove_diacritics 2')`, `DROP TABLE links`, `DROP TABLE chunk_refs`, `DROP TABLE chunk_held`, `DROP TABLE node_acks`, `DROP INDEX objects_by_recency`, `DROP INDEX objects_stale`, `PRAGMA user_version = 3`} {
 		if _, err := db.db.Exec(q); err != nil {
 			t.Fatal(err)
 		}

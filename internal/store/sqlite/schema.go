@@ -69,10 +69,13 @@ CREATE INDEX IF NOT EXISTS chunk_refs_by_change ON chunk_refs(change);
 CREATE TABLE IF NOT EXISTS chunk_held (peer TEXT NOT NULL, chunk BLOB NOT NULL, PRIMARY KEY (peer, chunk)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_by_recency ON objects(updated_ms DESC, id);
 CREATE INDEX IF NOT EXISTS objects_stale ON objects(id) WHERE text_stale != 0;
+CREATE TABLE IF NOT EXISTS node_acks (node TEXT NOT NULL, object BLOB NOT NULL, heads BLOB NOT NULL, time_ms INTEGER NOT NULL, sig BLOB NOT NULL, via TEXT NOT NULL DEFAULT '', lied_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (node, object)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS node_acks_by_time ON node_acks(time_ms);
+CREATE INDEX IF NOT EXISTS node_acks_lied ON node_acks(node, object) WHERE lied_ms != 0;
 `
 
 // SchemaVersion is the store format this code writes (PRAGMA user_version).
-const SchemaVersion = 7
+const SchemaVersion = 8
 
 // migrations[v] brings a store of version v to v+1. Each is written out as
 // it was when its format was current: a later format changes the schema
@@ -136,6 +139,12 @@ CREATE INDEX objects_stale ON objects(id) WHERE text_stale != 0;`,
 CREATE VIRTUAL TABLE objects_fts USING fts5(title, body, tags, content = '', contentless_delete = 1, prefix = '2 3', tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE texts (rowid INTEGER PRIMARY KEY, id BLOB NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL);
 UPDATE objects SET fts_rowid = NULL, text_stale = 1;`,
+	// Version 8 keeps the latest signed acknowledgement of each node per
+	// object (device-local: heads concatenated, sorted), and whether the
+	// node was found to have lied about it since (internal/nodeack).
+	7: `CREATE TABLE node_acks (node TEXT NOT NULL, object BLOB NOT NULL, heads BLOB NOT NULL, time_ms INTEGER NOT NULL, sig BLOB NOT NULL, via TEXT NOT NULL DEFAULT '', lied_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (node, object)) WITHOUT ROWID;
+CREATE INDEX node_acks_by_time ON node_acks(time_ms);
+CREATE INDEX node_acks_lied ON node_acks(node, object) WHERE lied_ms != 0;`,
 }
 
 // migrate creates the schema in a new store or brings an older one up to

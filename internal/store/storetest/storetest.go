@@ -59,6 +59,7 @@ func Run(t *testing.T, impl Impl) {
 		{"members", testMembers},
 		{"snapshots", testSnapshots},
 		{"held", testHeld},
+		{"node acks", testNodeAcks},
 		{"quarantine", testQuarantine},
 		{"chunk refs", testChunkRefs},
 		{"chunk held", testChunkHeld},
@@ -209,6 +210,7 @@ func fill(t *testing.T, s store.Store) fixture {
 		must(t, tx.PutHeld("peer-1", fixA, [32]byte{1}))
 		must(t, tx.PutHeld("peer-1", fixB, [32]byte{2}))
 		must(t, tx.PutHeld("peer-2", fixA, [32]byte{3}))
+		must(t, tx.PutNodeAck(store.NodeAck{Node: "node-1", Object: fixA, Heads: []change.ID{a2.ID}, Time: 7000, Sig: []byte("node-sig"), Lied: 8000}))
 		must(t, tx.PutObject(store.Object{ID: fixA, Title: "Quokkaparadise", Type: "page", Created: ms(1000), Updated: ms(5000),
 			Snippet: "Marmaladesnippet", Changes: 3, Body: "xylophonequartz and more", Snapshot: id(0xa1, 2), SnapshotSeq: 3}))
 		must(t, tx.PutObject(store.Object{ID: fixB, Title: "Zanzibarquill", Type: "task", Archived: true, Created: ms(1000), Updated: ms(6000),
@@ -296,6 +298,11 @@ func dump(t *testing.T, s store.Store, f fixture) string {
 			h, err := tx.Held(peer)
 			must(t, err)
 			p("held %s %v", peer, h)
+		}
+		acks, err := tx.NodeAcks(0)
+		must(t, err)
+		for _, a := range acks {
+			p("node ack %s %v %v %d %q %d", a.Node, a.Object, a.Heads, a.Time, a.Sig, a.Lied)
 		}
 		for _, w := range f.plaintext {
 			hits, err := search(tx, w, 10)

@@ -1,0 +1,272 @@
+package device
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"mycel/internal/change"
+	"mycel/internal/nodeack"
+	"mycel/internal/objsync"
+	"mycel/internal/store"
+	"mycel/internal/syncer"
+)
+
+// NodeLiedReason is an object's status reason once a node was caught
+// showing less of it than it had confirmed.
+const NodeLiedReason = "the backup node lost or hid changes it had confirmed"
+
+// maxUndecided bounds the words kept in memory until the graph can judge
+// them (a node's heads naming changes not stored here yet).
+const maxUndecided = 4096
+
+// nodeAcks is what a device does with its nodes' signed words (see
+// internal/nodeack): it verifies each one (a node's word it did not sign
+// drops the connection), keeps the latest per node and object in the
+// store, checks every later word against it, and passes what it keeps to
+// the devices it meets, which check what the node shows them against
+// it. A node whose word does not hold what it confirmed before lied: the
+// object is Not syncing (NodeLiedReason), for good, and the machine,
+// which took the node's real heads from that word, sends it again what
+// it lacks.
+type nodeAcks struct {
+	d     *Device
+	vault []byte
+
+	mu        sync.Mutex
+	lied      map[change.ID]bool
+	undecided []undecided // loop goroutine only
+	judgedAt  int64       // the store's last arrival number when they were judged
+}
+
+func newNodeAcks(ctx context.Context, d *Device) (*nodeAcks, error) {
+	id := d.Engine.VaultID()
+	n := &nodeAcks{d: d, vault: id[:], lied: map[change.ID]bool{}}
+	err := d.Engine.Store().View(ctx, func(tx store.Tx) error {
+		lies, err := tx.NodeLies()
+		for _, a := range lies {
+			n.lied[a.Object] = true
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read node acknowledgements: %w", err)
+	}
+	return n, nil
+}
+
+func (n *nodeAcks) hooks() syncer.AckHooks {
+	return syncer.AckHooks{Verify: n.verify, Check: n.check, For: n.passOn}
+}
+
+// isNode says whether p is one of this device's nodes.
+func (n *nodeAcks) isNode(p objsync.PeerID) bool {
+	return slices.Contains(n.d.nodePeers(), string(p))
+}
+
+// verify keeps the words of this device's nodes that their key signed for
+// this vault: a node's own word it did not sign, or a word passed on that
+// its node did not sign, is refused (the connection drops).
+func (n *nodeAcks) verify(a syncer.Ack) (bool, error) {
+	if !n.isNode(a.Node) {
+		return false, nil // a device's Heads (unsigned), or a node we do not use
+	}
+	pub, err := peerKey(a.Node)
+	if err == nil {
+		err = nodeack.Verify(pub, n.vault, a.Ack)
+	}
+	if err != nil {
+		if a.Via != "" {
+			return false, fmt.Errorf("an acknowledgement passed on for node %s: %w", shortID(a.Node), err)
+		}
+		return false, fmt.Errorf("node %s: %w", shortID(a.Node), err)
+	}
+	return true, nil
+}
+
+func shortID(p objsync.PeerID) string {
+	if len(p) > 12 {
+		return string(p[len(p)-12:])
+	}
+	return string(p)
+}
+
+// check judges the words received since the last call, and the pairs of
+// words the graph could not judge before (loop goroutine).
+func (n *nodeAcks) check(as []syncer.Ack) {
+	if len(as) == 0 {
+		// Pairs not judged yet are judged again once changes were
+		// stored since (the graph grew), not every tick.
+		if len(n.undecided) == 0 {
+			return
+		}
+		var seq int64
+		if err := n.d.Engine.Store().View(n.d.ctx, func(tx store.Tx) (err error) {
+			seq, err = tx.LastSeq()
+			return err
+		}); err != nil || seq == n.judgedAt {
+			return
+		}
+	}
+	var lied []syncer.Ack
+	err := n.d.Engine.Store().Update(context.WithoutCancel(n.d.ctx), func(tx store.Tx) error {
+		lied = lied[:0]
+		parents := func(id change.ID) ([]change.ID, bool, error) {
+			m, err := tx.Meta(id)
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, false, nil
+			}
+			return m.Parents, err == nil, err
+		}
+		tell := func(a syncer.Ack) error {
+			if len(lied) == 0 || lied[len(lied)-1].Node != a.Node || lied[len(lied)-1].Object != a.Object {
+				lied = append(lied, a) // (told once per node and object)
+			}
+			return n.markLied(tx, a)
+		}
+		var still []undecided
+		for _, u := range n.undecided {
+			v, _, err := verdict(parents, u.kept, u.next)
+			switch {
+			case err != nil:
+				return err
+			case v == nodeack.Lie:
+				if err := tell(u.next); err != nil {
+					return err
+				}
+			case v == nodeack.Unknown:
+				still = append(still, u)
+			}
+		}
+		for _, a := range as {
+			v, u, err := n.judge(tx, parents, a)
+			switch {
+			case err != nil:
+				return err
+			case v == nodeack.Lie:
+				if err := tell(a); err != nil {
+					return err
+				}
+			case v == nodeack.Unknown && len(still) < maxUndecided:
+				still = append(still, u)
+			}
+		}
+		n.undecided = still
+		var err error
+		n.judgedAt, err = tx.LastSeq()
+		return err
+	})
+	if err != nil {
+		n.d.cfg.Log.Warn("check node acknowledgements", "err", err)
+		return
+	}
+	for _, a := range lied {
+		n.d.cfg.Log.Warn("the backup node lost or hid changes it had confirmed; uploading them again",
+			"node", shortID(a.Node), "object", a.Object.Short(), "via", shortID(a.Via))
+		n.mu.Lock()
+		n.lied[a.Object] = true
+		n.mu.Unlock()
+	}
+}
+
+// undecided is a pair of a node's words the graph could not judge yet:
+// the one kept then, and the next.
+type undecided struct {
+	kept store.NodeAck
+	next syncer.Ack
+}
+
+// verdict judges a node's next word against the one kept before it: the
+// later must hold the earlier (adopt: next is the later, and it does).
+func verdict(parents nodeack.Parents, kept store.NodeAck, next syncer.Ack) (v nodeack.Verdict, adopt bool, err error) {
+	if next.Via == "" && kept.Via == "" && next.Time < kept.Time {
+		// Both words came from the node to this device, in this order:
+		// the later one must hold the earlier, whatever time it claims
+		// (a node cannot hide a rollback by dating its word back).
+		v, err = nodeack.Contains(parents, next.Heads, kept.Heads)
+		return v, false, err
+	}
+	return nodeack.Check(parents, nodeack.Ack{Object: kept.Object, Heads: kept.Heads, Time: kept.Time, Sig: kept.Sig}, next.Ack)
+}
+
+// judge checks one word against the one kept, and keeps what wins. A word
+// later than the one kept that the graph cannot judge yet (it names
+// changes not here) is kept all the same, so that every word after it is
+// checked against it, and the pair is judged again later.
+func (n *nodeAcks) judge(tx store.Tx, parents nodeack.Parents, a syncer.Ack) (nodeack.Verdict, undecided, error) {
+	next := store.NodeAck{Node: string(a.Node), Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig, Via: string(a.Via)}
+	kept, err := tx.NodeAck(next.Node, next.Object)
+	if errors.Is(err, store.ErrNotFound) {
+		return nodeack.Consistent, undecided{}, tx.PutNodeAck(next)
+	}
+	if err != nil {
+		return nodeack.Unknown, undecided{}, err
+	}
+	v, adopt, err := verdict(parents, kept, a)
+	if err != nil {
+		return v, undecided{}, err
+	}
+	if v == nodeack.Unknown && a.Time > kept.Time {
+		adopt = true
+	}
+	if adopt {
+		next.Lied = kept.Lied
+		if err := tx.PutNodeAck(next); err != nil {
+			return v, undecided{}, err
+		}
+	}
+	return v, undecided{kept: kept, next: a}, nil
+}
+
+// markLied records that the node lied about the object: the word kept
+// stays (signed: the evidence), with the time it was found out.
+func (n *nodeAcks) markLied(tx store.Tx, a syncer.Ack) error {
+	kept, err := tx.NodeAck(string(a.Node), a.Object)
+	if err != nil || kept.Lied != 0 {
+		return err
+	}
+	kept.Lied = time.Now().UnixMilli()
+	return tx.PutNodeAck(kept)
+}
+
+// passOn gives the words to pass to a device (none to a node).
+func (n *nodeAcks) passOn(p objsync.PeerID) []syncer.Ack {
+	if n.isNode(p) {
+		return nil
+	}
+	var kept []store.NodeAck
+	err := n.d.Engine.Store().View(n.d.ctx, func(tx store.Tx) error {
+		var err error
+		kept, err = tx.NodeAcks(syncer.MaxPassed)
+		return err
+	})
+	if err != nil {
+		n.d.cfg.Log.Warn("read node acknowledgements", "err", err)
+		return nil
+	}
+	out := make([]syncer.Ack, len(kept))
+	for i, a := range kept {
+		out[i] = syncer.Ack{Node: objsync.PeerID(a.Node), Ack: nodeack.Ack{Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig}}
+	}
+	return out
+}
+
+// nodeLied is the failure that makes an object Not syncing: failure
+// when there is one, else NodeLiedReason if a node lied about it.
+func (d *Device) nodeLied(obj change.ID, failure string) string {
+	if failure != "" || d.acks == nil {
+		return failure
+	}
+	d.acks.mu.Lock()
+	defer d.acks.mu.Unlock()
+	if d.acks.lied[obj] {
+		return NodeLiedReason
+	}
+	return ""
+}
+
+// NodeLied says whether a node was caught lying about obj.
+func (d *Device) NodeLied(obj change.ID) bool { return d.nodeLied(obj, "") != "" }
