@@ -297,4 +297,11 @@ func TestSyncOffFromNodesRemovesThePage(t *testing.T) {
 	if n := nodeChanges(); n < 2 {
 		t.Fatalf("after sync on, the node holds %d changes of the page", n)
 	}
+	// Neither device takes the node's removal for a lie: a member asked.
+	waitFor(t, "the page Synced on the phone too", func() bool { return objectStatus(t, b, id) == "Synced" }, logs...)
+	for _, c := range []*cli{a, b} {
+		if out := c.ok("status", id); strings.Contains(out, "lost or hid") {
+			t.Fatalf("a device took the removal for a lie:\n%s", out)
+		}
+	}
 }

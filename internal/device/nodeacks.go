@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"mycel/internal/change"
+	"mycel/internal/keys"
+	"mycel/internal/member"
 	"mycel/internal/nodeack"
 	"mycel/internal/objsync"
 	"mycel/internal/store"
@@ -84,6 +86,23 @@ func (n *nodeAcks) verify(a syncer.Ack) (bool, error) {
 		}
 		return false, fmt.Errorf("node %s: %w", shortID(a.Node), err)
 	}
+	if a.Removal != nil {
+		// Why the node no longer holds the object: a member's signed
+		// request. One that is not is the node's own invention.
+		r := a.Removal
+		err := member.VerifyRemoval(r.Device, keys.VaultID(n.vault), r)
+		if err == nil && (a.Via != "" || r.Restore || change.ID(r.Object) != a.Object) {
+			err = errors.New("it names another object, or a restore")
+		}
+		if err == nil {
+			if ok, merr := n.d.Engine.IsMember(n.d.ctx, r.Device); merr != nil || !ok {
+				err = errors.New("its device is not a member of this vault")
+			}
+		}
+		if err != nil {
+			return false, fmt.Errorf("node %s: the request it says it removed page %s by: %w", shortID(a.Node), a.Object.Short(), err)
+		}
+	}
 	return true, nil
 }
 
@@ -112,8 +131,9 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 		}
 	}
 	var lied []syncer.Ack
+	var cleared []change.ID
 	err := n.d.Engine.Store().Update(context.WithoutCancel(n.d.ctx), func(tx store.Tx) error {
-		lied = lied[:0]
+		lied, cleared = lied[:0], cleared[:0]
 		parents := func(id change.ID) ([]change.ID, bool, error) {
 			m, err := tx.Meta(id)
 			if errors.Is(err, store.ErrNotFound) {
@@ -142,6 +162,15 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 			}
 		}
 		for _, a := range as {
+			if a.Removal != nil {
+				// Removed at a member's request (verified): not a lie,
+				// and what is kept from now on is this word.
+				cleared = append(cleared, a.Object)
+				if err := tx.PutNodeAck(store.NodeAck{Node: string(a.Node), Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig}); err != nil {
+					return err
+				}
+				continue
+			}
 			v, u, err := n.judge(tx, parents, a)
 			switch {
 			case err != nil:
@@ -162,6 +191,11 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 	if err != nil {
 		n.d.cfg.Log.Warn("check node acknowledgements", "err", err)
 		return
+	}
+	for _, obj := range cleared {
+		n.mu.Lock()
+		delete(n.lied, obj)
+		n.mu.Unlock()
 	}
 	for _, a := range lied {
 		n.d.cfg.Log.Warn("the backup node lost or hid changes it had confirmed; uploading them again",
@@ -247,9 +281,12 @@ func (n *nodeAcks) passOn(p objsync.PeerID) []syncer.Ack {
 		n.d.cfg.Log.Warn("read node acknowledgements", "err", err)
 		return nil
 	}
-	out := make([]syncer.Ack, len(kept))
-	for i, a := range kept {
-		out[i] = syncer.Ack{Node: objsync.PeerID(a.Node), Ack: nodeack.Ack{Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig}}
+	out := make([]syncer.Ack, 0, len(kept))
+	for _, a := range kept {
+		if len(a.Heads) == 0 {
+			continue // removed at a request: the node itself says why, not this word
+		}
+		out = append(out, syncer.Ack{Node: objsync.PeerID(a.Node), Ack: nodeack.Ack{Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig}})
 	}
 	return out
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"google.golang.org/protobuf/proto"
 
 	"mycel/internal/admit"
 	"mycel/internal/change"
@@ -33,6 +34,10 @@ const removedSetting = "removed_objects"
 type removal struct {
 	TimeMs  int64 `json:"time_ms"`
 	Removed bool  `json:"removed"`
+	// Request is the device's signed request (pb.RemoveObject, its
+	// device set), passed on with the object's Heads as the reason the
+	// node no longer holds what it confirmed.
+	Request []byte `json:"request,omitempty"`
 }
 
 // loadRemovals reads the requests carried out (at open).
@@ -93,13 +98,20 @@ func (v *Vault) RemoveObject(ctx context.Context, device ed25519.PublicKey, req 
 		return nil // a later request was carried out already
 	}
 	prev := last
-	v.removed[obj] = removal{TimeMs: req.TimeMs, Removed: !req.Restore}
+	proof := proto.Clone(req).(*pb.RemoveObject)
+	proof.Device = device
+	raw, err := proto.Marshal(proof)
+	if err != nil {
+		v.mu.Unlock()
+		return err
+	}
+	v.removed[obj] = removal{TimeMs: req.TimeMs, Removed: !req.Restore, Request: raw}
 	v.mu.Unlock()
 	// From here every receive refuses the object's changes; one under way
 	// holds gcMu shared: the purge waits for it, so none stores after it.
 	v.gcMu.Lock()
 	defer v.gcMu.Unlock()
-	err := v.db.Update(ctx, func(tx store.Tx) error {
+	err = v.db.Update(ctx, func(tx store.Tx) error {
 		if !req.Restore {
 			if _, err := tx.PurgeObject(obj); err != nil {
 				return err
@@ -115,6 +127,22 @@ func (v *Vault) RemoveObject(ctx context.Context, device ed25519.PublicKey, req 
 		v.mu.Unlock()
 	}
 	return err
+}
+
+// RemovalProof is the signed request by which a device had obj removed
+// (nil when it is not removed).
+func (v *Vault) RemovalProof(obj change.ID) *pb.RemoveObject {
+	v.mu.Lock()
+	r := v.removed[obj]
+	v.mu.Unlock()
+	if !r.Removed || len(r.Request) == 0 {
+		return nil
+	}
+	var req pb.RemoveObject
+	if proto.Unmarshal(r.Request, &req) != nil {
+		return nil
+	}
+	return &req
 }
 
 // refuseRemoved is the admit.Applier check of a node: changes of an object

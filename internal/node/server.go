@@ -217,7 +217,7 @@ func (s *Server) serve(v *Vault) *served {
 	// Every Heads it sends is signed: its acknowledgement,
 	// which a device keeps to catch it showing less later (nodeack).
 	if key, err := p2p.HostKey(s.host); err == nil {
-		cfg.AckSigner = &syncer.AckSigner{Key: key, Vault: v.ID[:]}
+		cfg.AckSigner = &syncer.AckSigner{Key: key, Vault: v.ID[:], Removal: v.RemovalProof}
 	} else {
 		s.cfg.Log.Error("acknowledgements go unsigned", "err", err)
 	}

@@ -1333,11 +1333,14 @@ func (x *Refused) GetReason() string {
 // key is the connection's), over the vault id, the object, restore and the
 // time: see node.RemoveRequest.
 type RemoveObject struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Object        []byte                 `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
-	Restore       bool                   `protobuf:"varint,2,opt,name=restore,proto3" json:"restore,omitempty"`
-	TimeMs        int64                  `protobuf:"varint,3,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
-	Signature     []byte                 `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Object    []byte                 `protobuf:"bytes,1,opt,name=object,proto3" json:"object,omitempty"`
+	Restore   bool                   `protobuf:"varint,2,opt,name=restore,proto3" json:"restore,omitempty"`
+	TimeMs    int64                  `protobuf:"varint,3,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
+	Signature []byte                 `protobuf:"bytes,4,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The device that signed it: set by the node when it passes the request
+	// on as the reason its heads of the object are gone (SyncMessage.removal).
+	Device        []byte `protobuf:"bytes,5,opt,name=device,proto3" json:"device,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1396,6 +1399,13 @@ func (x *RemoveObject) GetTimeMs() int64 {
 func (x *RemoveObject) GetSignature() []byte {
 	if x != nil {
 		return x.Signature
+	}
+	return nil
+}
+
+func (x *RemoveObject) GetDevice() []byte {
+	if x != nil {
+		return x.Device
 	}
 	return nil
 }
@@ -2307,8 +2317,11 @@ type SyncMessage struct {
 	// peer id's) over nodeack.Message(vault id, object, heads, ack_time_ms).
 	// A device keeps the latest per object and node, to catch a node that
 	// later shows less than it confirmed (see internal/nodeack).
-	AckTimeMs     int64  `protobuf:"varint,10,opt,name=ack_time_ms,json=ackTimeMs,proto3" json:"ack_time_ms,omitempty"`
-	AckSignature  []byte `protobuf:"bytes,11,opt,name=ack_signature,json=ackSignature,proto3" json:"ack_signature,omitempty"`
+	AckTimeMs    int64  `protobuf:"varint,10,opt,name=ack_time_ms,json=ackTimeMs,proto3" json:"ack_time_ms,omitempty"`
+	AckSignature []byte `protobuf:"bytes,11,opt,name=ack_signature,json=ackSignature,proto3" json:"ack_signature,omitempty"`
+	// A node's signed Heads of an object it removed at a device's request
+	// carries that request: why it no longer holds what it confirmed.
+	Removal       *RemoveObject `protobuf:"bytes,12,opt,name=removal,proto3" json:"removal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2416,6 +2429,13 @@ func (x *SyncMessage) GetAckTimeMs() int64 {
 func (x *SyncMessage) GetAckSignature() []byte {
 	if x != nil {
 		return x.AckSignature
+	}
+	return nil
+}
+
+func (x *SyncMessage) GetRemoval() *RemoveObject {
+	if x != nil {
+		return x.Removal
 	}
 	return nil
 }
@@ -2704,12 +2724,13 @@ const file_mycel_proto_rawDesc = "" +
 	"\aRefused\x12\x16\n" +
 	"\x06object\x18\x01 \x01(\fR\x06object\x12\x16\n" +
 	"\x06change\x18\x02 \x01(\fR\x06change\x12\x16\n" +
-	"\x06reason\x18\x03 \x01(\tR\x06reason\"w\n" +
+	"\x06reason\x18\x03 \x01(\tR\x06reason\"\x8f\x01\n" +
 	"\fRemoveObject\x12\x16\n" +
 	"\x06object\x18\x01 \x01(\fR\x06object\x12\x18\n" +
 	"\arestore\x18\x02 \x01(\bR\arestore\x12\x17\n" +
 	"\atime_ms\x18\x03 \x01(\x03R\x06timeMs\x12\x1c\n" +
-	"\tsignature\x18\x04 \x01(\fR\tsignature\"U\n" +
+	"\tsignature\x18\x04 \x01(\fR\tsignature\x12\x16\n" +
+	"\x06device\x18\x05 \x01(\fR\x06device\"U\n" +
 	"\vRemoveReply\x12\x16\n" +
 	"\x06object\x18\x01 \x01(\fR\x06object\x12\x18\n" +
 	"\arestore\x18\x02 \x01(\bR\arestore\x12\x14\n" +
@@ -2773,7 +2794,7 @@ const file_mycel_proto_rawDesc = "" +
 	"\n" +
 	"HelloReply\x12\x14\n" +
 	"\x05error\x18\x01 \x01(\tR\x05error\x12%\n" +
-	"\x0emember_records\x18\x02 \x03(\fR\rmemberRecords\"\xb7\x02\n" +
+	"\x0emember_records\x18\x02 \x03(\fR\rmemberRecords\"\xe9\x02\n" +
 	"\vSyncMessage\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\rR\x04kind\x12\x18\n" +
 	"\asession\x18\x02 \x01(\x04R\asession\x12\x10\n" +
@@ -2786,7 +2807,8 @@ const file_mycel_proto_rawDesc = "" +
 	"\x04held\x18\t \x01(\x04R\x04held\x12\x1e\n" +
 	"\vack_time_ms\x18\n" +
 	" \x01(\x03R\tackTimeMs\x12#\n" +
-	"\rack_signature\x18\v \x01(\fR\fackSignature\"1\n" +
+	"\rack_signature\x18\v \x01(\fR\fackSignature\x120\n" +
+	"\aremoval\x18\f \x01(\v2\x16.mycel.v1.RemoveObjectR\aremoval\"1\n" +
 	"\bNodeAcks\x12%\n" +
 	"\x04acks\x18\x01 \x03(\v2\x11.mycel.v1.NodeAckR\x04acks\"\x82\x01\n" +
 	"\aNodeAck\x12\x12\n" +
@@ -2883,12 +2905,13 @@ var file_mycel_proto_depIdxs = []int32{
 	22, // 29: mycel.v1.ChunkRequest.missing:type_name -> mycel.v1.ChunkMissing
 	1,  // 30: mycel.v1.ChunkReply.code:type_name -> mycel.v1.ChunkReply.Code
 	33, // 31: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
-	32, // 32: mycel.v1.NodeAcks.acks:type_name -> mycel.v1.NodeAck
-	33, // [33:33] is the sub-list for method output_type
-	33, // [33:33] is the sub-list for method input_type
-	33, // [33:33] is the sub-list for extension type_name
-	33, // [33:33] is the sub-list for extension extendee
-	0,  // [0:33] is the sub-list for field type_name
+	15, // 32: mycel.v1.SyncMessage.removal:type_name -> mycel.v1.RemoveObject
+	32, // 33: mycel.v1.NodeAcks.acks:type_name -> mycel.v1.NodeAck
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }

@@ -23,6 +23,10 @@ import (
 type AckSigner struct {
 	Key   ed25519.PrivateKey
 	Vault []byte
+	// Removal, when set, is the signed request by which a device had the
+	// node remove an object (nil if none): carried with the object's
+	// Heads, it is why the node no longer holds what it confirmed.
+	Removal func(change.ID) *pb.RemoveObject
 }
 
 // Ack is a node's signed word as the service received it: from a node
@@ -31,6 +35,9 @@ type Ack struct {
 	Node objsync.PeerID
 	Via  objsync.PeerID
 	nodeack.Ack
+	// Removal: the device's signed request the node says it removed the
+	// object by (a word from the node itself only; Verify checks it).
+	Removal *pb.RemoveObject
 }
 
 // AckHooks is what a device does with nodes' words.
@@ -72,6 +79,9 @@ func (s *Service) signAck(m *pb.SyncMessage, msg objsync.Message) {
 		heads[i] = change.ID(h)
 	}
 	m.AckSignature = nodeack.Sign(s.signer.Key, s.signer.Vault, change.ID(msg.Object), heads, t)
+	if s.signer.Removal != nil {
+		m.Removal = s.signer.Removal(change.ID(msg.Object))
+	}
 }
 
 // ackTime is the time of a node's next word: the clock's, never before
@@ -166,7 +176,7 @@ func (s *Service) ackOf(peer objsync.PeerID, m *pb.SyncMessage, msg objsync.Mess
 	if s.acks.Verify == nil || msg.Kind != objsync.Heads && (msg.Kind != objsync.Changes || len(m.AckSignature) == 0) {
 		return Ack{}, false // a node signs its Heads (a Changes it may)
 	}
-	a := Ack{Node: peer, Ack: nodeack.Ack{Object: change.ID(msg.Object), Time: m.AckTimeMs, Sig: m.AckSignature}}
+	a := Ack{Node: peer, Ack: nodeack.Ack{Object: change.ID(msg.Object), Time: m.AckTimeMs, Sig: m.AckSignature}, Removal: m.Removal}
 	for _, h := range msg.Heads {
 		a.Heads = append(a.Heads, change.ID(h))
 	}
