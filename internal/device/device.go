@@ -102,6 +102,7 @@ type Device struct {
 	files *fileMover // file chunks to and from nodes (files.go)
 	keep  *keeper    // files kept offline, downloads under way (keep.go)
 	seen  lastSeen   // when other devices were last heard from (lastseen.go)
+	held  heldTimes  // when peers said what they hold (peerstatus.go)
 }
 
 // NodeState is what the device knows of one configured node.
@@ -159,6 +160,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	svc.LocalAuthor = e.DeviceKey() // offer what the CLI writes while this runs
 	svc.ClosePeer = d.closePeer
 	svc.SyncOff = &syncer.SyncOff{Rev: vault.SyncOffRev, List: vault.SyncOffIn} // pages kept to this device
+	svc.Held = d.noteHeld(svc.Held)                                             // when each peer said what it holds (peerstatus.go)
 	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), d.noteAuthors(e.ReceiveBatch),
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
 	mode := d.readMode(ctx)
@@ -394,6 +396,7 @@ func (d *Device) keepConnected(ctx context.Context, st *NodeState) {
 			stopFiles()
 			d.mu.Lock()
 			st.firstConnEnded = st.firstConnEnded || st.firstConnected
+			st.LastSeen = time.Now() // last contact, not when it connected
 			d.mu.Unlock()
 			d.cfg.Log.Info("disconnected from node", "node", addr)
 			continue

@@ -13,15 +13,27 @@ import (
 	"mycel/internal/vault"
 )
 
-// PeerStatus is one peer's part in an object's status.
+// PeerStatus is one peer's part in an object's status: a node or another
+// device of the vault, connected now or not (what it said it holds is
+// persisted, so it is known while it is away).
 type PeerStatus struct {
-	Peer     string `json:"peer"`
-	Name     string `json:"name"`
-	Key      string `json:"key,omitempty"` // a device's key, in hex
-	Node     bool   `json:"node"`
-	HasMine  bool   `json:"holds_our_heads"`
-	Outgoing int    `json:"changes_to_send"`
-	Incoming bool   `json:"has_changes_for_us"`
+	Peer      string `json:"peer"`
+	Name      string `json:"name"`
+	Key       string `json:"key,omitempty"`  // a device's key, in hex
+	Addr      string `json:"addr,omitempty"` // a node's address
+	Node      bool   `json:"node"`
+	Connected bool   `json:"connected"`
+	HasMine   bool   `json:"holds_our_heads"`
+	// Holds: whether it holds our current version (HoldsYes, HoldsNo,
+	// HoldsUnknown), by its own word; Since: when it last said which
+	// version it holds (with HoldsYes, since when it holds it).
+	Holds    string    `json:"holds"`
+	Since    time.Time `json:"since,omitzero"`
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	Outgoing int       `json:"changes_to_send"`
+	// OutgoingBytes: what those changes take (connected peers).
+	OutgoingBytes int64 `json:"bytes_to_send,omitempty"`
+	Incoming      bool  `json:"has_changes_for_us"`
 	// How many changes we lack that the peer holds, when it has said how
 	// many it holds (it does with every batch it sends).
 	IncomingCount int `json:"changes_to_receive,omitempty"`
@@ -29,6 +41,10 @@ type PeerStatus struct {
 	// this device has, of how many in all ("n of m changes").
 	Have  int `json:"have,omitempty"`
 	Total int `json:"total,omitempty"`
+	// Failure is why sync with it fails, if it does: a change from it
+	// refused, the node refused this vault or cannot be reached, or
+	// refused a file of the page (its quota).
+	Failure string `json:"failure,omitempty"`
 }
 
 // ObjectStatus is an object's sync status.
@@ -62,6 +78,11 @@ type VaultStatus struct {
 	Nodes   []NodeStatus   `json:"nodes"`
 	Devices []PeerStatus   `json:"devices_connected"`
 	Objects []ObjectStatus `json:"objects"`
+	// Peers is each node and other device of the vault (connected or
+	// not) and how many pages it holds; Summary says it in a line ("on
+	// the node as of 12:04; phone has 3 pages to fetch").
+	Peers   []PeerSummary `json:"peers"`
+	Summary string        `json:"summary,omitempty"`
 	// FilesPending counts files no node has pinned yet; Files counts the
 	// files by what is left to do of them.
 	FilesPending int          `json:"files_pending,omitempty"`
@@ -103,9 +124,24 @@ type NodeStatus struct {
 	LastError    string    `json:"last_error,omitempty"`
 }
 
-// Status computes the vault's status; with only set, of that object alone.
+// Status computes the vault's status; with only set, of that object alone
+// (with every peer's part: see StatusOptions).
 func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, error) {
-	vs := VaultStatus{Nodes: []NodeStatus{}, Devices: []PeerStatus{}, Objects: []ObjectStatus{}}
+	return d.StatusOf(ctx, StatusOptions{Only: only, AllPeers: only != nil})
+}
+
+// StatusOptions says what a status holds.
+type StatusOptions struct {
+	Only *change.ID // one object's, not the vault's
+	// AllPeers: each object lists every known peer (nodes and the vault's
+	// other devices, connected or not); else only those connected.
+	AllPeers bool
+}
+
+// StatusOf computes the vault's status, or one object's.
+func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, error) {
+	only := opt.Only
+	vs := VaultStatus{Nodes: []NodeStatus{}, Devices: []PeerStatus{}, Objects: []ObjectStatus{}, Peers: []PeerSummary{}}
 	nodePeers := map[objsync.PeerID]bool{}
 	reachable := false
 	nodes := d.Nodes()
@@ -149,6 +185,13 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		}
 	}
 	names := d.deviceNames(ctx)
+	pv, err := d.peerView(ctx, nodes)
+	if err != nil {
+		return vs, err
+	}
+	if only != nil {
+		pv.lacks = func(obj change.ID, theirs []change.ID) (int, int64, error) { return d.Service.Lacks(ctx, obj, theirs) }
+	}
 	for p := range d.Service.Peers() {
 		if !isNode(p) {
 			ps := PeerStatus{Peer: string(p), Name: names[p]}
@@ -217,13 +260,23 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		for _, q := range eqs {
 			os.Equivocating = append(os.Equivocating, Equivocating{Key: hex.EncodeToString(q.Key), Name: q.Name, Inert: q.Inert})
 		}
-		for _, p := range peers {
-			os.Peers = append(os.Peers, PeerStatus{Peer: string(p.Peer), Name: names[p.Peer], Node: isNode(p.Peer),
-				HasMine: p.HasMine, Outgoing: p.Outgoing, Incoming: p.Incoming, IncomingCount: p.IncomingCount, Have: p.Have, Total: p.Total})
+		refused := ""
+		for _, f := range ffacts {
+			if !f.Pinned && f.Refused != "" {
+				refused = f.Refused
+			}
+		}
+		for _, ps := range pv.object(o.ID, peers, names, isNode, refused) {
+			if opt.AllPeers || ps.Connected {
+				os.Peers = append(os.Peers, ps)
+			}
 		}
 		vs.Objects = append(vs.Objects, os)
 		labels = append(labels, label)
 	}
+	sortSummary(pv.sum)
+	vs.Peers = pv.sum
+	vs.Summary = summary(pv.sum, time.Now())
 	vs.Status = status.Vault(labels, reachable || warm != "")
 	switch {
 	case vs.Reason != "": // a failure that stops sync for every object

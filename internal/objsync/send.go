@@ -200,8 +200,10 @@ type PeerObject struct {
 	// HasMine: the peer said it holds every change of our current heads
 	// (its own word, this connection or an earlier one).
 	HasMine  bool
-	Outgoing int  // changes of ours the peer lacks (when Known)
-	Incoming bool // the peer holds changes we lack
+	Outgoing int // changes of ours the peer lacks (when Known)
+	// OutgoingBytes is what those changes take, as stored.
+	OutgoingBytes int64
+	Incoming      bool // the peer holds changes we lack
 	// While Incoming, and once the peer has sent some: how many of its
 	// changes we lack, and how many the object has in all, so that a
 	// download shows "Have of Total" (exact for a download; with changes
@@ -209,6 +211,23 @@ type PeerObject struct {
 	IncomingCount int
 	Have, Total   int
 	Failed        bool // changes from the peer were refused
+}
+
+// Lacks says how many changes of ours, and how many bytes, a peer that
+// holds theirs lacks of obj: for a peer not connected, by the heads it
+// last said it holds.
+func (m *Machine) Lacks(obj ID, theirs []ID) (int, int64, error) {
+	mine, err := m.store.Heads(obj)
+	if err != nil {
+		return 0, 0, err
+	}
+	g, lack, n, err := m.missing(obj, theirs, mine)
+	if err != nil || n == 0 {
+		return 0, 0, err
+	}
+	var b int64
+	lack.each(func(i int) bool { b += int64(g.Size(i)); return true })
+	return n, b, nil
 }
 
 // Object reports, for each connected peer in id order, what it holds of
@@ -228,11 +247,14 @@ func (m *Machine) Object(obj ID) ([]PeerObject, error) {
 				po.HasMine = true
 			} else if o.hasHeads {
 				theirs := o.heads
-				g, _, n, err := m.missing(obj, theirs, mine)
+				g, lack, n, err := m.missing(obj, theirs, mine)
 				if err != nil {
 					return nil, err
 				}
 				po.Outgoing, po.Have = n, g.Len()
+				if n > 0 {
+					lack.each(func(i int) bool { po.OutgoingBytes += int64(g.Size(i)); return true })
+				}
 				po.HasMine = po.Outgoing == 0
 				for _, t := range theirs {
 					have, err := m.store.Has(obj, t)
