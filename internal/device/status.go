@@ -189,7 +189,7 @@ func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, 
 	if err != nil {
 		return vs, err
 	}
-	if only != nil {
+	if opt.AllPeers {
 		pv.lacks = func(obj change.ID, theirs []change.ID) (int, int64, error) { return d.Service.Lacks(ctx, obj, theirs) }
 	}
 	for p := range d.Service.Peers() {
