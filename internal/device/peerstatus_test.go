@@ -2,6 +2,10 @@ package device
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -135,5 +139,106 @@ func TestPeerStatus(t *testing.T) {
 	p, _ = peerOf(t, da2, id, "phone")
 	if p.Holds != HoldsNo || !p.Since.Equal(since) || p.Outgoing != 2 {
 		t.Errorf("phone after a restart: %+v", p)
+	}
+}
+
+// BenchmarkStatusPeers times the vault's status with every peer of each
+// page (what 'mycel status --peers' asks the running device for) in a
+// vault of 10,000 pages (MYCEL_BENCH_PAGES), synced with a node and a
+// phone that then went away while the laptop edited 3 pages.
+//
+//	go test -run '^$' -bench StatusPeers -benchtime 20x ./internal/device
+func BenchmarkStatusPeers(b *testing.B) {
+	pages := 10000
+	if s := os.Getenv("MYCEL_BENCH_PAGES"); s != "" {
+		pages, _ = strconv.Atoi(s)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr := startNode(b, ctx, b.TempDir())
+	laptop, phone := laptopAndPhone(b, ctx)
+	for _, e := range []*vault.Engine{laptop, phone} {
+		if err := Register(ctx, e, addr); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	var ids []change.ID
+	for i := range pages {
+		id, err := laptop.Create(ctx, vault.NewPage{Details: map[string]string{"title": fmt.Sprintf("Page %d", i)}, Blocks: markdown.Parse(fmt.Sprintf("Text of page %d.\n", i))})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	b.Logf("%d pages created in %v", pages, time.Since(start))
+	da, err := Start(ctx, laptop, fastConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer da.Close()
+	cfg := fastConfig()
+	cfg.Peers = []string{addrOf(da)}
+	dp, err := Start(ctx, phone, cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	start = time.Now()
+	waitLong(b, "every page on the node and the phone", func() bool {
+		vs, err := da.StatusOf(ctx, StatusOptions{})
+		if err != nil {
+			return false
+		}
+		for _, s := range vs.Peers {
+			if s.Holding != pages {
+				return false
+			}
+		}
+		return len(vs.Peers) == 2
+	})
+	b.Logf("synced in %v", time.Since(start))
+	dp.Close()
+	waitLong(b, "the phone gone", func() bool { return len(da.Service.Peers()) == 1 })
+	for _, id := range ids[:3] {
+		if _, err := laptop.Edit(ctx, id, vault.EditOptions{}, func(tx *crdt.Tx) error {
+			tx.Replace(markdown.Parse("Edited while the phone was away.\n"))
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+		da.Service.Changed(id)
+	}
+	waitLong(b, "the phone to have 3 pages to fetch", func() bool {
+		vs, err := da.StatusOf(ctx, StatusOptions{})
+		return err == nil && strings.Contains(vs.Summary, "phone has 3 pages to fetch") && strings.Contains(vs.Summary, "on the node")
+	})
+	for _, all := range []bool{false, true} {
+		name := "vault"
+		if all {
+			name = "vault-peers"
+		}
+		b.Run(name, func(b *testing.B) {
+			for b.Loop() {
+				vs, err := da.StatusOf(ctx, StatusOptions{AllPeers: all})
+				if err != nil || len(vs.Objects) != pages {
+					b.Fatal(err, len(vs.Objects))
+				}
+				if _, err := json.Marshal(vs); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// waitLong polls cond for up to 10 minutes (a large vault's first sync).
+func waitLong(b *testing.B, what string, cond func() bool) {
+	b.Helper()
+	deadline := time.Now().Add(10 * time.Minute)
+	for !cond() {
+		if time.Now().After(deadline) {
+			b.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

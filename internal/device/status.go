@@ -210,7 +210,32 @@ func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, 
 	if err != nil {
 		return vs, err
 	}
+	// What sync knows of each object, asked of the loop in batches with
+	// our heads read in one query (pv), and the store's facts by set: a
+	// query or two for the vault, not five an object.
+	var ids []change.ID
+	var mine [][]change.ID
+	for _, o := range objs {
+		if (only == nil || o.ID == *only) && !off[o.ID] {
+			ids = append(ids, o.ID)
+			mine = append(mine, pv.held.Mine[o.ID])
+		}
+	}
+	live, liveErr := d.Service.Objects(ctx, ids, mine)
+	if liveErr != nil {
+		if ctx.Err() != nil {
+			return vs, liveErr
+		}
+		if vs.Reason == "" {
+			vs.Reason = liveErr.Error() // the store failed: "storage error: …"
+		}
+	}
+	facts, err := d.Engine.StatusFacts(ctx)
+	if err != nil {
+		return vs, err
+	}
 	var labels []string
+	next := 0
 	for _, o := range objs {
 		if only != nil && o.ID != *only {
 			continue
@@ -222,27 +247,18 @@ func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, 
 			continue
 		}
 		failure := vs.Reason
-		peers, err := d.Service.Object(ctx, o.ID)
-		if err != nil {
-			if ctx.Err() != nil {
+		var peers []objsync.PeerObject
+		if liveErr == nil {
+			peers = live[next]
+		}
+		next++
+		parked, damaged := facts.Parked[o.ID], facts.Damaged[o.ID]
+		var fstates []FileState
+		var ffacts []status.FileFacts
+		if facts.Chunked[o.ID] {
+			if fstates, ffacts, err = d.fileFacts(ctx, o.ID); err != nil {
 				return vs, err
 			}
-			failure = err.Error() // the store failed: "storage error: …"
-			if vs.Reason == "" {
-				vs.Reason = failure
-			}
-		}
-		parked, err := d.Engine.ParkedCount(ctx, o.ID)
-		if err != nil {
-			return vs, err
-		}
-		damaged, err := d.Engine.DamagedCount(ctx, o.ID)
-		if err != nil {
-			return vs, err
-		}
-		fstates, ffacts, err := d.fileFacts(ctx, o.ID)
-		if err != nil {
-			return vs, err
 		}
 		for _, f := range fstates {
 			if !f.Pinned {
@@ -252,9 +268,11 @@ func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, 
 		}
 		label, reason := status.Object(status.Facts{Peers: peers, IsNode: isNode, Parked: parked, Damaged: damaged,
 			Failure: failure, WarmingUp: warm, Files: ffacts})
-		eqs, err := d.Engine.Equivocators(ctx, o.ID)
-		if err != nil {
-			return vs, err
+		var eqs []vault.Equivocator
+		if facts.Inert[o.ID] {
+			if eqs, err = d.Engine.Equivocators(ctx, o.ID); err != nil {
+				return vs, err
+			}
 		}
 		os := ObjectStatus{ID: o.ID.String(), Title: o.Title, Status: label, Reason: reason, Waiting: parked, Damaged: damaged, Peers: []PeerStatus{}, Files: fstates}
 		for _, q := range eqs {

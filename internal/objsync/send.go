@@ -237,6 +237,12 @@ func (m *Machine) Object(obj ID) ([]PeerObject, error) {
 	if err != nil {
 		return nil, err
 	}
+	return m.ObjectAt(obj, mine)
+}
+
+// ObjectAt is Object with our heads of obj given (read by the caller, for
+// many objects at once: a vault's status).
+func (m *Machine) ObjectAt(obj ID, mine []ID) ([]PeerObject, error) {
 	myHash := HeadsHash(mine)
 	var out []PeerObject
 	for _, pr := range m.sorted() {
