@@ -67,8 +67,9 @@ holds), when it was last seen, how many changes (and bytes) it lacks, how many
 it has for this device ("n of m" while downloading), and why sync with it
 fails. What a device holds is known from what it told this one directly (on
 the LAN); of a device met only through the node it is not known. --peers
-lists every peer of the vault with how many pages it holds, and each page's
-peers; --json gives every field.
+lists every peer of the vault with how many pages it holds, and under each
+page the peers that lack it, have changes of it for this device, or fail;
+with --json, every peer of every page, and every field.
 
 With ID, each file of the page too: how much is here ("not downloaded: 40 MB"),
 whether it is kept offline ('mycel files keep'), and which peers hold it (nodes
@@ -95,8 +96,19 @@ Status comes from the running device ('mycel up'); --watch refreshes it.`,
 				}
 			} else if _, err := os.Stat(filepath.Join(a.data, vault.SecretsFile)); err != nil {
 				return a.withVault(func(*vault.Engine) error { return nil }) // says there is no vault
-			} else if peers {
-				query = "?peers=1"
+			} else {
+				// What is printed: a vault's text lists no object's peers,
+				// with --peers those with something to say (a peer that
+				// lacks the page, has changes for us, or fails); --json
+				// with --peers gives every peer of every object.
+				switch {
+				case peers && a.asJSON:
+					query = "?peers=all"
+				case peers:
+					query = "?peers=pending"
+				case !a.asJSON:
+					query = "?peers=none"
+				}
 			}
 			last := ""
 			for {
@@ -205,6 +217,10 @@ func printStatus(w io.Writer, r statusReply, detail, peers bool) {
 		fmt.Fprintf(w, "Peers: %s\n", r.Summary)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	byPeer := map[string]device.PeerSummary{}
+	for _, p := range r.Peers {
+		byPeer[p.Peer] = p
+	}
 	if peers {
 		for _, p := range r.Peers {
 			kind := "device"
@@ -228,6 +244,9 @@ func printStatus(w io.Writer, r statusReply, detail, peers bool) {
 		}
 		if detail || peers {
 			for _, p := range o.Peers {
+				if s, ok := byPeer[p.Peer]; ok && p.LastSeen.IsZero() {
+					p.LastSeen = s.LastSeen // a vault's status says it once a peer
+				}
 				printPeer(tw, p)
 			}
 		}

@@ -84,11 +84,20 @@ func Handler(e *vault.Engine, dev Running) *API {
 			only = &id
 		}
 		var vs device.VaultStatus
-		var err error
-		if ps, ok := dev.(peersStatuser); ok {
-			// Every peer of each object with ?peers=1 (one object's
-			// status always has them); else the connected ones.
-			vs, err = ps.StatusOf(r.Context(), device.StatusOptions{Only: only, AllPeers: only != nil || r.URL.Query().Get("peers") != ""})
+		ps, ok := dev.(peersStatuser)
+		list, err := device.ParsePeerList(r.URL.Query().Get("peers"))
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
+		if ok {
+			// Which peers each object lists: ?peers=all (one object's
+			// status has them all unless told), pending or none; else
+			// the connected ones.
+			if only != nil && r.URL.Query().Get("peers") == "" {
+				list = device.AllPeers
+			}
+			vs, err = ps.StatusOf(r.Context(), device.StatusOptions{Only: only, Peers: list})
 		} else {
 			vs, err = dev.Status(r.Context(), only)
 		}

@@ -242,6 +242,15 @@ func (d *Device) peerView(ctx context.Context, nodes []NodeState) (*peerView, er
 	return v, nil
 }
 
+// failureOf is why sync with peer p fails, whatever the object ("" when
+// it does not, or p is not known).
+func (v *peerView) failureOf(p objsync.PeerID) string {
+	if i, ok := v.index[p]; ok {
+		return v.peers[i].failure
+	}
+	return ""
+}
+
 // nodeName is how a node is named: "the node" when it is the only one,
 // else by its host.
 func nodeName(addr string, nodes int) string {

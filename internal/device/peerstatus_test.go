@@ -20,7 +20,7 @@ import (
 // peerOf is one peer's part in obj's status on d (all peers), by name.
 func peerOf(t *testing.T, d *Device, obj change.ID, name string) (PeerStatus, VaultStatus) {
 	t.Helper()
-	vs, err := d.StatusOf(context.Background(), StatusOptions{Only: &obj, AllPeers: true})
+	vs, err := d.StatusOf(context.Background(), StatusOptions{Only: &obj, Peers: AllPeers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -212,14 +212,13 @@ func BenchmarkStatusPeers(b *testing.B) {
 		vs, err := da.StatusOf(ctx, StatusOptions{})
 		return err == nil && strings.Contains(vs.Summary, "phone has 3 pages to fetch") && strings.Contains(vs.Summary, "on the node")
 	})
-	for _, all := range []bool{false, true} {
-		name := "vault"
-		if all {
-			name = "vault-peers"
-		}
-		b.Run(name, func(b *testing.B) {
+	for _, c := range []struct {
+		name  string
+		peers PeerList
+	}{{"connected", ConnectedPeers}, {"all", AllPeers}, {"pending", PendingPeers}, {"none", NoPeers}} {
+		b.Run(c.name, func(b *testing.B) {
 			for b.Loop() {
-				vs, err := da.StatusOf(ctx, StatusOptions{AllPeers: all})
+				vs, err := da.StatusOf(ctx, StatusOptions{Peers: c.peers})
 				if err != nil || len(vs.Objects) != pages {
 					b.Fatal(err, len(vs.Objects))
 				}

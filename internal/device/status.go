@@ -3,6 +3,8 @@ package device
 import (
 	"context"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -10,6 +12,7 @@ import (
 	"mycel/internal/change"
 	"mycel/internal/objsync"
 	"mycel/internal/status"
+	"mycel/internal/store"
 	"mycel/internal/vault"
 )
 
@@ -21,19 +24,19 @@ type PeerStatus struct {
 	Name      string `json:"name"`
 	Key       string `json:"key,omitempty"`  // a device's key, in hex
 	Addr      string `json:"addr,omitempty"` // a node's address
-	Node      bool   `json:"node"`
-	Connected bool   `json:"connected"`
-	HasMine   bool   `json:"holds_our_heads"`
+	Node      bool   `json:"node,omitempty"`
+	Connected bool   `json:"connected,omitempty"`
+	HasMine   bool   `json:"holds_our_heads,omitempty"`
 	// Holds: whether it holds our current version (HoldsYes, HoldsNo,
 	// HoldsUnknown), by its own word; Since: when it last said which
 	// version it holds (with HoldsYes, since when it holds it).
 	Holds    string    `json:"holds"`
 	Since    time.Time `json:"since,omitzero"`
 	LastSeen time.Time `json:"last_seen,omitzero"`
-	Outgoing int       `json:"changes_to_send"`
+	Outgoing int       `json:"changes_to_send,omitempty"`
 	// OutgoingBytes: what those changes take (connected peers).
 	OutgoingBytes int64 `json:"bytes_to_send,omitempty"`
-	Incoming      bool  `json:"has_changes_for_us"`
+	Incoming      bool  `json:"has_changes_for_us,omitempty"`
 	// How many changes we lack that the peer holds, when it has said how
 	// many it holds (it does with every batch it sends).
 	IncomingCount int `json:"changes_to_receive,omitempty"`
@@ -127,15 +130,42 @@ type NodeStatus struct {
 // Status computes the vault's status; with only set, of that object alone
 // (with every peer's part: see StatusOptions).
 func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, error) {
-	return d.StatusOf(ctx, StatusOptions{Only: only, AllPeers: only != nil})
+	opt := StatusOptions{Only: only}
+	if only != nil {
+		opt.Peers = AllPeers
+	}
+	return d.StatusOf(ctx, opt)
+}
+
+// PeerList says which peers each object of a status lists.
+type PeerList int
+
+const (
+	ConnectedPeers PeerList = iota // those connected now
+	AllPeers                       // every node and other device, connected or not
+	PendingPeers                   // of all, those that lack our version, have changes for us, or fail
+	NoPeers                        // none: the vault's line and its Peers say enough
+)
+
+// ParsePeerList reads the API's ?peers= ("", "1" or "all", "pending", "none").
+func ParsePeerList(s string) (PeerList, error) {
+	switch s {
+	case "":
+		return ConnectedPeers, nil
+	case "1", "all":
+		return AllPeers, nil
+	case "pending":
+		return PendingPeers, nil
+	case "none":
+		return NoPeers, nil
+	}
+	return 0, fmt.Errorf("peers=%q: want all, pending or none", s)
 }
 
 // StatusOptions says what a status holds.
 type StatusOptions struct {
-	Only *change.ID // one object's, not the vault's
-	// AllPeers: each object lists every known peer (nodes and the vault's
-	// other devices, connected or not); else only those connected.
-	AllPeers bool
+	Only  *change.ID // one object's, not the vault's
+	Peers PeerList   // which peers each object lists
 }
 
 // StatusOf computes the vault's status, or one object's.
@@ -189,7 +219,7 @@ func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, 
 	if err != nil {
 		return vs, err
 	}
-	if opt.AllPeers {
+	if opt.Peers == AllPeers || opt.Peers == PendingPeers {
 		pv.lacks = func(obj change.ID, theirs []change.ID) (int, int64, error) { return d.Service.Lacks(ctx, obj, theirs) }
 	}
 	for p := range d.Service.Peers() {
@@ -202,8 +232,16 @@ func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, 
 		}
 	}
 	slices.SortFunc(vs.Devices, func(a, b PeerStatus) int { return strings.Compare(a.Peer, b.Peer) })
-	objs, err := d.Engine.List(ctx, vault.ListOptions{All: true})
-	if err != nil {
+	var objs []store.Object
+	if only != nil { // its row alone, not the vault's
+		o, err := d.Engine.ObjectInfo(ctx, *only)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return vs, err
+		}
+		if err == nil {
+			objs = append(objs, o)
+		}
+	} else if objs, err = d.Engine.List(ctx, vault.ListOptions{All: true}); err != nil {
 		return vs, err
 	}
 	off, err := d.Engine.SyncOff(ctx)
@@ -285,7 +323,11 @@ func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, 
 			}
 		}
 		for _, ps := range pv.object(o.ID, peers, names, isNode, refused) {
-			if opt.AllPeers || ps.Connected {
+			if only == nil {
+				// The peer's own facts are said once, in vs.Peers.
+				ps.Key, ps.Addr, ps.LastSeen = "", "", time.Time{}
+			}
+			if opt.Peers.lists(ps, pv.failureOf(objsync.PeerID(ps.Peer))) {
 				os.Peers = append(os.Peers, ps)
 			}
 		}
@@ -324,4 +366,21 @@ func (d *Device) deviceNames(ctx context.Context) map[objsync.PeerID]string {
 		}
 	}
 	return out
+}
+
+// lists says whether an object's status lists peer ps. Pending: one that
+// is known to lack our version (a device that never said is not: it syncs
+// through the node, say), has changes for us, or fails with this object
+// (beyond what fails with the peer itself, peerFailure, said once).
+func (l PeerList) lists(ps PeerStatus, peerFailure string) bool {
+	switch l {
+	case AllPeers:
+		return true
+	case PendingPeers:
+		return ps.Holds == HoldsNo || (ps.Holds == HoldsUnknown && ps.Node) || ps.Outgoing > 0 || ps.Incoming ||
+			(ps.Failure != "" && ps.Failure != peerFailure)
+	case NoPeers:
+		return false
+	}
+	return ps.Connected
 }

@@ -70,3 +70,14 @@ func (e *Engine) StatusFacts(ctx context.Context) (StatusFacts, error) {
 	})
 	return f, err
 }
+
+// ObjectInfo is one object's row in the index (as List gives it), deleted
+// or not; store.ErrNotFound when there is none.
+func (e *Engine) ObjectInfo(ctx context.Context, id change.ID) (store.Object, error) {
+	var o store.Object
+	err := e.db.View(ctx, func(tx store.Tx) (err error) {
+		o, err = tx.Object(id)
+		return err
+	})
+	return o, err
+}
