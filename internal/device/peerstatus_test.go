@@ -241,3 +241,51 @@ func waitLong(b *testing.B, what string, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// The vault's line says where the vault is from each peer's counts, and
+// which peers an object lists follows ?peers=.
+func TestSummaryAndPeerLists(t *testing.T) {
+	now := time.Date(2026, 3, 4, 15, 0, 0, 0, time.Local)
+	at := time.Date(2026, 3, 4, 12, 4, 0, 0, time.Local)
+	sum := []PeerSummary{
+		{Name: "the node", Node: true, Holding: 10, AsOf: at},
+		{Name: "phone", Holding: 7, ToFetch: 3, AsOf: at},
+		{Name: "tablet", Unknown: 10}, // met only through the node: nothing said
+		{Name: "desktop", Holding: 10, AsOf: at, ForUs: 2},
+	}
+	want := "on the node as of 12:04; phone has 3 pages to fetch; desktop has everything as of 12:04, has changes of 2 pages for us"
+	if got := summary(sum, now); got != want {
+		t.Errorf("summary\n got %q\nwant %q", got, want)
+	}
+	if got := summary([]PeerSummary{{Name: "the node", Node: true, Holding: 8, ToFetch: 2, AsOf: at.AddDate(0, 0, -1)}}, now); got != "the node lacks 2 pages (holds 8 as of 3 Mar 12:04)" {
+		t.Errorf("summary %q", got)
+	}
+	for _, c := range []struct {
+		q    string
+		list PeerList
+		ps   PeerStatus
+		want bool
+	}{
+		{"", ConnectedPeers, PeerStatus{Connected: true, Holds: HoldsYes}, true},
+		{"", ConnectedPeers, PeerStatus{Holds: HoldsNo}, false},
+		{"all", AllPeers, PeerStatus{Holds: HoldsYes}, true},
+		{"pending", PendingPeers, PeerStatus{Holds: HoldsYes}, false},
+		{"pending", PendingPeers, PeerStatus{Holds: HoldsNo}, true},
+		{"pending", PendingPeers, PeerStatus{Holds: HoldsUnknown}, false},
+		{"pending", PendingPeers, PeerStatus{Holds: HoldsUnknown, Node: true}, true},
+		{"pending", PendingPeers, PeerStatus{Holds: HoldsYes, Failure: "not reachable: x"}, false}, // the peer's, said once
+		{"pending", PendingPeers, PeerStatus{Holds: HoldsYes, Failure: "a change from it was refused"}, true},
+		{"none", NoPeers, PeerStatus{Holds: HoldsNo}, false},
+	} {
+		l, err := ParsePeerList(c.q)
+		if err != nil || l != c.list {
+			t.Fatalf("ParsePeerList(%q) = %v, %v", c.q, l, err)
+		}
+		if got := l.lists(c.ps, "not reachable: x"); got != c.want {
+			t.Errorf("peers=%s lists %+v: %v, want %v", c.q, c.ps, got, c.want)
+		}
+	}
+	if _, err := ParsePeerList("some"); err == nil {
+		t.Error("peers=some accepted")
+	}
+}
