@@ -154,6 +154,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 	d := &Device{Engine: e, Host: h, lan: lan, cfg: cfg, nodes: map[string]*NodeState{}, peers: map[peer.ID]*PeerState{}, accepting: map[peer.ID]int{}, kick: make(chan struct{}),
 		closing: make(chan struct{}), watched: make(chan struct{})}
 	d.ctx, d.cancel = context.WithCancel(ctx)
+	d.held.full = make(chan struct{}, 1)
 	d.files = newFileMover(d)
 	d.keep = newKeeper()
 	svc := cfg.Service

@@ -124,8 +124,12 @@ func (d *Device) keepLastSeen() {
 			d.LastSeen(d.ctx)
 			if n%int(lastSeenEvery/lastSeenSample) == 0 {
 				d.persistLastSeen(d.ctx)
+			}
+			if n%int(heldAtEvery/lastSeenSample) == 0 {
 				d.persistHeldAt(d.ctx)
 			}
+		case <-d.held.full:
+			d.persistHeldAt(d.ctx)
 		case <-d.ctx.Done():
 			// The store is open until the caller closes the engine,
 			// after Close (which waits for this).

@@ -25,13 +25,24 @@ const (
 	HoldsNo  = "no" // it said it holds another version
 )
 
+// heldAtEvery is how often the words noted are persisted (and once more
+// as the device stops), or sooner once heldAtMost are waiting (a first
+// sync: each is ~150 bytes in memory). A crash loses at most that much of
+// "since": the words themselves are in the held table.
+const (
+	heldAtEvery = 30 * time.Second
+	heldAtMost  = 4096
+)
+
 // heldTimes is when peers said which heads they hold, since it was last
 // persisted (vault.Engine.NoteHeldAt): the sync loop notes each word
 // (Config.Held, only when a peer's word about an object changes), the
-// last-seen loop persists them every lastSeenEvery.
+// last-seen loop persists them every heldAtEvery.
 type heldTimes struct {
 	mu    sync.Mutex
 	dirty map[string]map[change.ID]vault.HeldWord
+	n     int           // words in dirty
+	full  chan struct{} // told once n reaches heldAtMost
 }
 
 // noteHeld wraps the service's Held callback: the time of each word is
@@ -51,8 +62,18 @@ func (d *Device) noteHeld(next func(objsync.HeldUpdate)) func(objsync.HeldUpdate
 			m = map[change.ID]vault.HeldWord{}
 			d.held.dirty[string(h.Peer)] = m
 		}
+		if _, again := m[change.ID(h.Object)]; !again {
+			d.held.n++
+		}
 		m[change.ID(h.Object)] = w
+		full := d.held.n >= heldAtMost
 		d.held.mu.Unlock()
+		if full {
+			select {
+			case d.held.full <- struct{}{}:
+			default:
+			}
+		}
 		if next != nil {
 			next(h)
 		}
@@ -74,7 +95,7 @@ func (d *Device) pendingHeldAt() map[string]map[change.ID]vault.HeldWord {
 func (d *Device) persistHeldAt(ctx context.Context) {
 	d.held.mu.Lock()
 	dirty := d.held.dirty
-	d.held.dirty = nil
+	d.held.dirty, d.held.n = nil, 0
 	d.held.mu.Unlock()
 	if len(dirty) == 0 {
 		return
@@ -92,6 +113,7 @@ func (d *Device) persistHeldAt(ctx context.Context) {
 				}
 				if _, newer := d.held.dirty[p][o]; !newer {
 					d.held.dirty[p][o] = t
+					d.held.n++
 				}
 			}
 		}
