@@ -172,7 +172,9 @@ type peerView struct {
 	mine  map[change.ID][32]byte // hash of each object's heads, as held compares
 	sum   []PeerSummary          // by index
 	// lacks, when set, counts what a peer not connected lacks of an object
-	// by the heads it last named (one object's status: a walk of its graph).
+	// by the heads it last named: an ask of the sync loop and a walk of the
+	// object's graph, for each object such a peer said other heads of
+	// (statuses that list peers not connected: StatusOptions.Peers).
 	lacks func(obj change.ID, theirs []change.ID) (int, int64, error)
 }
 
