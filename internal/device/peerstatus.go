@@ -15,6 +15,7 @@ import (
 	"mycel/internal/change"
 	"mycel/internal/objsync"
 	"mycel/internal/p2p"
+	"mycel/internal/syncer"
 	"mycel/internal/vault"
 )
 
@@ -171,11 +172,46 @@ type peerView struct {
 	held  vault.PeerHeld
 	mine  map[change.ID][32]byte // hash of each object's heads, as held compares
 	sum   []PeerSummary          // by index
-	// lacks, when set, counts what a peer not connected lacks of an object
-	// by the heads it last named: an ask of the sync loop and a walk of the
-	// object's graph, for each object such a peer said other heads of
-	// (statuses that list peers not connected: StatusOptions.Peers).
-	lacks func(obj change.ID, theirs []change.ID) (int, int64, error)
+	// lacks is what each peer not connected lacks of the objects it said
+	// other heads of, by the heads it named (see countLacks).
+	lacks map[lackKey]syncer.Lack
+}
+
+type lackKey struct {
+	peer objsync.PeerID
+	obj  change.ID
+}
+
+// countLacks asks the sync machine what each peer not connected lacks of
+// each of objs it said other heads of than ours: a walk of the object's
+// graph from the heads it named, 512 objects an ask of the loop.
+func (v *peerView) countLacks(ctx context.Context, svc *syncer.Service, objs []change.ID) error {
+	var keys []lackKey
+	var qs []syncer.LackQuery
+	for _, k := range v.peers {
+		if k.connected {
+			continue // the machine knows what it lacks now
+		}
+		held, at := v.held.Held[string(k.id)], v.held.At[string(k.id)]
+		for _, o := range objs {
+			if h, ok := held[o]; ok && h != v.mine[o] && at[o].Heads != nil {
+				keys = append(keys, lackKey{k.id, o})
+				qs = append(qs, syncer.LackQuery{Object: o, Theirs: at[o].Heads, Mine: v.held.Mine[o]})
+			}
+		}
+	}
+	if len(qs) == 0 {
+		return nil
+	}
+	ls, err := svc.Lacks(ctx, qs)
+	if err != nil {
+		return err
+	}
+	v.lacks = make(map[lackKey]syncer.Lack, len(ls))
+	for i, l := range ls {
+		v.lacks[keys[i]] = l
+	}
+	return nil
 }
 
 // peerView reads the peers' facts: one read transaction for the store,
@@ -337,12 +373,8 @@ func (v *peerView) object(obj change.ID, live []objsync.PeerObject, names map[ob
 			ps.Since, ps.Holds = w.At, HoldsNo
 			if hasMine && h == mine {
 				ps.Holds, ps.HasMine = HoldsYes, true
-			} else if v.lacks != nil && w.Heads != nil {
-				// What it lacks of ours, by the heads it last named.
-				n, b, err := v.lacks(obj, w.Heads)
-				if err == nil {
-					ps.Outgoing, ps.OutgoingBytes = n, b
-				}
+			} else if l, ok := v.lacks[lackKey{k.id, obj}]; ok {
+				ps.Outgoing, ps.OutgoingBytes = l.Changes, l.Bytes // by the heads it last named
 			}
 		}
 		if ps.Node && ps.Failure == "" {

@@ -219,9 +219,6 @@ func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, 
 	if err != nil {
 		return vs, err
 	}
-	if opt.Peers == AllPeers || opt.Peers == PendingPeers {
-		pv.lacks = func(obj change.ID, theirs []change.ID) (int, int64, error) { return d.Service.Lacks(ctx, obj, theirs) }
-	}
 	for p := range d.Service.Peers() {
 		if !isNode(p) {
 			ps := PeerStatus{Peer: string(p), Name: names[p]}
@@ -260,6 +257,10 @@ func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, 
 		}
 	}
 	live, liveErr := d.Service.Objects(ctx, ids, mine)
+	if liveErr == nil && (opt.Peers == AllPeers || opt.Peers == PendingPeers) {
+		// What peers away lack, when they are listed.
+		liveErr = pv.countLacks(ctx, d.Service, ids)
+	}
 	if liveErr != nil {
 		if ctx.Err() != nil {
 			return vs, liveErr

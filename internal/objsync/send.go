@@ -216,10 +216,14 @@ type PeerObject struct {
 // Lacks says how many changes of ours, and how many bytes, a peer that
 // holds theirs lacks of obj: for a peer not connected, by the heads it
 // last said it holds.
-func (m *Machine) Lacks(obj ID, theirs []ID) (int, int64, error) {
-	mine, err := m.store.Heads(obj)
-	if err != nil {
-		return 0, 0, err
+// With mine nil, our heads are read; else they are mine (read by the
+// caller for many objects at once).
+func (m *Machine) Lacks(obj ID, theirs, mine []ID) (int, int64, error) {
+	if mine == nil {
+		var err error
+		if mine, err = m.store.Heads(obj); err != nil {
+			return 0, 0, err
+		}
 	}
 	g, lack, n, err := m.missing(obj, theirs, mine)
 	if err != nil || n == 0 {

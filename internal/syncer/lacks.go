@@ -8,27 +8,40 @@ import (
 	"mycel/internal/objsync"
 )
 
-// Lacks says how many changes of obj, and bytes, a peer holding theirs
-// lacks (objsync.Machine.Lacks): for the status of a peer not connected,
-// by the heads it last said it holds. It asks the loop goroutine.
-func (s *Service) Lacks(ctx context.Context, obj change.ID, theirs []change.ID) (int, int64, error) {
-	ids := make([]objsync.ID, len(theirs))
-	for i, h := range theirs {
-		ids[i] = h
-	}
-	var n int
-	var b int64
+// Lack is what a peer lacks of an object: changes, and their bytes.
+type Lack struct {
+	Changes int
+	Bytes   int64
+}
+
+// LackQuery asks what a peer holding Theirs lacks of Object.
+type LackQuery struct {
+	Object       change.ID
+	Theirs, Mine []change.ID // Mine: our heads, or nil to read them
+}
+
+// Lacks says, for each query, how many changes of its object, and bytes,
+// a peer holding its heads lacks (objsync.Machine.Lacks): for the status of
+// peers not connected, by the heads each last said it holds. It asks the
+// loop a batch at a time.
+func (s *Service) Lacks(ctx context.Context, qs []LackQuery) ([]Lack, error) {
+	out := make([]Lack, len(qs))
 	var err error
-	if aerr := s.ask(ctx, func() {
-		n, b, err = s.machine.Lacks(obj, ids)
-		s.check(err)
-	}); aerr != nil {
-		return 0, 0, aerr
+	for lo := 0; lo < len(qs); lo += objectsPerAsk {
+		hi := min(lo+objectsPerAsk, len(qs))
+		if aerr := s.ask(ctx, func() {
+			for i := lo; i < hi && err == nil; i++ {
+				out[i].Changes, out[i].Bytes, err = s.machine.Lacks(qs[i].Object, objIDs(qs[i].Theirs), objIDs(qs[i].Mine))
+			}
+			s.check(err)
+		}); aerr != nil {
+			return nil, aerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("storage error: %w", err)
+		}
 	}
-	if err != nil {
-		return 0, 0, fmt.Errorf("storage error: %w", err)
-	}
-	return n, b, nil
+	return out, nil
 }
 
 // objectsPerAsk bounds how many objects one ask of Objects steps the
@@ -60,4 +73,16 @@ func (s *Service) Objects(ctx context.Context, objs []change.ID, mine [][]change
 		}
 	}
 	return out, nil
+}
+
+// objIDs converts ids (nil stays nil).
+func objIDs(ids []change.ID) []objsync.ID {
+	if ids == nil {
+		return nil
+	}
+	out := make([]objsync.ID, len(ids))
+	for i, h := range ids {
+		out[i] = h
+	}
+	return out
 }
