@@ -128,13 +128,9 @@ type NodeStatus struct {
 }
 
 // Status computes the vault's status; with only set, of that object alone
-// (with every peer's part: see StatusOptions).
+// (each object listing its connected peers: StatusOf says which).
 func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, error) {
-	opt := StatusOptions{Only: only}
-	if only != nil {
-		opt.Peers = AllPeers
-	}
-	return d.StatusOf(ctx, opt)
+	return d.StatusOf(ctx, StatusOptions{Only: only})
 }
 
 // PeerList says which peers each object of a status lists.
