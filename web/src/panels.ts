@@ -41,7 +41,7 @@ export function peerFacts(p: Peer, since: string | undefined): string[] {
     const n = p.changes_to_receive || 0;
     facts.push((n ? n + (n === 1 ? " change" : " changes") : "changes") + " to receive from it" + (p.total ? " (" + (p.have || 0) + " of " + p.total + " here)" : ""));
   }
-  if (p.connected !== undefined) facts.push(p.connected ? "connected" : "last seen " + time(p.last_seen));
+  facts.push(p.connected ? "connected" : "last seen " + time(p.last_seen)); // false is left out of the JSON
   if (p.failure) facts.push(p.failure);
   return facts;
 }
@@ -63,10 +63,6 @@ export function showPeers(s: Status, o: ObjectStatus | undefined) {
     // Since: the device's word (persisted); else since this app saw it.
     const since = p.since || (p.holds_our_heads ? new Date(holding.get(key)!).toISOString() : undefined);
     const facts = peerFacts(p, since);
-    if (n && p.connected === undefined) {
-      facts.push(n.connected ? "connected" : "not connected");
-      facts.push("last seen " + time(n.last_seen));
-    }
     if (n && !p.failure) {
       if (n.refused) facts.push("refused: " + n.refused);
       else if (n.last_error && !n.connected) facts.push("last error: " + n.last_error);

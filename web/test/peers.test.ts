@@ -21,7 +21,7 @@ test("a node that holds it says since when; a download says n of m", () => {
 });
 
 test("a device met only through the node: not known; failures are said", () => {
-  const f = peerFacts({ ...base, holds: "unknown", connected: false, failure: "a change from it was refused" }, undefined);
+  const f = peerFacts({ ...base, holds: "unknown", failure: "a change from it was refused" }, undefined); // connected: false is left out
   assert.deepEqual(f, ["not known to hold this version", "last seen never", "a change from it was refused"]);
   assert.equal(sizeText(710), "710 B");
   assert.equal(sizeText(2_000_000), "2 MB");
