@@ -25,7 +25,9 @@ that device as people run them, each its own process (start and store open
 included), the median of --runs:
 
   show ID, status ID, search WORD, append ID, ls --limit 50, ls, status,
-  and 'mycel up' from its start until its local API serves.
+  then, with the node and 'mycel up' running, status --peers, status ID
+  --peers and status (what the running device computes), and 'mycel up'
+  from its start until its local API serves.
 
 Beside the sync it prints the two limits measured in the same run: the same
 bytes copied over loopback TCP, and every signature verified on every core.
@@ -72,7 +74,7 @@ bytes copied over loopback TCP, and every signature verified on every core.
 				printSync(w, "initial sync node → fresh device", s)
 				fmt.Fprintf(w, "commands (median of %d, each its own process):\n", runs)
 				for _, c := range r.Commands {
-					fmt.Fprintf(w, "  %-16s %8.1f ms\n", c.Name, ms(c.Median))
+					fmt.Fprintf(w, "  %-28s %8.1f ms\n", c.Name, ms(c.Median))
 				}
 				if h := r.Huge; h != nil {
 					fmt.Fprintf(w, "one object of %d changes, %.1f MB\n", h.Changes, float64(h.Bytes)/(1<<20))

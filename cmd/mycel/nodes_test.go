@@ -61,7 +61,7 @@ func TestStatusPrintsReasonsWhole(t *testing.T) {
 		Nodes:   []device.NodeStatus{{Addr: "/ip4/127.0.0.1/tcp/4001/p2p/12D3KooWExample", Refused: "vault not registered on this node: 0123456789ab (a device registers it with `mycel nodes add`)"}},
 		Objects: []device.ObjectStatus{{ID: strings.Repeat("ab", 32), Title: "T", Status: "Not syncing", Reason: reason}}}
 	var b strings.Builder
-	printStatus(&b, r, false)
+	printStatus(&b, r, false, false)
 	out := b.String()
 	if strings.Count(out, reason) != 2 || !strings.Contains(out, "refused: vault not registered on this node: 0123456789ab (a device registers it with `mycel nodes add`)") {
 		t.Fatalf("a reason was clipped:\n%s", out)

@@ -40,6 +40,12 @@ type Running interface {
 	Mode() string // with whom it syncs (see device.Device.Mode)
 }
 
+// peersStatuser is what a running device may offer: a status whose objects
+// list every known peer, connected or not (?peers=1).
+type peersStatuser interface {
+	StatusOf(ctx context.Context, opt device.StatusOptions) (device.VaultStatus, error)
+}
+
 // nearbyAsker is what a running device may offer a detail status: which
 // devices nearby hold each file (device.Device.AskNearby).
 type nearbyAsker interface {
@@ -77,7 +83,24 @@ func Handler(e *vault.Engine, dev Running) *API {
 			}
 			only = &id
 		}
-		vs, err := dev.Status(r.Context(), only)
+		var vs device.VaultStatus
+		ps, ok := dev.(peersStatuser)
+		list, err := device.ParsePeerList(r.URL.Query().Get("peers"))
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
+		if ok {
+			// Which peers each object lists: ?peers=all (one object's
+			// status has them all unless told), pending or none; else
+			// the connected ones.
+			if only != nil && r.URL.Query().Get("peers") == "" {
+				list = device.AllPeers
+			}
+			vs, err = ps.StatusOf(r.Context(), device.StatusOptions{Only: only, Peers: list})
+		} else {
+			vs, err = dev.Status(r.Context(), only)
+		}
 		if err != nil {
 			fail(w, http.StatusInternalServerError, err)
 			return
@@ -96,6 +119,10 @@ func Handler(e *vault.Engine, dev Running) *API {
 		out["nodes"] = vs.Nodes
 		out["devices_connected"] = vs.Devices
 		out["objects"] = vs.Objects
+		out["peers"] = vs.Peers
+		if vs.Summary != "" {
+			out["summary"] = vs.Summary
+		}
 		if vs.FilesPending > 0 {
 			out["files_pending"] = vs.FilesPending
 		}

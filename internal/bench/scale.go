@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -75,6 +76,31 @@ func Scale(ctx context.Context, exe, dir string, objects, perObject, runs, huge 
 			return r, err
 		}
 		r.Commands = append(r.Commands, ct)
+	}
+	// The status a running device computes: of the vault with every
+	// peer of each page (--peers), and of one page, the node up.
+	progress("timing mycel status --peers with the device and the node running")
+	if err := withRunning(ctx, exe, dir, data, objects, func() error {
+		for _, c := range []struct {
+			name string
+			args []string
+		}{{"status --peers (running)", []string{"status", "--peers"}}, {"status ID --peers (running)", []string{"status", id, "--peers"}},
+			{"status (vault, running)", []string{"status"}}} {
+			ct, err := timeRuns(c.name, runs, func() error {
+				out, err := exec.CommandContext(ctx, exe, append([]string{"--data", data}, c.args...)...).CombinedOutput()
+				if err != nil {
+					return fmt.Errorf("mycel %s: %v: %s", c.name, err, strings.TrimSpace(string(out)))
+				}
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			r.Commands = append(r.Commands, ct)
+		}
+		return nil
+	}); err != nil {
+		return r, err
 	}
 	progress("timing mycel up until its API serves")
 	ct, err := timeRuns("up start → API", runs, func() error { return upUntilServing(ctx, exe, data) })
@@ -149,4 +175,41 @@ func upUntilServing(ctx context.Context, exe, data string) error {
 		}
 	}
 	return fmt.Errorf("mycel up ended before its API served: %s", strings.TrimSpace(stderr.String()))
+}
+
+// withRunning starts the node (on its folder in dir, where it listened
+// before) and 'mycel up' on data, waits until the device says the node
+// holds all objects pages, runs f, and stops both.
+func withRunning(ctx context.Context, exe, dir, data string, objects int, f func() error) error {
+	np, err := startNode(ctx, exe, filepath.Join(dir, "node"), filepath.Join(dir, "node.log"), nil)
+	if err != nil {
+		return err
+	}
+	defer np.stop()
+	up, err := startDeviceProcess(ctx, exe, data)
+	if err != nil {
+		return err
+	}
+	defer up.stop()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		out, err := exec.CommandContext(ctx, exe, "--data", data, "--json", "status").Output()
+		var st struct {
+			Peers []struct {
+				Node    bool `json:"node"`
+				Holding int  `json:"pages_held"`
+			} `json:"peers"`
+		}
+		if err == nil && json.Unmarshal(out, &st) == nil {
+			for _, p := range st.Peers {
+				if p.Node && p.Holding >= objects {
+					return f()
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the running device did not see the node hold all %d objects within 5 minutes: %s", objects, out)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -105,6 +105,7 @@ type Device struct {
 	acks     *nodeAcks    // nodes' signed acknowledgements (nodeacks.go)
 	keep     *keeper      // files kept offline, downloads under way (keep.go)
 	seen     lastSeen     // when other devices were last heard from (lastseen.go)
+	held     heldTimes    // when peers said what they hold (peerstatus.go)
 }
 
 // NodeState is what the device knows of one configured node.
@@ -161,6 +162,7 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		h.Close()
 		return nil, err
 	}
+	d.held.full = make(chan struct{}, 1)
 	d.files = newFileMover(d)
 	d.keep = newKeeper()
 	svc := cfg.Service
@@ -174,7 +176,8 @@ func Start(ctx context.Context, e *vault.Engine, cfg Config) (*Device, error) {
 		h.Close()
 		return nil, err
 	}
-	svc.Acks = d.acks.hooks() // nodes' signed words (nodeacks.go)
+	svc.Acks = d.acks.hooks()       // nodes' signed words (nodeacks.go)
+	svc.Held = d.noteHeld(svc.Held) // when each peer said what it holds (peerstatus.go)
 	d.Service = syncer.Start(d.ctx, objsync.PeerID(h.ID().String()), e.Store(), d.noteAuthors(e.ReceiveBatch),
 		syncer.Members{Get: e.MemberRecords, Add: e.AddMemberRecords}, svc)
 	mode := d.readMode(ctx)
@@ -419,6 +422,7 @@ func (d *Device) keepConnected(ctx context.Context, st *NodeState) {
 			stopFiles()
 			d.mu.Lock()
 			st.firstConnEnded = st.firstConnEnded || st.firstConnected
+			st.LastSeen = time.Now() // last contact, not when it connected
 			d.mu.Unlock()
 			d.cfg.Log.Info("disconnected from node", "node", addr)
 			continue

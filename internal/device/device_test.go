@@ -32,7 +32,7 @@ func quietLog() *slog.Logger {
 }
 
 // startNode runs a node on loopback and returns its dialable address.
-func startNode(t *testing.T, ctx context.Context, dir string) string {
+func startNode(t testing.TB, ctx context.Context, dir string) string {
 	t.Helper()
 	n, err := node.Open(dir)
 	if err != nil {

@@ -29,7 +29,7 @@ func text(t *testing.T, e *vault.Engine, id change.ID) string {
 }
 
 // laptopAndPhone makes two devices of one vault.
-func laptopAndPhone(t *testing.T, ctx context.Context) (a, b *vault.Engine) {
+func laptopAndPhone(t testing.TB, ctx context.Context) (a, b *vault.Engine) {
 	t.Helper()
 	a, phrase, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
 	if err != nil {

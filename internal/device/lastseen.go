@@ -125,11 +125,17 @@ func (d *Device) keepLastSeen() {
 			if n%int(lastSeenEvery/lastSeenSample) == 0 {
 				d.persistLastSeen(d.ctx)
 			}
+			if n%int(heldAtEvery/lastSeenSample) == 0 {
+				d.persistHeldAt(d.ctx)
+			}
+		case <-d.held.full:
+			d.persistHeldAt(d.ctx)
 		case <-d.ctx.Done():
 			// The store is open until the caller closes the engine,
 			// after Close (which waits for this).
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			d.persistLastSeen(ctx)
+			d.persistHeldAt(ctx)
 			cancel()
 			return
 		}

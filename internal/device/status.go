@@ -3,6 +3,8 @@ package device
 import (
 	"context"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -10,18 +12,31 @@ import (
 	"mycel/internal/change"
 	"mycel/internal/objsync"
 	"mycel/internal/status"
+	"mycel/internal/store"
 	"mycel/internal/vault"
 )
 
-// PeerStatus is one peer's part in an object's status.
+// PeerStatus is one peer's part in an object's status: a node or another
+// device of the vault, connected now or not (what it said it holds is
+// persisted, so it is known while it is away).
 type PeerStatus struct {
-	Peer     string `json:"peer"`
-	Name     string `json:"name"`
-	Key      string `json:"key,omitempty"` // a device's key, in hex
-	Node     bool   `json:"node"`
-	HasMine  bool   `json:"holds_our_heads"`
-	Outgoing int    `json:"changes_to_send"`
-	Incoming bool   `json:"has_changes_for_us"`
+	Peer      string `json:"peer"`
+	Name      string `json:"name"`
+	Key       string `json:"key,omitempty"`  // a device's key, in hex
+	Addr      string `json:"addr,omitempty"` // a node's address
+	Node      bool   `json:"node,omitempty"`
+	Connected bool   `json:"connected,omitempty"`
+	HasMine   bool   `json:"holds_our_heads,omitempty"`
+	// Holds: whether it holds our current version (HoldsYes, HoldsNo,
+	// HoldsUnknown), by its own word; Since: when it last said which
+	// version it holds (with HoldsYes, since when it holds it).
+	Holds    string    `json:"holds"`
+	Since    time.Time `json:"since,omitzero"`
+	LastSeen time.Time `json:"last_seen,omitzero"`
+	Outgoing int       `json:"changes_to_send,omitempty"`
+	// OutgoingBytes: what those changes take (connected peers).
+	OutgoingBytes int64 `json:"bytes_to_send,omitempty"`
+	Incoming      bool  `json:"has_changes_for_us,omitempty"`
 	// How many changes we lack that the peer holds, when it has said how
 	// many it holds (it does with every batch it sends).
 	IncomingCount int `json:"changes_to_receive,omitempty"`
@@ -29,6 +44,10 @@ type PeerStatus struct {
 	// this device has, of how many in all ("n of m changes").
 	Have  int `json:"have,omitempty"`
 	Total int `json:"total,omitempty"`
+	// Failure is why sync with it fails, if it does: a change from it
+	// refused, the node refused this vault or cannot be reached, or
+	// refused a file of the page (its quota).
+	Failure string `json:"failure,omitempty"`
 }
 
 // ObjectStatus is an object's sync status.
@@ -62,6 +81,11 @@ type VaultStatus struct {
 	Nodes   []NodeStatus   `json:"nodes"`
 	Devices []PeerStatus   `json:"devices_connected"`
 	Objects []ObjectStatus `json:"objects"`
+	// Peers is each node and other device of the vault (connected or
+	// not) and how many pages it holds; Summary says it in a line ("on
+	// the node as of 12:04; phone has 3 pages to fetch").
+	Peers   []PeerSummary `json:"peers"`
+	Summary string        `json:"summary,omitempty"`
 	// FilesPending counts files no node has pinned yet; Files counts the
 	// files by what is left to do of them.
 	FilesPending int          `json:"files_pending,omitempty"`
@@ -103,9 +127,47 @@ type NodeStatus struct {
 	LastError    string    `json:"last_error,omitempty"`
 }
 
-// Status computes the vault's status; with only set, of that object alone.
+// Status computes the vault's status; with only set, of that object alone
+// (each object listing its connected peers: StatusOf says which).
 func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, error) {
-	vs := VaultStatus{Nodes: []NodeStatus{}, Devices: []PeerStatus{}, Objects: []ObjectStatus{}}
+	return d.StatusOf(ctx, StatusOptions{Only: only})
+}
+
+// PeerList says which peers each object of a status lists.
+type PeerList int
+
+const (
+	ConnectedPeers PeerList = iota // those connected now
+	AllPeers                       // every node and other device, connected or not
+	PendingPeers                   // of all, those that lack our version, have changes for us, or fail
+	NoPeers                        // none: the vault's line and its Peers say enough
+)
+
+// ParsePeerList reads the API's ?peers= ("", "1" or "all", "pending", "none").
+func ParsePeerList(s string) (PeerList, error) {
+	switch s {
+	case "":
+		return ConnectedPeers, nil
+	case "1", "all":
+		return AllPeers, nil
+	case "pending":
+		return PendingPeers, nil
+	case "none":
+		return NoPeers, nil
+	}
+	return 0, fmt.Errorf("peers=%q: want all, pending or none", s)
+}
+
+// StatusOptions says what a status holds.
+type StatusOptions struct {
+	Only  *change.ID // one object's, not the vault's
+	Peers PeerList   // which peers each object lists
+}
+
+// StatusOf computes the vault's status, or one object's.
+func (d *Device) StatusOf(ctx context.Context, opt StatusOptions) (VaultStatus, error) {
+	only := opt.Only
+	vs := VaultStatus{Nodes: []NodeStatus{}, Devices: []PeerStatus{}, Objects: []ObjectStatus{}, Peers: []PeerSummary{}}
 	nodePeers := map[objsync.PeerID]bool{}
 	reachable := false
 	nodes := d.Nodes()
@@ -149,6 +211,10 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		}
 	}
 	names := d.deviceNames(ctx)
+	pv, err := d.peerView(ctx, nodes)
+	if err != nil {
+		return vs, err
+	}
 	for p := range d.Service.Peers() {
 		if !isNode(p) {
 			ps := PeerStatus{Peer: string(p), Name: names[p]}
@@ -159,15 +225,52 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		}
 	}
 	slices.SortFunc(vs.Devices, func(a, b PeerStatus) int { return strings.Compare(a.Peer, b.Peer) })
-	objs, err := d.Engine.List(ctx, vault.ListOptions{All: true})
-	if err != nil {
+	var objs []store.Object
+	if only != nil { // its row alone, not the vault's
+		o, err := d.Engine.ObjectInfo(ctx, *only)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return vs, err
+		}
+		if err == nil {
+			objs = append(objs, o)
+		}
+	} else if objs, err = d.Engine.List(ctx, vault.ListOptions{All: true}); err != nil {
 		return vs, err
 	}
 	off, err := d.Engine.SyncOff(ctx)
 	if err != nil {
 		return vs, err
 	}
+	// What sync knows of each object, asked of the loop in batches with
+	// our heads read in one query (pv), and the store's facts by set: a
+	// query or two for the vault, not five an object.
+	var ids []change.ID
+	var mine [][]change.ID
+	for _, o := range objs {
+		if (only == nil || o.ID == *only) && !off[o.ID] {
+			ids = append(ids, o.ID)
+			mine = append(mine, pv.held.Mine[o.ID])
+		}
+	}
+	live, liveErr := d.Service.Objects(ctx, ids, mine)
+	if liveErr == nil && (opt.Peers == AllPeers || opt.Peers == PendingPeers) {
+		// What peers away lack, when they are listed.
+		liveErr = pv.countLacks(ctx, d.Service, ids)
+	}
+	if liveErr != nil {
+		if ctx.Err() != nil {
+			return vs, liveErr
+		}
+		if vs.Reason == "" {
+			vs.Reason = liveErr.Error() // the store failed: "storage error: …"
+		}
+	}
+	facts, err := d.Engine.StatusFacts(ctx)
+	if err != nil {
+		return vs, err
+	}
 	var labels []string
+	next := 0
 	for _, o := range objs {
 		if only != nil && o.ID != *only {
 			continue
@@ -179,30 +282,21 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 			continue
 		}
 		failure := d.nodeLied(o.ID, vs.Reason) // a node caught lying about it (nodeacks.go)
-		peers, err := d.Service.Object(ctx, o.ID)
-		if err != nil {
-			if ctx.Err() != nil {
-				return vs, err
-			}
-			failure = err.Error() // the store failed: "storage error: …"
-			if vs.Reason == "" {
-				vs.Reason = failure
-			}
+		var peers []objsync.PeerObject
+		if liveErr == nil {
+			peers = live[next]
 		}
+		next++
 		if failure == "" {
 			failure = d.refusedBy(peers, isNode, names, o.ID)
 		}
-		parked, err := d.Engine.ParkedCount(ctx, o.ID)
-		if err != nil {
-			return vs, err
-		}
-		damaged, err := d.Engine.DamagedCount(ctx, o.ID)
-		if err != nil {
-			return vs, err
-		}
-		fstates, ffacts, err := d.fileFacts(ctx, o.ID)
-		if err != nil {
-			return vs, err
+		parked, damaged := facts.Parked[o.ID], facts.Damaged[o.ID]
+		var fstates []FileState
+		var ffacts []status.FileFacts
+		if facts.Chunked[o.ID] {
+			if fstates, ffacts, err = d.fileFacts(ctx, o.ID); err != nil {
+				return vs, err
+			}
 		}
 		for _, f := range fstates {
 			if !f.Pinned {
@@ -212,21 +306,37 @@ func (d *Device) Status(ctx context.Context, only *change.ID) (VaultStatus, erro
 		}
 		label, reason := status.Object(status.Facts{Peers: peers, IsNode: isNode, Parked: parked, Damaged: damaged,
 			Failure: failure, WarmingUp: warm, Files: ffacts})
-		eqs, err := d.Engine.Equivocators(ctx, o.ID)
-		if err != nil {
-			return vs, err
+		var eqs []vault.Equivocator
+		if facts.Inert[o.ID] {
+			if eqs, err = d.Engine.Equivocators(ctx, o.ID); err != nil {
+				return vs, err
+			}
 		}
 		os := ObjectStatus{ID: o.ID.String(), Title: o.Title, Status: label, Reason: reason, Waiting: parked, Damaged: damaged, Peers: []PeerStatus{}, Files: fstates}
 		for _, q := range eqs {
 			os.Equivocating = append(os.Equivocating, Equivocating{Key: hex.EncodeToString(q.Key), Name: q.Name, Inert: q.Inert})
 		}
-		for _, p := range peers {
-			os.Peers = append(os.Peers, PeerStatus{Peer: string(p.Peer), Name: names[p.Peer], Node: isNode(p.Peer),
-				HasMine: p.HasMine, Outgoing: p.Outgoing, Incoming: p.Incoming, IncomingCount: p.IncomingCount, Have: p.Have, Total: p.Total})
+		refused := ""
+		for _, f := range ffacts {
+			if !f.Pinned && f.Refused != "" {
+				refused = f.Refused
+			}
+		}
+		for _, ps := range pv.object(o.ID, peers, names, isNode, refused) {
+			if only == nil {
+				// The peer's own facts are said once, in vs.Peers.
+				ps.Key, ps.Addr, ps.LastSeen = "", "", time.Time{}
+			}
+			if opt.Peers.lists(ps, pv.failureOf(objsync.PeerID(ps.Peer))) {
+				os.Peers = append(os.Peers, ps)
+			}
 		}
 		vs.Objects = append(vs.Objects, os)
 		labels = append(labels, label)
 	}
+	sortSummary(pv.sum)
+	vs.Peers = pv.sum
+	vs.Summary = summary(pv.sum, time.Now())
 	vs.Status = status.Vault(labels, reachable || warm != "")
 	switch {
 	case vs.Reason != "": // a failure that stops sync for every object
@@ -280,4 +390,21 @@ func (d *Device) refusedBy(peers []objsync.PeerObject, isNode func(objsync.PeerI
 		}
 	}
 	return why
+}
+
+// lists says whether an object's status lists peer ps. Pending: one that
+// is known to lack our version (a device that never said is not: it syncs
+// through the node, say), has changes for us, or fails with this object
+// (beyond what fails with the peer itself, peerFailure, said once).
+func (l PeerList) lists(ps PeerStatus, peerFailure string) bool {
+	switch l {
+	case AllPeers:
+		return true
+	case PendingPeers:
+		return ps.Holds == HoldsNo || (ps.Holds == HoldsUnknown && ps.Node) || ps.Outgoing > 0 || ps.Incoming ||
+			(ps.Failure != "" && ps.Failure != peerFailure)
+	case NoPeers:
+		return false
+	}
+	return ps.Connected
 }

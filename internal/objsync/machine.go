@@ -227,13 +227,14 @@ func (m *Machine) tell(pr *peer, obj ID, mine []ID) {
 
 // setHeld records what a peer said it holds, for status and for the driver
 // to persist.
-func (m *Machine) setHeld(pr *peer, obj ID, h [32]byte) {
+func (m *Machine) setHeld(pr *peer, obj ID, heads []ID) {
+	h := HeadsHash(heads)
 	o := pr.entry(obj)
 	if o.hasHeld && o.held == h {
 		return
 	}
 	o.held, o.hasHeld = h, true
-	m.ready.Held = append(m.ready.Held, HeldUpdate{Peer: pr.id, Object: obj, Heads: h})
+	m.ready.Held = append(m.ready.Held, HeldUpdate{Peer: pr.id, Object: obj, Heads: h, Of: heads})
 }
 
 // Ready returns what the driver must do; call Advance when done.
@@ -409,7 +410,7 @@ func (m *Machine) Step(from PeerID, msg Message) error {
 			return nil // none taken (see Withholder)
 		}
 		pr.setHeads(msg.Object, msg.Heads)
-		m.setHeld(pr, msg.Object, HeadsHash(msg.Heads))
+		m.setHeld(pr, msg.Object, msg.Heads)
 		pr.entry(msg.Object).count = msg.Held
 		for _, c := range msg.Changes {
 			m.ready.Received = append(m.ready.Received, Incoming{From: from, Object: msg.Object, Change: c})
@@ -567,7 +568,7 @@ func (m *Machine) stepHeads(pr *peer, obj ID, theirs []ID) error {
 	}
 	pr.setHeads(obj, theirs)
 	theirHash := HeadsHash(theirs)
-	m.setHeld(pr, obj, theirHash)
+	m.setHeld(pr, obj, theirs)
 	mine, err := m.store.Heads(obj)
 	if err != nil {
 		return err

@@ -158,6 +158,7 @@ type HeldUpdate struct {
 	Peer   PeerID
 	Object ID
 	Heads  [32]byte // HeadsHash of the peer's heads
+	Of     []ID     // the heads themselves (the message's: not to be changed)
 }
 
 // Config tunes a machine.

@@ -200,8 +200,10 @@ type PeerObject struct {
 	// HasMine: the peer said it holds every change of our current heads
 	// (its own word, this connection or an earlier one).
 	HasMine  bool
-	Outgoing int  // changes of ours the peer lacks (when Known)
-	Incoming bool // the peer holds changes we lack
+	Outgoing int // changes of ours the peer lacks (when Known)
+	// OutgoingBytes is what those changes take, as stored.
+	OutgoingBytes int64
+	Incoming      bool // the peer holds changes we lack
 	// While Incoming, and once the peer has sent some: how many of its
 	// changes we lack, and how many the object has in all, so that a
 	// download shows "Have of Total" (exact for a download; with changes
@@ -211,6 +213,27 @@ type PeerObject struct {
 	Failed        bool // changes from the peer were refused
 }
 
+// Lacks says how many changes of ours, and how many bytes, a peer that
+// holds theirs lacks of obj: for a peer not connected, by the heads it
+// last said it holds.
+// With mine nil, our heads are read; else they are mine (read by the
+// caller for many objects at once).
+func (m *Machine) Lacks(obj ID, theirs, mine []ID) (int, int64, error) {
+	if mine == nil {
+		var err error
+		if mine, err = m.store.Heads(obj); err != nil {
+			return 0, 0, err
+		}
+	}
+	g, lack, n, err := m.missing(obj, theirs, mine)
+	if err != nil || n == 0 {
+		return 0, 0, err
+	}
+	var b int64
+	lack.each(func(i int) bool { b += int64(g.Size(i)); return true })
+	return n, b, nil
+}
+
 // Object reports, for each connected peer in id order, what it holds of
 // obj.
 func (m *Machine) Object(obj ID) ([]PeerObject, error) {
@@ -218,6 +241,12 @@ func (m *Machine) Object(obj ID) ([]PeerObject, error) {
 	if err != nil {
 		return nil, err
 	}
+	return m.ObjectAt(obj, mine)
+}
+
+// ObjectAt is Object with our heads of obj given (read by the caller, for
+// many objects at once: a vault's status).
+func (m *Machine) ObjectAt(obj ID, mine []ID) ([]PeerObject, error) {
 	myHash := HeadsHash(mine)
 	var out []PeerObject
 	for _, pr := range m.sorted() {
@@ -228,11 +257,14 @@ func (m *Machine) Object(obj ID) ([]PeerObject, error) {
 				po.HasMine = true
 			} else if o.hasHeads {
 				theirs := o.heads
-				g, _, n, err := m.missing(obj, theirs, mine)
+				g, lack, n, err := m.missing(obj, theirs, mine)
 				if err != nil {
 					return nil, err
 				}
 				po.Outgoing, po.Have = n, g.Len()
+				if n > 0 {
+					lack.each(func(i int) bool { po.OutgoingBytes += int64(g.Size(i)); return true })
+				}
 				po.HasMine = po.Outgoing == 0
 				for _, t := range theirs {
 					have, err := m.store.Has(obj, t)

@@ -12,12 +12,21 @@ export async function api<T>(path: string, body?: unknown): Promise<T> {
 
 export interface Row { id: string; title: string; type: string; archived: boolean; deleted: boolean; updated: string; snippet: string; match?: string; changes?: number }
 
-export interface Peer { peer: string; name: string; node: boolean; key?: string; holds_our_heads: boolean; changes_to_send: number; has_changes_for_us: boolean; changes_to_receive?: number; have?: number; total?: number }
+/** Peer is one peer's part in a page's status: a node or another device, connected or not. holds: whether it holds
+ * this device's current version ("yes", "no", "unknown": a device met only through the node); since: when it last
+ * said which version it holds. */
+export interface Peer {
+  peer: string; name: string; node: boolean; key?: string; addr?: string; connected?: boolean; holds_our_heads: boolean;
+  holds?: string; since?: string; last_seen?: string; changes_to_send: number; bytes_to_send?: number; has_changes_for_us: boolean;
+  changes_to_receive?: number; have?: number; total?: number; failure?: string;
+}
+/** PeerSummary is one peer's part in the vault's status: how many pages it holds. */
+export interface PeerSummary { peer: string; name: string; node: boolean; connected: boolean; last_seen?: string; pages_held: number; pages_to_fetch: number; pages_unknown?: number; as_of?: string; failure?: string }
 export interface NodeState { addr: string; connected: boolean; incompatible?: boolean; refused?: string; last_seen?: string; last_error?: string }
 export interface ObjectStatus { id: string; title: string; status: string; reason?: string; changes_waiting_for_parents?: number; damaged_changes?: number; peers: Peer[] }
 export interface Status {
   vault_id: string; device: string; data_dir: string; status?: string; reason?: string; mode?: string;
-  nodes?: NodeState[]; devices_connected?: Peer[]; objects?: ObjectStatus[];
+  nodes?: NodeState[]; devices_connected?: Peer[]; objects?: ObjectStatus[]; peers?: PeerSummary[]; summary?: string;
 }
 export interface Version { version: number; point: string; device: string; start: string; end: string; changes: number; merged: boolean }
 export interface VersionView { version: number; markdown: string; diff: { op: number; text: string }[] }

@@ -3,7 +3,7 @@
 // progress, the page's history (versions, a version against now, restore
 // and its undo), and devices and settings (backup nodes added and
 // removed, diagnostics).
-import { api, time, type DeviceRow, type NodeState, type ObjectStatus, type Status, type Version, type VersionView } from "./api.ts";
+import { api, time, type DeviceRow, type NodeState, type ObjectStatus, type Peer, type Status, type Version, type VersionView } from "./api.ts";
 
 const $ = (id: string) => document.getElementById(id)!;
 
@@ -22,6 +22,30 @@ function nodeOf(s: Status, peer: string): NodeState | undefined {
   return (s.nodes || []).find((n) => n.addr.endsWith("/p2p/" + peer));
 }
 
+/** sizeText is a byte count as people read it: "710 B", "1.2 MB". */
+export function sizeText(n: number): string {
+  for (const [u, name] of [[1e9, "GB"], [1e6, "MB"], [1e3, "kB"]] as const) if (n >= u) return (n / u).toFixed(1).replace(/\.0$/, "") + " " + name;
+  return n + " B";
+}
+
+/** peerFacts is what the popover says of one peer of a page: whether it holds this version and since when, what is
+ * pending each way, connected or when last seen, and why sync with it fails. */
+export function peerFacts(p: Peer, since: string | undefined): string[] {
+  const facts: string[] = [];
+  const holds = p.holds || (p.holds_our_heads ? "yes" : "no");
+  if (holds === "yes") facts.push("holds this version" + (since ? " (since " + time(since) + ")" : ""));
+  else if (holds === "unknown") facts.push("not known to hold this version");
+  else facts.push("does not hold this version yet" + (since ? " (as it said at " + time(since) + ")" : ""));
+  if (p.changes_to_send) facts.push(p.changes_to_send + (p.changes_to_send === 1 ? " change" : " changes") + (p.bytes_to_send ? " (" + sizeText(p.bytes_to_send) + ")" : "") + " to send it");
+  if (p.has_changes_for_us) {
+    const n = p.changes_to_receive || 0;
+    facts.push((n ? n + (n === 1 ? " change" : " changes") : "changes") + " to receive from it" + (p.total ? " (" + (p.have || 0) + " of " + p.total + " here)" : ""));
+  }
+  facts.push(p.connected ? "connected" : "last seen " + time(p.last_seen)); // false is left out of the JSON
+  if (p.failure) facts.push(p.failure);
+  return facts;
+}
+
 /** showPeers fills the badge's popover: every peer of the page by name. */
 export function showPeers(s: Status, o: ObjectStatus | undefined) {
   const ul = $("peers-list");
@@ -34,18 +58,14 @@ export function showPeers(s: Status, o: ObjectStatus | undefined) {
     li.dataset.kind = p.node ? "node" : "device";
     const n = p.node ? nodeOf(s, p.peer) : undefined;
     if (n) seen.add(n.addr);
-    li.append(el("strong", p.node ? "Backup node" : p.name || "Device …" + p.peer.slice(-6)));
-    const facts: string[] = [];
-    facts.push(p.holds_our_heads ? "holds this version (since " + new Date(holding.get(key)!).toLocaleTimeString() + ")" : "does not hold this version yet");
-    if (p.changes_to_send) facts.push(p.changes_to_send + " changes to send it");
-    if (p.has_changes_for_us) facts.push((p.changes_to_receive ? p.changes_to_receive + " changes" : "changes") + " to receive from it");
-    if (n) {
-      facts.push(n.connected ? "connected" : "not connected");
-      facts.push("last seen " + time(n.last_seen));
+    if (p.addr) seen.add(p.addr);
+    li.append(el("strong", p.node ? "Backup node" + (p.name && p.name !== "the node" ? " (" + p.name.replace(/^node /, "") + ")" : "") : p.name || "Device …" + p.peer.slice(-6)));
+    // Since: the device's word (persisted); else since this app saw it.
+    const since = p.since || (p.holds_our_heads ? new Date(holding.get(key)!).toISOString() : undefined);
+    const facts = peerFacts(p, since);
+    if (n && !p.failure) {
       if (n.refused) facts.push("refused: " + n.refused);
       else if (n.last_error && !n.connected) facts.push("last error: " + n.last_error);
-    } else if (!p.node) {
-      facts.push("connected directly now");
     }
     li.append(el("span", " · " + facts.join(" · ")));
     ul.append(li);
@@ -73,7 +93,8 @@ export function showVault(s: Status) {
   $("vault-label").dataset.status = s.status || "";
   $("vault-dir").textContent = s.data_dir;
   $("vault-mode").textContent = s.mode ? "sync: " + s.mode : "";
-  $("vault-reason").textContent = s.reason || "";
+  // Why it fails, and where the vault is ("on the node as of 12:04; phone has 3 pages to fetch").
+  $("vault-reason").textContent = [s.reason, s.summary].filter(Boolean).join(" · ");
   const objs = s.objects || [];
   let left = 0, incoming = 0;
   for (const o of objs) {
