@@ -26,20 +26,12 @@ type LackQuery struct {
 // loop a batch at a time.
 func (s *Service) Lacks(ctx context.Context, qs []LackQuery) ([]Lack, error) {
 	out := make([]Lack, len(qs))
-	var err error
-	for lo := 0; lo < len(qs); lo += objectsPerAsk {
-		hi := min(lo+objectsPerAsk, len(qs))
-		if aerr := s.ask(ctx, func() {
-			for i := lo; i < hi && err == nil; i++ {
-				out[i].Changes, out[i].Bytes, err = s.machine.Lacks(qs[i].Object, objIDs(qs[i].Theirs), objIDs(qs[i].Mine))
-			}
-			s.check(err)
-		}); aerr != nil {
-			return nil, aerr
-		}
-		if err != nil {
-			return nil, fmt.Errorf("storage error: %w", err)
-		}
+	err := s.inBatches(ctx, len(qs), func(i int) (err error) {
+		out[i].Changes, out[i].Bytes, err = s.machine.Lacks(qs[i].Object, objIDs(qs[i].Theirs), objIDs(qs[i].Mine))
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -53,26 +45,35 @@ const objectsPerAsk = 512
 // objs[i]. It asks the loop a batch at a time.
 func (s *Service) Objects(ctx context.Context, objs []change.ID, mine [][]change.ID) ([][]objsync.PeerObject, error) {
 	out := make([][]objsync.PeerObject, len(objs))
+	err := s.inBatches(ctx, len(objs), func(i int) (err error) {
+		out[i], err = s.machine.ObjectAt(objs[i], objIDs(mine[i]))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// inBatches runs f(i) for every i below n on the loop goroutine,
+// objectsPerAsk at a time, until f fails (with a storage error).
+func (s *Service) inBatches(ctx context.Context, n int, f func(i int) error) error {
 	var err error
-	for lo := 0; lo < len(objs); lo += objectsPerAsk {
-		hi := min(lo+objectsPerAsk, len(objs))
+	for lo := 0; lo < n; lo += objectsPerAsk {
+		hi := min(lo+objectsPerAsk, n)
 		if aerr := s.ask(ctx, func() {
 			for i := lo; i < hi && err == nil; i++ {
-				hs := make([]objsync.ID, len(mine[i]))
-				for j, h := range mine[i] {
-					hs[j] = h
-				}
-				out[i], err = s.machine.ObjectAt(objs[i], hs)
+				err = f(i)
 			}
 			s.check(err)
 		}); aerr != nil {
-			return nil, aerr
+			return aerr
 		}
 		if err != nil {
-			return nil, fmt.Errorf("storage error: %w", err)
+			return fmt.Errorf("storage error: %w", err)
 		}
 	}
-	return out, nil
+	return nil
 }
 
 // objIDs converts ids (nil stays nil).
