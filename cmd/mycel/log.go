@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"mycel/internal/activity"
-	"mycel/internal/change"
 )
 
 func (a *app) logCmd() *cobra.Command {
@@ -60,23 +59,7 @@ the content of a page: titles are looked up when it is shown.`,
 			if err != nil {
 				return err
 			}
-			titles := map[string]string{}
-			title := func(obj string) string {
-				if obj == "" {
-					return ""
-				}
-				if t, ok := titles[obj]; ok {
-					return t
-				}
-				t := ""
-				if id, err := change.ParseID(obj); err == nil {
-					if o, err := e.Get(ctx, id); err == nil {
-						t = o.Title()
-					}
-				}
-				titles[obj] = t
-				return t
-			}
+			title := e.TitleLookup(ctx)
 			line := func(w io.Writer, en activity.Entry) { fmt.Fprintln(w, activity.Describe(en, title(en.Object))) }
 			if !follow {
 				if entries == nil {

@@ -134,15 +134,10 @@ func (a *app) printSync(ctx context.Context, e *vault.Engine) error {
 	if err != nil {
 		return err
 	}
-	off, err := e.SyncOff(ctx)
+	ids, err := e.SyncOffList(ctx)
 	if err != nil {
 		return err
 	}
-	ids := make([]change.ID, 0, len(off))
-	for id := range off {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(x, y change.ID) int { return bytes.Compare(x[:], y[:]) })
 	type page struct {
 		ID    string `json:"id"`
 		Title string `json:"title"`

@@ -6,7 +6,6 @@ import (
 	"strconv"
 
 	"mycel/internal/activity"
-	"mycel/internal/change"
 	"mycel/internal/vault"
 )
 
@@ -46,18 +45,10 @@ func logRoutes(mux *http.ServeMux, e *vault.Engine) {
 			fail(w, http.StatusInternalServerError, err)
 			return
 		}
-		titles := map[string]string{}
+		title := e.TitleLookup(r.Context())
 		out := make([]LogLine, 0, len(es))
 		for _, en := range es {
-			t, ok := titles[en.Object]
-			if !ok && en.Object != "" {
-				if id, err := change.ParseID(en.Object); err == nil {
-					if o, err := e.Get(r.Context(), id); err == nil {
-						t = o.Title()
-					}
-				}
-				titles[en.Object] = t
-			}
+			t := title(en.Object)
 			out = append(out, LogLine{Entry: en, Title: t, Text: activity.Describe(en, t)})
 		}
 		reply(w, out)

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -35,21 +34,16 @@ func syncState(r *http.Request, e *vault.Engine, obj change.ID, asked bool) (Syn
 	if err != nil {
 		return SyncState{}, err
 	}
-	off, err := e.SyncOff(r.Context())
+	ids, err := e.SyncOffList(r.Context())
 	if err != nil {
 		return SyncState{}, err
 	}
 	out := SyncState{Mode: string(m), SyncOff: []string{}}
-	ids := make([]change.ID, 0, len(off))
-	for id := range off {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b change.ID) int { return bytes.Compare(a[:], b[:]) })
 	for _, id := range ids {
 		out.SyncOff = append(out.SyncOff, id.String())
 	}
 	if asked {
-		out.Object, out.Off = obj.String(), off[obj]
+		out.Object, out.Off = obj.String(), slices.Contains(ids, obj)
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"slices"
 
 	"mycel/internal/change"
 	"mycel/internal/objsync"
@@ -22,11 +23,7 @@ func (d *Device) sendRemovals(ctx context.Context, p objsync.PeerID, addr string
 		return
 	}
 	for _, r := range rs {
-		done := false
-		for _, a := range r.Done {
-			done = done || a == addr
-		}
-		if !done {
+		if !slices.Contains(r.Done, addr) {
 			d.Service.SendRemove(ctx, p, d.Engine.SignNodeRemoval(r))
 		}
 	}

@@ -682,3 +682,24 @@ func (e *Engine) Changed(ctx context.Context, seq int64) (map[change.ID][]change
 	})
 	return out, last, err
 }
+
+// TitleLookup gives the title of an object named by its hex id ("" when
+// it is not here), each read once: for showing logs that hold ids only.
+func (e *Engine) TitleLookup(ctx context.Context) func(hexID string) string {
+	titles := map[string]string{}
+	return func(hexID string) string {
+		if hexID == "" {
+			return ""
+		}
+		t, ok := titles[hexID]
+		if !ok {
+			if id, err := change.ParseID(hexID); err == nil {
+				if o, err := e.Get(ctx, id); err == nil {
+					t = o.Title()
+				}
+			}
+			titles[hexID] = t
+		}
+		return t
+	}
+}

@@ -1,11 +1,11 @@
 package vault
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -144,11 +144,7 @@ func setSyncOffIn(tx store.Tx, ids []change.ID, off bool) error {
 			delete(cur, id)
 		}
 	}
-	list := make([]change.ID, 0, len(cur))
-	for id := range cur {
-		list = append(list, id)
-	}
-	slices.SortFunc(list, func(a, b change.ID) int { return bytes.Compare(a[:], b[:]) })
+	list := idsOf(cur)
 	b = make([]byte, 0, 32*len(list))
 	for _, id := range list {
 		b = append(b, id[:]...)
@@ -172,6 +168,15 @@ func (e *Engine) SyncOff(ctx context.Context) (map[change.ID]bool, error) {
 	})
 	return out, err
 }
+
+// SyncOffList is SyncOff in the order of ids.
+func (e *Engine) SyncOffList(ctx context.Context) ([]change.ID, error) {
+	off, err := e.SyncOff(ctx)
+	return idsOf(off), err
+}
+
+// idsOf is the ids of a set, in order.
+func idsOf(set map[change.ID]bool) []change.ID { return slices.SortedFunc(maps.Keys(set), compareIDs) }
 
 // SetSyncOff keeps pages to this device (off) — their changes and files
 // go to no node and no device, and reconciliation does not name them —
