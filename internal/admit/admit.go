@@ -68,6 +68,13 @@ type Applier interface {
 	Finish(tx store.Tx, heads map[change.ID][]change.ID) error
 }
 
+// Admitter is an Applier that refuses some changes whole, before they are
+// parked or stored (a node refuses those of an object a device had it
+// remove): an error wrapping ErrRejected refuses the change.
+type Admitter interface {
+	Admit(c *change.Change) error
+}
+
 // Receive takes changes into the store of vault (members l) in the
 // caller's transaction: errs[i] says why change i was refused; err is the
 // first error that is not a refusal (a storage error), and then the
@@ -245,6 +252,13 @@ func (p *pipeline) receive(in Incoming) (Outcome, error) {
 		return 0, err
 	case v == duplicate:
 		return Stale, nil
+	}
+	if a, ok := p.app.(Admitter); ok {
+		if err := a.Admit(c); err != nil {
+			return 0, err
+		}
+	}
+	switch {
 	case v == park:
 		p.parked[c.Object] = true
 		if w := p.waits[c.Object]; w != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ed25519"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -96,5 +97,51 @@ func TestRemoveObjectOnRequest(t *testing.T) {
 	}
 	if err := receiveAll(obj); err != nil || count(obj) == 0 {
 		t.Fatalf("after a restore: %v, %d changes", err, count(obj))
+	}
+}
+
+// Changes of the object arriving while it is removed: none of them is
+// left once the removal returns (receives hold the lock the purge takes).
+func TestRemoveObjectWhileChangesArrive(t *testing.T) {
+	ctx := context.Background()
+	n, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	e, _, _ := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "laptop")
+	defer e.Close()
+	recs, _ := e.MemberRecords(ctx)
+	v, err := n.Register(ctx, e.VaultID(), e.DeviceKey(), recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	obj, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("x\n")})
+	for i := range 50 {
+		if _, err := e.AppendMarkdown(ctx, obj, fmt.Sprintf("line %d\n", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ids, raws, _ := e.Changes(ctx, obj)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range ids {
+			v.Receive(ctx, ids[i], raws[i]) // refused once the removal is marked
+		}
+	}()
+	if err := v.RemoveObject(ctx, e.DeviceKey(), e.SignNodeRemoval(vault.NodeRemoval{Object: obj, TimeMs: time.Now().UnixMilli()})); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	var left int
+	v.db.View(ctx, func(tx store.Tx) error {
+		ms, err := tx.Changes(obj, 0)
+		ps, _, _ := tx.Parked(obj)
+		left = len(ms) + len(ps)
+		return err
+	})
+	if left != 0 {
+		t.Fatalf("%d changes of the removed object stored or parked after its removal", left)
 	}
 }

@@ -249,10 +249,11 @@ func (v *Vault) ReceiveBatch(ctx context.Context, in []Incoming) (outs []Outcome
 // keeps it (and an index row for each object, which lists it).
 type keeper struct{ v *Vault }
 
-// Apply refuses the changes of an object removed on request (remove.go).
-func (k keeper) Apply(_ store.Tx, c *change.Change, _ bool) (bool, error) {
-	return false, k.v.refuseRemoved(c)
-}
+func (keeper) Apply(store.Tx, *change.Change, bool) (bool, error) { return false, nil }
+
+// Admit refuses the changes of an object removed on request (remove.go),
+// parked or not.
+func (k keeper) Admit(c *change.Change) error { return k.v.refuseRemoved(c) }
 
 func (keeper) Stored(tx store.Tx, c *change.Change, _ int64) error {
 	if c.IsRoot() {
