@@ -8,11 +8,14 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"mycel/internal/change"
 	"mycel/internal/keys"
 	"mycel/internal/member"
 	"mycel/internal/nodeack"
 	"mycel/internal/objsync"
+	"mycel/internal/pb"
 	"mycel/internal/store"
 	"mycel/internal/syncer"
 )
@@ -91,13 +94,16 @@ func (n *nodeAcks) verify(a syncer.Ack) (bool, error) {
 		// request. One that is not is the node's own invention.
 		r := a.Removal
 		err := member.VerifyRemoval(r.Device, keys.VaultID(n.vault), r)
-		if err == nil && (a.Via != "" || r.Restore || change.ID(r.Object) != a.Object) {
+		if err == nil && (r.Restore || change.ID(r.Object) != a.Object) {
 			err = errors.New("it names another object, or a restore")
 		}
 		if err == nil {
 			if ok, merr := n.d.Engine.IsMember(n.d.ctx, r.Device); merr != nil || !ok {
 				err = errors.New("its device is not a member of this vault")
 			}
+		}
+		if err != nil && a.Via != "" {
+			return false, fmt.Errorf("a word passed on for node %s: the request it says the node removed page %s by: %w", shortID(a.Node), a.Object.Short(), err)
 		}
 		if err != nil {
 			return false, fmt.Errorf("node %s: the request it says it removed page %s by: %w", shortID(a.Node), a.Object.Short(), err)
@@ -131,9 +137,8 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 		}
 	}
 	var lied []syncer.Ack
-	var cleared []change.ID
 	err := n.d.Engine.Store().Update(context.WithoutCancel(n.d.ctx), func(tx store.Tx) error {
-		lied, cleared = lied[:0], cleared[:0]
+		lied = lied[:0]
 		parents := func(id change.ID) ([]change.ID, bool, error) {
 			m, err := tx.Meta(id)
 			if errors.Is(err, store.ErrNotFound) {
@@ -163,13 +168,13 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 		}
 		for _, a := range as {
 			if a.Removal != nil {
-				// Removed at a member's request (verified): not a lie,
-				// and what is kept from now on is this word.
-				cleared = append(cleared, a.Object)
-				if err := tx.PutNodeAck(store.NodeAck{Node: string(a.Node), Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig}); err != nil {
+				excused, err := n.excuse(tx, a)
+				if err != nil {
 					return err
 				}
-				continue
+				if excused {
+					continue
+				}
 			}
 			v, u, err := n.judge(tx, parents, a)
 			switch {
@@ -192,11 +197,6 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 		n.d.cfg.Log.Warn("check node acknowledgements", "err", err)
 		return
 	}
-	for _, obj := range cleared {
-		n.mu.Lock()
-		delete(n.lied, obj)
-		n.mu.Unlock()
-	}
 	for _, a := range lied {
 		n.d.cfg.Log.Warn("the backup node lost or hid changes it had confirmed; uploading them again",
 			"node", shortID(a.Node), "object", a.Object.Short(), "via", shortID(a.Via))
@@ -204,6 +204,55 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 		n.lied[a.Object] = true
 		n.mu.Unlock()
 	}
+}
+
+// removalSkew is how much older than the word it would excuse a removal
+// request may be (its device's clock against the node's): older, it
+// cannot be why the node dropped what that word confirmed.
+const removalSkew = 24 * time.Hour
+
+// excuse takes a node's word that carries a member's removal request
+// (Verify checked it) as the reason the node shows less than it had
+// confirmed, if that request may be: the word is later than the one
+// kept, and the request newer than any taken before for this node and
+// object and not older than the word kept. Then the word is kept
+// whatever it shows, and the request is not taken again: a node that
+// replays it cannot hide a later rollback by it. The node sends it with
+// every word of the object from the removal on (a device offline
+// meanwhile learns of it only once the object is back; one that met a
+// device which took it, from that device), and while the object is
+// removed its words name no heads.
+func (n *nodeAcks) excuse(tx store.Tx, a syncer.Ack) (bool, error) {
+	kept, err := tx.NodeAck(string(a.Node), a.Object)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+	case err != nil:
+		return false, err
+	case a.Time <= kept.Time || !excuses(kept, a.Removal.TimeMs):
+		return false, nil
+	}
+	raw, err := proto.Marshal(a.Removal)
+	if err != nil {
+		return false, err
+	}
+	next := store.NodeAck{Node: string(a.Node), Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig, Via: string(a.Via),
+		Lied: kept.Lied, Removal: raw, Excused: a.Time} // (a lie found before stays found)
+	return true, tx.PutNodeAck(next)
+}
+
+// excuses says whether a removal request of that time may explain a node
+// dropping what the word kept confirmed (see excuse).
+func excuses(kept store.NodeAck, requestMs int64) bool {
+	return requestMs > requestTime(kept.Removal) && requestMs > kept.Time-removalSkew.Milliseconds()
+}
+
+// requestTime is the time of a kept removal request (0: none).
+func requestTime(raw []byte) int64 {
+	var r pb.RemoveObject
+	if len(raw) == 0 || proto.Unmarshal(raw, &r) != nil {
+		return 0
+	}
+	return r.TimeMs
 }
 
 // undecided is a pair of a node's words the graph could not judge yet:
@@ -239,6 +288,11 @@ func (n *nodeAcks) judge(tx store.Tx, parents nodeack.Parents, a syncer.Ack) (no
 	if err != nil {
 		return nodeack.Unknown, undecided{}, err
 	}
+	if a.Via != "" && a.Time < kept.Excused {
+		// A word from before a removal this device took as the reason
+		// the node dropped what it confirmed: nothing to judge.
+		return nodeack.Consistent, undecided{}, nil
+	}
 	v, adopt, err := verdict(parents, kept, a)
 	if err != nil {
 		return v, undecided{}, err
@@ -247,7 +301,7 @@ func (n *nodeAcks) judge(tx store.Tx, parents nodeack.Parents, a syncer.Ack) (no
 		adopt = true
 	}
 	if adopt {
-		next.Lied = kept.Lied
+		next.Lied, next.Removal, next.Excused = kept.Lied, kept.Removal, kept.Excused
 		if err := tx.PutNodeAck(next); err != nil {
 			return v, undecided{}, err
 		}
@@ -286,7 +340,16 @@ func (n *nodeAcks) passOn(p objsync.PeerID) []syncer.Ack {
 		if len(a.Heads) == 0 {
 			continue // removed at a request: the node itself says why, not this word
 		}
-		out = append(out, syncer.Ack{Node: objsync.PeerID(a.Node), Ack: nodeack.Ack{Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig}})
+		w := syncer.Ack{Node: objsync.PeerID(a.Node), Ack: nodeack.Ack{Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig}}
+		if len(a.Removal) > 0 {
+			// Why this device let the node drop what it had confirmed:
+			// the device it meets may not know yet.
+			var r pb.RemoveObject
+			if proto.Unmarshal(a.Removal, &r) == nil {
+				w.Removal = &r
+			}
+		}
+		out = append(out, w)
 	}
 	return out
 }

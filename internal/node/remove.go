@@ -35,9 +35,14 @@ type removal struct {
 	TimeMs  int64 `json:"time_ms"`
 	Removed bool  `json:"removed"`
 	// Request is the device's signed request (pb.RemoveObject, its
-	// device set), passed on with the object's Heads as the reason the
-	// node no longer holds what it confirmed.
+	// device set).
 	Request []byte `json:"request,omitempty"`
+	// RemovedBy is the last removal request carried out (Request while
+	// removed), kept through a restore: passed on with the object's
+	// Heads, it is the reason the node once dropped what it had
+	// confirmed, which a device that did not see the object removed
+	// learns only once it is back (internal/device/nodeacks.go).
+	RemovedBy []byte `json:"removed_by,omitempty"`
 }
 
 // loadRemovals reads the requests carried out (at open).
@@ -105,7 +110,14 @@ func (v *Vault) RemoveObject(ctx context.Context, device ed25519.PublicKey, req 
 		v.mu.Unlock()
 		return err
 	}
-	v.removed[obj] = removal{TimeMs: req.TimeMs, Removed: !req.Restore, Request: raw}
+	by := raw
+	if req.Restore {
+		by = last.RemovedBy
+		if by == nil && last.Removed {
+			by = last.Request // kept before RemovedBy was
+		}
+	}
+	v.removed[obj] = removal{TimeMs: req.TimeMs, Removed: !req.Restore, Request: raw, RemovedBy: by}
 	v.mu.Unlock()
 	// From here every receive refuses the object's changes; one under way
 	// holds gcMu shared: the purge waits for it, so none stores after it.
@@ -129,20 +141,24 @@ func (v *Vault) RemoveObject(ctx context.Context, device ed25519.PublicKey, req 
 	return err
 }
 
-// RemovalProof is the signed request by which a device had obj removed
-// (nil when it is not removed).
-func (v *Vault) RemovalProof(obj change.ID) *pb.RemoveObject {
+// RemovalProof is the last signed request by which a device had obj
+// removed (nil if none ever did), and whether it is removed now.
+func (v *Vault) RemovalProof(obj change.ID) (proof *pb.RemoveObject, removed bool) {
 	v.mu.Lock()
 	r := v.removed[obj]
 	v.mu.Unlock()
-	if !r.Removed || len(r.Request) == 0 {
-		return nil
+	by := r.RemovedBy
+	if by == nil && r.Removed {
+		by = r.Request
+	}
+	if len(by) == 0 {
+		return nil, r.Removed
 	}
 	var req pb.RemoveObject
-	if proto.Unmarshal(r.Request, &req) != nil {
-		return nil
+	if proto.Unmarshal(by, &req) != nil {
+		return nil, r.Removed
 	}
-	return &req
+	return &req, r.Removed
 }
 
 // refuseRemoved is the admit.Applier check of a node: changes of an object

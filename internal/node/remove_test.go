@@ -98,6 +98,14 @@ func TestRemoveObjectOnRequest(t *testing.T) {
 	if err := receiveAll(obj); err != nil || count(obj) == 0 {
 		t.Fatalf("after a restore: %v, %d changes", err, count(obj))
 	}
+	// Its Heads still carry the removal request (why the node once
+	// dropped what it had confirmed), not the restore.
+	if proof, removed := v.RemovalProof(obj); removed || proof == nil || proof.Restore || proof.TimeMs != at.UnixMilli() || len(proof.Device) == 0 {
+		t.Fatalf("after a restore: proof %v, removed %v", proof, removed)
+	}
+	if proof, removed := v.RemovalProof(kept); removed || proof != nil {
+		t.Fatalf("an object never removed: proof %v, removed %v", proof, removed)
+	}
 }
 
 // Changes of the object arriving while it is removed: none of them is

@@ -2488,12 +2488,16 @@ func (x *NodeAcks) GetAcks() []*NodeAck {
 }
 
 type NodeAck struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Node          []byte                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"` // the node's peer id (its public key is in it)
-	Object        []byte                 `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
-	Heads         [][]byte               `protobuf:"bytes,3,rep,name=heads,proto3" json:"heads,omitempty"`
-	TimeMs        int64                  `protobuf:"varint,4,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
-	Signature     []byte                 `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Node      []byte                 `protobuf:"bytes,1,opt,name=node,proto3" json:"node,omitempty"` // the node's peer id (its public key is in it)
+	Object    []byte                 `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+	Heads     [][]byte               `protobuf:"bytes,3,rep,name=heads,proto3" json:"heads,omitempty"`
+	TimeMs    int64                  `protobuf:"varint,4,opt,name=time_ms,json=timeMs,proto3" json:"time_ms,omitempty"`
+	Signature []byte                 `protobuf:"bytes,5,opt,name=signature,proto3" json:"signature,omitempty"`
+	// The member's signed request to remove the object from the node that
+	// the device passing the word on took as the reason the node dropped
+	// what it had confirmed before (see internal/device/nodeacks.go).
+	Removal       *RemoveObject `protobuf:"bytes,6,opt,name=removal,proto3" json:"removal,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2559,6 +2563,13 @@ func (x *NodeAck) GetTimeMs() int64 {
 func (x *NodeAck) GetSignature() []byte {
 	if x != nil {
 		return x.Signature
+	}
+	return nil
+}
+
+func (x *NodeAck) GetRemoval() *RemoveObject {
+	if x != nil {
+		return x.Removal
 	}
 	return nil
 }
@@ -2810,13 +2821,14 @@ const file_mycel_proto_rawDesc = "" +
 	"\rack_signature\x18\v \x01(\fR\fackSignature\x120\n" +
 	"\aremoval\x18\f \x01(\v2\x16.mycel.v1.RemoveObjectR\aremoval\"1\n" +
 	"\bNodeAcks\x12%\n" +
-	"\x04acks\x18\x01 \x03(\v2\x11.mycel.v1.NodeAckR\x04acks\"\x82\x01\n" +
+	"\x04acks\x18\x01 \x03(\v2\x11.mycel.v1.NodeAckR\x04acks\"\xb4\x01\n" +
 	"\aNodeAck\x12\x12\n" +
 	"\x04node\x18\x01 \x01(\fR\x04node\x12\x16\n" +
 	"\x06object\x18\x02 \x01(\fR\x06object\x12\x14\n" +
 	"\x05heads\x18\x03 \x03(\fR\x05heads\x12\x17\n" +
 	"\atime_ms\x18\x04 \x01(\x03R\x06timeMs\x12\x1c\n" +
-	"\tsignature\x18\x05 \x01(\fR\tsignature\".\n" +
+	"\tsignature\x18\x05 \x01(\fR\tsignature\x120\n" +
+	"\aremoval\x18\x06 \x01(\v2\x16.mycel.v1.RemoveObjectR\aremoval\".\n" +
 	"\n" +
 	"WireChange\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\fR\x02id\x12\x10\n" +
@@ -2907,11 +2919,12 @@ var file_mycel_proto_depIdxs = []int32{
 	33, // 31: mycel.v1.SyncMessage.changes:type_name -> mycel.v1.WireChange
 	15, // 32: mycel.v1.SyncMessage.removal:type_name -> mycel.v1.RemoveObject
 	32, // 33: mycel.v1.NodeAcks.acks:type_name -> mycel.v1.NodeAck
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	15, // 34: mycel.v1.NodeAck.removal:type_name -> mycel.v1.RemoveObject
+	35, // [35:35] is the sub-list for method output_type
+	35, // [35:35] is the sub-list for method input_type
+	35, // [35:35] is the sub-list for extension type_name
+	35, // [35:35] is the sub-list for extension extendee
+	0,  // [0:35] is the sub-list for field type_name
 }
 
 func init() { file_mycel_proto_init() }

@@ -193,6 +193,13 @@ type NodeAck struct {
 	// Lied is when this device found that the node later showed less
 	// than it had confirmed (Unix ms; 0: it never did).
 	Lied int64
+	// Removal is the member's signed request to remove the object from
+	// the node (a marshalled pb.RemoveObject, its device set) that this
+	// device last took as the reason the node showed less than it had
+	// confirmed (nil: none), and Excused the time of the node's word it
+	// excused. Each request excuses that once.
+	Removal []byte
+	Excused int64
 }
 
 // Tx is one transaction.

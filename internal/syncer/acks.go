@@ -23,10 +23,12 @@ import (
 type AckSigner struct {
 	Key   ed25519.PrivateKey
 	Vault []byte
-	// Removal, when set, is the signed request by which a device had the
-	// node remove an object (nil if none): carried with the object's
-	// Heads, it is why the node no longer holds what it confirmed.
-	Removal func(change.ID) *pb.RemoveObject
+	// Removal, when set, gives the last signed request by which a device
+	// had the node remove an object (nil if none ever did), and whether
+	// it is removed now. Carried with the object's Heads, the request is
+	// why the node dropped what it had confirmed; while the object is
+	// removed its Heads name none (whatever the machine found before).
+	Removal func(change.ID) (proof *pb.RemoveObject, removed bool)
 }
 
 // Ack is a node's signed word as the service received it: from a node
@@ -35,8 +37,10 @@ type Ack struct {
 	Node objsync.PeerID
 	Via  objsync.PeerID
 	nodeack.Ack
-	// Removal: the device's signed request the node says it removed the
-	// object by (a word from the node itself only; Verify checks it).
+	// Removal: a member's signed request the node removed the object by
+	// (Verify checks it): carried by the node's words from that removal
+	// on, and by a word passed on whose device took it as the reason the
+	// node dropped what it had confirmed.
 	Removal *pb.RemoveObject
 }
 
@@ -72,6 +76,17 @@ func (s *Service) signAck(m *pb.SyncMessage, msg objsync.Message) {
 	if s.signer == nil || msg.Kind != objsync.Heads {
 		return
 	}
+	if s.signer.Removal != nil {
+		var removed bool
+		m.Removal, removed = s.signer.Removal(change.ID(msg.Object))
+		if removed {
+			// Heads the machine found before the object was removed,
+			// written after: the node's word is what it holds now
+			// (a device takes the removal as the reason once, so a
+			// word of the old heads after it would read as a lie).
+			m.Heads, msg.Heads = nil, nil
+		}
+	}
 	t := s.ackTime()
 	m.AckTimeMs = t
 	heads := make([]change.ID, len(msg.Heads))
@@ -79,9 +94,6 @@ func (s *Service) signAck(m *pb.SyncMessage, msg objsync.Message) {
 		heads[i] = change.ID(h)
 	}
 	m.AckSignature = nodeack.Sign(s.signer.Key, s.signer.Vault, change.ID(msg.Object), heads, t)
-	if s.signer.Removal != nil {
-		m.Removal = s.signer.Removal(change.ID(msg.Object))
-	}
 }
 
 // ackTime is the time of a node's next word: the clock's, never before
@@ -108,7 +120,7 @@ func acksOf(via objsync.PeerID, f *pb.NodeAcks) ([]Ack, error) {
 		if err != nil {
 			return nil, fmt.Errorf("acknowledgement: object: %w", err)
 		}
-		x := Ack{Node: objsync.PeerID(a.Node), Via: via, Ack: nodeack.Ack{Object: change.ID(obj), Time: a.TimeMs, Sig: a.Signature}}
+		x := Ack{Node: objsync.PeerID(a.Node), Via: via, Ack: nodeack.Ack{Object: change.ID(obj), Time: a.TimeMs, Sig: a.Signature}, Removal: a.Removal}
 		for _, h := range a.Heads {
 			id, err := id32(h)
 			if err != nil {
@@ -132,7 +144,7 @@ func (s *Service) passAcks(c *conn) {
 	}
 	f := &pb.NodeAcks{}
 	for _, a := range as[:min(len(as), MaxPassed)] {
-		na := &pb.NodeAck{Node: []byte(a.Node), Object: a.Object[:], TimeMs: a.Time, Signature: a.Sig}
+		na := &pb.NodeAck{Node: []byte(a.Node), Object: a.Object[:], TimeMs: a.Time, Signature: a.Sig, Removal: a.Removal}
 		for _, h := range a.Heads {
 			na.Heads = append(na.Heads, h[:])
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"mycel/internal/change"
 	"mycel/internal/nodeack"
 	"mycel/internal/objsync"
 	"mycel/internal/pb"
@@ -184,5 +185,37 @@ func BenchmarkHeadsFrame(b *testing.B) {
 				syncer.SignedFrame(c.cfg, m)
 			}
 		})
+	}
+}
+
+// A node's Heads of an object removed at a member's request name no heads,
+// whatever the machine found before the removal, and carry the request;
+// once the object is back, its Heads name what the node holds and still
+// carry the request (why it once dropped them).
+func TestRemovedObjectsHeadsCarryTheRequest(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	vault := make([]byte, 32)
+	req := &pb.RemoveObject{Object: make([]byte, 32), TimeMs: 7}
+	removed := true
+	cfg := syncer.Config{AckSigner: &syncer.AckSigner{Key: key, Vault: vault,
+		Removal: func(change.ID) (*pb.RemoveObject, bool) { return req, removed }}}
+	m := objsync.Message{Kind: objsync.Heads, Object: objsync.ID{1}, Heads: []objsync.ID{{2}}}
+	for _, back := range []bool{false, true} {
+		removed = !back
+		s := syncer.SignedFrame(cfg, m).GetSync()
+		want := 0
+		if back {
+			want = 1
+		}
+		if len(s.Heads) != want || s.Removal != req {
+			t.Fatalf("back %v: heads %x, removal %v", back, s.Heads, s.Removal)
+		}
+		a := nodeack.Ack{Object: [32]byte{1}, Time: s.AckTimeMs, Sig: s.AckSignature}
+		if back {
+			a.Heads = append(a.Heads, [32]byte{2})
+		}
+		if err := nodeack.Verify(pub, vault, a); err != nil {
+			t.Fatalf("back %v: the word does not verify as sent: %v", back, err)
+		}
 	}
 }

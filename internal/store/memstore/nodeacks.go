@@ -17,14 +17,14 @@ func (t *tx) PutNodeAck(a store.NodeAck) error {
 	}
 	a.Heads = slices.Clone(a.Heads)
 	slices.SortFunc(a.Heads, func(x, y change.ID) int { return bytes.Compare(x[:], y[:]) })
-	a.Sig = slices.Clone(a.Sig)
+	a.Sig, a.Removal = slices.Clone(a.Sig), slices.Clone(a.Removal)
 	st.nodeAcks.put(t.gen, heldKey(a.Node, a.Object), a)
 	return nil
 }
 
 // copyAck hands out a kept acknowledgement: its slices are the caller's.
 func copyAck(a store.NodeAck) store.NodeAck {
-	a.Heads, a.Sig = slices.Clone(a.Heads), slices.Clone(a.Sig)
+	a.Heads, a.Sig, a.Removal = slices.Clone(a.Heads), slices.Clone(a.Sig), slices.Clone(a.Removal)
 	return a
 }
 
