@@ -3,7 +3,10 @@ package syncer
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"mycel/internal/admit"
 	"mycel/internal/change"
@@ -21,6 +24,33 @@ const (
 
 // maxReason bounds the reason a Refused frame carries, and one kept.
 const maxReason = 512
+
+// boundedReason is a reason as a Refused frame carries it and as one
+// received is kept and shown: at most maxReason bytes (cut at a
+// character, "…" added), valid UTF-8 (a proto string must be: a frame
+// cut inside a character would not marshal), and no control characters
+// (a peer's reason is printed by 'mycel status': no terminal escapes).
+func boundedReason(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	cut := len(s) > maxReason
+	if cut {
+		n := maxReason
+		for n > 0 && !utf8.RuneStart(s[n]) {
+			n--
+		}
+		s = s[:n]
+	}
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+	if cut {
+		s += "…"
+	}
+	return s
+}
 
 // outcomes maps a store's per-change results to the machine's.
 func outcomes(outs []admit.Outcome, errs []error) []objsync.Outcome {
@@ -220,11 +250,7 @@ func (s *Service) commitDone(c *commit) {
 			k := [2]string{string(c.in[i].from), string(c.in[i].obj[:])}
 			if conn := s.conns[c.in[i].from]; conn != nil && !told[k] {
 				told[k] = true
-				reason := e.Error()
-				if len(reason) > maxReason {
-					reason = reason[:maxReason] + "…"
-				}
-				s.push(conn, &pb.Frame{Body: &pb.Frame_Refused{Refused: &pb.Refused{Object: c.in[i].obj[:], Change: c.all[i].ID[:], Reason: reason}}})
+				s.push(conn, &pb.Frame{Body: &pb.Frame_Refused{Refused: &pb.Refused{Object: c.in[i].obj[:], Change: c.all[i].ID[:], Reason: boundedReason(e.Error())}}})
 			}
 		}
 	}

@@ -289,11 +289,7 @@ func (s *Service) read(c *conn) {
 		case f.GetRefused() != nil:
 			r := f.GetRefused()
 			if len(r.Object) == len(objsync.ID{}) {
-				reason := r.Reason
-				if len(reason) > maxReason {
-					reason = reason[:maxReason] + "…"
-				}
-				s.noteRefused(c.peer, objsync.ID(r.Object), reason)
+				s.noteRefused(c.peer, objsync.ID(r.Object), boundedReason(r.Reason))
 			}
 		case f.GetRemoveReply() != nil:
 			reply := f.GetRemoveReply()
