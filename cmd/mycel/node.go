@@ -470,7 +470,7 @@ It is needed once, to register; the vault's other devices then need none.`,
 				})
 			})
 		},
-	}, &cobra.Command{
+	}, a.nodesTrustCmd(), &cobra.Command{
 		Use:   "rm ADDR",
 		Short: "Stop syncing with a node",
 		Args:  cobra.ExactArgs(1),
@@ -483,5 +483,57 @@ It is needed once, to register; the vault's other devices then need none.`,
 			})
 		},
 	})
+	return cmd
+}
+
+func (a *app) nodesTrustCmd() *cobra.Command {
+	var all bool
+	cmd := &cobra.Command{
+		Use:   "trust ADDR|--all",
+		Short: "Trust a node again after it was caught losing or hiding changes",
+		Long: `A backup node signs each confirmation that it holds a page's changes. One
+later caught showing less than it confirmed (put back from an old backup, a
+disk that lost data, or a node that lies) leaves that page Not syncing with
+"the backup node lost or hid changes it had confirmed" until you trust it
+again: this device uploads the changes to it again meanwhile.
+
+Once you know why and the node is fixed, 'mycel nodes trust ADDR' (its
+address as 'mycel nodes ls' shows it, or its peer id) clears the mark on
+every page it was caught about (--all: for every node). Its signed words stay
+kept: what it shows from now on is judged against them as before, so a node
+that still lacks what it confirmed is caught again. A running 'mycel up'
+takes it at once.`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if all == (len(args) == 1) || len(args) > 1 {
+				return errors.New("give one node's address, or --all")
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			node := ""
+			if !all {
+				node = args[0]
+			}
+			return a.withVault(func(e *vault.Engine) error {
+				n, err := e.TrustNodeAgain(cmd.Context(), node)
+				if err != nil {
+					return err
+				}
+				return a.emit(map[string]any{"node": node, "pages": n}, func(w io.Writer) {
+					switch {
+					case n == 0 && all:
+						fmt.Fprintln(w, "No node was caught losing or hiding changes: nothing to clear.")
+					case n == 0:
+						fmt.Fprintf(w, "%s was not caught losing or hiding changes: nothing to clear.\n", node)
+					case n == 1:
+						fmt.Fprintln(w, "Trusted again: the mark is cleared on 1 page. What the node shows from now on is checked as before.")
+					default:
+						fmt.Fprintf(w, "Trusted again: the mark is cleared on %d pages. What the node shows from now on is checked as before.\n", n)
+					}
+				})
+			})
+		},
+	}
+	cmd.Flags().BoolVar(&all, "all", false, "clear the marks of every node")
 	return cmd
 }

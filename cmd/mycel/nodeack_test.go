@@ -94,6 +94,16 @@ func TestRollingBackNodeIsCaught(t *testing.T) {
 	if caught(t, b, id)() {
 		t.Fatal("the phone took the node for a liar without evidence")
 	}
+
+	// Trusted again (its operator fixed it): the mark is cleared in the
+	// running device, and the page, which the node holds again, is Synced.
+	if out := a.ok("nodes", "trust", nodeAddr(t, node)); !strings.Contains(out, "cleared on 1 page") {
+		t.Fatalf("nodes trust: %s", out)
+	}
+	waitFor(t, "the page Synced once the node is trusted again", func() bool { return objectStatus(t, a, id) == "Synced" }, node, upA, upB)
+	if out := a.ok("nodes", "trust", "--all"); !strings.Contains(out, "nothing to clear") {
+		t.Fatalf("nodes trust --all, with nothing marked: %s", out)
+	}
 }
 
 // twoFacedNode makes one node show two states: laptop a and phone b sync

@@ -316,6 +316,9 @@ func (d *Device) Poke() {
 	d.Service.Poke()
 	d.files.poke()
 	d.keep.poke() // the keep-offline setting may have changed
+	if d.acks != nil {
+		d.acks.reload() // 'mycel nodes trust' may have cleared marks
+	}
 	addrs, err := d.Engine.Nodes(d.ctx)
 	if err != nil {
 		d.cfg.Log.Warn("read the node list", "err", err)

@@ -22,7 +22,7 @@ import (
 
 // NodeLiedReason is an object's status reason once a node was caught
 // showing less of it than it had confirmed.
-const NodeLiedReason = "the backup node lost or hid changes it had confirmed"
+const NodeLiedReason = "the backup node lost or hid changes it had confirmed (this device uploads them again; once the node is fixed: mycel nodes trust ADDR)"
 
 // maxUndecided bounds the words kept in memory until the graph can judge
 // them (a node's heads naming changes not stored here yet).
@@ -61,6 +61,37 @@ func newNodeAcks(ctx context.Context, d *Device) (*nodeAcks, error) {
 		return nil, fmt.Errorf("read node acknowledgements: %w", err)
 	}
 	return n, nil
+}
+
+// reload re-reads which objects a node lied about: 'mycel nodes trust'
+// clears marks in the store, and pokes. The store is read holding mu, so
+// a lie check records meanwhile (it sets the map after its commit) is
+// not lost.
+func (n *nodeAcks) reload() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	lied := map[change.ID]bool{}
+	err := n.d.Engine.Store().View(n.d.ctx, func(tx store.Tx) error {
+		lies, err := tx.NodeLies()
+		for _, a := range lies {
+			lied[a.Object] = true
+		}
+		return err
+	})
+	if err != nil {
+		n.d.cfg.Log.Warn("read node acknowledgements", "err", err)
+		return
+	}
+	cleared := 0
+	for obj := range n.lied {
+		if !lied[obj] {
+			cleared++
+		}
+	}
+	n.lied = lied
+	if cleared > 0 {
+		n.d.cfg.Log.Info("the backup node is trusted again", "pages", cleared)
+	}
 }
 
 func (n *nodeAcks) hooks() syncer.AckHooks {
