@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"net"
+	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -229,7 +230,12 @@ func (a *app) withVault(f func(*vault.Engine) error) (err error) {
 			err = cerr
 		}
 		if err == nil {
-			poke(a.data)
+			if perr := poke(a.data); perr != nil {
+				// Not an error of the command (its change is stored),
+				// but a running device that did not hear of it acts on
+				// it late: a new sync mode or node list at its restart.
+				fmt.Fprintf(a.stderr, "mycel: note: the running 'mycel up' did not answer (%v); it sends new edits within seconds, but takes a new sync mode, node list or trust setting only when restarted\n", perr)
+			}
 		}
 	}()
 	return f(e)
@@ -246,16 +252,33 @@ func deviceRunning(dir string) bool {
 }
 
 // poke tells a running `mycel up` for this data folder to look for new
-// changes now, so that an edit made by this command is pushed at once. No
-// running device is fine: it finds them when it starts.
-func poke(dir string) {
+// changes now, so that an edit made by this command is pushed at once, and
+// to re-read its settings. No running device is fine (nil): it finds them
+// when it starts. One that does not answer is asked twice.
+func poke(dir string) error {
 	sock := api.SocketPath(dir)
 	if _, err := os.Stat(sock); err != nil {
-		return
+		return nil
 	}
-	if resp, err := api.Client(dir, 2*time.Second).Post("http://mycel/v1/poke", "", nil); err == nil {
-		resp.Body.Close()
+	var err error
+	for try := range 2 {
+		if try > 0 {
+			time.Sleep(300 * time.Millisecond) // a retry's backoff, not a wait for an event
+		}
+		var resp *http.Response
+		resp, err = api.Client(dir, 10*time.Second).Post("http://mycel/v1/poke", "", nil)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent {
+				return nil
+			}
+			err = fmt.Errorf("it answered %s", resp.Status)
+		}
+		if !deviceRunning(dir) {
+			return nil // a socket left by a device that stopped
+		}
 	}
+	return err
 }
 
 // withObject opens the vault, resolves an id argument and runs f.

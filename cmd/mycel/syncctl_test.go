@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"encoding/hex"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"mycel/internal/api"
 	"mycel/internal/change"
 	"mycel/internal/store"
 	"mycel/internal/store/sqlite"
@@ -303,5 +306,34 @@ func TestSyncOffFromNodesRemovesThePage(t *testing.T) {
 		if out := c.ok("status", id); strings.Contains(out, "lost or hid") {
 			t.Fatalf("a device took the removal for a lie:\n%s", out)
 		}
+	}
+}
+
+// A command whose change a running device must hear of (a sync mode)
+// says so when that device does not answer its poke: the change is
+// stored, and the command succeeds, but the user learns it waits for a
+// restart. With no device running, nothing is said.
+func TestSilentRunningDeviceIsNamed(t *testing.T) {
+	a := newCLI(t)
+	a.ok("init", "--name", "laptop", "--show-phrase")
+	if _, stderr, err := a.run("", "sync", "mode", "lan-only"); err != nil || stderr != "" {
+		t.Fatalf("no device running: %v, %q", err, stderr)
+	}
+	sock := api.SocketPath(a.data)
+	os.MkdirAll(filepath.Dir(sock), 0o700)
+	l, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Skipf("cannot listen on a unix socket here: %v", err)
+	}
+	defer l.Close()
+	go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	_, stderr, err := a.run("", "sync", "mode", "all")
+	if err != nil || !strings.Contains(stderr, "did not answer") || !strings.Contains(stderr, "503") {
+		t.Fatalf("a device that does not answer: %v, %q", err, stderr)
+	}
+	if out := a.ok("sync"); !strings.Contains(out, "Sync mode: all") {
+		t.Fatalf("the mode was not stored:\n%s", out)
 	}
 }
