@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
@@ -27,9 +28,19 @@ import (
 // (sync turned on again) lifts that. The later request wins, by the time
 // its device signed (a request older than the last one does nothing).
 
-// removedSetting holds, per object asked about (hex id), the time of its
-// last request and whether it removed.
-const removedSetting = "removed_objects"
+// removedPrefix keys, per object asked about (removedPrefix + hex id),
+// the time of its last request and whether it removed: one setting each,
+// so a request writes its own, not all of them. removedSetting is where
+// they were all kept in one, before: still read (an entry of its own wins).
+const (
+	removedPrefix  = "removed_object/"
+	removedSetting = "removed_objects"
+)
+
+// maxRemovals bounds the objects a vault's devices may have asked about
+// (removed or restored): each costs the node memory and a row for good,
+// and a member could otherwise ask about random ids without end.
+var maxRemovals = 10_000
 
 type removal struct {
 	TimeMs  int64 `json:"time_ms"`
@@ -48,34 +59,50 @@ type removal struct {
 // loadRemovals reads the requests carried out (at open).
 func (v *Vault) loadRemovals(tx store.Tx) error {
 	v.removed = map[change.ID]removal{}
-	b, err := tx.Setting(removedSetting)
-	if err != nil || b == nil {
-		return err
-	}
-	var m map[string]removal
-	if err := json.Unmarshal(b, &m); err != nil {
-		return fmt.Errorf("the objects removed on request: %w", err)
-	}
-	for k, r := range m {
+	put := func(k string, b []byte) error {
 		id, err := change.ParseID(k)
 		if err != nil {
 			return fmt.Errorf("the objects removed on request: %w", err)
 		}
+		var r removal
+		if err := json.Unmarshal(b, &r); err != nil {
+			return fmt.Errorf("the objects removed on request: %w", err)
+		}
 		v.removed[id] = r
+		return nil
+	}
+	if b, err := tx.Setting(removedSetting); err != nil {
+		return err
+	} else if len(b) > 0 {
+		var old map[string]json.RawMessage
+		if err := json.Unmarshal(b, &old); err != nil {
+			return fmt.Errorf("the objects removed on request: %w", err)
+		}
+		for k, r := range old {
+			if err := put(k, r); err != nil {
+				return err
+			}
+		}
+	}
+	own, err := tx.SettingsWithPrefix(removedPrefix, 0)
+	if err != nil {
+		return err
+	}
+	for k, b := range own {
+		if err := put(strings.TrimPrefix(k, removedPrefix), b); err != nil {
+			return err
+		}
 	}
 	return nil
 }
 
-func (v *Vault) saveRemovals(tx store.Tx) error {
-	m := make(map[string]removal, len(v.removed))
-	for id, r := range v.removed {
-		m[hex.EncodeToString(id[:])] = r
-	}
-	b, err := json.Marshal(m)
+// saveRemoval persists what is known of obj (v.mu held).
+func (v *Vault) saveRemoval(tx store.Tx, obj change.ID) error {
+	b, err := json.Marshal(v.removed[obj])
 	if err != nil {
 		return err
 	}
-	return tx.SetSetting(removedSetting, b)
+	return tx.SetSetting(removedPrefix+hex.EncodeToString(obj[:]), b)
 }
 
 // isRemoved reports whether a device asked that obj be removed (and no
@@ -101,6 +128,10 @@ func (v *Vault) RemoveObject(ctx context.Context, device ed25519.PublicKey, req 
 	if known && req.TimeMs <= last.TimeMs {
 		v.mu.Unlock()
 		return nil // a later request was carried out already
+	}
+	if !known && len(v.removed) >= maxRemovals {
+		v.mu.Unlock()
+		return fmt.Errorf("this backup node keeps at most %d pages removed or restored on request per vault, and this vault has reached that", maxRemovals)
 	}
 	prev := last
 	proof := proto.Clone(req).(*pb.RemoveObject)
@@ -131,7 +162,7 @@ func (v *Vault) RemoveObject(ctx context.Context, device ed25519.PublicKey, req 
 		}
 		v.mu.Lock()
 		defer v.mu.Unlock()
-		return v.saveRemovals(tx)
+		return v.saveRemoval(tx, obj)
 	})
 	if err != nil && req.Restore {
 		v.mu.Lock()

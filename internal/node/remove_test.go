@@ -153,3 +153,57 @@ func TestRemoveObjectWhileChangesArrive(t *testing.T) {
 		t.Fatalf("%d changes of the removed object stored or parked after its removal", left)
 	}
 }
+
+// The objects a vault's devices may ask about are bounded: past the bound
+// a request for another is refused, saying so, while one for an object
+// asked about before still counts. Each is kept on its own, and those kept
+// all in one setting (before) are still read.
+func TestRemovalsAreBounded(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	n, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _, _ := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "laptop")
+	defer e.Close()
+	recs, _ := e.MemberRecords(ctx)
+	v, err := n.Register(ctx, e.VaultID(), e.DeviceKey(), recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(m int) { maxRemovals = m }(maxRemovals)
+	maxRemovals = 3
+	at := time.Now()
+	ask := func(obj byte, restore bool, ms int64) error {
+		return v.RemoveObject(ctx, e.DeviceKey(), e.SignNodeRemoval(vault.NodeRemoval{Object: [32]byte{obj}, Restore: restore, TimeMs: at.UnixMilli() + ms}))
+	}
+	for i := range byte(3) {
+		if err := ask(i, false, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ask(9, false, 0); err == nil || !strings.Contains(err.Error(), "at most 3 pages") {
+		t.Fatalf("a fourth object: %v", err)
+	}
+	if err := ask(1, true, 1); err != nil || v.isRemoved([32]byte{1}) {
+		t.Fatalf("a restore of one asked about: %v", err)
+	}
+	// What the format before kept, all in one setting, is read too; an
+	// entry of its own wins.
+	legacy := fmt.Sprintf(`{"%x": {"time_ms": 5, "removed": true}, "%x": {"time_ms": 5, "removed": true}}`, [32]byte{7}, [32]byte{1})
+	if err := v.db.Update(ctx, func(tx store.Tx) error { return tx.SetSetting(removedSetting, []byte(legacy)) }); err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+	if n, err = Open(dir); err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	if v, err = n.Register(ctx, e.VaultID(), e.DeviceKey(), recs); err != nil {
+		t.Fatal(err)
+	}
+	if !v.isRemoved([32]byte{0}) || v.isRemoved([32]byte{1}) || !v.isRemoved([32]byte{7}) {
+		t.Fatalf("after a restart: %v %v %v", v.isRemoved([32]byte{0}), v.isRemoved([32]byte{1}), v.isRemoved([32]byte{7}))
+	}
+}

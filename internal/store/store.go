@@ -206,6 +206,9 @@ type NodeAck struct {
 type Tx interface {
 	Setting(key string) ([]byte, error) // nil when unset
 	SetSetting(key string, value []byte) error
+	// SettingsWithPrefix gives every setting whose key starts with
+	// prefix (at most limit of them, the first by key; limit <= 0: all).
+	SettingsWithPrefix(prefix string, limit int) (map[string][]byte, error)
 
 	// PutChange stores a verified change and returns its arrival number;
 	// stored is false (and seq 0) if it was already there.

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -266,6 +267,22 @@ func (t *tx) Setting(key string) ([]byte, error) {
 		return nil, nil
 	}
 	return append([]byte{}, v...), nil // set to nothing is not nil
+}
+
+func (t *tx) SettingsWithPrefix(prefix string, limit int) (map[string][]byte, error) {
+	st, err := t.r()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]byte{}
+	st.settings.ascend(prefix, func(k string, v []byte) bool {
+		if !strings.HasPrefix(k, prefix) || limit > 0 && len(out) == limit {
+			return false
+		}
+		out[k] = append([]byte{}, v...)
+		return true
+	})
+	return out, nil
 }
 
 func (t *tx) SetSetting(key string, value []byte) error {

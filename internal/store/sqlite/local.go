@@ -28,6 +28,30 @@ func (t *txn) SetSetting(key string, value []byte) error {
 	return err
 }
 
+func (t *txn) SettingsWithPrefix(prefix string, limit int) (map[string][]byte, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	// A range on the key, not LIKE: the primary key answers it, and a
+	// prefix may hold % or _. The end is the prefix with a byte past
+	// any a key holds (keys are UTF-8: no 0xff byte).
+	rows, err := t.query(`SELECT key, value FROM settings WHERE key >= ? AND key < ? ORDER BY key LIMIT ?`, prefix, prefix+"\xff", limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, err
+		}
+		out[k] = append([]byte{}, v...)
+	}
+	return out, rows.Err()
+}
+
 func (t *txn) MemberRecords() ([][]byte, error) {
 	rows, err := t.query(`SELECT raw FROM members ORDER BY seq`)
 	if err != nil {

@@ -33,6 +33,25 @@ func testSettings(t *testing.T, impl Impl) {
 		}
 		return nil
 	})
+	update(t, s, func(tx store.Tx) error {
+		for _, k := range []string{"r/b", "r/a", "r/c", "r", "r0", "q/a", "r/%_"} {
+			must(t, tx.SetSetting(k, []byte("v"+k)))
+		}
+		return nil
+	})
+	view(t, s, func(tx store.Tx) error {
+		got, err := tx.SettingsWithPrefix("r/", 0)
+		if err != nil || len(got) != 4 || string(got["r/a"]) != "vr/a" || string(got["r/%_"]) != "vr/%_" {
+			t.Fatalf("settings under r/ = %q, %v", got, err)
+		}
+		if got, err := tx.SettingsWithPrefix("r/", 2); err != nil || len(got) != 2 || got["r/%_"] == nil || got["r/a"] == nil {
+			t.Fatalf("the first 2 settings under r/ = %q, %v", got, err)
+		}
+		if got, err := tx.SettingsWithPrefix("none/", 0); err != nil || len(got) != 0 {
+			t.Fatalf("settings under none/ = %q, %v", got, err)
+		}
+		return nil
+	})
 }
 
 func testMembers(t *testing.T, impl Impl) {
