@@ -121,6 +121,7 @@ func TestJSONEverywhere(t *testing.T) {
 		{command: "nodes add", ok: run("nodes", "add", naddr), fail: run("nodes", "add", "notamultiaddr")},
 		{command: "nodes ls", ok: run("nodes", "ls"), fail: jsonRun{args: []string{"nodes", "ls"}, on: empty}},
 		{command: "nodes rm", ok: run("nodes", "rm", naddr), fail: run("nodes", "rm", naddr)},
+		{command: "nodes trust", ok: run("nodes", "trust", "--all"), fail: run("nodes", "trust", "/ip4/127.0.0.1/tcp/1")},
 		{command: "status", ok: run("status"), fail: run("status", "zz")},
 		{command: "sync", ok: run("sync"), fail: run("sync", "bogus")},
 		{command: "sync mode", ok: run("sync", "mode", "all"), fail: run("sync", "mode", "sometimes")},
