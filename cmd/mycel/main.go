@@ -266,7 +266,7 @@ func poke(dir string) error {
 			time.Sleep(300 * time.Millisecond) // a retry's backoff, not a wait for an event
 		}
 		var resp *http.Response
-		resp, err = api.Client(dir, 10*time.Second).Post("http://mycel/v1/poke", "", nil)
+		resp, err = api.Client(dir, 3*time.Second).Post("http://mycel/v1/poke", "", nil)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK || resp.StatusCode == http.StatusNoContent {

@@ -2,6 +2,7 @@ package device
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"mycel/internal/pb"
 	"mycel/internal/store"
 	"mycel/internal/syncer"
+	"mycel/internal/vault"
 )
 
 // NodeLiedReason is an object's status reason once a node was caught
@@ -120,26 +122,10 @@ func (n *nodeAcks) verify(a syncer.Ack) (bool, error) {
 		}
 		return false, fmt.Errorf("node %s: %w", shortID(a.Node), err)
 	}
-	if a.Removal != nil {
-		// Why the node no longer holds the object: a member's signed
-		// request. One that is not is the node's own invention.
-		r := a.Removal
-		err := member.VerifyRemoval(r.Device, keys.VaultID(n.vault), r)
-		if err == nil && (r.Restore || change.ID(r.Object) != a.Object) {
-			err = errors.New("it names another object, or a restore")
-		}
-		if err == nil {
-			if ok, merr := n.d.Engine.IsMember(n.d.ctx, r.Device); merr != nil || !ok {
-				err = errors.New("its device is not a member of this vault")
-			}
-		}
-		if err != nil && a.Via != "" {
-			return false, fmt.Errorf("a word passed on for node %s: the request it says the node removed page %s by: %w", shortID(a.Node), a.Object.Short(), err)
-		}
-		if err != nil {
-			return false, fmt.Errorf("node %s: the request it says it removed page %s by: %w", shortID(a.Node), a.Object.Short(), err)
-		}
-	}
+	// A removal request the word carries is checked where it is used
+	// (excuse): one that does not hold excuses nothing, and the word is
+	// judged as any other. Refusing it here would drop every connection
+	// to the node over a request its device made before it was removed.
 	return true, nil
 }
 
@@ -167,7 +153,16 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 			return
 		}
 	}
+	for i := range as {
+		if as[i].Removal != nil && !n.requestHolds(as[i]) {
+			as[i].Removal = nil // it excuses nothing: the word is judged as any other
+		}
+	}
 	var lied []syncer.Ack
+	// The marks found are set in the map before mu is let go: reload,
+	// which reads the store holding mu, never misses or revives one.
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	err := n.d.Engine.Store().Update(context.WithoutCancel(n.d.ctx), func(tx store.Tx) error {
 		lied = lied[:0]
 		parents := func(id change.ID) ([]change.ID, bool, error) {
@@ -231,28 +226,28 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 	for _, a := range lied {
 		n.d.cfg.Log.Warn("the backup node lost or hid changes it had confirmed; uploading them again",
 			"node", shortID(a.Node), "object", a.Object.Short(), "via", shortID(a.Via))
-		n.mu.Lock()
 		n.lied[a.Object] = true
-		n.mu.Unlock()
 	}
 }
 
-// removalSkew is how much older than the word it would excuse a removal
-// request may be (its device's clock against the node's): older, it
-// cannot be why the node dropped what that word confirmed.
-const removalSkew = 24 * time.Hour
+// removalSkew is how far apart two devices' clocks may be: a removal
+// request (its device's time) excuses a word only if it is later than
+// when that word reached this device (this device's time), by that much
+// at most. Not the node's times: it sets them.
+const removalSkew = 5 * time.Minute
 
-// excuse takes a node's word that carries a member's removal request
-// (Verify checked it) as the reason the node shows less than it had
-// confirmed, if that request may be: the word is later than the one
-// kept, and the request newer than any taken before for this node and
-// object and not older than the word kept. Then the word is kept
-// whatever it shows, and the request is not taken again: a node that
-// replays it cannot hide a later rollback by it. The node sends it with
-// every word of the object from the removal on (a device offline
-// meanwhile learns of it only once the object is back; one that met a
-// device which took it, from that device), and while the object is
-// removed its words name no heads.
+// excuse takes a node's word that carries a member's removal request as
+// the reason the node shows less than it had confirmed, if the request
+// may be that: signed by a device of the vault (then or since removed)
+// for this object (requestHolds, checked before); newer than any taken before for this node and object
+// (a node that replays it cannot hide a later rollback by it); later
+// than when the word kept reached this device (less the clocks' skew: a
+// word confirmed after the request was made cannot be excused by it);
+// and the word later than the one kept. Then the word is kept whatever
+// it shows. The node sends the request with every word of the object
+// from the removal on (a device offline meanwhile learns of it once the
+// object is back; one that met a device which took it, from that
+// device), and while the object is removed its words name no heads.
 func (n *nodeAcks) excuse(tx store.Tx, a syncer.Ack) (bool, error) {
 	kept, err := tx.NodeAck(string(a.Node), a.Object)
 	switch {
@@ -267,14 +262,37 @@ func (n *nodeAcks) excuse(tx store.Tx, a syncer.Ack) (bool, error) {
 		return false, err
 	}
 	next := store.NodeAck{Node: string(a.Node), Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig, Via: string(a.Via),
-		Lied: kept.Lied, Removal: raw, Excused: a.Time} // (a lie found before stays found)
+		Lied: kept.Lied, Removal: raw, Seen: seen(a)} // (a lie found before stays found)
 	return true, tx.PutNodeAck(next)
 }
 
 // excuses says whether a removal request of that time may explain a node
 // dropping what the word kept confirmed (see excuse).
 func excuses(kept store.NodeAck, requestMs int64) bool {
-	return requestMs > requestTime(kept.Removal) && requestMs > kept.Time-removalSkew.Milliseconds()
+	return requestMs > requestTime(kept.Removal) && requestMs > kept.Seen-removalSkew.Milliseconds()
+}
+
+// requestHolds says whether the removal request a word carries is a
+// device's of this vault, for the word's object.
+func (n *nodeAcks) requestHolds(a syncer.Ack) bool {
+	r := a.Removal
+	if r.Restore || change.ID(r.Object) != a.Object || member.VerifyRemoval(r.Device, keys.VaultID(n.vault), r) != nil {
+		return false
+	}
+	devs, err := n.d.Engine.Devices(n.d.ctx)
+	if err != nil {
+		return false
+	}
+	return slices.ContainsFunc(devs, func(d vault.DeviceInfo) bool { return d.Key.Equal(ed25519.PublicKey(r.Device)) })
+}
+
+// seen is when a word reached this device, for store.NodeAck.Seen.
+func seen(a syncer.Ack) int64 {
+	now := time.Now().UnixMilli()
+	if a.Via != "" {
+		return min(now, a.Time)
+	}
+	return now
 }
 
 // requestTime is the time of a kept removal request (0: none).
@@ -314,14 +332,17 @@ func (n *nodeAcks) judge(tx store.Tx, parents nodeack.Parents, a syncer.Ack) (no
 	next := store.NodeAck{Node: string(a.Node), Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig, Via: string(a.Via)}
 	kept, err := tx.NodeAck(next.Node, next.Object)
 	if errors.Is(err, store.ErrNotFound) {
+		next.Seen = seen(a)
 		return nodeack.Consistent, undecided{}, tx.PutNodeAck(next)
 	}
 	if err != nil {
 		return nodeack.Unknown, undecided{}, err
 	}
-	if a.Via != "" && a.Time < kept.Excused {
-		// A word from before a removal this device took as the reason
-		// the node dropped what it confirmed: nothing to judge.
+	if r := requestTime(kept.Removal); a.Via != "" && r != 0 && a.Time < r+removalSkew.Milliseconds() {
+		// A word passed on from before a removal this device took as
+		// the reason the node dropped what it confirmed: nothing to
+		// judge (by the node's time: a node that dates its words back
+		// hides only its own history before the removal).
 		return nodeack.Consistent, undecided{}, nil
 	}
 	v, adopt, err := verdict(parents, kept, a)
@@ -332,7 +353,7 @@ func (n *nodeAcks) judge(tx store.Tx, parents nodeack.Parents, a syncer.Ack) (no
 		adopt = true
 	}
 	if adopt {
-		next.Lied, next.Removal, next.Excused = kept.Lied, kept.Removal, kept.Excused
+		next.Lied, next.Removal, next.Seen = kept.Lied, kept.Removal, seen(a)
 		if err := tx.PutNodeAck(next); err != nil {
 			return v, undecided{}, err
 		}

@@ -1,12 +1,15 @@
 package device
 
 import (
+	"crypto/ed25519"
 	"log/slog"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"mycel/internal/change"
 	"mycel/internal/markdown"
+	"mycel/internal/member"
 	"mycel/internal/nodeack"
 	"mycel/internal/objsync"
 	"mycel/internal/pb"
@@ -52,8 +55,10 @@ func TestVerdictOrdersTheNodesOwnWordsByArrival(t *testing.T) {
 // showing less than it had confirmed, once per request: a device that saw
 // the page removed, one that learns of it only once the page is back, and
 // one given the node's older words by a device that did not see it are
-// not fooled into a lie; a node that replays the request to hide a later
-// rollback, or shows one far older than what it confirmed, is caught.
+// not fooled into a lie. A node that replays the request to hide a later
+// rollback, shows one made before the word it would excuse reached this
+// device, or one no device of the vault signed, is caught; so is one that
+// dates its excused word far ahead to have later words passed on skipped.
 func TestRemovalExcusesOneDropOnly(t *testing.T) {
 	ctx := t.Context()
 	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
@@ -78,11 +83,24 @@ func TestRemovalExcusesOneDropOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	request := func(ms int64) *pb.RemoveObject { return &pb.RemoveObject{Object: id[:], TimeMs: ms} }
+	// Times: node words are the node's (any); requests are a device's
+	// clock, against when words reached this one (now).
+	now := time.Now().UnixMilli()
+	const minute, day = int64(60_000), int64(24 * 3600 * 1000)
+	request := func(ms int64) *pb.RemoveObject {
+		r := e.SignNodeRemoval(vault.NodeRemoval{Object: id, TimeMs: now + ms})
+		r.Device = e.DeviceKey()
+		return r
+	}
+	_, stranger, _ := ed25519.GenerateKey(nil)
+	forged := member.SignRemoval(stranger, e.VaultID(), id, false, time.Now())
+	forged.Device = stranger.Public().(ed25519.PublicKey)
 	word := func(node string, time int64, r *pb.RemoveObject, heads ...change.ID) syncer.Ack {
 		return syncer.Ack{Node: objsync.PeerID(node), Ack: nodeack.Ack{Object: id, Heads: heads, Time: time}, Removal: r}
 	}
-	const day = int64(24 * 3600 * 1000)
+	passed := func(node string, time int64, heads ...change.ID) syncer.Ack {
+		return syncer.Ack{Node: objsync.PeerID(node), Via: "phone", Ack: nodeack.Ack{Object: id, Heads: heads, Time: time}}
+	}
 	lied := func(node string) bool {
 		var lies []store.NodeAck
 		e.Store().View(ctx, func(tx store.Tx) (err error) { lies, err = tx.NodeLies(); return err })
@@ -100,20 +118,29 @@ func TestRemovalExcusesOneDropOnly(t *testing.T) {
 	}{
 		// Node "seen": the device sees the page removed, then back.
 		{"seen: the page confirmed", word("seen", 10*day, nil, last), false},
-		{"seen: removed at a member's request", word("seen", 10*day+2000, request(10*day+1000)), false},
-		{"seen: back, partly uploaded", word("seen", 10*day+3000, request(10*day+1000), first), false},
-		{"seen: back, whole", word("seen", 10*day+4000, request(10*day+1000), last), false},
-		{"seen: the same request replayed to hide a rollback", word("seen", 10*day+5000, request(10*day+1000)), true},
+		{"seen: removed at a member's request", word("seen", 10*day+2000, request(minute)), false},
+		{"seen: back, partly uploaded", word("seen", 10*day+3000, request(minute), first), false},
+		{"seen: back, whole", word("seen", 10*day+4000, request(minute), last), false},
+		{"seen: the same request replayed to hide a rollback", word("seen", 10*day+5000, request(minute)), true},
 		// Node "away": the device was away while the page was removed and
 		// put back; the node's first word after shows less.
 		{"away: the page confirmed", word("away", 10*day, nil, last), false},
-		{"away: back, partly uploaded", word("away", 12*day, request(11*day), first), false},
-		{"away: the node's own older word, passed on by a phone", syncer.Ack{Node: "away", Via: "phone", Ack: nodeack.Ack{Object: id, Heads: []change.ID{last}, Time: 10 * day}}, false},
-		{"away: back, whole", word("away", 12*day+1000, request(11*day), last), false},
-		{"away: a new request, a new removal", word("away", 13*day, request(13*day-1000)), false},
-		// Node "stale": a request two days older than what it confirmed.
-		{"stale: the page confirmed", word("stale", 10*day, nil, last), false},
-		{"stale: dropped, by an old request", word("stale", 10*day+1000, request(8*day)), true},
+		{"away: back, partly uploaded", word("away", 12*day, request(2*minute), first), false},
+		{"away: the node's own older word, passed on by a phone", passed("away", 10*day, last), false},
+		{"away: back, whole", word("away", 12*day+1000, request(2*minute), last), false},
+		{"away: a new request, a new removal", word("away", 13*day, request(3*minute)), false},
+		// Node "early": it confirmed the page after the request was made
+		// (without showing it), then drops it showing the request.
+		{"early: the page confirmed", word("early", 10*day, nil, last), false},
+		{"early: dropped, by a request made before", word("early", 10*day+1000, request(-10*minute)), true},
+		// Node "forged": a request no device of the vault signed.
+		{"forged: the page confirmed", word("forged", 10*day, nil, last), false},
+		{"forged: dropped, by a forged request", word("forged", 10*day+1000, forged), true},
+		// Node "ahead": its excused word is dated far ahead; a word it
+		// gave the phone later shows more, and is judged.
+		{"ahead: the page confirmed", word("ahead", now, nil, first), false},
+		{"ahead: removed, the word dated a year ahead", word("ahead", now+400*day, request(minute)), false},
+		{"ahead: the phone's later word shows more", passed("ahead", now+2*day, last), true},
 	}
 	for _, s := range steps {
 		n.check([]syncer.Ack{s.word})

@@ -54,6 +54,10 @@ type removal struct {
 	// confirmed, which a device that did not see the object removed
 	// learns only once it is back (internal/device/nodeacks.go).
 	RemovedBy []byte `json:"removed_by,omitempty"`
+	// gen counts the requests carried out (in this process: a Heads
+	// queued before one is signed after it with no heads; see
+	// syncer.AckSigner).
+	gen uint64
 }
 
 // loadRemovals reads the requests carried out (at open).
@@ -148,7 +152,7 @@ func (v *Vault) RemoveObject(ctx context.Context, device ed25519.PublicKey, req 
 			by = last.Request // kept before RemovedBy was
 		}
 	}
-	v.removed[obj] = removal{TimeMs: req.TimeMs, Removed: !req.Restore, Request: raw, RemovedBy: by}
+	v.removed[obj] = removal{TimeMs: req.TimeMs, Removed: !req.Restore, Request: raw, RemovedBy: by, gen: last.gen + 1}
 	v.mu.Unlock()
 	// From here every receive refuses the object's changes; one under way
 	// holds gcMu shared: the purge waits for it, so none stores after it.
@@ -173,8 +177,9 @@ func (v *Vault) RemoveObject(ctx context.Context, device ed25519.PublicKey, req 
 }
 
 // RemovalProof is the last signed request by which a device had obj
-// removed (nil if none ever did), and whether it is removed now.
-func (v *Vault) RemovalProof(obj change.ID) (proof *pb.RemoveObject, removed bool) {
+// removed (nil if none ever did), whether it is removed now, and the
+// count of requests carried out for it since the node started.
+func (v *Vault) RemovalProof(obj change.ID) (proof *pb.RemoveObject, removed bool, gen uint64) {
 	v.mu.Lock()
 	r := v.removed[obj]
 	v.mu.Unlock()
@@ -183,13 +188,13 @@ func (v *Vault) RemovalProof(obj change.ID) (proof *pb.RemoveObject, removed boo
 		by = r.Request
 	}
 	if len(by) == 0 {
-		return nil, r.Removed
+		return nil, r.Removed, r.gen
 	}
 	var req pb.RemoveObject
 	if proto.Unmarshal(by, &req) != nil {
-		return nil, r.Removed
+		return nil, r.Removed, r.gen
 	}
-	return &req, r.Removed
+	return &req, r.Removed, r.gen
 }
 
 // refuseRemoved is the admit.Applier check of a node: changes of an object

@@ -100,11 +100,12 @@ func TestRemoveObjectOnRequest(t *testing.T) {
 	}
 	// Its Heads still carry the removal request (why the node once
 	// dropped what it had confirmed), not the restore.
-	if proof, removed := v.RemovalProof(obj); removed || proof == nil || proof.Restore || proof.TimeMs != at.UnixMilli() || len(proof.Device) == 0 {
-		t.Fatalf("after a restore: proof %v, removed %v", proof, removed)
+	// (The count of requests carried out since the restart: the restore.)
+	if proof, removed, gen := v.RemovalProof(obj); removed || proof == nil || proof.Restore || proof.TimeMs != at.UnixMilli() || len(proof.Device) == 0 || gen != 1 {
+		t.Fatalf("after a restore: proof %v, removed %v, gen %d", proof, removed, gen)
 	}
-	if proof, removed := v.RemovalProof(kept); removed || proof != nil {
-		t.Fatalf("an object never removed: proof %v, removed %v", proof, removed)
+	if proof, removed, gen := v.RemovalProof(kept); removed || proof != nil || gen != 0 {
+		t.Fatalf("an object never removed: proof %v, removed %v, gen %d", proof, removed, gen)
 	}
 }
 

@@ -196,10 +196,13 @@ type NodeAck struct {
 	// Removal is the member's signed request to remove the object from
 	// the node (a marshalled pb.RemoveObject, its device set) that this
 	// device last took as the reason the node showed less than it had
-	// confirmed (nil: none), and Excused the time of the node's word it
-	// excused. Each request excuses that once.
+	// confirmed (nil: none). Each request excuses that once.
 	Removal []byte
-	Excused int64
+	// Seen is when the word reached this device (its clock, Unix ms;
+	// a word passed on: that or the word's own time, the earlier): a
+	// removal request must be later than what it excuses, by a clock
+	// the node does not set.
+	Seen int64
 }
 
 // Tx is one transaction.

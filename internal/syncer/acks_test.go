@@ -191,14 +191,15 @@ func BenchmarkHeadsFrame(b *testing.B) {
 // A node's Heads of an object removed at a member's request name no heads,
 // whatever the machine found before the removal, and carry the request;
 // once the object is back, its Heads name what the node holds and still
-// carry the request (why it once dropped them).
+// carry the request (why it once dropped them). A Heads queued before a
+// removal and a restore names none either: what it found is gone.
 func TestRemovedObjectsHeadsCarryTheRequest(t *testing.T) {
 	pub, key, _ := ed25519.GenerateKey(nil)
 	vault := make([]byte, 32)
 	req := &pb.RemoveObject{Object: make([]byte, 32), TimeMs: 7}
-	removed := true
+	removed, gen := true, uint64(1)
 	cfg := syncer.Config{AckSigner: &syncer.AckSigner{Key: key, Vault: vault,
-		Removal: func(change.ID) (*pb.RemoveObject, bool) { return req, removed }}}
+		Removal: func(change.ID) (*pb.RemoveObject, bool, uint64) { return req, removed, gen }}}
 	m := objsync.Message{Kind: objsync.Heads, Object: objsync.ID{1}, Heads: []objsync.ID{{2}}}
 	for _, back := range []bool{false, true} {
 		removed = !back
@@ -217,5 +218,13 @@ func TestRemovedObjectsHeadsCarryTheRequest(t *testing.T) {
 		if err := nodeack.Verify(pub, vault, a); err != nil {
 			t.Fatalf("back %v: the word does not verify as sent: %v", back, err)
 		}
+	}
+	// Queued at gen 1 (removed), written at gen 2 (restored since).
+	gen = 2
+	if s := syncer.QueuedFrame(cfg, m, 1).GetSync(); len(s.Heads) != 0 || s.Removal != req {
+		t.Fatalf("queued before a restore: heads %x", s.Heads)
+	}
+	if s := syncer.QueuedFrame(cfg, m, 2).GetSync(); len(s.Heads) != 1 {
+		t.Fatalf("queued after it: heads %x", s.Heads)
 	}
 }

@@ -28,8 +28,9 @@ const maxReason = 512
 // boundedReason is a reason as a Refused frame carries it and as one
 // received is kept and shown: at most maxReason bytes (cut at a
 // character, "…" added), valid UTF-8 (a proto string must be: a frame
-// cut inside a character would not marshal), and no control characters
-// (a peer's reason is printed by 'mycel status': no terminal escapes).
+// cut inside a character would not marshal), and no control or format
+// characters (a peer's reason is printed by 'mycel status': no terminal
+// escapes, no text reordered by bidi overrides).
 func boundedReason(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	cut := len(s) > maxReason
@@ -41,8 +42,11 @@ func boundedReason(s string) string {
 		s = s[:n]
 	}
 	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
+		switch {
+		case unicode.IsControl(r):
 			return ' '
+		case unicode.Is(unicode.Cf, r):
+			return -1 // bidi overrides, zero-width characters: dropped
 		}
 		return r
 	}, s)

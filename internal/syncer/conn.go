@@ -43,6 +43,7 @@ func (c *conn) lastFrame() time.Time { return time.Unix(0, c.last.Load()) }
 type outgoing struct {
 	f   *pb.Frame // or
 	msg objsync.Message
+	gen uint64 // of a node's Heads: see AckSigner.Removal
 }
 
 func (o outgoing) frame() *pb.Frame {
@@ -134,7 +135,7 @@ func (s *Service) send(msgs []objsync.Envelope) {
 				if e.Msg.Kind == objsync.Changes {
 					s.tell(Activity{Kind: Sent, Peer: e.To, Object: change.ID(e.Msg.Object), Changes: len(e.Msg.Changes)})
 				}
-				s.queue(c, outgoing{msg: e.Msg})
+				s.queue(c, outgoing{msg: e.Msg, gen: s.removalGen(e.Msg)})
 			}
 		}
 	}
@@ -444,7 +445,7 @@ func (s *Service) write(c *conn) {
 		for _, o := range q {
 			f := o.frame()
 			if o.f == nil {
-				s.signAck(f.GetSync(), o.msg)
+				s.signAck(f.GetSync(), o.msg, o.gen)
 			}
 			if err := c.c.WriteFrame(f); err != nil {
 				c.c.Close() // the reader ends, and the loop drops it

@@ -16,6 +16,15 @@ func FromWire(s *pb.SyncMessage) (objsync.Message, error) { return fromWire(s) }
 func SignedFrame(cfg Config, m objsync.Message) *pb.Frame {
 	s := &Service{signer: cfg.AckSigner, clock: RealClock{}}
 	f := toWire(m)
-	s.signAck(f.GetSync(), m)
+	s.signAck(f.GetSync(), m, s.removalGen(m))
+	return f
+}
+
+// QueuedFrame is SignedFrame for a message queued when queuedGen removal
+// requests had been carried out for its object.
+func QueuedFrame(cfg Config, m objsync.Message, queuedGen uint64) *pb.Frame {
+	s := &Service{signer: cfg.AckSigner, clock: RealClock{}}
+	f := toWire(m)
+	s.signAck(f.GetSync(), m, queuedGen)
 	return f
 }

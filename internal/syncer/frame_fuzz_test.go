@@ -119,7 +119,7 @@ func handleNewFrames(t *testing.T, fr *pb.Frame) {
 	verify(fr.GetRemoveObject())
 	if r := fr.GetRefused(); r != nil {
 		got := boundedReason(r.Reason)
-		if len(got) > maxReason+len("…") || !utf8.ValidString(got) || strings.ContainsFunc(got, unicode.IsControl) {
+		if len(got) > maxReason+len("…") || !utf8.ValidString(got) || strings.ContainsFunc(got, func(r rune) bool { return unicode.IsControl(r) || unicode.Is(unicode.Cf, r) }) {
 			t.Fatalf("reason kept: %q", got)
 		}
 	}
@@ -137,7 +137,7 @@ func TestBoundedReasonMarshals(t *testing.T) {
 	if _, err := proto.Marshal(&pb.Refused{Reason: got}); err != nil || !strings.HasSuffix(got, "é…") {
 		t.Fatalf("%q: %v", got, err)
 	}
-	if got := boundedReason("refused\x1b[2J\n"); got != "refused [2J " {
+	if got := boundedReason("refused\x1b[2J\n\u202egnp.exe\u200b"); got != "refused [2J gnp.exe" {
 		t.Fatalf("%q", got)
 	}
 }

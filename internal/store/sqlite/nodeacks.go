@@ -14,21 +14,21 @@ import (
 func (t *txn) PutNodeAck(a store.NodeAck) error {
 	heads := slices.Clone(a.Heads)
 	slices.SortFunc(heads, func(x, y change.ID) int { return bytes.Compare(x[:], y[:]) })
-	_, err := t.exec(`INSERT INTO node_acks(node, object, heads, time_ms, sig, via, lied_ms, removal, excused_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT(node, object) DO UPDATE SET heads = excluded.heads, time_ms = excluded.time_ms, sig = excluded.sig, via = excluded.via, lied_ms = excluded.lied_ms, removal = excluded.removal, excused_ms = excluded.excused_ms`,
-		a.Node, a.Object[:], notNull(joinIDs(heads)), a.Time, notNull(a.Sig), a.Via, a.Lied, notNull(a.Removal), a.Excused)
+	_, err := t.exec(`INSERT INTO node_acks(node, object, heads, time_ms, sig, via, lied_ms, removal, seen_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT(node, object) DO UPDATE SET heads = excluded.heads, time_ms = excluded.time_ms, sig = excluded.sig, via = excluded.via, lied_ms = excluded.lied_ms, removal = excluded.removal, seen_ms = excluded.seen_ms`,
+		a.Node, a.Object[:], notNull(joinIDs(heads)), a.Time, notNull(a.Sig), a.Via, a.Lied, notNull(a.Removal), a.Seen)
 	if err != nil {
 		return fmt.Errorf("put node ack: %w", err)
 	}
 	return nil
 }
 
-const nodeAckCols = `node, object, heads, time_ms, sig, via, lied_ms, removal, excused_ms`
+const nodeAckCols = `node, object, heads, time_ms, sig, via, lied_ms, removal, seen_ms`
 
 func scanNodeAck(sc interface{ Scan(...any) error }) (store.NodeAck, error) {
 	var a store.NodeAck
 	var obj, heads []byte
-	if err := sc.Scan(&a.Node, &obj, &heads, &a.Time, &a.Sig, &a.Via, &a.Lied, &a.Removal, &a.Excused); err != nil {
+	if err := sc.Scan(&a.Node, &obj, &heads, &a.Time, &a.Sig, &a.Via, &a.Lied, &a.Removal, &a.Seen); err != nil {
 		return a, err
 	}
 	var err error

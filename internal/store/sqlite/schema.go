@@ -69,7 +69,7 @@ CREATE INDEX IF NOT EXISTS chunk_refs_by_change ON chunk_refs(change);
 CREATE TABLE IF NOT EXISTS chunk_held (peer TEXT NOT NULL, chunk BLOB NOT NULL, PRIMARY KEY (peer, chunk)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS objects_by_recency ON objects(updated_ms DESC, id);
 CREATE INDEX IF NOT EXISTS objects_stale ON objects(id) WHERE text_stale != 0;
-CREATE TABLE IF NOT EXISTS node_acks (node TEXT NOT NULL, object BLOB NOT NULL, heads BLOB NOT NULL, time_ms INTEGER NOT NULL, sig BLOB NOT NULL, via TEXT NOT NULL DEFAULT '', lied_ms INTEGER NOT NULL DEFAULT 0, removal BLOB NOT NULL DEFAULT x'', excused_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (node, object)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS node_acks (node TEXT NOT NULL, object BLOB NOT NULL, heads BLOB NOT NULL, time_ms INTEGER NOT NULL, sig BLOB NOT NULL, via TEXT NOT NULL DEFAULT '', lied_ms INTEGER NOT NULL DEFAULT 0, removal BLOB NOT NULL DEFAULT x'', seen_ms INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (node, object)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS node_acks_by_time ON node_acks(time_ms);
 CREATE INDEX IF NOT EXISTS node_acks_lied ON node_acks(node, object) WHERE lied_ms != 0;
 `
@@ -147,9 +147,10 @@ CREATE INDEX node_acks_by_time ON node_acks(time_ms);
 CREATE INDEX node_acks_lied ON node_acks(node, object) WHERE lied_ms != 0;`,
 	// Version 9 remembers, with each kept word of a node, the member's
 	// removal request this device last took as the reason the node showed
-	// less (internal/device/nodeacks.go): each request excuses that once.
+	// less (internal/device/nodeacks.go: each request excuses that once),
+	// and when the word reached this device.
 	8: `ALTER TABLE node_acks ADD COLUMN removal BLOB NOT NULL DEFAULT x'';
-ALTER TABLE node_acks ADD COLUMN excused_ms INTEGER NOT NULL DEFAULT 0;`,
+ALTER TABLE node_acks ADD COLUMN seen_ms INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrate creates the schema in a new store or brings an older one up to

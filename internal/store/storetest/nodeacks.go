@@ -26,14 +26,14 @@ func testNodeAcks(t *testing.T, impl Impl) {
 	})
 	update(t, s, func(tx store.Tx) error {
 		must(t, tx.PutNodeAck(store.NodeAck{Node: "n1", Object: obj, Heads: []change.ID{id(2)}, Time: 10, Sig: []byte("s1")}))
-		must(t, tx.PutNodeAck(store.NodeAck{Node: "n1", Object: obj, Heads: []change.ID{id(9), id(3)}, Time: 30, Sig: []byte("s2"), Removal: []byte("r"), Excused: 25})) // wins
+		must(t, tx.PutNodeAck(store.NodeAck{Node: "n1", Object: obj, Heads: []change.ID{id(9), id(3)}, Time: 30, Sig: []byte("s2"), Removal: []byte("r"), Seen: 25})) // wins
 		must(t, tx.PutNodeAck(store.NodeAck{Node: "n1", Object: o2, Heads: []change.ID{id(4)}, Time: 20, Sig: []byte("s3"), Via: "dev-2", Lied: 99}))
 		must(t, tx.PutNodeAck(store.NodeAck{Node: "n10", Object: obj, Heads: nil, Time: 5, Sig: []byte("s4")}))
 		return nil
 	})
 	view(t, s, func(tx store.Tx) error {
 		a, err := tx.NodeAck("n1", obj)
-		if err != nil || a.Time != 30 || string(a.Sig) != "s2" || fmt.Sprint(a.Heads) != fmt.Sprint([]change.ID{id(3), id(9)}) || a.Lied != 0 || string(a.Removal) != "r" || a.Excused != 25 {
+		if err != nil || a.Time != 30 || string(a.Sig) != "s2" || fmt.Sprint(a.Heads) != fmt.Sprint([]change.ID{id(3), id(9)}) || a.Lied != 0 || string(a.Removal) != "r" || a.Seen != 25 {
 			t.Fatalf("ack = %+v, %v", a, err)
 		}
 		as, err := tx.NodeAcks(0)
