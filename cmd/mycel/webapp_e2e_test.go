@@ -214,6 +214,7 @@ func TestWebAppE2E(t *testing.T) {
 	t.Run("Files", func(t *testing.T) { fileTools(t, e) })
 	t.Run("KeepOffline", func(t *testing.T) { keepTools(t, e) })
 	t.Run("SyncControl", func(t *testing.T) { syncTools(t, e) })
+	t.Run("NodeTrust", func(t *testing.T) { nodeTrustTools(t, e) })
 }
 
 // joinLabels is for messages.

@@ -2,10 +2,17 @@ package main
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"mycel/internal/change"
+	"mycel/internal/device"
+	"mycel/internal/store"
+	"mycel/internal/store/sqlite"
+	"mycel/internal/vault"
 	"mycel/internal/webdrive"
 )
 
@@ -88,5 +95,39 @@ func syncTools(t *testing.T, e *webE2E) {
 		r := vaultStatus(t, e.a)
 		return len(r.Nodes) == 1 && r.Nodes[0].Connected
 	}, e.upA)
+	e.must(t, a.Click("#settings-close"), "close settings")
+}
+
+// nodeTrustTools: a node caught losing or hiding changes it had confirmed
+// is shown in settings with the pages it was caught about, and "Trust
+// again" clears the mark in the running device: the page is Synced again.
+// (The mark is put in a's store as a caught node leaves it; catching one
+// for real is cmd/mycel/nodeack_test.go's.)
+func nodeTrustTools(t *testing.T, e *webE2E) {
+	a := e.ba
+	id := e.page(t, "E2E trust again", "Kept by the node")
+	waitFor(t, "the page Synced on a", func() bool { return objectStatus(t, e.a, id) == "Synced" }, e.upA)
+	naddr := nodeAddr(t, e.node)
+	obj, err := change.ParseID(id)
+	e.must(t, err, "the page's id")
+	db, err := sqlite.Open(filepath.Join(e.a.data, vault.DBFile))
+	e.must(t, err, "open a's store")
+	e.must(t, db.Update(t.Context(), func(tx store.Tx) error {
+		return tx.PutNodeAck(store.NodeAck{Node: naddr[strings.LastIndex(naddr, "/p2p/")+5:], Object: obj, Time: 1, Sig: []byte("s"), Lied: time.Now().UnixMilli()})
+	}), "mark the node caught")
+	db.Close()
+	e.a.ok("nodes", "ls") // pokes the running device, which reads the marks
+	waitFor(t, "the page Not syncing on a, the node caught", func() bool {
+		o := objectReply(t, e.a, id)
+		return o.Status == "Not syncing" && o.Reason == device.NodeLiedReason
+	}, e.upA)
+
+	e.must(t, a.Click("#settings-btn"), "open settings")
+	caught := `(p => p ? p.textContent : "")(document.querySelector("#nodes .caught"))`
+	e.must(t, a.WaitFor("the node shown caught", caught+`.includes("on 1 page")`, caught), "node caught shown")
+	e.shot(t, "node-caught")
+	e.must(t, a.Click("#nodes .caught button"), "trust the node again")
+	e.must(t, a.WaitFor("the mark gone from settings", `!document.querySelector("#nodes .caught")`, caught), "mark gone")
+	waitFor(t, "the page Synced again on a", func() bool { return objectStatus(t, e.a, id) == "Synced" }, e.upA)
 	e.must(t, a.Click("#settings-close"), "close settings")
 }

@@ -10,6 +10,7 @@ import (
 
 	"mycel/internal/change"
 	"mycel/internal/diff"
+	"mycel/internal/store"
 	"mycel/internal/vault"
 )
 
@@ -146,6 +147,27 @@ func TestVaultRoutes(t *testing.T) {
 		t.Fatalf("nodes: %v", ns)
 	}
 	call[map[string]string](t, h, "POST", "/v1/nodes/remove", map[string]string{"addr": "/ip4/127.0.0.1/tcp/1/p2p/x"}, 404)
+	// A node caught losing or hiding changes says on how many pages;
+	// trusting it again clears them.
+	naddr := "/ip4/127.0.0.1/tcp/1/p2p/12D3KooWNode"
+	if err := e.SetNodes(t.Context(), []string{naddr}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Store().Update(t.Context(), func(tx store.Tx) error {
+		return tx.PutNodeAck(store.NodeAck{Node: "12D3KooWNode", Object: id, Heads: []change.ID{id}, Time: 1, Sig: []byte("s"), Lied: 42})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if ns := call[[]map[string]any](t, h, "GET", "/v1/nodes", nil, 200); len(ns) != 1 || ns[0]["caught_pages"] != 1.0 || ns[0]["caught_at_ms"] != 42.0 {
+		t.Fatalf("a node caught: %v", ns)
+	}
+	call[map[string]string](t, h, "POST", "/v1/nodes/trust", map[string]string{"addr": "/ip4/127.0.0.1/tcp/1"}, 400)
+	if r := call[map[string]any](t, h, "POST", "/v1/nodes/trust", map[string]string{"addr": naddr}, 200); r["pages"] != 1.0 {
+		t.Fatalf("trust: %v", r)
+	}
+	if ns := call[[]map[string]any](t, h, "GET", "/v1/nodes", nil, 200); len(ns) != 1 || ns[0]["caught_pages"] != nil {
+		t.Fatalf("a node trusted again: %v", ns)
+	}
 	get := func(path string) string {
 		rec := httptest.NewRecorder()
 		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))

@@ -107,6 +107,8 @@ func vaultRoutes(mux *http.ServeMux, e *vault.Engine, dev Running) {
 		}
 		reply(w, map[string]string{"key": hex.EncodeToString(d.Key), "name": d.Name})
 	})
+	// A node's row says on how many pages it was caught showing less
+	// than it had confirmed (and when last), for its "Trust again".
 	mux.HandleFunc("GET /v1/nodes", func(w http.ResponseWriter, r *http.Request) {
 		addrs, err := e.Nodes(r.Context())
 		if err != nil {
@@ -121,15 +123,46 @@ func vaultRoutes(mux *http.ServeMux, e *vault.Engine, dev Running) {
 				}
 			}
 		}
-		out := []device.NodeStatus{}
+		lies, err := e.NodeLies(r.Context())
+		if err != nil {
+			fail(w, http.StatusInternalServerError, err)
+			return
+		}
+		out := []nodeRow{}
 		for _, a := range addrs {
 			n, ok := state[a]
 			if !ok {
 				n = device.NodeStatus{Addr: a}
 			}
-			out = append(out, n)
+			row := nodeRow{NodeStatus: n}
+			for _, l := range lies {
+				if strings.HasSuffix(a, "/p2p/"+l.Node) {
+					row.CaughtPages++
+					row.CaughtAt = max(row.CaughtAt, l.Found)
+				}
+			}
+			out = append(out, row)
 		}
 		reply(w, out)
+	})
+	// Trusting a node again after it was caught losing or hiding changes
+	// it had confirmed: what 'mycel nodes trust' does.
+	mux.HandleFunc("POST /v1/nodes/trust", func(w http.ResponseWriter, r *http.Request) {
+		var in struct {
+			Addr string `json:"addr"`
+		}
+		if !decode(w, r, &in) {
+			return
+		}
+		n, err := e.TrustNodeAgain(r.Context(), in.Addr)
+		if err != nil {
+			fail(w, http.StatusBadRequest, err)
+			return
+		}
+		if dev != nil {
+			dev.Poke()
+		}
+		reply(w, map[string]any{"addr": in.Addr, "pages": n})
 	})
 	// Adding a node registers the vault with it first, as `mycel nodes
 	// add` does: an address that is not a node's, or a node that refuses,
@@ -208,4 +241,12 @@ func DiagnosticPeers(vs device.VaultStatus) []vault.DiagnosticPeer {
 		}
 	}
 	return out
+}
+
+// nodeRow is a node in GET /v1/nodes: its state, and the pages it was
+// caught losing or hiding changes of (see vault.NodeLies).
+type nodeRow struct {
+	device.NodeStatus
+	CaughtPages int   `json:"caught_pages,omitempty"`
+	CaughtAt    int64 `json:"caught_at_ms,omitempty"`
 }

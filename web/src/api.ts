@@ -22,7 +22,7 @@ export interface Peer {
 }
 /** PeerSummary is one peer's part in the vault's status: how many pages it holds. */
 export interface PeerSummary { peer: string; name: string; node: boolean; connected: boolean; last_seen?: string; pages_held: number; pages_to_fetch: number; pages_unknown?: number; as_of?: string; failure?: string }
-export interface NodeState { addr: string; connected: boolean; incompatible?: boolean; refused?: string; last_seen?: string; last_error?: string }
+export interface NodeState { addr: string; connected: boolean; incompatible?: boolean; refused?: string; last_seen?: string; last_error?: string; caught_pages?: number; caught_at_ms?: number }
 export interface ObjectStatus { id: string; title: string; status: string; reason?: string; changes_waiting_for_parents?: number; damaged_changes?: number; peers: Peer[] }
 export interface Status {
   vault_id: string; device: string; data_dir: string; status?: string; reason?: string; mode?: string;

@@ -227,6 +227,17 @@ export class Settings {
       rm.addEventListener("click", () => void this.removeNode(n.addr));
       li.append(el("code", n.addr), el("span", " · " + (n.connected ? "connected" : "not connected") + " · last seen " + time(n.last_seen) +
         (n.refused ? " · refused: " + n.refused : n.last_error ? " · " + n.last_error : "")), rm);
+      if (n.caught_pages) {
+        // Caught showing less than it had confirmed: its pages stay Not
+        // syncing until the user, knowing why, trusts it again.
+        const caught = el("p", `Caught losing or hiding changes it had confirmed, on ${n.caught_pages === 1 ? "1 page" : n.caught_pages + " pages"} (${time(new Date(n.caught_at_ms!).toISOString())}). This device uploads them to it again. `);
+        caught.className = "caught";
+        const trust = el("button", "Trust again");
+        trust.title = "Once you know why (its operator put it back from an old backup, say) and it is fixed: its pages sync again, and what it shows from now on is checked as before";
+        trust.addEventListener("click", () => void this.trustNode(n.addr));
+        caught.append(trust);
+        li.append(caught);
+      }
       return li;
     }));
     if (!ns.length) $("nodes").append(el("li", "No backup node: this device syncs only with devices on its network."));
@@ -250,6 +261,14 @@ export class Settings {
     const name = window.prompt("New name for " + d.name, d.name);
     if (name === null || name.trim() === d.name) return;
     try { await api("/v1/devices/rename", { device: d.key, name }); this.say("Renamed; other devices learn it when they next sync"); } catch (e) { this.say("Not renamed: " + (e as Error).message); }
+    await this.load();
+  }
+
+  private async trustNode(addr: string) {
+    try {
+      const r = await api<{ pages: number }>("/v1/nodes/trust", { addr });
+      this.say(`Trusted the node again: ${r.pages === 1 ? "1 page syncs" : r.pages + " pages sync"} with it again`);
+    } catch (e) { this.say("Not trusted: " + (e as Error).message); }
     await this.load();
   }
 
