@@ -39,6 +39,9 @@ const (
 	Refused      = "refused"
 	Merged       = "merged"
 	Pinned       = "pinned"
+	// NotCarriedOut: a node did not carry out a request to remove a page
+	// from it or take it back (Reason says which, and why).
+	NotCarriedOut = "not carried out"
 )
 
 // Entry is one line of the log.
@@ -63,7 +66,7 @@ type Entry struct {
 }
 
 // IsError reports whether the entry tells of a failure.
-func (e Entry) IsError() bool { return e.Kind == Refused }
+func (e Entry) IsError() bool { return e.Kind == Refused || e.Kind == NotCarriedOut }
 
 // Log appends to a data folder's activity log.
 type Log struct {
@@ -301,6 +304,8 @@ func Describe(e Entry, title string) string {
 		s = fmt.Sprintf("merged concurrent edits of %s by %s", obj, strings.Join(e.From, ", "))
 	case Pinned:
 		s = fmt.Sprintf("file %s of %s pinned on %s", e.File[:min(12, len(e.File))], obj, who)
+	case NotCarriedOut:
+		s = fmt.Sprintf("%s did not carry out the request for %s: %s", who, obj, e.Reason)
 	default:
 		s = e.Kind
 	}

@@ -2,11 +2,16 @@ package device
 
 import (
 	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"mycel/internal/activity"
 	"mycel/internal/change"
+	"mycel/internal/pb"
 	"mycel/internal/syncer"
+	"mycel/internal/vault"
 )
 
 // What comes in a second is a line per peer, kind and object, up to the
@@ -55,5 +60,38 @@ func TestActivityIsSummedAndBounded(t *testing.T) {
 	}
 	if want := 3 * (maxActivityPending + 1000); changes != want || objects != maxActivityPending+1000 {
 		t.Fatalf("logged %d changes of %d objects; want %d of %d", changes, objects, want, maxActivityPending+1000)
+	}
+}
+
+// A node's answer that it did not carry out a removal request goes to the
+// activity log ('mycel log --errors'), its reason bounded (no terminal
+// escapes).
+func TestRequestNotCarriedOutIsLogged(t *testing.T) {
+	ctx := t.Context()
+	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	d := &Device{Engine: e, ctx: ctx, cfg: Config{Log: slog.New(slog.DiscardHandler)}}
+	if d.activity, err = newActivityLog(d); err != nil {
+		t.Fatal(err)
+	}
+	obj := change.ID{7}
+	d.recordRemoval("12D3KooWNode", &pb.RemoveReply{Object: obj[:], Error: "this backup node keeps at most 10000 pages\x1b[2J"})
+	var got []activityKey
+	for k := range d.activity.pending {
+		got = append(got, k)
+	}
+	if len(got) != 1 || got[0].kind != activity.NotCarriedOut || got[0].object != obj ||
+		!strings.Contains(got[0].reason, "to remove the page from it: this backup node keeps at most") || strings.Contains(got[0].reason, "\x1b") {
+		t.Fatalf("pending %+v", got)
+	}
+	e0 := activity.Entry{Kind: got[0].kind, Object: obj.String(), Reason: got[0].reason, Name: "backup node"}
+	if !e0.IsError() {
+		t.Fatal("not an error")
+	}
+	if text := activity.Describe(e0, "Letters"); !strings.Contains(text, "backup node did not carry out the request for") {
+		t.Fatalf("text %q", text)
 	}
 }

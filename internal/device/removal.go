@@ -4,9 +4,11 @@ import (
 	"context"
 	"slices"
 
+	"mycel/internal/activity"
 	"mycel/internal/change"
 	"mycel/internal/objsync"
 	"mycel/internal/pb"
+	"mycel/internal/syncer"
 )
 
 // Requests to the backup nodes to remove pages kept off sync from their
@@ -51,18 +53,31 @@ func (d *Device) removed(from objsync.PeerID, reply *pb.RemoveReply) {
 // recordRemoval records that a node carried out a request (or logs why
 // not: the request goes again at the next connection or poke).
 func (d *Device) recordRemoval(from objsync.PeerID, reply *pb.RemoveReply) {
+	if len(reply.Object) != 32 {
+		return
+	}
+	obj := change.ID(reply.Object)
+	if reply.Error != "" {
+		reason := syncer.BoundedReason(reply.Error)
+		d.cfg.Log.Warn("the backup node did not carry out a request", "node", shortID(from), "object", obj.Short(), "restore", reply.Restore, "err", reason)
+		if d.activity != nil {
+			// Also in 'mycel log --errors': a warning alone reaches
+			// no one who does not read up's output.
+			what := "to remove the page from it"
+			if reply.Restore {
+				what = "to take the page back"
+			}
+			d.activity.add(activityKey{activity.NotCarriedOut, from, obj, what + ": " + reason}, 0, "")
+		}
+		return
+	}
 	addr := ""
 	for _, n := range d.Nodes() {
 		if n.Peer == from {
 			addr = n.Addr
 		}
 	}
-	if addr == "" || len(reply.Object) != 32 {
-		return
-	}
-	obj := change.ID(reply.Object)
-	if reply.Error != "" {
-		d.cfg.Log.Warn("the backup node refused to remove a page", "node", addr, "object", obj.Short(), "restore", reply.Restore, "err", reply.Error)
+	if addr == "" {
 		return
 	}
 	rs, err := d.Engine.NodeRemovals(d.ctx)
