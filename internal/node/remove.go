@@ -37,8 +37,9 @@ const (
 	removedSetting = "removed_objects"
 )
 
-// maxRemovals bounds the objects a vault's devices may have asked about
-// (removed or restored): each costs the node memory and a row for good,
+// maxRemovals bounds the objects a vault's devices may have had removed
+// (and perhaps restored since; a restore of one never removed is not
+// kept): each costs the node memory and a row for good,
 // and a member could otherwise ask about random ids without end.
 var maxRemovals = 10_000
 
@@ -132,6 +133,10 @@ func (v *Vault) RemoveObject(ctx context.Context, device ed25519.PublicKey, req 
 	if known && req.TimeMs <= last.TimeMs {
 		v.mu.Unlock()
 		return nil // a later request was carried out already
+	}
+	if !known && req.Restore {
+		v.mu.Unlock()
+		return nil // never removed: nothing to take back, nothing kept
 	}
 	if !known && len(v.removed) >= maxRemovals {
 		v.mu.Unlock()

@@ -187,6 +187,9 @@ func TestRemovalsAreBounded(t *testing.T) {
 	if err := ask(9, false, 0); err == nil || !strings.Contains(err.Error(), "at most 3 pages") {
 		t.Fatalf("a fourth object: %v", err)
 	}
+	if err := ask(8, true, 0); err != nil || len(v.removed) != 3 {
+		t.Fatalf("a restore of one never removed: %v, %d kept", err, len(v.removed))
+	}
 	if err := ask(1, true, 1); err != nil || v.isRemoved([32]byte{1}) {
 		t.Fatalf("a restore of one asked about: %v", err)
 	}
