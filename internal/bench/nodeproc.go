@@ -38,7 +38,7 @@ func startNode(ctx context.Context, exe, dir, logPath string, env []string) (*no
 		return nil, err
 	}
 	cmd := exec.Command(exe, "--data", dir, "--json", "node")
-	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(profileEnv(os.Environ(), "node"), env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,11 +20,16 @@ type child struct {
 	stderr *strings.Builder
 }
 
-// startChild starts exe with args and returns it once a line of its
-// standard output satisfies ready (which may keep what it read), reading
-// the rest of its output away.
+// startChild starts exe with args (--data DIR COMMAND ...) and returns it
+// once a line of its standard output satisfies ready (which may keep what
+// it read), reading the rest of its output away.
 func startChild(ctx context.Context, exe string, args []string, ready func(line string) bool) (*child, error) {
 	cmd := exec.CommandContext(ctx, exe, args...)
+	name := "child"
+	if len(args) > 2 {
+		name = args[2]
+	}
+	cmd.Env = profileEnv(os.Environ(), name)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		return nil, err
@@ -86,6 +92,29 @@ func peakRSS(pid int) (int64, error) {
 	return 0, errors.New("no VmHWM in /proc/PID/status")
 }
 
+// procCPU is the CPU time (user and system) a live process has used, from
+// /proc/PID/stat (in clock ticks, taken as 100 a second: Linux's USER_HZ).
+func procCPU(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	// The command's name, in parentheses, may hold spaces: fields count
+	// from the last ')'.
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0, fmt.Errorf("short /proc/%d/stat", pid)
+	}
+	var user, sys int64
+	if _, err := fmt.Sscan(f[11], &user); err != nil {
+		return 0, err
+	}
+	if _, err := fmt.Sscan(f[12], &sys); err != nil {
+		return 0, err
+	}
+	return time.Duration(user+sys) * (time.Second / 100), nil
+}
+
 // startDeviceProcess runs 'mycel up' on data, syncing through its nodes
 // only (no LAN, no web app).
 func startDeviceProcess(ctx context.Context, exe, data string) (*child, error) {
@@ -100,6 +129,26 @@ func lastLines(s string) string {
 		s = "…" + s[len(s)-2000:]
 	}
 	return s
+}
+
+// children counts the children started, for profileEnv.
+var children atomic.Int64
+
+// profileEnv is environ with the CPU profile it names (MYCEL_CPUPROFILE)
+// made the child's own, ".name.N" added (N counting the children started):
+// a benchmark's node and devices, all started from its environment, would
+// otherwise write the same file, each over the last.
+func profileEnv(environ []string, name string) []string {
+	const key = "MYCEL_CPUPROFILE="
+	n := children.Add(1)
+	out := make([]string, 0, len(environ))
+	for _, kv := range environ {
+		if path, ok := strings.CutPrefix(kv, key); ok && path != "" {
+			kv = fmt.Sprintf("%s%s.%s.%d", key, path, name, n)
+		}
+		out = append(out, kv)
+	}
+	return out
 }
 
 // pollEvery is how often a benchmark looks whether a sync is done: often

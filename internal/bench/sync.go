@@ -32,6 +32,10 @@ type InitialSyncResult struct {
 	// Peak resident memory of the node's and the device's processes, in
 	// bytes (0 when they ran inside the benchmark's).
 	NodeRSS, DeviceRSS int64
+	// CPU time (user and system) the node's and the device's processes had
+	// used when the device held every change (0 when they ran inside the
+	// benchmark's): steadier than the wall time on a shared machine.
+	NodeCPU, DeviceCPU time.Duration
 }
 
 // MBps is the sync's throughput.
@@ -158,6 +162,10 @@ func InitialSync(ctx context.Context, exe, dir string, objects, perObject int, p
 		time.Sleep(pollEvery)
 	}
 	r.Wall = time.Since(start)
+	if devProc != nil {
+		r.DeviceCPU, _ = procCPU(devProc.cmd.Process.Pid)
+		r.NodeCPU, _ = procCPU(np.cmd.Process.Pid)
+	}
 	if have, err := countChanges(ctx, db); err != nil || have != len(all) {
 		return r, fmt.Errorf("after the initial sync the device holds %d changes, want %d (%v)", have, len(all), err)
 	}
