@@ -25,10 +25,11 @@ func (a *app) benchCmd() *cobra.Command {
 		Long: `Measure mycel on this machine: see each subcommand.
 
 The benchmarks run their node and device as processes of their own ('mycel
-node', 'mycel up'). Either writes its CPU profile, for go tool pprof, to the
-file the environment variable MYCEL_CPUPROFILE names, when it stops
-(node-load --profile sets it for its node), and its heap at its peak to
-the file MYCEL_HEAPPROFILE names, with .node or .up added.`,
+node', 'mycel up'). Each writes its CPU profile, for go tool pprof, when it
+stops, to the file the environment variable MYCEL_CPUPROFILE names with
+.node.N or .up.N added (N counts the processes a benchmark started;
+node-load --profile writes its node's to the file it names), and its heap
+at its peak to the file MYCEL_HEAPPROFILE names, with .node or .up added.`,
 	}
 	var pipeline bool
 	traceCmd := &cobra.Command{
