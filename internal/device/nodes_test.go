@@ -214,11 +214,11 @@ func goroutinesOf(pkgs ...string) []string {
 // exiting reports whether a goroutine's stack (as runtime.Stack writes
 // it) holds only runtime.goexit frames: its function has returned.
 func exiting(g string) bool {
-	lines := strings.Split(g, "\n")[1:] // after "goroutine N [state]:"
 	frames := 0
-	for _, l := range lines {
-		if l == "" || strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "created by ") {
-			continue // a frame's file line, or who created it
+	for _, l := range strings.Split(strings.TrimSpace(g), "\n") {
+		l = strings.TrimRight(l, "\r ")
+		if l == "" || strings.HasPrefix(l, "\t") || strings.HasPrefix(l, "created by ") || strings.HasPrefix(l, "goroutine ") {
+			continue // its "goroutine N [state]:", a frame's file line, or who created it
 		}
 		frames++
 		if !strings.HasPrefix(l, "runtime.goexit") {
