@@ -137,7 +137,7 @@ func (d *Device) keepWaker(small, large chan struct{}) {
 	wakeBoth() // at start
 	look := time.NewTicker(keepLook)
 	defer look.Stop()
-	seen := map[objsync.PeerID]bool{}
+	seen := map[objsync.PeerID]time.Time{} // each peer's connection, by since when
 	for {
 		d.files.mu.Lock()
 		linked := d.files.linked // closed when a node connects
@@ -151,14 +151,14 @@ func (d *Device) keepWaker(small, large chan struct{}) {
 		case <-linked:
 			connected = true
 		case <-look.C:
+			// A peer connected since the last look, or connected again
+			// (a dropped connection redialed in between: what failed
+			// with the drop is tried again now, not after its pause).
 			now := d.Service.Peers()
-			for p := range now {
-				connected = connected || !seen[p]
+			for p, since := range now {
+				connected = connected || !seen[p].Equal(since)
 			}
-			seen = map[objsync.PeerID]bool{}
-			for p := range now {
-				seen[p] = true
-			}
+			seen = now
 			if !connected {
 				continue
 			}
