@@ -162,6 +162,7 @@ func TestVaultRoutes(t *testing.T) {
 		t.Fatalf("a node caught: %v", ns)
 	}
 	call[map[string]string](t, h, "POST", "/v1/nodes/trust", map[string]string{"addr": "/ip4/127.0.0.1/tcp/1"}, 400)
+	call[map[string]string](t, h, "POST", "/v1/nodes/trust", map[string]string{}, 400) // neither a node nor all
 	if r := call[map[string]any](t, h, "POST", "/v1/nodes/trust", map[string]string{"addr": naddr}, 200); r["pages"] != 1.0 {
 		t.Fatalf("trust: %v", r)
 	}

@@ -150,8 +150,13 @@ func vaultRoutes(mux *http.ServeMux, e *vault.Engine, dev Running) {
 	mux.HandleFunc("POST /v1/nodes/trust", func(w http.ResponseWriter, r *http.Request) {
 		var in struct {
 			Addr string `json:"addr"`
+			All  bool   `json:"all"`
 		}
 		if !decode(w, r, &in) {
+			return
+		}
+		if (in.Addr == "") == !in.All {
+			fail(w, http.StatusBadRequest, errors.New(`give one node's "addr", or "all": true`))
 			return
 		}
 		n, err := e.TrustNodeAgain(r.Context(), in.Addr)
