@@ -51,18 +51,25 @@ type nodeAcks struct {
 
 func newNodeAcks(ctx context.Context, d *Device) (*nodeAcks, error) {
 	id := d.Engine.VaultID()
-	n := &nodeAcks{d: d, vault: id[:], lied: map[change.ID]bool{}}
-	err := d.Engine.Store().View(ctx, func(tx store.Tx) error {
-		lies, err := tx.NodeLies()
-		for _, a := range lies {
-			n.lied[a.Object] = true
-		}
-		return err
-	})
-	if err != nil {
+	n := &nodeAcks{d: d, vault: id[:]}
+	var err error
+	if n.lied, err = n.readLies(ctx); err != nil {
 		return nil, fmt.Errorf("read node acknowledgements: %w", err)
 	}
 	return n, nil
+}
+
+// readLies reads which objects a node was found to lie about.
+func (n *nodeAcks) readLies(ctx context.Context) (map[change.ID]bool, error) {
+	lied := map[change.ID]bool{}
+	err := n.d.Engine.Store().View(ctx, func(tx store.Tx) error {
+		lies, err := tx.NodeLies()
+		for _, a := range lies {
+			lied[a.Object] = true
+		}
+		return err
+	})
+	return lied, err
 }
 
 // reload re-reads which objects a node lied about: 'mycel nodes trust'
@@ -72,14 +79,7 @@ func newNodeAcks(ctx context.Context, d *Device) (*nodeAcks, error) {
 func (n *nodeAcks) reload() {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	lied := map[change.ID]bool{}
-	err := n.d.Engine.Store().View(n.d.ctx, func(tx store.Tx) error {
-		lies, err := tx.NodeLies()
-		for _, a := range lies {
-			lied[a.Object] = true
-		}
-		return err
-	})
+	lied, err := n.readLies(n.d.ctx)
 	if err != nil {
 		n.d.cfg.Log.Warn("read node acknowledgements", "err", err)
 		return
@@ -153,9 +153,14 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 			return
 		}
 	}
-	for i := range as {
-		if as[i].Removal != nil && !n.requestHolds(as[i]) {
-			as[i].Removal = nil // it excuses nothing: the word is judged as any other
+	// The vault's devices, for the removal requests words carry: read
+	// here, not in the transaction below (a read inside it would be a
+	// second transaction of the same store).
+	var devs []vault.DeviceInfo
+	if slices.ContainsFunc(as, func(a syncer.Ack) bool { return a.Removal != nil }) {
+		var err error
+		if devs, err = n.d.Engine.Devices(n.d.ctx); err != nil {
+			n.d.cfg.Log.Warn("read the vault's devices", "err", err) // then no request excuses
 		}
 	}
 	var lied []syncer.Ack
@@ -194,7 +199,7 @@ func (n *nodeAcks) check(as []syncer.Ack) {
 		}
 		for _, a := range as {
 			if a.Removal != nil {
-				excused, err := n.excuse(tx, a)
+				excused, err := n.excuse(tx, a, devs)
 				if err != nil {
 					return err
 				}
@@ -238,23 +243,28 @@ const removalSkew = 5 * time.Minute
 
 // excuse takes a node's word that carries a member's removal request as
 // the reason the node shows less than it had confirmed, if the request
-// may be that: signed by a device of the vault (then or since removed)
-// for this object (requestHolds, checked before); newer than any taken before for this node and object
-// (a node that replays it cannot hide a later rollback by it); later
-// than when the word kept reached this device (less the clocks' skew: a
-// word confirmed after the request was made cannot be excused by it);
-// and the word later than the one kept. Then the word is kept whatever
+// may be that: newer than any taken before for this node and object (a
+// node that replays it cannot hide a later rollback by it); later than
+// when the word kept reached this device (less the clocks' skew: a word
+// confirmed after the request was made cannot be excused by it); the
+// word later than the one kept; and the request signed by one of devs
+// (a device of the vault, then or since removed) for this object,
+// checked last as it costs a signature check. Else it excuses nothing
+// and the word is judged as any other. Then the word is kept whatever
 // it shows. The node sends the request with every word of the object
 // from the removal on (a device offline meanwhile learns of it once the
 // object is back; one that met a device which took it, from that
 // device), and while the object is removed its words name no heads.
-func (n *nodeAcks) excuse(tx store.Tx, a syncer.Ack) (bool, error) {
+func (n *nodeAcks) excuse(tx store.Tx, a syncer.Ack, devs []vault.DeviceInfo) (bool, error) {
 	kept, err := tx.NodeAck(string(a.Node), a.Object)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return false, err
 	case a.Time <= kept.Time || !excuses(kept, a.Removal.TimeMs):
+		return false, nil
+	}
+	if !n.requestHolds(a, devs) {
 		return false, nil
 	}
 	raw, err := proto.Marshal(a.Removal)
@@ -272,15 +282,11 @@ func excuses(kept store.NodeAck, requestMs int64) bool {
 	return requestMs > requestTime(kept.Removal) && requestMs > kept.Seen-removalSkew.Milliseconds()
 }
 
-// requestHolds says whether the removal request a word carries is a
-// device's of this vault, for the word's object.
-func (n *nodeAcks) requestHolds(a syncer.Ack) bool {
+// requestHolds says whether the removal request a word carries is one of
+// devs' (the vault's devices), for the word's object.
+func (n *nodeAcks) requestHolds(a syncer.Ack, devs []vault.DeviceInfo) bool {
 	r := a.Removal
 	if r.Restore || change.ID(r.Object) != a.Object || member.VerifyRemoval(r.Device, keys.VaultID(n.vault), r) != nil {
-		return false
-	}
-	devs, err := n.d.Engine.Devices(n.d.ctx)
-	if err != nil {
 		return false
 	}
 	return slices.ContainsFunc(devs, func(d vault.DeviceInfo) bool { return d.Key.Equal(ed25519.PublicKey(r.Device)) })
@@ -295,14 +301,17 @@ func seen(a syncer.Ack) int64 {
 	return now
 }
 
-// requestTime is the time of a kept removal request (0: none).
-func requestTime(raw []byte) int64 {
+// keptRequest decodes a kept removal request (nil: none).
+func keptRequest(raw []byte) *pb.RemoveObject {
 	var r pb.RemoveObject
 	if len(raw) == 0 || proto.Unmarshal(raw, &r) != nil {
-		return 0
+		return nil
 	}
-	return r.TimeMs
+	return &r
 }
+
+// requestTime is the time of a kept removal request (0: none).
+func requestTime(raw []byte) int64 { return keptRequest(raw).GetTimeMs() }
 
 // undecided is a pair of a node's words the graph could not judge yet:
 // the one kept then, and the next.
@@ -392,16 +401,10 @@ func (n *nodeAcks) passOn(p objsync.PeerID) []syncer.Ack {
 		if len(a.Heads) == 0 {
 			continue // removed at a request: the node itself says why, not this word
 		}
-		w := syncer.Ack{Node: objsync.PeerID(a.Node), Ack: nodeack.Ack{Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig}}
-		if len(a.Removal) > 0 {
-			// Why this device let the node drop what it had confirmed:
-			// the device it meets may not know yet.
-			var r pb.RemoveObject
-			if proto.Unmarshal(a.Removal, &r) == nil {
-				w.Removal = &r
-			}
-		}
-		out = append(out, w)
+		// With the request by which this device let the node drop what
+		// it had confirmed (if any): the device it meets may not know.
+		out = append(out, syncer.Ack{Node: objsync.PeerID(a.Node), Ack: nodeack.Ack{Object: a.Object, Heads: a.Heads, Time: a.Time, Sig: a.Sig},
+			Removal: keptRequest(a.Removal)})
 	}
 	return out
 }
