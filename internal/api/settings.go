@@ -136,7 +136,7 @@ func vaultRoutes(mux *http.ServeMux, e *vault.Engine, dev Running) {
 			}
 			row := nodeRow{NodeStatus: n}
 			for _, l := range lies {
-				if strings.HasSuffix(a, "/p2p/"+l.Node) {
+				if vault.NodePeer(a) == l.Node {
 					row.CaughtPages++
 					row.CaughtAt = max(row.CaughtAt, l.Found)
 				}

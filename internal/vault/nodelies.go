@@ -23,6 +23,15 @@ type NodeLie struct {
 	Found  int64 // when it was found out (Unix ms)
 }
 
+// NodePeer is the peer id an address of a node ends with (after its
+// /p2p/), or "" when it names none.
+func NodePeer(addr string) string {
+	if i := strings.LastIndex(addr, "/p2p/"); i >= 0 {
+		return addr[i+len("/p2p/"):]
+	}
+	return ""
+}
+
 // NodeLies lists the pages each node was caught lying about.
 func (e *Engine) NodeLies(ctx context.Context) ([]NodeLie, error) {
 	var out []NodeLie
@@ -41,8 +50,8 @@ func (e *Engine) NodeLies(ctx context.Context) ([]NodeLie, error) {
 // marked. A running device takes it at its next poke.
 func (e *Engine) TrustNodeAgain(ctx context.Context, node string) (int, error) {
 	peer := node
-	if i := strings.LastIndex(node, "/p2p/"); i >= 0 {
-		peer = node[i+len("/p2p/"):]
+	if p := NodePeer(node); p != "" {
+		peer = p
 	} else if strings.HasPrefix(node, "/") {
 		return 0, fmt.Errorf("%s names no node: give its address with its /p2p/ part, as 'mycel nodes ls' shows it", node)
 	}
