@@ -2,8 +2,6 @@ package device
 
 import (
 	"context"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,7 +9,6 @@ import (
 	"mycel/internal/change"
 	"mycel/internal/pb"
 	"mycel/internal/syncer"
-	"mycel/internal/vault"
 )
 
 // What comes in a second is a line per peer, kind and object, up to the
@@ -67,13 +64,8 @@ func TestActivityIsSummedAndBounded(t *testing.T) {
 // activity log ('mycel log --errors'), its reason bounded (no terminal
 // escapes).
 func TestRequestNotCarriedOutIsLogged(t *testing.T) {
-	ctx := t.Context()
-	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
-	d := &Device{Engine: e, ctx: ctx, cfg: Config{Log: slog.New(slog.DiscardHandler)}}
+	d, _ := bareDevice(t)
+	var err error
 	if d.activity, err = newActivityLog(d); err != nil {
 		t.Fatal(err)
 	}

@@ -51,6 +51,18 @@ func TestVerdictOrdersTheNodesOwnWordsByArrival(t *testing.T) {
 	}
 }
 
+// bareDevice is a Device of a new vault with no sync service started:
+// for what the device does with what it is given (its checks, its log).
+func bareDevice(t *testing.T) (*Device, *vault.Engine) {
+	t.Helper()
+	e, _, err := vault.Init(t.Context(), filepath.Join(t.TempDir(), "a"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	return &Device{Engine: e, ctx: t.Context(), cfg: Config{Log: slog.New(slog.DiscardHandler)}}, e
+}
+
 // A node's word that carries a member's removal request excuses the node
 // showing less than it had confirmed, once per request: a device that saw
 // the page removed, one that learns of it only once the page is back, and
@@ -61,11 +73,7 @@ func TestVerdictOrdersTheNodesOwnWordsByArrival(t *testing.T) {
 // dates its excused word far ahead to have later words passed on skipped.
 func TestRemovalExcusesOneDropOnly(t *testing.T) {
 	ctx := t.Context()
-	e, _, err := vault.Init(ctx, filepath.Join(t.TempDir(), "a"), "laptop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer e.Close()
+	d, e := bareDevice(t)
 	id, err := e.Create(ctx, vault.NewPage{Title: "Letters", Blocks: markdown.Parse("Dear heron,\n")})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +86,6 @@ func TestRemovalExcusesOneDropOnly(t *testing.T) {
 		t.Fatalf("changes %v %v", ids, err)
 	}
 	first, last := ids[0], ids[len(ids)-1]
-	d := &Device{Engine: e, ctx: ctx, cfg: Config{Log: slog.New(slog.DiscardHandler)}}
 	n, err := newNodeAcks(ctx, d)
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,27 @@ import (
 	"mycel/internal/vault"
 )
 
+// nodeWithVault opens a node on dir with the vault of a new device e
+// registered on it (recs: its membership records). The caller closes n.
+func nodeWithVault(t *testing.T, dir string) (n *Node, e *vault.Engine, recs [][]byte, v *Vault) {
+	t.Helper()
+	ctx := context.Background()
+	n, err := Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, _, err = vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "laptop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	recs, _ = e.MemberRecords(ctx)
+	if v, err = n.Register(ctx, e.VaultID(), e.DeviceKey(), recs); err != nil {
+		t.Fatal(err)
+	}
+	return n, e, recs, v
+}
+
 // A member's signed request removes an object from the node's store and
 // keeps it out (every device's changes of it refused, with the reason)
 // until a later restore; a request not signed by a member, or older than
@@ -23,17 +44,8 @@ import (
 func TestRemoveObjectOnRequest(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	n, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, _, _ := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "laptop")
-	defer e.Close()
-	recs, _ := e.MemberRecords(ctx)
-	v, err := n.Register(ctx, e.VaultID(), e.DeviceKey(), recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, e, recs, v := nodeWithVault(t, dir)
+	var err error
 	obj, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("x\n")})
 	kept, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "U"}, Blocks: markdown.Parse("y\n")})
 	receiveAll := func(id [32]byte) error {
@@ -113,18 +125,8 @@ func TestRemoveObjectOnRequest(t *testing.T) {
 // left once the removal returns (receives hold the lock the purge takes).
 func TestRemoveObjectWhileChangesArrive(t *testing.T) {
 	ctx := context.Background()
-	n, err := Open(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, e, _, v := nodeWithVault(t, t.TempDir())
 	defer n.Close()
-	e, _, _ := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "laptop")
-	defer e.Close()
-	recs, _ := e.MemberRecords(ctx)
-	v, err := n.Register(ctx, e.VaultID(), e.DeviceKey(), recs)
-	if err != nil {
-		t.Fatal(err)
-	}
 	obj, _ := e.Create(ctx, vault.NewPage{Details: map[string]string{"title": "T"}, Blocks: markdown.Parse("x\n")})
 	for i := range 50 {
 		if _, err := e.AppendMarkdown(ctx, obj, fmt.Sprintf("line %d\n", i)); err != nil {
@@ -162,17 +164,8 @@ func TestRemoveObjectWhileChangesArrive(t *testing.T) {
 func TestRemovalsAreBounded(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	n, err := Open(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	e, _, _ := vault.Init(ctx, filepath.Join(t.TempDir(), "d"), "laptop")
-	defer e.Close()
-	recs, _ := e.MemberRecords(ctx)
-	v, err := n.Register(ctx, e.VaultID(), e.DeviceKey(), recs)
-	if err != nil {
-		t.Fatal(err)
-	}
+	n, e, recs, v := nodeWithVault(t, dir)
+	var err error
 	defer func(m int) { maxRemovals = m }(maxRemovals)
 	maxRemovals = 3
 	at := time.Now()
